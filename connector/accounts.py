@@ -1,0 +1,160 @@
+"""Agents, users and API tokens: creating them, importing agents, finding who a token belongs to."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .errors import Conflict, InvalidInput, NotFound
+from .security import check_pin, check_role, hash_secret, new_token, token_digest, verify_secret
+from .store import Store
+from .store.models import Agent, AgentSessionRow, ApiToken, User
+
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+AGENT_FIELDS = ("id", "name", "team", "extension", "email", "salesforce_user_id", "pin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a role, and for the agent role the one agent it may act for."""
+
+    name: str
+    role: str
+    agent_id: str | None = None
+
+    def may_act_for(self, agent_id: str) -> bool:
+        if self.role in ("supervisor", "admin", "integration"):
+            return True
+        return self.role == "agent" and self.agent_id == agent_id
+
+
+def _clean_agent(data: dict, partial: bool = False) -> dict:
+    unknown = [k for k in data if k not in AGENT_FIELDS]
+    if unknown:
+        raise InvalidInput(f"unknown field '{unknown[0]}'", field=unknown[0])
+    out: dict = {}
+    if not partial or "id" in data:
+        aid = data.get("id")
+        if not isinstance(aid, str) or not AGENT_ID_RE.match(aid):
+            raise InvalidInput("id must be 1-64 letters, digits, '.', '_', '@' or '-'", field="id")
+        out["id"] = aid
+    for key, limit in (("name", 200), ("team", 100), ("extension", 32), ("email", 200), ("salesforce_user_id", 18)):
+        if key in data and data[key] is not None:
+            value = data[key]
+            if not isinstance(value, str) or len(value) > limit or any(ord(c) < 32 for c in value):
+                raise InvalidInput(f"{key} must be text of at most {limit} characters", field=key)
+            out[key] = value.strip()
+    if "extension" in out and out["extension"] and not re.fullmatch(r"[0-9*#+]{1,32}", out["extension"]):
+        raise InvalidInput("extension must contain only dial characters", field="extension")
+    if data.get("pin") not in (None, ""):
+        out["pin"] = check_pin(data["pin"])
+    return out
+
+
+def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> Agent:
+    clean = _clean_agent(data)
+    with store.write() as s:
+        agent = s.get(Agent, clean["id"])
+        if agent is not None and not update:
+            raise Conflict(f"agent '{clean['id']}' already exists", field="id", code="exists")
+        if agent is None:
+            agent = Agent(id=clean["id"], name=clean.get("name") or clean["id"], team="", extension="", email="",
+                          salesforce_user_id="", created_at=now, active=True)
+            s.add(agent)
+            s.add(AgentSessionRow(agent_id=agent.id, logons=[], version=0, logoff_pending=False))
+        for key in ("name", "team", "extension", "email", "salesforce_user_id"):
+            if key in clean:
+                setattr(agent, key, clean[key])
+        if "pin" in clean:
+            agent.pin_hash = hash_secret(clean["pin"])
+        agent.active = True
+        return agent
+
+
+def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
+    """Create or update agents from CSV (header: id,name,team,extension,email,salesforce_user_id,pin).
+
+    The whole file is checked first; a bad row refuses the import and names its line.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "id" not in reader.fieldnames:
+        raise InvalidInput("the CSV needs a header row with at least an 'id' column", field="header")
+    rows = []
+    for line_no, raw in enumerate(reader, start=2):
+        data = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+        try:
+            rows.append(_clean_agent(data))
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {line_no}: {exc.message}", field=exc.field) from None
+    created = updated = 0
+    with store.read() as s:
+        existing = set(s.execute(select(Agent.id)).scalars())
+    for row in rows:
+        add_agent(store, row, now, update=True)
+        if row["id"] in existing:
+            updated += 1
+        else:
+            created += 1
+            existing.add(row["id"])
+    return created, updated
+
+
+def add_user(store: Store, username: str, password: str, role: str, now: datetime,
+             agent_id: str | None = None) -> User:
+    check_role(role)
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{2,100}", username or ""):
+        raise InvalidInput("username must be 2-100 letters, digits, '.', '_', '@' or '-'", field="username")
+    if not isinstance(password, str) or len(password) < 8:
+        raise InvalidInput("password must have at least 8 characters", field="password")
+    with store.write() as s:
+        if s.execute(select(User).where(User.username == username)).scalar_one_or_none():
+            raise Conflict(f"user '{username}' already exists", field="username", code="exists")
+        if agent_id and s.get(Agent, agent_id) is None:
+            raise NotFound(f"no agent '{agent_id}'", field="agent_id")
+        user = User(username=username, password_hash=hash_secret(password), role=role, agent_id=agent_id,
+                    active=True, created_at=now)
+        s.add(user)
+        return user
+
+
+def authenticate_user(store: Store, username: str, password: str) -> Principal | None:
+    with store.read() as s:
+        user = s.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
+        if user is None or not verify_secret(user.password_hash, password):
+            return None
+        return Principal(user.username, user.role, user.agent_id)
+
+
+def authenticate_agent_pin(store: Store, agent_id: str, pin: str) -> Principal | None:
+    with store.read() as s:
+        agent = s.get(Agent, agent_id)
+        if agent is None or not agent.active or not verify_secret(agent.pin_hash, pin):
+            return None
+        return Principal(agent.id, "agent", agent.id)
+
+
+def create_token(store: Store, role: str, now: datetime, agent_id: str | None = None, name: str = "") -> str:
+    """A new API token; only its digest is stored, so this is the one time it can be shown."""
+    check_role(role)
+    if role == "agent" and not agent_id:
+        raise InvalidInput("an agent token needs --agent", field="agent")
+    token = new_token()
+    with store.write() as s:
+        if agent_id and s.get(Agent, agent_id) is None:
+            raise NotFound(f"no agent '{agent_id}'", field="agent")
+        s.add(ApiToken(name=name or role, token_hash=token_digest(token), role=role, agent_id=agent_id,
+                       created_at=now))
+    return token
+
+
+def principal_for_token(store: Store, token: str) -> Principal | None:
+    with store.read() as s:
+        row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_digest(token),
+                                               ApiToken.revoked_at.is_(None))).scalar_one_or_none()
+        if row is None:
+            return None
+        return Principal(f"token:{row.name}", row.role, row.agent_id)

@@ -1,0 +1,49 @@
+"""Who is calling the API: a bearer token, or the signed-in user of the web pages."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, g, request, session
+
+from ..accounts import Principal, principal_for_token
+from ..errors import Forbidden, Unauthorized
+
+
+def current_principal() -> Principal | None:
+    if "principal" in g:
+        return g.principal
+    principal = None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        principal = principal_for_token(current_app.extensions["connector"].store, header[7:].strip())
+        if principal is None:
+            raise Unauthorized("the bearer token is not valid (unknown or revoked)", field="Authorization")
+    elif session.get("principal"):
+        data = session["principal"]
+        principal = Principal(data["name"], data["role"], data.get("agent_id"))
+    g.principal = principal
+    return principal
+
+
+def require(*roles: str):
+    """Let the call through only for the given roles (all roles when none are named)."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            principal = current_principal()
+            if principal is None:
+                raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'",
+                                   field="Authorization")
+            if roles and principal.role not in roles:
+                raise Forbidden(f"the {principal.role} role may not do this; needs: {', '.join(roles)}")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def require_agent_access(agent_id: str) -> Principal:
+    principal = current_principal()
+    assert principal is not None
+    if not principal.may_act_for(agent_id):
+        raise Forbidden(f"an agent may act only for itself, not for '{agent_id}'", field="agent_id")
+    return principal

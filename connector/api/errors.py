@@ -1,0 +1,47 @@
+"""HTTP mapping of the error vocabulary, done once for the whole API."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import ConnectorError
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+               422: "invalid", 429: "too_many_requests"}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None, extra: dict | None = None):
+    body = {"error": {"code": code, "message": message, "field": field, **(extra or {})}}
+    return jsonify(body), status
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz" or request.accept_mimetypes.best == "application/json"
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ConnectorError)
+    def _domain_error(exc: ConnectorError):
+        body = exc.to_dict()
+        return jsonify(body), exc.http_status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not wants_json():
+            return exc
+        status = exc.code or 500
+        message = exc.description if status != 413 else "the request body is too large"
+        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # the traceback goes to the log; the caller gets no internals
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        if not wants_json():
+            return "Internal error; see the server log.", 500
+        return error_response(500, "internal", "internal error; the server log has the details")

@@ -1,0 +1,52 @@
+"""GET /api/v1/events: Server-Sent Events of presence and logon changes.
+
+One stream serves a whole page. An agent's stream carries only that agent's events. On connect
+the stream starts with a ``snapshot`` of the agents the caller may see, so a client that
+reconnects is in step again without a second request.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, stream_with_context
+
+from .auth import current_principal, require
+from .routes import bp
+
+KEEPALIVE_SECONDS = 15
+
+
+def _format(event: str, data: dict, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@bp.get("/events")
+@require()
+def events():
+    ext = current_app.extensions["connector"]
+    principal = current_principal()
+    only = principal.agent_id if principal.role == "agent" else None
+    subscription = ext.bus.subscribe()  # before the snapshot, so nothing falls between the two
+    snapshot = ext.service.agents([only] if only else None)
+
+    def stream():
+        try:
+            yield "retry: 2000\n\n"
+            yield _format("snapshot", {"agents": snapshot})
+            while True:
+                item = subscription.get(timeout=KEEPALIVE_SECONDS)
+                if subscription.overflowed:
+                    subscription.overflowed = False
+                    yield _format("resync", {"reason": "too many events; read the snapshot again"})
+                if item is None:
+                    yield ": keepalive\n\n"
+                    continue
+                if only and item["data"].get("agent_id", item["data"].get("id")) != only:
+                    continue
+                yield _format(item["event"], item["data"], item["id"])
+        finally:
+            subscription.close()
+
+    return Response(stream_with_context(stream()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

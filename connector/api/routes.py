@@ -1,0 +1,258 @@
+"""REST API under /api/v1 (DESIGN.md section 4)."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .. import reports
+from ..engine import LogonSource
+from ..errors import InvalidInput, MalformedRequest, NotFound
+from ..service import PresenceService
+from .auth import current_principal, require, require_agent_access
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: who may say a change came from where (state-change sources other than the caller's own)
+CHANGE_SOURCES = ("api", "pbx", "skype", "teams", "omni-channel", "crm")
+
+
+def service() -> PresenceService:
+    return current_app.extensions["connector"].service
+
+
+def body(allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+    """The JSON object of the request: 415 when not JSON, 400 when unreadable, 422 naming a bad field."""
+    if not request.content_length and not request.data:
+        data: dict = {}
+    else:
+        if not request.mimetype == "application/json":
+            from werkzeug.exceptions import UnsupportedMediaType
+            raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
+        try:
+            data = json.loads(request.get_data(cache=True) or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedRequest("the body is not valid JSON", field="body") from None
+        if not isinstance(data, dict):
+            raise MalformedRequest("the body must be a JSON object", field="body")
+    for key in data:
+        if key not in allowed:
+            raise InvalidInput(f"unknown field '{key}'; allowed: {', '.join(allowed) or 'none'}", field=key)
+    for key in required:
+        if data.get(key) in (None, ""):
+            raise InvalidInput(f"{key} is required", field=key)
+    return data
+
+
+def _change_source(data: dict) -> str:
+    """Where a change came from, for the no-echo rule and the record."""
+    principal = current_principal()
+    role = principal.role
+    if role == "agent":
+        return "softphone"
+    if role == "supervisor":
+        return "supervisor"
+    source = data.get("source", "api")
+    if source not in CHANGE_SOURCES:
+        raise InvalidInput(f"source must be one of: {', '.join(CHANGE_SOURCES)}", field="source")
+    return source
+
+
+def _logon_source(data: dict, default: str) -> str:
+    value = data.get("logon_source", default)
+    by_lower = {s.lower(): s for s in LogonSource.ALL}
+    if not isinstance(value, str) or value.lower() not in by_lower:
+        raise InvalidInput(f"logon_source must be one of: {', '.join(LogonSource.ALL)}", field="logon_source")
+    return by_lower[value.lower()]
+
+
+# -- presence states ----------------------------------------------------------------------------
+
+@bp.get("/presence-states")
+@require()
+def presence_states():
+    svc = service()
+    with svc.store.read() as s:
+        config = svc.configs.active(s)
+    opts = config.options
+    return jsonify({
+        "name": config.name,
+        "states": [st.as_dict() for st in config.states],
+        "options": {"pbx_mode": opts.pbx_mode, "wrap_up_seconds": opts.wrap_up_seconds,
+                    "active_call": opts.active_call, "tracking_interval_seconds": opts.tracking_interval_seconds,
+                    "omni_channel_sync": opts.omni_channel_sync, "skype_sync": opts.skype_sync,
+                    "teams_sync": opts.teams_sync,
+                    "heartbeat_interval_seconds": max(5, (opts.session.heartbeat_grace_seconds or 90) // 3)},
+    })
+
+
+# -- agents -------------------------------------------------------------------------------------
+
+@bp.get("/agents")
+@require()
+def list_agents():
+    principal = current_principal()
+    only = [principal.agent_id] if principal.role == "agent" else None
+    return jsonify({"agents": service().agents(only)})
+
+
+@bp.post("/agents/<agent_id>/login")
+@require()
+def login(agent_id: str):
+    principal = require_agent_access(agent_id)
+    data = body(("logon_source", "device", "source"))
+    default = {"agent": LogonSource.SOFTPHONE, "supervisor": LogonSource.SUPERVISOR}.get(principal.role,
+                                                                                         LogonSource.API)
+    logon_source = _logon_source(data, default)
+    outcome = service().login(agent_id, logon_source, data.get("device") or logon_source,
+                              source=_change_source(data))
+    return jsonify(outcome.view)
+
+
+@bp.post("/agents/<agent_id>/logout")
+@require()
+def logout(agent_id: str):
+    principal = require_agent_access(agent_id)
+    data = body(("logon_source", "source"))
+    if principal.role == "supervisor":
+        logon_source, actor = LogonSource.SUPERVISOR, principal.name
+    else:
+        default = LogonSource.SOFTPHONE if principal.role == "agent" else LogonSource.API
+        logon_source = _logon_source(data, default)
+        if principal.role == "agent" and logon_source in LogonSource.FORCED:
+            raise InvalidInput(f"an agent cannot log out as '{logon_source}'", field="logon_source")
+        actor = principal.name if principal.role != "agent" else None
+    outcome = service().logout(agent_id, logon_source, source=_change_source(data), actor=actor)
+    return jsonify(outcome.view)
+
+
+@bp.post("/agents/<agent_id>/heartbeat")
+@require()
+def heartbeat(agent_id: str):
+    require_agent_access(agent_id)
+    body(())
+    return jsonify(service().heartbeat(agent_id).view)
+
+
+@bp.get("/agents/<agent_id>/presence")
+@require()
+def get_presence(agent_id: str):
+    require_agent_access(agent_id)
+    return jsonify(service().presence(agent_id))
+
+
+@bp.put("/agents/<agent_id>/presence")
+@require()
+def put_presence(agent_id: str):
+    require_agent_access(agent_id)
+    data = body(("state", "source"), required=("state",))
+    return jsonify(service().set_state(agent_id, data["state"], source=_change_source(data)).view)
+
+
+@bp.post("/agents/<agent_id>/calls")
+@require("integration", "admin", "agent")
+def calls(agent_id: str):
+    require_agent_access(agent_id)
+    data = body(("call_id", "event", "direction", "duration_seconds"), required=("call_id", "event", "direction"))
+    outcome, repeated = service().call_event(agent_id, data["call_id"], data["event"], data["direction"],
+                                             data.get("duration_seconds"))
+    return jsonify({**outcome.view, "repeated": repeated})
+
+
+@bp.post("/agents/<agent_id>/dial")
+@require()
+def dial(agent_id: str):
+    require_agent_access(agent_id)
+    data = body(("number",), required=("number",))
+    return jsonify(service().dial(agent_id, data["number"]).view)
+
+
+@bp.post("/agents/<agent_id>/wrap-up/extend")
+@require()
+def extend_wrap_up(agent_id: str):
+    require_agent_access(agent_id)
+    data = body(("seconds",))
+    return jsonify(service().extend_wrap_up(agent_id, data.get("seconds")).view)
+
+
+@bp.post("/agents/<agent_id>/wrap-up/end")
+@require()
+def end_wrap_up(agent_id: str):
+    require_agent_access(agent_id)
+    body(())
+    return jsonify(service().end_wrap_up(agent_id).view)
+
+
+@bp.get("/agents/<agent_id>/stats")
+@require()
+def stats(agent_id: str):
+    require_agent_access(agent_id)
+    svc = service()
+    svc.presence(agent_id)  # 404 for an unknown agent
+    today = svc.clock().astimezone(svc.settings.tz).date()
+    day = reports.parse_day(request.args.get("date"), "date", today)
+    time_rows = reports.time_tracking(svc, day, day, agent_id=agent_id)
+    return jsonify({"agent_id": agent_id, "date": day.isoformat(),
+                    "counters": reports.counters(svc, agent_id, day),
+                    "time_per_state": {r["state_id"]: r["seconds"] for r in time_rows},
+                    "session_seconds": sum(r["seconds"] for r in reports.session_time(svc, day, day, agent_id))})
+
+
+# -- reports ------------------------------------------------------------------------------------
+
+def _range():
+    svc = service()
+    today = svc.clock().astimezone(svc.settings.tz).date()
+    start = reports.parse_day(request.args.get("from"), "from", today)
+    end = reports.parse_day(request.args.get("to"), "to", max(start, today))
+    return start, end
+
+
+def _wants_csv() -> bool:
+    return request.args.get("format") == "csv" or \
+        request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+
+
+@bp.get("/time-tracking")
+@require()
+def time_tracking():
+    principal = current_principal()
+    start, end = _range()
+    agent = request.args.get("agent") or None
+    if principal.role == "agent":
+        if agent not in (None, principal.agent_id):
+            require_agent_access(agent)
+        agent = principal.agent_id
+    rows = reports.time_tracking(service(), start, end, agent_id=agent)
+    if _wants_csv():
+        return Response(reports.to_csv(rows, reports.TIME_TRACKING_FIELDS), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"})
+    return jsonify({"from": start.isoformat(), "to": end.isoformat(), "rows": rows})
+
+
+@bp.get("/logon-events")
+@require("supervisor", "admin")
+def logon_events():
+    start, end = _range()
+    include = reports.parse_sources(request.args.getlist("include"), "include")
+    exclude = reports.parse_sources(request.args.getlist("exclude"), "exclude")
+    rows = reports.logon_events(service(), start, end, include, exclude, agent_id=request.args.get("agent") or None)
+    if _wants_csv():
+        return Response(reports.to_csv(rows, reports.LOGON_EVENT_FIELDS), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"})
+    return jsonify({"from": start.isoformat(), "to": end.isoformat(), "events": rows})
+
+
+@bp.get("/session-time")
+@require("supervisor", "admin")
+def session_time():
+    start, end = _range()
+    return jsonify({"from": start.isoformat(), "to": end.isoformat(),
+                    "rows": reports.session_time(service(), start, end, request.args.get("agent") or None)})
+
+
+@bp.get("/config/history")
+@require("admin")
+def config_history():
+    return jsonify({"versions": service().configs.history()})

@@ -1,0 +1,70 @@
+"""The active presence configuration lives in the store, versioned with who changed it and when."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .presence_config import PresenceConfig, load_config, parse_config
+from .store import Store
+from .store.models import ConfigVersion
+
+
+class ConfigRegistry:
+    """Reads the newest version once per change; every process sees an admin's change at once."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]):
+        self.store = store
+        self.clock = clock
+        self._cached: tuple[int, PresenceConfig] | None = None
+        self._lock = threading.Lock()
+
+    def active(self, s: Session) -> PresenceConfig:
+        version_id = s.scalar(select(func.max(ConfigVersion.id)))
+        if version_id is None:
+            raise RuntimeError("no presence configuration in the store; run 'presence-connector init-db'")
+        with self._lock:
+            if self._cached and self._cached[0] == version_id:
+                return self._cached[1]
+        row = s.get(ConfigVersion, version_id)
+        config = parse_config(row.yaml, source=row.origin or row.name)
+        with self._lock:
+            self._cached = (version_id, config)
+        return config
+
+    def apply(self, config: PresenceConfig, created_by: str, origin: str) -> int:
+        """Make ``config`` the active one; returns the new version number."""
+        with self.store.write() as s:
+            row = ConfigVersion(name=config.name, yaml=config.to_yaml(), fingerprint=config.fingerprint,
+                                origin=origin, created_by=created_by, created_at=self.clock())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def ensure(self, ref: str, explicit: bool) -> None:
+        """At start-up: load the configured preset or file unless the store already has it.
+
+        An empty store gets ``ref``. A store that has a configuration keeps it (admins may have
+        edited it), unless ``CONNECTOR_PRESENCE_CONFIG`` names one whose content differs from what
+        that setting last applied.
+        """
+        origin = f"env:{ref}"
+        with self.store.read() as s:
+            newest = s.scalar(select(func.max(ConfigVersion.id)))
+            last_env = s.execute(select(ConfigVersion).where(ConfigVersion.origin == origin)
+                                 .order_by(ConfigVersion.id.desc()).limit(1)).scalar_one_or_none()
+        if newest is not None and not explicit:
+            return
+        config = load_config(ref)
+        if newest is not None and last_env is not None and last_env.fingerprint == config.fingerprint:
+            return
+        self.apply(config, created_by="environment", origin=origin)
+
+    def history(self, limit: int = 50) -> list[dict]:
+        with self.store.read() as s:
+            rows = s.execute(select(ConfigVersion).order_by(ConfigVersion.id.desc()).limit(limit)).scalars().all()
+            return [{"version": r.id, "name": r.name, "created_by": r.created_by, "origin": r.origin,
+                     "created_at": r.created_at.isoformat()} for r in rows]

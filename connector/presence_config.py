@@ -1,0 +1,470 @@
+"""Presence configurations: the admin-defined states and options, loaded from YAML and validated.
+
+A configuration is refused whole, with every problem listed (file, state, field, why), so an
+admin fixes a file in one pass. The rules are DESIGN.md section 2.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, asdict
+from datetime import time
+from enum import IntEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, ConfigProblem
+
+
+class Status(IntEnum):
+    """The fixed presence status codes; they cannot be changed by an admin."""
+
+    ONLINE = 1
+    OFFLINE = 2
+    AWAY = 3
+    DND = 4
+    BUSY = 5
+    ON_A_CALL = 6
+    LOGOUT = 7
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    Status.ONLINE: "Online",
+    Status.OFFLINE: "Offline",
+    Status.AWAY: "Away",
+    Status.DND: "DND",
+    Status.BUSY: "Busy",
+    Status.ON_A_CALL: "On a call",
+    Status.LOGOUT: "Logout",
+}
+
+#: dial characters and a comma for a pause, plus the two placeholders
+REASON_CODE_RE = re.compile(r"^(?:[0-9*#+,]|\{extension\}|\{pin\})*$")
+STATE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+COLOUR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+PBX_MODES = ("none", "dial")
+DUPLICATE_LOGIN_POLICIES = ("reject", "takeover")
+KNOWN_ADAPTER_MAPPINGS = ("omni_channel", "skype", "teams", "asterisk", "http")
+
+
+@dataclass(frozen=True)
+class PresenceState:
+    id: str
+    label: str
+    status: Status
+    reason_code: str = ""
+    colour: str = "#607d8b"
+    selectable: bool = True
+    adapters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        """The picklist text, e.g. ``Ready for Calls (Online)``."""
+        return f"{self.label} ({self.status.label})"
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "status": int(self.status),
+            "status_label": self.status.label,
+            "display": self.display,
+            "reason_code": self.reason_code,
+            "colour": self.colour,
+            "selectable": self.selectable,
+            "adapters": dict(self.adapters),
+        }
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    inactivity_logout_seconds: int = 0
+    duplicate_login: str = "reject"
+    logout_allowed_statuses: tuple[int, ...] = (1, 2, 3, 4, 5)
+    scheduled_logoff: time | None = None
+    heartbeat_grace_seconds: int = 0
+    reconnect_window_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Options:
+    pbx_mode: str = "none"
+    wrap_up_seconds: int = 0
+    active_call: bool = False
+    tracking_interval_seconds: int = 60
+    omni_channel_sync: bool = False
+    skype_sync: bool = False
+    teams_sync: bool = False
+    login_code: str = ""
+    logout_code: str = ""
+    initial_state: str | None = None
+    ready_state: str | None = None
+    wrap_up_state: str | None = None
+    on_call_state: str | None = None
+    offline_state: str | None = None
+    logout_state: str | None = None
+    session: SessionPolicy = field(default_factory=SessionPolicy)
+
+
+@dataclass(frozen=True)
+class PresenceConfig:
+    name: str
+    states: tuple[PresenceState, ...]
+    options: Options
+    source: str = "<memory>"
+    description: str = ""
+
+    # -- lookups -----------------------------------------------------------------------------
+    def state(self, state_id: str) -> PresenceState:
+        for s in self.states:
+            if s.id == state_id:
+                return s
+        raise KeyError(state_id)
+
+    def find(self, ref: str) -> PresenceState | None:
+        """A state by id, label or picklist text (case-insensitive for labels)."""
+        for s in self.states:
+            if s.id == ref:
+                return s
+        low = ref.strip().lower()
+        for s in self.states:
+            if s.label.lower() == low or s.display.lower() == low:
+                return s
+        return None
+
+    def _role(self, explicit: str | None, status: Status) -> PresenceState | None:
+        if explicit:
+            return self.state(explicit)
+        return next((s for s in self.states if s.status == status), None)
+
+    @property
+    def ready_state(self) -> PresenceState:
+        state = self._role(self.options.ready_state, Status.ONLINE)
+        assert state is not None  # validation guarantees a Ready state
+        return state
+
+    @property
+    def initial_state(self) -> PresenceState:
+        return self._role(self.options.initial_state, Status.ONLINE) or self.ready_state
+
+    @property
+    def wrap_up_state(self) -> PresenceState | None:
+        return self._role(self.options.wrap_up_state, Status.DND)
+
+    @property
+    def on_call_state(self) -> PresenceState | None:
+        return self._role(self.options.on_call_state, Status.ON_A_CALL)
+
+    @property
+    def offline_state(self) -> PresenceState | None:
+        return self._role(self.options.offline_state, Status.OFFLINE)
+
+    @property
+    def logout_state(self) -> PresenceState | None:
+        return self._role(self.options.logout_state, Status.LOGOUT)
+
+    # -- serialisation -----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        opts = asdict(self.options)
+        session = opts.pop("session")
+        session["logout_allowed_statuses"] = list(session["logout_allowed_statuses"])
+        if session["scheduled_logoff"] is not None:
+            session["scheduled_logoff"] = self.options.session.scheduled_logoff.strftime("%H:%M")
+        opts = {k: v for k, v in opts.items() if v not in (None, "")}
+        opts["session"] = session
+        states = []
+        for s in self.states:
+            d = {"id": s.id, "label": s.label, "status": int(s.status)}
+            if s.reason_code:
+                d["reason_code"] = s.reason_code
+            d["colour"] = s.colour
+            d["selectable"] = s.selectable
+            if s.adapters:
+                d["adapters"] = dict(s.adapters)
+            states.append(d)
+        body = {"name": self.name}
+        if self.description:
+            body["description"] = self.description
+        body["options"] = opts
+        body["states"] = states
+        return body
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.to_yaml().encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("presence_configs").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> PresenceConfig:
+    path = resources.files("presence_configs") / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError([ConfigProblem(name, "preset",
+                                         f"unknown preset; known presets: {', '.join(preset_names())}")])
+    return parse_config(path.read_text(encoding="utf-8"), source=f"{name}.yaml")
+
+
+def load_config(ref: str) -> PresenceConfig:
+    """A preset name (``default``, ``teams`` ...) or a path to a YAML file."""
+    path = Path(ref)
+    if ref.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise ConfigError([ConfigProblem(ref, "file", "no such file")])
+        return parse_config(path.read_text(encoding="utf-8"), source=str(path))
+    return load_preset(ref)
+
+
+def parse_config(text: str, source: str = "<memory>") -> PresenceConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError([ConfigProblem(source, "yaml", f"not valid YAML{where}")]) from None
+    return build_config(data, source)
+
+
+def build_config(data: Any, source: str = "<memory>") -> PresenceConfig:
+    """Validate a parsed document and build the configuration, or raise with every problem."""
+    v = _Validator(source)
+    config = v.config(data)
+    if v.problems:
+        raise ConfigError(v.problems)
+    assert config is not None
+    return config
+
+
+class _Validator:
+    TOP_KEYS = {"name", "description", "options", "states"}
+    STATE_KEYS = {"id", "label", "status", "reason_code", "colour", "color", "selectable", "adapters"}
+    SESSION_KEYS = {f for f in SessionPolicy.__dataclass_fields__}
+    OPTION_KEYS = {f for f in Options.__dataclass_fields__}
+
+    def __init__(self, source: str):
+        self.source = source
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, fld: str, why: str, state: str | None = None) -> None:
+        self.problems.append(ConfigProblem(self.source, fld, why, state))
+
+    # -- scalar helpers ----------------------------------------------------------------------
+    def int_in(self, value: Any, fld: str, lo: int, hi: int, default: int) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(fld, f"must be a whole number from {lo} to {hi}")
+            return default
+        if not lo <= value <= hi:
+            self.problem(fld, f"{value} is out of range {lo}-{hi}")
+            return default
+        return value
+
+    def boolean(self, value: Any, fld: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problem(fld, "must be true or false")
+            return default
+        return value
+
+    def text(self, value: Any, fld: str, default: str = "", state: str | None = None) -> str:
+        if value is None:
+            return default
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            self.problem(fld, "must be text", state)
+            return default
+        return str(value)
+
+    def reason_code(self, value: Any, fld: str, state: str | None = None) -> str:
+        code = self.text(value, fld, state=state)
+        if not REASON_CODE_RE.match(code):
+            self.problem(fld, f"'{code}' may contain only dial characters 0-9 * # + , "
+                              "and the placeholders {extension} and {pin}", state)
+            return ""
+        return code
+
+    def unknown_keys(self, data: dict, allowed: set, prefix: str, state: str | None = None) -> None:
+        for key in data:
+            if key not in allowed:
+                self.problem(f"{prefix}{key}", "unknown key", state)
+
+    # -- sections ----------------------------------------------------------------------------
+    def config(self, data: Any) -> PresenceConfig | None:
+        if not isinstance(data, dict):
+            self.problem("document", "must be a mapping with 'name', 'options' and 'states'")
+            return None
+        self.unknown_keys(data, self.TOP_KEYS, "")
+        name = self.text(data.get("name"), "name", default=Path(self.source).stem)
+        states = self.states(data.get("states"))
+        options = self.options(data.get("options") or {}, states)
+        if self.problems:
+            return None
+        return PresenceConfig(name=name, states=tuple(states), options=options, source=self.source,
+                              description=self.text(data.get("description"), "description"))
+
+    def states(self, raw: Any) -> list[PresenceState]:
+        if not isinstance(raw, list) or not raw:
+            self.problem("states", "must be a non-empty list of states")
+            return []
+        states: list[PresenceState] = []
+        seen_ids: set[str] = set()
+        seen_labels: set[str] = set()
+        for i, item in enumerate(raw):
+            where = f"states[{i}]"
+            if not isinstance(item, dict):
+                self.problem(where, "must be a mapping")
+                continue
+            sid = item.get("id")
+            name = sid if isinstance(sid, str) else where
+            self.unknown_keys(item, self.STATE_KEYS, "", name)
+            if not isinstance(sid, str) or not STATE_ID_RE.match(sid):
+                self.problem("id", "must be a slug: lower-case letters, digits, '-' or '_'", name)
+            elif sid in seen_ids:
+                self.problem("id", f"duplicate id '{sid}'", name)
+            label = item.get("label")
+            if not isinstance(label, str) or not label.strip():
+                self.problem("label", "is required", name)
+                label = ""
+            elif label.strip().lower() in seen_labels:
+                self.problem("label", f"duplicate label '{label}'", name)
+            status_raw = item.get("status")
+            try:
+                if isinstance(status_raw, bool):
+                    raise ValueError
+                status = Status(status_raw)
+            except (ValueError, TypeError):
+                self.problem("status", f"unknown status {status_raw!r}; use 1 Online, 2 Offline, 3 Away, "
+                                       "4 DND, 5 Busy, 6 On a call, 7 Logout", name)
+                status = Status.ONLINE
+            colour = item.get("colour", item.get("color", "#607d8b"))
+            if not isinstance(colour, str) or not COLOUR_RE.match(colour):
+                self.problem("colour", f"{colour!r} is not a colour like #2e7d32", name)
+                colour = "#607d8b"
+            adapters = item.get("adapters") or {}
+            if not isinstance(adapters, dict):
+                self.problem("adapters", "must be a mapping of adapter name to its value", name)
+                adapters = {}
+            state = PresenceState(
+                id=sid if isinstance(sid, str) else "",
+                label=label.strip(),
+                status=status,
+                reason_code=self.reason_code(item.get("reason_code"), "reason_code", name),
+                colour=colour,
+                selectable=self.boolean(item.get("selectable"), "selectable",
+                                        default=status != Status.ON_A_CALL),
+                adapters=dict(adapters),
+            )
+            seen_ids.add(state.id)
+            seen_labels.add(state.label.lower())
+            states.append(state)
+        if states and not any(s.status == Status.ONLINE for s in states):
+            self.problem("states", "a Ready state (status 1, Online) is required")
+        return states
+
+    def options(self, raw: Any, states: list[PresenceState]) -> Options:
+        if not isinstance(raw, dict):
+            self.problem("options", "must be a mapping")
+            return Options()
+        self.unknown_keys(raw, self.OPTION_KEYS, "options.")
+        pbx_mode = raw.get("pbx_mode", "none")
+        if pbx_mode not in PBX_MODES:
+            self.problem("options.pbx_mode", f"{pbx_mode!r} must be one of: none, dial")
+            pbx_mode = "none"
+        ids = {s.id: s for s in states}
+        roles: dict[str, str | None] = {}
+        for role, needed in (("initial_state", None), ("ready_state", Status.ONLINE),
+                             ("wrap_up_state", Status.DND), ("on_call_state", Status.ON_A_CALL),
+                             ("offline_state", Status.OFFLINE), ("logout_state", Status.LOGOUT)):
+            ref = raw.get(role)
+            if ref is None:
+                roles[role] = None
+                continue
+            if ref not in ids:
+                self.problem(f"options.{role}", f"no state with id '{ref}'")
+                roles[role] = None
+            elif needed is not None and ids[ref].status != needed:
+                self.problem(f"options.{role}", f"state '{ref}' must have status {int(needed)} "
+                                                f"({needed.label})")
+                roles[role] = None
+            else:
+                roles[role] = ref
+        options = Options(
+            pbx_mode=pbx_mode,
+            wrap_up_seconds=self.int_in(raw.get("wrap_up_seconds"), "options.wrap_up_seconds", 0, 999, 0),
+            active_call=self.boolean(raw.get("active_call"), "options.active_call", False),
+            tracking_interval_seconds=self.int_in(raw.get("tracking_interval_seconds"),
+                                                  "options.tracking_interval_seconds", 1, 999, 60),
+            omni_channel_sync=self.boolean(raw.get("omni_channel_sync"), "options.omni_channel_sync", False),
+            skype_sync=self.boolean(raw.get("skype_sync"), "options.skype_sync", False),
+            teams_sync=self.boolean(raw.get("teams_sync"), "options.teams_sync", False),
+            login_code=self.reason_code(raw.get("login_code"), "options.login_code"),
+            logout_code=self.reason_code(raw.get("logout_code"), "options.logout_code"),
+            session=self.session(raw.get("session") or {}),
+            **roles,
+        )
+        by_status = {s.status for s in states}
+        if options.wrap_up_seconds and not roles["wrap_up_state"] and Status.DND not in by_status:
+            self.problem("options.wrap_up_seconds", "wrap-up needs a DND state (status 4) or options.wrap_up_state")
+        if options.active_call and Status.ON_A_CALL not in by_status:
+            self.problem("options.active_call", "active call needs an 'On a call' state (status 6)")
+        if options.session.heartbeat_grace_seconds and Status.OFFLINE not in by_status:
+            self.problem("options.session.heartbeat_grace_seconds",
+                         "connection-loss handling needs an Offline state (status 2)")
+        return options
+
+    def session(self, raw: Any) -> SessionPolicy:
+        if not isinstance(raw, dict):
+            self.problem("options.session", "must be a mapping")
+            return SessionPolicy()
+        self.unknown_keys(raw, self.SESSION_KEYS, "options.session.")
+        policy = raw.get("duplicate_login", "reject")
+        if policy not in DUPLICATE_LOGIN_POLICIES:
+            self.problem("options.session.duplicate_login", f"{policy!r} must be one of: reject, takeover")
+            policy = "reject"
+        allowed = raw.get("logout_allowed_statuses", [1, 2, 3, 4, 5])
+        statuses: list[int] = []
+        if not isinstance(allowed, list) or not allowed:
+            self.problem("options.session.logout_allowed_statuses", "must be a non-empty list of status codes")
+        else:
+            for value in allowed:
+                if isinstance(value, bool) or value not in {int(s) for s in Status}:
+                    self.problem("options.session.logout_allowed_statuses", f"unknown status {value!r}")
+                else:
+                    statuses.append(int(value))
+        logoff = raw.get("scheduled_logoff")
+        logoff_time = None
+        if logoff is not None:
+            text = str(logoff) if not isinstance(logoff, int) else f"{logoff // 60:02d}:{logoff % 60:02d}"
+            m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+            if not m:
+                self.problem("options.session.scheduled_logoff", f"{logoff!r} must be a daily time HH:MM")
+            else:
+                logoff_time = time(int(m.group(1)), int(m.group(2)))
+        return SessionPolicy(
+            inactivity_logout_seconds=self.int_in(raw.get("inactivity_logout_seconds"),
+                                                  "options.session.inactivity_logout_seconds", 0, 7200, 0),
+            duplicate_login=policy,
+            logout_allowed_statuses=tuple(statuses) or (1, 2, 3, 4, 5),
+            scheduled_logoff=logoff_time,
+            heartbeat_grace_seconds=self.int_in(raw.get("heartbeat_grace_seconds"),
+                                                "options.session.heartbeat_grace_seconds", 0, 3600, 0),
+            reconnect_window_seconds=self.int_in(raw.get("reconnect_window_seconds"),
+                                                 "options.session.reconnect_window_seconds", 0, 86400, 300),
+        )

@@ -1,0 +1,373 @@
+"""Agent operations: run the engine on the stored session and record its decision in one transaction.
+
+The flow of one change (DESIGN.md section 3): lock the agent's session, let the engine decide,
+then — in the same transaction — close the open interval, open the new one, update the session,
+count, log logon events and write one outbox row per enabled adapter. Live subscribers hear of it
+only after the commit.
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import configs
+from .engine import (CALL_DIRECTIONS, AgentSession, Counted, Decision, DialRequested, Engine, Logon,
+                     LogonEvent, SessionEnded, StateChanged)
+from .errors import Conflict, InvalidInput, NotFound
+from .presence_config import PresenceConfig, PresenceState
+from .settings import Settings
+from .bus import EventBus
+from .store import Store
+from .store.models import Agent, AgentSessionRow, Call, DailyCounter, DailyTotal, LogonEventRow, OutboxRow, StateInterval
+from .tracking import split_by_day
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+#: which adapters get an outbox row for a change; the adapters package replaces the default
+OutboxTargets = Callable[[PresenceConfig], list[str]]
+
+
+@dataclass
+class Outcome:
+    decision: Decision
+    view: dict
+
+
+class PresenceService:
+    def __init__(self, store: Store, settings: Settings, bus: EventBus, clock: Clock = utc_now,
+                 outbox_targets: OutboxTargets | None = None):
+        self.store = store
+        self.settings = settings
+        self.bus = bus
+        self.clock = clock
+        self.outbox_targets: OutboxTargets = outbox_targets or (lambda config: [])
+        self.configs = configs.ConfigRegistry(store, clock)
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _lock(self, agent_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[agent_id]
+
+    @contextmanager
+    def _agent_tx(self, agent_id: str) -> Iterator[tuple[Session, Agent, AgentSessionRow, PresenceConfig, datetime]]:
+        """The agent's session row, locked for this transaction (in-process and in the database)."""
+        with self._lock(agent_id), self.store.write() as s:
+            agent = s.get(Agent, agent_id)
+            if agent is None or not agent.active:
+                raise NotFound(f"no agent '{agent_id}'", field="agent_id", code="unknown_agent")
+            row = s.execute(select(AgentSessionRow).where(AgentSessionRow.agent_id == agent_id)
+                            .with_for_update()).scalar_one_or_none()
+            if row is None:
+                row = AgentSessionRow(agent_id=agent_id, logons=[], version=0, logoff_pending=False)
+                s.add(row)
+            yield s, agent, row, self.configs.active(s), self.clock()
+
+    def _run(self, agent_id: str, decide: Callable[[Engine, AgentSession, datetime, Session], Decision]) -> Outcome:
+        published: list[tuple[str, dict]] = []
+        with self._agent_tx(agent_id) as (s, agent, row, config, now):
+            engine = Engine(config)
+            decision = decide(engine, session_from_row(row), now, s)
+            self._record(s, agent, row, decision, engine, published)
+            view = agent_view(agent, decision.session, config, now)
+        for kind, data in published:
+            self.bus.publish(kind, data)
+        if any(isinstance(e, StateChanged) for e in decision.effects):
+            self.bus.publish("agent", view)
+        return Outcome(decision, view)
+
+    def _record(self, s: Session, agent: Agent, row: AgentSessionRow, decision: Decision, engine: Engine,
+                published: list) -> None:
+        tz = self.settings.tz
+        config = engine.config
+        for effect in decision.effects:
+            if isinstance(effect, StateChanged):
+                self._close_interval(s, agent.id, effect.at)
+                if effect.current is not None:
+                    s.add(StateInterval(agent_id=agent.id, state_id=effect.current.id,
+                                        status=int(effect.current.status), reason_code=effect.current.reason_code,
+                                        source=effect.source, started_at=effect.at))
+                for adapter in self.outbox_targets(config):
+                    if adapter != effect.source:  # never echo a change back where it came from
+                        s.add(OutboxRow(agent_id=agent.id, adapter=adapter, kind="presence",
+                                        payload=presence_payload(effect), source=effect.source,
+                                        created_at=effect.at, next_attempt_at=effect.at))
+                published.append(("presence", {"agent_id": agent.id, **presence_payload(effect)}))
+            elif isinstance(effect, LogonEvent):
+                s.add(LogonEventRow(at=effect.at, agent_id=agent.id, action=effect.action,
+                                    logon_source=effect.logon_source, device=effect.device, actor=effect.actor))
+                published.append(("logon", {"agent_id": agent.id, "action": effect.action,
+                                            "logon_source": effect.logon_source, "device": effect.device,
+                                            "at": iso(effect.at)}))
+            elif isinstance(effect, Counted):
+                self._count(s, agent.id, effect.at.astimezone(tz).date(), effect.counter)
+            elif isinstance(effect, SessionEnded):
+                published.append(("session_ended", {"agent_id": agent.id, "device": effect.device,
+                                                     "reason": effect.reason, "at": iso(effect.at)}))
+            elif isinstance(effect, DialRequested):
+                for adapter in self.outbox_targets(config):
+                    s.add(OutboxRow(agent_id=agent.id, adapter=adapter, kind="dial",
+                                    payload={"number": effect.number, "at": iso(effect.at)}, source="softphone",
+                                    created_at=effect.at, next_attempt_at=effect.at))
+        session_to_row(decision.session, row)
+        due = engine.next_due(decision.session)
+        row.next_due_at = due[0] if due else None
+        row.version = (row.version or 0) + 1
+
+    def _close_interval(self, s: Session, agent_id: str, at: datetime) -> None:
+        open_rows = s.execute(select(StateInterval).where(StateInterval.agent_id == agent_id,
+                                                          StateInterval.ended_at.is_(None))).scalars().all()
+        for interval in open_rows:
+            interval.ended_at = max(at, interval.started_at)
+            for day, seconds in split_by_day(interval.started_at, interval.ended_at, self.settings.tz):
+                self._add_total(s, interval, day, seconds, at)
+
+    @staticmethod
+    def _add_total(s: Session, interval: StateInterval, day, seconds: float, at: datetime) -> None:
+        total = s.execute(select(DailyTotal).where(DailyTotal.agent_id == interval.agent_id, DailyTotal.day == day,
+                                                   DailyTotal.state_id == interval.state_id)).scalar_one_or_none()
+        if total is None:
+            total = DailyTotal(agent_id=interval.agent_id, day=day, state_id=interval.state_id, seconds=0.0)
+            s.add(total)
+        total.status = interval.status
+        total.reason_code = interval.reason_code
+        total.seconds = (total.seconds or 0.0) + seconds
+        total.updated_at = at
+
+    @staticmethod
+    def _count(s: Session, agent_id: str, day, counter: str) -> None:
+        row = s.execute(select(DailyCounter).where(DailyCounter.agent_id == agent_id, DailyCounter.day == day,
+                                                   DailyCounter.counter == counter)).scalar_one_or_none()
+        if row is None:
+            s.add(DailyCounter(agent_id=agent_id, day=day, counter=counter, count=1))
+        else:
+            row.count += 1
+
+    # -- operations --------------------------------------------------------------------------
+    def login(self, agent_id: str, logon_source: str, device: str, source: str = "softphone") -> Outcome:
+        device = _text(device or logon_source, "device", 100)
+        return self._run(agent_id, lambda e, sess, now, s: e.login(sess, now, logon_source, device, source))
+
+    def logout(self, agent_id: str, logon_source: str, source: str = "softphone", actor: str | None = None) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor))
+
+    def set_state(self, agent_id: str, ref: object, source: str = "softphone", system: bool = False) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system))
+
+    def heartbeat(self, agent_id: str, source: str = "softphone") -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.heartbeat(sess, now, source))
+
+    def extend_wrap_up(self, agent_id: str, seconds: object = None) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.extend_wrap_up(sess, now, seconds))
+
+    def end_wrap_up(self, agent_id: str, source: str = "softphone") -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.end_wrap_up(sess, now, source))
+
+    def dial(self, agent_id: str, number: object) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.dial(sess, now, number))
+
+    def call_event(self, agent_id: str, call_id: object, event: object, direction: object,
+                   duration_seconds: object = None, source: str = "pbx") -> tuple[Outcome, bool]:
+        """Record a call started/ended. Returns the outcome and whether it repeated a known event."""
+        call_id = _text(call_id, "call_id", 128, required=True)
+        if event not in ("started", "ended"):
+            raise InvalidInput("event must be 'started' or 'ended'", field="event")
+        if direction not in CALL_DIRECTIONS:
+            raise InvalidInput("direction must be one of: inbound, outbound, internal", field="direction")
+        if event == "ended":
+            if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, int) \
+                    or not 0 <= duration_seconds <= 86400:
+                raise InvalidInput("duration_seconds must be a whole number of seconds from 0 to 86400 "
+                                   "(0 = rang but not answered)", field="duration_seconds")
+        elif duration_seconds is not None:
+            raise InvalidInput("duration_seconds belongs to the 'ended' event", field="duration_seconds")
+        repeated = False
+
+        def decide(engine: Engine, sess: AgentSession, now: datetime, s: Session) -> Decision:
+            nonlocal repeated
+            call = s.get(Call, (agent_id, call_id))
+            if call is None:
+                call = Call(agent_id=agent_id, call_id=call_id, direction=direction)
+                s.add(call)
+            elif call.direction != direction:
+                raise Conflict(f"call '{call_id}' was reported as {call.direction}", field="direction",
+                               code="call_mismatch")
+            if event == "started":
+                if call.started_at is not None or call.ended_at is not None:
+                    repeated = True
+                    return engine.settle(sess, now)
+                call.started_at = now
+                return engine.call_started(sess, now, call_id, direction, source)
+            if call.ended_at is not None:
+                repeated = True
+                return engine.settle(sess, now)
+            call.ended_at = now
+            call.duration_seconds = duration_seconds
+            return engine.call_ended(sess, now, call_id, direction, duration_seconds, source)
+
+        return self._run(agent_id, decide), repeated
+
+    # -- timed rules -------------------------------------------------------------------------
+    def settle_due(self) -> int:
+        """Apply the timed rules (wrap-up end, connection loss, inactivity) that fell due."""
+        now = self.clock()
+        with self.store.read() as s:
+            due = s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.next_due_at <= now)).scalars().all()
+        for agent_id in due:
+            try:
+                self._run(agent_id, lambda e, sess, at, s: e.settle(sess, at))
+            except NotFound:
+                continue
+        return len(due)
+
+    def scheduled_logoff(self) -> int:
+        """The organisation-wide daily log off; returns how many agents it logged off."""
+        with self.store.read() as s:
+            config = self.configs.active(s)
+        logoff_time = config.options.session.scheduled_logoff
+        if logoff_time is None:
+            return 0
+        now = self.clock()
+        tz = self.settings.tz
+        local_now = now.astimezone(tz)
+        scheduled = datetime.combine(local_now.date(), logoff_time, tzinfo=tz)
+        if scheduled > local_now:
+            scheduled -= timedelta(days=1)
+        scheduled = scheduled.astimezone(timezone.utc)
+        with self.store.read() as s:
+            candidates = s.execute(select(AgentSessionRow)).scalars().all()
+        count = 0
+        for row in candidates:
+            logons = [Logon(lo["source"], lo["device"], parse_iso(lo["since"])) for lo in row.logons or []]
+            # only sessions that were open at the scheduled time; later logins stay (also after a restart)
+            if not logons or min(lo.since for lo in logons) >= scheduled:
+                continue
+            if row.logoff_pending:
+                continue
+            outcome = self._run(row.agent_id, lambda e, sess, at, s: e.scheduled_logoff(sess, max(scheduled, _latest(sess))))
+            count += 1 if not outcome.decision.session.logged_in else 0
+        return count
+
+    # -- reads -------------------------------------------------------------------------------
+    def presence(self, agent_id: str) -> dict:
+        with self.store.read() as s:
+            agent = s.get(Agent, agent_id)
+            if agent is None or not agent.active:
+                raise NotFound(f"no agent '{agent_id}'", field="agent_id", code="unknown_agent")
+            row = s.get(AgentSessionRow, agent_id)
+            config = self.configs.active(s)
+            now = self.clock()
+            session = session_from_row(row) if row else AgentSession(agent_id)
+            return agent_view(agent, Engine(config).settle(session, now).session, config, now)
+
+    def agents(self, agent_ids: list[str] | None = None) -> list[dict]:
+        with self.store.read() as s:
+            query = select(Agent, AgentSessionRow).outerjoin(AgentSessionRow, AgentSessionRow.agent_id == Agent.id) \
+                .where(Agent.active.is_(True)).order_by(Agent.team, Agent.name)
+            if agent_ids is not None:
+                query = query.where(Agent.id.in_(agent_ids))
+            config = self.configs.active(s)
+            engine = Engine(config)
+            now = self.clock()
+            views = []
+            for agent, row in s.execute(query).all():
+                session = session_from_row(row) if row else AgentSession(agent.id)
+                views.append(agent_view(agent, engine.settle(session, now).session, config, now))
+            return views
+
+
+# ---------------------------------------------------------------------------------------------
+# mapping between the store and the engine
+
+
+def session_from_row(row: AgentSessionRow) -> AgentSession:
+    return AgentSession(
+        agent_id=row.agent_id,
+        logons=tuple(Logon(lo["source"], lo["device"], parse_iso(lo["since"])) for lo in (row.logons or [])),
+        state_id=row.state_id, state_since=row.state_since, wrap_up_until=row.wrap_up_until,
+        call_id=row.call_id, call_direction=row.call_direction, last_activity_at=row.last_activity_at,
+        last_heartbeat_at=row.last_heartbeat_at, connection_lost_at=row.connection_lost_at,
+        state_before_loss=row.state_before_loss, logoff_pending=bool(row.logoff_pending),
+    )
+
+
+def session_to_row(session: AgentSession, row: AgentSessionRow) -> None:
+    row.logons = [{"source": lo.source, "device": lo.device, "since": iso(lo.since)} for lo in session.logons]
+    for name in ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "last_activity_at",
+                 "last_heartbeat_at", "connection_lost_at", "state_before_loss", "logoff_pending"):
+        setattr(row, name, getattr(session, name))
+
+
+def agent_view(agent: Agent, session: AgentSession, config: PresenceConfig, now: datetime) -> dict:
+    """What the API, the softphone and the dashboard show about an agent."""
+    state: PresenceState | None = None
+    if session.state_id is not None:
+        state = config.find(session.state_id) or config.ready_state
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "team": agent.team,
+        "extension": agent.extension,
+        "logged_in": session.logged_in,
+        "logons": [{"logon_source": lo.source, "device": lo.device, "since": iso(lo.since)} for lo in session.logons],
+        "state": state.as_dict() if state else None,
+        "state_since": iso(session.state_since),
+        "seconds_in_state": int((now - session.state_since).total_seconds()) if session.state_since else None,
+        "wrap_up_until": iso(session.wrap_up_until),
+        "wrap_up_remaining_seconds": (max(0, int((session.wrap_up_until - now).total_seconds() + 0.999))
+                                      if session.wrap_up_until else None),
+        "on_call": session.call_id is not None,
+        "call_direction": session.call_direction,
+        "connection_lost": session.connection_lost_at is not None,
+        "logoff_pending": session.logoff_pending,
+    }
+
+
+def presence_payload(effect: StateChanged) -> dict:
+    def brief(state: PresenceState | None) -> dict | None:
+        if state is None:
+            return None
+        return {"id": state.id, "label": state.label, "status": int(state.status),
+                "reason_code": state.reason_code, "adapters": dict(state.adapters)}
+    return {"state": brief(effect.current), "previous": brief(effect.previous), "at": iso(effect.at),
+            "source": effect.source, "cause": effect.cause}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _latest(session: AgentSession) -> datetime:
+    times = [lo.since for lo in session.logons]
+    if session.state_since:
+        times.append(session.state_since)
+    return max(times) if times else datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _text(value: object, field: str, limit: int, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"{field} must be text", field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    return value.strip()

@@ -1,0 +1,60 @@
+"""Settings from the environment (and an optional ``.env``), read once at start-up."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    presence_config: str = "default"
+    presence_config_explicit: bool = False
+    timezone: str = "UTC"
+    secret_key: str = field(default="", repr=False)
+    instance_path: str = "instance"
+    frame_ancestors: tuple[str, ...] = ()
+    run_scheduler: bool = True
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def from_environment(instance_path: str, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    instance = Path(instance_path)
+    url = env.get("CONNECTOR_DATABASE_URL") or f"sqlite:///{instance / 'presence.db'}"
+    tz = env.get("CONNECTOR_TIMEZONE", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"CONNECTOR_TIMEZONE '{tz}' is not a time zone name like Europe/Berlin",
+                           field="CONNECTOR_TIMEZONE") from None
+    return Settings(
+        database_url=url,
+        presence_config=env.get("CONNECTOR_PRESENCE_CONFIG", "default"),
+        presence_config_explicit="CONNECTOR_PRESENCE_CONFIG" in env,
+        timezone=tz,
+        secret_key=env.get("CONNECTOR_SECRET_KEY") or _instance_secret(instance),
+        instance_path=str(instance),
+        frame_ancestors=tuple(x for x in env.get("CONNECTOR_FRAME_ANCESTORS", "").split() if x),
+        run_scheduler=env.get("CONNECTOR_SCHEDULER", "on") != "off",
+    )
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-installation secret kept in the instance folder, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,86 @@
+"""Fixtures: the real app on a real SQLite file in a temp dir, with a clock the test controls."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connector import accounts, create_app
+
+
+class FakeClock:
+    """A clock the test moves by hand; thread-safe enough for reads."""
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime(2026, 3, 6, 9, 0, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 0, **kw) -> datetime:
+        self.now += timedelta(seconds=seconds, **kw)
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def make_app(tmp_path, clock):
+    """Build an app on the test's store; call again to simulate a restart on the same file."""
+    apps = []
+
+    def factory(**overrides):
+        config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": clock,
+                  "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}",
+                  "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_SECRET_KEY": "test-secret"}
+        config.update(overrides)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.extensions["connector"].store.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def ext(app):
+    return app.extensions["connector"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """A small helper for calling the API with a token of a given role."""
+
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+        self.ext = app.extensions["connector"]
+
+    def agent(self, agent_id: str, **fields) -> str:
+        accounts.add_agent(self.ext.store, {"id": agent_id, "name": agent_id.title(), **fields}, self.ext.service.clock())
+        return agent_id
+
+    def token(self, role: str, agent_id: str | None = None) -> dict:
+        token = accounts.create_token(self.ext.store, role, self.ext.service.clock(), agent_id=agent_id)
+        return {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, headers: dict, json=None, **kw):
+        return self.client.open(path, method=method, headers=headers, json=json, **kw)
+
+
+@pytest.fixture
+def api(app, client):
+    return Api(app, client)
