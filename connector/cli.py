@@ -56,6 +56,7 @@ def serve(host: str, port: int, threads: int) -> None:
     from . import scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     app = _app()
     ext = _ext(app)
     if ext.settings.run_scheduler:

@@ -20,6 +20,13 @@ class Settings:
     instance_path: str = "instance"
     frame_ancestors: tuple[str, ...] = ()
     run_scheduler: bool = True
+    #: the whole environment the settings came from; subsystems read their own prefixed
+    #: settings (SF_*, TEAMS_*, ...) through :meth:`get` — never from os.environ directly
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name)
+        return value if value not in (None, "") else default
 
     @property
     def tz(self) -> ZoneInfo:
@@ -45,6 +52,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
         instance_path=str(instance),
         frame_ancestors=tuple(x for x in env.get("CONNECTOR_FRAME_ANCESTORS", "").split() if x),
         run_scheduler=env.get("CONNECTOR_SCHEDULER", "on") != "off",
+        env=env,
     )
 
 
