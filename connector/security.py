@@ -49,3 +49,23 @@ def token_digest(token: str) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
+
+
+def _fernet(secret_key: str):
+    import base64
+
+    from cryptography.fernet import Fernet
+    key = hashlib.sha256(("presence-connector/seal/" + secret_key).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(secret: str, secret_key: str) -> str:
+    """Encrypt a secret that must travel through the outbox (a PIN for a PBX login code).
+
+    Sealed values are deleted once delivered; the agent's PIN itself is only ever stored hashed.
+    """
+    return _fernet(secret_key).encrypt(secret.encode()).decode()
+
+
+def unseal(sealed: str, secret_key: str) -> str:
+    return _fernet(secret_key).decrypt(sealed.encode()).decode()
