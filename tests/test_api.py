@@ -163,3 +163,52 @@ def test_presence_states_show_the_picklist_text(api, edred):
     ready = next(s for s in states if s["id"] == "ready")
     assert ready["display"] == "Ready for Calls (Online)" and ready["selectable"]
     assert next(s for s in states if s["status"] == 6)["selectable"] is False
+
+
+WRONG_VALUES = [None, 0, -1, 10**12, 1.5, True, "", " ", "x" * 5000, "\r\n", [], {}, ["dnd"], {"a": 1}]
+BODIES = {
+    ("POST", "/api/v1/agents/edred/login"): ("logon_source", "device", "source", "pin"),
+    ("PUT", "/api/v1/agents/edred/presence"): ("state", "source"),
+    ("POST", "/api/v1/agents/edred/calls"): ("call_id", "event", "direction", "duration_seconds"),
+    ("POST", "/api/v1/agents/edred/dial"): ("number",),
+    ("POST", "/api/v1/agents/edred/wrap-up/extend"): ("seconds",),
+    ("POST", "/api/v1/pbx/login"): ("extension", "pin", "device", "logon_source"),
+}
+
+
+def test_no_wrong_value_in_any_field_causes_a_server_error(api, edred):
+    admin = api.token("admin")
+    api.call("POST", "/api/v1/agents/edred/login", admin, {"logon_source": "Paired Device"})
+    valid = {"state": "dnd", "call_id": "c9", "event": "started", "direction": "inbound", "number": "100",
+             "extension": "3000", "pin": "1234", "logon_source": "API", "device": "x", "source": "api",
+             "seconds": 10, "duration_seconds": 5}
+    for (method, path), fields in BODIES.items():
+        for field in fields:
+            for value in WRONG_VALUES:
+                body = {f: valid[f] for f in fields}
+                body[field] = value
+                r = api.call(method, path, admin, body)
+                assert r.status_code < 500, (method, path, field, value, r.get_data(as_text=True))
+                if r.status_code >= 400:
+                    assert r.json["error"]["message"]
+    for query in ("from=2026-13-01", "to=x", "from=2026-03-06&to=2026-03-01", "from=2020-01-01&to=2026-01-01",
+                  "include=nope", "exclude=,,,"):
+        for path in ("/api/v1/time-tracking", "/api/v1/logon-events", "/api/v1/session-time"):
+            assert api.call("GET", f"{path}?{query}", admin).status_code < 500
+
+
+def test_time_across_local_midnight_is_split_in_the_configured_time_zone(make_app, clock):
+    from datetime import datetime, timezone
+
+    from connector import accounts
+    from connector.reports import time_tracking
+    clock.now = datetime(2026, 10, 24, 21, 30, tzinfo=timezone.utc)  # 23:30 in Berlin, the night DST ends
+    ext = make_app(CONNECTOR_TIMEZONE="Europe/Berlin").extensions["connector"]
+    accounts.add_agent(ext.store, {"id": "night"}, clock())
+    ext.service.login("night", "Paired Device", "deskphone")
+    clock.advance(hours=3)  # 02:30 CET on 25 October: 30 min before midnight, 3 h after (one hour repeats)
+    ext.service.set_state("night", "break", source="api")
+    from datetime import date
+    rows = {(r["date"], r["state_id"]): r["seconds"]
+            for r in time_tracking(ext.service, date(2026, 10, 24), date(2026, 10, 25))}
+    assert rows == {("2026-10-24", "ready"): 1800, ("2026-10-25", "ready"): 9000}
