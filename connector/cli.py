@@ -264,5 +264,9 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
     _write(rows, reports.LOGON_EVENT_FIELDS, fmt, output)
 
 
+from .salesforce.cli import register as _register_salesforce  # noqa: E402
+_register_salesforce(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
