@@ -144,7 +144,9 @@ class PresenceService:
         if config.options.pbx_mode != "dial" or not code:
             return
         payload: dict = {"extension": agent.extension, "at": iso(at)}
-        if pin and "{pin}" in code:
+        if "{pin}" in code:
+            if not pin:
+                return  # an agent without a PIN has no PBX login code to send
             payload["pin_sealed"] = seal(pin, self.settings.secret_key)
         for adapter in self.outbox_targets(config):
             if adapter != effect.source:
@@ -193,7 +195,7 @@ class PresenceService:
             if pin is not None and not verify_secret(agent.pin_hash, pin):
                 raise Forbidden("the PIN does not match this agent's PIN", field="pin", code="wrong_pin")
             code = engine.config.options.login_code
-            if (pin is None and engine.config.options.pbx_mode == "dial" and "{pin}" in code
+            if (pin is None and agent.pin_hash and engine.config.options.pbx_mode == "dial" and "{pin}" in code
                     and not sess.logged_in):
                 raise InvalidInput("the PBX login code needs the agent's PIN: send 'pin'", field="pin")
             return engine.login(sess, now, logon_source, device, source)
