@@ -1,0 +1,21 @@
+"""The supervisors' live dashboard and the wallboard."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from ..engine import LogonSource
+from .guard import page_role
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+@bp.get("")
+@page_role("supervisor", "admin")
+def page():
+    return render_template("dashboard.html", logon_sources=LogonSource.ALL)
+
+
+@bp.get("/wallboard")
+@page_role("supervisor", "admin")
+def wallboard():
+    return render_template("wallboard.html")
