@@ -1,7 +1,7 @@
 """The supervisors' live dashboard and the wallboard."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 from ..engine import LogonSource
 from .guard import page_role
@@ -12,7 +12,9 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 @bp.get("")
 @page_role("supervisor", "admin")
 def page():
-    return render_template("dashboard.html", logon_sources=LogonSource.ALL)
+    service = current_app.extensions["connector"].service
+    today = service.clock().astimezone(service.settings.tz).date().isoformat()
+    return render_template("dashboard.html", logon_sources=LogonSource.ALL, today=today)
 
 
 @bp.get("/wallboard")
