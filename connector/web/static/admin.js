@@ -87,7 +87,7 @@
     pick.addEventListener("change", function () { state.selectable = pick.checked; changed(); });
 
     var adapters = state.adapters = state.adapters || {};
-    var maps = el("div", { class: "actions", "data-key": "adapters" });
+    var maps = el("div", { class: "mapping-fields", "data-key": "adapters" });
     MAPPINGS.forEach(function (m) {
       var value = typeof adapters[m[0]] === "string" ? adapters[m[0]] : "";
       var input = el("input", { type: "text", value: value, placeholder: m[0].replace("_", "-"), "aria-label": m[1], size: 10 });
@@ -108,6 +108,10 @@
       changed();
     });
     maps.appendChild(paused);
+    var count = Object.keys(adapters).length;
+    var mappings = el("details", { class: "mappings" }, [
+      el("summary", { text: count ? count + " mapping" + (count > 1 ? "s" : "") + ": " + Object.keys(adapters).join(", ") : "None" }),
+      maps]);
 
     var move = function (delta) {
       var j = i + delta;
@@ -131,7 +135,7 @@
       } });
     var cell = function (node) { return el("td", {}, [node]); };
     return el("tr", { "data-index": i }, [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour),
-                                           cell(pick), cell(maps), cell(remove)]);
+                                           cell(pick), cell(mappings), cell(remove)]);
   }
 
   function renderStates() {
@@ -192,6 +196,8 @@
   function mark(target, why) {
     if (!target) return false;
     var input = target.matches("input, select, fieldset") ? target : target.querySelector("input, select") || target;
+    var folded = input.closest("details");
+    if (folded) folded.open = true;
     input.classList.add("invalid");
     input.setAttribute("aria-invalid", "true");
     var note = el("span", { class: "field-error", text: why });
