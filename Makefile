@@ -32,8 +32,9 @@ bench: install
 	$(BIN)/python bench/api_bench.py
 
 # System packages the tests need (Debian): installed only when missing.
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`).
 system-deps:
-	@true
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts
