@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 
 import pytest
 
 from connector.presence_config import build_config, load_preset
-from web_server import CHROMIUM, CHROMIUM_ARGS, ConsoleErrors, agent_sign_in, live_server, screenshot, sign_in
+from web_server import CHROMIUM, CHROMIUM_ARGS, ConsoleErrors, CuttableProxy, agent_sign_in, live_server, screenshot, sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -50,11 +51,13 @@ def contexts(browser):
     assert errors == [], "console errors on the pages"
 
 
-def softphone(contexts, server, agent_id: str, refusals: tuple[int, ...] = ()):
+def softphone(contexts, server, agent_id: str, refusals: tuple[int, ...] = (), base: str | None = None):
     context, watcher = contexts(width=300, height=640)  # the Salesforce console's panel width
     watcher.expect_refusals(*refusals)
+    if base:
+        watcher.expect_network_loss()  # the test cuts the network between this browser and the server
     page = context.new_page()
-    agent_sign_in(page, server.url, agent_id)
+    agent_sign_in(page, base or server.url, agent_id)
     page.wait_for_selector("#connection.ok")
     return page
 
@@ -202,3 +205,53 @@ def test_logon_events_export_has_only_the_filtered_rows(contexts, server):
     rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
     assert [(r["agent_id"], r["action"], r["logon_source"]) for r in rows] == [
         ("nina", "Acquired", "PBX Short Code"), ("nina", "Released", "CRM")]
+
+
+def test_softphone_shows_a_lost_server_at_once_and_resyncs_on_reconnect(contexts, server):
+    server.agent("sam")
+    proxy = CuttableProxy(server.server.server_port)
+    try:
+        phone = softphone(contexts, server, "sam", base=proxy.url)
+        phone.click("#login")
+        expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+        proxy.cut()
+        expect(phone.locator("#connection")).to_have_class(re.compile("lost"), timeout=1000)
+        expect(phone.locator("#connection")).to_contain_text("retrying in")
+        screenshot(phone, "softphone-connection-lost")
+        server.ext.service.set_state("sam", "lunch", source="supervisor")  # changed while the phone was away
+        proxy.restore()
+        expect(phone.locator("#connection")).to_have_class(re.compile("ok"), timeout=8000)
+        expect(phone.locator("#current-label")).to_have_text("Lunch (Away)")
+    finally:
+        proxy.close()
+
+
+def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, server):
+    data = load_preset("default").to_dict()
+    data["options"]["session"]["duplicate_login"] = "takeover"
+    server.ext.service.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.agent("tina")
+    phone = softphone(contexts, server, "tina")
+    phone.click("#login")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    status, _ = server.call("POST", "/api/v1/agents/tina/login", server.token("integration"),
+                            {"logon_source": "Softphone", "device": "second PC"})
+    assert status == 200
+    expect(phone.locator("#message")).to_contain_text("taken over")
+    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+
+
+def test_softphone_is_usable_with_the_keyboard(contexts, server):
+    server.agent("kim")
+    phone = softphone(contexts, server, "kim")
+    phone.keyboard.press("Tab")  # sign out link, then the login button
+    phone.focus("#login")
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    phone.focus("#state")
+    phone.keyboard.press("ArrowDown")
+    expect(phone.locator("#current-label")).to_have_text("Do Not Disturb (DND)")
+    phone.focus("#dial-number")
+    phone.keyboard.type("5551234")
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready

@@ -74,17 +74,20 @@ class ConsoleErrors:
 
     def __init__(self, context):
         self.errors: list[str] = []
-        self.expected_statuses: set[int] = set()
+        self.expected: list[str] = []
         context.on("page", self._watch)
 
     def expect_refusals(self, *statuses: int) -> None:
         """Chromium logs every 4xx answer as a console error; a test that provokes a refusal says which."""
-        self.expected_statuses.update(statuses)
+        self.expected += [f"status of {code} " for code in statuses]
+
+    def expect_network_loss(self) -> None:
+        self.expected.append("net::ERR_")
 
     def _console(self, page, msg) -> None:
         if msg.type != "error":
             return
-        if any(f"status of {code} " in msg.text for code in self.expected_statuses):
+        if any(fragment in msg.text for fragment in self.expected):
             return
         self.errors.append(f"{page.url}: {msg.text}")
 
@@ -111,3 +114,67 @@ def agent_sign_in(page, base: str, agent_id: str, pin: str = "1234") -> None:
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+class CuttableProxy:
+    """A TCP relay in front of the server that the test can cut (the network drops) and restore."""
+
+    def __init__(self, target_port: int):
+        import socket
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.up = threading.Event()
+        self.up.set()
+        self.sockets: list = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+        self.up.clear()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.sockets.clear()
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
