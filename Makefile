@@ -31,10 +31,16 @@ test: install system-deps
 bench: install
 	$(BIN)/python bench/api_bench.py
 
-# System packages the tests need (Debian): installed only when missing (we run as root in CI).
+# System packages the tests need (Debian), installed only when missing (CI runs as root):
+# PostgreSQL for the store tests, chromium for the browser tests (driven by Playwright; never
+# `playwright install`).
 system-deps:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

@@ -158,3 +158,73 @@ def principal_for_token(store: Store, token: str) -> Principal | None:
         if row is None:
             return None
         return Principal(f"token:{row.name}", row.role, row.agent_id)
+
+
+# -- administration: listing, disabling, PIN reset, token revocation ------------------------------
+
+def list_users(store: Store) -> list[dict]:
+    with store.read() as s:
+        return [{"username": u.username, "role": u.role, "agent_id": u.agent_id, "active": u.active,
+                 "created_at": u.created_at.isoformat()}
+                for u in s.execute(select(User).order_by(User.username)).scalars()]
+
+
+def set_user_active(store: Store, username: str, active: bool) -> None:
+    with store.write() as s:
+        user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"no user '{username}'", field="username")
+        user.active = bool(active)
+
+
+def list_agents(store: Store) -> list[dict]:
+    """Every agent, disabled ones too (the live views show only active agents)."""
+    with store.read() as s:
+        return [{"id": a.id, "name": a.name, "team": a.team, "extension": a.extension, "email": a.email,
+                 "salesforce_user_id": a.salesforce_user_id, "active": a.active, "has_pin": bool(a.pin_hash)}
+                for a in s.execute(select(Agent).order_by(Agent.id)).scalars()]
+
+
+def set_agent_active(store: Store, agent_id: str, active: bool) -> None:
+    with store.write() as s:
+        agent = s.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound(f"no agent '{agent_id}'", field="agent_id")
+        agent.active = bool(active)
+
+
+def reset_pin(store: Store, agent_id: str, pin: object) -> None:
+    clean = check_pin(pin)
+    with store.write() as s:
+        agent = s.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound(f"no agent '{agent_id}'", field="agent_id")
+        agent.pin_hash = hash_secret(clean)
+
+
+def list_tokens(store: Store) -> list[dict]:
+    """Tokens without their secret (only a digest is stored)."""
+    with store.read() as s:
+        return [{"id": t.id, "name": t.name, "role": t.role, "agent_id": t.agent_id,
+                 "created_at": t.created_at.isoformat(),
+                 "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+                for t in s.execute(select(ApiToken).order_by(ApiToken.id)).scalars()]
+
+
+def revoke_token(store: Store, token_id: int, now: datetime) -> None:
+    with store.write() as s:
+        token = s.get(ApiToken, token_id)
+        if token is None:
+            raise NotFound(f"no token {token_id}", field="token_id")
+        if token.revoked_at is None:
+            token.revoked_at = now
+
+
+def still_enabled(store: Store, name: str, with_pin: bool) -> bool:
+    """Whether the agent (signed in with a PIN) or the user is still enabled: disabling ends web sessions."""
+    with store.read() as s:
+        if with_pin:
+            agent = s.get(Agent, name)
+            return bool(agent and agent.active)
+        user = s.execute(select(User).where(User.username == name)).scalar_one_or_none()
+        return bool(user and user.active)

@@ -57,7 +57,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api.init_errors(app)
     app.register_blueprint(api.bp)
-    from .web import pages
-    app.register_blueprint(pages.bp)
+    from .web import admin, auth, dashboard, guard, pages, softphone
+    guard.init_app(app)
+    for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp):
+        app.register_blueprint(blueprint)
     salesforce.init_app(app)
     return app

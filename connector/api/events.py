@@ -1,6 +1,7 @@
 """GET /api/v1/events: Server-Sent Events of presence and logon changes.
 
-One stream serves a whole page. An agent's stream carries only that agent's events. On connect
+One stream serves a whole page. An agent's stream carries only that agent's events (and
+``config`` events: a new presence configuration was applied). On connect
 the stream starts with a ``snapshot`` of the agents the caller may see, so a client that
 reconnects is in step again without a second request.
 """
@@ -42,7 +43,8 @@ def events():
                 if item is None:
                     yield ": keepalive\n\n"
                     continue
-                if only and item["data"].get("agent_id", item["data"].get("id")) != only:
+                if only and item["event"] != "config" and \
+                        item["data"].get("agent_id", item["data"].get("id")) != only:
                     continue
                 yield _format(item["event"], item["data"], item["id"])
         finally:

@@ -276,6 +276,16 @@ def session_time():
                     "rows": reports.session_time(service(), start, end, request.args.get("agent") or None)})
 
 
+@bp.get("/counters")
+@require("supervisor", "admin")
+def counters_for_day():
+    """Today's (or ``date``'s) counters for every agent at once, for the dashboard."""
+    svc = service()
+    today = svc.clock().astimezone(svc.settings.tz).date()
+    day = reports.parse_day(request.args.get("date"), "date", today)
+    return jsonify({"date": day.isoformat(), "counters": reports.counters_for_day(svc, day)})
+
+
 @bp.get("/config/history")
 @require("admin")
 def config_history():

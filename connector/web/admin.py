@@ -1,0 +1,164 @@
+"""The CRM admins' pages: the presence states editor, and users, agents and API tokens.
+
+The page talks to the small JSON endpoints below (cookie + CSRF token). The editor validates
+with the same rules as ``presence-connector config validate`` and applies a new versioned config.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
+
+from .. import accounts
+from ..errors import InvalidInput
+from ..presence_config import PresenceConfig, build_config, load_preset, parse_config, preset_names
+from ..security import ROLES
+from .guard import page_role
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+EDITOR_SOURCE = "admin editor"
+
+
+def _ext():
+    return current_app.extensions["connector"]
+
+
+def _json() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("send a JSON object with 'Content-Type: application/json'", field="body")
+    return data
+
+
+def _active() -> PresenceConfig:
+    ext = _ext()
+    with ext.store.read() as s:
+        return ext.service.configs.active(s)
+
+
+@bp.get("")
+@page_role("admin")
+def page():
+    return render_template("admin.html", roles=ROLES)
+
+
+# -- presence configuration ----------------------------------------------------------------------
+
+@bp.get("/api/config")
+@page_role("admin")
+def get_config():
+    history = _ext().service.configs.history(20)
+    return jsonify({"config": _active().to_dict(), "version": history[0]["version"] if history else None,
+                    "history": history, "presets": preset_names()})
+
+
+@bp.post("/api/config/validate")
+@page_role("admin")
+def validate_config():
+    config = build_config(_json().get("config"), EDITOR_SOURCE)  # ConfigError -> 422 with every problem
+    return jsonify({"ok": True, "states": len(config.states)})
+
+
+@bp.post("/api/config")
+@page_role("admin")
+def save_config():
+    config = build_config(_json().get("config"), EDITOR_SOURCE)
+    version = _ext().service.configs.apply(config, created_by=session["principal"]["name"], origin="admin")
+    _ext().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
+    return jsonify({"version": version, "config": config.to_dict()})
+
+
+@bp.post("/api/config/import")
+@page_role("admin")
+def import_config():
+    """A preset or an uploaded YAML file, validated and returned to the editor (saved by 'Save')."""
+    data = _json()
+    if data.get("preset"):
+        config = load_preset(str(data["preset"]))
+    elif isinstance(data.get("yaml"), str):
+        config = parse_config(data["yaml"], source=str(data.get("filename") or "uploaded file"))
+    else:
+        raise InvalidInput("send 'preset' (a preset name) or 'yaml' (the file's text)", field="preset")
+    return jsonify({"config": config.to_dict()})
+
+
+@bp.get("/config.yaml")
+@page_role("admin")
+def export_config():
+    config = _active()
+    return Response(config.to_yaml(), mimetype="application/yaml",
+                    headers={"Content-Disposition": f"attachment; filename={config.name.lower().replace(' ', '-')}"
+                                                    f".yaml"})
+
+
+# -- users, agents, tokens -------------------------------------------------------------------------
+
+@bp.get("/api/accounts")
+@page_role("admin")
+def list_accounts():
+    store = _ext().store
+    return jsonify({"users": accounts.list_users(store), "agents": accounts.list_agents(store),
+                    "tokens": accounts.list_tokens(store)})
+
+
+@bp.post("/api/users")
+@page_role("admin")
+def add_user():
+    data = _json()
+    accounts.add_user(_ext().store, str(data.get("username") or ""), data.get("password"), data.get("role"),
+                      _ext().service.clock(), agent_id=data.get("agent_id") or None)
+    return jsonify({"ok": True}), 201
+
+
+@bp.post("/api/users/<username>/active")
+@page_role("admin")
+def user_active(username: str):
+    if username == session["principal"]["name"]:
+        raise InvalidInput("you cannot disable your own account", field="username")
+    accounts.set_user_active(_ext().store, username, bool(_json().get("active")))
+    return jsonify({"ok": True})
+
+
+@bp.post("/api/agents")
+@page_role("admin")
+def add_agent():
+    accounts.add_agent(_ext().store, _json(), _ext().service.clock())
+    return jsonify({"ok": True}), 201
+
+
+@bp.post("/api/agents/import")
+@page_role("admin")
+def import_agents():
+    text = _json().get("csv")
+    if not isinstance(text, str):
+        raise InvalidInput("send the CSV text as 'csv'", field="csv")
+    created, updated = accounts.import_agents(_ext().store, text, _ext().service.clock())
+    return jsonify({"created": created, "updated": updated})
+
+
+@bp.post("/api/agents/<agent_id>/active")
+@page_role("admin")
+def agent_active(agent_id: str):
+    accounts.set_agent_active(_ext().store, agent_id, bool(_json().get("active")))
+    return jsonify({"ok": True})
+
+
+@bp.post("/api/agents/<agent_id>/pin")
+@page_role("admin")
+def agent_pin(agent_id: str):
+    accounts.reset_pin(_ext().store, agent_id, _json().get("pin"))
+    return jsonify({"ok": True})
+
+
+@bp.post("/api/tokens")
+@page_role("admin")
+def create_token():
+    data = _json()
+    token = accounts.create_token(_ext().store, data.get("role"), _ext().service.clock(),
+                                  agent_id=data.get("agent_id") or None, name=str(data.get("name") or ""))
+    return jsonify({"token": token}), 201  # shown once: only its digest is stored
+
+
+@bp.post("/api/tokens/<int:token_id>/revoke")
+@page_role("admin")
+def revoke_token(token_id: int):
+    accounts.revoke_token(_ext().store, token_id, _ext().service.clock())
+    return jsonify({"ok": True})

@@ -1,0 +1,79 @@
+"""Signing in to the pages: users with username + password, agents with agent id + PIN."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from .. import accounts
+from .guard import csrf_token
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+HOME = {"agent": "/softphone", "supervisor": "/dashboard", "admin": "/admin", "integration": "/"}
+
+
+def _next_url(default: str) -> str:
+    """Only a local path may be the place to go after signing in (no open redirect)."""
+    target = request.values.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc \
+            and "\\" not in target:
+        return target
+    return default
+
+
+def _start_session(principal: accounts.Principal, with_pin: bool) -> None:
+    embedded = session.get("embedded", False)
+    session.clear()  # a fresh session (and CSRF token) on every sign-in: no session fixation
+    session["principal"] = {"name": principal.name, "role": principal.role, "agent_id": principal.agent_id}
+    session["embedded"] = embedded
+    session["with_pin"] = with_pin
+    session.permanent = False
+    csrf_token()
+
+
+def _remember_embedding() -> None:
+    if "sfdcIframeOrigin" in (request.values.get("next") or "") or request.args.get("sfdcIframeOrigin"):
+        session["embedded"] = True
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def sign_in():
+    """Users (supervisors, admins, agents with a user account)."""
+    _remember_embedding()
+    error = None
+    if request.method == "POST":
+        store = current_app.extensions["connector"].store
+        principal = accounts.authenticate_user(store, request.form.get("username", "").strip(),
+                                               request.form.get("password", ""))
+        if principal is not None:
+            _start_session(principal, with_pin=False)
+            return redirect(_next_url(HOME.get(principal.role, "/")))
+        error = "Unknown username or wrong password."
+    return render_template("sign_in.html", mode="user", error=error, next=_next_url(""),
+                           username=request.form.get("username", "")), 401 if error else 200
+
+
+@bp.route("/agent", methods=("GET", "POST"))
+def agent_sign_in():
+    """Agents with their agent id and PIN (the softphone's own sign-in)."""
+    _remember_embedding()
+    error = None
+    if request.method == "POST":
+        store = current_app.extensions["connector"].store
+        principal = accounts.authenticate_agent_pin(store, request.form.get("agent_id", "").strip(),
+                                                    request.form.get("pin", ""))
+        if principal is not None:
+            _start_session(principal, with_pin=True)
+            return redirect(_next_url(url_for("softphone.page")))
+        error = "Unknown agent id or wrong PIN."
+    return render_template("sign_in.html", mode="agent", error=error, next=_next_url(""),
+                           agent_id=request.form.get("agent_id", "")), 401 if error else 200
+
+
+@bp.post("/logout")
+def sign_out():
+    role = (session.get("principal") or {}).get("role")
+    session.clear()
+    return redirect(url_for("auth.agent_sign_in") if role == "agent" else url_for("auth.sign_in"))

@@ -1,0 +1,23 @@
+"""The supervisors' live dashboard and the wallboard."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+
+from ..engine import LogonSource
+from .guard import page_role
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+@bp.get("")
+@page_role("supervisor", "admin")
+def page():
+    service = current_app.extensions["connector"].service
+    today = service.clock().astimezone(service.settings.tz).date().isoformat()
+    return render_template("dashboard.html", logon_sources=LogonSource.ALL, today=today)
+
+
+@bp.get("/wallboard")
+@page_role("supervisor", "admin")
+def wallboard():
+    return render_template("wallboard.html")

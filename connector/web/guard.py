@@ -1,0 +1,138 @@
+"""Security of the web pages: sign-in checks, CSRF, cookie flags and the Content-Security-Policy.
+
+The pages call the JSON API with the session cookie. Every cookie-authenticated request that
+changes something must carry the session's CSRF token (``X-CSRF-Token`` header or a
+``csrf_token`` form field); bearer-token API calls are exempt (a browser never adds those by itself).
+"""
+from __future__ import annotations
+
+import fnmatch
+import secrets
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from .. import accounts
+from ..security import same
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def csrf_token() -> str:
+    """The per-session token pages put in ``<meta name="csrf-token">``."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def signed_in() -> dict | None:
+    return session.get("principal")
+
+
+def page_role(*roles: str):
+    """A page for signed-in users with one of ``roles``: sign-in redirect when anonymous, 403 page otherwise."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            principal = signed_in()
+            if principal is None:
+                if "/api/" in request.path:
+                    from ..api.errors import error_response
+                    return error_response(401, "unauthorized", "sign in first", field="session")
+                return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+            if roles and principal["role"] not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def allowed_salesforce_origin(origin: str | None) -> str | None:
+    """The console origin Open CTI passes, when it is one of the configured frame ancestors."""
+    if not origin:
+        return None
+    parts = urlsplit(origin)
+    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return None
+    clean = f"https://{parts.netloc}"
+    for pattern in current_app.extensions["connector"].settings.frame_ancestors:
+        pattern = pattern if "://" in pattern else "https://" + pattern
+        if fnmatch.fnmatchcase(clean.lower(), pattern.lower().rstrip("/")):
+            return clean
+    return None
+
+
+def _check_session():
+    """A disabled user or agent loses its web session at the next request."""
+    if request.endpoint == "static":
+        return None
+    principal = session.get("principal")
+    if principal and not accounts.still_enabled(current_app.extensions["connector"].store, principal["name"],
+                                                bool(session.get("with_pin"))):
+        session.clear()
+    return _check_csrf()
+
+
+def _check_csrf():
+    if request.method in SAFE_METHODS or request.headers.get("Authorization"):
+        return None
+    if not (session.get("principal") or request.blueprint == "auth"):
+        return None  # no cookie identity: the API answers 401 by itself
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    expected = session.get("csrf") or ""
+    if expected and sent and same(sent, expected):
+        return None
+    message = "the form or request is missing its CSRF token (reload the page and try again)"
+    if request.path.startswith(("/api/", "/admin/api/")) or request.accept_mimetypes.best == "application/json":
+        from ..api.errors import error_response
+        return error_response(403, "csrf", message, field="X-CSRF-Token")
+    return render_template("error.html", status=403, message=message), 403
+
+
+def _headers(response):
+    ancestors = " ".join(current_app.extensions["connector"].settings.frame_ancestors) or "'self'"
+    scripts = " ".join(["'self'", *g.get("extra_script_origins", ())])
+    response.headers.setdefault("Content-Security-Policy", (
+        f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        f"frame-ancestors {ancestors}"))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.blueprint in ("auth", "softphone", "dashboard", "admin"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class PageSessionInterface(SecureCookieSessionInterface):
+    """Session cookies: HttpOnly always, Secure over HTTPS, SameSite=None only for the embedded softphone.
+
+    Inside the Salesforce console the softphone is a third-party iframe; its cookie is sent only
+    when it is ``SameSite=None; Secure``, which browsers accept over HTTPS only.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure or app.config.get("SESSION_COOKIE_SECURE"))
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        if session.get("embedded") and self.get_cookie_secure(app):
+            return "None"
+        return app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = PageSessionInterface()
+    app.before_request(_check_session)
+    app.after_request(_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["signed_in"] = signed_in
+
+    @app.errorhandler(403)
+    def _forbidden(exc):
+        from ..api.errors import error_response, wants_json
+        if wants_json():
+            return error_response(403, "forbidden", "you may not open this")
+        return render_template("error.html", status=403,
+                               message="Your role may not open this page."), 403

@@ -1,0 +1,315 @@
+/* Admin: the presence states editor. The draft is validated by the server with the rules of
+   `presence-connector config validate`, inline, as the admin types; "Save" applies a new version. */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var el = PC.el;
+  var STATUSES = [[1, "Online"], [2, "Offline"], [3, "Away"], [4, "DND"], [5, "Busy"], [6, "On a call"], [7, "Logout"]];
+  var MAPPINGS = [["omni_channel", "Omni-Channel DeveloperName"], ["skype", "Skype availability"], ["teams", "Teams availability"]];
+
+  var draft = null;       // the configuration being edited (the shape of config.to_dict())
+  var autoIds = {};       // row index -> id was generated from the label
+  var validateTimer = null;
+  var lastProblems = [];
+
+  // -- tabs --------------------------------------------------------------------------------------
+  document.querySelectorAll('[role="tab"]').forEach(function (tab) {
+    tab.addEventListener("click", function () {
+      document.querySelectorAll('[role="tab"]').forEach(function (t) {
+        var on = t === tab;
+        t.setAttribute("aria-selected", on ? "true" : "false");
+        $(t.getAttribute("aria-controls")).classList.toggle("hidden", !on);
+      });
+    });
+  });
+
+  function slug(text) {
+    return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+  }
+
+  function setStatus(text, kind) {
+    var box = $("editor-status");
+    box.textContent = text || "";
+    box.className = kind === "ok" ? "notice" : kind === "dirty" ? "muted" : "";
+  }
+
+  // -- reading and writing the draft -------------------------------------------------------------
+  function getPath(path) {
+    return path.split(".").reduce(function (obj, key) { return obj ? obj[key] : undefined; }, draft);
+  }
+  function setPath(path, value) {
+    var keys = path.split("."), obj = draft;
+    keys.slice(0, -1).forEach(function (k) { obj = obj[k] = obj[k] || {}; });
+    if (value === undefined) delete obj[keys[keys.length - 1]]; else obj[keys[keys.length - 1]] = value;
+  }
+  function readInput(input) {
+    if (input.type === "checkbox") return input.checked;
+    if (input.type === "number") {
+      if (input.value === "") return undefined;
+      var n = Number(input.value);
+      return Number.isInteger(n) ? n : input.value;  // the server names a bad number
+    }
+    if (input.type === "time") return input.value || undefined;
+    return input.value;
+  }
+
+  function changed() {
+    setStatus("Unsaved changes", "dirty");
+    if (validateTimer) clearTimeout(validateTimer);
+    validateTimer = setTimeout(validate, 250);
+  }
+
+  // -- rendering ----------------------------------------------------------------------------------
+  function stateRow(state, i) {
+    var update = function (key, value) {
+      if (value === undefined || value === "") delete state[key]; else state[key] = value;
+      changed();
+    };
+    var label = el("input", { type: "text", "data-key": "label", value: state.label || "", "aria-label": "Label", required: true });
+    var id = el("input", { type: "text", "data-key": "id", value: state.id || "", "aria-label": "Id", class: "code" });
+    label.addEventListener("input", function () {
+      state.label = label.value;
+      if (autoIds[i]) { state.id = slug(label.value); id.value = state.id; }
+      changed();
+    });
+    id.addEventListener("input", function () { autoIds[i] = false; state.id = id.value; changed(); });
+    var status = el("select", { "data-key": "status", "aria-label": "Status" });
+    STATUSES.forEach(function (s) { status.appendChild(el("option", { value: s[0], text: s[0] + " " + s[1] })); });
+    status.value = String(state.status || 1);
+    status.addEventListener("change", function () { state.status = Number(status.value); changed(); });
+    var code = el("input", { type: "text", "data-key": "reason_code", class: "code", value: state.reason_code || "",
+                             "aria-label": "Reason code", placeholder: "e.g. *61" });
+    code.addEventListener("input", function () { update("reason_code", code.value); });
+    var colour = el("input", { type: "color", "data-key": "colour", value: state.colour || "#607d8b", "aria-label": "Colour" });
+    colour.addEventListener("input", function () { state.colour = colour.value; changed(); });
+    var pick = el("input", { type: "checkbox", "data-key": "selectable", "aria-label": "Agents may pick" });
+    pick.checked = state.selectable !== false;
+    pick.addEventListener("change", function () { state.selectable = pick.checked; changed(); });
+
+    var adapters = state.adapters = state.adapters || {};
+    var maps = el("div", { class: "mapping-fields", "data-key": "adapters" });
+    MAPPINGS.forEach(function (m) {
+      var value = typeof adapters[m[0]] === "string" ? adapters[m[0]] : "";
+      var input = el("input", { type: "text", value: value, placeholder: m[0].replace("_", "-"), "aria-label": m[1], size: 10 });
+      if (adapters[m[0]] !== undefined && typeof adapters[m[0]] !== "string") input.disabled = true;  // kept as imported
+      input.addEventListener("input", function () {
+        if (input.value) adapters[m[0]] = input.value; else delete adapters[m[0]];
+        changed();
+      });
+      maps.appendChild(input);
+    });
+    var paused = el("select", { "aria-label": "Asterisk queue pause" });
+    [["", "Asterisk: —"], ["true", "paused"], ["false", "not paused"]].forEach(function (o) {
+      paused.appendChild(el("option", { value: o[0], text: o[1] }));
+    });
+    paused.value = adapters.asterisk && typeof adapters.asterisk.paused === "boolean" ? String(adapters.asterisk.paused) : "";
+    paused.addEventListener("change", function () {
+      if (paused.value === "") delete adapters.asterisk; else adapters.asterisk = { paused: paused.value === "true" };
+      changed();
+    });
+    maps.appendChild(paused);
+    var count = Object.keys(adapters).length;
+    var mappings = el("details", { class: "mappings" }, [
+      el("summary", { text: count ? count + " mapping" + (count > 1 ? "s" : "") + ": " + Object.keys(adapters).join(", ") : "None" }),
+      maps]);
+
+    var move = function (delta) {
+      var j = i + delta;
+      if (j < 0 || j >= draft.states.length) return;
+      var tmp = draft.states[i]; draft.states[i] = draft.states[j]; draft.states[j] = tmp;
+      var a = autoIds[i]; autoIds[i] = autoIds[j]; autoIds[j] = a;
+      renderStates(); changed();
+      var again = $("states").querySelectorAll("tbody tr")[j];
+      if (again) again.querySelector(delta < 0 ? ".up" : ".down").focus();
+    };
+    var order = el("div", { class: "actions" }, [
+      el("button", { type: "button", class: "up", text: "↑", "aria-label": "Move " + (state.label || "state") + " up", onclick: function () { move(-1); } }),
+      el("button", { type: "button", class: "down", text: "↓", "aria-label": "Move " + (state.label || "state") + " down", onclick: function () { move(1); } })
+    ]);
+    var remove = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove " + (state.label || "state"),
+      onclick: function () {
+        draft.states.splice(i, 1);
+        var next = {}; Object.keys(autoIds).forEach(function (k) { k = Number(k); if (k < i) next[k] = autoIds[k]; else if (k > i) next[k - 1] = autoIds[k]; });
+        autoIds = next;
+        renderStates(); changed();
+      } });
+    var cell = function (node) { return el("td", {}, [node]); };
+    return el("tr", { "data-index": i }, [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour),
+                                           cell(pick), cell(mappings), cell(remove)]);
+  }
+
+  function renderStates() {
+    var body = $("states").querySelector("tbody");
+    body.textContent = "";
+    draft.states.forEach(function (st, i) { body.appendChild(stateRow(st, i)); });
+    showProblems(lastProblems);
+  }
+
+  function renderOptions() {
+    $("config-name").value = draft.name || "";
+    document.querySelectorAll('#panel-states [data-field^="options."]').forEach(function (input) {
+      if (input.tagName === "FIELDSET") return;
+      var value = getPath(input.getAttribute("data-field"));
+      if (input.type === "checkbox") input.checked = !!value;
+      else input.value = value === undefined || value === null ? "" : value;
+    });
+    var box = $("logout-statuses"), allowed = getPath("options.session.logout_allowed_statuses") || [];
+    box.querySelectorAll("label").forEach(function (n) { n.remove(); });
+    STATUSES.forEach(function (s) {
+      var check = el("input", { type: "checkbox", value: s[0] });
+      check.checked = allowed.indexOf(s[0]) >= 0;
+      check.addEventListener("change", function () {
+        var list = [];
+        box.querySelectorAll("input").forEach(function (c) { if (c.checked) list.push(Number(c.value)); });
+        setPath("options.session.logout_allowed_statuses", list);
+        changed();
+      });
+      box.appendChild(el("label", { class: "inline" }, [check, s[0] + " " + s[1]]));
+    });
+  }
+
+  function load(config, note) {
+    draft = JSON.parse(JSON.stringify(config));
+    draft.options = draft.options || {};
+    draft.options.session = draft.options.session || {};
+    autoIds = {};
+    lastProblems = [];
+    renderOptions();
+    renderStates();
+    if (note) setStatus(note, "dirty");
+  }
+
+  // -- validation ------------------------------------------------------------------------------------
+  function clearMarks() {
+    document.querySelectorAll("#panel-states .invalid").forEach(function (n) { n.classList.remove("invalid"); n.removeAttribute("aria-invalid"); });
+    document.querySelectorAll("#panel-states .field-error").forEach(function (n) { n.remove(); });
+  }
+
+  function rowFor(stateRef) {
+    var rows = $("states").querySelectorAll("tbody tr");
+    var m = /^states\[(\d+)\]$/.exec(stateRef || "");
+    if (m) return rows[Number(m[1])];
+    for (var i = 0; i < draft.states.length; i++) if (draft.states[i].id === stateRef) return rows[i];
+    return null;
+  }
+
+  function mark(target, why) {
+    if (!target) return false;
+    var input = target.matches("input, select, fieldset") ? target : target.querySelector("input, select") || target;
+    var folded = input.closest("details");
+    if (folded) folded.open = true;
+    input.classList.add("invalid");
+    input.setAttribute("aria-invalid", "true");
+    var note = el("span", { class: "field-error", text: why });
+    (input.closest("td") || input.closest("label") || input.parentNode).appendChild(note);
+    return true;
+  }
+
+  function showProblems(problems) {
+    lastProblems = problems || [];
+    clearMarks();
+    var box = $("problems");
+    box.textContent = "";
+    box.classList.toggle("hidden", !lastProblems.length);
+    if (!lastProblems.length) return;
+    box.appendChild(el("strong", { text: "This configuration cannot be applied:" }));
+    var list = el("ul");
+    lastProblems.forEach(function (p) {
+      var where = p.state ? "state '" + p.state + "', " : "";
+      list.appendChild(el("li", { text: where + p.field + ": " + p.why }));
+      var row = p.state ? rowFor(p.state) : null;
+      if (row) mark(row.querySelector('[data-key="' + p.field + '"]'), p.why);
+      else if (!p.state) mark(document.querySelector('#panel-states [data-field="' + p.field + '"]'), p.why);
+    });
+    box.appendChild(list);
+  }
+
+  function problemsOf(err) {
+    if (err.body && err.body.error && err.body.error.problems) return err.body.error.problems;
+    return [{ file: "", state: null, field: err.field || "config", why: err.message }];
+  }
+
+  function payload() {
+    return JSON.parse(JSON.stringify(draft));
+  }
+
+  function validate() {
+    validateTimer = null;
+    return PC.api("POST", "/admin/api/config/validate", { config: payload() })
+      .then(function () { showProblems([]); return true; },
+            function (err) { showProblems(problemsOf(err)); return false; });
+  }
+
+  // -- actions ----------------------------------------------------------------------------------------
+  document.querySelectorAll('#panel-states [data-field^="options."]').forEach(function (input) {
+    if (input.tagName === "FIELDSET") return;
+    input.addEventListener(input.tagName === "SELECT" || input.type === "checkbox" ? "change" : "input", function () {
+      setPath(input.getAttribute("data-field"), readInput(input));
+      changed();
+    });
+  });
+  $("config-name").addEventListener("input", function () { draft.name = $("config-name").value; changed(); });
+
+  $("add-state").addEventListener("click", function () {
+    draft.states.push({ id: "", label: "", status: 3, colour: "#607d8b", selectable: true });
+    autoIds[draft.states.length - 1] = true;
+    renderStates();
+    var rows = $("states").querySelectorAll("tbody tr");
+    rows[rows.length - 1].querySelector('[data-key="label"]').focus();
+    setStatus("Unsaved changes", "dirty");
+  });
+
+  $("save").addEventListener("click", function () {
+    if (validateTimer) { clearTimeout(validateTimer); validateTimer = null; }
+    PC.api("POST", "/admin/api/config", { config: payload() }).then(function (res) {
+      load(res.config);
+      setStatus("Saved and applied as version " + res.version + ". Agents see it at once.", "ok");
+      loadHistory();
+    }, function (err) {
+      showProblems(problemsOf(err));
+      setStatus("Not saved: fix the problems shown.", "dirty");
+    });
+  });
+
+  $("load-preset").addEventListener("click", function () {
+    var name = $("preset").value;
+    PC.api("POST", "/admin/api/config/import", { preset: name }).then(function (res) {
+      load(res.config, "Loaded preset '" + name + "' — review it, then Save and apply.");
+    }, function (err) { showProblems(problemsOf(err)); });
+  });
+
+  $("yaml-file").addEventListener("change", function () {
+    var file = $("yaml-file").files[0];
+    if (!file) return;
+    file.text().then(function (text) {
+      return PC.api("POST", "/admin/api/config/import", { yaml: text, filename: file.name });
+    }).then(function (res) {
+      load(res.config, "Loaded " + file.name + " — review it, then Save and apply.");
+    }, function (err) {
+      showProblems(problemsOf(err));
+      setStatus(file.name + " was not loaded.", "dirty");
+    });
+  });
+
+  function loadHistory(data) {
+    var promise = data ? Promise.resolve(data) : PC.api("GET", "/admin/api/config");
+    return promise.then(function (res) {
+      $("config-version").textContent = res.version ? "Active: version " + res.version + " (" + res.history[0].created_by + ")" : "";
+      var body = $("history").querySelector("tbody");
+      body.textContent = "";
+      res.history.forEach(function (h) {
+        body.appendChild(el("tr", {}, [el("td", { text: String(h.version) }), el("td", { text: h.name }),
+          el("td", { text: h.created_by }), el("td", { text: h.origin }),
+          el("td", { text: new Date(h.created_at).toLocaleString() })]));
+      });
+      return res;
+    });
+  }
+
+  loadHistory().then(function (res) {
+    var preset = $("preset");
+    res.presets.forEach(function (p) { preset.appendChild(el("option", { value: p, text: p })); });
+    load(res.config);
+    setStatus("");
+  }, function (err) { setStatus(err.message); });
+})();

@@ -1,0 +1,51 @@
+/* Hand-written SVG charts: horizontal stacked bars with a shared legend. */
+(function () {
+  "use strict";
+  var svg = PC.svg;
+
+  /**
+   * rows: [{label, parts: [{key, seconds}]}]; colours: {key: colour}; names: {key: label}.
+   * Returns an <svg> with one bar per row, segments in the order of `order`.
+   */
+  function stackedBars(rows, order, colours, names) {
+    var barH = 20, gap = 8, left = 110, right = 60, width = 560;
+    var height = Math.max(1, rows.length) * (barH + gap) + gap;
+    var max = Math.max.apply(null, rows.map(function (r) {
+      return r.parts.reduce(function (sum, p) { return sum + p.seconds; }, 0);
+    }).concat([1]));
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": "Time per state, stacked bars" });
+    if (!rows.length) {
+      chart.setAttribute("viewBox", "0 0 " + width + " 40");
+      chart.appendChild(svg("text", { x: 8, y: 24, text: "No time recorded in this range." }));
+      return chart;
+    }
+    rows.forEach(function (row, i) {
+      var y = gap + i * (barH + gap);
+      chart.appendChild(svg("text", { x: left - 8, y: y + barH / 2 + 4, "text-anchor": "end",
+                                      text: row.label.length > 16 ? row.label.slice(0, 15) + "…" : row.label }));
+      var x = left, total = 0;
+      order.forEach(function (key) {
+        var part = row.parts.filter(function (p) { return p.key === key; })[0];
+        if (!part || part.seconds <= 0) return;
+        var w = (width - left - right) * part.seconds / max;
+        var rect = svg("rect", { x: x.toFixed(1), y: y, width: Math.max(w, 0.5).toFixed(1), height: barH,
+                                 fill: colours[key] || "#9aa5b1" });
+        rect.appendChild(svg("title", { text: row.label + " · " + (names[key] || key) + ": " + PC.shortDuration(part.seconds) }));
+        chart.appendChild(rect);
+        x += w; total += part.seconds;
+      });
+      chart.appendChild(svg("text", { x: x + 6, y: y + barH / 2 + 4, text: PC.shortDuration(total) }));
+    });
+    return chart;
+  }
+
+  function legend(container, order, colours, names) {
+    container.textContent = "";
+    order.forEach(function (key) {
+      container.appendChild(PC.el("span", {}, [PC.swatch(colours[key]), names[key] || key]));
+    });
+  }
+
+  window.PCCharts = { stackedBars: stackedBars, legend: legend };
+})();

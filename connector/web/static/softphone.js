@@ -1,0 +1,203 @@
+/* The agent's softphone: presence picklist, timer, wrap-up countdown, dial, login/logout, Open CTI bridge. */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var root = $("phone");
+  var agentId = root.getAttribute("data-agent");
+  var sfOrigin = root.getAttribute("data-sf-origin");
+  var OMNI_CHANNEL = "Presence_Connector_Omni__c";
+  var base = "/api/v1/agents/" + encodeURIComponent(agentId);
+
+  var view = null;          // the agent as the server last described it
+  var states = [];          // the active configuration's states
+  var stateSince = 0;       // client time the current state started (from seconds_in_state)
+  var wrapUpEnds = null;    // client time wrap-up ends
+  var heartbeatSeconds = 30;
+  var connected = false;
+  var embedded = false;
+  var settleAsked = 0;
+
+  function showMessage(text, kind) {
+    var box = $("message");
+    box.textContent = text || "";
+    box.className = "message" + (kind === "info" ? " info" : "") + (text ? "" : " hidden");
+  }
+
+  function setConnection(state, retry) {
+    var line = $("connection");
+    connected = state === "ok";
+    line.className = "status-line " + state;
+    line.textContent = state === "ok" ? "Connected" :
+      state === "lost" ? "Connection to the server lost — retrying in " + retry + " s" : "Connecting…";
+  }
+
+  function fillPicklist() {
+    var select = $("state");
+    var current = view && view.state;
+    select.textContent = "";
+    states.forEach(function (st) {
+      if (!st.selectable && !(current && current.id === st.id)) return;
+      select.appendChild(PC.el("option", { value: st.id, text: st.display, disabled: !st.selectable }));
+    });
+    if (current) select.value = current.id;
+  }
+
+  function render(agent) {
+    view = agent;
+    $("agent-name").textContent = agent.name || agent.id;
+    var box = $("current");
+    $("logged-in-panel").classList.toggle("hidden", !agent.logged_in);
+    $("logged-out-panel").classList.toggle("hidden", agent.logged_in);
+    if (agent.logged_in && agent.state) {
+      box.className = "current";
+      box.style.background = agent.state.colour;
+      $("current-label").textContent = agent.state.display;
+      stateSince = Date.now() - (agent.seconds_in_state || 0) * 1000;
+    } else {
+      box.className = "current offline";
+      box.style.background = "";
+      $("current-label").textContent = "Logged out";
+      stateSince = Date.now() - (agent.seconds_in_state || 0) * 1000;
+    }
+    var inWrapUp = agent.logged_in && agent.wrap_up_remaining_seconds !== null && agent.wrap_up_remaining_seconds !== undefined;
+    wrapUpEnds = inWrapUp ? Date.now() + agent.wrap_up_remaining_seconds * 1000 : null;
+    $("wrapup").classList.toggle("hidden", !inWrapUp);
+    fillPicklist();
+    tick();
+  }
+
+  function tick() {
+    $("current-timer").textContent = PC.duration((Date.now() - stateSince) / 1000);
+    if (wrapUpEnds !== null) {
+      var left = Math.max(0, Math.ceil((wrapUpEnds - Date.now()) / 1000));
+      $("wrapup-countdown").textContent = String(left);
+      // the server ends wrap-up on its own; ask again if its event is late
+      if (left === 0 && Date.now() - wrapUpEnds > 1500 && Date.now() - settleAsked > 3000) {
+        settleAsked = Date.now();
+        refresh();
+      }
+    }
+  }
+
+  function failed(err) {
+    if (err.status === 0) { setConnection("lost", 1); showMessage("The server cannot be reached; your change was not made."); }
+    else showMessage(err.message);
+    if (view) fillPicklist();  // put the picklist back to the real state
+  }
+
+  function act(method, path, body) {
+    showMessage("");
+    return PC.api(method, base + path, body).then(render, failed);
+  }
+
+  function refresh() {
+    return PC.api("GET", base + "/presence").then(render, function (err) { if (err.status) showMessage(err.message); });
+  }
+
+  function loadStates() {
+    return PC.api("GET", "/api/v1/presence-states").then(function (data) {
+      states = data.states;
+      heartbeatSeconds = (data.options && data.options.heartbeat_interval_seconds) || 30;
+      fillPicklist();
+    });
+  }
+
+  // -- actions ---------------------------------------------------------------------------------
+  $("login").addEventListener("click", function () {
+    act("POST", "/login", { device: embedded ? "Salesforce console" : "Softphone" });
+  });
+  $("logout").addEventListener("click", function () { act("POST", "/logout", {}); });
+  $("state").addEventListener("change", function (ev) { act("PUT", "/presence", { state: ev.target.value }); });
+  $("wrapup-extend").addEventListener("click", function () { act("POST", "/wrap-up/extend", {}); });
+  $("wrapup-end").addEventListener("click", function () { act("POST", "/wrap-up/end", {}); });
+  $("dial-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var number = $("dial-number").value.trim();
+    if (!number) return;
+    act("POST", "/dial", { number: number }).then(function () {
+      if (!$("message").textContent) showMessage("Dialling " + number + "…", "info");
+    });
+  });
+
+  function heartbeat() {
+    if (view && view.logged_in) {
+      PC.api("POST", base + "/heartbeat", {}).then(null, function (err) {
+        if (err.status === 0) setConnection("lost", 1);
+        else if (err.code === "not_logged_in") refresh();
+      });
+    }
+    setTimeout(heartbeat, heartbeatSeconds * 1000);
+  }
+
+  // -- live updates ----------------------------------------------------------------------------
+  var stream = new PC.LiveStream("/api/v1/events", {
+    snapshot: function (data) {
+      var mine = (data.agents || []).filter(function (a) { return a.id === agentId; })[0];
+      if (mine) render(mine);
+      loadStates();  // a reconnect also picks up a configuration changed meanwhile
+    },
+    agent: function (data) { if (data.id === agentId) render(data); },
+    resync: function () { refresh(); },
+    config: function () { loadStates(); },
+    session_ended: function (data) {
+      if (data.agent_id !== agentId) return;
+      var why = "Your session on " + (data.device || "this device") + " ended: " +
+        (data.reason || "ended by the server") + ".";
+      showMessage(why);
+    },
+    omni_channel: function (data) { if (data.agent_id === agentId) publishToOmni(data); }
+  }, setConnection);
+
+  // -- Salesforce console (Open CTI) -------------------------------------------------------------
+  function publishToOmni(data) {
+    if (!embedded || !window.sforce || !sforce.opencti || !sforce.opencti.publish) return;
+    sforce.opencti.publish({ channelName: OMNI_CHANNEL, message: data });
+  }
+
+  function fromOmni(message) {
+    if (!message || message.action) return;  // our own messages carry 'action'
+    var kind = message.type || message.event;
+    var event = kind === "omniChannelStatusChanged" ? "statusChanged" : kind === "omniChannelLogout" ? "logout" : null;
+    if (!event) return;
+    PC.api("POST", base + "/omni-channel", {
+      event: event, developer_name: message.developer_name || message.developerName || null,
+      service_presence_status_id: message.service_presence_status_id || message.statusId || null
+    }).then(function (agent) { if (agent && agent.id === agentId) render(agent); }, function (err) {
+      if (err.status !== 404) showMessage("Omni-Channel: " + err.message);  // 404: the bridge is not installed
+    });
+  }
+
+  function fitPanel() {
+    if (embedded && sforce.opencti.setSoftphonePanelHeight) {
+      sforce.opencti.setSoftphonePanelHeight({ heightPX: Math.min(700, document.body.scrollHeight + 16) });
+    }
+  }
+
+  function joinConsole() {
+    if (!sfOrigin) { $("mode").textContent = "Standalone"; return; }
+    $("mode").textContent = "Salesforce console…";
+    var script = PC.el("script", { src: sfOrigin + "/support/api/" + root.getAttribute("data-opencti-version") +
+                                        "/lightning/opencti_min.js" });
+    script.addEventListener("load", function () {
+      if (!window.sforce || !sforce.opencti) { $("mode").textContent = "Standalone"; return; }
+      embedded = true;
+      $("mode").textContent = "Salesforce console";
+      if (sforce.opencti.subscribe) {
+        sforce.opencti.subscribe({ channelName: OMNI_CHANNEL, listener: fromOmni });
+      }
+      fitPanel();
+    });
+    script.addEventListener("error", function () {
+      $("mode").textContent = "Standalone";
+      showMessage("The Salesforce console library could not be loaded; presence still works here.", "info");
+    });
+    document.head.appendChild(script);
+  }
+
+  setInterval(tick, 250);
+  loadStates().then(refresh).then(function () {
+    stream.start();
+    setTimeout(heartbeat, heartbeatSeconds * 1000);
+    joinConsole();
+  }, function (err) { showMessage(err.message); stream.start(); });
+})();

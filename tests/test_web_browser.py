@@ -1,0 +1,257 @@
+"""The pages in headless Chromium against the served app: softphone, dashboard, wallboard, admin."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+
+import pytest
+
+from connector.presence_config import build_config, load_preset
+from web_server import CHROMIUM, CHROMIUM_ARGS, ConsoleErrors, CuttableProxy, agent_sign_in, live_server, screenshot, sign_in
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+pytestmark = pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM),
+                                reason="Debian's chromium is missing: run 'make system-deps'")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with live_server(tmp_path_factory.mktemp("web")) as srv:
+        srv.user("sue", "supervisor")
+        srv.user("ada", "admin")
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def contexts(browser):
+    """New browser contexts (separate cookie jars), each watched for console errors."""
+    made: list = []
+
+    def new(width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+        watcher = ConsoleErrors(context)
+        made.append((context, watcher))
+        return context, watcher
+
+    yield new
+    errors = [e for _, w in made for e in w.errors]
+    for context, _ in made:
+        context.close()
+    assert errors == [], "console errors on the pages"
+
+
+def softphone(contexts, server, agent_id: str, refusals: tuple[int, ...] = (), base: str | None = None):
+    context, watcher = contexts(width=300, height=640)  # the Salesforce console's panel width
+    watcher.expect_refusals(*refusals)
+    if base:
+        watcher.expect_network_loss()  # the test cuts the network between this browser and the server
+    page = context.new_page()
+    agent_sign_in(page, base or server.url, agent_id)
+    page.wait_for_selector("#connection.ok")
+    return page
+
+
+def test_agent_picks_a_state_and_the_supervisor_dashboard_shows_it_within_a_second(contexts, server):
+    server.agent("edred", team="Sales", name="Edred Jones")
+    server.agent("maria", team="Support", name="Maria Lopez")
+    supervisor = contexts()[0].new_page()
+    sign_in(supervisor, server.url, "sue")
+    supervisor.wait_for_url("**/dashboard")
+    supervisor.wait_for_selector("#connection.ok")
+
+    phone = softphone(contexts, server, "edred")
+    phone.click("#login")
+    phone.wait_for_selector("#logged-in-panel:not(.hidden)")
+    assert "Ready for Calls (Online)" in phone.inner_text("#current-label")
+    row = '#agents tr[data-agent="edred"] .state-cell'
+    expect(supervisor.locator(row)).to_contain_text("Ready for Calls")
+
+    phone.select_option("#state", "break")
+    started = time.monotonic()
+    expect(supervisor.locator(row)).to_contain_text("Break (Away)", timeout=1000)
+    assert time.monotonic() - started < 1.0
+    expect(phone.locator("#current-label")).to_have_text("Break (Away)")
+    phone.wait_for_timeout(2100)
+    assert phone.inner_text("#current-timer") != "0:00"  # the timer runs
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 300  # fits the console panel
+    screenshot(phone, "softphone")
+    supervisor.click("#chart-show")
+    supervisor.wait_for_selector("#chart-agents svg rect")
+    screenshot(supervisor, "dashboard")
+
+    wall = supervisor.context.new_page()
+    wall.goto(server.url + "/dashboard/wallboard")
+    wall.wait_for_selector("#connection.ok")
+    expect(wall.locator("#count-away")).to_have_text("1")
+    assert wall.inner_text("#count-offline") == "1"  # maria is not logged in
+    screenshot(wall, "wallboard")
+
+
+def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
+    data = load_preset("default").to_dict()
+    data["options"]["wrap_up_seconds"] = 2
+    server.ext.service.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.agent("wendy")
+    phone = softphone(contexts, server, "wendy")
+    phone.click("#login")
+    phone.wait_for_selector("#logged-in-panel:not(.hidden)")
+    token = server.token("integration")
+    for event, extra in (("started", {}), ("ended", {"duration_seconds": 30})):
+        status, _ = server.call("POST", "/api/v1/agents/wendy/calls", token,
+                                {"call_id": "c-1", "event": event, "direction": "inbound", **extra})
+        assert status == 200
+    phone.wait_for_selector("#wrapup:not(.hidden)")
+    assert phone.inner_text("#wrapup-countdown") in ("1", "2")
+    assert "Wrap-up" in phone.inner_text("#current-label")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)", timeout=5000)
+    assert phone.is_hidden("#wrapup")
+
+
+def test_logout_refused_by_the_policy_shows_the_reason(contexts, server):
+    data = load_preset("default").to_dict()
+    data["options"]["session"]["logout_allowed_statuses"] = [3, 4]
+    server.ext.service.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.agent("luke")
+    phone = softphone(contexts, server, "luke", refusals=(409,))
+    phone.click("#login")
+    phone.wait_for_selector("#logged-in-panel:not(.hidden)")
+    phone.click("#logout")
+    phone.wait_for_selector("#message:not(.hidden)")
+    assert "logout is not allowed" in phone.inner_text("#message")
+    assert phone.is_visible("#logged-in-panel")
+    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+
+
+def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, server):
+    server.agent("otto")
+    phone = softphone(contexts, server, "otto")
+    phone.click("#login")
+    phone.wait_for_selector("#logged-in-panel:not(.hidden)")
+
+    admin = contexts()[0].new_page()
+    sign_in(admin, server.url, "ada")
+    admin.wait_for_url("**/admin")
+    admin.wait_for_selector("#states tbody tr")
+    admin.click("#add-state")
+    row = admin.locator("#states tbody tr").last
+    row.locator('[data-key="label"]').fill("Coaching")
+    row.locator('[data-key="status"]').select_option("5")
+    assert row.locator('[data-key="id"]').input_value() == "coaching"
+    admin.click("#save")
+    admin.wait_for_selector("#editor-status.notice")
+    screenshot(admin, "admin")
+    phone.wait_for_selector("#state option[value=coaching]", state="attached", timeout=3000)
+    assert phone.locator("#state option[value=coaching]").inner_text() == "Coaching (Busy)"
+    phone.select_option("#state", "coaching")
+    expect(phone.locator("#current-label")).to_have_text("Coaching (Busy)")
+
+
+def test_a_bad_reason_code_is_refused_inline_and_nothing_is_applied(contexts, server):
+    before = server.ext.service.configs.history(1)[0]["version"]
+    context, watcher = contexts()
+    watcher.expect_refusals(422)
+    admin = context.new_page()
+    sign_in(admin, server.url, "ada")
+    admin.wait_for_selector("#states tbody tr")
+    code = admin.locator("#states tbody tr").first.locator('[data-key="reason_code"]')
+    code.fill("*60abc")
+    admin.wait_for_selector("#states .field-error")
+    assert "may contain only dial characters" in admin.locator("#states tbody tr").first.inner_text()
+    assert code.get_attribute("aria-invalid") == "true"
+    admin.click("#save")
+    expect(admin.locator("#editor-status")).to_contain_text("Not saved")
+    assert server.ext.service.configs.history(1)[0]["version"] == before
+    screenshot(admin, "admin-invalid")
+
+
+def test_an_agent_cannot_reach_admin_or_another_agents_softphone(contexts, server):
+    server.agent("ivy")
+    context, watcher = contexts()
+    watcher.expect_refusals(403)
+    page = context.new_page()
+    agent_sign_in(page, server.url, "ivy")
+    for path in ("/admin", "/dashboard", "/softphone?agent=edred"):
+        response = page.goto(server.url + path)
+        assert response.status == 403
+        assert "Not allowed" in page.inner_text("h1")
+
+
+def test_logon_events_export_has_only_the_filtered_rows(contexts, server):
+    server.agent("nina")
+    token = server.token("integration")
+    assert server.call("POST", "/api/v1/agents/nina/login", token, {"logon_source": "PBX Short Code"})[0] == 200
+    assert server.call("POST", "/api/v1/agents/nina/logout", token, {"logon_source": "CRM"})[0] == 200
+    page = contexts()[0].new_page()
+    sign_in(page, server.url, "sue")
+    page.wait_for_selector("#connection.ok")
+    page.select_option("#logon-include", ["PBX Short Code", "CRM"])
+    page.click("#logon-form button[type=submit]")
+    expect(page.locator("#logon-events tbody tr")).to_have_count(2)
+    shown = page.locator("#logon-events tbody tr").all_inner_texts()
+    assert all("nina" in row for row in shown)
+    with page.expect_download() as download:
+        page.click("#logon-export")
+    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    assert [(r["agent_id"], r["action"], r["logon_source"]) for r in rows] == [
+        ("nina", "Acquired", "PBX Short Code"), ("nina", "Released", "CRM")]
+
+
+def test_softphone_shows_a_lost_server_at_once_and_resyncs_on_reconnect(contexts, server):
+    server.agent("sam")
+    proxy = CuttableProxy(server.server.server_port)
+    try:
+        phone = softphone(contexts, server, "sam", base=proxy.url)
+        phone.click("#login")
+        expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+        proxy.cut()
+        expect(phone.locator("#connection")).to_have_class(re.compile("lost"), timeout=1000)
+        expect(phone.locator("#connection")).to_contain_text("retrying in")
+        screenshot(phone, "softphone-connection-lost")
+        server.ext.service.set_state("sam", "lunch", source="supervisor")  # changed while the phone was away
+        proxy.restore()
+        expect(phone.locator("#connection")).to_have_class(re.compile("ok"), timeout=8000)
+        expect(phone.locator("#current-label")).to_have_text("Lunch (Away)")
+    finally:
+        proxy.close()
+
+
+def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, server):
+    data = load_preset("default").to_dict()
+    data["options"]["session"]["duplicate_login"] = "takeover"
+    server.ext.service.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.agent("tina")
+    phone = softphone(contexts, server, "tina")
+    phone.click("#login")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    status, _ = server.call("POST", "/api/v1/agents/tina/login", server.token("integration"),
+                            {"logon_source": "Softphone", "device": "second PC"})
+    assert status == 200
+    expect(phone.locator("#message")).to_contain_text("taken over")
+    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+
+
+def test_softphone_is_usable_with_the_keyboard(contexts, server):
+    server.agent("kim")
+    phone = softphone(contexts, server, "kim")
+    phone.keyboard.press("Tab")  # sign out link, then the login button
+    phone.focus("#login")
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    phone.focus("#state")
+    phone.keyboard.press("ArrowDown")
+    expect(phone.locator("#current-label")).to_have_text("Do Not Disturb (DND)")
+    phone.focus("#dial-number")
+    phone.keyboard.type("5551234")
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready

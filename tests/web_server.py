@@ -1,0 +1,180 @@
+"""The real app served on 127.0.0.1 in a background thread, with a real clock, for browser tests."""
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from connector import accounts, create_app, scheduler
+from connector.service import utc_now
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+PASSWORD = "correct-horse-1"
+
+
+class LiveServer:
+    def __init__(self, app, server):
+        self.app = app
+        self.server = server
+        self.ext = app.extensions["connector"]
+        self.url = f"http://127.0.0.1:{server.server_port}"
+
+    def agent(self, agent_id: str, pin: str = "1234", team: str = "Sales", name: str | None = None) -> str:
+        accounts.add_agent(self.ext.store, {"id": agent_id, "name": name or agent_id.title(), "team": team,
+                                            "pin": pin}, utc_now())
+        return agent_id
+
+    def user(self, username: str, role: str) -> str:
+        accounts.add_user(self.ext.store, username, PASSWORD, role, utc_now())
+        return username
+
+    def token(self, role: str) -> str:
+        return accounts.create_token(self.ext.store, role, utc_now())
+
+    def call(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as res:
+                return res.status, json.loads(res.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+
+@contextmanager
+def live_server(tmp_path: Path, **settings):
+    config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": utc_now,
+              "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}", "CONNECTOR_TIMEZONE": "UTC",
+              "CONNECTOR_SECRET_KEY": "browser-test-secret", **settings}
+    app = create_app(config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    jobs = scheduler.start(app)  # wrap-up ends, like in production
+    try:
+        yield LiveServer(app, server)
+    finally:
+        jobs.shutdown(wait=False)
+        server.shutdown()
+        app.extensions["connector"].store.dispose()
+
+
+class ConsoleErrors:
+    """Collects console errors and uncaught page errors of every page of a browser context."""
+
+    def __init__(self, context):
+        self.errors: list[str] = []
+        self.expected: list[str] = []
+        context.on("page", self._watch)
+
+    def expect_refusals(self, *statuses: int) -> None:
+        """Chromium logs every 4xx answer as a console error; a test that provokes a refusal says which."""
+        self.expected += [f"status of {code} " for code in statuses]
+
+    def expect_network_loss(self) -> None:
+        self.expected.append("net::ERR_")
+
+    def _console(self, page, msg) -> None:
+        if msg.type != "error":
+            return
+        if any(fragment in msg.text for fragment in self.expected):
+            return
+        self.errors.append(f"{page.url}: {msg.text}")
+
+    def _watch(self, page) -> None:
+        page.on("console", lambda msg: self._console(page, msg))
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(base + "/auth/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def agent_sign_in(page, base: str, agent_id: str, pin: str = "1234") -> None:
+    page.goto(base + "/softphone")
+    page.fill("input[name=agent_id]", agent_id)
+    page.fill("input[name=pin]", pin)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/softphone")
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+class CuttableProxy:
+    """A TCP relay in front of the server that the test can cut (the network drops) and restore."""
+
+    def __init__(self, target_port: int):
+        import socket
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.up = threading.Event()
+        self.up.set()
+        self.sockets: list = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+        self.up.clear()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.sockets.clear()
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
