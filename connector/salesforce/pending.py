@@ -75,9 +75,10 @@ def pending_totals(service: PresenceService) -> list[PendingTotal]:
     for start, end in _runs(_days_to_read(service)):
         rows = reports.time_tracking(service, start, end)
         with service.store.read() as s:
-            known = {(t.agent_id, t.day, t.state_id): (t.synced_seconds, t.parked_reason)
-                     for t in s.execute(select(DailyTotal).where(DailyTotal.day >= start, DailyTotal.day <= end))
-                     .scalars()}
+            # plain columns, not ORM objects: this reads every total of the range
+            known = {(aid, day, sid): (synced, parked) for aid, day, sid, synced, parked in s.execute(
+                select(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id, DailyTotal.synced_seconds,
+                       DailyTotal.parked_reason).where(DailyTotal.day >= start, DailyTotal.day <= end))}
         for row in rows:
             day = date.fromisoformat(row["date"])
             synced, parked = known.get((row["agent_id"], day, row["state_id"]), (None, None))
