@@ -56,7 +56,8 @@ class FakeOrg:
         self.api_used += 1
         headers = {"Sforce-Limit-Info": f"api-usage={self.api_used}/100000"}
         if request.headers.get("Authorization", "")[7:] not in self.valid_tokens:
-            return 401, headers, json.dumps([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+            return 401, headers, json.dumps([{"message": "Session expired or invalid",
+                                              "errorCode": "INVALID_SESSION_ID"}])
         if self.fail_next:
             status, body = self.fail_next.pop(0)
             if isinstance(body, Exception):
