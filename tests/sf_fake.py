@@ -56,9 +56,12 @@ class FakeOrg:
         self.api_used += 1
         headers = {"Sforce-Limit-Info": f"api-usage={self.api_used}/100000"}
         if request.headers.get("Authorization", "")[7:] not in self.valid_tokens:
-            return 401, headers, json.dumps([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+            return 401, headers, json.dumps([{"message": "Session expired or invalid",
+                                              "errorCode": "INVALID_SESSION_ID"}])
         if self.fail_next:
             status, body = self.fail_next.pop(0)
+            if isinstance(body, Exception):
+                raise body  # responses hands it to the caller, like a real timeout or a dropped connection
             return status, headers, body if isinstance(body, str) else json.dumps(body)
         body = json.loads(request.body)
         assert body["allOrNone"] is False and 1 <= len(body["records"]) <= 200

@@ -96,8 +96,10 @@ def test_jwt_bearer_login_sends_an_rs256_assertion_for_the_integration_user(make
         org = FakeOrg(rsps)
         assert sync_for(app).flush().written == 1
     form = org.token_forms[0]
-    assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer" and set(form) == {"grant_type", "assertion"}
-    claims = jwt.decode(form["assertion"], key.public_key(), algorithms=["RS256"], audience="https://login.salesforce.com")
+    assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    assert set(form) == {"grant_type", "assertion"}
+    claims = jwt.decode(form["assertion"], key.public_key(), algorithms=["RS256"],
+                        audience="https://login.salesforce.com")
     assert (claims["iss"], claims["sub"]) == ("connected-app-id", "integration@acme.example")
 
 

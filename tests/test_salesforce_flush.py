@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 import responses
 
 from connector import accounts
@@ -272,3 +273,38 @@ def test_a_refused_login_is_reported_without_the_secret(sf_app, caplog):
     everything = json.dumps(status) + report.error + caplog.text
     assert CLIENT_SECRET not in everything
     assert status["connection"]["client_secret_set"] is True
+
+
+def test_timeouts_and_dropped_connections_are_retried_and_nothing_is_dropped(sf_app, org, clock):
+    ext = sf_app.extensions["connector"]
+    keys = add_totals(ext, agents=2)
+    sync = sync_for(sf_app)
+    org.fail_next = [(0, requests.exceptions.ReadTimeout("read timed out")),
+                     (0, requests.exceptions.ConnectionError("connection reset"))]
+    first = sync.flush()
+    clock.advance(60)
+    second = sync.flush()
+    clock.advance(120)
+    third = sync.flush()
+    assert "did not answer within 30 s" in first.error and "ConnectionError" in second.error
+    assert third.written == 10 and all(org.accepted[k] == 1 for k in keys)
+
+
+def test_an_open_interval_across_midnight_is_sent_for_both_days(make_app, org, clock):
+    clock.advance(hours=14, minutes=59, seconds=30)  # 23:59:30 UTC
+    app = make_app(**SF_ENV)
+    ext = app.extensions["connector"]
+    accounts.add_agent(ext.store, {"id": "edred"}, clock())
+    ext.service.login("edred", "Softphone", "softphone")
+    ext.service.set_state("edred", "lunch")
+    clock.advance(60)
+    sync_for(app).flush()
+    assert org.seconds("edred|2026-03-06|lunch") == 30 and org.seconds("edred|2026-03-07|lunch") == 30
+
+
+def test_the_access_token_is_never_logged(sf_app, org, clock, caplog):
+    caplog.set_level("DEBUG")
+    add_totals(sf_app.extensions["connector"], agents=1)
+    org.fail_next = [(503, "unavailable")]
+    sync_for(sf_app).flush()
+    assert "token-1" not in caplog.text and CLIENT_SECRET not in caplog.text

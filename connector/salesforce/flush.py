@@ -97,7 +97,8 @@ class SalesforceSync:
                 self._send(items, report, progress)
             return report
 
-    def _send(self, items: list[PendingTotal], report: FlushReport, progress: Callable[[int, int], None] | None) -> None:
+    def _send(self, items: list[PendingTotal], report: FlushReport,
+              progress: Callable[[int, int], None] | None) -> None:
         users = self._salesforce_users({p.agent_id for p in items})
         problem: SalesforceProblem | None = None
         retry_codes: set[str] = set()
@@ -112,23 +113,7 @@ class SalesforceSync:
             finally:
                 self._note_usage()
             report.calls += 1
-            outcome: list[tuple[PendingTotal, int | None, str | None]] = []
-            for p, result in zip(batch, results):
-                if result.get("success"):
-                    outcome.append((p, p.seconds, None))
-                    report.written += 1
-                    continue
-                errors = result.get("errors") or [{}]
-                codes = {str(e.get("statusCode", "")) for e in errors}
-                if codes & (RETRYABLE_CODES | {LIMIT_CODE}):
-                    retry_codes |= codes
-                    report.retry_later += 1
-                    continue
-                reason = "; ".join(_reason(e) for e in errors)[:1000]
-                outcome.append((p, None, reason))
-                report.parked += 1
-                report.parked_reasons.append(f"{p.key}: {reason}")
-                log.warning("Salesforce rejected %s: %s (parked)", p.key, reason)
+            outcome = self._outcome(batch, results, report, retry_codes)
             pending_mod.mark(self.service, outcome)
             if progress:
                 progress(len(batch), len(items))
@@ -137,6 +122,29 @@ class SalesforceSync:
             problem = (LimitExceeded if code == LIMIT_CODE else Unavailable)(
                 f"{report.retry_later} records to retry: {code}")
         self._record(report, problem)
+
+    @staticmethod
+    def _outcome(batch: list[PendingTotal], results: list[dict], report: FlushReport,
+                 retry_codes: set[str]) -> list[tuple[PendingTotal, int | None, str | None]]:
+        """Each record's result: written (its seconds), parked (the reason), or left pending for a retry."""
+        outcome: list[tuple[PendingTotal, int | None, str | None]] = []
+        for p, result in zip(batch, results):
+            if result.get("success"):
+                outcome.append((p, p.seconds, None))
+                report.written += 1
+                continue
+            errors = result.get("errors") or [{}]
+            codes = {str(e.get("statusCode", "")) for e in errors}
+            if codes & (RETRYABLE_CODES | {LIMIT_CODE}):
+                retry_codes |= codes
+                report.retry_later += 1
+                continue
+            reason = "; ".join(_reason(e) for e in errors)[:1000]
+            outcome.append((p, None, reason))
+            report.parked += 1
+            report.parked_reasons.append(f"{p.key}: {reason}")
+            log.warning("Salesforce rejected %s: %s (parked)", p.key, reason)
+        return outcome
 
     def _upsert(self, batch: list[PendingTotal], users: dict[str, str]) -> list[dict]:
         s = self.settings

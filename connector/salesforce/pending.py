@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, tuple_
 
 from .. import reports
 from ..service import PresenceService
-from ..store.models import DailyTotal, StateInterval
+from ..store.models import AgentSessionRow, DailyTotal, StateInterval
 
 MAX_RANGE_DAYS = 366  # reports.check_range refuses more in one read
 
@@ -75,9 +75,10 @@ def pending_totals(service: PresenceService) -> list[PendingTotal]:
     for start, end in _runs(_days_to_read(service)):
         rows = reports.time_tracking(service, start, end)
         with service.store.read() as s:
-            known = {(t.agent_id, t.day, t.state_id): (t.synced_seconds, t.parked_reason)
-                     for t in s.execute(select(DailyTotal).where(DailyTotal.day >= start, DailyTotal.day <= end))
-                     .scalars()}
+            # plain columns, not ORM objects: this reads every total of the range
+            known = {(aid, day, sid): (synced, parked) for aid, day, sid, synced, parked in s.execute(
+                select(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id, DailyTotal.synced_seconds,
+                       DailyTotal.parked_reason).where(DailyTotal.day >= start, DailyTotal.day <= end))}
         for row in rows:
             day = date.fromisoformat(row["date"])
             synced, parked = known.get((row["agent_id"], day, row["state_id"]), (None, None))
@@ -99,6 +100,10 @@ def mark(service: PresenceService, items: list[tuple[PendingTotal, int | None, s
     now = service.clock()
     keys = [(p.agent_id, p.day, p.state_id) for p, _, _ in items]
     with service.store.write() as s:
+        # lock the agents' session rows first, in the order a presence change does (session row, then its
+        # totals), so creating a total here cannot collide with a change creating the same one (PostgreSQL)
+        s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(sorted({k[0] for k in keys})))
+                  .order_by(AgentSessionRow.agent_id).with_for_update()).all()
         rows = {(t.agent_id, t.day, t.state_id): t for t in s.execute(select(DailyTotal).where(
             tuple_(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id).in_(keys))).scalars()}
         for p, synced, parked in items:

@@ -1,0 +1,130 @@
+"""Salesforce sync: API calls per flush and the time to build one, against the naive one-call-per-row.
+
+Run: ``make bench`` or ``.venv/bin/python bench/salesforce_bench.py``.
+
+Each scenario builds the real app on a fresh SQLite file, fills the store in bulk and runs one real
+flush against a fake org (``responses``, counting every HTTP request):
+
+* 10 % dirty: N agents x 5 states of closed totals for today, 10 % of them changed since the last write.
+* all mid-state: every agent is in a state right now (an open interval), so every agent's current
+  total grows and is pending at every interval — the steady state of a staffed contact centre.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import responses
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from connector import create_app  # noqa: E402
+from connector.salesforce import sync_for  # noqa: E402
+from connector.salesforce.pending import pending_totals  # noqa: E402
+from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval  # noqa: E402
+
+NOW = datetime(2026, 3, 6, 15, 0, tzinfo=timezone.utc)
+TODAY = date(2026, 3, 6)
+STATES = ("ready", "dnd", "break", "lunch", "meeting")
+LOGIN = "https://login.bench.test"
+INSTANCE = "https://bench.my.salesforce.com"
+UPSERT = INSTANCE + "/services/data/v62.0/composite/sobjects/Presence_Time__c/Key__c"
+DAY_SECONDS = 86400
+DEFAULT_INTERVAL = 60
+
+
+def build(tmp: Path, agents: int, dirty_share: float, mid_state: bool):
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp / "instance"), "CLOCK": lambda: NOW,
+                      "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "CONNECTOR_TIMEZONE": "UTC",
+                      "CONNECTOR_SECRET_KEY": "bench", "SF_LOGIN_URL": LOGIN, "SF_CLIENT_ID": "bench",
+                      "SF_CLIENT_SECRET": "bench-secret"})
+    store = app.extensions["connector"].store
+    every = round(1 / dirty_share) if dirty_share else 0
+    with store.write() as s:
+        s.execute(insert(Agent), [{"id": f"a{i:05d}", "name": f"Agent {i}", "team": "", "extension": "", "email": "",
+                                   "salesforce_user_id": "", "active": True, "created_at": NOW} for i in range(agents)])
+        s.execute(insert(AgentSessionRow), [{"agent_id": f"a{i:05d}", "logons": [], "version": 0,
+                                             "logoff_pending": False} for i in range(agents)])
+        rows, n = [], 0
+        for i in range(agents):
+            for state in STATES:
+                seconds = 1200.0 + n % 97
+                dirty = every and n % every == 0
+                rows.append({"agent_id": f"a{i:05d}", "day": TODAY, "state_id": state, "status": 1, "reason_code": "",
+                             "seconds": seconds, "synced_seconds": None if dirty else round(seconds),
+                             "updated_at": NOW})
+                n += 1
+        s.execute(insert(DailyTotal), rows)
+        if mid_state:
+            s.execute(insert(StateInterval), [{"agent_id": f"a{i:05d}", "state_id": "ready", "status": 1,
+                                               "reason_code": "", "source": "softphone",
+                                               "started_at": NOW - timedelta(seconds=30 + i % 50)}
+                                              for i in range(agents)])
+    return app
+
+
+def run_flush(app) -> tuple[int, int, int, float]:
+    """(token calls, upsert calls, records sent, seconds for the whole flush)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, LOGIN + "/services/oauth2/token",
+                 json={"access_token": "00D!bench", "instance_url": INSTANCE, "token_type": "Bearer"})
+
+        def upsert(request):
+            records = json.loads(request.body)["records"]
+            return 200, {"Sforce-Limit-Info": "api-usage=10/100000"}, json.dumps(
+                [{"id": "a01000000000001", "success": True, "errors": [], "created": True} for _ in records])
+        rsps.add_callback(responses.PATCH, UPSERT, callback=upsert)
+        started = time.perf_counter()
+        report = sync_for(app).flush()
+        elapsed = time.perf_counter() - started
+        tokens = sum(1 for c in rsps.calls if c.request.method == "POST")
+        upserts = sum(1 for c in rsps.calls if c.request.method == "PATCH")
+    return tokens, upserts, report.written, elapsed
+
+
+def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3) -> dict:
+    build_times, flush_times, result = [], [], None
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            app = build(Path(tmp), agents, dirty_share, mid_state)
+            started = time.perf_counter()
+            pending = pending_totals(app.extensions["connector"].service)
+            build_times.append(time.perf_counter() - started)
+            tokens, upserts, written, elapsed = run_flush(app)
+            flush_times.append(elapsed)
+            app.extensions["connector"].store.dispose()
+            result = {"agents": agents, "rows": agents * len(STATES), "pending": len(pending), "token_calls": tokens,
+                      "api_calls": upserts, "written": written, "naive_calls": len(pending)}
+    result["build_ms"] = statistics.median(build_times) * 1000
+    result["flush_ms"] = statistics.median(flush_times) * 1000
+    return result
+
+
+def main() -> None:
+    print("Salesforce sync benchmark (median of 3 runs; API calls counted at the HTTP layer)")
+    print(f"{'scenario':<26}{'agents':>8}{'pending':>9}{'API calls':>11}{'naive':>8}{'build ms':>10}{'flush ms':>10}")
+    results = {}
+    for agents in (1_000, 10_000):
+        for name, share, mid in (("10% dirty", 0.10, False), ("all mid-state", 0.0, True)):
+            r = scenario(agents, share, mid)
+            results[(agents, name)] = r
+            assert r["api_calls"] == math.ceil(r["pending"] / 200) and r["written"] == r["pending"]
+            print(f"{name:<26}{agents:>8}{r['pending']:>9}{r['api_calls']:>11}{r['naive_calls']:>8}"
+                  f"{r['build_ms']:>10.0f}{r['flush_ms']:>10.0f}")
+    steady = results[(1_000, "all mid-state")]["api_calls"]
+    per_day = steady * DAY_SECONDS // DEFAULT_INTERVAL
+    print(f"\nprojected per 1,000 agents at the default {DEFAULT_INTERVAL} s interval, all logged in:")
+    print(f"  {steady} calls per flush -> {per_day:,} API calls/day over 24 h ({per_day // 3:,} over an 8-hour shift)")
+    print(f"  naive one call per changed row: {1_000 * DAY_SECONDS // DEFAULT_INTERVAL:,} calls/day over 24 h")
+    print("  (the token request is an OAuth call, made once per process and again only on expiry)")
+
+
+if __name__ == "__main__":
+    main()
