@@ -59,4 +59,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     from .web import pages
     app.register_blueprint(pages.bp)
+    from . import integrations
+    integrations.init_app(app)  # adapters: outbox targets, dispatcher, inbound routes, health
     return app
