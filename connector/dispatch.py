@@ -68,11 +68,10 @@ class Dispatcher:
     def dispatch_once(self) -> list[Future]:
         """Start delivering every lane whose head row is due; returns the deliveries started."""
         now = self.clock()
-        started: list[Future] = []
+        claimed: list[tuple[Adapter, int, tuple[str, str]]] = []
         with self.store.write() as s:
             self._renew(s, now)
-            heads = self._coalesced_heads(s)
-            for row in heads:
+            for row in self._coalesced_heads(s):
                 lane = (row.adapter, row.agent_id)
                 adapter = self.adapters[row.adapter]
                 with self._lock:
@@ -83,7 +82,9 @@ class Dispatcher:
                     self._busy_lanes.add(lane)
                     self._in_flight_rows.add(row.id)
                     self.stats[row.adapter].in_flight_since[row.id] = now
-                started.append(self._pool.submit(self._deliver, adapter, row.id, lane))
+                claimed.append((adapter, row.id, lane))
+        # submitted only once the transaction (coalescing, renewals) is committed
+        started = [self._pool.submit(self._deliver, adapter, row_id, lane) for adapter, row_id, lane in claimed]
         return started
 
     def drain(self, timeout: float = 10.0) -> None:
