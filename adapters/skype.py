@@ -70,7 +70,7 @@ class SkypeAdapter(Adapter):
         return bool(getattr(options, "skype_sync", False))
 
     # -- HTTP --------------------------------------------------------------------------------
-    def _call(self, method: str, url: str, what: str, token: str | None = None, ok401: bool = False,
+    def _call(self, method: str, url: str, what: str, token: str | None = None, passthrough: tuple[int, ...] = (),
               **kw) -> requests.Response:
         headers = {"Accept": "application/json"}
         if token:
@@ -79,7 +79,7 @@ class SkypeAdapter(Adapter):
             reply = requests.request(method, url, headers=headers, timeout=self.config["timeout"], **kw)
         except requests.RequestException as exc:
             raise unreachable("Skype for Business", exc) from None
-        if ok401 and reply.status_code == 401:
+        if reply.status_code in passthrough:
             return reply
         return check_reply("Skype for Business", reply, what)
 
@@ -96,12 +96,12 @@ class SkypeAdapter(Adapter):
         user_url = links.get("user", {}).get("href")
         if not user_url:
             raise AdapterError("Skype for Business autodiscover named no user resource", retryable=False)
-        challenge = self._call("GET", user_url, "user resource", ok401=True)
+        challenge = self._call("GET", user_url, "user resource", passthrough=(401,))
         found = OAUTH_HREF.search(challenge.headers.get("WWW-Authenticate", ""))
         if challenge.status_code != 401 or not found:
             raise AdapterError("Skype for Business did not name its web ticket service (MsRtcOAuth)",
                                retryable=False)
-        ticket = self._call("POST", found.group(1), "web ticket", ok401=True,
+        ticket = self._call("POST", found.group(1), "web ticket", passthrough=(400, 401),
                             data={"grant_type": "password", "username": upn, "password": password})
         if ticket.status_code in (400, 401):
             raise AdapterError(f"Skype for Business refused the password of '{upn}'", retryable=False)
