@@ -103,3 +103,10 @@ def adapter_named(app: Flask, name: str) -> Adapter:
 
 openapi.describe("/api/v1/adapters", "get", "Per-adapter delivery health: queue depth, parked rows, last "
                  "success, last error, and the adapter's own details (secrets only shown as set)", "admin")
+openapi.describe("/api/v1/agents/{agent_id}/omni-channel", "post",
+                 "The softphone reports an Omni-Channel change made in the console (source omni-channel); "
+                 "needs the omni-channel adapter", "agent (itself), integration",
+                 body={"type": "object", "required": ["event"], "properties": {
+                     "event": {"enum": ["statusChanged", "logout"]}, "developer_name": {"type": "string"},
+                     "service_presence_status_id": {"type": "string"}}},
+                 params=[openapi.AGENT_ID])
