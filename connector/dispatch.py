@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -61,6 +61,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._busy_lanes: set[tuple[str, str]] = set()
         self._in_flight_rows: set[int] = set()
+        self._futures: list[Future] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,16 +86,22 @@ class Dispatcher:
                 claimed.append((adapter, row.id, lane))
         # submitted only once the transaction (coalescing, renewals) is committed
         started = [self._pool.submit(self._deliver, adapter, row_id, lane) for adapter, row_id, lane in claimed]
+        with self._lock:
+            self._futures.extend(started)
         return started
 
     def drain(self, timeout: float = 10.0) -> None:
         """Deliver until nothing due is left (tests, ``adapters flush``); waits at most ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            started = self.dispatch_once()
-            if not started:
+            self.dispatch_once()
+            with self._lock:
+                running = [f for f in self._futures if not f.done()]
+                self._futures = running
+            if not running:
                 return
-            wait(started, timeout=max(0.0, deadline - time.monotonic()))
+            # a finished delivery may free a lane or a slot for the next row
+            wait(running, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
 
     def start(self) -> None:
         """Run in the background (``serve``): poll the outbox every ``poll_seconds``."""
