@@ -32,6 +32,9 @@ from .store.models import Agent, OutboxRow
 
 log = logging.getLogger(__name__)
 
+#: how often the outbox is scanned for presence that needs renewing (well under any expiry)
+RENEWAL_CHECK = timedelta(seconds=30)
+
 
 @dataclass
 class AdapterStats:
@@ -62,6 +65,7 @@ class Dispatcher:
         self._busy_lanes: set[tuple[str, str]] = set()
         self._in_flight_rows: set[int] = set()
         self._futures: list[Future] = []
+        self._renewed_at: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -152,6 +156,9 @@ class Dispatcher:
 
     def _renew(self, s, now: datetime) -> None:
         """Re-send the current presence to adapters whose remote presence lapses (``refresh_seconds``)."""
+        if self._renewed_at is not None and now - self._renewed_at < RENEWAL_CHECK:
+            return  # a scan of the outbox every half second would cost more than it gains
+        self._renewed_at = now
         for name, adapter in self.adapters.items():
             if not adapter.refresh_seconds:
                 continue

@@ -59,7 +59,7 @@ def init_app(app: Flask) -> None:
                             base_backoff=_float(settings, "CONNECTOR_DISPATCH_BACKOFF", 2.0),
                             max_backoff=_float(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
     app.extensions["dispatcher"] = dispatcher
-    host = Host(service=service, bus=ext.bus, settings=settings, clock=service.clock, store=ext.store)
+    dispatcher.host = host = Host(service=service, bus=ext.bus, settings=settings, clock=service.clock, store=ext.store)
     for adapter in adapters.values():
         adapter.host = host
         if adapter.blueprint is not None and adapter.blueprint.name not in app.blueprints:
@@ -72,10 +72,8 @@ def init_app(app: Flask) -> None:
 def start(app: Flask) -> Dispatcher:
     """Start the dispatcher thread and the adapters' inbound listeners (the ``serve`` command)."""
     dispatcher: Dispatcher = app.extensions["dispatcher"]
-    ext = app.extensions["connector"]
     for adapter in dispatcher.adapters.values():
-        adapter.start(Host(service=ext.service, bus=ext.bus, settings=ext.settings, clock=ext.service.clock,
-                           store=ext.store))
+        adapter.start(dispatcher.host)
     dispatcher.start()
     return dispatcher
 

@@ -187,3 +187,19 @@ def test_adapters_health_is_for_admins(make_app, clock):
     assert teams["last_success_at"] is None
     spec = api.call("GET", "/api/v1/openapi.json", {}).get_json()
     assert "/api/v1/adapters" in spec["paths"]
+
+
+def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app):
+    from connector.integrations import start
+    rec = Recorder("teams")
+    app = make_app(ADAPTERS=[rec])
+    _agent(app)
+    dispatcher = start(app)
+    try:
+        app.extensions["connector"].service.login("edred", "Softphone", "browser")
+        deadline = time.monotonic() + 5
+        while not rec.sent and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rec.sent == [("edred", "presence", "ready")]
+    finally:
+        dispatcher.stop()
