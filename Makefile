@@ -31,9 +31,10 @@ test: install system-deps
 bench: install
 	$(BIN)/python bench/api_bench.py
 
-# System packages the tests need (Debian): installed only when missing.
+# System packages the tests need (Debian): installed only when missing (we run as root in CI).
 system-deps:
-	@true
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

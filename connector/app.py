@@ -9,7 +9,7 @@ from typing import Callable
 from dotenv import load_dotenv
 from flask import Flask
 
-from . import api, settings as settings_mod
+from . import api, salesforce, settings as settings_mod
 from .bus import EventBus
 from .service import PresenceService, utc_now
 from .settings import Settings
@@ -59,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     from .web import pages
     app.register_blueprint(pages.bp)
+    salesforce.init_app(app)
     from . import integrations
     integrations.init_app(app)  # adapters: outbox targets, dispatcher, inbound routes, health
     return app

@@ -266,6 +266,9 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
     _write(rows, reports.LOGON_EVENT_FIELDS, fmt, output)
 
 
+from .salesforce.cli import register as _register_salesforce  # noqa: E402
+_register_salesforce(main)
+
 from .adapters_cli import adapters as _adapters_group  # noqa: E402
 
 main.add_command(_adapters_group)

@@ -324,6 +324,7 @@ class _Validator:
             self.problem("states", "must be a non-empty list of states")
             return []
         states: list[PresenceState] = []
+        valid_statuses: set[Status] = set()
         seen_ids: set[str] = set()
         seen_labels: set[str] = set()
         for i, item in enumerate(raw):
@@ -349,6 +350,7 @@ class _Validator:
                 if isinstance(status_raw, bool):
                     raise ValueError
                 status = Status(status_raw)
+                valid_statuses.add(status)
             except (ValueError, TypeError):
                 self.problem("status", f"unknown status {status_raw!r}; use 1 Online, 2 Offline, 3 Away, "
                                        "4 DND, 5 Busy, 6 On a call, 7 Logout", name)
@@ -374,7 +376,7 @@ class _Validator:
             seen_ids.add(state.id)
             seen_labels.add(state.label.lower())
             states.append(state)
-        if states and not any(s.status == Status.ONLINE for s in states):
+        if states and Status.ONLINE not in valid_statuses:
             self.problem("states", "a Ready state (status 1, Online) is required")
         return states
 

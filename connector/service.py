@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from . import configs
 from .engine import (CALL_DIRECTIONS, AgentSession, Counted, Decision, DialRequested, Engine, Logon,
                      LogonEvent, SessionEnded, StateChanged)
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .security import check_pin, seal, verify_secret
 from .presence_config import PresenceConfig, PresenceState
 from .settings import Settings
 from .bus import EventBus
@@ -76,12 +77,13 @@ class PresenceService:
                 s.add(row)
             yield s, agent, row, self.configs.active(s), self.clock()
 
-    def _run(self, agent_id: str, decide: Callable[[Engine, AgentSession, datetime, Session], Decision]) -> Outcome:
+    def _run(self, agent_id: str, decide: Callable[[Engine, AgentSession, datetime, Session], Decision],
+             pin: str | None = None) -> Outcome:
         published: list[tuple[str, dict]] = []
         with self._agent_tx(agent_id) as (s, agent, row, config, now):
             engine = Engine(config)
             decision = decide(engine, session_from_row(row), now, s)
-            self._record(s, agent, row, decision, engine, published)
+            self._record(s, agent, row, decision, engine, published, pin)
             view = agent_view(agent, decision.session, config, now)
         for kind, data in published:
             self.bus.publish(kind, data)
@@ -90,11 +92,13 @@ class PresenceService:
         return Outcome(decision, view)
 
     def _record(self, s: Session, agent: Agent, row: AgentSessionRow, decision: Decision, engine: Engine,
-                published: list) -> None:
+                published: list, pin: str | None = None) -> None:
         tz = self.settings.tz
         config = engine.config
         for effect in decision.effects:
             if isinstance(effect, StateChanged):
+                if effect.previous is None:  # the PBX login code goes before the first state's code
+                    self._pbx_code(s, agent, config, "login", effect, pin)
                 self._close_interval(s, agent.id, effect.at)
                 if effect.current is not None:
                     s.add(StateInterval(agent_id=agent.id, state_id=effect.current.id,
@@ -106,6 +110,8 @@ class PresenceService:
                                         payload=presence_payload(effect), source=effect.source,
                                         created_at=effect.at, next_attempt_at=effect.at))
                 published.append(("presence", {"agent_id": agent.id, **presence_payload(effect)}))
+                if effect.current is None:
+                    self._pbx_code(s, agent, config, "logout", effect, None)
             elif isinstance(effect, LogonEvent):
                 s.add(LogonEventRow(at=effect.at, agent_id=agent.id, action=effect.action,
                                     logon_source=effect.logon_source, device=effect.device, actor=effect.actor))
@@ -126,6 +132,26 @@ class PresenceService:
         due = engine.next_due(decision.session)
         row.next_due_at = due[0] if due else None
         row.version = (row.version or 0) + 1
+
+    def _pbx_code(self, s: Session, agent: Agent, config: PresenceConfig, kind: str, effect: StateChanged,
+                  pin: str | None) -> None:
+        """Queue the PBX login/logout short code (PBX mode dial); a PIN travels sealed, never in clear.
+
+        Not for a login or logout the PBX itself reported (no echo).
+        """
+        at = effect.at
+        code = config.options.login_code if kind == "login" else config.options.logout_code
+        if config.options.pbx_mode != "dial" or not code:
+            return
+        payload: dict = {"extension": agent.extension, "at": iso(at)}
+        if "{pin}" in code:
+            if not pin:
+                return  # an agent without a PIN has no PBX login code to send
+            payload["pin_sealed"] = seal(pin, self.settings.secret_key)
+        for adapter in self.outbox_targets(config):
+            if adapter != effect.source:
+                s.add(OutboxRow(agent_id=agent.id, adapter=adapter, kind=kind, payload=dict(payload),
+                                source=effect.source, created_at=at, next_attempt_at=at))
 
     def _close_interval(self, s: Session, agent_id: str, at: datetime) -> None:
         open_rows = s.execute(select(StateInterval).where(StateInterval.agent_id == agent_id,
@@ -157,9 +183,34 @@ class PresenceService:
             row.count += 1
 
     # -- operations --------------------------------------------------------------------------
-    def login(self, agent_id: str, logon_source: str, device: str, source: str = "softphone") -> Outcome:
+    def login(self, agent_id: str, logon_source: str, device: str, source: str = "softphone",
+              pin: str | None = None) -> Outcome:
+        """Log in on a device. With a PIN (PBX short-code login) the PIN is checked against its hash."""
         device = _text(device or logon_source, "device", 100)
-        return self._run(agent_id, lambda e, sess, now, s: e.login(sess, now, logon_source, device, source))
+        if pin is not None:
+            check_pin(pin)
+
+        def decide(engine: Engine, sess: AgentSession, now: datetime, s: Session) -> Decision:
+            agent = s.get(Agent, agent_id)
+            if pin is not None and not verify_secret(agent.pin_hash, pin):
+                raise Forbidden("the PIN does not match this agent's PIN", field="pin", code="wrong_pin")
+            code = engine.config.options.login_code
+            if (pin is None and agent.pin_hash and engine.config.options.pbx_mode == "dial" and "{pin}" in code
+                    and not sess.logged_in):
+                raise InvalidInput("the PBX login code needs the agent's PIN: send 'pin'", field="pin")
+            return engine.login(sess, now, logon_source, device, source)
+
+        return self._run(agent_id, decide, pin=pin)
+
+    def agent_for_extension(self, extension: object) -> str:
+        """The agent whose extension this is (a PBX short-code login names the extension, not the agent)."""
+        extension = _text(extension, "extension", 32, required=True)
+        with self.store.read() as s:
+            agent_id = s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True))
+                                 ).scalars().first()
+        if agent_id is None:
+            raise NotFound(f"no agent has extension {extension}", field="extension", code="unknown_extension")
+        return agent_id
 
     def logout(self, agent_id: str, logon_source: str, source: str = "softphone", actor: str | None = None) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor))

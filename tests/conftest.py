@@ -28,13 +28,27 @@ def clock():
 
 
 @pytest.fixture
-def make_app(tmp_path, clock):
-    """Build an app on the test's store; call again to simulate a restart on the same file."""
+def database_url(tmp_path):
+    """The test's store: a SQLite file (tests/test_postgres.py overrides it with PostgreSQL)."""
+    return f"sqlite:///{tmp_path / 'presence.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from postgres import PostgresServer
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_app(tmp_path, clock, database_url):
+    """Build an app on the test's store; call again to simulate a restart on the same store."""
     apps = []
 
     def factory(**overrides):
         config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": clock,
-                  "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}",
+                  "CONNECTOR_DATABASE_URL": database_url,
                   "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_SECRET_KEY": "test-secret"}
         config.update(overrides)
         app = create_app(config)

@@ -51,7 +51,13 @@ def spec() -> dict:
                                       ok={"type": "object"}, errors=(401,))},
         agent_path("/login"): {"post": _op(
             "Log the agent in (acquire a logon)", "agent (itself), supervisor, admin, integration",
-            _obj({"logon_source": STR, "device": STR, "source": STR}), params=[AGENT_ID])},
+            _obj({"logon_source": STR, "device": STR, "source": STR, "pin": STR}), params=[AGENT_ID])},
+        "/api/v1/pbx/login": {"post": _op(
+            "A PBX short-code login (*35*extension*PIN#): the agent is found by extension, the PIN checked",
+            "integration, admin", _obj({"extension": STR, "pin": STR, "device": STR, "logon_source": STR},
+                                       ("extension", "pin")))},
+        "/api/v1/pbx/logout": {"post": _op("A PBX short-code logout (*36) on an extension", "integration, admin",
+                                           _obj({"extension": STR, "logon_source": STR}, ("extension",)))},
         agent_path("/logout"): {"post": _op(
             "Log the agent out; every logon is released", "agent (itself), supervisor, admin, integration",
             _obj({"logon_source": STR, "source": STR}), params=[AGENT_ID])},

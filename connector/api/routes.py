@@ -101,12 +101,36 @@ def list_agents():
 @require()
 def login(agent_id: str):
     principal = require_agent_access(agent_id)
-    data = body(("logon_source", "device", "source"))
+    data = body(("logon_source", "device", "source", "pin"))
     default = {"agent": LogonSource.SOFTPHONE, "supervisor": LogonSource.SUPERVISOR}.get(principal.role,
                                                                                          LogonSource.API)
     logon_source = _logon_source(data, default)
     outcome = service().login(agent_id, logon_source, data.get("device") or logon_source,
-                              source=_change_source(data))
+                              source=_change_source(data), pin=data.get("pin"))
+    return jsonify(outcome.view)
+
+
+@bp.post("/pbx/login")
+@require("integration", "admin")
+def pbx_login():
+    """The PBX reports a short-code login (*35*extension*PIN#): the agent is found by extension."""
+    data = body(("extension", "pin", "device", "logon_source"), required=("extension", "pin"))
+    svc = service()
+    agent_id = svc.agent_for_extension(data["extension"])
+    logon_source = _logon_source(data, LogonSource.PBX_SHORT_CODE)
+    outcome = svc.login(agent_id, logon_source, data.get("device") or f"extension {data['extension']}",
+                        source="pbx", pin=data["pin"])
+    return jsonify(outcome.view)
+
+
+@bp.post("/pbx/logout")
+@require("integration", "admin")
+def pbx_logout():
+    """The PBX reports a short-code logout (*36) on an extension."""
+    data = body(("extension", "logon_source"), required=("extension",))
+    svc = service()
+    agent_id = svc.agent_for_extension(data["extension"])
+    outcome = svc.logout(agent_id, _logon_source(data, LogonSource.PBX_SHORT_CODE), source="pbx")
     return jsonify(outcome.view)
 
 

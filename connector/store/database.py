@@ -1,7 +1,8 @@
 """Connections to the store: SQLite (WAL) by default, any SQLAlchemy URL otherwise."""
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -29,6 +30,9 @@ class Store:
             self.reader = _sqlite_engine(url, immediate=False)
         else:
             self.writer = self.reader = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # SQLite has one writer at a time; queueing writers on a lock in the process avoids
+        # SQLite's sleep-and-retry busy handler, which turns contention into long tail latency
+        self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._write = sessionmaker(self.writer, expire_on_commit=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
 
@@ -41,7 +45,7 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        with self._write() as session:
+        with self._write_lock, self._write() as session:
             with session.begin():
                 yield session
 

@@ -1,0 +1,208 @@
+"""The flush: pending totals -> Salesforce, 200 records a call, each record's result checked.
+
+Absolute totals are upserted by external id, so sending a total twice never double counts; a
+total is marked written only after Salesforce accepted it, so a crash or restart resends and
+never skips. Whole-call failures (5xx, timeouts, no connection, locked rows) are retried on the
+next runs with capped exponential backoff; REQUEST_LIMIT_EXCEEDED pauses every call until the
+next window; a record Salesforce rejects for its data is parked with the reason.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import select
+
+from ..service import PresenceService
+from ..store.models import Agent
+from . import pending as pending_mod
+from .connection import (LIMIT_CODE, RETRYABLE_CODES, Connection, LimitExceeded, SalesforceProblem, Unavailable)
+from .pending import PendingTotal
+from .settings import SalesforceSettings
+from .state import sync_state
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 200  # the sObject Collections maximum
+
+
+@dataclass
+class FlushReport:
+    """What one flush did, in the words ``sync now`` prints."""
+
+    configured: bool = True
+    pending: int = 0
+    calls: int = 0
+    written: int = 0
+    parked: int = 0
+    retry_later: int = 0
+    skipped: str = ""
+    error: str = ""
+    parked_reasons: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if not self.configured:
+            return "Salesforce not configured: totals stay in the local store"
+        if self.skipped:
+            return self.skipped
+        text = (f"{self.pending} totals pending, {self.calls} API calls: {self.written} written, "
+                f"{self.parked} parked, {self.retry_later} to retry")
+        return text + (f"; error: {self.error}" if self.error else "")
+
+
+class SalesforceSync:
+    """Runs the flush on the tracking interval of the active presence configuration."""
+
+    def __init__(self, service: PresenceService, settings: SalesforceSettings, connection: Connection | None = None):
+        self.service = service
+        self.settings = settings
+        self.connection = connection or (Connection(settings, service.clock) if settings.configured else None)
+        self._last_tick: datetime | None = None
+        self._lock = threading.Lock()
+
+    # -- the scheduled job -----------------------------------------------------------------------
+    def interval_seconds(self) -> int:
+        with self.service.store.read() as s:
+            return self.service.configs.active(s).options.tracking_interval_seconds
+
+    def tick(self) -> FlushReport | None:
+        """Called every second; flushes when the active config's tracking interval has passed."""
+        if not self.settings.configured:
+            return None
+        now = self.service.clock()
+        if self._last_tick is not None and (now - self._last_tick).total_seconds() < self.interval_seconds():
+            return None
+        self._last_tick = now
+        return self.flush()
+
+    # -- the flush ---------------------------------------------------------------------------------
+    def flush(self, force: bool = False, progress: Callable[[int, int], None] | None = None) -> FlushReport:
+        """Send every pending total. ``force`` ignores the backoff (not the API-limit pause)."""
+        if not self.settings.configured or self.connection is None:
+            return FlushReport(configured=False)
+        with self._lock:
+            now = self.service.clock()
+            with self.service.store.read() as s:
+                st = sync_state(s)
+                paused_until, next_attempt = st.paused_until, st.next_attempt_at
+            if paused_until and now < paused_until:
+                return FlushReport(skipped=f"paused after {LIMIT_CODE} until {paused_until.isoformat()}: no API calls")
+            if not force and next_attempt and now < next_attempt:
+                return FlushReport(skipped=f"waiting after a failure; next attempt at {next_attempt.isoformat()}")
+            items = pending_mod.pending_totals(self.service)
+            report = FlushReport(pending=len(items))
+            if items:
+                self._send(items, report, progress)
+            return report
+
+    def _send(self, items: list[PendingTotal], report: FlushReport, progress: Callable[[int, int], None] | None) -> None:
+        users = self._salesforce_users({p.agent_id for p in items})
+        problem: SalesforceProblem | None = None
+        retry_codes: set[str] = set()
+        for start in range(0, len(items), BATCH_SIZE):
+            batch = items[start:start + BATCH_SIZE]
+            try:
+                results = self._upsert(batch, users)
+            except SalesforceProblem as exc:
+                problem = exc
+                report.retry_later += len(items) - start
+                break
+            finally:
+                self._note_usage()
+            report.calls += 1
+            outcome: list[tuple[PendingTotal, int | None, str | None]] = []
+            for p, result in zip(batch, results):
+                if result.get("success"):
+                    outcome.append((p, p.seconds, None))
+                    report.written += 1
+                    continue
+                errors = result.get("errors") or [{}]
+                codes = {str(e.get("statusCode", "")) for e in errors}
+                if codes & (RETRYABLE_CODES | {LIMIT_CODE}):
+                    retry_codes |= codes
+                    report.retry_later += 1
+                    continue
+                reason = "; ".join(_reason(e) for e in errors)[:1000]
+                outcome.append((p, None, reason))
+                report.parked += 1
+                report.parked_reasons.append(f"{p.key}: {reason}")
+                log.warning("Salesforce rejected %s: %s (parked)", p.key, reason)
+            pending_mod.mark(self.service, outcome)
+            if progress:
+                progress(len(batch), len(items))
+        if problem is None and retry_codes:
+            code = LIMIT_CODE if LIMIT_CODE in retry_codes else sorted(retry_codes & RETRYABLE_CODES)[0]
+            problem = (LimitExceeded if code == LIMIT_CODE else Unavailable)(
+                f"{report.retry_later} records to retry: {code}")
+        self._record(report, problem)
+
+    def _upsert(self, batch: list[PendingTotal], users: dict[str, str]) -> list[dict]:
+        s = self.settings
+        path = f"composite/sobjects/{s.object_name}/{s.fields['key']}"
+        body = {"allOrNone": False, "records": [self.record(p, users.get(p.agent_id, "")) for p in batch]}
+        results = self.connection.call("PATCH", path, json=body)
+        if not isinstance(results, list) or len(results) != len(batch) or not all(isinstance(r, dict) for r in results):
+            raise Unavailable("Salesforce answered the upsert without one result per record")
+        return results
+
+    def record(self, p: PendingTotal, salesforce_user_id: str = "") -> dict:
+        """One Presence_Time__c record, with the configured field names."""
+        f = self.settings.fields
+        values = {"key": p.key, "agent": p.agent_id, "date": p.day.isoformat(), "state": p.state_label,
+                  "status": p.status, "reason_code": p.reason_code, "seconds": p.seconds}
+        if salesforce_user_id:
+            values["user"] = salesforce_user_id
+        record = {"attributes": {"type": self.settings.object_name}}
+        record.update({f[name]: value for name, value in values.items() if name in f})
+        return record
+
+    def _salesforce_users(self, agent_ids: set[str]) -> dict[str, str]:
+        with self.service.store.read() as s:
+            return {aid: uid for aid, uid in s.execute(select(Agent.id, Agent.salesforce_user_id)
+                                                       .where(Agent.id.in_(agent_ids))).all() if uid}
+
+    def _note_usage(self) -> None:
+        usage = self.connection.api_usage if self.connection else None
+        if usage is None:
+            return
+        with self.service.store.write() as s:
+            st = sync_state(s, for_update=True)
+            st.api_used, st.api_limit, st.api_usage_at = usage
+
+    def _record(self, report: FlushReport, problem: SalesforceProblem | None) -> None:
+        now = self.service.clock()
+        with self.service.store.write() as s:
+            st = sync_state(s, for_update=True)
+            st.last_attempt_at = now
+            st.calls_made = (st.calls_made or 0) + report.calls
+            st.records_written = (st.records_written or 0) + report.written
+            if report.written:
+                st.last_success_at = now
+            if problem is None:
+                st.failures, st.next_attempt_at, st.paused_until = 0, None, None
+                return
+            st.failures = (st.failures or 0) + 1
+            st.last_error, st.last_error_at = problem.message, now
+            report.error = problem.message
+            if isinstance(problem, LimitExceeded):
+                st.paused_until = now + timedelta(seconds=self.settings.limit_pause_seconds)
+            else:
+                delay = min(self.settings.backoff_max_seconds, self.interval_seconds() * 2 ** (st.failures - 1))
+                st.next_attempt_at = now + timedelta(seconds=delay)
+        log.warning("Salesforce sync failed (%s): %s", problem.kind, problem.message)
+
+    # -- history -----------------------------------------------------------------------------------
+    def resync(self, start: date, end: date, progress: Callable[[int, int], None] | None = None) -> FlushReport:
+        """Send every total of [start, end] again (parked ones too), then flush now."""
+        if not self.settings.configured:
+            return FlushReport(configured=False)
+        pending_mod.forget_synced(self.service, start, end)
+        return self.flush(force=True, progress=progress)
+
+
+def _reason(error: dict) -> str:
+    fields = error.get("fields") or []
+    where = f" ({', '.join(map(str, fields))})" if fields else ""
+    return f"{error.get('statusCode', 'ERROR')}: {error.get('message', '')}{where}".strip()

@@ -1,0 +1,133 @@
+"""Salesforce settings (SF_*), read through ``Settings.get`` and checked once.
+
+Three auth modes, chosen by which credentials are present:
+
+* ``jwt``                — SF_CLIENT_ID + SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer, RS256)
+* ``password``           — SF_CLIENT_ID + SF_CLIENT_SECRET + SF_USERNAME + SF_PASSWORD (+ SF_SECURITY_TOKEN)
+* ``client_credentials`` — SF_CLIENT_ID + SF_CLIENT_SECRET
+
+Object and field names are configurable for orgs that already have their own object; a field
+set to ``-`` is not sent at all.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from ..settings import Settings
+
+API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+DEFAULT_API_VERSION = "62.0"
+
+#: our name for a value -> (setting, default Salesforce field API name)
+FIELDS = {
+    "key": ("SF_FIELD_KEY", "Key__c"),
+    "user": ("SF_FIELD_USER", "User__c"),
+    "agent": ("SF_FIELD_AGENT", "Agent__c"),
+    "date": ("SF_FIELD_DATE", "Date__c"),
+    "state": ("SF_FIELD_STATE", "Presence_State__c"),
+    "status": ("SF_FIELD_STATUS", "Presence_Status__c"),
+    "reason_code": ("SF_FIELD_REASON_CODE", "Reason_Code__c"),
+    "seconds": ("SF_FIELD_SECONDS", "Seconds__c"),
+}
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    login_url: str = ""
+    auth_mode: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    security_token: str = field(default="", repr=False)
+    private_key_file: str = ""
+    jwt_audience: str = ""
+    api_version: str = DEFAULT_API_VERSION
+    object_name: str = "Presence_Time__c"
+    fields: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 30.0
+    backoff_max_seconds: int = 900
+    limit_pause_seconds: int = 3600
+    #: why the sink is not configured (empty when it is)
+    problem: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return not self.problem
+
+    def describe(self) -> dict:
+        """What an admin may see: no secret, only whether each one is set."""
+        return {"login_url": self.login_url, "auth_mode": self.auth_mode or None, "api_version": self.api_version,
+                "object": self.object_name, "external_id_field": self.fields.get("key"),
+                "client_secret_set": bool(self.client_secret), "password_set": bool(self.password),
+                "private_key_file": self.private_key_file or None}
+
+
+def _number(settings: Settings, name: str, default: float, low: float, high: float) -> tuple[float, str]:
+    raw = settings.get(name)
+    if raw is None:
+        return default, ""
+    try:
+        value = float(raw)
+    except ValueError:
+        return default, f"{name} must be a number"
+    if not low <= value <= high:
+        return default, f"{name} must be from {low:g} to {high:g}"
+    return value, ""
+
+
+def load(settings: Settings) -> SalesforceSettings:
+    """The Salesforce settings; ``problem`` says why the sink is off (never raises)."""
+    get = settings.get
+    login_url = (get("SF_LOGIN_URL") or "").rstrip("/")
+    client_id, secret = get("SF_CLIENT_ID", ""), get("SF_CLIENT_SECRET", "")
+    username, password = get("SF_USERNAME", ""), get("SF_PASSWORD", "")
+    key_file = get("SF_PRIVATE_KEY_FILE", "")
+    problems: list[str] = []
+    if not login_url:
+        problems.append("SF_LOGIN_URL is not set")
+    else:
+        parsed = urlparse(login_url)
+        if parsed.scheme != "https" or not parsed.hostname:
+            problems.append("SF_LOGIN_URL must be a full https:// URL (My Domain, test.salesforce.com, ...)")
+    if key_file and client_id and username:
+        mode = "jwt"
+    elif client_id and secret and username and password:
+        mode = "password"
+    elif client_id and secret:
+        mode = "client_credentials"
+    else:
+        mode = ""
+        if login_url:
+            problems.append("no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
+                            "with SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), or with SF_CLIENT_SECRET + "
+                            "SF_USERNAME + SF_PASSWORD (username-password)")
+    version = get("SF_API_VERSION", DEFAULT_API_VERSION).lstrip("vV")
+    if not re.fullmatch(r"[0-9]{2,3}\.0", version) or float(version) < 46:
+        problems.append("SF_API_VERSION must look like 62.0 (46.0 or later: sObject Collections upsert)")
+    object_name = get("SF_OBJECT_NAME", "Presence_Time__c")
+    if not API_NAME_RE.match(object_name):
+        problems.append("SF_OBJECT_NAME must be an API name like Presence_Time__c")
+    fields: dict[str, str] = {}
+    for ours, (setting, default) in FIELDS.items():
+        value = get(setting, default)
+        if value == "-" and ours != "key":
+            continue
+        if not API_NAME_RE.match(value):
+            problems.append(f"{setting} must be a field API name like {default}")
+        fields[ours] = value
+    timeout, p1 = _number(settings, "SF_TIMEOUT_SECONDS", 30.0, 1, 300)
+    backoff, p2 = _number(settings, "SF_BACKOFF_MAX_SECONDS", 900, 1, 86400)
+    pause, p3 = _number(settings, "SF_LIMIT_PAUSE_SECONDS", 3600, 1, 86400)
+    problems += [p for p in (p1, p2, p3) if p]
+    host = (urlparse(login_url).hostname or "") if login_url else ""
+    sandbox = host == "test.salesforce.com" or ".sandbox." in host
+    audience = get("SF_JWT_AUDIENCE") or ("https://test.salesforce.com" if sandbox else "https://login.salesforce.com")
+    return SalesforceSettings(
+        login_url=login_url, auth_mode=mode, client_id=client_id, client_secret=secret, username=username,
+        password=password, security_token=get("SF_SECURITY_TOKEN", ""), private_key_file=key_file,
+        jwt_audience=audience, api_version=version, object_name=object_name, fields=fields,
+        timeout_seconds=timeout, backoff_max_seconds=int(backoff), limit_pause_seconds=int(pause),
+        problem="; ".join(problems))

@@ -1,0 +1,97 @@
+"""Sync health for admins: the same facts for ``sync status`` and ``GET /api/v1/sync/status``."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from ..service import iso
+from ..store.models import DailyTotal
+from .flush import SalesforceSync
+from .pending import external_key, pending_totals
+from .state import sync_state
+
+NOT_CONFIGURED = "Salesforce not configured"
+
+
+def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
+    """Last success, rows pending, parked rows with reasons, API usage, next attempt. No secrets."""
+    settings = sync.settings
+    if not settings.configured:
+        return {"configured": False, "message": NOT_CONFIGURED, "detail": settings.problem,
+                "totals": "kept in the local store only"}
+    service = sync.service
+    now = service.clock()
+    pending = pending_totals(service)
+    with service.store.read() as s:
+        st = sync_state(s)
+        parked_count = s.scalar(select(func.count()).select_from(DailyTotal)
+                                .where(DailyTotal.parked_reason.is_not(None)))
+        parked = s.execute(select(DailyTotal).where(DailyTotal.parked_reason.is_not(None))
+                           .order_by(DailyTotal.day.desc(), DailyTotal.agent_id).limit(parked_limit)).scalars().all()
+        parked_rows = [{"key": external_key(t.agent_id, t.day, t.state_id), "agent_id": t.agent_id,
+                        "date": t.day.isoformat(), "state_id": t.state_id, "seconds": round(t.seconds),
+                        "reason": t.parked_reason} for t in parked]
+    return {
+        "configured": True,
+        "message": _message(st, now),
+        "connection": settings.describe(),
+        "tracking_interval_seconds": sync.interval_seconds(),
+        "last_success_at": iso(st.last_success_at),
+        "last_attempt_at": iso(st.last_attempt_at),
+        "next_attempt_at": iso(_later(st.next_attempt_at, st.paused_until, now)),
+        "paused_until": iso(st.paused_until) if st.paused_until and st.paused_until > now else None,
+        "consecutive_failures": st.failures or 0,
+        "last_error": st.last_error,
+        "last_error_at": iso(st.last_error_at),
+        "rows_pending": len(pending),
+        "rows_parked": parked_count,
+        "parked": parked_rows,
+        "api_usage": ({"used": st.api_used, "limit": st.api_limit, "at": iso(st.api_usage_at)}
+                      if st.api_limit else None),
+        "api_calls_made": st.calls_made or 0,
+        "records_written": st.records_written or 0,
+    }
+
+
+def _later(a: datetime | None, b: datetime | None, now: datetime) -> datetime | None:
+    """The next attempt when something holds the flush back; None means: on the next interval."""
+    times = [t for t in (a, b) if t and t > now]
+    return max(times) if times else None
+
+
+def _message(st, now: datetime) -> str:
+    if st.paused_until and st.paused_until > now:
+        return f"API request limit reached (REQUEST_LIMIT_EXCEEDED): no calls until {iso(st.paused_until)}"
+    if st.failures:
+        return f"failing ({st.failures} in a row), retrying with backoff: {st.last_error}"
+    if st.last_success_at is None:
+        return "configured; nothing written yet"
+    return "ok"
+
+
+def status_text(status: dict) -> str:
+    """The status as lines for the terminal."""
+    if not status["configured"]:
+        lines = [status["message"] + " — totals stay in the local store."]
+        if status.get("detail"):
+            lines.append(f"  ({status['detail']})")
+        return "\n".join(lines)
+    conn = status["connection"]
+    usage = status["api_usage"]
+    lines = [
+        f"Salesforce sync: {status['message']}",
+        f"  org              : {conn['login_url']} ({conn['auth_mode']}, API v{conn['api_version']}, "
+        f"object {conn['object']} by {conn['external_id_field']})",
+        f"  interval         : every {status['tracking_interval_seconds']} s",
+        f"  last success     : {status['last_success_at'] or 'never'}",
+        f"  next attempt     : {status['next_attempt_at'] or 'on the next interval'}",
+        f"  rows pending     : {status['rows_pending']}",
+        f"  rows parked      : {status['rows_parked']}",
+        f"  API usage (org)  : " + (f"{usage['used']}/{usage['limit']} at {usage['at']}" if usage else "not known yet"),
+    ]
+    if status["last_error"]:
+        lines.append(f"  last error       : {status['last_error']} ({status['last_error_at']})")
+    for row in status["parked"]:
+        lines.append(f"    parked {row['key']}: {row['reason']}")
+    return "\n".join(lines)

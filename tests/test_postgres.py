@@ -1,0 +1,25 @@
+"""The same rules on PostgreSQL: the store works on any SQLAlchemy URL, and row locks keep writers apart.
+
+The tests below are the SQLite tests of other modules, collected again here with the store fixture
+pointing at a throwaway PostgreSQL server.
+"""
+from __future__ import annotations
+
+import pytest
+
+from test_api import (test_agent_logs_in_changes_state_and_reads_it_back,  # noqa: F401
+                      test_call_events_drive_on_a_call_and_wrap_up_and_repeat_safely,
+                      test_time_tracking_counts_the_open_interval_and_exports_csv,
+                      test_wrap_up_ends_on_time_across_a_restart, edred)
+from test_concurrency import test_parallel_changes_from_two_processes_keep_intervals_contiguous  # noqa: F401
+from test_sessions import (test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart,  # noqa: F401
+                           test_seed_example_softphone_and_paired_device_are_two_acquired_events)
+
+
+@pytest.fixture
+def database_url(postgres):
+    return postgres.new_database()
+
+
+def test_healthz_names_the_postgresql_backend(client):
+    assert client.get("/healthz").json["store"]["backend"] == "postgresql"
