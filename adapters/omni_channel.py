@@ -45,7 +45,7 @@ class OmniChannelAdapter(Adapter):
     max_concurrency = 4
     blueprint = bp
     settings = {
-        "instance_url": Setting(str, default="", help="Salesforce instance URL for the status SOQL"),
+        "instance_url": Setting(str, default="", help="instance URL for the status SOQL (default: the SF_* connection)"),
         "access_token": Setting(str, default="", secret=True),
         "api_version": Setting(str, default="61.0"),
         "cache_seconds": Setting(float, default=600.0, range=(0, 86400)),
@@ -64,6 +64,12 @@ class OmniChannelAdapter(Adapter):
         self._recent: dict[str, list[tuple[str, float]]] = {}
         self.drift: list[dict] = []
         self.reconciled_at: str | None = None
+
+    def use_salesforce(self, query: Query) -> None:
+        """Read statuses through the product's shared Salesforce connection (unless OMNI_* is set)."""
+        if self.query is None:
+            self.query = query
+            self.statuses = StatusResolver(query, self.monotonic, self.config["cache_seconds"])
 
     def wants(self, options) -> bool:
         return bool(getattr(options, "omni_channel_sync", False))

@@ -1,8 +1,8 @@
 """A small SOQL reader for the Omni-Channel adapter: ``query(soql) -> records``.
 
-Interim: it uses an injected instance URL and access token (``OMNI_INSTANCE_URL``,
-``OMNI_ACCESS_TOKEN``). The adapter only needs *a callable that runs SOQL*, so swapping to the
-product's shared Salesforce connection means passing that connection's query function instead.
+The adapter only needs *a callable that runs SOQL*. By default that is the product's shared
+Salesforce connection (SF_* settings, see connector.integrations); ``rest_query`` here is for an
+explicit instance URL and access token (``OMNI_INSTANCE_URL``, ``OMNI_ACCESS_TOKEN``).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from adapters.base import Adapter, AdapterConfigError, Host, UnknownAdapter
+from adapters.base import Adapter, AdapterConfigError, AdapterError, Host, UnknownAdapter
 from adapters.registry import adapter_class
 from .api import openapi
 from .api.auth import require
@@ -60,13 +60,33 @@ def init_app(app: Flask) -> None:
                             max_backoff=_float(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
     app.extensions["dispatcher"] = dispatcher
     dispatcher.host = host = Host(service=service, bus=ext.bus, settings=settings, clock=service.clock, store=ext.store)
+    shared_query = _salesforce_query(app)
     for adapter in adapters.values():
         adapter.host = host
+        if shared_query is not None and hasattr(adapter, "use_salesforce"):
+            adapter.use_salesforce(shared_query)
         if adapter.blueprint is not None and adapter.blueprint.name not in app.blueprints:
             app.register_blueprint(adapter.blueprint)
         for job in getattr(adapter, "jobs", lambda: [])():
             ext.jobs.append(job)
     app.register_blueprint(bp)
+
+
+def _salesforce_query(app: Flask):
+    """SOQL through the shared Salesforce connection (SF_* settings), as an adapter-side query function."""
+    sync = app.extensions.get("salesforce")
+    connection = getattr(sync, "connection", None)
+    if connection is None:
+        return None
+    from .salesforce.connection import LimitExceeded, SalesforceProblem, Unavailable
+
+    def query(soql: str) -> list[dict]:
+        try:
+            return connection.query_all(soql)
+        except SalesforceProblem as exc:
+            raise AdapterError(f"Salesforce: {exc.message}",
+                               retryable=isinstance(exc, (Unavailable, LimitExceeded))) from None
+    return query
 
 
 def start(app: Flask) -> Dispatcher:

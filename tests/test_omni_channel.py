@@ -128,3 +128,22 @@ def test_reconciliation_reports_agents_whose_omni_status_drifted(omni):
     assert job() == [{"agent_id": "ann", "expected": "Break", "omni_channel": "Available"}]
     assert "IsCurrentState+%3D+true" in responses.calls[0].request.url
     assert app.extensions["dispatcher"].health()["omni-channel"]["drift"][0]["agent_id"] == "ann"
+
+
+@responses.activate
+def test_without_omni_settings_statuses_are_read_through_the_shared_salesforce_connection(make_app):
+    from tests.sf_fake import DATA_URL, SF_ENV, FakeOrg
+    FakeOrg(responses.mock)
+    responses.get(DATA_URL + "/query/", json=STATUSES)
+    adapter = OmniChannelAdapter({})
+    app = make_app(ADAPTERS=[adapter], **SF_ENV)
+    ext = app.extensions["connector"]
+    ext.service.configs.apply(omni_config(), "test", "test")
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, ext.service.clock())
+    sub = ext.bus.subscribe()
+    ext.service.login("edred", "Softphone", "browser")
+    app.extensions["dispatcher"].drain()
+    assert omni_events(sub)[0]["service_presence_status_id"] == "0N5000000000001AAA"
+    [query] = [c.request for c in responses.calls if "/query" in c.request.url]
+    assert "ServicePresenceStatus" in query.url and query.headers["Authorization"].startswith("Bearer 00Dxx!token-")
+    sub.close()
