@@ -18,10 +18,10 @@ def pbx(**settings) -> PbxHttpAdapter:
                            "auth": "basic", "username": "admin", "password": "ph0ne", **settings})
 
 
-def app_with(make_app, adapter, preset="avaya_ip_office"):
+def app_with(make_app, adapter, preset="avaya_ip_office", **fields):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
     ext = app.extensions["connector"]
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000"}, ext.service.clock())
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000", **fields}, ext.service.clock())
     return app, ext, app.extensions["dispatcher"]
 
 
@@ -108,3 +108,19 @@ def test_auth_without_a_username_is_refused():
     from adapters.base import AdapterConfigError
     with pytest.raises(AdapterConfigError, match="PBX_HTTP_USERNAME is required with PBX_HTTP_AUTH=basic"):
         PbxHttpAdapter({"url": "http://x/{code}", "auth": "basic"})
+
+
+@responses.activate
+def test_a_softphone_login_with_pin_reaches_the_phone_as_login_code_then_ready(make_app):
+    app, ext, dispatcher = app_with(make_app, pbx(), pin="4711")
+    responses.get("http://phone-3000.lan/servlet", status=200)
+    ext.service.login("edred", "Softphone", "browser", pin="4711")
+    dispatcher.drain()
+    ext.service.logout("edred", "Softphone")
+    dispatcher.drain()
+    assert [c.request.url.split("number=")[1] for c in responses.calls] == [
+        "%2A35%2A3000%2A4711%23", "%2A60", "%2A36"]  # the session's end itself has no reason code
+    with ext.store.read() as s:
+        rows = s.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars().all()
+        assert [r.kind for r in rows] == ["login", "presence", "presence", "logout"]
+        assert all("pin_sealed" not in r.payload and r.delivered_at for r in rows)
