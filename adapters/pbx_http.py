@@ -11,6 +11,8 @@ Placeholders: ``{code}`` (URL-encoded digits), ``{extension}``, ``{agent}``, ``{
 """
 from __future__ import annotations
 
+import logging
+import threading
 from urllib.parse import quote
 
 import requests
@@ -18,6 +20,19 @@ from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
 from .base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
 from .pbx import PBX_SOURCE, dial_code, pbx_wanted
+
+
+_secret_request = threading.local()
+
+
+class _HidePinRequests(logging.Filter):
+    """urllib3 logs request lines (with the URL) at DEBUG; drop them while a URL carries a PIN."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_secret_request, "active", False)
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_HidePinRequests())
 
 
 class PbxHttpAdapter(Adapter):
@@ -59,7 +74,11 @@ class PbxHttpAdapter(Adapter):
         code = dial_code(agent, change)
         if code is None:
             return
-        self._send(self.url_for(agent, code))
+        _secret_request.active = bool(change.pin)
+        try:
+            self._send(self.url_for(agent, code))
+        finally:
+            _secret_request.active = False
 
     def _send(self, url: str) -> requests.Response:
         auth = None

@@ -124,3 +124,35 @@ def test_a_softphone_login_with_pin_reaches_the_phone_as_login_code_then_ready(m
         rows = s.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars().all()
         assert [r.kind for r in rows] == ["login", "presence", "presence", "logout"]
         assert all("pin_sealed" not in r.payload and r.delivered_at for r in rows)
+
+
+def test_the_pin_never_reaches_the_log_even_at_debug_level(make_app, caplog):
+    import logging
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Phone(BaseHTTPRequestHandler):
+        paths: list[str] = []
+
+        def do_GET(self):
+            Phone.paths.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Phone)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        caplog.set_level(logging.DEBUG)
+        adapter = PbxHttpAdapter({"url": f"http://127.0.0.1:{server.server_port}/servlet?key=number={{code}}"})
+        app, ext, dispatcher = app_with(make_app, adapter, pin="4711")
+        ext.service.login("edred", "Softphone", "browser", pin="4711")
+        dispatcher.drain()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert Phone.paths == ["/servlet?key=number=%2A35%2A3000%2A4711%23", "/servlet?key=number=%2A60"]
+    assert "number=%2A60" in caplog.text  # urllib3 does log request lines at DEBUG ...
+    assert "4711" not in caplog.text  # ... but not the one with the PIN
