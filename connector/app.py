@@ -62,4 +62,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp):
         app.register_blueprint(blueprint)
     salesforce.init_app(app)
+    from . import integrations
+    integrations.init_app(app)  # adapters: outbox targets, dispatcher, inbound routes, health
     return app

@@ -61,6 +61,8 @@ def serve(host: str, port: int, threads: int) -> None:
     ext = _ext(app)
     if ext.settings.run_scheduler:
         scheduler.start(app)
+    from .integrations import start as start_adapters
+    start_adapters(app)  # the outbox dispatcher and the adapters' inbound listeners
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {ext.store.backend})")
     waitress.serve(app, host=host, port=port, threads=threads, ident="presence-connector",
                    channel_timeout=120, send_bytes=1)
@@ -267,6 +269,9 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
 from .salesforce.cli import register as _register_salesforce  # noqa: E402
 _register_salesforce(main)
 
+from .adapters_cli import adapters as _adapters_group  # noqa: E402
+
+main.add_command(_adapters_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

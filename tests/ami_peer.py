@@ -1,0 +1,78 @@
+"""A small Asterisk Manager Interface peer on 127.0.0.1 for tests: logs in, answers, records, drops."""
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+
+
+class AmiPeer:
+    def __init__(self, username: str = "connector", secret: str = "s3cret"):
+        self.username, self.secret = username, secret
+        self.actions: list[dict] = []
+        self.raw: list[bytes] = []
+        self.connections: list[socket.socket] = []
+        self.listeners: list[socket.socket] = []
+        self.logins = 0
+        peer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                peer.connections.append(self.request)
+                self.wfile.write(b"Asterisk Call Manager/6.0.0\r\n")
+                message: dict = {}
+                for raw in self.rfile:
+                    peer.raw.append(raw)
+                    line = raw.decode().rstrip("\r\n")
+                    if line:
+                        key, _, value = line.partition(":")
+                        message[key.strip()] = value.strip()
+                        continue
+                    if message:
+                        self.wfile.write(peer.answer(message, self.request).encode())
+                    message = {}
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def answer(self, message: dict, sock) -> str:
+        self.actions.append(message)
+        action_id = message.get("ActionID", "")
+        if message.get("Action") == "Login":
+            if message.get("Username") == self.username and message.get("Secret") == self.secret:
+                self.logins += 1
+                if message.get("Events") == "on":
+                    self.listeners.append(sock)
+                return f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n"
+            return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Authentication failed\r\n\r\n"
+        if message.get("Action") == "QueuePause" and message.get("Interface") == "PJSIP/9999":
+            return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Interface not found\r\n\r\n"
+        # an unrelated event first: the client must skip it and wait for its own response
+        return (f"Event: PeerStatus\r\nPeer: PJSIP/1\r\n\r\n"
+                f"Response: Success\r\nActionID: {action_id}\r\nMessage: {message.get('Action')} done\r\n\r\n")
+
+    def actions_named(self, name: str) -> list[dict]:
+        return [{k: v for k, v in a.items() if k != "ActionID"} for a in self.actions if a.get("Action") == name]
+
+    def event(self, fields: dict) -> None:
+        """Send an event to every connection that logged in with Events: on."""
+        wire = "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+        for sock in list(self.listeners):
+            sock.sendall(wire.encode())
+
+    def drop_all(self) -> None:
+        for sock in self.connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+        self.connections.clear()
+        self.listeners.clear()
+
+    def close(self) -> None:
+        self.drop_all()
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,138 @@
+"""The Asterisk AMI adapter against a small AMI peer on 127.0.0.1, through the real dispatcher."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from adapters.asterisk_ami import AsteriskAmiAdapter
+from adapters.base import AdapterConfigError, AdapterError, AgentInfo, Change
+from connector import accounts
+from connector.store.models import OutboxRow
+from tests.ami_peer import AmiPeer
+
+
+@pytest.fixture
+def peer():
+    peer = AmiPeer()
+    yield peer
+    peer.close()
+
+
+def ami(peer, **settings) -> AsteriskAmiAdapter:
+    return AsteriskAmiAdapter({"host": "127.0.0.1", "port": str(peer.port), "username": "connector",
+                               "secret": "s3cret", "timeout": "2", **settings})
+
+
+def app_with(make_app, adapter, preset="asterisk"):
+    app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
+    ext = app.extensions["connector"]
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000"}, ext.service.clock())
+    return app, ext.service, app.extensions["dispatcher"]
+
+
+def outbox(app):
+    with app.extensions["connector"].store.read() as s:
+        rows = s.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars().all()
+        s.expunge_all()
+        return rows
+
+
+def test_presence_changes_pause_and_unpause_the_queue_member(make_app, peer):
+    app, service, dispatcher = app_with(make_app, ami(peer, queue="support"))
+    service.login("edred", "Softphone", "browser")
+    dispatcher.drain()
+    service.set_state("edred", "break")
+    dispatcher.drain()
+    assert peer.actions_named("Login") == [{"Action": "Login", "Username": "connector", "Secret": "s3cret",
+                                            "Events": "off"}]
+    assert peer.actions_named("QueuePause") == [
+        {"Action": "QueuePause", "Interface": "PJSIP/3000", "Paused": "false", "Reason": "Ready for Calls",
+         "Queue": "support"},
+        {"Action": "QueuePause", "Interface": "PJSIP/3000", "Paused": "true", "Reason": "Break", "Queue": "support"}]
+    assert all(r.delivered_at is not None for r in outbox(app))
+    assert peer.logins == 1  # one connection kept for both actions
+
+
+def test_refused_login_parks_the_row_with_the_reason_and_no_secret(make_app, peer):
+    app, service, dispatcher = app_with(make_app, ami(peer, secret="wrong-secret"))
+    service.login("edred", "Softphone", "browser")
+    dispatcher.drain()
+    [row] = outbox(app)
+    assert row.next_attempt_at is None and row.delivered_at is None
+    assert row.last_error == "Asterisk refused the AMI login for 'connector': Authentication failed"
+    assert "wrong-secret" not in str(dispatcher.health())
+
+
+def test_originate_mode_dials_the_reason_code_from_the_agents_channel(make_app, peer):
+    app, service, dispatcher = app_with(make_app, ami(peer, mode="originate", context="agents"), "avaya_ip_office")
+    service.login("edred", "Softphone", "browser")
+    service.dial("edred", "0049301234")
+    dispatcher.drain()
+    assert [(a["Channel"], a["Exten"], a["Context"], a["Priority"]) for a in peer.actions_named("Originate")] == [
+        ("PJSIP/3000", "*60", "agents", "1"), ("PJSIP/3000", "0049301234", "agents", "1")]
+
+
+def test_a_value_with_a_line_break_never_reaches_the_wire(peer):
+    adapter = ami(peer)
+    agent = AgentInfo("edred", extension="3000\r\nAction: Originate")
+    change = Change("presence", at=None, state={"id": "break", "label": "Break", "status": 3, "adapters": {}})
+    with pytest.raises(AdapterError) as caught:
+        adapter.push(agent, change)
+    assert not caught.value.retryable and "line break" in str(caught.value)
+    time.sleep(0.05)
+    assert not any(b"Originate" in raw for raw in peer.raw)
+    assert peer.actions_named("QueuePause") == []
+    with pytest.raises(AdapterError):
+        adapter.client.action("QueuePause", Interface="PJSIP/1", Reason="Lunch\nAction: Logoff")
+
+
+def test_the_adapter_reconnects_after_the_peer_drops(peer):
+    adapter = ami(peer)
+    agent = AgentInfo("edred", extension="3000")
+    state = {"id": "ready", "label": "Ready", "status": 1, "adapters": {}}
+    adapter.push(agent, Change("presence", at=None, state=state))
+    peer.drop_all()
+    time.sleep(0.05)
+    adapter.push(agent, Change("presence", at=None, state=state))
+    assert peer.logins == 2 and len(peer.actions_named("QueuePause")) == 2
+    assert adapter.health()["connections_made"] == 2
+
+
+def test_an_error_response_is_reported_with_asterisks_message(peer):
+    adapter = ami(peer)
+    with pytest.raises(AdapterError, match="Asterisk refused QueuePause: Interface not found"):
+        adapter.push(AgentInfo("x", extension="9999"),
+                     Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}))
+
+
+def test_pauses_made_on_the_phone_change_the_agents_state(make_app, peer):
+    adapter = ami(peer, events="on")
+    app, service, dispatcher = app_with(make_app, adapter)
+    service.login("edred", "Softphone", "browser")
+    from connector.integrations import start
+    start(app)
+    try:
+        deadline = time.monotonic() + 3
+        while not peer.listeners and time.monotonic() < deadline:
+            time.sleep(0.02)
+        peer.event({"Event": "QueueMemberPause", "Queue": "support", "Interface": "PJSIP/3000", "Paused": "1",
+                    "PausedReason": "Follow-up"})
+        while service.presence("edred")["state"]["id"] != "follow-up" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert service.presence("edred")["state"]["id"] == "follow-up"
+        rows = [r for r in outbox(app) if r.source == "pbx"]
+        assert len(rows) == 1  # written for the AMI adapter, but never sent back to the PBX
+        dispatcher.drain()
+        assert len(peer.actions_named("QueuePause")) == 1  # only the login's Ready, not the echo
+    finally:
+        adapter.stop()
+        dispatcher.stop()
+
+
+def test_missing_settings_are_named():
+    with pytest.raises(AdapterConfigError, match="AMI_SECRET is required"):
+        AsteriskAmiAdapter({"host": "pbx", "username": "u"})
+    with pytest.raises(AdapterConfigError, match="AMI_PORT must be between 1 and 65535"):
+        AsteriskAmiAdapter({"host": "pbx", "username": "u", "secret": "x", "port": "70000"})
