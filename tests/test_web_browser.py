@@ -17,9 +17,22 @@ pytestmark = pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM),
                                 reason="Debian's chromium is missing: run 'make system-deps'")
 
 
+SALESFORCE_DOMAINS = "https://*.lightning.force.com"
+CONSOLE = "https://acme.lightning.force.com"
+#: what the console's opencti_min.js offers, recording what the softphone does with it
+FAKE_OPENCTI = """
+window.published = []; window.panelHeights = [];
+window.sforce = {opencti: {
+  publish: function (p) { window.published.push(p); },
+  subscribe: function (o) { window.omniListener = o.listener; window.subscribedTo = o.channelName; },
+  setSoftphonePanelHeight: function (o) { window.panelHeights.push(o.heightPX); }
+}};
+"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with live_server(tmp_path_factory.mktemp("web")) as srv:
+    with live_server(tmp_path_factory.mktemp("web"), CONNECTOR_FRAME_ANCESTORS=SALESFORCE_DOMAINS) as srv:
         srv.user("sue", "supervisor")
         srv.user("ada", "admin")
         yield srv
@@ -114,6 +127,7 @@ def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
     phone.wait_for_selector("#wrapup:not(.hidden)")
     assert phone.inner_text("#wrapup-countdown") in ("1", "2")
     assert "Wrap-up" in phone.inner_text("#current-label")
+    screenshot(phone, "softphone-wrap-up")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)", timeout=5000)
     assert phone.is_hidden("#wrapup")
 
@@ -255,3 +269,36 @@ def test_softphone_is_usable_with_the_keyboard(contexts, server):
     phone.keyboard.type("5551234")
     phone.keyboard.press("Enter")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready
+
+
+def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, server):
+    server.agent("olga")
+    context, watcher = contexts(width=300, height=640)
+    watcher.expect_refusals(404)  # the Omni-Channel endpoint may not be installed: the phone carries on
+    context.route(f"{CONSOLE}/support/api/**/opencti_min.js",
+                  lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_OPENCTI))
+    page = context.new_page()
+    page.goto(f"{server.url}/softphone?sfdcIframeOrigin={CONSOLE}&mode=Lightning")
+    page.fill("input[name=agent_id]", "olga")
+    page.fill("input[name=pin]", "1234")
+    page.click("button[type=submit]")
+    expect(page.locator("#mode")).to_have_text("Salesforce console")
+    assert page.evaluate("window.subscribedTo") == "Presence_Connector_Omni__c"
+    assert page.evaluate("window.panelHeights.length") >= 1
+    page.click("#login")
+    expect(page.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    message = {"agent_id": "olga", "action": "set_status", "service_presence_status_id": "0N5xx0000000001",
+               "developer_name": "Available"}
+    server.ext.bus.publish("omni_channel", message)
+    expect(page.locator("#mode")).to_have_text("Salesforce console")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.published") == [{"channelName": "Presence_Connector_Omni__c", "message": message}]
+    with page.expect_request("**/api/v1/agents/olga/omni-channel") as sent:
+        page.evaluate("window.omniListener({type: 'omniChannelStatusChanged', developer_name: 'Busy', "
+                      "service_presence_status_id: '0N5xx0000000002'})")
+    assert sent.value.post_data_json == {"event": "statusChanged", "developer_name": "Busy",
+                                         "service_presence_status_id": "0N5xx0000000002"}
+    page.wait_for_timeout(300)
+    assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
+    page.select_option("#state", "break")
+    expect(page.locator("#current-label")).to_have_text("Break (Away)")
