@@ -200,3 +200,24 @@ def test_counters_for_every_agent_of_a_day(client, api, people):
     assert api.call("GET", "/api/v1/counters?date=2026-13-01", api.token("supervisor")).status_code == 422
     assert api.call("GET", "/api/v1/counters", api.token("agent", "edred")).status_code == 403
     assert "/api/v1/counters" in client.get("/api/v1/openapi.json").get_json()["paths"]
+
+
+def test_state_mix_splits_the_day_into_hours_per_state_for_a_team(client, api, people, clock):
+    token = api.token("integration")
+    clock.advance(minutes=30)  # 09:30
+    api.call("POST", "/api/v1/agents/edred/login", token, json={})
+    api.call("POST", "/api/v1/agents/maria/login", token, json={})
+    clock.advance(minutes=45)  # 10:15
+    api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "break"})
+    clock.advance(minutes=20)  # 10:35, break still open
+    supervisor = api.token("supervisor")
+    sales = api.call("GET", "/api/v1/state-mix?team=Sales", supervisor).get_json()
+    hours = {h["label"]: h["seconds"] for h in sales["hours"]}
+    assert len(sales["hours"]) == 24
+    assert hours["09:00"] == {"ready": 1800}
+    assert hours["10:00"] == {"ready": 900, "break": 1200}
+    assert hours["11:00"] == {}
+    everyone = {h["label"]: h["seconds"] for h in api.call("GET", "/api/v1/state-mix", supervisor).get_json()["hours"]}
+    assert everyone["10:00"] == {"ready": 900 + 2100, "break": 1200}
+    assert api.call("GET", "/api/v1/state-mix?date=yesterday", supervisor).status_code == 422
+    assert api.call("GET", "/api/v1/state-mix", api.token("agent", "edred")).status_code == 403

@@ -262,6 +262,17 @@ def counters_for_day():
     return jsonify({"date": day.isoformat(), "counters": reports.counters_for_day(svc, day)})
 
 
+@bp.get("/state-mix")
+@require("supervisor", "admin")
+def state_mix():
+    """Seconds per state in each hour of a day, for all agents or one team."""
+    svc = service()
+    today = svc.clock().astimezone(svc.settings.tz).date()
+    day = reports.parse_day(request.args.get("date"), "date", today)
+    team = request.args.get("team") or None
+    return jsonify({"date": day.isoformat(), "team": team, "hours": reports.state_mix(svc, day, team)})
+
+
 @bp.get("/config/history")
 @require("admin")
 def config_history():
