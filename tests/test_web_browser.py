@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from connector import reports
 from connector.presence_config import build_config, load_preset
 from web_server import CHROMIUM, CHROMIUM_ARGS, ConsoleErrors, CuttableProxy, agent_sign_in, live_server, screenshot, sign_in
 
@@ -302,3 +303,44 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
     page.select_option("#state", "break")
     expect(page.locator("#current-label")).to_have_text("Break (Away)")
+
+
+def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dashboard(contexts, server):
+    server.agent("vera", team="Retention")
+    phone = softphone(contexts, server, "vera")
+    phone.click("#login")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    supervisor = contexts()[0].new_page()
+    sign_in(supervisor, server.url, "sue")
+    supervisor.wait_for_selector("#connection.ok")
+    supervisor.select_option("#filter-team", "Retention")
+    expect(supervisor.locator("#agents tbody tr.agent-row")).to_have_count(1)
+    row = supervisor.locator('#agents tr[data-agent="vera"]')
+    row.locator('[data-control="state"]').select_option("meeting")
+    row.locator('[data-control="set"]').click()
+    expect(phone.locator("#current-label")).to_have_text("Meeting (Busy)")
+    supervisor.on("dialog", lambda dialog: dialog.accept())
+    supervisor.locator('#agents tr[data-agent="vera"] [data-control="logout"]').click()
+    expect(phone.locator("#current-label")).to_have_text("Logged out")
+    expect(supervisor.locator('#agents tr[data-agent="vera"] .state-cell')).to_have_text("Logged out")
+    today = server.ext.service.clock().date()
+    last = reports.logon_events(server.ext.service, today, today, agent_id="vera")[-1]
+    assert (last["action"], last["logon_source"], last["actor"]) == ("Released", "Supervisor", "sue")
+
+
+def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts, server):
+    admin = contexts()[0].new_page()
+    sign_in(admin, server.url, "ada")
+    admin.wait_for_selector("#states tbody tr")
+    labels = lambda: admin.locator('#states tbody [data-key="label"]').evaluate_all("els => els.map(e => e.value)")  # noqa: E731
+    before = labels()
+    admin.locator("#states tbody tr").nth(3).locator(".up").click()
+    admin.locator("#states tbody tr").nth(1).get_by_role("button", name="Remove").click()
+    expected = [before[0], before[3], before[2]] + before[4:]
+    assert labels() == expected
+    admin.click("#save")
+    expect(admin.locator("#editor-status")).to_contain_text("Saved and applied")
+    with server.ext.store.read() as s:
+        active = server.ext.service.configs.active(s)
+    assert [st.label for st in active.states] == expected
+    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")

@@ -48,6 +48,8 @@ def test_cookie_api_call_without_csrf_token_is_refused_and_changes_nothing(clien
     assert people.service.presence("edred")["logged_in"] is False
     wrong = client.post("/api/v1/agents/edred/login", json={}, headers={"X-CSRF-Token": token + "x"})
     assert wrong.status_code == 403
+    basic = client.post("/api/v1/agents/edred/login", json={}, headers={"Authorization": "Basic eDp5"})
+    assert basic.status_code == 403  # only a bearer token exempts a call from the CSRF check
     ok = client.post("/api/v1/agents/edred/login", json={}, headers={"X-CSRF-Token": token})
     assert ok.status_code == 200 and ok.get_json()["logged_in"] is True
 
@@ -156,7 +158,7 @@ def test_embedded_softphone_cookie_is_samesite_none_and_secure_over_https(client
         "agent_id": "edred", "pin": "1234", "csrf_token": token,
         "next": "/softphone?sfdcIframeOrigin=https://acme.lightning.force.com"})
     cookie = _session_cookie(res)
-    assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie
+    assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie and "Partitioned" in cookie
 
 
 def test_standalone_sign_in_over_https_keeps_samesite_lax(client, people):
@@ -166,7 +168,7 @@ def test_standalone_sign_in_over_https_keeps_samesite_lax(client, people):
     res = client.post("/auth/login", base_url=base, data={"username": "sue", "password": PASSWORD,
                                                           "csrf_token": token})
     cookie = _session_cookie(res)
-    assert "Secure" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie and "SameSite=Lax" in cookie and "Partitioned" not in cookie
 
 
 def test_disabling_a_user_ends_their_web_session(client, people):
