@@ -344,3 +344,28 @@ def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts
         active = server.ext.service.configs.active(s)
     assert [st.label for st in active.states] == expected
     server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+
+
+def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server):
+    admin = contexts()[0].new_page()
+    sign_in(admin, server.url, "ada")
+    admin.click("#tab-accounts")
+    admin.fill("#agent-form input[name=id]", "zoe")
+    admin.fill("#agent-form input[name=name]", "Zoe Park")
+    admin.fill("#agent-form input[name=team]", "Sales")
+    admin.fill("#agent-form input[name=pin]", "2468")
+    admin.click("#agent-form button[type=submit]")
+    expect(admin.locator("#agents tbody")).to_contain_text("Zoe Park")
+    admin.fill("#token-form input[name=name]", "pbx-bridge")
+    admin.select_option("#token-form select[name=role]", "integration")
+    admin.click("#token-form button[type=submit]")
+    expect(admin.locator("#new-token-value")).to_contain_text("pc_")
+    token = admin.inner_text("#new-token-value")
+    assert server.call("GET", "/api/v1/agents", token)[0] == 200
+    expect(admin.locator("#tokens tbody")).to_contain_text("pbx-bridge")
+    assert token not in admin.inner_text("#tokens")
+    screenshot(admin, "admin-accounts")
+    admin.reload()
+    admin.click("#tab-accounts")
+    expect(admin.locator("#tokens tbody")).to_contain_text("pbx-bridge")
+    assert token not in admin.content()  # shown once: never again
