@@ -86,6 +86,8 @@ def test_an_agent_gets_a_403_page_for_admin_dashboard_and_another_agents_softpho
 
 def test_a_supervisor_sees_the_dashboard_but_not_admin(client, people):
     sign_in(client, "sue")
+    assert client.get("/softphone").status_code == 400  # no agent of their own: must name one
+    assert client.get("/softphone?agent=maria").status_code == 200
     assert client.get("/dashboard").status_code == 200
     assert client.get("/dashboard/wallboard").status_code == 200
     assert client.get("/admin").status_code == 403
