@@ -225,3 +225,18 @@ def test_state_mix_splits_the_day_into_hours_per_state_for_a_team(client, api, p
     assert everyone["10:00"] == {"ready": 900 + 2100, "break": 1200}
     assert api.call("GET", "/api/v1/state-mix?date=yesterday", supervisor).status_code == 422
     assert api.call("GET", "/api/v1/state-mix", api.token("agent", "edred")).status_code == 403
+
+
+def test_disabling_an_agent_ends_the_softphone_session(client, people):
+    pin_sign_in(client, "edred")
+    assert client.get("/softphone").status_code == 200
+    accounts.set_agent_active(people.store, "edred", False)
+    assert client.get("/softphone").headers["Location"].startswith("/auth/agent")
+
+
+def test_signing_out_needs_the_csrf_token(client, people):
+    token = sign_in(client, "sue")
+    assert client.post("/auth/logout").status_code == 403
+    assert client.get("/dashboard").status_code == 200
+    assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/dashboard").status_code == 302
