@@ -369,3 +369,5 @@ def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server)
     admin.click("#tab-accounts")
     expect(admin.locator("#tokens tbody")).to_contain_text("pbx-bridge")
     assert token not in admin.content()  # shown once: never again
+    admin.goto(server.url + "/")
+    expect(admin.locator("h1")).to_have_text("Status")
