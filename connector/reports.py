@@ -183,3 +183,31 @@ def _is_number(value: str) -> bool:
 
 def to_json(rows: list[dict]) -> str:
     return json.dumps(rows, indent=2)
+
+
+def state_mix(service: PresenceService, day: date, team: str | None = None) -> list[dict]:
+    """Seconds per state in each hour of a local day, summed over the agents (of ``team``).
+
+    The open interval counts up to now; a DST day has 23 or 25 hours.
+    """
+    tz = service.settings.tz
+    lo, hi = local_day_bounds(day, tz)
+    end = min(hi, service.clock())
+    hours = [{"start": iso(lo + timedelta(hours=h)),
+              "label": (lo + timedelta(hours=h)).astimezone(tz).strftime("%H:%M"), "seconds": defaultdict(float)}
+             for h in range(int((hi - lo).total_seconds() // 3600))]
+    with service.store.read() as s:
+        q = select(StateInterval).join(Agent, Agent.id == StateInterval.agent_id) \
+            .where(StateInterval.started_at < end,
+                   (StateInterval.ended_at.is_(None)) | (StateInterval.ended_at > lo))
+        if team:
+            q = q.where(Agent.team == team)
+        intervals = s.execute(q).scalars().all()
+    for interval in intervals:
+        a, b = max(interval.started_at, lo), min(interval.ended_at or end, end)
+        while a < b:
+            index = int((a - lo).total_seconds() // 3600)
+            boundary = min(b, lo + timedelta(hours=index + 1))
+            hours[index]["seconds"][interval.state_id] += (boundary - a).total_seconds()
+            a = boundary
+    return [{**h, "seconds": {k: round(v) for k, v in h["seconds"].items() if round(v)}} for h in hours]

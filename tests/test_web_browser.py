@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from connector import reports
 from connector.presence_config import build_config, load_preset
 from web_server import CHROMIUM, CHROMIUM_ARGS, ConsoleErrors, CuttableProxy, agent_sign_in, live_server, screenshot, sign_in
 
@@ -17,9 +18,22 @@ pytestmark = pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM),
                                 reason="Debian's chromium is missing: run 'make system-deps'")
 
 
+SALESFORCE_DOMAINS = "https://*.lightning.force.com"
+CONSOLE = "https://acme.lightning.force.com"
+#: what the console's opencti_min.js offers, recording what the softphone does with it
+FAKE_OPENCTI = """
+window.published = []; window.panelHeights = [];
+window.sforce = {opencti: {
+  publish: function (p) { window.published.push(p); },
+  subscribe: function (o) { window.omniListener = o.listener; window.subscribedTo = o.channelName; },
+  setSoftphonePanelHeight: function (o) { window.panelHeights.push(o.heightPX); }
+}};
+"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with live_server(tmp_path_factory.mktemp("web")) as srv:
+    with live_server(tmp_path_factory.mktemp("web"), CONNECTOR_FRAME_ANCESTORS=SALESFORCE_DOMAINS) as srv:
         srv.user("sue", "supervisor")
         srv.user("ada", "admin")
         yield srv
@@ -114,6 +128,7 @@ def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
     phone.wait_for_selector("#wrapup:not(.hidden)")
     assert phone.inner_text("#wrapup-countdown") in ("1", "2")
     assert "Wrap-up" in phone.inner_text("#current-label")
+    screenshot(phone, "softphone-wrap-up")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)", timeout=5000)
     assert phone.is_hidden("#wrapup")
 
@@ -255,3 +270,104 @@ def test_softphone_is_usable_with_the_keyboard(contexts, server):
     phone.keyboard.type("5551234")
     phone.keyboard.press("Enter")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready
+
+
+def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, server):
+    server.agent("olga")
+    context, watcher = contexts(width=300, height=640)
+    watcher.expect_refusals(404)  # the Omni-Channel endpoint may not be installed: the phone carries on
+    context.route(f"{CONSOLE}/support/api/**/opencti_min.js",
+                  lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_OPENCTI))
+    page = context.new_page()
+    page.goto(f"{server.url}/softphone?sfdcIframeOrigin={CONSOLE}&mode=Lightning")
+    page.fill("input[name=agent_id]", "olga")
+    page.fill("input[name=pin]", "1234")
+    page.click("button[type=submit]")
+    expect(page.locator("#mode")).to_have_text("Salesforce console")
+    assert page.evaluate("window.subscribedTo") == "Presence_Connector_Omni__c"
+    assert page.evaluate("window.panelHeights.length") >= 1
+    page.click("#login")
+    expect(page.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    message = {"agent_id": "olga", "action": "set_status", "service_presence_status_id": "0N5xx0000000001",
+               "developer_name": "Available"}
+    server.ext.bus.publish("omni_channel", message)
+    expect(page.locator("#mode")).to_have_text("Salesforce console")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.published") == [{"channelName": "Presence_Connector_Omni__c", "message": message}]
+    with page.expect_request("**/api/v1/agents/olga/omni-channel") as sent:
+        page.evaluate("window.omniListener({type: 'omniChannelStatusChanged', developer_name: 'Busy', "
+                      "service_presence_status_id: '0N5xx0000000002'})")
+    assert sent.value.post_data_json == {"event": "statusChanged", "developer_name": "Busy",
+                                         "service_presence_status_id": "0N5xx0000000002"}
+    page.wait_for_timeout(300)
+    assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
+    page.select_option("#state", "break")
+    expect(page.locator("#current-label")).to_have_text("Break (Away)")
+
+
+def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dashboard(contexts, server):
+    server.agent("vera", team="Retention")
+    phone = softphone(contexts, server, "vera")
+    phone.click("#login")
+    expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    supervisor = contexts()[0].new_page()
+    sign_in(supervisor, server.url, "sue")
+    supervisor.wait_for_selector("#connection.ok")
+    supervisor.select_option("#filter-team", "Retention")
+    expect(supervisor.locator("#agents tbody tr.agent-row")).to_have_count(1)
+    row = supervisor.locator('#agents tr[data-agent="vera"]')
+    row.locator('[data-control="state"]').select_option("meeting")
+    row.locator('[data-control="set"]').click()
+    expect(phone.locator("#current-label")).to_have_text("Meeting (Busy)")
+    supervisor.on("dialog", lambda dialog: dialog.accept())
+    supervisor.locator('#agents tr[data-agent="vera"] [data-control="logout"]').click()
+    expect(phone.locator("#current-label")).to_have_text("Logged out")
+    expect(supervisor.locator('#agents tr[data-agent="vera"] .state-cell')).to_have_text("Logged out")
+    today = server.ext.service.clock().date()
+    last = reports.logon_events(server.ext.service, today, today, agent_id="vera")[-1]
+    assert (last["action"], last["logon_source"], last["actor"]) == ("Released", "Supervisor", "sue")
+
+
+def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts, server):
+    admin = contexts()[0].new_page()
+    sign_in(admin, server.url, "ada")
+    admin.wait_for_selector("#states tbody tr")
+    labels = lambda: admin.locator('#states tbody [data-key="label"]').evaluate_all("els => els.map(e => e.value)")  # noqa: E731
+    before = labels()
+    admin.locator("#states tbody tr").nth(3).locator(".up").click()
+    admin.locator("#states tbody tr").nth(1).get_by_role("button", name="Remove").click()
+    expected = [before[0], before[3], before[2]] + before[4:]
+    assert labels() == expected
+    admin.click("#save")
+    expect(admin.locator("#editor-status")).to_contain_text("Saved and applied")
+    with server.ext.store.read() as s:
+        active = server.ext.service.configs.active(s)
+    assert [st.label for st in active.states] == expected
+    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+
+
+def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server):
+    admin = contexts()[0].new_page()
+    sign_in(admin, server.url, "ada")
+    admin.click("#tab-accounts")
+    admin.fill("#agent-form input[name=id]", "zoe")
+    admin.fill("#agent-form input[name=name]", "Zoe Park")
+    admin.fill("#agent-form input[name=team]", "Sales")
+    admin.fill("#agent-form input[name=pin]", "2468")
+    admin.click("#agent-form button[type=submit]")
+    expect(admin.locator("#agents tbody")).to_contain_text("Zoe Park")
+    admin.fill("#token-form input[name=name]", "pbx-bridge")
+    admin.select_option("#token-form select[name=role]", "integration")
+    admin.click("#token-form button[type=submit]")
+    expect(admin.locator("#new-token-value")).to_contain_text("pc_")
+    token = admin.inner_text("#new-token-value")
+    assert server.call("GET", "/api/v1/agents", token)[0] == 200
+    expect(admin.locator("#tokens tbody")).to_contain_text("pbx-bridge")
+    assert token not in admin.inner_text("#tokens")
+    screenshot(admin, "admin-accounts")
+    admin.reload()
+    admin.click("#tab-accounts")
+    expect(admin.locator("#tokens tbody")).to_contain_text("pbx-bridge")
+    assert token not in admin.content()  # shown once: never again
+    admin.goto(server.url + "/")
+    expect(admin.locator("h1")).to_have_text("Status")

@@ -48,6 +48,8 @@ def test_cookie_api_call_without_csrf_token_is_refused_and_changes_nothing(clien
     assert people.service.presence("edred")["logged_in"] is False
     wrong = client.post("/api/v1/agents/edred/login", json={}, headers={"X-CSRF-Token": token + "x"})
     assert wrong.status_code == 403
+    basic = client.post("/api/v1/agents/edred/login", json={}, headers={"Authorization": "Basic eDp5"})
+    assert basic.status_code == 403  # only a bearer token exempts a call from the CSRF check
     ok = client.post("/api/v1/agents/edred/login", json={}, headers={"X-CSRF-Token": token})
     assert ok.status_code == 200 and ok.get_json()["logged_in"] is True
 
@@ -84,6 +86,8 @@ def test_an_agent_gets_a_403_page_for_admin_dashboard_and_another_agents_softpho
 
 def test_a_supervisor_sees_the_dashboard_but_not_admin(client, people):
     sign_in(client, "sue")
+    assert client.get("/softphone").status_code == 400  # no agent of their own: must name one
+    assert client.get("/softphone?agent=maria").status_code == 200
     assert client.get("/dashboard").status_code == 200
     assert client.get("/dashboard/wallboard").status_code == 200
     assert client.get("/admin").status_code == 403
@@ -156,7 +160,7 @@ def test_embedded_softphone_cookie_is_samesite_none_and_secure_over_https(client
         "agent_id": "edred", "pin": "1234", "csrf_token": token,
         "next": "/softphone?sfdcIframeOrigin=https://acme.lightning.force.com"})
     cookie = _session_cookie(res)
-    assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie
+    assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie and "Partitioned" in cookie
 
 
 def test_standalone_sign_in_over_https_keeps_samesite_lax(client, people):
@@ -166,7 +170,7 @@ def test_standalone_sign_in_over_https_keeps_samesite_lax(client, people):
     res = client.post("/auth/login", base_url=base, data={"username": "sue", "password": PASSWORD,
                                                           "csrf_token": token})
     cookie = _session_cookie(res)
-    assert "Secure" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie and "SameSite=Lax" in cookie and "Partitioned" not in cookie
 
 
 def test_disabling_a_user_ends_their_web_session(client, people):
@@ -200,3 +204,39 @@ def test_counters_for_every_agent_of_a_day(client, api, people):
     assert api.call("GET", "/api/v1/counters?date=2026-13-01", api.token("supervisor")).status_code == 422
     assert api.call("GET", "/api/v1/counters", api.token("agent", "edred")).status_code == 403
     assert "/api/v1/counters" in client.get("/api/v1/openapi.json").get_json()["paths"]
+
+
+def test_state_mix_splits_the_day_into_hours_per_state_for_a_team(client, api, people, clock):
+    token = api.token("integration")
+    clock.advance(minutes=30)  # 09:30
+    api.call("POST", "/api/v1/agents/edred/login", token, json={})
+    api.call("POST", "/api/v1/agents/maria/login", token, json={})
+    clock.advance(minutes=45)  # 10:15
+    api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "break"})
+    clock.advance(minutes=20)  # 10:35, break still open
+    supervisor = api.token("supervisor")
+    sales = api.call("GET", "/api/v1/state-mix?team=Sales", supervisor).get_json()
+    hours = {h["label"]: h["seconds"] for h in sales["hours"]}
+    assert len(sales["hours"]) == 24
+    assert hours["09:00"] == {"ready": 1800}
+    assert hours["10:00"] == {"ready": 900, "break": 1200}
+    assert hours["11:00"] == {}
+    everyone = {h["label"]: h["seconds"] for h in api.call("GET", "/api/v1/state-mix", supervisor).get_json()["hours"]}
+    assert everyone["10:00"] == {"ready": 900 + 2100, "break": 1200}
+    assert api.call("GET", "/api/v1/state-mix?date=yesterday", supervisor).status_code == 422
+    assert api.call("GET", "/api/v1/state-mix", api.token("agent", "edred")).status_code == 403
+
+
+def test_disabling_an_agent_ends_the_softphone_session(client, people):
+    pin_sign_in(client, "edred")
+    assert client.get("/softphone").status_code == 200
+    accounts.set_agent_active(people.store, "edred", False)
+    assert client.get("/softphone").headers["Location"].startswith("/auth/agent")
+
+
+def test_signing_out_needs_the_csrf_token(client, people):
+    token = sign_in(client, "sue")
+    assert client.post("/auth/logout").status_code == 403
+    assert client.get("/dashboard").status_code == 200
+    assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/dashboard").status_code == 302

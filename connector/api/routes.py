@@ -225,6 +225,12 @@ def stats(agent_id: str):
 
 # -- reports ------------------------------------------------------------------------------------
 
+def _day():
+    """The ``date`` query parameter, today (in the configured time zone) when absent."""
+    svc = service()
+    return reports.parse_day(request.args.get("date"), "date", svc.clock().astimezone(svc.settings.tz).date())
+
+
 def _range():
     svc = service()
     today = svc.clock().astimezone(svc.settings.tz).date()
@@ -280,10 +286,16 @@ def session_time():
 @require("supervisor", "admin")
 def counters_for_day():
     """Today's (or ``date``'s) counters for every agent at once, for the dashboard."""
-    svc = service()
-    today = svc.clock().astimezone(svc.settings.tz).date()
-    day = reports.parse_day(request.args.get("date"), "date", today)
-    return jsonify({"date": day.isoformat(), "counters": reports.counters_for_day(svc, day)})
+    day = _day()
+    return jsonify({"date": day.isoformat(), "counters": reports.counters_for_day(service(), day)})
+
+
+@bp.get("/state-mix")
+@require("supervisor", "admin")
+def state_mix():
+    """Seconds per state in each hour of a day, for all agents or one team."""
+    day, team = _day(), request.args.get("team") or None
+    return jsonify({"date": day.isoformat(), "team": team, "hours": reports.state_mix(service(), day, team)})
 
 
 @bp.get("/config/history")

@@ -38,38 +38,33 @@ def _remember_embedding() -> None:
         session["embedded"] = True
 
 
+def _sign_in_page(mode: str, check, fields: tuple[str, str], home) -> object:
+    """The sign-in form of ``mode``; ``check(store, name, secret)`` returns the principal or None."""
+    _remember_embedding()
+    error = None
+    name = request.form.get(fields[0], "").strip()
+    if request.method == "POST":
+        principal = check(current_app.extensions["connector"].store, name, request.form.get(fields[1], ""))
+        if principal is not None:
+            _start_session(principal, with_pin=mode == "agent")
+            return redirect(_next_url(home(principal)))
+        error = "Unknown agent id or wrong PIN." if mode == "agent" else "Unknown username or wrong password."
+    return render_template("sign_in.html", mode=mode, error=error, next=_next_url(""),
+                           **{fields[0]: name}), 401 if error else 200
+
+
 @bp.route("/login", methods=("GET", "POST"))
 def sign_in():
     """Users (supervisors, admins, agents with a user account)."""
-    _remember_embedding()
-    error = None
-    if request.method == "POST":
-        store = current_app.extensions["connector"].store
-        principal = accounts.authenticate_user(store, request.form.get("username", "").strip(),
-                                               request.form.get("password", ""))
-        if principal is not None:
-            _start_session(principal, with_pin=False)
-            return redirect(_next_url(HOME.get(principal.role, "/")))
-        error = "Unknown username or wrong password."
-    return render_template("sign_in.html", mode="user", error=error, next=_next_url(""),
-                           username=request.form.get("username", "")), 401 if error else 200
+    return _sign_in_page("user", accounts.authenticate_user, ("username", "password"),
+                         lambda p: HOME.get(p.role, "/"))
 
 
 @bp.route("/agent", methods=("GET", "POST"))
 def agent_sign_in():
     """Agents with their agent id and PIN (the softphone's own sign-in)."""
-    _remember_embedding()
-    error = None
-    if request.method == "POST":
-        store = current_app.extensions["connector"].store
-        principal = accounts.authenticate_agent_pin(store, request.form.get("agent_id", "").strip(),
-                                                    request.form.get("pin", ""))
-        if principal is not None:
-            _start_session(principal, with_pin=True)
-            return redirect(_next_url(url_for("softphone.page")))
-        error = "Unknown agent id or wrong PIN."
-    return render_template("sign_in.html", mode="agent", error=error, next=_next_url(""),
-                           agent_id=request.form.get("agent_id", "")), 401 if error else 200
+    return _sign_in_page("agent", accounts.authenticate_agent_pin, ("agent_id", "pin"),
+                         lambda p: url_for("softphone.page"))
 
 
 @bp.post("/logout")

@@ -77,8 +77,8 @@ def _check_session():
 
 
 def _check_csrf():
-    if request.method in SAFE_METHODS or request.headers.get("Authorization"):
-        return None
+    if request.method in SAFE_METHODS or request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return None  # a bearer token is never sent by a browser on its own
     if not (session.get("principal") or request.blueprint == "auth"):
         return None  # no cookie identity: the API answers 401 by itself
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
@@ -116,10 +116,17 @@ class PageSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(request.is_secure or app.config.get("SESSION_COOKIE_SECURE"))
 
+    def _third_party(self, app: Flask) -> bool:
+        return bool(session.get("embedded") and self.get_cookie_secure(app))
+
     def get_cookie_samesite(self, app: Flask) -> str | None:
-        if session.get("embedded") and self.get_cookie_secure(app):
+        if self._third_party(app):
             return "None"
         return app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        # browsers that block third-party cookies still keep a partitioned one (CHIPS) for the console
+        return self._third_party(app)
 
 
 def init_app(app: Flask) -> None:

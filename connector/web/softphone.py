@@ -21,6 +21,9 @@ def page():
         abort(403)  # an agent opens only its own softphone
     if principal["role"] not in ("agent", "supervisor", "admin"):
         abort(403)
+    if not wanted:
+        return render_template("error.html", status=400,
+                               message="Your account has no agent: open /softphone?agent=<agent id>."), 400
     origin = allowed_salesforce_origin(request.args.get("sfdcIframeOrigin"))
     if origin:
         g.extra_script_origins = (origin,)

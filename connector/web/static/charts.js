@@ -40,6 +40,38 @@
     return chart;
   }
 
+  /** hours: [{label, seconds: {key: seconds}}] -> vertical stacked bars, one per hour (3600 s = full height). */
+  function hourlyMix(hours, order, colours, names) {
+    var width = 560, height = 220, left = 34, bottom = 20, top = 8;
+    var plotH = height - bottom - top, slot = (width - left) / Math.max(hours.length, 1), barW = slot * 0.78;
+    var max = Math.max(3600, Math.max.apply(null, hours.map(function (h) {
+      return Object.keys(h.seconds).reduce(function (sum, k) { return sum + h.seconds[k]; }, 0);
+    }).concat([0])));
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": "State mix per hour of the day, stacked" });
+    [0, 0.5, 1].forEach(function (f) {
+      var y = top + plotH * (1 - f);
+      chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#e4e7eb" }));
+      chart.appendChild(svg("text", { x: left - 4, y: y + 4, "text-anchor": "end",
+                                      text: PC.shortDuration(max * f).replace(" 00m", "") }));
+    });
+    hours.forEach(function (h, i) {
+      var x = left + i * slot + (slot - barW) / 2, y = top + plotH;
+      order.forEach(function (key) {
+        var secs = h.seconds[key];
+        if (!secs) return;
+        var bh = plotH * secs / max;
+        y -= bh;
+        var rect = svg("rect", { x: x.toFixed(1), y: y.toFixed(1), width: barW.toFixed(1), height: Math.max(bh, 0.5).toFixed(1),
+                                 fill: colours[key] || "#9aa5b1" });
+        rect.appendChild(svg("title", { text: h.label + " · " + (names[key] || key) + ": " + PC.shortDuration(secs) }));
+        chart.appendChild(rect);
+      });
+      if (i % 3 === 0) chart.appendChild(svg("text", { x: x + barW / 2, y: height - 6, "text-anchor": "middle", text: h.label.slice(0, 2) }));
+    });
+    return chart;
+  }
+
   function legend(container, order, colours, names) {
     container.textContent = "";
     order.forEach(function (key) {
@@ -47,5 +79,5 @@
     });
   }
 
-  window.PCCharts = { stackedBars: stackedBars, legend: legend };
+  window.PCCharts = { stackedBars: stackedBars, hourlyMix: hourlyMix, legend: legend };
 })();

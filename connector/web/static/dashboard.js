@@ -193,26 +193,23 @@
       showError("chart-message", "");
       var colours = {}, names = {}, order = [];
       states.forEach(function (s) { colours[s.id] = s.colour; names[s.id] = s.label; order.push(s.id); });
-      var perAgent = {}, perTeam = {}, teamOf = {};
-      Object.keys(agents).forEach(function (id) { teamOf[id] = agents[id].team || "No team"; });
+      var perAgent = {};
       data.rows.forEach(function (r) {
         if (order.indexOf(r.state_id) < 0) { order.push(r.state_id); names[r.state_id] = r.state_label; }
         var a = perAgent[r.agent_id] = perAgent[r.agent_id] || { label: r.agent_name, parts: {} };
         a.parts[r.state_id] = (a.parts[r.state_id] || 0) + r.seconds;
-        var team = teamOf[r.agent_id] || "No team";
-        var t = perTeam[team] = perTeam[team] || { label: team, parts: {} };
-        t.parts[r.state_id] = (t.parts[r.state_id] || 0) + r.seconds;
       });
-      var asRows = function (map) {
-        return Object.keys(map).sort().map(function (k) {
-          return { label: map[k].label, parts: Object.keys(map[k].parts).map(function (s) { return { key: s, seconds: map[k].parts[s] }; }) };
-        });
-      };
-      $("chart-agents").replaceChildren(PCCharts.stackedBars(asRows(perAgent), order, colours, names));
-      $("chart-teams").replaceChildren(PCCharts.stackedBars(asRows(perTeam), order, colours, names));
-      PCCharts.legend($("chart-legend"), order.filter(function (k) {
-        return data.rows.some(function (r) { return r.state_id === k; });
-      }), colours, names);
+      var rows = Object.keys(perAgent).sort().map(function (k) {
+        return { label: perAgent[k].label, parts: Object.keys(perAgent[k].parts).map(function (s) { return { key: s, seconds: perAgent[k].parts[s] }; }) };
+      });
+      $("chart-agents").replaceChildren(PCCharts.stackedBars(rows, order, colours, names));
+      var seen = {};
+      data.rows.forEach(function (r) { seen[r.state_id] = true; });
+      PCCharts.legend($("chart-legend"), order.filter(function (k) { return seen[k]; }), colours, names);
+      var team = $("filter-team").value;
+      $("mix-title").textContent = "State mix over the day · " + (team || "all teams") + " · " + to;
+      return PC.api("GET", "/api/v1/state-mix?date=" + to + (team ? "&team=" + encodeURIComponent(team) : ""))
+        .then(function (mix) { $("chart-teams").replaceChildren(PCCharts.hourlyMix(mix.hours, order, colours, names)); });
     }, function (err) { showError("chart-message", err.message); });
   }
 
@@ -258,7 +255,7 @@
       render();
     });
   });
-  $("filter-team").addEventListener("change", render);
+  $("filter-team").addEventListener("change", function () { render(); showCharts(); });
   $("filter-state").addEventListener("change", render);
   $("chart-show").addEventListener("click", showCharts);
   $("logon-form").addEventListener("submit", showLogonEvents);
