@@ -19,6 +19,10 @@ run: install
 	$(BIN)/presence-connector init-db --demo
 	@echo ""
 	@echo "  Landing page : http://127.0.0.1:$(PORT)/"
+	@echo "  Softphone    : http://127.0.0.1:$(PORT)/softphone   (agent id + PIN, e.g. edred / 1234)"
+	@echo "  Dashboard    : http://127.0.0.1:$(PORT)/dashboard   (supervisor / supervisor-demo)"
+	@echo "  Wallboard    : http://127.0.0.1:$(PORT)/dashboard/wallboard"
+	@echo "  Admin        : http://127.0.0.1:$(PORT)/admin       (admin / admin-demo)"
 	@echo "  Health       : http://127.0.0.1:$(PORT)/healthz"
 	@echo "  API          : http://127.0.0.1:$(PORT)/api/v1/openapi.json"
 	@echo "  API token    : $(BIN)/presence-connector tokens create --role admin"
