@@ -100,14 +100,18 @@ def sign_in(page, base: str, username: str) -> None:
     page.goto(base + "/auth/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    # wait until the page signed in to has loaded and run its scripts: a click before that would
+    # find a visible button whose handler is not attached yet (seen on a loaded machine)
+    with page.expect_navigation(wait_until="load"):
+        page.click("button[type=submit]")
 
 
 def agent_sign_in(page, base: str, agent_id: str, pin: str = "1234") -> None:
     page.goto(base + "/softphone")
     page.fill("input[name=agent_id]", agent_id)
     page.fill("input[name=pin]", pin)
-    page.click("button[type=submit]")
+    with page.expect_navigation(wait_until="load"):
+        page.click("button[type=submit]")
     page.wait_for_url("**/softphone")
 
 
