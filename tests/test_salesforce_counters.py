@@ -10,7 +10,7 @@ import responses
 from connector import accounts
 from connector.salesforce import sync_for
 from connector.salesforce.counters import SalesforceCounterSync
-from connector.salesforce.status import sync_status
+from connector.salesforce.status import status_text, sync_status
 from connector.store.models import DailyCounter
 from sf_fake import SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
@@ -61,7 +61,9 @@ def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the
     # unmapped wrap_ups_completed is not sent; mapped logins with no count is sent as 0
     assert records[-1] == counter_record("agent00000", inbound=3, ring_only=1, logins=0)
     assert (report.written, report.pending) == (6, 6)
-    assert sync_status(sync_for(app))["rows_pending"] == 0
+    status = sync_status(sync_for(app))
+    assert status["rows_pending"] == 0
+    assert "daily counters   : calls_inbound_answered -> Calls_Inbound_Answered__c, calls_ring_only" in status_text(status)
 
 
 def test_counter_records_count_toward_the_200_records_per_call(make_app, org):

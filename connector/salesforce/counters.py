@@ -16,7 +16,7 @@ from sqlalchemy import Date, Integer, String, Text, UniqueConstraint, and_, dele
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..service import PresenceService
-from ..store.models import Base, DailyCounter
+from ..store.models import AgentSessionRow, Base, DailyCounter
 from .pending import external_key
 
 COUNTERS_STATE_ID = "_counters"  # the last part of the record's Key__c
@@ -91,8 +91,13 @@ def mark(service: PresenceService, items: list[tuple[PendingCounters, str | None
         return
     sync = SalesforceCounterSync
     with service.store.write() as s:
+        # lock the agents' session rows first, as ``pending.mark`` does, so two flushes (server and
+        # ``sync now``) cannot both create the same sync row (PostgreSQL)
+        agents = sorted({p.agent_id for p, _ in items})
+        s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(agents))
+                  .order_by(AgentSessionRow.agent_id).with_for_update()).all()
         rows = {(r.agent_id, r.day, r.counter): r for r in s.execute(select(sync).where(
-            sync.agent_id.in_({p.agent_id for p, _ in items}), sync.day.in_({p.day for p, _ in items}))).scalars()}
+            sync.agent_id.in_(agents), sync.day.in_({p.day for p, _ in items}))).scalars()}
         for p, parked in items:
             for name, value in p.values.items():
                 row = rows.get((p.agent_id, p.day, name))
