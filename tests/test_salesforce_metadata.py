@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.salesforce.settings import FIELDS
+from connector.engine import COUNTERS
+from connector.salesforce.settings import FIELDS, counter_fields
 
 ROOT = Path(__file__).resolve().parent.parent / "salesforce"
 DEFAULT = ROOT / "force-app" / "main" / "default"
@@ -16,6 +17,19 @@ OBJECT = DEFAULT / "objects" / "Presence_Time__c"
 NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
 EXPECTED = {"User__c": "Lookup", "Agent__c": "Text", "Date__c": "Date", "Presence_State__c": "Text",
             "Presence_Status__c": "Number", "Reason_Code__c": "Text", "Seconds__c": "Number", "Key__c": "Text"}
+README = ROOT.parent / "README.md"
+
+
+def _readme_counter_mapping() -> dict[str, str]:
+    """The SF_COUNTER_FIELDS example an admin copies from the README."""
+    line = next(ln for ln in README.read_text().splitlines() if ln.startswith("SF_COUNTER_FIELDS="))
+    mapping, problem = counter_fields(line.partition("=")[2])
+    assert problem == ""
+    return mapping
+
+
+def _counter_fields() -> dict[str, str]:
+    return {name: "Number" for name in _readme_counter_mapping().values()}
 
 
 def _text(element, name: str) -> str | None:
@@ -42,7 +56,7 @@ def test_the_object_has_the_designed_fields_and_the_flush_writes_exactly_those()
         root = ET.parse(path).getroot()
         assert _text(root, "fullName") == path.name.split(".")[0]
         fields[_text(root, "fullName")] = root
-    assert {name: _text(root, "type") for name, root in fields.items()} == EXPECTED
+    assert {name: _text(root, "type") for name, root in fields.items()} == EXPECTED | _counter_fields()
     assert set(EXPECTED) == {default for _, default in FIELDS.values()}
     key = fields["Key__c"]
     assert (_text(key, "externalId"), _text(key, "unique"), _text(key, "caseSensitive")) == ("true", "true", "true")
@@ -62,5 +76,13 @@ def test_the_integration_permission_set_grants_upsert_on_every_field():
     assert _text(obj, "allowDelete") == "false"
     granted = {_text(f, "field"): (_text(f, "readable"), _text(f, "editable"))
                for f in root.findall("md:fieldPermissions", NS)}
-    assert granted == {f"Presence_Time__c.{name}": ("true", "true") for name in EXPECTED}
+    assert granted == {f"Presence_Time__c.{name}": ("true", "true") for name in EXPECTED | _counter_fields()}
     assert "ApiEnabled" in [_text(p, "name") for p in root.findall("md:userPermissions", NS)]
+
+
+def test_the_readme_counter_mapping_covers_every_counter_with_a_whole_number_field():
+    mapping = _readme_counter_mapping()
+    assert set(mapping) == set(COUNTERS)
+    for name in mapping.values():
+        root = ET.parse(OBJECT / "fields" / f"{name}.field-meta.xml").getroot()
+        assert (_text(root, "type"), _text(root, "scale"), _text(root, "required")) == ("Number", "0", "false")

@@ -4,7 +4,8 @@ Absolute totals are upserted by external id, so sending a total twice never doub
 total is marked written only after Salesforce accepted it, so a crash or restart resends and
 never skips. Whole-call failures (5xx, timeouts, no connection, locked rows) are retried on the
 next runs with capped exponential backoff; REQUEST_LIMIT_EXCEEDED pauses every call until the
-next window; a record Salesforce rejects for its data is parked with the reason.
+next window; a record Salesforce rejects for its data is parked with the reason. With
+``SF_COUNTER_FIELDS`` set, the counters records (see ``counters``) go in the same calls.
 """
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ from sqlalchemy import select
 
 from ..service import PresenceService
 from ..store.models import Agent
+from . import counters as counters_mod
 from . import pending as pending_mod
 from .connection import (LIMIT_CODE, RETRYABLE_CODES, Connection, LimitExceeded, SalesforceProblem, Unavailable)
+from .counters import COUNTERS_LABEL, PendingCounters
 from .pending import PendingTotal
 from .settings import SalesforceSettings
 from .state import sync_state
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 200  # the sObject Collections maximum
+Pending = PendingTotal | PendingCounters
 
 
 @dataclass
@@ -91,13 +95,18 @@ class SalesforceSync:
                 return FlushReport(skipped=f"paused after {LIMIT_CODE} until {paused_until.isoformat()}: no API calls")
             if not force and next_attempt and now < next_attempt:
                 return FlushReport(skipped=f"waiting after a failure; next attempt at {next_attempt.isoformat()}")
-            items = pending_mod.pending_totals(self.service)
+            items = self.pending()
             report = FlushReport(pending=len(items))
             if items:
                 self._send(items, report, progress)
             return report
 
-    def _send(self, items: list[PendingTotal], report: FlushReport,
+    def pending(self) -> list[Pending]:
+        """Every record Salesforce should get now: the totals, then the counters records when configured."""
+        return [*pending_mod.pending_totals(self.service),
+                *counters_mod.pending_counters(self.service, list(self.settings.counter_fields))]
+
+    def _send(self, items: list[Pending], report: FlushReport,
               progress: Callable[[int, int], None] | None) -> None:
         users = self._salesforce_users({p.agent_id for p in items})
         problem: SalesforceProblem | None = None
@@ -114,7 +123,9 @@ class SalesforceSync:
                 self._note_usage()
             report.calls += 1
             outcome = self._outcome(batch, results, report, retry_codes)
-            pending_mod.mark(self.service, outcome)
+            pending_mod.mark(self.service, [(p, None if parked else p.seconds, parked)
+                                            for p, parked in outcome if isinstance(p, PendingTotal)])
+            counters_mod.mark(self.service, [(p, parked) for p, parked in outcome if isinstance(p, PendingCounters)])
             if progress:
                 progress(len(batch), len(items))
         if problem is None and retry_codes:
@@ -124,13 +135,13 @@ class SalesforceSync:
         self._record(report, problem)
 
     @staticmethod
-    def _outcome(batch: list[PendingTotal], results: list[dict], report: FlushReport,
-                 retry_codes: set[str]) -> list[tuple[PendingTotal, int | None, str | None]]:
-        """Each record's result: written (its seconds), parked (the reason), or left pending for a retry."""
-        outcome: list[tuple[PendingTotal, int | None, str | None]] = []
+    def _outcome(batch: list[Pending], results: list[dict], report: FlushReport,
+                 retry_codes: set[str]) -> list[tuple[Pending, str | None]]:
+        """Each record's result: written (no reason), parked (the reason), or left out: pending for a retry."""
+        outcome: list[tuple[Pending, str | None]] = []
         for p, result in zip(batch, results):
             if result.get("success"):
-                outcome.append((p, p.seconds, None))
+                outcome.append((p, None))
                 report.written += 1
                 continue
             errors = result.get("errors") or [{}]
@@ -140,13 +151,13 @@ class SalesforceSync:
                 report.retry_later += 1
                 continue
             reason = "; ".join(_reason(e) for e in errors)[:1000]
-            outcome.append((p, None, reason))
+            outcome.append((p, reason))
             report.parked += 1
             report.parked_reasons.append(f"{p.key}: {reason}")
             log.warning("Salesforce rejected %s: %s (parked)", p.key, reason)
         return outcome
 
-    def _upsert(self, batch: list[PendingTotal], users: dict[str, str]) -> list[dict]:
+    def _upsert(self, batch: list[Pending], users: dict[str, str]) -> list[dict]:
         s = self.settings
         path = f"composite/sobjects/{s.object_name}/{s.fields['key']}"
         body = {"allOrNone": False, "records": [self.record(p, users.get(p.agent_id, "")) for p in batch]}
@@ -155,15 +166,24 @@ class SalesforceSync:
             raise Unavailable("Salesforce answered the upsert without one result per record")
         return results
 
-    def record(self, p: PendingTotal, salesforce_user_id: str = "") -> dict:
-        """One Presence_Time__c record, with the configured field names."""
+    def record(self, p: Pending, salesforce_user_id: str = "") -> dict:
+        """One Presence_Time__c record, with the configured field names.
+
+        A counters record has no status, reason code or seconds (summing Seconds__c over a day stays
+        the time in states), and one number field per configured counter.
+        """
         f = self.settings.fields
-        values = {"key": p.key, "agent": p.agent_id, "date": p.day.isoformat(), "state": p.state_label,
-                  "status": p.status, "reason_code": p.reason_code, "seconds": p.seconds}
+        values: dict = {"key": p.key, "agent": p.agent_id, "date": p.day.isoformat()}
+        if isinstance(p, PendingCounters):
+            values["state"] = COUNTERS_LABEL
+        else:
+            values.update(state=p.state_label, status=p.status, reason_code=p.reason_code, seconds=p.seconds)
         if salesforce_user_id:
             values["user"] = salesforce_user_id
         record = {"attributes": {"type": self.settings.object_name}}
         record.update({f[name]: value for name, value in values.items() if name in f})
+        if isinstance(p, PendingCounters):
+            record.update({self.settings.counter_fields[name]: count for name, count in p.values.items()})
         return record
 
     def _salesforce_users(self, agent_ids: set[str]) -> dict[str, str]:
@@ -207,6 +227,7 @@ class SalesforceSync:
         if not self.settings.configured:
             return FlushReport(configured=False)
         pending_mod.forget_synced(self.service, start, end)
+        counters_mod.forget_synced(self.service, start, end)
         return self.flush(force=True, progress=progress)
 
 

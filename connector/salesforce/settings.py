@@ -7,7 +7,8 @@ Three auth modes, chosen by which credentials are present:
 * ``client_credentials`` — SF_CLIENT_ID + SF_CLIENT_SECRET
 
 Object and field names are configurable for orgs that already have their own object; a field
-set to ``-`` is not sent at all.
+set to ``-`` is not sent at all. ``SF_COUNTER_FIELDS`` (``counter=Field__c,...``) turns on one
+extra record per agent and day with the configured counters as number fields; unset means none.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from ..engine import COUNTERS
 from ..settings import Settings
 
 API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -47,6 +49,8 @@ class SalesforceSettings:
     api_version: str = DEFAULT_API_VERSION
     object_name: str = "Presence_Time__c"
     fields: dict[str, str] = field(default_factory=dict)
+    #: our counter name -> Salesforce number field (SF_COUNTER_FIELDS); empty: no counter records
+    counter_fields: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = 30.0
     backoff_max_seconds: int = 900
     limit_pause_seconds: int = 3600
@@ -61,6 +65,7 @@ class SalesforceSettings:
         """What an admin may see: no secret, only whether each one is set."""
         return {"login_url": self.login_url, "auth_mode": self.auth_mode or None, "api_version": self.api_version,
                 "object": self.object_name, "external_id_field": self.fields.get("key"),
+                "counter_fields": dict(self.counter_fields),
                 "client_secret_set": bool(self.client_secret), "password_set": bool(self.password),
                 "private_key_file": self.private_key_file or None}
 
@@ -76,6 +81,28 @@ def _number(settings: Settings, name: str, default: float, low: float, high: flo
     if not low <= value <= high:
         return default, f"{name} must be from {low:g} to {high:g}"
     return value, ""
+
+
+def counter_fields(raw: str | None) -> tuple[dict[str, str], str]:
+    """``SF_COUNTER_FIELDS`` parsed: ``calls_inbound_answered=Calls_Inbound_Answered__c,...``.
+
+    Returns the mapping and a problem naming the setting (empty when it is fine).
+    """
+    mapping: dict[str, str] = {}
+    for entry in (raw or "").split(","):
+        if not entry.strip():
+            continue
+        name, sep, api_name = (part.strip() for part in entry.partition("="))
+        if not sep or not name or not api_name:
+            return {}, f"SF_COUNTER_FIELDS: '{entry.strip()}' must look like counter=Field__c"
+        if name not in COUNTERS:
+            return {}, f"SF_COUNTER_FIELDS: unknown counter '{name}' (known: {', '.join(COUNTERS)})"
+        if not API_NAME_RE.match(api_name):
+            return {}, f"SF_COUNTER_FIELDS: '{api_name}' for {name} must be a field API name like Calls_Inbound__c"
+        if name in mapping or api_name in mapping.values():
+            return {}, f"SF_COUNTER_FIELDS: {name if name in mapping else api_name} is mapped twice"
+        mapping[name] = api_name
+    return mapping, ""
 
 
 def load(settings: Settings) -> SalesforceSettings:
@@ -118,6 +145,11 @@ def load(settings: Settings) -> SalesforceSettings:
         if not API_NAME_RE.match(value):
             problems.append(f"{setting} must be a field API name like {default}")
         fields[ours] = value
+    counters, counter_problem = counter_fields(get("SF_COUNTER_FIELDS"))
+    if counter_problem:
+        problems.append(counter_problem)
+    elif set(counters.values()) & set(fields.values()):
+        problems.append("SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields")
     timeout, p1 = _number(settings, "SF_TIMEOUT_SECONDS", 30.0, 1, 300)
     backoff, p2 = _number(settings, "SF_BACKOFF_MAX_SECONDS", 900, 1, 86400)
     pause, p3 = _number(settings, "SF_LIMIT_PAUSE_SECONDS", 3600, 1, 86400)
@@ -129,5 +161,6 @@ def load(settings: Settings) -> SalesforceSettings:
         login_url=login_url, auth_mode=mode, client_id=client_id, client_secret=secret, username=username,
         password=password, security_token=get("SF_SECURITY_TOKEN", ""), private_key_file=key_file,
         jwt_audience=audience, api_version=version, object_name=object_name, fields=fields,
+        counter_fields=counters,
         timeout_seconds=timeout, backoff_max_seconds=int(backoff), limit_pause_seconds=int(pause),
         problem="; ".join(problems))

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from ..service import iso
 from ..store.models import DailyTotal
 from .flush import SalesforceSync
-from .pending import external_key, pending_totals
+from .counters import parked_records
+from .pending import external_key
 from .state import sync_state
 
 NOT_CONFIGURED = "Salesforce not configured"
@@ -22,7 +23,7 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
                 "totals": "kept in the local store only"}
     service = sync.service
     now = service.clock()
-    pending = pending_totals(service)
+    pending = sync.pending()
     with service.store.read() as s:
         st = sync_state(s)
         parked_count = s.scalar(select(func.count()).select_from(DailyTotal)
@@ -32,6 +33,9 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
         parked_rows = [{"key": external_key(t.agent_id, t.day, t.state_id), "agent_id": t.agent_id,
                         "date": t.day.isoformat(), "state_id": t.state_id, "seconds": round(t.seconds),
                         "reason": t.parked_reason} for t in parked]
+    parked_counters, counter_rows = parked_records(service, parked_limit)
+    parked_rows = sorted(sorted(parked_rows + counter_rows, key=lambda r: r["agent_id"]),
+                         key=lambda r: r["date"], reverse=True)
     return {
         "configured": True,
         "message": _message(st, now),
@@ -45,8 +49,8 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
         "last_error": st.last_error,
         "last_error_at": iso(st.last_error_at),
         "rows_pending": len(pending),
-        "rows_parked": parked_count,
-        "parked": parked_rows,
+        "rows_parked": parked_count + parked_counters,
+        "parked": parked_rows[:parked_limit],
         "api_usage": ({"used": st.api_used, "limit": st.api_limit, "at": iso(st.api_usage_at)}
                       if st.api_limit else None),
         "api_calls_made": st.calls_made or 0,
@@ -84,6 +88,8 @@ def status_text(status: dict) -> str:
         f"  org              : {conn['login_url']} ({conn['auth_mode']}, API v{conn['api_version']}, "
         f"object {conn['object']} by {conn['external_id_field']})",
         f"  interval         : every {status['tracking_interval_seconds']} s",
+        f"  daily counters   : " + (", ".join(f"{k} -> {v}" for k, v in conn["counter_fields"].items())
+                                   or "not sent (SF_COUNTER_FIELDS not set)"),
         f"  last success     : {status['last_success_at'] or 'never'}",
         f"  next attempt     : {status['next_attempt_at'] or 'on the next interval'}",
         f"  rows pending     : {status['rows_pending']}",

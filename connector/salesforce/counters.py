@@ -1,0 +1,134 @@
+"""Counters per agent and day for Salesforce: one extra ``Presence_Time__c`` record when configured.
+
+With ``SF_COUNTER_FIELDS`` set, each agent and day that has counters gets the record
+``agent id|YYYY-MM-DD|_counters`` (state "Daily counters", no seconds) carrying the configured
+counters as absolute numbers. What Salesforce holds is remembered per agent, day and counter in
+``salesforce_counter_sync`` (created by ``create_all`` like the sync state table), so the same
+rules as for the totals apply: only changed records are sent, a record is marked written only
+after Salesforce accepted it, a data error parks it with the reason, a restart resends.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Date, Integer, String, Text, UniqueConstraint, and_, delete, func, or_, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..service import PresenceService
+from ..store.models import AgentSessionRow, Base, DailyCounter
+from .pending import external_key
+
+COUNTERS_STATE_ID = "_counters"  # the last part of the record's Key__c
+COUNTERS_LABEL = "Daily counters"  # its Presence_State__c
+DAYS_PER_READ = 400
+
+
+class SalesforceCounterSync(Base):
+    """One counter of one agent and day as Salesforce last accepted it (or why it was parked)."""
+
+    __tablename__ = "salesforce_counter_sync"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    counter: Mapped[str] = mapped_column(String(40))
+    synced_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (UniqueConstraint("agent_id", "day", "counter", name="uq_salesforce_counter_sync"),)
+
+
+@dataclass(frozen=True)
+class PendingCounters:
+    """The counters record of one agent and day, with the absolute value of every configured counter."""
+
+    agent_id: str
+    day: date
+    values: dict[str, int]
+
+    @property
+    def key(self) -> str:
+        return external_key(self.agent_id, self.day, COUNTERS_STATE_ID)
+
+
+def pending_counters(service: PresenceService, names: list[str]) -> list[PendingCounters]:
+    """Every counters record Salesforce should get now (oldest day first); none when ``names`` is empty."""
+    if not names:
+        return []
+    sync = SalesforceCounterSync
+    with service.store.read() as s:
+        # agent-days with a configured counter Salesforce does not hold at its current value
+        candidates = set(s.execute(
+            select(DailyCounter.agent_id, DailyCounter.day).distinct()
+            .outerjoin(sync, and_(sync.agent_id == DailyCounter.agent_id, sync.day == DailyCounter.day,
+                                  sync.counter == DailyCounter.counter))
+            .where(DailyCounter.counter.in_(names),
+                   or_(sync.id.is_(None), and_(sync.parked_reason.is_(None),
+                                               or_(sync.synced_count.is_(None),
+                                                   sync.synced_count != DailyCounter.count))))).all())
+        days = sorted({day for _, day in candidates})
+        counts: dict[tuple[str, date], dict[str, int]] = {}
+        parked: set[tuple[str, date]] = set()
+        for i in range(0, len(days), DAYS_PER_READ):
+            chunk = days[i:i + DAYS_PER_READ]
+            for aid, day, name, count in s.execute(
+                    select(DailyCounter.agent_id, DailyCounter.day, DailyCounter.counter, DailyCounter.count)
+                    .where(DailyCounter.day.in_(chunk), DailyCounter.counter.in_(names))):
+                counts.setdefault((aid, day), {})[name] = count
+            parked.update(s.execute(select(sync.agent_id, sync.day).distinct()
+                                    .where(sync.day.in_(chunk), sync.parked_reason.is_not(None))).all())
+    pending = []
+    for aid, day in sorted(candidates, key=lambda k: (k[1], k[0])):
+        if (aid, day) in parked:
+            continue
+        found = counts.get((aid, day), {})
+        pending.append(PendingCounters(aid, day, {name: found.get(name, 0) for name in names}))
+    return pending
+
+
+def mark(service: PresenceService, items: list[tuple[PendingCounters, str | None]]) -> None:
+    """Record what Salesforce accepted (parked reason None: the values sent) or rejected, in one transaction."""
+    if not items:
+        return
+    sync = SalesforceCounterSync
+    with service.store.write() as s:
+        # lock the agents' session rows first, as ``pending.mark`` does, so two flushes (server and
+        # ``sync now``) cannot both create the same sync row (PostgreSQL)
+        agents = sorted({p.agent_id for p, _ in items})
+        s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(agents))
+                  .order_by(AgentSessionRow.agent_id).with_for_update()).all()
+        rows = {(r.agent_id, r.day, r.counter): r for r in s.execute(select(sync).where(
+            sync.agent_id.in_(agents), sync.day.in_({p.day for p, _ in items}))).scalars()}
+        for p, parked in items:
+            for name, value in p.values.items():
+                row = rows.get((p.agent_id, p.day, name))
+                if row is None:
+                    row = sync(agent_id=p.agent_id, day=p.day, counter=name)
+                    s.add(row)
+                    rows[(p.agent_id, p.day, name)] = row
+                if parked is not None:
+                    row.parked_reason = parked
+                else:
+                    row.synced_count, row.parked_reason = value, None
+
+
+def forget_synced(service: PresenceService, start: date, end: date) -> int:
+    """Make every counters record in [start, end] pending again (parked ones too); returns how many counters."""
+    with service.store.write() as s:
+        result = s.execute(delete(SalesforceCounterSync).where(SalesforceCounterSync.day >= start,
+                                                               SalesforceCounterSync.day <= end))
+        return result.rowcount or 0
+
+
+def parked_records(service: PresenceService, limit: int) -> tuple[int, list[dict]]:
+    """How many counters records are parked, and the newest ``limit`` of them with their reasons."""
+    sync = SalesforceCounterSync
+    where = sync.parked_reason.is_not(None)
+    with service.store.read() as s:
+        total = s.scalar(select(func.count()).select_from(
+            select(sync.agent_id, sync.day).distinct().where(where).subquery()))
+        rows = s.execute(select(sync.agent_id, sync.day, func.max(sync.parked_reason)).where(where)
+                         .group_by(sync.agent_id, sync.day)
+                         .order_by(sync.day.desc(), sync.agent_id).limit(limit)).all()
+    return total or 0, [{"key": external_key(aid, day, COUNTERS_STATE_ID), "agent_id": aid, "date": day.isoformat(),
+                         "state_id": COUNTERS_STATE_ID, "seconds": None, "reason": reason}
+                        for aid, day, reason in rows]
