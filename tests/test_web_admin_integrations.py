@@ -102,6 +102,7 @@ def test_sync_now_needs_the_csrf_token_and_then_upserts_the_pending_totals(admin
     assert body["summary"].startswith("2 totals pending, 1 API calls: 2 written")
     assert sorted(org.records) == sorted(keys) and org.seconds(keys[0]) == 600
     assert body["status"]["rows_pending"] == 0 and body["status"]["last_success_at"]
+    assert body["status"]["connection"]["login_host"] == "login.example.test"
     assert_no_secret(res.get_data(as_text=True))
 
 

@@ -30,14 +30,19 @@ def default_softphone_url() -> str:
 
 # -- Salesforce ---------------------------------------------------------------------------------------
 
-@bp.get("/api/salesforce")
-@page_role("admin")
-def salesforce_status():
+def _salesforce_status() -> dict:
+    """``sync_status`` (no secrets) plus the login host and this server's softphone URL."""
     status = sync_status(current_app.extensions["salesforce"])
     connection = status.get("connection")
     if connection:
         status["connection"] = {**connection, "login_host": urlsplit(connection["login_url"]).hostname}
-    return jsonify({**status, "softphone_url": default_softphone_url()})
+    return {**status, "softphone_url": default_softphone_url()}
+
+
+@bp.get("/api/salesforce")
+@page_role("admin")
+def salesforce_status():
+    return jsonify(_salesforce_status())
 
 
 @bp.post("/api/salesforce/sync")
@@ -48,7 +53,7 @@ def salesforce_sync_now():
     report = sync.flush(force=True)
     return jsonify({"ok": report.configured and not report.error and not report.skipped,
                     "summary": report.summary(), "parked_reasons": report.parked_reasons[:20],
-                    "status": sync_status(sync)})
+                    "status": _salesforce_status()})
 
 
 @bp.get("/callcenter.xml")

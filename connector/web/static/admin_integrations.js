@@ -23,7 +23,8 @@
 
   function message(box, text, ok) {
     box.textContent = text || "";
-    box.className = text ? (ok ? "notice" : "problems") : "";
+    box.classList.remove("notice", "problems");
+    if (text) box.classList.add(ok ? "notice" : "problems");
   }
 
   // -- Salesforce ------------------------------------------------------------------------------------
@@ -32,7 +33,7 @@
   function showSalesforce(st) {
     if (!urlFilled) { $("callcenter-url").value = st.softphone_url; urlFilled = true; }
     $("sf-sync-now").disabled = !st.configured;
-    $("sf-message").textContent = st.message + (st.detail ? " — " + st.detail : "");
+    $("sf-message").textContent = "Status: " + st.message + (st.detail ? " — " + st.detail : "");
     if (!st.configured) {
       badge($("sf-badge"), "Not configured", "off");
       facts("sf-connection", [["Totals", st.totals]]);
