@@ -7,7 +7,7 @@ import pytest
 import responses
 
 from sf_fake import SF_ENV, FakeOrg, add_totals
-from web_server import CHROMIUM, CHROMIUM_ARGS, ConsoleErrors, live_server, screenshot, sign_in
+from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server, screenshot, sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -47,10 +47,8 @@ def server(tmp_path_factory, remotes):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, server, remotes):
