@@ -5,7 +5,6 @@ import json
 
 import click
 
-from adapters.base import AdapterError
 from adapters.registry import available
 
 
@@ -45,13 +44,12 @@ def adapters_status(as_json: bool) -> None:
 def adapters_test(name: str) -> None:
     """Check an enabled adapter's connection and say what is wrong."""
     from .cli import _app
-    from .integrations import adapter_named
-    adapter = adapter_named(_app(), name)
-    try:
-        click.echo(f"{name}: OK — {adapter.check()}")
-    except AdapterError as exc:
-        click.echo(f"{name}: FAILED — {exc}", err=True)
+    from .integrations import check_connection
+    ok, message = check_connection(_app(), name)
+    if not ok:
+        click.echo(f"{name}: FAILED — {message}", err=True)
         raise SystemExit(1)
+    click.echo(f"{name}: OK — {message}")
 
 
 @adapters.command("flush")

@@ -7,6 +7,9 @@ ready-built adapter instances with ``app.config["ADAPTERS"]``.
 """
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+
 from flask import Blueprint, Flask, current_app, jsonify
 
 from adapters.base import Adapter, AdapterConfigError, AdapterError, Host, UnknownAdapter
@@ -17,6 +20,7 @@ from .dispatch import Dispatcher
 from .errors import InvalidInput, NotFound
 from .presence_config import PresenceConfig
 
+log = logging.getLogger(__name__)
 bp = Blueprint("adapters_api", __name__, url_prefix="/api/v1")
 
 
@@ -117,6 +121,42 @@ def adapter_named(app: Flask, name: str) -> Adapter:
         raise NotFound(f"adapter '{name}' is not enabled; enabled: {', '.join(sorted(adapters)) or 'none'} "
                        "(set CONNECTOR_ADAPTERS)", field="name")
     return adapters[name]
+
+
+def check_connection(app: Flask, name: str, timeout: float | None = None) -> tuple[bool, str]:
+    """Check an enabled adapter's connection (``adapters test NAME`` and the admin page).
+
+    Returns ``(ok, what was checked or why it failed)``. With ``timeout`` the check runs in a worker
+    thread and a remote that does not answer in time is reported as such. The reason never holds a
+    secret: only an :class:`AdapterError`'s message (secret-free by contract) is shown, and any
+    secret setting value is masked in it all the same.
+    """
+    adapter = adapter_named(app, name)
+    if timeout is None:
+        ok, message = _check(adapter)
+    else:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"adapter-test-{name}")
+        try:
+            ok, message = pool.submit(_check, adapter).result(timeout=timeout)
+        except FutureTimeout:
+            ok, message = False, f"no answer within {timeout:g} s"
+        finally:
+            pool.shutdown(wait=False)
+    for key, spec in adapter.settings.items():
+        value = adapter.config.get(key)
+        if spec.secret and isinstance(value, str) and value:
+            message = message.replace(value, "(hidden)")
+    return ok, message
+
+
+def _check(adapter: Adapter) -> tuple[bool, str]:
+    try:
+        return True, adapter.check()
+    except AdapterError as exc:
+        return False, str(exc)
+    except Exception as exc:  # a broken adapter must not take the page down; no internals shown
+        log.warning("adapter %s: connection check raised %s", adapter.name, type(exc).__name__)
+        return False, f"the check failed unexpectedly ({type(exc).__name__}); see the server log"
 
 
 openapi.describe("/api/v1/adapters", "get", "Per-adapter delivery health: queue depth, parked rows, last "

@@ -10,7 +10,7 @@ import pytest
 
 from connector import reports
 from connector.presence_config import build_config, load_preset
-from web_server import CHROMIUM, CHROMIUM_ARGS, ConsoleErrors, CuttableProxy, agent_sign_in, live_server, screenshot, sign_in
+from web_server import CHROMIUM, ConsoleErrors, chromium_browser, CuttableProxy, agent_sign_in, live_server, screenshot, sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -41,10 +41,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -51,6 +51,16 @@ class LiveServer:
 
 
 @contextmanager
+def chromium_browser():
+    """Debian's headless chromium through Playwright, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@contextmanager
 def live_server(tmp_path: Path, **settings):
     config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": utc_now,
               "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}", "CONNECTOR_TIMEZONE": "UTC",

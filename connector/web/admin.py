@@ -162,3 +162,6 @@ def create_token():
 def revoke_token(token_id: int):
     accounts.revoke_token(_ext().store, token_id, _ext().service.clock())
     return jsonify({"ok": True})
+
+
+from . import admin_integrations  # noqa: E402,F401  (the Salesforce and Adapters tabs' routes)

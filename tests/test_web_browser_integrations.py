@@ -1,0 +1,98 @@
+"""The admin page's Salesforce and Adapters tabs in headless Chromium (Salesforce and Microsoft faked)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import responses
+
+from sf_fake import SF_ENV, FakeOrg, add_totals
+from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server, screenshot, sign_in
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="Debian's chromium is missing: run 'make system-deps'")
+
+TEAMS_SECRET = "teams-client-secret-in-browser-test"
+TEAMS_ENV = {"TEAMS_TENANT_ID": "tenant-1", "TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+             "TEAMS_CLIENT_SECRET": TEAMS_SECRET}
+TEAMS_TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+
+
+@pytest.fixture(scope="module")
+def remotes():
+    """Salesforce and Microsoft login, faked for the server's threads (the browser itself is not affected)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        org = FakeOrg(rsps)
+        rsps.post(TEAMS_TOKEN_URL, status=401, json={"error": "invalid_client"})
+        yield org
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, remotes):
+    saved = {name: os.environ.get(name) for name in TEAMS_ENV}
+    os.environ.update(TEAMS_ENV)  # adapters read their prefixed settings from the process environment
+    try:
+        with live_server(tmp_path_factory.mktemp("web-integrations"), CONNECTOR_ADAPTERS="teams", **SF_ENV) as srv:
+            srv.user("ada", "admin")
+            yield srv
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium_browser() as chromium:
+        yield chromium
+
+
+def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, server, remotes):
+    keys = add_totals(server.ext, agents=2, states=("ready", "dnd"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    watcher = ConsoleErrors(context)
+    try:
+        page = context.new_page()
+        sign_in(page, server.url, "ada")
+        page.wait_for_url("**/admin")
+
+        page.click("#tab-salesforce")
+        expect(page.locator("#sf-badge")).to_have_text("Configured")
+        expect(page.locator("#sf-connection")).to_contain_text("login.example.test")
+        page.click("#sf-sync-now")
+        expect(page.locator("#sf-sync-result.notice")).to_contain_text("totals pending")
+        assert sorted(remotes.records) == sorted(keys)  # by this click or by the scheduled flush before it
+        expect(page.locator("#sf-health")).not_to_contain_text("never")
+        expect(page.locator("#sf-health")).to_contain_text("Rows pending0")
+        expect(page.locator("#sf-connection")).to_contain_text("Login hostlogin.example.test")
+
+        watcher.expect_refusals(422)
+        page.fill("#callcenter-url", "http://plain.example/softphone")
+        page.click("#callcenter-form button[type=submit]")
+        expect(page.locator("#callcenter-error")).to_contain_text("Softphone URL: the softphone URL must be a full https://")
+        page.fill("#callcenter-url", "https://presence.acme.example/softphone")
+        with page.expect_download() as download:
+            page.click("#callcenter-form button[type=submit]")
+        xml = open(download.value.path(), encoding="utf-8").read()
+        assert "<item sortOrder=\"2\" name=\"reqAdapterUrl\" label=\"CTI Adapter URL\">" \
+               "https://presence.acme.example/softphone</item>" in xml
+        screenshot(page, "admin-salesforce")
+
+        page.click("#tab-adapters")
+        card = page.locator("#adapter-teams")
+        expect(card).to_contain_text("Enabled")
+        expect(card).to_contain_text("TEAMS_CLIENT_SECRET *")
+        page.click("#adapter-teams button:has-text('Test connection')")
+        expect(card.locator(".test-result.problems")).to_contain_text(
+            "Failed — Microsoft login refused the client credentials (HTTP 401, invalid_client)")
+        expect(page.locator("#adapter-skype")).to_contain_text("Not enabled")
+        html = page.content()
+        assert TEAMS_SECRET not in html and SF_ENV["SF_CLIENT_SECRET"] not in html
+        screenshot(page, "admin-adapters")
+    finally:
+        context.close()
+    assert watcher.errors == [], "console errors on the admin page"
