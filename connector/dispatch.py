@@ -59,8 +59,8 @@ class Dispatcher:
         self.max_backoff = max_backoff
         self.poll_seconds = poll_seconds
         self.stats = {name: AdapterStats() for name in adapters}
-        self._pool = ThreadPoolExecutor(max_workers=max(1, sum(a.max_concurrency for a in adapters.values())),
-                                        thread_name_prefix="dispatch")
+        self._pool_size = max(1, sum(a.max_concurrency for a in adapters.values()))
+        self._pool = ThreadPoolExecutor(max_workers=self._pool_size, thread_name_prefix="dispatch")
         self._lock = threading.Lock()
         self._busy_lanes: set[tuple[str, str]] = set()
         self._in_flight_rows: set[int] = set()
@@ -69,16 +69,38 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def set_adapter(self, name: str, adapter: Adapter | None) -> None:
+        """Replace, add or (None) remove one adapter while running; its queued rows stay in the outbox.
+
+        Deliveries already under way finish with the adapter they started with.
+        """
+        with self._lock:
+            adapters = {n: a for n, a in self.adapters.items() if n != name}
+            if adapter is not None:
+                adapters[name] = adapter
+                self.stats.setdefault(name, AdapterStats())
+            self.adapters = adapters  # a new dict: a dispatch pass under way keeps its own snapshot
+            needed = sum(a.max_concurrency for a in adapters.values())
+            if needed > self._pool_size:  # each adapter keeps its own slots: grow the shared pool
+                old, self._pool_size = self._pool, needed
+                self._pool = ThreadPoolExecutor(max_workers=needed, thread_name_prefix="dispatch")
+                old.shutdown(wait=False)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and not self._stop.is_set()
+
     # -- running -----------------------------------------------------------------------------
     def dispatch_once(self) -> list[Future]:
         """Start delivering every lane whose head row is due; returns the deliveries started."""
         now = self.clock()
+        adapters = self.adapters
         claimed: list[tuple[Adapter, int, tuple[str, str]]] = []
         with self.store.write() as s:
-            self._renew(s, now)
-            for row in self._coalesced_heads(s):
+            self._renew(s, now, adapters)
+            for row in self._coalesced_heads(s, adapters):
                 lane = (row.adapter, row.agent_id)
-                adapter = self.adapters[row.adapter]
+                adapter = adapters[row.adapter]
                 with self._lock:
                     if row.next_attempt_at is None or row.next_attempt_at > now or lane in self._busy_lanes:
                         continue
@@ -89,8 +111,8 @@ class Dispatcher:
                     self.stats[row.adapter].in_flight_since[row.id] = now
                 claimed.append((adapter, row.id, lane))
         # submitted only once the transaction (coalescing, renewals) is committed
-        started = [self._pool.submit(self._deliver, adapter, row_id, lane) for adapter, row_id, lane in claimed]
-        with self._lock:
+        with self._lock:  # under the lock: set_adapter may be swapping the pool for a bigger one
+            started = [self._pool.submit(self._deliver, adapter, row_id, lane) for adapter, row_id, lane in claimed]
             self._futures.extend(started)
         return started
 
@@ -127,10 +149,10 @@ class Dispatcher:
         self._pool.shutdown(wait=wait_for_deliveries, cancel_futures=True)
 
     # -- choosing rows -----------------------------------------------------------------------
-    def _coalesced_heads(self, s) -> list[OutboxRow]:
+    def _coalesced_heads(self, s, adapters: dict[str, Adapter]) -> list[OutboxRow]:
         """Mark presence rows that a later one replaces as superseded; return each lane's first row."""
         rows = s.execute(select(OutboxRow).where(
-            OutboxRow.adapter.in_(list(self.adapters)), OutboxRow.delivered_at.is_(None),
+            OutboxRow.adapter.in_(list(adapters)), OutboxRow.delivered_at.is_(None),
             OutboxRow.superseded.is_(False), OutboxRow.next_attempt_at.is_not(None))
             .order_by(OutboxRow.id)).scalars().all()
         lanes: dict[tuple[str, str], list[OutboxRow]] = {}
@@ -154,12 +176,12 @@ class Dispatcher:
             heads.append(next(r for r in lane_rows if not r.superseded))
         return heads
 
-    def _renew(self, s, now: datetime) -> None:
+    def _renew(self, s, now: datetime, adapters: dict[str, Adapter]) -> None:
         """Re-send the current presence to adapters whose remote presence lapses (``refresh_seconds``)."""
         if self._renewed_at is not None and now - self._renewed_at < RENEWAL_CHECK:
             return  # a scan of the outbox every half second would cost more than it gains
         self._renewed_at = now
-        for name, adapter in self.adapters.items():
+        for name, adapter in adapters.items():
             if not adapter.refresh_seconds:
                 continue
             latest_ids = select(func.max(OutboxRow.id)).where(
@@ -243,9 +265,15 @@ class Dispatcher:
 
     # -- health ------------------------------------------------------------------------------
     def health(self) -> dict[str, dict]:
+        """Per adapter: enabled ones, and disabled ones that still have undelivered rows."""
         out: dict[str, dict] = {}
+        adapters: dict[str, Adapter | None] = dict(self.adapters)
         with self.store.read() as s:
-            for name, adapter in self.adapters.items():
+            waiting = s.execute(select(OutboxRow.adapter).where(
+                OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False)).distinct()).scalars()
+            for name in sorted(set(waiting) - set(adapters)):
+                adapters[name] = None
+            for name, adapter in adapters.items():
                 pending = (OutboxRow.adapter == name, OutboxRow.delivered_at.is_(None),
                            OutboxRow.superseded.is_(False))
                 depth = s.scalar(select(func.count()).where(*pending, OutboxRow.next_attempt_at.is_not(None)))
@@ -253,11 +281,11 @@ class Dispatcher:
                 oldest = s.scalar(select(func.min(OutboxRow.created_at)).where(
                     *pending, OutboxRow.next_attempt_at.is_not(None)))
                 last_ok = s.scalar(select(func.max(OutboxRow.delivered_at)).where(OutboxRow.adapter == name))
-                stats = self.stats[name]
+                stats = self.stats.get(name) or AdapterStats()
                 with self._lock:
                     in_flight = len(stats.in_flight_since)
                 try:
-                    details = adapter.health()
+                    details = adapter.health() if adapter is not None else {}
                 except Exception as exc:
                     details = {"error": f"{type(exc).__name__}"}
                 out[name] = {"queue_depth": depth, "parked": parked, "in_flight": in_flight,

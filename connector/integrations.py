@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 
 from adapters.base import Adapter, AdapterConfigError, AdapterError, Host, UnknownAdapter
 from adapters.registry import adapter_class
+from . import adapter_settings
 from .api import openapi
 from .api.auth import require
 from .dispatch import Dispatcher
@@ -24,15 +25,17 @@ log = logging.getLogger(__name__)
 bp = Blueprint("adapters_api", __name__, url_prefix="/api/v1")
 
 
-def build_adapters(settings) -> dict[str, Adapter]:
-    """The adapters named in CONNECTOR_ADAPTERS, built and validated from their settings."""
-    names = [n.strip() for n in (settings.get("CONNECTOR_ADAPTERS", "") or "").split(",") if n.strip()]
+def build_adapters(settings, saved: dict[str, adapter_settings.Saved] | None = None) -> dict[str, Adapter]:
+    """The enabled adapters (``CONNECTOR_ADAPTERS`` and the admin page), built and validated from their
+    settings (the page's saved values over the environment)."""
+    saved = saved or {}
     built: dict[str, Adapter] = {}
-    for name in names:
+    for name in adapter_settings.enabled_names(settings, saved):
         try:
-            built[name] = adapter_class(name).from_settings(settings.get)
+            built[name] = adapter_settings.build(adapter_class(name), settings, saved.get(name))
         except (UnknownAdapter, AdapterConfigError) as exc:
-            raise InvalidInput(str(exc), field="CONNECTOR_ADAPTERS") from None
+            field = "CONNECTOR_ADAPTERS" if name not in saved else f"{name} (saved on the admin page)"
+            raise InvalidInput(str(exc), field=field) from None
     return built
 
 
@@ -47,7 +50,7 @@ def _float(settings, name: str, default: float) -> float:
 def init_app(app: Flask) -> None:
     ext = app.extensions["connector"]
     settings, service = ext.settings, ext.service
-    adapters = build_adapters(settings)
+    adapters = build_adapters(settings, adapter_settings.load(ext.store, settings.secret_key))
     for extra in app.config.get("ADAPTERS", ()):
         adapters[extra.name] = extra
 
@@ -56,7 +59,8 @@ def init_app(app: Flask) -> None:
             return service.configs.active(s).options
 
     def outbox_targets(config: PresenceConfig) -> list[str]:
-        return [name for name, adapter in adapters.items() if adapter.wants(config.options)]
+        # the dispatcher's current adapters: the admin page may enable, disable or rebuild one at any time
+        return [name for name, adapter in dispatcher.adapters.items() if adapter.wants(config.options)]
 
     service.outbox_targets = outbox_targets
     dispatcher = Dispatcher(ext.store, adapters, service.clock, settings.secret_key, options,
@@ -64,16 +68,44 @@ def init_app(app: Flask) -> None:
                             max_backoff=_float(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
     app.extensions["dispatcher"] = dispatcher
     dispatcher.host = host = Host(service=service, bus=ext.bus, settings=settings, clock=service.clock, store=ext.store)
-    shared_query = _salesforce_query(app)
     for adapter in adapters.values():
-        adapter.host = host
-        if shared_query is not None and hasattr(adapter, "use_salesforce"):
-            adapter.use_salesforce(shared_query)
+        _wire(app, adapter)
         if adapter.blueprint is not None and adapter.blueprint.name not in app.blueprints:
             app.register_blueprint(adapter.blueprint)
         for job in getattr(adapter, "jobs", lambda: [])():
             ext.jobs.append(job)
     app.register_blueprint(bp)
+
+
+def _wire(app: Flask, adapter: Adapter) -> None:
+    """Give an adapter the host and, when it can use it, the shared Salesforce connection."""
+    adapter.host = app.extensions["dispatcher"].host
+    shared_query = _salesforce_query(app)
+    if shared_query is not None and hasattr(adapter, "use_salesforce"):
+        adapter.use_salesforce(shared_query)
+
+
+def apply_saved(app: Flask, name: str, adapter: Adapter | None) -> list[str]:
+    """Put a rebuilt adapter (or None: disabled) in the running dispatcher, without a restart.
+
+    Rows already queued for a disabled adapter stay in the outbox (and in health) until it is enabled
+    again. Returns what only a restart can bring (inbound routes, scheduled jobs of a new adapter).
+    """
+    dispatcher: Dispatcher = app.extensions["dispatcher"]
+    old = dispatcher.adapters.get(name)
+    notes = []
+    if adapter is not None:
+        _wire(app, adapter)
+        if adapter.blueprint is not None and adapter.blueprint.name not in app.blueprints:
+            notes.append("its inbound routes need a restart")
+        if getattr(adapter, "jobs", lambda: [])() and old is None:
+            notes.append("its scheduled jobs need a restart")
+    dispatcher.set_adapter(name, adapter)
+    if old is not None:
+        old.stop()
+    if adapter is not None and dispatcher.running:
+        adapter.start(dispatcher.host)
+    return notes
 
 
 def _salesforce_query(app: Flask):
@@ -105,7 +137,9 @@ def start(app: Flask) -> Dispatcher:
 def adapters_health(app: Flask) -> dict:
     dispatcher: Dispatcher = app.extensions["dispatcher"]
     health = dispatcher.health()
-    return {"adapters": [{"name": name, "settings": dispatcher.adapters[name].describe_settings(), **data}
+    adapters = dispatcher.adapters
+    return {"adapters": [{"name": name, "enabled": name in adapters,
+                          "settings": adapters[name].describe_settings() if name in adapters else {}, **data}
                          for name, data in health.items()]}
 
 

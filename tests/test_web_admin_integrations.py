@@ -66,7 +66,8 @@ def test_no_secret_appears_in_the_admin_page_or_its_json(admin):
         assert_no_secret(res.get_data(as_text=True))
     teams = next(a for a in admin("GET", "/admin/api/adapters").get_json()["adapters"] if a["name"] == "teams")
     secret = next(s for s in teams["settings"] if s["env"] == "TEAMS_CLIENT_SECRET")
-    assert secret == {"env": "TEAMS_CLIENT_SECRET", "required": True, "secret": True, "help": "", "set": True}
+    assert secret == {"env": "TEAMS_CLIENT_SECRET", "required": True, "secret": True, "help": "", "set": True,
+                      "source": "environment"}
 
 
 def test_salesforce_tab_shows_the_connection_without_secrets_and_the_sync_health(admin, site):

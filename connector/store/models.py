@@ -188,3 +188,30 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AdapterSettingsRow(Base):
+    """An adapter's settings saved on the admin page; they override the environment (README "Adapters").
+
+    ``enabled`` None follows ``CONNECTOR_ADAPTERS``; ``values`` holds non-secret settings as typed, by
+    setting key; ``sealed`` holds secret ones encrypted with ``connector.security.seal``.
+    """
+
+    __tablename__ = "adapter_settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    sealed: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AdapterSettingsChange(Base):
+    """Who changed an adapter's settings on the admin page, when, and what (never a secret's value)."""
+
+    __tablename__ = "adapter_settings_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(64))
+    changed_by: Mapped[str] = mapped_column(String(100), default="")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[str] = mapped_column(Text, default="")

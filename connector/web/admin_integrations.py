@@ -1,7 +1,8 @@
 """The admin page's Salesforce and Adapters tabs: status, "Sync now", the call-centre file, tests.
 
-Everything shown here comes from the environment (SF_*, CONNECTOR_ADAPTERS and each adapter's
-prefixed settings); secret settings are only ever reported as set or not set.
+Salesforce comes from the environment (SF_*); adapters from CONNECTOR_ADAPTERS and their prefixed
+variables, overridden by what is saved here (connector.adapter_settings). Secret settings are only ever
+reported as set or not set, and are write-only.
 """
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from flask import Response, current_app, jsonify, request, url_for
 
 from adapters.base import Adapter
 from adapters.registry import available
-from ..errors import InvalidInput
-from ..integrations import adapters_health, check_connection
+from .. import adapter_settings
+from ..adapter_settings import Saved
+from ..errors import Conflict, InvalidInput, NotFound
+from ..integrations import adapters_health, apply_saved, check_connection
 from ..salesforce.callcenter import callcenter_xml
 from ..salesforce.status import sync_status
 from .admin import bp
-from .guard import page_role
+from .guard import page_role, signed_in
 
 #: how long "Test connection" waits for an adapter's check before reporting it as not answering
 TEST_TIMEOUT_SECONDS = 15.0
@@ -71,21 +74,41 @@ def callcenter_file():
 
 # -- adapters -------------------------------------------------------------------------------------------
 
-def _setting_rows(cls: type[Adapter], adapter: Adapter | None) -> list[dict]:
-    """Each setting with its environment variable; a secret's value is never included."""
-    get = current_app.extensions["connector"].settings.get
+def _setting_rows(cls: type[Adapter], adapter: Adapter | None, saved: Saved | None) -> list[dict]:
+    """Each setting with its environment variable and where its value comes from; never a secret's value."""
+    settings = current_app.extensions["connector"].settings
+    get = adapter_settings.getter(cls, settings, saved)
     rows = []
     for key, spec in cls.settings.items():
         env = cls.env_name(key)
-        raw = get(env)
-        value = adapter.config.get(key) if adapter is not None else raw
+        value = adapter.config.get(key) if adapter is not None else get(env)
+        origin = adapter_settings.source(cls, key, settings, saved)
         row = {"env": env, "required": spec.required, "secret": spec.secret, "help": spec.help,
-               "set": value not in (None, "")}
+               "set": value not in (None, ""), "source": origin}
         if not spec.secret:
             row["value"] = value if value not in (None, "") else spec.default
-            row["from_default"] = raw in (None, "") and row["value"] == spec.default
+            row["from_default"] = origin == "default" and row["value"] == spec.default
+            row["saved"] = saved.values.get(key) if saved is not None else None
+            row["choices"] = list(spec.choices) if spec.choices else None
         rows.append(row)
     return rows
+
+
+def _adapter_row(name: str, cls: type[Adapter], saved: dict[str, Saved], health: dict) -> dict:
+    app = current_app
+    adapter = app.extensions["dispatcher"].adapters.get(name)
+    item = health.get(name, {})
+    built_in = {a.name for a in app.config.get("ADAPTERS", ())}
+    return {"name": name, "enabled": adapter is not None, "settings": _setting_rows(cls, adapter, saved.get(name)),
+            "health": {k: v for k, v in item.items() if k not in ("name", "settings", "enabled")} or None,
+            "editable": name not in built_in and name in available(),
+            "enabled_by": "page" if (saved.get(name) or Saved()).enabled is not None else "environment",
+            "changes": adapter_settings.recent_changes(app.extensions["connector"].store, name)}
+
+
+def _saved() -> dict[str, Saved]:
+    ext = current_app.extensions["connector"]
+    return adapter_settings.load(ext.store, ext.settings.secret_key)
 
 
 @bp.get("/api/adapters")
@@ -94,14 +117,36 @@ def adapters_list():
     enabled = current_app.extensions["dispatcher"].adapters
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
     classes: dict[str, type[Adapter]] = {**available(), **{n: type(a) for n, a in enabled.items()}}
-    rows = []
-    for name, cls in sorted(classes.items()):
-        adapter = enabled.get(name)
-        item = health.get(name, {})
-        rows.append({"name": name, "enabled": adapter is not None, "settings": _setting_rows(cls, adapter),
-                     "health": {k: v for k, v in item.items() if k not in ("name", "settings")} or None})
+    saved = _saved()
+    rows = [_adapter_row(name, cls, saved, health) for name, cls in sorted(classes.items())]
     setting = current_app.extensions["connector"].settings.get("CONNECTOR_ADAPTERS", "") or ""
     return jsonify({"adapters": rows, "connector_adapters": setting})
+
+
+@bp.post("/api/adapters/<name>")
+@page_role("admin")
+def adapter_save(name: str):
+    """Enable/disable an adapter and save its settings (secrets write-only); applied at once.
+
+    Body: ``enabled`` (bool), ``values`` ``{ENV_NAME: text}`` (empty: back to the environment),
+    ``secrets`` ``{ENV_NAME: text}`` (empty: keep), ``clear`` ``[ENV_NAME]``.
+    """
+    ext = current_app.extensions["connector"]
+    cls = available().get(name)
+    if cls is None:
+        raise NotFound(f"no adapter named '{name}'; known: {', '.join(sorted(available()))}", field="name")
+    if name in {a.name for a in current_app.config.get("ADAPTERS", ())}:
+        raise Conflict(f"adapter '{name}' is built by the application and cannot be changed here", field="name")
+    saved = _saved()
+    new, summary = adapter_settings.validate_change(cls, ext.settings, saved.get(name) or Saved(),
+                                                    request.get_json(silent=True))
+    enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(ext.settings)
+    adapter = adapter_settings.build_checked(cls, ext.settings, new) if enabled else None
+    adapter_settings.store_change(ext.store, name, new, summary, signed_in()["name"], ext.service.clock(),
+                                  ext.settings.secret_key)
+    notes = apply_saved(current_app, name, adapter)
+    health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
+    return jsonify({"ok": True, "notes": notes, "adapter": _adapter_row(name, cls, _saved(), health)})
 
 
 @bp.post("/api/adapters/<name>/test")
