@@ -17,6 +17,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 TEAMS_SECRET = "teams-client-secret-in-browser-test"
 TEAMS_ENV = {"TEAMS_TENANT_ID": "tenant-1", "TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
              "TEAMS_CLIENT_SECRET": TEAMS_SECRET}
+WEBHOOK_SECRET = "webhook-token-typed-in-the-browser"
 TEAMS_TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
 
 
@@ -92,6 +93,35 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         expect(page.locator("#adapter-skype")).to_contain_text("Not enabled")
         html = page.content()
         assert TEAMS_SECRET not in html and SF_ENV["SF_CLIENT_SECRET"] not in html
+
+        # enable the webhook adapter here: a bad value is refused inline, then it is saved and applied
+        hook = page.locator("#adapter-webhook")
+        expect(hook).to_contain_text("Not enabled")
+        hook.locator("input[name=enabled]").check()
+        hook.locator("input[name=WEBHOOK_URL]").fill("https://hooks.acme.example/presence")
+        hook.locator("input[name=WEBHOOK_TOKEN]").fill(WEBHOOK_SECRET)
+        hook.locator("input[name=WEBHOOK_TIMEOUT]").fill("600")
+        hook.locator("button[type=submit]").click()
+        expect(hook.locator("[data-error-for=WEBHOOK_TIMEOUT]")).to_have_text("WEBHOOK_TIMEOUT must be between 0.5 and 60")
+        expect(hook.locator("input[name=WEBHOOK_TIMEOUT]")).to_have_class("invalid")
+        assert "webhook" not in server.app.extensions["dispatcher"].adapters
+        hook.locator("input[name=WEBHOOK_TIMEOUT]").fill("8")
+        hook.locator("button[type=submit]").click()
+        hook = page.locator("#adapter-webhook")
+        expect(hook.locator(".test-result.notice")).to_contain_text("Saved and applied")
+        expect(hook).to_contain_text("Enabled")
+        expect(hook.locator("tr", has_text="WEBHOOK_TOKEN").locator(".setting-now")).to_have_text("set (saved here)")
+        expect(hook.locator("input[name=WEBHOOK_TOKEN]")).to_have_value("")
+        expect(hook.locator(".last-change")).to_contain_text("Last change by ada")
+        assert server.app.extensions["dispatcher"].adapters["webhook"].config["timeout"] == 8.0
+        html = page.content()
+        assert WEBHOOK_SECRET not in html and TEAMS_SECRET not in html
+        page.click("#tab-adapters")  # reloaded from the server: still enabled, the secret still only "set"
+        expect(page.locator("#adapter-webhook .badge")).to_have_text("Enabled")
+        expect(page.locator("#adapter-webhook tr", has_text="WEBHOOK_URL").locator("input")).to_have_value(
+            "https://hooks.acme.example/presence")
+        assert WEBHOOK_SECRET not in page.content()
+        page.locator("#adapter-webhook").scroll_into_view_if_needed()
         screenshot(page, "admin-adapters")
     finally:
         context.close()

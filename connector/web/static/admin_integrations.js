@@ -1,5 +1,6 @@
 /* Admin: the Salesforce tab (connection, sync health, "Sync now", the call-centre file) and the
-   Adapters tab (enabled or not, settings as configured, health, "Test connection"). */
+   Adapters tab (enable, settings saved here over the environment, secrets write-only, health,
+   "Test connection"). */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -105,25 +106,79 @@
   });
 
   // -- adapters --------------------------------------------------------------------------------------
+  var SOURCE = { page: "saved here", environment: "environment", "default": "default" };
+
+  function valueInput(a, s) {
+    var id = "setting-" + a.name + "-" + s.env;
+    if (s.secret) {
+      return el("input", { type: "password", id: id, name: s.env, autocomplete: "new-password", "data-secret": "1",
+                           placeholder: s.set ? "leave empty to keep" : "not set", "aria-label": s.env });
+    }
+    var shown = s.value === null || s.value === undefined ? "" : String(s.value);
+    if (s.choices) {
+      var options = [el("option", { value: "", text: "(" + (s.source === "page" ? "environment or default" : SOURCE[s.source]) + ": " + (shown || "none") + ")" })];
+      s.choices.forEach(function (c) { options.push(el("option", { value: c, text: c, selected: s.saved === c })); });
+      return el("select", { id: id, name: s.env, "aria-label": s.env }, options);
+    }
+    return el("input", { type: "text", id: id, name: s.env, value: s.saved === null || s.saved === undefined ? "" : s.saved,
+                         placeholder: s.source === "page" ? "" : shown || "not set", "aria-label": s.env });
+  }
+
+  function nowText(s) {
+    if (s.secret) return (s.set ? "set" : "not set") + (s.set ? " (" + SOURCE[s.source] + ")" : "");
+    if (s.value === null || s.value === undefined || s.value === "") return "not set";
+    return String(s.value) + " (" + SOURCE[s.source] + ")";
+  }
+
   function settingsTable(a) {
     var rows = a.settings.map(function (s) {
-      var shown = s.secret ? (s.set ? "set" : "not set")
-                           : s.value === null || s.value === undefined || s.value === "" ? "not set"
-                           : String(s.value) + (s.from_default ? " (default)" : "");
+      var cell = [valueInput(a, s)];
+      if (s.secret && s.source === "page") {
+        cell.push(el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "clear", value: s.env }), "clear"]));
+      }
+      cell.push(el("span", { class: "field-error hidden", "data-error-for": s.env }));
       return el("tr", {}, [el("td", { class: "env", text: s.env + (s.required ? " *" : "") }),
-                           el("td", { text: shown + (s.secret ? " (secret, never shown)" : "") }),
-                           el("td", { class: "muted", text: s.help || "" })]);
+                           el("td", { class: "setting-now", text: nowText(s) }),
+                           el("td", { class: "setting-input" }, cell),
+                           el("td", { class: "muted", text: (s.secret ? "secret, never shown. " : "") + (s.help || "") })]);
     });
-    if (!rows.length) rows = [el("tr", {}, [el("td", { colspan: 3, class: "muted", text: "No settings." })])];
+    if (!rows.length) rows = [el("tr", {}, [el("td", { colspan: 4, class: "muted", text: "No settings." })])];
     return el("table", { class: "adapter-settings" }, [
-      el("thead", {}, [el("tr", {}, [el("th", { text: "Environment variable" }), el("th", { text: "Value" }), el("th", { text: "About" })])]),
+      el("thead", {}, [el("tr", {}, [el("th", { text: "Setting" }), el("th", { text: "Now" }), el("th", { text: "Value saved here" }),
+                                     el("th", { text: "About" })])]),
       el("tbody", {}, rows)]);
+  }
+
+  function collect(form) {
+    var body = { enabled: form.querySelector("input[name=enabled]").checked, values: {}, secrets: {}, clear: [] };
+    Array.prototype.forEach.call(form.querySelectorAll("[name]"), function (input) {
+      if (input.name === "enabled") return;
+      if (input.name === "clear") { if (input.checked) body.clear.push(input.value); return; }
+      if (input.getAttribute("data-secret")) { if (input.value) body.secrets[input.name] = input.value; }
+      else body.values[input.name] = input.value;
+    });
+    return body;
+  }
+
+  function showFieldError(form, err, result) {
+    var input = err.field ? form.querySelector("[name='" + err.field + "']") : null;
+    var box = err.field ? form.querySelector("[data-error-for='" + err.field + "']") : null;
+    if (input && box) {
+      input.classList.add("invalid");
+      input.setAttribute("aria-invalid", "true");
+      box.textContent = err.message;
+      box.classList.remove("hidden");
+      input.focus();
+      message(result, "Not saved: " + err.message);
+    } else {
+      message(result, "Not saved: " + err.message);
+    }
   }
 
   function adapterCard(a) {
     var result = el("div", { class: "test-result", role: "status", "aria-live": "polite" });
     var test = el("button", { type: "button", text: "Test connection", "aria-label": "Test connection of " + a.name,
-                              disabled: !a.enabled, title: a.enabled ? null : "enable it first (CONNECTOR_ADAPTERS)" });
+                              disabled: !a.enabled, title: a.enabled ? null : "enable it first" });
     test.addEventListener("click", function () {
       test.disabled = true;
       message(result, "Testing " + a.name + "…", true);
@@ -133,6 +188,10 @@
     });
     var state = el("span", {});
     badge(state, a.enabled ? "Enabled" : "Not enabled", a.enabled ? "ok" : "off");
+    var toggle = el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "enabled", checked: a.enabled,
+                                                                  disabled: !a.editable }), "Enabled"]);
+    var save = el("button", { type: "submit", class: "primary", text: "Save", disabled: !a.editable,
+                              "aria-label": "Save " + a.name });
     var h = a.health;
     var health = el("dl", { class: "facts" });
     if (h) {
@@ -142,10 +201,27 @@
         health.appendChild(el("dd", { text: String(p[1]) }));
       });
     }
-    return el("div", { class: "card adapter", id: "adapter-" + a.name, "data-adapter": a.name }, [
-      el("div", { class: "toolbar" }, [el("h2", { text: a.name }), state, el("span", { class: "spacer" }), test]),
-      h ? health : el("p", { class: "muted", text: "Add " + a.name + " to CONNECTOR_ADAPTERS and restart to enable it." }),
+    var last = a.changes && a.changes[0];
+    var form = el("form", { class: "card adapter", id: "adapter-" + a.name, "data-adapter": a.name, novalidate: true }, [
+      el("div", { class: "toolbar" }, [el("h2", { text: a.name }), state, el("span", { class: "spacer" }), toggle, save, test]),
+      h ? health : el("p", { class: "muted", text: "Not enabled: tick Enabled and save (or add it to CONNECTOR_ADAPTERS)." }),
+      !a.enabled && h && h.queue_depth ? el("p", { class: "muted", text: "Rows queued while it is disabled wait here and go out once it is enabled again." }) : null,
+      last ? el("p", { class: "muted last-change", text: "Last change by " + last.by + " at " + when(last.at) + ": " + last.summary }) : null,
+      a.editable ? null : el("p", { class: "muted", text: "Built by the application; not editable here." }),
       result, settingsTable(a)]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      Array.prototype.forEach.call(form.querySelectorAll(".invalid"), function (n) { n.classList.remove("invalid"); n.removeAttribute("aria-invalid"); });
+      Array.prototype.forEach.call(form.querySelectorAll(".field-error"), function (n) { n.classList.add("hidden"); });
+      save.disabled = true;
+      message(result, "Saving…", true);
+      PC.api("POST", "/admin/api/adapters/" + encodeURIComponent(a.name), collect(form)).then(function (res) {
+        var card = adapterCard(res.adapter);
+        form.replaceWith(card);
+        message(card.querySelector(".test-result"), "Saved and applied" + (res.notes.length ? " — " + res.notes.join("; ") : "") + ".", true);
+      }, function (err) { showFieldError(form, err, result); save.disabled = false; });
+    });
+    return form;
   }
 
   function loadAdapters() {
