@@ -116,12 +116,12 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         assert server.app.extensions["dispatcher"].adapters["webhook"].config["timeout"] == 8.0
         html = page.content()
         assert WEBHOOK_SECRET not in html and TEAMS_SECRET not in html
-        page.click("#tab-adapters")  # reloaded from the server: still enabled, the secret still only "set"
+        with page.expect_response("**/admin/api/adapters"):  # reloaded: still enabled, the secret still only "set"
+            page.click("#tab-adapters")
         expect(page.locator("#adapter-webhook .badge")).to_have_text("Enabled")
         expect(page.locator("#adapter-webhook tr", has_text="WEBHOOK_URL").locator("input")).to_have_value(
             "https://hooks.acme.example/presence")
         assert WEBHOOK_SECRET not in page.content()
-        page.locator("#adapter-webhook").scroll_into_view_if_needed()
         screenshot(page, "admin-adapters")
     finally:
         context.close()
