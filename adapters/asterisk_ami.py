@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from .ami import AmiClient
 from .base import Adapter, AdapterError, AgentInfo, Change, Host, Setting

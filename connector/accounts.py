@@ -185,21 +185,22 @@ def list_agents(store: Store) -> list[dict]:
                 for a in s.execute(select(Agent).order_by(Agent.id)).scalars()]
 
 
+def _existing_agent(s, agent_id: str) -> Agent:
+    agent = s.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"no agent '{agent_id}'", field="agent_id")
+    return agent
+
+
 def set_agent_active(store: Store, agent_id: str, active: bool) -> None:
     with store.write() as s:
-        agent = s.get(Agent, agent_id)
-        if agent is None:
-            raise NotFound(f"no agent '{agent_id}'", field="agent_id")
-        agent.active = bool(active)
+        _existing_agent(s, agent_id).active = bool(active)
 
 
 def reset_pin(store: Store, agent_id: str, pin: object) -> None:
     clean = check_pin(pin)
     with store.write() as s:
-        agent = s.get(Agent, agent_id)
-        if agent is None:
-            raise NotFound(f"no agent '{agent_id}'", field="agent_id")
-        agent.pin_hash = hash_secret(clean)
+        _existing_agent(s, agent_id).pin_hash = hash_secret(clean)
 
 
 def list_tokens(store: Store) -> list[dict]:

@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
                             base_backoff=_float(settings, "CONNECTOR_DISPATCH_BACKOFF", 2.0),
                             max_backoff=_float(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
     app.extensions["dispatcher"] = dispatcher
-    dispatcher.host = host = Host(service=service, bus=ext.bus, settings=settings, clock=service.clock, store=ext.store)
+    dispatcher.host = Host(service=service, bus=ext.bus, settings=settings, clock=service.clock, store=ext.store)
     for adapter in adapters.values():
         _wire(app, adapter)
         if adapter.blueprint is not None and adapter.blueprint.name not in app.blueprints:

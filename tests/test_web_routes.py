@@ -6,7 +6,6 @@ import re
 import pytest
 
 from connector import accounts
-from connector.presence_config import load_preset
 
 PASSWORD = "correct-horse-1"
 

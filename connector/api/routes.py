@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import reports
 from ..engine import LogonSource
-from ..errors import InvalidInput, MalformedRequest, NotFound
+from ..errors import InvalidInput, MalformedRequest
 from ..service import PresenceService
 from .auth import current_principal, require, require_agent_access
 

@@ -9,7 +9,7 @@ from flask import Flask
 
 from . import settings as sf_settings
 from .flush import FlushReport, SalesforceSync
-from .state import SalesforceSyncState
+from .state import SalesforceSyncState  # noqa: F401  (registers its table before create_all)
 
 __all__ = ["init_app", "SalesforceSync", "FlushReport", "sync_for"]
 

@@ -88,13 +88,13 @@ def status_text(status: dict) -> str:
         f"  org              : {conn['login_url']} ({conn['auth_mode']}, API v{conn['api_version']}, "
         f"object {conn['object']} by {conn['external_id_field']})",
         f"  interval         : every {status['tracking_interval_seconds']} s",
-        f"  daily counters   : " + (", ".join(f"{k} -> {v}" for k, v in conn["counter_fields"].items())
+        "  daily counters   : " + (", ".join(f"{k} -> {v}" for k, v in conn["counter_fields"].items())
                                    or "not sent (SF_COUNTER_FIELDS not set)"),
         f"  last success     : {status['last_success_at'] or 'never'}",
         f"  next attempt     : {status['next_attempt_at'] or 'on the next interval'}",
         f"  rows pending     : {status['rows_pending']}",
         f"  rows parked      : {status['rows_parked']}",
-        f"  API usage (org)  : " + (f"{usage['used']}/{usage['limit']} at {usage['at']}" if usage else "not known yet"),
+        "  API usage (org)  : " + (f"{usage['used']}/{usage['limit']} at {usage['at']}" if usage else "not known yet"),
     ]
     if status["last_error"]:
         lines.append(f"  last error       : {status['last_error']} ({status['last_error_at']})")
