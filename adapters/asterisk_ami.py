@@ -15,7 +15,7 @@ import logging
 import threading
 
 from .ami import AmiClient
-from .base import Adapter, AdapterError, AgentInfo, Change, Host, Setting
+from .base import Adapter, AdapterError, AgentInfo, Change, Setting
 from .pbx import PBX_SOURCE, dial_code, pbx_wanted
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,10 @@ class AsteriskAmiAdapter(Adapter):
         if isinstance(mapping, dict) and "paused" in mapping:
             paused = bool(mapping["paused"])
         else:
-            paused = state is None or state.get("status") != 1
+            paused = state is None or state.status != 1
         interface = self.interface_for(agent)
         fields = {"Interface": interface, "Paused": "true" if paused else "false",
-                  "Reason": state["label"] if state else "Logged out"}
+                  "Reason": state.label if state else "Logged out"}
         if self.config["queue"]:
             fields["Queue"] = self.config["queue"]
         self._sent[interface] = ("1" if paused else "0", fields["Reason"])
@@ -94,8 +94,7 @@ class AsteriskAmiAdapter(Adapter):
         return f"logged in to {self.config['host']}:{self.config['port']} as {self.config['username']}; Ping answered"
 
     # -- inbound -----------------------------------------------------------------------------
-    def start(self, host: Host) -> None:
-        self.host = host
+    def start(self) -> None:
         if self.config["events"] and self._listener is None:
             self._listener = threading.Thread(target=self._listen, name="ami-events", daemon=True)
             self._listener.start()
@@ -137,23 +136,18 @@ class AsteriskAmiAdapter(Adapter):
         state_id = self._state_for(paused == "1", reason)
         if state_id is None:
             return None
-        self.host.service.set_state(agent_id, state_id, source=PBX_SOURCE)
+        self.host.set_state(agent_id, state_id, source=PBX_SOURCE)
         return state_id
 
     def _agent_for(self, interface: str) -> str | None:
-        from sqlalchemy import select
-
-        from connector.store.models import Agent
         before, _, after = self.config["interface"].partition("{extension}")
         if not (interface.startswith(before) and interface.endswith(after)):
             return None
         extension = interface[len(before):len(interface) - len(after) if after else None]
-        with self.host.store.read() as s:
-            return s.scalar(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True)))
+        return self.host.agent_for_extension(extension)
 
     def _state_for(self, paused: bool, reason: str) -> str | None:
-        with self.host.store.read() as s:
-            config = self.host.service.configs.active(s)
+        config = self.host.active_config()
         if not paused:
             return config.ready_state.id
         named = config.find(reason) if reason else None

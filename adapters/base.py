@@ -1,4 +1,4 @@
-"""The adapter interface: how a presence change reaches another system.
+"""The adapter interface: how a presence change reaches another system, and how one comes back.
 
 An adapter is a small class, like an HTTP transport:
 
@@ -10,16 +10,25 @@ An adapter is a small class, like an HTTP transport:
   raises :class:`AdapterError` otherwise (``retryable`` says whether trying again can help).
   Nothing else may escape: the dispatcher treats any other exception as a retryable failure.
 
-Optional: ``blueprint`` (inbound webhooks), :meth:`Adapter.start` (a listener thread, given a
-:class:`Host` to feed the engine), :meth:`Adapter.check` (``adapters test NAME``),
-:meth:`Adapter.wants` (whether the active presence config switches the adapter on) and
-``refresh_seconds`` (re-send the current state this often, for systems whose presence lapses).
+An adapter sees the connector only through the :class:`Host` it is bound to (``self.host``):
+it never imports the store or the API layer. Optional hooks, all declared here with harmless
+defaults: :meth:`Adapter.start`/:meth:`Adapter.stop` (listener threads), :meth:`Adapter.check`
+(``adapters test NAME``), :meth:`Adapter.wants` (whether the active presence config switches the
+adapter on), :meth:`Adapter.jobs` (periodic work the scheduler runs), ``uses_salesforce`` (give me
+the shared Salesforce connection), ``inbound_fields`` + :meth:`Adapter.receive` (events the remote
+side reports; the API layer serves them at ``POST /api/v1/adapters/<name>/agents/<id>/events``),
+and ``refresh_seconds`` (re-send the current state this often, for systems whose presence lapses).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, NamedTuple, Protocol
+
+from connector.errors import InvalidInput
+
+if TYPE_CHECKING:  # the presence model is the adapters' vocabulary, imported for types only
+    from connector.presence_config import Options, PresenceConfig
 
 KINDS = ("presence", "dial", "login", "logout")
 
@@ -43,6 +52,10 @@ class AdapterConfigError(ValueError):
 
 class UnknownAdapter(LookupError):
     """No adapter of that name is installed; the message lists the known names."""
+
+
+class InboundRejected(InvalidInput):
+    """An inbound event an adapter cannot apply; ``field`` names the part that was wrong (HTTP 422)."""
 
 
 @dataclass(frozen=True)
@@ -92,43 +105,135 @@ class AgentInfo:
 
 
 @dataclass(frozen=True)
+class StateInfo(Mapping):
+    """A presence state as a change carries it: ``adapters`` holds the per-adapter mapping values.
+
+    Read it by attribute (``state.label``); it also reads as a mapping (``state["label"]``) for
+    adapters written against the earlier dict contract.
+    """
+
+    id: str
+    label: str
+    status: int
+    reason_code: str = ""
+    adapters: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "StateInfo | None":
+        if data is None:
+            return None
+        return cls(id=data["id"], label=data.get("label", data["id"]), status=int(data.get("status") or 0),
+                   reason_code=data.get("reason_code") or "", adapters=dict(data.get("adapters") or {}))
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _STATE_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_STATE_KEYS)
+
+    def __len__(self) -> int:
+        return len(_STATE_KEYS)
+
+
+_STATE_KEYS = ("id", "label", "status", "reason_code", "adapters")
+
+
+class ChangeKind:
+    PRESENCE = "presence"
+    DIAL = "dial"
+    LOGIN = "login"
+    LOGOUT = "logout"
+
+
+@dataclass(frozen=True)
 class Change:
     """One outbox row, ready for an adapter.
 
     ``kind`` is ``presence`` (``state`` None = the session ended; ``previous`` None = login),
     ``dial`` (``number``), or ``login``/``logout`` (PBX short codes for ``extension``; ``pin`` is the
-    agent's PIN when the code needs one — never log it). ``state``/``previous`` are dicts with id, label, status,
-    reason_code and ``adapters`` (the per-state mapping values). ``options`` is the active presence
-    configuration's options (pbx_mode, login_code, logout_code, ...).
+    agent's PIN when the code needs one — never log it). ``options`` is the active presence
+    configuration's options (pbx_mode, login_code, logout_code, ...). ``key`` identifies the
+    delivery: a retry of the same row carries the same key (send it where the remote accepts an
+    idempotency key).
     """
 
     kind: str
-    at: datetime
+    at: datetime | None
     source: str = ""
     cause: str = ""
-    state: dict | None = None
-    previous: dict | None = None
+    state: StateInfo | None = None
+    previous: StateInfo | None = None
     number: str | None = None
     extension: str | None = None
-    options: Any = None
+    options: "Options | None" = None
     pin: str | None = field(default=None, repr=False)
     renewal: bool = False
+    key: str = ""
 
-    def mapped(self, key: str, state: dict | None = None) -> Any:
+    def __post_init__(self) -> None:
+        # a state given as a plain dict (tests, adapters' own tools) becomes a StateInfo
+        for name in ("state", "previous"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, StateInfo):
+                object.__setattr__(self, name, StateInfo.from_dict(value))
+
+    def mapped(self, key: str, state: StateInfo | None = None) -> Any:
         """The state's mapping value for one adapter (``adapters: {key: ...}`` in the config)."""
         state = self.state if state is None else state
-        return (state or {}).get("adapters", {}).get(key)
+        return state.adapters.get(key) if state is not None else None
 
 
-@dataclass
-class Host:
-    """What an adapter's inbound side may use: feed the engine, publish live events, read time."""
+class Job(NamedTuple):
+    """Periodic work an adapter asks the scheduler for."""
 
-    service: Any
-    bus: Any
-    settings: Any
-    clock: Callable[[], datetime]
-    store: Any = None
+    id: str
+    run: Callable[[], object]
+    seconds: int
+
+
+#: a SOQL query through the shared Salesforce connection: rows as dicts; raises AdapterError
+SalesforceQuery = Callable[[str], list[dict]]
+
+
+class Host(Protocol):
+    """The connector as an adapter sees it: the only way in. Implemented once, in ``connector.host``.
+
+    Changes made here go through the engine like any other (source = the adapter's ``source``, so
+    they are not echoed back); domain errors (unknown agent, a state that may not be picked)
+    propagate as the connector's own errors.
+    """
+
+    def now(self) -> datetime:
+        """The connector's clock (tests inject a fake one)."""
+
+    def active_config(self) -> "PresenceConfig":
+        """The presence configuration in force now (states, mappings, options)."""
+
+    def agent(self, agent_id: str) -> AgentInfo | None:
+        """The agent (also a disabled one: its last changes still go out), or None when unknown."""
+
+    def agent_for_extension(self, extension: str) -> str | None:
+        """The active agent whose extension this is, or None."""
+
+    def presence(self, agent_id: str) -> dict:
+        """The agent as the API shows it (``GET /api/v1/agents/{id}/presence``)."""
+
+    def presences(self) -> list[dict]:
+        """Every active agent as the API shows it."""
+
+    def set_state(self, agent_id: str, state: str, source: str) -> dict:
+        """Change the agent's state (a state id or label); returns the agent as the API shows it."""
+
+    def logout(self, agent_id: str, logon_source: str, source: str) -> dict:
+        """End the agent's session; returns the agent as the API shows it."""
+
+    def publish(self, kind: str, data: dict) -> None:
+        """Send a live event to the connected pages and components."""
+
+    def salesforce_query(self) -> SalesforceQuery | None:
+        """SOQL through the shared Salesforce connection (SF_* settings), or None when not configured."""
 
 
 class Adapter:
@@ -143,7 +248,14 @@ class Adapter:
     refresh_seconds: ClassVar[float | None] = None
     #: at most this many pushes of this adapter run at once (a hanging remote holds only these)
     max_concurrency: ClassVar[int] = 2
-    blueprint: ClassVar[Any] = None
+    #: True: the connector hands over its Salesforce connection through :meth:`use_salesforce`
+    uses_salesforce: ClassVar[bool] = False
+    #: the body fields an inbound event may carry (:meth:`receive`); empty = no inbound events
+    inbound_fields: ClassVar[tuple[str, ...]] = ()
+    #: the roles that may report inbound events for an agent (an agent only for itself)
+    inbound_roles: ClassVar[tuple[str, ...]] = ("agent", "integration")
+
+    host: Host
 
     def __init__(self, values: Mapping[str, object] | None = None):
         values = dict(values or {})
@@ -172,6 +284,14 @@ class Adapter:
         return {self.env_name(k): ("(set)" if self.config[k] not in (None, "") else "(not set)")
                 if spec.secret else self.config[k] for k, spec in self.settings.items()}
 
+    def bind(self, host: Host) -> None:
+        """Called by the connector before any other hook: from now on ``self.host`` is the way in."""
+        self.host = host
+        if self.uses_salesforce:
+            query = host.salesforce_query()
+            if query is not None:
+                self.use_salesforce(query)
+
     # -- the contract ------------------------------------------------------------------------
     def wants(self, options: Any) -> bool:
         """Whether the active presence configuration switches this adapter on (default: always)."""
@@ -189,12 +309,25 @@ class Adapter:
         """Check the connection (credentials, reachability); return what was checked or raise."""
         return "no connection check for this adapter"
 
-    def start(self, host: Host) -> None:
-        """Start inbound listeners (optional). Called once when the app is built."""
-        self.host = host
+    def start(self) -> None:
+        """Start inbound listeners (optional). Called by ``serve``, after :meth:`bind`."""
 
     def stop(self) -> None:
         """Stop listeners and close connections."""
+
+    def jobs(self) -> list[Job]:
+        """Periodic work for the scheduler (optional), e.g. a reconciliation."""
+        return []
+
+    def use_salesforce(self, query: SalesforceQuery) -> None:
+        """Take the shared Salesforce connection (only called when ``uses_salesforce``)."""
+
+    def receive(self, agent_id: str, event: Mapping[str, Any]) -> dict:
+        """Apply an event the remote side reports for ``agent_id`` (fields: ``inbound_fields``).
+
+        Returns the agent as the API shows it; raises :class:`InboundRejected` naming the field.
+        """
+        raise InboundRejected(f"the {self.name} adapter receives no events", field="name")
 
     def health(self) -> dict:
         """Adapter-specific health details (connection, drift ...)."""

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import requests
+from connector.parts import get_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
@@ -40,7 +41,7 @@ def prepare(env: dict, agents: int) -> str:
     from connector import accounts, create_app
 
     app = create_app()
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     now = ext.service.clock()
     for i in range(agents):
         accounts.add_agent(ext.store, {"id": f"agent{i:05d}", "name": f"Agent {i}", "team": f"T{i % 10}"}, now)

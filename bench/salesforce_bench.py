@@ -26,7 +26,7 @@ from sqlalchemy import insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connector import create_app  # noqa: E402
-from connector.salesforce import sync_for  # noqa: E402
+from connector.parts import get_parts  # noqa: E402
 from connector.salesforce.pending import pending_totals  # noqa: E402
 from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval  # noqa: E402
 
@@ -45,7 +45,7 @@ def build(tmp: Path, agents: int, dirty_share: float, mid_state: bool):
                       "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "CONNECTOR_TIMEZONE": "UTC",
                       "CONNECTOR_SECRET_KEY": "bench", "SF_LOGIN_URL": LOGIN, "SF_CLIENT_ID": "bench",
                       "SF_CLIENT_SECRET": "bench-secret"})
-    store = app.extensions["connector"].store
+    store = get_parts(app).store
     every = round(1 / dirty_share) if dirty_share else 0
     with store.write() as s:
         s.execute(insert(Agent), [{"id": f"a{i:05d}", "name": f"Agent {i}", "team": "", "extension": "", "email": "",
@@ -82,7 +82,7 @@ def run_flush(app) -> tuple[int, int, int, float]:
                 [{"id": "a01000000000001", "success": True, "errors": [], "created": True} for _ in records])
         rsps.add_callback(responses.PATCH, UPSERT, callback=upsert)
         started = time.perf_counter()
-        report = sync_for(app).flush()
+        report = get_parts(app).salesforce.flush()
         elapsed = time.perf_counter() - started
         tokens = sum(1 for c in rsps.calls if c.request.method == "POST")
         upserts = sum(1 for c in rsps.calls if c.request.method == "PATCH")
@@ -95,11 +95,11 @@ def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3)
         with tempfile.TemporaryDirectory() as tmp:
             app = build(Path(tmp), agents, dirty_share, mid_state)
             started = time.perf_counter()
-            pending = pending_totals(app.extensions["connector"].service)
+            pending = pending_totals(get_parts(app).service)
             build_times.append(time.perf_counter() - started)
             tokens, upserts, written, elapsed = run_flush(app)
             flush_times.append(elapsed)
-            app.extensions["connector"].store.dispose()
+            get_parts(app).store.dispose()
             result = {"agents": agents, "rows": agents * len(STATES), "pending": len(pending), "token_calls": tokens,
                       "api_calls": upserts, "written": written, "naive_calls": len(pending)}
     result["build_ms"] = statistics.median(build_times) * 1000

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from adapters.base import Adapter, AdapterConfigError
+from .clock import iso
 from .errors import InvalidInput
 from .security import seal, unseal
 from .store.models import AdapterSettingsChange, AdapterSettingsRow
@@ -186,7 +187,6 @@ def _unsealed(sealed: str, secret_key: str) -> str | None:
 
 def recent_changes(store, name: str, limit: int = 5) -> list[dict]:
     """The latest audit lines for one adapter, newest first."""
-    from .service import iso
     with store.read() as s:
         rows = s.execute(select(AdapterSettingsChange).where(AdapterSettingsChange.adapter == name)
                          .order_by(AdapterSettingsChange.id.desc()).limit(limit)).scalars().all()

@@ -6,6 +6,7 @@ import json
 import click
 
 from adapters.registry import available
+from .parts import get_parts
 
 
 @click.group("adapters")
@@ -59,6 +60,6 @@ def adapters_flush(timeout: float) -> None:
     from .cli import _app
     from .integrations import adapters_health
     app = _app()
-    app.extensions["dispatcher"].drain(timeout)
+    get_parts(app).dispatcher.drain(timeout)
     for item in adapters_health(app)["adapters"]:
         click.echo(f"{item['name']}: queue {item['queue_depth']}, parked {item['parked']}")

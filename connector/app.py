@@ -1,31 +1,24 @@
-"""The application factory."""
+"""The application factory: settings, then the parts, then the blueprints."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from dotenv import load_dotenv
 from flask import Flask
 
-from . import api, salesforce, settings as settings_mod
+from . import api, integrations, salesforce, settings as settings_mod
+from .adapter_set import AdapterSet
 from .bus import EventBus
-from .service import PresenceService, utc_now
+from .clock import Clock, utc_now
+from .configs import ConfigRegistry
+from .dispatch import Dispatcher
+from .host import ConnectorHost, salesforce_query_of
+from .parts import Parts
+from .service import PresenceService
 from .settings import Settings
 from .store import Store
-
-
-@dataclass
-class Connector:
-    """Everything a request or a job needs, attached to the app as ``app.extensions['connector']``."""
-
-    settings: Settings
-    store: Store
-    bus: EventBus
-    service: PresenceService
-    #: (job id, callable, interval seconds) that the scheduler runs besides the built-in jobs
-    jobs: list[tuple[str, Callable[[], object], int]] = field(default_factory=list)
+from .web import admin, admin_integrations, auth, dashboard, guard, pages, softphone
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -48,20 +41,35 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in test_config.items() if k.isupper() and not k.startswith(("CONNECTOR_", "SF_"))})
 
-    store = Store(settings.database_url)
-    store.create_all()
-    bus = EventBus()
-    service = PresenceService(store, settings, bus, clock=test_config.get("CLOCK") or utc_now)
-    service.configs.ensure(settings.presence_config, settings.presence_config_explicit)
-    app.extensions["connector"] = Connector(settings=settings, store=store, bus=bus, service=service)
+    parts = build_parts(settings, test_config.get("CLOCK") or utc_now, app.config.get("ADAPTERS", ()))
+    parts.attach(app)
 
     api.init_errors(app)
     app.register_blueprint(api.bp)
-    from .web import admin, auth, dashboard, guard, pages, softphone
     guard.init_app(app)
-    for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp):
+    for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp, admin_integrations.bp,
+                      salesforce.bp):
         app.register_blueprint(blueprint)
-    salesforce.init_app(app)
-    from . import integrations
-    integrations.init_app(app)  # adapters: outbox targets, dispatcher, inbound routes, health
     return app
+
+
+def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
+    """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
+    store = Store(settings.database_url)
+    store.create_all()
+    bus = EventBus()
+    configs = ConfigRegistry(store, clock)
+    configs.ensure(settings.presence_config, settings.presence_config_explicit)
+
+    adapters = AdapterSet(integrations.build_adapters(settings, store))
+    for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
+        adapters.put(extra.name, extra)
+    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets)
+    sync = salesforce.build_sync(service, settings)
+    host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))
+    dispatcher = Dispatcher(store, adapters, host, clock, settings.secret_key,
+                            base_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_BACKOFF", 2.0),
+                            max_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
+    jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
+    return Parts(settings=settings, store=store, bus=bus, configs=configs, service=service, salesforce=sync,
+                 dispatcher=dispatcher, jobs=jobs)

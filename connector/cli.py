@@ -19,7 +19,7 @@ def _app():
 
 
 def _ext(app):
-    return app.extensions["connector"]
+    return get_parts(app)
 
 
 class ConnectorGroup(click.Group):
@@ -270,6 +270,7 @@ from .salesforce.cli import register as _register_salesforce  # noqa: E402
 _register_salesforce(main)
 
 from .adapters_cli import adapters as _adapters_group  # noqa: E402
+from .parts import get_parts
 
 main.add_command(_adapters_group)
 

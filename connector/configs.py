@@ -22,7 +22,11 @@ class ConfigRegistry:
         self._cached: tuple[int, PresenceConfig] | None = None
         self._lock = threading.Lock()
 
-    def active(self, s: Session) -> PresenceConfig:
+    def active(self, s: Session | None = None) -> PresenceConfig:
+        """The active configuration; inside a transaction pass its session, else it opens its own read."""
+        if s is None:
+            with self.store.read() as own:
+                return self.active(own)
         version_id = s.scalar(select(func.max(ConfigVersion.id)))
         if version_id is None:
             raise RuntimeError("no presence configuration in the store; run 'presence-connector init-db'")

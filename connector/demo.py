@@ -11,6 +11,7 @@ from .engine import LogonSource
 from .errors import ConnectorError
 from .service import PresenceService
 from .store.models import Agent
+from .parts import get_parts
 
 DEMO_AGENTS = [
     ("edred", "Ed Redfern", "Inbound", "3001"),
@@ -27,7 +28,7 @@ DEMO_USERS = [("admin", "admin-demo", "admin", None), ("supervisor", "supervisor
 
 def seed(app) -> list[str]:
     """Create demo data in an empty store; returns the lines to print (the demo logins)."""
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     store, live = ext.store, ext.service
     with store.read() as s:
         if s.scalar(select(func.count()).select_from(Agent)):
@@ -53,7 +54,7 @@ def _history(live: PresenceService, now: datetime) -> None:
     """Replay two hours of a working morning through the real engine with a clock in the past."""
     rng = random.Random(7)
     cursor = {"t": now - timedelta(hours=2)}
-    past = PresenceService(live.store, live.settings, live.bus, clock=lambda: cursor["t"],
+    past = PresenceService(live.store, live.settings, live.bus, live.configs, clock=lambda: cursor["t"],
                            outbox_targets=live.outbox_targets)
     for agent_id, *_ in DEMO_AGENTS:
         cursor["t"] = now - timedelta(hours=2) + timedelta(minutes=rng.randint(0, 10))

@@ -21,14 +21,15 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
-
 from sqlalchemy import func, select
 
-from adapters.base import Adapter, AdapterError, AgentInfo, Change
+from adapters.base import Adapter, AdapterError, Change, Host, StateInfo
+from .adapter_set import AdapterSet
+from .clock import Clock, iso, parse_iso
 from .security import unseal
 from .store import Store
-from .store.models import Agent, OutboxRow
+from .store.models import OutboxRow
+from .store.rows import outbox_row
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +48,22 @@ class AdapterStats:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, adapters: dict[str, Adapter], clock: Callable[[], datetime],
-                 secret_key: str, active_options: Callable[[], object],
+    """Delivers the outbox to the adapters of an :class:`AdapterSet`, each bound to ``host``."""
+
+    def __init__(self, store: Store, adapters: AdapterSet, host: Host, clock: Clock, secret_key: str,
                  base_backoff: float = 2.0, max_backoff: float = 300.0, poll_seconds: float = 0.5):
         self.store = store
-        self.adapters = adapters
+        self._adapters = adapters
+        self.host = host
         self.clock = clock
         self._secret_key = secret_key
-        self.active_options = active_options
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self.poll_seconds = poll_seconds
-        self.stats = {name: AdapterStats() for name in adapters}
-        self._pool_size = max(1, sum(a.max_concurrency for a in adapters.values()))
+        for adapter in adapters.current().values():
+            adapter.bind(host)
+        self.stats = {name: AdapterStats() for name in adapters.current()}
+        self._pool_size = max(1, sum(a.max_concurrency for a in adapters.current().values()))
         self._pool = ThreadPoolExecutor(max_workers=self._pool_size, thread_name_prefix="dispatch")
         self._lock = threading.Lock()
         self._busy_lanes: set[tuple[str, str]] = set()
@@ -69,22 +73,30 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def set_adapter(self, name: str, adapter: Adapter | None) -> None:
+    @property
+    def adapters(self) -> dict[str, Adapter]:
+        """The enabled adapters now (a snapshot: the admin page may swap one at any time)."""
+        return self._adapters.current()
+
+    def set_adapter(self, name: str, adapter: Adapter | None) -> Adapter | None:
         """Replace, add or (None) remove one adapter while running; its queued rows stay in the outbox.
 
-        Deliveries already under way finish with the adapter they started with.
+        The new adapter is bound to the host first. Deliveries already under way finish with the
+        adapter they started with. Returns the adapter it replaced (not yet stopped).
         """
+        if adapter is not None:
+            adapter.bind(self.host)
         with self._lock:
-            adapters = {n: a for n, a in self.adapters.items() if n != name}
+            old = self._adapters.put(name, adapter)
             if adapter is not None:
-                adapters[name] = adapter
                 self.stats.setdefault(name, AdapterStats())
-            self.adapters = adapters  # a new dict: a dispatch pass under way keeps its own snapshot
+            adapters = self._adapters.current()
             needed = sum(a.max_concurrency for a in adapters.values())
             if needed > self._pool_size:  # each adapter keeps its own slots: grow the shared pool
-                old, self._pool_size = self._pool, needed
+                old_pool, self._pool_size = self._pool, needed
                 self._pool = ThreadPoolExecutor(max_workers=needed, thread_name_prefix="dispatch")
-                old.shutdown(wait=False)
+                old_pool.shutdown(wait=False)
+        return old
 
     @property
     def running(self) -> bool:
@@ -191,9 +203,8 @@ class Dispatcher:
                     continue
                 if row.delivered_at + timedelta(seconds=adapter.refresh_seconds) > now:
                     continue
-                s.add(OutboxRow(agent_id=row.agent_id, adapter=name, kind="presence",
-                                payload={**row.payload, "cause": "renewal"}, source=row.source,
-                                created_at=now, next_attempt_at=now))
+                s.add(outbox_row(row.agent_id, name, "presence", {**row.payload, "cause": "renewal"}, row.source,
+                                 now))
         s.flush()
 
     # -- delivering one row ------------------------------------------------------------------
@@ -202,18 +213,16 @@ class Dispatcher:
         try:
             with self.store.read() as s:
                 row = s.get(OutboxRow, row_id)
-                agent = s.get(Agent, row.agent_id)
-                payload, source, kind = dict(row.payload or {}), row.source, row.kind
-                info = AgentInfo(agent.id, agent.name, agent.extension or "", agent.email or "",
-                                 agent.salesforce_user_id or "")
-            options = self.active_options()
+                agent_id, payload, source, kind = row.agent_id, dict(row.payload or {}), row.source, row.kind
+            info = self.host.agent(agent_id)
+            options = self.host.active_config().options
             error: AdapterError | None = None
             try:
                 if payload.get("pin_sealed"):
                     pin = self._unseal(payload["pin_sealed"])
-                change = change_from_row(kind, payload, source, options, pin)
-                if source == adapter.source:
-                    pass  # never echo a change back where it came from
+                change = change_from_row(row_id, kind, payload, source, options, pin)
+                if source == adapter.source or info is None:
+                    pass  # never echo a change back where it came from; a removed agent has nothing to send
                 elif adapter.wants(options):
                     adapter.push(info, change)
             except AdapterError as exc:
@@ -295,12 +304,12 @@ class Dispatcher:
         return out
 
 
-def change_from_row(kind: str, payload: dict, source: str, options: object, pin: str | None) -> Change:
-    from .service import parse_iso
+def change_from_row(row_id: int, kind: str, payload: dict, source: str, options, pin: str | None) -> Change:
     at = parse_iso(payload["at"]) if payload.get("at") else None
-    return Change(kind=kind, at=at, source=source, cause=payload.get("cause", ""), state=payload.get("state"),
-                  previous=payload.get("previous"), number=payload.get("number"), options=options, pin=pin,
-                  extension=payload.get("extension"), renewal=payload.get("cause") == "renewal")
+    return Change(kind=kind, at=at, source=source, cause=payload.get("cause", ""),
+                  state=StateInfo.from_dict(payload.get("state")), previous=StateInfo.from_dict(payload.get("previous")),
+                  number=payload.get("number"), options=options, pin=pin, extension=payload.get("extension"),
+                  renewal=payload.get("cause") == "renewal", key=f"outbox-{row_id}")
 
 
 def scrub(message: str, pin: str | None) -> str:
@@ -308,6 +317,4 @@ def scrub(message: str, pin: str | None) -> str:
     return message.replace(pin, "****") if pin else message
 
 
-def _iso(value: datetime | None) -> str | None:
-    from .service import iso
-    return iso(value)
+_iso = iso

@@ -7,6 +7,9 @@ logon events, counters, notices). The store applies a decision in one transactio
 Timed rules (wrap-up end, connection loss, inactivity) are *due times* kept in the session.
 Every call first settles whatever fell due before ``now``, at the moment it fell due, so the
 result is the same whether a sweep ran on time, late, or after a restart.
+
+The module is a little over 400 lines on purpose: the whole state machine reads top to bottom in
+one place, as the rules do in DESIGN.md.
 """
 from __future__ import annotations
 
@@ -38,6 +41,23 @@ class LogonSource:
            SCHEDULED_LOG_OFF, INACTIVITY, SUPERVISOR, DUPLICATE_LOGIN, API)
     #: logouts the system or a supervisor makes: the agent's logout precondition does not apply
     FORCED = (CONNECTION_LOST, SCHEDULED_LOG_OFF, INACTIVITY, SUPERVISOR, DUPLICATE_LOGIN)
+
+
+class ChangeSource:
+    """Where a state change came from: recorded on the interval, and never echoed back there."""
+
+    SOFTPHONE = "softphone"
+    SUPERVISOR = "supervisor"
+    SYSTEM = "system"  # a timed rule, the scheduled log off
+    API = "api"
+    PBX = "pbx"
+    SKYPE = "skype"
+    TEAMS = "teams"
+    OMNI_CHANNEL = "omni-channel"
+    CRM = "crm"
+
+    #: the sources an integration may name for a change it reports
+    REPORTABLE = (API, PBX, SKYPE, TEAMS, OMNI_CHANNEL, CRM)
 
 
 ACQUIRED = "Acquired"
@@ -224,21 +244,21 @@ class Engine:
                 return
             at, rule = due
             if rule == "wrap_up_end":
-                self._move(d, at, self.config.ready_state, "system", "wrap-up ended")
+                self._move(d, at, self.config.ready_state, ChangeSource.SYSTEM, "wrap-up ended")
             elif rule == "connection_lost":
                 offline = self.config.offline_state
                 assert offline is not None  # validation requires it when a grace period is set
                 before = d.session.state_id
-                self._move(d, at, offline, "system", "connection lost",
+                self._move(d, at, offline, ChangeSource.SYSTEM, "connection lost",
                            connection_lost_at=at, state_before_loss=before)
             elif rule == "reconnect_window_end":
-                self._end_session(d, at, LogonSource.CONNECTION_LOST, "system", actor=None)
+                self._end_session(d, at, LogonSource.CONNECTION_LOST, ChangeSource.SYSTEM, actor=None)
             elif rule == "inactivity":
-                self._end_session(d, at, LogonSource.INACTIVITY, "system", actor=None)
+                self._end_session(d, at, LogonSource.INACTIVITY, ChangeSource.SYSTEM, actor=None)
 
     # -- login / logout ----------------------------------------------------------------------
     def login(self, session: AgentSession, now: datetime, logon_source: str, device: str,
-              source: str = "softphone") -> Decision:
+              source: str = ChangeSource.SOFTPHONE) -> Decision:
         """Acquire a logon. A second device for the same logon source follows the duplicate policy."""
         if logon_source not in LogonSource.ALL:
             raise InvalidInput(f"unknown logon source '{logon_source}'; use one of: "
@@ -270,7 +290,7 @@ class Engine:
             self._reconnect(d, now, source)
         return d
 
-    def logout(self, session: AgentSession, now: datetime, logon_source: str, source: str = "softphone",
+    def logout(self, session: AgentSession, now: datetime, logon_source: str, source: str = ChangeSource.SOFTPHONE,
                actor: str | None = None) -> Decision:
         """End the agent's session: every logon is released with ``logon_source``."""
         d = self.settle(session, now)
@@ -301,10 +321,10 @@ class Engine:
         if d.session.call_id is not None:
             d.session = replace(d.session, logoff_pending=True)
             return d
-        self._end_session(d, at, LogonSource.SCHEDULED_LOG_OFF, "system", actor=None)
+        self._end_session(d, at, LogonSource.SCHEDULED_LOG_OFF, ChangeSource.SYSTEM, actor=None)
         return d
 
-    def heartbeat(self, session: AgentSession, now: datetime, source: str = "softphone") -> Decision:
+    def heartbeat(self, session: AgentSession, now: datetime, source: str = ChangeSource.SOFTPHONE) -> Decision:
         d = self.settle(session, now)
         self._require_login(d.session)
         self._touch(d, now)
@@ -333,7 +353,7 @@ class Engine:
                                code="unknown_state")
         return state
 
-    def set_state(self, session: AgentSession, now: datetime, ref: object, source: str = "softphone",
+    def set_state(self, session: AgentSession, now: datetime, ref: object, source: str = ChangeSource.SOFTPHONE,
                   system: bool = False) -> Decision:
         """Change presence. Agents and supervisors may pick only selectable states."""
         target = self.resolve(ref)
@@ -342,7 +362,7 @@ class Engine:
                                field="state", code="state_not_selectable")
         d = self.settle(session, now)
         self._require_login(d.session)
-        self._touch(d, now, heartbeat=source == "softphone")
+        self._touch(d, now, heartbeat=source == ChangeSource.SOFTPHONE)
         if d.session.connection_lost_at is not None:
             d.session = replace(d.session, connection_lost_at=None, state_before_loss=None)
         self._move(d, now, target, source)
@@ -363,7 +383,7 @@ class Engine:
         d.effects.append(Counted(now, "wrap_ups_extended"))
         return d
 
-    def end_wrap_up(self, session: AgentSession, now: datetime, source: str = "softphone") -> Decision:
+    def end_wrap_up(self, session: AgentSession, now: datetime, source: str = ChangeSource.SOFTPHONE) -> Decision:
         d = self.settle(session, now)
         self._require_login(d.session)
         if d.session.wrap_up_until is None:
@@ -374,7 +394,7 @@ class Engine:
 
     # -- calls -------------------------------------------------------------------------------
     def call_started(self, session: AgentSession, now: datetime, call_id: str, direction: str,
-                     source: str = "pbx") -> Decision:
+                     source: str = ChangeSource.PBX) -> Decision:
         d = self.settle(session, now)
         if not d.session.logged_in or d.session.call_id is not None:
             return d  # a second line, or a call for an agent not logged in: nothing to change
@@ -385,7 +405,7 @@ class Engine:
         return d
 
     def call_ended(self, session: AgentSession, now: datetime, call_id: str, direction: str,
-                   duration_seconds: int, source: str = "pbx") -> Decision:
+                   duration_seconds: int, source: str = ChangeSource.PBX) -> Decision:
         """Count the call; then wrap-up, back to Ready, or a pending scheduled log off."""
         d = self.settle(session, now)
         if duration_seconds == 0:
@@ -396,7 +416,7 @@ class Engine:
             return d
         d.session = replace(d.session, call_id=None, call_direction=None, last_activity_at=now)
         if d.session.logoff_pending:
-            self._end_session(d, now, LogonSource.SCHEDULED_LOG_OFF, "system", actor=None)
+            self._end_session(d, now, LogonSource.SCHEDULED_LOG_OFF, ChangeSource.SYSTEM, actor=None)
             return d
         opts = self.config.options
         wrap_up = self.config.wrap_up_state
@@ -407,7 +427,7 @@ class Engine:
             self._move(d, now, self.config.ready_state, source, "call ended")
         return d
 
-    def dial(self, session: AgentSession, now: datetime, number: object, source: str = "softphone") -> Decision:
+    def dial(self, session: AgentSession, now: datetime, number: object, source: str = ChangeSource.SOFTPHONE) -> Decision:
         """Dialling while DND puts the agent back to Ready first, then asks the PBX to dial."""
         if not isinstance(number, str) or not DIAL_NUMBER_RE.match(number):
             raise InvalidInput("number must be 1-32 dial characters (0-9 * # +)", field="number")

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from .engine import COUNTERS, LogonSource
 from .errors import InvalidInput
-from .service import PresenceService, iso
+from .clock import iso
+from .service import PresenceService
 from .store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval
 from .tracking import local_day_bounds, split_by_day
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from .parts import get_parts
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def _guarded(name: str, fn):
 
 
 def start(app) -> BackgroundScheduler:
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     scheduler = BackgroundScheduler(timezone=ext.settings.timezone, job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
     scheduler.add_job(_guarded("timed-rules", ext.service.settle_due), "interval", seconds=1, id="timed-rules")

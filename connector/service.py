@@ -17,23 +17,20 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import configs
-from .engine import (CALL_DIRECTIONS, AgentSession, Counted, Decision, DialRequested, Engine, Logon,
+from .bus import EventBus
+from .clock import Clock, iso, utc_now
+from .configs import ConfigRegistry
+from .engine import (CALL_DIRECTIONS, AgentSession, ChangeSource, Counted, Decision, DialRequested, Engine,
                      LogonEvent, SessionEnded, StateChanged)
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .presence_config import PresenceConfig
 from .security import check_pin, seal, verify_secret
-from .presence_config import PresenceConfig, PresenceState
 from .settings import Settings
-from .bus import EventBus
 from .store import Store
-from .store.models import Agent, AgentSessionRow, Call, DailyCounter, DailyTotal, LogonEventRow, OutboxRow, StateInterval
+from .store.models import Agent, AgentSessionRow, Call, DailyCounter, DailyTotal, LogonEventRow, StateInterval
+from .store.rows import logons_from_json, outbox_row, session_from_row, session_to_row
 from .tracking import split_by_day
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+from .views import agent_view, presence_payload
 
 
 #: which adapters get an outbox row for a change; the adapters package replaces the default
@@ -47,14 +44,16 @@ class Outcome:
 
 
 class PresenceService:
-    def __init__(self, store: Store, settings: Settings, bus: EventBus, clock: Clock = utc_now,
-                 outbox_targets: OutboxTargets | None = None):
+    """Every agent operation: logins, state changes, calls, timed rules, and the reads pages need."""
+
+    def __init__(self, store: Store, settings: Settings, bus: EventBus, configs: ConfigRegistry,
+                 clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None):
         self.store = store
         self.settings = settings
         self.bus = bus
+        self.configs = configs
         self.clock = clock
         self.outbox_targets: OutboxTargets = outbox_targets or (lambda config: [])
-        self.configs = configs.ConfigRegistry(store, clock)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -106,9 +105,8 @@ class PresenceService:
                                         source=effect.source, started_at=effect.at))
                 for adapter in self.outbox_targets(config):
                     if adapter != effect.source:  # never echo a change back where it came from
-                        s.add(OutboxRow(agent_id=agent.id, adapter=adapter, kind="presence",
-                                        payload=presence_payload(effect), source=effect.source,
-                                        created_at=effect.at, next_attempt_at=effect.at))
+                        s.add(outbox_row(agent.id, adapter, "presence", presence_payload(effect), effect.source,
+                                         effect.at))
                 published.append(("presence", {"agent_id": agent.id, **presence_payload(effect)}))
                 if effect.current is None:
                     self._pbx_code(s, agent, config, "logout", effect, None)
@@ -125,9 +123,8 @@ class PresenceService:
                                                      "reason": effect.reason, "at": iso(effect.at)}))
             elif isinstance(effect, DialRequested):
                 for adapter in self.outbox_targets(config):
-                    s.add(OutboxRow(agent_id=agent.id, adapter=adapter, kind="dial",
-                                    payload={"number": effect.number, "at": iso(effect.at)}, source="softphone",
-                                    created_at=effect.at, next_attempt_at=effect.at))
+                    s.add(outbox_row(agent.id, adapter, "dial", {"number": effect.number, "at": iso(effect.at)},
+                                     ChangeSource.SOFTPHONE, effect.at))
         session_to_row(decision.session, row)
         due = engine.next_due(decision.session)
         row.next_due_at = due[0] if due else None
@@ -150,8 +147,7 @@ class PresenceService:
             payload["pin_sealed"] = seal(pin, self.settings.secret_key)
         for adapter in self.outbox_targets(config):
             if adapter != effect.source:
-                s.add(OutboxRow(agent_id=agent.id, adapter=adapter, kind=kind, payload=dict(payload),
-                                source=effect.source, created_at=at, next_attempt_at=at))
+                s.add(outbox_row(agent.id, adapter, kind, dict(payload), effect.source, at))
 
     def _close_interval(self, s: Session, agent_id: str, at: datetime) -> None:
         open_rows = s.execute(select(StateInterval).where(StateInterval.agent_id == agent_id,
@@ -183,7 +179,7 @@ class PresenceService:
             row.count += 1
 
     # -- operations --------------------------------------------------------------------------
-    def login(self, agent_id: str, logon_source: str, device: str, source: str = "softphone",
+    def login(self, agent_id: str, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE,
               pin: str | None = None) -> Outcome:
         """Log in on a device. With a PIN (PBX short-code login) the PIN is checked against its hash."""
         device = _text(device or logon_source, "device", 100)
@@ -212,26 +208,26 @@ class PresenceService:
             raise NotFound(f"no agent has extension {extension}", field="extension", code="unknown_extension")
         return agent_id
 
-    def logout(self, agent_id: str, logon_source: str, source: str = "softphone", actor: str | None = None) -> Outcome:
+    def logout(self, agent_id: str, logon_source: str, source: str = ChangeSource.SOFTPHONE, actor: str | None = None) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor))
 
-    def set_state(self, agent_id: str, ref: object, source: str = "softphone", system: bool = False) -> Outcome:
+    def set_state(self, agent_id: str, ref: object, source: str = ChangeSource.SOFTPHONE, system: bool = False) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system))
 
-    def heartbeat(self, agent_id: str, source: str = "softphone") -> Outcome:
+    def heartbeat(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.heartbeat(sess, now, source))
 
     def extend_wrap_up(self, agent_id: str, seconds: object = None) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.extend_wrap_up(sess, now, seconds))
 
-    def end_wrap_up(self, agent_id: str, source: str = "softphone") -> Outcome:
+    def end_wrap_up(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.end_wrap_up(sess, now, source))
 
     def dial(self, agent_id: str, number: object) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.dial(sess, now, number))
 
     def call_event(self, agent_id: str, call_id: object, event: object, direction: object,
-                   duration_seconds: object = None, source: str = "pbx") -> tuple[Outcome, bool]:
+                   duration_seconds: object = None, source: str = ChangeSource.PBX) -> tuple[Outcome, bool]:
         """Record a call started/ended. Returns the outcome and whether it repeated a known event."""
         call_id = _text(call_id, "call_id", 128, required=True)
         if event not in ("started", "ended"):
@@ -286,8 +282,7 @@ class PresenceService:
 
     def scheduled_logoff(self) -> int:
         """The organisation-wide daily log off; returns how many agents it logged off."""
-        with self.store.read() as s:
-            config = self.configs.active(s)
+        config = self.configs.active()
         logoff_time = config.options.session.scheduled_logoff
         if logoff_time is None:
             return 0
@@ -302,7 +297,7 @@ class PresenceService:
             candidates = s.execute(select(AgentSessionRow)).scalars().all()
         count = 0
         for row in candidates:
-            logons = [Logon(lo["source"], lo["device"], parse_iso(lo["since"])) for lo in row.logons or []]
+            logons = logons_from_json(row.logons)
             # only sessions that were open at the scheduled time; later logins stay (also after a restart)
             if not logons or min(lo.since for lo in logons) >= scheduled:
                 continue
@@ -338,71 +333,6 @@ class PresenceService:
                 session = session_from_row(row) if row else AgentSession(agent.id)
                 views.append(agent_view(agent, engine.settle(session, now).session, config, now))
             return views
-
-
-# ---------------------------------------------------------------------------------------------
-# mapping between the store and the engine
-
-
-def session_from_row(row: AgentSessionRow) -> AgentSession:
-    return AgentSession(
-        agent_id=row.agent_id,
-        logons=tuple(Logon(lo["source"], lo["device"], parse_iso(lo["since"])) for lo in (row.logons or [])),
-        state_id=row.state_id, state_since=row.state_since, wrap_up_until=row.wrap_up_until,
-        call_id=row.call_id, call_direction=row.call_direction, last_activity_at=row.last_activity_at,
-        last_heartbeat_at=row.last_heartbeat_at, connection_lost_at=row.connection_lost_at,
-        state_before_loss=row.state_before_loss, logoff_pending=bool(row.logoff_pending),
-    )
-
-
-def session_to_row(session: AgentSession, row: AgentSessionRow) -> None:
-    row.logons = [{"source": lo.source, "device": lo.device, "since": iso(lo.since)} for lo in session.logons]
-    for name in ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "last_activity_at",
-                 "last_heartbeat_at", "connection_lost_at", "state_before_loss", "logoff_pending"):
-        setattr(row, name, getattr(session, name))
-
-
-def agent_view(agent: Agent, session: AgentSession, config: PresenceConfig, now: datetime) -> dict:
-    """What the API, the softphone and the dashboard show about an agent."""
-    state: PresenceState | None = None
-    if session.state_id is not None:
-        state = config.find(session.state_id) or config.ready_state
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "team": agent.team,
-        "extension": agent.extension,
-        "logged_in": session.logged_in,
-        "logons": [{"logon_source": lo.source, "device": lo.device, "since": iso(lo.since)} for lo in session.logons],
-        "state": state.as_dict() if state else None,
-        "state_since": iso(session.state_since),
-        "seconds_in_state": int((now - session.state_since).total_seconds()) if session.state_since else None,
-        "wrap_up_until": iso(session.wrap_up_until),
-        "wrap_up_remaining_seconds": (max(0, int((session.wrap_up_until - now).total_seconds() + 0.999))
-                                      if session.wrap_up_until else None),
-        "on_call": session.call_id is not None,
-        "call_direction": session.call_direction,
-        "connection_lost": session.connection_lost_at is not None,
-        "logoff_pending": session.logoff_pending,
-    }
-
-
-def presence_payload(effect: StateChanged) -> dict:
-    def brief(state: PresenceState | None) -> dict | None:
-        if state is None:
-            return None
-        return {"id": state.id, "label": state.label, "status": int(state.status),
-                "reason_code": state.reason_code, "adapters": dict(state.adapters)}
-    return {"state": brief(effect.current), "previous": brief(effect.previous), "at": iso(effect.at),
-            "source": effect.source, "cause": effect.cause}
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _latest(session: AgentSession) -> datetime:

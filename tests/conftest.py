@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connector import accounts, create_app
+from connector.parts import get_parts
 
 
 class FakeClock:
@@ -57,7 +58,7 @@ def make_app(tmp_path, clock, database_url):
 
     yield factory
     for app in apps:
-        app.extensions["connector"].store.dispose()
+        get_parts(app).store.dispose()
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def app(make_app):
 
 @pytest.fixture
 def ext(app):
-    return app.extensions["connector"]
+    return get_parts(app)
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ class Api:
     def __init__(self, app, client):
         self.app = app
         self.client = client
-        self.ext = app.extensions["connector"]
+        self.ext = get_parts(app)
 
     def agent(self, agent_id: str, **fields) -> str:
         accounts.add_agent(self.ext.store, {"id": agent_id, "name": agent_id.title(), **fields}, self.ext.service.clock())

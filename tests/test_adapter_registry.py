@@ -12,6 +12,7 @@ from adapters.base import AdapterConfigError, UnknownAdapter
 from adapters.registry import adapter_class, available
 from connector import accounts
 from connector.cli import main
+from connector.parts import get_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,13 +59,13 @@ def test_the_example_adapter_delivers_through_the_dispatcher(make_app, monkeypat
     responses.post("https://hooks.example.com/presence", status=503)
     responses.post("https://hooks.example.com/presence", status=204)
     app = make_app(CONNECTOR_ADAPTERS="webhook")
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, ext.service.clock())
     ext.service.login("edred", "Softphone", "browser")
-    app.extensions["dispatcher"].drain()
-    assert app.extensions["dispatcher"].health()["webhook"]["last_error"] == "webhook answered HTTP 503"
+    get_parts(app).dispatcher.drain()
+    assert get_parts(app).dispatcher.health()["webhook"]["last_error"] == "webhook answered HTTP 503"
     ext.service.clock.advance(2)
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     assert json.loads(responses.calls[1].request.body) == {"agent": "edred", "state": "ready",
                                                            "at": "2026-03-06T09:00:00+00:00"}
     assert responses.calls[1].request.headers["Authorization"] == "Bearer hook-secret"

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
+from connector.parts import get_parts
 
 
 @pytest.fixture
@@ -103,7 +105,7 @@ def test_call_events_drive_on_a_call_and_wrap_up_and_repeat_safely(api, edred, c
 def test_wrap_up_ends_on_time_across_a_restart(make_app, clock):
     from connector import accounts
     app = make_app()
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred"}, clock())
     ext.service.login("edred", "Paired Device", "deskphone")
     ext.service.call_event("edred", "c1", "started", "inbound")
@@ -114,13 +116,13 @@ def test_wrap_up_ends_on_time_across_a_restart(make_app, clock):
     ext.store.dispose()
 
     clock.advance(300)  # the server was down for five minutes
-    restarted = make_app().extensions["connector"]
+    restarted = get_parts(make_app())
     assert restarted.service.settle_due() == 1
     from connector.reports import time_tracking
     rows = {r["state_id"]: r["seconds"] for r in time_tracking(restarted.service, clock().date(), clock().date())}
     assert rows["wrap-up"] == 30  # not 300: wrap-up ended at its time, while the server was down
     assert rows["ready"] == 300 - 30
-    from connector.service import iso
+    from connector.clock import iso
     assert restarted.service.presence("edred")["state_since"] == iso(wrap_up_end)
 
 
@@ -153,7 +155,7 @@ def test_openapi_describes_every_api_route(app, client):
     for rule in app.url_map.iter_rules():
         if not (rule.rule.startswith("/api/") or rule.rule == "/healthz"):
             continue
-        path = rule.rule.replace("<agent_id>", "{agent_id}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, f"{method} {path} is not in openapi.json"
 
@@ -203,7 +205,7 @@ def test_time_across_local_midnight_is_split_in_the_configured_time_zone(make_ap
     from connector import accounts
     from connector.reports import time_tracking
     clock.now = datetime(2026, 10, 24, 21, 30, tzinfo=timezone.utc)  # 23:30 in Berlin, the night DST ends
-    ext = make_app(CONNECTOR_TIMEZONE="Europe/Berlin").extensions["connector"]
+    ext = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
     accounts.add_agent(ext.store, {"id": "night"}, clock())
     ext.service.login("night", "Paired Device", "deskphone")
     clock.advance(hours=3)  # 02:30 CET on 25 October: 30 min before midnight, 3 h after (one hour repeats)

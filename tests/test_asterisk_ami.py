@@ -11,6 +11,7 @@ from adapters.base import AdapterConfigError, AdapterError, AgentInfo, Change
 from connector import accounts
 from connector.store.models import OutboxRow
 from tests.ami_peer import AmiPeer
+from connector.parts import get_parts
 
 
 @pytest.fixture
@@ -27,13 +28,13 @@ def ami(peer, **settings) -> AsteriskAmiAdapter:
 
 def app_with(make_app, adapter, preset="asterisk"):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000"}, ext.service.clock())
-    return app, ext.service, app.extensions["dispatcher"]
+    return app, ext.service, get_parts(app).dispatcher
 
 
 def outbox(app):
-    with app.extensions["connector"].store.read() as s:
+    with get_parts(app).store.read() as s:
         rows = s.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars().all()
         s.expunge_all()
         return rows

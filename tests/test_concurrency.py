@@ -8,15 +8,16 @@ from sqlalchemy import select
 
 from connector import accounts
 from connector.errors import ConnectorError
-from connector.service import utc_now
+from connector.clock import utc_now
 from connector.store.models import DailyTotal, StateInterval
+from connector.parts import get_parts
 
 
 def test_parallel_changes_from_two_processes_keep_intervals_contiguous(make_app):
     # two app instances on one SQLite file stand for two server processes: no shared in-process lock
     first, second = make_app(CLOCK=utc_now), make_app(CLOCK=utc_now)
-    services = [first.extensions["connector"].service, second.extensions["connector"].service]
-    store = first.extensions["connector"].store
+    services = [get_parts(first).service, get_parts(second).service]
+    store = get_parts(first).store
     accounts.add_agent(store, {"id": "edred"}, utc_now())
     services[0].login("edred", "Paired Device", "deskphone")
     errors: list[Exception] = []

@@ -10,17 +10,18 @@ from connector import accounts
 from connector.security import seal
 from connector.store.models import OutboxRow
 from tests.adapter_doubles import Recorder, down
+from connector.parts import get_parts
 
 
 def _agent(app, agent_id="edred", **fields):
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": agent_id, "name": agent_id.title(), "extension": "3000", **fields},
                        ext.service.clock())
     return agent_id
 
 
 def _rows(app, adapter=None):
-    with app.extensions["connector"].store.read() as s:
+    with get_parts(app).store.read() as s:
         query = select(OutboxRow).order_by(OutboxRow.id)
         if adapter:
             query = query.where(OutboxRow.adapter == adapter)
@@ -32,13 +33,13 @@ def _rows(app, adapter=None):
 def test_changes_reach_each_adapter_in_the_order_they_happened(make_app):
     rec = Recorder()
     app = make_app(ADAPTERS=[rec])
-    service = app.extensions["connector"].service
+    service = get_parts(app).service
     _agent(app)
     service.login("edred", "Softphone", "browser")
     service.set_state("edred", "break")
     service.dial("edred", "0123")  # a dial between presence rows keeps them apart
     service.set_state("edred", "lunch")
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     assert rec.sent == [("edred", "presence", "break"), ("edred", "dial", "0123"), ("edred", "presence", "lunch")]
     assert [r.superseded for r in _rows(app)] == [True, False, False, False]  # login's Ready gave way to Break
 
@@ -46,7 +47,7 @@ def test_changes_reach_each_adapter_in_the_order_they_happened(make_app):
 def test_five_changes_while_the_remote_was_down_arrive_once_as_the_latest(make_app, clock):
     rec = Recorder(failures=down(1))
     app = make_app(ADAPTERS=[rec])
-    service, dispatcher = app.extensions["connector"].service, app.extensions["dispatcher"]
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
     _agent(app)
     service.login("edred", "Softphone", "browser")
     dispatcher.drain()  # the remote is down: the login's state waits for a retry
@@ -65,7 +66,7 @@ def test_five_changes_while_the_remote_was_down_arrive_once_as_the_latest(make_a
 def test_retryable_failures_back_off_exponentially_up_to_the_cap(make_app, clock):
     rec = Recorder(failures=down(6, message="HTTP 503 from Teams"))
     app = make_app(ADAPTERS=[rec], CONNECTOR_DISPATCH_MAX_BACKOFF="10")
-    service, dispatcher = app.extensions["connector"].service, app.extensions["dispatcher"]
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
     _agent(app)
     service.login("edred", "Softphone", "browser")
     delays = []
@@ -84,7 +85,7 @@ def test_retryable_failures_back_off_exponentially_up_to_the_cap(make_app, clock
 def test_a_refused_row_is_parked_with_its_reason_and_later_rows_still_go(make_app, client, clock):
     rec = Recorder(failures=down(1, retryable=False, message="user not found in Teams"))
     app = make_app(ADAPTERS=[rec])
-    service, dispatcher = app.extensions["connector"].service, app.extensions["dispatcher"]
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
     _agent(app)
     service.login("edred", "Softphone", "browser")
     dispatcher.drain()
@@ -99,7 +100,7 @@ def test_a_refused_row_is_parked_with_its_reason_and_later_rows_still_go(make_ap
 def test_a_change_is_never_echoed_to_the_system_it_came_from(make_app):
     teams, pbx = Recorder("teams"), Recorder("pbx_http", echo_source="pbx")
     app = make_app(ADAPTERS=[teams, pbx])
-    service, dispatcher = app.extensions["connector"].service, app.extensions["dispatcher"]
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
     _agent(app)
     service.login("edred", "Softphone", "browser")
     dispatcher.drain()
@@ -116,7 +117,7 @@ def test_a_hanging_adapter_does_not_delay_another(make_app):
     gate = threading.Event()
     slow, fast = Recorder("skype", gate=gate), Recorder("teams")
     app = make_app(ADAPTERS=[slow, fast])
-    service, dispatcher = app.extensions["connector"].service, app.extensions["dispatcher"]
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
     for agent in ("edred", "ann", "bob"):
         _agent(app, agent)
         service.login(agent, "Softphone", "browser")
@@ -138,36 +139,36 @@ def test_a_hanging_adapter_does_not_delay_another(make_app):
 
 def test_undelivered_rows_go_out_after_a_restart(make_app, clock):
     app = make_app(ADAPTERS=[Recorder("teams", failures=down(1))])
-    service = app.extensions["connector"].service
+    service = get_parts(app).service
     _agent(app)
     service.login("edred", "Softphone", "browser")
     service.set_state("edred", "break")
-    app.extensions["dispatcher"].drain()  # fails once, then the process "dies"
-    app.extensions["dispatcher"].stop()
+    get_parts(app).dispatcher.drain()  # fails once, then the process "dies"
+    get_parts(app).dispatcher.stop()
     teams = Recorder("teams")
     restarted = make_app(ADAPTERS=[teams])
-    restarted.extensions["dispatcher"].drain()
+    get_parts(restarted).dispatcher.drain()
     assert teams.sent == []  # the back-off the row earned survives the restart too
     clock.advance(3)
-    restarted.extensions["dispatcher"].drain()
+    get_parts(restarted).dispatcher.drain()
     assert teams.sent == [("edred", "presence", "break")]
 
 
 def test_pbx_login_codes_get_their_pin_and_the_pin_is_then_removed(make_app, clock):
     pbx = Recorder("pbx_http", echo_source="pbx", failures=down(1, message="refused code *35*3000*4711#"))
     app = make_app(ADAPTERS=[pbx])
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     _agent(app)
     with ext.store.write() as s:  # the core writes these rows on a PBX login (issue 6)
         s.add(OutboxRow(agent_id="edred", adapter="pbx_http", kind="login", source="softphone",
                         payload={"extension": "3000", "pin_sealed": seal("4711", ext.settings.secret_key)},
                         created_at=clock(), next_attempt_at=clock()))
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     row = _rows(app)[0]
     assert row.last_error == "refused code *35*3000*****#"  # the PIN never reaches an error or health
     assert "pin_sealed" in row.payload  # still needed for the retry
     clock.advance(5)
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     assert pbx.sent == [("edred", "login", "3000")] and pbx.pins == ["4711"]
     assert "pin_sealed" not in _rows(app)[0].payload
 
@@ -177,8 +178,8 @@ def test_adapters_health_is_for_admins(make_app, clock):
     from tests.conftest import Api
     api = Api(app, app.test_client())
     api.agent("edred")
-    app.extensions["connector"].service.login("edred", "Softphone", "browser")
-    app.extensions["dispatcher"].drain()
+    get_parts(app).service.login("edred", "Softphone", "browser")
+    get_parts(app).dispatcher.drain()
     assert api.call("GET", "/api/v1/adapters", api.token("supervisor")).status_code == 403
     reply = api.call("GET", "/api/v1/adapters", api.token("admin"))
     assert reply.status_code == 200
@@ -196,7 +197,7 @@ def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app
     _agent(app)
     dispatcher = start(app)
     try:
-        app.extensions["connector"].service.login("edred", "Softphone", "browser")
+        get_parts(app).service.login("edred", "Softphone", "browser")
         deadline = time.monotonic() + 5
         while not rec.sent and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -8,7 +8,8 @@ import requests
 from werkzeug.serving import make_server
 
 from connector import accounts
-from connector.service import utc_now
+from connector.clock import utc_now
+from connector.parts import get_parts
 
 
 class Stream:
@@ -33,7 +34,7 @@ def read_events(stream: Stream, wanted: int) -> list[tuple[str, dict]]:
 
 def test_a_presence_change_streams_to_subscribers_and_agents_see_only_their_own(make_app):
     app = make_app(CLOCK=utc_now)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     for agent_id in ("edred", "amira"):
         accounts.add_agent(ext.store, {"id": agent_id}, utc_now())
     supervisor = accounts.create_token(ext.store, "supervisor", utc_now())

@@ -7,6 +7,7 @@ import responses
 from adapters.omni_channel import OmniChannelAdapter
 from connector import accounts
 from connector.presence_config import build_config, load_preset
+from connector.parts import get_parts
 
 INSTANCE = "https://acme.my.salesforce.com"
 QUERY = f"{INSTANCE}/services/data/v61.0/query"
@@ -30,7 +31,7 @@ def omni_config():
 def omni(make_app):
     adapter = OmniChannelAdapter({"instance_url": INSTANCE, "access_token": "00Dxx!session"})
     app = make_app(ADAPTERS=[adapter])
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     ext.service.configs.apply(omni_config(), "test", "test")
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "salesforce_user_id": "005000000000001AAA"},
                        ext.service.clock())
@@ -52,13 +53,13 @@ def test_states_are_sent_to_the_softphone_as_resolved_omni_statuses(omni):
     app, ext, adapter, sub = omni
     responses.get(QUERY, json=STATUSES)
     ext.service.login("edred", "Softphone", "browser")
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     ext.service.set_state("edred", "break")
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     ext.service.set_state("edred", "lunch")
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     ext.service.logout("edred", "Softphone")
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     assert omni_events(sub) == [
         {"agent_id": "edred", "action": "set_status", "service_presence_status_id": "0N5000000000001AAA",
          "developer_name": "Available"},
@@ -78,8 +79,8 @@ def test_a_status_missing_in_salesforce_is_parked_naming_it(omni):
     app, ext, adapter, sub = omni
     responses.get(QUERY, json={"records": [], "done": True})
     ext.service.login("edred", "Softphone", "browser")
-    app.extensions["dispatcher"].drain()
-    health = app.extensions["dispatcher"].health()["omni-channel"]
+    get_parts(app).dispatcher.drain()
+    health = get_parts(app).dispatcher.health()["omni-channel"]
     assert health["parked"] == 1 and health["last_error"] == "Salesforce has no ServicePresenceStatus 'Available'"
     from connector.integrations import adapters_health
     [shown] = adapters_health(app)["adapters"]
@@ -94,14 +95,14 @@ def test_omni_changes_made_in_the_console_reach_the_engine_and_confirmations_do_
     api = Api(app, app.test_client())
     agent = api.token("agent", agent_id="edred")
     ext.service.login("edred", "Softphone", "browser")
-    app.extensions["dispatcher"].drain()  # we asked Omni for Available
+    get_parts(app).dispatcher.drain()  # we asked Omni for Available
     reply = api.call("POST", "/api/v1/agents/edred/omni-channel", agent,
                      {"event": "statusChanged", "developer_name": "Available"})
     assert reply.status_code == 200 and reply.get_json()["state"]["id"] == "ready"
     reply = api.call("POST", "/api/v1/agents/edred/omni-channel", agent,
                      {"event": "statusChanged", "service_presence_status_id": "0N5000000000003AAA"})
     assert reply.status_code == 200 and reply.get_json()["state"]["id"] == "break"
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     assert [e.get("developer_name") for e in omni_events(sub)] == ["Available"]  # not echoed back to Omni
     bad = api.call("POST", "/api/v1/agents/edred/omni-channel", agent,
                    {"event": "statusChanged", "developer_name": "Training"})
@@ -127,7 +128,7 @@ def test_reconciliation_reports_agents_whose_omni_status_drifted(omni):
     [(job_id, job, seconds)] = [j for j in ext.jobs if j[0] == "omni-channel-reconcile"]
     assert job() == [{"agent_id": "ann", "expected": "Break", "omni_channel": "Available"}]
     assert "IsCurrentState+%3D+true" in responses.calls[0].request.url
-    assert app.extensions["dispatcher"].health()["omni-channel"]["drift"][0]["agent_id"] == "ann"
+    assert get_parts(app).dispatcher.health()["omni-channel"]["drift"][0]["agent_id"] == "ann"
 
 
 @responses.activate
@@ -137,12 +138,12 @@ def test_without_omni_settings_statuses_are_read_through_the_shared_salesforce_c
     responses.get(DATA_URL + "/query/", json=STATUSES)
     adapter = OmniChannelAdapter({})
     app = make_app(ADAPTERS=[adapter], **SF_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     ext.service.configs.apply(omni_config(), "test", "test")
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, ext.service.clock())
     sub = ext.bus.subscribe()
     ext.service.login("edred", "Softphone", "browser")
-    app.extensions["dispatcher"].drain()
+    get_parts(app).dispatcher.drain()
     assert omni_events(sub)[0]["service_presence_status_id"] == "0N5000000000001AAA"
     [query] = [c.request for c in responses.calls if "/query" in c.request.url]
     assert "ServicePresenceStatus" in query.url and query.headers["Authorization"].startswith("Bearer 00Dxx!token-")

@@ -11,6 +11,7 @@ from adapters.pbx_http import PbxHttpAdapter
 from connector import accounts
 from connector.security import seal
 from connector.store.models import OutboxRow
+from connector.parts import get_parts
 
 
 def pbx(**settings) -> PbxHttpAdapter:
@@ -20,9 +21,9 @@ def pbx(**settings) -> PbxHttpAdapter:
 
 def app_with(make_app, adapter, preset="avaya_ip_office", **fields):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000", **fields}, ext.service.clock())
-    return app, ext, app.extensions["dispatcher"]
+    return app, ext, get_parts(app).dispatcher
 
 
 @responses.activate

@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from responses import matchers
 
 from connector.cli import main
-from connector.salesforce import sync_for
 from connector.salesforce.status import sync_status
 from connector.store.models import Agent
 from sf_fake import DATA_URL, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
+from connector.parts import get_parts
 
 
 @pytest.fixture
@@ -43,12 +43,12 @@ def cli_env(tmp_path, monkeypatch):
 # -- not configured ----------------------------------------------------------------------------
 
 def test_without_salesforce_settings_totals_stay_local_and_nothing_calls_out(app, api, clock):
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     api.agent("edred")
     ext.service.login("edred", "Softphone", "softphone")
     clock.advance(120)
     with responses.RequestsMock() as rsps:  # any HTTP request would fail the test
-        sync = sync_for(app)
+        sync = get_parts(app).salesforce
         assert sync.tick() is None and sync.flush().configured is False
         status = api.call("GET", "/api/v1/sync/status", api.token("admin")).get_json()
         assert len(rsps.calls) == 0
@@ -58,7 +58,7 @@ def test_without_salesforce_settings_totals_stay_local_and_nothing_calls_out(app
 
 def test_incomplete_credentials_are_named_in_the_status_and_nothing_calls_out(make_app):
     app = make_app(SF_LOGIN_URL="https://acme.my.salesforce.com", SF_CLIENT_ID="abc")
-    status = sync_status(sync_for(app))
+    status = sync_status(get_parts(app).salesforce)
     assert status["message"] == "Salesforce not configured" and "SF_CLIENT_SECRET" in status["detail"]
 
 
@@ -91,10 +91,10 @@ def test_jwt_bearer_login_sends_an_rs256_assertion_for_the_integration_user(make
                                       serialization.NoEncryption()))
     app = make_app(SF_LOGIN_URL=SF_ENV["SF_LOGIN_URL"], SF_CLIENT_ID="connected-app-id",
                    SF_USERNAME="integration@acme.example", SF_PRIVATE_KEY_FILE=str(pem))
-    add_totals(app.extensions["connector"], agents=1, states=("ready",))
+    add_totals(get_parts(app), agents=1, states=("ready",))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
-        assert sync_for(app).flush().written == 1
+        assert get_parts(app).salesforce.flush().written == 1
     form = org.token_forms[0]
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     assert set(form) == {"grant_type", "assertion"}
@@ -105,10 +105,10 @@ def test_jwt_bearer_login_sends_an_rs256_assertion_for_the_integration_user(make
 
 def test_password_login_sends_the_password_with_the_security_token(make_app):
     app = make_app(**SF_ENV, SF_USERNAME="integration@acme.example", SF_PASSWORD="pw-123", SF_SECURITY_TOKEN="TOK")
-    add_totals(app.extensions["connector"], agents=1, states=("ready",))
+    add_totals(get_parts(app), agents=1, states=("ready",))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
-        sync_for(app).flush()
+        get_parts(app).salesforce.flush()
     assert org.token_forms[0] == {"grant_type": "password", "client_id": "connected-app-id",
                                   "client_secret": SF_ENV["SF_CLIENT_SECRET"],
                                   "username": "integration@acme.example", "password": "pw-123TOK"}
@@ -116,10 +116,10 @@ def test_password_login_sends_the_password_with_the_security_token(make_app):
 
 def test_client_credentials_is_the_default_login(make_app):
     app = make_app(**SF_ENV)
-    add_totals(app.extensions["connector"], agents=1, states=("ready",))
+    add_totals(get_parts(app), agents=1, states=("ready",))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
-        sync_for(app).flush()
+        get_parts(app).salesforce.flush()
     assert org.token_forms[0] == {"grant_type": "client_credentials", "client_id": "connected-app-id",
                                   "client_secret": SF_ENV["SF_CLIENT_SECRET"]}
 
@@ -127,11 +127,11 @@ def test_client_credentials_is_the_default_login(make_app):
 def test_object_and_field_names_are_configurable_and_a_field_can_be_left_out(make_app):
     app = make_app(**SF_ENV, SF_OBJECT_NAME="Agent_Time__c", SF_FIELD_KEY="External_Key__c",
                    SF_FIELD_SECONDS="Duration__c", SF_FIELD_REASON_CODE="-")
-    add_totals(app.extensions["connector"], agents=1, states=("ready",))
+    add_totals(get_parts(app), agents=1, states=("ready",))
     url = DATA_URL + "/composite/sobjects/Agent_Time__c/External_Key__c"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps, upsert_url=url, key_field="External_Key__c")
-        assert sync_for(app).flush().written == 1
+        assert get_parts(app).salesforce.flush().written == 1
         record = json.loads(org.upsert_calls()[0].request.body)["records"][0]
     assert record["attributes"] == {"type": "Agent_Time__c"} and record["Duration__c"] == 600
     assert "Reason_Code__c" not in record and "Seconds__c" not in record
@@ -145,7 +145,7 @@ def test_cli_sync_status_says_not_configured(cli_env):
 
 
 def test_cli_sync_now_and_status_show_parked_rows_and_api_usage(make_app, cli_env):
-    add_totals(make_app().extensions["connector"], agents=2)
+    add_totals(get_parts(make_app()), agents=2)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
         org.reject["agent00001|2026-03-06|dnd"] = ("INVALID_FIELD", "No such column 'Reason_Code__c'")
@@ -161,10 +161,10 @@ def test_cli_sync_now_and_status_show_parked_rows_and_api_usage(make_app, cli_en
 
 def test_cli_resync_sends_the_range_again_with_a_progress_bar(make_app, cli_env):
     app = make_app(**SF_ENV)
-    keys = add_totals(app.extensions["connector"], agents=50)
+    keys = add_totals(get_parts(app), agents=50)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
-        sync_for(app).flush()
+        get_parts(app).salesforce.flush()
         result = cli_env("sync", "resync", "--from", "2026-03-06", "--to", "2026-03-06")
     assert result.exit_code == 0, result.output
     assert "re-sending totals" in result.output and "250 totals pending, 2 API calls: 250 written" in result.output
@@ -197,7 +197,7 @@ def test_agents_sync_salesforce_imports_call_centre_users_idempotently(make_app,
     assert first.exit_code == 0 and "2 agents created, 0 updated, 0 skipped" in first.output
     assert "extension 'x202' is not dial characters" in first.output
     assert "0 agents created, 2 updated, 0 skipped" in second.output
-    with app.extensions["connector"].store.read() as s:
+    with get_parts(app).store.read() as s:
         agents = {a.id: a for a in s.query(Agent).all()}
     assert set(agents) == {"edred@acme.example", "mia-cc@acme.example"}
     assert agents["edred@acme.example"].name == "Edred Smith-Jones" and agents["edred@acme.example"].extension == "201"
@@ -239,9 +239,9 @@ def test_callcenter_xml_refuses_bad_values_naming_the_option(cli_env, args, fiel
 
 def test_the_upsert_url_uses_the_configured_api_version(make_app):
     app = make_app(**SF_ENV, SF_API_VERSION="v60.0")
-    add_totals(app.extensions["connector"], agents=1, states=("ready",))
+    add_totals(get_parts(app), agents=1, states=("ready",))
     url = UPSERT_URL.replace("v62.0", "v60.0")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps, upsert_url=url)
-        sync_for(app).flush()
+        get_parts(app).salesforce.flush()
         assert [c.request.url for c in rsps.calls] == [TOKEN_URL, url] and len(org.records) == 1

@@ -8,11 +8,11 @@ import pytest
 import responses
 
 from connector import accounts
-from connector.salesforce import sync_for
 from connector.salesforce.counters import SalesforceCounterSync
 from connector.salesforce.status import status_text, sync_status
 from connector.store.models import DailyCounter
 from sf_fake import SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
+from connector.parts import get_parts
 
 DAY = date(2026, 3, 6)
 MAPPING = "calls_inbound_answered=Calls_Inbound_Answered__c, calls_ring_only=Calls_Ring_Only__c,logins=Logins__c"
@@ -48,11 +48,11 @@ def counter_record(agent_id: str, inbound: int, ring_only: int, logins: int) -> 
 
 def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the_totals(make_app, org):
     app = make_app(**COUNTER_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     keys = add_totals(ext, agents=1)
     set_counters(ext, "agent00000", calls_inbound_answered=3, calls_ring_only=1, wrap_ups_completed=2)
 
-    report = sync_for(app).flush()
+    report = get_parts(app).salesforce.flush()
 
     assert [c.request.url for c in org.rsps.calls] == [TOKEN_URL, UPSERT_URL]
     records = bodies(org)[0]["records"]
@@ -61,19 +61,19 @@ def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the
     # unmapped wrap_ups_completed is not sent; mapped logins with no count is sent as 0
     assert records[-1] == counter_record("agent00000", inbound=3, ring_only=1, logins=0)
     assert (report.written, report.pending) == (6, 6)
-    status = sync_status(sync_for(app))
+    status = sync_status(get_parts(app).salesforce)
     assert status["rows_pending"] == 0
     assert "daily counters   : calls_inbound_answered -> Calls_Inbound_Answered__c, calls_ring_only" in status_text(status)
 
 
 def test_counter_records_count_toward_the_200_records_per_call(make_app, org):
     app = make_app(**COUNTER_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     add_totals(ext, agents=40)  # 200 totals
     for i in range(40):
         set_counters(ext, f"agent{i:05d}", logins=1)
 
-    report = sync_for(app).flush()
+    report = get_parts(app).salesforce.flush()
 
     assert [len(b["records"]) for b in bodies(org)] == [200, 40]
     assert all(r["Key__c"].endswith("|_counters") for r in bodies(org)[1]["records"])
@@ -83,11 +83,11 @@ def test_counter_records_count_toward_the_200_records_per_call(make_app, org):
 
 def test_unchanged_counters_make_no_call_and_a_change_resends_only_that_record(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     add_totals(ext, agents=2)
     set_counters(ext, "agent00000", calls_inbound_answered=3)
     set_counters(ext, "agent00001", calls_inbound_answered=5)
-    sync = sync_for(app)
+    sync = get_parts(app).salesforce
     sync.flush()
     calls = len(org.rsps.calls)
 
@@ -107,48 +107,48 @@ def test_unchanged_counters_make_no_call_and_a_change_resends_only_that_record(m
 
 def test_the_counters_of_a_real_login_reach_salesforce_and_survive_a_restart(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred"}, clock())
     ext.service.login("edred", "Softphone", "softphone")
     clock.advance(30)
-    sync_for(app).flush()
+    get_parts(app).salesforce.flush()
     assert org.records["edred|2026-03-06|_counters"]["Logins__c"] == 1
 
     restarted = make_app(**COUNTER_ENV)  # what Salesforce holds is remembered in the store
     clock.advance(60)
-    ext = restarted.extensions["connector"]
+    ext = get_parts(restarted)
     ext.service.heartbeat("edred")
-    report = sync_for(restarted).flush()
+    report = get_parts(restarted).salesforce.flush()
     assert [r["Key__c"] for r in bodies(org)[-1]["records"]] == ["edred|2026-03-06|ready"]  # only the time grew
     assert report.written == 1 and org.accepted["edred|2026-03-06|_counters"] == 1
 
 
 def test_a_failed_flush_then_a_restart_still_sends_the_counters_once(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     add_totals(ext, agents=1, states=("ready",))
     set_counters(ext, "agent00000", calls_ring_only=7)
     org.fail_next = [(503, "unavailable")]
-    assert sync_for(app).flush().written == 0
+    assert get_parts(app).salesforce.flush().written == 0
 
     restarted = make_app(**COUNTER_ENV)
-    assert sync_status(sync_for(restarted))["rows_pending"] == 2
+    assert sync_status(get_parts(restarted).salesforce)["rows_pending"] == 2
     clock.advance(60)
-    assert sync_for(restarted).flush().written == 2
+    assert get_parts(restarted).salesforce.flush().written == 2
     assert org.records["agent00000|2026-03-06|_counters"]["Calls_Ring_Only__c"] == 7
     assert org.accepted["agent00000|2026-03-06|_counters"] == 1
 
 
 def test_without_sf_counter_fields_no_counter_record_is_sent(make_app, org):
     app = make_app(**SF_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     keys = add_totals(ext, agents=1)
     set_counters(ext, "agent00000", calls_inbound_answered=3, logins=1)
 
-    sync_for(app).flush()
+    get_parts(app).salesforce.flush()
 
     assert sorted(r["Key__c"] for b in bodies(org) for r in b["records"]) == sorted(keys)
-    assert sync_status(sync_for(app))["rows_pending"] == 0
+    assert sync_status(get_parts(app).salesforce)["rows_pending"] == 0
     with ext.store.read() as s:
         assert s.query(SalesforceCounterSync).count() == 0
 
@@ -162,10 +162,10 @@ def test_without_sf_counter_fields_no_counter_record_is_sent(make_app, org):
 ])
 def test_a_bad_counter_mapping_is_reported_naming_the_setting_and_nothing_is_sent(make_app, org, mapping, expected):
     app = make_app(**SF_ENV, SF_COUNTER_FIELDS=mapping)
-    add_totals(app.extensions["connector"], agents=1)
+    add_totals(get_parts(app), agents=1)
 
-    status = sync_status(sync_for(app))
-    report = sync_for(app).flush()
+    status = sync_status(get_parts(app).salesforce)
+    report = get_parts(app).salesforce.flush()
 
     assert status["configured"] is False and expected in status["detail"]
     assert not report.configured and len(org.rsps.calls) == 0
@@ -173,12 +173,12 @@ def test_a_bad_counter_mapping_is_reported_naming_the_setting_and_nothing_is_sen
 
 def test_a_counter_record_rejected_for_invalid_field_is_parked_and_the_totals_are_written(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     keys = add_totals(ext, agents=1)
     set_counters(ext, "agent00000", logins=2)
     bad = "agent00000|2026-03-06|_counters"
     org.reject[bad] = ("INVALID_FIELD", "No such column 'Logins__c' on entity 'Presence_Time__c'")
-    sync = sync_for(app)
+    sync = get_parts(app).salesforce
 
     report = sync.flush()
 

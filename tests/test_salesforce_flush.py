@@ -8,10 +8,10 @@ import requests
 import responses
 
 from connector import accounts
-from connector.salesforce import sync_for
 from connector.salesforce.status import sync_status
 from connector.store.models import DailyTotal
 from sf_fake import CLIENT_SECRET, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
+from connector.parts import get_parts
 
 
 @pytest.fixture
@@ -31,10 +31,10 @@ def totals(ext) -> dict[str, DailyTotal]:
 
 
 def test_450_changed_totals_go_in_three_calls_of_at_most_200(sf_app, org):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     keys = add_totals(ext, agents=90)  # 90 agents x 5 states = 450 totals, none in Salesforce yet
 
-    report = sync_for(sf_app).flush()
+    report = get_parts(sf_app).salesforce.flush()
 
     assert [c.request.url for c in org.rsps.calls] == [TOKEN_URL, UPSERT_URL, UPSERT_URL, UPSERT_URL]
     bodies = [json.loads(c.request.body) for c in org.upsert_calls()]
@@ -51,9 +51,9 @@ def test_450_changed_totals_go_in_three_calls_of_at_most_200(sf_app, org):
 
 
 def test_nothing_changed_means_no_call_at_all(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     add_totals(ext, agents=3)
-    sync = sync_for(sf_app)
+    sync = get_parts(sf_app).salesforce
     sync.flush()
     calls_after_first = len(org.rsps.calls)
 
@@ -65,14 +65,14 @@ def test_nothing_changed_means_no_call_at_all(sf_app, org, clock):
 
 
 def test_an_empty_store_never_logs_in(sf_app, org):
-    sync_for(sf_app).flush()
+    get_parts(sf_app).salesforce.flush()
     assert len(org.rsps.calls) == 0
 
 
 def test_expired_session_logs_in_once_more_and_loses_nothing(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     keys = add_totals(ext, agents=2)
-    sync = sync_for(sf_app)
+    sync = get_parts(sf_app).salesforce
     sync.flush()
     org.expire_sessions()  # the token was revoked or timed out in Salesforce
     with ext.store.write() as s:
@@ -91,9 +91,9 @@ def test_expired_session_logs_in_once_more_and_loses_nothing(sf_app, org, clock)
 
 
 def test_503_for_several_runs_then_success_delivers_every_total_once_with_its_value(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     keys = add_totals(ext, agents=50)  # 250 totals: two calls per successful flush
-    sync = sync_for(sf_app)
+    sync = get_parts(sf_app).salesforce
     org.fail_next = [(503, "<html>Service Unavailable</html>")] * 3
     waits = []
     for _ in range(3):
@@ -119,19 +119,19 @@ def test_503_for_several_runs_then_success_delivers_every_total_once_with_its_va
 
 
 def test_one_bad_record_among_200_is_parked_and_the_other_199_are_written(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     keys = add_totals(ext, agents=40)
     bad = keys[17]
     org.reject[bad] = ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
 
-    report = sync_for(sf_app).flush()
+    report = get_parts(sf_app).salesforce.flush()
 
     assert (report.written, report.parked, len(org.upsert_calls())) == (199, 1, 1)
     assert bad not in org.records and len(org.records) == 199
     row = totals(ext)[bad]
     assert row.synced_seconds is None
     assert row.parked_reason == "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id (User__c)"
-    status = sync_status(sync_for(sf_app))
+    status = sync_status(get_parts(sf_app).salesforce)
     assert status["rows_parked"] == 1 and status["rows_pending"] == 0
     assert status["parked"][0]["key"] == bad and "INVALID_CROSS_REFERENCE_KEY" in status["parked"][0]["reason"]
 
@@ -139,22 +139,22 @@ def test_one_bad_record_among_200_is_parked_and_the_other_199_are_written(sf_app
         s.query(DailyTotal).filter(DailyTotal.agent_id == "agent00003", DailyTotal.state_id == "break") \
             .one().seconds += 50
     clock.advance(60)
-    sync_for(sf_app).flush()
+    get_parts(sf_app).salesforce.flush()
     assert len(org.upsert_calls()) == 1
 
 
 def test_a_restart_between_a_failed_flush_and_the_next_still_sends_the_totals(make_app, org, clock):
     app = make_app(**SF_ENV)
-    keys = add_totals(app.extensions["connector"], agents=4)
+    keys = add_totals(get_parts(app), agents=4)
     org.fail_next = [(500, [{"errorCode": "UNKNOWN_EXCEPTION", "message": "boom"}])]
-    assert sync_for(app).flush().written == 0
+    assert get_parts(app).salesforce.flush().written == 0
 
     restarted = make_app(**SF_ENV)  # same SQLite file, new process state (no token, no memory)
-    status = sync_status(sync_for(restarted))
+    status = sync_status(get_parts(restarted).salesforce)
     assert status["rows_pending"] == 20 and status["consecutive_failures"] == 1
     assert "UNKNOWN_EXCEPTION" in status["last_error"]
     clock.advance(60)
-    report = sync_for(restarted).flush()
+    report = get_parts(restarted).salesforce.flush()
 
     assert report.written == 20
     assert sorted(org.records) == sorted(keys)
@@ -162,13 +162,13 @@ def test_a_restart_between_a_failed_flush_and_the_next_still_sends_the_totals(ma
 
 
 def test_totals_of_an_agent_mid_state_include_the_open_interval(sf_app, org, clock, api):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     api.agent("edred")
     ext.service.login("edred", "Softphone", "softphone")
     ext.service.set_state("edred", "break")
     clock.advance(45)
 
-    sync_for(sf_app).flush()
+    get_parts(sf_app).salesforce.flush()
 
     key = "edred|2026-03-06|break"
     assert org.seconds(key) == 45
@@ -177,19 +177,19 @@ def test_totals_of_an_agent_mid_state_include_the_open_interval(sf_app, org, clo
 
     clock.advance(30)
     ext.service.heartbeat("edred")
-    sync_for(sf_app).flush()
+    get_parts(sf_app).salesforce.flush()
     assert org.seconds(key) == 75 and org.accepted[key] == 2 and len(org.records) == len(set(org.records))
 
     ext.service.set_state("edred", "ready")  # closing the interval adds 0 s more: nothing to send for break
     clock.advance(10)
-    sync_for(sf_app).flush()
+    get_parts(sf_app).salesforce.flush()
     assert org.accepted[key] == 2 and org.seconds("edred|2026-03-06|ready") == 10
 
 
 def test_request_limit_exceeded_stops_all_calls_until_the_next_window(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     add_totals(ext, agents=2)
-    sync = sync_for(sf_app)
+    sync = get_parts(sf_app).salesforce
     org.fail_next = [(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])]
     report = sync.flush()
     assert "REQUEST_LIMIT_EXCEEDED" in report.error
@@ -207,32 +207,32 @@ def test_request_limit_exceeded_stops_all_calls_until_the_next_window(sf_app, or
 
 
 def test_a_locked_row_is_retried_on_a_later_run_not_parked(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     keys = add_totals(ext, agents=1)
     org.reject[keys[0]] = ("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
-    report = sync_for(sf_app).flush()
+    report = get_parts(sf_app).salesforce.flush()
     assert (report.written, report.parked, report.retry_later) == (4, 0, 1)
     assert totals(ext)[keys[0]].parked_reason is None
 
     del org.reject[keys[0]]
     clock.advance(60)
-    assert sync_for(sf_app).flush().written == 1
+    assert get_parts(sf_app).salesforce.flush().written == 1
     assert org.accepted[keys[0]] == 1
 
 
 def test_api_usage_from_sforce_limit_info_is_kept(sf_app, org):
-    add_totals(sf_app.extensions["connector"], agents=1)
-    sync_for(sf_app).flush()
-    usage = sync_status(sync_for(sf_app))["api_usage"]
+    add_totals(get_parts(sf_app), agents=1)
+    get_parts(sf_app).salesforce.flush()
+    usage = sync_status(get_parts(sf_app).salesforce)["api_usage"]
     assert (usage["used"], usage["limit"]) == (1001, 100000)
 
 
 def test_user_lookup_is_filled_from_the_agents_salesforce_user_id(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     add_totals(ext, agents=1, states=("ready",))
     accounts.add_agent(ext.store, {"id": "agent00000", "salesforce_user_id": "005000000000001AAA"}, clock(),
                        update=True)
-    sync_for(sf_app).flush()
+    get_parts(sf_app).salesforce.flush()
     assert org.records["agent00000|2026-03-06|ready"]["User__c"] == "005000000000001AAA"
 
 
@@ -240,9 +240,9 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
     import dataclasses
 
     from connector.presence_config import load_config
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     add_totals(ext, agents=1, states=("ready",))
-    sync = sync_for(sf_app)
+    sync = get_parts(sf_app).salesforce
 
     def bump():
         with ext.store.write() as s:
@@ -263,12 +263,12 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
 
 
 def test_a_refused_login_is_reported_without_the_secret(sf_app, caplog):
-    add_totals(sf_app.extensions["connector"], agents=1)
+    add_totals(get_parts(sf_app), agents=1)
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, TOKEN_URL, status=400,
                  json={"error": "invalid_client", "error_description": "invalid client credentials"})
-        report = sync_for(sf_app).flush()
-    status = sync_status(sync_for(sf_app))
+        report = get_parts(sf_app).salesforce.flush()
+    status = sync_status(get_parts(sf_app).salesforce)
     assert "invalid_client" in report.error and "invalid_client" in status["last_error"]
     everything = json.dumps(status) + report.error + caplog.text
     assert CLIENT_SECRET not in everything
@@ -276,9 +276,9 @@ def test_a_refused_login_is_reported_without_the_secret(sf_app, caplog):
 
 
 def test_timeouts_and_dropped_connections_are_retried_and_nothing_is_dropped(sf_app, org, clock):
-    ext = sf_app.extensions["connector"]
+    ext = get_parts(sf_app)
     keys = add_totals(ext, agents=2)
-    sync = sync_for(sf_app)
+    sync = get_parts(sf_app).salesforce
     org.fail_next = [(0, requests.exceptions.ReadTimeout("read timed out")),
                      (0, requests.exceptions.ConnectionError("connection reset"))]
     first = sync.flush()
@@ -293,18 +293,18 @@ def test_timeouts_and_dropped_connections_are_retried_and_nothing_is_dropped(sf_
 def test_an_open_interval_across_midnight_is_sent_for_both_days(make_app, org, clock):
     clock.advance(hours=14, minutes=59, seconds=30)  # 23:59:30 UTC
     app = make_app(**SF_ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred"}, clock())
     ext.service.login("edred", "Softphone", "softphone")
     ext.service.set_state("edred", "lunch")
     clock.advance(60)
-    sync_for(app).flush()
+    get_parts(app).salesforce.flush()
     assert org.seconds("edred|2026-03-06|lunch") == 30 and org.seconds("edred|2026-03-07|lunch") == 30
 
 
 def test_the_access_token_is_never_logged(sf_app, org, clock, caplog):
     caplog.set_level("DEBUG")
-    add_totals(sf_app.extensions["connector"], agents=1)
+    add_totals(get_parts(sf_app), agents=1)
     org.fail_next = [(503, "unavailable")]
-    sync_for(sf_app).flush()
+    get_parts(sf_app).salesforce.flush()
     assert "token-1" not in caplog.text and CLIENT_SECRET not in caplog.text

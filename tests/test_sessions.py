@@ -16,6 +16,7 @@ from connector.engine import AgentSession, Engine, LogonEvent, LogonSource, Sess
 from connector.errors import Conflict
 from connector.presence_config import PresenceConfig, load_preset
 from connector.store.models import OutboxRow
+from connector.parts import get_parts
 
 T0 = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
 
@@ -58,7 +59,7 @@ def test_export_cli_filters_logon_sources(make_app, clock, tmp_path, monkeypatch
     from click.testing import CliRunner
     from connector.cli import main
     app = make_app()
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred"}, clock())
     ext.service.login("edred", LogonSource.SOFTPHONE, "browser-1")
     ext.service.login("edred", LogonSource.PAIRED_DEVICE, "deskphone")
@@ -102,7 +103,7 @@ def test_engine_logs_out_after_the_inactivity_time_at_the_moment_it_lapsed():
 
 def test_inactivity_sweep_logs_out_through_the_api_and_after_a_restart(make_app, clock):
     app = make_app()
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     apply(ext, configured(inactivity_logout_seconds=300, heartbeat_grace_seconds=0))
     accounts.add_agent(ext.store, {"id": "edred"}, clock())
     accounts.add_agent(ext.store, {"id": "amira"}, clock())
@@ -112,7 +113,7 @@ def test_inactivity_sweep_logs_out_through_the_api_and_after_a_restart(make_app,
     ext.service.heartbeat("amira")  # amira is active
     ext.store.dispose()
     clock.advance(150)  # edred idle 350 s; the server restarted meanwhile
-    restarted = make_app().extensions["connector"]
+    restarted = get_parts(make_app())
     assert restarted.service.settle_due() == 1
     events = reports.logon_events(restarted.service, clock().date(), clock().date(), include=[LogonSource.INACTIVITY])
     assert [(e["agent_id"], e["at"]) for e in events] == [("edred", "2026-03-06T09:05:00Z")]
@@ -191,7 +192,7 @@ def test_engine_connection_loss_goes_offline_then_back_or_out():
 
 def test_connection_loss_through_the_api_tracks_offline_time_and_survives_a_restart(make_app, clock):
     app = make_app()
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     apply(ext, configured(heartbeat_grace_seconds=60, reconnect_window_seconds=120))
     accounts.add_agent(ext.store, {"id": "edred"}, clock())
     client = app.test_client()
@@ -202,7 +203,7 @@ def test_connection_loss_through_the_api_tracks_offline_time_and_survives_a_rest
     ext.store.dispose()
     clock.advance(100)  # last heartbeat 100 s ago; the server restarted meanwhile
     app = make_app()
-    restarted = app.extensions["connector"]
+    restarted = get_parts(app)
     restarted.service.settle_due()
     view = restarted.service.presence("edred")
     assert view["state"]["id"] == "offline" and view["connection_lost"]
@@ -221,7 +222,7 @@ def test_connection_loss_through_the_api_tracks_offline_time_and_survives_a_rest
 
 def test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart(make_app, clock):
     app = make_app(CONNECTOR_TIMEZONE="Europe/Berlin")
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     apply(ext, configured(scheduled_logoff=time(18, 0), heartbeat_grace_seconds=0))
     for agent_id in ("edred", "amira"):
         accounts.add_agent(ext.store, {"id": agent_id}, clock())
@@ -239,7 +240,7 @@ def test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_r
     clock.advance(60)
     ext.service.login("edred", LogonSource.PAIRED_DEVICE, "deskphone-edred")  # back for a late shift
     ext.store.dispose()
-    restarted = make_app(CONNECTOR_TIMEZONE="Europe/Berlin").extensions["connector"]
+    restarted = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
     assert restarted.service.scheduled_logoff() == 0  # the restart does not log edred off again
     events = reports.logon_events(restarted.service, clock().date(), clock().date(),
                                   include=[LogonSource.SCHEDULED_LOG_OFF])

@@ -9,6 +9,7 @@ import responses
 from adapters.base import AdapterConfigError
 from adapters.skype import SkypeAdapter
 from connector import accounts
+from connector.parts import get_parts
 
 DISCOVER = "https://lyncdiscover.example.com/"
 USER = "https://lync.example.com/Autodiscover/AutodiscoverService.svc/root/oauth/user?originalDomain=example.com"
@@ -41,7 +42,7 @@ def ucwa(presence_status: int = 204):
 @responses.activate
 def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = app.extensions["connector"], app.extensions["dispatcher"]
+    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.service.clock())
     ucwa()
     ext.service.login("edred", "Softphone", "browser")
@@ -83,7 +84,7 @@ def test_an_expired_application_is_created_again(tmp_path):
 @responses.activate
 def test_a_refused_password_is_parked_without_the_password(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = app.extensions["connector"], app.extensions["dispatcher"]
+    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.service.clock())
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'})

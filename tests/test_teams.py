@@ -11,6 +11,7 @@ from adapters.base import AdapterError
 from adapters.teams import TeamsAdapter
 from connector import accounts
 from connector.store.models import OutboxRow
+from connector.parts import get_parts
 
 TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
 GRAPH = "https://graph.microsoft.com/v1.0/users/edred@example.com/presence"
@@ -25,9 +26,9 @@ def teams(**extra) -> TeamsAdapter:
 def setup(make_app):
     adapter = teams()
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.service.clock())
-    return app, ext.service, app.extensions["dispatcher"]
+    return app, ext.service, get_parts(app).dispatcher
 
 
 def graph_calls(rsps) -> list[tuple[str, dict | None]]:
@@ -69,7 +70,7 @@ def test_throttling_is_retried_after_graphs_retry_after(setup, clock):
     responses.post(f"{GRAPH}/setPresence", status=200)
     service.login("edred", "Softphone", "browser")
     dispatcher.drain()
-    with app.extensions["connector"].store.read() as s:
+    with get_parts(app).store.read() as s:
         row = s.execute(select(OutboxRow)).scalar_one()
         assert (row.next_attempt_at - clock()).total_seconds() == 17
         assert row.last_error == "Microsoft Graph setPresence: HTTP 429"

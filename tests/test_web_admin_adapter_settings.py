@@ -14,6 +14,7 @@ from sqlalchemy import select
 from connector import accounts
 from connector.store.models import AdapterSettingsChange, AdapterSettingsRow, OutboxRow
 from test_web_routes import PASSWORD, pin_sign_in, sign_in
+from connector.parts import get_parts
 
 HOOK = "https://hooks.acme.example/presence"
 TOKEN = "webhook-bearer-token-5150-secret"
@@ -28,7 +29,7 @@ def no_webhook_environment(monkeypatch):
 
 def _site(make_app, **env):
     app = make_app(**env)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     now = ext.service.clock()
     if not accounts.list_users(ext.store):  # not on a restart: the accounts are in the store already
         accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
@@ -65,7 +66,7 @@ def _setting(adapter: dict, env: str) -> dict:
 
 
 def _rows(app, adapter="webhook"):
-    with app.extensions["connector"].store.read() as s:
+    with get_parts(app).store.read() as s:
         rows = s.execute(select(OutboxRow).where(OutboxRow.adapter == adapter).order_by(OutboxRow.id)).scalars().all()
         s.expunge_all()
         return rows
@@ -82,20 +83,20 @@ def test_agents_and_supervisors_cannot_save_adapter_settings(site, who):
     token = sign_in(client, "sue") if who == "supervisor" else pin_sign_in(client, "edred")
     res = client.post(SAVE, json={"enabled": True, "values": {"WEBHOOK_URL": HOOK}}, headers={"X-CSRF-Token": token})
     assert res.status_code == 403
-    assert "webhook" not in site.extensions["dispatcher"].adapters
-    with site.extensions["connector"].store.read() as s:
+    assert "webhook" not in get_parts(site).dispatcher.adapters
+    with get_parts(site).store.read() as s:
         assert s.execute(select(AdapterSettingsRow)).first() is None
 
 
 def test_saving_needs_the_csrf_token(admin, site):
     refused = admin("POST", SAVE, {"enabled": True, "values": {"WEBHOOK_URL": HOOK}}, csrf=False)
     assert refused.status_code == 403 and refused.get_json()["error"]["field"] == "X-CSRF-Token"
-    assert _webhook(admin)["enabled"] is False and "webhook" not in site.extensions["dispatcher"].adapters
+    assert _webhook(admin)["enabled"] is False and "webhook" not in get_parts(site).dispatcher.adapters
 
 
 def test_enabled_on_the_page_the_next_change_is_delivered_without_a_restart(admin, site, caplog):
     caplog.set_level(logging.DEBUG)
-    service, dispatcher = site.extensions["connector"].service, site.extensions["dispatcher"]
+    service, dispatcher = get_parts(site).service, get_parts(site).dispatcher
     service.login("edred", "Softphone", "browser")
     assert _rows(site) == []  # not enabled yet: no rows for it
     res = _enable(admin)
@@ -108,7 +109,7 @@ def test_enabled_on_the_page_the_next_change_is_delivered_without_a_restart(admi
         [call] = rsps.calls
     assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert json.loads(call.request.body) == {"agent": "edred", "state": "break",
-                                             "at": site.extensions["connector"].service.clock().isoformat()}
+                                             "at": get_parts(site).service.clock().isoformat()}
     assert all(r.delivered_at is not None for r in _rows(site))
     assert TOKEN not in caplog.text
 
@@ -126,7 +127,7 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
     token = _setting(_webhook(admin), "WEBHOOK_TOKEN")
     assert token == {"env": "WEBHOOK_TOKEN", "required": False, "secret": True, "set": True, "source": "page",
                      "help": "sent as 'Authorization: Bearer <token>'"}
-    with site.extensions["connector"].store.read() as s:
+    with get_parts(site).store.read() as s:
         row = s.get(AdapterSettingsRow, "webhook")
         assert TOKEN not in str(row.sealed) and set(row.sealed) == {"token"}
         changes = s.execute(select(AdapterSettingsChange)).scalars().all()
@@ -136,7 +137,7 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
 
 
 def _bearer(app) -> dict:
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     return {"Authorization": f"Bearer {accounts.create_token(ext.store, 'admin', ext.service.clock())}"}
 
 
@@ -145,10 +146,10 @@ def test_an_empty_secret_field_keeps_the_secret_and_clear_removes_it(admin, site
     kept = admin("POST", SAVE, {"values": {"WEBHOOK_TIMEOUT": "7"}, "secrets": {"WEBHOOK_TOKEN": ""}})
     assert kept.status_code == 200
     assert _setting(kept.get_json()["adapter"], "WEBHOOK_TOKEN")["set"] is True
-    assert site.extensions["dispatcher"].adapters["webhook"].config == {"url": HOOK, "token": TOKEN, "timeout": 7.0}
+    assert get_parts(site).dispatcher.adapters["webhook"].config == {"url": HOOK, "token": TOKEN, "timeout": 7.0}
     cleared = admin("POST", SAVE, {"clear": ["WEBHOOK_TOKEN"]}).get_json()["adapter"]
     assert _setting(cleared, "WEBHOOK_TOKEN")["set"] is False
-    assert site.extensions["dispatcher"].adapters["webhook"].config["token"] is None
+    assert get_parts(site).dispatcher.adapters["webhook"].config["token"] is None
 
 
 @pytest.mark.parametrize("body, field, words", [
@@ -165,23 +166,23 @@ def test_a_bad_value_is_refused_naming_the_setting_and_nothing_changes(admin, si
     error = res.get_json()["error"]
     assert error["field"] == field and words in error["message"]
     assert TOKEN not in res.get_data(as_text=True)
-    assert "webhook" not in site.extensions["dispatcher"].adapters
-    with site.extensions["connector"].store.read() as s:
+    assert "webhook" not in get_parts(site).dispatcher.adapters
+    with get_parts(site).store.read() as s:
         assert s.execute(select(AdapterSettingsRow)).first() is None
         assert s.execute(select(AdapterSettingsChange)).first() is None
 
 
 def test_a_bad_value_for_a_running_adapter_keeps_the_running_one(admin, site):
     _enable(admin)
-    running = site.extensions["dispatcher"].adapters["webhook"]
+    running = get_parts(site).dispatcher.adapters["webhook"]
     res = admin("POST", SAVE, {"values": {"WEBHOOK_TIMEOUT": "-1"}})
     assert res.status_code == 422 and res.get_json()["error"]["field"] == "WEBHOOK_TIMEOUT"
-    assert site.extensions["dispatcher"].adapters["webhook"] is running
+    assert get_parts(site).dispatcher.adapters["webhook"] is running
     assert _setting(_webhook(admin), "WEBHOOK_TIMEOUT")["value"] == 5.0
 
 
 def test_disabled_no_new_rows_and_the_queued_ones_wait_in_health_until_enabled_again(admin, site):
-    service, dispatcher = site.extensions["connector"].service, site.extensions["dispatcher"]
+    service, dispatcher = get_parts(site).service, get_parts(site).dispatcher
     _enable(admin)
     service.login("edred", "Softphone", "browser")  # queued, not delivered yet
     assert admin("POST", SAVE, {"enabled": False}).status_code == 200
@@ -205,7 +206,7 @@ def test_saved_settings_survive_a_restart(make_app):
     first = _site(make_app)
     _enable(_admin(first))
     again = _site(make_app)  # a restart on the same store
-    adapter = again.extensions["dispatcher"].adapters["webhook"]
+    adapter = get_parts(again).dispatcher.adapters["webhook"]
     assert adapter.config == {"url": HOOK, "token": TOKEN, "timeout": 5.0}
     shown = _webhook(_admin(again))
     assert shown["enabled"] is True and shown["enabled_by"] == "page"
@@ -216,14 +217,14 @@ def test_page_values_override_the_environment_which_stays_the_default(make_app, 
     monkeypatch.setenv("WEBHOOK_URL", "https://env.acme.example/hook")
     app = _site(make_app, CONNECTOR_ADAPTERS="webhook")
     admin = _admin(app)
-    adapters = app.extensions["dispatcher"].adapters
+    adapters = get_parts(app).dispatcher.adapters
     assert adapters["webhook"].config["url"] == "https://env.acme.example/hook"
     url = _setting(_webhook(admin), "WEBHOOK_URL")
     assert (url["source"], url["saved"]) == ("environment", None)
     admin("POST", SAVE, {"values": {"WEBHOOK_URL": HOOK}})
-    assert app.extensions["dispatcher"].adapters["webhook"].config["url"] == HOOK
+    assert get_parts(app).dispatcher.adapters["webhook"].config["url"] == HOOK
     admin("POST", SAVE, {"values": {"WEBHOOK_URL": ""}})  # empty: back to the environment
-    assert app.extensions["dispatcher"].adapters["webhook"].config["url"] == "https://env.acme.example/hook"
+    assert get_parts(app).dispatcher.adapters["webhook"].config["url"] == "https://env.acme.example/hook"
     admin("POST", SAVE, {"enabled": False})  # the page may disable what CONNECTOR_ADAPTERS enables
-    assert "webhook" not in app.extensions["dispatcher"].adapters
-    assert "webhook" not in _site(make_app, CONNECTOR_ADAPTERS="webhook").extensions["dispatcher"].adapters
+    assert "webhook" not in get_parts(app).dispatcher.adapters
+    assert "webhook" not in get_parts(_site(make_app, CONNECTOR_ADAPTERS="webhook")).dispatcher.adapters

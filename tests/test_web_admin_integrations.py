@@ -9,6 +9,7 @@ import responses
 from connector import accounts
 from sf_fake import SF_ENV, TOKEN_URL as SF_TOKEN_URL, FakeOrg, add_totals
 from test_web_routes import PASSWORD, pin_sign_in, sign_in
+from connector.parts import get_parts
 
 TEAMS_SECRET = "teams-client-secret-xyz-987"
 TEAMS_TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
@@ -26,7 +27,7 @@ def site(make_app, monkeypatch):
     for name, value in TEAMS_ENV.items():
         monkeypatch.setenv(name, value)
     app = make_app(**ENV)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     now = ext.service.clock()
     accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
     accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
@@ -71,7 +72,7 @@ def test_no_secret_appears_in_the_admin_page_or_its_json(admin):
 
 
 def test_salesforce_tab_shows_the_connection_without_secrets_and_the_sync_health(admin, site):
-    add_totals(site.extensions["connector"], agents=1, states=("ready", "dnd"))
+    add_totals(get_parts(site), agents=1, states=("ready", "dnd"))
     status = admin("GET", "/admin/api/salesforce").get_json()
     assert status["configured"] is True
     assert status["connection"]["login_host"] == "login.example.test"
@@ -82,7 +83,7 @@ def test_salesforce_tab_shows_the_connection_without_secrets_and_the_sync_health
 
 def test_salesforce_tab_says_not_configured_without_settings(make_app):
     app = make_app()
-    accounts.add_user(app.extensions["connector"].store, "ada", PASSWORD, "admin", app.extensions["connector"].service.clock())
+    accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).service.clock())
     client = app.test_client()
     sign_in(client, "ada")
     status = client.get("/admin/api/salesforce").get_json()
@@ -90,7 +91,7 @@ def test_salesforce_tab_says_not_configured_without_settings(make_app):
 
 
 def test_sync_now_needs_the_csrf_token_and_then_upserts_the_pending_totals(admin, site):
-    keys = add_totals(site.extensions["connector"], agents=1, states=("ready", "dnd"))
+    keys = add_totals(get_parts(site), agents=1, states=("ready", "dnd"))
     with responses.RequestsMock() as rsps:
         org = FakeOrg(rsps)
         refused = admin("POST", "/admin/api/salesforce/sync", {}, csrf=False)
@@ -175,7 +176,7 @@ def test_a_check_that_hangs_is_reported_after_the_time_limit(make_app):
             return "late"
 
     app = make_app(ADAPTERS=[Hanging()], ADAPTER_TEST_TIMEOUT=0.2)
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.service.clock())
     client = app.test_client()
     token = sign_in(client, "ada")

@@ -8,6 +8,7 @@ import responses
 
 from sf_fake import SF_ENV, FakeOrg, add_totals
 from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server, screenshot, sign_in
+from connector.parts import get_parts
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -104,7 +105,7 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         hook.locator("button[type=submit]").click()
         expect(hook.locator("[data-error-for=WEBHOOK_TIMEOUT]")).to_have_text("WEBHOOK_TIMEOUT must be between 0.5 and 60")
         expect(hook.locator("input[name=WEBHOOK_TIMEOUT]")).to_have_class("invalid")
-        assert "webhook" not in server.app.extensions["dispatcher"].adapters
+        assert "webhook" not in get_parts(server.app).dispatcher.adapters
         hook.locator("input[name=WEBHOOK_TIMEOUT]").fill("8")
         hook.locator("button[type=submit]").click()
         hook = page.locator("#adapter-webhook")
@@ -113,7 +114,7 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         expect(hook.locator("tr", has_text="WEBHOOK_TOKEN").locator(".setting-now")).to_have_text("set (saved here)")
         expect(hook.locator("input[name=WEBHOOK_TOKEN]")).to_have_value("")
         expect(hook.locator(".last-change")).to_contain_text("Last change by ada")
-        assert server.app.extensions["dispatcher"].adapters["webhook"].config["timeout"] == 8.0
+        assert get_parts(server.app).dispatcher.adapters["webhook"].config["timeout"] == 8.0
         html = page.content()
         assert WEBHOOK_SECRET not in html and TEAMS_SECRET not in html
         with page.expect_response("**/admin/api/adapters"):  # reloaded: still enabled, the secret still only "set"

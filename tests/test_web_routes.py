@@ -6,6 +6,7 @@ import re
 import pytest
 
 from connector import accounts
+from connector.parts import get_parts
 
 PASSWORD = "correct-horse-1"
 
@@ -127,7 +128,7 @@ def test_csp_frame_ancestors_is_self_when_nothing_is_configured(client):
 
 def test_embedded_softphone_may_load_open_cti_only_from_an_allowed_origin(make_app):
     app = make_app(CONNECTOR_FRAME_ANCESTORS="https://*.lightning.force.com")
-    ext = app.extensions["connector"]
+    ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": "edred", "pin": "1234"}, ext.service.clock())
     client = app.test_client()
     pin_sign_in(client, "edred")

@@ -11,7 +11,8 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from connector import accounts, create_app, scheduler
-from connector.service import utc_now
+from connector.clock import utc_now
+from connector.parts import get_parts
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -24,7 +25,7 @@ class LiveServer:
     def __init__(self, app, server):
         self.app = app
         self.server = server
-        self.ext = app.extensions["connector"]
+        self.ext = get_parts(app)
         self.url = f"http://127.0.0.1:{server.server_port}"
 
     def agent(self, agent_id: str, pin: str = "1234", team: str = "Sales", name: str | None = None) -> str:
@@ -76,7 +77,7 @@ def live_server(tmp_path: Path, **settings):
     finally:
         jobs.shutdown(wait=False)
         server.shutdown()
-        app.extensions["connector"].store.dispose()
+        get_parts(app).store.dispose()
 
 
 class ConsoleErrors:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, request, session
+from flask import g, request, session
 
 from ..accounts import Principal, principal_for_token
 from ..errors import Forbidden, Unauthorized
+from ..parts import get_parts
 
 
 def current_principal() -> Principal | None:
@@ -15,7 +16,7 @@ def current_principal() -> Principal | None:
     principal = None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        principal = principal_for_token(current_app.extensions["connector"].store, header[7:].strip())
+        principal = principal_for_token(get_parts().store, header[7:].strip())
         if principal is None:
             raise Unauthorized("the bearer token is not valid (unknown or revoked)", field="Authorization")
     elif session.get("principal"):

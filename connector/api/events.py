@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 
 from .auth import current_principal, require
 from .routes import bp
+from ..parts import get_parts
 
 KEEPALIVE_SECONDS = 15
 
@@ -25,7 +26,7 @@ def _format(event: str, data: dict, event_id: int | None = None) -> str:
 @bp.get("/events")
 @require()
 def events():
-    ext = current_app.extensions["connector"]
+    ext = get_parts()
     principal = current_principal()
     only = principal.agent_id if principal.role == "agent" else None
     subscription = ext.bus.subscribe()  # before the snapshot, so nothing falls between the two

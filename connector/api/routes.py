@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 import json
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from .. import reports
-from ..engine import LogonSource
+from ..engine import ChangeSource, LogonSource
 from ..errors import InvalidInput, MalformedRequest
+from ..parts import get_parts
 from ..service import PresenceService
 from .auth import current_principal, require, require_agent_access
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 #: who may say a change came from where (state-change sources other than the caller's own)
-CHANGE_SOURCES = ("api", "pbx", "skype", "teams", "omni-channel", "crm")
+CHANGE_SOURCES = ChangeSource.REPORTABLE
 
 
 def service() -> PresenceService:
-    return current_app.extensions["connector"].service
+    return get_parts().service
 
 
 def body(allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
@@ -48,10 +49,10 @@ def _change_source(data: dict) -> str:
     principal = current_principal()
     role = principal.role
     if role == "agent":
-        return "softphone"
+        return ChangeSource.SOFTPHONE
     if role == "supervisor":
-        return "supervisor"
-    source = data.get("source", "api")
+        return ChangeSource.SUPERVISOR
+    source = data.get("source", ChangeSource.API)
     if source not in CHANGE_SOURCES:
         raise InvalidInput(f"source must be one of: {', '.join(CHANGE_SOURCES)}", field="source")
     return source
@@ -70,9 +71,7 @@ def _logon_source(data: dict, default: str) -> str:
 @bp.get("/presence-states")
 @require()
 def presence_states():
-    svc = service()
-    with svc.store.read() as s:
-        config = svc.configs.active(s)
+    config = get_parts().configs.active()
     opts = config.options
     return jsonify({
         "name": config.name,
@@ -117,7 +116,7 @@ def pbx_login():
     agent_id = svc.agent_for_extension(data["extension"])
     logon_source = _logon_source(data, LogonSource.PBX_SHORT_CODE)
     outcome = svc.login(agent_id, logon_source, data.get("device") or f"extension {data['extension']}",
-                        source="pbx", pin=data["pin"])
+                        source=ChangeSource.PBX, pin=data["pin"])
     return jsonify(outcome.view)
 
 
@@ -128,7 +127,7 @@ def pbx_logout():
     data = body(("extension", "logon_source"), required=("extension",))
     svc = service()
     agent_id = svc.agent_for_extension(data["extension"])
-    outcome = svc.logout(agent_id, _logon_source(data, LogonSource.PBX_SHORT_CODE), source="pbx")
+    outcome = svc.logout(agent_id, _logon_source(data, LogonSource.PBX_SHORT_CODE), source=ChangeSource.PBX)
     return jsonify(outcome.view)
 
 

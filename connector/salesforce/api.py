@@ -1,10 +1,11 @@
 """``GET /api/v1/sync/status``: the Salesforce sync health as JSON (admin role)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from ..api.auth import require
 from ..api.openapi import describe
+from ..parts import get_parts
 from .status import sync_status
 
 bp = Blueprint("salesforce", __name__, url_prefix="/api/v1/sync")
@@ -13,7 +14,7 @@ bp = Blueprint("salesforce", __name__, url_prefix="/api/v1/sync")
 @bp.get("/status")
 @require("admin")
 def status():
-    return jsonify(sync_status(current_app.extensions["salesforce"]))
+    return jsonify(sync_status(get_parts().salesforce))
 
 
 describe("/api/v1/sync/status", "get",

@@ -11,11 +11,12 @@ from ..errors import InvalidInput
 from .callcenter import callcenter_xml
 from .connection import SalesforceProblem
 from .status import NOT_CONFIGURED, status_text, sync_status
+from ..parts import get_parts
 
 
 def _sync():
     from ..app import create_app
-    return create_app().extensions["salesforce"]
+    return get_parts(create_app()).salesforce
 
 
 @click.group("sync")

@@ -49,6 +49,15 @@ class PendingCounters:
     def key(self) -> str:
         return external_key(self.agent_id, self.day, COUNTERS_STATE_ID)
 
+    def field_values(self, counter_fields: dict[str, str]) -> tuple[dict, dict]:
+        """A counters record has no status, reason code or seconds (summing Seconds__c over a day stays
+        the time in states), and one number field per configured counter."""
+        return {"state": COUNTERS_LABEL}, {counter_fields[name]: count for name, count in self.values.items()}
+
+    @staticmethod
+    def mark_results(service: PresenceService, outcome: list[tuple["PendingCounters", str | None]]) -> None:
+        mark(service, outcome)
+
 
 def pending_counters(service: PresenceService, names: list[str]) -> list[PendingCounters]:
     """Every counters record Salesforce should get now (oldest day first); none when ``names`` is empty."""

@@ -17,12 +17,13 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from adapters.base import Job
 from ..service import PresenceService
 from ..store.models import Agent
 from . import counters as counters_mod
 from . import pending as pending_mod
 from .connection import (LIMIT_CODE, RETRYABLE_CODES, Connection, LimitExceeded, SalesforceProblem, Unavailable)
-from .counters import COUNTERS_LABEL, PendingCounters
+from .counters import PendingCounters
 from .pending import PendingTotal
 from .settings import SalesforceSettings
 from .state import sync_state
@@ -67,9 +68,11 @@ class SalesforceSync:
         self._lock = threading.Lock()
 
     # -- the scheduled job -----------------------------------------------------------------------
+    def job(self) -> Job:
+        return Job("salesforce-flush", self.tick, 1)
+
     def interval_seconds(self) -> int:
-        with self.service.store.read() as s:
-            return self.service.configs.active(s).options.tracking_interval_seconds
+        return self.service.configs.active().options.tracking_interval_seconds
 
     def tick(self) -> FlushReport | None:
         """Called every second; flushes when the active config's tracking interval has passed."""
@@ -122,10 +125,11 @@ class SalesforceSync:
             finally:
                 self._note_usage()
             report.calls += 1
-            outcome = self._outcome(batch, results, report, retry_codes)
-            pending_mod.mark(self.service, [(p, None if parked else p.seconds, parked)
-                                            for p, parked in outcome if isinstance(p, PendingTotal)])
-            counters_mod.mark(self.service, [(p, parked) for p, parked in outcome if isinstance(p, PendingCounters)])
+            by_kind: dict[type, list[tuple[Pending, str | None]]] = {}
+            for p, parked in self._outcome(batch, results, report, retry_codes):
+                by_kind.setdefault(type(p), []).append((p, parked))
+            for kind, outcome in by_kind.items():
+                kind.mark_results(self.service, outcome)
             if progress:
                 progress(len(batch), len(items))
         if problem is None and retry_codes:
@@ -167,23 +171,15 @@ class SalesforceSync:
         return results
 
     def record(self, p: Pending, salesforce_user_id: str = "") -> dict:
-        """One Presence_Time__c record, with the configured field names.
-
-        A counters record has no status, reason code or seconds (summing Seconds__c over a day stays
-        the time in states), and one number field per configured counter.
-        """
+        """One Presence_Time__c record (a state's total or a counters record), with the configured field names."""
         f = self.settings.fields
-        values: dict = {"key": p.key, "agent": p.agent_id, "date": p.day.isoformat()}
-        if isinstance(p, PendingCounters):
-            values["state"] = COUNTERS_LABEL
-        else:
-            values.update(state=p.state_label, status=p.status, reason_code=p.reason_code, seconds=p.seconds)
+        own, named = p.field_values(self.settings.counter_fields)
+        values: dict = {"key": p.key, "agent": p.agent_id, "date": p.day.isoformat(), **own}
         if salesforce_user_id:
             values["user"] = salesforce_user_id
         record = {"attributes": {"type": self.settings.object_name}}
         record.update({f[name]: value for name, value in values.items() if name in f})
-        if isinstance(p, PendingCounters):
-            record.update({self.settings.counter_fields[name]: count for name, count in p.values.items()})
+        record.update(named)
         return record
 
     def _salesforce_users(self, agent_ids: set[str]) -> dict[str, str]:

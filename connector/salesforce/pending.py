@@ -34,6 +34,16 @@ class PendingTotal:
         """The external id in Salesforce (``Key__c``): ``agent id|YYYY-MM-DD|state id``."""
         return external_key(self.agent_id, self.day, self.state_id)
 
+    def field_values(self, counter_fields: dict[str, str]) -> tuple[dict, dict]:
+        """(values by logical field name, values by Salesforce field name) for this record."""
+        return {"state": self.state_label, "status": self.status, "reason_code": self.reason_code,
+                "seconds": self.seconds}, {}
+
+    @staticmethod
+    def mark_results(service: PresenceService, outcome: list[tuple["PendingTotal", str | None]]) -> None:
+        """Record what Salesforce accepted (reason None) or parked (the reason)."""
+        mark(service, [(p, None if parked else p.seconds, parked) for p, parked in outcome])
+
 
 def external_key(agent_id: str, day: date, state_id: str) -> str:
     return f"{agent_id}|{day.isoformat()}|{state_id}"

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from ..service import iso
+from ..clock import iso
 from ..store.models import DailyTotal
 from .flush import SalesforceSync
 from .counters import parked_records

@@ -5,7 +5,7 @@ with the same rules as ``presence-connector config validate`` and applies a new 
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
+from flask import Blueprint, Response, jsonify, render_template, request, session
 
 from .. import accounts
 from ..errors import InvalidInput
@@ -18,7 +18,7 @@ EDITOR_SOURCE = "admin editor"
 
 
 def _ext():
-    return current_app.extensions["connector"]
+    return get_parts()
 
 
 def _json() -> dict:
@@ -29,9 +29,7 @@ def _json() -> dict:
 
 
 def _active() -> PresenceConfig:
-    ext = _ext()
-    with ext.store.read() as s:
-        return ext.service.configs.active(s)
+    return _ext().configs.active()
 
 
 @bp.get("")
@@ -163,5 +161,4 @@ def revoke_token(token_id: int):
     accounts.revoke_token(_ext().store, token_id, _ext().service.clock())
     return jsonify({"ok": True})
 
-
-from . import admin_integrations  # noqa: E402,F401  (the Salesforce and Adapters tabs' routes)
+from ..parts import get_parts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from adapters.base import Adapter
 from adapters.registry import available
@@ -18,8 +18,10 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..integrations import adapters_health, apply_saved, check_connection
 from ..salesforce.callcenter import callcenter_xml
 from ..salesforce.status import sync_status
-from .admin import bp
 from .guard import page_role, signed_in
+from ..parts import get_parts
+
+bp = Blueprint("admin_integrations", __name__, url_prefix="/admin")
 
 #: how long "Test connection" waits for an adapter's check before reporting it as not answering
 TEST_TIMEOUT_SECONDS = 15.0
@@ -35,7 +37,7 @@ def default_softphone_url() -> str:
 
 def _salesforce_status() -> dict:
     """``sync_status`` (no secrets) plus the login host and this server's softphone URL."""
-    status = sync_status(current_app.extensions["salesforce"])
+    status = sync_status(get_parts().salesforce)
     connection = status.get("connection")
     if connection:
         status["connection"] = {**connection, "login_host": urlsplit(connection["login_url"]).hostname}
@@ -52,7 +54,7 @@ def salesforce_status():
 @page_role("admin")
 def salesforce_sync_now():
     """The same flush as ``presence-connector sync now`` (ignores a backoff, not an API-limit pause)."""
-    sync = current_app.extensions["salesforce"]
+    sync = get_parts().salesforce
     report = sync.flush(force=True)
     return jsonify({"ok": report.configured and not report.error and not report.skipped,
                     "summary": report.summary(), "parked_reasons": report.parked_reasons[:20],
@@ -76,7 +78,7 @@ def callcenter_file():
 
 def _setting_rows(cls: type[Adapter], adapter: Adapter | None, saved: Saved | None) -> list[dict]:
     """Each setting with its environment variable and where its value comes from; never a secret's value."""
-    settings = current_app.extensions["connector"].settings
+    settings = get_parts().settings
     get = adapter_settings.getter(cls, settings, saved)
     rows = []
     for key, spec in cls.settings.items():
@@ -96,30 +98,30 @@ def _setting_rows(cls: type[Adapter], adapter: Adapter | None, saved: Saved | No
 
 def _adapter_row(name: str, cls: type[Adapter], saved: dict[str, Saved], health: dict) -> dict:
     app = current_app
-    adapter = app.extensions["dispatcher"].adapters.get(name)
+    adapter = get_parts(app).dispatcher.adapters.get(name)
     item = health.get(name, {})
     built_in = {a.name for a in app.config.get("ADAPTERS", ())}
     return {"name": name, "enabled": adapter is not None, "settings": _setting_rows(cls, adapter, saved.get(name)),
             "health": {k: v for k, v in item.items() if k not in ("name", "settings", "enabled")} or None,
             "editable": name not in built_in and name in available(),
             "enabled_by": "page" if (saved.get(name) or Saved()).enabled is not None else "environment",
-            "changes": adapter_settings.recent_changes(app.extensions["connector"].store, name)}
+            "changes": adapter_settings.recent_changes(get_parts(app).store, name)}
 
 
 def _saved() -> dict[str, Saved]:
-    ext = current_app.extensions["connector"]
+    ext = get_parts()
     return adapter_settings.load(ext.store, ext.settings.secret_key)
 
 
 @bp.get("/api/adapters")
 @page_role("admin")
 def adapters_list():
-    enabled = current_app.extensions["dispatcher"].adapters
+    enabled = get_parts().dispatcher.adapters
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
     classes: dict[str, type[Adapter]] = {**available(), **{n: type(a) for n, a in enabled.items()}}
     saved = _saved()
     rows = [_adapter_row(name, cls, saved, health) for name, cls in sorted(classes.items())]
-    setting = current_app.extensions["connector"].settings.get("CONNECTOR_ADAPTERS", "") or ""
+    setting = get_parts().settings.get("CONNECTOR_ADAPTERS", "") or ""
     return jsonify({"adapters": rows, "connector_adapters": setting})
 
 
@@ -131,7 +133,7 @@ def adapter_save(name: str):
     Body: ``enabled`` (bool), ``values`` ``{ENV_NAME: text}`` (empty: back to the environment),
     ``secrets`` ``{ENV_NAME: text}`` (empty: keep), ``clear`` ``[ENV_NAME]``.
     """
-    ext = current_app.extensions["connector"]
+    ext = get_parts()
     cls = available().get(name)
     if cls is None:
         raise NotFound(f"no adapter named '{name}'; known: {', '.join(sorted(available()))}", field="name")

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from .. import accounts
 from .guard import csrf_token
+from ..parts import get_parts
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -44,7 +45,7 @@ def _sign_in_page(mode: str, check, fields: tuple[str, str], home) -> object:
     error = None
     name = request.form.get(fields[0], "").strip()
     if request.method == "POST":
-        principal = check(current_app.extensions["connector"].store, name, request.form.get(fields[1], ""))
+        principal = check(get_parts().store, name, request.form.get(fields[1], ""))
         if principal is not None:
             _start_session(principal, with_pin=mode == "agent")
             return redirect(_next_url(home(principal)))

@@ -1,10 +1,11 @@
 """The supervisors' live dashboard and the wallboard."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
 from ..engine import LogonSource
 from .guard import page_role
+from ..parts import get_parts
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -12,7 +13,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 @bp.get("")
 @page_role("supervisor", "admin")
 def page():
-    service = current_app.extensions["connector"].service
+    service = get_parts().service
     today = service.clock().astimezone(service.settings.tz).date().isoformat()
     return render_template("dashboard.html", logon_sources=LogonSource.ALL, today=today)
 

@@ -11,11 +11,12 @@ import secrets
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from .. import accounts
 from ..security import same
+from ..parts import get_parts
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -58,7 +59,7 @@ def allowed_salesforce_origin(origin: str | None) -> str | None:
     if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query:
         return None
     clean = f"https://{parts.netloc}"
-    for pattern in current_app.extensions["connector"].settings.frame_ancestors:
+    for pattern in get_parts().settings.frame_ancestors:
         pattern = pattern if "://" in pattern else "https://" + pattern
         if fnmatch.fnmatchcase(clean.lower(), pattern.lower().rstrip("/")):
             return clean
@@ -70,7 +71,7 @@ def _check_session():
     if request.endpoint == "static":
         return None
     principal = session.get("principal")
-    if principal and not accounts.still_enabled(current_app.extensions["connector"].store, principal["name"],
+    if principal and not accounts.still_enabled(get_parts().store, principal["name"],
                                                 bool(session.get("with_pin"))):
         session.clear()
     return _check_csrf()
@@ -93,7 +94,7 @@ def _check_csrf():
 
 
 def _headers(response):
-    ancestors = " ".join(current_app.extensions["connector"].settings.frame_ancestors) or "'self'"
+    ancestors = " ".join(get_parts().settings.frame_ancestors) or "'self'"
     scripts = " ".join(["'self'", *g.get("extra_script_origins", ())])
     response.headers.setdefault("Content-Security-Policy", (
         f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
@@ -101,7 +102,7 @@ def _headers(response):
         f"frame-ancestors {ancestors}"))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.blueprint in ("auth", "softphone", "dashboard", "admin"):
+    if request.blueprint in ("auth", "softphone", "dashboard", "admin", "admin_integrations"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -1,14 +1,15 @@
 """The landing page and /healthz."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, jsonify, render_template
+from ..parts import get_parts
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    ext = current_app.extensions["connector"]
+    ext = get_parts()
     try:
         ext.store.ping()
         with ext.store.read() as s:
@@ -23,7 +24,7 @@ def healthz():
 
 @bp.get("/")
 def index():
-    ext = current_app.extensions["connector"]
+    ext = get_parts()
     with ext.store.read() as s:
         config = ext.service.configs.active(s)
     agents = ext.service.agents()

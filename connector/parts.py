@@ -1,0 +1,47 @@
+"""The application's parts, and the one accessor to them (as flaskr's ``get_db()``).
+
+Routes, commands and jobs reach the store, the service, the dispatcher and the Salesforce sync
+through :func:`get_parts`; nothing else reads ``app.extensions``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+
+from adapters.base import Job
+from .bus import EventBus
+from .configs import ConfigRegistry
+from .service import PresenceService
+from .settings import Settings
+from .store import Store
+
+if TYPE_CHECKING:  # built after the service; imported for types only to keep the modules acyclic
+    from .dispatch import Dispatcher
+    from .salesforce.flush import SalesforceSync
+
+_KEY = "connector"
+
+
+@dataclass
+class Parts:
+    """Everything a request, a command or a job needs."""
+
+    settings: Settings
+    store: Store
+    bus: EventBus
+    configs: ConfigRegistry
+    service: PresenceService
+    salesforce: "SalesforceSync"
+    dispatcher: "Dispatcher"
+    #: periodic work the scheduler runs besides the built-in timed rules
+    jobs: list[Job] = field(default_factory=list)
+
+    def attach(self, app: Flask) -> None:
+        app.extensions[_KEY] = self
+
+
+def get_parts(app: Flask | None = None) -> Parts:
+    """The parts of ``app`` (default: the app handling the current request or command)."""
+    return (app or current_app).extensions[_KEY]

@@ -1,0 +1,37 @@
+"""Mapping between store rows and the domain: the engine's session, and the outbox rows."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..clock import iso, parse_iso
+from ..engine import AgentSession, Logon
+from .models import AgentSessionRow, OutboxRow
+
+_SESSION_FIELDS = ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "last_activity_at",
+                   "last_heartbeat_at", "connection_lost_at", "state_before_loss", "logoff_pending")
+
+
+def logons_from_json(items: list[dict] | None) -> tuple[Logon, ...]:
+    return tuple(Logon(lo["source"], lo["device"], parse_iso(lo["since"])) for lo in (items or []))
+
+
+def session_from_row(row: AgentSessionRow) -> AgentSession:
+    return AgentSession(
+        agent_id=row.agent_id, logons=logons_from_json(row.logons),
+        state_id=row.state_id, state_since=row.state_since, wrap_up_until=row.wrap_up_until,
+        call_id=row.call_id, call_direction=row.call_direction, last_activity_at=row.last_activity_at,
+        last_heartbeat_at=row.last_heartbeat_at, connection_lost_at=row.connection_lost_at,
+        state_before_loss=row.state_before_loss, logoff_pending=bool(row.logoff_pending),
+    )
+
+
+def session_to_row(session: AgentSession, row: AgentSessionRow) -> None:
+    row.logons = [{"source": lo.source, "device": lo.device, "since": iso(lo.since)} for lo in session.logons]
+    for name in _SESSION_FIELDS:
+        setattr(row, name, getattr(session, name))
+
+
+def outbox_row(agent_id: str, adapter: str, kind: str, payload: dict, source: str, at: datetime) -> OutboxRow:
+    """One delivery for one adapter, due at once (the dispatcher picks it up after the commit)."""
+    return OutboxRow(agent_id=agent_id, adapter=adapter, kind=kind, payload=payload, source=source,
+                     created_at=at, next_attempt_at=at)
