@@ -1,6 +1,7 @@
 """The application factory."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,11 +10,13 @@ from typing import Callable
 from dotenv import load_dotenv
 from flask import Flask
 
-from . import api, salesforce, settings as settings_mod
+from . import api, salesforce, security, settings as settings_mod
 from .bus import EventBus
 from .service import PresenceService, utc_now
 from .settings import Settings
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +40,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     env.update({k: str(v) for k, v in test_config.items() if k.startswith(("CONNECTOR_", "SF_"))})
     instance_path = os.path.abspath(test_config.get("INSTANCE_PATH") or env.get("CONNECTOR_INSTANCE_PATH", "instance"))
     settings = settings_mod.from_environment(instance_path, env)
+    # process-wide: accounts hash through connector.security, which has no app at hand
+    security.use_hash_cost(settings.password_hash_cost)
+    if settings.password_hash_cost != "standard" and not test_config.get("TESTING"):
+        log.warning("CONNECTOR_PASSWORD_HASH_COST=%s: new passwords and PINs are hashed cheaply; "
+                    "this is for the test suite only", settings.password_hash_cost)
 
     app = Flask(__name__, instance_path=instance_path, template_folder="web/templates", static_folder="web/static")
     app.config.update(
