@@ -19,6 +19,7 @@ import requests
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
 from .base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
+from .http_errors import retry_after
 from .pbx import PBX_SOURCE, dial_code, pbx_wanted
 
 
@@ -96,8 +97,9 @@ class PbxHttpAdapter(Adapter):
             raise AdapterError(f"PBX refused the credentials (HTTP {reply.status_code}); check "
                                "PBX_HTTP_AUTH/USERNAME/PASSWORD", retryable=False)
         if reply.status_code >= 400:
-            raise AdapterError(f"PBX answered HTTP {reply.status_code}",
-                               retryable=reply.status_code >= 500 or reply.status_code == 429)
+            retryable = reply.status_code >= 500 or reply.status_code == 429
+            raise AdapterError(f"PBX answered HTTP {reply.status_code}", retryable=retryable,
+                               retry_after=retry_after(reply) if retryable else None)
         return reply
 
     def check(self) -> str:

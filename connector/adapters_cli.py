@@ -6,6 +6,8 @@ import json
 import click
 
 from adapters.registry import available
+from .cli_app import build_app
+from .integrations import adapters_health, check_connection
 from .parts import get_parts
 
 
@@ -27,9 +29,7 @@ def adapters_list() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def adapters_status(as_json: bool) -> None:
     """Per enabled adapter: queue depth, parked rows, last success and last error."""
-    from .cli import _app
-    from .integrations import adapters_health
-    health = adapters_health(_app())["adapters"]
+    health = adapters_health(build_app())["adapters"]
     if as_json:
         click.echo(json.dumps(health, indent=2))
         return
@@ -44,9 +44,7 @@ def adapters_status(as_json: bool) -> None:
 @click.argument("name")
 def adapters_test(name: str) -> None:
     """Check an enabled adapter's connection and say what is wrong."""
-    from .cli import _app
-    from .integrations import check_connection
-    ok, message = check_connection(_app(), name)
+    ok, message = check_connection(build_app(), name)
     if not ok:
         click.echo(f"{name}: FAILED — {message}", err=True)
         raise SystemExit(1)
@@ -57,9 +55,7 @@ def adapters_test(name: str) -> None:
 @click.option("--timeout", default=30.0, show_default=True)
 def adapters_flush(timeout: float) -> None:
     """Deliver what is due now, in the foreground, then print the health."""
-    from .cli import _app
-    from .integrations import adapters_health
-    app = _app()
+    app = build_app()
     get_parts(app).dispatcher.drain(timeout)
     for item in adapters_health(app)["adapters"]:
         click.echo(f"{item['name']}: queue {item['queue_depth']}, parked {item['parked']}")

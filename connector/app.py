@@ -1,13 +1,14 @@
 """The application factory: settings, then the parts, then the blueprints."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask
 
-from . import api, integrations, salesforce, settings as settings_mod
+from . import api, integrations, salesforce, security, settings as settings_mod
 from .adapter_set import AdapterSet
 from .bus import EventBus
 from .clock import Clock, utc_now
@@ -20,6 +21,8 @@ from .settings import Settings
 from .store import Store
 from .web import admin, admin_integrations, auth, dashboard, guard, pages, softphone
 
+log = logging.getLogger(__name__)
+
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Defaults, then the environment (and ``.env``), then ``test_config`` overrides."""
@@ -30,6 +33,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     env.update({k: str(v) for k, v in test_config.items() if k.startswith(("CONNECTOR_", "SF_"))})
     instance_path = os.path.abspath(test_config.get("INSTANCE_PATH") or env.get("CONNECTOR_INSTANCE_PATH", "instance"))
     settings = settings_mod.from_environment(instance_path, env)
+    # process-wide: accounts hash through connector.security, which has no app at hand
+    security.use_hash_cost(settings.password_hash_cost)
+    if settings.password_hash_cost != "standard" and not test_config.get("TESTING"):
+        log.warning("CONNECTOR_PASSWORD_HASH_COST=%s: new passwords and PINs are hashed cheaply; "
+                    "this is for the test suite only", settings.password_hash_cost)
 
     app = Flask(__name__, instance_path=instance_path, template_folder="web/templates", static_folder="web/static")
     app.config.update(

@@ -10,12 +10,10 @@ from pathlib import Path
 import click
 
 from . import accounts, reports
+from .adapters_cli import adapters as _adapters_group
+from .cli_app import build_app as _app
 from .errors import ConfigError, ConnectorError
-
-
-def _app():
-    from .app import create_app
-    return create_app()
+from .parts import get_parts
 
 
 def _ext(app):
@@ -268,9 +266,6 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
 
 from .salesforce.cli import register as _register_salesforce  # noqa: E402
 _register_salesforce(main)
-
-from .adapters_cli import adapters as _adapters_group  # noqa: E402
-from .parts import get_parts
 
 main.add_command(_adapters_group)
 

@@ -14,9 +14,26 @@ ROLES = ("agent", "supervisor", "admin", "integration")
 PIN_RE = re.compile(r"^[0-9]{4,12}$")
 TOKEN_PREFIX = "pc_"
 
+#: ``CONNECTOR_PASSWORD_HASH_COST`` -> werkzeug hash method. ``standard`` is werkzeug's default
+#: (scrypt N=32768, r=8, p=1: about half a second here); ``test`` makes the test suite fast and must
+#: never be used for real accounts (N=1024, not less: werkzeug's scrypt memory bound is too tight
+#: for OpenSSL below N=128, so keep a margin). Every hash carries its parameters
+#: ("scrypt:N:r:p$salt$digest"), so it verifies whatever cost was selected when it was made.
+HASH_COSTS = {"standard": "scrypt", "test": "scrypt:1024:8:1"}
+_hash_method = HASH_COSTS["standard"]
+
+
+def use_hash_cost(cost: str) -> None:
+    """Select the cost (a key of HASH_COSTS) of new password and PIN hashes for this process.
+
+    ``create_app`` calls it with the validated setting; verifying never depends on it.
+    """
+    global _hash_method
+    _hash_method = HASH_COSTS[cost]
+
 
 def hash_secret(secret: str) -> str:
-    return generate_password_hash(secret)
+    return generate_password_hash(secret, method=_hash_method)
 
 
 def verify_secret(hashed: str | None, secret: str) -> bool:

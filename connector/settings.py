@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
+from .security import HASH_COSTS
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Settings:
     instance_path: str = "instance"
     frame_ancestors: tuple[str, ...] = ()
     run_scheduler: bool = True
+    #: cost of new password/PIN hashes: ``standard``, or ``test`` (cheap; only for the test suite)
+    password_hash_cost: str = "standard"
     #: the whole environment the settings came from; subsystems read their own prefixed
     #: settings (SF_*, TEAMS_*, ...) through :meth:`get` — never from os.environ directly
     env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -43,6 +46,10 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"CONNECTOR_TIMEZONE '{tz}' is not a time zone name like Europe/Berlin",
                            field="CONNECTOR_TIMEZONE") from None
+    cost = env.get("CONNECTOR_PASSWORD_HASH_COST") or "standard"
+    if cost not in HASH_COSTS:
+        raise InvalidInput(f"CONNECTOR_PASSWORD_HASH_COST '{cost}' must be one of: {', '.join(HASH_COSTS)}",
+                           field="CONNECTOR_PASSWORD_HASH_COST")
     return Settings(
         database_url=url,
         presence_config=env.get("CONNECTOR_PRESENCE_CONFIG", "default"),
@@ -52,6 +59,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
         instance_path=str(instance),
         frame_ancestors=tuple(x for x in env.get("CONNECTOR_FRAME_ANCESTORS", "").split() if x),
         run_scheduler=env.get("CONNECTOR_SCHEDULER", "on") != "off",
+        password_hash_cost=cost,
         env=env,
     )
 

@@ -50,7 +50,9 @@ def make_app(tmp_path, clock, database_url):
     def factory(**overrides):
         config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": clock,
                   "CONNECTOR_DATABASE_URL": database_url,
-                  "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_SECRET_KEY": "test-secret"}
+                  "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_SECRET_KEY": "test-secret",
+                  # scrypt at full cost takes ~0.5 s a hash and would dominate the suite
+                  "CONNECTOR_PASSWORD_HASH_COST": "test"}
         config.update(overrides)
         app = create_app(config)
         apps.append(app)

@@ -14,6 +14,7 @@ def cli(tmp_path, monkeypatch):
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("CONNECTOR_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.delenv("CONNECTOR_PRESENCE_CONFIG", raising=False)
+    monkeypatch.setenv("CONNECTOR_PASSWORD_HASH_COST", "test")  # full-cost scrypt would dominate these tests
     runner = CliRunner()
 
     def run(*args, input=None):

@@ -65,7 +65,7 @@ def chromium_browser():
 def live_server(tmp_path: Path, **settings):
     config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": utc_now,
               "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}", "CONNECTOR_TIMEZONE": "UTC",
-              "CONNECTOR_SECRET_KEY": "browser-test-secret", **settings}
+              "CONNECTOR_SECRET_KEY": "browser-test-secret", "CONNECTOR_PASSWORD_HASH_COST": "test", **settings}
     app = create_app(config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     server.daemon_threads = True

@@ -23,6 +23,8 @@ class WebhookAdapter(Adapter):
         except requests.RequestException as exc:
             raise AdapterError(f"webhook not reachable: {type(exc).__name__}") from None
         if reply.status_code >= 400:
-            # 5xx and 429 may pass; any other 4xx will fail the same way again
+            # 5xx and 429 may pass (not before the remote's Retry-After); any other 4xx will fail the same way again
             retryable = reply.status_code >= 500 or reply.status_code == 429
-            raise AdapterError(f"webhook answered HTTP {reply.status_code}", retryable=retryable)
+            wait = reply.headers.get("Retry-After", "")
+            raise AdapterError(f"webhook answered HTTP {reply.status_code}", retryable=retryable,
+                               retry_after=float(wait) if retryable and wait.isdigit() else None)
