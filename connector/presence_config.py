@@ -102,13 +102,13 @@ class _Validator:
                          else f"must be a whole number from {lo} to {hi}")
             return default
 
-    def boolean(self, value: Any, fld: str, default: bool) -> bool:
+    def boolean(self, value: Any, fld: str, default: bool, state: str | None = None) -> bool:
         if value is None:
             return default
         try:
             return parse.flag(value, coerce=False)
         except parse.BadValue:
-            self.problem(fld, "must be true or false")
+            self.problem(fld, "must be true or false", state)
             return default
 
     def text(self, value: Any, fld: str, default: str = "", state: str | None = None) -> str:
@@ -205,7 +205,7 @@ class _Validator:
                 reason_code=self.reason_code(item.get("reason_code"), "reason_code", name),
                 colour=colour,
                 selectable=self.boolean(item.get("selectable"), "selectable",
-                                        default=status != Status.ON_A_CALL),
+                                        default=status != Status.ON_A_CALL, state=name),
                 adapters=dict(adapters),
             )
             seen_ids.add(state.id)
