@@ -30,6 +30,8 @@ from connector.errors import InvalidInput
 if TYPE_CHECKING:  # the presence model is the adapters' vocabulary, imported for types only
     from connector.presence_config import Options, PresenceConfig
 
+from connector import validation as parse
+
 KINDS = ("presence", "dial", "login", "logout")
 
 
@@ -46,8 +48,15 @@ class AdapterError(Exception):
         self.retry_after = retry_after
 
 
-class AdapterConfigError(ValueError):
-    """An adapter's settings are missing or invalid; the message names the environment variable."""
+class AdapterConfigError(parse.SettingsInvalid, ValueError):
+    """An adapter's settings are missing or invalid; the message names the environment variable.
+
+    ``field`` is that variable (``AMI_PORT``), so the admin page and the API can point at it;
+    ``settings`` when the problem is with the settings as a whole (an unknown key).
+    """
+
+    def __init__(self, message: str, field: str = "settings"):
+        super().__init__([parse.Problem(field, message)])
 
 
 class UnknownAdapter(LookupError):
@@ -71,26 +80,33 @@ class Setting:
     help: str = ""
 
     def parse(self, env_name: str, raw: object) -> Any:
+        """The value of ``raw`` (text from the environment or the admin page), or
+        :class:`AdapterConfigError` with ``field`` = ``env_name``."""
         if raw is None or raw == "":
             if self.required:
-                raise AdapterConfigError(f"{env_name} is required{': ' + self.help if self.help else ''}")
+                raise AdapterConfigError(f"{env_name} is required{': ' + self.help if self.help else ''}", env_name)
             return self.default
         try:
-            if self.type is bool:
-                text = str(raw).strip().lower()
-                if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                    raise ValueError
-                value: Any = text in ("1", "true", "yes", "on")
-            else:
-                value = self.type(raw)
+            value = _PARSERS.get(self.type, self.type)(raw)
         except (TypeError, ValueError):
             shown = "(hidden)" if self.secret else repr(raw)
-            raise AdapterConfigError(f"{env_name} must be {self.type.__name__}, got {shown}") from None
-        if self.range is not None and not self.range[0] <= value <= self.range[1]:
-            raise AdapterConfigError(f"{env_name} must be between {self.range[0]} and {self.range[1]}")
-        if self.choices is not None and value not in self.choices:
-            raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}")
+            raise AdapterConfigError(f"{env_name} must be {self.type.__name__}, got {shown}", env_name) from None
+        try:
+            if self.range is not None:
+                parse.in_range(value, *self.range)
+            if self.choices is not None:
+                parse.choice(value, self.choices)
+        except parse.BadValue as bad:
+            if bad.kind == "range":
+                raise AdapterConfigError(f"{env_name} must be between {self.range[0]} and {self.range[1]}",
+                                         env_name) from None
+            raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}", env_name) from None
         return value
+
+
+#: a setting's type -> how its text is read (any other type is called with the raw value)
+_PARSERS: dict[type, Callable[[Any], Any]] = {bool: parse.flag, int: parse.whole_number, float: parse.number,
+                                              str: parse.text}
 
 
 @dataclass(frozen=True)

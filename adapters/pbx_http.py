@@ -113,4 +113,4 @@ class PbxHttpAdapter(Adapter):
 
 
 def raise_config(env_name: str, why: str):
-    raise AdapterConfigError(f"{env_name} {why}")
+    raise AdapterConfigError(f"{env_name} {why}", env_name)

@@ -55,13 +55,14 @@ class SkypeAdapter(Adapter):
         super().__init__(values)
         path = Path(self.config["credentials_file"])
         if not path.is_file():
-            raise AdapterConfigError(f"SKYPE_CREDENTIALS_FILE: no file at {path}")
+            raise AdapterConfigError(f"SKYPE_CREDENTIALS_FILE: no file at {path}", "SKYPE_CREDENTIALS_FILE")
         self._passwords: dict[str, str] = {}
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if line.strip() and not line.lstrip().startswith("#"):
                 upn, sep, password = line.strip().partition(":")
                 if not sep or not upn or not password:
-                    raise AdapterConfigError(f"SKYPE_CREDENTIALS_FILE line {number} is not 'upn:password'")
+                    raise AdapterConfigError(f"SKYPE_CREDENTIALS_FILE line {number} is not 'upn:password'",
+                                                 "SKYPE_CREDENTIALS_FILE")
                 self._passwords[upn.lower()] = password
         self._sessions: dict[str, dict] = {}
         self._lock = threading.Lock()

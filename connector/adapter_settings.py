@@ -83,13 +83,6 @@ def build(cls: type[Adapter], settings, saved: Saved | None) -> Adapter:
     return cls.from_settings(getter(cls, settings, saved))
 
 
-def _field_of(cls: type[Adapter], message: str) -> str:
-    for key in sorted(cls.settings, key=len, reverse=True):
-        if cls.env_name(key) in message:
-            return cls.env_name(key)
-    return "settings"
-
-
 def validate_change(cls: type[Adapter], settings, current: Saved, body: dict) -> tuple[Saved, list[str]]:
     """The saved settings after ``body`` (``enabled``, ``values``, ``secrets``, ``clear``), checked with
     the adapter's own schema; returns them and a summary of what changed (no secret values).
@@ -146,7 +139,7 @@ def _parse(cls: type[Adapter], key: str, text: str) -> None:
     try:
         cls.settings[key].parse(cls.env_name(key), text)
     except AdapterConfigError as exc:
-        raise InvalidInput(str(exc), field=cls.env_name(key)) from None
+        raise InvalidInput(exc.message, field=exc.field) from None
 
 
 def build_checked(cls: type[Adapter], settings, saved: Saved) -> Adapter:
@@ -154,10 +147,10 @@ def build_checked(cls: type[Adapter], settings, saved: Saved) -> Adapter:
     try:
         return build(cls, settings, saved)
     except AdapterConfigError as exc:
-        message = str(exc)
+        message = exc.message
         for value in saved.secrets.values():
             message = message.replace(value, "(hidden)")
-        raise InvalidInput(message, field=_field_of(cls, message)) from None
+        raise InvalidInput(message, field=exc.field) from None
 
 
 def store_change(store, name: str, saved: Saved, summary: list[str], who: str, now: datetime,

@@ -5,6 +5,11 @@ them to HTTP once (``connector.api.errors``). ``field`` names the input that was
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the value lives with the parsers; it needs nothing from here at run time
+    from .validation import Problem
+
 
 class ConnectorError(Exception):
     """Base of every error the product reports to a user."""
@@ -59,17 +64,21 @@ class Forbidden(ConnectorError):
     code = "forbidden"
 
 
-class ConfigError(ConnectorError):
-    """A presence configuration breaks the rules; ``problems`` lists every one of them."""
+class SettingsInvalid(InvalidInput):
+    """Settings break the rules; ``problems`` lists every one, ``field`` is the first one's field.
 
-    http_status = 422
-    code = "invalid_config"
+    The problems are :class:`connector.validation.Problem` values (field, message, file, state);
+    that module has the parsers every settings validator shares.
+    """
 
-    def __init__(self, problems: list["ConfigProblem"]):
-        self.problems = problems
-        first = problems[0] if problems else None
-        summary = "; ".join(str(p) for p in problems) or "invalid configuration"
-        super().__init__(summary, field=first.field if first else None)
+    #: the message when no problem was given
+    summary = "invalid settings"
+
+    def __init__(self, problems: "Problem | list[Problem]"):
+        self.problems = list(problems) if isinstance(problems, (list, tuple)) else [problems]
+        first = self.problems[0] if self.problems else None
+        message = "; ".join(str(p) for p in self.problems) or self.summary
+        super().__init__(message, field=first.field if first else None)
 
     def to_dict(self) -> dict:
         body = super().to_dict()
@@ -77,21 +86,9 @@ class ConfigError(ConnectorError):
         return body
 
 
-class ConfigProblem:
-    """One thing wrong with a presence configuration: where it is and why."""
+class ConfigError(SettingsInvalid):
+    """A presence configuration breaks the rules; ``problems`` lists every one of them (file, state, field, why)."""
 
-    def __init__(self, source: str, field: str, why: str, state: str | None = None):
-        self.source = source
-        self.state = state
-        self.field = field
-        self.why = why
-
-    def as_dict(self) -> dict:
-        return {"file": self.source, "state": self.state, "field": self.field, "why": self.why}
-
-    def __str__(self) -> str:
-        where = f"state '{self.state}', " if self.state else ""
-        return f"{self.source}: {where}{self.field}: {self.why}"
-
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"ConfigProblem({self})"
+    http_status = 422
+    code = "invalid_config"
+    summary = "invalid configuration"

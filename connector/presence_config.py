@@ -1,207 +1,34 @@
 """Presence configurations: the admin-defined states and options, loaded from YAML and validated.
 
 A configuration is refused whole, with every problem listed (file, state, field, why), so an
-admin fixes a file in one pass. The rules are DESIGN.md section 2.
+admin fixes a file in one pass. The rules are DESIGN.md section 2; the configuration itself
+(states, options, session policies) is :mod:`connector.presence_model`.
 """
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass, field, asdict
 from datetime import time
-from enum import IntEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ConfigError, ConfigProblem
+from . import validation as parse
+from .errors import ConfigError
+from .presence_model import (  # re-exported: importers of presence_config keep working
+    DUPLICATE_LOGIN_POLICIES, KNOWN_ADAPTER_MAPPINGS, PBX_MODES, STATUS_LABELS, Options, PresenceConfig,
+    PresenceState, SessionPolicy, Status)
+from .validation import Problem
 
-
-class Status(IntEnum):
-    """The fixed presence status codes; they cannot be changed by an admin."""
-
-    ONLINE = 1
-    OFFLINE = 2
-    AWAY = 3
-    DND = 4
-    BUSY = 5
-    ON_A_CALL = 6
-    LOGOUT = 7
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    Status.ONLINE: "Online",
-    Status.OFFLINE: "Offline",
-    Status.AWAY: "Away",
-    Status.DND: "DND",
-    Status.BUSY: "Busy",
-    Status.ON_A_CALL: "On a call",
-    Status.LOGOUT: "Logout",
-}
+__all__ = ["Status", "STATUS_LABELS", "PresenceState", "SessionPolicy", "Options", "PresenceConfig",
+           "PBX_MODES", "DUPLICATE_LOGIN_POLICIES", "KNOWN_ADAPTER_MAPPINGS",
+           "preset_names", "load_preset", "load_config", "parse_config", "build_config"]
 
 #: dial characters and a comma for a pause, plus the two placeholders
 REASON_CODE_RE = re.compile(r"^(?:[0-9*#+,]|\{extension\}|\{pin\})*$")
 STATE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 COLOUR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-PBX_MODES = ("none", "dial")
-DUPLICATE_LOGIN_POLICIES = ("reject", "takeover")
-KNOWN_ADAPTER_MAPPINGS = ("omni_channel", "skype", "teams", "asterisk", "http")
-
-
-@dataclass(frozen=True)
-class PresenceState:
-    id: str
-    label: str
-    status: Status
-    reason_code: str = ""
-    colour: str = "#607d8b"
-    selectable: bool = True
-    adapters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def display(self) -> str:
-        """The picklist text, e.g. ``Ready for Calls (Online)``."""
-        return f"{self.label} ({self.status.label})"
-
-    def as_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "label": self.label,
-            "status": int(self.status),
-            "status_label": self.status.label,
-            "display": self.display,
-            "reason_code": self.reason_code,
-            "colour": self.colour,
-            "selectable": self.selectable,
-            "adapters": dict(self.adapters),
-        }
-
-
-@dataclass(frozen=True)
-class SessionPolicy:
-    inactivity_logout_seconds: int = 0
-    duplicate_login: str = "reject"
-    logout_allowed_statuses: tuple[int, ...] = (1, 2, 3, 4, 5)
-    scheduled_logoff: time | None = None
-    heartbeat_grace_seconds: int = 0
-    reconnect_window_seconds: int = 300
-
-
-@dataclass(frozen=True)
-class Options:
-    pbx_mode: str = "none"
-    wrap_up_seconds: int = 0
-    active_call: bool = False
-    tracking_interval_seconds: int = 60
-    omni_channel_sync: bool = False
-    skype_sync: bool = False
-    teams_sync: bool = False
-    login_code: str = ""
-    logout_code: str = ""
-    initial_state: str | None = None
-    ready_state: str | None = None
-    wrap_up_state: str | None = None
-    on_call_state: str | None = None
-    offline_state: str | None = None
-    logout_state: str | None = None
-    session: SessionPolicy = field(default_factory=SessionPolicy)
-
-
-@dataclass(frozen=True)
-class PresenceConfig:
-    name: str
-    states: tuple[PresenceState, ...]
-    options: Options
-    source: str = "<memory>"
-    description: str = ""
-
-    # -- lookups -----------------------------------------------------------------------------
-    def state(self, state_id: str) -> PresenceState:
-        for s in self.states:
-            if s.id == state_id:
-                return s
-        raise KeyError(state_id)
-
-    def find(self, ref: str) -> PresenceState | None:
-        """A state by id, label or picklist text (case-insensitive for labels)."""
-        for s in self.states:
-            if s.id == ref:
-                return s
-        low = ref.strip().lower()
-        for s in self.states:
-            if s.label.lower() == low or s.display.lower() == low:
-                return s
-        return None
-
-    def _role(self, explicit: str | None, status: Status) -> PresenceState | None:
-        if explicit:
-            return self.state(explicit)
-        return next((s for s in self.states if s.status == status), None)
-
-    @property
-    def ready_state(self) -> PresenceState:
-        state = self._role(self.options.ready_state, Status.ONLINE)
-        assert state is not None  # validation guarantees a Ready state
-        return state
-
-    @property
-    def initial_state(self) -> PresenceState:
-        return self._role(self.options.initial_state, Status.ONLINE) or self.ready_state
-
-    @property
-    def wrap_up_state(self) -> PresenceState | None:
-        return self._role(self.options.wrap_up_state, Status.DND)
-
-    @property
-    def on_call_state(self) -> PresenceState | None:
-        return self._role(self.options.on_call_state, Status.ON_A_CALL)
-
-    @property
-    def offline_state(self) -> PresenceState | None:
-        return self._role(self.options.offline_state, Status.OFFLINE)
-
-    @property
-    def logout_state(self) -> PresenceState | None:
-        return self._role(self.options.logout_state, Status.LOGOUT)
-
-    # -- serialisation -----------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        opts = asdict(self.options)
-        session = opts.pop("session")
-        session["logout_allowed_statuses"] = list(session["logout_allowed_statuses"])
-        if session["scheduled_logoff"] is not None:
-            session["scheduled_logoff"] = self.options.session.scheduled_logoff.strftime("%H:%M")
-        opts = {k: v for k, v in opts.items() if v not in (None, "")}
-        opts["session"] = session
-        states = []
-        for s in self.states:
-            d = {"id": s.id, "label": s.label, "status": int(s.status)}
-            if s.reason_code:
-                d["reason_code"] = s.reason_code
-            d["colour"] = s.colour
-            d["selectable"] = s.selectable
-            if s.adapters:
-                d["adapters"] = dict(s.adapters)
-            states.append(d)
-        body = {"name": self.name}
-        if self.description:
-            body["description"] = self.description
-        body["options"] = opts
-        body["states"] = states
-        return body
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(self.to_yaml().encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,8 +43,8 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> PresenceConfig:
     path = resources.files("presence_configs") / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError([ConfigProblem(name, "preset",
-                                         f"unknown preset; known presets: {', '.join(preset_names())}")])
+        raise ConfigError([Problem("preset", f"unknown preset; known presets: {', '.join(preset_names())}",
+                                   source=name)])
     return parse_config(path.read_text(encoding="utf-8"), source=f"{name}.yaml")
 
 
@@ -226,7 +53,7 @@ def load_config(ref: str) -> PresenceConfig:
     path = Path(ref)
     if ref.endswith((".yaml", ".yml")) or path.is_file():
         if not path.is_file():
-            raise ConfigError([ConfigProblem(ref, "file", "no such file")])
+            raise ConfigError([Problem("file", "no such file", source=ref)])
         return parse_config(path.read_text(encoding="utf-8"), source=str(path))
     return load_preset(ref)
 
@@ -237,7 +64,7 @@ def parse_config(text: str, source: str = "<memory>") -> PresenceConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError([ConfigProblem(source, "yaml", f"not valid YAML{where}")]) from None
+        raise ConfigError([Problem("yaml", f"not valid YAML{where}", source=source)]) from None
     return build_config(data, source)
 
 
@@ -259,38 +86,46 @@ class _Validator:
 
     def __init__(self, source: str):
         self.source = source
-        self.problems: list[ConfigProblem] = []
+        self.problems: list[Problem] = []
 
     def problem(self, fld: str, why: str, state: str | None = None) -> None:
-        self.problems.append(ConfigProblem(self.source, fld, why, state))
+        self.problems.append(Problem(fld, why, source=self.source, state=state))
 
     # -- scalar helpers ----------------------------------------------------------------------
     def int_in(self, value: Any, fld: str, lo: int, hi: int, default: int) -> int:
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(fld, f"must be a whole number from {lo} to {hi}")
+        try:
+            return parse.whole_number(value, lo, hi, coerce=False)
+        except parse.BadValue as bad:
+            self.problem(fld, f"{value} is out of range {lo}-{hi}" if bad.kind == "range"
+                         else f"must be a whole number from {lo} to {hi}")
             return default
-        if not lo <= value <= hi:
-            self.problem(fld, f"{value} is out of range {lo}-{hi}")
-            return default
-        return value
 
-    def boolean(self, value: Any, fld: str, default: bool) -> bool:
+    def boolean(self, value: Any, fld: str, default: bool, state: str | None = None) -> bool:
         if value is None:
             return default
-        if not isinstance(value, bool):
-            self.problem(fld, "must be true or false")
+        try:
+            return parse.flag(value, coerce=False)
+        except parse.BadValue:
+            self.problem(fld, "must be true or false", state)
             return default
-        return value
 
     def text(self, value: Any, fld: str, default: str = "", state: str | None = None) -> str:
         if value is None:
             return default
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
+        try:
+            return parse.text(value, coerce=False)
+        except parse.BadValue:
             self.problem(fld, "must be text", state)
             return default
-        return str(value)
+
+    def one_of(self, value: Any, fld: str, choices: tuple[str, ...], default: str) -> str:
+        try:
+            return parse.choice(value, choices)
+        except parse.BadValue:
+            self.problem(fld, f"{value!r} must be one of: {', '.join(choices)}")
+            return default
 
     def reason_code(self, value: Any, fld: str, state: str | None = None) -> str:
         code = self.text(value, fld, state=state)
@@ -370,7 +205,7 @@ class _Validator:
                 reason_code=self.reason_code(item.get("reason_code"), "reason_code", name),
                 colour=colour,
                 selectable=self.boolean(item.get("selectable"), "selectable",
-                                        default=status != Status.ON_A_CALL),
+                                        default=status != Status.ON_A_CALL, state=name),
                 adapters=dict(adapters),
             )
             seen_ids.add(state.id)
@@ -385,10 +220,7 @@ class _Validator:
             self.problem("options", "must be a mapping")
             return Options()
         self.unknown_keys(raw, self.OPTION_KEYS, "options.")
-        pbx_mode = raw.get("pbx_mode", "none")
-        if pbx_mode not in PBX_MODES:
-            self.problem("options.pbx_mode", f"{pbx_mode!r} must be one of: none, dial")
-            pbx_mode = "none"
+        pbx_mode = self.one_of(raw.get("pbx_mode", "none"), "options.pbx_mode", PBX_MODES, "none")
         ids = {s.id: s for s in states}
         roles: dict[str, str | None] = {}
         for role, needed in (("initial_state", None), ("ready_state", Status.ONLINE),
@@ -436,10 +268,8 @@ class _Validator:
             self.problem("options.session", "must be a mapping")
             return SessionPolicy()
         self.unknown_keys(raw, self.SESSION_KEYS, "options.session.")
-        policy = raw.get("duplicate_login", "reject")
-        if policy not in DUPLICATE_LOGIN_POLICIES:
-            self.problem("options.session.duplicate_login", f"{policy!r} must be one of: reject, takeover")
-            policy = "reject"
+        policy = self.one_of(raw.get("duplicate_login", "reject"), "options.session.duplicate_login",
+                             DUPLICATE_LOGIN_POLICIES, "reject")
         allowed = raw.get("logout_allowed_statuses", [1, 2, 3, 4, 5])
         statuses: list[int] = []
         if not isinstance(allowed, list) or not allowed:

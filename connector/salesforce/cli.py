@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .. import reports
-from ..errors import InvalidInput
+from ..errors import InvalidInput, SettingsInvalid
 from .callcenter import callcenter_xml
 from .connection import SalesforceProblem
 from .status import NOT_CONFIGURED, status_text, sync_status
@@ -80,8 +80,10 @@ def agents_sync_salesforce(ctx: click.Context, call_center: str | None) -> None:
     """Create or update agents from the users of a Salesforce call centre (Id, Name, Username, Extension)."""
     from .agents import import_call_center_users
     sync = _sync()
-    if not sync.settings.configured:
-        click.echo(f"error: {NOT_CONFIGURED}: {sync.settings.problem}", err=True)
+    try:
+        sync.settings.check()
+    except SettingsInvalid as exc:
+        click.echo(f"error: {NOT_CONFIGURED}: {exc.message}", err=True)
         ctx.exit(2)
     try:
         result = import_call_center_users(sync.service, sync.connection, call_center)

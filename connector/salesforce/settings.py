@@ -16,8 +16,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from .. import validation as parse
 from ..engine import COUNTERS
 from ..settings import Settings
+from ..validation import Problem, SettingsInvalid
 
 API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 DEFAULT_API_VERSION = "62.0"
@@ -54,12 +56,22 @@ class SalesforceSettings:
     timeout_seconds: float = 30.0
     backoff_max_seconds: int = 900
     limit_pause_seconds: int = 3600
-    #: why the sink is not configured (empty when it is)
-    problem: str = ""
+    #: why the sink is not configured, each naming its SF_* variable (empty when it is)
+    problems: tuple[Problem, ...] = ()
 
     @property
     def configured(self) -> bool:
-        return not self.problem
+        return not self.problems
+
+    @property
+    def problem(self) -> str:
+        """Why the sink is not configured, in one line (empty when it is)."""
+        return "; ".join(str(p) for p in self.problems)
+
+    def check(self) -> None:
+        """Raise :class:`SettingsInvalid` naming the first bad SF_* variable when the sink cannot run."""
+        if self.problems:
+            raise SettingsInvalid(list(self.problems))
 
     def describe(self) -> dict:
         """What an admin may see: no secret, only whether each one is set."""
@@ -70,17 +82,15 @@ class SalesforceSettings:
                 "private_key_file": self.private_key_file or None}
 
 
-def _number(settings: Settings, name: str, default: float, low: float, high: float) -> tuple[float, str]:
+def _number(settings: Settings, name: str, default: float, low: float, high: float) -> tuple[float, Problem | None]:
     raw = settings.get(name)
     if raw is None:
-        return default, ""
+        return default, None
     try:
-        value = float(raw)
-    except ValueError:
-        return default, f"{name} must be a number"
-    if not low <= value <= high:
-        return default, f"{name} must be from {low:g} to {high:g}"
-    return value, ""
+        return parse.number(raw, low, high), None
+    except parse.BadValue as bad:
+        why = f"must be from {low:g} to {high:g}" if bad.kind == "range" else "must be a number"
+        return default, Problem(name, f"{name} {why}")
 
 
 def counter_fields(raw: str | None) -> tuple[dict[str, str], str]:
@@ -106,19 +116,25 @@ def counter_fields(raw: str | None) -> tuple[dict[str, str], str]:
 
 
 def load(settings: Settings) -> SalesforceSettings:
-    """The Salesforce settings; ``problem`` says why the sink is off (never raises)."""
+    """The Salesforce settings; ``problems`` say why the sink is off (never raises: the connector runs
+    without Salesforce, keeping totals locally; :meth:`SalesforceSettings.check` raises)."""
     get = settings.get
     login_url = (get("SF_LOGIN_URL") or "").rstrip("/")
     client_id, secret = get("SF_CLIENT_ID", ""), get("SF_CLIENT_SECRET", "")
     username, password = get("SF_USERNAME", ""), get("SF_PASSWORD", "")
     key_file = get("SF_PRIVATE_KEY_FILE", "")
-    problems: list[str] = []
+    problems: list[Problem] = []
+
+    def refuse(name: str, message: str) -> None:
+        problems.append(Problem(name, message))
+
     if not login_url:
-        problems.append("SF_LOGIN_URL is not set")
+        refuse("SF_LOGIN_URL", "SF_LOGIN_URL is not set")
     else:
-        parsed = urlparse(login_url)
-        if parsed.scheme != "https" or not parsed.hostname:
-            problems.append("SF_LOGIN_URL must be a full https:// URL (My Domain, test.salesforce.com, ...)")
+        try:
+            parse.url(login_url, schemes=("https",))
+        except parse.BadValue:
+            refuse("SF_LOGIN_URL", "SF_LOGIN_URL must be a full https:// URL (My Domain, test.salesforce.com, ...)")
     if key_file and client_id and username:
         mode = "jwt"
     elif client_id and secret and username and password:
@@ -128,32 +144,34 @@ def load(settings: Settings) -> SalesforceSettings:
     else:
         mode = ""
         if login_url:
-            problems.append("no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
+            # the first credential missing is the one to point at
+            missing = next(n for n, v in (("SF_CLIENT_ID", client_id), ("SF_CLIENT_SECRET", secret)) if not v)
+            refuse(missing, "no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
                             "with SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), or with SF_CLIENT_SECRET + "
                             "SF_USERNAME + SF_PASSWORD (username-password)")
     version = get("SF_API_VERSION", DEFAULT_API_VERSION).lstrip("vV")
     if not re.fullmatch(r"[0-9]{2,3}\.0", version) or float(version) < 46:
-        problems.append("SF_API_VERSION must look like 62.0 (46.0 or later: sObject Collections upsert)")
+        refuse("SF_API_VERSION", "SF_API_VERSION must look like 62.0 (46.0 or later: sObject Collections upsert)")
     object_name = get("SF_OBJECT_NAME", "Presence_Time__c")
     if not API_NAME_RE.match(object_name):
-        problems.append("SF_OBJECT_NAME must be an API name like Presence_Time__c")
+        refuse("SF_OBJECT_NAME", "SF_OBJECT_NAME must be an API name like Presence_Time__c")
     fields: dict[str, str] = {}
     for ours, (setting, default) in FIELDS.items():
         value = get(setting, default)
         if value == "-" and ours != "key":
             continue
         if not API_NAME_RE.match(value):
-            problems.append(f"{setting} must be a field API name like {default}")
+            refuse(setting, f"{setting} must be a field API name like {default}")
         fields[ours] = value
     counters, counter_problem = counter_fields(get("SF_COUNTER_FIELDS"))
     if counter_problem:
-        problems.append(counter_problem)
+        refuse("SF_COUNTER_FIELDS", counter_problem)
     elif set(counters.values()) & set(fields.values()):
-        problems.append("SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields")
+        refuse("SF_COUNTER_FIELDS", "SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields")
     timeout, p1 = _number(settings, "SF_TIMEOUT_SECONDS", 30.0, 1, 300)
     backoff, p2 = _number(settings, "SF_BACKOFF_MAX_SECONDS", 900, 1, 86400)
     pause, p3 = _number(settings, "SF_LIMIT_PAUSE_SECONDS", 3600, 1, 86400)
-    problems += [p for p in (p1, p2, p3) if p]
+    problems += [p for p in (p1, p2, p3) if p is not None]
     host = (urlparse(login_url).hostname or "") if login_url else ""
     sandbox = host == "test.salesforce.com" or ".sandbox." in host
     audience = get("SF_JWT_AUDIENCE") or ("https://test.salesforce.com" if sandbox else "https://login.salesforce.com")
@@ -163,4 +181,4 @@ def load(settings: Settings) -> SalesforceSettings:
         jwt_audience=audience, api_version=version, object_name=object_name, fields=fields,
         counter_fields=counters,
         timeout_seconds=timeout, backoff_max_seconds=int(backoff), limit_pause_seconds=int(pause),
-        problem="; ".join(problems))
+        problems=tuple(problems))

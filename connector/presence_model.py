@@ -1,0 +1,194 @@
+"""The presence configuration as the rest of the product uses it: status codes, states, options and
+session policies (DESIGN.md section 2). Plain frozen values; reading and checking a YAML file is
+:mod:`connector.presence_config`.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, asdict
+from datetime import time
+from enum import IntEnum
+from typing import Any
+
+import yaml
+
+
+class Status(IntEnum):
+    """The fixed presence status codes; they cannot be changed by an admin."""
+
+    ONLINE = 1
+    OFFLINE = 2
+    AWAY = 3
+    DND = 4
+    BUSY = 5
+    ON_A_CALL = 6
+    LOGOUT = 7
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    Status.ONLINE: "Online",
+    Status.OFFLINE: "Offline",
+    Status.AWAY: "Away",
+    Status.DND: "DND",
+    Status.BUSY: "Busy",
+    Status.ON_A_CALL: "On a call",
+    Status.LOGOUT: "Logout",
+}
+
+PBX_MODES = ("none", "dial")
+DUPLICATE_LOGIN_POLICIES = ("reject", "takeover")
+KNOWN_ADAPTER_MAPPINGS = ("omni_channel", "skype", "teams", "asterisk", "http")
+
+
+@dataclass(frozen=True)
+class PresenceState:
+    id: str
+    label: str
+    status: Status
+    reason_code: str = ""
+    colour: str = "#607d8b"
+    selectable: bool = True
+    adapters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        """The picklist text, e.g. ``Ready for Calls (Online)``."""
+        return f"{self.label} ({self.status.label})"
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "status": int(self.status),
+            "status_label": self.status.label,
+            "display": self.display,
+            "reason_code": self.reason_code,
+            "colour": self.colour,
+            "selectable": self.selectable,
+            "adapters": dict(self.adapters),
+        }
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    inactivity_logout_seconds: int = 0
+    duplicate_login: str = "reject"
+    logout_allowed_statuses: tuple[int, ...] = (1, 2, 3, 4, 5)
+    scheduled_logoff: time | None = None
+    heartbeat_grace_seconds: int = 0
+    reconnect_window_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Options:
+    pbx_mode: str = "none"
+    wrap_up_seconds: int = 0
+    active_call: bool = False
+    tracking_interval_seconds: int = 60
+    omni_channel_sync: bool = False
+    skype_sync: bool = False
+    teams_sync: bool = False
+    login_code: str = ""
+    logout_code: str = ""
+    initial_state: str | None = None
+    ready_state: str | None = None
+    wrap_up_state: str | None = None
+    on_call_state: str | None = None
+    offline_state: str | None = None
+    logout_state: str | None = None
+    session: SessionPolicy = field(default_factory=SessionPolicy)
+
+
+@dataclass(frozen=True)
+class PresenceConfig:
+    name: str
+    states: tuple[PresenceState, ...]
+    options: Options
+    source: str = "<memory>"
+    description: str = ""
+
+    # -- lookups -----------------------------------------------------------------------------
+    def state(self, state_id: str) -> PresenceState:
+        for s in self.states:
+            if s.id == state_id:
+                return s
+        raise KeyError(state_id)
+
+    def find(self, ref: str) -> PresenceState | None:
+        """A state by id, label or picklist text (case-insensitive for labels)."""
+        for s in self.states:
+            if s.id == ref:
+                return s
+        low = ref.strip().lower()
+        for s in self.states:
+            if s.label.lower() == low or s.display.lower() == low:
+                return s
+        return None
+
+    def _role(self, explicit: str | None, status: Status) -> PresenceState | None:
+        if explicit:
+            return self.state(explicit)
+        return next((s for s in self.states if s.status == status), None)
+
+    @property
+    def ready_state(self) -> PresenceState:
+        state = self._role(self.options.ready_state, Status.ONLINE)
+        assert state is not None  # validation guarantees a Ready state
+        return state
+
+    @property
+    def initial_state(self) -> PresenceState:
+        return self._role(self.options.initial_state, Status.ONLINE) or self.ready_state
+
+    @property
+    def wrap_up_state(self) -> PresenceState | None:
+        return self._role(self.options.wrap_up_state, Status.DND)
+
+    @property
+    def on_call_state(self) -> PresenceState | None:
+        return self._role(self.options.on_call_state, Status.ON_A_CALL)
+
+    @property
+    def offline_state(self) -> PresenceState | None:
+        return self._role(self.options.offline_state, Status.OFFLINE)
+
+    @property
+    def logout_state(self) -> PresenceState | None:
+        return self._role(self.options.logout_state, Status.LOGOUT)
+
+    # -- serialisation -----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        opts = asdict(self.options)
+        session = opts.pop("session")
+        session["logout_allowed_statuses"] = list(session["logout_allowed_statuses"])
+        if session["scheduled_logoff"] is not None:
+            session["scheduled_logoff"] = self.options.session.scheduled_logoff.strftime("%H:%M")
+        opts = {k: v for k, v in opts.items() if v not in (None, "")}
+        opts["session"] = session
+        states = []
+        for s in self.states:
+            d = {"id": s.id, "label": s.label, "status": int(s.status)}
+            if s.reason_code:
+                d["reason_code"] = s.reason_code
+            d["colour"] = s.colour
+            d["selectable"] = s.selectable
+            if s.adapters:
+                d["adapters"] = dict(s.adapters)
+            states.append(d)
+        body = {"name": self.name}
+        if self.description:
+            body["description"] = self.description
+        body["options"] = opts
+        body["states"] = states
+        return body
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.to_yaml().encode()).hexdigest()

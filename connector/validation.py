@@ -1,0 +1,131 @@
+"""The settings-validation vocabulary: one way to say what is wrong with a setting, and one place
+that knows how to read a primitive value.
+
+* :class:`Problem` — one thing wrong: the ``field`` (an environment variable such as ``AMI_PORT`` or
+  ``SF_LOGIN_URL``, or a key of a presence configuration such as ``options.wrap_up_seconds``), the
+  ``message``, and where it is when that is a file (``source``) and a presence state (``state``).
+* :class:`SettingsInvalid` — the error that carries one or more problems; an
+  :class:`~connector.errors.InvalidInput`, so the API answers 422 naming ``.field`` (the first
+  problem's field). Adapter settings (``AdapterConfigError``), presence configurations
+  (``ConfigError``) and Salesforce settings (``SalesforceSettings.check``) all raise it.
+* The primitive parsers (:func:`text`, :func:`whole_number`, :func:`number`, :func:`flag`,
+  :func:`in_range`, :func:`choice`, :func:`url`) raise :class:`BadValue`; each validator turns that
+  into a :class:`Problem` in its own words, so the messages admins already know stay as they are.
+
+Environment settings arrive as text and are converted (``coerce=True``); a parsed YAML document already
+has types, so there a value of the wrong type is refused rather than converted (``coerce=False``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import urlparse
+
+from .errors import SettingsInvalid
+
+__all__ = ["Problem", "SettingsInvalid", "BadValue", "text", "whole_number", "number", "flag", "in_range",
+           "choice", "url", "TRUE_WORDS", "FALSE_WORDS"]
+
+#: how an environment variable says yes or no (case-insensitive)
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a setting: which field, why, and where (file, state) when it is in a file.
+
+    Without a ``source`` the message is a whole sentence that already names the field
+    (``AMI_PORT must be between 1 and 65535``); with one, it reads after the location
+    (``broken.yaml: state 'dnd', id: duplicate id 'dnd'``).
+    """
+
+    field: str
+    message: str
+    source: str | None = None
+    state: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"file": self.source, "state": self.state, "field": self.field, "why": self.message}
+
+    def __str__(self) -> str:
+        if self.source is None:
+            return self.message
+        where = f"state '{self.state}', " if self.state else ""
+        return f"{self.source}: {where}{self.field}: {self.message}"
+
+
+class BadValue(ValueError):
+    """A primitive parser refused a value; ``kind`` is ``type``, ``range``, ``choice`` or ``url``."""
+
+    def __init__(self, kind: str, value: Any = None):
+        super().__init__(kind)
+        self.kind = kind
+        self.value = value
+
+
+def text(raw: Any, *, coerce: bool = True) -> str:
+    """Text. Without ``coerce`` only text or a whole number is accepted (YAML reads ``name: 2024`` as a
+    number, and it is still a name); with it, anything is turned into text."""
+    if coerce:
+        return str(raw)
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise BadValue("type", raw)
+    return str(raw)
+
+
+def whole_number(raw: Any, lo: float | None = None, hi: float | None = None, *, coerce: bool = True) -> int:
+    """A whole number, optionally within ``lo``..``hi``. Without ``coerce`` it must already be an int."""
+    if coerce:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise BadValue("type", raw) from None
+    elif isinstance(raw, bool) or not isinstance(raw, int):
+        raise BadValue("type", raw)
+    else:
+        value = raw
+    return in_range(value, lo, hi)
+
+
+def number(raw: Any, lo: float | None = None, hi: float | None = None) -> float:
+    """A number (``2.5``, ``30``), optionally within ``lo``..``hi``."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise BadValue("type", raw) from None
+    return in_range(value, lo, hi)
+
+
+def in_range(value: Any, lo: float | None, hi: float | None) -> Any:
+    """``value`` itself when ``lo <= value <= hi`` (either bound may be None: unbounded)."""
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise BadValue("range", value)
+    return value
+
+
+def flag(raw: Any, *, coerce: bool = True) -> bool:
+    """Yes or no: one of :data:`TRUE_WORDS` / :data:`FALSE_WORDS`; without ``coerce`` a real bool."""
+    if isinstance(raw, bool) and not coerce:
+        return raw
+    if not coerce:
+        raise BadValue("type", raw)
+    word = str(raw).strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise BadValue("type", raw)
+    return word in TRUE_WORDS
+
+
+def choice(raw: Any, choices: Iterable[Any]) -> Any:
+    """``raw`` itself when it is one of ``choices``."""
+    if raw not in tuple(choices):
+        raise BadValue("choice", raw)
+    return raw
+
+
+def url(raw: Any, schemes: Iterable[str] = ("https",)) -> str:
+    """A full URL: one of ``schemes`` and a host name."""
+    parsed = urlparse(str(raw))
+    if parsed.scheme not in tuple(schemes) or not parsed.hostname:
+        raise BadValue("url", raw)
+    return str(raw)
