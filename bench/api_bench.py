@@ -42,7 +42,7 @@ def prepare(env: dict, agents: int) -> str:
 
     app = create_app()
     ext = get_parts(app)
-    now = ext.service.clock()
+    now = ext.clock()
     for i in range(agents):
         accounts.add_agent(ext.store, {"id": f"agent{i:05d}", "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
         ext.service.login(f"agent{i:05d}", "Paired Device", f"deskphone-{i}")

@@ -95,7 +95,7 @@ def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3)
         with tempfile.TemporaryDirectory() as tmp:
             app = build(Path(tmp), agents, dirty_share, mid_state)
             started = time.perf_counter()
-            pending = pending_totals(get_parts(app).service)
+            pending = pending_totals(get_parts(app).reads)
             build_times.append(time.perf_counter() - started)
             tokens, upserts, written, elapsed = run_flush(app)
             flush_times.append(elapsed)

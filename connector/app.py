@@ -16,6 +16,7 @@ from .configs import ConfigRegistry
 from .dispatch import Dispatcher
 from .host import ConnectorHost, salesforce_query_of
 from .parts import Parts
+from .reads import ReadContext
 from .service import PresenceService
 from .settings import Settings
 from .store import Store
@@ -73,11 +74,12 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
         adapters.put(extra.name, extra)
     service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets)
-    sync = salesforce.build_sync(service, settings)
+    reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
+    sync = salesforce.build_sync(reads, settings)
     host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))
     dispatcher = Dispatcher(store, adapters, host, clock, settings.secret_key,
                             base_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_BACKOFF", 2.0),
                             max_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
     jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
-    return Parts(settings=settings, store=store, bus=bus, configs=configs, service=service, salesforce=sync,
-                 dispatcher=dispatcher, jobs=jobs)
+    return Parts(settings=settings, clock=clock, store=store, bus=bus, configs=configs, service=service,
+                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs)

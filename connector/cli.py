@@ -107,7 +107,7 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
             "salesforce_user_id": salesforce_user_id}
     if pin:
         data["pin"] = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
-    accounts.add_agent(ext.store, {k: v for k, v in data.items() if v is not None}, ext.service.clock())
+    accounts.add_agent(ext.store, {k: v for k, v in data.items() if v is not None}, ext.clock())
     click.echo(f"agent {agent_id} added")
 
 
@@ -117,7 +117,7 @@ def agents_import(csv_file) -> None:
     """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,pin)."""
     app = _app()
     ext = _ext(app)
-    created, updated = accounts.import_agents(ext.store, csv_file.read(), ext.service.clock())
+    created, updated = accounts.import_agents(ext.store, csv_file.read(), ext.clock())
     click.echo(f"{created} agents created, {updated} updated")
 
 
@@ -152,7 +152,7 @@ def users_add(username, role, agent_id, password) -> None:
     ext = _ext(app)
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    accounts.add_user(ext.store, username, password, role, ext.service.clock(), agent_id=agent_id)
+    accounts.add_user(ext.store, username, password, role, ext.clock(), agent_id=agent_id)
     click.echo(f"user {username} ({role}) added")
 
 
@@ -169,7 +169,7 @@ def tokens_create(role, agent_id, name) -> None:
     """Create an API token; it is printed once, alone on the last line."""
     app = _app()
     ext = _ext(app)
-    token = accounts.create_token(ext.store, role, ext.service.clock(), agent_id=agent_id, name=name)
+    token = accounts.create_token(ext.store, role, ext.clock(), agent_id=agent_id, name=name)
     click.echo(f"token for role {role}{' (agent ' + agent_id + ')' if agent_id else ''}; "
                "store it now, it cannot be shown again:", err=True)
     click.echo(token)
@@ -198,7 +198,7 @@ def config_apply(file: str) -> None:
     from .presence_config import load_config
     cfg = load_config(file)
     app = _app()
-    version = _ext(app).service.configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
+    version = _ext(app).configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
     click.echo(f"configuration '{cfg.name}' active as version {version}")
 
 
@@ -208,7 +208,7 @@ def config_show() -> None:
     app = _app()
     ext = _ext(app)
     with ext.store.read() as s:
-        click.echo(ext.service.configs.active(s).to_yaml(), nl=False)
+        click.echo(ext.configs.active(s).to_yaml(), nl=False)
 
 
 # -- exports -------------------------------------------------------------------------------------
@@ -219,8 +219,7 @@ def export() -> None:
 
 
 def _range(app, start, end):
-    svc = _ext(app).service
-    today = svc.clock().astimezone(svc.settings.tz).date()
+    today = _ext(app).reads.today()
     s = reports.parse_day(start, "--from", today)
     return s, reports.parse_day(end, "--to", max(s, today))
 
@@ -244,7 +243,7 @@ def export_time_tracking(start, end, agent, fmt, output) -> None:
     """Seconds per agent, day and state."""
     app = _app()
     s, e = _range(app, start, end)
-    _write(reports.time_tracking(_ext(app).service, s, e, agent_id=agent), reports.TIME_TRACKING_FIELDS, fmt, output)
+    _write(reports.time_tracking(_ext(app).reads, s, e, agent_id=agent), reports.TIME_TRACKING_FIELDS, fmt, output)
 
 
 @export.command("logon-events")
@@ -259,7 +258,7 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
     """Acquired/Released events with their logon source (the licence audit)."""
     app = _app()
     s, e = _range(app, start, end)
-    rows = reports.logon_events(_ext(app).service, s, e, reports.parse_sources(list(include), "--include"),
+    rows = reports.logon_events(_ext(app).reads, s, e, reports.parse_sources(list(include), "--include"),
                                 reports.parse_sources(list(exclude), "--exclude"), agent_id=agent)
     _write(rows, reports.LOGON_EVENT_FIELDS, fmt, output)
 

@@ -12,7 +12,9 @@ from flask import Flask, current_app
 
 from adapters.base import Job
 from .bus import EventBus
+from .clock import Clock
 from .configs import ConfigRegistry
+from .reads import ReadContext
 from .service import PresenceService
 from .settings import Settings
 from .store import Store
@@ -29,10 +31,13 @@ class Parts:
     """Everything a request, a command or a job needs."""
 
     settings: Settings
+    clock: Clock
     store: Store
     bus: EventBus
     configs: ConfigRegistry
     service: PresenceService
+    #: what reports and the Salesforce sync read through
+    reads: ReadContext
     salesforce: "SalesforceSync"
     dispatcher: "Dispatcher"
     #: periodic work the scheduler runs besides the built-in timed rules

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from .engine import COUNTERS, LogonSource
 from .errors import InvalidInput
 from .clock import iso
-from .service import PresenceService
+from .reads import ReadContext
 from .store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval
 from .tracking import local_day_bounds, split_by_day
 
@@ -50,16 +50,16 @@ def check_range(start: date, end: date) -> None:
         raise InvalidInput("a range may span at most 366 days", field="to")
 
 
-def time_tracking(service: PresenceService, start: date, end: date, agent_id: str | None = None,
+def time_tracking(ctx: ReadContext, start: date, end: date, agent_id: str | None = None,
                   agent_ids: list[str] | None = None) -> list[dict]:
     """Seconds per agent, local day and state in [start, end]; the open interval counts up to now."""
     check_range(start, end)
-    service.settle_due()  # timers that fell due while no scheduler ran (e.g. a CLI export) count exactly
-    tz = service.settings.tz
-    now = service.clock()
+    ctx.settle_due()  # timers that fell due while no scheduler ran (e.g. a CLI export) count exactly
+    tz = ctx.tz
+    now = ctx.clock()
     totals: dict[tuple[str, date, str], dict] = {}
-    with service.store.read() as s:
-        config = service.configs.active(s)
+    with ctx.store.read() as s:
+        config = ctx.configs.active(s)
         names = dict(s.execute(select(Agent.id, Agent.name)).all())
         q = select(DailyTotal).where(DailyTotal.day >= start, DailyTotal.day <= end)
         iq = select(StateInterval).where(StateInterval.ended_at.is_(None))
@@ -88,13 +88,13 @@ def time_tracking(service: PresenceService, start: date, end: date, agent_id: st
     return rows
 
 
-def logon_events(service: PresenceService, start: date, end: date, include: list[str] | None = None,
+def logon_events(ctx: ReadContext, start: date, end: date, include: list[str] | None = None,
                  exclude: list[str] | None = None, agent_id: str | None = None) -> list[dict]:
     check_range(start, end)
-    tz = service.settings.tz
+    tz = ctx.tz
     lo, _ = local_day_bounds(start, tz)
     _, hi = local_day_bounds(end, tz)
-    with service.store.read() as s:
+    with ctx.store.read() as s:
         q = select(LogonEventRow, Agent.name).join(Agent, Agent.id == LogonEventRow.agent_id) \
             .where(LogonEventRow.at >= lo, LogonEventRow.at < hi).order_by(LogonEventRow.at, LogonEventRow.id)
         if include:
@@ -108,11 +108,11 @@ def logon_events(service: PresenceService, start: date, end: date, include: list
                 for e, name in s.execute(q).all()]
 
 
-def session_time(service: PresenceService, start: date, end: date, agent_id: str | None = None) -> list[dict]:
+def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None = None) -> list[dict]:
     """Time logged in per agent per day, derived from the Acquired/Released events."""
-    tz = service.settings.tz
-    now = service.clock()
-    events = logon_events(service, start - timedelta(days=1), end, agent_id=agent_id)
+    tz = ctx.tz
+    now = ctx.clock()
+    events = logon_events(ctx, start - timedelta(days=1), end, agent_id=agent_id)
     open_since: dict[str, datetime] = {}
     active: dict[str, set] = defaultdict(set)
     seconds: dict[tuple[str, date], float] = defaultdict(float)
@@ -140,8 +140,8 @@ def session_time(service: PresenceService, start: date, end: date, agent_id: str
             for (aid, day), secs in sorted(seconds.items())]
 
 
-def counters(service: PresenceService, agent_id: str, day: date) -> dict:
-    with service.store.read() as s:
+def counters(ctx: ReadContext, agent_id: str, day: date) -> dict:
+    with ctx.store.read() as s:
         rows = s.execute(select(DailyCounter).where(DailyCounter.agent_id == agent_id,
                                                     DailyCounter.day == day)).scalars().all()
     values = {name: 0 for name in COUNTERS}
@@ -149,8 +149,8 @@ def counters(service: PresenceService, agent_id: str, day: date) -> dict:
     return values
 
 
-def counters_for_day(service: PresenceService, day: date) -> dict[str, dict]:
-    with service.store.read() as s:
+def counters_for_day(ctx: ReadContext, day: date) -> dict[str, dict]:
+    with ctx.store.read() as s:
         rows = s.execute(select(DailyCounter).where(DailyCounter.day == day)).scalars().all()
     out: dict[str, dict] = defaultdict(lambda: {name: 0 for name in COUNTERS})
     for r in rows:
@@ -186,18 +186,18 @@ def to_json(rows: list[dict]) -> str:
     return json.dumps(rows, indent=2)
 
 
-def state_mix(service: PresenceService, day: date, team: str | None = None) -> list[dict]:
+def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict]:
     """Seconds per state in each hour of a local day, summed over the agents (of ``team``).
 
     The open interval counts up to now; a DST day has 23 or 25 hours.
     """
-    tz = service.settings.tz
+    tz = ctx.tz
     lo, hi = local_day_bounds(day, tz)
-    end = min(hi, service.clock())
+    end = min(hi, ctx.clock())
     hours = [{"start": iso(lo + timedelta(hours=h)),
               "label": (lo + timedelta(hours=h)).astimezone(tz).strftime("%H:%M"), "seconds": defaultdict(float)}
              for h in range(int((hi - lo).total_seconds() // 3600))]
-    with service.store.read() as s:
+    with ctx.store.read() as s:
         q = select(StateInterval).join(Agent, Agent.id == StateInterval.agent_id) \
             .where(StateInterval.started_at < end,
                    (StateInterval.ended_at.is_(None)) | (StateInterval.ended_at > lo))

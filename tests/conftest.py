@@ -87,11 +87,11 @@ class Api:
         self.ext = get_parts(app)
 
     def agent(self, agent_id: str, **fields) -> str:
-        accounts.add_agent(self.ext.store, {"id": agent_id, "name": agent_id.title(), **fields}, self.ext.service.clock())
+        accounts.add_agent(self.ext.store, {"id": agent_id, "name": agent_id.title(), **fields}, self.ext.clock())
         return agent_id
 
     def token(self, role: str, agent_id: str | None = None) -> dict:
-        token = accounts.create_token(self.ext.store, role, self.ext.service.clock(), agent_id=agent_id)
+        token = accounts.create_token(self.ext.store, role, self.ext.clock(), agent_id=agent_id)
         return {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, headers: dict, json=None, **kw):

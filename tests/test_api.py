@@ -119,7 +119,7 @@ def test_wrap_up_ends_on_time_across_a_restart(make_app, clock):
     restarted = get_parts(make_app())
     assert restarted.service.settle_due() == 1
     from connector.reports import time_tracking
-    rows = {r["state_id"]: r["seconds"] for r in time_tracking(restarted.service, clock().date(), clock().date())}
+    rows = {r["state_id"]: r["seconds"] for r in time_tracking(restarted.reads, clock().date(), clock().date())}
     assert rows["wrap-up"] == 30  # not 300: wrap-up ended at its time, while the server was down
     assert rows["ready"] == 300 - 30
     from connector.clock import iso
@@ -212,5 +212,5 @@ def test_time_across_local_midnight_is_split_in_the_configured_time_zone(make_ap
     ext.service.set_state("night", "break", source="api")
     from datetime import date
     rows = {(r["date"], r["state_id"]): r["seconds"]
-            for r in time_tracking(ext.service, date(2026, 10, 24), date(2026, 10, 25))}
+            for r in time_tracking(ext.reads, date(2026, 10, 24), date(2026, 10, 25))}
     assert rows == {("2026-10-24", "ready"): 1800, ("2026-10-25", "ready"): 9000}

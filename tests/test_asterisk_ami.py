@@ -29,7 +29,7 @@ def ami(peer, **settings) -> AsteriskAmiAdapter:
 def app_with(make_app, adapter, preset="asterisk"):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
     ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000"}, ext.service.clock())
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000"}, ext.clock())
     return app, ext.service, get_parts(app).dispatcher
 
 

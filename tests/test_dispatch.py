@@ -16,7 +16,7 @@ from connector.parts import get_parts
 def _agent(app, agent_id="edred", **fields):
     ext = get_parts(app)
     accounts.add_agent(ext.store, {"id": agent_id, "name": agent_id.title(), "extension": "3000", **fields},
-                       ext.service.clock())
+                       ext.clock())
     return agent_id
 
 

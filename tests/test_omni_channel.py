@@ -32,9 +32,9 @@ def omni(make_app):
     adapter = OmniChannelAdapter({"instance_url": INSTANCE, "access_token": "00Dxx!session"})
     app = make_app(ADAPTERS=[adapter])
     ext = get_parts(app)
-    ext.service.configs.apply(omni_config(), "test", "test")
+    ext.configs.apply(omni_config(), "test", "test")
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "salesforce_user_id": "005000000000001AAA"},
-                       ext.service.clock())
+                       ext.clock())
     sub = ext.bus.subscribe()
     yield app, ext, adapter, sub
     sub.close()
@@ -118,7 +118,7 @@ def test_omni_changes_made_in_the_console_reach_the_engine_and_confirmations_do_
 def test_reconciliation_reports_agents_whose_omni_status_drifted(omni):
     app, ext, adapter, sub = omni
     accounts.add_agent(ext.store, {"id": "ann", "name": "Ann", "salesforce_user_id": "005000000000002AAA"},
-                       ext.service.clock())
+                       ext.clock())
     ext.service.login("edred", "Softphone", "browser")
     ext.service.login("ann", "Softphone", "browser")
     ext.service.set_state("ann", "break")
@@ -139,8 +139,8 @@ def test_without_omni_settings_statuses_are_read_through_the_shared_salesforce_c
     adapter = OmniChannelAdapter({})
     app = make_app(ADAPTERS=[adapter], **SF_ENV)
     ext = get_parts(app)
-    ext.service.configs.apply(omni_config(), "test", "test")
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, ext.service.clock())
+    ext.configs.apply(omni_config(), "test", "test")
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, ext.clock())
     sub = ext.bus.subscribe()
     ext.service.login("edred", "Softphone", "browser")
     get_parts(app).dispatcher.drain()

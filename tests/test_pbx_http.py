@@ -22,7 +22,7 @@ def pbx(**settings) -> PbxHttpAdapter:
 def app_with(make_app, adapter, preset="avaya_ip_office", **fields):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
     ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000", **fields}, ext.service.clock())
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000", **fields}, ext.clock())
     return app, ext, get_parts(app).dispatcher
 
 

@@ -255,7 +255,7 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
     clock.advance(30)
     assert sync.tick().written == 1
     config = load_config("default")
-    ext.service.configs.apply(dataclasses.replace(config, options=dataclasses.replace(
+    ext.configs.apply(dataclasses.replace(config, options=dataclasses.replace(
         config.options, tracking_interval_seconds=15)), created_by="test", origin="test")
     bump()
     clock.advance(15)

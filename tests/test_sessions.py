@@ -27,7 +27,7 @@ def configured(preset: str = "default", **session) -> PresenceConfig:
 
 
 def apply(ext, config: PresenceConfig) -> None:
-    ext.service.configs.apply(config, created_by="test", origin="test")
+    ext.configs.apply(config, created_by="test", origin="test")
 
 
 def released(decision) -> list[tuple[str, str]]:
@@ -115,7 +115,7 @@ def test_inactivity_sweep_logs_out_through_the_api_and_after_a_restart(make_app,
     clock.advance(150)  # edred idle 350 s; the server restarted meanwhile
     restarted = get_parts(make_app())
     assert restarted.service.settle_due() == 1
-    events = reports.logon_events(restarted.service, clock().date(), clock().date(), include=[LogonSource.INACTIVITY])
+    events = reports.logon_events(restarted.reads, clock().date(), clock().date(), include=[LogonSource.INACTIVITY])
     assert [(e["agent_id"], e["at"]) for e in events] == [("edred", "2026-03-06T09:05:00Z")]
     assert restarted.service.presence("amira")["logged_in"] is True
 
@@ -210,11 +210,11 @@ def test_connection_loss_through_the_api_tracks_offline_time_and_survives_a_rest
     clock.advance(20)
     r = app.test_client().post("/api/v1/agents/edred/heartbeat", headers=token)
     assert r.json["state"]["id"] == "ready" and not r.json["connection_lost"]
-    rows = {r["state_id"]: r["seconds"] for r in reports.time_tracking(restarted.service, clock().date(), clock().date())}
+    rows = {r["state_id"]: r["seconds"] for r in reports.time_tracking(restarted.reads, clock().date(), clock().date())}
     assert rows == {"ready": 90 + 0, "offline": 60}
     clock.advance(500)
     restarted.service.settle_due()
-    out = reports.logon_events(restarted.service, clock().date(), clock().date(), include=[LogonSource.CONNECTION_LOST])
+    out = reports.logon_events(restarted.reads, clock().date(), clock().date(), include=[LogonSource.CONNECTION_LOST])
     assert len(out) == 1 and restarted.service.presence("edred")["logged_in"] is False
 
 
@@ -242,7 +242,7 @@ def test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_r
     ext.store.dispose()
     restarted = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
     assert restarted.service.scheduled_logoff() == 0  # the restart does not log edred off again
-    events = reports.logon_events(restarted.service, clock().date(), clock().date(),
+    events = reports.logon_events(restarted.reads, clock().date(), clock().date(),
                                   include=[LogonSource.SCHEDULED_LOG_OFF])
     assert [(e["agent_id"], e["at"]) for e in events] == [("edred", "2026-03-06T17:00:00Z"),
                                                           ("amira", "2026-03-06T17:02:40Z")]

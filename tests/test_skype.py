@@ -43,7 +43,7 @@ def ucwa(presence_status: int = 204):
 def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
     ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.service.clock())
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
     ucwa()
     ext.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
@@ -85,7 +85,7 @@ def test_an_expired_application_is_created_again(tmp_path):
 def test_a_refused_password_is_parked_without_the_password(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
     ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.service.clock())
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
     responses.post(TICKET, status=400, json={"error": "invalid_grant"})

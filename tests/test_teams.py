@@ -27,7 +27,7 @@ def setup(make_app):
     adapter = teams()
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
     ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.service.clock())
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
     return app, ext.service, get_parts(app).dispatcher
 
 

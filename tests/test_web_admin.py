@@ -12,7 +12,7 @@ from test_web_routes import PASSWORD, pin_sign_in, sign_in
 @pytest.fixture
 def admin(client, ext, api):
     api.agent("edred", pin="1234")
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.service.clock())
+    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.clock())
     token = sign_in(client, "ada")
 
     def call(method: str, path: str, json=None):
@@ -21,7 +21,7 @@ def admin(client, ext, api):
 
 
 def test_editor_refuses_a_bad_reason_code_with_the_config_validate_problem_and_keeps_the_config(admin, ext):
-    before = ext.service.configs.history(1)[0]["version"]
+    before = ext.configs.history(1)[0]["version"]
     config = load_preset("default").to_dict()
     config["states"][0]["reason_code"] = "*60abc"
     for path in ("/admin/api/config/validate", "/admin/api/config"):
@@ -31,7 +31,7 @@ def test_editor_refuses_a_bad_reason_code_with_the_config_validate_problem_and_k
         assert problems == [{"file": "admin editor", "state": "ready", "field": "reason_code",
                              "why": "'*60abc' may contain only dial characters 0-9 * # + , "
                                     "and the placeholders {extension} and {pin}"}]
-    assert ext.service.configs.history(1)[0]["version"] == before
+    assert ext.configs.history(1)[0]["version"] == before
 
 
 def test_saving_applies_a_new_version_recorded_with_who_and_takes_effect_at_once(admin, ext, api):
@@ -39,14 +39,14 @@ def test_saving_applies_a_new_version_recorded_with_who_and_takes_effect_at_once
     config["states"].append({"id": "coaching", "label": "Coaching", "status": 5, "colour": "#00838f"})
     res = admin("POST", "/admin/api/config", {"config": config})
     assert res.status_code == 200
-    newest = ext.service.configs.history(1)[0]
+    newest = ext.configs.history(1)[0]
     assert (newest["version"], newest["created_by"], newest["origin"]) == (res.get_json()["version"], "ada", "admin")
     states = api.call("GET", "/api/v1/presence-states", api.token("agent", "edred")).get_json()["states"]
     assert "Coaching (Busy)" in [s["display"] for s in states]
 
 
 def test_import_of_a_preset_or_yaml_fills_the_editor_without_applying(admin, ext):
-    before = ext.service.configs.history(1)[0]["version"]
+    before = ext.configs.history(1)[0]["version"]
     res = admin("POST", "/admin/api/config/import", {"preset": "avaya_ip_office"})
     assert res.get_json()["config"]["options"]["login_code"] == "*35*{extension}*{pin}#"
     bad = admin("POST", "/admin/api/config/import", {"yaml": "states: [{id: x, label: X, status: 9}]",
@@ -55,7 +55,7 @@ def test_import_of_a_preset_or_yaml_fills_the_editor_without_applying(admin, ext
     assert bad.get_json()["error"]["problems"][0]["file"] == "mine.yaml"
     unknown = admin("POST", "/admin/api/config/import", {"preset": "nope"})
     assert unknown.status_code == 422
-    assert ext.service.configs.history(1)[0]["version"] == before
+    assert ext.configs.history(1)[0]["version"] == before
 
 
 def test_export_downloads_the_active_config_as_yaml(admin):

@@ -30,7 +30,7 @@ def no_webhook_environment(monkeypatch):
 def _site(make_app, **env):
     app = make_app(**env)
     ext = get_parts(app)
-    now = ext.service.clock()
+    now = ext.clock()
     if not accounts.list_users(ext.store):  # not on a restart: the accounts are in the store already
         accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
         accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
@@ -109,7 +109,7 @@ def test_enabled_on_the_page_the_next_change_is_delivered_without_a_restart(admi
         [call] = rsps.calls
     assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert json.loads(call.request.body) == {"agent": "edred", "state": "break",
-                                             "at": get_parts(site).service.clock().isoformat()}
+                                             "at": get_parts(site).clock().isoformat()}
     assert all(r.delivered_at is not None for r in _rows(site))
     assert TOKEN not in caplog.text
 
@@ -138,7 +138,7 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
 
 def _bearer(app) -> dict:
     ext = get_parts(app)
-    return {"Authorization": f"Bearer {accounts.create_token(ext.store, 'admin', ext.service.clock())}"}
+    return {"Authorization": f"Bearer {accounts.create_token(ext.store, 'admin', ext.clock())}"}
 
 
 def test_an_empty_secret_field_keeps_the_secret_and_clear_removes_it(admin, site):

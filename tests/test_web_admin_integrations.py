@@ -28,7 +28,7 @@ def site(make_app, monkeypatch):
         monkeypatch.setenv(name, value)
     app = make_app(**ENV)
     ext = get_parts(app)
-    now = ext.service.clock()
+    now = ext.clock()
     accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
     accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
     accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
@@ -83,7 +83,7 @@ def test_salesforce_tab_shows_the_connection_without_secrets_and_the_sync_health
 
 def test_salesforce_tab_says_not_configured_without_settings(make_app):
     app = make_app()
-    accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).service.clock())
+    accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())
     client = app.test_client()
     sign_in(client, "ada")
     status = client.get("/admin/api/salesforce").get_json()
@@ -177,7 +177,7 @@ def test_a_check_that_hangs_is_reported_after_the_time_limit(make_app):
 
     app = make_app(ADAPTERS=[Hanging()], ADAPTER_TEST_TIMEOUT=0.2)
     ext = get_parts(app)
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.service.clock())
+    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.clock())
     client = app.test_client()
     token = sign_in(client, "ada")
     try:

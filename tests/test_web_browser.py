@@ -113,7 +113,7 @@ def test_agent_picks_a_state_and_the_supervisor_dashboard_shows_it_within_a_seco
 def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
     data = load_preset("default").to_dict()
     data["options"]["wrap_up_seconds"] = 2
-    server.ext.service.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("wendy")
     phone = softphone(contexts, server, "wendy")
     phone.click("#login")
@@ -134,7 +134,7 @@ def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
 def test_logout_refused_by_the_policy_shows_the_reason(contexts, server):
     data = load_preset("default").to_dict()
     data["options"]["session"]["logout_allowed_statuses"] = [3, 4]
-    server.ext.service.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("luke")
     phone = softphone(contexts, server, "luke", refusals=(409,))
     phone.click("#login")
@@ -143,7 +143,7 @@ def test_logout_refused_by_the_policy_shows_the_reason(contexts, server):
     phone.wait_for_selector("#message:not(.hidden)")
     assert "logout is not allowed" in phone.inner_text("#message")
     assert phone.is_visible("#logged-in-panel")
-    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, server):
@@ -171,7 +171,7 @@ def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, s
 
 
 def test_a_bad_reason_code_is_refused_inline_and_nothing_is_applied(contexts, server):
-    before = server.ext.service.configs.history(1)[0]["version"]
+    before = server.ext.configs.history(1)[0]["version"]
     context, watcher = contexts()
     watcher.expect_refusals(422)
     admin = context.new_page()
@@ -184,7 +184,7 @@ def test_a_bad_reason_code_is_refused_inline_and_nothing_is_applied(contexts, se
     assert code.get_attribute("aria-invalid") == "true"
     admin.click("#save")
     expect(admin.locator("#editor-status")).to_contain_text("Not saved")
-    assert server.ext.service.configs.history(1)[0]["version"] == before
+    assert server.ext.configs.history(1)[0]["version"] == before
     screenshot(admin, "admin-invalid")
 
 
@@ -242,7 +242,7 @@ def test_softphone_shows_a_lost_server_at_once_and_resyncs_on_reconnect(contexts
 def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, server):
     data = load_preset("default").to_dict()
     data["options"]["session"]["duplicate_login"] = "takeover"
-    server.ext.service.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("tina")
     phone = softphone(contexts, server, "tina")
     phone.click("#login")
@@ -251,7 +251,7 @@ def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, 
                             {"logon_source": "Softphone", "device": "second PC"})
     assert status == 200
     expect(phone.locator("#message")).to_contain_text("taken over")
-    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_softphone_is_usable_with_the_keyboard(contexts, server):
@@ -321,8 +321,8 @@ def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dash
     supervisor.locator('#agents tr[data-agent="vera"] [data-control="logout"]').click()
     expect(phone.locator("#current-label")).to_have_text("Logged out")
     expect(supervisor.locator('#agents tr[data-agent="vera"] .state-cell')).to_have_text("Logged out")
-    today = server.ext.service.clock().date()
-    last = reports.logon_events(server.ext.service, today, today, agent_id="vera")[-1]
+    today = server.ext.clock().date()
+    last = reports.logon_events(server.ext.reads, today, today, agent_id="vera")[-1]
     assert (last["action"], last["logon_source"], last["actor"]) == ("Released", "Supervisor", "sue")
 
 
@@ -339,9 +339,9 @@ def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts
     admin.click("#save")
     expect(admin.locator("#editor-status")).to_contain_text("Saved and applied")
     with server.ext.store.read() as s:
-        active = server.ext.service.configs.active(s)
+        active = server.ext.configs.active(s)
     assert [st.label for st in active.states] == expected
-    server.ext.service.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server):

@@ -32,7 +32,7 @@ def pin_sign_in(client, agent_id: str, pin: str = "1234") -> str:
 
 @pytest.fixture
 def people(ext, api):
-    now = ext.service.clock()
+    now = ext.clock()
     api.agent("edred", pin="1234", team="Sales")
     api.agent("maria", pin="5678", team="Support")
     accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
@@ -129,7 +129,7 @@ def test_csp_frame_ancestors_is_self_when_nothing_is_configured(client):
 def test_embedded_softphone_may_load_open_cti_only_from_an_allowed_origin(make_app):
     app = make_app(CONNECTOR_FRAME_ANCESTORS="https://*.lightning.force.com")
     ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "pin": "1234"}, ext.service.clock())
+    accounts.add_agent(ext.store, {"id": "edred", "pin": "1234"}, ext.clock())
     client = app.test_client()
     pin_sign_in(client, "edred")
     allowed = client.get("/softphone?sfdcIframeOrigin=https://acme.lightning.force.com&mode=Lightning")

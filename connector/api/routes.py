@@ -211,26 +211,24 @@ def stats(agent_id: str):
     require_agent_access(agent_id)
     svc = service()
     svc.presence(agent_id)  # 404 for an unknown agent
-    today = svc.clock().astimezone(svc.settings.tz).date()
+    today = get_parts().reads.today()
     day = reports.parse_day(request.args.get("date"), "date", today)
-    time_rows = reports.time_tracking(svc, day, day, agent_id=agent_id)
+    time_rows = reports.time_tracking(get_parts().reads, day, day, agent_id=agent_id)
     return jsonify({"agent_id": agent_id, "date": day.isoformat(),
-                    "counters": reports.counters(svc, agent_id, day),
+                    "counters": reports.counters(get_parts().reads, agent_id, day),
                     "time_per_state": {r["state_id"]: r["seconds"] for r in time_rows},
-                    "session_seconds": sum(r["seconds"] for r in reports.session_time(svc, day, day, agent_id))})
+                    "session_seconds": sum(r["seconds"] for r in reports.session_time(get_parts().reads, day, day, agent_id))})
 
 
 # -- reports ------------------------------------------------------------------------------------
 
 def _day():
     """The ``date`` query parameter, today (in the configured time zone) when absent."""
-    svc = service()
-    return reports.parse_day(request.args.get("date"), "date", svc.clock().astimezone(svc.settings.tz).date())
+    return reports.parse_day(request.args.get("date"), "date", get_parts().reads.today())
 
 
 def _range():
-    svc = service()
-    today = svc.clock().astimezone(svc.settings.tz).date()
+    today = get_parts().reads.today()
     start = reports.parse_day(request.args.get("from"), "from", today)
     end = reports.parse_day(request.args.get("to"), "to", max(start, today))
     return start, end
@@ -251,7 +249,7 @@ def time_tracking():
         if agent not in (None, principal.agent_id):
             require_agent_access(agent)
         agent = principal.agent_id
-    rows = reports.time_tracking(service(), start, end, agent_id=agent)
+    rows = reports.time_tracking(get_parts().reads, start, end, agent_id=agent)
     if _wants_csv():
         return Response(reports.to_csv(rows, reports.TIME_TRACKING_FIELDS), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"})
@@ -264,7 +262,7 @@ def logon_events():
     start, end = _range()
     include = reports.parse_sources(request.args.getlist("include"), "include")
     exclude = reports.parse_sources(request.args.getlist("exclude"), "exclude")
-    rows = reports.logon_events(service(), start, end, include, exclude, agent_id=request.args.get("agent") or None)
+    rows = reports.logon_events(get_parts().reads, start, end, include, exclude, agent_id=request.args.get("agent") or None)
     if _wants_csv():
         return Response(reports.to_csv(rows, reports.LOGON_EVENT_FIELDS), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"})
@@ -276,7 +274,7 @@ def logon_events():
 def session_time():
     start, end = _range()
     return jsonify({"from": start.isoformat(), "to": end.isoformat(),
-                    "rows": reports.session_time(service(), start, end, request.args.get("agent") or None)})
+                    "rows": reports.session_time(get_parts().reads, start, end, request.args.get("agent") or None)})
 
 
 @bp.get("/counters")
@@ -284,7 +282,7 @@ def session_time():
 def counters_for_day():
     """Today's (or ``date``'s) counters for every agent at once, for the dashboard."""
     day = _day()
-    return jsonify({"date": day.isoformat(), "counters": reports.counters_for_day(service(), day)})
+    return jsonify({"date": day.isoformat(), "counters": reports.counters_for_day(get_parts().reads, day)})
 
 
 @bp.get("/state-mix")
@@ -292,7 +290,7 @@ def counters_for_day():
 def state_mix():
     """Seconds per state in each hour of a day, for all agents or one team."""
     day, team = _day(), request.args.get("team") or None
-    return jsonify({"date": day.isoformat(), "team": team, "hours": reports.state_mix(service(), day, team)})
+    return jsonify({"date": day.isoformat(), "team": team, "hours": reports.state_mix(get_parts().reads, day, team)})
 
 
 @bp.get("/config/history")

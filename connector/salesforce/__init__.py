@@ -6,7 +6,7 @@ registers the sync state table before the store creates its tables.
 """
 from __future__ import annotations
 
-from ..service import PresenceService
+from ..reads import ReadContext
 from ..settings import Settings
 from . import settings as sf_settings
 from .api import bp
@@ -16,5 +16,5 @@ from .state import SalesforceSyncState  # noqa: F401  (registers its table befor
 __all__ = ["bp", "build_sync", "SalesforceSync", "FlushReport"]
 
 
-def build_sync(service: PresenceService, settings: Settings) -> SalesforceSync:
-    return SalesforceSync(service, sf_settings.load(settings))
+def build_sync(reads: ReadContext, settings: Settings) -> SalesforceSync:
+    return SalesforceSync(reads, sf_settings.load(settings))

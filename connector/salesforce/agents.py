@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .. import accounts
 from ..errors import ConnectorError, InvalidInput
-from ..service import PresenceService
+from ..reads import ReadContext
 from ..store.models import Agent
 from .connection import Connection
 
@@ -49,14 +49,14 @@ def agent_id_for(username: str) -> str:
     return cleaned[:64] or "user"
 
 
-def import_call_center_users(service: PresenceService, connection: Connection,
+def import_call_center_users(ctx: ReadContext, connection: Connection,
                              call_center: str | None = None) -> AgentImport:
     result = AgentImport()
     users = connection.query_all(users_query(call_center))
-    with service.store.read() as s:
+    with ctx.store.read() as s:
         linked = {uid: aid for aid, uid in s.execute(select(Agent.id, Agent.salesforce_user_id)).all() if uid}
         existing = set(s.execute(select(Agent.id)).scalars())
-    now = service.clock()
+    now = ctx.clock()
     for user in users:
         user_id, username = str(user.get("Id") or "")[:18], str(user.get("Username") or "")
         agent_id = linked.get(user_id) or agent_id_for(username)
@@ -69,7 +69,7 @@ def import_call_center_users(service: PresenceService, connection: Connection,
         elif extension:
             result.notes.append(f"{username}: extension '{extension}' is not dial characters; imported without it")
         try:
-            accounts.add_agent(service.store, data, now, update=True)
+            accounts.add_agent(ctx.store, data, now, update=True)
         except (InvalidInput, ConnectorError) as exc:
             result.skipped.append(f"{username}: {exc.message}")
             continue

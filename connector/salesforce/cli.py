@@ -86,7 +86,7 @@ def agents_sync_salesforce(ctx: click.Context, call_center: str | None) -> None:
         click.echo(f"error: {NOT_CONFIGURED}: {exc.message}", err=True)
         ctx.exit(2)
     try:
-        result = import_call_center_users(sync.service, sync.connection, call_center)
+        result = import_call_center_users(sync.reads, sync.connection, call_center)
     except SalesforceProblem as exc:
         click.echo(f"error: Salesforce: {exc.message}", err=True)
         ctx.exit(2)

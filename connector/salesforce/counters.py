@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import Date, Integer, String, Text, UniqueConstraint, and_, delete, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..service import PresenceService
+from ..reads import ReadContext
 from ..store.models import AgentSessionRow, Base, DailyCounter
 from .pending import external_key
 
@@ -55,16 +55,16 @@ class PendingCounters:
         return {"state": COUNTERS_LABEL}, {counter_fields[name]: count for name, count in self.values.items()}
 
     @staticmethod
-    def mark_results(service: PresenceService, outcome: list[tuple["PendingCounters", str | None]]) -> None:
-        mark(service, outcome)
+    def mark_results(ctx: ReadContext, outcome: list[tuple["PendingCounters", str | None]]) -> None:
+        mark(ctx, outcome)
 
 
-def pending_counters(service: PresenceService, names: list[str]) -> list[PendingCounters]:
+def pending_counters(ctx: ReadContext, names: list[str]) -> list[PendingCounters]:
     """Every counters record Salesforce should get now (oldest day first); none when ``names`` is empty."""
     if not names:
         return []
     sync = SalesforceCounterSync
-    with service.store.read() as s:
+    with ctx.store.read() as s:
         # agent-days with a configured counter Salesforce does not hold at its current value
         candidates = set(s.execute(
             select(DailyCounter.agent_id, DailyCounter.day).distinct()
@@ -94,12 +94,12 @@ def pending_counters(service: PresenceService, names: list[str]) -> list[Pending
     return pending
 
 
-def mark(service: PresenceService, items: list[tuple[PendingCounters, str | None]]) -> None:
+def mark(ctx: ReadContext, items: list[tuple[PendingCounters, str | None]]) -> None:
     """Record what Salesforce accepted (parked reason None: the values sent) or rejected, in one transaction."""
     if not items:
         return
     sync = SalesforceCounterSync
-    with service.store.write() as s:
+    with ctx.store.write() as s:
         # lock the agents' session rows first, as ``pending.mark`` does, so two flushes (server and
         # ``sync now``) cannot both create the same sync row (PostgreSQL)
         agents = sorted({p.agent_id for p, _ in items})
@@ -120,19 +120,19 @@ def mark(service: PresenceService, items: list[tuple[PendingCounters, str | None
                     row.synced_count, row.parked_reason = value, None
 
 
-def forget_synced(service: PresenceService, start: date, end: date) -> int:
+def forget_synced(ctx: ReadContext, start: date, end: date) -> int:
     """Make every counters record in [start, end] pending again (parked ones too); returns how many counters."""
-    with service.store.write() as s:
+    with ctx.store.write() as s:
         result = s.execute(delete(SalesforceCounterSync).where(SalesforceCounterSync.day >= start,
                                                                SalesforceCounterSync.day <= end))
         return result.rowcount or 0
 
 
-def parked_records(service: PresenceService, limit: int) -> tuple[int, list[dict]]:
+def parked_records(ctx: ReadContext, limit: int) -> tuple[int, list[dict]]:
     """How many counters records are parked, and the newest ``limit`` of them with their reasons."""
     sync = SalesforceCounterSync
     where = sync.parked_reason.is_not(None)
-    with service.store.read() as s:
+    with ctx.store.read() as s:
         total = s.scalar(select(func.count()).select_from(
             select(sync.agent_id, sync.day).distinct().where(where).subquery()))
         rows = s.execute(select(sync.agent_id, sync.day, func.max(sync.parked_reason)).where(where)

@@ -18,7 +18,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from adapters.base import Job
-from ..service import PresenceService
+from ..reads import ReadContext
 from ..store.models import Agent
 from . import counters as counters_mod
 from . import pending as pending_mod
@@ -60,10 +60,10 @@ class FlushReport:
 class SalesforceSync:
     """Runs the flush on the tracking interval of the active presence configuration."""
 
-    def __init__(self, service: PresenceService, settings: SalesforceSettings, connection: Connection | None = None):
-        self.service = service
+    def __init__(self, reads: ReadContext, settings: SalesforceSettings, connection: Connection | None = None):
+        self.reads = reads
         self.settings = settings
-        self.connection = connection or (Connection(settings, service.clock) if settings.configured else None)
+        self.connection = connection or (Connection(settings, reads.clock) if settings.configured else None)
         self._last_tick: datetime | None = None
         self._lock = threading.Lock()
 
@@ -72,13 +72,13 @@ class SalesforceSync:
         return Job("salesforce-flush", self.tick, 1)
 
     def interval_seconds(self) -> int:
-        return self.service.configs.active().options.tracking_interval_seconds
+        return self.reads.configs.active().options.tracking_interval_seconds
 
     def tick(self) -> FlushReport | None:
         """Called every second; flushes when the active config's tracking interval has passed."""
         if not self.settings.configured:
             return None
-        now = self.service.clock()
+        now = self.reads.clock()
         if self._last_tick is not None and (now - self._last_tick).total_seconds() < self.interval_seconds():
             return None
         self._last_tick = now
@@ -90,8 +90,8 @@ class SalesforceSync:
         if not self.settings.configured or self.connection is None:
             return FlushReport(configured=False)
         with self._lock:
-            now = self.service.clock()
-            with self.service.store.read() as s:
+            now = self.reads.clock()
+            with self.reads.store.read() as s:
                 st = sync_state(s)
                 paused_until, next_attempt = st.paused_until, st.next_attempt_at
             if paused_until and now < paused_until:
@@ -106,8 +106,8 @@ class SalesforceSync:
 
     def pending(self) -> list[Pending]:
         """Every record Salesforce should get now: the totals, then the counters records when configured."""
-        return [*pending_mod.pending_totals(self.service),
-                *counters_mod.pending_counters(self.service, list(self.settings.counter_fields))]
+        return [*pending_mod.pending_totals(self.reads),
+                *counters_mod.pending_counters(self.reads, list(self.settings.counter_fields))]
 
     def _send(self, items: list[Pending], report: FlushReport,
               progress: Callable[[int, int], None] | None) -> None:
@@ -129,7 +129,7 @@ class SalesforceSync:
             for p, parked in self._outcome(batch, results, report, retry_codes):
                 by_kind.setdefault(type(p), []).append((p, parked))
             for kind, outcome in by_kind.items():
-                kind.mark_results(self.service, outcome)
+                kind.mark_results(self.reads, outcome)
             if progress:
                 progress(len(batch), len(items))
         if problem is None and retry_codes:
@@ -183,7 +183,7 @@ class SalesforceSync:
         return record
 
     def _salesforce_users(self, agent_ids: set[str]) -> dict[str, str]:
-        with self.service.store.read() as s:
+        with self.reads.store.read() as s:
             return {aid: uid for aid, uid in s.execute(select(Agent.id, Agent.salesforce_user_id)
                                                        .where(Agent.id.in_(agent_ids))).all() if uid}
 
@@ -191,13 +191,13 @@ class SalesforceSync:
         usage = self.connection.api_usage if self.connection else None
         if usage is None:
             return
-        with self.service.store.write() as s:
+        with self.reads.store.write() as s:
             st = sync_state(s, for_update=True)
             st.api_used, st.api_limit, st.api_usage_at = usage
 
     def _record(self, report: FlushReport, problem: SalesforceProblem | None) -> None:
-        now = self.service.clock()
-        with self.service.store.write() as s:
+        now = self.reads.clock()
+        with self.reads.store.write() as s:
             st = sync_state(s, for_update=True)
             st.last_attempt_at = now
             st.calls_made = (st.calls_made or 0) + report.calls
@@ -222,8 +222,8 @@ class SalesforceSync:
         """Send every total of [start, end] again (parked ones too), then flush now."""
         if not self.settings.configured:
             return FlushReport(configured=False)
-        pending_mod.forget_synced(self.service, start, end)
-        counters_mod.forget_synced(self.service, start, end)
+        pending_mod.forget_synced(self.reads, start, end)
+        counters_mod.forget_synced(self.reads, start, end)
         return self.flush(force=True, progress=progress)
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select, tuple_
 
 from .. import reports
-from ..service import PresenceService
+from ..reads import ReadContext
 from ..store.models import AgentSessionRow, DailyTotal, StateInterval
 
 MAX_RANGE_DAYS = 366  # reports.check_range refuses more in one read
@@ -40,20 +40,20 @@ class PendingTotal:
                 "seconds": self.seconds}, {}
 
     @staticmethod
-    def mark_results(service: PresenceService, outcome: list[tuple["PendingTotal", str | None]]) -> None:
+    def mark_results(ctx: ReadContext, outcome: list[tuple["PendingTotal", str | None]]) -> None:
         """Record what Salesforce accepted (reason None) or parked (the reason)."""
-        mark(service, [(p, None if parked else p.seconds, parked) for p, parked in outcome])
+        mark(ctx, [(p, None if parked else p.seconds, parked) for p, parked in outcome])
 
 
 def external_key(agent_id: str, day: date, state_id: str) -> str:
     return f"{agent_id}|{day.isoformat()}|{state_id}"
 
 
-def _days_to_read(service: PresenceService) -> list[date]:
+def _days_to_read(ctx: ReadContext) -> list[date]:
     """Days that may hold a pending total: days of changed totals, and every day an open interval spans."""
-    tz = service.settings.tz
-    today = service.clock().astimezone(tz).date()
-    with service.store.read() as s:
+    tz = ctx.tz
+    today = ctx.clock().astimezone(tz).date()
+    with ctx.store.read() as s:
         # a cheap superset in SQL (|seconds - synced| >= 0.5); the exact test is done on the read rows
         days = set(s.execute(select(DailyTotal.day).distinct().where(
             DailyTotal.parked_reason.is_(None),
@@ -79,12 +79,12 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def pending_totals(service: PresenceService) -> list[PendingTotal]:
+def pending_totals(ctx: ReadContext) -> list[PendingTotal]:
     """Every total Salesforce should get now, oldest day first."""
     pending: list[PendingTotal] = []
-    for start, end in _runs(_days_to_read(service)):
-        rows = reports.time_tracking(service, start, end)
-        with service.store.read() as s:
+    for start, end in _runs(_days_to_read(ctx)):
+        rows = reports.time_tracking(ctx, start, end)
+        with ctx.store.read() as s:
             # plain columns, not ORM objects: this reads every total of the range
             known = {(aid, day, sid): (synced, parked) for aid, day, sid, synced, parked in s.execute(
                 select(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id, DailyTotal.synced_seconds,
@@ -99,7 +99,7 @@ def pending_totals(service: PresenceService) -> list[PendingTotal]:
     return pending
 
 
-def mark(service: PresenceService, items: list[tuple[PendingTotal, int | None, str | None]]) -> None:
+def mark(ctx: ReadContext, items: list[tuple[PendingTotal, int | None, str | None]]) -> None:
     """Record what Salesforce accepted (synced seconds) or rejected (parked reason), in one transaction.
 
     A total that so far lived only in an open interval gets its ``DailyTotal`` row here (0 closed
@@ -107,9 +107,9 @@ def mark(service: PresenceService, items: list[tuple[PendingTotal, int | None, s
     """
     if not items:
         return
-    now = service.clock()
+    now = ctx.clock()
     keys = [(p.agent_id, p.day, p.state_id) for p, _, _ in items]
-    with service.store.write() as s:
+    with ctx.store.write() as s:
         # lock the agents' session rows first, in the order a presence change does (session row, then its
         # totals), so creating a total here cannot collide with a change creating the same one (PostgreSQL)
         s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(sorted({k[0] for k in keys})))
@@ -130,9 +130,9 @@ def mark(service: PresenceService, items: list[tuple[PendingTotal, int | None, s
                 row.parked_reason = None
 
 
-def forget_synced(service: PresenceService, start: date, end: date) -> int:
+def forget_synced(ctx: ReadContext, start: date, end: date) -> int:
     """Make every total in [start, end] pending again (also parked ones); returns how many rows."""
-    with service.store.write() as s:
+    with ctx.store.write() as s:
         rows = s.execute(select(DailyTotal).where(DailyTotal.day >= start, DailyTotal.day <= end)).scalars().all()
         for row in rows:
             row.synced_seconds = None

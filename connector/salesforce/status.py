@@ -21,10 +21,10 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
     if not settings.configured:
         return {"configured": False, "message": NOT_CONFIGURED, "detail": settings.problem,
                 "totals": "kept in the local store only"}
-    service = sync.service
-    now = service.clock()
+    reads = sync.reads
+    now = reads.clock()
     pending = sync.pending()
-    with service.store.read() as s:
+    with reads.store.read() as s:
         st = sync_state(s)
         parked_count = s.scalar(select(func.count()).select_from(DailyTotal)
                                 .where(DailyTotal.parked_reason.is_not(None)))
@@ -33,7 +33,7 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
         parked_rows = [{"key": external_key(t.agent_id, t.day, t.state_id), "agent_id": t.agent_id,
                         "date": t.day.isoformat(), "state_id": t.state_id, "seconds": round(t.seconds),
                         "reason": t.parked_reason} for t in parked]
-    parked_counters, counter_rows = parked_records(service, parked_limit)
+    parked_counters, counter_rows = parked_records(reads, parked_limit)
     parked_rows = sorted(sorted(parked_rows + counter_rows, key=lambda r: r["agent_id"]),
                          key=lambda r: r["date"], reverse=True)
     return {

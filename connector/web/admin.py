@@ -43,7 +43,7 @@ def page():
 @bp.get("/api/config")
 @page_role("admin")
 def get_config():
-    history = _ext().service.configs.history(20)
+    history = _ext().configs.history(20)
     return jsonify({"config": _active().to_dict(), "version": history[0]["version"] if history else None,
                     "history": history, "presets": preset_names()})
 
@@ -59,7 +59,7 @@ def validate_config():
 @page_role("admin")
 def save_config():
     config = build_config(_json().get("config"), EDITOR_SOURCE)
-    version = _ext().service.configs.apply(config, created_by=session["principal"]["name"], origin="admin")
+    version = _ext().configs.apply(config, created_by=session["principal"]["name"], origin="admin")
     _ext().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
     return jsonify({"version": version, "config": config.to_dict()})
 
@@ -102,7 +102,7 @@ def list_accounts():
 def add_user():
     data = _json()
     accounts.add_user(_ext().store, str(data.get("username") or ""), data.get("password"), data.get("role"),
-                      _ext().service.clock(), agent_id=data.get("agent_id") or None)
+                      _ext().clock(), agent_id=data.get("agent_id") or None)
     return jsonify({"ok": True}), 201
 
 
@@ -118,7 +118,7 @@ def user_active(username: str):
 @bp.post("/api/agents")
 @page_role("admin")
 def add_agent():
-    accounts.add_agent(_ext().store, _json(), _ext().service.clock())
+    accounts.add_agent(_ext().store, _json(), _ext().clock())
     return jsonify({"ok": True}), 201
 
 
@@ -128,7 +128,7 @@ def import_agents():
     text = _json().get("csv")
     if not isinstance(text, str):
         raise InvalidInput("send the CSV text as 'csv'", field="csv")
-    created, updated = accounts.import_agents(_ext().store, text, _ext().service.clock())
+    created, updated = accounts.import_agents(_ext().store, text, _ext().clock())
     return jsonify({"created": created, "updated": updated})
 
 
@@ -150,7 +150,7 @@ def agent_pin(agent_id: str):
 @page_role("admin")
 def create_token():
     data = _json()
-    token = accounts.create_token(_ext().store, data.get("role"), _ext().service.clock(),
+    token = accounts.create_token(_ext().store, data.get("role"), _ext().clock(),
                                   agent_id=data.get("agent_id") or None, name=str(data.get("name") or ""))
     return jsonify({"token": token}), 201  # shown once: only its digest is stored
 
@@ -158,7 +158,7 @@ def create_token():
 @bp.post("/api/tokens/<int:token_id>/revoke")
 @page_role("admin")
 def revoke_token(token_id: int):
-    accounts.revoke_token(_ext().store, token_id, _ext().service.clock())
+    accounts.revoke_token(_ext().store, token_id, _ext().clock())
     return jsonify({"ok": True})
 
 from ..parts import get_parts

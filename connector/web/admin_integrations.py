@@ -144,7 +144,7 @@ def adapter_save(name: str):
                                                     request.get_json(silent=True))
     enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(ext.settings)
     adapter = adapter_settings.build_checked(cls, ext.settings, new) if enabled else None
-    adapter_settings.store_change(ext.store, name, new, summary, signed_in()["name"], ext.service.clock(),
+    adapter_settings.store_change(ext.store, name, new, summary, signed_in()["name"], ext.clock(),
                                   ext.settings.secret_key)
     notes = apply_saved(current_app, name, adapter)
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}

@@ -13,7 +13,7 @@ def healthz():
     try:
         ext.store.ping()
         with ext.store.read() as s:
-            config = ext.service.configs.active(s)
+            config = ext.configs.active(s)
         store = {"ok": True, "backend": ext.store.backend}
         body = {"status": "ok", "store": store, "presence_config": config.name}
         return jsonify(body)
@@ -26,7 +26,7 @@ def healthz():
 def index():
     ext = get_parts()
     with ext.store.read() as s:
-        config = ext.service.configs.active(s)
+        config = ext.configs.active(s)
     agents = ext.service.agents()
     return render_template("index.html", config=config, agents=agents,
                            logged_in=sum(1 for a in agents if a["logged_in"]), backend=ext.store.backend)
