@@ -8,17 +8,58 @@ to the code in ``AMI_CONTEXT``. Numbers the softphone dials are always originate
 
 Inbound (``AMI_EVENTS=on``): ``QueueMemberPause`` events made on the phone change the agent's
 state with source ``pbx``; the events our own QueuePause causes are recognised and ignored.
+
+Recognising our own events (apps/app_queue.c): each QueuePause we send is remembered per interface,
+with the event it will cause, for ``ECHO_WINDOW`` seconds — several, since a late event of an earlier
+request may arrive after a newer request was sent, and one event comes per queue. The reason comes back
+cut to 79 characters (``char reason_paused[80]``); an unpause event carries an empty PausedReason
+before Asterisk commit 6c6137028b (2023-10-30) and our reason after it, so both match an unpause.
+Asterisk <= 11 names the event ``QueueMemberPaused`` with ``Location`` and ``Reason``: handled alike.
+
+manager.conf permissions (main/manager.c; the actions' and events' classes in app_queue.c):
+``write = agent`` for QueuePause, ``write = originate`` for Originate, ``read = agent`` for the
+pause events (``AMI_EVENTS=on``).
 """
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
+from dataclasses import dataclass
 
 from .ami import AmiClient
 from .base import Adapter, AdapterError, AgentInfo, Change, Setting
 from .pbx import PBX_SOURCE, dial_code, pbx_wanted
 
 log = logging.getLogger(__name__)
+
+#: how long a QueuePause we sent waits for its events (they arrive within milliseconds on a healthy PBX)
+ECHO_WINDOW = 30.0
+#: a request a newer one replaced keeps waiting this long only: its events are late, a person is slower
+SUPERSEDED_GRACE = 3.0
+#: Asterisk keeps the pause reason in ``char reason_paused[80]``
+REASON_MAX = 79
+#: the event listener pings an idle connection this often, so a dead one is noticed and replaced
+LISTENER_IDLE_PING = 60.0
+PAUSE_EVENTS = ("QueueMemberPause", "QueueMemberPaused")  # the second: Asterisk <= 11
+PERMISSIONS = {"QueuePause": "write = agent", "Originate": "write = originate"}
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """The pause event one of our QueuePause actions causes."""
+
+    paused: str  # "1" or "0"
+    reason: str  # as Asterisk stores it (cut to REASON_MAX)
+    until: float  # monotonic deadline
+
+    def matches(self, paused: str, reason: str) -> bool:
+        if paused != self.paused:
+            return False
+        if paused == "0":  # an unpause: empty reason before 6c6137028b, ours after it
+            return reason in ("", self.reason)
+        return reason == self.reason or not self.reason
 
 
 class AsteriskAmiAdapter(Adapter):
@@ -43,7 +84,9 @@ class AsteriskAmiAdapter(Adapter):
         super().__init__(values)
         c = self.config
         self.client = AmiClient(c["host"], c["port"], c["username"], c["secret"], c["timeout"])
-        self._sent: dict[str, tuple[str, str]] = {}  # interface -> (Paused, Reason) we last asked for
+        self._expected: dict[str, list[_Expected]] = {}  # interface -> events our recent QueuePauses cause
+        self._expected_lock = threading.Lock()
+        self.monotonic = time.monotonic  # replaceable in tests
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self.listener_state = "off"
@@ -75,11 +118,36 @@ class AsteriskAmiAdapter(Adapter):
                   "Reason": state.label if state else "Logged out"}
         if self.config["queue"]:
             fields["Queue"] = self.config["queue"]
-        self._sent[interface] = ("1" if paused else "0", fields["Reason"])
-        self.client.action("QueuePause", **fields)
+        self._remember(interface, "1" if paused else "0", fields["Reason"])
+        self._action("QueuePause", **fields)
+
+    def _remember(self, interface: str, paused: str, reason: str) -> None:
+        now = self.monotonic()
+        with self._expected_lock:
+            recent = [_Expected(e.paused, e.reason, min(e.until, now + SUPERSEDED_GRACE))
+                      for e in self._expected.get(interface, []) if e.until > now]
+            # the reader strips values, so a cut that ends in a space comes back without it
+            recent.append(_Expected(paused, reason[:REASON_MAX].strip(), now + ECHO_WINDOW))
+            self._expected[interface] = recent[-20:]
+
+    def _is_echo(self, interface: str, paused: str, reason: str) -> bool:
+        now = self.monotonic()
+        with self._expected_lock:
+            recent = [e for e in self._expected.get(interface, []) if e.until > now]
+            self._expected[interface] = recent
+            return any(e.matches(paused, reason.strip()) for e in recent)
+
+    def _action(self, name: str, **fields: str) -> dict:
+        try:
+            return self.client.action(name, **fields)
+        except AdapterError as exc:
+            if "Permission denied" in str(exc):  # say which manager.conf permission the user lacks
+                raise AdapterError(f"{exc}: give the AMI user '{self.config['username']}' "
+                                   f"'{PERMISSIONS[name]}' in manager.conf", retryable=False) from None
+            raise
 
     def originate(self, agent: AgentInfo, code: str) -> None:
-        self.client.action("Originate", Channel=self.interface_for(agent), Exten=code,
+        self._action("Originate", Channel=self.interface_for(agent), Exten=code,
                            Context=self.config["context"], Priority="1", Async="true",
                            Timeout=str(int(self.config["timeout"] * 1000) * 6))
 
@@ -107,13 +175,20 @@ class AsteriskAmiAdapter(Adapter):
         c = self.config
         delay = 1.0
         while not self._stop.is_set():
-            events = AmiClient(c["host"], c["port"], c["username"], c["secret"], timeout=c["timeout"], events=True)
+            events = AmiClient(c["host"], c["port"], c["username"], c["secret"], timeout=c["timeout"], events=True,
+                               on_event=self._on_event_safely)
             try:
                 events.connect()
-                events._sock.settimeout(None)
+                # not blocking forever: an idle connection is pinged, so a half-open one is noticed
+                events._sock.settimeout(LISTENER_IDLE_PING)
                 self.listener_state, delay = "connected", 1.0
                 while not self._stop.is_set():
-                    self.on_event(events.read_message())
+                    try:
+                        message = events.read_message()
+                    except socket.timeout:
+                        events.action("Ping")  # raises when the PBX is gone: reconnect below
+                        continue
+                    self._on_event_safely(message)
             except (AdapterError, OSError, ConnectionError) as exc:
                 self.listener_state = f"reconnecting: {exc}"
             finally:
@@ -121,15 +196,23 @@ class AsteriskAmiAdapter(Adapter):
             self._stop.wait(delay)
             delay = min(delay * 2, 60.0)
 
+    def _on_event_safely(self, event: dict) -> None:
+        # one event the engine refuses (agent logged out, unknown state) must not end the listener
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("AMI event %s for %s could not be applied", event.get("Event"),
+                          event.get("Interface") or event.get("Location"))
+
     def on_event(self, event: dict) -> str | None:
         """Apply a QueueMemberPause made on the phone; returns the state it set (or None)."""
-        if event.get("Event") != "QueueMemberPause":
+        if event.get("Event") not in PAUSE_EVENTS:
             return None
-        interface = event.get("Interface", "")
+        interface = event.get("Interface") or event.get("Location", "")  # Location: Asterisk <= 11
         paused = event.get("Paused", "0")
         reason = event.get("PausedReason", event.get("Reason", ""))
-        if self._sent.get(interface) == (paused, reason):
-            return None  # the echo of our own QueuePause
+        if self._is_echo(interface, paused, reason):
+            return None  # an event of our own QueuePause
         agent_id = self._agent_for(interface)
         if agent_id is None:
             return None

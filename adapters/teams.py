@@ -2,21 +2,29 @@
 
 * Token: OAuth client credentials (``TEAMS_TENANT_ID``, ``TEAMS_CLIENT_ID``, ``TEAMS_CLIENT_SECRET``);
   the app needs the application permission ``Presence.ReadWrite.All``.
-* Available / Busy (InACall) / Away: ``POST /users/{id}/presence/setPresence`` in the app's own
-  presence session (``sessionId`` = the app's client id) with ``expirationDuration``; the dispatcher
-  sends it again before it lapses while the agent stays in the state (``refresh_seconds``).
-* DoNotDisturb and BeRightBack: ``setUserPreferredPresence`` (session presence cannot say DND), and
-  ``clearUserPreferredPresence`` when the agent leaves it.
-* Offline and logout: ``clearPresence`` — Teams then shows what the user's own clients say.
+* Routes follow Graph's precedence (manage presence state): Available and Busy (InACall or
+  InAConferenceCall) are set in the app's presence session (``setPresence``, ``sessionId`` = client id);
+  Away, BeRightBack, DoNotDisturb and Offline (OffWork) as user-preferred presence
+  (``setUserPreferredPresence``), with the app's session kept alive as Away underneath, because preferred
+  presence shows only while a session exists. ``clearUserPreferredPresence`` when leaving those states.
+* Over time: an Available session fades to AvailableInactive after 5 minutes and Away after 10, so it
+  is renewed every 4 minutes; other sessions and preferred presence only before their expiration. Every
+  call counts against Graph's 1,500 presence requests per 30 s per app and tenant; renewals use at most
+  1,200 of them and wait (retried) rather than draw 429s.
+* Logout: ``clearUserPreferredPresence`` (if set) and ``clearPresence`` — Teams then shows what the user's
+  own clients say.
 * The user is the agent's UPN (``email``) or, with ``TEAMS_USER_KEY=agent_id``, an agent id that is
   the Azure AD object id. 429 answers are retried after their ``Retry-After``.
 
-Per-state mapping: ``adapters: {teams: Busy}`` or ``{teams: {availability: Busy, activity: InACall}}``.
+Per-state mapping: ``adapters: {teams: Busy}`` or ``{teams: {availability: Busy, activity: InACall}}``;
+pairs Graph refuses are caught by ``validate_mapping`` in ``config validate`` and the admin editor.
 """
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import requests
@@ -24,30 +32,56 @@ import requests
 from .base import Adapter, AdapterError, AgentInfo, Change, Setting
 from .http_errors import check_reply, unreachable
 
-#: Graph's supported setPresence pairs, and the preferred-presence ones
-SESSION = {"Available": ("Available", "Available"), "Busy": ("Busy", "InACall"), "Away": ("Away", "Away")}
-PREFERRED = {"DoNotDisturb": ("DoNotDisturb", "DoNotDisturb"), "BeRightBack": ("BeRightBack", "BeRightBack")}
-CLEAR = ("Offline", "OffWork")
+#: setPresence pairs Graph accepts (presence-setpresence) and setUserPreferredPresence pairs
+#: (presence-setuserpreferredpresence); anything else is answered 400
+SESSION_PAIRS = {"Available": ("Available",), "Busy": ("InACall", "InAConferenceCall")}
+PREFERRED_PAIRS = {"Away": ("Away",), "BeRightBack": ("BeRightBack",), "DoNotDisturb": ("DoNotDisturb",),
+                   "Offline": ("OffWork",)}
 BY_STATUS = {1: "Available", 2: "Offline", 3: "Away", 4: "DoNotDisturb", 5: "Busy", 6: "Busy", 7: "Offline"}
+#: Graph: an Available session fades after 5 minutes; kept alive well inside that
+KEEP_ALIVE_SECONDS = 240.0
+#: Graph: 1,500 presence requests per 30 s per app and tenant; renewals may use this much of it
+BUDGET_WINDOW, BUDGET_LIMIT, RENEWAL_SHARE = 30.0, 1500, 1200
+
+
+def _pair(value) -> tuple[str, str | None]:
+    if isinstance(value, dict):
+        return str(value.get("availability", "Available")), (str(value["activity"]) if value.get("activity") else None)
+    return str(value), None
+
+
+def validate_mapping(value) -> list[str]:
+    """Problems with one state's ``adapters: {teams: ...}`` value (empty: Graph accepts it)."""
+    if not isinstance(value, (str, dict)):
+        return ["must be an availability like Away or {availability: Busy, activity: InACall}"]
+    availability, activity = _pair(value)
+    pairs = SESSION_PAIRS.get(availability) or PREFERRED_PAIRS.get(availability)
+    if pairs is None:
+        return [f"Teams has no presence '{availability}'; use one of: {', '.join([*SESSION_PAIRS, *PREFERRED_PAIRS])}"]
+    if activity is not None and activity not in pairs:
+        return [f"availability '{availability}' with activity '{activity}' is refused by Microsoft Graph; "
+                f"use activity {' or '.join(pairs)}"]
+    return []
 
 
 def teams_target(state: dict | None) -> tuple[str, str, str]:
-    """(how, availability, activity) for a state: how is 'session', 'preferred' or 'clear'."""
+    """(how, availability, activity) for a state: how is 'session', 'preferred' or 'clear'.
+
+    Graph's precedence (manage presence state): user-preferred beats every session, and among sessions
+    DoNotDisturb > Busy > Available > Away. So Available and Busy go into the app's session (Busy beats the
+    agent's own Teams client being Available), while Away, BeRightBack, DoNotDisturb and Offline are set as
+    preferred presence (a session Away would lose to the client's Available).
+    """
     if state is None:
         return "clear", "", ""
     mapped = (state.get("adapters") or {}).get("teams") or BY_STATUS.get(state.get("status"), "Available")
-    if isinstance(mapped, dict):
-        availability, activity = mapped.get("availability", "Available"), mapped.get("activity")
-    else:
-        availability, activity = str(mapped), None
-    if availability in CLEAR:
-        return "clear", "", ""
-    if availability in PREFERRED:
-        return "preferred", availability, activity or PREFERRED[availability][1]
-    if availability in SESSION:
-        return "session", availability, activity or SESSION[availability][1]
-    raise AdapterError(f"Teams has no presence '{availability}' (state '{state.get('id')}'); use one of: "
-                       f"{', '.join([*SESSION, *PREFERRED, *CLEAR])}", retryable=False)
+    problems = validate_mapping(mapped)
+    if problems:
+        raise AdapterError(f"state '{state.get('id')}' adapters.teams: {problems[0]}", retryable=False)
+    availability, activity = _pair(mapped)
+    if availability in SESSION_PAIRS:
+        return "session", availability, activity or SESSION_PAIRS[availability][0]
+    return "preferred", availability, activity or PREFERRED_PAIRS[availability][0]
 
 
 class TeamsAdapter(Adapter):
@@ -67,11 +101,17 @@ class TeamsAdapter(Adapter):
 
     def __init__(self, values=None):
         super().__init__(values)
-        # renew five minutes (or a third of a short expiry) before the session presence lapses
+        # the dispatcher re-sends every 4 minutes: an Available session fades after 5; other renewals are
+        # skipped until their expiry comes near (see push), so they cost a call only then
         minutes = self.config["expiration_minutes"]
-        self.refresh_seconds = (minutes - min(5, minutes / 3)) * 60
+        self.refresh_seconds = KEEP_ALIVE_SECONDS
+        self._renew_before = (minutes - min(5, minutes / 3)) * 60
         self._token: tuple[str, float] | None = None
         self._token_lock = threading.Lock()
+        self._sent: dict[str, dict[str, datetime]] = {}  # user -> call -> when we last made it
+        self._preferred: dict[str, bool] = {}  # user -> whether we set a preferred presence
+        self._calls: deque[datetime] = deque()  # Graph presence calls in the budget window
+        self._budget_lock = threading.Lock()
 
     def wants(self, options) -> bool:
         return bool(getattr(options, "teams_sync", False))
@@ -128,18 +168,77 @@ class TeamsAdapter(Adapter):
             return
         user = self.user_for(agent)
         how, availability, activity = teams_target(change.state)
-        was_preferred = change.previous is not None and _safe_target(change.previous)[0] == "preferred"
         expiration = f"PT{self.config['expiration_minutes']}M"
-        if was_preferred and how != "preferred" and not change.renewal:
-            self._post(user, "clearUserPreferredPresence", None)
+        session = {"sessionId": self.config["client_id"], "expirationDuration": expiration}
+        if change.renewal:
+            self._renew(user, how, availability, activity, session, expiration)
+            return
+        # what we set last, or (after a restart) what the change came from
+        was_preferred = change.previous is not None and _route(change.previous) == "preferred"
+        had_preferred = self._preferred.get(user, was_preferred)
+        if how != "preferred" and had_preferred:
+            self._send(user, "clearUserPreferredPresence", None)
+            self._preferred[user] = False
         if how == "clear":
-            self._post(user, "clearPresence", {"sessionId": self.config["client_id"]})
+            self._send(user, "clearPresence", {"sessionId": self.config["client_id"]})
+            self._sent.pop(user, None)
         elif how == "preferred":
-            self._post(user, "setUserPreferredPresence", {"availability": availability, "activity": activity,
+            # preferred presence shows only while a session exists: keep the app's own (Away, which never fades)
+            self._send(user, "setPresence", {**session, "availability": "Away", "activity": "Away"})
+            self._send(user, "setUserPreferredPresence", {"availability": availability, "activity": activity,
                                                           "expirationDuration": expiration})
+            self._preferred[user] = True
         else:
-            self._post(user, "setPresence", {"sessionId": self.config["client_id"], "availability": availability,
-                                             "activity": activity, "expirationDuration": expiration})
+            self._send(user, "setPresence", {**session, "availability": availability, "activity": activity})
+
+    def _renew(self, user, how, availability, activity, session, expiration) -> None:
+        """A renewal: keep an Available session from fading; renew the others only near their expiry."""
+        if how == "clear":
+            return
+        sent = self._sent.get(user, {})
+        now = self._now()
+
+        def due(call: str) -> bool:
+            last = sent.get(call)
+            return last is None or (now - last).total_seconds() >= self._renew_before
+
+        if how == "session":
+            if availability == "Available" or due("setPresence"):
+                self._send(user, "setPresence", {**session, "availability": availability, "activity": activity},
+                           renewal=True)
+            return
+        if due("setPresence"):
+            self._send(user, "setPresence", {**session, "availability": "Away", "activity": "Away"}, renewal=True)
+        if due("setUserPreferredPresence"):
+            self._send(user, "setUserPreferredPresence", {"availability": availability, "activity": activity,
+                                                          "expirationDuration": expiration}, renewal=True)
+
+    def _now(self) -> datetime:
+        host = getattr(self, "host", None)  # unbound (a connection check) reads the wall clock
+        return host.now() if host is not None else datetime.now(timezone.utc)
+
+    def _send(self, user: str, action: str, body: dict | None, renewal: bool = False) -> None:
+        self._spend(renewal)
+        self._post(user, action, body)
+        self._sent.setdefault(user, {})[action] = self._now()
+
+    def _spend(self, renewal: bool) -> None:
+        """Count one call against Graph's presence budget; a renewal waits rather than draw a 429."""
+        now = self._now()
+        with self._budget_lock:
+            while self._calls and (now - self._calls[0]).total_seconds() >= BUDGET_WINDOW:
+                self._calls.popleft()
+            limit = RENEWAL_SHARE if renewal else BUDGET_LIMIT
+            if len(self._calls) >= limit:
+                wait = BUDGET_WINDOW - (now - self._calls[0]).total_seconds()
+                raise AdapterError(f"Microsoft Graph presence budget in use ({len(self._calls)} calls in "
+                                   f"{BUDGET_WINDOW:g} s); {'renewal' if renewal else 'change'} waits",
+                                   retryable=True, retry_after=max(1.0, wait))
+            self._calls.append(now)
+
+    def health(self) -> dict:
+        with self._budget_lock:
+            return {"graph_presence_calls_last_30s": len(self._calls), "graph_presence_limit_30s": BUDGET_LIMIT}
 
     def check(self) -> str:
         self._token = None
@@ -147,8 +246,8 @@ class TeamsAdapter(Adapter):
         return f"client-credentials token issued for tenant {self.config['tenant_id']}"
 
 
-def _safe_target(state: dict) -> tuple[str, str, str]:
+def _route(state: dict) -> str:
     try:
-        return teams_target(state)
+        return teams_target(state)[0]
     except AdapterError:
-        return "session", "", ""
+        return "session"

@@ -198,6 +198,10 @@ class _Validator:
             if not isinstance(adapters, dict):
                 self.problem("adapters", "must be a mapping of adapter name to its value", name)
                 adapters = {}
+            if "teams" in adapters:  # Graph's availability/activity pairs (adapters/teams.py)
+                from adapters.teams import validate_mapping
+                for why in validate_mapping(adapters["teams"]):
+                    self.problem("adapters.teams", why, name)
             state = PresenceState(
                 id=sid if isinstance(sid, str) else "",
                 label=label.strip(),

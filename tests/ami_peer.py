@@ -1,4 +1,17 @@
-"""A small Asterisk Manager Interface peer on 127.0.0.1 for tests: logs in, answers, records, drops."""
+"""A small Asterisk Manager Interface peer on 127.0.0.1 for tests: logs in, answers, records, drops.
+
+A successful ``QueuePause`` raises the pause event to every listener (``Events: on``) as the chosen
+Asterisk ``version`` does (apps/app_queue.c):
+
+* ``"11"`` (Asterisk <= 11): ``QueueMemberPaused`` with ``Location`` and ``Reason`` (only when one was given);
+* ``"18"`` (12 up to commit 6c6137028b, 2023-10-30): ``QueueMemberPause`` with ``Interface`` and
+  ``PausedReason`` — empty on an unpause, whatever reason the action gave;
+* ``"21"`` (after 6c6137028b): the unpause carries the action's reason too.
+
+Reasons are kept in ``char reason_paused[80]``, so at most 79 characters come back. One event per queue
+the member is in (``queues``) unless the action names a queue. ``hold_events`` keeps events back until
+``release_events()`` (a slow event stream: events arriving after later actions).
+"""
 from __future__ import annotations
 
 import socket
@@ -7,8 +20,13 @@ import threading
 
 
 class AmiPeer:
-    def __init__(self, username: str = "connector", secret: str = "s3cret"):
+    def __init__(self, username: str = "connector", secret: str = "s3cret", version: str = "21",
+                 queues: tuple[str, ...] = ("support",)):
         self.username, self.secret = username, secret
+        self.version, self.queues = version, queues
+        self.hold_events = False
+        self.deny: set[str] = set()  # actions the AMI user lacks the manager.conf permission for
+        self.held: list[dict] = []
         self.actions: list[dict] = []
         self.raw: list[bytes] = []
         self.connections: list[socket.socket] = []
@@ -47,8 +65,14 @@ class AmiPeer:
                     self.listeners.append(sock)
                 return f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n"
             return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Authentication failed\r\n\r\n"
+        if message.get("Action") in self.deny:  # main/manager.c: the user's write= class does not cover it
+            return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Permission denied\r\n\r\n"
         if message.get("Action") == "QueuePause" and message.get("Interface") == "PJSIP/9999":
             return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Interface not found\r\n\r\n"
+        if message.get("Action") == "QueuePause":
+            for queue in ([message["Queue"]] if message.get("Queue") else self.queues):
+                self.pause_event(queue, message["Interface"], message.get("Paused", "").lower() in ("true", "1"),
+                                 message.get("Reason", ""))
         # an unrelated event first: the client must skip it and wait for its own response
         return (f"Event: PeerStatus\r\nPeer: PJSIP/1\r\n\r\n"
                 f"Response: Success\r\nActionID: {action_id}\r\nMessage: {message.get('Action')} done\r\n\r\n")
@@ -61,6 +85,30 @@ class AmiPeer:
         wire = "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
         for sock in list(self.listeners):
             sock.sendall(wire.encode())
+
+    def pause_event(self, queue: str, interface: str, paused: bool, reason: str) -> None:
+        """The event Asterisk raises when a member's pause changes (shape by ``version``)."""
+        reason = reason[:79]  # char reason_paused[80]
+        if self.version == "11":
+            fields = {"Event": "QueueMemberPaused", "Privilege": "agent,all", "Queue": queue, "Location": interface,
+                      "MemberName": interface, "Paused": "1" if paused else "0"}
+            if reason:
+                fields["Reason"] = reason
+        else:
+            if not paused and self.version != "21":
+                reason = ""  # before 6c6137028b the unpause event carries no reason
+            fields = {"Event": "QueueMemberPause", "Privilege": "agent,all", "Queue": queue, "MemberName": interface,
+                      "Interface": interface, "StateInterface": interface, "Membership": "dynamic",
+                      "Paused": "1" if paused else "0", "PausedReason": reason}
+        if self.hold_events:
+            self.held.append(fields)
+        else:
+            self.event(fields)
+
+    def release_events(self) -> None:
+        held, self.held, self.hold_events = self.held, [], False
+        for fields in held:
+            self.event(fields)
 
     def drop_all(self) -> None:
         for sock in self.connections:

@@ -23,11 +23,13 @@ def test_presence_presets_switch_their_adapter_on_and_map_every_state(preset, sw
             assert skype_availability(brief) in ("Online", "Busy", "DoNotDisturb", "Away", "Offwork")
 
 
-def test_teams_preset_puts_dnd_in_preferred_presence_and_offline_clears():
+def test_teams_preset_puts_dnd_and_away_in_preferred_presence_and_calls_in_the_session():
     config = load_preset("teams")
     assert teams_target(config.state("dnd").as_dict()) == ("preferred", "DoNotDisturb", "DoNotDisturb")
     assert teams_target(config.state("on-a-call").as_dict()) == ("session", "Busy", "InACall")
-    assert teams_target(config.state("logged-out").as_dict())[0] == "clear"
+    assert teams_target(config.state("away").as_dict()) == ("preferred", "Away", "Away")
+    assert teams_target(config.state("logged-out").as_dict()) == ("preferred", "Offline", "OffWork")
+    assert teams_target(None)[0] == "clear"  # the session ended
 
 
 @pytest.mark.parametrize("preset", ["asterisk", "avaya_ip_office"])

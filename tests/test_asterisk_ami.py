@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -145,3 +146,119 @@ def test_missing_settings_are_named():
         AsteriskAmiAdapter({"host": "pbx", "username": "u"})
     with pytest.raises(AdapterConfigError, match="AMI_PORT must be between 1 and 65535"):
         AsteriskAmiAdapter({"host": "pbx", "username": "u", "secret": "x", "port": "70000"})
+
+
+# -- echo of our own QueuePause, per Asterisk version (apps/app_queue.c) ------------------------
+
+def _listening(make_app, peer, config=None, **settings):
+    adapter = ami(peer, events="on", **settings)
+    app, service, dispatcher = app_with(make_app, adapter, config or "asterisk")
+    from connector.integrations import start
+    start(app)
+    deadline = time.monotonic() + 3
+    while not peer.listeners and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert peer.listeners, "the event listener did not log in"
+    return app, adapter, service, dispatcher
+
+
+def _wait_for_events(peer, adapter, count: int) -> None:
+    """Wait until the listener has read ``count`` pause events (a Ping round-trip proves it read up to it)."""
+    deadline = time.monotonic() + 3
+    seen = getattr(adapter, "_seen_for_test")
+    while len(seen) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(seen) >= count
+
+
+def _count_events(adapter):
+    seen: list = []
+    original = adapter.on_event
+
+    def counting(event):
+        result = original(event)
+        if event.get("Event", "").startswith("QueueMemberPause"):
+            seen.append((event, result))
+        return result
+    adapter.on_event = counting
+    adapter._seen_for_test = seen
+    return seen
+
+
+@pytest.mark.parametrize("version", ["11", "18", "21"])
+def test_late_events_of_our_own_pauses_never_change_the_agent(make_app, version):
+    peer = AmiPeer(version=version)
+    try:
+        app, adapter, service, dispatcher = _listening(make_app, peer)
+        seen = _count_events(adapter)
+        try:
+            peer.hold_events = True  # the event stream lags behind the actions
+            service.login("edred", "Softphone", "browser")
+            dispatcher.drain()
+            for state in ("break", "ready", "follow-up"):
+                service.set_state("edred", state)
+                dispatcher.drain()
+            peer.release_events()  # unpause, pause Break, unpause, pause Follow-up
+            _wait_for_events(peer, adapter, 4)
+            assert [result for _, result in seen] == [None] * 4  # each recognised as ours
+            assert service.presence("edred")["state"]["id"] == "follow-up"
+            assert [r for r in outbox(app) if r.source == "pbx"] == []
+            if version == "18":  # the unpause events carried no reason at all
+                assert [e.get("PausedReason") for e, _ in seen] == ["", "Break", "", "Follow-up"]
+            if version == "11":
+                assert {e["Event"] for e, _ in seen} == {"QueueMemberPaused"}
+        finally:
+            adapter.stop()
+            dispatcher.stop()
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("version", ["11", "18", "21"])
+def test_a_pause_made_on_the_phone_is_applied_in_each_event_shape(make_app, version):
+    peer = AmiPeer(version=version)
+    try:
+        app, adapter, service, dispatcher = _listening(make_app, peer)
+        seen = _count_events(adapter)
+        try:
+            service.login("edred", "Softphone", "browser")
+            dispatcher.drain()
+            _wait_for_events(peer, adapter, 1)
+            peer.pause_event("support", "PJSIP/3000", True, "Follow-up")  # pressed on the phone
+            _wait_for_events(peer, adapter, 2)
+            assert seen[-1][1] == "follow-up"
+            assert service.presence("edred")["state"]["id"] == "follow-up"
+        finally:
+            adapter.stop()
+            dispatcher.stop()
+    finally:
+        peer.close()
+
+
+def test_a_label_of_80_or_more_characters_is_recognised_cut_to_79(make_app, tmp_path, peer):
+    long_label = "Coaching session with the team lead about the quarterly quality review results and next steps"
+    assert len(long_label) >= 80
+    text = (Path(__file__).parent.parent / "presence_configs" / "asterisk.yaml").read_text()
+    config = tmp_path / "long.yaml"
+    config.write_text(text.replace("label: Follow-up", f"label: {long_label}"))
+    app, adapter, service, dispatcher = _listening(make_app, peer, config=str(config))
+    seen = _count_events(adapter)
+    try:
+        service.login("edred", "Softphone", "browser")
+        dispatcher.drain()
+        service.set_state("edred", "follow-up")
+        dispatcher.drain()
+        _wait_for_events(peer, adapter, 2)
+        assert seen[-1][0]["PausedReason"] == long_label[:79].strip()
+        assert seen[-1][1] is None  # ours, not a change made on the phone
+        assert service.presence("edred")["state"]["id"] == "follow-up"
+    finally:
+        adapter.stop()
+        dispatcher.stop()
+
+
+def test_a_missing_manager_permission_is_named(peer):
+    peer.deny = {"QueuePause"}
+    with pytest.raises(AdapterError, match="give the AMI user 'connector' 'write = agent' in manager.conf"):
+        ami(peer).push(AgentInfo("edred", extension="3000"),
+                       Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}))

@@ -104,3 +104,152 @@ def test_a_bad_credentials_file_is_named(tmp_path):
     bad.write_text("edred@example.com\n")
     with pytest.raises(AdapterConfigError, match="line 1 is not 'upn:password'"):
         SkypeAdapter({"domain": "example.com", "credentials_file": str(bad)})
+
+
+# -- behaviour over time and pool topology, as UCWA documents it --------------------------------
+
+POOL2_USER = "https://lync2.example.com/Autodiscover/AutodiscoverService.svc/root/oauth/user"
+POOL2_TICKET = "https://lync2.example.com/WebTicket/oauthtoken"
+
+
+def test_an_unquoted_msrtcoauth_href_as_in_the_ucwa_docs_is_understood(tmp_path):
+    from adapters.base import AgentInfo, Change
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
+        # "WWW-Authenticate: MsRtcOAuth href=https://contoso.com/WebTicket/oauthtoken,grant_type=..." (Authentication in UCWA)
+        rsps.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href={TICKET},grant_type='
+                                                                '"urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'})
+        rsps.post(TICKET, status=400, json={"error": "invalid_grant"})
+        with pytest.raises(Exception) as caught:
+            skype(tmp_path).push(AgentInfo("edred", email="edred@example.com"),
+                                 Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+        assert str(caught.value) == "Skype for Business refused the password of 'edred@example.com'"
+        assert [c.request.url for c in rsps.calls][-1] == TICKET  # the web ticket service was found
+
+
+@responses.activate
+def test_a_user_homed_on_another_pool_is_followed_through_the_redirect(tmp_path):
+    from adapters.base import AgentInfo, Change
+    responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
+    responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
+    responses.post(TICKET, json={"access_token": "cwt=POOL1", "expires_in": 28800})
+    # MS-OCDISCWS 3.1.5.3: the user resource of a pool that is not the user's home names only a redirect
+    responses.get(USER, json={"_links": {"self": {"href": USER}, "redirect": {"href": POOL2_USER}}})
+    responses.get(POOL2_USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{POOL2_TICKET}"'})
+    responses.post(POOL2_TICKET, json={"access_token": "cwt=AAEB", "expires_in": 28800})
+    responses.get(POOL2_USER, json={"_links": {"applications": {"href": APPS}}})
+    responses.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
+                                           "_embedded": {"me": {"_links": {"makeMeAvailable": {
+                                               "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
+    responses.post(APP + "/me/makeMeAvailable", status=204)
+    responses.get(APP, json={"_embedded": {"me": {"_links": {"presence": {
+        "href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}})
+    responses.post(APP + "/me/presence", status=204)
+    skype(tmp_path).push(AgentInfo("edred", email="edred@example.com"),
+                         Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+    presence = [c for c in responses.calls if c.request.url == APP + "/me/presence"]
+    assert len(presence) == 1 and presence[0].request.headers["Authorization"] == "Bearer cwt=AAEB"
+
+
+@responses.activate
+def test_a_user_resource_without_applications_or_redirect_parks_naming_the_user(make_app, tmp_path):
+    app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
+    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
+    responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}"'})
+    responses.post(TICKET, json={"access_token": "cwt=AAEB"})
+    responses.get(USER, json={"_links": {"self": {"href": USER}}})
+    ext.service.login("edred", "Softphone", "browser")
+    dispatcher.drain()
+    health = dispatcher.health()["skype"]
+    assert health["parked"] == 1
+    assert health["last_error"].startswith("Skype for Business named no applications resource for 'edred@example.com'")
+
+
+class FakeUcwaActivity:
+    """UCWA's rule over time: without reportMyActivity for 4 minutes the user decays to a less available
+    status (reportMyActivity reference); the fake records what the user would show."""
+
+    def __init__(self, clock):
+        self.clock, self.last_activity, self.shown, self.reports = clock, None, None, 0
+        responses.add_callback(responses.POST, APP + "/me/presence", callback=self._presence)
+        responses.add_callback(responses.POST, APP + "/me/reportMyActivity", callback=self._activity)
+
+    def _check(self):
+        if self.last_activity is not None and (self.clock() - self.last_activity).total_seconds() > 240:
+            self.shown = "Away"  # decayed: the application was idle for more than four minutes
+
+    def _presence(self, request):
+        self._check()
+        self.shown, self.last_activity = json.loads(request.body)["availability"], self.clock()
+        return 204, {}, ""
+
+    def _activity(self, request):
+        self._check()
+        self.reports += 1
+        self.last_activity = self.clock()
+        return 204, {}, ""
+
+
+@responses.activate
+def test_a_signed_in_agent_stays_online_through_activity_reports(make_app, tmp_path, clock):
+    adapter = SkypeAdapter({"domain": "example.com", "credentials_file": str(_creds(tmp_path)), "event_channel": "off"})
+    app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
+    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    ucwa_links(me_extra={"reportMyActivity": {"href": "/ucwa/oauth/v1/applications/101/me/reportMyActivity"}})
+    fake = FakeUcwaActivity(clock)
+    ext.service.login("edred", "Softphone", "browser")
+    dispatcher.drain()
+    for _minute in range(20):
+        clock.advance(minutes=1)
+        ext.service.heartbeat("edred")
+        dispatcher.drain()
+        fake._check()
+        assert fake.shown == "Online"
+    assert fake.reports >= 5  # one at least every four minutes
+    assert sum(1 for c in responses.calls if c.request.url == APP + "/me/presence") == 1
+
+
+def test_the_event_channel_is_held_and_followed_while_the_agent_is_signed_in(tmp_path):
+    import threading
+    from adapters.base import AgentInfo, Change
+    adapter = skype(tmp_path)
+    events_url = APP + "/events"
+    held = threading.Event()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        ucwa_links(rsps, app_links={"events": {"href": "/ucwa/oauth/v1/applications/101/events?ack=1"}})
+        rsps.add_callback(responses.GET, events_url,
+                          callback=lambda r: (held.set(), (200, {}, json.dumps(
+                              {"_links": {"next": {"href": "/ucwa/oauth/v1/applications/101/events?ack=2"}}})))[1])
+        rsps.post(APP + "/me/presence", status=204)
+        adapter.push(AgentInfo("edred", email="edred@example.com"),
+                     Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+        assert held.wait(3)
+        deadline = __import__("time").monotonic() + 3
+        while not any("ack=2" in c.request.url for c in rsps.calls) and __import__("time").monotonic() < deadline:
+            __import__("time").sleep(0.05)
+        adapter.stop()
+        urls = [c.request.url for c in rsps.calls if c.request.url.startswith(events_url)]
+    assert "ack=1" in urls[0] and "timeout=180" in urls[0] and any("ack=2" in u for u in urls)
+
+
+def _creds(tmp_path):
+    creds = tmp_path / "skype.txt"
+    creds.write_text("edred@example.com:Pa55word\n")
+    return creds
+
+
+def ucwa_links(rsps=None, me_extra: dict | None = None, app_links: dict | None = None):
+    r = rsps or responses
+    r.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
+    r.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}"'})
+    r.post(TICKET, json={"access_token": "cwt=AAEB"})
+    r.get(USER, json={"_links": {"applications": {"href": APPS}}})
+    r.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
+                                   "_embedded": {"me": {"_links": {"makeMeAvailable": {
+                                       "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
+    r.post(APP + "/me/makeMeAvailable", status=204)
+    r.get(APP, json={"_links": app_links or {}, "_embedded": {"me": {"_links": {
+        "presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}, **(me_extra or {})}}}})

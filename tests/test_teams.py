@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import responses
@@ -49,6 +51,7 @@ def test_states_become_graph_presence_with_dnd_as_preferred_presence_and_logout_
     session = {"sessionId": APP_ID, "expirationDuration": "PT60M"}
     assert graph_calls(responses) == [
         ("setPresence", {**session, "availability": "Available", "activity": "Available"}),
+        ("setPresence", {**session, "availability": "Away", "activity": "Away"}),  # the session DND needs
         ("setUserPreferredPresence", {"availability": "DoNotDisturb", "activity": "DoNotDisturb",
                                       "expirationDuration": "PT60M"}),
         ("clearUserPreferredPresence", None),
@@ -82,27 +85,130 @@ def test_throttling_is_retried_after_graphs_retry_after(setup, clock):
     assert len(graph_calls(responses)) == 2
 
 
+class FakeGraphPresence:
+    """Graph's presence over time, as "Manage presence state" documents it: sessions aggregate with
+    preferred presence first, then DoNotDisturb > Busy > Available > Away; an Available session fades to
+    AvailableInactive after 5 minutes and to Away after 10; a session expires after expirationDuration;
+    preferred presence shows only while at least one session exists (else Offline); pairs outside the
+    documented ones are answered 400."""
+
+    RANK = {"DoNotDisturb": 4, "Busy": 3, "Available": 2, "AvailableInactive": 2, "Away": 1}
+
+    def __init__(self, clock):
+        self.clock, self.sessions, self.preferred = clock, {}, None
+        for action in ("setPresence", "setUserPreferredPresence", "clearUserPreferredPresence", "clearPresence"):
+            responses.add_callback(responses.POST, f"{GRAPH}/{action}", callback=getattr(self, action))
+
+    def client_session(self, availability: str) -> None:
+        """The user's own Teams client (its session does not fade: the user is at the desk)."""
+        self.sessions["teams-client"] = (availability, self.clock(), None)
+
+    @staticmethod
+    def _minutes(duration: str) -> int:
+        return int(duration[2:-1]) * (60 if duration.endswith("H") else 1)
+
+    def setPresence(self, request):
+        body = json.loads(request.body)
+        if (body["availability"], body["activity"]) not in (("Available", "Available"), ("Busy", "InACall"),
+                                                            ("Busy", "InAConferenceCall"), ("Away", "Away")):
+            return 400, {}, json.dumps({"error": {"code": "BadRequest", "message": "Invalid activity"}})
+        expires = self.clock() + timedelta(minutes=self._minutes(body.get("expirationDuration", "PT5M")))
+        self.sessions[body["sessionId"]] = (body["availability"], self.clock(), expires)
+        return 200, {}, ""
+
+    def setUserPreferredPresence(self, request):
+        body = json.loads(request.body)
+        self.preferred = body["availability"]
+        return 200, {}, ""
+
+    def clearUserPreferredPresence(self, request):
+        self.preferred = None
+        return 200, {}, ""
+
+    def clearPresence(self, request):
+        self.sessions.pop(json.loads(request.body)["sessionId"], None)
+        return 200, {}, ""
+
+    def shown(self) -> str:
+        now, states = self.clock(), []
+        for availability, since, expires in self.sessions.values():
+            if expires is not None and now >= expires:
+                continue  # expired: the session is gone
+            if availability == "Available" and expires is not None:
+                idle = (now - since).total_seconds()
+                availability = "Away" if idle >= 600 else "AvailableInactive" if idle >= 300 else availability
+            states.append(availability)
+        if not states:
+            return "Offline"
+        if self.preferred:
+            return self.preferred
+        return max(states, key=lambda a: self.RANK[a])
+
+
 @responses.activate
-def test_presence_is_renewed_before_it_lapses_while_the_agent_stays(setup, clock):
+def test_a_ready_agent_stays_available_in_teams_without_fading(setup, clock):
     app, service, dispatcher = setup
     responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
-    responses.post(f"{GRAPH}/setPresence", status=200)
+    graph = FakeGraphPresence(clock)
     service.login("edred", "Softphone", "browser")
     dispatcher.drain()
-    for minute in range(55):  # the softphone keeps beating; Teams hears nothing new ...
-        assert len(graph_calls(responses)) == 1
+    for _second in range(0, 30 * 60, 30):  # half an hour in the dispatcher's 30-second steps
+        clock.advance(30)
+        if _second % 60 == 0:
+            service.heartbeat("edred")
+        dispatcher.drain()
+        assert graph.shown() == "Available", f"after {_second + 30} s"
+    calls = graph_calls(responses)
+    assert len(calls) <= 30 * 60 / 240 + 1  # one keep-alive per 4 minutes: renewals are budgeted
+    assert dispatcher.health()["teams"]["graph_presence_calls_last_30s"] <= 1
+
+
+@responses.activate
+def test_away_and_dnd_win_over_the_agents_own_client_and_outlast_the_session_expiry(setup, clock):
+    app, service, dispatcher = setup
+    responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
+    graph = FakeGraphPresence(clock)
+    graph.client_session("Available")  # the agent's Teams desktop client
+    service.login("edred", "Softphone", "browser")
+    dispatcher.drain()
+    service.set_state("edred", "away")
+    dispatcher.drain()
+    assert graph.shown() == "Away"  # a session Away would lose to the client's Available
+    service.set_state("edred", "dnd")
+    dispatcher.drain()
+    graph.sessions.pop("teams-client")  # the agent closes the Teams client
+    for minute in range(90):  # past the 60-minute expirationDuration
         clock.advance(minutes=1)
         service.heartbeat("edred")
         dispatcher.drain()
-    # ... until 55 minutes into the 60-minute session presence, when it is renewed
-    calls = graph_calls(responses)
-    assert len(calls) == 2 and calls[1] == calls[0]
-    service.logout("edred", "Softphone")
-    responses.post(f"{GRAPH}/clearPresence", status=200)
+        assert graph.shown() == "DoNotDisturb", f"after {minute + 1} min"
+    service.set_state("edred", "busy")
     dispatcher.drain()
-    clock.advance(minutes=120)
-    dispatcher.drain()
-    assert [a for a, _ in graph_calls(responses)] == ["setPresence", "setPresence", "clearPresence"]
+    assert graph.shown() == "Busy" and graph.preferred is None
+
+
+def test_invalid_teams_pairs_are_refused_by_config_validate_naming_state_and_field():
+    from connector.errors import ConfigError
+    from connector.presence_config import parse_config
+    text = (Path(__file__).parent.parent / "presence_configs" / "teams.yaml").read_text().replace(
+        "adapters: {teams: Busy}}", "adapters: {teams: {availability: Busy, activity: Busy}}}", 1)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="teams-bad.yaml")
+    [problem] = caught.value.problems
+    assert (problem.field, problem.state) == ("adapters.teams", "busy")
+    assert "activity 'Busy' is refused by Microsoft Graph; use activity InACall or InAConferenceCall" in problem.message
+
+
+@responses.activate
+def test_an_invalid_pair_never_reaches_graph(clock):
+    from adapters.base import AgentInfo, Change
+    responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
+    graph = FakeGraphPresence(clock)
+    with pytest.raises(AdapterError) as caught:
+        teams().push(AgentInfo("e", email="edred@example.com"), Change("presence", at=None, state={
+            "id": "busy", "status": 5, "adapters": {"teams": {"availability": "Busy", "activity": "Busy"}}}))
+    assert not caught.value.retryable and graph.sessions == {}
+    assert graph_calls(responses) == []
 
 
 @responses.activate
@@ -124,12 +230,12 @@ def test_users_can_be_addressed_by_object_id():
     responses.post("https://graph.microsoft.com/v1.0/users/0f1e2d3c-aaaa/presence/setPresence", status=200)
     from adapters.base import AgentInfo, Change
     adapter.push(AgentInfo("0f1e2d3c-aaaa"), Change("presence", at=None,
-                                                    state={"id": "away", "status": 3, "adapters": {"teams": "Away"}}))
-    assert json.loads(responses.calls[1].request.body)["availability"] == "Away"
+                                                    state={"id": "busy", "status": 5, "adapters": {"teams": "Busy"}}))
+    assert json.loads(responses.calls[1].request.body)["activity"] == "InACall"
 
 
 def test_an_unknown_teams_presence_is_refused_naming_the_state():
     from adapters.base import AgentInfo, Change
-    with pytest.raises(AdapterError, match="Teams has no presence 'Lunch' \\(state 'lunch'\\)"):
+    with pytest.raises(AdapterError, match="state 'lunch' adapters.teams: Teams has no presence 'Lunch'"):
         teams().push(AgentInfo("e", email="e@x"), Change("presence", at=None,
                                                           state={"id": "lunch", "status": 3, "adapters": {"teams": "Lunch"}}))

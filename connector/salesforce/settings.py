@@ -4,7 +4,14 @@ Three auth modes, chosen by which credentials are present:
 
 * ``jwt``                — SF_CLIENT_ID + SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer, RS256)
 * ``password``           — SF_CLIENT_ID + SF_CLIENT_SECRET + SF_USERNAME + SF_PASSWORD (+ SF_SECURITY_TOKEN)
-* ``client_credentials`` — SF_CLIENT_ID + SF_CLIENT_SECRET
+* ``client_credentials`` — SF_CLIENT_ID + SF_CLIENT_SECRET; only on a My Domain login URL: Salesforce answers
+  ``invalid_grant: request not supported on this domain`` on login.salesforce.com and test.salesforce.com
+  (help article 000886201), so that combination is refused here, before any call.
+
+The username-password flow is being deprecated by Salesforce (same article); JWT bearer or client
+credentials are the ways to go. The JWT ``aud`` is https://test.salesforce.com for sandboxes (also the
+older ``name--dev.my.salesforce.com`` My Domain hosts) and https://login.salesforce.com otherwise;
+``SF_JWT_AUDIENCE`` overrides it.
 
 Object and field names are configurable for orgs that already have their own object; a field
 set to ``-`` is not sent at all. ``SF_COUNTER_FIELDS`` (``counter=Field__c,...``) turns on one
@@ -21,6 +28,8 @@ from ..engine import COUNTERS
 from ..settings import Settings
 from ..validation import Problem, SettingsInvalid
 
+#: the generic login hosts; the client credentials flow is not supported on them (only on My Domain)
+GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
 API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 DEFAULT_API_VERSION = "62.0"
 
@@ -149,6 +158,11 @@ def load(settings: Settings) -> SalesforceSettings:
             refuse(missing, "no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
                             "with SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), or with SF_CLIENT_SECRET + "
                             "SF_USERNAME + SF_PASSWORD (username-password)")
+    host = (urlparse(login_url).hostname or "").lower() if login_url else ""
+    if mode == "client_credentials" and host in GENERIC_LOGIN_HOSTS:
+        refuse("SF_LOGIN_URL", f"SF_LOGIN_URL: the client credentials flow works only on your My Domain login URL "
+                               f"(https://MyCompany.my.salesforce.com, or https://MyCompany--Sandbox.sandbox.my.salesforce.com "
+                               f"for a sandbox); {host} answers invalid_grant")
     version = get("SF_API_VERSION", DEFAULT_API_VERSION).lstrip("vV")
     if not re.fullmatch(r"[0-9]{2,3}\.0", version) or float(version) < 46:
         refuse("SF_API_VERSION", "SF_API_VERSION must look like 62.0 (46.0 or later: sObject Collections upsert)")
@@ -172,9 +186,7 @@ def load(settings: Settings) -> SalesforceSettings:
     backoff, p2 = _number(settings, "SF_BACKOFF_MAX_SECONDS", 900, 1, 86400)
     pause, p3 = _number(settings, "SF_LIMIT_PAUSE_SECONDS", 3600, 1, 86400)
     problems += [p for p in (p1, p2, p3) if p is not None]
-    host = (urlparse(login_url).hostname or "") if login_url else ""
-    sandbox = host == "test.salesforce.com" or ".sandbox." in host
-    audience = get("SF_JWT_AUDIENCE") or ("https://test.salesforce.com" if sandbox else "https://login.salesforce.com")
+    audience = get("SF_JWT_AUDIENCE") or jwt_audience(host)
     return SalesforceSettings(
         login_url=login_url, auth_mode=mode, client_id=client_id, client_secret=secret, username=username,
         password=password, security_token=get("SF_SECURITY_TOKEN", ""), private_key_file=key_file,
@@ -182,3 +194,17 @@ def load(settings: Settings) -> SalesforceSettings:
         counter_fields=counters,
         timeout_seconds=timeout, backoff_max_seconds=int(backoff), limit_pause_seconds=int(pause),
         problems=tuple(problems))
+
+
+def is_sandbox_host(host: str) -> bool:
+    """test.salesforce.com, enhanced sandbox My Domain (``acme--dev.sandbox.my.salesforce.com``) and the older
+    sandbox My Domain form without ``.sandbox`` (``acme--dev.my.salesforce.com``: the ``--`` names the sandbox)."""
+    host = host.lower()
+    first = host.split(".", 1)[0]
+    return (host == "test.salesforce.com" or ".sandbox." in host
+            or ("--" in first and host.endswith(".my.salesforce.com")))
+
+
+def jwt_audience(host: str) -> str:
+    """The JWT ``aud`` Salesforce expects for a login host: test.salesforce.com for sandboxes, else login."""
+    return "https://test.salesforce.com" if is_sandbox_host(host) else "https://login.salesforce.com"

@@ -13,6 +13,9 @@ from .pending import external_key
 from .state import sync_state
 
 NOT_CONFIGURED = "Salesforce not configured"
+#: Salesforce is deprecating the OAuth username-password flow (help article 000886201)
+PASSWORD_FLOW_NOTICE = ("the username-password flow is being deprecated by Salesforce: switch to JWT bearer "
+                        "(SF_PRIVATE_KEY_FILE) or client credentials on your My Domain login URL")
 
 
 def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
@@ -55,6 +58,7 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
                       if st.api_limit else None),
         "api_calls_made": st.calls_made or 0,
         "records_written": st.records_written or 0,
+        "notice": PASSWORD_FLOW_NOTICE if settings.auth_mode == "password" else None,
     }
 
 
@@ -96,6 +100,8 @@ def status_text(status: dict) -> str:
         f"  rows parked      : {status['rows_parked']}",
         "  API usage (org)  : " + (f"{usage['used']}/{usage['limit']} at {usage['at']}" if usage else "not known yet"),
     ]
+    if status.get("notice"):
+        lines.append(f"  notice           : {status['notice']}")
     if status["last_error"]:
         lines.append(f"  last error       : {status['last_error']} ({status['last_error_at']})")
     for row in status["parked"]:
