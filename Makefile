@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export CONNECTOR_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test bench clean system-deps
+.PHONY: install run test scv-test sf-convert bench clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,24 @@ run: install
 
 test: install system-deps
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory scv-test
+
+# The Service Cloud Voice connector (salesforce/scv-connector): its node tests run on the real
+# @salesforce/scv-connector-base from npm, and one round trip against `presence-connector serve` from $(VENV).
+scv-test: install system-deps
+	cd salesforce/scv-connector && npm ci --no-audit --no-fund --loglevel=error && node --test test/*.test.js
+
+# Not part of `make test` (it downloads Salesforce's CLI, ~500 MB): check that salesforce/ converts to
+# metadata-API format with Salesforce's own `sf project convert source`. The CLI lands in tools/sf-cli;
+# its package.json overrides undici to 7 (sf 2.14x+ crashes on Node 20 through undici 8 inside jsforce).
+SF_CLI := $(CURDIR)/tools/sf-cli/node_modules/.bin
+SF_CONVERT_DIR ?= $(CURDIR)/test-artifacts/sf-convert
+sf-convert: system-deps
+	cd tools/sf-cli && npm install --no-audit --no-fund --loglevel=error
+	rm -rf $(SF_CONVERT_DIR)
+	cd salesforce && PATH="$(SF_CLI):$$PATH" SF_DISABLE_TELEMETRY=true SF_AUTOUPDATE_DISABLE=true \
+		sf project convert source --root-dir force-app --output-dir $(SF_CONVERT_DIR)
+	@echo "converted files:" && cd $(SF_CONVERT_DIR) && find . -type f | sort
 
 bench: install
 	$(BIN)/python bench/api_bench.py
@@ -38,14 +56,16 @@ bench: install
 
 # System packages the tests need (Debian), installed only when missing (CI runs as root):
 # PostgreSQL for the store tests, chromium for the browser tests (driven by Playwright; never
-# `playwright install`).
+# `playwright install`), node and npm for the Service Cloud Voice connector's tests.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache test-artifacts
+	rm -rf $(VENV) instance .pytest_cache test-artifacts salesforce/scv-connector/node_modules tools/sf-cli/node_modules

@@ -37,10 +37,117 @@ def _text(element, name: str) -> str | None:
     return found.text if found is not None else None
 
 
-@pytest.mark.parametrize("path", sorted(ROOT.rglob("*.xml")), ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_metadata_file_is_well_formed_metadata_xml(path):
+#: source-format suffix -> the metadata type (the root element) a file of that suffix must hold
+ROOT_BY_SUFFIX = {
+    ".object-meta.xml": "CustomObject", ".field-meta.xml": "CustomField", ".listView-meta.xml": "ListView",
+    ".permissionset-meta.xml": "PermissionSet", ".tab-meta.xml": "CustomTab", ".layout-meta.xml": "Layout",
+    ".reportType-meta.xml": "ReportType", ".report-meta.xml": "Report", ".reportFolder-meta.xml": "ReportFolder",
+    ".messageChannel-meta.xml": "LightningMessageChannel", ".cmp-meta.xml": "AuraDefinitionBundle",
+}
+METADATA_FILES = sorted(DEFAULT.rglob("*-meta.xml"))
+#: standard fields a layout or list view may show besides the package's own
+STANDARD_FIELDS = {"Name", "NAME", "CreatedById", "LastModifiedById", "OwnerId"}
+
+
+def _suffix(path: Path) -> str:
+    return next((suffix for suffix in ROOT_BY_SUFFIX if path.name.endswith(suffix)), "")
+
+
+def _custom_fields(obj: str) -> set[str]:
+    return {p.name.split(".")[0] for p in (DEFAULT / "objects" / obj / "fields").glob("*.field-meta.xml")}
+
+
+def _objects() -> set[str]:
+    return {p.name for p in (DEFAULT / "objects").iterdir() if p.is_dir()}
+
+
+@pytest.mark.parametrize("path", METADATA_FILES, ids=lambda p: str(p.relative_to(DEFAULT)))
+def test_every_metadata_file_parses_and_its_root_is_its_type(path):
+    suffix = _suffix(path)
+    assert suffix, f"{path.name}: unknown metadata suffix; add it to ROOT_BY_SUFFIX with its type"
     root = ET.parse(path).getroot()
-    assert root.tag.startswith("{http://soap.sforce.com/2006/04/metadata}")
+    assert root.tag == f"{{{NS['md']}}}{ROOT_BY_SUFFIX[suffix]}"
+    full_name = _text(root, "fullName")
+    assert full_name in (None, path.name[: -len(suffix)])
+
+
+def test_the_package_ships_the_tab_layout_list_views_report_type_and_weekly_report():
+    names = {str(p.relative_to(DEFAULT)) for p in METADATA_FILES}
+    assert {"tabs/Presence_Time__c.tab-meta.xml", "layouts/Presence_Time__c-Presence Time Layout.layout-meta.xml",
+            "objects/Presence_Time__c/listViews/All.listView-meta.xml", "reportTypes/Presence_Times.reportType-meta.xml",
+            "reports/Presence_Connector_Reports.reportFolder-meta.xml",
+            "reports/Presence_Connector_Reports/Time_per_State_by_Agent_This_Week.report-meta.xml"} <= names
+    report = ET.parse(DEFAULT / "reports/Presence_Connector_Reports/"
+                      "Time_per_State_by_Agent_This_Week.report-meta.xml").getroot()
+    assert _text(report, "name") == "Time per presence state by agent, this week"
+    assert [_text(g, "field") for g in report.findall("md:groupingsDown", NS)] == \
+        ["Presence_Time__c.Agent__c", "Presence_Time__c.Presence_State__c"]
+    frame = report.find("md:timeFrameFilter", NS)
+    assert (_text(frame, "dateColumn"), _text(frame, "interval")) == ("Presence_Time__c.Date__c", "INTERVAL_THISWEEK")
+
+
+def test_tabs_layouts_and_list_views_reference_existing_objects_and_fields():
+    objects = _objects()
+    for tab in (DEFAULT / "tabs").glob("*.tab-meta.xml"):
+        assert tab.name.split(".")[0] in objects, f"{tab.name}: no such object in the package"
+    for layout in (DEFAULT / "layouts").glob("*.layout-meta.xml"):
+        obj = layout.name.split("-")[0]
+        assert obj in objects, f"{layout.name}: no such object in the package"
+        shown = {item.text for item in ET.parse(layout).getroot().iter(f"{{{NS['md']}}}field")}
+        assert shown - STANDARD_FIELDS <= _custom_fields(obj), f"{layout.name}: unknown fields"
+        assert _custom_fields(obj) <= shown, f"{layout.name}: fields missing from the layout"
+    for view in (DEFAULT / "objects").glob("*/listViews/*.listView-meta.xml"):
+        root = ET.parse(view).getroot()
+        used = {c.text for c in root.findall("md:columns", NS)} | \
+            {_text(f, "field") for f in root.findall("md:filters", NS)}
+        assert used - STANDARD_FIELDS <= _custom_fields(view.parent.parent.name), f"{view.name}: unknown fields"
+
+
+def test_reports_use_an_existing_report_type_folder_and_columns():
+    columns_by_type = {}
+    for path in (DEFAULT / "reportTypes").glob("*.reportType-meta.xml"):
+        root = ET.parse(path).getroot()
+        base = _text(root, "baseObject")
+        assert base in _objects()
+        columns = {(_text(c, "table"), _text(c, "field")) for c in root.iter(f"{{{NS['md']}}}columns")}
+        for table, field in columns:
+            assert table == base and field in _custom_fields(base), f"{path.name}: unknown column {table}.{field}"
+        columns_by_type[path.name.split(".")[0] + "__c"] = {f"{t}.{f}" for t, f in columns}
+    reports = list((DEFAULT / "reports").glob("*/*.report-meta.xml"))
+    assert reports
+    for path in reports:
+        assert (path.parent.parent / f"{path.parent.name}.reportFolder-meta.xml").is_file(), f"{path}: no folder"
+        root = ET.parse(path).getroot()
+        available = columns_by_type.get(_text(root, "reportType"))
+        assert available, f"{path.name}: report type {_text(root, 'reportType')} is not in the package"
+        used = {_text(c, "field") for c in root.findall("md:columns", NS)} | \
+            {_text(g, "field") for g in root.findall("md:groupingsDown", NS)} | \
+            {_text(root.find("md:timeFrameFilter", NS), "dateColumn")}
+        for aggregate in root.findall("md:aggregates", NS):
+            used |= {ref.split(":")[0] for ref in _text(aggregate, "calculatedFormula").split("/") if ":" in ref}
+        assert used <= available, f"{path.name}: columns not in its report type: {used - available}"
+
+
+def test_the_permission_set_references_existing_fields_objects_and_tabs_and_reads_omni_presence():
+    root = ET.parse(DEFAULT / "permissionsets" / "Presence_Connector_Integration.permissionset-meta.xml").getroot()
+    for item in root.findall("md:fieldPermissions", NS):
+        obj, _, field = _text(item, "field").partition(".")
+        assert field in _custom_fields(obj), f"permission set grants unknown field {obj}.{field}"
+    objects = {_text(o, "object") for o in root.findall("md:objectPermissions", NS)}
+    # UserServicePresence is standard (Omni-Channel); the drift check reads every agent's current row
+    assert objects == _objects() | {"UserServicePresence"}
+    tabs = {_text(t, "tab") for t in root.findall("md:tabSettings", NS)}
+    assert tabs == {p.name.split(".")[0] for p in (DEFAULT / "tabs").glob("*.tab-meta.xml")}
+    # ServicePresenceStatus.DeveloperName is visible only with "View DeveloperName" or "View Setup and
+    # Configuration" (Object Reference, ServicePresenceStatus); the narrower one is granted.
+    assert {"ApiEnabled", "ViewDeveloperName"} <= {_text(p, "name") for p in root.findall("md:userPermissions", NS)}
+
+
+def test_the_omni_component_uses_the_shipped_message_channel():
+    markup = (DEFAULT / "aura/PresenceConnectorOmni/PresenceConnectorOmni.cmp").read_text()
+    channel = markup.split('type="', 1)[1].split('"', 1)[0]
+    assert channel.endswith("__c")
+    assert (DEFAULT / "messageChannels" / f"{channel[:-3]}.messageChannel-meta.xml").is_file()
 
 
 def test_the_project_deploys_force_app():
