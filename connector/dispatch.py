@@ -86,6 +86,8 @@ class Dispatcher:
         self._pool_size = max(1, sum(self.concurrency(a) for a in adapters.current().values()))
         self._pool = ThreadPoolExecutor(max_workers=self._pool_size, thread_name_prefix="dispatch")
         self._lock = threading.Lock()
+        self._record_lock = threading.Lock()
+        self._outcomes: list[tuple] = []
         self._futures: list[Future] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,7 +145,7 @@ class Dispatcher:
             for c in claims:
                 adapter = adapters[c.adapter]
                 self.stats[c.adapter].in_flight_since[c.row_id] = now
-                started.append(self._pool.submit(self._deliver, adapter, c.row_id))
+                started.append(self._pool.submit(self._deliver, adapter, c))
             self._futures = [f for f in self._futures if not f.done()] + started
         return started
 
@@ -214,12 +216,10 @@ class Dispatcher:
                                      row.source, now))
 
     # -- delivering one row ------------------------------------------------------------------
-    def _deliver(self, adapter: Adapter, row_id: int) -> None:
+    def _deliver(self, adapter: Adapter, claim: outbox_claims.Claim) -> None:
         pin: str | None = None
+        row_id, agent_id, payload, source, kind = claim.row_id, claim.agent_id, claim.payload, claim.source, claim.kind
         try:
-            with self.store.read() as s:
-                row = s.get(OutboxRow, row_id)
-                agent_id, payload, source, kind = row.agent_id, dict(row.payload or {}), row.source, row.kind
             info = self.host.agent(agent_id)
             options = self.host.active_config().options
             error: AdapterError | None = None
@@ -251,32 +251,42 @@ class Dispatcher:
                                retryable=False) from None
 
     def _record(self, name: str, row_id: int, error: AdapterError | None, pin: str | None) -> None:
-        now = self.clock()
+        """Record an outcome; outcomes that finish together share one transaction (one commit, one fsync)."""
+        with self._lock:
+            self._outcomes.append((name, row_id, error, pin, self.clock()))
+        with self._record_lock:  # whoever gets in writes every outcome queued so far, its own included
+            with self._lock:
+                batch, self._outcomes = self._outcomes, []
+            if batch:
+                with self.store.write() as s:
+                    for outcome in batch:
+                        self._apply(s, *outcome)
+
+    def _apply(self, s, name: str, row_id: int, error: AdapterError | None, pin: str | None, now: datetime) -> None:
         stats = self.stats[name]
-        with self.store.write() as s:
-            row = s.get(OutboxRow, row_id)
-            row.attempts = (row.attempts or 0) + 1
-            row.claimed_by, row.lease_until = None, None
-            if error is None or not error.retryable:
-                row.payload = {k: v for k, v in (row.payload or {}).items() if k != "pin_sealed"}
-            if error is None:
-                row.delivered_at = now
-                row.last_error = None
-                stats.last_success_at, stats.delivered = now, stats.delivered + 1
-                return
-            message = scrub(str(error), pin)[:500]
-            row.last_error = message
-            stats.last_error, stats.last_error_at, stats.failed = message, now, stats.failed + 1
-            if not error.retryable:
-                row.next_attempt_at = None  # parked: visible in health, the lane moves on
-                log.warning("adapter %s refused row %s for good: %s", name, row_id, message)
-                return
-            delay = min(self.max_backoff, self.base_backoff * 2 ** (row.attempts - 1))
-            if error.retry_after is not None:  # the remote said when; honour it (within an hour)
-                delay = min(max(error.retry_after, 0.0), 3600.0)
-            row.next_attempt_at = now + timedelta(seconds=delay)
-            log.info("adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, row.attempts,
-                     delay, message)
+        row = s.get(OutboxRow, row_id)
+        row.attempts = (row.attempts or 0) + 1
+        row.claimed_by, row.lease_until = None, None
+        if error is None or not error.retryable:
+            row.payload = {k: v for k, v in (row.payload or {}).items() if k != "pin_sealed"}
+        if error is None:
+            row.delivered_at = now
+            row.last_error = None
+            stats.last_success_at, stats.delivered = now, stats.delivered + 1
+            return
+        message = scrub(str(error), pin)[:500]
+        row.last_error = message
+        stats.last_error, stats.last_error_at, stats.failed = message, now, stats.failed + 1
+        if not error.retryable:
+            row.next_attempt_at = None  # parked: visible in health, the lane moves on
+            log.warning("adapter %s refused row %s for good: %s", name, row_id, message)
+            return
+        delay = min(self.max_backoff, self.base_backoff * 2 ** (row.attempts - 1))
+        if error.retry_after is not None:  # the remote said when; honour it (within an hour)
+            delay = min(max(error.retry_after, 0.0), 3600.0)
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        log.info("adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, row.attempts,
+                 delay, message)
 
     # -- health ------------------------------------------------------------------------------
     def health(self) -> dict[str, dict]:

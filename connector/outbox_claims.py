@@ -14,16 +14,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from .store import Store
 from .store.models import OutboxRow
 
 
 class Claim(NamedTuple):
+    """A row leased for delivery, with what the push needs (no second read)."""
+
     row_id: int
     adapter: str
     agent_id: str
+    kind: str
+    payload: dict
+    source: str
 
 
 def _pending(adapters: Iterable[str]):
@@ -44,17 +49,17 @@ def _leased(row: OutboxRow, now: datetime) -> bool:
 
 def due_heads(store: Store, free: dict[str, int], now: datetime) -> list[int]:
     """Ids of lane heads that are due and not leased, oldest first, at most ``free[adapter]`` each."""
+    chosen: list[int] = []
     with store.read() as s:
-        rows = s.execute(_pending([a for a, n in free.items() if n > 0]).order_by(OutboxRow.id)).scalars().all()
-        heads = [lane[0] for lane in _lanes(rows).values()
-                 if lane[0].next_attempt_at <= now and not _leased(lane[0], now)]
-    left = dict(free)
-    chosen = []
-    for head in sorted(heads, key=lambda r: r.id):
-        if left.get(head.adapter, 0) > 0:
-            left[head.adapter] -= 1
-            chosen.append(head.id)
-    return chosen
+        for adapter, slots in free.items():
+            if slots <= 0:
+                continue
+            heads = _pending([adapter]).with_only_columns(func.min(OutboxRow.id)).group_by(OutboxRow.agent_id)
+            chosen += s.execute(select(OutboxRow.id).where(
+                OutboxRow.id.in_(heads), OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now))
+                .order_by(OutboxRow.id).limit(slots)).scalars().all()
+    return sorted(chosen)
 
 
 def claim(store: Store, head_ids: list[int], now: datetime, holder: str, lease: timedelta) -> list[Claim]:
@@ -81,7 +86,7 @@ def claim(store: Store, head_ids: list[int], now: datetime, holder: str, lease: 
             if row.next_attempt_at > now or _leased(row, now):
                 continue
             row.claimed_by, row.lease_until = holder, now + lease
-            claims.append(Claim(row.id, row.adapter, row.agent_id))
+            claims.append(Claim(row.id, row.adapter, row.agent_id, row.kind, dict(row.payload or {}), row.source))
     return claims
 
 
