@@ -204,3 +204,51 @@ def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app
         assert rec.sent == [("edred", "presence", "ready")]
     finally:
         dispatcher.stop()
+
+
+def _wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_a_committed_change_wakes_the_running_dispatcher_without_waiting_for_a_poll(make_app):
+    rec = Recorder()
+    app = make_app(ADAPTERS=[rec])
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
+    _agent(app)
+    dispatcher.poll_seconds = 3600  # only the commit's signal can get it going
+    dispatcher.start()
+    try:
+        service.login("edred", "Softphone", "browser")
+        _wait_until(lambda: rec.sent == [("edred", "presence", "ready")])
+        service.set_state("edred", "break")  # the next change too: the loop keeps listening
+        _wait_until(lambda: rec.sent[-1:] == [("edred", "presence", "break")])
+    finally:
+        dispatcher.stop()
+
+
+def test_per_adapter_concurrency_comes_from_the_environment(make_app):
+    gate = threading.Event()
+    rec = Recorder(gate=gate)
+    app = make_app(ADAPTERS=[rec], CONNECTOR_DISPATCH_CONCURRENCY_RECORDER="5")
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
+    for n in range(7):
+        _agent(app, f"agent{n}")
+        service.login(f"agent{n}", "Softphone", "browser")
+    dispatcher.dispatch_once()
+    assert dispatcher.health()["recorder"]["in_flight"] == 5  # five agents at once, the default is 2
+    gate.set()
+    dispatcher.drain()
+    assert len(rec.sent) == 7
+
+
+def test_a_bad_concurrency_setting_is_refused_naming_the_variable(make_app):
+    import pytest
+
+    from connector.errors import InvalidInput
+    with pytest.raises(InvalidInput) as err:
+        make_app(ADAPTERS=[Recorder()], CONNECTOR_DISPATCH_CONCURRENCY_RECORDER="lots")
+    assert err.value.field == "CONNECTOR_DISPATCH_CONCURRENCY_RECORDER"
+    assert "whole number from 1 to 64" in err.value.message
