@@ -258,9 +258,36 @@ class Dispatcher:
             with self._lock:
                 batch, self._outcomes = self._outcomes, []
             if batch:
-                with self.store.write() as s:
-                    for outcome in batch:
-                        self._apply(s, *outcome)
+                self._record_and_claim_next(batch)
+
+    def _record_and_claim_next(self, batch: list[tuple]) -> None:
+        """Write the outcomes and, in the same transaction, claim rows for the slots they free."""
+        adapters = self.adapters
+        now = self.clock()
+        reserved: list[tuple[str, int]] = []
+        try:
+            with self.store.write() as s:
+                for outcome in batch:
+                    self._apply(s, *outcome)
+                with self._lock:
+                    for name, row_id, *_ in batch:
+                        self.stats[name].in_flight_since.pop(row_id, None)
+                    free = {name: self.concurrency(a) - len(self.stats[name].in_flight_since)
+                            for name, a in adapters.items() if name in {b[0] for b in batch}}
+                claims = outbox_claims.claim_in(s, outbox_claims.due_heads_in(s, free, now), now,
+                                                self.leases.holder, self.lease)
+                with self._lock:  # the slots are taken before the commit, so the loop cannot hand them out
+                    for c in claims:
+                        self.stats[c.adapter].in_flight_since[c.row_id] = now
+                        reserved.append((c.adapter, c.row_id))
+        except Exception:
+            with self._lock:
+                for name, row_id in reserved:
+                    self.stats[name].in_flight_since.pop(row_id, None)
+            raise
+        with self._lock:
+            started = [self._pool.submit(self._deliver, adapters[c.adapter], c) for c in claims]
+            self._futures = [f for f in self._futures if not f.done()] + started
 
     def _apply(self, s, name: str, row_id: int, error: AdapterError | None, pin: str | None, now: datetime) -> None:
         stats = self.stats[name]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, NamedTuple
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from .store import Store
 from .store.models import OutboxRow
@@ -49,16 +50,20 @@ def _leased(row: OutboxRow, now: datetime) -> bool:
 
 def due_heads(store: Store, free: dict[str, int], now: datetime) -> list[int]:
     """Ids of lane heads that are due and not leased, oldest first, at most ``free[adapter]`` each."""
-    chosen: list[int] = []
     with store.read() as s:
-        for adapter, slots in free.items():
-            if slots <= 0:
-                continue
-            heads = _pending([adapter]).with_only_columns(func.min(OutboxRow.id)).group_by(OutboxRow.agent_id)
-            chosen += s.execute(select(OutboxRow.id).where(
-                OutboxRow.id.in_(heads), OutboxRow.next_attempt_at <= now,
-                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now))
-                .order_by(OutboxRow.id).limit(slots)).scalars().all()
+        return due_heads_in(s, free, now)
+
+
+def due_heads_in(s: Session, free: dict[str, int], now: datetime) -> list[int]:
+    chosen: list[int] = []
+    for adapter, slots in free.items():
+        if slots <= 0:
+            continue
+        heads = _pending([adapter]).with_only_columns(func.min(OutboxRow.id)).group_by(OutboxRow.agent_id)
+        chosen += s.execute(select(OutboxRow.id).where(
+            OutboxRow.id.in_(heads), OutboxRow.next_attempt_at <= now,
+            or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now))
+            .order_by(OutboxRow.id).limit(slots)).scalars().all()
     return sorted(chosen)
 
 
@@ -66,27 +71,35 @@ def claim(store: Store, head_ids: list[int], now: datetime, holder: str, lease: 
     """Lease the lanes of ``head_ids`` to ``holder``; returns the rows to deliver (one per lane)."""
     if not head_ids:
         return []
-    claims: list[Claim] = []
     with store.write() as s:
-        locked = s.execute(select(OutboxRow).where(
-            OutboxRow.id.in_(head_ids), OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False),
-            OutboxRow.next_attempt_at.is_not(None), or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now))
-            .with_for_update(skip_locked=True)).scalars().all()
-        if not locked:
-            return []
-        adapters = {r.adapter for r in locked}
-        agents = {r.agent_id for r in locked}
-        fresh = s.execute(_pending(adapters).where(OutboxRow.agent_id.in_(agents)).order_by(OutboxRow.id)).scalars()
-        lanes = _lanes(fresh)
-        for head in locked:
-            lane = lanes.get((head.adapter, head.agent_id), [])
-            if not lane or lane[0].id != head.id:
-                continue  # no longer the head (delivered or coalesced elsewhere meanwhile)
-            row = _coalesce(lane)
-            if row.next_attempt_at > now or _leased(row, now):
-                continue
-            row.claimed_by, row.lease_until = holder, now + lease
-            claims.append(Claim(row.id, row.adapter, row.agent_id, row.kind, dict(row.payload or {}), row.source))
+        return claim_in(s, head_ids, now, holder, lease)
+
+
+def claim_in(s: Session, head_ids: list[int], now: datetime, holder: str, lease: timedelta) -> list[Claim]:
+    """:func:`claim` inside the caller's transaction (a finished delivery claims the next row in the
+    transaction that records it: one commit for both)."""
+    if not head_ids:
+        return []
+    claims: list[Claim] = []
+    locked = s.execute(select(OutboxRow).where(
+        OutboxRow.id.in_(head_ids), OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False),
+        OutboxRow.next_attempt_at.is_not(None), or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now))
+        .with_for_update(skip_locked=True)).scalars().all()
+    if not locked:
+        return []
+    adapters = {r.adapter for r in locked}
+    agents = {r.agent_id for r in locked}
+    fresh = s.execute(_pending(adapters).where(OutboxRow.agent_id.in_(agents)).order_by(OutboxRow.id)).scalars()
+    lanes = _lanes(fresh)
+    for head in locked:
+        lane = lanes.get((head.adapter, head.agent_id), [])
+        if not lane or lane[0].id != head.id:
+            continue  # no longer the head (delivered or coalesced elsewhere meanwhile)
+        row = _coalesce(lane)
+        if row.next_attempt_at > now or _leased(row, now):
+            continue
+        row.claimed_by, row.lease_until = holder, now + lease
+        claims.append(Claim(row.id, row.adapter, row.agent_id, row.kind, dict(row.payload or {}), row.source))
     return claims
 
 
