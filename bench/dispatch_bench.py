@@ -78,10 +78,11 @@ def offer(cluster: Cluster, token: str, agents: list[str], rate: float, seconds:
     for t in threads:
         t.join()
     expected = sum(len(v) for v in sent.values())
+    first = min((t0 for changes in sent.values() for _, t0 in changes), default=0.0)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        got = [p for p in receiver.snapshot() if p["agent"] in sent and p["key"]]
-        if len({p["key"] for p in got}) >= expected:
+    while time.monotonic() < deadline:  # every accepted change delivered (the logins before are not counted)
+        got = {p["key"] for p in receiver.snapshot() if p["agent"] in sent and p["at"] >= first}
+        if len(got) >= expected:
             break
         time.sleep(0.2)
     delivery_ms = []
