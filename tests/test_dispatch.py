@@ -252,3 +252,33 @@ def test_a_bad_concurrency_setting_is_refused_naming_the_variable(make_app):
         make_app(ADAPTERS=[Recorder()], CONNECTOR_DISPATCH_CONCURRENCY_RECORDER="lots")
     assert err.value.field == "CONNECTOR_DISPATCH_CONCURRENCY_RECORDER"
     assert "whole number from 1 to 64" in err.value.message
+
+
+def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_same_key_and_in_order(make_app,
+                                                                                                       clock):
+    from datetime import timedelta
+
+    from connector import outbox_claims
+
+    keys: list[str] = []
+
+    class KeyRecorder(Recorder):
+        def push(self, agent, change):
+            keys.append(change.key)
+            super().push(agent, change)
+
+    rec = KeyRecorder()
+    app = make_app(ADAPTERS=[rec])
+    ext = get_parts(app)
+    _agent(app)
+    ext.service.login("edred", "Softphone", "browser")
+    head = _rows(app)[0].id
+    assert outbox_claims.claim(ext.store, [head], clock(), "instance-that-died", timedelta(seconds=60))
+    ext.service.dial("edred", "0123")  # the lane's next row waits behind the leased head
+    ext.dispatcher.drain()
+    assert rec.sent == []
+    clock.advance(61)  # the lease lapsed: this instance takes the lane over
+    ext.dispatcher.drain()
+    assert rec.sent == [("edred", "presence", "ready"), ("edred", "dial", "0123")]
+    assert keys == [f"outbox-{head}", f"outbox-{_rows(app)[1].id}"]
+    assert all(r.claimed_by is None and r.delivered_at is not None for r in _rows(app))
