@@ -1,6 +1,6 @@
 """Pluggable adapters that carry presence changes to other systems (see adapters.base)."""
-from .base import (Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Host, InboundRejected, Job,
-                   Setting, StateInfo, UnknownAdapter)
+from .base import (Adapter, AdapterConfigError, AdapterError, AgentInfo, BudgetUse, Change, Host, InboundRejected,
+                   Job, Setting, StateInfo, UnknownAdapter)
 
-__all__ = ["Adapter", "AdapterConfigError", "AdapterError", "AgentInfo", "Change", "Host", "InboundRejected", "Job",
-           "Setting", "StateInfo", "UnknownAdapter"]
+__all__ = ["Adapter", "AdapterConfigError", "AdapterError", "AgentInfo", "BudgetUse", "Change", "Host",
+           "InboundRejected", "Job", "Setting", "StateInfo", "UnknownAdapter"]

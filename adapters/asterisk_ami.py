@@ -86,7 +86,8 @@ class AsteriskAmiAdapter(Adapter):
         self.client = AmiClient(c["host"], c["port"], c["username"], c["secret"], c["timeout"])
         self._expected: dict[str, list[_Expected]] = {}  # interface -> events our recent QueuePauses cause
         self._expected_lock = threading.Lock()
-        self.monotonic = time.monotonic  # replaceable in tests
+        # wall-clock seconds: the deadlines are shared with other instances through the store
+        self.monotonic = time.time  # replaceable in tests
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self.listener_state = "off"
@@ -125,17 +126,32 @@ class AsteriskAmiAdapter(Adapter):
         now = self.monotonic()
         with self._expected_lock:
             recent = [_Expected(e.paused, e.reason, min(e.until, now + SUPERSEDED_GRACE))
-                      for e in self._expected.get(interface, []) if e.until > now]
+                      for e in self._recent(interface) if e.until > now]
             # the reader strips values, so a cut that ends in a space comes back without it
             recent.append(_Expected(paused, reason[:REASON_MAX].strip(), now + ECHO_WINDOW))
-            self._expected[interface] = recent[-20:]
+            self._keep(interface, recent[-20:])
 
     def _is_echo(self, interface: str, paused: str, reason: str) -> bool:
         now = self.monotonic()
         with self._expected_lock:
-            recent = [e for e in self._expected.get(interface, []) if e.until > now]
-            self._expected[interface] = recent
+            recent = [e for e in self._recent(interface) if e.until > now]
             return any(e.matches(paused, reason.strip()) for e in recent)
+
+    # what we asked for lives in the store (host.remember), so the instance whose listener hears the
+    # event knows it was ours even when another instance sent the QueuePause
+    def _recent(self, interface: str) -> list[_Expected]:
+        host = getattr(self, "host", None)
+        if host is None:
+            return self._expected.get(interface, [])
+        return [_Expected(*item) for item in host.recall(f"{self.name}:expected:{interface}") or []]
+
+    def _keep(self, interface: str, recent: list[_Expected]) -> None:
+        host = getattr(self, "host", None)
+        if host is None:
+            self._expected[interface] = recent
+            return
+        host.remember(f"{self.name}:expected:{interface}", [[e.paused, e.reason, e.until] for e in recent],
+                      ECHO_WINDOW)
 
     def _action(self, name: str, **fields: str) -> dict:
         try:

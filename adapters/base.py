@@ -209,6 +209,15 @@ class Job(NamedTuple):
     seconds: int
 
 
+class BudgetUse(NamedTuple):
+    """The answer of :meth:`Host.spend`: whether the calls were granted, the calls used in the window
+    (these included), and when refused the seconds until the window has room."""
+
+    granted: bool
+    used: int
+    retry_after: float
+
+
 #: a SOQL query through the shared Salesforce connection: rows as dicts; raises AdapterError
 SalesforceQuery = Callable[[str], list[dict]]
 
@@ -250,6 +259,17 @@ class Host(Protocol):
 
     def salesforce_query(self) -> SalesforceQuery | None:
         """SOQL through the shared Salesforce connection (SF_* settings), or None when not configured."""
+
+    def remember(self, key: str, value: object, ttl: float | None = None) -> None:
+        """Keep a small JSON value for ``ttl`` seconds, seen by every instance of the connector (echo
+        suppression, what was last sent). Prefix keys with the adapter's name."""
+
+    def recall(self, key: str) -> object | None:
+        """What :meth:`remember` kept under ``key`` (on any instance), or None when none or expired."""
+
+    def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
+        """Draw ``calls`` from a rate budget of ``limit`` per sliding ``window`` seconds shared by every
+        instance; nothing is drawn when that would go over. ``calls`` 0 only reads the use."""
 
 
 class Adapter:

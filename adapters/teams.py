@@ -108,10 +108,13 @@ class TeamsAdapter(Adapter):
         self._renew_before = (minutes - min(5, minutes / 3)) * 60
         self._token: tuple[str, float] | None = None
         self._token_lock = threading.Lock()
-        self._sent: dict[str, dict[str, datetime]] = {}  # user -> call -> when we last made it
-        self._preferred: dict[str, bool] = {}  # user -> whether we set a preferred presence
-        self._calls: deque[datetime] = deque()  # Graph presence calls in the budget window
+        # what we sent each user lives in the store (host.remember), shared by every instance; an unbound
+        # adapter (a connection check) keeps it here
+        self._local: dict[str, dict] = {}
+        self._calls: deque[datetime] = deque()  # Graph presence calls in the budget window (unbound only)
         self._budget_lock = threading.Lock()
+        self.skipped_unchanged = 0  # calls not made: the mapped availability/activity had not changed
+        self.deferred = 0  # calls put off because the shared Graph budget was in use
 
     def wants(self, options) -> bool:
         return bool(getattr(options, "teams_sync", False))
@@ -173,34 +176,58 @@ class TeamsAdapter(Adapter):
         if change.renewal:
             self._renew(user, how, availability, activity, session, expiration)
             return
+        record = self._record(user)
+        target = [how, availability, activity]
+        if record.get("target") == target:
+            self.skipped_unchanged += 1  # Graph already shows this: the call would only spend budget
+            return
         # what we set last, or (after a restart) what the change came from
         was_preferred = change.previous is not None and _route(change.previous) == "preferred"
-        had_preferred = self._preferred.get(user, was_preferred)
+        had_preferred = record.get("preferred", was_preferred)
         if how != "preferred" and had_preferred:
             self._send(user, "clearUserPreferredPresence", None)
-            self._preferred[user] = False
+            self._update(user, preferred=False)
         if how == "clear":
             self._send(user, "clearPresence", {"sessionId": self.config["client_id"]})
-            self._sent.pop(user, None)
-        elif how == "preferred":
+            self._update(user, sent={}, target=target)
+            return
+        if how == "preferred":
             # preferred presence shows only while a session exists: keep the app's own (Away, which never fades)
             self._send(user, "setPresence", {**session, "availability": "Away", "activity": "Away"})
             self._send(user, "setUserPreferredPresence", {"availability": availability, "activity": activity,
                                                           "expirationDuration": expiration})
-            self._preferred[user] = True
+            self._update(user, preferred=True)
         else:
             self._send(user, "setPresence", {**session, "availability": availability, "activity": activity})
+        self._update(user, target=target)
+
+    # -- what was sent to whom (shared by the instances through the host) ----------------------
+    def _key(self, user: str) -> str:
+        return f"{self.name}:sent:{user}"
+
+    def _record(self, user: str) -> dict:
+        host = getattr(self, "host", None)
+        found = host.recall(self._key(user)) if host is not None else self._local.get(user)
+        return dict(found) if isinstance(found, dict) else {}
+
+    def _update(self, user: str, **fields) -> None:
+        record = {**self._record(user), **fields}
+        host = getattr(self, "host", None)
+        if host is None:
+            self._local[user] = record
+        else:  # kept as long as a Graph session we set lives; after that everything is sent afresh
+            host.remember(self._key(user), record, self.config["expiration_minutes"] * 60)
 
     def _renew(self, user, how, availability, activity, session, expiration) -> None:
         """A renewal: keep an Available session from fading; renew the others only near their expiry."""
         if how == "clear":
             return
-        sent = self._sent.get(user, {})
+        sent = self._record(user).get("sent") or {}
         now = self._now()
 
         def due(call: str) -> bool:
             last = sent.get(call)
-            return last is None or (now - last).total_seconds() >= self._renew_before
+            return last is None or now.timestamp() - last >= self._renew_before
 
         if how == "session":
             if availability == "Available" or due("setPresence"):
@@ -220,25 +247,45 @@ class TeamsAdapter(Adapter):
     def _send(self, user: str, action: str, body: dict | None, renewal: bool = False) -> None:
         self._spend(renewal)
         self._post(user, action, body)
-        self._sent.setdefault(user, {})[action] = self._now()
+        sent = dict(self._record(user).get("sent") or {})
+        sent[action] = self._now().timestamp()
+        self._update(user, sent=sent)
+
+    def _budget(self) -> str:
+        return f"{self.name}:graph-presence:{self.config['tenant_id']}:{self.config['client_id']}"
 
     def _spend(self, renewal: bool) -> None:
-        """Count one call against Graph's presence budget; a renewal waits rather than draw a 429."""
-        now = self._now()
-        with self._budget_lock:
-            while self._calls and (now - self._calls[0]).total_seconds() >= BUDGET_WINDOW:
-                self._calls.popleft()
-            limit = RENEWAL_SHARE if renewal else BUDGET_LIMIT
-            if len(self._calls) >= limit:
-                wait = BUDGET_WINDOW - (now - self._calls[0]).total_seconds()
-                raise AdapterError(f"Microsoft Graph presence budget in use ({len(self._calls)} calls in "
-                                   f"{BUDGET_WINDOW:g} s); {'renewal' if renewal else 'change'} waits",
-                                   retryable=True, retry_after=max(1.0, wait))
-            self._calls.append(now)
+        """Count one call against Graph's presence budget (per app and tenant, shared by every instance);
+        over it, the change waits (retried after the window has room) rather than draw a 429."""
+        limit = RENEWAL_SHARE if renewal else BUDGET_LIMIT
+        host = getattr(self, "host", None)
+        if host is not None:
+            use = host.spend(self._budget(), 1, BUDGET_WINDOW, limit)
+            if use.granted:
+                return
+            used, wait = use.used, use.retry_after
+        else:
+            now = self._now()
+            with self._budget_lock:
+                while self._calls and (now - self._calls[0]).total_seconds() >= BUDGET_WINDOW:
+                    self._calls.popleft()
+                if len(self._calls) < limit:
+                    self._calls.append(now)
+                    return
+                used, wait = len(self._calls), BUDGET_WINDOW - (now - self._calls[0]).total_seconds()
+        self.deferred += 1
+        raise AdapterError(f"Microsoft Graph presence budget in use ({used} calls in {BUDGET_WINDOW:g} s); "
+                           f"{'renewal' if renewal else 'change'} waits", retryable=True, retry_after=max(1.0, wait))
 
     def health(self) -> dict:
-        with self._budget_lock:
-            return {"graph_presence_calls_last_30s": len(self._calls), "graph_presence_limit_30s": BUDGET_LIMIT}
+        host = getattr(self, "host", None)
+        if host is not None:
+            used = host.spend(self._budget(), 0, BUDGET_WINDOW, BUDGET_LIMIT).used
+        else:
+            with self._budget_lock:
+                used = len(self._calls)
+        return {"graph_presence_calls_last_30s": used, "graph_presence_limit_30s": BUDGET_LIMIT,
+                "graph_calls_deferred": self.deferred, "graph_calls_skipped_unchanged": self.skipped_unchanged}
 
     def check(self) -> str:
         self._token = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -15,6 +16,7 @@ from .clock import Clock, utc_now
 from .configs import ConfigRegistry
 from .dispatch import Dispatcher
 from .host import ConnectorHost, salesforce_query_of
+from .leases import Leases
 from .parts import Parts
 from .reads import ReadContext
 from .service import PresenceService
@@ -73,13 +75,19 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
         adapters.put(extra.name, extra)
-    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets)
+    outbox_written = threading.Event()  # set after a commit that wrote outbox rows; wakes the dispatcher
+    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets,
+                              outbox_written=outbox_written.set)
     reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
-    sync = salesforce.build_sync(reads, settings)
+    leases = Leases(store, clock)
+    sync = salesforce.build_sync(reads, settings, leases)
     host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))
     dispatcher = Dispatcher(store, adapters, host, clock, settings.secret_key,
                             base_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_BACKOFF", 2.0),
-                            max_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
+                            max_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0),
+                            wake=outbox_written, leases=leases,
+                            lease_seconds=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_LEASE", 60.0),
+                            concurrency=lambda adapter: integrations.concurrency_setting(settings, adapter))
     jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
     return Parts(settings=settings, clock=clock, store=store, bus=bus, configs=configs, service=service,
-                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs)
+                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs, leases=leases)

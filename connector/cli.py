@@ -57,6 +57,7 @@ def serve(host: str, port: int, threads: int) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     app = _app()
     ext = _ext(app)
+    _single_instance_on_sqlite(ext.store)
     if ext.settings.run_scheduler:
         scheduler.start(app)
     from .integrations import start as start_adapters
@@ -64,6 +65,36 @@ def serve(host: str, port: int, threads: int) -> None:
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {ext.store.backend})")
     waitress.serve(app, host=host, port=port, threads=threads, ident="presence-connector",
                    channel_timeout=120, send_bytes=1)
+
+
+_SERVE_LOCK: list = []  # the open lock file, held for the life of the process
+
+
+def _single_instance_on_sqlite(store) -> None:
+    """SQLite is for one instance: a second ``serve`` on the same file would deliver the outbox twice.
+
+    An exclusive lock on ``<db>.serve.lock`` is held for the life of the process (the OS drops it
+    when the process dies, also on SIGKILL). Several instances need PostgreSQL (README "Scaling out").
+    """
+    import fcntl
+
+    path = store.sqlite_path()
+    if path is None:
+        return
+    lock_file = open(f"{path}.serve.lock", "a+")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock_file.close()
+        raise ConnectorError(f"another `presence-connector serve` is already running on {path}: SQLite serves one "
+                             "instance (two would deliver adapter changes twice). Stop the other one, or move "
+                             "to PostgreSQL for several instances (README \"Scaling out\").",
+                             field="CONNECTOR_DATABASE_URL") from None
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(f"{os.getpid()}\n")
+    lock_file.flush()
+    _SERVE_LOCK.append(lock_file)
 
 
 @main.command("init-db")

@@ -3,7 +3,11 @@
 Guarantees (DESIGN.md section 5; issue 4):
 
 * per agent and adapter, rows go out in the order they were written — a lane holds one row at a
-  time and later rows wait behind it;
+  time and later rows wait behind it, also across several ``serve`` instances on one PostgreSQL
+  database (lanes are claimed with a lease, see ``outbox_claims``; a lapsed lease is delivered again
+  with the same idempotency key);
+* a commit that wrote outbox rows wakes the dispatcher, and a finished delivery frees its lane and
+  slot at once, so a change reaches a local adapter within milliseconds;
 * a retryable failure is tried again after a capped exponential back-off (or the remote's own
   Retry-After); a non-retryable one parks the row with its reason and the lane moves on;
 * presence rows waiting in one lane are coalesced: only the latest goes out, the others are marked
@@ -21,11 +25,15 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
+
 from sqlalchemy import func, select
 
 from adapters.base import Adapter, AdapterError, Change, Host, StateInfo
+from . import outbox_claims
 from .adapter_set import AdapterSet
 from .clock import Clock, iso, parse_iso
+from .leases import Leases
 from .security import unseal
 from .store import Store
 from .store.models import OutboxRow
@@ -48,10 +56,18 @@ class AdapterStats:
 
 
 class Dispatcher:
-    """Delivers the outbox to the adapters of an :class:`AdapterSet`, each bound to ``host``."""
+    """Delivers the outbox to the adapters of an :class:`AdapterSet`, each bound to ``host``.
+
+    ``wake`` is set by the service after a commit that wrote outbox rows (and by every finished
+    delivery), so a change goes out at once; ``poll_seconds`` is only the fallback that picks up
+    retries, lapsed leases and rows other instances wrote. ``concurrency`` says how many pushes of an
+    adapter may run at once on this instance (default: the adapter's ``max_concurrency``).
+    """
 
     def __init__(self, store: Store, adapters: AdapterSet, host: Host, clock: Clock, secret_key: str,
-                 base_backoff: float = 2.0, max_backoff: float = 300.0, poll_seconds: float = 0.5):
+                 base_backoff: float = 2.0, max_backoff: float = 300.0, poll_seconds: float = 0.5,
+                 wake: threading.Event | None = None, leases: Leases | None = None,
+                 lease_seconds: float = 60.0, concurrency: Callable[[Adapter], int] | None = None):
         self.store = store
         self._adapters = adapters
         self.host = host
@@ -60,16 +76,19 @@ class Dispatcher:
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self.poll_seconds = poll_seconds
+        self._wake = wake or threading.Event()
+        self.leases = leases or Leases(store, clock)
+        self.lease = timedelta(seconds=lease_seconds)
+        self._concurrency = concurrency or (lambda adapter: adapter.max_concurrency)
         for adapter in adapters.current().values():
             adapter.bind(host)
         self.stats = {name: AdapterStats() for name in adapters.current()}
-        self._pool_size = max(1, sum(a.max_concurrency for a in adapters.current().values()))
+        self._pool_size = max(1, sum(self.concurrency(a) for a in adapters.current().values()))
         self._pool = ThreadPoolExecutor(max_workers=self._pool_size, thread_name_prefix="dispatch")
         self._lock = threading.Lock()
-        self._busy_lanes: set[tuple[str, str]] = set()
-        self._in_flight_rows: set[int] = set()
+        self._record_lock = threading.Lock()
+        self._outcomes: list[tuple] = []
         self._futures: list[Future] = []
-        self._renewed_at: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,6 +96,10 @@ class Dispatcher:
     def adapters(self) -> dict[str, Adapter]:
         """The enabled adapters now (a snapshot: the admin page may swap one at any time)."""
         return self._adapters.current()
+
+    def concurrency(self, adapter: Adapter) -> int:
+        """How many pushes of ``adapter`` may run at once on this instance."""
+        return max(1, int(self._concurrency(adapter)))
 
     def set_adapter(self, name: str, adapter: Adapter | None) -> Adapter | None:
         """Replace, add or (None) remove one adapter while running; its queued rows stay in the outbox.
@@ -91,41 +114,39 @@ class Dispatcher:
             if adapter is not None:
                 self.stats.setdefault(name, AdapterStats())
             adapters = self._adapters.current()
-            needed = sum(a.max_concurrency for a in adapters.values())
+            needed = sum(self.concurrency(a) for a in adapters.values())
             if needed > self._pool_size:  # each adapter keeps its own slots: grow the shared pool
                 old_pool, self._pool_size = self._pool, needed
                 self._pool = ThreadPoolExecutor(max_workers=needed, thread_name_prefix="dispatch")
                 old_pool.shutdown(wait=False)
+        self._wake.set()
         return old
 
     @property
     def running(self) -> bool:
         return self._thread is not None and not self._stop.is_set()
 
+    def notify(self) -> None:
+        """Outbox rows were committed: deliver them now rather than at the next poll."""
+        self._wake.set()
+
     # -- running -----------------------------------------------------------------------------
     def dispatch_once(self) -> list[Future]:
-        """Start delivering every lane whose head row is due; returns the deliveries started."""
+        """Start delivering every lane whose head row is due and free; returns the deliveries started."""
         now = self.clock()
         adapters = self.adapters
-        claimed: list[tuple[Adapter, int, tuple[str, str]]] = []
-        with self.store.write() as s:
-            self._renew(s, now, adapters)
-            for row in self._coalesced_heads(s, adapters):
-                lane = (row.adapter, row.agent_id)
-                adapter = adapters[row.adapter]
-                with self._lock:
-                    if row.next_attempt_at is None or row.next_attempt_at > now or lane in self._busy_lanes:
-                        continue
-                    if len(self.stats[row.adapter].in_flight_since) >= adapter.max_concurrency:
-                        continue
-                    self._busy_lanes.add(lane)
-                    self._in_flight_rows.add(row.id)
-                    self.stats[row.adapter].in_flight_since[row.id] = now
-                claimed.append((adapter, row.id, lane))
-        # submitted only once the transaction (coalescing, renewals) is committed
+        self.renew(now, adapters)
+        with self._lock:
+            free = {name: self.concurrency(a) - len(self.stats[name].in_flight_since) for name, a in adapters.items()}
+        claims = outbox_claims.claim(self.store, outbox_claims.due_heads(self.store, free, now), now,
+                                     self.leases.holder, self.lease)
+        started = []
         with self._lock:  # under the lock: set_adapter may be swapping the pool for a bigger one
-            started = [self._pool.submit(self._deliver, adapter, row_id, lane) for adapter, row_id, lane in claimed]
-            self._futures.extend(started)
+            for c in claims:
+                adapter = adapters[c.adapter]
+                self.stats[c.adapter].in_flight_since[c.row_id] = now
+                started.append(self._pool.submit(self._deliver, adapter, c))
+            self._futures = [f for f in self._futures if not f.done()] + started
         return started
 
     def drain(self, timeout: float = 10.0) -> None:
@@ -142,7 +163,7 @@ class Dispatcher:
             wait(running, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
 
     def start(self) -> None:
-        """Run in the background (``serve``): poll the outbox every ``poll_seconds``."""
+        """Run in the background (``serve``): woken by commits and finished deliveries, else every poll."""
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
@@ -150,70 +171,55 @@ class Dispatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             try:
-                self.dispatch_once()
+                started = self.dispatch_once()
             except Exception:  # the loop must survive a database hiccup; the log says why
                 log.exception("dispatching the outbox failed")
-            self._stop.wait(self.poll_seconds)
+                started = []
+            if started:
+                continue  # keep draining while rows are due and slots are free
+            self._wake.wait(self.poll_seconds)
 
     def stop(self, wait_for_deliveries: bool = False) -> None:
         self._stop.set()
+        self._wake.set()
         self._pool.shutdown(wait=wait_for_deliveries, cancel_futures=True)
 
-    # -- choosing rows -----------------------------------------------------------------------
-    def _coalesced_heads(self, s, adapters: dict[str, Adapter]) -> list[OutboxRow]:
-        """Mark presence rows that a later one replaces as superseded; return each lane's first row."""
-        rows = s.execute(select(OutboxRow).where(
-            OutboxRow.adapter.in_(list(adapters)), OutboxRow.delivered_at.is_(None),
-            OutboxRow.superseded.is_(False), OutboxRow.next_attempt_at.is_not(None))
-            .order_by(OutboxRow.id)).scalars().all()
-        lanes: dict[tuple[str, str], list[OutboxRow]] = {}
-        for row in rows:
-            lanes.setdefault((row.adapter, row.agent_id), []).append(row)
-        heads = []
-        for lane_rows in lanes.values():
-            run: list[OutboxRow] = []
-            for row in lane_rows + [None]:  # type: ignore[list-item]
-                if row is not None and row.kind == "presence" and row.id not in self._in_flight_rows:
-                    run.append(row)
-                    continue
-                if len(run) > 1:
-                    latest = run[-1]
-                    for older in run[:-1]:
-                        older.superseded = True
-                        # the newest keeps the back-off the remote earned, so coalescing is no retry storm
-                        latest.attempts = max(latest.attempts or 0, older.attempts or 0)
-                        latest.next_attempt_at = max(latest.next_attempt_at, older.next_attempt_at)
-                run = []
-            heads.append(next(r for r in lane_rows if not r.superseded))
-        return heads
+    # -- renewals ----------------------------------------------------------------------------
+    def renew(self, now: datetime, adapters: dict[str, Adapter]) -> None:
+        """Every 30 s, on one instance of the cluster (a lease), queue the renewals that are due."""
+        if not any(a.refresh_seconds for a in adapters.values()):
+            return
+        if self._renew_checked_at is not None and now - self._renew_checked_at < RENEWAL_CHECK / 10:
+            return  # cheap local throttle: the lease is only tried every few seconds
+        self._renew_checked_at = now
+        every = RENEWAL_CHECK.total_seconds()
+        self.leases.run("adapter-renewals", lambda: self._renew(now, adapters), hold=every, every=every)
 
-    def _renew(self, s, now: datetime, adapters: dict[str, Adapter]) -> None:
+    _renew_checked_at: datetime | None = None
+
+    def _renew(self, now: datetime, adapters: dict[str, Adapter]) -> None:
         """Re-send the current presence to adapters whose remote presence lapses (``refresh_seconds``)."""
-        if self._renewed_at is not None and now - self._renewed_at < RENEWAL_CHECK:
-            return  # a scan of the outbox every half second would cost more than it gains
-        self._renewed_at = now
-        for name, adapter in adapters.items():
-            if not adapter.refresh_seconds:
-                continue
-            latest_ids = select(func.max(OutboxRow.id)).where(
-                OutboxRow.adapter == name, OutboxRow.kind == "presence").group_by(OutboxRow.agent_id)
-            for row in s.execute(select(OutboxRow).where(OutboxRow.id.in_(latest_ids))).scalars():
-                if row.delivered_at is None or row.payload.get("state") is None:
+        with self.store.write() as s:
+            for name, adapter in adapters.items():
+                if not adapter.refresh_seconds:
                     continue
-                if row.delivered_at + timedelta(seconds=adapter.refresh_seconds) > now:
-                    continue
-                s.add(outbox_row(row.agent_id, name, "presence", {**row.payload, "cause": "renewal"}, row.source,
-                                 now))
-        s.flush()
+                latest_ids = select(func.max(OutboxRow.id)).where(
+                    OutboxRow.adapter == name, OutboxRow.kind == "presence").group_by(OutboxRow.agent_id)
+                for row in s.execute(select(OutboxRow).where(OutboxRow.id.in_(latest_ids))).scalars():
+                    if row.delivered_at is None or row.payload.get("state") is None:
+                        continue
+                    if row.delivered_at + timedelta(seconds=adapter.refresh_seconds) > now:
+                        continue
+                    s.add(outbox_row(row.agent_id, name, "presence", {**row.payload, "cause": "renewal"},
+                                     row.source, now))
 
     # -- delivering one row ------------------------------------------------------------------
-    def _deliver(self, adapter: Adapter, row_id: int, lane: tuple[str, str]) -> None:
+    def _deliver(self, adapter: Adapter, claim: outbox_claims.Claim) -> None:
         pin: str | None = None
+        row_id, agent_id, payload, source, kind = claim.row_id, claim.agent_id, claim.payload, claim.source, claim.kind
         try:
-            with self.store.read() as s:
-                row = s.get(OutboxRow, row_id)
-                agent_id, payload, source, kind = row.agent_id, dict(row.payload or {}), row.source, row.kind
             info = self.host.agent(agent_id)
             options = self.host.active_config().options
             error: AdapterError | None = None
@@ -234,9 +240,8 @@ class Dispatcher:
             log.exception("delivering outbox row %s to %s failed", row_id, adapter.name)
         finally:
             with self._lock:
-                self._busy_lanes.discard(lane)
-                self._in_flight_rows.discard(row_id)
                 self.stats[adapter.name].in_flight_since.pop(row_id, None)
+            self._wake.set()  # a slot is free and the lane's next row may go
 
     def _unseal(self, sealed: str) -> str:
         try:
@@ -246,31 +251,69 @@ class Dispatcher:
                                retryable=False) from None
 
     def _record(self, name: str, row_id: int, error: AdapterError | None, pin: str | None) -> None:
+        """Record an outcome; outcomes that finish together share one transaction (one commit, one fsync)."""
+        with self._lock:
+            self._outcomes.append((name, row_id, error, pin, self.clock()))
+        with self._record_lock:  # whoever gets in writes every outcome queued so far, its own included
+            with self._lock:
+                batch, self._outcomes = self._outcomes, []
+            if batch:
+                self._record_and_claim_next(batch)
+
+    def _record_and_claim_next(self, batch: list[tuple]) -> None:
+        """Write the outcomes and, in the same transaction, claim rows for the slots they free."""
+        adapters = self.adapters
         now = self.clock()
+        reserved: list[tuple[str, int]] = []
+        try:
+            with self.store.write() as s:
+                for outcome in batch:
+                    self._apply(s, *outcome)
+                with self._lock:
+                    for name, row_id, *_ in batch:
+                        self.stats[name].in_flight_since.pop(row_id, None)
+                    free = {name: self.concurrency(a) - len(self.stats[name].in_flight_since)
+                            for name, a in adapters.items() if name in {b[0] for b in batch}}
+                claims = outbox_claims.claim_in(s, outbox_claims.due_heads_in(s, free, now), now,
+                                                self.leases.holder, self.lease)
+                with self._lock:  # the slots are taken before the commit, so the loop cannot hand them out
+                    for c in claims:
+                        self.stats[c.adapter].in_flight_since[c.row_id] = now
+                        reserved.append((c.adapter, c.row_id))
+        except Exception:
+            with self._lock:
+                for name, row_id in reserved:
+                    self.stats[name].in_flight_since.pop(row_id, None)
+            raise
+        with self._lock:
+            started = [self._pool.submit(self._deliver, adapters[c.adapter], c) for c in claims]
+            self._futures = [f for f in self._futures if not f.done()] + started
+
+    def _apply(self, s, name: str, row_id: int, error: AdapterError | None, pin: str | None, now: datetime) -> None:
         stats = self.stats[name]
-        with self.store.write() as s:
-            row = s.get(OutboxRow, row_id)
-            row.attempts = (row.attempts or 0) + 1
-            if error is None or not error.retryable:
-                row.payload = {k: v for k, v in (row.payload or {}).items() if k != "pin_sealed"}
-            if error is None:
-                row.delivered_at = now
-                row.last_error = None
-                stats.last_success_at, stats.delivered = now, stats.delivered + 1
-                return
-            message = scrub(str(error), pin)[:500]
-            row.last_error = message
-            stats.last_error, stats.last_error_at, stats.failed = message, now, stats.failed + 1
-            if not error.retryable:
-                row.next_attempt_at = None  # parked: visible in health, the lane moves on
-                log.warning("adapter %s refused row %s for good: %s", name, row_id, message)
-                return
-            delay = min(self.max_backoff, self.base_backoff * 2 ** (row.attempts - 1))
-            if error.retry_after is not None:  # the remote said when; honour it (within an hour)
-                delay = min(max(error.retry_after, 0.0), 3600.0)
-            row.next_attempt_at = now + timedelta(seconds=delay)
-            log.info("adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, row.attempts,
-                     delay, message)
+        row = s.get(OutboxRow, row_id)
+        row.attempts = (row.attempts or 0) + 1
+        row.claimed_by, row.lease_until = None, None
+        if error is None or not error.retryable:
+            row.payload = {k: v for k, v in (row.payload or {}).items() if k != "pin_sealed"}
+        if error is None:
+            row.delivered_at = now
+            row.last_error = None
+            stats.last_success_at, stats.delivered = now, stats.delivered + 1
+            return
+        message = scrub(str(error), pin)[:500]
+        row.last_error = message
+        stats.last_error, stats.last_error_at, stats.failed = message, now, stats.failed + 1
+        if not error.retryable:
+            row.next_attempt_at = None  # parked: visible in health, the lane moves on
+            log.warning("adapter %s refused row %s for good: %s", name, row_id, message)
+            return
+        delay = min(self.max_backoff, self.base_backoff * 2 ** (row.attempts - 1))
+        if error.retry_after is not None:  # the remote said when; honour it (within an hour)
+            delay = min(max(error.retry_after, 0.0), 3600.0)
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        log.info("adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, row.attempts,
+                 delay, message)
 
     # -- health ------------------------------------------------------------------------------
     def health(self) -> dict[str, dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 
-from adapters.base import AdapterError, AgentInfo, SalesforceQuery
+from adapters.base import AdapterError, AgentInfo, BudgetUse, SalesforceQuery
 from .bus import EventBus
 from .clock import Clock
 from .configs import ConfigRegistry
@@ -12,6 +12,7 @@ from .errors import InvalidInput, NotFound
 from .presence_config import PresenceConfig
 from .salesforce.connection import Connection, LimitExceeded, SalesforceProblem, Unavailable
 from .service import PresenceService
+from .shared_state import SharedState
 from .store import Store
 from .store.models import Agent
 
@@ -25,6 +26,7 @@ class ConnectorHost:
 
     def __init__(self, service: PresenceService, store: Store, configs: ConfigRegistry, bus: EventBus,
                  clock: Clock, salesforce_query: SalesforceQuery | None = None):
+        self._shared = SharedState(store, clock)
         self._service = service
         self._store = store
         self._configs = configs
@@ -66,6 +68,15 @@ class ConnectorHost:
 
     def salesforce_query(self) -> SalesforceQuery | None:
         return self._salesforce_query
+
+    def remember(self, key: str, value: object, ttl: float | None = None) -> None:
+        self._shared.remember(key, value, ttl)
+
+    def recall(self, key: str) -> object | None:
+        return self._shared.recall(key)
+
+    def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
+        return self._shared.spend(budget, calls, window, limit)
 
 
 def salesforce_query_of(connection: Connection | None) -> SalesforceQuery | None:

@@ -21,6 +21,7 @@ from .store import Store
 
 if TYPE_CHECKING:  # built after the service; imported for types only to keep the modules acyclic
     from .dispatch import Dispatcher
+    from .leases import Leases
     from .salesforce.flush import SalesforceSync
 
 _KEY = "connector"
@@ -42,6 +43,8 @@ class Parts:
     dispatcher: "Dispatcher"
     #: periodic work the scheduler runs besides the built-in timed rules
     jobs: list[Job] = field(default_factory=list)
+    #: job leases of this instance (one instance of the cluster runs each periodic job per tick)
+    leases: "Leases | None" = None
 
     def attach(self, app: Flask) -> None:
         app.extensions[_KEY] = self

@@ -2,6 +2,12 @@
 
 Each job is idempotent and computes what is due from the store, so a missed or late run, or a
 restart, changes nothing but the moment the work is done.
+
+With several ``serve`` instances on one database, periodic jobs run under a lease row
+(:mod:`connector.leases`): exactly one instance runs each tick. The Salesforce flush takes its own
+lease (``sync now`` takes the same one). The 1 s timed-rule sweep runs on every instance: each due
+session is settled in its own transaction under the session's row lock, and a second instance that
+settles the same session finds nothing left due, so no rule fires twice.
 """
 from __future__ import annotations
 
@@ -22,15 +28,28 @@ def _guarded(name: str, fn):
     return run
 
 
+#: jobs that take their own lease (the flush: ``sync now`` must take the same one)
+SELF_LEASED = {"salesforce-flush"}
+
+
+def _leased(leases, name: str, fn, seconds: float):
+    """``fn`` run by one instance of the cluster per tick of ``seconds``."""
+    def run():
+        leases.run(f"job:{name}", fn, hold=max(60.0, 4 * seconds), every=0.8 * seconds)
+    return run
+
+
 def start(app) -> BackgroundScheduler:
     ext = get_parts(app)
     scheduler = BackgroundScheduler(timezone=ext.settings.timezone, job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
     scheduler.add_job(_guarded("timed-rules", ext.service.settle_due), "interval", seconds=1, id="timed-rules")
-    scheduler.add_job(_guarded("scheduled-log-off", ext.service.scheduled_logoff), "interval", seconds=30,
-                      id="scheduled-log-off")
+    leases = ext.leases
+    scheduler.add_job(_guarded("scheduled-log-off", _leased(leases, "scheduled-log-off", ext.service.scheduled_logoff,
+                                                            30)), "interval", seconds=30, id="scheduled-log-off")
     for job_id, fn, seconds in ext.jobs:
-        scheduler.add_job(_guarded(job_id, fn), "interval", seconds=seconds, id=job_id)
+        run = fn if job_id in SELF_LEASED else _leased(leases, job_id, fn, seconds)
+        scheduler.add_job(_guarded(job_id, run), "interval", seconds=seconds, id=job_id)
     scheduler.start()
     log.info("scheduler started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     return scheduler

@@ -47,13 +47,16 @@ class PresenceService:
     """Every agent operation: logins, state changes, calls, timed rules, and the reads pages need."""
 
     def __init__(self, store: Store, settings: Settings, bus: EventBus, configs: ConfigRegistry,
-                 clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None):
+                 clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None,
+                 outbox_written: Callable[[], None] | None = None):
         self.store = store
         self.settings = settings
         self.bus = bus
         self.configs = configs
         self.clock = clock
         self.outbox_targets: OutboxTargets = outbox_targets or (lambda config: [])
+        #: called after a commit that may have written outbox rows (wakes the dispatcher)
+        self.outbox_written = outbox_written or (lambda: None)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -84,6 +87,8 @@ class PresenceService:
             decision = decide(engine, session_from_row(row), now, s)
             self._record(s, agent, row, decision, engine, published, pin)
             view = agent_view(agent, decision.session, config, now)
+        if any(isinstance(e, (StateChanged, DialRequested)) for e in decision.effects):
+            self.outbox_written()
         for kind, data in published:
             self.bus.publish(kind, data)
         if any(isinstance(e, StateChanged) for e in decision.effects):

@@ -204,3 +204,81 @@ def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app
         assert rec.sent == [("edred", "presence", "ready")]
     finally:
         dispatcher.stop()
+
+
+def _wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_a_committed_change_wakes_the_running_dispatcher_without_waiting_for_a_poll(make_app):
+    rec = Recorder()
+    app = make_app(ADAPTERS=[rec])
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
+    _agent(app)
+    dispatcher.poll_seconds = 3600  # only the commit's signal can get it going
+    dispatcher.start()
+    try:
+        service.login("edred", "Softphone", "browser")
+        _wait_until(lambda: rec.sent == [("edred", "presence", "ready")])
+        service.set_state("edred", "break")  # the next change too: the loop keeps listening
+        _wait_until(lambda: rec.sent[-1:] == [("edred", "presence", "break")])
+    finally:
+        dispatcher.stop()
+
+
+def test_per_adapter_concurrency_comes_from_the_environment(make_app):
+    gate = threading.Event()
+    rec = Recorder(gate=gate)
+    app = make_app(ADAPTERS=[rec], CONNECTOR_DISPATCH_CONCURRENCY_RECORDER="5")
+    service, dispatcher = get_parts(app).service, get_parts(app).dispatcher
+    for n in range(7):
+        _agent(app, f"agent{n}")
+        service.login(f"agent{n}", "Softphone", "browser")
+    dispatcher.dispatch_once()
+    assert dispatcher.health()["recorder"]["in_flight"] == 5  # five agents at once, the default is 2
+    gate.set()
+    dispatcher.drain()
+    assert len(rec.sent) == 7
+
+
+def test_a_bad_concurrency_setting_is_refused_naming_the_variable(make_app):
+    import pytest
+
+    from connector.errors import InvalidInput
+    with pytest.raises(InvalidInput) as err:
+        make_app(ADAPTERS=[Recorder()], CONNECTOR_DISPATCH_CONCURRENCY_RECORDER="lots")
+    assert err.value.field == "CONNECTOR_DISPATCH_CONCURRENCY_RECORDER"
+    assert "whole number from 1 to 64" in err.value.message
+
+
+def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_same_key_and_in_order(make_app,
+                                                                                                       clock):
+    from datetime import timedelta
+
+    from connector import outbox_claims
+
+    keys: list[str] = []
+
+    class KeyRecorder(Recorder):
+        def push(self, agent, change):
+            keys.append(change.key)
+            super().push(agent, change)
+
+    rec = KeyRecorder()
+    app = make_app(ADAPTERS=[rec])
+    ext = get_parts(app)
+    _agent(app)
+    ext.service.login("edred", "Softphone", "browser")
+    head = _rows(app)[0].id
+    assert outbox_claims.claim(ext.store, [head], clock(), "instance-that-died", timedelta(seconds=60))
+    ext.service.dial("edred", "0123")  # the lane's next row waits behind the leased head
+    ext.dispatcher.drain()
+    assert rec.sent == []
+    clock.advance(61)  # the lease lapsed: this instance takes the lane over
+    ext.dispatcher.drain()
+    assert rec.sent == [("edred", "presence", "ready"), ("edred", "dial", "0123")]
+    assert keys == [f"outbox-{head}", f"outbox-{_rows(app)[1].id}"]
+    assert all(r.claimed_by is None and r.delivered_at is not None for r in _rows(app))

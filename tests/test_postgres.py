@@ -11,6 +11,9 @@ from test_api import (test_agent_logs_in_changes_state_and_reads_it_back,  # noq
                       test_call_events_drive_on_a_call_and_wrap_up_and_repeat_safely,
                       test_time_tracking_counts_the_open_interval_and_exports_csv,
                       test_wrap_up_ends_on_time_across_a_restart, edred)
+from test_leases import (org, test_a_rate_budget_is_shared_by_the_instances,  # noqa: F401
+                         test_a_wrap_up_swept_by_two_instances_at_once_ends_once,
+                         test_three_instances_flush_once_per_interval_between_them)
 from test_concurrency import test_parallel_changes_from_two_processes_keep_intervals_contiguous  # noqa: F401
 from test_sessions import (test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart,  # noqa: F401
                            test_seed_example_softphone_and_paired_device_are_two_acquired_events)

@@ -239,3 +239,40 @@ def test_an_unknown_teams_presence_is_refused_naming_the_state():
     with pytest.raises(AdapterError, match="state 'lunch' adapters.teams: Teams has no presence 'Lunch'"):
         teams().push(AgentInfo("e", email="e@x"), Change("presence", at=None,
                                                           state={"id": "lunch", "status": 3, "adapters": {"teams": "Lunch"}}))
+
+
+@responses.activate
+def test_a_change_that_maps_to_what_teams_already_shows_costs_no_graph_call(setup):
+    app, service, dispatcher = setup
+    responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
+    responses.post(f"{GRAPH}/setPresence", status=200)
+    service.login("edred", "Softphone", "browser")
+    service.set_state("edred", "busy")
+    dispatcher.drain()
+    calls = len(graph_calls(responses))
+    service.call_event("edred", "c1", "started", "inbound")  # On a Call maps to Busy as well
+    dispatcher.drain()
+    assert len(graph_calls(responses)) == calls
+    assert dispatcher.health()["teams"]["graph_calls_skipped_unchanged"] == 1
+    assert dispatcher.health()["teams"]["queue_depth"] == 0
+
+
+@responses.activate
+def test_the_graph_budget_is_shared_with_other_instances_and_a_deferred_change_shows_in_health(make_app, clock):
+    adapter, other = teams(), teams()
+    app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
+    second = make_app(ADAPTERS=[other], CONNECTOR_PRESENCE_CONFIG="teams")  # another instance, same store
+    ext = get_parts(app)
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
+    responses.post(f"{GRAPH}/setPresence", status=200)
+    assert other.host.spend(other._budget(), 1500, 30, 1500).granted  # the other instance used the whole budget
+    ext.service.login("edred", "Softphone", "browser")
+    ext.dispatcher.drain()
+    assert graph_calls(responses) == []
+    health = ext.dispatcher.health()["teams"]
+    assert (health["graph_calls_deferred"], health["graph_presence_calls_last_30s"], health["queue_depth"]) == (1, 1500, 1)
+    clock.advance(30)
+    ext.dispatcher.drain()
+    assert len(graph_calls(responses)) == 1
+    assert get_parts(second).dispatcher.health()["teams"]["graph_presence_calls_last_30s"] == 1

@@ -6,6 +6,7 @@ registers the sync state table before the store creates its tables.
 """
 from __future__ import annotations
 
+from ..leases import Leases
 from ..reads import ReadContext
 from ..settings import Settings
 from . import settings as sf_settings
@@ -16,5 +17,5 @@ from .state import SalesforceSyncState  # noqa: F401  (registers its table befor
 __all__ = ["bp", "build_sync", "SalesforceSync", "FlushReport"]
 
 
-def build_sync(reads: ReadContext, settings: Settings) -> SalesforceSync:
-    return SalesforceSync(reads, sf_settings.load(settings))
+def build_sync(reads: ReadContext, settings: Settings, leases: Leases | None = None) -> SalesforceSync:
+    return SalesforceSync(reads, sf_settings.load(settings), leases=leases)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Callable
@@ -18,6 +19,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from adapters.base import Job
+from ..leases import Leases
 from ..reads import ReadContext
 from ..store.models import Agent
 from . import counters as counters_mod
@@ -30,6 +32,9 @@ from .state import sync_state
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 200  # the sObject Collections maximum
+FLUSH_LEASE = "salesforce-flush"
+#: a flush that outlives this is taken to be dead (its instance killed) and another may start
+FLUSH_HOLD_SECONDS = 600.0
 Pending = PendingTotal | PendingCounters
 
 
@@ -60,8 +65,11 @@ class FlushReport:
 class SalesforceSync:
     """Runs the flush on the tracking interval of the active presence configuration."""
 
-    def __init__(self, reads: ReadContext, settings: SalesforceSettings, connection: Connection | None = None):
+    def __init__(self, reads: ReadContext, settings: SalesforceSettings, connection: Connection | None = None,
+                 leases: Leases | None = None):
         self.reads = reads
+        #: one flush at a time across every instance and ``sync now`` (the lease ``salesforce-flush``)
+        self.leases = leases or Leases(reads.store, reads.clock)
         self.settings = settings
         self.connection = connection or (Connection(settings, reads.clock) if settings.configured else None)
         self._last_tick: datetime | None = None
@@ -75,18 +83,43 @@ class SalesforceSync:
         return self.reads.configs.active().options.tracking_interval_seconds
 
     def tick(self) -> FlushReport | None:
-        """Called every second; flushes when the active config's tracking interval has passed."""
+        """Called every second on every instance; one of them flushes once per tracking interval."""
         if not self.settings.configured:
             return None
         now = self.reads.clock()
         if self._last_tick is not None and (now - self._last_tick).total_seconds() < self.interval_seconds():
             return None
+        # the lease row knows when any instance last flushed: the interval holds across the cluster
+        if not self.leases.acquire(FLUSH_LEASE, FLUSH_HOLD_SECONDS, every=self.interval_seconds()):
+            return None
         self._last_tick = now
-        return self.flush()
+        try:
+            return self._flush(force=False, progress=None)
+        finally:
+            self.leases.release(FLUSH_LEASE)
 
     # -- the flush ---------------------------------------------------------------------------------
-    def flush(self, force: bool = False, progress: Callable[[int, int], None] | None = None) -> FlushReport:
-        """Send every pending total. ``force`` ignores the backoff (not the API-limit pause)."""
+    def flush(self, force: bool = False, progress: Callable[[int, int], None] | None = None,
+              wait_seconds: float = 30.0) -> FlushReport:
+        """Send every pending total. ``force`` ignores the backoff (not the API-limit pause).
+
+        Takes the flush lease first, so it never runs beside a server's flush (that would send what
+        the org already has); waits up to ``wait_seconds`` for a running flush to end.
+        """
+        if not self.settings.configured or self.connection is None:
+            return FlushReport(configured=False)
+        deadline = time.monotonic() + wait_seconds
+        while not self.leases.acquire(FLUSH_LEASE, FLUSH_HOLD_SECONDS):
+            if time.monotonic() >= deadline:
+                holder = self.leases.holder_of(FLUSH_LEASE) or "another instance"
+                return FlushReport(skipped=f"a flush is running on {holder}; nothing sent, try again shortly")
+            time.sleep(0.2)
+        try:
+            return self._flush(force, progress)
+        finally:
+            self.leases.release(FLUSH_LEASE)
+
+    def _flush(self, force: bool, progress: Callable[[int, int], None] | None) -> FlushReport:
         if not self.settings.configured or self.connection is None:
             return FlushReport(configured=False)
         with self._lock:

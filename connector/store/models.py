@@ -166,6 +166,9 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the ``serve`` instance delivering this row, until ``lease_until`` (then anyone may take it over)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_outbox_pending", "adapter", "delivered_at", "superseded"),)
 
 
@@ -188,6 +191,37 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobLease(Base):
+    """Who runs a periodic job (or holds a single-instance role) until when: one instance per tick."""
+
+    __tablename__ = "job_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acquisitions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SharedValue(Base):
+    """Small state adapters share across instances (echo suppression, what was sent last), with an expiry."""
+
+    __tablename__ = "shared_values"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict | list | str | int | float | None] = mapped_column(JSON, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+
+
+class BudgetSpend(Base):
+    """Calls drawn from a rate budget shared by every instance (e.g. Microsoft Graph presence)."""
+
+    __tablename__ = "budget_spends"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    budget: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    calls: Mapped[int] = mapped_column(Integer, default=1)
+    __table_args__ = (Index("ix_budget_spends", "budget", "at"),)
 
 
 class AdapterSettingsRow(Base):

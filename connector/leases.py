@@ -1,0 +1,90 @@
+"""Leases in the store: which ``serve`` instance does a piece of work, so several instances never do it twice.
+
+A lease row per job name records who holds it until when, and when it was last acquired. ``acquire``
+succeeds when nobody holds a live lease and (with ``every``) the job has not run within that many
+seconds anywhere in the cluster: exactly one instance runs each tick, and a dead holder's lease
+lapses after ``hold`` seconds so another instance takes over. The row is locked (``SELECT ... FOR
+UPDATE``) while it is read and changed; on SQLite the store's single writer does the same.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .clock import Clock
+from .store import Store
+from .store.models import JobLease
+
+log = logging.getLogger(__name__)
+
+
+def instance_name() -> str:
+    """This process as other instances see it in lease rows: host, pid and a random tail."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Leases:
+    """Job leases held by one instance (``holder``)."""
+
+    def __init__(self, store: Store, clock: Clock, holder: str | None = None):
+        self.store = store
+        self.clock = clock
+        self.holder = holder or instance_name()
+
+    def acquire(self, name: str, hold: float, every: float = 0.0) -> bool:
+        """Take the lease ``name`` for ``hold`` seconds; False when another instance holds it or the job
+        ran less than ``every`` seconds ago (its lease released or not)."""
+        self._ensure_row(name)
+        now = self.clock()
+        with self.store.write() as s:
+            row = s.execute(select(JobLease).where(JobLease.name == name).with_for_update()).scalar_one()
+            if row.lease_until is not None and row.lease_until > now and row.holder != self.holder:
+                return False
+            if every and row.acquired_at is not None and (now - row.acquired_at).total_seconds() < every:
+                return False
+            row.holder, row.lease_until, row.acquired_at = self.holder, now + timedelta(seconds=hold), now
+            row.acquisitions = (row.acquisitions or 0) + 1
+            return True
+
+    def release(self, name: str) -> None:
+        """Let the next tick (on any instance) take the lease; the time it was acquired stays."""
+        with self.store.write() as s:
+            row = s.execute(select(JobLease).where(JobLease.name == name).with_for_update()).scalar_one_or_none()
+            if row is not None and row.holder == self.holder:
+                row.lease_until = None
+
+    def holder_of(self, name: str) -> str | None:
+        """The instance holding a live lease ``name``, or None."""
+        with self.store.read() as s:
+            row = s.get(JobLease, name)
+            if row is None or row.lease_until is None or row.lease_until <= self.clock():
+                return None
+            return row.holder
+
+    def run(self, name: str, fn: Callable[[], object], hold: float, every: float = 0.0) -> bool:
+        """Run ``fn`` under the lease when it can be had; returns whether it ran."""
+        if not self.acquire(name, hold, every):
+            return False
+        try:
+            fn()
+        finally:
+            self.release(name)
+        return True
+
+    def _ensure_row(self, name: str) -> None:
+        with self.store.read() as s:
+            if s.get(JobLease, name) is not None:
+                return
+        try:
+            with self.store.write() as s:
+                if s.get(JobLease, name) is None:
+                    s.add(JobLease(name=name, acquisitions=0))
+        except IntegrityError:
+            pass  # another instance created it first: fine
