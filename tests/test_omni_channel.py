@@ -195,3 +195,101 @@ def test_without_omni_settings_statuses_are_read_through_the_shared_salesforce_c
     assert console.commands[0]["service_presence_status_id"] == "0N5000000000001AAA"
     [query] = [c.request for c in responses.calls if "/query" in c.request.url]
     assert "ServicePresenceStatus" in query.url and query.headers["Authorization"].startswith("Bearer 00Dxx!token-")
+
+
+def _omni_app(make_app, ack_seconds: float = 8.0):
+    adapter = OmniChannelAdapter({"instance_url": INSTANCE, "access_token": "00Dxx!session",
+                                  "ack_seconds": ack_seconds})
+    app = make_app(ADAPTERS=[adapter])
+    ext = get_parts(app)
+    ext.configs.apply(omni_config(), "test", "test")
+    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "salesforce_user_id": "005000000000001AAA"},
+                       ext.clock())
+    return app, ext
+
+
+@responses.activate
+def test_without_an_open_console_the_row_stays_undelivered_and_health_says_why(make_app):
+    responses.get(QUERY, json=STATUSES)
+    app, ext = _omni_app(make_app, ack_seconds=0.3)
+    ext.service.login("edred", "Softphone", "browser")
+    ext.dispatcher.drain()
+    [row] = outbox(app)
+    assert not row["delivered"] and not row["parked"] and row["attempts"] == 1
+    reason = ("no acknowledgement from edred's console within 0.3 s (is the console open with the Presence "
+              "Connector Omni utility loaded?)")
+    assert row["error"] == reason and ext.dispatcher.health()["omni-channel"]["last_error"] == reason
+
+
+@responses.activate
+def test_a_retry_resends_the_same_command_id_and_a_late_acknowledgement_completes_it(make_app):
+    responses.get(QUERY, json=STATUSES)
+    app, ext = _omni_app(make_app, ack_seconds=0.3)
+    console = Console(app, "edred", answer=None)
+    ext.service.login("edred", "Softphone", "browser")
+    ext.dispatcher.drain()
+    [first] = console.commands
+    auth = console.auth
+    reply = app.test_client().post("/api/v1/agents/edred/omni-channel", headers=auth,
+                                   json={"event": "ack", "command_id": first["command_id"], "ok": True})
+    assert reply.status_code == 200 and reply.get_json()["id"] == "edred"
+    ext.clock.advance(seconds=10)  # the back-off is over
+    ext.dispatcher.drain()
+    console.close()
+    assert outbox(app)[0]["delivered"] and outbox(app)[0]["attempts"] == 2
+    # the late acknowledgement completed the command: the retry needs no second answer
+    assert [c["command_id"] for c in console.commands] == [first["command_id"]]
+
+
+@responses.activate
+@pytest.mark.parametrize("failure, parked", [
+    ({"error": "Omni-Channel is not available on this page", "error_code": "toolkit"}, False),
+    ({"error": "invalid status id 0N5000000000001", "error_code": "invalid_status"}, True)])
+def test_a_failure_the_console_reports_is_retried_or_parked_with_its_reason(make_app, failure, parked):
+    responses.get(QUERY, json=STATUSES)
+    app, ext = _omni_app(make_app)
+    console = Console(app, "edred", answer=failure)
+    ext.service.login("edred", "Softphone", "browser")
+    ext.dispatcher.drain()
+    console.close()
+    [row] = outbox(app)
+    assert console.acks == [200]
+    assert not row["delivered"] and row["parked"] is parked
+    assert row["error"] == f"edred's console could not set status: {failure['error']}"
+
+
+def test_acknowledgements_are_checked_and_scoped_to_the_agents_own_commands(omni):
+    app, ext, adapter, console = omni
+    from tests.conftest import Api
+    api = Api(app, app.test_client())
+    api.agent("ann")
+    host = get_parts(app).dispatcher.host
+    host.send_command("ann", "outbox-77", "logout", {})
+    edred = api.token("agent", agent_id="edred")
+    cases = [({"event": "ack", "command_id": "outbox-77", "ok": True}, "command_id"),  # ann's command
+             ({"event": "ack", "command_id": "outbox-404", "ok": True}, "command_id"),
+             ({"event": "ack", "command_id": "outbox-77", "ok": "yes"}, "ok"),
+             ({"event": "ack", "command_id": "outbox-77", "ok": False}, "error"),
+             ({"event": "ack", "ok": True}, "command_id"),
+             ({"event": "workAccepted", "work_item_id": "not an id"}, "work_item_id"),
+             ({"event": "typing"}, "event")]
+    for event, field in cases:
+        reply = api.call("POST", "/api/v1/agents/edred/omni-channel", edred, event)
+        assert (reply.status_code, reply.get_json()["error"]["field"]) == (422, field), event
+    assert host.command_result("outbox-77") == {
+        "acked": False, "ok": None, "error": None, "error_code": None}
+
+
+def test_work_accepted_in_omni_is_published_and_leaves_presence_alone(omni):
+    app, ext, adapter, console = omni
+    from tests.conftest import Api
+    api = Api(app, app.test_client())
+    ext.service.login("edred", "Softphone", "browser")
+    sub = ext.bus.subscribe()
+    reply = api.call("POST", "/api/v1/agents/edred/omni-channel", api.token("agent", agent_id="edred"),
+                     {"event": "workAccepted", "work_item_id": "500000000000001AAA", "work_id": "0Bz000000000001"})
+    assert reply.status_code == 200 and reply.get_json()["state"]["id"] == "ready"
+    published = [e for e in iter(lambda: sub.get(0.05), None) if e["event"] == "omni_channel_work"]
+    sub.close()
+    assert [e["data"]["work_item_id"] for e in published] == ["500000000000001AAA"]
+    assert ext.service.presence("edred")["state"]["id"] == "ready"

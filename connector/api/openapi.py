@@ -101,8 +101,13 @@ def spec() -> dict:
                                          params=[{"name": "date", "in": "query",
                                                   "schema": {"type": "string", "format": "date"}},
                                                  {"name": "team", "in": "query", "schema": STR}])},
-        "/api/v1/events": {"get": {"summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended",
-                                   "description": "Roles: any (an agent receives only its own events).",
+        "/api/v1/events": {"get": {"summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended, "
+                                              "omni_channel (console commands with command_id), omni_channel_work",
+                                   "description": "Roles: any (an agent receives only its own events). EventSource "
+                                                  "cannot send headers, so this endpoint alone also takes a stream "
+                                                  "token (pcs1..., POST /api/v1/omni-channel/stream-tokens) as "
+                                                  "?stream_token=: short-lived, scoped to one agent; never log it.",
+                                   "parameters": [{"name": "stream_token", "in": "query", "schema": STR}],
                                    "responses": {"200": {"description": "text/event-stream"}}}},
         "/api/v1/config/history": {"get": _op("Versions of the presence configuration", "admin",
                                               ok={"type": "object"})},
