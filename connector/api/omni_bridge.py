@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import logging
 import re
 
 from flask import Response, jsonify, request
@@ -60,6 +61,21 @@ def _agent_for_salesforce_user(user_id: str) -> str:
         raise Conflict(f"agents {', '.join(matches)} share salesforce_user_id {user_id[:15]}; give it to one only",
                        field="salesforce_user_id")
     return matches[0]
+
+
+class RedactStreamTokens(logging.Filter):
+    """Access logs (werkzeug's development server) never show a stream token from a query string."""
+
+    PATTERN = re.compile(r"(stream_token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "stream_token=" in message:
+            record.msg, record.args = self.PATTERN.sub(r"\1(hidden)", message), ()
+        return True
+
+
+logging.getLogger("werkzeug").addFilter(RedactStreamTokens())
 
 
 # -- CORS for the component's origin --------------------------------------------------------------
