@@ -71,7 +71,11 @@ def spec() -> dict:
             "Report a call started or ended", "integration, admin, agent (itself)",
             _obj({"call_id": STR, "event": {"enum": ["started", "ended"]},
                   "direction": {"enum": ["inbound", "outbound", "internal"]},
-                  "duration_seconds": {"type": "integer", "minimum": 0}}, ("call_id", "event", "direction")),
+                  "duration_seconds": {"type": "integer", "minimum": 0},
+                  "caller_number": {"type": "string", "maxLength": 40,
+                                    "description": "inbound 'started' only: the caller's number; published as "
+                                                   "a 'call' event so the softphone in the console pops the record"}},
+                 ("call_id", "event", "direction")),
             params=[AGENT_ID])},
         agent_path("/dial"): {"post": _op("Dial a number (DND goes back to Ready first)", "agent (itself), any",
                                           _obj({"number": STR}, ("number",)), params=[AGENT_ID])},
