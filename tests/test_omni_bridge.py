@@ -146,3 +146,42 @@ def test_bad_stream_token_lifetimes_are_refused_at_start(make_app, value):
     with pytest.raises(InvalidInput) as refused:
         make_app(CONNECTOR_STREAM_TOKEN_SECONDS=value)
     assert refused.value.field == "CONNECTOR_STREAM_TOKEN_SECONDS"
+
+
+# -- the admin page's list of the org's Omni-Channel statuses ----------------------------------------
+
+def test_the_admin_mapping_offers_the_orgs_omni_statuses_read_once_by_soql(make_app):
+    import responses
+    from sf_fake import DATA_URL, SF_ENV, FakeOrg
+    from tests.test_web_admin_integrations import PASSWORD, sign_in
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeOrg(rsps)
+        rsps.get(DATA_URL + "/query/", json={"done": True, "totalSize": 2, "records": [
+            {"Id": "0N5000000000001AAA", "DeveloperName": "Available", "MasterLabel": "Available"},
+            {"Id": "0N5000000000003AAA", "DeveloperName": "Break", "MasterLabel": "On break"}]})
+        app = make_app(**SF_ENV)
+        accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())
+        client = app.test_client()
+        sign_in(client, "ada")
+        first = client.get("/admin/api/omni-channel/statuses").get_json()
+        again = client.get("/admin/api/omni-channel/statuses").get_json()
+        queries = [c.request for c in rsps.calls if "/query" in c.request.url]
+    assert first == again == {"configured": True, "error": None, "statuses": [
+        {"id": "0N5000000000001AAA", "developer_name": "Available", "label": "Available"},
+        {"id": "0N5000000000003AAA", "developer_name": "Break", "label": "On break"}]}
+    assert len(queries) == 1 and "FROM+ServicePresenceStatus" in queries[0].url  # cached
+
+
+def test_without_salesforce_the_admin_mapping_stays_free_text_and_only_admins_may_ask(make_app):
+    from tests.test_web_admin_integrations import PASSWORD, sign_in
+    app = make_app()
+    accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())
+    accounts.add_user(get_parts(app).store, "sue", PASSWORD, "supervisor", get_parts(app).clock())
+    client = app.test_client()
+    assert client.get("/admin/api/omni-channel/statuses").status_code == 401
+    sign_in(client, "sue")
+    assert client.get("/admin/api/omni-channel/statuses").status_code == 403
+    admin = app.test_client()
+    sign_in(admin, "ada")
+    assert admin.get("/admin/api/omni-channel/statuses").get_json() == {
+        "configured": False, "statuses": [], "error": None}
