@@ -271,6 +271,21 @@ class Host(Protocol):
         """Draw ``calls`` from a rate budget of ``limit`` per sliding ``window`` seconds shared by every
         instance; nothing is drawn when that would go over. ``calls`` 0 only reads the use."""
 
+    # -- commands to a component in the agent's console, acknowledged by it ---------------------
+    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict) -> None:
+        """Store the command (the same ``command_id`` again re-sends it, e.g. a retry) and publish it as
+        an ``omni_channel`` live event carrying ``command_id``; a command already acknowledged as done
+        is not sent again."""
+
+    def command_result(self, command_id: str) -> dict | None:
+        """``{"acked": bool, "ok": bool | None, "error": str | None, "error_code": str | None}`` of a sent
+        command, or None when unknown. Any instance may have received the acknowledgement."""
+
+    def acknowledge(self, agent_id: str, command_id: str, ok: bool, error: str | None = None,
+                    error_code: str | None = None) -> None:
+        """The component reports how a command went; InboundRejected (field ``command_id``) when the
+        command is unknown or is another agent's."""
+
 
 class Adapter:
     """Base class; see the module docstring for the contract."""

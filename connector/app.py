@@ -22,7 +22,7 @@ from .reads import ReadContext
 from .service import PresenceService
 from .settings import Settings
 from .store import Store
-from .web import admin, admin_integrations, auth, dashboard, guard, pages, softphone
+from .web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, softphone
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     guard.init_app(app)
     for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp, admin_integrations.bp,
-                      salesforce.bp):
+                      admin_omni.bp, salesforce.bp):
         app.register_blueprint(blueprint)
     return app
 

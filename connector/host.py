@@ -1,10 +1,10 @@
 """The connector as adapters see it: the one implementation of :class:`adapters.base.Host`."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
-from adapters.base import AdapterError, AgentInfo, BudgetUse, SalesforceQuery
+from adapters.base import AdapterError, AgentInfo, BudgetUse, InboundRejected, SalesforceQuery
 from .bus import EventBus
 from .clock import Clock
 from .configs import ConfigRegistry
@@ -14,7 +14,12 @@ from .salesforce.connection import Connection, LimitExceeded, SalesforceProblem,
 from .service import PresenceService
 from .shared_state import SharedState
 from .store import Store
-from .store.models import Agent
+from .store.models import Agent, ConsoleCommand
+
+#: the live event that carries console commands to the agent's component (and its softphone)
+COMMAND_EVENT = "omni_channel"
+#: how long a console command and its acknowledgement are kept (for a late retry and for support)
+COMMANDS_KEPT = timedelta(days=1)
 
 
 def agent_info(agent: Agent) -> AgentInfo:
@@ -77,6 +82,42 @@ class ConnectorHost:
 
     def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
         return self._shared.spend(budget, calls, window, limit)
+
+    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict) -> None:
+        now = self._clock()
+        with self._store.write() as s:
+            row = s.get(ConsoleCommand, command_id)
+            if row is not None and row.acked_at is not None and row.ok:
+                return  # done already (a late acknowledgement of an earlier attempt): nothing to re-send
+            s.query(ConsoleCommand).filter(ConsoleCommand.agent_id == agent_id, ConsoleCommand.id != command_id,
+                                           ConsoleCommand.created_at < now - COMMANDS_KEPT).delete()
+            if row is None:
+                row = ConsoleCommand(id=command_id, agent_id=agent_id)
+                s.add(row)
+            row.kind, row.data, row.created_at = kind, dict(data), now
+            row.acked_at = row.ok = row.error = row.error_code = None  # a retry waits for a fresh answer
+        self._bus.publish(COMMAND_EVENT, {"agent_id": agent_id, "action": kind, "command_id": command_id, **data})
+
+    def command_result(self, command_id: str) -> dict | None:
+        with self._store.read() as s:
+            row = s.get(ConsoleCommand, command_id)
+            if row is None:
+                return None
+            return {"acked": row.acked_at is not None, "ok": row.ok, "error": row.error,
+                    "error_code": row.error_code}
+
+    def acknowledge(self, agent_id: str, command_id: str, ok: bool, error: str | None = None,
+                    error_code: str | None = None) -> None:
+        with self._store.write() as s:
+            row = s.get(ConsoleCommand, command_id)
+            if row is None or row.agent_id != agent_id:
+                raise InboundRejected(f"no command '{command_id}' was sent to {agent_id}'s console",
+                                      field="command_id")
+            if row.acked_at is not None and row.ok:
+                return  # the first success stands (the component may acknowledge twice)
+            row.acked_at, row.ok = self._clock(), bool(ok)
+            row.error = None if ok else (error or "failed without a reason")[:500]
+            row.error_code = None if ok else (error_code or None)
 
 
 def salesforce_query_of(connection: Connection | None) -> SalesforceQuery | None:

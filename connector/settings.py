@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .cors import parse_origin_patterns
 from .errors import InvalidInput
 from .security import HASH_COSTS
 
@@ -23,6 +24,11 @@ class Settings:
     run_scheduler: bool = True
     #: cost of new password/PIN hashes: ``standard``, or ``test`` (cheap; only for the test suite)
     password_hash_cost: str = "standard"
+    #: lifetime of the Omni-Channel component's stream tokens (CONNECTOR_STREAM_TOKEN_SECONDS)
+    stream_token_seconds: int = 900
+    #: origins (exact, or ``https://*.lightning.force.com`` patterns) that may call the event stream and the
+    #: Omni-Channel report endpoints from a browser (CONNECTOR_CORS_ORIGINS)
+    cors_origins: tuple[str, ...] = ()
     #: the whole environment the settings came from; subsystems read their own prefixed
     #: settings (SF_*, TEAMS_*, ...) through :meth:`get` — never from os.environ directly
     env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -60,8 +66,23 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
         frame_ancestors=tuple(x for x in env.get("CONNECTOR_FRAME_ANCESTORS", "").split() if x),
         run_scheduler=env.get("CONNECTOR_SCHEDULER", "on") != "off",
         password_hash_cost=cost,
+        stream_token_seconds=_stream_token_seconds(env.get("CONNECTOR_STREAM_TOKEN_SECONDS")),
+        cors_origins=parse_origin_patterns(env.get("CONNECTOR_CORS_ORIGINS", ""), "CONNECTOR_CORS_ORIGINS"),
         env=env,
     )
+
+
+def _stream_token_seconds(raw: str | None) -> int:
+    if raw in (None, ""):
+        return 900
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if not 60 <= seconds <= 86400:
+        raise InvalidInput(f"CONNECTOR_STREAM_TOKEN_SECONDS must be whole seconds between 60 and 86400, got {raw!r}",
+                           field="CONNECTOR_STREAM_TOKEN_SECONDS")
+    return seconds
 
 
 def _instance_secret(instance: Path) -> str:

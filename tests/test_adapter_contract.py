@@ -194,13 +194,19 @@ OMNI_QUERY = "https://acme.my.salesforce.com/services/data/v61.0/query"
 
 
 class Published:
-    """The part of the Host port the outbound side uses: records what is published for the softphone."""
+    """The part of the Host port the outbound side uses: records the commands sent to the console
+    component, which acknowledges each one at once."""
 
     def __init__(self):
         self.events: list[tuple[str, dict]] = []
+        self.results: dict[str, dict] = {}
 
-    def publish(self, kind: str, data: dict) -> None:
-        self.events.append((kind, data))
+    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict) -> None:
+        self.events.append(("omni_channel", {"agent_id": agent_id, "action": kind, **data}))
+        self.results[command_id] = {"acked": True, "ok": True, "error": None, "error_code": None}
+
+    def command_result(self, command_id: str) -> dict | None:
+        return self.results.get(command_id)
 
     def salesforce_query(self):
         return None  # the adapter's own OMNI_* connection is the one under test

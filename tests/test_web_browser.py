@@ -22,11 +22,18 @@ SALESFORCE_DOMAINS = "https://*.lightning.force.com"
 CONSOLE = "https://acme.lightning.force.com"
 #: what the console's opencti_min.js offers, recording what the softphone does with it
 FAKE_OPENCTI = """
-window.published = []; window.panelHeights = [];
+window.published = []; window.panelHeights = []; window.screenPops = []; window.clickToDial = false;
 window.sforce = {opencti: {
+  CALL_TYPE: {INBOUND: "inbound", OUTBOUND: "outbound", INTERNAL: "internal"},
   publish: function (p) { window.published.push(p); },
   subscribe: function (o) { window.omniListener = o.listener; window.subscribedTo = o.channelName; },
-  setSoftphonePanelHeight: function (o) { window.panelHeights.push(o.heightPX); }
+  setSoftphonePanelHeight: function (o) { window.panelHeights.push(o.heightPX); },
+  enableClickToDial: function (o) { window.clickToDial = true; o.callback({success: true}); },
+  onClickToDial: function (o) { window.clickToDialListener = o.listener; },
+  searchAndScreenPop: function (o) {
+    window.screenPops.push({searchParams: o.searchParams, callType: o.callType, deferred: o.deferred});
+    o.callback({success: true, returnValue: {}});
+  }
 }};
 """
 
@@ -301,6 +308,65 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
     page.select_option("#state", "break")
     expect(page.locator("#current-label")).to_have_text("Break (Away)")
+
+
+def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_console_panel(contexts, server):
+    server.agent("cleo")
+    context, watcher = contexts(width=300, height=640)
+    context.route(f"{CONSOLE}/support/api/**/opencti_min.js",
+                  lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_OPENCTI))
+    page = context.new_page()
+    page.goto(f"{server.url}/softphone?sfdcIframeOrigin={CONSOLE}&mode=Lightning")
+    page.fill("input[name=agent_id]", "cleo")
+    page.fill("input[name=pin]", "1234")
+    page.click("button[type=submit]")
+    expect(page.locator("#mode")).to_have_text("Salesforce console")
+    page.wait_for_function("window.clickToDial && window.panelHeights.length >= 1")
+    last_height = lambda: page.evaluate("window.panelHeights[window.panelHeights.length - 1]")  # noqa: E731
+
+    def panel_fits(content_grew_to: int | None = None) -> int:
+        """Wait until the last height given to the console is the content's (clamped to 240-2560)."""
+        deadline = time.monotonic() + 5
+        while True:
+            fitted = page.evaluate("Math.max(240, Math.min(2560, "
+                                   "Math.ceil(document.getElementById('phone').getBoundingClientRect().height) + 16))")
+            if last_height() == fitted and (content_grew_to is None or fitted == content_grew_to):
+                return fitted
+            assert time.monotonic() < deadline, (fitted, page.evaluate("window.panelHeights"))
+            page.wait_for_timeout(50)
+
+    logged_out_height = panel_fits()
+    page.click("#login")
+    expect(page.locator("#current-label")).to_have_text("Ready for Calls (Online)")
+    assert panel_fits() > logged_out_height  # the logged-in panel is taller: the console panel follows
+    page.evaluate("document.getElementById('phone').appendChild(Object.assign(document.createElement('div'), "
+                  "{id: 'tall', style: 'height: 4000px'}))")
+    panel_fits(content_grew_to=2560)
+    page.evaluate("document.getElementById('tall').remove()")
+    assert panel_fits() < 2560 and min(page.evaluate("window.panelHeights")) >= 240
+
+    # click-to-dial: a number clicked in Salesforce goes down the softphone's own dial path
+    page.select_option("#state", "dnd")
+    expect(page.locator("#current-label")).to_have_text("Do Not Disturb (DND)")
+    with page.expect_request("**/api/v1/agents/cleo/dial") as sent:
+        page.evaluate("window.clickToDialListener({number: '+1 (415) 555-0100', objectType: 'Contact'})")
+    assert sent.value.post_data_json == {"number": "+14155550100"}
+    expect(page.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready
+
+    # an inbound call whose event carries the caller's number pops the matching record
+    integration = server.token("integration")
+    status, _ = server.call("POST", "/api/v1/agents/cleo/calls", integration,
+                            {"call_id": "c-77", "event": "started", "direction": "inbound",
+                             "caller_number": "+1 415 555 0199"})
+    assert status == 200
+    expect(page.locator("#message")).to_contain_text("Incoming call from")
+    assert page.evaluate("window.screenPops") == [{"searchParams": "+1 415 555 0199", "callType": "inbound",
+                                                   "deferred": False}]
+    expect(page.locator("#message")).to_contain_text("Incoming call from +1 415 555 0199")
+    status, refused = server.call("POST", "/api/v1/agents/cleo/calls", integration,
+                                  {"call_id": "c-78", "event": "started", "direction": "inbound",
+                                   "caller_number": "call me maybe"})
+    assert status == 422 and refused["error"]["field"] == "caller_number"
 
 
 def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dashboard(contexts, server):

@@ -54,11 +54,18 @@ def _receive(name: str, agent_id: str) -> dict:
 openapi.describe("/api/v1/adapters", "get", "Per-adapter delivery health: queue depth, parked rows, last "
                  "success, last error, and the adapter's own details (secrets only shown as set)", "admin")
 openapi.describe("/api/v1/agents/{agent_id}/omni-channel", "post",
-                 "The softphone reports an Omni-Channel change made in the console (source omni-channel); "
-                 "needs the omni-channel adapter", "agent (itself), integration",
+                 "The Omni-Channel component (or the softphone relaying it) reports: statusChanged / logout "
+                 "(a change made in the console, source omni-channel), ack (a command's outcome: command_id, ok, "
+                 "error, error_code 'invalid_status' = do not retry), workAccepted (work_item_id, work_id; "
+                 "published as omni_channel_work, presence unchanged); needs the omni-channel adapter. "
+                 "A stream token (Bearer pcs1...) works here; CORS for CONNECTOR_CORS_ORIGINS",
+                 "agent (itself), integration",
                  body={"type": "object", "required": ["event"], "properties": {
-                     "event": {"enum": ["statusChanged", "logout"]}, "developer_name": {"type": "string"},
-                     "service_presence_status_id": {"type": "string"}}},
+                     "event": {"enum": ["statusChanged", "logout", "ack", "workAccepted"]},
+                     "developer_name": {"type": "string"}, "service_presence_status_id": {"type": "string"},
+                     "command_id": {"type": "string"}, "ok": {"type": "boolean"}, "error": {"type": "string"},
+                     "error_code": {"type": "string"}, "work_item_id": {"type": "string"},
+                     "work_id": {"type": "string"}}},
                  params=[openapi.AGENT_ID])
 openapi.describe("/api/v1/adapters/{name}/agents/{agent_id}/events", "post",
                  "An adapter's remote side reports an event for an agent (the adapter's own fields; "

@@ -5,9 +5,13 @@ from functools import wraps
 
 from flask import g, request, session
 
-from ..accounts import Principal, principal_for_token
+from ..accounts import Principal, principal_for_token, still_enabled
 from ..errors import Forbidden, Unauthorized
 from ..parts import get_parts
+from ..stream_tokens import StreamTokens, is_stream_token
+
+#: the one endpoint that accepts a stream token in the query (EventSource cannot send headers)
+STREAM_TOKEN_ENDPOINTS = ("api.events",)
 
 
 def current_principal() -> Principal | None:
@@ -15,7 +19,11 @@ def current_principal() -> Principal | None:
         return g.principal
     principal = None
     header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
+    if header.lower().startswith("bearer ") and is_stream_token(header[7:].strip()):
+        principal = stream_principal(header[7:].strip(), "Authorization")
+    elif "stream_token" in request.args and request.endpoint in STREAM_TOKEN_ENDPOINTS and not header:
+        principal = stream_principal(request.args["stream_token"], "stream_token")
+    elif header.lower().startswith("bearer "):
         principal = principal_for_token(get_parts().store, header[7:].strip())
         if principal is None:
             raise Unauthorized("the bearer token is not valid (unknown or revoked)", field="Authorization")
@@ -24,6 +32,21 @@ def current_principal() -> Principal | None:
         principal = Principal(data["name"], data["role"], data.get("agent_id"))
     g.principal = principal
     return principal
+
+
+def stream_tokens() -> StreamTokens:
+    settings = get_parts().settings
+    return StreamTokens(settings.secret_key, settings.stream_token_seconds, get_parts().clock)
+
+
+def stream_principal(token: str, field: str) -> Principal:
+    """The agent a stream token (``pcs1.``) is for, as an agent-role principal; 401 when it is not valid,
+    expired, or its agent is unknown or disabled."""
+    agent_id = stream_tokens().agent_of(token)
+    if agent_id is not None and still_enabled(get_parts().store, agent_id, with_pin=True):
+        return Principal(f"stream-token:{agent_id}", "agent", agent_id)
+    raise Unauthorized("the stream token is not valid (expired, or its agent is disabled): ask for a new one",
+                       field=field)
 
 
 def require(*roles: str):

@@ -71,7 +71,11 @@ def spec() -> dict:
             "Report a call started or ended", "integration, admin, agent (itself)",
             _obj({"call_id": STR, "event": {"enum": ["started", "ended"]},
                   "direction": {"enum": ["inbound", "outbound", "internal"]},
-                  "duration_seconds": {"type": "integer", "minimum": 0}}, ("call_id", "event", "direction")),
+                  "duration_seconds": {"type": "integer", "minimum": 0},
+                  "caller_number": {"type": "string", "maxLength": 40,
+                                    "description": "inbound 'started' only: the caller's number; published as "
+                                                   "a 'call' event so the softphone in the console pops the record"}},
+                 ("call_id", "event", "direction")),
             params=[AGENT_ID])},
         agent_path("/dial"): {"post": _op("Dial a number (DND goes back to Ready first)", "agent (itself), any",
                                           _obj({"number": STR}, ("number",)), params=[AGENT_ID])},
@@ -101,8 +105,13 @@ def spec() -> dict:
                                          params=[{"name": "date", "in": "query",
                                                   "schema": {"type": "string", "format": "date"}},
                                                  {"name": "team", "in": "query", "schema": STR}])},
-        "/api/v1/events": {"get": {"summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended",
-                                   "description": "Roles: any (an agent receives only its own events).",
+        "/api/v1/events": {"get": {"summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended, "
+                                              "omni_channel (console commands with command_id), omni_channel_work",
+                                   "description": "Roles: any (an agent receives only its own events). EventSource "
+                                                  "cannot send headers, so this endpoint alone also takes a stream "
+                                                  "token (pcs1..., POST /api/v1/omni-channel/stream-tokens) as "
+                                                  "?stream_token=: short-lived, scoped to one agent; never log it.",
+                                   "parameters": [{"name": "stream_token", "in": "query", "schema": STR}],
                                    "responses": {"200": {"description": "text/event-stream"}}}},
         "/api/v1/config/history": {"get": _op("Versions of the presence configuration", "admin",
                                               ok={"type": "object"})},

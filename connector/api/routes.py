@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+
 from flask import Blueprint, Response, jsonify, request
 
 from .. import reports
@@ -175,10 +177,32 @@ def put_presence(agent_id: str):
 @require("integration", "admin", "agent")
 def calls(agent_id: str):
     require_agent_access(agent_id)
-    data = body(("call_id", "event", "direction", "duration_seconds"), required=("call_id", "event", "direction"))
+    data = body(("call_id", "event", "direction", "duration_seconds", "caller_number"),
+                required=("call_id", "event", "direction"))
+    caller = _caller_number(data)
     outcome, repeated = service().call_event(agent_id, data["call_id"], data["event"], data["direction"],
                                              data.get("duration_seconds"))
+    if caller and not repeated:  # the softphone in the console pops the caller's record (screen pop)
+        get_parts().bus.publish("call", {"agent_id": agent_id, "call_id": data["call_id"], "event": "started",
+                                         "direction": "inbound", "caller_number": caller})
     return jsonify({**outcome.view, "repeated": repeated})
+
+
+CALLER_NUMBER = re.compile(r"^\+?[0-9][0-9 ()./-]{0,38}[0-9]$|^[0-9]$")
+
+
+def _caller_number(data: dict) -> str | None:
+    """The inbound caller's number (optional, for the screen pop): digits with an optional +, spaces,
+    dots, dashes and parentheses; only on an inbound 'started' event."""
+    number = data.get("caller_number")
+    if number in (None, ""):
+        return None
+    if not isinstance(number, str) or not CALLER_NUMBER.match(number.strip()):
+        raise InvalidInput("caller_number must be a phone number (digits, an optional leading +, spaces, "
+                           "dots, dashes or parentheses; at most 40 characters)", field="caller_number")
+    if data.get("event") != "started" or data.get("direction") != "inbound":
+        raise InvalidInput("caller_number belongs to an inbound call's 'started' event", field="caller_number")
+    return number.strip()
 
 
 @bp.post("/agents/<agent_id>/dial")

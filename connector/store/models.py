@@ -249,3 +249,22 @@ class AdapterSettingsChange(Base):
     changed_by: Mapped[str] = mapped_column(String(100), default="")
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class ConsoleCommand(Base):
+    """A command sent to a component in an agent's console (the Omni-Channel bridge), and its acknowledgement.
+
+    ``id`` is the outbox row's key, so a retry re-sends the same command id and the component can
+    recognise it; ``acked_at`` is set when the component reports back, ``ok`` and ``error`` say how it went.
+    """
+
+    __tablename__ = "console_commands"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -102,7 +102,7 @@ def _headers(response):
         f"frame-ancestors {ancestors}"))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.blueprint in ("auth", "softphone", "dashboard", "admin", "admin_integrations"):
+    if request.blueprint in ("auth", "softphone", "dashboard", "admin", "admin_integrations", "admin_omni"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

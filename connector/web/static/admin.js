@@ -11,6 +11,7 @@
   var autoIds = {};       // row index -> id was generated from the label
   var validateTimer = null;
   var lastProblems = [];
+  var omniStatuses = null;  // the org's ServicePresenceStatus rows, when Salesforce is configured
 
   // -- tabs --------------------------------------------------------------------------------------
   document.querySelectorAll('[role="tab"]').forEach(function (tab) {
@@ -90,6 +91,10 @@
     var maps = el("div", { class: "mapping-fields", "data-key": "adapters" });
     MAPPINGS.forEach(function (m) {
       var value = typeof adapters[m[0]] === "string" ? adapters[m[0]] : "";
+      if (m[0] === "omni_channel" && omniStatuses && omniStatuses.length && typeof (adapters[m[0]] || "") === "string") {
+        maps.appendChild(omniSelect(adapters, value, m[1]));
+        return;
+      }
       var input = el("input", { type: "text", value: value, placeholder: m[0].replace("_", "-"), "aria-label": m[1], size: 10 });
       if (adapters[m[0]] !== undefined && typeof adapters[m[0]] !== "string") input.disabled = true;  // kept as imported
       input.addEventListener("input", function () {
@@ -136,6 +141,24 @@
     var cell = function (node) { return el("td", {}, [node]); };
     return el("tr", { "data-index": i }, [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour),
                                            cell(pick), cell(mappings), cell(remove)]);
+  }
+
+  // the org's Omni-Channel statuses to pick from (a value the org lacks stays, marked, so nothing is lost)
+  function omniSelect(adapters, value, label) {
+    var select = el("select", { "aria-label": label, "data-mapping": "omni_channel" });
+    select.appendChild(el("option", { value: "", text: "Omni-Channel: —" }));
+    omniStatuses.forEach(function (st) {
+      select.appendChild(el("option", { value: st.developer_name, text: st.label + " (" + st.developer_name + ")" }));
+    });
+    if (value && !omniStatuses.some(function (st) { return st.developer_name === value; })) {
+      select.appendChild(el("option", { value: value, text: value + " (not in the org)" }));
+    }
+    select.value = value;
+    select.addEventListener("change", function () {
+      if (select.value) adapters.omni_channel = select.value; else delete adapters.omni_channel;
+      changed();
+    });
+    return select;
   }
 
   function renderStates() {
@@ -305,6 +328,20 @@
       return res;
     });
   }
+
+  // the org's statuses, when Salesforce is connected; free text otherwise (the reason is shown)
+  PC.api("GET", "/admin/api/omni-channel/statuses").then(function (res) {
+    var note = $("omni-statuses-note");
+    if (res.statuses.length) {
+      omniStatuses = res.statuses;
+      if (draft) renderStates();
+    }
+    if (note) {
+      note.textContent = res.statuses.length ? "Omni-Channel statuses: " + res.statuses.length + " read from Salesforce." :
+        res.configured ? "Omni-Channel statuses could not be read from Salesforce (" + (res.error || "none found") + "); type the DeveloperName." :
+        "Salesforce is not connected: type the Omni-Channel status DeveloperName.";
+    }
+  }, function () { /* the editor keeps free text */ });
 
   loadHistory().then(function (res) {
     var preset = $("preset");

@@ -1,4 +1,6 @@
-/* The agent's softphone: presence picklist, timer, wrap-up countdown, dial, login/logout, Open CTI bridge. */
+/* The agent's softphone: presence picklist, timer, wrap-up countdown, dial, login/logout, and inside the
+   Salesforce console (Open CTI): click-to-dial, screen pop of inbound callers, a panel height that fits the
+   content (240-2560 px), and the relay to the Omni-Channel component. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -6,6 +8,7 @@
   var agentId = root.getAttribute("data-agent");
   var sfOrigin = root.getAttribute("data-sf-origin");
   var OMNI_CHANNEL = "Presence_Connector_Omni__c";
+  var PANEL_MIN = 240, PANEL_MAX = 2560;  // Open CTI's documented range for setSoftphonePanelHeight
   var base = "/api/v1/agents/" + encodeURIComponent(agentId);
 
   var view = null;          // the agent as the server last described it
@@ -110,13 +113,16 @@
   $("state").addEventListener("change", function (ev) { act("PUT", "/presence", { state: ev.target.value }); });
   $("wrapup-extend").addEventListener("click", function () { act("POST", "/wrap-up/extend", {}); });
   $("wrapup-end").addEventListener("click", function () { act("POST", "/wrap-up/end", {}); });
-  $("dial-form").addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var number = $("dial-number").value.trim();
+  function dial(number) {
+    number = String(number || "").trim();
     if (!number) return;
-    act("POST", "/dial", { number: number }).then(function () {
+    return act("POST", "/dial", { number: number }).then(function () {
       if (!$("message").textContent) showMessage("Dialling " + number + "…", "info");
     });
+  }
+  $("dial-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    dial($("dial-number").value);
   });
 
   function heartbeat() {
@@ -145,7 +151,8 @@
         (data.reason || "ended by the server") + ".";
       showMessage(why);
     },
-    omni_channel: function (data) { if (data.agent_id === agentId) publishToOmni(data); }
+    omni_channel: function (data) { if (data.agent_id === agentId) publishToOmni(data); },
+    call: function (data) { if (data.agent_id === agentId && data.caller_number) screenPop(data.caller_number); }
   }, setConnection);
 
   // -- Salesforce console (Open CTI) -------------------------------------------------------------
@@ -154,23 +161,71 @@
     sforce.opencti.publish({ channelName: OMNI_CHANNEL, message: data });
   }
 
+  // what the Omni-Channel component reports on the message channel -> the connector's report endpoint
+  function omniReport(kind, message) {
+    if (kind === "omniChannelStatusChanged") {
+      return { event: "statusChanged", developer_name: message.developer_name || message.developerName || null,
+               service_presence_status_id: message.service_presence_status_id || message.statusId || null };
+    }
+    if (kind === "omniChannelLogout") return { event: "logout" };
+    if (kind === "omniChannelAck" && message.command_id) {
+      var ack = { event: "ack", command_id: message.command_id, ok: message.ok === true || message.ok === "true" };
+      if (!ack.ok) { ack.error = message.error || "failed"; ack.error_code = message.error_code || null; }
+      return ack;
+    }
+    if (kind === "omniChannelWorkAccepted" && message.work_item_id) {
+      return { event: "workAccepted", work_item_id: message.work_item_id, work_id: message.work_id || null };
+    }
+    return null;
+  }
+
   function fromOmni(message) {
     if (!message || message.action) return;  // our own messages carry 'action'
-    var kind = message.type || message.event;
-    var event = kind === "omniChannelStatusChanged" ? "statusChanged" : kind === "omniChannelLogout" ? "logout" : null;
-    if (!event) return;
-    PC.api("POST", base + "/omni-channel", {
-      event: event, developer_name: message.developer_name || message.developerName || null,
-      service_presence_status_id: message.service_presence_status_id || message.statusId || null
-    }).then(function (agent) { if (agent && agent.id === agentId) render(agent); }, function (err) {
+    var report = omniReport(message.type || message.event, message);
+    if (!report) return;
+    PC.api("POST", base + "/omni-channel", report).then(function (agent) { if (agent && agent.id === agentId) render(agent); }, function (err) {
       if (err.status !== 404) showMessage("Omni-Channel: " + err.message);  // 404: the bridge is not installed
     });
   }
 
+  // the console's panel fits the content, within Open CTI's 240-2560 px; re-fit whenever the content changes
+  var panelHeight = 0;
   function fitPanel() {
-    if (embedded && sforce.opencti.setSoftphonePanelHeight) {
-      sforce.opencti.setSoftphonePanelHeight({ heightPX: Math.min(700, document.body.scrollHeight + 16) });
-    }
+    if (!embedded || !sforce.opencti.setSoftphonePanelHeight) return;
+    var wanted = Math.ceil(root.getBoundingClientRect().height) + 16;
+    var height = Math.max(PANEL_MIN, Math.min(PANEL_MAX, wanted));
+    if (height === panelHeight) return;
+    panelHeight = height;
+    sforce.opencti.setSoftphonePanelHeight({ heightPX: height });
+  }
+
+  function screenPop(number) {
+    showMessage("Incoming call from " + number, "info");
+    if (!embedded || !sforce.opencti.searchAndScreenPop) return;
+    sforce.opencti.searchAndScreenPop({
+      searchParams: number, queryParams: "", deferred: false,
+      callType: sforce.opencti.CALL_TYPE ? sforce.opencti.CALL_TYPE.INBOUND : "inbound",
+      callback: function (result) {
+        if (result && result.success === false) showMessage("No screen pop for " + number + ": " + describe(result));
+      }
+    });
+  }
+
+  function describe(result) {
+    var errors = (result && result.errors) || [];
+    return errors.map(function (e) { return e.description || e.message || String(e); }).join("; ") || "unknown error";
+  }
+
+  function enableClickToDial() {
+    if (!sforce.opencti.enableClickToDial || !sforce.opencti.onClickToDial) return;
+    sforce.opencti.onClickToDial({ listener: function (payload) {
+      if (!view || !view.logged_in) { showMessage("Log in to dial " + (payload && payload.number || "") + "."); return; }
+      // Salesforce passes the number as displayed ("(415) 555-0100"): dial its dial characters only
+      dial(String(payload && payload.number || "").replace(/[\s().\-\/]/g, ""));
+    } });
+    sforce.opencti.enableClickToDial({ callback: function (result) {
+      if (result && result.success === false) showMessage("Click-to-dial is not available: " + describe(result));
+    } });
   }
 
   function joinConsole() {
@@ -185,7 +240,9 @@
       if (sforce.opencti.subscribe) {
         sforce.opencti.subscribe({ channelName: OMNI_CHANNEL, listener: fromOmni });
       }
+      enableClickToDial();
       fitPanel();
+      if (window.ResizeObserver) new ResizeObserver(fitPanel).observe(root);
     });
     script.addEventListener("error", function () {
       $("mode").textContent = "Standalone";

@@ -1,37 +1,44 @@
 ({
-    // The softphone asks: set a ServicePresenceStatus, or log out of Omni-Channel.
-    onMessage: function (component, message) {
-        var action = message.getParam("action");
-        if (!action) {
-            return; // our own reports (they carry "event") come back on the same channel
-        }
-        var omni = component.find("omniToolkit");
-        var done = function () { component.set("v.lastError", ""); };
-        var failed = function (error) {
-            component.set("v.lastError", "Omni-Channel " + action + " failed: " + (error && error.message || error));
-        };
-        if (action === "set_status") {
-            var statusId = message.getParam("service_presence_status_id");
-            if (!statusId) {
-                failed("no status id");
-                return;
-            }
-            omni.setServicePresenceStatus({ statusId: statusId }).then(done).catch(failed);
-        } else if (action === "logout") {
-            omni.logout().then(done).catch(failed);
-        }
+    // the bridge script is loaded: start the connector's stream (stream token from Apex)
+    init: function (component, event, helper) {
+        helper.start(component);
     },
 
-    // Omni-Channel changed (in the console, or because we asked): report it to the softphone.
-    onStatusChanged: function (component, event) {
-        component.find("presenceChannel").publish({
-            event: "omniChannelStatusChanged",
-            service_presence_status_id: event.getParam("statusId"),
-            developer_name: event.getParam("statusApiName")
+    // the Open CTI softphone relays a command (set_status / logout) over the message channel
+    onMessage: function (component, message, helper) {
+        var action = message.getParam("action");
+        if (!action) {
+            return; // reports (they carry "event") come back on the same channel
+        }
+        helper.bridge(component, function (bridge) {
+            bridge.command({
+                action: action,
+                command_id: message.getParam("command_id"),
+                agent_id: message.getParam("agent_id"),
+                service_presence_status_id: message.getParam("service_presence_status_id"),
+                developer_name: message.getParam("developer_name")
+            });
         });
     },
 
-    onLogout: function (component) {
-        component.find("presenceChannel").publish({ event: "omniChannelLogout" });
+    // Omni-Channel changed (in the console, or because we asked): report it to the connector
+    onStatusChanged: function (component, event, helper) {
+        helper.bridge(component, function (bridge) {
+            bridge.statusChanged(event.getParam("statusId"), event.getParam("statusApiName"));
+        });
+    },
+
+    onLogout: function (component, event, helper) {
+        helper.bridge(component, function (bridge) { bridge.loggedOut(); });
+    },
+
+    onWorkAccepted: function (component, event, helper) {
+        helper.bridge(component, function (bridge) {
+            bridge.workAccepted(event.getParam("workItemId"), event.getParam("workId"));
+        });
+    },
+
+    onDestroy: function (component, event, helper) {
+        helper.bridge(component, function (bridge) { bridge.stop(); });
     }
 })
