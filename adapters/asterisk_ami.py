@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from .ami import AmiClient
 from .base import Adapter, AdapterError, AgentInfo, Change, Setting
-from .pbx import PBX_SOURCE, dial_code, pbx_wanted
+from .pbx import PBX_SOURCE, dial_code, pbx_wanted, pbx_why_not
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class AsteriskAmiAdapter(Adapter):
     name = "asterisk_ami"
     prefix = "AMI_"
     echo_source = PBX_SOURCE
+    dials = True
     max_concurrency = 1  # one manager connection, one action at a time
     settings = {
         "host": Setting(str, required=True),
@@ -93,6 +94,9 @@ class AsteriskAmiAdapter(Adapter):
 
     def wants(self, options) -> bool:
         return pbx_wanted(options)
+
+    def why_not(self, options) -> str | None:
+        return pbx_why_not(options)
 
     def interface_for(self, agent: AgentInfo) -> str:
         return self.config["interface"].replace("{extension}", agent.extension)

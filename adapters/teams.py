@@ -94,8 +94,8 @@ class TeamsAdapter(Adapter):
         "client_secret": Setting(str, required=True, secret=True),
         "user_key": Setting(str, default="email", choices=("email", "agent_id")),
         "expiration_minutes": Setting(int, default=60, range=(5, 240)),
-        "graph_url": Setting(str, default="https://graph.microsoft.com/v1.0"),
-        "login_url": Setting(str, default="https://login.microsoftonline.com"),
+        "graph_url": Setting(str, default="https://graph.microsoft.com/v1.0", kind="url"),
+        "login_url": Setting(str, default="https://login.microsoftonline.com", kind="url"),
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
     }
 
@@ -112,6 +112,8 @@ class TeamsAdapter(Adapter):
         self._preferred: dict[str, bool] = {}  # user -> whether we set a preferred presence
         self._calls: deque[datetime] = deque()  # Graph presence calls in the budget window
         self._budget_lock = threading.Lock()
+
+    switched_by = "teams_sync"
 
     def wants(self, options) -> bool:
         return bool(getattr(options, "teams_sync", False))

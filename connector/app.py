@@ -68,12 +68,14 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     store.create_all()
     bus = EventBus()
     configs = ConfigRegistry(store, clock)
-    configs.ensure(settings.presence_config, settings.presence_config_explicit)
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
         adapters.put(extra.name, extra)
-    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets)
+    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets,
+                              dial_targets=adapters.dialling)
+    configs.when_applied(service.retime_sessions)  # every change re-times the open sessions
+    configs.ensure(settings.presence_config, settings.presence_config_explicit)
     reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
     sync = salesforce.build_sync(reads, settings)
     host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import migrate
 from .models import Base
 
 
@@ -41,7 +42,9 @@ class Store:
         return self.writer.dialect.name
 
     def create_all(self) -> None:
+        """Create missing tables, then add the columns and indexes newer versions added (``migrate``)."""
         Base.metadata.create_all(self.writer)
+        migrate.upgrade(self.writer)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
