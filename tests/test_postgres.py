@@ -11,6 +11,12 @@ from test_api import (test_agent_logs_in_changes_state_and_reads_it_back,  # noq
                       test_call_events_drive_on_a_call_and_wrap_up_and_repeat_safely,
                       test_time_tracking_counts_the_open_interval_and_exports_csv,
                       test_wrap_up_ends_on_time_across_a_restart, edred)
+from test_calls_next_state import test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause  # noqa: F401
+from test_calls_next_state import on_call_agent  # noqa: F401
+from test_config_changes_retime import test_inactivity_switched_on_logs_out_idle_agents_when_it_is_due  # noqa: F401
+from test_extensions_unique import (test_adding_a_second_active_agent_with_the_same_extension_is_refused,  # noqa: F401
+                                    test_an_older_store_gets_the_new_columns_and_the_index,
+                                    test_the_store_refuses_a_clash_itself)
 from test_concurrency import test_parallel_changes_from_two_processes_keep_intervals_contiguous  # noqa: F401
 from test_sessions import (test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart,  # noqa: F401
                            test_seed_example_softphone_and_paired_device_are_two_acquired_events)
