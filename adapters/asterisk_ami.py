@@ -7,7 +7,12 @@ the change's dial code (reason code, login/logout code) is ``Originate``d from t
 to the code in ``AMI_CONTEXT``. Numbers the softphone dials are always originated.
 
 Inbound (``AMI_EVENTS=on``): ``QueueMemberPause`` events made on the phone change the agent's
-state with source ``pbx``; the events our own QueuePause causes are recognised and ignored.
+state with source ``pbx``; the events our own QueuePause causes are recognised and ignored. The event
+connection is re-made within a few seconds when it drops (1, 2, 4, then every 5 s), and after every
+reconnect the ``QueueStatus`` action reads each queue member's pause state: a pause or unpause made on
+the phone while the connection was down (its event lost) is applied then. What counts as a change is
+the difference from the pause state last seen from the PBX (an event, or a QueuePause it accepted), so
+a connector change still waiting for delivery is not undone.
 
 Recognising our own events (apps/app_queue.c): each QueuePause we send is remembered per interface,
 with the event it will cause, for ``ECHO_WINDOW`` seconds — several, since a late event of an earlier
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 
 from .ami import AmiClient
 from .base import Adapter, AdapterError, AgentInfo, Change, Setting
-from .pbx import PBX_SOURCE, dial_code, pbx_wanted
+from .pbx import PBX_SOURCE, dial_code, pbx_wanted, pbx_why_not
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,13 @@ REASON_MAX = 79
 #: the event listener pings an idle connection this often, so a dead one is noticed and replaced
 LISTENER_IDLE_PING = 60.0
 PAUSE_EVENTS = ("QueueMemberPause", "QueueMemberPaused")  # the second: Asterisk <= 11
+#: the event listener's wait before reconnecting grows 1, 2, 4 s up to this (a PBX restart takes seconds)
+RECONNECT_MAX = 5.0
+
+
+def reconnect_delay(attempt: int) -> float:
+    """Seconds to wait before reconnect attempt ``attempt`` (0 = the first after a drop)."""
+    return min(2.0 ** attempt, RECONNECT_MAX)
 PERMISSIONS = {"QueuePause": "write = agent", "Originate": "write = originate"}
 
 
@@ -66,6 +78,7 @@ class AsteriskAmiAdapter(Adapter):
     name = "asterisk_ami"
     prefix = "AMI_"
     echo_source = PBX_SOURCE
+    dials = True
     max_concurrency = 1  # one manager connection, one action at a time
     settings = {
         "host": Setting(str, required=True),
@@ -91,9 +104,15 @@ class AsteriskAmiAdapter(Adapter):
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self.listener_state = "off"
+        self._seen: dict[str, tuple[str, str]] = {}  # interface -> (paused, reason) last seen from the PBX
+        self._synced: set[str] = set()  # interfaces already reconciled by the running QueueStatus
+        self.status_syncs = 0
 
     def wants(self, options) -> bool:
         return pbx_wanted(options)
+
+    def why_not(self, options) -> str | None:
+        return pbx_why_not(options)
 
     def interface_for(self, agent: AgentInfo) -> str:
         return self.config["interface"].replace("{extension}", agent.extension)
@@ -121,6 +140,8 @@ class AsteriskAmiAdapter(Adapter):
             fields["Queue"] = self.config["queue"]
         self._remember(interface, "1" if paused else "0", fields["Reason"])
         self._action("QueuePause", **fields)
+        with self._expected_lock:  # the PBX accepted it: this is its pause state now
+            self._seen[interface] = ("1" if paused else "0", fields["Reason"][:REASON_MAX].strip())
 
     def _remember(self, interface: str, paused: str, reason: str) -> None:
         now = self.monotonic()
@@ -189,7 +210,7 @@ class AsteriskAmiAdapter(Adapter):
 
     def _listen(self) -> None:
         c = self.config
-        delay = 1.0
+        attempt = 0
         while not self._stop.is_set():
             events = AmiClient(c["host"], c["port"], c["username"], c["secret"], timeout=c["timeout"], events=True,
                                on_event=self._on_event_safely)
@@ -197,7 +218,8 @@ class AsteriskAmiAdapter(Adapter):
                 events.connect()
                 # not blocking forever: an idle connection is pinged, so a half-open one is noticed
                 events._sock.settimeout(LISTENER_IDLE_PING)
-                self.listener_state, delay = "connected", 1.0
+                self.listener_state, attempt = "connected", 0
+                self._read_pause_state(events)
                 while not self._stop.is_set():
                     try:
                         message = events.read_message()
@@ -209,8 +231,15 @@ class AsteriskAmiAdapter(Adapter):
                 self.listener_state = f"reconnecting: {exc}"
             finally:
                 events.close()
-            self._stop.wait(delay)
-            delay = min(delay * 2, 60.0)
+            self._stop.wait(reconnect_delay(attempt))
+            attempt += 1
+
+    def _read_pause_state(self, events: AmiClient) -> None:
+        """Ask for every queue member's pause state; the QueueMember events arrive on this connection."""
+        with self._expected_lock:
+            self._synced = set()
+        fields = {"Queue": self.config["queue"]} if self.config["queue"] else {}
+        events.action("QueueStatus", **fields)
 
     def _on_event_safely(self, event: dict) -> None:
         # one event the engine refuses (agent logged out, unknown state) must not end the listener
@@ -221,14 +250,40 @@ class AsteriskAmiAdapter(Adapter):
                           event.get("Interface") or event.get("Location"))
 
     def on_event(self, event: dict) -> str | None:
-        """Apply a QueueMemberPause made on the phone; returns the state it set (or None)."""
+        """Apply a QueueMemberPause made on the phone, or a pause state that changed while the event
+        connection was down (``QueueMember``, the answer to ``QueueStatus``); returns the state it set."""
+        if event.get("Event") == "QueueStatusComplete":
+            self.status_syncs += 1
+            return None
+        if event.get("Event") == "QueueMember":
+            return self._on_queue_member(event)
         if event.get("Event") not in PAUSE_EVENTS:
             return None
         interface = event.get("Interface") or event.get("Location", "")  # Location: Asterisk <= 11
         paused = event.get("Paused", "0")
         reason = event.get("PausedReason", event.get("Reason", ""))
+        with self._expected_lock:
+            self._seen[interface] = (paused, reason.strip())
         if self._is_echo(interface, paused, reason):
             return None  # an event of our own QueuePause
+        return self._apply(interface, paused, reason)
+
+    def _on_queue_member(self, event: dict) -> str | None:
+        if self.config["queue"] and event.get("Queue") != self.config["queue"]:
+            return None
+        interface = event.get("Location") or event.get("Interface") or event.get("StateInterface", "")
+        paused, reason = event.get("Paused", "0"), event.get("PausedReason", "").strip()
+        with self._expected_lock:
+            if interface in self._synced:
+                return None  # the same member in another queue
+            self._synced.add(interface)
+            before = self._seen.get(interface)
+            self._seen[interface] = (paused, reason)
+        if before is None or before == (paused, reason) or self._is_echo(interface, paused, reason):
+            return None  # nothing known to compare with, unchanged, or our own change
+        return self._apply(interface, paused, reason)
+
+    def _apply(self, interface: str, paused: str, reason: str) -> str | None:
         agent_id = self._agent_for(interface)
         if agent_id is None:
             return None
@@ -260,4 +315,4 @@ class AsteriskAmiAdapter(Adapter):
 
     def health(self) -> dict:
         return {"connected": self.client.connected, "connections_made": self.client.connects,
-                "events_listener": self.listener_state}
+                "events_listener": self.listener_state, "pause_state_reads": self.status_syncs}

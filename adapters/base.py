@@ -14,7 +14,8 @@ An adapter sees the connector only through the :class:`Host` it is bound to (``s
 it never imports the store or the API layer. Optional hooks, all declared here with harmless
 defaults: :meth:`Adapter.start`/:meth:`Adapter.stop` (listener threads), :meth:`Adapter.check`
 (``adapters test NAME``), :meth:`Adapter.wants` (whether the active presence config switches the
-adapter on), :meth:`Adapter.jobs` (periodic work the scheduler runs), ``uses_salesforce`` (give me
+adapter on) with :meth:`Adapter.why_not` (why not, in words, for health), ``dials`` (the adapter
+really dials the numbers the softphone dials), :meth:`Adapter.jobs` (periodic work the scheduler runs), ``uses_salesforce`` (give me
 the shared Salesforce connection), ``inbound_fields`` + :meth:`Adapter.receive` (events the remote
 side reports; the API layer serves them at ``POST /api/v1/adapters/<name>/agents/<id>/events``),
 and ``refresh_seconds`` (re-send the current state this often, for systems whose presence lapses).
@@ -78,6 +79,10 @@ class Setting:
     range: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
     help: str = ""
+    #: ``"url"``: a full URL (``schemes``, a host) that contains every one of ``placeholders``
+    kind: str = ""
+    placeholders: tuple[str, ...] = ()
+    schemes: tuple[str, ...] = ("http", "https")
 
     def parse(self, env_name: str, raw: object) -> Any:
         """The value of ``raw`` (text from the environment or the admin page), or
@@ -101,7 +106,21 @@ class Setting:
                 raise AdapterConfigError(f"{env_name} must be between {self.range[0]} and {self.range[1]}",
                                          env_name) from None
             raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}", env_name) from None
+        if self.kind == "url":
+            self._check_url(env_name, value)
         return value
+
+    def _check_url(self, env_name: str, value: str) -> None:
+        try:
+            parse.url(value, self.schemes)
+        except parse.BadValue:
+            raise AdapterConfigError(f"{env_name} must be a full URL starting with "
+                                     f"{' or '.join(s + '://' for s in self.schemes)} and a host name, got "
+                                     f"{'(hidden)' if self.secret else repr(value)}", env_name) from None
+        missing = [p for p in self.placeholders if p not in value]
+        if missing:
+            raise AdapterConfigError(f"{env_name} must contain {', '.join(missing)} "
+                                     f"(where the value goes){': ' + self.help if self.help else ''}", env_name)
 
 
 #: a setting's type -> how its text is read (any other type is called with the raw value)
@@ -305,6 +324,10 @@ class Adapter:
     inbound_fields: ClassVar[tuple[str, ...]] = ()
     #: the roles that may report inbound events for an agent (an agent only for itself)
     inbound_roles: ClassVar[tuple[str, ...]] = ("agent", "integration")
+    #: True: the adapter dials the numbers the softphone dials (a PBX); the dial answer names it
+    dials: ClassVar[bool] = False
+    #: the presence option that switches the adapter on (``teams_sync`` ...), named by :meth:`why_not`
+    switched_by: ClassVar[str | None] = None
 
     host: Host
 
@@ -347,6 +370,14 @@ class Adapter:
     def wants(self, options: Any) -> bool:
         """Whether the active presence configuration switches this adapter on (default: always)."""
         return True
+
+    def why_not(self, options: Any) -> str | None:
+        """Why an enabled adapter receives nothing under these options (shown in health), or None."""
+        if self.wants(options):
+            return None
+        if self.switched_by:
+            return f"not sent: {self.switched_by} is off in the presence configuration"
+        return "not sent: the presence configuration does not switch it on"
 
     def push(self, agent: AgentInfo, change: Change) -> None:
         """Deliver ``change`` for ``agent``; return on success, raise :class:`AdapterError` otherwise.

@@ -71,7 +71,7 @@ class OmniChannelAdapter(Adapter):
     settings = {
         "ack_seconds": Setting(float, default=8.0, range=(0.2, 120),
                                help="how long a command waits for the console component's acknowledgement"),
-        "instance_url": Setting(str, default="", help="instance URL for the status SOQL (default: the SF_* connection)"),
+        "instance_url": Setting(str, default="", kind="url", help="instance URL for the status SOQL (default: the SF_* connection)"),
         "access_token": Setting(str, default="", secret=True),
         "api_version": Setting(str, default="61.0"),
         "cache_seconds": Setting(float, default=600.0, range=(0, 86400)),
@@ -97,6 +97,8 @@ class OmniChannelAdapter(Adapter):
         if self.query is None:
             self.query = query
             self.statuses = StatusResolver(query, self.monotonic, self.config["cache_seconds"])
+
+    switched_by = "omni_channel_sync"
 
     def wants(self, options) -> bool:
         return bool(getattr(options, "omni_channel_sync", False))

@@ -15,6 +15,11 @@ def pbx_wanted(options) -> bool:
     return getattr(options, "pbx_mode", "none") == "dial"
 
 
+def pbx_why_not(options) -> str | None:
+    """Why a PBX adapter gets no rows: the PBX mode ("Not sent to PBX")."""
+    return None if pbx_wanted(options) else f"not sent: PBX mode is {getattr(options, 'pbx_mode', 'none')}"
+
+
 def dial_code(agent: AgentInfo, change: Change) -> str | None:
     """The digits to send for this change, or None when the PBX has nothing to do."""
     options = change.options

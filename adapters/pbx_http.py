@@ -20,7 +20,7 @@ from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
 from .base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
 from .http_errors import retry_after
-from .pbx import PBX_SOURCE, dial_code, pbx_wanted
+from .pbx import PBX_SOURCE, dial_code, pbx_wanted, pbx_why_not
 
 
 _secret_request = threading.local()
@@ -40,8 +40,10 @@ class PbxHttpAdapter(Adapter):
     name = "pbx_http"
     prefix = "PBX_HTTP_"
     echo_source = PBX_SOURCE
+    dials = True
     settings = {
-        "url": Setting(str, required=True, help="URL template with {code}, e.g. http://{phone}/servlet?key=number={code}"),
+        "url": Setting(str, required=True, kind="url", placeholders=("{code}",),
+                       help="URL template with {code}, e.g. http://{phone}/servlet?key=number={code}"),
         "method": Setting(str, default="GET", choices=("GET", "POST", "PUT")),
         "headers": Setting(str, default="", help="extra headers, 'Name: value' separated by ';'"),
         "auth": Setting(str, default="none", choices=("none", "basic", "digest")),
@@ -64,6 +66,9 @@ class PbxHttpAdapter(Adapter):
 
     def wants(self, options) -> bool:
         return pbx_wanted(options)
+
+    def why_not(self, options) -> str | None:
+        return pbx_why_not(options)
 
     def url_for(self, agent: AgentInfo, code: str) -> str:
         fill = {"extension": quote(agent.extension, safe=""), "agent": quote(agent.id, safe=""),

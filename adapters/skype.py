@@ -65,7 +65,7 @@ class SkypeAdapter(Adapter):
     settings = {
         "domain": Setting(str, required=True, help="SIP domain; autodiscover is https://lyncdiscover.<domain>"),
         "credentials_file": Setting(str, required=True, help="file of 'upn:password' lines, one per agent"),
-        "discover_url": Setting(str, default="", help="override the autodiscover URL"),
+        "discover_url": Setting(str, default="", kind="url", help="override the autodiscover URL"),
         "user_agent": Setting(str, default="PresenceConnector/1.0"),
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
         "event_channel": Setting(bool, default=True, help="hold each agent's UCWA event channel open"),
@@ -87,6 +87,8 @@ class SkypeAdapter(Adapter):
         self._sessions: dict[str, dict] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+
+    switched_by = "skype_sync"
 
     def wants(self, options) -> bool:
         return bool(getattr(options, "skype_sync", False))

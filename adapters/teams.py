@@ -94,8 +94,8 @@ class TeamsAdapter(Adapter):
         "client_secret": Setting(str, required=True, secret=True),
         "user_key": Setting(str, default="email", choices=("email", "agent_id")),
         "expiration_minutes": Setting(int, default=60, range=(5, 240)),
-        "graph_url": Setting(str, default="https://graph.microsoft.com/v1.0"),
-        "login_url": Setting(str, default="https://login.microsoftonline.com"),
+        "graph_url": Setting(str, default="https://graph.microsoft.com/v1.0", kind="url"),
+        "login_url": Setting(str, default="https://login.microsoftonline.com", kind="url"),
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
     }
 
@@ -115,6 +115,8 @@ class TeamsAdapter(Adapter):
         self._budget_lock = threading.Lock()
         self.skipped_unchanged = 0  # calls not made: the mapped availability/activity had not changed
         self.deferred = 0  # calls put off because the shared Graph budget was in use
+
+    switched_by = "teams_sync"
 
     def wants(self, options) -> bool:
         return bool(getattr(options, "teams_sync", False))

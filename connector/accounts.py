@@ -4,10 +4,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Iterator
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .errors import Conflict, InvalidInput, NotFound
 from .security import check_pin, check_role, hash_secret, new_token, token_digest, verify_secret
@@ -55,9 +58,37 @@ def _clean_agent(data: dict, partial: bool = False) -> dict:
     return out
 
 
+def _extension_holder(s, extension: str, agent_id: str) -> str | None:
+    """The other active agent that has ``extension`` already, if any (an empty extension is no one's)."""
+    if not extension:
+        return None
+    return s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True),
+                                            Agent.id != agent_id)).scalars().first()
+
+
+def _check_extension_free(s, extension: str, agent_id: str) -> None:
+    """An extension belongs to one active agent: PBX short-code login and logout find the agent by it."""
+    holder = _extension_holder(s, extension, agent_id)
+    if holder is not None:
+        raise Conflict(f"extension {extension} already belongs to agent '{holder}'; give '{agent_id}' "
+                       "another extension or change theirs first", field="extension", code="extension_taken")
+
+
+@contextmanager
+def _unique_extension_guard(extension: str) -> Iterator[None]:
+    """The store's own constraint (two writers at once on PostgreSQL) as the same clear error."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if "extension" not in str(exc.orig):
+            raise
+        raise Conflict(f"extension {extension} already belongs to another active agent",
+                       field="extension", code="extension_taken") from None
+
+
 def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> Agent:
     clean = _clean_agent(data)
-    with store.write() as s:
+    with _unique_extension_guard(clean.get("extension", "")), store.write() as s:
         agent = s.get(Agent, clean["id"])
         if agent is not None and not update:
             raise Conflict(f"agent '{clean['id']}' already exists", field="id", code="exists")
@@ -66,6 +97,7 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
                           salesforce_user_id="", created_at=now, active=True)
             s.add(agent)
             s.add(AgentSessionRow(agent_id=agent.id, logons=[], version=0, logoff_pending=False))
+        _check_extension_free(s, clean.get("extension", agent.extension), agent.id)
         for key in ("name", "team", "extension", "email", "salesforce_user_id"):
             if key in clean:
                 setattr(agent, key, clean[key])
@@ -73,6 +105,22 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
             agent.pin_hash = hash_secret(clean["pin"])
         agent.active = True
         return agent
+
+
+def update_agent(store: Store, agent_id: str, data: dict) -> None:
+    """Change some of an agent's fields (the admin page's edit); the id stays, a PIN is reset when given."""
+    clean = _clean_agent(data, partial=True)
+    if clean.get("id", agent_id) != agent_id:
+        raise InvalidInput("an agent's id cannot be changed", field="id")
+    with _unique_extension_guard(clean.get("extension", "")), store.write() as s:
+        agent = _existing_agent(s, agent_id)
+        if agent.active:
+            _check_extension_free(s, clean.get("extension", agent.extension), agent_id)
+        for key in ("name", "team", "extension", "email", "salesforce_user_id"):
+            if key in clean:
+                setattr(agent, key, clean[key])
+        if "pin" in clean:
+            agent.pin_hash = hash_secret(clean["pin"])
 
 
 def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
@@ -84,15 +132,31 @@ def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
     if not reader.fieldnames or "id" not in reader.fieldnames:
         raise InvalidInput("the CSV needs a header row with at least an 'id' column", field="header")
     rows = []
+    extension_line: dict[str, tuple[int, str]] = {}
     for line_no, raw in enumerate(reader, start=2):
         data = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
         try:
-            rows.append(_clean_agent(data))
+            clean = _clean_agent(data)
         except InvalidInput as exc:
             raise InvalidInput(f"line {line_no}: {exc.message}", field=exc.field) from None
+        extension = clean.get("extension", "")
+        if extension and extension in extension_line:
+            first_line, first_id = extension_line[extension]
+            raise Conflict(f"line {line_no}: extension {extension} is also on line {first_line} "
+                           f"(agent '{first_id}'); an extension belongs to one agent", field="extension",
+                           code="extension_taken")
+        if extension:
+            extension_line[extension] = (line_no, clean["id"])
+        rows.append(clean)
     created = updated = 0
     with store.read() as s:
         existing = set(s.execute(select(Agent.id)).scalars())
+        in_file = {row["id"] for row in rows}
+        for extension, (line_no, agent_id) in extension_line.items():
+            holder = _extension_holder(s, extension, agent_id)
+            if holder is not None and holder not in in_file:
+                raise Conflict(f"line {line_no}: extension {extension} already belongs to agent '{holder}'",
+                               field="extension", code="extension_taken")
     for row in rows:
         add_agent(store, row, now, update=True)
         if row["id"] in existing:
@@ -194,7 +258,10 @@ def _existing_agent(s, agent_id: str) -> Agent:
 
 def set_agent_active(store: Store, agent_id: str, active: bool) -> None:
     with store.write() as s:
-        _existing_agent(s, agent_id).active = bool(active)
+        agent = _existing_agent(s, agent_id)
+        if active and not agent.active:
+            _check_extension_free(s, agent.extension, agent_id)
+        agent.active = bool(active)
 
 
 def reset_pin(store: Store, agent_id: str, pin: object) -> None:

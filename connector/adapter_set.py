@@ -32,3 +32,7 @@ class AdapterSet:
     def targets(self, config: PresenceConfig) -> list[str]:
         """The adapters that get an outbox row for a change under ``config``."""
         return [name for name, adapter in self._current.items() if adapter.wants(config.options)]
+
+    def dialling(self, config: PresenceConfig) -> list[str]:
+        """The adapters that really dial a number the softphone dials under ``config``."""
+        return [name for name, adapter in self._current.items() if adapter.dials and adapter.wants(config.options)]

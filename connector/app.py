@@ -70,14 +70,15 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     store.create_all()
     bus = EventBus()
     configs = ConfigRegistry(store, clock)
-    configs.ensure(settings.presence_config, settings.presence_config_explicit)
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
         adapters.put(extra.name, extra)
     outbox_written = threading.Event()  # set after a commit that wrote outbox rows; wakes the dispatcher
     service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets,
-                              outbox_written=outbox_written.set)
+                              dial_targets=adapters.dialling, outbox_written=outbox_written.set)
+    configs.when_applied(service.retime_sessions)  # every change re-times the open sessions
+    configs.ensure(settings.presence_config, settings.presence_config_explicit)
     reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
     leases = Leases(store, clock)
     sync = salesforce.build_sync(reads, settings, leases)

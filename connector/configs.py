@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,14 +14,27 @@ from .store import Store
 from .store.models import ConfigVersion
 
 
+#: called inside the transaction that applies a configuration: (session, old, new, now) -> after commit
+OnChange = Callable[[Session, PresenceConfig, PresenceConfig, datetime], Optional[Callable[[], None]]]
+
+
 class ConfigRegistry:
-    """Reads the newest version once per change; every process sees an admin's change at once."""
+    """Reads the newest version once per change; every process sees an admin's change at once.
+
+    Every change (CLI ``config apply``, the admin page's editor, ``ensure`` at start-up) goes through
+    :meth:`apply`, which lets the service re-time the open sessions in the same transaction.
+    """
 
     def __init__(self, store: Store, clock: Callable[[], datetime]):
         self.store = store
         self.clock = clock
         self._cached: tuple[int, PresenceConfig] | None = None
         self._lock = threading.Lock()
+        self._on_change: OnChange | None = None
+
+    def when_applied(self, on_change: OnChange) -> None:
+        """Run ``on_change`` in the transaction of every later :meth:`apply` (the service re-times sessions)."""
+        self._on_change = on_change
 
     def active(self, s: Session | None = None) -> PresenceConfig:
         """The active configuration; inside a transaction pass its session, else it opens its own read."""
@@ -34,19 +48,31 @@ class ConfigRegistry:
             if self._cached and self._cached[0] == version_id:
                 return self._cached[1]
         row = s.get(ConfigVersion, version_id)
-        config = parse_config(row.yaml, source=row.origin or row.name)
+        config = replace(parse_config(row.yaml, source=row.origin or row.name), effective_from=row.created_at)
         with self._lock:
             self._cached = (version_id, config)
         return config
 
     def apply(self, config: PresenceConfig, created_by: str, origin: str) -> int:
-        """Make ``config`` the active one; returns the new version number."""
+        """Make ``config`` the active one; returns the new version number.
+
+        In the same transaction the open sessions are re-timed (``when_applied``): a timed rule switched
+        on, off or changed holds for agents already logged in.
+        """
+        after_commit = None
         with self.store.write() as s:
+            now = self.clock()
+            previous = self.active(s) if s.scalar(select(func.max(ConfigVersion.id))) is not None else None
             row = ConfigVersion(name=config.name, yaml=config.to_yaml(), fingerprint=config.fingerprint,
-                                origin=origin, created_by=created_by, created_at=self.clock())
+                                origin=origin, created_by=created_by, created_at=now)
             s.add(row)
             s.flush()
-            return row.id
+            if previous is not None and self._on_change is not None:
+                after_commit = self._on_change(s, previous, replace(config, effective_from=now), now)
+            version = row.id
+        if after_commit is not None:
+            after_commit()
+        return version
 
     def ensure(self, ref: str, explicit: bool) -> None:
         """At start-up: load the configured preset or file unless the store already has it.

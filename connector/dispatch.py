@@ -320,6 +320,7 @@ class Dispatcher:
         """Per adapter: enabled ones, and disabled ones that still have undelivered rows."""
         out: dict[str, dict] = {}
         adapters: dict[str, Adapter | None] = dict(self.adapters)
+        options = self.host.active_config().options
         with self.store.read() as s:
             waiting = s.execute(select(OutboxRow.adapter).where(
                 OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False)).distinct()).scalars()
@@ -340,10 +341,12 @@ class Dispatcher:
                     details = adapter.health() if adapter is not None else {}
                 except Exception as exc:
                     details = {"error": f"{type(exc).__name__}"}
+                # an enabled adapter the presence configuration gives nothing says why ("not sent: ...")
+                why_not = adapter.why_not(options) if adapter is not None else None
                 out[name] = {"queue_depth": depth, "parked": parked, "in_flight": in_flight,
                              "oldest_pending_at": _iso(oldest), "last_success_at": _iso(last_ok),
                              "last_error": stats.last_error, "last_error_at": _iso(stats.last_error_at),
-                             "delivered": stats.delivered, "failed": stats.failed, **details}
+                             "delivered": stats.delivered, "failed": stats.failed, "why_not": why_not, **details}
         return out
 
 

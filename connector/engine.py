@@ -4,11 +4,18 @@ No Flask, no SQL, no clock reads: every call receives the agent's current sessio
 and returns a :class:`Decision` — the new session and the effects to record (state changes,
 logon events, counters, notices). The store applies a decision in one transaction.
 
-Timed rules (wrap-up end, connection loss, inactivity) are *due times* kept in the session.
-Every call first settles whatever fell due before ``now``, at the moment it fell due, so the
-result is the same whether a sweep ran on time, late, or after a restart.
+Timed rules (wrap-up end, connection loss, inactivity, a call whose end never came) are *due times*
+kept in the session. Every call first settles whatever fell due before ``now``, at the moment it fell
+due, so the result is the same whether a sweep ran on time, late, or after a restart. A rule never
+applies before the configuration that holds it took effect (``PresenceConfig.effective_from``): an
+inactivity logout switched on while an agent has been idle for an hour logs the agent out when it was
+switched on, not an hour ago.
 
-The module is a little over 400 lines on purpose: the whole state machine reads top to bottom in
+While a call is up, a state the agent (or a supervisor, or an integration) picks becomes the agent's
+*next* state: it applies when the call and its wrap-up end, instead of Ready. A supervisor may force
+a change at once; the change then says so ("forced").
+
+The module is about 500 lines on purpose: the whole state machine reads top to bottom in
 one place, as the rules do in DESIGN.md.
 """
 from __future__ import annotations
@@ -64,6 +71,9 @@ ACQUIRED = "Acquired"
 RELEASED = "Released"
 CALL_DIRECTIONS = ("inbound", "outbound", "internal")
 DIAL_NUMBER_RE = re.compile(r"^[0-9*#+]{1,32}$")
+#: what people paste around a number ("+44 20 7946 0000", "(030) 123-45.67"): dropped before dialling
+DIAL_SEPARATORS_RE = re.compile(r"[\s\-.()\[\]]")
+CALL_END_NOT_RECEIVED = "call end not received"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +98,9 @@ class AgentSession:
     wrap_up_until: datetime | None = None
     call_id: str | None = None
     call_direction: str | None = None
+    call_since: datetime | None = None
+    next_state_id: str | None = None  # picked during a call: applies when the call and its wrap-up end
+    next_state_source: str | None = None
     last_activity_at: datetime | None = None
     last_heartbeat_at: datetime | None = None
     connection_lost_at: datetime | None = None
@@ -145,7 +158,16 @@ class DialRequested:
     number: str
 
 
-Effect = StateChanged | LogonEvent | Counted | SessionEnded | DialRequested
+@dataclass(frozen=True)
+class CallClosed:
+    """A call closed without its "ended" event (the maximum call duration, a supervisor), and why."""
+
+    at: datetime
+    call_id: str
+    cause: str
+
+
+Effect = StateChanged | LogonEvent | Counted | SessionEnded | DialRequested | CallClosed
 
 
 @dataclass
@@ -171,6 +193,8 @@ class Engine:
 
     def __init__(self, config: PresenceConfig):
         self.config = config
+        #: no timed rule of this configuration applies before it took effect
+        self.rules_since: datetime | None = config.effective_from
 
     # -- helpers -----------------------------------------------------------------------------
     def state_of(self, session: AgentSession) -> PresenceState | None:
@@ -229,7 +253,15 @@ class Engine:
                 and session.call_id is None):
             candidates.append((session.last_activity_at + timedelta(seconds=policy.inactivity_logout_seconds),
                                "inactivity"))
-        return min(candidates) if candidates else None
+        max_call = self.config.options.max_call_seconds
+        if max_call and session.call_id is not None and session.call_since is not None:
+            candidates.append((session.call_since + timedelta(seconds=max_call), "call_end_not_received"))
+        if not candidates:
+            return None
+        at, rule = min(candidates)
+        if self.rules_since is not None and at < self.rules_since:
+            at = self.rules_since  # the rule did not exist before: it applies from then
+        return at, rule
 
     def settle(self, session: AgentSession, now: datetime) -> Decision:
         """Apply every timed rule that fell due up to ``now``, each at its own due time."""
@@ -244,7 +276,7 @@ class Engine:
                 return
             at, rule = due
             if rule == "wrap_up_end":
-                self._move(d, at, self.config.ready_state, ChangeSource.SYSTEM, "wrap-up ended")
+                self._leave_wrap_up(d, at, ChangeSource.SYSTEM, "wrap-up ended")
             elif rule == "connection_lost":
                 offline = self.config.offline_state
                 assert offline is not None  # validation requires it when a grace period is set
@@ -255,6 +287,8 @@ class Engine:
                 self._end_session(d, at, LogonSource.CONNECTION_LOST, ChangeSource.SYSTEM, actor=None)
             elif rule == "inactivity":
                 self._end_session(d, at, LogonSource.INACTIVITY, ChangeSource.SYSTEM, actor=None)
+            elif rule == "call_end_not_received":
+                self._close_call(d, at, CALL_END_NOT_RECEIVED)
 
     # -- login / logout ----------------------------------------------------------------------
     def login(self, session: AgentSession, now: datetime, logon_source: str, device: str,
@@ -354,8 +388,12 @@ class Engine:
         return state
 
     def set_state(self, session: AgentSession, now: datetime, ref: object, source: str = ChangeSource.SOFTPHONE,
-                  system: bool = False) -> Decision:
-        """Change presence. Agents and supervisors may pick only selectable states."""
+                  system: bool = False, force: bool = False) -> Decision:
+        """Change presence. Agents and supervisors may pick only selectable states.
+
+        During a call the pick becomes the *next* state (applied when the call and its wrap-up end),
+        unless the change is forced; a forced change is recorded with the cause "forced".
+        """
         target = self.resolve(ref)
         if not target.selectable and not system:
             raise InvalidInput(f"'{target.display}' is set by the system and cannot be picked",
@@ -363,9 +401,20 @@ class Engine:
         d = self.settle(session, now)
         self._require_login(d.session)
         self._touch(d, now, heartbeat=source == ChangeSource.SOFTPHONE)
+        if d.session.call_id is not None and not (force or system):
+            d.session = replace(d.session, next_state_id=target.id, next_state_source=source)
+            return d
         if d.session.connection_lost_at is not None:
             d.session = replace(d.session, connection_lost_at=None, state_before_loss=None)
-        self._move(d, now, target, source)
+        self._move(d, now, target, source, "forced" if force else "", next_state_id=None, next_state_source=None)
+        return d
+
+    def cancel_next_state(self, session: AgentSession, now: datetime, source: str = ChangeSource.SOFTPHONE) -> Decision:
+        """Drop the state picked for after the call: the agent goes back to Ready as usual."""
+        d = self.settle(session, now)
+        self._require_login(d.session)
+        self._touch(d, now, heartbeat=source == ChangeSource.SOFTPHONE)
+        d.session = replace(d.session, next_state_id=None, next_state_source=None)
         return d
 
     # -- wrap-up -----------------------------------------------------------------------------
@@ -389,8 +438,20 @@ class Engine:
         if d.session.wrap_up_until is None:
             raise Conflict("the agent is not in wrap-up", code="not_in_wrap_up")
         self._touch(d, now)
-        self._move(d, now, self.config.ready_state, source, "wrap-up ended early")
+        self._leave_wrap_up(d, now, source, "wrap-up ended early")
         return d
+
+    def _leave_wrap_up(self, d: Decision, at: datetime, source: str, cause: str) -> None:
+        """Wrap-up is over: to the state picked during the call, else Ready."""
+        if d.session.next_state_id is not None:
+            self._to_next_state(d, at, cause)
+        else:
+            self._move(d, at, self.config.ready_state, source, cause)
+
+    def _to_next_state(self, d: Decision, at: datetime, cause: str) -> None:
+        target = self.config.find(d.session.next_state_id) or self.config.ready_state
+        source = d.session.next_state_source or ChangeSource.SYSTEM
+        self._move(d, at, target, source, f"{cause}: next state", next_state_id=None, next_state_source=None)
 
     # -- calls -------------------------------------------------------------------------------
     def call_started(self, session: AgentSession, now: datetime, call_id: str, direction: str,
@@ -398,7 +459,8 @@ class Engine:
         d = self.settle(session, now)
         if not d.session.logged_in or d.session.call_id is not None:
             return d  # a second line, or a call for an agent not logged in: nothing to change
-        d.session = replace(d.session, call_id=call_id, call_direction=direction, last_activity_at=now)
+        d.session = replace(d.session, call_id=call_id, call_direction=direction, call_since=now,
+                            last_activity_at=now)
         on_call = self.config.on_call_state
         if self.config.options.active_call and on_call is not None:
             self._move(d, now, on_call, source, "call started")
@@ -406,7 +468,7 @@ class Engine:
 
     def call_ended(self, session: AgentSession, now: datetime, call_id: str, direction: str,
                    duration_seconds: int, source: str = ChangeSource.PBX) -> Decision:
-        """Count the call; then wrap-up, back to Ready, or a pending scheduled log off."""
+        """Count the call; then a pending scheduled log off, wrap-up, the next state, or back to Ready."""
         d = self.settle(session, now)
         if duration_seconds == 0:
             d.effects.append(Counted(now, "calls_ring_only"))
@@ -414,23 +476,49 @@ class Engine:
             d.effects.append(Counted(now, f"calls_{direction}_answered"))
         if not d.session.logged_in or d.session.call_id not in (None, call_id):
             return d
-        d.session = replace(d.session, call_id=None, call_direction=None, last_activity_at=now)
-        if d.session.logoff_pending:
-            self._end_session(d, now, LogonSource.SCHEDULED_LOG_OFF, ChangeSource.SYSTEM, actor=None)
-            return d
-        opts = self.config.options
-        wrap_up = self.config.wrap_up_state
-        if opts.wrap_up_seconds and wrap_up is not None and duration_seconds > 0 and direction != "internal":
-            until = now + timedelta(seconds=opts.wrap_up_seconds)
-            self._move(d, now, wrap_up, source, "call ended: wrap-up", wrap_up_until=until)
-        elif opts.active_call and self.state_of(d.session) == self.config.on_call_state:
-            self._move(d, now, self.config.ready_state, source, "call ended")
+        self._after_call(d, now, source, "call ended",
+                         wrap_up=duration_seconds > 0 and direction != "internal")
         return d
 
+    def end_call(self, session: AgentSession, now: datetime, actor: str) -> Decision:
+        """A supervisor closes a call whose end never came (the agent is stuck "on a call")."""
+        d = self.settle(session, now)
+        self._require_login(d.session)
+        if d.session.call_id is None:
+            raise Conflict(f"agent '{session.agent_id}' is not on a call", code="not_on_call")
+        self._close_call(d, now, f"call ended by supervisor {actor}", ChangeSource.SUPERVISOR)
+        return d
+
+    def _close_call(self, d: Decision, at: datetime, cause: str, source: str = ChangeSource.SYSTEM) -> None:
+        """Close the call without its end event: no wrap-up (when it really ended is unknown)."""
+        d.effects.append(CallClosed(at, d.session.call_id or "", cause))
+        self._after_call(d, at, source, cause, wrap_up=False)
+
+    def _after_call(self, d: Decision, at: datetime, source: str, cause: str, wrap_up: bool) -> None:
+        d.session = replace(d.session, call_id=None, call_direction=None, call_since=None, last_activity_at=at)
+        if d.session.logoff_pending:
+            self._end_session(d, at, LogonSource.SCHEDULED_LOG_OFF, ChangeSource.SYSTEM, actor=None)
+            return
+        opts = self.config.options
+        wrap_up_state = self.config.wrap_up_state
+        if wrap_up and opts.wrap_up_seconds and wrap_up_state is not None:
+            until = at + timedelta(seconds=opts.wrap_up_seconds)
+            self._move(d, at, wrap_up_state, source, f"{cause}: wrap-up", wrap_up_until=until)
+        elif d.session.next_state_id is not None:
+            self._to_next_state(d, at, cause)
+        elif opts.active_call and self.state_of(d.session) == self.config.on_call_state:
+            self._move(d, at, self.config.ready_state, source, cause)
+
     def dial(self, session: AgentSession, now: datetime, number: object, source: str = ChangeSource.SOFTPHONE) -> Decision:
-        """Dialling while DND puts the agent back to Ready first, then asks the PBX to dial."""
+        """Dialling while DND puts the agent back to Ready first, then asks the PBX to dial.
+
+        Spaces, dashes, dots and brackets people paste with a number are dropped first.
+        """
+        if isinstance(number, str):
+            number = DIAL_SEPARATORS_RE.sub("", number)
         if not isinstance(number, str) or not DIAL_NUMBER_RE.match(number):
-            raise InvalidInput("number must be 1-32 dial characters (0-9 * # +)", field="number")
+            raise InvalidInput("number must be 1-32 dial characters (0-9 * # +); spaces, dashes, dots and "
+                               "brackets are ignored", field="number")
         d = self.settle(session, now)
         self._require_login(d.session)
         self._touch(d, now)

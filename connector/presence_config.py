@@ -247,6 +247,7 @@ class _Validator:
             pbx_mode=pbx_mode,
             wrap_up_seconds=self.int_in(raw.get("wrap_up_seconds"), "options.wrap_up_seconds", 0, 999, 0),
             active_call=self.boolean(raw.get("active_call"), "options.active_call", False),
+            max_call_seconds=self.int_in(raw.get("max_call_seconds"), "options.max_call_seconds", 0, 86400, 14400),
             tracking_interval_seconds=self.int_in(raw.get("tracking_interval_seconds"),
                                                   "options.tracking_interval_seconds", 1, 999, 60),
             omni_channel_sync=self.boolean(raw.get("omni_channel_sync"), "options.omni_channel_sync", False),

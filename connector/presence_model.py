@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, asdict
-from datetime import time
+from datetime import datetime, time
 from enum import IntEnum
 from typing import Any
 
@@ -88,6 +88,8 @@ class Options:
     pbx_mode: str = "none"
     wrap_up_seconds: int = 0
     active_call: bool = False
+    #: a call still up after this long lost its "ended" event: it is closed (0 = never)
+    max_call_seconds: int = 14400
     tracking_interval_seconds: int = 60
     omni_channel_sync: bool = False
     skype_sync: bool = False
@@ -110,6 +112,8 @@ class PresenceConfig:
     options: Options
     source: str = "<memory>"
     description: str = ""
+    #: when this configuration became the active one (set by the registry; not part of the file)
+    effective_from: datetime | None = field(default=None, compare=False)
 
     # -- lookups -----------------------------------------------------------------------------
     def state(self, state_id: str) -> PresenceState:

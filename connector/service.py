@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from .bus import EventBus
 from .clock import Clock, iso, utc_now
 from .configs import ConfigRegistry
-from .engine import (CALL_DIRECTIONS, AgentSession, ChangeSource, Counted, Decision, DialRequested, Engine,
-                     LogonEvent, SessionEnded, StateChanged)
+from .engine import (CALL_DIRECTIONS, AgentSession, CallClosed, ChangeSource, Counted, Decision, DialRequested,
+                     Engine, LogonEvent, SessionEnded, StateChanged)
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .presence_config import PresenceConfig
 from .security import check_pin, seal, verify_secret
@@ -48,13 +48,15 @@ class PresenceService:
 
     def __init__(self, store: Store, settings: Settings, bus: EventBus, configs: ConfigRegistry,
                  clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None,
-                 outbox_written: Callable[[], None] | None = None):
+                 dial_targets: OutboxTargets | None = None, outbox_written: Callable[[], None] | None = None):
         self.store = store
         self.settings = settings
         self.bus = bus
         self.configs = configs
         self.clock = clock
         self.outbox_targets: OutboxTargets = outbox_targets or (lambda config: [])
+        #: the adapters that really dial a number under a configuration (a PBX in dial mode)
+        self.dial_targets: OutboxTargets = dial_targets or (lambda config: [])
         #: called after a commit that may have written outbox rows (wakes the dispatcher)
         self.outbox_written = outbox_written or (lambda: None)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -107,7 +109,7 @@ class PresenceService:
                 if effect.current is not None:
                     s.add(StateInterval(agent_id=agent.id, state_id=effect.current.id,
                                         status=int(effect.current.status), reason_code=effect.current.reason_code,
-                                        source=effect.source, started_at=effect.at))
+                                        source=effect.source, cause=effect.cause or None, started_at=effect.at))
                 for adapter in self.outbox_targets(config):
                     if adapter != effect.source:  # never echo a change back where it came from
                         s.add(outbox_row(agent.id, adapter, "presence", presence_payload(effect), effect.source,
@@ -130,10 +132,20 @@ class PresenceService:
                 for adapter in self.outbox_targets(config):
                     s.add(outbox_row(agent.id, adapter, "dial", {"number": effect.number, "at": iso(effect.at)},
                                      ChangeSource.SOFTPHONE, effect.at))
+            elif isinstance(effect, CallClosed):
+                call = s.get(Call, (agent.id, effect.call_id))
+                if call is not None and call.ended_at is None:  # a late "ended" event is then a repeat
+                    call.ended_at, call.end_cause = effect.at, effect.cause
+                    if call.started_at is not None:
+                        call.duration_seconds = int((effect.at - call.started_at).total_seconds())
         session_to_row(decision.session, row)
-        due = engine.next_due(decision.session)
-        row.next_due_at = due[0] if due else None
+        self._set_due(row, engine, decision.session)
         row.version = (row.version or 0) + 1
+
+    @staticmethod
+    def _set_due(row: AgentSessionRow, engine: Engine, session: AgentSession) -> None:
+        due = engine.next_due(session)
+        row.next_due_at = due[0] if due else None
 
     def _pbx_code(self, s: Session, agent: Agent, config: PresenceConfig, kind: str, effect: StateChanged,
                   pin: str | None) -> None:
@@ -216,8 +228,15 @@ class PresenceService:
     def logout(self, agent_id: str, logon_source: str, source: str = ChangeSource.SOFTPHONE, actor: str | None = None) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor))
 
-    def set_state(self, agent_id: str, ref: object, source: str = ChangeSource.SOFTPHONE, system: bool = False) -> Outcome:
-        return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system))
+    def set_state(self, agent_id: str, ref: object, source: str = ChangeSource.SOFTPHONE, system: bool = False,
+                  force: bool = False) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system, force))
+
+    def cancel_next_state(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.cancel_next_state(sess, now, source))
+
+    def end_call(self, agent_id: str, actor: str) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.end_call(sess, now, actor))
 
     def heartbeat(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.heartbeat(sess, now, source))
@@ -228,8 +247,24 @@ class PresenceService:
     def end_wrap_up(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.end_wrap_up(sess, now, source))
 
-    def dial(self, agent_id: str, number: object) -> Outcome:
-        return self._run(agent_id, lambda e, sess, now, s: e.dial(sess, now, number))
+    def dial(self, agent_id: str, number: object) -> tuple[Outcome, dict]:
+        """Dial; also says what really happened: which adapters dial it, or why nothing does."""
+        pbx_mode, dialling = "none", []
+
+        def decide(engine: Engine, sess: AgentSession, now: datetime, s: Session) -> Decision:
+            nonlocal pbx_mode, dialling
+            pbx_mode, dialling = engine.config.options.pbx_mode, self.dial_targets(engine.config)
+            return engine.dial(sess, now, number)
+
+        outcome = self._run(agent_id, decide)
+        dialled = next(e.number for e in outcome.decision.effects if isinstance(e, DialRequested))
+        if dialling:
+            message = f"sent to {', '.join(dialling)}"
+        elif pbx_mode != "dial":
+            message = f"not sent: PBX mode is {pbx_mode}"
+        else:
+            message = "not sent: no PBX adapter is enabled"
+        return outcome, {"number": dialled, "sent": bool(dialling), "sent_to": dialling, "message": message}
 
     def call_event(self, agent_id: str, call_id: object, event: object, direction: object,
                    duration_seconds: object = None, source: str = ChangeSource.PBX) -> tuple[Outcome, bool]:
@@ -273,6 +308,32 @@ class PresenceService:
         return self._run(agent_id, decide), repeated
 
     # -- timed rules -------------------------------------------------------------------------
+    def retime_sessions(self, s: Session, old: PresenceConfig, new: PresenceConfig,
+                        now: datetime) -> Callable[[], None]:
+        """A new configuration, inside the transaction that applies it: every open session first settles
+        what fell due under the old rules, then gets its due time under the new ones (switched on, off or
+        changed). Returns what to publish once that transaction has committed."""
+        published: list[tuple[str, dict]] = []
+        views: list[dict] = []
+        old_engine, new_engine = Engine(old), Engine(new)
+        rows = s.execute(select(AgentSessionRow).where(AgentSessionRow.state_id.is_not(None))
+                         .order_by(AgentSessionRow.agent_id).with_for_update()).scalars().all()
+        for row in rows:
+            agent = s.get(Agent, row.agent_id)
+            decision = old_engine.settle(session_from_row(row), now)
+            if decision.effects:
+                self._record(s, agent, row, decision, old_engine, published)
+                if decision.state_changes:
+                    views.append(agent_view(agent, decision.session, new, now))
+            self._set_due(row, new_engine, decision.session)
+
+        def publish() -> None:
+            for kind, data in published:
+                self.bus.publish(kind, data)
+            for view in views:
+                self.bus.publish("agent", view)
+        return publish
+
     def settle_due(self) -> int:
         """Apply the timed rules (wrap-up end, connection loss, inactivity) that fell due."""
         now = self.clock()

@@ -29,9 +29,18 @@ def agent_view(agent: Agent, session: AgentSession, config: PresenceConfig, now:
                                       if session.wrap_up_until else None),
         "on_call": session.call_id is not None,
         "call_direction": session.call_direction,
+        "call_since": iso(session.call_since),
+        # picked during a call: applies when the call and its wrap-up end (cancel: DELETE .../next-state)
+        "next_state": _next_state(session, config),
         "connection_lost": session.connection_lost_at is not None,
         "logoff_pending": session.logoff_pending,
     }
+
+
+def _next_state(session: AgentSession, config: PresenceConfig) -> dict | None:
+    if session.next_state_id is None:
+        return None
+    return (config.find(session.next_state_id) or config.ready_state).as_dict()
 
 
 def state_brief(state: PresenceState | None) -> dict | None:

@@ -11,6 +11,11 @@ Asterisk ``version`` does (apps/app_queue.c):
 Reasons are kept in ``char reason_paused[80]``, so at most 79 characters come back. One event per queue
 the member is in (``queues``) unless the action names a queue. ``hold_events`` keeps events back until
 ``release_events()`` (a slow event stream: events arriving after later actions).
+
+``QueueStatus`` answers as app_queue.c's manager_queues_status does: ``Response: Success`` ("Queue status
+will follow"), one ``QueueMember`` event per member (``Location``, ``Paused``, ``PausedReason``) with the
+action's ActionID, then ``QueueStatusComplete``. ``set_member`` changes a member's pause as if on the phone
+(its event goes to the connected listeners, or is lost when none is); ``down`` refuses new connections.
 """
 from __future__ import annotations
 
@@ -32,10 +37,14 @@ class AmiPeer:
         self.connections: list[socket.socket] = []
         self.listeners: list[socket.socket] = []
         self.logins = 0
+        self.down = False
+        self.members: dict[tuple[str, str], tuple[bool, str]] = {}  # (queue, interface) -> (paused, reason)
         peer = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
+                if peer.down:  # the PBX is restarting: the connection is closed at once
+                    return
                 peer.connections.append(self.request)
                 self.wfile.write(b"Asterisk Call Manager/6.0.0\r\n")
                 message: dict = {}
@@ -71,11 +80,34 @@ class AmiPeer:
             return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Interface not found\r\n\r\n"
         if message.get("Action") == "QueuePause":
             for queue in ([message["Queue"]] if message.get("Queue") else self.queues):
-                self.pause_event(queue, message["Interface"], message.get("Paused", "").lower() in ("true", "1"),
-                                 message.get("Reason", ""))
+                paused = message.get("Paused", "").lower() in ("true", "1")
+                self.members[(queue, message["Interface"])] = (paused, message.get("Reason", "")[:79])
+                self.pause_event(queue, message["Interface"], paused, message.get("Reason", ""))
+        if message.get("Action") == "QueueStatus":
+            return self.queue_status(action_id, message.get("Queue"))
         # an unrelated event first: the client must skip it and wait for its own response
         return (f"Event: PeerStatus\r\nPeer: PJSIP/1\r\n\r\n"
                 f"Response: Success\r\nActionID: {action_id}\r\nMessage: {message.get('Action')} done\r\n\r\n")
+
+    def queue_status(self, action_id: str, queue: str | None) -> str:
+        wire = f"Response: Success\r\nActionID: {action_id}\r\nEventList: start\r\nMessage: Queue status will follow\r\n\r\n"
+        listed = 0
+        for (member_queue, interface), (paused, reason) in sorted(self.members.items()):
+            if queue and member_queue != queue:
+                continue
+            listed += 1
+            wire += (f"Event: QueueMember\r\nQueue: {member_queue}\r\nName: {interface}\r\nLocation: {interface}\r\n"
+                     f"StateInterface: {interface}\r\nMembership: dynamic\r\nPenalty: 0\r\nCallsTaken: 0\r\n"
+                     f"Status: 1\r\nPaused: {1 if paused else 0}\r\nPausedReason: {reason}\r\n"
+                     f"ActionID: {action_id}\r\n\r\n")
+        return wire + (f"Event: QueueStatusComplete\r\nActionID: {action_id}\r\nEventList: Complete\r\n"
+                       f"ListItems: {listed}\r\n\r\n")
+
+    def set_member(self, interface: str, paused: bool, reason: str = "") -> None:
+        """A pause or unpause made on the phone, in every queue the member is in."""
+        for queue in self.queues:
+            self.members[(queue, interface)] = (paused, reason[:79])
+            self.pause_event(queue, interface, paused, reason)
 
     def actions_named(self, name: str) -> list[dict]:
         return [{k: v for k, v in a.items() if k != "ActionID"} for a in self.actions if a.get("Action") == name]

@@ -262,3 +262,39 @@ def test_a_missing_manager_permission_is_named(peer):
     with pytest.raises(AdapterError, match="give the AMI user 'connector' 'write = agent' in manager.conf"):
         ami(peer).push(AgentInfo("edred", extension="3000"),
                        Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}))
+
+
+# -- reconnecting and reading the pause state that changed meanwhile (issue 14) ---------------------
+
+def test_the_listener_reconnects_within_a_few_seconds_however_long_the_pbx_was_away():
+    from adapters.asterisk_ami import reconnect_delay
+    delays = [reconnect_delay(attempt) for attempt in range(50)]
+    assert delays[:3] == [1.0, 2.0, 4.0] and max(delays) == 5.0
+
+
+def test_a_pause_made_while_the_pbx_connection_was_down_is_applied_after_the_reconnect(make_app, peer):
+    app, adapter, service, dispatcher = _listening(make_app, peer)
+    try:
+        service.login("edred", "Softphone", "browser")
+        dispatcher.drain()  # the PBX accepted "Ready for Calls" (unpaused)
+        wait_for(lambda: adapter.status_syncs >= 1)
+        peer.down = True
+        peer.drop_all()
+        peer.set_member("PJSIP/3000", True, "Follow-up")  # on the phone; no listener hears the event
+        peer.down = False
+        wait_for(lambda: service.presence("edred")["state"]["id"] == "follow-up", seconds=10)
+        assert len(peer.actions_named("QueueStatus")) >= 2  # at start and after the reconnect
+        assert adapter.health()["events_listener"] == "connected"
+        dispatcher.drain()
+        assert [a["Reason"] for a in peer.actions_named("QueuePause")] == ["Ready for Calls"]  # nothing echoed
+        # unchanged members are left alone: a connector change not yet delivered is not undone
+        peer.down = True
+        peer.drop_all()
+        service.set_state("edred", "break")  # the PBX is away: the QueuePause waits in the outbox
+        peer.down = False
+        reads = adapter.status_syncs
+        wait_for(lambda: adapter.status_syncs > reads, seconds=10)
+        assert service.presence("edred")["state"]["id"] == "break"
+    finally:
+        adapter.stop()
+        dispatcher.stop()

@@ -15,7 +15,8 @@ from connector.parts import get_parts
 
 def _agent(app, agent_id="edred", **fields):
     ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": agent_id, "name": agent_id.title(), "extension": "3000", **fields},
+    extension = "3000" if agent_id == "edred" else ""  # an extension belongs to one active agent
+    accounts.add_agent(ext.store, {"id": agent_id, "name": agent_id.title(), "extension": extension, **fields},
                        ext.clock())
     return agent_id
 

@@ -14,6 +14,12 @@ from test_api import (test_agent_logs_in_changes_state_and_reads_it_back,  # noq
 from test_leases import (org, test_a_rate_budget_is_shared_by_the_instances,  # noqa: F401
                          test_a_wrap_up_swept_by_two_instances_at_once_ends_once,
                          test_three_instances_flush_once_per_interval_between_them)
+from test_calls_next_state import test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause  # noqa: F401
+from test_calls_next_state import on_call_agent  # noqa: F401
+from test_config_changes_retime import test_inactivity_switched_on_logs_out_idle_agents_when_it_is_due  # noqa: F401
+from test_extensions_unique import (test_adding_a_second_active_agent_with_the_same_extension_is_refused,  # noqa: F401
+                                    test_an_older_store_gets_the_new_columns_and_the_index,
+                                    test_the_store_refuses_a_clash_itself)
 from test_concurrency import test_parallel_changes_from_two_processes_keep_intervals_contiguous  # noqa: F401
 from test_sessions import (test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart,  # noqa: F401
                            test_seed_example_softphone_and_paired_device_are_two_acquired_events)

@@ -43,6 +43,9 @@ ROOT_BY_SUFFIX = {
     ".permissionset-meta.xml": "PermissionSet", ".tab-meta.xml": "CustomTab", ".layout-meta.xml": "Layout",
     ".reportType-meta.xml": "ReportType", ".report-meta.xml": "Report", ".reportFolder-meta.xml": "ReportFolder",
     ".messageChannel-meta.xml": "LightningMessageChannel", ".cmp-meta.xml": "AuraDefinitionBundle",
+    ".cls-meta.xml": "ApexClass", ".cspTrustedSite-meta.xml": "CspTrustedSite",
+    ".externalCredential-meta.xml": "ExternalCredential", ".namedCredential-meta.xml": "NamedCredential",
+    ".resource-meta.xml": "StaticResource",
 }
 METADATA_FILES = sorted(DEFAULT.rglob("*-meta.xml"))
 #: standard fields a layout or list view may show besides the package's own

@@ -64,9 +64,19 @@ def spec() -> dict:
         agent_path("/heartbeat"): {"post": _op("The softphone is alive", "agent (itself), any", params=[AGENT_ID])},
         agent_path("/presence"): {
             "get": _op("The agent's presence", "agent (itself), any", params=[AGENT_ID]),
-            "put": _op("Change presence by state id or label", "agent (itself), supervisor, admin, integration",
-                       _obj({"state": STR, "source": STR}, ("state",)), params=[AGENT_ID]),
+            "put": _op("Change presence by state id or label. During a call the state becomes the agent's "
+                       "next_state (applied when the call and its wrap-up end) unless force is true "
+                       "(supervisor, admin, integration; recorded with the cause 'forced')",
+                       "agent (itself), supervisor, admin, integration",
+                       _obj({"state": STR, "source": STR, "force": {"type": "boolean", "default": False}}, ("state",)),
+                       params=[AGENT_ID]),
         },
+        agent_path("/next-state"): {"delete": _op(
+            "Cancel the state picked during a call (next_state): after the call the agent goes back to Ready",
+            "agent (itself), supervisor, admin, integration", params=[AGENT_ID])},
+        agent_path("/calls/end"): {"post": _op(
+            "End the agent's call now (its 'ended' event never came); no wrap-up, cause recorded",
+            "supervisor, admin", params=[AGENT_ID])},
         agent_path("/calls"): {"post": _op(
             "Report a call started or ended", "integration, admin, agent (itself)",
             _obj({"call_id": STR, "event": {"enum": ["started", "ended"]},
@@ -77,8 +87,11 @@ def spec() -> dict:
                                                    "a 'call' event so the softphone in the console pops the record"}},
                  ("call_id", "event", "direction")),
             params=[AGENT_ID])},
-        agent_path("/dial"): {"post": _op("Dial a number (DND goes back to Ready first)", "agent (itself), any",
-                                          _obj({"number": STR}, ("number",)), params=[AGENT_ID])},
+        agent_path("/dial"): {"post": _op(
+            "Dial a number (DND goes back to Ready first; spaces, dashes, dots and brackets are ignored). The "
+            "answer's 'dial' says what happened: sent to which adapters, or why not",
+            "agent (itself), any", _obj({"number": STR}, ("number",)), params=[AGENT_ID],
+            ok={"allOf": [AGENT, {"type": "object", "properties": {"dial": {"$ref": "#/components/schemas/Dial"}}}]})},
         agent_path("/wrap-up/extend"): {"post": _op("Extend the wrap-up", "agent (itself), any",
                                                     _obj({"seconds": {"type": "integer"}}), params=[AGENT_ID])},
         agent_path("/wrap-up/end"): {"post": _op("End the wrap-up now", "agent (itself), any", params=[AGENT_ID])},
@@ -130,7 +143,17 @@ def spec() -> dict:
                 "Agent": {"type": "object", "properties": {
                     "id": STR, "name": STR, "team": STR, "logged_in": {"type": "boolean"},
                     "state": {"type": ["object", "null"]}, "state_since": {"type": ["string", "null"]},
-                    "wrap_up_until": {"type": ["string", "null"]}, "on_call": {"type": "boolean"}}},
+                    "wrap_up_until": {"type": ["string", "null"]}, "on_call": {"type": "boolean"},
+                    "call_since": {"type": ["string", "null"]},
+                    "next_state": {"type": ["object", "null"],
+                                   "description": "the state picked during a call; applies when it ends"}}},
+                "Dial": _obj({"number": {"type": "string", "description": "the number as dialled"},
+                              "sent": {"type": "boolean"},
+                              "sent_to": {"type": "array", "items": STR},
+                              "message": {"type": "string",
+                                          "description": "e.g. 'sent to asterisk_ami' or "
+                                                         "'not sent: PBX mode is none'"}},
+                             ("number", "sent", "sent_to", "message")),
             },
         },
         "security": [{"bearer": []}],

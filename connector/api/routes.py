@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from .. import reports
 from ..engine import ChangeSource, LogonSource
-from ..errors import InvalidInput, MalformedRequest
+from ..errors import Forbidden, InvalidInput, MalformedRequest
 from ..parts import get_parts
 from ..service import PresenceService
 from .auth import current_principal, require, require_agent_access
@@ -168,9 +168,34 @@ def get_presence(agent_id: str):
 @bp.put("/agents/<agent_id>/presence")
 @require()
 def put_presence(agent_id: str):
+    """Change presence; during a call the state becomes the next state unless a supervisor forces it."""
+    principal = require_agent_access(agent_id)
+    data = body(("state", "source", "force"), required=("state",))
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidInput("force must be true or false", field="force")
+    if force and principal.role == "agent":
+        raise Forbidden("only a supervisor, an admin or an integration can force a change during a call",
+                        field="force")
+    return jsonify(service().set_state(agent_id, data["state"], source=_change_source(data), force=force).view)
+
+
+@bp.delete("/agents/<agent_id>/next-state")
+@require()
+def cancel_next_state(agent_id: str):
+    """Drop the state picked during a call: after the call the agent goes back to Ready as usual."""
     require_agent_access(agent_id)
-    data = body(("state", "source"), required=("state",))
-    return jsonify(service().set_state(agent_id, data["state"], source=_change_source(data)).view)
+    data = body(("source",))
+    return jsonify(service().cancel_next_state(agent_id, source=_change_source(data)).view)
+
+
+@bp.post("/agents/<agent_id>/calls/end")
+@require("supervisor", "admin")
+def end_call(agent_id: str):
+    """Close a call whose "ended" event never came (the agent is stuck on a call)."""
+    require_agent_access(agent_id)
+    body(())
+    return jsonify(service().end_call(agent_id, actor=current_principal().name).view)
 
 
 @bp.post("/agents/<agent_id>/calls")
@@ -210,7 +235,8 @@ def _caller_number(data: dict) -> str | None:
 def dial(agent_id: str):
     require_agent_access(agent_id)
     data = body(("number",), required=("number",))
-    return jsonify(service().dial(agent_id, data["number"]).view)
+    outcome, dialled = service().dial(agent_id, data["number"])
+    return jsonify({**outcome.view, "dial": dialled})
 
 
 @bp.post("/agents/<agent_id>/wrap-up/extend")

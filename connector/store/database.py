@@ -6,10 +6,11 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import migrate
 from .models import Base
 
 
@@ -48,8 +49,9 @@ class Store:
         return str(Path(path).expanduser().resolve()) if path and path != ":memory:" else None
 
     def create_all(self) -> None:
+        """Create missing tables, then add the columns and indexes newer versions added (``migrate``)."""
         Base.metadata.create_all(self.writer)
-        _add_missing_columns(self.writer)
+        migrate.upgrade(self.writer)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -72,20 +74,6 @@ class Store:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
-
-
-#: columns added to existing tables after their first release: (table, column, SQL type)
-_ADDED_COLUMNS = (("outbox", "claimed_by", "VARCHAR(100)"), ("outbox", "lease_until", "TIMESTAMP"))
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Bring a store made by an older release up to date (create_all adds tables, not columns)."""
-    names = {table: {c["name"] for c in inspect(engine).get_columns(table)} for table, _, _ in _ADDED_COLUMNS}
-    missing = [(t, c, sql) for t, c, sql in _ADDED_COLUMNS if c not in names[t]]
-    if missing:
-        with engine.begin() as conn:
-            for table, column, sql_type in missing:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator, UniqueConstraint)
+                        TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,6 +40,10 @@ class Agent(Base):
     pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # an extension belongs to one active agent: PBX short-code login and logout find the agent by it
+    __table_args__ = (Index("uq_agents_active_extension", "extension", unique=True,
+                            sqlite_where=text("active AND extension <> ''"),
+                            postgresql_where=text("active AND extension <> ''")),)
 
 
 class User(Base):
@@ -76,6 +80,9 @@ class AgentSessionRow(Base):
     wrap_up_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     call_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     call_direction: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    call_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_state_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    next_state_source: Mapped[str | None] = mapped_column(String(40), nullable=True)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     connection_lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -93,6 +100,8 @@ class StateInterval(Base):
     status: Mapped[int] = mapped_column(Integer)
     reason_code: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[str] = mapped_column(String(40), default="")
+    #: why the change happened (wrap-up ended, forced, call end not received ...)
+    cause: Mapped[str | None] = mapped_column(String(200), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_intervals_agent_open", "agent_id", "ended_at"),
@@ -148,6 +157,8 @@ class Call(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: set when the call was closed without its "ended" event (call end not received, a supervisor)
+    end_cause: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class OutboxRow(Base):

@@ -7,8 +7,9 @@ from ..clock import iso, parse_iso
 from ..engine import AgentSession, Logon
 from .models import AgentSessionRow, OutboxRow
 
-_SESSION_FIELDS = ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "last_activity_at",
-                   "last_heartbeat_at", "connection_lost_at", "state_before_loss", "logoff_pending")
+_SESSION_FIELDS = ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "call_since",
+                   "next_state_id", "next_state_source", "last_activity_at", "last_heartbeat_at",
+                   "connection_lost_at", "state_before_loss", "logoff_pending")
 
 
 def logons_from_json(items: list[dict] | None) -> tuple[Logon, ...]:
@@ -19,7 +20,8 @@ def session_from_row(row: AgentSessionRow) -> AgentSession:
     return AgentSession(
         agent_id=row.agent_id, logons=logons_from_json(row.logons),
         state_id=row.state_id, state_since=row.state_since, wrap_up_until=row.wrap_up_until,
-        call_id=row.call_id, call_direction=row.call_direction, last_activity_at=row.last_activity_at,
+        call_id=row.call_id, call_direction=row.call_direction, call_since=row.call_since,
+        next_state_id=row.next_state_id, next_state_source=row.next_state_source, last_activity_at=row.last_activity_at,
         last_heartbeat_at=row.last_heartbeat_at, connection_lost_at=row.connection_lost_at,
         state_before_loss=row.state_before_loss, logoff_pending=bool(row.logoff_pending),
     )

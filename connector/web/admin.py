@@ -122,6 +122,14 @@ def add_agent():
     return jsonify({"ok": True}), 201
 
 
+@bp.patch("/api/agents/<agent_id>")
+@page_role("admin")
+def edit_agent(agent_id: str):
+    """Change an agent's name, team, extension, email, Salesforce user id or PIN (only the fields sent)."""
+    accounts.update_agent(_ext().store, agent_id, _json())
+    return jsonify({"ok": True})
+
+
 @bp.post("/api/agents/import")
 @page_role("admin")
 def import_agents():
