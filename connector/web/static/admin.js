@@ -80,7 +80,7 @@
     var code = el("input", { type: "text", "data-key": "reason_code", class: "code", value: state.reason_code || "",
                              "aria-label": "Reason code", placeholder: "e.g. *61" });
     code.addEventListener("input", function () { update("reason_code", code.value); });
-    var colour = el("input", { type: "color", "data-key": "colour", value: state.colour || "#607d8b", "aria-label": "Colour" });
+    var colour = el("input", { type: "color", "data-key": "colour", value: state.colour || "#546e7a", "aria-label": "Colour" });
     colour.addEventListener("input", function () { state.colour = colour.value; changed(); });
     var pick = el("input", { type: "checkbox", "data-key": "selectable", "aria-label": "Agents may pick" });
     pick.checked = state.selectable !== false;
@@ -251,7 +251,7 @@
   $("config-name").addEventListener("input", function () { draft.name = $("config-name").value; changed(); });
 
   $("add-state").addEventListener("click", function () {
-    draft.states.push({ id: "", label: "", status: 3, colour: "#607d8b", selectable: true });
+    draft.states.push({ id: "", label: "", status: 3, colour: "#546e7a", selectable: true });
     autoIds[draft.states.length - 1] = true;
     renderStates();
     var rows = $("states").querySelectorAll("tbody tr");
