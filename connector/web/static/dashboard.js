@@ -58,7 +58,7 @@
   }
 
   function countOver() {
-    var over = Object.keys(agents).filter(function (id) { return alertLevel(agents[id]); }).length;
+    var over = visible().filter(alertLevel).length;  // of the agents shown (team and state filters)
     var box = $("over-count");
     box.textContent = over + " over threshold";
     box.setAttribute("data-count", String(over));
