@@ -180,8 +180,9 @@ def test_chart_axis_labels_fit_and_the_supervisor_column_fits_at_768_px(contexts
     page.wait_for_selector("#connection.ok")
     logout = page.locator('#agents tr[data-agent="tara"] [data-control="logout"]')
     expect(logout).to_be_visible()
-    box = logout.bounding_box()
-    assert box["x"] + box["width"] <= 768 - 16, box  # inside the card, not cut off
+    right = page.evaluate("""document.querySelector('#agents tr[data-agent="tara"] [data-control="logout"]')
+                             .getBoundingClientRect().right""")
+    assert right <= 768 - 16, right  # inside the card, not cut off
     assert page.evaluate("document.querySelector('.grid-wrap').scrollWidth <= document.querySelector('.grid-wrap').clientWidth")
     # a team's hour can hold more than an hour of agent time: "1h 54m" at the top of the axis
     lefts = page.evaluate("""() => {
@@ -191,6 +192,10 @@ def test_chart_axis_labels_fit_and_the_supervisor_column_fits_at_768_px(contexts
     }""")
     assert ["1h 54m"] == [text for text, _ in lefts if text == "1h 54m"]
     assert all(x >= 0 for _, x in lefts), lefts
+    page.click("#chart-show")
+    expect(page.locator("#chart-agents svg text", has_text="Tara Longname-Fit…")).to_have_count(1)
+    names = page.eval_on_selector_all("#chart-agents svg text", "ts => ts.map(t => t.getBBox().x)")
+    assert all(x >= 0 for x in names), names  # an agent's name is not cut at the left edge
     page.click("#logon-include summary")
     page.check('#logon-include input[value="Supervisor"]')
     expect(page.locator("#logon-include .picked")).to_have_text("Supervisor")

@@ -8,7 +8,7 @@
    * Returns an <svg> with one bar per row, segments in the order of `order`.
    */
   function stackedBars(rows, order, colours, names) {
-    var barH = 20, gap = 8, left = 110, right = 60, width = 560;
+    var barH = 20, gap = 8, left = 130, right = 60, width = 560;  // left: room for an 18-character name
     var height = Math.max(1, rows.length) * (barH + gap) + gap;
     var max = Math.max.apply(null, rows.map(function (r) {
       return r.parts.reduce(function (sum, p) { return sum + p.seconds; }, 0);
@@ -23,7 +23,7 @@
     rows.forEach(function (row, i) {
       var y = gap + i * (barH + gap);
       chart.appendChild(svg("text", { x: left - 8, y: y + barH / 2 + 4, "text-anchor": "end",
-                                      text: row.label.length > 16 ? row.label.slice(0, 15) + "…" : row.label }));
+                                      text: row.label.length > 18 ? row.label.slice(0, 17) + "…" : row.label }));
       var x = left, total = 0;
       order.forEach(function (key) {
         var part = row.parts.filter(function (p) { return p.key === key; })[0];

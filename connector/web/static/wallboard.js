@@ -47,8 +47,9 @@
         var level = alertLevel(a);
         if (level) over += 1;
         var item = el("li", { class: level ? "alert-" + level : "", "data-agent": a.id }, [a.name || a.id]);
-        if (k !== "offline") item.appendChild(el("span", { class: "since", text: " " + PC.duration(inState(a)) }));
-        if (level) item.appendChild(el("span", { class: "flag", text: level === "red" ? " ‼ over" : " ! over" }));
+        if (k !== "offline") {
+          item.appendChild(el("span", { class: "since", text: PC.duration(inState(a)) + (level ? " · over limit" : "") }));
+        }
         names.appendChild(item);
       });
     });
