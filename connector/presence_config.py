@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from . import validation as parse
-from .contrast import AA_TEXT, DARK, WHITE, contrast, readable, text_colour
+from .contrast import AA_TEXT, DARK, contrast, readable, text_colour
 from .errors import ConfigError
 from .presence_model import (  # re-exported: importers of presence_config keep working
     DUPLICATE_LOGIN_POLICIES, KNOWN_ADAPTER_MAPPINGS, PBX_MODES, STATUS_LABELS, Options, PresenceConfig,
@@ -219,9 +219,8 @@ class _Validator:
                 colour = "#546e7a"
             elif not readable(colour):
                 best = contrast(colour, text_colour(colour))
-                self.problem("colour", f"{colour} is too mid-toned for text: neither white ({WHITE}) nor dark "
-                                       f"({DARK}) text reaches {AA_TEXT}:1 on it (best {best:.2f}:1); "
-                                       "pick a darker or lighter colour", name)
+                self.problem("colour", f"{colour}: neither white nor dark ({DARK}) text reaches {AA_TEXT}:1 "
+                                       f"on it (best {best:.2f}:1); pick a darker or lighter colour", name)
             adapters = item.get("adapters") or {}
             if not isinstance(adapters, dict):
                 self.problem("adapters", "must be a mapping of adapter name to its value", name)
