@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from .security import check_pin, check_role, hash_secret, new_token, token_diges
 from .store import Store
 from .store.models import Agent, AgentSessionRow, ApiToken, User
 
+log = logging.getLogger(__name__)
 AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 AGENT_FIELDS = ("id", "name", "team", "extension", "email", "salesforce_user_id", "pin")
 
@@ -105,22 +107,6 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
             agent.pin_hash = hash_secret(clean["pin"])
         agent.active = True
         return agent
-
-
-def update_agent(store: Store, agent_id: str, data: dict) -> None:
-    """Change some of an agent's fields (the admin page's edit); the id stays, a PIN is reset when given."""
-    clean = _clean_agent(data, partial=True)
-    if clean.get("id", agent_id) != agent_id:
-        raise InvalidInput("an agent's id cannot be changed", field="id")
-    with _unique_extension_guard(clean.get("extension", "")), store.write() as s:
-        agent = _existing_agent(s, agent_id)
-        if agent.active:
-            _check_extension_free(s, clean.get("extension", agent.extension), agent_id)
-        for key in ("name", "team", "extension", "email", "salesforce_user_id"):
-            if key in clean:
-                setattr(agent, key, clean[key])
-        if "pin" in clean:
-            agent.pin_hash = hash_secret(clean["pin"])
 
 
 def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
@@ -254,6 +240,44 @@ def _existing_agent(s, agent_id: str) -> Agent:
     if agent is None:
         raise NotFound(f"no agent '{agent_id}'", field="agent_id")
     return agent
+
+
+#: what an admin may change on an existing agent (the id is its key; the PIN has its own reset)
+EDITABLE_AGENT_FIELDS = ("name", "team", "extension", "email", "salesforce_user_id")
+SALESFORCE_USER_ID_RE = re.compile(r"^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+
+
+def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
+    """Edit an agent's details; unknown or bad fields are refused by name and nothing changes.
+
+    The change is written to the log with who made it and which fields changed (no PINs here).
+    """
+    wrong = next((k for k in data if k not in EDITABLE_AGENT_FIELDS), None)
+    if wrong is not None:
+        raise InvalidInput(f"'{wrong}' cannot be changed here; editable: {', '.join(EDITABLE_AGENT_FIELDS)}",
+                           field=wrong)
+    clean = _clean_agent(data, partial=True)
+    if "name" in clean and not clean["name"]:
+        raise InvalidInput("name cannot be empty", field="name")
+    sf_id = clean.get("salesforce_user_id")
+    if sf_id and not SALESFORCE_USER_ID_RE.match(sf_id):
+        raise InvalidInput("salesforce_user_id must be a Salesforce User id (15 or 18 characters, starting 005)",
+                           field="salesforce_user_id")
+    email = clean.get("email")
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise InvalidInput("email must look like name@example.com", field="email")
+    with _unique_extension_guard(clean.get("extension", "")), store.write() as s:
+        agent = _existing_agent(s, agent_id)
+        if agent.active and "extension" in clean:
+            _check_extension_free(s, clean["extension"], agent_id)
+        changed = [k for k in EDITABLE_AGENT_FIELDS if k in clean and getattr(agent, k) != clean[k]]
+        for key in changed:
+            setattr(agent, key, clean[key])
+        result = {"id": agent.id, "name": agent.name, "team": agent.team, "extension": agent.extension,
+                  "email": agent.email, "salesforce_user_id": agent.salesforce_user_id, "active": agent.active,
+                  "has_pin": bool(agent.pin_hash)}
+    log.info("agent %s edited by %s: %s", agent_id, by, ", ".join(changed) or "no changes")
+    return result
 
 
 def set_agent_active(store: Store, agent_id: str, active: bool) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from . import validation as parse
+from .contrast import AA_TEXT, DARK, contrast, readable, text_colour
 from .errors import ConfigError
 from .presence_model import (  # re-exported: importers of presence_config keep working
     DUPLICATE_LOGIN_POLICIES, KNOWN_ADAPTER_MAPPINGS, PBX_MODES, STATUS_LABELS, Options, PresenceConfig,
@@ -80,7 +81,8 @@ def build_config(data: Any, source: str = "<memory>") -> PresenceConfig:
 
 class _Validator:
     TOP_KEYS = {"name", "description", "options", "states"}
-    STATE_KEYS = {"id", "label", "status", "reason_code", "colour", "color", "selectable", "adapters"}
+    STATE_KEYS = {"id", "label", "status", "reason_code", "colour", "color", "selectable", "adapters",
+                  "alert_after_seconds"}
     SESSION_KEYS = {f for f in SessionPolicy.__dataclass_fields__}
     OPTION_KEYS = {f for f in Options.__dataclass_fields__}
 
@@ -134,6 +136,27 @@ class _Validator:
                               "and the placeholders {extension} and {pin}", state)
             return ""
         return code
+
+    def alert_after(self, value: Any, state: str) -> tuple[int, ...]:
+        """``alert_after_seconds``: one or two rising times (amber, then red), 1 s to 24 h."""
+        if value is None or value == []:
+            return ()
+        fld, lo, hi = "alert_after_seconds", 1, 86400
+        items = value if isinstance(value, list) else [value]
+        if len(items) > 2:
+            self.problem(fld, "give at most two times: amber, then red (e.g. [900, 1800])", state)
+            return ()
+        times: list[int] = []
+        for item in items:
+            try:
+                times.append(parse.whole_number(item, lo, hi, coerce=False))
+            except parse.BadValue:
+                self.problem(fld, f"{item!r} must be a whole number of seconds from {lo} to {hi}", state)
+                return ()
+        if len(times) == 2 and times[1] <= times[0]:
+            self.problem(fld, f"red ({times[1]} s) must come after amber ({times[0]} s)", state)
+            return ()
+        return tuple(times)
 
     def unknown_keys(self, data: dict, allowed: set, prefix: str, state: str | None = None) -> None:
         for key in data:
@@ -190,10 +213,14 @@ class _Validator:
                 self.problem("status", f"unknown status {status_raw!r}; use 1 Online, 2 Offline, 3 Away, "
                                        "4 DND, 5 Busy, 6 On a call, 7 Logout", name)
                 status = Status.ONLINE
-            colour = item.get("colour", item.get("color", "#607d8b"))
+            colour = item.get("colour", item.get("color", "#546e7a"))
             if not isinstance(colour, str) or not COLOUR_RE.match(colour):
                 self.problem("colour", f"{colour!r} is not a colour like #2e7d32", name)
-                colour = "#607d8b"
+                colour = "#546e7a"
+            elif not readable(colour):
+                best = contrast(colour, text_colour(colour))
+                self.problem("colour", f"{colour}: neither white nor dark ({DARK}) text reaches {AA_TEXT}:1 "
+                                       f"on it (best {best:.2f}:1); pick a darker or lighter colour", name)
             adapters = item.get("adapters") or {}
             if not isinstance(adapters, dict):
                 self.problem("adapters", "must be a mapping of adapter name to its value", name)
@@ -211,6 +238,7 @@ class _Validator:
                 selectable=self.boolean(item.get("selectable"), "selectable",
                                         default=status != Status.ON_A_CALL, state=name),
                 adapters=dict(adapters),
+                alert_after_seconds=self.alert_after(item.get("alert_after_seconds"), name),
             )
             seen_ids.add(state.id)
             seen_labels.add(state.label.lower())

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from .contrast import text_colour
+
 
 class Status(IntEnum):
     """The fixed presence status codes; they cannot be changed by an admin."""
@@ -50,13 +52,18 @@ class PresenceState:
     label: str
     status: Status
     reason_code: str = ""
-    colour: str = "#607d8b"
+    colour: str = "#546e7a"
     selectable: bool = True
     adapters: dict[str, Any] = field(default_factory=dict)
+    #: time in this state after which supervisors are alerted: (amber,) or (amber, red), seconds
+    alert_after_seconds: tuple[int, ...] = ()
 
     @property
     def display(self) -> str:
-        """The picklist text, e.g. ``Ready for Calls (Online)``."""
+        """The picklist text, e.g. ``Ready for Calls (Online)``; the label alone when the status
+        says the same (``Offline``, not ``Offline (Offline)``)."""
+        if self.label.strip().lower() == self.status.label.lower():
+            return self.label
         return f"{self.label} ({self.status.label})"
 
     def as_dict(self) -> dict:
@@ -68,8 +75,10 @@ class PresenceState:
             "display": self.display,
             "reason_code": self.reason_code,
             "colour": self.colour,
+            "text_colour": text_colour(self.colour),
             "selectable": self.selectable,
             "adapters": dict(self.adapters),
+            "alert_after_seconds": list(self.alert_after_seconds),
         }
 
 
@@ -182,6 +191,8 @@ class PresenceConfig:
             d["selectable"] = s.selectable
             if s.adapters:
                 d["adapters"] = dict(s.adapters)
+            if s.alert_after_seconds:
+                d["alert_after_seconds"] = list(s.alert_after_seconds)
             states.append(d)
         body = {"name": self.name}
         if self.description:

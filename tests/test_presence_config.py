@@ -101,3 +101,49 @@ def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(ConfigError) as exc:
         load_config("nonesuch")
     assert "default" in exc.value.message
+
+
+def _with_state(**extra) -> str:
+    state = {"id": "ready", "label": "Ready", "status": 1, **extra}
+    return "name: T\nstates:\n  - " + repr(state).replace("'", '"') + "\n"
+
+
+def test_a_colour_no_text_reads_on_is_refused_naming_the_state_and_the_ratio():
+    with pytest.raises(ConfigError) as err:
+        parse_config(_with_state(colour="#808080"), source="grey.yaml")
+    [problem] = err.value.problems
+    assert (problem.state, problem.field) == ("ready", "colour")
+    assert "4.5:1" in problem.message and "3.95:1" in problem.message
+
+
+def test_every_shipped_state_colour_carries_readable_text():
+    from connector.contrast import AA_TEXT, contrast
+    for name in preset_names():
+        for state in load_preset(name).states:
+            shown = state.as_dict()
+            assert contrast(shown["colour"], shown["text_colour"]) >= AA_TEXT, (name, state.id)
+
+
+def test_light_state_colours_get_dark_text_and_dark_ones_white():
+    config = load_preset("default")
+    assert config.state("lunch").as_dict()["text_colour"] == "#1f2933"  # yellow: white would be 1.65:1
+    assert config.state("dnd").as_dict()["text_colour"] == "#ffffff"
+
+
+def test_picklist_text_does_not_repeat_a_label_equal_to_its_status():
+    config = load_preset("default")
+    assert config.state("offline").display == "Offline"
+    assert config.state("on-a-call").display == "On a Call"
+    assert config.state("break").display == "Break (Away)"
+
+
+def test_alert_thresholds_are_one_or_two_rising_times_per_state():
+    ok = parse_config(_with_state(alert_after_seconds=[900, 1800]))
+    assert ok.state("ready").alert_after_seconds == (900, 1800)
+    assert parse_config(ok.to_yaml()).state("ready").alert_after_seconds == (900, 1800)  # round trip
+    for bad, why in (([1800, 900], "must come after amber"), ([0], "from 1 to 86400"),
+                     ([60, 120, 180], "at most two"), (["soon"], "whole number")):
+        with pytest.raises(ConfigError) as err:
+            parse_config(_with_state(alert_after_seconds=bad))
+        [problem] = err.value.problems
+        assert problem.field == "alert_after_seconds" and why in problem.message, (bad, problem.message)

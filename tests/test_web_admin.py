@@ -103,3 +103,43 @@ def test_a_token_is_shown_once_and_stops_working_when_revoked(admin, api):
     assert admin("POST", f"/admin/api/tokens/{listed[0]['id']}/revoke", {}).status_code == 200
     assert api.call("GET", "/api/v1/agents", headers).status_code == 401
     assert admin("POST", "/admin/api/tokens/999/revoke", {}).status_code == 404
+
+
+def test_admin_edits_an_agents_details_and_the_change_is_logged_with_who(admin, ext, caplog):
+    caplog.set_level("INFO", logger="connector.accounts")
+    res = admin("PATCH", "/admin/api/agents/edred", {"name": "Edred Jones", "team": "Retention", "extension": "2001",
+                                                      "email": "edred@acme.example",
+                                                      "salesforce_user_id": "005Hs00000ABCDE"})
+    assert res.status_code == 200
+    listed = {a["id"]: a for a in admin("GET", "/admin/api/accounts").get_json()["agents"]}["edred"]
+    assert (listed["name"], listed["team"], listed["extension"], listed["email"], listed["salesforce_user_id"]) == (
+        "Edred Jones", "Retention", "2001", "edred@acme.example", "005Hs00000ABCDE")
+    assert "agent edred edited by ada: name, team, extension, email, salesforce_user_id" in caplog.text
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"salesforce_user_id": "not-a-user"}, "salesforce_user_id"),
+    ({"extension": "12ab"}, "extension"),
+    ({"email": "nobody"}, "email"),
+    ({"name": ""}, "name"),
+    ({"pin": "9999"}, "pin"),          # the PIN has its own reset
+    ({"id": "someone-else"}, "id"),    # the id is the key
+])
+def test_a_bad_agent_edit_is_refused_naming_the_field_and_changes_nothing(admin, body, field):
+    before = admin("GET", "/admin/api/accounts").get_json()["agents"]
+    res = admin("PATCH", "/admin/api/agents/edred", {"team": "Changed", **body})
+    assert res.status_code == 422 and res.get_json()["error"]["field"] == field
+    assert admin("GET", "/admin/api/accounts").get_json()["agents"] == before
+
+
+def test_editing_an_unknown_agent_is_a_404(admin):
+    res = admin("PATCH", "/admin/api/agents/nobody", {"team": "Sales"})
+    assert res.status_code == 404 and res.get_json()["error"]["field"] == "agent_id"
+
+
+def test_the_editor_is_told_which_preset_is_active(admin, ext):
+    assert admin("GET", "/admin/api/config").get_json()["active_preset"] == "default"
+    custom = load_preset("asterisk").to_dict()
+    custom["name"] = "Our own"
+    assert admin("POST", "/admin/api/config", {"config": custom}).status_code == 200
+    assert admin("GET", "/admin/api/config").get_json()["active_preset"] is None

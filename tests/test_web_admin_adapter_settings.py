@@ -125,7 +125,7 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
     bodies.append(api.get_data(as_text=True))
     assert all(TOKEN not in body for body in bodies) and TOKEN not in caplog.text
     token = _setting(_webhook(admin), "WEBHOOK_TOKEN")
-    assert token == {"env": "WEBHOOK_TOKEN", "required": False, "secret": True, "set": True, "source": "page",
+    assert token == {"env": "WEBHOOK_TOKEN", "label": "Token", "required": False, "secret": True, "set": True, "source": "page",
                      "help": "sent as 'Authorization: Bearer <token>'"}
     with get_parts(site).store.read() as s:
         row = s.get(AdapterSettingsRow, "webhook")

@@ -67,7 +67,7 @@ def test_no_secret_appears_in_the_admin_page_or_its_json(admin):
         assert_no_secret(res.get_data(as_text=True))
     teams = next(a for a in admin("GET", "/admin/api/adapters").get_json()["adapters"] if a["name"] == "teams")
     secret = next(s for s in teams["settings"] if s["env"] == "TEAMS_CLIENT_SECRET")
-    assert secret == {"env": "TEAMS_CLIENT_SECRET", "required": True, "secret": True, "help": "", "set": True,
+    assert secret == {"env": "TEAMS_CLIENT_SECRET", "label": "Client secret", "required": True, "secret": True, "help": "", "set": True,
                       "source": "environment"}
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from connector import reports
 from connector.presence_config import build_config, load_preset
-from web_server import CHROMIUM, ConsoleErrors, chromium_browser, CuttableProxy, agent_sign_in, live_server, screenshot, sign_in
+from web_server import (CHROMIUM, ConsoleErrors, assert_accessible, chromium_browser, CuttableProxy, agent_sign_in,
+                        live_server, screenshot, sign_in)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -147,8 +148,10 @@ def test_logout_refused_by_the_policy_shows_the_reason(contexts, server):
     phone.click("#login")
     phone.wait_for_selector("#logged-in-panel:not(.hidden)")
     phone.click("#logout")
-    phone.wait_for_selector("#message:not(.hidden)")
-    assert "logout is not allowed" in phone.inner_text("#message")
+    phone.wait_for_selector("#logout-error:not(.hidden)")  # next to the button it is about
+    assert "logout is not allowed" in phone.inner_text("#logout-error")
+    assert phone.is_hidden("#message")
+    assert_accessible(phone, "softphone with a refused logout")
     assert phone.is_visible("#logged-in-panel")
     server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
 
@@ -200,11 +203,16 @@ def test_an_agent_cannot_reach_admin_or_another_agents_softphone(contexts, serve
     context, watcher = contexts()
     watcher.expect_refusals(403)
     page = context.new_page()
+    page.goto(server.url + "/softphone")
+    assert_accessible(page, "agent sign-in")
+    page.goto(server.url + "/auth/login")
+    assert_accessible(page, "sign-in")
     agent_sign_in(page, server.url, "ivy")
     for path in ("/admin", "/dashboard", "/softphone?agent=edred"):
         response = page.goto(server.url + path)
         assert response.status == 403
         assert "Not allowed" in page.inner_text("h1")
+    assert_accessible(page, "403 page")
 
 
 def test_logon_events_export_has_only_the_filtered_rows(contexts, server):
@@ -215,11 +223,14 @@ def test_logon_events_export_has_only_the_filtered_rows(contexts, server):
     page = contexts()[0].new_page()
     sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
-    page.select_option("#logon-include", ["PBX Short Code", "CRM"])
+    page.click("#logon-include summary")  # checkboxes, no Ctrl-click
+    page.check("#logon-include input[value=\"PBX Short Code\"]")
+    page.check("#logon-include input[value=\"CRM\"]")
     page.click("#logon-form button[type=submit]")
     expect(page.locator("#logon-events tbody tr")).to_have_count(2)
     shown = page.locator("#logon-events tbody tr").all_inner_texts()
     assert all("nina" in row for row in shown)
+    assert_accessible(page, "dashboard with logon sources picked")
     with page.expect_download() as download:
         page.click("#logon-export")
     rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
@@ -275,6 +286,7 @@ def test_softphone_is_usable_with_the_keyboard(contexts, server):
     phone.keyboard.type("5551234")
     phone.keyboard.press("Enter")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready
+    assert_accessible(phone, "softphone after dialling")
 
 
 def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, server):
@@ -308,6 +320,7 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
     page.select_option("#state", "break")
     expect(page.locator("#current-label")).to_have_text("Break (Away)")
+    assert_accessible(page, "softphone in the Salesforce console")
 
 
 def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_console_panel(contexts, server):
@@ -383,10 +396,12 @@ def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dash
     row.locator('[data-control="state"]').select_option("meeting")
     row.locator('[data-control="set"]').click()
     expect(phone.locator("#current-label")).to_have_text("Meeting (Busy)")
+    assert_accessible(supervisor, "dashboard filtered by team")
     supervisor.on("dialog", lambda dialog: dialog.accept())
     supervisor.locator('#agents tr[data-agent="vera"] [data-control="logout"]').click()
     expect(phone.locator("#current-label")).to_have_text("Logged out")
     expect(supervisor.locator('#agents tr[data-agent="vera"] .state-cell')).to_have_text("Logged out")
+    expect(phone.locator("#message")).to_have_text("You are logged out: a supervisor logged you out.")
     today = server.ext.clock().date()
     last = reports.logon_events(server.ext.reads, today, today, agent_id="vera")[-1]
     assert (last["action"], last["logon_source"], last["actor"]) == ("Released", "Supervisor", "sue")
@@ -402,6 +417,7 @@ def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts
     admin.locator("#states tbody tr").nth(1).get_by_role("button", name="Remove").click()
     expected = [before[0], before[3], before[2]] + before[4:]
     assert labels() == expected
+    assert_accessible(admin, "admin editor with unsaved changes")
     admin.click("#save")
     expect(admin.locator("#editor-status")).to_contain_text("Saved and applied")
     with server.ext.store.read() as s:

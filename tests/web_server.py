@@ -126,9 +126,26 @@ def agent_sign_in(page, base: str, agent_id: str, pin: str = "1234") -> None:
     page.wait_for_url("**/softphone")
 
 
+#: axe-core impacts a page state may not have (only "minor" findings are tolerated)
+AXE_FAILING_IMPACTS = ("critical", "serious", "moderate")
+
+
+def assert_accessible(page, where: str = "") -> None:
+    """axe-core (vendored in axe-playwright-python, never a CDN) on the page as it is now:
+    no critical, serious or moderate violation."""
+    from axe_playwright_python.sync_playwright import Axe
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in AXE_FAILING_IMPACTS]
+    lines = [f"{v['id']} ({v['impact']}): {v['help']} -> "
+             + "; ".join(" ".join(map(str, n["target"])) for n in v["nodes"][:4]) for v in bad]
+    assert not bad, f"axe-core on {where or page.url}:\n" + "\n".join(lines)
+
+
 def screenshot(page, name: str) -> None:
+    """Every page state a test photographs is also checked with axe-core."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert_accessible(page, name)
 
 
 class CuttableProxy:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
 from .. import accounts
-from ..errors import InvalidInput
+from ..errors import ConfigError, InvalidInput
 from ..presence_config import PresenceConfig, build_config, load_preset, parse_config, preset_names
 from ..security import ROLES
 from .guard import page_role
@@ -45,7 +45,19 @@ def page():
 def get_config():
     history = _ext().configs.history(20)
     return jsonify({"config": _active().to_dict(), "version": history[0]["version"] if history else None,
-                    "history": history, "presets": preset_names()})
+                    "history": history, "presets": preset_names(), "active_preset": _active_preset()})
+
+
+def _active_preset() -> str | None:
+    """The shipped preset the active configuration is (by name), so the preset list shows it."""
+    name = _active().name.strip().lower()
+    for preset in preset_names():
+        try:
+            if load_preset(preset).name.strip().lower() == name:
+                return preset
+        except ConfigError:
+            continue
+    return None
 
 
 @bp.post("/api/config/validate")
@@ -122,14 +134,6 @@ def add_agent():
     return jsonify({"ok": True}), 201
 
 
-@bp.patch("/api/agents/<agent_id>")
-@page_role("admin")
-def edit_agent(agent_id: str):
-    """Change an agent's name, team, extension, email, Salesforce user id or PIN (only the fields sent)."""
-    accounts.update_agent(_ext().store, agent_id, _json())
-    return jsonify({"ok": True})
-
-
 @bp.post("/api/agents/import")
 @page_role("admin")
 def import_agents():
@@ -138,6 +142,14 @@ def import_agents():
         raise InvalidInput("send the CSV text as 'csv'", field="csv")
     created, updated = accounts.import_agents(_ext().store, text, _ext().clock())
     return jsonify({"created": created, "updated": updated})
+
+
+@bp.patch("/api/agents/<agent_id>")
+@page_role("admin")
+def edit_agent(agent_id: str):
+    """Change an agent's name, team, extension, email or Salesforce user id (recorded in the log)."""
+    agent = accounts.update_agent(_ext().store, agent_id, _json(), by=session["principal"]["name"])
+    return jsonify({"ok": True, "agent": agent})
 
 
 @bp.post("/api/agents/<agent_id>/active")

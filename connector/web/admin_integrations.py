@@ -76,6 +76,23 @@ def callcenter_file():
 
 # -- adapters -------------------------------------------------------------------------------------------
 
+#: words written as initials in a setting's plain label
+_INITIALS = {"url": "URL", "id": "ID", "api": "API", "http": "HTTP", "ami": "AMI", "pbx": "PBX", "tls": "TLS",
+             "sip": "SIP", "ssl": "SSL"}
+_UNITS = {"seconds": "seconds", "minutes": "minutes", "ms": "milliseconds"}
+
+
+def plain_label(key: str) -> str:
+    """A setting's label in words: ``api_version`` -> "API version", ``cache_seconds`` -> "Cache (seconds)"."""
+    words = key.split("_")
+    unit = _UNITS.get(words[-1]) if len(words) > 1 else None
+    if unit:
+        words = words[:-1]
+    text = " ".join(_INITIALS.get(w, w) for w in words)
+    text = text[:1].upper() + text[1:]
+    return f"{text} ({unit})" if unit else text
+
+
 def _setting_rows(cls: type[Adapter], adapter: Adapter | None, saved: Saved | None) -> list[dict]:
     """Each setting with its environment variable and where its value comes from; never a secret's value."""
     settings = get_parts().settings
@@ -85,7 +102,7 @@ def _setting_rows(cls: type[Adapter], adapter: Adapter | None, saved: Saved | No
         env = cls.env_name(key)
         value = adapter.config.get(key) if adapter is not None else get(env)
         origin = adapter_settings.source(cls, key, settings, saved)
-        row = {"env": env, "required": spec.required, "secret": spec.secret, "help": spec.help,
+        row = {"env": env, "label": getattr(spec, "label", "") or plain_label(key), "required": spec.required, "secret": spec.secret, "help": spec.help,
                "set": value not in (None, ""), "source": origin}
         if not spec.secret:
             row["value"] = value if value not in (None, "") else spec.default

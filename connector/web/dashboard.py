@@ -1,7 +1,7 @@
 """The supervisors' live dashboard and the wallboard."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
 from ..engine import LogonSource
 from .guard import page_role
@@ -21,4 +21,5 @@ def page():
 @bp.get("/wallboard")
 @page_role("supervisor", "admin")
 def wallboard():
-    return render_template("wallboard.html")
+    """``?team=Sales`` shows one team (a TV per team)."""
+    return render_template("wallboard.html", team=(request.args.get("team") or "")[:100])

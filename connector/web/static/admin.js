@@ -81,8 +81,23 @@
     var code = el("input", { type: "text", "data-key": "reason_code", class: "code", value: state.reason_code || "",
                              "aria-label": "Reason code", placeholder: "e.g. *61" });
     code.addEventListener("input", function () { update("reason_code", code.value); });
-    var colour = el("input", { type: "color", "data-key": "colour", value: state.colour || "#607d8b", "aria-label": "Colour" });
+    var colour = el("input", { type: "color", "data-key": "colour", value: state.colour || "#546e7a", "aria-label": "Colour" });
     colour.addEventListener("input", function () { state.colour = colour.value; changed(); });
+    // time in this state after which supervisors see the row amber, then red (empty: no alert)
+    var limits = (state.alert_after_seconds || []).slice();
+    var alertInput = function (i, word) {
+      var input = el("input", { type: "number", min: 1, max: 86400, class: "alert-after", value: limits[i] === undefined ? "" : limits[i],
+                                "aria-label": word + " alert after (seconds) for " + (state.label || "this state"), placeholder: word });
+      input.addEventListener("input", function () {
+        var a = alertInputs[0].value, r = alertInputs[1].value, list = [];
+        if (a !== "") list.push(Number.isInteger(Number(a)) ? Number(a) : a);
+        if (r !== "") list.push(Number.isInteger(Number(r)) ? Number(r) : r);
+        update("alert_after_seconds", list.length ? list : undefined);
+      });
+      return input;
+    };
+    var alertInputs = [alertInput(0, "amber"), alertInput(1, "red")];
+    var alerts = el("div", { class: "alert-fields", "data-key": "alert_after_seconds" }, alertInputs);
     var pick = el("input", { type: "checkbox", "data-key": "selectable", "aria-label": "Agents may pick" });
     pick.checked = state.selectable !== false;
     pick.addEventListener("change", function () { state.selectable = pick.checked; changed(); });
@@ -140,7 +155,7 @@
       } });
     var cell = function (node) { return el("td", {}, [node]); };
     return el("tr", { "data-index": i }, [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour),
-                                           cell(pick), cell(mappings), cell(remove)]);
+                                           cell(pick), cell(alerts), cell(mappings), cell(remove)]);
   }
 
   // the org's Omni-Channel statuses to pick from (a value the org lacks stays, marked, so nothing is lost)
@@ -274,7 +289,7 @@
   $("config-name").addEventListener("input", function () { draft.name = $("config-name").value; changed(); });
 
   $("add-state").addEventListener("click", function () {
-    draft.states.push({ id: "", label: "", status: 3, colour: "#607d8b", selectable: true });
+    draft.states.push({ id: "", label: "", status: 3, colour: "#546e7a", selectable: true });
     autoIds[draft.states.length - 1] = true;
     renderStates();
     var rows = $("states").querySelectorAll("tbody tr");
@@ -296,6 +311,7 @@
 
   $("load-preset").addEventListener("click", function () {
     var name = $("preset").value;
+    if (!name) { setStatus("Choose a preset to load.", "dirty"); return; }
     PC.api("POST", "/admin/api/config/import", { preset: name }).then(function (res) {
       load(res.config, "Loaded preset '" + name + "' — review it, then Save and apply.");
     }, function (err) { showProblems(problemsOf(err)); });
@@ -320,6 +336,7 @@
       $("config-version").textContent = res.version ? "Active: version " + res.version + " (" + res.history[0].created_by + ")" : "";
       var body = $("history").querySelector("tbody");
       body.textContent = "";
+      if (!res.history.length) body.appendChild(el("tr", {}, [el("td", { colspan: 5, class: "muted", text: "No versions saved yet: the configuration comes from CONNECTOR_PRESENCE_CONFIG." })]));
       res.history.forEach(function (h) {
         body.appendChild(el("tr", {}, [el("td", { text: String(h.version) }), el("td", { text: h.name }),
           el("td", { text: h.created_by }), el("td", { text: h.origin }),
@@ -345,7 +362,12 @@
 
   loadHistory().then(function (res) {
     var preset = $("preset");
-    res.presets.forEach(function (p) { preset.appendChild(el("option", { value: p, text: p })); });
+    // the list starts at the preset that is active (or says the active configuration is not one)
+    if (!res.active_preset) preset.appendChild(el("option", { value: "", text: "— active: " + res.config.name + " (not a preset)", disabled: true }));
+    res.presets.forEach(function (p) {
+      preset.appendChild(el("option", { value: p, text: p + (p === res.active_preset ? " (active)" : "") }));
+    });
+    preset.value = res.active_preset || "";
     load(res.config);
     setStatus("");
   }, function (err) { setStatus(err.message); });

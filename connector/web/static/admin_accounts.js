@@ -28,9 +28,13 @@
                                   (active ? "Disabled " : "Enabled ") + id + "."); } });
   }
 
-  function fill(table, rows) {
+  function fill(table, rows, empty) {
     var body = $(table).querySelector("tbody");
     body.textContent = "";
+    if (!rows.length) {
+      var columns = $(table).querySelectorAll("thead th").length;
+      body.appendChild(el("tr", { class: "empty" }, [el("td", { colspan: columns, class: "muted", text: empty })]));
+    }
     rows.forEach(function (cells) {
       body.appendChild(el("tr", {}, cells.map(function (c) { return typeof c === "string" ? el("td", { text: c }) : el("td", {}, [c]); })));
     });
@@ -40,24 +44,63 @@
     return PC.api("GET", "/admin/api/accounts").then(function (data) {
       fill("users", data.users.map(function (u) {
         return [u.username, u.role, u.agent_id || "—", u.active ? "active" : "disabled", toggle("users", u.username, u.active)];
-      }));
+      }), "No users yet: add one with the form above.");
       fill("agents", data.agents.map(function (a) {
         var pin = el("input", { type: "password", inputmode: "numeric", size: 6, "aria-label": "New PIN for " + a.id, autocomplete: "new-password" });
         var reset = el("button", { type: "button", text: "Reset PIN", onclick: function () {
           call("POST", "/admin/api/agents/" + encodeURIComponent(a.id) + "/pin", { pin: pin.value }, "PIN of " + a.id + " changed.");
         } });
-        return [a.id, a.name, a.team || "—", a.extension || "—", a.has_pin ? "set" : "none",
-                a.active ? "active" : "disabled", el("div", { class: "actions" }, [pin, reset, toggle("agents", a.id, a.active)])];
-      }));
+        var change = el("button", { type: "button", text: "Edit", "aria-label": "Edit " + a.id, onclick: function () { startEdit(a); } });
+        return [a.id, a.name, a.team || "—", a.extension || "—", a.email || "—", a.salesforce_user_id || "—",
+                a.has_pin ? "set" : "none", a.active ? "active" : "disabled",
+                el("div", { class: "actions" }, [change, pin, reset, toggle("agents", a.id, a.active)])];
+      }), "No agents yet: add one above or import a CSV file.");
       fill("tokens", data.tokens.map(function (t) {
         var revoke = t.revoked_at ? el("span", { class: "muted", text: "—" }) : el("button", { type: "button", class: "danger",
           text: "Revoke", "aria-label": "Revoke token " + t.name,
           onclick: function () { call("POST", "/admin/api/tokens/" + t.id + "/revoke", {}, "Token " + t.name + " revoked."); } });
         return [t.name, t.role, t.agent_id || "—", new Date(t.created_at).toLocaleDateString(),
                 t.revoked_at ? "revoked" : "active", revoke];
-      }));
+      }), "No API tokens yet: create one for the PBX or CTI layer.");
     }, function (err) { say(err.message); });
   }
+
+  // -- editing an agent: errors next to their field ---------------------------------------------------
+  var EDITABLE = ["name", "team", "extension", "email", "salesforce_user_id"];
+
+  function editError(field, text) {
+    var input = $("edit-" + field), box = $("edit-" + field + "-error");
+    if (!input) return false;
+    box.textContent = text || "";
+    box.classList.toggle("hidden", !text);
+    input.classList.toggle("invalid", !!text);
+    if (text) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+    return true;
+  }
+
+  function startEdit(agent) {
+    var form = $("agent-edit");
+    form.elements.id.value = agent.id;
+    EDITABLE.forEach(function (k) { form.elements[k].value = agent[k] || ""; editError(k, ""); });
+    $("agent-edit-title").textContent = "Edit agent " + agent.id;
+    form.classList.remove("hidden");
+    form.elements.name.focus();
+  }
+
+  $("agent-edit-cancel").addEventListener("click", function () { $("agent-edit").classList.add("hidden"); });
+  $("agent-edit").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var form = ev.target, id = form.elements.id.value, body = {};
+    EDITABLE.forEach(function (k) { body[k] = form.elements[k].value.trim(); editError(k, ""); });
+    PC.api("PATCH", "/admin/api/agents/" + encodeURIComponent(id), body).then(function () {
+      form.classList.add("hidden");
+      say("Agent " + id + " saved.", true);
+      return load();
+    }, function (err) {
+      if (!editError(err.field, err.message)) say(err.message);
+      else $("edit-" + err.field).focus();
+    });
+  });
 
   $("user-form").addEventListener("submit", function (ev) {
     ev.preventDefault();

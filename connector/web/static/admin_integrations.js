@@ -38,7 +38,11 @@
     if (!st.configured) {
       badge($("sf-badge"), "Not configured", "off");
       facts("sf-connection", [["Totals", st.totals]]);
-      facts("sf-health", []);
+      // say what to set instead of an empty card
+      facts("sf-health", [["Sync", "off: totals are kept in the local store only"]]
+        .concat(st.detail ? [["What is missing", st.detail]] : [])
+        .concat([["To turn it on", "set SF_LOGIN_URL and SF_CLIENT_ID, then SF_CLIENT_SECRET (client credentials, on a " +
+                  "My Domain login URL) or SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), and restart the connector"]]));
       fillParked([]);
       return;
     }
@@ -112,16 +116,16 @@
     var id = "setting-" + a.name + "-" + s.env;
     if (s.secret) {
       return el("input", { type: "password", id: id, name: s.env, autocomplete: "new-password", "data-secret": "1",
-                           placeholder: s.set ? "leave empty to keep" : "not set", "aria-label": s.env });
+                           placeholder: s.set ? "leave empty to keep" : "not set" });
     }
     var shown = s.value === null || s.value === undefined ? "" : String(s.value);
     if (s.choices) {
       var options = [el("option", { value: "", text: "(" + (s.source === "page" ? "environment or default" : SOURCE[s.source]) + ": " + (shown || "none") + ")" })];
       s.choices.forEach(function (c) { options.push(el("option", { value: c, text: c, selected: s.saved === c })); });
-      return el("select", { id: id, name: s.env, "aria-label": s.env }, options);
+      return el("select", { id: id, name: s.env }, options);
     }
     return el("input", { type: "text", id: id, name: s.env, value: s.saved === null || s.saved === undefined ? "" : s.saved,
-                         placeholder: s.source === "page" ? "" : shown || "not set", "aria-label": s.env });
+                         placeholder: s.source === "page" ? "" : shown || "not set" });
   }
 
   function nowText(s) {
@@ -134,10 +138,15 @@
     var rows = a.settings.map(function (s) {
       var cell = [valueInput(a, s)];
       if (s.secret && s.source === "page") {
-        cell.push(el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "clear", value: s.env }), "clear"]));
+        cell.push(el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "clear", value: s.env }), "clear " + s.label]));
       }
       cell.push(el("span", { class: "field-error hidden", "data-error-for": s.env }));
-      return el("tr", {}, [el("td", { class: "env", text: s.env + (s.required ? " *" : "") }),
+      // a plain label for the input, the environment variable as a hint
+      var name = el("td", { class: "env" }, [
+        el("label", { for: "setting-" + a.name + "-" + s.env, class: "setting-label", text: s.label }),
+        s.required ? el("span", { class: "required", text: " (required)" }) : null,
+        el("code", { class: "env-hint", title: "environment variable", text: s.env })]);
+      return el("tr", {}, [name,
                            el("td", { class: "setting-now", text: nowText(s) }),
                            el("td", { class: "setting-input" }, cell),
                            el("td", { class: "muted", text: (s.secret ? "secret, never shown. " : "") + (s.help || "") })]);

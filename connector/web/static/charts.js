@@ -8,7 +8,7 @@
    * Returns an <svg> with one bar per row, segments in the order of `order`.
    */
   function stackedBars(rows, order, colours, names) {
-    var barH = 20, gap = 8, left = 110, right = 60, width = 560;
+    var barH = 20, gap = 8, left = 130, right = 60, width = 560;  // left: room for an 18-character name
     var height = Math.max(1, rows.length) * (barH + gap) + gap;
     var max = Math.max.apply(null, rows.map(function (r) {
       return r.parts.reduce(function (sum, p) { return sum + p.seconds; }, 0);
@@ -23,7 +23,7 @@
     rows.forEach(function (row, i) {
       var y = gap + i * (barH + gap);
       chart.appendChild(svg("text", { x: left - 8, y: y + barH / 2 + 4, "text-anchor": "end",
-                                      text: row.label.length > 16 ? row.label.slice(0, 15) + "…" : row.label }));
+                                      text: row.label.length > 18 ? row.label.slice(0, 17) + "…" : row.label }));
       var x = left, total = 0;
       order.forEach(function (key) {
         var part = row.parts.filter(function (p) { return p.key === key; })[0];
@@ -42,7 +42,7 @@
 
   /** hours: [{label, seconds: {key: seconds}}] -> vertical stacked bars, one per hour (3600 s = full height). */
   function hourlyMix(hours, order, colours, names) {
-    var width = 560, height = 220, left = 34, bottom = 20, top = 8;
+    var width = 560, height = 220, left = 56, bottom = 20, top = 8;  // left: room for "10h 30m"
     var plotH = height - bottom - top, slot = (width - left) / Math.max(hours.length, 1), barW = slot * 0.78;
     var max = Math.max(3600, Math.max.apply(null, hours.map(function (h) {
       return Object.keys(h.seconds).reduce(function (sum, k) { return sum + h.seconds[k]; }, 0);
@@ -53,7 +53,7 @@
       var y = top + plotH * (1 - f);
       chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#e4e7eb" }));
       chart.appendChild(svg("text", { x: left - 4, y: y + 4, "text-anchor": "end",
-                                      text: PC.shortDuration(max * f).replace(" 00m", "") }));
+                                      text: PC.shortDuration(max * f).replace(" 00m", "").replace(" 00s", "") }));
     });
     hours.forEach(function (h, i) {
       var x = left + i * slot + (slot - barW) / 2, y = top + plotH;

@@ -35,6 +35,36 @@
 
   function inState(agent) { return agent.logged_in ? (Date.now() - agent._since) / 1000 : 0; }
 
+  /** "red", "amber" or "" from the admin's alert_after_seconds of the agent's state. */
+  function alertLevel(agent) {
+    var limits = agent.logged_in && agent.state && agent.state.alert_after_seconds;
+    if (!limits || !limits.length) return "";
+    var secs = inState(agent);
+    if (limits.length > 1 && secs >= limits[1]) return "red";
+    return secs >= limits[0] ? "amber" : "";
+  }
+
+  function inStateCell(cell, agent) {
+    var level = alertLevel(agent);
+    cell.textContent = agent.logged_in ? PC.duration(inState(agent)) : "—";
+    if (level) {
+      var limits = agent.state.alert_after_seconds;
+      cell.appendChild(el("span", { class: "over " + level,
+        text: " over " + PC.shortDuration(level === "red" ? limits[1] : limits[0]) }));
+    }
+    var row = cell.parentNode;
+    if (row) { row.classList.toggle("alert-amber", level === "amber"); row.classList.toggle("alert-red", level === "red"); }
+    return level;
+  }
+
+  function countOver() {
+    var over = visible().filter(alertLevel).length;  // of the agents shown (team and state filters)
+    var box = $("over-count");
+    box.textContent = over + " over threshold";
+    box.setAttribute("data-count", String(over));
+    box.classList.toggle("some", over > 0);
+  }
+
   // -- the grid --------------------------------------------------------------------------------
   function sortValue(agent) {
     switch (sortKey) {
@@ -83,11 +113,16 @@
   function actions(agent) {
     if (!agent.logged_in) return el("span", { class: "muted", text: "—" });
     var select = el("select", { "aria-label": "New state for " + agent.name, "data-control": "state" });
-    states.filter(function (s) { return s.selectable; }).forEach(function (s) {
-      select.appendChild(el("option", { value: s.id, text: s.display }));
-    });
-    if (agent.state) select.value = agent.state.id;
-    var change = el("button", { type: "button", text: "Set", "data-control": "set", onclick: function () {
+    var pickable = states.filter(function (s) { return s.selectable; });
+    var current = agent.state && pickable.some(function (s) { return s.id === agent.state.id; });
+    if (!current) {  // e.g. On a call: say where the agent is, and make the supervisor pick a state
+      select.appendChild(el("option", { value: "", text: (agent.state ? agent.state.display : "—") + ": choose…",
+                                        disabled: true }));
+    }
+    pickable.forEach(function (s) { select.appendChild(el("option", { value: s.id, text: s.display })); });
+    select.value = current ? agent.state.id : "";
+    var change = el("button", { type: "button", text: "Set", "data-control": "set", disabled: !select.value, onclick: function () {
+      if (!select.value) return;  // never {"state": ""}
       PC.api("PUT", "/api/v1/agents/" + encodeURIComponent(agent.id) + "/presence", { state: select.value })
         .then(function (v) { remember(v); render(); showError("grid-message", ""); },
               function (err) { showError("grid-message", agent.name + ": " + err.message); });
@@ -98,6 +133,7 @@
         .then(function (v) { remember(v); render(); showError("grid-message", ""); },
               function (err) { showError("grid-message", agent.name + ": " + err.message); });
     } });
+    select.addEventListener("change", function () { change.disabled = !select.value; });
     return el("div", { class: "actions" }, [select, change, logout]);
   }
 
@@ -123,16 +159,23 @@
         el("td", {}, [el("strong", { text: a.name }), el("div", { class: "muted", text: a.id })]),
         el("td", { text: a.team || "—" }),
         el("td", { class: "state-cell" }, [stateCell(a)]),
-        el("td", { class: "num in-state", text: a.logged_in ? PC.duration(inState(a)) : "—" }),
-        el("td", {}, [timeBar(a)]),
+        el("td", { class: "num in-state" }),
+        el("td", { class: "col-today" }, [timeBar(a)]),
         el("td", { class: "num calls", text: String(calls[a.id] || 0) }),
         el("td", {}, [actions(a)])
       ]));
     });
+    body.querySelectorAll("tr.agent-row").forEach(function (row) {
+      inStateCell(row.querySelector(".in-state"), agents[row.getAttribute("data-agent")]);
+    });
+    countOver();
     if (!list.length) body.appendChild(el("tr", {}, [el("td", { colspan: 7, class: "muted", text: "No agents match." })]));
     if (keep) {
       var again = body.querySelector('tr[data-agent="' + CSS.escape(keep.agent) + '"] [data-control="' + keep.control + '"]');
-      if (again) { if (keep.control === "state") again.value = keep.value; again.focus(); }
+      if (again) {
+        if (keep.control === "state" && keep.value) { again.value = keep.value; again.dispatchEvent(new Event("change")); }
+        again.focus();
+      }
     }
     var on = Object.keys(agents).filter(function (id) { return agents[id].logged_in; }).length;
     $("summary").textContent = list.length + " shown · " + on + " of " + Object.keys(agents).length + " logged in";
@@ -141,8 +184,9 @@
   function tick() {
     document.querySelectorAll("#agents tr.agent-row").forEach(function (row) {
       var a = agents[row.getAttribute("data-agent")];
-      if (a && a.logged_in) row.querySelector(".in-state").textContent = PC.duration(inState(a));
+      if (a && a.logged_in) inStateCell(row.querySelector(".in-state"), a);
     });
+    countOver();
   }
 
   function fillFilters() {
@@ -219,7 +263,7 @@
     params.set("from", $("logon-from").value || today);
     params.set("to", $("logon-to").value || today);
     ["include", "exclude"].forEach(function (name) {
-      Array.prototype.forEach.call($("logon-" + name).selectedOptions, function (o) { params.append(name, o.value); });
+      $("logon-" + name).querySelectorAll("input:checked").forEach(function (box) { params.append(name, box.value); });
     });
     return params;
   }
@@ -259,6 +303,13 @@
   $("filter-state").addEventListener("change", render);
   $("chart-show").addEventListener("click", showCharts);
   $("logon-form").addEventListener("submit", showLogonEvents);
+  ["include", "exclude"].forEach(function (name) {  // the summary says what is ticked
+    var picker = $("logon-" + name), shown = picker.querySelector(".picked");
+    picker.addEventListener("change", function () {
+      var ticked = Array.prototype.map.call(picker.querySelectorAll("input:checked"), function (b) { return b.value; });
+      shown.textContent = ticked.length ? ticked.join(", ") : shown.getAttribute("data-none");
+    });
+  });
 
   var stream = new PC.LiveStream("/api/v1/events", {
     snapshot: function (data) {

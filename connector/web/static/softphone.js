@@ -19,11 +19,55 @@
   var connected = false;
   var embedded = false;
   var settleAsked = 0;
+  var announced = null;     // what the live region last said (state changes only, never the timer)
+
+  //: why a logout the agent did not make happened, by logon source (a takeover says it in session_ended)
+  var FORCED_LOGOUT = {
+    "Supervisor": "a supervisor logged you out",
+    "API": "an integration logged you out through the API",
+    "Scheduled Log Off": "the scheduled daily log off ended your session",
+    "Inactivity Timeout": "you were logged out after a period of inactivity",
+    "Softphone Connection Lost": "the connection to the server was lost for too long",
+    "CRM": "you were logged out from the CRM",
+    "PBX Short Code": "you were logged out with a PBX short code",
+    "Paired Device": "your paired device logged you out",
+    "Skype for Business": "you were logged out from Skype for Business",
+    "Teams": "you were logged out from Teams"
+  };
 
   function showMessage(text, kind) {
     var box = $("message");
     box.textContent = text || "";
     box.className = "message" + (kind === "info" ? " info" : "") + (text ? "" : " hidden");
+  }
+
+  /** An error shown next to the control it is about (state, dial, logout); empty text clears it. */
+  function showFieldError(id, text, control) {
+    var box = $(id);
+    box.textContent = text || "";
+    box.classList.toggle("hidden", !text);
+    if (control) {
+      control.classList.toggle("invalid", !!text);
+      if (text) control.setAttribute("aria-invalid", "true"); else control.removeAttribute("aria-invalid");
+    }
+  }
+
+  function clearFieldErrors() {
+    showFieldError("state-error", "", $("state"));
+    showFieldError("dial-error", "", $("dial-number"));
+    showFieldError("logout-error", "");
+  }
+
+  /** Tell screen readers about a new state once (the banner's timer ticks silently). */
+  function announce(agent) {
+    var text = !agent.logged_in ? "Logged out" : agent.state ? "Now " + agent.state.display : "";
+    if (agent.logged_in && agent.wrap_up_remaining_seconds !== null && agent.wrap_up_remaining_seconds !== undefined) {
+      text += ", wrap-up " + agent.wrap_up_remaining_seconds + " seconds";
+    }
+    var key = agent.logged_in + "|" + (agent.state ? agent.state.id : "") + "|" + (agent.state_since || "");
+    if (key === announced) return;
+    announced = key;
+    $("announce").textContent = text;
   }
 
   function setConnection(state, retry) {
@@ -54,11 +98,13 @@
     if (agent.logged_in && agent.state) {
       box.className = "current";
       box.style.background = agent.state.colour;
+      box.style.color = agent.state.text_colour || "";  // white or dark, whichever reads (WCAG AA)
       $("current-label").textContent = agent.state.display;
       stateSince = Date.now() - (agent.seconds_in_state || 0) * 1000;
     } else {
       box.className = "current offline";
       box.style.background = "";
+      box.style.color = "";
       $("current-label").textContent = "Logged out";
       stateSince = Date.now() - (agent.seconds_in_state || 0) * 1000;
     }
@@ -66,6 +112,7 @@
     wrapUpEnds = inWrapUp ? Date.now() + agent.wrap_up_remaining_seconds * 1000 : null;
     $("wrapup").classList.toggle("hidden", !inWrapUp);
     fillPicklist();
+    announce(agent);
     tick();
   }
 
@@ -82,15 +129,24 @@
     }
   }
 
-  function failed(err) {
-    if (err.status === 0) { setConnection("lost", 1); showMessage("The server cannot be reached; your change was not made."); }
-    else showMessage(err.message);
-    if (view) fillPicklist();  // put the picklist back to the real state
+  //: where an action's error is shown: next to its control
+  var ERROR_NEXT_TO = { "/presence": ["state-error", "state"], "/dial": ["dial-error", "dial-number"],
+                        "/logout": ["logout-error", null] };
+
+  function failed(path) {
+    return function (err) {
+      var spot = ERROR_NEXT_TO[path];
+      if (err.status === 0) { setConnection("lost", 1); showMessage("The server cannot be reached; your change was not made."); }
+      else if (spot) showFieldError(spot[0], err.message, spot[1] ? $(spot[1]) : null);
+      else showMessage(err.message);
+      if (view) fillPicklist();  // put the picklist back to the real state
+    };
   }
 
   function act(method, path, body) {
     showMessage("");
-    return PC.api(method, base + path, body).then(render, failed);
+    clearFieldErrors();
+    return PC.api(method, base + path, body).then(render, failed(path));
   }
 
   function refresh() {
@@ -116,9 +172,17 @@
   function dial(number) {
     number = String(number || "").trim();
     if (!number) return;
-    return act("POST", "/dial", { number: number }).then(function () {
-      if (!$("message").textContent) showMessage("Dialling " + number + "…", "info");
-    });
+    showMessage("");
+    clearFieldErrors();
+    // the answer says what really happened: sent to which PBX adapter, or not sent and why
+    return PC.api("POST", base + "/dial", { number: number }).then(function (data) {
+      render(data);
+      var result = data && data.dial;
+      if ($("message").textContent || $("dial-error").textContent) return;
+      if (!result) showMessage("Dialling " + number + "…", "info");
+      else if (result.sent) showMessage("Dialling " + result.number + " (" + result.message + ")…", "info");
+      else showFieldError("dial-error", "Not dialled: " + result.message.replace(/^not sent: /, ""), $("dial-number"));
+    }, failed("/dial"));
   }
   $("dial-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -145,6 +209,11 @@
     agent: function (data) { if (data.id === agentId) render(data); },
     resync: function () { refresh(); },
     config: function () { loadStates(); },
+    logon: function (data) {
+      if (data.agent_id !== agentId || data.action !== "Released") return;
+      var why = FORCED_LOGOUT[data.logon_source];
+      if (why) showMessage("You are logged out: " + why + ".");
+    },
     session_ended: function (data) {
       if (data.agent_id !== agentId) return;
       var why = "Your session on " + (data.device || "this device") + " ended: " +
