@@ -10,7 +10,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .errors import Conflict, InvalidInput, NotFound
-from .security import check_pin, check_role, hash_secret, new_token, token_digest, verify_secret
+from . import web_sessions
+from .clock import utc_now
+from .security import check_pin, check_role, hash_secret, needs_rehash, new_token, token_digest, verify_secret
 from .store import Store
 from .store.models import Agent, AgentSessionRow, ApiToken, User
 
@@ -122,19 +124,40 @@ def add_user(store: Store, username: str, password: str, role: str, now: datetim
 
 
 def authenticate_user(store: Store, username: str, password: str) -> Principal | None:
+    """The user, when the password matches. An unknown or disabled name costs the same hash check."""
     with store.read() as s:
         user = s.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
-        if user is None or not verify_secret(user.password_hash, password):
+        stored = user.password_hash if user is not None else None
+        if not verify_secret(stored, password) or user is None:
             return None
-        return Principal(user.username, user.role, user.agent_id)
+        principal = Principal(user.username, user.role, user.agent_id)
+    if needs_rehash(stored):  # a hash from before the pepper: upgrade it now that the password is known
+        with store.write() as s:
+            row = s.execute(select(User).where(User.username == username)).scalar_one()
+            if row.password_hash == stored:
+                row.password_hash = hash_secret(password)
+    return principal
 
 
 def authenticate_agent_pin(store: Store, agent_id: str, pin: str) -> Principal | None:
+    """The agent, when the PIN matches. An unknown or disabled agent costs the same hash check."""
     with store.read() as s:
         agent = s.get(Agent, agent_id)
-        if agent is None or not agent.active or not verify_secret(agent.pin_hash, pin):
+        stored = agent.pin_hash if agent is not None and agent.active else None
+        if not verify_secret(stored, pin) or agent is None:
             return None
-        return Principal(agent.id, "agent", agent.id)
+        principal = Principal(agent.id, "agent", agent.id)
+    upgrade_pin_hash(store, agent_id, stored, pin)
+    return principal
+
+
+def upgrade_pin_hash(store: Store, agent_id: str, stored: str | None, pin: str) -> None:
+    """After a successful PIN check: rehash a PIN hash made before the pepper."""
+    if needs_rehash(stored):
+        with store.write() as s:
+            row = s.get(Agent, agent_id)
+            if row is not None and row.pin_hash == stored:
+                row.pin_hash = hash_secret(pin)
 
 
 def create_token(store: Store, role: str, now: datetime, agent_id: str | None = None, name: str = "") -> str:
@@ -169,12 +192,27 @@ def list_users(store: Store) -> list[dict]:
                 for u in s.execute(select(User).order_by(User.username)).scalars()]
 
 
-def set_user_active(store: Store, username: str, active: bool) -> None:
+def set_user_active(store: Store, username: str, active: bool, now: datetime | None = None) -> None:
+    """Enable or disable a user; disabling ends the user's page sessions."""
     with store.write() as s:
         user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             raise NotFound(f"no user '{username}'", field="username")
         user.active = bool(active)
+        if not active:
+            web_sessions.end_all_for(s, username, False, now or utc_now(), "disabled")
+
+
+def set_password(store: Store, username: str, password: object, now: datetime | None = None) -> None:
+    """A new password; the user's page sessions end (whoever knew the old one is signed out)."""
+    if not isinstance(password, str) or len(password) < 8:
+        raise InvalidInput("password must have at least 8 characters", field="password")
+    with store.write() as s:
+        user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"no user '{username}'", field="username")
+        user.password_hash = hash_secret(password)
+        web_sessions.end_all_for(s, username, False, now or utc_now(), "password_changed")
 
 
 def list_agents(store: Store) -> list[dict]:
@@ -192,15 +230,20 @@ def _existing_agent(s, agent_id: str) -> Agent:
     return agent
 
 
-def set_agent_active(store: Store, agent_id: str, active: bool) -> None:
+def set_agent_active(store: Store, agent_id: str, active: bool, now: datetime | None = None) -> None:
+    """Enable or disable an agent; disabling ends the agent's PIN page sessions."""
     with store.write() as s:
         _existing_agent(s, agent_id).active = bool(active)
+        if not active:
+            web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "disabled")
 
 
-def reset_pin(store: Store, agent_id: str, pin: object) -> None:
+def reset_pin(store: Store, agent_id: str, pin: object, now: datetime | None = None) -> None:
+    """A new PIN; the agent's PIN page sessions end."""
     clean = check_pin(pin)
     with store.write() as s:
         _existing_agent(s, agent_id).pin_hash = hash_secret(clean)
+        web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "pin_reset")
 
 
 def list_tokens(store: Store) -> list[dict]:

@@ -20,6 +20,8 @@ from .reads import ReadContext
 from .service import PresenceService
 from .settings import Settings
 from .store import Store
+from .throttle import SignInGuard, SignInPolicy
+from .web_sessions import SessionLifetimes
 from .web import admin, admin_integrations, auth, dashboard, guard, pages, softphone
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = settings_mod.from_environment(instance_path, env)
     # process-wide: accounts hash through connector.security, which has no app at hand
     security.use_hash_cost(settings.password_hash_cost)
+    security.use_hash_concurrency(settings.hash_concurrency)
     if settings.password_hash_cost != "standard" and not test_config.get("TESTING"):
         log.warning("CONNECTOR_PASSWORD_HASH_COST=%s: new passwords and PINs are hashed cheaply; "
                     "this is for the test suite only", settings.password_hash_cost)
@@ -69,11 +72,13 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     bus = EventBus()
     configs = ConfigRegistry(store, clock)
     configs.ensure(settings.presence_config, settings.presence_config_explicit)
+    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.get))
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
         adapters.put(extra.name, extra)
-    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets)
+    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets,
+                              pin_guard=lambda account, check: sign_in.attempt(account, None, check))
     reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
     sync = salesforce.build_sync(reads, settings)
     host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))
@@ -82,4 +87,5 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
                             max_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0))
     jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
     return Parts(settings=settings, clock=clock, store=store, bus=bus, configs=configs, service=service,
-                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs)
+                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs, sign_in=sign_in,
+                 session_lifetimes=SessionLifetimes.from_settings(settings.get))

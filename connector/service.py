@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .accounts import upgrade_pin_hash
 from .bus import EventBus
 from .clock import Clock, iso, utc_now
 from .configs import ConfigRegistry
@@ -31,6 +32,9 @@ from .store.models import Agent, AgentSessionRow, Call, DailyCounter, DailyTotal
 from .store.rows import logons_from_json, outbox_row, session_from_row, session_to_row
 from .tracking import split_by_day
 from .views import agent_view, presence_payload
+
+#: ``pin_guard(account, check)``: run ``check`` under the guessing limits; None when the PIN was wrong
+PinGuard = Callable[[str, Callable[[], "bool | None"]], "bool | None"]
 
 
 #: which adapters get an outbox row for a change; the adapters package replaces the default
@@ -47,8 +51,11 @@ class PresenceService:
     """Every agent operation: logins, state changes, calls, timed rules, and the reads pages need."""
 
     def __init__(self, store: Store, settings: Settings, bus: EventBus, configs: ConfigRegistry,
-                 clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None):
+                 clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None,
+                 pin_guard: PinGuard | None = None):
         self.store = store
+        #: runs a PIN check under the guessing limits (connector/throttle.py); returns None when it failed
+        self.pin_guard: PinGuard = pin_guard or (lambda account, check: check())
         self.settings = settings
         self.bus = bus
         self.configs = configs
@@ -185,11 +192,12 @@ class PresenceService:
         device = _text(device or logon_source, "device", 100)
         if pin is not None:
             check_pin(pin)
+            # checked before the change's transaction: a slow hash must not hold the write lock
+            if self.pin_guard(f"agent:{agent_id}", lambda: self._pin_matches(agent_id, pin)) is None:
+                raise Forbidden("the PIN does not match this agent's PIN", field="pin", code="wrong_pin")
 
         def decide(engine: Engine, sess: AgentSession, now: datetime, s: Session) -> Decision:
             agent = s.get(Agent, agent_id)
-            if pin is not None and not verify_secret(agent.pin_hash, pin):
-                raise Forbidden("the PIN does not match this agent's PIN", field="pin", code="wrong_pin")
             code = engine.config.options.login_code
             if (pin is None and agent.pin_hash and engine.config.options.pbx_mode == "dial" and "{pin}" in code
                     and not sess.logged_in):
@@ -222,6 +230,17 @@ class PresenceService:
 
     def end_wrap_up(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.end_wrap_up(sess, now, source))
+
+    def _pin_matches(self, agent_id: str, pin: str) -> bool | None:
+        with self.store.read() as s:
+            agent = s.get(Agent, agent_id)
+            if agent is None:
+                raise NotFound(f"no agent '{agent_id}'", field="agent_id")
+            stored = agent.pin_hash
+        if not verify_secret(stored, pin):
+            return None
+        upgrade_pin_hash(self.store, agent_id, stored, pin)
+        return True
 
     def dial(self, agent_id: str, number: object) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.dial(sess, now, number))

@@ -23,6 +23,8 @@ class Settings:
     run_scheduler: bool = True
     #: cost of new password/PIN hashes: ``standard``, or ``test`` (cheap; only for the test suite)
     password_hash_cost: str = "standard"
+    #: at most this many PIN/password hash checks at once (``CONNECTOR_HASH_CONCURRENCY``)
+    hash_concurrency: int = 2
     #: the whole environment the settings came from; subsystems read their own prefixed
     #: settings (SF_*, TEAMS_*, ...) through :meth:`get` — never from os.environ directly
     env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -50,8 +52,13 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
     if cost not in HASH_COSTS:
         raise InvalidInput(f"CONNECTOR_PASSWORD_HASH_COST '{cost}' must be one of: {', '.join(HASH_COSTS)}",
                            field="CONNECTOR_PASSWORD_HASH_COST")
+    concurrency = env.get("CONNECTOR_HASH_CONCURRENCY") or "2"
+    if not concurrency.isdigit() or not 1 <= int(concurrency) <= 64:
+        raise InvalidInput("CONNECTOR_HASH_CONCURRENCY must be a whole number from 1 to 64",
+                           field="CONNECTOR_HASH_CONCURRENCY")
     return Settings(
         database_url=url,
+        hash_concurrency=int(concurrency),
         presence_config=env.get("CONNECTOR_PRESENCE_CONFIG", "default"),
         presence_config_explicit="CONNECTOR_PRESENCE_CONFIG" in env,
         timezone=tz,

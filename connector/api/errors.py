@@ -28,7 +28,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ConnectorError)
     def _domain_error(exc: ConnectorError):
         body = exc.to_dict()
-        return jsonify(body), exc.http_status
+        retry_after = getattr(exc, "retry_after", None)
+        return jsonify(body), exc.http_status, ({"Retry-After": str(retry_after)} if retry_after else {})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

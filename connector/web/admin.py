@@ -93,8 +93,28 @@ def export_config():
 @page_role("admin")
 def list_accounts():
     store = _ext().store
+    guard = _ext().sign_in
     return jsonify({"users": accounts.list_users(store), "agents": accounts.list_agents(store),
-                    "tokens": accounts.list_tokens(store)})
+                    "tokens": accounts.list_tokens(store),
+                    "sign_ins": {"locked": guard.locked_accounts(), "failures": guard.recent_failures()}})
+
+
+@bp.post("/api/lockouts/unlock")
+@page_role("admin")
+def unlock_account():
+    """Unlock an account locked after failed sign-ins (``agent:<id>`` or ``user:<name>``)."""
+    account = _json().get("account")
+    if not isinstance(account, str) or not _ext().sign_in.unlock(account):
+        raise InvalidInput("no locked account by that name", field="account")
+    return jsonify({"ok": True})
+
+
+@bp.post("/api/users/<username>/password")
+@page_role("admin")
+def user_password(username: str):
+    """Set a user's password; the user's page sessions end."""
+    accounts.set_password(_ext().store, username, _json().get("password"), _ext().clock())
+    return jsonify({"ok": True})
 
 
 @bp.post("/api/users")
@@ -111,7 +131,7 @@ def add_user():
 def user_active(username: str):
     if username == session["principal"]["name"]:
         raise InvalidInput("you cannot disable your own account", field="username")
-    accounts.set_user_active(_ext().store, username, bool(_json().get("active")))
+    accounts.set_user_active(_ext().store, username, bool(_json().get("active")), _ext().clock())
     return jsonify({"ok": True})
 
 
@@ -135,14 +155,14 @@ def import_agents():
 @bp.post("/api/agents/<agent_id>/active")
 @page_role("admin")
 def agent_active(agent_id: str):
-    accounts.set_agent_active(_ext().store, agent_id, bool(_json().get("active")))
+    accounts.set_agent_active(_ext().store, agent_id, bool(_json().get("active")), _ext().clock())
     return jsonify({"ok": True})
 
 
 @bp.post("/api/agents/<agent_id>/pin")
 @page_role("admin")
 def agent_pin(agent_id: str):
-    accounts.reset_pin(_ext().store, agent_id, _json().get("pin"))
+    accounts.reset_pin(_ext().store, agent_id, _json().get("pin"), _ext().clock())
     return jsonify({"ok": True})
 
 

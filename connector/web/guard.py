@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from .. import accounts
+from .. import web_sessions
 from ..security import same
 from ..parts import get_parts
 
@@ -67,13 +67,15 @@ def allowed_salesforce_origin(origin: str | None) -> str | None:
 
 
 def _check_session():
-    """A disabled user or agent loses its web session at the next request."""
+    """A page session lives while the store says so (connector/web_sessions.py): signed out, disabled,
+    PIN reset, password changed, idle or too old ends it at the next request."""
     if request.endpoint == "static":
         return None
     principal = session.get("principal")
-    if principal and not accounts.still_enabled(get_parts().store, principal["name"],
-                                                bool(session.get("with_pin"))):
-        session.clear()
+    if principal:
+        parts = get_parts()
+        if not web_sessions.check(parts.store, session.get("sid"), parts.clock(), parts.session_lifetimes):
+            session.clear()
     return _check_csrf()
 
 
