@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from .. import web_sessions
+from .. import accounts, web_sessions
 from ..security import same
 from ..parts import get_parts
 
@@ -30,6 +30,9 @@ def csrf_token() -> str:
 
 
 def signed_in() -> dict | None:
+    """The page session's principal; None when the request authenticated with a bearer token instead."""
+    if g.get("bearer_only"):
+        return None
     return session.get("principal")
 
 
@@ -71,6 +74,9 @@ def _check_session():
     PIN reset, password changed, idle or too old ends it at the next request."""
     if request.endpoint == "static":
         return None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return _check_bearer(header[7:].strip())
     principal = session.get("principal")
     if principal:
         parts = get_parts()
@@ -79,9 +85,24 @@ def _check_session():
     return _check_csrf()
 
 
+def _check_bearer(token: str):
+    """A request with a bearer token is authenticated by that token alone: never by the cookie as well.
+
+    Only a valid token lifts the CSRF check (a browser never adds one by itself); an invalid one is 401.
+    """
+    g.bearer_only = True
+    principal = accounts.principal_for_token(get_parts().store, token)
+    if principal is None:
+        from ..api.errors import error_response
+        return error_response(401, "unauthorized", "the bearer token is not valid (unknown or revoked)",
+                              field="Authorization")
+    g.principal = principal
+    return None
+
+
 def _check_csrf():
-    if request.method in SAFE_METHODS or request.headers.get("Authorization", "").lower().startswith("bearer "):
-        return None  # a bearer token is never sent by a browser on its own
+    if request.method in SAFE_METHODS:
+        return None
     if not (session.get("principal") or request.blueprint == "auth"):
         return None  # no cookie identity: the API answers 401 by itself
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
