@@ -6,7 +6,7 @@ changes something must carry the session's CSRF token (``X-CSRF-Token`` header o
 """
 from __future__ import annotations
 
-import fnmatch
+import re
 import secrets
 from functools import wraps
 from urllib.parse import urlsplit
@@ -54,18 +54,42 @@ def page_role(*roles: str):
     return decorator
 
 
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _host_and_port(origin: str) -> tuple[str, int] | None:
+    """``(hostname, port)`` of an ``https://host[:port]`` origin; None for anything else (userinfo,
+    a path, a query, spaces or other characters a host name cannot have)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port or 443
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme != "https" or parts.username is not None or parts.password is not None or "@" in parts.netloc \
+            or parts.path not in ("", "/") or parts.query or parts.fragment or not HOSTNAME_RE.match(host):
+        return None
+    return host, port
+
+
 def allowed_salesforce_origin(origin: str | None) -> str | None:
-    """The console origin Open CTI passes, when it is one of the configured frame ancestors."""
-    if not origin:
+    """The console origin Open CTI passes, when it is one of the configured frame ancestors.
+
+    Only the host name (and port) is matched against each pattern (``*.lightning.force.com``), and the
+    origin handed on is rebuilt from them, so nothing else of the given text reaches a header.
+    """
+    found = _host_and_port(origin) if origin else None
+    if found is None:
         return None
-    parts = urlsplit(origin)
-    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query:
-        return None
-    clean = f"https://{parts.netloc}"
+    host, port = found
     for pattern in get_parts().settings.frame_ancestors:
-        pattern = pattern if "://" in pattern else "https://" + pattern
-        if fnmatch.fnmatchcase(clean.lower(), pattern.lower().rstrip("/")):
-            return clean
+        pattern = pattern.lower() if "://" in pattern else "https://" + pattern.lower()
+        wildcard = "://*." in pattern
+        allowed = _host_and_port(pattern.replace("://*.", "://", 1))
+        if allowed is None or allowed[1] != port:
+            continue
+        if host.endswith("." + allowed[0]) if wildcard else host == allowed[0]:
+            return f"https://{host}" + (f":{port}" if port != 443 else "")
     return None
 
 
