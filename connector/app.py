@@ -22,7 +22,7 @@ from .settings import Settings
 from .store import Store
 from .throttle import SignInGuard, SignInPolicy
 from .web_sessions import SessionLifetimes
-from .web import admin, admin_integrations, auth, dashboard, guard, pages, softphone
+from .web import admin, admin_integrations, auth, dashboard, guard, pages, proxies, softphone
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_errors(app)
     app.register_blueprint(api.bp)
     guard.init_app(app)
+    proxies.init_app(app, settings.get(proxies.SETTING),
+                     settings_mod.switch(settings, "CONNECTOR_SECURE_COOKIES"))
     for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp, admin_integrations.bp,
                       salesforce.bp):
         app.register_blueprint(blueprint)

@@ -71,6 +71,17 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
     )
 
 
+def switch(settings: Settings, name: str) -> bool:
+    """An on/off setting (``on``/``off``, ``true``/``false``, ``1``/``0``), off when not set."""
+    raw = settings.get(name)
+    if raw is None:
+        return False
+    word = raw.strip().lower()
+    if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise InvalidInput(f"{name} must be on or off", field=name)
+    return word in ("1", "true", "yes", "on")
+
+
 def _instance_secret(instance: Path) -> str:
     """A per-installation secret kept in the instance folder, so sessions survive restarts."""
     path = instance / "secret_key"
