@@ -6,7 +6,10 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..errors import ConnectorError
+from ..store.faults import store_fault
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,17 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         message = exc.description if status != 413 else "the request body is too large"
         return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+
+    @app.errorhandler(SQLAlchemyError)
+    def _store_error(exc: SQLAlchemyError):
+        fault = store_fault(exc)
+        if fault is None:
+            return _unexpected(exc)
+        log.error("store fault on %s %s: %s (%s)", request.method, request.path, fault.code, type(exc).__name__)
+        headers = {"Retry-After": str(fault.retry_after)}
+        if not wants_json():
+            return f"{fault.message}.", 503, headers
+        return jsonify(fault.to_dict()), 503, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
