@@ -29,6 +29,26 @@ __all__ = ["Status", "STATUS_LABELS", "PresenceState", "SessionPolicy", "Options
 REASON_CODE_RE = re.compile(r"^(?:[0-9*#+,]|\{extension\}|\{pin\})*$")
 STATE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 COLOUR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+ADAPTER_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: a configuration is a page of text: anything much bigger is a mistake or an attack
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_STATES = 200
+MAX_LABEL = 80
+MAX_MAPPING_TEXT = 200
+
+
+class _NoAliases(yaml.composer.ComposerError):
+    pass
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few hundred bytes of aliases can expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _NoAliases(None, None, "anchors and aliases (& and *) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,8 +79,14 @@ def load_config(ref: str) -> PresenceConfig:
 
 
 def parse_config(text: str, source: str = "<memory>") -> PresenceConfig:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise ConfigError([Problem("yaml", f"the file is larger than {MAX_CONFIG_BYTES // 1024} KiB", source=source)])
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader without aliases)
+    except _NoAliases as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise ConfigError([Problem("yaml", f"anchors and aliases (& and *) are not allowed (line {line})",
+                                   source=source)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -135,6 +161,31 @@ class _Validator:
             return ""
         return code
 
+    def adapter_mappings(self, raw: Any, state: str) -> dict:
+        """``adapters:``: adapter name -> a short text, number, true/false, or one flat mapping of those."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or len(raw) > 32:
+            self.problem("adapters", "must be a mapping of at most 32 adapter names to their values", state)
+            return {}
+        for key, value in raw.items():
+            fld = f"adapters.{key}"
+            if not isinstance(key, str) or not ADAPTER_KEY_RE.match(key):
+                self.problem("adapters", f"{str(key)[:40]!r} is not an adapter name", state)
+                return {}
+            values = value.values() if isinstance(value, dict) else [value]
+            if isinstance(value, dict) and (len(value) > 16 or not all(
+                    isinstance(k, str) and len(k) <= 64 for k in value)):
+                self.problem(fld, "a mapping of at most 16 short keys", state)
+                return {}
+            for item in values:
+                if not (item is None or isinstance(item, (bool, int, float))
+                        or (isinstance(item, str) and len(item) <= MAX_MAPPING_TEXT)):
+                    self.problem(fld, f"values must be text of at most {MAX_MAPPING_TEXT} characters, numbers, "
+                                      "true/false, or one flat mapping of those", state)
+                    return {}
+        return dict(raw)
+
     def unknown_keys(self, data: dict, allowed: set, prefix: str, state: str | None = None) -> None:
         for key in data:
             if key not in allowed:
@@ -157,6 +208,9 @@ class _Validator:
     def states(self, raw: Any) -> list[PresenceState]:
         if not isinstance(raw, list) or not raw:
             self.problem("states", "must be a non-empty list of states")
+            return []
+        if len(raw) > MAX_STATES:
+            self.problem("states", f"at most {MAX_STATES} states")
             return []
         states: list[PresenceState] = []
         valid_statuses: set[Status] = set()
@@ -194,10 +248,7 @@ class _Validator:
             if not isinstance(colour, str) or not COLOUR_RE.match(colour):
                 self.problem("colour", f"{colour!r} is not a colour like #2e7d32", name)
                 colour = "#607d8b"
-            adapters = item.get("adapters") or {}
-            if not isinstance(adapters, dict):
-                self.problem("adapters", "must be a mapping of adapter name to its value", name)
-                adapters = {}
+            adapters = self.adapter_mappings(item.get("adapters"), name)
             if "teams" in adapters:  # Graph's availability/activity pairs (adapters/teams.py)
                 from adapters.teams import validate_mapping
                 for why in validate_mapping(adapters["teams"]):
