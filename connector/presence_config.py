@@ -7,6 +7,7 @@ admin fixes a file in one pass. The rules are DESIGN.md section 2; the configura
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import time
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,11 @@ MAX_CONFIG_BYTES = 256 * 1024
 MAX_STATES = 200
 MAX_LABEL = 80
 MAX_MAPPING_TEXT = 200
+
+
+def _unprintable(char: str) -> bool:
+    """Control and format characters and line/paragraph separators (CR, LF, U+0085, U+2028 ...)."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
 class _NoAliases(yaml.composer.ComposerError):
@@ -198,6 +204,10 @@ class _Validator:
             return None
         self.unknown_keys(data, self.TOP_KEYS, "")
         name = self.text(data.get("name"), "name", default=Path(self.source).stem)
+        if len(name) > 200 or any(_unprintable(c) for c in name):
+            self.problem("name", "must be one line of at most 200 printable characters")
+        if len(str(data.get("description") or "")) > 4000:
+            self.problem("description", "must be at most 4000 characters")
         states = self.states(data.get("states"))
         options = self.options(data.get("options") or {}, states)
         if self.problems:
@@ -231,6 +241,10 @@ class _Validator:
             label = item.get("label")
             if not isinstance(label, str) or not label.strip():
                 self.problem("label", "is required", name)
+                label = ""
+            elif len(label.strip()) > MAX_LABEL or any(_unprintable(c) for c in label):
+                self.problem("label", f"must be one line of at most {MAX_LABEL} printable characters "
+                                      "(no line breaks or control characters)", name)
                 label = ""
             elif label.strip().lower() in seen_labels:
                 self.problem("label", f"duplicate label '{label}'", name)
