@@ -72,7 +72,7 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
             if key in clean:
                 setattr(agent, key, clean[key])
         if "pin" in clean:
-            agent.pin_hash = hash_secret(clean["pin"])
+            agent.pin_hash = hash_secret(clean["pin"], store.pepper)
         agent.active = True
         return agent
 
@@ -117,8 +117,8 @@ def add_user(store: Store, username: str, password: str, role: str, now: datetim
             raise Conflict(f"user '{username}' already exists", field="username", code="exists")
         if agent_id and s.get(Agent, agent_id) is None:
             raise NotFound(f"no agent '{agent_id}'", field="agent_id")
-        user = User(username=username, password_hash=hash_secret(password), role=role, agent_id=agent_id,
-                    active=True, created_at=now)
+        user = User(username=username, password_hash=hash_secret(password, store.pepper), role=role,
+                    agent_id=agent_id, active=True, created_at=now)
         s.add(user)
         return user
 
@@ -128,14 +128,14 @@ def authenticate_user(store: Store, username: str, password: str) -> Principal |
     with store.read() as s:
         user = s.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
         stored = user.password_hash if user is not None else None
-        if not verify_secret(stored, password) or user is None:
+        if not verify_secret(stored, password, store.pepper) or user is None:
             return None
         principal = Principal(user.username, user.role, user.agent_id)
-    if needs_rehash(stored):  # a hash from before the pepper: upgrade it now that the password is known
+    if needs_rehash(stored, store.pepper):  # made before the pepper: upgrade it now that the password is known
         with store.write() as s:
             row = s.execute(select(User).where(User.username == username)).scalar_one()
             if row.password_hash == stored:
-                row.password_hash = hash_secret(password)
+                row.password_hash = hash_secret(password, store.pepper)
     return principal
 
 
@@ -144,7 +144,7 @@ def authenticate_agent_pin(store: Store, agent_id: str, pin: str) -> Principal |
     with store.read() as s:
         agent = s.get(Agent, agent_id)
         stored = agent.pin_hash if agent is not None and agent.active else None
-        if not verify_secret(stored, pin) or agent is None:
+        if not verify_secret(stored, pin, store.pepper) or agent is None:
             return None
         principal = Principal(agent.id, "agent", agent.id)
     upgrade_pin_hash(store, agent_id, stored, pin)
@@ -153,11 +153,11 @@ def authenticate_agent_pin(store: Store, agent_id: str, pin: str) -> Principal |
 
 def upgrade_pin_hash(store: Store, agent_id: str, stored: str | None, pin: str) -> None:
     """After a successful PIN check: rehash a PIN hash made before the pepper."""
-    if needs_rehash(stored):
+    if needs_rehash(stored, store.pepper):
         with store.write() as s:
             row = s.get(Agent, agent_id)
             if row is not None and row.pin_hash == stored:
-                row.pin_hash = hash_secret(pin)
+                row.pin_hash = hash_secret(pin, store.pepper)
 
 
 def create_token(store: Store, role: str, now: datetime, agent_id: str | None = None, name: str = "") -> str:
@@ -211,7 +211,7 @@ def set_password(store: Store, username: str, password: object, now: datetime | 
         user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             raise NotFound(f"no user '{username}'", field="username")
-        user.password_hash = hash_secret(password)
+        user.password_hash = hash_secret(password, store.pepper)
         web_sessions.end_all_for(s, username, False, now or utc_now(), "password_changed")
 
 
@@ -242,7 +242,7 @@ def reset_pin(store: Store, agent_id: str, pin: object, now: datetime | None = N
     """A new PIN; the agent's PIN page sessions end."""
     clean = check_pin(pin)
     with store.write() as s:
-        _existing_agent(s, agent_id).pin_hash = hash_secret(clean)
+        _existing_agent(s, agent_id).pin_hash = hash_secret(clean, store.pepper)
         web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "pin_reset")
 
 

@@ -33,19 +33,14 @@ def use_hash_cost(cost: str) -> None:
     _hash_method = HASH_COSTS[cost]
 
 
-#: marks a hash of the peppered secret: ``p1$`` + werkzeug's "method$salt$digest"
+#: marks a hash of the peppered secret: ``p1$`` + werkzeug's "method$salt$digest". The pepper is a key kept
+#: outside the database (``CONNECTOR_PEPPER`` or ``instance/pepper``): a leaked database alone cannot be
+#: used to try PINs offline. It travels with the store (``Store.pepper``), not as process state.
 PEPPERED = "p1$"
-_pepper: bytes | None = None
 #: at most this many hash computations at once (``CONNECTOR_HASH_CONCURRENCY``): sign-in guessers must not
 #: take every CPU from presence changes
 _hash_slots = threading.BoundedSemaphore(2)
 _dummy_hashes: dict[str, str] = {}
-
-
-def use_pepper(pepper: bytes | None) -> None:
-    """The key (kept outside the database) mixed into new PIN and password hashes for this process."""
-    global _pepper
-    _pepper = pepper or None
 
 
 def use_hash_concurrency(slots: int) -> None:
@@ -53,9 +48,8 @@ def use_hash_concurrency(slots: int) -> None:
     _hash_slots = threading.BoundedSemaphore(max(1, int(slots)))
 
 
-def _peppered(secret: str) -> str:
-    assert _pepper is not None
-    return hmac.new(_pepper, secret.encode(), hashlib.sha256).hexdigest()
+def _peppered(secret: str, pepper: bytes) -> str:
+    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
 
 
 class _HashSlot:
@@ -67,11 +61,11 @@ class _HashSlot:
         _hash_slots.release()
 
 
-def hash_secret(secret: str) -> str:
+def hash_secret(secret: str, pepper: bytes | None = None) -> str:
     with _HashSlot():
-        if _pepper is None:
+        if not pepper:
             return generate_password_hash(secret, method=_hash_method)
-        return PEPPERED + generate_password_hash(_peppered(secret), method=_hash_method)
+        return PEPPERED + generate_password_hash(_peppered(secret, pepper), method=_hash_method)
 
 
 def _dummy_hash() -> str:
@@ -80,7 +74,7 @@ def _dummy_hash() -> str:
     return _dummy_hashes[_hash_method]
 
 
-def verify_secret(hashed: str | None, secret: str) -> bool:
+def verify_secret(hashed: str | None, secret: str, pepper: bytes | None = None) -> bool:
     """Whether ``secret`` matches ``hashed``. Without a hash (an unknown name, no PIN set) the same work is
     done against a throw-away hash, so the answer's timing does not tell which names exist."""
     if not isinstance(secret, str):
@@ -90,15 +84,13 @@ def verify_secret(hashed: str | None, secret: str) -> bool:
             check_password_hash(_dummy_hash(), secret)
             return False
         if hashed.startswith(PEPPERED):
-            if _pepper is None:
-                return False
-            return check_password_hash(hashed[len(PEPPERED):], _peppered(secret))
+            return bool(pepper) and check_password_hash(hashed[len(PEPPERED):], _peppered(secret, pepper))
         return check_password_hash(hashed, secret)
 
 
-def needs_rehash(hashed: str | None) -> bool:
+def needs_rehash(hashed: str | None, pepper: bytes | None) -> bool:
     """A hash made before the pepper: rehash it after the next successful sign-in."""
-    return bool(hashed) and _pepper is not None and not hashed.startswith(PEPPERED)
+    return bool(hashed) and bool(pepper) and not hashed.startswith(PEPPERED)
 
 
 def check_pin(pin: object, field: str = "pin") -> str:

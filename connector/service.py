@@ -237,7 +237,7 @@ class PresenceService:
             if agent is None:
                 raise NotFound(f"no agent '{agent_id}'", field="agent_id")
             stored = agent.pin_hash
-        if not verify_secret(stored, pin):
+        if not verify_secret(stored, pin, self.store.pepper):
             return None
         upgrade_pin_hash(self.store, agent_id, stored, pin)
         return True

@@ -18,6 +18,9 @@ class Settings:
     presence_config_explicit: bool = False
     timezone: str = "UTC"
     secret_key: str = field(default="", repr=False)
+    #: the key mixed into PIN and password hashes, kept outside the database (``CONNECTOR_PEPPER`` or
+    #: ``instance/pepper``); every instance sharing a store needs the same one
+    pepper: str = field(default="", repr=False)
     instance_path: str = "instance"
     frame_ancestors: tuple[str, ...] = ()
     run_scheduler: bool = True
@@ -63,6 +66,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
         presence_config_explicit="CONNECTOR_PRESENCE_CONFIG" in env,
         timezone=tz,
         secret_key=env.get("CONNECTOR_SECRET_KEY") or _instance_secret(instance),
+        pepper=env.get("CONNECTOR_PEPPER") or _instance_secret(instance, "pepper"),
         instance_path=str(instance),
         frame_ancestors=tuple(x for x in env.get("CONNECTOR_FRAME_ANCESTORS", "").split() if x),
         run_scheduler=env.get("CONNECTOR_SCHEDULER", "on") != "off",
@@ -82,13 +86,18 @@ def switch(settings: Settings, name: str) -> bool:
     return word in ("1", "true", "yes", "on")
 
 
-def _instance_secret(instance: Path) -> str:
-    """A per-installation secret kept in the instance folder, so sessions survive restarts."""
-    path = instance / "secret_key"
+def _instance_secret(instance: Path, name: str = "secret_key") -> str:
+    """A per-installation secret kept in the instance folder (so sessions and hashes survive restarts),
+    created readable by its owner only."""
+    path = instance / name
     if path.is_file():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(key)
     return key
