@@ -33,6 +33,8 @@ def body(allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
             data = json.loads(request.get_data(cache=True) or b"{}")
         except (ValueError, UnicodeDecodeError):
             raise MalformedRequest("the body is not valid JSON", field="body") from None
+        except RecursionError:
+            raise MalformedRequest("the body is nested too deeply", field="body") from None
         if not isinstance(data, dict):
             raise MalformedRequest("the body must be a JSON object", field="body")
     for key in data:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
 from .. import accounts
-from ..errors import InvalidInput
+from ..errors import InvalidInput, MalformedRequest
 from ..presence_config import PresenceConfig, build_config, load_preset, parse_config, preset_names
 from ..security import ROLES
 from .guard import page_role
@@ -21,8 +21,16 @@ def _ext():
     return get_parts()
 
 
+def json_body() -> object:
+    """The request's JSON, None when it is not JSON; 400 when it is nested too deeply to read."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        raise MalformedRequest("the body is nested too deeply", field="body") from None
+
+
 def _json() -> dict:
-    data = request.get_json(silent=True)
+    data = json_body()
     if not isinstance(data, dict):
         raise InvalidInput("send a JSON object with 'Content-Type: application/json'", field="body")
     return data
