@@ -6,9 +6,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from .. import reports
 from ..engine import ChangeSource, LogonSource
-from ..errors import InvalidInput, MalformedRequest
+from ..errors import Forbidden, InvalidInput, MalformedRequest
 from ..parts import get_parts
 from ..service import PresenceService
+from ..settings import switch
 from .auth import current_principal, require, require_agent_access
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -104,6 +105,9 @@ def login(agent_id: str):
     default = {"agent": LogonSource.SOFTPHONE, "supervisor": LogonSource.SUPERVISOR}.get(principal.role,
                                                                                          LogonSource.API)
     logon_source = _logon_source(data, default)
+    if principal.role == "agent" and logon_source in LogonSource.FORCED:
+        raise InvalidInput(f"'{logon_source}' is recorded by the system or a supervisor, not by an agent",
+                           field="logon_source")
     outcome = service().login(agent_id, logon_source, data.get("device") or logon_source,
                               source=_change_source(data), pin=data.get("pin"))
     return jsonify(outcome.view)
@@ -176,10 +180,18 @@ def put_presence(agent_id: str):
 @bp.post("/agents/<agent_id>/calls")
 @require("integration", "admin", "agent")
 def calls(agent_id: str):
-    require_agent_access(agent_id)
+    """Calls come from the PBX/CTI layer (integration) or an admin. An agent may report its own calls only
+    when the softphone is the call source (``CONNECTOR_AGENT_CALLS=on``); they are then recorded as such."""
+    principal = require_agent_access(agent_id)
+    source = ChangeSource.PBX
+    if principal.role == "agent":
+        if not switch(get_parts().settings, "CONNECTOR_AGENT_CALLS"):
+            raise Forbidden("calls are reported by the PBX or CTI integration, not by an agent "
+                            "(CONNECTOR_AGENT_CALLS=on lets the softphone report them)")
+        source = ChangeSource.SOFTPHONE
     data = body(("call_id", "event", "direction", "duration_seconds"), required=("call_id", "event", "direction"))
     outcome, repeated = service().call_event(agent_id, data["call_id"], data["event"], data["direction"],
-                                             data.get("duration_seconds"))
+                                             data.get("duration_seconds"), source=source)
     return jsonify({**outcome.view, "repeated": repeated})
 
 
