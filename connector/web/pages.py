@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 from ..parts import get_parts
+from .guard import signed_in
 from ..store.faults import store_fault
 from ..store.models import HealthProbe
 
@@ -38,6 +39,9 @@ def liveness():
 
 @bp.get("/")
 def index():
+    """Status for signed-in people; before sign-in nothing but the sign-in links."""
+    if signed_in() is None:
+        return render_template("index.html", anonymous=True)
     ext = get_parts()
     with ext.store.read() as s:
         config = ext.configs.active(s)
