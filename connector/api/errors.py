@@ -40,7 +40,10 @@ def init_app(app: Flask) -> None:
             return exc
         status = exc.code or 500
         message = exc.description if status != 413 else "the request body is too large"
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        body, status = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        # keep the headers the error carries: Allow on a 405, Retry-After on a 429/503
+        headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+        return body, status, headers
 
     @app.errorhandler(SQLAlchemyError)
     def _store_error(exc: SQLAlchemyError):
