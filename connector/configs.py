@@ -34,7 +34,7 @@ class ConfigRegistry:
             if self._cached and self._cached[0] == version_id:
                 return self._cached[1]
         row = s.get(ConfigVersion, version_id)
-        config = parse_config(row.yaml, source=row.origin or row.name)
+        config = parse_config(row.yaml, source=row.origin or row.name, stored=True)
         with self._lock:
             self._cached = (version_id, config)
         return config

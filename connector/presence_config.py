@@ -84,7 +84,17 @@ def load_config(ref: str) -> PresenceConfig:
     return load_preset(ref)
 
 
-def parse_config(text: str, source: str = "<memory>") -> PresenceConfig:
+def parse_config(text: str, source: str = "<memory>", *, stored: bool = False) -> PresenceConfig:
+    """Parse and validate a YAML configuration. ``stored``: one the store already holds as active or past
+    version (accepted by the rules of its time): the hardened limits of issue 12 (size, aliases, label
+    lines and lengths, adapter mapping shapes) are not applied again, so an upgrade never stops a
+    running configuration; they apply when it is next saved or imported."""
+    if stored:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError([Problem("yaml", "not valid YAML", source=source)]) from None
+        return build_config(data, source, stored=True)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError([Problem("yaml", f"the file is larger than {MAX_CONFIG_BYTES // 1024} KiB", source=source)])
     try:
@@ -100,9 +110,9 @@ def parse_config(text: str, source: str = "<memory>") -> PresenceConfig:
     return build_config(data, source)
 
 
-def build_config(data: Any, source: str = "<memory>") -> PresenceConfig:
+def build_config(data: Any, source: str = "<memory>", *, stored: bool = False) -> PresenceConfig:
     """Validate a parsed document and build the configuration, or raise with every problem."""
-    v = _Validator(source)
+    v = _Validator(source, hardened=not stored)
     config = v.config(data)
     if v.problems:
         raise ConfigError(v.problems)
@@ -116,8 +126,10 @@ class _Validator:
     SESSION_KEYS = {f for f in SessionPolicy.__dataclass_fields__}
     OPTION_KEYS = {f for f in Options.__dataclass_fields__}
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, hardened: bool = True):
         self.source = source
+        #: the limits issue 12 added (see parse_config's ``stored``)
+        self.hardened = hardened
         self.problems: list[Problem] = []
 
     def problem(self, fld: str, why: str, state: str | None = None) -> None:
@@ -171,6 +183,11 @@ class _Validator:
         """``adapters:``: adapter name -> a short text, number, true/false, or one flat mapping of those."""
         if raw is None:
             return {}
+        if not self.hardened:
+            if not isinstance(raw, dict):
+                self.problem("adapters", "must be a mapping of adapter name to its value", state)
+                return {}
+            return dict(raw)
         if not isinstance(raw, dict) or len(raw) > 32:
             self.problem("adapters", "must be a mapping of at most 32 adapter names to their values", state)
             return {}
@@ -204,9 +221,9 @@ class _Validator:
             return None
         self.unknown_keys(data, self.TOP_KEYS, "")
         name = self.text(data.get("name"), "name", default=Path(self.source).stem)
-        if len(name) > 200 or any(_unprintable(c) for c in name):
+        if self.hardened and (len(name) > 200 or any(_unprintable(c) for c in name)):
             self.problem("name", "must be one line of at most 200 printable characters")
-        if len(str(data.get("description") or "")) > 4000:
+        if self.hardened and len(str(data.get("description") or "")) > 4000:
             self.problem("description", "must be at most 4000 characters")
         states = self.states(data.get("states"))
         options = self.options(data.get("options") or {}, states)
@@ -219,7 +236,7 @@ class _Validator:
         if not isinstance(raw, list) or not raw:
             self.problem("states", "must be a non-empty list of states")
             return []
-        if len(raw) > MAX_STATES:
+        if self.hardened and len(raw) > MAX_STATES:
             self.problem("states", f"at most {MAX_STATES} states")
             return []
         states: list[PresenceState] = []
@@ -242,7 +259,7 @@ class _Validator:
             if not isinstance(label, str) or not label.strip():
                 self.problem("label", "is required", name)
                 label = ""
-            elif len(label.strip()) > MAX_LABEL or any(_unprintable(c) for c in label):
+            elif self.hardened and (len(label.strip()) > MAX_LABEL or any(_unprintable(c) for c in label)):
                 self.problem("label", f"must be one line of at most {MAX_LABEL} printable characters "
                                       "(no line breaks or control characters)", name)
                 label = ""

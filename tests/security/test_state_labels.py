@@ -31,3 +31,17 @@ def test_the_admin_editor_refuses_a_label_with_a_line_break(client, ext):
     res = client.post("/admin/api/config", json={"config": config}, headers={"X-CSRF-Token": token})
     assert res.status_code == 422 and res.get_json()["error"]["field"] == "label"
     assert "\u2028" not in str(client.get("/admin/api/config").get_json())
+
+
+def test_an_active_configuration_stored_before_the_upgrade_keeps_working(make_app, api):
+    """A label accepted by the old rules is refused when saved again, not when the store is read."""
+    from connector.presence_config import build_config
+    from connector.parts import get_parts
+    old = build_config({"name": "old", "states": [{"id": "ready", "label": "R" * 90, "status": 1}]},
+                       "old.yaml", stored=True)
+    get_parts(api.app).configs.apply(old, created_by="before", origin="old.yaml")
+    restarted = make_app()
+    assert get_parts(restarted).configs.active().states[0].label == "R" * 90
+    api.agent("edred")
+    res = api.call("GET", "/api/v1/presence-states", api.token("agent", "edred"))
+    assert res.status_code == 200 and res.get_json()["name"] == "old"
