@@ -34,7 +34,7 @@ ADAPTER_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: a configuration is a page of text: anything much bigger is a mistake or an attack
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_STATES = 200
-MAX_LABEL = 80
+MAX_LABEL = 200
 MAX_MAPPING_TEXT = 200
 
 
