@@ -13,8 +13,11 @@ from typing import Iterator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .validation import one_line
 from .errors import Conflict, InvalidInput, NotFound
-from .security import check_pin, check_role, hash_secret, new_token, token_digest, verify_secret
+from . import web_sessions
+from .clock import utc_now
+from .security import check_pin, check_role, hash_secret, needs_rehash, new_token, token_digest, verify_secret
 from .store import Store
 from .store.models import Agent, AgentSessionRow, ApiToken, User
 
@@ -104,7 +107,7 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
             if key in clean:
                 setattr(agent, key, clean[key])
         if "pin" in clean:
-            agent.pin_hash = hash_secret(clean["pin"])
+            agent.pin_hash = hash_secret(clean["pin"], store.pepper)
         agent.active = True
         return agent
 
@@ -165,26 +168,47 @@ def add_user(store: Store, username: str, password: str, role: str, now: datetim
             raise Conflict(f"user '{username}' already exists", field="username", code="exists")
         if agent_id and s.get(Agent, agent_id) is None:
             raise NotFound(f"no agent '{agent_id}'", field="agent_id")
-        user = User(username=username, password_hash=hash_secret(password), role=role, agent_id=agent_id,
-                    active=True, created_at=now)
+        user = User(username=username, password_hash=hash_secret(password, store.pepper), role=role,
+                    agent_id=agent_id, active=True, created_at=now)
         s.add(user)
         return user
 
 
 def authenticate_user(store: Store, username: str, password: str) -> Principal | None:
+    """The user, when the password matches. An unknown or disabled name costs the same hash check."""
     with store.read() as s:
         user = s.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
-        if user is None or not verify_secret(user.password_hash, password):
+        stored = user.password_hash if user is not None else None
+        if not verify_secret(stored, password, store.pepper) or user is None:
             return None
-        return Principal(user.username, user.role, user.agent_id)
+        principal = Principal(user.username, user.role, user.agent_id)
+    if needs_rehash(stored, store.pepper):  # made before the pepper: upgrade it now that the password is known
+        with store.write() as s:
+            row = s.execute(select(User).where(User.username == username)).scalar_one()
+            if row.password_hash == stored:
+                row.password_hash = hash_secret(password, store.pepper)
+    return principal
 
 
 def authenticate_agent_pin(store: Store, agent_id: str, pin: str) -> Principal | None:
+    """The agent, when the PIN matches. An unknown or disabled agent costs the same hash check."""
     with store.read() as s:
         agent = s.get(Agent, agent_id)
-        if agent is None or not agent.active or not verify_secret(agent.pin_hash, pin):
+        stored = agent.pin_hash if agent is not None and agent.active else None
+        if not verify_secret(stored, pin, store.pepper) or agent is None:
             return None
-        return Principal(agent.id, "agent", agent.id)
+        principal = Principal(agent.id, "agent", agent.id)
+    upgrade_pin_hash(store, agent_id, stored, pin)
+    return principal
+
+
+def upgrade_pin_hash(store: Store, agent_id: str, stored: str | None, pin: str) -> None:
+    """After a successful PIN check: rehash a PIN hash made before the pepper."""
+    if needs_rehash(stored, store.pepper):
+        with store.write() as s:
+            row = s.get(Agent, agent_id)
+            if row is not None and row.pin_hash == stored:
+                row.pin_hash = hash_secret(pin, store.pepper)
 
 
 def create_token(store: Store, role: str, now: datetime, agent_id: str | None = None, name: str = "") -> str:
@@ -219,12 +243,27 @@ def list_users(store: Store) -> list[dict]:
                 for u in s.execute(select(User).order_by(User.username)).scalars()]
 
 
-def set_user_active(store: Store, username: str, active: bool) -> None:
+def set_user_active(store: Store, username: str, active: bool, now: datetime | None = None) -> None:
+    """Enable or disable a user; disabling ends the user's page sessions."""
     with store.write() as s:
         user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             raise NotFound(f"no user '{username}'", field="username")
         user.active = bool(active)
+        if not active:
+            web_sessions.end_all_for(s, username, False, now or utc_now(), "disabled")
+
+
+def set_password(store: Store, username: str, password: object, now: datetime | None = None) -> None:
+    """A new password; the user's page sessions end (whoever knew the old one is signed out)."""
+    if not isinstance(password, str) or len(password) < 8:
+        raise InvalidInput("password must have at least 8 characters", field="password")
+    with store.write() as s:
+        user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"no user '{username}'", field="username")
+        user.password_hash = hash_secret(password, store.pepper)
+        web_sessions.end_all_for(s, username, False, now or utc_now(), "password_changed")
 
 
 def list_agents(store: Store) -> list[dict]:
@@ -280,18 +319,23 @@ def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
     return result
 
 
-def set_agent_active(store: Store, agent_id: str, active: bool) -> None:
+def set_agent_active(store: Store, agent_id: str, active: bool, now: datetime | None = None) -> None:
+    """Enable or disable an agent; enabling checks its extension is free, disabling ends its PIN page sessions."""
     with store.write() as s:
         agent = _existing_agent(s, agent_id)
         if active and not agent.active:
             _check_extension_free(s, agent.extension, agent_id)
         agent.active = bool(active)
+        if not active:
+            web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "disabled")
 
 
-def reset_pin(store: Store, agent_id: str, pin: object) -> None:
+def reset_pin(store: Store, agent_id: str, pin: object, now: datetime | None = None) -> None:
+    """A new PIN; the agent's PIN page sessions end."""
     clean = check_pin(pin)
     with store.write() as s:
-        _existing_agent(s, agent_id).pin_hash = hash_secret(clean)
+        _existing_agent(s, agent_id).pin_hash = hash_secret(clean, store.pepper)
+        web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "pin_reset")
 
 
 def list_tokens(store: Store) -> list[dict]:
@@ -320,3 +364,14 @@ def still_enabled(store: Store, name: str, with_pin: bool) -> bool:
             return bool(agent and agent.active)
         user = s.execute(select(User).where(User.username == name)).scalar_one_or_none()
         return bool(user and user.active)
+
+
+def agent_for_extension(store: Store, extension: object) -> str:
+    """The active agent whose extension this is (a PBX short-code login names the extension, not the agent)."""
+    extension = one_line(extension, "extension", 32, required=True)
+    with store.read() as s:
+        agent_id = s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True))
+                             ).scalars().first()
+    if agent_id is None:
+        raise NotFound(f"no agent has extension {extension}", field="extension", code="unknown_extension")
+    return agent_id

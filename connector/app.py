@@ -22,7 +22,9 @@ from .reads import ReadContext
 from .service import PresenceService
 from .settings import Settings
 from .store import Store
-from .web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, softphone
+from .throttle import SignInGuard, SignInPolicy
+from .web_sessions import SessionLifetimes
+from .web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, proxies, softphone
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = settings_mod.from_environment(instance_path, env)
     # process-wide: accounts hash through connector.security, which has no app at hand
     security.use_hash_cost(settings.password_hash_cost)
+    security.use_hash_concurrency(settings.hash_concurrency)
     if settings.password_hash_cost != "standard" and not test_config.get("TESTING"):
         log.warning("CONNECTOR_PASSWORD_HASH_COST=%s: new passwords and PINs are hashed cheaply; "
                     "this is for the test suite only", settings.password_hash_cost)
@@ -58,6 +61,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_errors(app)
     app.register_blueprint(api.bp)
     guard.init_app(app)
+    proxies.init_app(app, settings.get(proxies.SETTING),
+                     settings_mod.switch(settings, "CONNECTOR_SECURE_COOKIES"))
     for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp, admin_integrations.bp,
                       admin_omni.bp, salesforce.bp):
         app.register_blueprint(blueprint)
@@ -66,17 +71,19 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, pepper=settings.pepper.encode())
     store.create_all()
     bus = EventBus()
     configs = ConfigRegistry(store, clock)
+    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.get))
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
         adapters.put(extra.name, extra)
     outbox_written = threading.Event()  # set after a commit that wrote outbox rows; wakes the dispatcher
     service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets,
-                              dial_targets=adapters.dialling, outbox_written=outbox_written.set)
+                              dial_targets=adapters.dialling, outbox_written=outbox_written.set,
+                              pin_guard=lambda account, check: sign_in.attempt(account, None, check))
     configs.when_applied(service.retime_sessions)  # every change re-times the open sessions
     configs.ensure(settings.presence_config, settings.presence_config_explicit)
     reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
@@ -91,4 +98,5 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
                             concurrency=lambda adapter: integrations.concurrency_setting(settings, adapter))
     jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
     return Parts(settings=settings, clock=clock, store=store, bus=bus, configs=configs, service=service,
-                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs, leases=leases)
+                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs, leases=leases, sign_in=sign_in,
+                 session_lifetimes=SessionLifetimes.from_settings(settings.get))

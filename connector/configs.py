@@ -48,7 +48,8 @@ class ConfigRegistry:
             if self._cached and self._cached[0] == version_id:
                 return self._cached[1]
         row = s.get(ConfigVersion, version_id)
-        config = replace(parse_config(row.yaml, source=row.origin or row.name), effective_from=row.created_at)
+        config = replace(parse_config(row.yaml, source=row.origin or row.name, stored=True),
+                         effective_from=row.created_at)
         with self._lock:
             self._cached = (version_id, config)
         return config

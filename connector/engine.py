@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .errors import Conflict, InvalidInput
 from .presence_config import PresenceConfig, PresenceState, Status
@@ -110,6 +110,12 @@ class AgentSession:
     @property
     def logged_in(self) -> bool:
         return bool(self.logons)
+
+    @property
+    def last_change_at(self) -> datetime:
+        """The latest login or state change (the earliest moment a log off may be dated)."""
+        times = [lo.since for lo in self.logons] + ([self.state_since] if self.state_since else [])
+        return max(times) if times else datetime.min.replace(tzinfo=timezone.utc)
 
     def logon(self, source: str) -> Logon | None:
         return next((lo for lo in self.logons if lo.source == source), None)

@@ -92,3 +92,25 @@ class ConfigError(SettingsInvalid):
     http_status = 422
     code = "invalid_config"
     summary = "invalid configuration"
+
+
+class TooManyAttempts(ConnectorError):
+    """Too many failed sign-ins for an account or from an address: wait ``retry_after`` seconds (HTTP 429)."""
+
+    http_status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None, code: str | None = None):
+        super().__init__(message, field=field, code=code)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Unavailable(ConnectorError):
+    """The store (or the hash-check capacity) cannot serve the request now; retry later (HTTP 503)."""
+
+    http_status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5, field: str | None = None, code: str | None = None):
+        super().__init__(message, field=field, code=code)
+        self.retry_after = max(1, int(retry_after))

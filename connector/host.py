@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 
 from adapters.base import AdapterError, AgentInfo, BudgetUse, InboundRejected, SalesforceQuery
+from . import accounts
 from .bus import EventBus
 from .clock import Clock
 from .configs import ConfigRegistry
@@ -52,7 +53,7 @@ class ConnectorHost:
 
     def agent_for_extension(self, extension: str) -> str | None:
         try:
-            return self._service.agent_for_extension(extension)
+            return accounts.agent_for_extension(self._store, extension)
         except (NotFound, InvalidInput):
             return None
 

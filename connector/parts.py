@@ -18,6 +18,8 @@ from .reads import ReadContext
 from .service import PresenceService
 from .settings import Settings
 from .store import Store
+from .throttle import SignInGuard
+from .web_sessions import SessionLifetimes
 
 if TYPE_CHECKING:  # built after the service; imported for types only to keep the modules acyclic
     from .dispatch import Dispatcher
@@ -45,6 +47,10 @@ class Parts:
     jobs: list[Job] = field(default_factory=list)
     #: job leases of this instance (one instance of the cluster runs each periodic job per tick)
     leases: "Leases | None" = None
+    #: limits on guessing PINs and passwords (None only for parts built without them)
+    sign_in: SignInGuard | None = None
+    #: how long page sessions live
+    session_lifetimes: SessionLifetimes = field(default_factory=SessionLifetimes)
 
     def attach(self, app: Flask) -> None:
         app.extensions[_KEY] = self

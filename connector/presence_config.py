@@ -7,6 +7,7 @@ admin fixes a file in one pass. The rules are DESIGN.md section 2; the configura
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import time
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,31 @@ __all__ = ["Status", "STATUS_LABELS", "PresenceState", "SessionPolicy", "Options
 REASON_CODE_RE = re.compile(r"^(?:[0-9*#+,]|\{extension\}|\{pin\})*$")
 STATE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 COLOUR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+ADAPTER_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: a configuration is a page of text: anything much bigger is a mistake or an attack
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_STATES = 200
+MAX_LABEL = 200
+MAX_MAPPING_TEXT = 200
+
+
+def _unprintable(char: str) -> bool:
+    """Control and format characters and line/paragraph separators (CR, LF, U+0085, U+2028 ...)."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+
+
+class _NoAliases(yaml.composer.ComposerError):
+    pass
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few hundred bytes of aliases can expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _NoAliases(None, None, "anchors and aliases (& and *) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,9 +85,25 @@ def load_config(ref: str) -> PresenceConfig:
     return load_preset(ref)
 
 
-def parse_config(text: str, source: str = "<memory>") -> PresenceConfig:
+def parse_config(text: str, source: str = "<memory>", *, stored: bool = False) -> PresenceConfig:
+    """Parse and validate a YAML configuration. ``stored``: one the store already holds as active or past
+    version (accepted by the rules of its time): the hardened limits of issue 12 (size, aliases, label
+    lines and lengths, adapter mapping shapes) are not applied again, so an upgrade never stops a
+    running configuration; they apply when it is next saved or imported."""
+    if stored:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError([Problem("yaml", "not valid YAML", source=source)]) from None
+        return build_config(data, source, stored=True)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise ConfigError([Problem("yaml", f"the file is larger than {MAX_CONFIG_BYTES // 1024} KiB", source=source)])
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader without aliases)
+    except _NoAliases as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise ConfigError([Problem("yaml", f"anchors and aliases (& and *) are not allowed (line {line})",
+                                   source=source)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -69,9 +111,9 @@ def parse_config(text: str, source: str = "<memory>") -> PresenceConfig:
     return build_config(data, source)
 
 
-def build_config(data: Any, source: str = "<memory>") -> PresenceConfig:
+def build_config(data: Any, source: str = "<memory>", *, stored: bool = False) -> PresenceConfig:
     """Validate a parsed document and build the configuration, or raise with every problem."""
-    v = _Validator(source)
+    v = _Validator(source, hardened=not stored)
     config = v.config(data)
     if v.problems:
         raise ConfigError(v.problems)
@@ -86,8 +128,10 @@ class _Validator:
     SESSION_KEYS = {f for f in SessionPolicy.__dataclass_fields__}
     OPTION_KEYS = {f for f in Options.__dataclass_fields__}
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, hardened: bool = True):
         self.source = source
+        #: the limits issue 12 added (see parse_config's ``stored``)
+        self.hardened = hardened
         self.problems: list[Problem] = []
 
     def problem(self, fld: str, why: str, state: str | None = None) -> None:
@@ -158,6 +202,36 @@ class _Validator:
             return ()
         return tuple(times)
 
+    def adapter_mappings(self, raw: Any, state: str) -> dict:
+        """``adapters:``: adapter name -> a short text, number, true/false, or one flat mapping of those."""
+        if raw is None:
+            return {}
+        if not self.hardened:
+            if not isinstance(raw, dict):
+                self.problem("adapters", "must be a mapping of adapter name to its value", state)
+                return {}
+            return dict(raw)
+        if not isinstance(raw, dict) or len(raw) > 32:
+            self.problem("adapters", "must be a mapping of at most 32 adapter names to their values", state)
+            return {}
+        for key, value in raw.items():
+            fld = f"adapters.{key}"
+            if not isinstance(key, str) or not ADAPTER_KEY_RE.match(key):
+                self.problem("adapters", f"{str(key)[:40]!r} is not an adapter name", state)
+                return {}
+            values = value.values() if isinstance(value, dict) else [value]
+            if isinstance(value, dict) and (len(value) > 16 or not all(
+                    isinstance(k, str) and len(k) <= 64 for k in value)):
+                self.problem(fld, "a mapping of at most 16 short keys", state)
+                return {}
+            for item in values:
+                if not (item is None or isinstance(item, (bool, int, float))
+                        or (isinstance(item, str) and len(item) <= MAX_MAPPING_TEXT)):
+                    self.problem(fld, f"values must be text of at most {MAX_MAPPING_TEXT} characters, numbers, "
+                                      "true/false, or one flat mapping of those", state)
+                    return {}
+        return dict(raw)
+
     def unknown_keys(self, data: dict, allowed: set, prefix: str, state: str | None = None) -> None:
         for key in data:
             if key not in allowed:
@@ -170,6 +244,10 @@ class _Validator:
             return None
         self.unknown_keys(data, self.TOP_KEYS, "")
         name = self.text(data.get("name"), "name", default=Path(self.source).stem)
+        if self.hardened and (len(name) > 200 or any(_unprintable(c) for c in name)):
+            self.problem("name", "must be one line of at most 200 printable characters")
+        if self.hardened and len(str(data.get("description") or "")) > 4000:
+            self.problem("description", "must be at most 4000 characters")
         states = self.states(data.get("states"))
         options = self.options(data.get("options") or {}, states)
         if self.problems:
@@ -180,6 +258,9 @@ class _Validator:
     def states(self, raw: Any) -> list[PresenceState]:
         if not isinstance(raw, list) or not raw:
             self.problem("states", "must be a non-empty list of states")
+            return []
+        if self.hardened and len(raw) > MAX_STATES:
+            self.problem("states", f"at most {MAX_STATES} states")
             return []
         states: list[PresenceState] = []
         valid_statuses: set[Status] = set()
@@ -201,6 +282,10 @@ class _Validator:
             if not isinstance(label, str) or not label.strip():
                 self.problem("label", "is required", name)
                 label = ""
+            elif self.hardened and (len(label.strip()) > MAX_LABEL or any(_unprintable(c) for c in label)):
+                self.problem("label", f"must be one line of at most {MAX_LABEL} printable characters "
+                                      "(no line breaks or control characters)", name)
+                label = ""
             elif label.strip().lower() in seen_labels:
                 self.problem("label", f"duplicate label '{label}'", name)
             status_raw = item.get("status")
@@ -221,10 +306,7 @@ class _Validator:
                 best = contrast(colour, text_colour(colour))
                 self.problem("colour", f"{colour}: neither white nor dark ({DARK}) text reaches {AA_TEXT}:1 "
                                        f"on it (best {best:.2f}:1); pick a darker or lighter colour", name)
-            adapters = item.get("adapters") or {}
-            if not isinstance(adapters, dict):
-                self.problem("adapters", "must be a mapping of adapter name to its value", name)
-                adapters = {}
+            adapters = self.adapter_mappings(item.get("adapters"), name)
             if "teams" in adapters:  # Graph's availability/activity pairs (adapters/teams.py)
                 from adapters.teams import validate_mapping
                 for why in validate_mapping(adapters["teams"]):

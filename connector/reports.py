@@ -21,13 +21,21 @@ TIME_TRACKING_FIELDS = ["agent_id", "agent_name", "date", "state_id", "state_lab
 LOGON_EVENT_FIELDS = ["at", "agent_id", "agent_name", "action", "logon_source", "device", "actor"]
 
 
+#: the dates reports accept (a day's bounds in any time zone stay inside Python's calendar)
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
 def parse_day(value: str | None, field: str, default: date) -> date:
     if value in (None, ""):
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"{field} must be a date like 2026-03-06", field=field) from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:  # the edges of the calendar overflow in time-zone arithmetic
+        raise InvalidInput(f"{field} must be a date from {EARLIEST_DAY} to {LATEST_DAY}", field=field)
+    return day
 
 
 def parse_sources(value: str | list[str] | None, field: str) -> list[str]:

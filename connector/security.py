@@ -5,10 +5,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import InvalidInput
+from .errors import InvalidInput, Unavailable
 
 ROLES = ("agent", "supervisor", "admin", "integration")
 PIN_RE = re.compile(r"^[0-9]{4,12}$")
@@ -32,14 +33,64 @@ def use_hash_cost(cost: str) -> None:
     _hash_method = HASH_COSTS[cost]
 
 
-def hash_secret(secret: str) -> str:
-    return generate_password_hash(secret, method=_hash_method)
+#: marks a hash of the peppered secret: ``p1$`` + werkzeug's "method$salt$digest". The pepper is a key kept
+#: outside the database (``CONNECTOR_PEPPER`` or ``instance/pepper``): a leaked database alone cannot be
+#: used to try PINs offline. It travels with the store (``Store.pepper``), not as process state.
+PEPPERED = "p1$"
+#: at most this many hash computations at once (``CONNECTOR_HASH_CONCURRENCY``): sign-in guessers must not
+#: take every CPU from presence changes
+_hash_slots = threading.BoundedSemaphore(2)
+_dummy_hashes: dict[str, str] = {}
 
 
-def verify_secret(hashed: str | None, secret: str) -> bool:
-    if not hashed or not isinstance(secret, str):
-        return False
-    return check_password_hash(hashed, secret)
+def use_hash_concurrency(slots: int) -> None:
+    global _hash_slots
+    _hash_slots = threading.BoundedSemaphore(max(1, int(slots)))
+
+
+def _peppered(secret: str, pepper: bytes) -> str:
+    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
+
+
+class _HashSlot:
+    def __enter__(self):
+        if not _hash_slots.acquire(timeout=10):
+            raise Unavailable("too many sign-ins are being checked at once; try again", code="busy", retry_after=1)
+
+    def __exit__(self, *exc):
+        _hash_slots.release()
+
+
+def hash_secret(secret: str, pepper: bytes | None = None) -> str:
+    with _HashSlot():
+        if not pepper:
+            return generate_password_hash(secret, method=_hash_method)
+        return PEPPERED + generate_password_hash(_peppered(secret, pepper), method=_hash_method)
+
+
+def _dummy_hash() -> str:
+    if _hash_method not in _dummy_hashes:
+        _dummy_hashes[_hash_method] = generate_password_hash(secrets.token_hex(16), method=_hash_method)
+    return _dummy_hashes[_hash_method]
+
+
+def verify_secret(hashed: str | None, secret: str, pepper: bytes | None = None) -> bool:
+    """Whether ``secret`` matches ``hashed``. Without a hash (an unknown name, no PIN set) the same work is
+    done against a throw-away hash, so the answer's timing does not tell which names exist."""
+    if not isinstance(secret, str):
+        secret = ""
+    with _HashSlot():
+        if not hashed:
+            check_password_hash(_dummy_hash(), secret)
+            return False
+        if hashed.startswith(PEPPERED):
+            return bool(pepper) and check_password_hash(hashed[len(PEPPERED):], _peppered(secret, pepper))
+        return check_password_hash(hashed, secret)
+
+
+def needs_rehash(hashed: str | None, pepper: bytes | None) -> bool:
+    """A hash made before the pepper: rehash it after the next successful sign-in."""
+    return bool(hashed) and bool(pepper) and not hashed.startswith(PEPPERED)
 
 
 def check_pin(pin: object, field: str = "pin") -> str:

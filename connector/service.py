@@ -17,11 +17,13 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .accounts import upgrade_pin_hash
 from .bus import EventBus
 from .clock import Clock, iso, utc_now
 from .configs import ConfigRegistry
 from .engine import (CALL_DIRECTIONS, AgentSession, CallClosed, ChangeSource, Counted, Decision, DialRequested,
                      Engine, LogonEvent, SessionEnded, StateChanged)
+from .validation import one_line
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .presence_config import PresenceConfig
 from .security import check_pin, seal, verify_secret
@@ -31,6 +33,9 @@ from .store.models import Agent, AgentSessionRow, Call, DailyCounter, DailyTotal
 from .store.rows import logons_from_json, outbox_row, session_from_row, session_to_row
 from .tracking import split_by_day
 from .views import agent_view, presence_payload
+
+#: ``pin_guard(account, check)``: run ``check`` under the guessing limits; None when the PIN was wrong
+PinGuard = Callable[[str, Callable[[], "bool | None"]], "bool | None"]
 
 
 #: which adapters get an outbox row for a change; the adapters package replaces the default
@@ -48,8 +53,11 @@ class PresenceService:
 
     def __init__(self, store: Store, settings: Settings, bus: EventBus, configs: ConfigRegistry,
                  clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None,
-                 dial_targets: OutboxTargets | None = None, outbox_written: Callable[[], None] | None = None):
+                 dial_targets: OutboxTargets | None = None, outbox_written: Callable[[], None] | None = None,
+                 pin_guard: PinGuard | None = None):
         self.store = store
+        #: runs a PIN check under the guessing limits (connector/throttle.py); returns None when it failed
+        self.pin_guard: PinGuard = pin_guard or (lambda account, check: check())
         self.settings = settings
         self.bus = bus
         self.configs = configs
@@ -199,14 +207,15 @@ class PresenceService:
     def login(self, agent_id: str, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE,
               pin: str | None = None) -> Outcome:
         """Log in on a device. With a PIN (PBX short-code login) the PIN is checked against its hash."""
-        device = _text(device or logon_source, "device", 100)
+        device = one_line(device or logon_source, "device", 100)
         if pin is not None:
             check_pin(pin)
+            # checked before the change's transaction: a slow hash must not hold the write lock
+            if self.pin_guard(f"agent:{agent_id}", lambda: self._pin_matches(agent_id, pin)) is None:
+                raise Forbidden("the PIN does not match this agent's PIN", field="pin", code="wrong_pin")
 
         def decide(engine: Engine, sess: AgentSession, now: datetime, s: Session) -> Decision:
             agent = s.get(Agent, agent_id)
-            if pin is not None and not verify_secret(agent.pin_hash, pin):
-                raise Forbidden("the PIN does not match this agent's PIN", field="pin", code="wrong_pin")
             code = engine.config.options.login_code
             if (pin is None and agent.pin_hash and engine.config.options.pbx_mode == "dial" and "{pin}" in code
                     and not sess.logged_in):
@@ -214,16 +223,6 @@ class PresenceService:
             return engine.login(sess, now, logon_source, device, source)
 
         return self._run(agent_id, decide, pin=pin)
-
-    def agent_for_extension(self, extension: object) -> str:
-        """The agent whose extension this is (a PBX short-code login names the extension, not the agent)."""
-        extension = _text(extension, "extension", 32, required=True)
-        with self.store.read() as s:
-            agent_id = s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True))
-                                 ).scalars().first()
-        if agent_id is None:
-            raise NotFound(f"no agent has extension {extension}", field="extension", code="unknown_extension")
-        return agent_id
 
     def logout(self, agent_id: str, logon_source: str, source: str = ChangeSource.SOFTPHONE, actor: str | None = None) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor))
@@ -247,6 +246,17 @@ class PresenceService:
     def end_wrap_up(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.end_wrap_up(sess, now, source))
 
+    def _pin_matches(self, agent_id: str, pin: str) -> bool | None:
+        with self.store.read() as s:
+            agent = s.get(Agent, agent_id)
+            if agent is None:
+                raise NotFound(f"no agent '{agent_id}'", field="agent_id")
+            stored = agent.pin_hash
+        if not verify_secret(stored, pin, self.store.pepper):
+            return None
+        upgrade_pin_hash(self.store, agent_id, stored, pin)
+        return True
+
     def dial(self, agent_id: str, number: object) -> tuple[Outcome, dict]:
         """Dial; also says what really happened: which adapters dial it, or why nothing does."""
         pbx_mode, dialling = "none", []
@@ -269,7 +279,7 @@ class PresenceService:
     def call_event(self, agent_id: str, call_id: object, event: object, direction: object,
                    duration_seconds: object = None, source: str = ChangeSource.PBX) -> tuple[Outcome, bool]:
         """Record a call started/ended. Returns the outcome and whether it repeated a known event."""
-        call_id = _text(call_id, "call_id", 128, required=True)
+        call_id = one_line(call_id, "call_id", 128, required=True)
         if event not in ("started", "ended"):
             raise InvalidInput("event must be 'started' or 'ended'", field="event")
         if direction not in CALL_DIRECTIONS:
@@ -369,7 +379,7 @@ class PresenceService:
                 continue
             if row.logoff_pending:
                 continue
-            outcome = self._run(row.agent_id, lambda e, sess, at, s: e.scheduled_logoff(sess, max(scheduled, _latest(sess))))
+            outcome = self._run(row.agent_id, lambda e, sess, at, s: e.scheduled_logoff(sess, max(scheduled, sess.last_change_at)))
             count += 1 if not outcome.decision.session.logged_in else 0
         return count
 
@@ -400,21 +410,3 @@ class PresenceService:
                 views.append(agent_view(agent, engine.settle(session, now).session, config, now))
             return views
 
-
-def _latest(session: AgentSession) -> datetime:
-    times = [lo.since for lo in session.logons]
-    if session.state_since:
-        times.append(session.state_since)
-    return max(times) if times else datetime.min.replace(tzinfo=timezone.utc)
-
-
-def _text(value: object, field: str, limit: int, required: bool = False) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"{field} must be text", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
-    if any(ord(ch) < 32 for ch in value):
-        raise InvalidInput(f"{field} must not contain control characters", field=field)
-    return value.strip()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import urlparse
 
-from .errors import SettingsInvalid
+from .errors import InvalidInput, SettingsInvalid
 
 __all__ = ["Problem", "SettingsInvalid", "BadValue", "text", "whole_number", "number", "flag", "in_range",
            "choice", "url", "TRUE_WORDS", "FALSE_WORDS"]
@@ -129,3 +129,16 @@ def url(raw: Any, schemes: Iterable[str] = ("https",)) -> str:
     if parsed.scheme not in tuple(schemes) or not parsed.hostname:
         raise BadValue("url", raw)
     return str(raw)
+
+
+def one_line(value: object, field: str, limit: int, required: bool = False) -> str:
+    """A short single-line text a request carries (device, extension, call id), stripped; 422 naming the field."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"{field} must be text", field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    return value.strip()

@@ -33,7 +33,7 @@ def test_a_disabled_agents_extension_can_be_reused_but_not_when_re_enabled(ext, 
     with pytest.raises(Conflict) as exc:
         accounts.set_agent_active(ext.store, "edred", True)
     assert exc.value.field == "extension"
-    assert ext.service.agent_for_extension("3000") == "amira"
+    assert accounts.agent_for_extension(ext.store, "3000") == "amira"
 
 
 def test_import_names_the_line_of_a_clash_and_imports_nothing(ext, clock):

@@ -19,18 +19,24 @@ def current_principal() -> Principal | None:
         return g.principal
     principal = None
     header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer ") and is_stream_token(header[7:].strip()):
-        principal = stream_principal(header[7:].strip(), "Authorization")
-    elif "stream_token" in request.args and request.endpoint in STREAM_TOKEN_ENDPOINTS and not header:
+    if header.lower().startswith("bearer "):
+        principal = bearer_principal(header[7:].strip())
+    elif "stream_token" in request.args and request.endpoint in STREAM_TOKEN_ENDPOINTS:
         principal = stream_principal(request.args["stream_token"], "stream_token")
-    elif header.lower().startswith("bearer "):
-        principal = principal_for_token(get_parts().store, header[7:].strip())
-        if principal is None:
-            raise Unauthorized("the bearer token is not valid (unknown or revoked)", field="Authorization")
     elif session.get("principal"):
         data = session["principal"]
         principal = Principal(data["name"], data["role"], data.get("agent_id"))
     g.principal = principal
+    return principal
+
+
+def bearer_principal(token: str) -> Principal:
+    """Who an ``Authorization: Bearer`` token is: an API token, or a stream token (``pcs1.``); 401 otherwise."""
+    if is_stream_token(token):
+        return stream_principal(token, "Authorization")
+    principal = principal_for_token(get_parts().store, token)
+    if principal is None:
+        raise Unauthorized("the bearer token is not valid (unknown or revoked)", field="Authorization")
     return principal
 
 

@@ -6,7 +6,10 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..errors import ConnectorError
+from ..store.faults import store_fault
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ConnectorError)
     def _domain_error(exc: ConnectorError):
         body = exc.to_dict()
-        return jsonify(body), exc.http_status
+        retry_after = getattr(exc, "retry_after", None)
+        return jsonify(body), exc.http_status, ({"Retry-After": str(retry_after)} if retry_after else {})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -36,7 +40,21 @@ def init_app(app: Flask) -> None:
             return exc
         status = exc.code or 500
         message = exc.description if status != 413 else "the request body is too large"
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        body, status = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        # keep the headers the error carries: Allow on a 405, Retry-After on a 429/503
+        headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+        return body, status, headers
+
+    @app.errorhandler(SQLAlchemyError)
+    def _store_error(exc: SQLAlchemyError):
+        fault = store_fault(exc)
+        if fault is None:
+            return _unexpected(exc)
+        log.error("store fault on %s %s: %s (%s)", request.method, request.path, fault.code, type(exc).__name__)
+        headers = {"Retry-After": str(fault.retry_after)}
+        if not wants_json():
+            return f"{fault.message}.", 503, headers
+        return jsonify(fault.to_dict()), 503, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

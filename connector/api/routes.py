@@ -6,11 +6,12 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import reports
+from .. import accounts, reports
 from ..engine import ChangeSource, LogonSource
 from ..errors import Forbidden, InvalidInput, MalformedRequest
 from ..parts import get_parts
 from ..service import PresenceService
+from ..settings import switch
 from .auth import current_principal, require, require_agent_access
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -35,6 +36,8 @@ def body(allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
             data = json.loads(request.get_data(cache=True) or b"{}")
         except (ValueError, UnicodeDecodeError):
             raise MalformedRequest("the body is not valid JSON", field="body") from None
+        except RecursionError:
+            raise MalformedRequest("the body is nested too deeply", field="body") from None
         if not isinstance(data, dict):
             raise MalformedRequest("the body must be a JSON object", field="body")
     for key in data:
@@ -104,6 +107,9 @@ def login(agent_id: str):
     default = {"agent": LogonSource.SOFTPHONE, "supervisor": LogonSource.SUPERVISOR}.get(principal.role,
                                                                                          LogonSource.API)
     logon_source = _logon_source(data, default)
+    if principal.role == "agent" and logon_source in LogonSource.FORCED:
+        raise InvalidInput(f"'{logon_source}' is recorded by the system or a supervisor, not by an agent",
+                           field="logon_source")
     outcome = service().login(agent_id, logon_source, data.get("device") or logon_source,
                               source=_change_source(data), pin=data.get("pin"))
     return jsonify(outcome.view)
@@ -115,7 +121,7 @@ def pbx_login():
     """The PBX reports a short-code login (*35*extension*PIN#): the agent is found by extension."""
     data = body(("extension", "pin", "device", "logon_source"), required=("extension", "pin"))
     svc = service()
-    agent_id = svc.agent_for_extension(data["extension"])
+    agent_id = accounts.agent_for_extension(get_parts().store, data["extension"])
     logon_source = _logon_source(data, LogonSource.PBX_SHORT_CODE)
     outcome = svc.login(agent_id, logon_source, data.get("device") or f"extension {data['extension']}",
                         source=ChangeSource.PBX, pin=data["pin"])
@@ -128,7 +134,7 @@ def pbx_logout():
     """The PBX reports a short-code logout (*36) on an extension."""
     data = body(("extension", "logon_source"), required=("extension",))
     svc = service()
-    agent_id = svc.agent_for_extension(data["extension"])
+    agent_id = accounts.agent_for_extension(get_parts().store, data["extension"])
     outcome = svc.logout(agent_id, _logon_source(data, LogonSource.PBX_SHORT_CODE), source=ChangeSource.PBX)
     return jsonify(outcome.view)
 
@@ -201,12 +207,20 @@ def end_call(agent_id: str):
 @bp.post("/agents/<agent_id>/calls")
 @require("integration", "admin", "agent")
 def calls(agent_id: str):
-    require_agent_access(agent_id)
+    """Calls come from the PBX/CTI layer (integration) or an admin. An agent may report its own calls only
+    when the softphone is the call source (``CONNECTOR_AGENT_CALLS=on``); they are then recorded as such."""
+    principal = require_agent_access(agent_id)
+    source = ChangeSource.PBX
+    if principal.role == "agent":
+        if not switch(get_parts().settings, "CONNECTOR_AGENT_CALLS"):
+            raise Forbidden("calls are reported by the PBX or CTI integration, not by an agent "
+                            "(CONNECTOR_AGENT_CALLS=on lets the softphone report them)")
+        source = ChangeSource.SOFTPHONE
     data = body(("call_id", "event", "direction", "duration_seconds", "caller_number"),
                 required=("call_id", "event", "direction"))
     caller = _caller_number(data)
     outcome, repeated = service().call_event(agent_id, data["call_id"], data["event"], data["direction"],
-                                             data.get("duration_seconds"))
+                                             data.get("duration_seconds"), source=source)
     if caller and not repeated:  # the softphone in the console pops the caller's record (screen pop)
         get_parts().bus.publish("call", {"agent_id": agent_id, "call_id": data["call_id"], "event": "started",
                                          "direction": "inbound", "caller_number": caller})

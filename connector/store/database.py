@@ -1,6 +1,7 @@
 """Connections to the store: SQLite (WAL) by default, any SQLAlchemy URL otherwise."""
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -22,8 +23,10 @@ class Store:
     row (``SELECT ... FOR UPDATE``) in the service layer.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pepper: bytes | None = None):
         self.url = url
+        #: the key mixed into PIN and password hashes; kept outside the database (connector/security.py)
+        self.pepper = pepper
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
@@ -77,9 +80,16 @@ class Store:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split("///", 1)[-1] if "///" in url else ""
-    if path and path != ":memory:":
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    """Create the SQLite file's folder, and the file itself readable by its owner only (0600; SQLite
+    gives its -wal and -shm files the same mode)."""
+    path = url.split("///", 1)[-1].split("?", 1)[0] if "///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        file = Path(path).expanduser()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:

@@ -279,3 +279,52 @@ class ConsoleCommand(Base):
     ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per account (``agent:<id>``, ``user:<name>``) or client address (``addr:<ip>``).
+
+    Kept in the store so every instance sharing it applies the same limits (connector/throttle.py).
+    """
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: None with ``locked``: until an admin unlocks the account
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SignInFailure(Base):
+    """One failed or refused sign-in, for the admins (never the secret that was tried)."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    account: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(20))
+
+
+class WebSession(Base):
+    """A signed-in page session; the cookie carries the id, the store only its digest (connector/web_sessions.py)."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    with_pin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class HealthProbe(Base):
+    """One row /healthz writes to prove the store still accepts a write."""
+
+    __tablename__ = "health_probe"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
 from .. import accounts
-from ..errors import ConfigError, InvalidInput
+from ..errors import ConfigError, InvalidInput, MalformedRequest
 from ..presence_config import PresenceConfig, build_config, load_preset, parse_config, preset_names
 from ..security import ROLES
 from .guard import page_role
@@ -21,8 +21,16 @@ def _ext():
     return get_parts()
 
 
+def json_body() -> object:
+    """The request's JSON, None when it is not JSON; 400 when it is nested too deeply to read."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        raise MalformedRequest("the body is nested too deeply", field="body") from None
+
+
 def _json() -> dict:
-    data = request.get_json(silent=True)
+    data = json_body()
     if not isinstance(data, dict):
         raise InvalidInput("send a JSON object with 'Content-Type: application/json'", field="body")
     return data
@@ -105,8 +113,28 @@ def export_config():
 @page_role("admin")
 def list_accounts():
     store = _ext().store
+    guard = _ext().sign_in
     return jsonify({"users": accounts.list_users(store), "agents": accounts.list_agents(store),
-                    "tokens": accounts.list_tokens(store)})
+                    "tokens": accounts.list_tokens(store),
+                    "sign_ins": {"locked": guard.locked_accounts(), "failures": guard.recent_failures()}})
+
+
+@bp.post("/api/lockouts/unlock")
+@page_role("admin")
+def unlock_account():
+    """Unlock an account locked after failed sign-ins (``agent:<id>`` or ``user:<name>``)."""
+    account = _json().get("account")
+    if not isinstance(account, str) or not _ext().sign_in.unlock(account):
+        raise InvalidInput("no locked account by that name", field="account")
+    return jsonify({"ok": True})
+
+
+@bp.post("/api/users/<username>/password")
+@page_role("admin")
+def user_password(username: str):
+    """Set a user's password; the user's page sessions end."""
+    accounts.set_password(_ext().store, username, _json().get("password"), _ext().clock())
+    return jsonify({"ok": True})
 
 
 @bp.post("/api/users")
@@ -123,7 +151,7 @@ def add_user():
 def user_active(username: str):
     if username == session["principal"]["name"]:
         raise InvalidInput("you cannot disable your own account", field="username")
-    accounts.set_user_active(_ext().store, username, bool(_json().get("active")))
+    accounts.set_user_active(_ext().store, username, bool(_json().get("active")), _ext().clock())
     return jsonify({"ok": True})
 
 
@@ -155,14 +183,14 @@ def edit_agent(agent_id: str):
 @bp.post("/api/agents/<agent_id>/active")
 @page_role("admin")
 def agent_active(agent_id: str):
-    accounts.set_agent_active(_ext().store, agent_id, bool(_json().get("active")))
+    accounts.set_agent_active(_ext().store, agent_id, bool(_json().get("active")), _ext().clock())
     return jsonify({"ok": True})
 
 
 @bp.post("/api/agents/<agent_id>/pin")
 @page_role("admin")
 def agent_pin(agent_id: str):
-    accounts.reset_pin(_ext().store, agent_id, _json().get("pin"))
+    accounts.reset_pin(_ext().store, agent_id, _json().get("pin"), _ext().clock())
     return jsonify({"ok": True})
 
 

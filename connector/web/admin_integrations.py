@@ -18,6 +18,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..integrations import adapters_health, apply_saved, check_connection
 from ..salesforce.callcenter import callcenter_xml
 from ..salesforce.status import sync_status
+from .admin import json_body
 from .guard import page_role, signed_in
 from ..parts import get_parts
 
@@ -158,7 +159,7 @@ def adapter_save(name: str):
         raise Conflict(f"adapter '{name}' is built by the application and cannot be changed here", field="name")
     saved = _saved()
     new, summary = adapter_settings.validate_change(cls, ext.settings, saved.get(name) or Saved(),
-                                                    request.get_json(silent=True))
+                                                    json_body())
     enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(ext.settings)
     adapter = adapter_settings.build_checked(cls, ext.settings, new) if enabled else None
     adapter_settings.store_change(ext.store, name, new, summary, signed_in()["name"], ext.clock(),

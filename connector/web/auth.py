@@ -5,7 +5,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from .. import accounts
+from .. import accounts, web_sessions
+from ..errors import TooManyAttempts
 from .guard import csrf_token
 from ..parts import get_parts
 
@@ -26,7 +27,10 @@ def _next_url(default: str) -> str:
 
 def _start_session(principal: accounts.Principal, with_pin: bool) -> None:
     embedded = session.get("embedded", False)
+    web_sessions.end(get_parts().store, session.get("sid"), get_parts().clock(), "signed_in_again")
     session.clear()  # a fresh session (and CSRF token) on every sign-in: no session fixation
+    session["sid"] = web_sessions.start(get_parts().store, get_parts().clock(), principal.name, principal.role,
+                                        with_pin)
     session["principal"] = {"name": principal.name, "role": principal.role, "agent_id": principal.agent_id}
     session["embedded"] = embedded
     session["with_pin"] = with_pin
@@ -40,18 +44,32 @@ def _remember_embedding() -> None:
 
 
 def _sign_in_page(mode: str, check, fields: tuple[str, str], home) -> object:
-    """The sign-in form of ``mode``; ``check(store, name, secret)`` returns the principal or None."""
+    """The sign-in form of ``mode``; ``check(store, name, secret)`` returns the principal or None.
+
+    Tries go through the guessing limits (connector/throttle.py): per account and per client address.
+    """
     _remember_embedding()
-    error = None
+    error, status, headers = None, 200, {}
     name = request.form.get(fields[0], "").strip()
     if request.method == "POST":
-        principal = check(get_parts().store, name, request.form.get(fields[1], ""))
-        if principal is not None:
-            _start_session(principal, with_pin=mode == "agent")
-            return redirect(_next_url(home(principal)))
-        error = "Unknown agent id or wrong PIN." if mode == "agent" else "Unknown username or wrong password."
+        parts = get_parts()
+        account = f"{'agent' if mode == 'agent' else 'user'}:{name}"
+        try:
+            principal = parts.sign_in.attempt(account, request.remote_addr or "",
+                                              lambda: check(parts.store, name, request.form.get(fields[1], "")))
+        except TooManyAttempts as exc:
+            error, status = f"Too many failed sign-ins. Try again in {exc.retry_after} s.", 429
+            if exc.code == "account_locked":
+                error = "This account is locked after too many failed sign-ins; ask an admin to unlock it."
+            headers["Retry-After"] = str(exc.retry_after)
+        else:
+            if principal is not None:
+                _start_session(principal, with_pin=mode == "agent")
+                return redirect(_next_url(home(principal)))
+            error, status = ("Unknown agent id or wrong PIN." if mode == "agent"
+                             else "Unknown username or wrong password."), 401
     return render_template("sign_in.html", mode=mode, error=error, next=_next_url(""),
-                           **{fields[0]: name}), 401 if error else 200
+                           **{fields[0]: name}), status, headers
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -71,5 +89,6 @@ def agent_sign_in():
 @bp.post("/logout")
 def sign_out():
     role = (session.get("principal") or {}).get("role")
+    web_sessions.end(get_parts().store, session.get("sid"), get_parts().clock())
     session.clear()
     return redirect(url_for("auth.agent_sign_in") if role == "agent" else url_for("auth.sign_in"))

@@ -6,7 +6,7 @@ changes something must carry the session's CSRF token (``X-CSRF-Token`` header o
 """
 from __future__ import annotations
 
-import fnmatch
+import re
 import secrets
 from functools import wraps
 from urllib.parse import urlsplit
@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from .. import accounts
+from .. import web_sessions
 from ..security import same
+from ..api.auth import bearer_principal
+from ..errors import Unauthorized
 from ..parts import get_parts
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -30,6 +32,9 @@ def csrf_token() -> str:
 
 
 def signed_in() -> dict | None:
+    """The page session's principal; None when the request authenticated with a bearer token instead."""
+    if g.get("bearer_only"):
+        return None
     return session.get("principal")
 
 
@@ -51,35 +56,78 @@ def page_role(*roles: str):
     return decorator
 
 
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _host_and_port(origin: str) -> tuple[str, int] | None:
+    """``(hostname, port)`` of an ``https://host[:port]`` origin; None for anything else (userinfo,
+    a path, a query, spaces or other characters a host name cannot have)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port or 443
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme != "https" or parts.username is not None or parts.password is not None or "@" in parts.netloc \
+            or parts.path not in ("", "/") or parts.query or parts.fragment or not HOSTNAME_RE.match(host):
+        return None
+    return host, port
+
+
 def allowed_salesforce_origin(origin: str | None) -> str | None:
-    """The console origin Open CTI passes, when it is one of the configured frame ancestors."""
-    if not origin:
+    """The console origin Open CTI passes, when it is one of the configured frame ancestors.
+
+    Only the host name (and port) is matched against each pattern (``*.lightning.force.com``), and the
+    origin handed on is rebuilt from them, so nothing else of the given text reaches a header.
+    """
+    found = _host_and_port(origin) if origin else None
+    if found is None:
         return None
-    parts = urlsplit(origin)
-    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query:
-        return None
-    clean = f"https://{parts.netloc}"
+    host, port = found
     for pattern in get_parts().settings.frame_ancestors:
-        pattern = pattern if "://" in pattern else "https://" + pattern
-        if fnmatch.fnmatchcase(clean.lower(), pattern.lower().rstrip("/")):
-            return clean
+        pattern = pattern.lower() if "://" in pattern else "https://" + pattern.lower()
+        wildcard = "://*." in pattern
+        allowed = _host_and_port(pattern.replace("://*.", "://", 1))
+        if allowed is None or allowed[1] != port:
+            continue
+        if host.endswith("." + allowed[0]) if wildcard else host == allowed[0]:
+            return f"https://{host}" + (f":{port}" if port != 443 else "")
     return None
 
 
 def _check_session():
-    """A disabled user or agent loses its web session at the next request."""
+    """A page session lives while the store says so (connector/web_sessions.py): signed out, disabled,
+    PIN reset, password changed, idle or too old ends it at the next request."""
     if request.endpoint == "static":
         return None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return _check_bearer(header[7:].strip())
     principal = session.get("principal")
-    if principal and not accounts.still_enabled(get_parts().store, principal["name"],
-                                                bool(session.get("with_pin"))):
-        session.clear()
+    if principal:
+        parts = get_parts()
+        if not web_sessions.check(parts.store, session.get("sid"), parts.clock(), parts.session_lifetimes):
+            session.clear()
     return _check_csrf()
 
 
+def _check_bearer(token: str):
+    """A request with a bearer token is authenticated by that token alone: never by the cookie as well.
+
+    Only a valid token lifts the CSRF check (a browser never adds one by itself); an invalid one is 401.
+    """
+    g.bearer_only = True
+    try:
+        g.principal = bearer_principal(token)
+    except Unauthorized as exc:
+        from ..api.errors import error_response
+        return error_response(401, "unauthorized", exc.message, field=exc.field)
+    return None
+
+
 def _check_csrf():
-    if request.method in SAFE_METHODS or request.headers.get("Authorization", "").lower().startswith("bearer "):
-        return None  # a bearer token is never sent by a browser on its own
+    if request.method in SAFE_METHODS:
+        return None
     if not (session.get("principal") or request.blueprint == "auth"):
         return None  # no cookie identity: the API answers 401 by itself
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""

@@ -3,27 +3,45 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 from ..parts import get_parts
+from .guard import signed_in
+from ..store.faults import store_fault
+from ..store.models import HealthProbe
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/healthz")
+@bp.get("/healthz/ready")
 def healthz():
+    """Readiness: the store answers and accepts a write (a load balancer sends traffic only then)."""
     ext = get_parts()
     try:
         ext.store.ping()
         with ext.store.read() as s:
             config = ext.configs.active(s)
+        with ext.store.write() as s:
+            s.merge(HealthProbe(id=1, written_at=ext.clock()))
         store = {"ok": True, "backend": ext.store.backend}
         body = {"status": "ok", "store": store, "presence_config": config.name}
         return jsonify(body)
-    except Exception as exc:  # the store is down: say so, with a 503 a load balancer understands
-        return jsonify({"status": "unavailable", "store": {"ok": False, "backend": ext.store.backend,
-                                                           "error": type(exc).__name__}}), 503
+    except Exception as exc:  # the store is down or refuses writes: a 503 a load balancer understands
+        fault = store_fault(exc)
+        return jsonify({"status": "unavailable", "store": {
+            "ok": False, "backend": ext.store.backend, "error": fault.code if fault else type(exc).__name__}}), \
+            503, {"Retry-After": str(fault.retry_after if fault else 10)}
+
+
+@bp.get("/healthz/live")
+def liveness():
+    """Liveness: the process answers requests (a restart would not help a store fault)."""
+    return jsonify({"status": "ok"})
 
 
 @bp.get("/")
 def index():
+    """Status for signed-in people; before sign-in nothing but the sign-in links."""
+    if signed_in() is None:
+        return render_template("index.html", anonymous=True)
     ext = get_parts()
     with ext.store.read() as s:
         config = ext.configs.active(s)

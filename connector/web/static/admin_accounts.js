@@ -62,6 +62,15 @@
         return [t.name, t.role, t.agent_id || "—", new Date(t.created_at).toLocaleDateString(),
                 t.revoked_at ? "revoked" : "active", revoke];
       }), "No API tokens yet: create one for the PBX or CTI layer.");
+      var signIns = data.sign_ins || { locked: [], failures: [] };
+      fill("locked", signIns.locked.map(function (l) {
+        return [l.account, String(l.failures), l.locked_until ? new Date(l.locked_until).toLocaleString() : "until unlocked",
+                el("button", { type: "button", text: "Unlock", "aria-label": "Unlock " + l.account,
+                  onclick: function () { call("POST", "/admin/api/lockouts/unlock", { account: l.account }, l.account + " unlocked."); } })];
+      }), "No locked accounts.");
+      fill("sign-in-failures", signIns.failures.map(function (f) {
+        return [new Date(f.at).toLocaleString(), f.account, f.address || "—", f.outcome];
+      }), "No failed sign-ins.");
     }, function (err) { say(err.message); });
   }
 
