@@ -88,7 +88,6 @@ class OmniChannelAdapter(Adapter):
         self.query = query
         self.monotonic = monotonic
         self.statuses = StatusResolver(query, monotonic, self.config["cache_seconds"])
-        self._recent: dict[str, list[tuple[str, float]]] = {}
         self.drift: list[dict] = []
         self.reconciled_at: str | None = None
 
@@ -114,9 +113,10 @@ class OmniChannelAdapter(Adapter):
         if developer_name is None and status_id is None:
             return  # this state has no Omni-Channel status
         status_id = status_id or self.statuses.id_for(developer_name)
-        now = self.monotonic()
-        recent = [(n, t) for n, t in self._recent.get(agent.id, []) if now - t < RECENT_SECONDS]
-        self._recent[agent.id] = recent + [(developer_name or status_id, now)]
+        # kept in the store: the confirmation may reach another instance than the one that sent it
+        now = self.host.now().timestamp()
+        recent = [[n, t] for n, t in self._sent(agent.id) if now - t < RECENT_SECONDS]
+        self.host.remember(self._sent_key(agent.id), recent + [[developer_name or status_id, now]], ttl=RECENT_SECONDS)
         self._command(agent, change, "set_status", {"service_presence_status_id": status_id,
                                                     "developer_name": developer_name})
 
@@ -215,8 +215,17 @@ class OmniChannelAdapter(Adapter):
 
     def is_confirmation(self, agent_id: str, developer_name: str | None) -> bool:
         """Whether Omni just reports back a status we sent (not a change the agent made there)."""
-        now = self.monotonic()
-        return any(name == developer_name and now - at < RECENT_SECONDS for name, at in self._recent.get(agent_id, []))
+        now = self.host.now().timestamp()
+        return any(name == developer_name and now - at < RECENT_SECONDS for name, at in self._sent(agent_id))
+
+    @staticmethod
+    def _sent_key(agent_id: str) -> str:
+        return f"{NAME}:sent:{agent_id}"
+
+    def _sent(self, agent_id: str) -> list:
+        """The statuses recently sent to this agent's Omni-Channel: [[name, epoch seconds], ...]."""
+        value = self.host.recall(self._sent_key(agent_id))
+        return value if isinstance(value, list) else []
 
     # -- reconciliation ----------------------------------------------------------------------
     def jobs(self) -> list[Job]:

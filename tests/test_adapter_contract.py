@@ -211,6 +211,15 @@ class Published:
     def salesforce_query(self):
         return None  # the adapter's own OMNI_* connection is the one under test
 
+    def now(self):
+        return NOW
+
+    def remember(self, key: str, value: object, ttl: float | None = None) -> None:
+        self.results[key] = value
+
+    def recall(self, key: str) -> object | None:
+        return self.results.get(key)
+
 
 def omni(tmp) -> OmniChannelAdapter:
     adapter = OmniChannelAdapter({"instance_url": "https://acme.my.salesforce.com",

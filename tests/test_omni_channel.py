@@ -293,3 +293,20 @@ def test_work_accepted_in_omni_is_published_and_leaves_presence_alone(omni):
     sub.close()
     assert [e["data"]["work_item_id"] for e in published] == ["500000000000001AAA"]
     assert ext.service.presence("edred")["state"]["id"] == "ready"
+
+
+@responses.activate
+def test_a_late_confirmation_reaching_another_instance_is_recognised_as_ours(omni, make_app):
+    """What was sent to Omni is remembered in the store: a confirmation arriving at another instance of the
+    connector (another process behind the load balancer) does not undo the agent's newer change."""
+    app, ext, adapter, console = omni
+    responses.get(QUERY, json=STATUSES)
+    second = make_app(ADAPTERS=[OmniChannelAdapter({"instance_url": INSTANCE, "access_token": "00Dxx!session"})])
+    ext.service.login("edred", "Softphone", "browser")
+    ext.service.set_state("edred", "break")
+    get_parts(app).dispatcher.drain()  # Available, then Break went to Omni, acknowledged
+    ext.service.set_state("edred", "ready")  # the agent moves on before Omni's confirmation of Break arrives
+    integration = {"Authorization": "Bearer " + accounts.create_token(ext.store, "integration", ext.clock())}
+    late = second.test_client().post("/api/v1/agents/edred/omni-channel", headers=integration,
+                                     json={"event": "statusChanged", "developer_name": "Break"})
+    assert late.status_code == 200 and late.get_json()["state"]["id"] == "ready"
