@@ -5,7 +5,7 @@ import threading
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from .presence_config import PresenceConfig, load_config, parse_config
@@ -22,18 +22,22 @@ class ConfigRegistry:
         self._cached: tuple[int, PresenceConfig] | None = None
         self._lock = threading.Lock()
 
-    def active(self, s: Session | None = None) -> PresenceConfig:
+    def active(self, s: Session | Connection | None = None) -> PresenceConfig:
         """The active configuration; inside a transaction pass its session, else it opens its own read."""
         if s is None:
-            with self.store.read() as own:
+            with self.store.reader.connect() as own:
                 return self.active(own)
-        version_id = s.scalar(select(func.max(ConfigVersion.id)))
+        return self.at_version(s.scalar(select(func.max(ConfigVersion.id))), s)
+
+    def at_version(self, version_id: int | None, s: Session | Connection) -> PresenceConfig:
+        """The configuration of ``version_id`` (the newest one, read by the caller): parsed once, then cached."""
         if version_id is None:
             raise RuntimeError("no presence configuration in the store; run 'presence-connector init-db'")
-        with self._lock:
-            if self._cached and self._cached[0] == version_id:
-                return self._cached[1]
-        row = s.get(ConfigVersion, version_id)
+        cached = self._cached
+        if cached and cached[0] == version_id:
+            return cached[1]
+        row = s.execute(select(ConfigVersion.yaml, ConfigVersion.origin, ConfigVersion.name)
+                        .where(ConfigVersion.id == version_id)).one()
         config = parse_config(row.yaml, source=row.origin or row.name)
         with self._lock:
             self._cached = (version_id, config)

@@ -12,7 +12,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,8 +27,10 @@ from .presence_config import PresenceConfig
 from .security import check_pin, seal, verify_secret
 from .settings import Settings
 from .store import Store
-from .store.models import Agent, AgentSessionRow, Call, DailyCounter, DailyTotal, LogonEventRow, StateInterval
-from .store.rows import logons_from_json, outbox_row, session_from_row, session_to_row
+from .store import statements
+from .store.models import Agent, AgentSessionRow, Call
+from .store.rows import logons_from_json, outbox_values, session_from_row, session_values
+from .store.statements import AgentRecord
 from .tracking import split_by_day
 from .views import agent_view, presence_payload
 
@@ -63,18 +65,21 @@ class PresenceService:
             return self._locks[agent_id]
 
     @contextmanager
-    def _agent_tx(self, agent_id: str) -> Iterator[tuple[Session, Agent, AgentSessionRow, PresenceConfig, datetime]]:
-        """The agent's session row, locked for this transaction (in-process and in the database)."""
-        with self._lock(agent_id), self.store.write() as s:
-            agent = s.get(Agent, agent_id)
-            if agent is None or not agent.active:
+    def _agent_tx(self, agent_id: str) -> Iterator[tuple[Session, AgentRecord, Any, PresenceConfig, datetime]]:
+        """The agent's session row, locked for this transaction (in-process and in the database).
+
+        The transaction is a plain connection; ``s`` is an ORM session joined to it, for the few
+        decisions that read or write ORM rows (a PIN check, a call record).
+        """
+        with self._lock(agent_id), self.store.write_connection() as conn:
+            loaded = statements.load_agent_session(conn, agent_id)
+            if loaded is None or not loaded[0].active:
                 raise NotFound(f"no agent '{agent_id}'", field="agent_id", code="unknown_agent")
-            row = s.execute(select(AgentSessionRow).where(AgentSessionRow.agent_id == agent_id)
-                            .with_for_update()).scalar_one_or_none()
-            if row is None:
-                row = AgentSessionRow(agent_id=agent_id, logons=[], version=0, logoff_pending=False)
-                s.add(row)
-            yield s, agent, row, self.configs.active(s), self.clock()
+            agent, row, config_version = loaded
+            with Session(bind=conn, expire_on_commit=False) as s:
+                yield s, agent, row, self.configs.at_version(config_version, conn), self.clock()
+                if s.new or s.dirty or s.deleted:
+                    s.flush()
 
     def _run(self, agent_id: str, decide: Callable[[Engine, AgentSession, datetime, Session], Decision],
              pin: str | None = None) -> Outcome:
@@ -82,56 +87,62 @@ class PresenceService:
         with self._agent_tx(agent_id) as (s, agent, row, config, now):
             engine = Engine(config)
             decision = decide(engine, session_from_row(row), now, s)
-            self._record(s, agent, row, decision, engine, published, pin)
-            view = agent_view(agent, decision.session, config, now)
+            self._record(s, agent, decision, engine, published, pin)
+        view = agent_view(agent, decision.session, config, now)
         for kind, data in published:
             self.bus.publish(kind, data)
         if any(isinstance(e, StateChanged) for e in decision.effects):
             self.bus.publish("agent", view)
         return Outcome(decision, view)
 
-    def _record(self, s: Session, agent: Agent, row: AgentSessionRow, decision: Decision, engine: Engine,
-                published: list, pin: str | None = None) -> None:
+    def _record(self, s: Session, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
+                pin: str | None = None) -> None:
+        """Write what the decision says, in the caller's transaction (Core statements, see store/statements.py)."""
+        conn = s.connection()
         tz = self.settings.tz
         config = engine.config
+        targets = self.outbox_targets(config)
+        outbox: list[dict] = []
         for effect in decision.effects:
             if isinstance(effect, StateChanged):
                 if effect.previous is None:  # the PBX login code goes before the first state's code
-                    self._pbx_code(s, agent, config, "login", effect, pin)
-                self._close_interval(s, agent.id, effect.at)
+                    self._pbx_code(outbox, agent, config, targets, "login", effect, pin)
+                self._close_interval(conn, agent.id, effect.at)
                 if effect.current is not None:
-                    s.add(StateInterval(agent_id=agent.id, state_id=effect.current.id,
-                                        status=int(effect.current.status), reason_code=effect.current.reason_code,
-                                        source=effect.source, started_at=effect.at))
-                for adapter in self.outbox_targets(config):
+                    statements.open_interval(conn, agent.id, effect.current.id, int(effect.current.status),
+                                             effect.current.reason_code, effect.source, effect.at)
+                payload = presence_payload(effect)
+                for adapter in targets:
                     if adapter != effect.source:  # never echo a change back where it came from
-                        s.add(outbox_row(agent.id, adapter, "presence", presence_payload(effect), effect.source,
-                                         effect.at))
-                published.append(("presence", {"agent_id": agent.id, **presence_payload(effect)}))
+                        outbox.append(outbox_values(agent.id, adapter, "presence", payload, effect.source,
+                                                    effect.at))
+                published.append(("presence", {"agent_id": agent.id, **payload}))
                 if effect.current is None:
-                    self._pbx_code(s, agent, config, "logout", effect, None)
+                    self._pbx_code(outbox, agent, config, targets, "logout", effect, None)
             elif isinstance(effect, LogonEvent):
-                s.add(LogonEventRow(at=effect.at, agent_id=agent.id, action=effect.action,
-                                    logon_source=effect.logon_source, device=effect.device, actor=effect.actor))
+                statements.add_logon_event(conn, {"at": effect.at, "agent_id": agent.id, "action": effect.action,
+                                                  "logon_source": effect.logon_source, "device": effect.device,
+                                                  "actor": effect.actor})
                 published.append(("logon", {"agent_id": agent.id, "action": effect.action,
                                             "logon_source": effect.logon_source, "device": effect.device,
                                             "at": iso(effect.at)}))
             elif isinstance(effect, Counted):
-                self._count(s, agent.id, effect.at.astimezone(tz).date(), effect.counter)
+                statements.count(conn, agent.id, effect.at.astimezone(tz).date(), effect.counter)
             elif isinstance(effect, SessionEnded):
                 published.append(("session_ended", {"agent_id": agent.id, "device": effect.device,
                                                      "reason": effect.reason, "at": iso(effect.at)}))
             elif isinstance(effect, DialRequested):
-                for adapter in self.outbox_targets(config):
-                    s.add(outbox_row(agent.id, adapter, "dial", {"number": effect.number, "at": iso(effect.at)},
-                                     ChangeSource.SOFTPHONE, effect.at))
-        session_to_row(decision.session, row)
+                for adapter in targets:
+                    outbox.append(outbox_values(agent.id, adapter, "dial", {"number": effect.number,
+                                                                           "at": iso(effect.at)},
+                                                ChangeSource.SOFTPHONE, effect.at))
+        statements.add_outbox_rows(conn, outbox)
         due = engine.next_due(decision.session)
-        row.next_due_at = due[0] if due else None
-        row.version = (row.version or 0) + 1
+        statements.update_session(conn, agent.id, {**session_values(decision.session),
+                                                   "next_due_at": due[0] if due else None})
 
-    def _pbx_code(self, s: Session, agent: Agent, config: PresenceConfig, kind: str, effect: StateChanged,
-                  pin: str | None) -> None:
+    def _pbx_code(self, outbox: list[dict], agent: AgentRecord, config: PresenceConfig, targets: list[str],
+                  kind: str, effect: StateChanged, pin: str | None) -> None:
         """Queue the PBX login/logout short code (PBX mode dial); a PIN travels sealed, never in clear.
 
         Not for a login or logout the PBX itself reported (no echo).
@@ -145,38 +156,16 @@ class PresenceService:
             if not pin:
                 return  # an agent without a PIN has no PBX login code to send
             payload["pin_sealed"] = seal(pin, self.settings.secret_key)
-        for adapter in self.outbox_targets(config):
+        for adapter in targets:
             if adapter != effect.source:
-                s.add(outbox_row(agent.id, adapter, kind, dict(payload), effect.source, at))
+                outbox.append(outbox_values(agent.id, adapter, kind, dict(payload), effect.source, at))
 
-    def _close_interval(self, s: Session, agent_id: str, at: datetime) -> None:
-        open_rows = s.execute(select(StateInterval).where(StateInterval.agent_id == agent_id,
-                                                          StateInterval.ended_at.is_(None))).scalars().all()
-        for interval in open_rows:
-            interval.ended_at = max(at, interval.started_at)
-            for day, seconds in split_by_day(interval.started_at, interval.ended_at, self.settings.tz):
-                self._add_total(s, interval, day, seconds, at)
-
-    @staticmethod
-    def _add_total(s: Session, interval: StateInterval, day, seconds: float, at: datetime) -> None:
-        total = s.execute(select(DailyTotal).where(DailyTotal.agent_id == interval.agent_id, DailyTotal.day == day,
-                                                   DailyTotal.state_id == interval.state_id)).scalar_one_or_none()
-        if total is None:
-            total = DailyTotal(agent_id=interval.agent_id, day=day, state_id=interval.state_id, seconds=0.0)
-            s.add(total)
-        total.status = interval.status
-        total.reason_code = interval.reason_code
-        total.seconds = (total.seconds or 0.0) + seconds
-        total.updated_at = at
-
-    @staticmethod
-    def _count(s: Session, agent_id: str, day, counter: str) -> None:
-        row = s.execute(select(DailyCounter).where(DailyCounter.agent_id == agent_id, DailyCounter.day == day,
-                                                   DailyCounter.counter == counter)).scalar_one_or_none()
-        if row is None:
-            s.add(DailyCounter(agent_id=agent_id, day=day, counter=counter, count=1))
-        else:
-            row.count += 1
+    def _close_interval(self, conn, agent_id: str, at: datetime) -> None:
+        """End the open interval at ``at`` and add its seconds to the daily totals, split at local midnight."""
+        for closed in statements.close_open_interval(conn, agent_id, at):
+            for day, seconds in split_by_day(closed.started_at, closed.ended_at, self.settings.tz):
+                statements.add_to_daily_total(conn, agent_id, day, closed.state_id, closed.status,
+                                              closed.reason_code, seconds, at)
 
     # -- operations --------------------------------------------------------------------------
     def login(self, agent_id: str, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE,
