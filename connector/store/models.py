@@ -97,6 +97,8 @@ class StateInterval(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_intervals_agent_open", "agent_id", "ended_at"),
                       Index("ix_intervals_started", "started_at"),
+                      # an agent's interval running at an instant (the state mix of a day)
+                      Index("ix_intervals_agent_started", "agent_id", "started_at"),
                       # the open interval of an agent: a change closes it by this lookup
                       Index("ix_intervals_open", "agent_id", sqlite_where=text("ended_at IS NULL"),
                             postgresql_where=text("ended_at IS NULL")))
