@@ -7,6 +7,7 @@ from .routes import bp
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 AGENT = {"$ref": "#/components/schemas/Agent"}
+VIEW = {"name": "view", "in": "query", "schema": {"enum": ["full", "grid"]}}
 
 
 def _op(summary: str, roles: str, body: dict | None = None, ok: dict | None = None,
@@ -47,8 +48,10 @@ def spec() -> dict:
         "/healthz": {"get": _op("Health of the service and its store", "none", ok={"type": "object"}, errors=(503,))},
         "/api/v1/presence-states": {"get": _op("The active presence states and options", "any",
                                                ok={"type": "object"}, errors=(401,))},
-        "/api/v1/agents": {"get": _op("Agents with their live presence (an agent sees itself)", "any",
-                                      ok={"type": "object"}, errors=(401,))},
+        "/api/v1/agents": {"get": _op("Agents with their live presence (an agent sees itself); view=grid sends "
+                                      "only id, name, team, logged_in, state (its id), seconds_in_state and "
+                                      "connection_lost", "any", ok={"type": "object"}, errors=(401, 422),
+                                      params=[VIEW])},
         agent_path("/login"): {"post": _op(
             "Log the agent in (acquire a logon)", "agent (itself), supervisor, admin, integration",
             _obj({"logon_source": STR, "device": STR, "source": STR, "pin": STR}), params=[AGENT_ID])},
@@ -85,11 +88,17 @@ def spec() -> dict:
             "Seconds per agent, day and state (CSV with Accept: text/csv)", "any (an agent sees itself)",
             ok={"type": "object"}, params=RANGE + [{"name": "agent", "in": "query", "schema": STR}])},
         "/api/v1/logon-events": {"get": _op(
-            "Logon events (Acquired/Released) with include/exclude filters on logon source "
-            "(CSV with Accept: text/csv)", "supervisor, admin", ok={"type": "object"},
+            "Logon events (Acquired/Released) with include/exclude filters on logon source. JSON comes in pages "
+            "of `limit` events (default 1000, at most 10000) with `next`, the cursor to pass as `after` for the "
+            "next page (null on the last); CSV (Accept: text/csv or format=csv) holds every event, streamed",
+            "supervisor, admin", ok={"type": "object"},
             params=RANGE + [{"name": "include", "in": "query", "schema": STR},
                             {"name": "exclude", "in": "query", "schema": STR},
-                            {"name": "agent", "in": "query", "schema": STR}])},
+                            {"name": "agent", "in": "query", "schema": STR},
+                            {"name": "limit", "in": "query",
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                            {"name": "after", "in": "query", "schema": STR},
+                            {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}}])},
         "/api/v1/session-time": {"get": _op("Time logged in per agent per day, from the logon events",
                                             "supervisor, admin", ok={"type": "object"}, params=RANGE)},
         "/api/v1/counters": {"get": _op("Counters (calls, wrap-ups, logins) of every agent for one day",
@@ -102,7 +111,9 @@ def spec() -> dict:
                                                   "schema": {"type": "string", "format": "date"}},
                                                  {"name": "team", "in": "query", "schema": STR}])},
         "/api/v1/events": {"get": {"summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended",
-                                   "description": "Roles: any (an agent receives only its own events).",
+                                   "description": "Roles: any (an agent receives only its own events). "
+                                                  "view=grid: the snapshot as GET /api/v1/agents?view=grid sends it.",
+                                   "parameters": [VIEW],
                                    "responses": {"200": {"description": "text/event-stream"}}}},
         "/api/v1/config/history": {"get": _op("Versions of the presence configuration", "admin",
                                               ok={"type": "object"})},
