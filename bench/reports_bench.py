@@ -4,7 +4,8 @@ Fills a store with ``bench/history.py`` (1,000 agents x 30 days: ~800,000 interv
 daily totals, 61,000 logon events), serves it with `presence-connector serve` (scheduler off, so
 only the measured requests run) and times each report (median of 3), then reads the server's
 resident memory. A second store with 10,000 agents (1 day of history, all mid-state) serves the
-dashboard's first requests: GET /api/v1/agents and the snapshot of GET /api/v1/events.
+dashboard's first requests: GET /api/v1/agents and the snapshot of GET /api/v1/events, each in the
+full agent views and in the grid view the dashboard asks for (``view=grid``).
 
     make bench    # or: .venv/bin/python bench/reports_bench.py [--agents 1000 --days 30 --big 10000]
 """
@@ -150,9 +151,12 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {token}"}
     server = Server(env)
     try:
-        rows = [timed(server, "GET /api/v1/agents", "/api/v1/agents", headers),
-                timed(server, "GET /api/v1/events (to the end of the snapshot)", "/api/v1/events", headers,
-                      first_event=True)]
+        rows = [timed(server, "GET /api/v1/agents (full views)", "/api/v1/agents", headers),
+                timed(server, "GET /api/v1/agents?view=grid", "/api/v1/agents?view=grid", headers),
+                timed(server, "GET /api/v1/events (full snapshot, to its end)", "/api/v1/events", headers,
+                      first_event=True),
+                timed(server, "GET /api/v1/events?view=grid (the dashboard's snapshot, to its end)",
+                      "/api/v1/events?view=grid", headers, first_event=True)]
     finally:
         server.stop()
     print_table(f"{args.big} agents, SQLite, `presence-connector serve`", rows)
