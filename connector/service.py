@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from .bus import EventBus
@@ -64,30 +64,26 @@ class PresenceService:
         with self._locks_guard:
             return self._locks[agent_id]
 
-    @contextmanager
-    def _agent_tx(self, agent_id: str) -> Iterator[tuple[Session, AgentRecord, Any, PresenceConfig, datetime]]:
-        """The agent's session row, locked for this transaction (in-process and in the database).
-
-        The transaction is a plain connection; ``s`` is an ORM session joined to it, for the few
-        decisions that read or write ORM rows (a PIN check, a call record).
-        """
-        with self._lock(agent_id), self.store.write_connection() as conn:
-            loaded = statements.load_agent_session(conn, agent_id)
-            if loaded is None or not loaded[0].active:
-                raise NotFound(f"no agent '{agent_id}'", field="agent_id", code="unknown_agent")
-            agent, row, config_version = loaded
-            with Session(bind=conn, expire_on_commit=False) as s:
-                yield s, agent, row, self.configs.at_version(config_version, conn), self.clock()
-                if s.new or s.dirty or s.deleted:
-                    s.flush()
-
     def _run(self, agent_id: str, decide: Callable[[Engine, AgentSession, datetime, Session], Decision],
              pin: str | None = None) -> Outcome:
+        """Decide on the agent's stored session and write the decision in one transaction.
+
+        Decided first on a read snapshot, then written under the store's write lock with a guard
+        (the session row's version, the configuration's version, the agent still active), so the
+        write lock covers only the statements; if another writer got there first it is decided
+        again. A decision that reads or writes ORM rows (a PIN check, a call record) is decided
+        inside the write transaction instead, on the row locked there.
+        """
         published: list[tuple[str, dict]] = []
-        with self._agent_tx(agent_id) as (s, agent, row, config, now):
-            engine = Engine(config)
-            decision = decide(engine, session_from_row(row), now, s)
-            self._record(s, agent, decision, engine, published, pin)
+        with self._lock(agent_id):
+            for _ in range(3):
+                done = self._decide_then_write(agent_id, decide, pin, published)
+                if done is not None:
+                    break
+                published.clear()
+            else:
+                done = self._decide_in_transaction(agent_id, decide, pin, published)
+        agent, decision, config, now = done
         view = agent_view(agent, decision.session, config, now)
         for kind, data in published:
             self.bus.publish(kind, data)
@@ -95,10 +91,51 @@ class PresenceService:
             self.bus.publish("agent", view)
         return Outcome(decision, view)
 
-    def _record(self, s: Session, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
+    def _loaded(self, conn, agent_id: str, lock: bool) -> tuple[AgentRecord, Any, int | None, PresenceConfig]:
+        loaded = statements.load_agent_session(conn, agent_id, lock=lock)
+        if loaded is None or not loaded[0].active:
+            raise NotFound(f"no agent '{agent_id}'", field="agent_id", code="unknown_agent")
+        agent, row, config_version = loaded
+        return agent, row, config_version, self.configs.at_version(config_version, conn)
+
+    def _decide_then_write(self, agent_id: str, decide, pin: str | None, published: list) -> tuple | None:
+        """None when the decision needs the transaction, or another writer changed the session first."""
+        with self.store.reader.connect() as conn:
+            loaded = statements.load_agent_session(conn, agent_id, lock=False)
+            config = self.configs.at_version(loaded[2], conn) if loaded else None
+        if loaded is None or not loaded[0].active:  # unknown, disabled or without a session row yet
+            return self._decide_in_transaction(agent_id, decide, pin, published)
+        agent, row, config_version = loaded
+        now = self.clock()
+        engine = Engine(config)
+        try:
+            decision = decide(engine, session_from_row(row), now, _NoSession())
+        except _NeedsTransaction:
+            return self._decide_in_transaction(agent_id, decide, pin, published)
+        with self.store.write_connection() as conn:
+            if not statements.claim_session(conn, agent_id, row.version, config_version):
+                return None
+            self._record(conn, agent, decision, engine, published, pin)
+        return agent, decision, config, now
+
+    def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
+        with self.store.write_connection() as conn:
+            agent, row, _, config = self._loaded(conn, agent_id, lock=True)
+            now = self.clock()
+            engine = Engine(config)
+            s = Session(bind=conn, expire_on_commit=False)
+            try:
+                decision = decide(engine, session_from_row(row), now, s)
+                s.flush()
+            finally:
+                s.close()
+            statements.claim_session(conn, agent_id, row.version, None)
+            self._record(conn, agent, decision, engine, published, pin)
+        return agent, decision, config, now
+
+    def _record(self, conn: Connection, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
                 pin: str | None = None) -> None:
         """Write what the decision says, in the caller's transaction (Core statements, see store/statements.py)."""
-        conn = s.connection()
         tz = self.settings.tz
         config = engine.config
         targets = self.outbox_targets(config)
@@ -357,6 +394,17 @@ class PresenceService:
             grid = [settled.get(g["id"], g) if len(g) == 1 else g for g in grid]
             grid = [g for g in grid if len(g) > 1]
         return grid
+
+
+class _NeedsTransaction(Exception):
+    """A decision asked for the ORM session: decide it again inside the write transaction."""
+
+
+class _NoSession:
+    """Stands in for the ORM session while deciding on a read snapshot; any use means 'decide in the transaction'."""
+
+    def __getattr__(self, name: str):
+        raise _NeedsTransaction(name)
 
 
 def _latest(session: AgentSession) -> datetime:
