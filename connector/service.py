@@ -32,7 +32,8 @@ from .store.models import Agent, AgentSessionRow, Call
 from .store.rows import logons_from_json, outbox_values, session_from_row, session_values
 from .store.statements import AgentRecord
 from .tracking import split_by_day
-from .views import agent_view, grid_view, presence_payload
+from .grid import agent_grid
+from .views import agent_view, presence_payload
 
 
 #: which adapters get an outbox row for a change; the adapters package replaces the default
@@ -362,38 +363,8 @@ class PresenceService:
 
 
     def agent_grid(self, agent_ids: list[str] | None = None) -> list[dict]:
-        """Every active agent as the dashboard grid shows it (``views.grid_view``), read as plain columns.
-
-        Timed rules are settled only for sessions with one due (``next_due_at``), as ``settle_due`` does.
-        """
-        a, r = Agent.__table__, AgentSessionRow.__table__
-        query = select(a.c.id, a.c.name, a.c.team, a.c.extension, r.c.logons, r.c.state_id, r.c.state_since,
-                       r.c.connection_lost_at, r.c.next_due_at) \
-            .select_from(a.outerjoin(r, r.c.agent_id == a.c.id)).where(a.c.active.is_(True)) \
-            .order_by(a.c.team, a.c.name)
-        if agent_ids is not None:
-            query = query.where(a.c.id.in_(agent_ids))
-        now = self.clock()
-        due: list[str] = []
-        grid: list[dict] = []
-        with self.store.reader.connect() as conn:
-            config = self.configs.active(conn)
-            known = {state.id for state in config.states}
-            for row in conn.execute(query):
-                if row.next_due_at is not None and row.next_due_at <= now:
-                    due.append(row.id)
-                    grid.append({"id": row.id})
-                    continue
-                logged_in = bool(row.logons)
-                state_id = row.state_id if row.state_id in known or row.state_id is None else config.ready_state.id
-                grid.append({"id": row.id, "name": row.name, "team": row.team, "logged_in": logged_in,
-                             "state": state_id, "seconds_in_state": int((now - row.state_since).total_seconds())
-                             if row.state_since else None, "connection_lost": row.connection_lost_at is not None})
-        if due:
-            settled = {view["id"]: grid_view(view) for view in self.agents(due)}
-            grid = [settled.get(g["id"], g) if len(g) == 1 else g for g in grid]
-            grid = [g for g in grid if len(g) > 1]
-        return grid
+        """Every active agent as the dashboard grid shows it (see connector/grid.py)."""
+        return agent_grid(self.store, self.configs, self.clock(), self.agents, agent_ids)
 
 
 class _NeedsTransaction(Exception):
