@@ -1,15 +1,22 @@
-"""State changes per second and p50/p99 latency through the HTTP API of the served app.
+"""State changes: CPU per change in process, and rate and latency through HTTP next to the anchor.
 
-Starts `presence-connector serve` (waitress, the production server) on a temporary SQLite store
-with 1,000 agents, then drives it from client threads on this machine: first a trivial endpoint
-(GET /healthz), then PUT /api/v1/agents/{id}/presence — same server, same run, so the ratio
-between the two says what the presence path costs beyond HTTP itself.
+In process (Flask test client, no server): CPU seconds per ``PUT /api/v1/agents/{id}/presence``
+against CPU per change of the anchor (``bench/anchor.py``: the minimal durable write, close the
+open interval + insert the new one in one SQLite WAL transaction).
 
-    make bench            # or: .venv/bin/python bench/api_bench.py --requests 4000 --clients 8
+Through HTTP: starts `presence-connector serve` (waitress, the production server) on a temporary
+store with 1,000 logged-in agents and the anchor served the same way, then drives both from client
+threads on this machine (keep-alive HTTP/1.1, 16 connections): GET /healthz, the anchor's PUT and
+the app's PUT in the same run, so the ratios say what the presence path costs beyond the minimal
+durable write and beyond HTTP itself.
+
+    make bench    # or: .venv/bin/python bench/api_bench.py --requests 4000 --clients 16 [--postgres]
 """
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import random
 import socket
@@ -21,10 +28,8 @@ import threading
 import time
 from pathlib import Path
 
-import requests
-from connector.parts import get_parts
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
 
 
@@ -34,11 +39,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(env: dict, agents: int) -> str:
-    """Create agents, log them in on desk phones, and return an integration token."""
+def prepare(env: dict, agents: int):
+    """Create agents, log them in on desk phones; returns (app, integration token)."""
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     from connector import accounts, create_app
+    from connector.parts import get_parts
 
     app = create_app()
     ext = get_parts(app)
@@ -47,11 +52,24 @@ def prepare(env: dict, agents: int) -> str:
         accounts.add_agent(ext.store, {"id": f"agent{i:05d}", "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
         ext.service.login(f"agent{i:05d}", "Paired Device", f"deskphone-{i}")
     token = accounts.create_token(ext.store, "integration", now, name="bench")
-    ext.store.dispose()
-    return token
+    return app, token
 
 
-def drive(base: str, make_request, total: int, clients: int) -> tuple[list[float], float, int]:
+def cpu_per_request(client, make, n: int) -> float:
+    """Median over 3 rounds of CPU milliseconds (this process, all threads) per request."""
+    rng = random.Random(7)
+    for i in range(50):
+        make(client, rng, i)
+    rounds = []
+    for _ in range(3):
+        t0 = time.process_time()
+        for i in range(n):
+            make(client, rng, i)
+        rounds.append((time.process_time() - t0) / n * 1000)
+    return statistics.median(rounds)
+
+
+def drive(port: int, method: str, path_for, body_for, headers: dict, total: int, clients: int):
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -60,17 +78,21 @@ def drive(base: str, make_request, total: int, clients: int) -> tuple[list[float
     def worker(seed: int) -> None:
         nonlocal errors
         rng = random.Random(seed)
-        session = requests.Session()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         mine, bad = [], 0
         while True:
             with lock:
                 n = next(counter, None)
             if n is None:
                 break
+            body = body_for(rng)
             t0 = time.perf_counter()
-            r = make_request(session, rng, n)
+            conn.request(method, path_for(rng), body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
             mine.append(time.perf_counter() - t0)
-            bad += r.status_code != 200
+            bad += resp.status != 200
+        conn.close()
         with lock:
             latencies.extend(mine)
             errors += bad
@@ -90,54 +112,138 @@ def summary(name: str, latencies: list[float], elapsed: float, errors: int) -> d
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
 
 
+def wait_up(port: int, path: str) -> None:
+    for _ in range(200):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
+    env = {"CONNECTOR_DATABASE_URL": database_url, "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
+           "CONNECTOR_PRESENCE_CONFIG": "default"}
+    print(f"[{backend}] preparing {args.agents} agents ...", flush=True)
+    app, token = prepare(env, args.agents)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    results: list[dict] = []
+
+    def app_put(client, rng, n):
+        r = client.put(f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence",
+                       json={"state": rng.choice(STATES)}, headers=headers)
+        assert r.status_code == 200, r.data
+
+    cpu_app = cpu_per_request(app.test_client(), app_put, args.cpu_requests)
+    from connector.parts import get_parts
+    get_parts(app).store.dispose()
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)],
+                              env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    procs = [server]
+    anchor_port = None
+    try:
+        if backend == "sqlite":
+            from bench.anchor import create_anchor_app, prepare as prepare_anchor
+            anchor_db = f"{tmp}/anchor.db"
+            prepare_anchor(anchor_db, args.agents)
+            anchor = create_anchor_app(anchor_db).test_client()
+
+            def anchor_put(client, rng, n):
+                r = client.put(f"/agents/agent{rng.randrange(args.agents):05d}/presence",
+                               json={"state": rng.choice(STATES)})
+                assert r.status_code == 200
+            results.append({"name": "CPU per change in process", "app_ms": cpu_app,
+                            "anchor_ms": cpu_per_request(anchor, anchor_put, args.cpu_requests)})
+            anchor_port = free_port()
+            procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "anchor.py"), "--db", anchor_db,
+                                           "--port", str(anchor_port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.STDOUT))
+            wait_up(anchor_port, "/")
+        else:
+            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "anchor_ms": None})
+        wait_up(port, "/healthz")
+
+        def change_body(rng):
+            return json.dumps({"state": rng.choice(STATES)})
+
+        def app_path(rng):
+            return f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence"
+
+        def anchor_path(rng):
+            return f"/agents/agent{rng.randrange(args.agents):05d}/presence"
+
+        healthz = ("GET /healthz (trivial)", port, "GET", lambda rng: "/healthz", lambda rng: None, {})
+        app_change = (f"PUT presence (the app, {backend})", port, "PUT", app_path, change_body, headers)
+        anchor_change = ("PUT anchor (minimal durable write)", anchor_port, "PUT", anchor_path, change_body,
+                         {"Content-Type": "application/json"})
+        plan = [healthz, app_change] + ([anchor_change] if anchor_port else [])
+        for _, p, m, path, body, h in plan:  # warm-up
+            drive(p, m, path, body, h, 200, args.clients)
+        # two alternating rounds each, so a noisy neighbour on the machine hits both sides alike
+        measured: dict[str, list] = {}
+        for _ in range(2):
+            for name, p, m, path, body, h in plan:
+                lat, elapsed, errors = drive(p, m, path, body, h, args.requests // 2, args.clients)
+                acc = measured.setdefault(name, [[], 0.0, 0])
+                acc[0].extend(lat)
+                acc[1] += elapsed
+                acc[2] += errors
+        for name, _, _, _, _, _ in plan:
+            results.append(summary(name, *measured[name]))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return results
+
+
+def report(backend: str, results: list[dict], args) -> None:
+    print(f"\n{backend}: {args.agents} agents, {args.requests} requests per endpoint, {args.clients} connections, "
+          f"waitress 32 threads, {os.cpu_count()} cores (client and server share them)\n")
+    cpu = results[0]
+    line = f"CPU per change in process: app {cpu['app_ms']:.2f} ms"
+    if cpu["anchor_ms"] is not None:
+        line += f", anchor {cpu['anchor_ms']:.2f} ms"
+    print(line + "\n")
+    print("| endpoint | requests/s | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|")
+    by_name = {}
+    for r in results[1:]:
+        by_name[r["name"]] = r
+        print(f"| {r['name']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
+    app_rate = next(r for n, r in by_name.items() if n.startswith("PUT presence"))["per_second"]
+    trivial = by_name["GET /healthz (trivial)"]["per_second"]
+    print(f"\nstate changes / trivial endpoint: {app_rate / trivial:.2f}x")
+    if "PUT anchor (minimal durable write)" in by_name:
+        print(f"state changes / anchor (minimal durable write): "
+              f"{app_rate / by_name['PUT anchor (minimal durable write)']['per_second']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--cpu-requests", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--postgres", action="store_true", help="also run against a throwaway PostgreSQL server")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="pc-bench-")
-    env = {"CONNECTOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
-           "CONNECTOR_PRESENCE_CONFIG": "default"}
-    print(f"preparing {args.agents} agents in {tmp} ...", flush=True)
-    token = prepare(env, args.agents)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)],
-                              env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        headers = {"Authorization": f"Bearer {token}"}
-
-        def healthz(session, rng, n):
-            return session.get(f"{base}/healthz")
-
-        def change(session, rng, n):
-            agent = f"agent{rng.randrange(args.agents):05d}"
-            return session.put(f"{base}/api/v1/agents/{agent}/presence", json={"state": rng.choice(STATES)},
-                               headers=headers)
-
-        drive(base, healthz, 200, args.clients)  # warm-up
-        results = [summary("GET /healthz (trivial)", *drive(base, healthz, args.requests, args.clients)),
-                   summary("PUT presence (state change)", *drive(base, change, args.requests, args.clients))]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-    print(f"\n{args.agents} agents, {args.requests} requests per endpoint, {args.clients} client threads, "
-          f"SQLite (WAL, synchronous=FULL), waitress, {os.cpu_count()} cores\n")
-    print("| endpoint | requests/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|")
-    for r in results:
-        print(f"| {r['name']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
-    ratio = results[1]["per_second"] / results[0]["per_second"]
-    print(f"\nstate changes run at {ratio:.0%} of the trivial endpoint's rate on the same server")
+    report("SQLite (WAL, synchronous=FULL)", run(args, "sqlite", f"sqlite:///{tmp}/bench.db", tmp), args)
+    if args.postgres:
+        from tests.postgres import PostgresServer
+        pg = PostgresServer()
+        try:
+            pg_tmp = tempfile.mkdtemp(prefix="pc-bench-pg-")
+            report("PostgreSQL (fsync=off throwaway server)", run(args, "postgresql", pg.new_database(), pg_tmp),
+                   args)
+        finally:
+            pg.stop()
 
 
 if __name__ == "__main__":

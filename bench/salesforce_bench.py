@@ -24,6 +24,7 @@ import responses
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from connector import create_app  # noqa: E402
 from connector.parts import get_parts  # noqa: E402
@@ -107,6 +108,75 @@ def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3)
     return result
 
 
+def put_p99_during_flush(agents: int = 1_000, changes: int = 2_000, clients: int = 16) -> dict:
+    """PUT presence latency (16 client threads, in process) without and with flushes running back to back.
+
+    In process, because the question is what the flush's CPU under the GIL does to changes served by
+    the same process (the scheduler runs the flush inside `presence-connector serve`).
+    """
+    import random
+    import threading
+
+    from connector import accounts
+    from history import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "INSTANCE_PATH": f"{tmp}/instance", "CONNECTOR_DATABASE_URL":
+                          f"sqlite:///{tmp}/bench.db", "CONNECTOR_SECRET_KEY": "bench", "SF_LOGIN_URL": LOGIN,
+                          "SF_CLIENT_ID": "bench", "SF_CLIENT_SECRET": "bench-secret"})
+        parts = get_parts(app)
+        generate(parts.store, parts.settings.tz, agents, 1, parts.clock())
+        headers = {"Authorization": "Bearer " + accounts.create_token(parts.store, "integration", parts.clock())}
+
+        def changes_p99() -> tuple[float, float]:
+            latencies: list[float] = []
+            lock = threading.Lock()
+
+            def worker(seed: int) -> None:
+                rng, client, mine = random.Random(seed), app.test_client(), []
+                for _ in range(changes // clients):
+                    t0 = time.perf_counter()
+                    r = client.put(f"/api/v1/agents/agent{rng.randrange(agents):05d}/presence",
+                                   json={"state": rng.choice(("ready", "dnd", "break", "lunch"))}, headers=headers)
+                    mine.append(time.perf_counter() - t0)
+                    assert r.status_code == 200, r.data
+                with lock:
+                    latencies.extend(mine)
+            threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            q = statistics.quantiles(latencies, n=100)
+            return q[49] * 1000, q[98] * 1000
+
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            rsps.add(responses.POST, LOGIN + "/services/oauth2/token",
+                     json={"access_token": "00D!bench", "instance_url": INSTANCE, "token_type": "Bearer"})
+            rsps.add_callback(responses.PATCH, UPSERT, callback=lambda request: (200, {}, json.dumps(
+                [{"id": "a01000000000001", "success": True, "errors": [], "created": False}
+                 for _ in json.loads(request.body)["records"]])))
+            parts.salesforce.flush()  # the first flush writes every total; later ones what changed since
+            quiet = changes_p99()
+            stop, flushes, flush_ms = threading.Event(), [0], []
+
+            def flusher() -> None:
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    parts.salesforce.flush()
+                    flush_ms.append((time.perf_counter() - t0) * 1000)
+            background = threading.Thread(target=flusher)
+            background.start()
+            try:
+                busy = changes_p99()
+            finally:
+                stop.set()
+                background.join()
+        parts.store.dispose()
+    return {"quiet": quiet, "busy": busy, "flushes": len(flush_ms),
+            "flush_ms": statistics.median(flush_ms) if flush_ms else float("nan")}
+
+
 def main() -> None:
     print("Salesforce sync benchmark (median of 3 runs; API calls counted at the HTTP layer)")
     print(f"{'scenario':<26}{'agents':>8}{'pending':>9}{'API calls':>11}{'naive':>8}{'build ms':>10}{'flush ms':>10}")
@@ -124,6 +194,12 @@ def main() -> None:
     print(f"  {steady} calls per flush -> {per_day:,} API calls/day over 24 h ({per_day // 3:,} over an 8-hour shift)")
     print(f"  naive one call per changed row: {1_000 * DAY_SECONDS // DEFAULT_INTERVAL:,} calls/day over 24 h")
     print("  (the token request is an OAuth call, made once per process and again only on expiry)")
+    r = put_p99_during_flush()
+    print(f"\nPUT presence in process, 1,000 agents, 16 client threads, {2_000} changes each way:")
+    print(f"  no flush running:            p50 {r['quiet'][0]:.1f} ms, p99 {r['quiet'][1]:.1f} ms")
+    print(f"  flushes back to back:        p50 {r['busy'][0]:.1f} ms, p99 {r['busy'][1]:.1f} ms "
+          f"({r['flushes']} flushes, median {r['flush_ms']:.0f} ms each)")
+    print(f"  p99 with flushes / without:  {r['busy'][1] / r['quiet'][1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ from .errors import Conflict, InvalidInput, NotFound
 from . import web_sessions
 from .clock import utc_now
 from .security import check_pin, check_role, hash_secret, needs_rehash, new_token, token_digest, verify_secret
-from .store import Store
+from .store import Store, statements
 from .store.models import Agent, AgentSessionRow, ApiToken, User
 
 log = logging.getLogger(__name__)
 AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+TOKENS = "tokens"  #: the store generation that invalidates cached token -> principal lookups
+_MAX_CACHED_TOKENS = 10_000
 AGENT_FIELDS = ("id", "name", "team", "extension", "email", "salesforce_user_id", "pin")
 
 
@@ -226,12 +228,28 @@ def create_token(store: Store, role: str, now: datetime, agent_id: str | None = 
 
 
 def principal_for_token(store: Store, token: str) -> Principal | None:
-    with store.read() as s:
-        row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_digest(token),
-                                               ApiToken.revoked_at.is_(None))).scalar_one_or_none()
-        if row is None:
-            return None
-        return Principal(f"token:{row.name}", row.role, row.agent_id)
+    """Who a bearer token belongs to; None when it is unknown or revoked.
+
+    Known tokens are cached per process, stamped with the store's ``tokens`` generation; a
+    revocation bumps it in its own transaction, so every instance sees it on the next request
+    (one primary-key read of one small row, instead of the token row each time).
+    """
+    digest = token_digest(token)
+    cache: dict = store.caches.setdefault("principals", {})
+    current = statements.current_generation(store.reader, TOKENS)  # read before the token: never newer
+    hit = cache.get(digest)
+    if hit is not None and hit[0] == current:
+        return hit[1]
+    with store.reader.connect() as conn:
+        row = conn.execute(select(ApiToken.name, ApiToken.role, ApiToken.agent_id)
+                           .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    principal = Principal(f"token:{row.name}", row.role, row.agent_id)
+    if len(cache) >= _MAX_CACHED_TOKENS:
+        cache.clear()
+    cache[digest] = (current, principal)
+    return principal
 
 
 # -- administration: listing, disabling, PIN reset, token revocation ------------------------------
@@ -354,6 +372,7 @@ def revoke_token(store: Store, token_id: int, now: datetime) -> None:
             raise NotFound(f"no token {token_id}", field="token_id")
         if token.revoked_at is None:
             token.revoked_at = now
+            statements.bump_generation(s.connection(), TOKENS)
 
 
 def still_enabled(store: Store, name: str, with_pin: bool) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from .presence_config import PresenceConfig, load_config, parse_config
@@ -36,18 +36,22 @@ class ConfigRegistry:
         """Run ``on_change`` in the transaction of every later :meth:`apply` (the service re-times sessions)."""
         self._on_change = on_change
 
-    def active(self, s: Session | None = None) -> PresenceConfig:
+    def active(self, s: Session | Connection | None = None) -> PresenceConfig:
         """The active configuration; inside a transaction pass its session, else it opens its own read."""
         if s is None:
-            with self.store.read() as own:
+            with self.store.reader.connect() as own:
                 return self.active(own)
-        version_id = s.scalar(select(func.max(ConfigVersion.id)))
+        return self.at_version(s.scalar(select(func.max(ConfigVersion.id))), s)
+
+    def at_version(self, version_id: int | None, s: Session | Connection) -> PresenceConfig:
+        """The configuration of ``version_id`` (the newest one, read by the caller): parsed once, then cached."""
         if version_id is None:
             raise RuntimeError("no presence configuration in the store; run 'presence-connector init-db'")
-        with self._lock:
-            if self._cached and self._cached[0] == version_id:
-                return self._cached[1]
-        row = s.get(ConfigVersion, version_id)
+        cached = self._cached
+        if cached and cached[0] == version_id:
+            return cached[1]
+        row = s.execute(select(ConfigVersion.yaml, ConfigVersion.origin, ConfigVersion.name, ConfigVersion.created_at)
+                        .where(ConfigVersion.id == version_id)).one()
         config = replace(parse_config(row.yaml, source=row.origin or row.name, stored=True),
                          effective_from=row.created_at)
         with self._lock:

@@ -1,18 +1,20 @@
 """Read models: time per state per day, logon events, counters — for the API, CLI and pages."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 from collections import defaultdict
-from datetime import date, datetime, timedelta
-from typing import Iterable
+from bisect import bisect_right
+from datetime import date, datetime, timedelta, timezone
+from typing import Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, func, or_, select
 
 from .engine import COUNTERS, LogonSource
 from .errors import InvalidInput
-from .clock import iso
+from .clock import iso, parse_iso
 from .reads import ReadContext
 from .store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval
 from .tracking import local_day_bounds, split_by_day
@@ -61,85 +63,183 @@ def check_range(start: date, end: date) -> None:
 def time_tracking(ctx: ReadContext, start: date, end: date, agent_id: str | None = None,
                   agent_ids: list[str] | None = None) -> list[dict]:
     """Seconds per agent, local day and state in [start, end]; the open interval counts up to now."""
+    return list(iter_time_tracking(ctx, start, end, agent_id, agent_ids))
+
+
+def iter_time_tracking(ctx: ReadContext, start: date, end: date, agent_id: str | None = None,
+                       agent_ids: list[str] | None = None) -> Iterator[dict]:
+    """``time_tracking`` row by row, ordered by agent, day and state, in constant memory.
+
+    The range is checked (and due timers applied) before the first row; the rows come from one
+    read snapshot: the daily totals in index order, with the open intervals' shares merged in.
+    """
     check_range(start, end)
     ctx.settle_due()  # timers that fell due while no scheduler ran (e.g. a CLI export) count exactly
+    return _time_tracking_rows(ctx, start, end, agent_id, agent_ids)
+
+
+def _time_tracking_rows(ctx: ReadContext, start: date, end: date, agent_id: str | None,
+                        agent_ids: list[str] | None) -> Iterator[dict]:
     tz = ctx.tz
     now = ctx.clock()
-    totals: dict[tuple[str, date, str], dict] = {}
-    with ctx.store.read() as s:
-        config = ctx.configs.active(s)
-        names = dict(s.execute(select(Agent.id, Agent.name)).all())
-        q = select(DailyTotal).where(DailyTotal.day >= start, DailyTotal.day <= end)
-        iq = select(StateInterval).where(StateInterval.ended_at.is_(None))
+    with ctx.store.reader.connect() as conn:
+        config = ctx.configs.active(conn)
+        labels = {state.id: state.label for state in config.states}
+        names = dict(conn.execute(select(Agent.id, Agent.name)).all())
+        q = select(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id, DailyTotal.status,
+                   DailyTotal.reason_code, DailyTotal.seconds).where(DailyTotal.day >= start, DailyTotal.day <= end)
+        iq = select(StateInterval.agent_id, StateInterval.state_id, StateInterval.status, StateInterval.reason_code,
+                    StateInterval.started_at).where(StateInterval.ended_at.is_(None))
         if agent_id:
             q = q.where(DailyTotal.agent_id == agent_id)
             iq = iq.where(StateInterval.agent_id == agent_id)
         if agent_ids is not None:
             q = q.where(DailyTotal.agent_id.in_(agent_ids))
             iq = iq.where(StateInterval.agent_id.in_(agent_ids))
-        for t in s.execute(q).scalars():
-            totals[(t.agent_id, t.day, t.state_id)] = {"status": t.status, "reason_code": t.reason_code,
-                                                       "seconds": t.seconds}
-        for interval in s.execute(iq).scalars():
-            for day, seconds in split_by_day(interval.started_at, max(now, interval.started_at), tz):
+        q = q.order_by(*_binary_order(conn, DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id))
+        extra: dict[tuple[str, date, str], list] = {}  # open intervals' seconds: at most a few per agent
+        for aid, state_id, status, reason_code, started_at in conn.execute(iq):
+            for day, seconds in split_by_day(started_at, max(now, started_at), tz):
                 if start <= day <= end:
-                    row = totals.setdefault((interval.agent_id, day, interval.state_id),
-                                            {"status": interval.status, "reason_code": interval.reason_code,
-                                             "seconds": 0.0})
-                    row["seconds"] += seconds
-    rows = []
-    for (aid, day, state_id), t in sorted(totals.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-        state = config.find(state_id)
-        rows.append({"agent_id": aid, "agent_name": names.get(aid, aid), "date": day.isoformat(),
-                     "state_id": state_id, "state_label": state.label if state else state_id,
-                     "status": t["status"], "reason_code": t["reason_code"], "seconds": round(t["seconds"])})
-    return rows
+                    extra.setdefault((aid, day, state_id), [status, reason_code, 0.0])[2] += seconds
+        pending = sorted(extra)
+        next_extra = 0
+
+        def row(key: tuple, status: int, reason_code: str, seconds: float) -> dict:
+            aid, day, state_id = key
+            return {"agent_id": aid, "agent_name": names.get(aid, aid), "date": day.isoformat(),
+                    "state_id": state_id, "state_label": labels.get(state_id, state_id), "status": status,
+                    "reason_code": reason_code, "seconds": round(seconds)}
+
+        for aid, day, state_id, status, reason_code, seconds in conn.execution_options(
+                stream_results=True, yield_per=2000).execute(q):
+            key = (aid, day, state_id)
+            while next_extra < len(pending) and pending[next_extra] < key:
+                status_x, reason_x, seconds_x = extra[pending[next_extra]]
+                yield row(pending[next_extra], status_x, reason_x, seconds_x)
+                next_extra += 1
+            if next_extra < len(pending) and pending[next_extra] == key:
+                seconds += extra[key][2]
+                next_extra += 1
+            yield row(key, status, reason_code, seconds)
+        for key in pending[next_extra:]:
+            yield row(key, *extra[key])
+
+
+def _binary_order(conn, *columns):
+    """Order text as Python does (code points), also on PostgreSQL, whose default collation differs."""
+    if conn.dialect.name != "postgresql":
+        return columns
+    return [c.collate("C") if isinstance(c.type, String) else c for c in columns]
+
+
+LOGON_PAGE_DEFAULT = 1000
+LOGON_PAGE_MAX = 10000
 
 
 def logon_events(ctx: ReadContext, start: date, end: date, include: list[str] | None = None,
                  exclude: list[str] | None = None, agent_id: str | None = None) -> list[dict]:
+    """Every logon event in [start, end], oldest first."""
+    return list(iter_logon_events(ctx, start, end, include, exclude, agent_id))
+
+
+def iter_logon_events(ctx: ReadContext, start: date, end: date, include: list[str] | None = None,
+                      exclude: list[str] | None = None, agent_id: str | None = None, after: str | None = None,
+                      limit: int | None = None, newest_first: bool = False) -> Iterator[dict]:
+    """Logon events in [start, end] in constant memory; ``after`` is a page cursor (``logon_cursor``)."""
     check_range(start, end)
+    position = _parse_cursor(after) if after else None
+    return _logon_rows(ctx, start, end, include, exclude, agent_id, position, limit, newest_first)
+
+
+def logon_events_page(ctx: ReadContext, start: date, end: date, include: list[str] | None = None,
+                      exclude: list[str] | None = None, agent_id: str | None = None, after: str | None = None,
+                      limit: int = LOGON_PAGE_DEFAULT, newest_first: bool = False) -> tuple[list[dict], str | None]:
+    """One page of logon events and the cursor of the next page (None on the last page)."""
+    rows = list(iter_logon_events(ctx, start, end, include, exclude, agent_id, after, limit + 1, newest_first))
+    if len(rows) <= limit:
+        return [_public(r) for r in rows], None
+    rows = rows[:limit]
+    return [_public(r) for r in rows], logon_cursor(rows[-1])
+
+
+def logon_cursor(row: dict) -> str:
+    return base64.urlsafe_b64encode(f"{row['at']}|{row['_id']}".encode()).decode().rstrip("=")
+
+
+def _parse_cursor(value: str) -> tuple[datetime, int]:
+    try:
+        at, row_id = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode().split("|")
+        return parse_iso(at), int(row_id)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidInput("after must be the 'next' value of a previous page", field="after") from None
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "_id"}
+
+
+def _logon_rows(ctx: ReadContext, start: date, end: date, include, exclude, agent_id, position, limit,
+                newest_first: bool) -> Iterator[dict]:
     tz = ctx.tz
     lo, _ = local_day_bounds(start, tz)
     _, hi = local_day_bounds(end, tz)
-    with ctx.store.read() as s:
-        q = select(LogonEventRow, Agent.name).join(Agent, Agent.id == LogonEventRow.agent_id) \
-            .where(LogonEventRow.at >= lo, LogonEventRow.at < hi).order_by(LogonEventRow.at, LogonEventRow.id)
-        if include:
-            q = q.where(LogonEventRow.logon_source.in_(include))
-        if exclude:
-            q = q.where(LogonEventRow.logon_source.not_in(exclude))
-        if agent_id:
-            q = q.where(LogonEventRow.agent_id == agent_id)
-        return [{"at": iso(e.at), "agent_id": e.agent_id, "agent_name": name, "action": e.action,
-                 "logon_source": e.logon_source, "device": e.device, "actor": e.actor or ""}
-                for e, name in s.execute(q).all()]
+    e = LogonEventRow
+    q = select(e.id, e.at, e.agent_id, Agent.name, e.action, e.logon_source, e.device, e.actor) \
+        .join(Agent, Agent.id == e.agent_id).where(e.at >= lo, e.at < hi)
+    if include:
+        q = q.where(e.logon_source.in_(include))
+    if exclude:
+        q = q.where(e.logon_source.not_in(exclude))
+    if agent_id:
+        q = q.where(e.agent_id == agent_id)
+    if position is not None:
+        at, row_id = position
+        q = q.where(or_(e.at < at, and_(e.at == at, e.id < row_id)) if newest_first
+                    else or_(e.at > at, and_(e.at == at, e.id > row_id)))
+    q = q.order_by(e.at.desc(), e.id.desc()) if newest_first else q.order_by(e.at, e.id)
+    if limit is not None:
+        q = q.limit(limit)
+    with ctx.store.reader.connect() as conn:
+        for row_id, at, aid, name, action, source, device, actor in conn.execution_options(
+                stream_results=True, yield_per=2000).execute(q):
+            yield {"at": iso(at), "agent_id": aid, "agent_name": name, "action": action, "logon_source": source,
+                   "device": device, "actor": actor or "", "_id": row_id}
 
 
 def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None = None) -> list[dict]:
     """Time logged in per agent per day, derived from the Acquired/Released events."""
+    check_range(start - timedelta(days=1), end)
     tz = ctx.tz
-    now = ctx.clock()
-    events = logon_events(ctx, start - timedelta(days=1), end, agent_id=agent_id)
-    open_since: dict[str, datetime] = {}
+    now = ctx.clock().timestamp()
+    edges, days = _local_days(start - timedelta(days=1), end, tz)
+    e = LogonEventRow
+    open_since: dict[str, float] = {}
     active: dict[str, set] = defaultdict(set)
     seconds: dict[tuple[str, date], float] = defaultdict(float)
 
-    def add(aid: str, a: datetime, b: datetime) -> None:
-        for day, secs in split_by_day(a, b, tz):
-            if start <= day <= end:
-                seconds[(aid, day)] += secs
+    def add(aid: str, a: float, b: float) -> None:
+        index = max(0, bisect_right(edges, a) - 1)
+        while a < b and index < len(days):
+            boundary = min(b, edges[index + 1])
+            if start <= days[index] <= end and boundary > a:
+                seconds[(aid, days[index])] += boundary - a
+            a, index = boundary, index + 1
 
-    for e in events:
-        at = datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
-        aid = e["agent_id"]
-        if e["action"] == "Acquired":
-            if not active[aid]:
-                open_since[aid] = at
-            active[aid].add(e["device"])
-        else:
-            if active[aid]:
-                active[aid].discard(e["device"])
+    with ctx.store.reader.connect() as conn:
+        q = select(_epoch(conn, e.at), e.agent_id, e.action, e.device).where(
+            e.at >= datetime.fromtimestamp(edges[0], timezone.utc), e.at < datetime.fromtimestamp(edges[-1], timezone.utc)
+        ).order_by(e.at, e.id)
+        if agent_id:
+            q = q.where(e.agent_id == agent_id)
+        for at, aid, action, device in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
+            at = float(at)
+            if action == "Acquired":
+                if not active[aid]:
+                    open_since[aid] = at
+                active[aid].add(device)
+            elif active[aid]:
+                active[aid].discard(device)
                 if not active[aid] and aid in open_since:
                     add(aid, open_since.pop(aid), at)
     for aid, since in open_since.items():
@@ -175,6 +275,35 @@ def to_csv(rows: Iterable[dict], fields: list[str]) -> str:
     return buf.getvalue()
 
 
+def iter_csv(rows: Iterable[dict], fields: list[str], chunk: int = 500) -> Iterator[str]:
+    """``to_csv`` in pieces of ``chunk`` rows, for a streamed download."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for n, row in enumerate(rows, start=1):
+        writer.writerow({k: _csv_safe(row.get(k)) for k in fields})
+        if n % chunk == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def iter_json(head: dict, key: str, rows: Iterable[dict], chunk: int = 500) -> Iterator[str]:
+    """``{**head, key: [rows...]}`` as JSON text in pieces, for a streamed response."""
+    yield json.dumps(head)[:-1] + (", " if head else "") + json.dumps(key) + ": ["
+    batch: list[dict] = []
+    first = True
+    for row in rows:
+        batch.append(row)
+        if len(batch) == chunk:
+            yield ("" if first else ", ") + json.dumps(batch)[1:-1]  # one encoder call per chunk
+            first, batch = False, []
+    if batch:
+        yield ("" if first else ", ") + json.dumps(batch)[1:-1]
+    yield "]}"
+
+
 def _csv_safe(value):
     """Keep spreadsheet formulas out of exports (a device name like '=HYPERLINK(...)')."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
@@ -205,18 +334,43 @@ def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict
     hours = [{"start": iso(lo + timedelta(hours=h)),
               "label": (lo + timedelta(hours=h)).astimezone(tz).strftime("%H:%M"), "seconds": defaultdict(float)}
              for h in range(int((hi - lo).total_seconds() // 3600))]
-    with ctx.store.read() as s:
-        q = select(StateInterval).join(Agent, Agent.id == StateInterval.agent_id) \
-            .where(StateInterval.started_at < end,
-                   (StateInterval.ended_at.is_(None)) | (StateInterval.ended_at > lo))
+    si = StateInterval
+    # intervals that started during the day, and the one per agent that was running when it began
+    # (an agent's intervals are contiguous: the latest one started before midnight)
+    running_at_start = select(si.id).where(si.agent_id == Agent.id, si.started_at < lo) \
+        .order_by(si.started_at.desc()).limit(1).correlate(Agent).scalar_subquery()
+    agents_q = select(running_at_start).select_from(Agent)
+    with ctx.store.reader.connect() as conn:
+        # instants as epoch seconds: plain floats, no datetime per row
+        started_s, ended_s = _epoch(conn, si.started_at), _epoch(conn, si.ended_at)
+        started = select(si.state_id, started_s, ended_s).where(si.started_at >= lo, si.started_at < end)
         if team:
-            q = q.where(Agent.team == team)
-        intervals = s.execute(q).scalars().all()
-    for interval in intervals:
-        a, b = max(interval.started_at, lo), min(interval.ended_at or end, end)
+            agents_q = agents_q.where(Agent.team == team)
+            started = started.join(Agent, Agent.id == si.agent_id).where(Agent.team == team)
+        spanning = select(si.state_id, started_s, ended_s).where(
+            si.id.in_(agents_q), si.started_at < end, or_(si.ended_at.is_(None), si.ended_at > lo))
+        intervals = conn.execute(spanning).all() + conn.execute(started).all()
+    lo_s, end_s = lo.timestamp(), end.timestamp()
+    per_hour = [h["seconds"] for h in hours]
+    for state_id, started_at, ended_at in intervals:
+        a, b = max(float(started_at), lo_s), min(float(ended_at) if ended_at is not None else end_s, end_s)
         while a < b:
-            index = int((a - lo).total_seconds() // 3600)
-            boundary = min(b, lo + timedelta(hours=index + 1))
-            hours[index]["seconds"][interval.state_id] += (boundary - a).total_seconds()
+            index = int((a - lo_s) // 3600)
+            boundary = min(b, lo_s + (index + 1) * 3600)
+            per_hour[index][state_id] += boundary - a
             a = boundary
     return [{**h, "seconds": {k: round(v) for k, v in h["seconds"].items() if round(v)}} for h in hours]
+
+
+def _epoch(conn, column):
+    """A UTC timestamp column as epoch seconds (SQLite keeps naive UTC text, PostgreSQL a timestamp)."""
+    if conn.dialect.name == "postgresql":
+        return func.extract("epoch", column)
+    return (func.julianday(column) - 2440587.5) * 86400.0
+
+
+def _local_days(first: date, last: date, tz) -> tuple[list[float], list[date]]:
+    """Epoch seconds of each local midnight from ``first`` to the one after ``last`` (DST-exact), and the days."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    edges = [local_day_bounds(d, tz)[0].timestamp() for d in days] + [local_day_bounds(last, tz)[1].timestamp()]
+    return edges, days

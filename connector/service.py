@@ -9,30 +9,31 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .accounts import upgrade_pin_hash
 from .bus import EventBus
-from .clock import Clock, iso, utc_now
+from .clock import Clock, utc_now
 from .configs import ConfigRegistry
-from .engine import (CALL_DIRECTIONS, AgentSession, CallClosed, ChangeSource, Counted, Decision, DialRequested,
-                     Engine, LogonEvent, SessionEnded, StateChanged)
+from .engine import CALL_DIRECTIONS, AgentSession, ChangeSource, Decision, DialRequested, Engine, StateChanged
 from .validation import one_line
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .presence_config import PresenceConfig
-from .security import check_pin, seal, verify_secret
+from .security import check_pin, verify_secret
 from .settings import Settings
 from .store import Store
-from .store.models import Agent, AgentSessionRow, Call, DailyCounter, DailyTotal, LogonEventRow, StateInterval
-from .store.rows import logons_from_json, outbox_row, session_from_row, session_to_row
-from .tracking import split_by_day
-from .views import agent_view, presence_payload
+from .store import statements
+from .store.models import Agent, AgentSessionRow, Call
+from .store.rows import logons_from_json, session_from_row
+from .store.statements import AgentRecord
+from .grid import agent_grid
+from .recording import DecisionWriter
+from .views import agent_view
 
 #: ``pin_guard(account, check)``: run ``check`` under the guessing limits; None when the PIN was wrong
 PinGuard = Callable[[str, Callable[[], "bool | None"]], "bool | None"]
@@ -63,6 +64,7 @@ class PresenceService:
         self.configs = configs
         self.clock = clock
         self.outbox_targets: OutboxTargets = outbox_targets or (lambda config: [])
+        self._writer = DecisionWriter(settings, lambda config: self.outbox_targets(config))
         #: the adapters that really dial a number under a configuration (a PBX in dial mode)
         self.dial_targets: OutboxTargets = dial_targets or (lambda config: [])
         #: called after a commit that may have written outbox rows (wakes the dispatcher)
@@ -75,28 +77,27 @@ class PresenceService:
         with self._locks_guard:
             return self._locks[agent_id]
 
-    @contextmanager
-    def _agent_tx(self, agent_id: str) -> Iterator[tuple[Session, Agent, AgentSessionRow, PresenceConfig, datetime]]:
-        """The agent's session row, locked for this transaction (in-process and in the database)."""
-        with self._lock(agent_id), self.store.write() as s:
-            agent = s.get(Agent, agent_id)
-            if agent is None or not agent.active:
-                raise NotFound(f"no agent '{agent_id}'", field="agent_id", code="unknown_agent")
-            row = s.execute(select(AgentSessionRow).where(AgentSessionRow.agent_id == agent_id)
-                            .with_for_update()).scalar_one_or_none()
-            if row is None:
-                row = AgentSessionRow(agent_id=agent_id, logons=[], version=0, logoff_pending=False)
-                s.add(row)
-            yield s, agent, row, self.configs.active(s), self.clock()
-
     def _run(self, agent_id: str, decide: Callable[[Engine, AgentSession, datetime, Session], Decision],
              pin: str | None = None) -> Outcome:
+        """Decide on the agent's stored session and write the decision in one transaction.
+
+        Decided first on a read snapshot, then written under the store's write lock with a guard
+        (the session row's version, the configuration's version, the agent still active), so the
+        write lock covers only the statements; if another writer got there first it is decided
+        again. A decision that reads or writes ORM rows (a PIN check, a call record) is decided
+        inside the write transaction instead, on the row locked there.
+        """
         published: list[tuple[str, dict]] = []
-        with self._agent_tx(agent_id) as (s, agent, row, config, now):
-            engine = Engine(config)
-            decision = decide(engine, session_from_row(row), now, s)
-            self._record(s, agent, row, decision, engine, published, pin)
-            view = agent_view(agent, decision.session, config, now)
+        with self._lock(agent_id):
+            for _ in range(3):
+                done = self._decide_then_write(agent_id, decide, pin, published)
+                if done is not None:
+                    break
+                published.clear()
+            else:
+                done = self._decide_in_transaction(agent_id, decide, pin, published)
+        agent, decision, config, now = done
+        view = agent_view(agent, decision.session, config, now)
         if any(isinstance(e, (StateChanged, DialRequested)) for e in decision.effects):
             self.outbox_written()
         for kind, data in published:
@@ -105,103 +106,47 @@ class PresenceService:
             self.bus.publish("agent", view)
         return Outcome(decision, view)
 
-    def _record(self, s: Session, agent: Agent, row: AgentSessionRow, decision: Decision, engine: Engine,
-                published: list, pin: str | None = None) -> None:
-        tz = self.settings.tz
-        config = engine.config
-        for effect in decision.effects:
-            if isinstance(effect, StateChanged):
-                if effect.previous is None:  # the PBX login code goes before the first state's code
-                    self._pbx_code(s, agent, config, "login", effect, pin)
-                self._close_interval(s, agent.id, effect.at)
-                if effect.current is not None:
-                    s.add(StateInterval(agent_id=agent.id, state_id=effect.current.id,
-                                        status=int(effect.current.status), reason_code=effect.current.reason_code,
-                                        source=effect.source, cause=effect.cause or None, started_at=effect.at))
-                for adapter in self.outbox_targets(config):
-                    if adapter != effect.source:  # never echo a change back where it came from
-                        s.add(outbox_row(agent.id, adapter, "presence", presence_payload(effect), effect.source,
-                                         effect.at))
-                published.append(("presence", {"agent_id": agent.id, **presence_payload(effect)}))
-                if effect.current is None:
-                    self._pbx_code(s, agent, config, "logout", effect, None)
-            elif isinstance(effect, LogonEvent):
-                s.add(LogonEventRow(at=effect.at, agent_id=agent.id, action=effect.action,
-                                    logon_source=effect.logon_source, device=effect.device, actor=effect.actor))
-                published.append(("logon", {"agent_id": agent.id, "action": effect.action,
-                                            "logon_source": effect.logon_source, "device": effect.device,
-                                            "at": iso(effect.at)}))
-            elif isinstance(effect, Counted):
-                self._count(s, agent.id, effect.at.astimezone(tz).date(), effect.counter)
-            elif isinstance(effect, SessionEnded):
-                published.append(("session_ended", {"agent_id": agent.id, "device": effect.device,
-                                                     "reason": effect.reason, "at": iso(effect.at)}))
-            elif isinstance(effect, DialRequested):
-                for adapter in self.outbox_targets(config):
-                    s.add(outbox_row(agent.id, adapter, "dial", {"number": effect.number, "at": iso(effect.at)},
-                                     ChangeSource.SOFTPHONE, effect.at))
-            elif isinstance(effect, CallClosed):
-                call = s.get(Call, (agent.id, effect.call_id))
-                if call is not None and call.ended_at is None:  # a late "ended" event is then a repeat
-                    call.ended_at, call.end_cause = effect.at, effect.cause
-                    if call.started_at is not None:
-                        call.duration_seconds = int((effect.at - call.started_at).total_seconds())
-        session_to_row(decision.session, row)
-        self._set_due(row, engine, decision.session)
-        row.version = (row.version or 0) + 1
+    def _loaded(self, conn, agent_id: str, lock: bool) -> tuple[AgentRecord, Any, int | None, PresenceConfig]:
+        loaded = statements.load_agent_session(conn, agent_id, lock=lock)
+        if loaded is None or not loaded[0].active:
+            raise NotFound(f"no agent '{agent_id}'", field="agent_id", code="unknown_agent")
+        agent, row, config_version = loaded
+        return agent, row, config_version, self.configs.at_version(config_version, conn)
 
-    @staticmethod
-    def _set_due(row: AgentSessionRow, engine: Engine, session: AgentSession) -> None:
-        due = engine.next_due(session)
-        row.next_due_at = due[0] if due else None
+    def _decide_then_write(self, agent_id: str, decide, pin: str | None, published: list) -> tuple | None:
+        """None when the decision needs the transaction, or another writer changed the session first."""
+        with self.store.reader.connect() as conn:
+            loaded = statements.load_agent_session(conn, agent_id, lock=False)
+            config = self.configs.at_version(loaded[2], conn) if loaded else None
+        if loaded is None or not loaded[0].active:  # unknown, disabled or without a session row yet
+            return self._decide_in_transaction(agent_id, decide, pin, published)
+        agent, row, config_version = loaded
+        now = self.clock()
+        engine = Engine(config)
+        try:
+            decision = decide(engine, session_from_row(row), now, _NoSession())
+        except _NeedsTransaction:
+            return self._decide_in_transaction(agent_id, decide, pin, published)
+        with self.store.write_connection() as conn:
+            if not statements.claim_session(conn, agent_id, row.version, config_version):
+                return None
+            self._writer.record(conn, agent, decision, engine, published, pin)
+        return agent, decision, config, now
 
-    def _pbx_code(self, s: Session, agent: Agent, config: PresenceConfig, kind: str, effect: StateChanged,
-                  pin: str | None) -> None:
-        """Queue the PBX login/logout short code (PBX mode dial); a PIN travels sealed, never in clear.
-
-        Not for a login or logout the PBX itself reported (no echo).
-        """
-        at = effect.at
-        code = config.options.login_code if kind == "login" else config.options.logout_code
-        if config.options.pbx_mode != "dial" or not code:
-            return
-        payload: dict = {"extension": agent.extension, "at": iso(at)}
-        if "{pin}" in code:
-            if not pin:
-                return  # an agent without a PIN has no PBX login code to send
-            payload["pin_sealed"] = seal(pin, self.settings.secret_key)
-        for adapter in self.outbox_targets(config):
-            if adapter != effect.source:
-                s.add(outbox_row(agent.id, adapter, kind, dict(payload), effect.source, at))
-
-    def _close_interval(self, s: Session, agent_id: str, at: datetime) -> None:
-        open_rows = s.execute(select(StateInterval).where(StateInterval.agent_id == agent_id,
-                                                          StateInterval.ended_at.is_(None))).scalars().all()
-        for interval in open_rows:
-            interval.ended_at = max(at, interval.started_at)
-            for day, seconds in split_by_day(interval.started_at, interval.ended_at, self.settings.tz):
-                self._add_total(s, interval, day, seconds, at)
-
-    @staticmethod
-    def _add_total(s: Session, interval: StateInterval, day, seconds: float, at: datetime) -> None:
-        total = s.execute(select(DailyTotal).where(DailyTotal.agent_id == interval.agent_id, DailyTotal.day == day,
-                                                   DailyTotal.state_id == interval.state_id)).scalar_one_or_none()
-        if total is None:
-            total = DailyTotal(agent_id=interval.agent_id, day=day, state_id=interval.state_id, seconds=0.0)
-            s.add(total)
-        total.status = interval.status
-        total.reason_code = interval.reason_code
-        total.seconds = (total.seconds or 0.0) + seconds
-        total.updated_at = at
-
-    @staticmethod
-    def _count(s: Session, agent_id: str, day, counter: str) -> None:
-        row = s.execute(select(DailyCounter).where(DailyCounter.agent_id == agent_id, DailyCounter.day == day,
-                                                   DailyCounter.counter == counter)).scalar_one_or_none()
-        if row is None:
-            s.add(DailyCounter(agent_id=agent_id, day=day, counter=counter, count=1))
-        else:
-            row.count += 1
+    def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
+        with self.store.write_connection() as conn:
+            agent, row, _, config = self._loaded(conn, agent_id, lock=True)
+            now = self.clock()
+            engine = Engine(config)
+            s = Session(bind=conn, expire_on_commit=False)
+            try:
+                decision = decide(engine, session_from_row(row), now, s)
+                s.flush()
+            finally:
+                s.close()
+            statements.claim_session(conn, agent_id, row.version, None)
+            self._writer.record(conn, agent, decision, engine, published, pin)
+        return agent, decision, config, now
 
     # -- operations --------------------------------------------------------------------------
     def login(self, agent_id: str, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE,
@@ -328,14 +273,18 @@ class PresenceService:
         old_engine, new_engine = Engine(old), Engine(new)
         rows = s.execute(select(AgentSessionRow).where(AgentSessionRow.state_id.is_not(None))
                          .order_by(AgentSessionRow.agent_id).with_for_update()).scalars().all()
+        conn = s.connection()
         for row in rows:
             agent = s.get(Agent, row.agent_id)
             decision = old_engine.settle(session_from_row(row), now)
             if decision.effects:
-                self._record(s, agent, row, decision, old_engine, published)
+                self._writer.record(conn, agent, decision, old_engine, published)  # Core statements, same transaction
                 if decision.state_changes:
                     views.append(agent_view(agent, decision.session, new, now))
-            self._set_due(row, new_engine, decision.session)
+            # only these two attributes are dirty on the ORM row, so its flush keeps what _record wrote
+            due = new_engine.next_due(decision.session)
+            row.next_due_at = due[0] if due else None
+            row.version = (row.version or 0) + 1  # a change decided on an older snapshot is decided again
 
         def publish() -> None:
             for kind, data in published:
@@ -409,4 +358,20 @@ class PresenceService:
                 session = session_from_row(row) if row else AgentSession(agent.id)
                 views.append(agent_view(agent, engine.settle(session, now).session, config, now))
             return views
+
+
+    def agent_grid(self, agent_ids: list[str] | None = None) -> list[dict]:
+        """Every active agent as the dashboard grid shows it (see connector/grid.py)."""
+        return agent_grid(self.store, self.configs, self.clock(), self.agents, agent_ids)
+
+
+class _NeedsTransaction(Exception):
+    """A decision asked for the ORM session: decide it again inside the write transaction."""
+
+
+class _NoSession:
+    """Stands in for the ORM session while deciding on a read snapshot; any use means 'decide in the transaction'."""
+
+    def __getattr__(self, name: str):
+        raise _NeedsTransaction(name)
 

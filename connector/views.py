@@ -43,6 +43,13 @@ def _next_state(session: AgentSession, config: PresenceConfig) -> dict | None:
     return (config.find(session.next_state_id) or config.ready_state).as_dict()
 
 
+def grid_view(view: dict) -> dict:
+    """The few fields the dashboard's grid shows of an agent view (the state by id; the page has the states)."""
+    return {"id": view["id"], "name": view["name"], "team": view["team"], "logged_in": view["logged_in"],
+            "state": view["state"]["id"] if view["state"] else None, "seconds_in_state": view["seconds_in_state"],
+            "connection_lost": view["connection_lost"]}
+
+
 def state_brief(state: PresenceState | None) -> dict | None:
     """A state as an outbox row and a live event carry it (adapters get it back as ``StateInfo``)."""
     if state is None:

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import ConnectorError
-from ..store.faults import store_fault
+from ..store.faults import DRIVER_OPERATIONAL, store_fault
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def init_app(app: Flask) -> None:
         return body, status, headers
 
     @app.errorhandler(SQLAlchemyError)
-    def _store_error(exc: SQLAlchemyError):
+    def _store_error(exc: Exception):
         fault = store_fault(exc)
         if fault is None:
             return _unexpected(exc)
@@ -55,6 +55,9 @@ def init_app(app: Flask) -> None:
         if not wants_json():
             return f"{fault.message}.", 503, headers
         return jsonify(fault.to_dict()), 503, headers
+
+    for driver_error in DRIVER_OPERATIONAL:  # the change path runs its statements straight on the driver
+        app.register_error_handler(driver_error, _store_error)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

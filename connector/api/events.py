@@ -12,7 +12,7 @@ import json
 from flask import Response, stream_with_context
 
 from .auth import current_principal, require
-from .routes import bp
+from .routes import _grid_view, bp
 from ..parts import get_parts
 
 KEEPALIVE_SECONDS = 15
@@ -29,8 +29,13 @@ def events():
     ext = get_parts()
     principal = current_principal()
     only = principal.agent_id if principal.role == "agent" else None
+    grid = _grid_view()
     subscription = ext.bus.subscribe()  # before the snapshot, so nothing falls between the two
-    snapshot = ext.service.agents([only] if only else None)
+    try:
+        snapshot = (ext.service.agent_grid if grid else ext.service.agents)([only] if only else None)
+    except BaseException:
+        subscription.close()
+        raise
 
     def stream():
         try:

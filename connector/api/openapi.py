@@ -7,6 +7,7 @@ from .routes import bp
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 AGENT = {"$ref": "#/components/schemas/Agent"}
+VIEW = {"name": "view", "in": "query", "schema": {"enum": ["full", "grid"]}}
 
 
 def _op(summary: str, roles: str, body: dict | None = None, ok: dict | None = None,
@@ -77,8 +78,10 @@ def spec() -> dict:
                                         ok={"type": "object"}, errors=()), "security": []}},
         "/api/v1/presence-states": {"get": _op("The active presence states and options", "any",
                                                ok={"type": "object"}, errors=(401,))},
-        "/api/v1/agents": {"get": _op("Agents with their live presence (an agent sees itself)", "any",
-                                      ok={"type": "object"}, errors=(401,))},
+        "/api/v1/agents": {"get": _op("Agents with their live presence (an agent sees itself); view=grid sends "
+                                      "only id, name, team, logged_in, state (its id), seconds_in_state and "
+                                      "connection_lost", "any", ok={"type": "object"}, errors=(401, 422),
+                                      params=[VIEW])},
         agent_path("/login"): {"post": _op(
             "Log the agent in (acquire a logon)", "agent (itself), supervisor, admin, integration",
             _obj({"logon_source": STR, "device": STR, "source": STR, "pin": STR}), params=[AGENT_ID],
@@ -139,11 +142,17 @@ def spec() -> dict:
             "Seconds per agent, day and state (CSV with Accept: text/csv)", "any (an agent sees itself)",
             ok={"type": "object"}, params=RANGE + [{"name": "agent", "in": "query", "schema": STR}], extra=RANGE_NOTE)},
         "/api/v1/logon-events": {"get": _op(
-            "Logon events (Acquired/Released) with include/exclude filters on logon source "
-            "(CSV with Accept: text/csv)", "supervisor, admin", ok={"type": "object"},
+            "Logon events (Acquired/Released) with include/exclude filters on logon source. JSON comes in pages "
+            "of `limit` events (default 1000, at most 10000) with `next`, the cursor to pass as `after` for the "
+            "next page (null on the last); CSV (Accept: text/csv or format=csv) holds every event, streamed",
+            "supervisor, admin", ok={"type": "object"},
             params=RANGE + [{"name": "include", "in": "query", "schema": STR},
                             {"name": "exclude", "in": "query", "schema": STR},
-                            {"name": "agent", "in": "query", "schema": STR}], extra=RANGE_NOTE)},
+                            {"name": "agent", "in": "query", "schema": STR},
+                            {"name": "limit", "in": "query",
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                            {"name": "after", "in": "query", "schema": STR},
+                            {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}}], extra=RANGE_NOTE)},
         "/api/v1/session-time": {"get": _op("Time logged in per agent per day, from the logon events",
                                             "supervisor, admin", ok={"type": "object"}, params=RANGE,
                                             extra=RANGE_NOTE)},
@@ -157,8 +166,9 @@ def spec() -> dict:
                                    "description": "Roles: any (an agent receives only its own events). EventSource "
                                                   "cannot send headers, so this endpoint alone also takes a stream "
                                                   "token (pcs1..., POST /api/v1/omni-channel/stream-tokens) as "
-                                                  "?stream_token=: short-lived, scoped to one agent; never log it.",
-                                   "parameters": [{"name": "stream_token", "in": "query", "schema": STR}],
+                                                  "?stream_token=: short-lived, scoped to one agent; never log it. "
+                                                  "view=grid: the snapshot as GET /api/v1/agents?view=grid sends it.",
+                                   "parameters": [{"name": "stream_token", "in": "query", "schema": STR}, VIEW],
                                    "responses": {"200": {"description": "text/event-stream"}}}},
         "/api/v1/config/history": {"get": _op("Versions of the presence configuration", "admin",
                                               ok={"type": "object"})},

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from .. import accounts, reports
 from ..engine import ChangeSource, LogonSource
@@ -96,7 +96,17 @@ def presence_states():
 def list_agents():
     principal = current_principal()
     only = [principal.agent_id] if principal.role == "agent" else None
+    if _grid_view():
+        return jsonify({"agents": service().agent_grid(only)})
     return jsonify({"agents": service().agents(only)})
+
+
+def _grid_view() -> bool:
+    """``view=grid``: only what the dashboard grid shows of each agent (its state by id)."""
+    view = request.args.get("view", "full")
+    if view not in ("full", "grid"):
+        raise InvalidInput("view must be 'full' or 'grid'", field="view")
+    return view == "grid"
 
 
 @bp.post("/agents/<agent_id>/login")
@@ -313,24 +323,44 @@ def time_tracking():
         if agent not in (None, principal.agent_id):
             require_agent_access(agent)
         agent = principal.agent_id
-    rows = reports.time_tracking(get_parts().reads, start, end, agent_id=agent)
+    rows = reports.iter_time_tracking(get_parts().reads, start, end, agent_id=agent)
     if _wants_csv():
-        return Response(reports.to_csv(rows, reports.TIME_TRACKING_FIELDS), mimetype="text/csv",
+        return Response(stream_with_context(reports.iter_csv(rows, reports.TIME_TRACKING_FIELDS)), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"})
-    return jsonify({"from": start.isoformat(), "to": end.isoformat(), "rows": rows})
+    return Response(stream_with_context(reports.iter_json({"from": start.isoformat(), "to": end.isoformat()}, "rows",
+                                                          rows)), mimetype="application/json")
 
 
 @bp.get("/logon-events")
 @require("supervisor", "admin")
 def logon_events():
+    """Logon events: JSON in pages (``limit``, ``after`` = the previous page's ``next``), CSV complete."""
     start, end = _range()
     include = reports.parse_sources(request.args.getlist("include"), "include")
     exclude = reports.parse_sources(request.args.getlist("exclude"), "exclude")
-    rows = reports.logon_events(get_parts().reads, start, end, include, exclude, agent_id=request.args.get("agent") or None)
+    agent = request.args.get("agent") or None
+    order = request.args.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise InvalidInput("order must be 'asc' (oldest first) or 'desc' (newest first)", field="order")
+    ctx = get_parts().reads
     if _wants_csv():
-        return Response(reports.to_csv(rows, reports.LOGON_EVENT_FIELDS), mimetype="text/csv",
+        rows = reports.iter_logon_events(ctx, start, end, include, exclude, agent_id=agent,
+                                         newest_first=order == "desc")
+        return Response(stream_with_context(reports.iter_csv(rows, reports.LOGON_EVENT_FIELDS)), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"})
-    return jsonify({"from": start.isoformat(), "to": end.isoformat(), "events": rows})
+    limit = _limit(request.args.get("limit"))
+    events, next_cursor = reports.logon_events_page(ctx, start, end, include, exclude, agent_id=agent,
+                                                    after=request.args.get("after") or None, limit=limit,
+                                                    newest_first=order == "desc")
+    return jsonify({"from": start.isoformat(), "to": end.isoformat(), "events": events, "next": next_cursor})
+
+
+def _limit(value: str | None) -> int:
+    if value in (None, ""):
+        return reports.LOGON_PAGE_DEFAULT
+    if not value.isdigit() or not 1 <= int(value) <= reports.LOGON_PAGE_MAX:
+        raise InvalidInput(f"limit must be a whole number from 1 to {reports.LOGON_PAGE_MAX}", field="limit")
+    return int(value)
 
 
 @bp.get("/session-time")

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import bindparam, exists, func, insert, or_, select, tuple_, update
 
 from .. import reports
 from ..reads import ReadContext
 from ..store.models import AgentSessionRow, DailyTotal, StateInterval
+from ..tracking import split_by_day
 
 MAX_RANGE_DAYS = 366  # reports.check_range refuses more in one read
 
@@ -83,19 +84,46 @@ def pending_totals(ctx: ReadContext) -> list[PendingTotal]:
     """Every total Salesforce should get now, oldest day first."""
     pending: list[PendingTotal] = []
     for start, end in _runs(_days_to_read(ctx)):
-        rows = reports.time_tracking(ctx, start, end)
-        with ctx.store.read() as s:
-            # plain columns, not ORM objects: this reads every total of the range
-            known = {(aid, day, sid): (synced, parked) for aid, day, sid, synced, parked in s.execute(
-                select(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id, DailyTotal.synced_seconds,
-                       DailyTotal.parked_reason).where(DailyTotal.day >= start, DailyTotal.day <= end))}
-        for row in rows:
-            day = date.fromisoformat(row["date"])
-            synced, parked = known.get((row["agent_id"], day, row["state_id"]), (None, None))
-            if parked is not None or row["seconds"] == (synced if synced is not None else 0):
-                continue
-            pending.append(PendingTotal(row["agent_id"], day, row["state_id"], row["state_label"], row["status"],
-                                        row["reason_code"], row["seconds"]))
+        pending += _pending_in(ctx, start, end)
+    return pending
+
+
+def _pending_in(ctx: ReadContext, start: date, end: date) -> list[PendingTotal]:
+    """The pending totals of [start, end], counted as ``reports.time_tracking`` counts them.
+
+    Set-based: SQL reads only the totals that may be pending (changed since the last write, parked,
+    or with an open interval in the same agent and state), as plain columns; the open intervals'
+    shares up to now are added in Python and the exact test is done on what was read.
+    """
+    reports.check_range(start, end)
+    ctx.settle_due()
+    tz, now = ctx.tz, ctx.clock()
+    t, i = DailyTotal, StateInterval
+    open_same_state = exists().where(i.agent_id == t.agent_id, i.state_id == t.state_id, i.ended_at.is_(None))
+    candidates = select(t.agent_id, t.day, t.state_id, t.status, t.reason_code, t.seconds, t.synced_seconds,
+                        t.parked_reason).where(
+        t.day >= start, t.day <= end,
+        or_(t.parked_reason.is_not(None), t.synced_seconds.is_(None),
+            func.abs(t.seconds - t.synced_seconds) >= 0.5, open_same_state))
+    with ctx.store.reader.connect() as conn:  # one snapshot for the intervals and the totals
+        labels = {state.id: state.label for state in ctx.configs.active(conn).states}
+        extra: dict[tuple, list] = {}
+        for aid, state_id, status, reason_code, started_at in conn.execute(
+                select(i.agent_id, i.state_id, i.status, i.reason_code, i.started_at).where(i.ended_at.is_(None))):
+            for day, seconds in split_by_day(started_at, max(now, started_at), tz):
+                if start <= day <= end:
+                    extra.setdefault((aid, day, state_id), [status, reason_code, 0.0])[2] += seconds
+        rows = {(aid, day, sid): (status, reason, seconds, synced, parked) for aid, day, sid, status, reason, seconds,
+                synced, parked in conn.execute(candidates)}
+    pending: list[PendingTotal] = []
+    for key in sorted(rows.keys() | extra.keys()):
+        status, reason, seconds, synced, parked = rows.get(key) or (*extra[key][:2], 0.0, None, None)
+        if parked is not None:
+            continue
+        total = round(seconds + (extra[key][2] if key in extra else 0.0))
+        if total == (synced if synced is not None else 0):
+            continue
+        pending.append(PendingTotal(key[0], key[1], key[2], labels.get(key[2], key[2]), status, reason, total))
     return pending
 
 
@@ -114,20 +142,27 @@ def mark(ctx: ReadContext, items: list[tuple[PendingTotal, int | None, str | Non
         # totals), so creating a total here cannot collide with a change creating the same one (PostgreSQL)
         s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(sorted({k[0] for k in keys})))
                   .order_by(AgentSessionRow.agent_id).with_for_update()).all()
-        rows = {(t.agent_id, t.day, t.state_id): t for t in s.execute(select(DailyTotal).where(
-            tuple_(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id).in_(keys))).scalars()}
-        for p, synced, parked in items:
-            row = rows.get((p.agent_id, p.day, p.state_id))
-            if row is None:
-                row = DailyTotal(agent_id=p.agent_id, day=p.day, state_id=p.state_id, status=p.status,
-                                 reason_code=p.reason_code, seconds=0.0, updated_at=now)
-                s.add(row)
-                rows[(p.agent_id, p.day, p.state_id)] = row
-            if parked is not None:
-                row.parked_reason = parked
-            else:
-                row.synced_seconds = synced
-                row.parked_reason = None
+        # plain statements, no ORM objects: a flush of 10,000 agents marks 10,000 totals
+        conn = s.connection()
+        t = DailyTotal.__table__
+        existing = {tuple(row) for row in conn.execute(select(t.c.agent_id, t.c.day, t.c.state_id).where(
+            tuple_(t.c.agent_id, t.c.day, t.c.state_id).in_(keys)))}
+        missing = [{"agent_id": p.agent_id, "day": p.day, "state_id": p.state_id, "status": p.status,
+                    "reason_code": p.reason_code, "seconds": 0.0, "updated_at": now}
+                   for p in {(p.agent_id, p.day, p.state_id): p for p, _, _ in items}.values()
+                   if (p.agent_id, p.day, p.state_id) not in existing]
+        if missing:
+            conn.execute(insert(t), missing)
+        key = (t.c.agent_id == bindparam("k_agent"), t.c.day == bindparam("k_day"), t.c.state_id == bindparam("k_state"))
+        synced = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_synced": value}
+                  for p, value, parked in items if parked is None]
+        parked = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_parked": reason}
+                  for p, _, reason in items if reason is not None]
+        if synced:
+            conn.execute(update(t).where(*key).values(synced_seconds=bindparam("v_synced"), parked_reason=None),
+                         synced)
+        if parked:
+            conn.execute(update(t).where(*key).values(parked_reason=bindparam("v_parked")), parked)
 
 
 def forget_synced(ctx: ReadContext, start: date, end: date) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import migrate
@@ -39,6 +39,8 @@ class Store:
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._write = sessionmaker(self.writer, expire_on_commit=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
+        #: per-process caches, each checked against a store generation (see store/statements.py)
+        self.caches: dict[str, dict] = {}
 
     @property
     def backend(self) -> str:
@@ -55,12 +57,28 @@ class Store:
         """Create missing tables, then add the columns and indexes newer versions added (``migrate``)."""
         Base.metadata.create_all(self.writer)
         migrate.upgrade(self.writer)
+        # indexes added since a store was created (create_all only makes missing tables)
+        with self.writer.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    if index.name not in migrate.ADDED_INDEX_NAMES:  # those may be refused by old rows: migrate
+                        index.create(conn, checkfirst=True)
+            conn.commit()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         with self._write_lock, self._write() as session:
             with session.begin():
                 yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A write transaction on a plain connection (Core statements), for the change path.
+
+        The process-wide write lock (SQLite) is held from BEGIN to COMMIT and nothing else.
+        """
+        with self._write_lock, self.writer.begin() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -107,9 +125,12 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # straight to the driver: the full statement path costs more than the BEGIN itself
+        conn.connection.driver_connection.execute(begin)
 
     return engine
 

@@ -6,6 +6,8 @@ database is a bug and stays an internal error.
 """
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import exc as sa
 
 from ..errors import Unavailable
@@ -15,12 +17,26 @@ FULL_SIGNS = ("database or disk is full", "disk is full", "no space left on devi
 FULL_SQLSTATES = {"53100", "53000"}
 
 
+def _driver_operational_errors() -> tuple[type[BaseException], ...]:
+    """The drivers' own errors: the change path runs its statements straight on the driver (store/statements.py)."""
+    found: list[type[BaseException]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+        found.append(psycopg.OperationalError)
+    except ImportError:  # PostgreSQL support not installed
+        pass
+    return tuple(found)
+
+
+DRIVER_OPERATIONAL = _driver_operational_errors()
+
+
 def store_fault(error: BaseException) -> Unavailable | None:
     """The :class:`Unavailable` to answer for ``error``, when it is a store fault."""
     if isinstance(error, sa.TimeoutError):
         return Unavailable("the store has no free connection; try again shortly", code="store_unavailable",
                            retry_after=5)
-    if not isinstance(error, (sa.OperationalError, sa.InternalError)) and not (
+    if not isinstance(error, (sa.OperationalError, sa.InternalError, *DRIVER_OPERATIONAL)) and not (
             isinstance(error, sa.DBAPIError) and error.connection_invalidated):
         return None
     text = str(getattr(error, "orig", error)).lower()

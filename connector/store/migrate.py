@@ -30,6 +30,7 @@ ADDED_COLUMNS = (
 ADDED_INDEXES = (
     ("agents", "uq_agents_active_extension"),
 )
+ADDED_INDEX_NAMES = {name for _, name in ADDED_INDEXES}
 
 
 def upgrade(engine: Engine) -> list[str]:

@@ -105,7 +105,12 @@ class StateInterval(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_intervals_agent_open", "agent_id", "ended_at"),
-                      Index("ix_intervals_started", "started_at"))
+                      Index("ix_intervals_started", "started_at"),
+                      # an agent's interval running at an instant (the state mix of a day)
+                      Index("ix_intervals_agent_started", "agent_id", "started_at"),
+                      # the open interval of an agent: a change closes it by this lookup
+                      Index("ix_intervals_open", "agent_id", sqlite_where=text("ended_at IS NULL"),
+                            postgresql_where=text("ended_at IS NULL")))
 
 
 class DailyTotal(Base):
@@ -194,6 +199,18 @@ class ConfigVersion(Base):
     origin: Mapped[str] = mapped_column(String(300), default="")
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoreGeneration(Base):
+    """A number bumped in the transaction that changes what a process caches (e.g. ``tokens``).
+
+    Every instance compares it with the number its cache was filled at, so a revocation takes
+    effect at once everywhere without reading the cached rows again on every request.
+    """
+
+    __tablename__ = "store_generations"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class JobRun(Base):

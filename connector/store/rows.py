@@ -7,7 +7,7 @@ from ..clock import iso, parse_iso
 from ..engine import AgentSession, Logon
 from .models import AgentSessionRow, OutboxRow
 
-_SESSION_FIELDS = ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "call_since",
+SESSION_FIELDS = ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "call_since",
                    "next_state_id", "next_state_source", "last_activity_at", "last_heartbeat_at",
                    "connection_lost_at", "state_before_loss", "logoff_pending")
 
@@ -28,12 +28,23 @@ def session_from_row(row: AgentSessionRow) -> AgentSession:
 
 
 def session_to_row(session: AgentSession, row: AgentSessionRow) -> None:
-    row.logons = [{"source": lo.source, "device": lo.device, "since": iso(lo.since)} for lo in session.logons]
-    for name in _SESSION_FIELDS:
-        setattr(row, name, getattr(session, name))
+    for name, value in session_values(session).items():
+        setattr(row, name, value)
+
+
+def session_values(session: AgentSession) -> dict:
+    """The session row's columns for ``session`` (an UPDATE's values)."""
+    values = {name: getattr(session, name) for name in SESSION_FIELDS}
+    values["logons"] = [{"source": lo.source, "device": lo.device, "since": iso(lo.since)} for lo in session.logons]
+    return values
 
 
 def outbox_row(agent_id: str, adapter: str, kind: str, payload: dict, source: str, at: datetime) -> OutboxRow:
     """One delivery for one adapter, due at once (the dispatcher picks it up after the commit)."""
-    return OutboxRow(agent_id=agent_id, adapter=adapter, kind=kind, payload=payload, source=source,
-                     created_at=at, next_attempt_at=at)
+    return OutboxRow(**outbox_values(agent_id, adapter, kind, payload, source, at))
+
+
+def outbox_values(agent_id: str, adapter: str, kind: str, payload: dict, source: str, at: datetime) -> dict:
+    """The same delivery as the columns of an INSERT."""
+    return {"agent_id": agent_id, "adapter": adapter, "kind": kind, "payload": payload, "source": source,
+            "created_at": at, "next_attempt_at": at, "attempts": 0, "superseded": False}

@@ -29,6 +29,9 @@
   }
 
   function remember(agent) {
+    if (typeof agent.state === "string") {  // the grid snapshot names the state by id
+      agent.state = stateById(agent.state) || { id: agent.state, display: agent.state, colour: "#9aa5b1" };
+    }
     agent._since = Date.now() - (agent.seconds_in_state || 0) * 1000;
     agents[agent.id] = agent;
   }
@@ -273,11 +276,12 @@
     var params = logonQuery();
     var csv = new URLSearchParams(params); csv.set("format", "csv");
     $("logon-export").setAttribute("href", "/api/v1/logon-events?" + csv.toString());
-    PC.api("GET", "/api/v1/logon-events?" + params.toString()).then(function (data) {
+    var page = new URLSearchParams(params); page.set("order", "desc");  // newest first, one page
+    PC.api("GET", "/api/v1/logon-events?" + page.toString()).then(function (data) {
       showError("logon-message", "");
       var body = $("logon-events").querySelector("tbody");
       body.textContent = "";
-      data.events.slice().reverse().forEach(function (e) {
+      data.events.forEach(function (e) {
         body.appendChild(el("tr", {}, [
           el("td", { text: new Date(e.at).toLocaleString() }), el("td", { text: e.agent_name + " (" + e.agent_id + ")" }),
           el("td", { text: e.action }), el("td", { text: e.logon_source }), el("td", { text: e.device }),
@@ -285,6 +289,8 @@
         ]));
       });
       if (!data.events.length) body.appendChild(el("tr", {}, [el("td", { colspan: 6, class: "muted", text: "No logon events match." })]));
+      if (data.next) body.appendChild(el("tr", {}, [el("td", { colspan: 6, class: "muted",
+        text: "Showing the newest " + data.events.length + " events; export CSV for all of them." })]));
     }, function (err) { showError("logon-message", err.message); });
   }
 
@@ -311,7 +317,7 @@
     });
   });
 
-  var stream = new PC.LiveStream("/api/v1/events", {
+  var stream = new PC.LiveStream("/api/v1/events?view=grid", {
     snapshot: function (data) {
       agents = {};
       data.agents.forEach(remember);

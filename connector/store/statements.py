@@ -1,0 +1,307 @@
+"""The statements of the change path, in Core SQL: what one presence change reads and writes.
+
+A change is one write transaction of a handful of plain statements (issue 11): read the agent and
+its session row (with the active configuration's version), close the open interval, add its
+seconds to the daily totals (one ``INSERT ... ON CONFLICT DO UPDATE`` per local day), open the new
+interval, update the session row, insert the outbox rows. No ORM objects: they cost more CPU than
+the write itself. SQLite and PostgreSQL both run these as written.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Callable, NamedTuple
+
+from sqlalchemy import Connection, Engine, bindparam, case, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .models import (Agent, AgentSessionRow, Call, ConfigVersion, DailyCounter, DailyTotal, LogonEventRow, OutboxRow,
+                     StateInterval, StoreGeneration, UTCDateTime)
+from .rows import SESSION_FIELDS
+
+_AGENTS = Agent.__table__
+_SESSIONS = AgentSessionRow.__table__
+_INTERVALS = StateInterval.__table__
+_TOTALS = DailyTotal.__table__
+_COUNTERS = DailyCounter.__table__
+_OUTBOX = OutboxRow.__table__
+_LOGONS = LogonEventRow.__table__
+_GENERATIONS = StoreGeneration.__table__
+
+
+class AgentRecord(NamedTuple):
+    """The agent columns a change and its view need."""
+
+    id: str
+    name: str
+    team: str
+    extension: str
+    pin_hash: str | None
+    active: bool
+
+
+class Prepared:
+    """A statement compiled once per dialect and run on the connection's DBAPI cursor.
+
+    On the change path SQLAlchemy's per-execution machinery (cache key, execution context, result
+    object) costs several times the statement itself. This keeps SQLAlchemy's SQL and its type
+    conversions (aware UTC datetimes, JSON, booleans), applied by the types' own bind and result
+    processors, and skips the rest. Runs inside the caller's transaction (same DBAPI connection).
+    """
+
+    def __init__(self, stmt):
+        self.stmt = stmt
+        self._by_dialect: dict[str, tuple] = {}
+
+    def _compiled(self, dialect) -> tuple:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled = self.stmt.compile(dialect=dialect)
+            binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                     for name, bind in compiled.binds.items()}
+            # literals inside expressions (``count + 1``) are anonymous binds with their own value
+            fixed = {name: (binds[name](bind.value) if binds[name] else bind.value)
+                     for name, bind in compiled.binds.items() if not bind.required and bind.value is not None}
+            order = compiled.positiontup  # None for named paramstyles
+            columns = list(getattr(self.stmt, "exported_columns", []) or [])
+            row_type = NamedTupleType([c.key for c in columns]) if columns else None
+            results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+            found = (compiled.string, order, (binds, fixed), row_type, results)
+            self._by_dialect[dialect.name] = found
+        return found
+
+    def _params(self, order, binds, values: dict):
+        processors, fixed = binds
+        processed = dict(fixed)
+        for k, v in values.items():
+            process = processors[k]
+            processed[k] = process(v) if process else v
+        return [processed[name] for name in order] if order is not None else processed
+
+    def run(self, conn: Connection, values: dict) -> list:
+        sql, order, binds, row_type, results = self._compiled(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql, self._params(order, binds, values))
+            if row_type is None:
+                return []
+            return [row_type(*[(p(v) if p and v is not None else v) for p, v in zip(results, raw)])
+                    for raw in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def run_count(self, conn: Connection, values: dict) -> int:
+        """Run a DML statement; returns how many rows it touched."""
+        sql, order, binds, _, _ = self._compiled(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql, self._params(order, binds, values))
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def run_many(self, conn: Connection, rows: list[dict]) -> None:
+        sql, order, binds, _, _ = self._compiled(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, [self._params(order, binds, values) for values in rows])
+        finally:
+            cursor.close()
+
+
+def NamedTupleType(names: list[str]):
+    from collections import namedtuple
+    return namedtuple("Row", names, rename=True)
+
+
+def _values(table, columns) -> dict:
+    """``{column: bindparam("p_<column>")}``: SQLAlchemy reserves plain column names in INSERT/UPDATE."""
+    return {name: bindparam(f"p_{name}", type_=table.c[name].type) for name in columns}
+
+
+def _p(values: dict) -> dict:
+    return {f"p_{k}": v for k, v in values.items()}
+
+
+# Statements are built and compiled once, with bind parameters (see Prepared).
+
+_LOAD_SELECT = (select(_AGENTS.c.id, _AGENTS.c.name, _AGENTS.c.team, _AGENTS.c.extension, _AGENTS.c.pin_hash,
+                _AGENTS.c.active, *[c for c in _SESSIONS.c],
+                select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery().label("config_version"))
+         .select_from(_AGENTS.join(_SESSIONS, _SESSIONS.c.agent_id == _AGENTS.c.id))
+         .where(_AGENTS.c.id == bindparam("agent_id")))
+_LOAD = _LOAD_SELECT.with_for_update(of=_SESSIONS)
+_LOAD_FAST = Prepared(_LOAD)
+_READ_FAST = Prepared(_LOAD_SELECT)
+_AGENT_EXISTS = select(_AGENTS.c.id).where(_AGENTS.c.id == bindparam("agent_id"))
+
+
+def load_agent_session(conn: Connection, agent_id: str, lock: bool = True) -> tuple[AgentRecord, Any, int | None] | None:
+    """(agent, session row, active configuration version); with ``lock`` the session row is locked (PostgreSQL).
+
+    None when there is no such agent. An agent without a session row gets one first (``lock`` only;
+    without it, None).
+    """
+    found = (_LOAD_FAST if lock else _READ_FAST).run(conn, {"agent_id": agent_id})
+    row = found[0] if found else None
+    if row is None and not lock:
+        return None
+    if row is None:
+        if conn.execute(_AGENT_EXISTS, {"agent_id": agent_id}).first() is None:
+            return None
+        conn.execute(_insert(conn, _SESSIONS).values(agent_id=agent_id, logons=[], version=0, logoff_pending=False)
+                     .on_conflict_do_nothing(index_elements=[_SESSIONS.c.agent_id]))
+        row = conn.execute(_LOAD, {"agent_id": agent_id}).one()
+    agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active))
+    return agent, row, row.config_version
+
+
+_CLOSE = Prepared(update(_INTERVALS)
+          .where(_INTERVALS.c.agent_id == bindparam("key_agent_id"), _INTERVALS.c.ended_at.is_(None))
+          .values(ended_at=case((_INTERVALS.c.started_at > bindparam("at", type_=UTCDateTime),
+                                 _INTERVALS.c.started_at), else_=bindparam("at", type_=UTCDateTime)))
+          .returning(_INTERVALS.c.state_id, _INTERVALS.c.status, _INTERVALS.c.reason_code,
+                     _INTERVALS.c.started_at, _INTERVALS.c.ended_at))
+
+
+def close_open_interval(conn: Connection, agent_id: str, at: datetime) -> list[Any]:
+    """End the agent's open interval at ``at`` (never before it started); returns the closed rows."""
+    return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at})
+
+
+_OPEN = Prepared(insert(_INTERVALS).values(_values(_INTERVALS, ("agent_id", "state_id", "status", "reason_code",
+                                                                     "source", "cause", "started_at"))))
+
+
+def open_interval(conn: Connection, agent_id: str, state_id: str, status: int, reason_code: str, source: str,
+                  at: datetime, cause: str | None = None) -> None:
+    _OPEN.run(conn, _p({"agent_id": agent_id, "state_id": state_id, "status": status, "reason_code": reason_code,
+                        "source": source, "cause": cause or None, "started_at": at}))
+
+
+def close_call(conn: Connection, agent_id: str, call_id: str, at: datetime, cause: str) -> None:
+    """Close a call whose end was never reported (or that a supervisor ended); a later "ended" is a repeat."""
+    calls = Call.__table__
+    open_call = conn.execute(select(calls.c.started_at).where(calls.c.agent_id == agent_id, calls.c.call_id == call_id,
+                                                              calls.c.ended_at.is_(None))).first()
+    if open_call is None:
+        return
+    started = open_call.started_at
+    conn.execute(update(calls).where(calls.c.agent_id == agent_id, calls.c.call_id == call_id,
+                                     calls.c.ended_at.is_(None))
+                 .values(ended_at=at, end_cause=cause,
+                         duration_seconds=int((at - started).total_seconds()) if started is not None else None))
+
+
+def _upserts(table, keys: list, set_: Callable, columns: tuple[str, ...]) -> dict:
+    built = {}
+    for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert)):
+        stmt = dialect_insert(table).values(_values(table, columns))
+        built[name] = Prepared(stmt.on_conflict_do_update(index_elements=keys, set_=set_(stmt.excluded)))
+    return built
+
+
+_ADD_TOTAL = _upserts(_TOTALS, [_TOTALS.c.agent_id, _TOTALS.c.day, _TOTALS.c.state_id], lambda excluded: {
+    "seconds": func.coalesce(_TOTALS.c.seconds, 0.0) + excluded.seconds, "status": excluded.status,
+    "reason_code": excluded.reason_code, "updated_at": excluded.updated_at},
+    ("agent_id", "day", "state_id", "status", "reason_code", "seconds", "updated_at"))
+
+
+def add_to_daily_total(conn: Connection, agent_id: str, day: date, state_id: str, status: int, reason_code: str,
+                       seconds: float, at: datetime) -> None:
+    """Add closed seconds to (agent, day, state), creating the total on its first seconds."""
+    _ADD_TOTAL[conn.dialect.name].run(conn, _p({"agent_id": agent_id, "day": day, "state_id": state_id,
+                                                "status": status, "reason_code": reason_code, "seconds": seconds,
+                                                "updated_at": at}))
+
+
+_COUNT = _upserts(_COUNTERS, [_COUNTERS.c.agent_id, _COUNTERS.c.day, _COUNTERS.c.counter],
+                  lambda excluded: {"count": _COUNTERS.c.count + 1}, ("agent_id", "day", "counter", "count"))
+
+
+def count(conn: Connection, agent_id: str, day: date, counter: str) -> None:
+    _COUNT[conn.dialect.name].run(conn, _p({"agent_id": agent_id, "day": day, "counter": counter, "count": 1}))
+
+
+_ADD_LOGON = Prepared(insert(_LOGONS).values(_values(_LOGONS, ("at", "agent_id", "action", "logon_source", "device",
+                                                                "actor"))))
+
+
+def add_logon_event(conn: Connection, values: dict) -> None:
+    _ADD_LOGON.run(conn, _p(values))
+
+
+_OUTBOX_COLUMNS = ("agent_id", "adapter", "kind", "payload", "source", "created_at", "next_attempt_at", "attempts",
+                   "superseded")
+_ADD_OUTBOX = Prepared(insert(_OUTBOX).values(_values(_OUTBOX, _OUTBOX_COLUMNS)))
+
+
+def add_outbox_rows(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        _ADD_OUTBOX.run_many(conn, [_p({name: row[name] for name in _OUTBOX_COLUMNS}) for row in rows])
+
+
+_CLAIM = (update(_SESSIONS)
+          .where(_SESSIONS.c.agent_id == bindparam("key_agent_id"),
+                 func.coalesce(_SESSIONS.c.version, 0) == bindparam("key_version"),
+                 exists().where(_AGENTS.c.id == _SESSIONS.c.agent_id, _AGENTS.c.active.is_(True)))
+          .values(version=func.coalesce(_SESSIONS.c.version, 0) + 1))
+_CLAIM_ANY_CONFIG = Prepared(_CLAIM)
+_CLAIM_SAME_CONFIG = Prepared(_CLAIM.where(select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery()
+                                           == bindparam("key_config")))
+
+
+def claim_session(conn: Connection, agent_id: str, version: int | None, config_version: int | None) -> bool:
+    """Count the session row's version up, if it is still ``version``, the agent still active and (when
+    given) ``config_version`` still the active configuration; False when something changed since."""
+    values = {"key_agent_id": agent_id, "key_version": version or 0}
+    if config_version is None:
+        return _CLAIM_ANY_CONFIG.run_count(conn, values) == 1
+    return _CLAIM_SAME_CONFIG.run_count(conn, {**values, "key_config": config_version}) == 1
+
+
+_SESSION_COLUMNS = ("logons", *SESSION_FIELDS, "next_due_at")
+_UPDATE_SESSION = Prepared(update(_SESSIONS).where(_SESSIONS.c.agent_id == bindparam("key_agent_id"))
+                   .values({name: bindparam(f"v_{name}", type_=_SESSIONS.c[name].type) for name in _SESSION_COLUMNS}))
+
+
+def update_session(conn: Connection, agent_id: str, values: dict) -> None:
+    """Write the session's columns (all of ``_SESSION_COLUMNS``); ``claim_session`` counted its version up."""
+    _UPDATE_SESSION.run(conn, {"key_agent_id": agent_id, **{f"v_{name}": values[name] for name in _SESSION_COLUMNS}})
+
+
+# -- generations: a number bumped in the transaction that makes a cached value stale -------------
+
+_GENERATION = select(_GENERATIONS.c.value).where(_GENERATIONS.c.name == bindparam("name"))
+_BUMP = _upserts(_GENERATIONS, [_GENERATIONS.c.name], lambda excluded: {"value": _GENERATIONS.c.value + 1},
+                 ("name", "value"))
+
+
+def generation(conn: Connection, name: str) -> int:
+    return conn.execute(_GENERATION, {"name": name}).scalar() or 0
+
+
+def current_generation(engine: Engine, name: str) -> int:
+    """``generation`` outside a transaction, on a pooled connection straight through the driver.
+
+    It runs on every authenticated request, where SQLAlchemy's statement machinery would cost more
+    than the one-row primary-key read.
+    """
+    sql = "SELECT value FROM store_generations WHERE name = " + ("?" if engine.dialect.paramstyle == "qmark" else "%s")
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql, (name,))
+        row = cursor.fetchone()
+        cursor.close()
+        return row[0] if row else 0
+    finally:
+        raw.close()
+
+
+def bump_generation(conn: Connection, name: str) -> None:
+    """Invalidate every process's cache of ``name`` (call inside the transaction that changes it)."""
+    _BUMP[conn.dialect.name].run(conn, {"p_name": name, "p_value": 1})
+
+
+def _insert(conn: Connection, table):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)

@@ -1,0 +1,84 @@
+"""Reports read at history scale: the behaviour the set-based queries, pages and grid view keep."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+
+
+@pytest.fixture
+def people(api):
+    api.agent("edred", team="Sales")
+    api.agent("maria", team="Support")
+    return api.token("supervisor")
+
+
+def test_state_mix_counts_an_interval_that_began_the_day_before(api, people, clock):
+    token = api.token("integration")
+    clock.advance(hours=14)  # 2026-03-06 23:00
+    api.call("POST", "/api/v1/agents/edred/login", token, json={})
+    api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "lunch"})
+    clock.advance(hours=1, minutes=30)  # 00:30 next day; lunch still open, began yesterday
+    api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "break"})
+    clock.advance(minutes=15)
+    today = {h["label"]: h["seconds"] for h in
+             api.call("GET", "/api/v1/state-mix?date=2026-03-07", people).get_json()["hours"]}
+    assert today["00:00"] == {"lunch": 1800, "break": 900}
+    yesterday = {h["label"]: h["seconds"] for h in
+                 api.call("GET", "/api/v1/state-mix?date=2026-03-06", people).get_json()["hours"]}
+    assert yesterday["23:00"] == {"lunch": 3600} and yesterday["22:00"] == {}
+
+
+def test_logon_events_come_in_pages_and_the_csv_holds_them_all(api, people, clock):
+    token = api.token("integration")
+    for _ in range(4):
+        for agent in ("edred", "maria"):
+            api.call("POST", f"/api/v1/agents/{agent}/login", token, json={})
+            clock.advance(60)
+            api.call("POST", f"/api/v1/agents/{agent}/logout", token, json={})
+            clock.advance(60)
+    seen, after = [], None
+    while True:
+        url = "/api/v1/logon-events?limit=3" + (f"&after={after}" if after else "")
+        body = api.call("GET", url, people).get_json()
+        assert len(body["events"]) <= 3
+        seen += body["events"]
+        after = body["next"]
+        if after is None:
+            break
+    assert len(seen) == 16 and [e["at"] for e in seen] == sorted(e["at"] for e in seen)
+    newest = api.call("GET", "/api/v1/logon-events?limit=2&order=desc", people).get_json()
+    assert [e["at"] for e in newest["events"]] == [seen[-1]["at"], seen[-2]["at"]] and newest["next"]
+    exported = api.client.get("/api/v1/logon-events?format=csv", headers=people).get_data(as_text=True)
+    assert len(list(csv.DictReader(io.StringIO(exported)))) == 16
+    for bad, field in (("limit=0", "limit"), ("limit=many", "limit"), ("after=%21%21", "after"), ("order=up", "order")):
+        res = api.call("GET", f"/api/v1/logon-events?{bad}", people)
+        assert res.status_code == 422 and res.get_json()["error"]["field"] == field
+
+
+def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, people, clock):
+    token = api.token("integration")
+    api.call("POST", "/api/v1/agents/edred/login", token, json={})
+    api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "dnd"})
+    clock.advance(30)
+    grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", people).get_json()["agents"]}
+    assert grid["edred"] == {"id": "edred", "name": "Edred", "team": "Sales", "logged_in": True, "state": "dnd",
+                             "seconds_in_state": 30, "connection_lost": False}
+    assert grid["maria"]["logged_in"] is False and grid["maria"]["state"] is None
+    full = {a["id"]: a for a in api.call("GET", "/api/v1/agents", people).get_json()["agents"]}
+    assert full["edred"]["state"]["id"] == "dnd"
+    # a call with wrap-up: when the wrap-up has ended unseen, the grid shows the settled state
+    api.call("POST", "/api/v1/agents/edred/calls", token,
+             json={"call_id": "c1", "event": "started", "direction": "inbound"})
+    api.call("POST", "/api/v1/agents/edred/calls", token,
+             json={"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 30})
+    clock.advance(timedelta(hours=1).total_seconds())
+    grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", people).get_json()["agents"]}
+    assert grid["edred"]["state"] == full_state_now(api, people)
+    assert api.call("GET", "/api/v1/agents?view=tiny", people).get_json()["error"]["field"] == "view"
+
+
+def full_state_now(api, token) -> str:
+    return {a["id"]: a for a in api.call("GET", "/api/v1/agents", token).get_json()["agents"]}["edred"]["state"]["id"]
