@@ -14,6 +14,7 @@ from .bus import EventBus
 from .clock import Clock, utc_now
 from .configs import ConfigRegistry
 from .dispatch import Dispatcher
+from .errors import InvalidInput
 from .host import ConnectorHost, salesforce_query_of
 from .parts import Parts
 from .reads import ReadContext
@@ -62,11 +63,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def _streams_per_principal(settings: Settings) -> int:
+    raw = settings.get("CONNECTOR_STREAMS_PER_PRINCIPAL", "20")
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise InvalidInput(f"CONNECTOR_STREAMS_PER_PRINCIPAL must be a whole number from 1 (got '{raw}')",
+                           field="CONNECTOR_STREAMS_PER_PRINCIPAL")
+    return int(raw)
+
+
 def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
     store = Store(settings.database_url)
     store.create_all()
-    bus = EventBus()
+    bus = EventBus(store, clock, poll_interval=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_POLL", 0.1),
+                   retention_seconds=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_RETENTION", 3600.0),
+                   streams_per_principal=_streams_per_principal(settings))
     configs = ConfigRegistry(store, clock)
     configs.ensure(settings.presence_config, settings.presence_config_explicit)
 

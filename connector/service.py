@@ -2,8 +2,8 @@
 
 The flow of one change (DESIGN.md section 3): lock the agent's session, let the engine decide,
 then — in the same transaction — close the open interval, open the new one, update the session,
-count, log logon events and write one outbox row per enabled adapter. Live subscribers hear of it
-only after the commit.
+count, log logon events, write one outbox row per enabled adapter and the live events. Live
+subscribers hear of it only after the commit.
 """
 from __future__ import annotations
 
@@ -84,10 +84,12 @@ class PresenceService:
             decision = decide(engine, session_from_row(row), now, s)
             self._record(s, agent, row, decision, engine, published, pin)
             view = agent_view(agent, decision.session, config, now)
-        for kind, data in published:
-            self.bus.publish(kind, data)
-        if any(isinstance(e, StateChanged) for e in decision.effects):
-            self.bus.publish("agent", view)
+            if any(isinstance(e, StateChanged) for e in decision.effects):
+                published.append(("agent", view))
+            for kind, data in published:  # live events commit with the change (connector.bus)
+                self.bus.record(s, kind, data)
+        if published:
+            self.bus.wake()
         return Outcome(decision, view)
 
     def _record(self, s: Session, agent: Agent, row: AgentSessionRow, decision: Decision, engine: Engine,
