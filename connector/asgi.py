@@ -24,7 +24,7 @@ from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
 from flask import Flask
 
-from .api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, format_event, select_event
+from .api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, select_event
 from .parts import get_parts
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ async def _stream(start: StreamStart, status: int, headers: list, receive, send)
                     return
                 if select_event(item, start.only, last_id):
                     last_id = item["id"]
-                    chunks.append(format_event(item["event"], item["data"], item["id"]))
+                    chunks.append(item["sse"])
                 item = subscription.queue.get_nowait() if not subscription.queue.empty() else None
             if chunks:
                 await send({"type": "http.response.body", "body": "".join(chunks).encode(), "more_body": True})

@@ -23,6 +23,7 @@ the commit rate measured on this machine); a cheap indexed read every ``poll_int
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -44,6 +45,12 @@ BATCH = 2000
 PRUNE_EVERY_SECONDS = 60.0
 #: a poller with no subscriber for this long stops (it starts again with the next subscriber)
 IDLE_STOP_SECONDS = 30.0
+
+
+def format_event(event: str, data: dict, event_id: int | None = None) -> str:
+    """One Server-Sent Event as it goes on the wire."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 class Subscription:
@@ -320,7 +327,9 @@ class EventBus:
                 if xmin < self._hole[1]:
                     break  # still possible: wait
                 self._hole = None  # every transaction that could fill it has ended: a rollback
-            events.append({"id": row.id, "event": row.kind, "data": row.data})
+            # formatted once here, not once per stream
+            events.append({"id": row.id, "event": row.kind, "data": row.data,
+                           "sse": format_event(row.kind, row.data, row.id)})
             expected = row.id + 1
         if events:
             self._hand_out(events)

@@ -27,6 +27,7 @@ from flask import Response, request, stream_with_context
 
 from .auth import current_principal, require
 from .routes import bp
+from ..bus import format_event
 from ..parts import Parts, get_parts
 
 KEEPALIVE_SECONDS = 15
@@ -38,11 +39,6 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 #: WSGI environ keys shared with connector/asgi.py
 LOOP_KEY = "connector.event_loop"
 STREAM_KEY = "connector.stream"
-
-
-def format_event(event: str, data: dict, event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 RESYNC_OVERFLOW = format_event("resync", {"reason": "too many events; read the snapshot again"})
@@ -159,6 +155,6 @@ def _thread_stream(start: StreamStart) -> Iterator[bytes]:
                 continue
             if select_event(item, start.only, last_id):
                 last_id = item["id"]
-                yield format_event(item["event"], item["data"], item["id"]).encode()
+                yield item["sse"].encode()
     finally:
         subscription.close()
