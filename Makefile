@@ -35,6 +35,7 @@ test: install system-deps
 bench: install
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/salesforce_bench.py
+	$(BIN)/python bench/scale_bench.py
 
 # System packages the tests need (Debian), installed only when missing (CI runs as root):
 # PostgreSQL for the store tests, chromium for the browser tests (driven by Playwright; never

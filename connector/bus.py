@@ -23,12 +23,13 @@ the commit rate measured on this machine); a cheap indexed read every ``poll_int
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import queue
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -57,6 +58,8 @@ class Subscription:
     """A subscriber read from a thread: ``get`` blocks up to ``timeout`` seconds."""
 
     principal: str | None = None
+    #: an agent's stream: only that agent's events (and config) are handed to it
+    only: str | None = None
 
     def __init__(self, bus: "EventBus", maxsize: int, after: int):
         self.bus = bus
@@ -88,6 +91,7 @@ class AsyncSubscription:
 
     CLOSED = {"event": "closed"}
     principal: str | None = None
+    only: str | None = None
 
     def __init__(self, bus: "EventBus", fanout: "_LoopFanout", maxsize: int, after: int):
         self.bus = bus
@@ -105,9 +109,12 @@ class AsyncSubscription:
                 return
 
     async def get(self, timeout: float) -> dict | None:
+        if not self.queue.empty():
+            return self.queue.get_nowait()
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for
+                return await self.queue.get()
+        except TimeoutError:
             return None
 
     def end(self) -> None:
@@ -123,15 +130,52 @@ class AsyncSubscription:
         self.bus._unsubscribe(self)
 
 
+class _Index:
+    """Subscribers by the agent they follow (None: every agent), so an event wakes only its readers."""
+
+    def __init__(self) -> None:
+        self.by_agent: dict[str | None, set] = {}
+        self.count = 0
+
+    def add(self, sub) -> None:
+        self.by_agent.setdefault(sub.only, set()).add(sub)
+        self.count += 1
+
+    def discard(self, sub) -> bool:
+        group = self.by_agent.get(sub.only)
+        if group is None or sub not in group:
+            return False
+        group.discard(sub)
+        if not group:
+            del self.by_agent[sub.only]
+        self.count -= 1
+        return True
+
+    def route(self, events: list[dict]) -> list[tuple[object, list[dict]]]:
+        """(subscriber, its events) for this batch."""
+        routed: dict[object, list[dict]] = {}
+        everyone = self.by_agent.get(None, ())
+        for event in events:
+            if event["event"] == "config":
+                targets: Iterable = [sub for group in self.by_agent.values() for sub in group]
+            else:
+                agent = event["data"].get("agent_id", event["data"].get("id"))
+                targets = itertools.chain(everyone, self.by_agent.get(agent, ()))
+            for sub in targets:
+                routed.setdefault(sub, []).append(event)
+        return list(routed.items())
+
+
 class _LoopFanout:
-    """The subscribers of one event loop: the poller hands each batch over once, the loop fans it out."""
+    """The subscribers of one event loop: the poller hands each batch over once, the loop delivers it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        self.subs: set[AsyncSubscription] = set()
+        self.subs = _Index()
 
-    def _deliver(self, events: list[dict], subs: list[AsyncSubscription]) -> None:
-        for sub in subs:
+    @staticmethod
+    def _deliver(routed: list[tuple["AsyncSubscription", list[dict]]]) -> None:
+        for sub, events in routed:
             sub.deliver(events)
 
 
@@ -147,7 +191,7 @@ class EventBus:
         self.maxsize = maxsize
         self.poll_interval = poll_interval
         self.retention_seconds = retention_seconds
-        self._subs: set[Subscription] = set()
+        self._subs = _Index()
         self._fanouts: dict[asyncio.AbstractEventLoop, _LoopFanout] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -180,12 +224,13 @@ class EventBus:
         self._wake.set()
 
     # -- subscribing -------------------------------------------------------------------------
-    def subscribe(self, loop: asyncio.AbstractEventLoop | None = None,
-                  principal: str | None = None) -> Subscription | AsyncSubscription:
+    def subscribe(self, loop: asyncio.AbstractEventLoop | None = None, principal: str | None = None,
+                  only: str | None = None) -> Subscription | AsyncSubscription:
         """A new subscriber; events after its ``after`` id reach it. With ``loop``: an asyncio subscriber.
 
-        With ``principal`` (a token or a signed-in user) it counts against ``streams_per_principal``:
-        one more raises :class:`TooManyStreams`; closing the subscription gives the slot back.
+        With ``only`` it gets that agent's events and config events alone. With ``principal`` (a token
+        or a signed-in user) it counts against ``streams_per_principal``: one more raises
+        :class:`TooManyStreams`; closing the subscription gives the slot back.
         """
         self._ensure_started()
         with self._lock:
@@ -200,28 +245,26 @@ class EventBus:
             after = self._delivered or 0
             if loop is None:
                 sub: Subscription | AsyncSubscription = Subscription(self, self.maxsize, after)
-                self._subs.add(sub)
+                index = self._subs
             else:
                 fanout = self._fanouts.get(loop)
                 if fanout is None:
                     fanout = self._fanouts[loop] = _LoopFanout(loop)
                 sub = AsyncSubscription(self, fanout, self.maxsize, after)
-                fanout.subs.add(sub)
-            sub.principal = principal
+                index = fanout.subs
+            sub.principal, sub.only = principal, only
+            index.add(sub)
         return sub
 
     def _unsubscribe(self, sub: Subscription | AsyncSubscription) -> None:
         with self._lock:
             if isinstance(sub, AsyncSubscription):
-                if sub not in sub.fanout.subs:
+                if not sub.fanout.subs.discard(sub):
                     return
-                sub.fanout.subs.discard(sub)
-                if not sub.fanout.subs:
+                if not sub.fanout.subs.count:
                     self._fanouts.pop(sub.fanout.loop, None)
-            else:
-                if sub not in self._subs:
-                    return
-                self._subs.discard(sub)
+            elif not self._subs.discard(sub):
+                return
             if sub.principal is not None:
                 left = self._streams.get(sub.principal, 1) - 1
                 if left > 0:
@@ -232,7 +275,7 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         with self._lock:
-            return len(self._subs) + sum(len(f.subs) for f in self._fanouts.values())
+            return self._subs.count + sum(f.subs.count for f in self._fanouts.values())
 
     # -- replay (Last-Event-ID) --------------------------------------------------------------
     def replay(self, after: int, upto: int, agent_id: str | None, limit: int) -> list[dict] | None:
@@ -303,7 +346,7 @@ class EventBus:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > IDLE_STOP_SECONDS:
                 with self._lock:
-                    if not (self._subs or self._fanouts):
+                    if not (self._subs.count or self._fanouts):
                         self._thread = None
                         return
 
@@ -338,13 +381,15 @@ class EventBus:
     def _hand_out(self, events: list[dict]) -> None:
         with self._lock:
             self._delivered = events[-1]["id"]
-            subs = list(self._subs)
-            fanouts = [(f, list(f.subs)) for f in self._fanouts.values()]
-        for sub in subs:
-            sub.deliver(events)
-        for fanout, loop_subs in fanouts:
+            routed = self._subs.route(events)
+            fanouts = [(f, f.subs.route(events)) for f in self._fanouts.values()]
+        for sub, mine in routed:
+            sub.deliver(mine)
+        for fanout, loop_routed in fanouts:
+            if not loop_routed:
+                continue
             try:
-                fanout.loop.call_soon_threadsafe(fanout._deliver, events, loop_subs)
+                fanout.loop.call_soon_threadsafe(fanout._deliver, loop_routed)
             except RuntimeError:  # the loop has closed
                 pass
 

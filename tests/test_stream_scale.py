@@ -155,7 +155,7 @@ def test_a_burst_of_300_connections_all_get_answers(make_app):
     setup(app, *[f"agent{i:03d}" for i in range(30)])
     tokens = [accounts.create_token(ext.store, "supervisor", utc_now(), name=f"wall{i}") for i in range(15)]
 
-    async def burst(base: str) -> tuple[list[int], int]:
+    async def burst(base: str) -> list[int]:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                          timeout=aiohttp.ClientTimeout(total=60)) as session:
             async def stream(token: str) -> int:
@@ -171,12 +171,12 @@ def test_a_burst_of_300_connections_all_get_answers(make_app):
 
             streams = [stream(tokens[i % len(tokens)]) for i in range(270)]
             statuses = await asyncio.gather(*streams, *[health() for _ in range(30)])
-            return list(statuses), ext.bus.subscriber_count
+            return list(statuses)
 
     with asgi_server(app) as base:
-        statuses, open_during = asyncio.run(burst(base))
-    assert statuses == [200] * 300
-    assert open_during >= 1
+        statuses = asyncio.run(burst(base))
+        assert statuses == [200] * 300
+        assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
 
 
 def test_a_stream_on_instance_b_sees_a_change_made_on_instance_a_within_a_second(postgres, tmp_path, make_app):

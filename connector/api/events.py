@@ -125,7 +125,7 @@ def events():
     only = principal.agent_id if principal.role == "agent" else None
     loop = request.environ.get(LOOP_KEY)
     # before the opening, so nothing falls between the two; counts against the principal's cap
-    subscription = ext.bus.subscribe(loop=loop, principal=principal.name)
+    subscription = ext.bus.subscribe(loop=loop, principal=principal.name, only=only)
     try:
         opening, last_id = _opening(ext, only, _last_event_id(), subscription.after)
     except BaseException:
