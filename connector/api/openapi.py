@@ -101,9 +101,16 @@ def spec() -> dict:
                                          params=[{"name": "date", "in": "query",
                                                   "schema": {"type": "string", "format": "date"}},
                                                  {"name": "team", "in": "query", "schema": STR}])},
-        "/api/v1/events": {"get": {"summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended",
-                                   "description": "Roles: any (an agent receives only its own events).",
-                                   "responses": {"200": {"description": "text/event-stream"}}}},
+        "/api/v1/events": {"get": {
+            "summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended, config, omni_channel, "
+                       "resync",
+            "description": "Roles: any (an agent receives only its own events). Resumes after the event id in "
+                           "Last-Event-ID (or lastEventId) without a snapshot; resync then a snapshot when those "
+                           "events are no longer kept.",
+            "parameters": [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
+                           {"name": "lastEventId", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "text/event-stream"},
+                          "503": {"description": "too_many_streams: CONNECTOR_STREAMS_PER_PRINCIPAL reached"}}}},
         "/api/v1/config/history": {"get": _op("Versions of the presence configuration", "admin",
                                               ok={"type": "object"})},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
