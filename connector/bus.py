@@ -8,7 +8,7 @@ What holds:
   event to every subscriber of this process: thread subscribers (a bounded queue) and asyncio
   subscribers (one hand-off per event loop per batch). Every instance sharing the database reads the
   same table, so a change made on one instance reaches the streams of all. A commit in this process
-  wakes the poller at once; other instances' changes arrive within ``poll_interval``.
+  reads the table at once (:meth:`EventBus.wake`); other instances' changes arrive within ``poll_interval``.
 - Safe watermark: on SQLite writers are serialised, so ids become visible in order. On PostgreSQL an
   id can become visible after a higher one (commit order is not ``nextval`` order). The poller stops at
   such a hole until it fills, or until every transaction that was running when the hole was seen has
@@ -195,6 +195,7 @@ class EventBus:
         self._fanouts: dict[asyncio.AbstractEventLoop, _LoopFanout] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._poll_lock = threading.Lock()  # one reader of the table at a time (poller or a committer)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._keep_running = False
@@ -220,8 +221,19 @@ class EventBus:
         self.wake()
 
     def wake(self) -> None:
-        """A change committed here: read the table now rather than at the next poll."""
-        self._wake.set()
+        """A change committed here: read the table now (in the caller's thread), not at the next poll.
+
+        So a subscriber of this process has the change's events by the time the change's caller
+        returns (an API answer, a test's next line); nothing to do while nobody listens.
+        """
+        if self._thread is None or not self.subscriber_count:
+            return
+        try:
+            with self._poll_lock:
+                self.poll_once()
+        except Exception:  # the poller thread tries again at its next poll
+            log.exception("reading live events failed")
+            self._wake.set()
 
     # -- subscribing -------------------------------------------------------------------------
     def subscribe(self, loop: asyncio.AbstractEventLoop | None = None, principal: str | None = None,
@@ -334,8 +346,9 @@ class EventBus:
             if self._stop.is_set():
                 return
             try:
-                while self.poll_once() >= BATCH:
-                    pass
+                with self._poll_lock:
+                    while self.poll_once() >= BATCH:
+                        pass
                 if time.monotonic() - self._last_prune >= PRUNE_EVERY_SECONDS:
                     self._last_prune = time.monotonic()
                     self.prune()
