@@ -228,6 +228,9 @@ class EventBus:
         """
         if self._thread is None or not self.subscriber_count:
             return
+        self._catch_up()
+
+    def _catch_up(self) -> None:
         try:
             with self._poll_lock:
                 self.poll_once()
@@ -245,6 +248,7 @@ class EventBus:
         :class:`TooManyStreams`; closing the subscription gives the slot back.
         """
         self._ensure_started()
+        self._catch_up()  # so ``after`` is what the store has now, not what the last poll saw
         with self._lock:
             if principal is not None:
                 held = self._streams.get(principal, 0)
@@ -295,16 +299,14 @@ class EventBus:
 
         None when they cannot all be replayed: pruned, more than ``limit``, or an id this store never gave.
         """
-        if after == upto:
-            return []
-        if after > upto:  # another instance's poller may be ahead of ours; a reset store is not
-            with self.store.read() as s:
-                highest = s.scalar(select(func.max(EventRow.id)))
-            return [] if highest is not None and after <= highest else None
         with self.store.read() as s:
-            lowest = s.scalar(select(func.min(EventRow.id)))
-            if lowest is None or after < lowest - 1:
+            lowest, highest = s.execute(select(func.min(EventRow.id), func.max(EventRow.id))).one()
+            if highest is None:  # nothing kept: fine only if nothing happened since
+                return [] if after == upto else None
+            if after > highest or after < lowest - 1:  # an id this store never gave, or pruned since
                 return None
+            if after >= upto:  # the poller hands the rest to the subscription
+                return []
             query = select(EventRow.id, EventRow.kind, EventRow.data).where(EventRow.id > after, EventRow.id <= upto)
             if agent_id is not None:
                 query = query.where(or_(EventRow.agent_id == agent_id, EventRow.kind == "config"))
