@@ -1,6 +1,6 @@
 """State changes per second and p50/p99 latency through the HTTP API of the served app.
 
-Starts `presence-connector serve` (waitress, the production server) on a temporary SQLite store
+Starts `presence-connector serve` (uvicorn + a2wsgi, the production server) on a temporary SQLite store
 with 1,000 agents, then drives it from client threads on this machine: first a trivial endpoint
 (GET /healthz), then PUT /api/v1/agents/{id}/presence — same server, same run, so the ratio
 between the two says what the presence path costs beyond HTTP itself.
@@ -131,7 +131,7 @@ def main() -> None:
         server.wait(timeout=10)
 
     print(f"\n{args.agents} agents, {args.requests} requests per endpoint, {args.clients} client threads, "
-          f"SQLite (WAL, synchronous=FULL), waitress, {os.cpu_count()} cores\n")
+          f"SQLite (WAL, synchronous=FULL), uvicorn + a2wsgi, {os.cpu_count()} cores\n")
     print("| endpoint | requests/s | p50 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
