@@ -16,6 +16,7 @@ this module writes it from the event loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,7 @@ class ConnectorAsgi:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 get_parts(self.app).bus.start()  # live events reach this instance's streams from now on
+                _tune_gc()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 get_parts(self.app).bus.stop()
@@ -90,6 +92,15 @@ class ConnectorAsgi:
             await send({"type": "http.response.body", "body": body})
             return
         await _stream(start, answer["status"], [h for h in headers if h[0] != b"content-length"], receive, send)
+
+
+def _tune_gc() -> None:
+    """Thousands of open streams are thousands of long-lived objects: collect the young generation
+    less often and keep what start-up built out of the collector's walks (a full collection over a big
+    heap holds the GIL, so every API thread waits for it)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 async def _stream(start: StreamStart, status: int, headers: list, receive, send) -> None:

@@ -221,14 +221,18 @@ class EventBus:
         self.wake()
 
     def wake(self) -> None:
-        """A change committed here: read the table now (in the caller's thread), not at the next poll.
+        """A change committed here: read the table now rather than at the next poll.
 
-        So a subscriber of this process has the change's events by the time the change's caller
-        returns (an API answer, a test's next line); nothing to do while nobody listens.
+        Thread subscribers (a WSGI server's streams, tests) are served in the caller's thread, so they
+        have the change's events by the time its caller returns. The asyncio streams of ``serve`` are
+        served by the poller thread, woken here: the request thread does not pay for the fan-out.
         """
-        if self._thread is None or not self.subscriber_count:
+        if self._thread is None:
             return
-        self._catch_up()
+        if self._subs.count:
+            self._catch_up()
+        else:
+            self._wake.set()
 
     def _catch_up(self) -> None:
         try:
