@@ -27,7 +27,7 @@ from flask import Response, request, stream_with_context
 
 from .auth import current_principal, require
 from .routes import bp
-from ..bus import format_event
+from ..subscriptions import format_event
 from ..parts import Parts, get_parts
 
 KEEPALIVE_SECONDS = 15
