@@ -57,6 +57,7 @@ bench: install system-deps
 	$(BIN)/python bench/reports_bench.py
 	$(BIN)/python bench/salesforce_bench.py
 	$(BIN)/python bench/dispatch_bench.py
+	$(BIN)/python bench/scale_bench.py
 
 # System packages the tests need (Debian), installed only when missing (CI runs as root):
 # PostgreSQL for the store tests, chromium for the browser tests (driven by Playwright; never

@@ -15,6 +15,7 @@ from .bus import EventBus
 from .clock import Clock, utc_now
 from .configs import ConfigRegistry
 from .dispatch import Dispatcher
+from .errors import InvalidInput
 from .host import ConnectorHost, salesforce_query_of
 from .leases import Leases
 from .parts import Parts
@@ -69,11 +70,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def _streams_per_principal(settings: Settings) -> int:
+    raw = settings.get("CONNECTOR_STREAMS_PER_PRINCIPAL", "20")
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise InvalidInput(f"CONNECTOR_STREAMS_PER_PRINCIPAL must be a whole number from 1 (got '{raw}')",
+                           field="CONNECTOR_STREAMS_PER_PRINCIPAL")
+    return int(raw)
+
+
 def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
     store = Store(settings.database_url, pepper=settings.pepper.encode())
     store.create_all()
-    bus = EventBus()
+    bus = EventBus(store, clock, poll_interval=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_POLL", 0.1),
+                   retention_seconds=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_RETENTION", 3600.0),
+                   streams_per_principal=_streams_per_principal(settings))
     configs = ConfigRegistry(store, clock)
     sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.get))
 

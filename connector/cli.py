@@ -46,12 +46,14 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000 or $PORT")
-@click.option("--threads", default=32, show_default=True, help="worker threads; each live dashboard holds one")
+@click.option("--threads", default=32, show_default=True,
+              help="worker threads for API and page requests (event streams need none)")
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the app with a production WSGI server (waitress) and run the scheduled jobs."""
-    import waitress
+    """Serve the app (uvicorn: event streams on its event loop, the rest on threads) and run the scheduled jobs."""
+    import uvicorn
 
     from . import scheduler
+    from .asgi import ConnectorAsgi
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
@@ -62,9 +64,25 @@ def serve(host: str, port: int, threads: int) -> None:
         scheduler.start(app)
     from .integrations import start as start_adapters
     start_adapters(app)  # the outbox dispatcher and the adapters' inbound listeners
+    _raise_open_files_limit()  # one file descriptor per open page
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {ext.store.backend})")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="presence-connector",
-                   channel_timeout=120, send_bytes=1)
+    # backlog: a whole shift (or every page after a restart) connecting at once waits in the queue, not refused;
+    # no concurrency limit: streams are cheap and the per-principal cap bounds each caller
+    uvicorn.run(ConnectorAsgi(app, threads=threads), host=host, port=port, http="httptools", loop="asyncio",
+                lifespan="on", backlog=4096, timeout_keep_alive=30, timeout_graceful_shutdown=3,
+                access_log=False, log_level="warning", server_header=False,
+                proxy_headers=False)  # who may set X-Forwarded-* is CONNECTOR_TRUSTED_PROXIES' business
+
+
+def _raise_open_files_limit() -> None:
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass
 
 
 _SERVE_LOCK: list = []  # the open lock file, held for the life of the process

@@ -64,6 +64,13 @@ class Forbidden(ConnectorError):
     code = "forbidden"
 
 
+class TooManyStreams(ConnectorError):
+    """A caller already holds its quota of open event streams (HTTP 503; ``CONNECTOR_STREAMS_PER_PRINCIPAL``)."""
+
+    http_status = 503
+    code = "too_many_streams"
+
+
 class SettingsInvalid(InvalidInput):
     """Settings break the rules; ``problems`` lists every one, ``field`` is the first one's field.
 

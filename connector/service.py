@@ -2,8 +2,8 @@
 
 The flow of one change (DESIGN.md section 3): lock the agent's session, let the engine decide,
 then — in the same transaction — close the open interval, open the new one, update the session,
-count, log logon events and write one outbox row per enabled adapter. Live subscribers hear of it
-only after the commit.
+count, log logon events, write one outbox row per enabled adapter and the live events. Live
+subscribers hear of it only after the commit.
 """
 from __future__ import annotations
 
@@ -96,14 +96,11 @@ class PresenceService:
                 published.clear()
             else:
                 done = self._decide_in_transaction(agent_id, decide, pin, published)
-        agent, decision, config, now = done
-        view = agent_view(agent, decision.session, config, now)
+        decision, view = done
         if any(isinstance(e, (StateChanged, DialRequested)) for e in decision.effects):
             self.outbox_written()
-        for kind, data in published:
-            self.bus.publish(kind, data)
-        if any(isinstance(e, StateChanged) for e in decision.effects):
-            self.bus.publish("agent", view)
+        if published:
+            self.bus.wake()  # the live events committed with the change (connector.bus)
         return Outcome(decision, view)
 
     def _loaded(self, conn, agent_id: str, lock: bool) -> tuple[AgentRecord, Any, int | None, PresenceConfig]:
@@ -130,8 +127,7 @@ class PresenceService:
         with self.store.write_connection() as conn:
             if not statements.claim_session(conn, agent_id, row.version, config_version):
                 return None
-            self._writer.record(conn, agent, decision, engine, published, pin)
-        return agent, decision, config, now
+            return self._write(conn, agent, decision, engine, published, pin, now)
 
     def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
         with self.store.write_connection() as conn:
@@ -145,8 +141,17 @@ class PresenceService:
             finally:
                 s.close()
             statements.claim_session(conn, agent_id, row.version, None)
-            self._writer.record(conn, agent, decision, engine, published, pin)
-        return agent, decision, config, now
+            return self._write(conn, agent, decision, engine, published, pin, now)
+
+    def _write(self, conn, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
+               pin: str | None, now: datetime) -> tuple[Decision, dict]:
+        """The decision's rows and its live events, in the caller's transaction (they commit together)."""
+        self._writer.record(conn, agent, decision, engine, published, pin)
+        view = agent_view(agent, decision.session, engine.config, now)
+        if any(isinstance(e, StateChanged) for e in decision.effects):
+            published.append(("agent", view))
+        self.bus.record_all(conn, published)
+        return decision, view
 
     # -- operations --------------------------------------------------------------------------
     def login(self, agent_id: str, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE,
@@ -267,9 +272,8 @@ class PresenceService:
                         now: datetime) -> Callable[[], None]:
         """A new configuration, inside the transaction that applies it: every open session first settles
         what fell due under the old rules, then gets its due time under the new ones (switched on, off or
-        changed). Returns what to publish once that transaction has committed."""
+        changed). The live events commit with it; returns what wakes the streams once it has committed."""
         published: list[tuple[str, dict]] = []
-        views: list[dict] = []
         old_engine, new_engine = Engine(old), Engine(new)
         rows = s.execute(select(AgentSessionRow).where(AgentSessionRow.state_id.is_not(None))
                          .order_by(AgentSessionRow.agent_id).with_for_update()).scalars().all()
@@ -280,18 +284,14 @@ class PresenceService:
             if decision.effects:
                 self._writer.record(conn, agent, decision, old_engine, published)  # Core statements, same transaction
                 if decision.state_changes:
-                    views.append(agent_view(agent, decision.session, new, now))
+                    published.append(("agent", agent_view(agent, decision.session, new, now)))
             # only these two attributes are dirty on the ORM row, so its flush keeps what _record wrote
             due = new_engine.next_due(decision.session)
             row.next_due_at = due[0] if due else None
             row.version = (row.version or 0) + 1  # a change decided on an older snapshot is decided again
 
-        def publish() -> None:
-            for kind, data in published:
-                self.bus.publish(kind, data)
-            for view in views:
-                self.bus.publish("agent", view)
-        return publish
+        self.bus.record_all(conn, published)
+        return self.bus.wake
 
     def settle_due(self) -> int:
         """Apply the timed rules (wrap-up end, connection loss, inactivity) that fell due."""

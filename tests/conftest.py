@@ -60,6 +60,7 @@ def make_app(tmp_path, clock, database_url):
 
     yield factory
     for app in apps:
+        get_parts(app).bus.stop()
         get_parts(app).store.dispose()
 
 

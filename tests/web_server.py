@@ -80,6 +80,37 @@ def live_server(tmp_path: Path, **settings):
         get_parts(app).store.dispose()
 
 
+@contextmanager
+def asgi_server(app):
+    """The app as ``serve`` runs it (uvicorn + connector.asgi) on 127.0.0.1, in a background thread.
+
+    Yields the base URL. No scheduler or dispatcher: the test drives those itself.
+    """
+    import socket
+    import time
+
+    import uvicorn
+
+    from connector.asgi import ConnectorAsgi
+
+    sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    config = uvicorn.Config(ConnectorAsgi(app, threads=8), http="httptools", loop="asyncio", lifespan="on",
+                            log_level="warning", access_log=False, timeout_graceful_shutdown=1,
+                            proxy_headers=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
 class ConsoleErrors:
     """Collects console errors and uncaught page errors of every page of a browser context."""
 

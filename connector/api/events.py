@@ -1,26 +1,124 @@
 """GET /api/v1/events: Server-Sent Events of presence and logon changes.
 
 One stream serves a whole page. An agent's stream carries only that agent's events (and
-``config`` events: a new presence configuration was applied). On connect
-the stream starts with a ``snapshot`` of the agents the caller may see, so a client that
-reconnects is in step again without a second request.
+``config`` events: a new presence configuration was applied). On connect the stream starts with a
+``snapshot`` of the agents the caller may see (its ``id`` is the last event it covers), so a client
+that reconnects is in step again without a second request.
+
+A client that sends ``Last-Event-ID`` (the header, or ``?lastEventId=`` since a new ``EventSource``
+cannot set headers) gets the events it missed from the store instead of a snapshot; when they can no
+longer be replayed (older than the retention window) it gets ``resync`` and then a fresh snapshot.
+
+Under ``serve`` the stream itself is written by the asyncio front (connector/asgi.py): this view
+authenticates, takes a slot of the per-principal cap, subscribes and builds the opening, then hands
+it over (``connector.stream`` in the WSGI environ) and is done; the opening is dropped once sent. Under
+any other WSGI server the view streams from a thread as before.
 """
 from __future__ import annotations
 
 import json
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Iterator
 
-from flask import Response, stream_with_context
+from flask import Response, request, stream_with_context
 
 from .auth import current_principal, require
 from .routes import _grid_view, bp
-from ..parts import get_parts
+from ..subscriptions import format_event
+from ..parts import Parts, get_parts
 
 KEEPALIVE_SECONDS = 15
+#: more missed events than this are not replayed: a snapshot is cheaper
+MAX_REPLAY = 2000
+#: the all-agents snapshot is shared by streams opening within this many seconds of each other
+SNAPSHOT_REUSE_SECONDS = 1.0
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+#: WSGI environ keys shared with connector/asgi.py
+LOOP_KEY = "connector.event_loop"
+STREAM_KEY = "connector.stream"
 
 
-def _format(event: str, data: dict, event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+RESYNC_OVERFLOW = format_event("resync", {"reason": "too many events; read the snapshot again"})
+
+
+@dataclass
+class StreamStart:
+    """What a stream sends first, and what it then listens to."""
+
+    opening: bytes
+    subscription: object
+    #: an agent's stream: only this agent's events (and config)
+    only: str | None
+    #: the last event id the opening covers; live events up to it are not sent again
+    last_id: int
+
+
+def select_event(item: dict, only: str | None, last_id: int) -> bool:
+    """Whether a live event goes to this stream."""
+    if item["id"] <= last_id:
+        return False
+    if only and item["event"] != "config" and item["data"].get("agent_id", item["data"].get("id")) != only:
+        return False
+    return True
+
+
+class _SnapshotCache:
+    """The all-agents snapshot, built once for a crowd of streams opening together (a shift, a restart)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: int | None = None
+        self.at = 0.0
+        self.text = ""
+
+    def get(self, ext: Parts, watermark: int, grid: bool) -> str:
+        with self.lock:
+            if self.key == watermark and time.monotonic() - self.at < SNAPSHOT_REUSE_SECONDS:
+                return self.text
+            read = ext.service.agent_grid if grid else ext.service.agents
+            text = json.dumps({"agents": read(None)}, separators=(",", ":"))
+            self.key, self.at, self.text = watermark, time.monotonic(), text
+            return text
+
+
+_snapshots: "weakref.WeakKeyDictionary[object, dict[bool, _SnapshotCache]]" = weakref.WeakKeyDictionary()
+_snapshots_lock = threading.Lock()
+
+
+def _snapshot(ext: Parts, only: str | None, watermark: int, grid: bool) -> str:
+    """All agents the caller may see; ``grid``: only what the dashboard grid shows (view=grid)."""
+    if only is not None:
+        read = ext.service.agent_grid if grid else ext.service.agents
+        return format_event("snapshot", {"agents": read([only])}, watermark)
+    with _snapshots_lock:
+        cache = _snapshots.setdefault(ext.service, {}).setdefault(grid, _SnapshotCache())
+    return f"id: {watermark}\nevent: snapshot\ndata: {cache.get(ext, watermark, grid)}\n\n"
+
+
+def _last_event_id() -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
+    if raw is None or not raw.strip().isdigit():
+        return None  # an id this server never sent: start afresh with a snapshot
+    return int(raw)
+
+
+def _opening(ext: Parts, only: str | None, resume_from: int | None, after: int,
+             grid: bool = False) -> tuple[str, int]:
+    """The first bytes of a stream and the last event id they cover."""
+    parts = ["retry: 2000\n\n"]
+    if resume_from is not None:
+        missed = ext.bus.replay(resume_from, after, only, MAX_REPLAY)
+        if missed is not None:
+            parts += [format_event(e["event"], e["data"], e["id"]) for e in missed
+                      if select_event(e, only, resume_from)]
+            return "".join(parts), max(after, resume_from)
+        parts.append(format_event("resync", {"reason": "the events since your last one are no longer kept; "
+                                                       "here is a fresh snapshot"}))
+    parts.append(_snapshot(ext, only, after, grid))
+    return "".join(parts), after
 
 
 @bp.get("/events")
@@ -29,32 +127,38 @@ def events():
     ext = get_parts()
     principal = current_principal()
     only = principal.agent_id if principal.role == "agent" else None
-    grid = _grid_view()
-    subscription = ext.bus.subscribe()  # before the snapshot, so nothing falls between the two
+    loop = request.environ.get(LOOP_KEY)
+    # before the opening, so nothing falls between the two; counts against the principal's cap
+    subscription = ext.bus.subscribe(loop=loop, principal=principal.name, only=only)
     try:
-        snapshot = (ext.service.agent_grid if grid else ext.service.agents)([only] if only else None)
+        opening, last_id = _opening(ext, only, _last_event_id(), subscription.after, _grid_view())
     except BaseException:
         subscription.close()
         raise
+    start = StreamStart(opening.encode(), subscription, only, last_id)
+    if loop is not None:
+        request.environ[STREAM_KEY] = start
+        return Response(b"", mimetype="text/event-stream", headers=HEADERS)
+    return Response(stream_with_context(_thread_stream(start)), mimetype="text/event-stream", headers=HEADERS)
 
-    def stream():
-        try:
-            yield "retry: 2000\n\n"
-            yield _format("snapshot", {"agents": snapshot})
-            while True:
-                item = subscription.get(timeout=KEEPALIVE_SECONDS)
-                if subscription.overflowed:
-                    subscription.overflowed = False
-                    yield _format("resync", {"reason": "too many events; read the snapshot again"})
-                if item is None:
-                    yield ": keepalive\n\n"
-                    continue
-                if only and item["event"] != "config" and \
-                        item["data"].get("agent_id", item["data"].get("id")) != only:
-                    continue
-                yield _format(item["event"], item["data"], item["id"])
-        finally:
-            subscription.close()
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+def _thread_stream(start: StreamStart) -> Iterator[bytes]:
+    subscription = start.subscription
+    try:
+        opening, start.opening = start.opening, b""
+        yield opening
+        del opening
+        last_id = start.last_id
+        while True:
+            item = subscription.get(timeout=KEEPALIVE_SECONDS)
+            if subscription.overflowed:
+                subscription.overflowed = False
+                yield RESYNC_OVERFLOW.encode()
+            if item is None:
+                yield b": keepalive\n\n"
+                continue
+            if select_event(item, start.only, last_id):
+                last_id = item["id"]
+                yield item["sse"].encode()
+    finally:
+        subscription.close()

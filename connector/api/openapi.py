@@ -161,15 +161,20 @@ def spec() -> dict:
         "/api/v1/state-mix": {"get": _op("Seconds per state in each hour of a day (all agents or one team)",
                                          "supervisor, admin", ok={"type": "object"},
                                          params=[DATE, {"name": "team", "in": "query", "schema": STR}])},
-        "/api/v1/events": {"get": {"summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended, "
-                                              "omni_channel (console commands with command_id), omni_channel_work",
-                                   "description": "Roles: any (an agent receives only its own events). EventSource "
-                                                  "cannot send headers, so this endpoint alone also takes a stream "
-                                                  "token (pcs1..., POST /api/v1/omni-channel/stream-tokens) as "
-                                                  "?stream_token=: short-lived, scoped to one agent; never log it. "
-                                                  "view=grid: the snapshot as GET /api/v1/agents?view=grid sends it.",
-                                   "parameters": [{"name": "stream_token", "in": "query", "schema": STR}, VIEW],
-                                   "responses": {"200": {"description": "text/event-stream"}}}},
+        "/api/v1/events": {"get": {
+            "summary": "Server-Sent Events: snapshot, agent, presence, logon, session_ended, config, omni_channel "
+                       "(console commands with command_id), omni_channel_work, resync",
+            "description": "Roles: any (an agent receives only its own events). Resumes after the event id in "
+                           "Last-Event-ID (or lastEventId) without a snapshot; resync then a snapshot when those "
+                           "events are no longer kept. EventSource cannot send headers, so this endpoint alone "
+                           "also takes a stream token (pcs1..., POST /api/v1/omni-channel/stream-tokens) as "
+                           "?stream_token=: short-lived, scoped to one agent; never log it. view=grid: the "
+                           "snapshot as GET /api/v1/agents?view=grid sends it.",
+            "parameters": [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
+                           {"name": "lastEventId", "in": "query", "schema": {"type": "string"}},
+                           {"name": "stream_token", "in": "query", "schema": STR}, VIEW],
+            "responses": {"200": {"description": "text/event-stream"},
+                          "503": {"description": "too_many_streams: CONNECTOR_STREAMS_PER_PRINCIPAL reached"}}}},
         "/api/v1/config/history": {"get": _op("Versions of the presence configuration", "admin",
                                               ok={"type": "object"})},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],

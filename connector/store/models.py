@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
                         TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -186,6 +186,25 @@ class OutboxRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_outbox_pending", "adapter", "delivered_at", "superseded"),)
+
+
+class EventRow(Base):
+    """A live event (presence, agent, logon, session_ended, config, omni_channel), written with its change.
+
+    Every instance's stream poller reads these in id order; rows older than the retention window are
+    pruned (``connector.bus``). AUTOINCREMENT on SQLite: an id is never reused after a prune, so a
+    client's ``Last-Event-ID`` never names a different event.
+    """
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_events_created_at", "created_at"), Index("ix_events_agent", "agent_id", "id"),
+                      {"sqlite_autoincrement": True})
 
 
 class ConfigVersion(Base):

@@ -42,16 +42,22 @@
   function LiveStream(url, handlers, onStatus) {
     this.url = url; this.handlers = handlers; this.onStatus = onStatus || function () {};
     this.delay = 1; this.source = null; this.timer = null;
+    // the last event id seen: a reconnect after a network loss resumes there (the server replays what
+    // was missed); a new EventSource cannot set Last-Event-ID itself, so it goes in the query
+    this.lastId = null;
   }
   LiveStream.prototype.start = function () {
     var self = this;
     if (self.timer) { clearTimeout(self.timer); self.timer = null; }
     self.onStatus("connecting");
-    var source = self.source = new EventSource(self.url, { withCredentials: true });
+    var url = self.lastId === null ? self.url
+      : self.url + (self.url.indexOf("?") < 0 ? "?" : "&") + "lastEventId=" + encodeURIComponent(self.lastId);
+    var source = self.source = new EventSource(url, { withCredentials: true });
     source.addEventListener("open", function () { self.delay = 1; self.onStatus("ok"); });
     Object.keys(self.handlers).forEach(function (name) {
       source.addEventListener(name, function (ev) {
         var data;
+        if (ev.lastEventId) self.lastId = ev.lastEventId;
         try { data = JSON.parse(ev.data); } catch (e) { return; }
         self.handlers[name](data);
       });
@@ -66,6 +72,7 @@
     });
   };
   LiveStream.prototype.stop = function () {
+    this.lastId = null;  // a deliberate restart (resync) starts from a fresh snapshot
     if (this.source) this.source.close();
     if (this.timer) clearTimeout(this.timer);
   };

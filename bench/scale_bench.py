@@ -1,0 +1,368 @@
+"""Event streams at contact-centre scale against `presence-connector serve` (one instance, SQLite).
+
+Three parts, each on a fresh server with 1,000 agents logged in (loopback only, bounded runs):
+
+1. 2,000 open streams (1,960 agent pages: every agent's softphone plus 960 second tabs, and 40
+   dashboards that see every agent): RSS growth of the server with the streams open and idle, and
+   PUT presence p50/p99 at a fixed offered rate with no stream open vs. with the 2,000 open (same run).
+2. A burst of 1,000 new connections at once (GET an agent's presence, one connection each): how many
+   were answered, and the time to the last answer.
+3. The issue 10 day: 1,000 softphone streams + 20 dashboards + 17 changes/s for 60 s: PUT p50/p99,
+   change -> dashboard p50/p99 (PUT sent -> the dashboard read the agent event), RSS, errors.
+
+Stream readers run in a separate process from the PUT driver (both asyncio + aiohttp) so the PUT
+latency is not the readers' event loop; time.monotonic is shared by both processes (Linux).
+
+    make bench     # or: .venv/bin/python bench/scale_bench.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
+AGENTS = 1000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(env: dict, agents: int, supervisors: int) -> dict:
+    """Agents logged in on desk phones, one agent token each, supervisor tokens (20 streams each)."""
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    from connector import accounts, create_app
+    from connector.parts import get_parts
+
+    app = create_app()
+    ext = get_parts(app)
+    now = ext.clock()
+    tokens: dict = {"agents": {}, "supervisors": []}
+    for i in range(agents):
+        agent_id = f"agent{i:05d}"
+        accounts.add_agent(ext.store, {"id": agent_id, "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
+        ext.service.login(agent_id, "Paired Device", f"deskphone-{i}")
+        tokens["agents"][agent_id] = accounts.create_token(ext.store, "agent", now, agent_id=agent_id, name=agent_id)
+    tokens["supervisors"] = [accounts.create_token(ext.store, "supervisor", now, name=f"wall{i}")
+                             for i in range(supervisors)]
+    tokens["integration"] = accounts.create_token(ext.store, "integration", now, name="bench")
+    ext.bus.stop()
+    ext.store.dispose()
+    return tokens
+
+
+class Server:
+    def __init__(self, agents: int, supervisors: int):
+        self.tmp = tempfile.mkdtemp(prefix="pc-scale-")
+        self.env = {"CONNECTOR_DATABASE_URL": f"sqlite:///{self.tmp}/bench.db",
+                    "CONNECTOR_INSTANCE_PATH": f"{self.tmp}/instance", "CONNECTOR_PRESENCE_CONFIG": "default"}
+        self.tokens = prepare(self.env, agents, supervisors)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(self.port)],
+                                     env={**os.environ, **self.env}, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT)
+        import requests
+        for _ in range(200):
+            try:
+                if requests.get(f"{self.base}/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("serve did not start")
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# -- stream readers (a process of their own) ------------------------------------------------------
+
+def reader_process(base: str, specs: list[tuple[str, bool]], conn) -> None:
+    """Open every stream (token, is_dashboard), report when all snapshots are in, read until told to stop."""
+    asyncio.run(_read_streams(base, specs, conn))
+
+
+async def _read_streams(base: str, specs, conn) -> None:
+    loop = asyncio.get_running_loop()
+    arrivals: list[tuple[str, str, float]] = []  # dashboards: (agent, state, monotonic) per agent event
+    status = {"open": 0, "failed": 0, "events": 0}
+    all_open = asyncio.Event()
+    started = time.monotonic()
+
+    async def one(session, token: str, dashboard: bool) -> None:
+        try:
+            async with session.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as r:
+                if r.status != 200:
+                    status["failed"] += 1
+                    return
+                buf, snapshot = bytearray(), False
+                async for chunk in r.content.iter_any():
+                    buf += chunk
+                    while (end := buf.find(b"\n\n")) >= 0:
+                        block, buf = bytes(buf[:end]), buf[end + 2:]
+                        if not snapshot:
+                            if b"event: snapshot" in block:
+                                snapshot = True
+                                status["open"] += 1
+                                if status["open"] + status["failed"] >= len(specs):
+                                    all_open.set()
+                            continue
+                        status["events"] += 1
+                        if dashboard and b"event: agent\n" in block:
+                            data = json.loads(block.split(b"data: ", 1)[1])
+                            arrivals.append((data["id"], (data["state"] or {}).get("id"), time.monotonic()))
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            status["failed"] += 1
+        finally:
+            if status["open"] + status["failed"] >= len(specs):
+                all_open.set()
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=120)) as session:
+        tasks = [asyncio.ensure_future(one(session, token, dash)) for token, dash in specs]
+        try:
+            await asyncio.wait_for(all_open.wait(), 300)
+        except asyncio.TimeoutError:
+            pass
+        conn.send({"open": status["open"], "failed": status["failed"], "seconds": time.monotonic() - started})
+        await loop.run_in_executor(None, conn.recv)  # "stop"
+        conn.send({"arrivals": arrivals, "events": status["events"], "failed": status["failed"]})
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Readers:
+    def __init__(self, base: str, specs: list[tuple[str, bool]]):
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=reader_process, args=(base, specs, child), daemon=True)
+        self.proc.start()
+        self.opened = self.conn.recv()
+
+    def stop(self) -> dict:
+        self.conn.send("stop")
+        result = self.conn.recv()
+        self.proc.join(timeout=30)
+        return result
+
+
+# -- the PUT driver -------------------------------------------------------------------------------
+
+async def offered_puts(base: str, token: str, rate: float, seconds: float, agents: int, seed: int = 1) -> dict:
+    """PUT presence at a fixed offered rate (open loop); each picks an agent and a state it is not in."""
+    rng = random.Random(seed)
+    current = {f"agent{i:05d}": "ready" for i in range(agents)}
+    latencies, sent, errors = [], [], 0
+
+    async def put(session, agent: str, state: str) -> None:
+        nonlocal errors
+        t0 = time.monotonic()
+        sent.append((agent, state, t0))
+        try:
+            async with session.put(f"{base}/api/v1/agents/{agent}/presence", json={"state": state},
+                                   headers={"Authorization": f"Bearer {token}"}) as r:
+                await r.read()
+                errors += r.status != 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            errors += 1
+        latencies.append(time.monotonic() - t0)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+        tasks, start, n = [], time.monotonic(), int(rate * seconds)
+        for i in range(n):
+            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+            agent = f"agent{rng.randrange(agents):05d}"
+            state = rng.choice([s for s in STATES if s != current[agent]])
+            current[agent] = state
+            tasks.append(asyncio.ensure_future(put(session, agent, state)))
+        await asyncio.gather(*tasks)
+    return {"latencies": latencies, "sent": sent, "errors": errors}
+
+
+async def burst(base: str, token: str, n: int, agents: int) -> dict:
+    """n connections at once, each one GET of an agent's presence on a connection of its own."""
+    results = []
+
+    async def one(session, i: int) -> None:
+        t0 = time.monotonic()
+        try:
+            async with session.get(f"{base}/api/v1/agents/agent{i % agents:05d}/presence",
+                                   headers={"Authorization": f"Bearer {token}"}) as r:
+                await r.read()
+                results.append((r.status, time.monotonic() - t0))
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            results.append((type(exc).__name__, time.monotonic() - t0))
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+        start = time.monotonic()
+        await asyncio.gather(*[one(session, i) for i in range(n)])
+        return {"answered": sum(1 for s, _ in results if s == 200), "n": n,
+                "last_s": time.monotonic() - start, "p99_s": pct([t for _, t in results], 99)}
+
+
+def pct(values: list[float], p: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100)[p - 1]
+
+
+def ms(values: list[float], p: int) -> str:
+    return f"{pct(values, p) * 1000:.1f}"
+
+
+def change_to_dashboard(sent, arrivals, dashboards: int) -> tuple[list[float], int]:
+    """For every change and every dashboard: sent -> that dashboard read the agent event with the new state."""
+    by_key: dict[tuple[str, str], list[float]] = {}
+    for agent, state, t in arrivals:
+        by_key.setdefault((agent, state), []).append(t)
+    delays, missing = [], 0
+    for agent, state, t0 in sent:
+        seen = sorted(t for t in by_key.get((agent, state), []) if t >= t0)[:dashboards]
+        missing += dashboards - len(seen)
+        delays += [t - t0 for t in seen]
+    return delays, missing
+
+
+# -- the parts ------------------------------------------------------------------------------------
+
+def part_streams(args) -> list[str]:
+    """Rounds of: PUTs with no stream open, open 2,000 streams, PUTs with them open, close them.
+
+    Alternating rounds and taking the median of each condition keeps the load of other work on a
+    shared machine from landing on one condition only."""
+    server = Server(AGENTS, supervisors=2)
+    rounds = []
+    try:
+        token = server.tokens["integration"]
+        asyncio.run(offered_puts(server.base, token, args.rate, 3, AGENTS, seed=9))  # warm-up
+        agents = list(server.tokens["agents"].values())
+        specs = [(t, False) for t in agents] + [(t, False) for t in agents[:960]] + \
+                [(server.tokens["supervisors"][i // 20], True) for i in range(40)]
+        for n in range(args.rounds):
+            rss0 = server.rss_mb()
+            without = asyncio.run(offered_puts(server.base, token, args.rate, args.seconds, AGENTS, seed=2 * n))
+            readers = Readers(server.base, specs)
+            time.sleep(3)  # idle
+            rss_open = server.rss_mb()
+            with_streams = asyncio.run(offered_puts(server.base, token, args.rate, args.seconds, AGENTS,
+                                                    seed=2 * n + 1))
+            read = readers.stop()
+            time.sleep(2)  # the server notices the closed streams
+            rounds.append({"rss0": rss0, "rss_open": rss_open, "opened": readers.opened, "read": read,
+                           "without": without, "with": with_streams})
+    finally:
+        server.stop()
+    lines = [f"### 2,000 streams, {AGENTS} agents (PUT at {args.rate:.0f}/s offered, {args.seconds:.0f} s per "
+             f"phase, {args.rounds} rounds of: no stream / 2,000 streams)", "",
+             "| round | streams opened (failed) | last snapshot s | RSS before MB | RSS with streams MB | growth MB "
+             "| PUT p50 / p99 ms, none | PUT p50 / p99 ms, 2,000 streams | p99 ratio | PUT errors |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n, r in enumerate(rounds, 1):
+        w, s = r["without"]["latencies"], r["with"]["latencies"]
+        lines.append(f"| {n} | {r['opened']['open']} ({r['opened']['failed']}) | {r['opened']['seconds']:.1f} | "
+                     f"{r['rss0']:.0f} | {r['rss_open']:.0f} | +{r['rss_open'] - r['rss0']:.0f} | "
+                     f"{ms(w, 50)} / {ms(w, 99)} | {ms(s, 50)} / {ms(s, 99)} | {pct(s, 99) / pct(w, 99):.2f} | "
+                     f"{r['without']['errors'] + r['with']['errors']} |")
+    med_without = statistics.median(pct(r["without"]["latencies"], 99) for r in rounds)
+    med_with = statistics.median(pct(r["with"]["latencies"], 99) for r in rounds)
+    lines += ["", f"median PUT p99: {med_without * 1000:.1f} ms with no stream, {med_with * 1000:.1f} ms with "
+              f"2,000 streams open (ratio {med_with / med_without:.2f}); RSS growth for the first 2,000 streams: "
+              f"+{rounds[0]['rss_open'] - rounds[0]['rss0']:.0f} MB"]
+    return lines
+
+
+def part_burst(args) -> list[str]:
+    server = Server(AGENTS, supervisors=1)
+    try:
+        result = asyncio.run(burst(server.base, server.tokens["integration"], args.burst, AGENTS))
+        after = asyncio.run(burst(server.base, server.tokens["integration"], 10, AGENTS))
+    finally:
+        server.stop()
+    return [f"### {args.burst:,} connections at once", "",
+            f"- answered {result['answered']} of {result['n']}; last answer after {result['last_s']:.1f} s "
+            f"(p99 {result['p99_s'] * 1000:.0f} ms); 10 requests right after: {after['answered']} of 10 answered"]
+
+
+def part_day(args) -> list[str]:
+    server = Server(AGENTS, supervisors=1)
+    try:
+        rss0 = server.rss_mb()
+        specs = [(t, False) for t in server.tokens["agents"].values()] + \
+                [(server.tokens["supervisors"][0], True)] * 20
+        readers = Readers(server.base, specs)
+        rss_open = server.rss_mb()
+        run = asyncio.run(offered_puts(server.base, server.tokens["integration"], 17, args.day_seconds, AGENTS))
+        time.sleep(2)  # let the last events arrive
+        read = readers.stop()
+        rss_end = server.rss_mb()
+    finally:
+        server.stop()
+    delays, missing = change_to_dashboard(run["sent"], read["arrivals"], 20)
+    opened = readers.opened
+    return [f"### 1,000 softphones + 20 dashboards + 17 changes/s for {args.day_seconds:.0f} s (one instance, SQLite)",
+            "",
+            f"- streams: {opened['open']} of {len(specs)} opened at once in {opened['seconds']:.1f} s, "
+            f"{read['failed']} failed",
+            "",
+            "| PUT p50 ms | PUT p99 ms | change -> dashboard p50 ms | p99 ms | changes | dashboard deliveries "
+            "| not delivered | PUT errors | RSS MB (before / streams open / end) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            f"| {ms(run['latencies'], 50)} | {ms(run['latencies'], 99)} | {ms(delays, 50)} | {ms(delays, 99)} | "
+            f"{len(run['sent'])} | {len(delays)} of {len(run['sent']) * 20} | {missing} | {run['errors']} | "
+            f"{rss0:.0f} / {rss_open:.0f} / {rss_end:.0f} |"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=40.0, help="PUTs per second offered in part 1")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each PUT phase of part 1")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of part 1")
+    parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--day-seconds", type=float, default=60.0)
+    parser.add_argument("--quick", action="store_true", help="short phases (a smoke run, not figures)")
+    parser.add_argument("--only", choices=["streams", "burst", "day"])
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.day_seconds, args.rounds = 5.0, 10.0, 1
+    lines = [f"{os.cpu_count()} cores; `presence-connector serve` (uvicorn + a2wsgi, 32 threads) on SQLite "
+             "(WAL, synchronous=FULL); clients on the same machine", ""]
+    for name, part in (("streams", part_streams), ("burst", part_burst), ("day", part_day)):
+        if args.only in (None, name):
+            print(f"running part: {name} ...", flush=True)
+            lines += part(args) + [""]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Subscribers of the live events (connector.bus): a thread's queue, or an asyncio loop's, indexed by agent."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import queue
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .bus import EventBus
+
+
+def format_event(event: str, data: dict, event_id: int | None = None) -> str:
+    """One Server-Sent Event as it goes on the wire."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+class Subscription:
+    """A subscriber read from a thread: ``get`` blocks up to ``timeout`` seconds."""
+
+    principal: str | None = None
+    #: an agent's stream: only that agent's events (and config) are handed to it
+    only: str | None = None
+
+    def __init__(self, bus: "EventBus", maxsize: int, after: int):
+        self.bus = bus
+        self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.overflowed = False
+        #: the last event id this subscriber will not be sent (everything up to it was read already)
+        self.after = after
+
+    def deliver(self, events: list[dict]) -> None:
+        for event in events:
+            try:
+                self.queue.put_nowait(event)
+            except queue.Full:
+                self.overflowed = True
+                return
+
+    def get(self, timeout: float) -> dict | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.bus._unsubscribe(self)
+
+
+class AsyncSubscription:
+    """A subscriber read from an asyncio event loop; delivered to by that loop's :class:`LoopFanout`."""
+
+    CLOSED = {"event": "closed"}
+    principal: str | None = None
+    only: str | None = None
+
+    def __init__(self, bus: "EventBus", fanout: "LoopFanout", maxsize: int, after: int):
+        self.bus = bus
+        self.fanout = fanout
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+        self.after = after
+
+    def deliver(self, events: list[dict]) -> None:  # in the loop's thread
+        for event in events:
+            try:
+                self.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.overflowed = True
+                return
+
+    async def get(self, timeout: float) -> dict | None:
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        try:
+            async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for
+                return await self.queue.get()
+        except TimeoutError:
+            return None
+
+    def end(self) -> None:
+        """Wake the reader with :attr:`CLOSED` (the client went away); call in the loop's thread."""
+        while True:
+            try:
+                self.queue.put_nowait(self.CLOSED)
+                return
+            except asyncio.QueueFull:
+                self.queue.get_nowait()
+
+    def close(self) -> None:
+        self.bus._unsubscribe(self)
+
+
+class SubscriberIndex:
+    """Subscribers by the agent they follow (None: every agent), so an event wakes only its readers."""
+
+    def __init__(self) -> None:
+        self.by_agent: dict[str | None, set] = {}
+        self.count = 0
+
+    def add(self, sub) -> None:
+        self.by_agent.setdefault(sub.only, set()).add(sub)
+        self.count += 1
+
+    def discard(self, sub) -> bool:
+        group = self.by_agent.get(sub.only)
+        if group is None or sub not in group:
+            return False
+        group.discard(sub)
+        if not group:
+            del self.by_agent[sub.only]
+        self.count -= 1
+        return True
+
+    def route(self, events: list[dict]) -> list[tuple[object, list[dict]]]:
+        """(subscriber, its events) for this batch."""
+        routed: dict[object, list[dict]] = {}
+        everyone = self.by_agent.get(None, ())
+        for event in events:
+            if event["event"] == "config":
+                targets: Iterable = [sub for group in self.by_agent.values() for sub in group]
+            else:
+                agent = event["data"].get("agent_id", event["data"].get("id"))
+                targets = itertools.chain(everyone, self.by_agent.get(agent, ()))
+            for sub in targets:
+                routed.setdefault(sub, []).append(event)
+        return list(routed.items())
+
+
+class LoopFanout:
+    """The subscribers of one event loop: the poller hands each batch over once, the loop delivers it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.subs = SubscriberIndex()
+
+    @staticmethod
+    def _deliver(routed: list[tuple["AsyncSubscription", list[dict]]]) -> None:
+        for sub, events in routed:
+            sub.deliver(events)
