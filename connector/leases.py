@@ -79,12 +79,17 @@ class Leases:
         return True
 
     def _ensure_row(self, name: str) -> None:
-        with self.store.read() as s:
-            if s.get(JobLease, name) is not None:
-                return
-        try:
-            with self.store.write() as s:
-                if s.get(JobLease, name) is None:
-                    s.add(JobLease(name=name, acquisitions=0))
-        except IntegrityError:
-            pass  # another instance created it first: fine
+        ensure_lease_row(self.store, name)
+
+
+def ensure_lease_row(store: Store, name: str) -> None:
+    """The lease row ``name`` exists (rows are created once and then only locked and updated)."""
+    with store.read() as s:
+        if s.get(JobLease, name) is not None:
+            return
+    try:
+        with store.write() as s:
+            if s.get(JobLease, name) is None:
+                s.add(JobLease(name=name, acquisitions=0))
+    except IntegrityError:
+        pass  # another instance created it first: fine

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.base import BudgetUse
 from .clock import Clock
+from .leases import ensure_lease_row
 from .store import Store
 from .store.models import BudgetSpend, JobLease, SharedValue
 
@@ -53,7 +54,7 @@ class SharedState:
         now = self.clock()
         since = now - timedelta(seconds=window)
         lock_name = f"budget:{budget}"[:64]
-        self._ensure_lock_row(lock_name)
+        ensure_lease_row(self.store, lock_name)
         with self.store.write() as s:
             # one row lock per budget serialises the count-then-spend of every instance
             s.execute(select(JobLease).where(JobLease.name == lock_name).with_for_update()).scalar_one()
@@ -68,14 +69,3 @@ class SharedState:
             if calls:
                 s.add(BudgetSpend(budget=budget, at=now, calls=calls))
             return BudgetUse(True, int(used) + calls, 0.0)
-
-    def _ensure_lock_row(self, name: str) -> None:
-        with self.store.read() as s:
-            if s.get(JobLease, name) is not None:
-                return
-        try:
-            with self.store.write() as s:
-                if s.get(JobLease, name) is None:
-                    s.add(JobLease(name=name, acquisitions=0))
-        except IntegrityError:
-            pass

@@ -9,8 +9,8 @@ import pytest
 
 from connector.contrast import AA_TEXT, contrast
 from connector.presence_config import build_config, load_preset
-from web_server import CHROMIUM, ConsoleErrors, assert_accessible, chromium_browser, live_server, screenshot, sign_in
-from test_web_browser import softphone
+from web_server import CHROMIUM, assert_accessible, live_server, screenshot, sign_in
+from test_web_browser import browser, contexts, softphone  # noqa: F401  (the shared browser fixtures)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -24,29 +24,6 @@ def server(tmp_path_factory):
         srv.user("sue", "supervisor")
         srv.user("ada", "admin")
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def contexts(browser):
-    made: list = []
-
-    def new(width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-        watcher = ConsoleErrors(context)
-        made.append((context, watcher))
-        return context, watcher
-
-    yield new
-    errors = [e for _, w in made for e in w.errors]
-    for context, _ in made:
-        context.close()
-    assert errors == [], "console errors on the pages"
 
 
 @pytest.fixture
