@@ -4,7 +4,7 @@ A tiny Flask app whose one endpoint, ``PUT /agents/<id>/presence``, does only th
 write: in one SQLite WAL transaction (``BEGIN IMMEDIATE``, ``synchronous=FULL``, like the store),
 close the agent's open interval and insert the new one, with an index on the open-interval lookup.
 No authentication, no engine, no totals, no session row, no outbox. It is served the same way as
-``presence-connector serve`` serves the app (waitress, 32 threads) and queues writers on a
+``presence-connector serve`` serves the app (uvicorn, the WSGI app on 32 worker threads through a2wsgi) and queues writers on a
 process-wide lock the same way, so ``bench/api_bench.py`` can put the app's rate next to it in one
 run.
 
@@ -89,9 +89,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.prepare:
         prepare(args.db, args.agents)
-    import waitress
-    waitress.serve(create_anchor_app(args.db), host="127.0.0.1", port=args.port, threads=args.threads,
-                   ident="anchor", channel_timeout=120, send_bytes=1)
+    # served as `presence-connector serve` serves the app: uvicorn, the WSGI app on worker threads (a2wsgi)
+    import uvicorn
+    from a2wsgi import WSGIMiddleware
+    uvicorn.run(WSGIMiddleware(create_anchor_app(args.db), workers=args.threads), host="127.0.0.1", port=args.port,
+                http="httptools", loop="asyncio", log_level="warning")
 
 
 if __name__ == "__main__":

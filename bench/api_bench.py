@@ -4,7 +4,7 @@ In process (Flask test client, no server): CPU seconds per ``PUT /api/v1/agents/
 against CPU per change of the anchor (``bench/anchor.py``: the minimal durable write, close the
 open interval + insert the new one in one SQLite WAL transaction).
 
-Through HTTP: starts `presence-connector serve` (waitress, the production server) on a temporary
+Through HTTP: starts `presence-connector serve` (uvicorn + a2wsgi, the production server) on a temporary
 store with 1,000 logged-in agents and the anchor served the same way, then drives both from client
 threads on this machine (keep-alive HTTP/1.1, 16 connections): GET /healthz, the anchor's PUT and
 the app's PUT in the same run, so the ratios say what the presence path costs beyond the minimal
@@ -204,7 +204,7 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
 
 def report(backend: str, results: list[dict], args) -> None:
     print(f"\n{backend}: {args.agents} agents, {args.requests} requests per endpoint, {args.clients} connections, "
-          f"waitress 32 threads, {os.cpu_count()} cores (client and server share them)\n")
+          f"uvicorn + a2wsgi 32 threads, {os.cpu_count()} cores (client and server share them)\n")
     cpu = results[0]
     line = f"CPU per change in process: app {cpu['app_ms']:.2f} ms"
     if cpu["anchor_ms"] is not None:
