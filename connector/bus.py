@@ -35,13 +35,18 @@ from .clock import Clock, utc_now
 from .errors import TooManyStreams
 from .store import Store
 from .store.models import EventRow
-from .subscriptions import AsyncSubscription, Subscription, SubscriberIndex, LoopFanout, format_event
+from .subscriptions import AsyncSubscription, LiveEvent, LoopFanout, Subscription, SubscriberIndex, format_raw_event
 
 log = logging.getLogger(__name__)
 
 #: events read per poll; a longer backlog is read over several polls
 BATCH = 2000
+_NEW_EVENTS = text("SELECT id, kind, agent_id, CAST(data AS TEXT) FROM events WHERE id > :after "
+                   "ORDER BY id LIMIT :batch")
 PRUNE_EVERY_SECONDS = 60.0
+#: the poller reads at most once per this many seconds, however many commits wake it (a few ms of latency
+#: for the streams, against one read per commit at hundreds of changes per second)
+MIN_POLL_GAP = 0.005
 #: a poller with no subscriber for this long stops (it starts again with the next subscriber)
 IDLE_STOP_SECONDS = 30.0
 
@@ -103,13 +108,14 @@ class EventBus:
 
         Thread subscribers (a WSGI server's streams, tests) are served in the caller's thread, so they
         have the change's events by the time its caller returns. The asyncio streams of ``serve`` are
-        served by the poller thread, woken here: the request thread does not pay for the fan-out.
+        served by the poller thread, woken here: the request thread does not pay for the fan-out. With
+        no subscriber in this process nothing is woken: the periodic poll keeps the watermark current.
         """
         if self._thread is None:
             return
         if self._subs.count:
             self._catch_up()
-        else:
+        elif self._fanouts:
             self._wake.set()
 
     def _catch_up(self) -> None:
@@ -189,13 +195,14 @@ class EventBus:
                 return None
             if after >= upto:  # the poller hands the rest to the subscription
                 return []
-            query = select(EventRow.id, EventRow.kind, EventRow.data).where(EventRow.id > after, EventRow.id <= upto)
+            query = (select(EventRow.id, EventRow.kind, EventRow.agent_id, EventRow.data)
+                     .where(EventRow.id > after, EventRow.id <= upto))
             if agent_id is not None:
                 query = query.where(or_(EventRow.agent_id == agent_id, EventRow.kind == "config"))
             rows = s.execute(query.order_by(EventRow.id).limit(limit + 1)).all()
         if len(rows) > limit:
             return None
-        return [{"id": r.id, "event": r.kind, "data": r.data} for r in rows]
+        return [{"id": r.id, "event": r.kind, "agent": r.agent_id, "data": r.data} for r in rows]
 
     # -- the poller --------------------------------------------------------------------------
     def start(self) -> None:
@@ -224,11 +231,17 @@ class EventBus:
     def _run(self) -> None:
         import time
         idle_since = time.monotonic()
+        last_poll = 0.0
         while not self._stop.is_set():
             self._wake.wait(self.poll_interval)
+            # under a stream of commits one read covers several of them: at most one per MIN_POLL_GAP
+            gap = MIN_POLL_GAP - (time.monotonic() - last_poll)
+            if gap > 0:
+                self._stop.wait(gap)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            last_poll = time.monotonic()
             try:
                 with self._poll_lock:
                     while self.poll_once() >= BATCH:
@@ -248,18 +261,21 @@ class EventBus:
                         return
 
     def poll_once(self) -> int:
-        """Hand the newly committed events to the subscribers; returns how many rows were read."""
+        """Hand the newly committed events to the subscribers; returns how many rows were read.
+
+        Plain statements on a pooled connection, the data as the JSON text it is stored as: the poller
+        runs after every commit, so it must cost little; with no subscriber it only moves the watermark.
+        """
         after = self._delivered or 0
-        with self.store.read() as s:
-            rows = s.execute(select(EventRow.id, EventRow.kind, EventRow.data).where(EventRow.id > after)
-                             .order_by(EventRow.id).limit(BATCH)).all()
+        with self.store.reader.connect() as conn:
+            rows = conn.execute(_NEW_EVENTS, {"after": after, "batch": BATCH}).all()
             snapshot = None
             if rows and not self.store.is_sqlite:
-                snapshot = s.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-                                          "pg_snapshot_xmax(pg_current_snapshot())::text::bigint")).one()
-        events, expected = [], after + 1
+                snapshot = conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+                                             "pg_snapshot_xmax(pg_current_snapshot())::text::bigint")).one()
+        ready, expected = 0, after + 1
         for row in rows:
-            if row.id != expected and snapshot is not None:
+            if row[0] != expected and snapshot is not None:
                 xmin, xmax = snapshot
                 if self._hole is None or self._hole[0] != expected:
                     self._hole = (expected, xmax)  # a transaction holding the missing id may still commit
@@ -267,12 +283,17 @@ class EventBus:
                 if xmin < self._hole[1]:
                     break  # still possible: wait
                 self._hole = None  # every transaction that could fill it has ended: a rollback
-            # formatted once here, not once per stream
-            events.append({"id": row.id, "event": row.kind, "data": row.data,
-                           "sse": format_event(row.kind, row.data, row.id)})
-            expected = row.id + 1
-        if events:
-            self._hand_out(events)
+            ready += 1
+            expected = row[0] + 1
+        if not ready:
+            return len(rows)
+        with self._lock:
+            if not (self._subs.count or self._fanouts):
+                self._delivered = rows[ready - 1][0]  # nobody listens in this process: nothing to format
+                return len(rows)
+        # formatted once here, not once per stream
+        self._hand_out([LiveEvent(id=id_, event=kind, agent=agent, raw=raw, sse=format_raw_event(kind, raw, id_))
+                        for id_, kind, agent, raw in rows[:ready]])
         return len(rows)
 
     def _hand_out(self, events: list[dict]) -> None:

@@ -138,6 +138,8 @@ class Dispatcher:
         self.renew(now, adapters)
         with self._lock:
             free = {name: self.concurrency(a) - len(self.stats[name].in_flight_since) for name, a in adapters.items()}
+        if not any(slots > 0 for slots in free.values()):
+            return []  # no adapter, or every slot busy: a finished delivery wakes this again
         claims = outbox_claims.claim(self.store, outbox_claims.due_heads(self.store, free, now), now,
                                      self.leases.holder, self.lease)
         started = []

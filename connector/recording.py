@@ -33,8 +33,11 @@ class DecisionWriter:
         self.outbox_targets = outbox_targets
 
     def record(self, conn: Connection, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
-                pin: str | None = None) -> None:
-        """Write what the decision says, in the caller's transaction (Core statements, see store/statements.py)."""
+                pin: str | None = None) -> int:
+        """Write what the decision says, in the caller's transaction (Core statements, see store/statements.py).
+
+        Returns how many outbox rows it wrote (the dispatcher is woken only when there are some).
+        """
         tz = self.settings.tz
         config = engine.config
         targets = self.outbox_targets(config)
@@ -78,6 +81,7 @@ class DecisionWriter:
         due = engine.next_due(decision.session)
         statements.update_session(conn, agent.id, {**session_values(decision.session),
                                                    "next_due_at": due[0] if due else None})
+        return len(outbox)
 
     def _pbx_code(self, outbox: list[dict], agent: AgentRecord, config: PresenceConfig, targets: list[str],
                   kind: str, effect: StateChanged, pin: str | None) -> None:

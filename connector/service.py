@@ -96,8 +96,8 @@ class PresenceService:
                 published.clear()
             else:
                 done = self._decide_in_transaction(agent_id, decide, pin, published)
-        decision, view = done
-        if any(isinstance(e, (StateChanged, DialRequested)) for e in decision.effects):
+        decision, view, outbox_rows = done
+        if outbox_rows:
             self.outbox_written()
         if published:
             self.bus.wake()  # the live events committed with the change (connector.bus)
@@ -124,10 +124,16 @@ class PresenceService:
             decision = decide(engine, session_from_row(row), now, _NoSession())
         except _NeedsTransaction:
             return self._decide_in_transaction(agent_id, decide, pin, published)
-        with self.store.write_connection() as conn:
+
+        def write(conn) -> tuple | None:
             if not statements.claim_session(conn, agent_id, row.version, config_version):
                 return None
-            return self._write(conn, agent, decision, engine, published, pin, now)
+            mine: list = []
+            done = self._write(conn, agent, decision, engine, mine, pin, now)
+            published.extend(mine)  # only once its savepoint holds (store.write_shared)
+            return done
+
+        return self.store.write_shared(write)
 
     def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
         with self.store.write_connection() as conn:
@@ -144,14 +150,17 @@ class PresenceService:
             return self._write(conn, agent, decision, engine, published, pin, now)
 
     def _write(self, conn, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
-               pin: str | None, now: datetime) -> tuple[Decision, dict]:
-        """The decision's rows and its live events, in the caller's transaction (they commit together)."""
-        self._writer.record(conn, agent, decision, engine, published, pin)
+               pin: str | None, now: datetime) -> tuple[Decision, dict, int]:
+        """The decision's rows and its live events, in the caller's transaction (they commit together).
+
+        Returns the decision, the agent's view and how many outbox rows were written.
+        """
+        outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin)
         view = agent_view(agent, decision.session, engine.config, now)
         if any(isinstance(e, StateChanged) for e in decision.effects):
             published.append(("agent", view))
         self.bus.record_all(conn, published)
-        return decision, view
+        return decision, view, outbox_rows
 
     # -- operations --------------------------------------------------------------------------
     def login(self, agent_id: str, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE,
@@ -278,11 +287,13 @@ class PresenceService:
         rows = s.execute(select(AgentSessionRow).where(AgentSessionRow.state_id.is_not(None))
                          .order_by(AgentSessionRow.agent_id).with_for_update()).scalars().all()
         conn = s.connection()
+        outbox_rows = 0
         for row in rows:
             agent = s.get(Agent, row.agent_id)
             decision = old_engine.settle(session_from_row(row), now)
             if decision.effects:
-                self._writer.record(conn, agent, decision, old_engine, published)  # Core statements, same transaction
+                # Core statements, same transaction
+                outbox_rows += self._writer.record(conn, agent, decision, old_engine, published)
                 if decision.state_changes:
                     published.append(("agent", agent_view(agent, decision.session, new, now)))
             # only these two attributes are dirty on the ORM row, so its flush keeps what _record wrote
@@ -291,7 +302,12 @@ class PresenceService:
             row.version = (row.version or 0) + 1  # a change decided on an older snapshot is decided again
 
         self.bus.record_all(conn, published)
-        return self.bus.wake
+
+        def committed() -> None:
+            self.bus.wake()
+            if outbox_rows:
+                self.outbox_written()
+        return committed
 
     def settle_due(self) -> int:
         """Apply the timed rules (wrap-up end, connection loss, inactivity) that fell due."""

@@ -13,8 +13,25 @@ if TYPE_CHECKING:
 
 def format_event(event: str, data: dict, event_id: int | None = None) -> str:
     """One Server-Sent Event as it goes on the wire."""
+    return format_raw_event(event, json.dumps(data, separators=(',', ':')), event_id)
+
+
+def format_raw_event(event: str, data_json: str, event_id: int | None = None) -> str:
+    """``format_event`` for data that is JSON text already (as stored: one line, never a raw newline)."""
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    return f"{head}event: {event}\ndata: {data_json}\n\n"
+
+
+class LiveEvent(dict):
+    """A stored event as the poller hands it out: ``id``, ``event``, ``agent`` (None for config events),
+    ``sse`` (the wire form) and ``raw`` (its JSON text). ``data`` is decoded on first use only: streams
+    write ``sse`` as it is, so most events are never decoded at all."""
+
+    def __missing__(self, key):
+        if key != "data":
+            raise KeyError(key)
+        value = self["data"] = json.loads(self["raw"])
+        return value
 
 
 class Subscription:
@@ -122,8 +139,7 @@ class SubscriberIndex:
             if event["event"] == "config":
                 targets: Iterable = [sub for group in self.by_agent.values() for sub in group]
             else:
-                agent = event["data"].get("agent_id", event["data"].get("id"))
-                targets = itertools.chain(everyone, self.by_agent.get(agent, ()))
+                targets = itertools.chain(everyone, self.by_agent.get(event["agent"], ()))
             for sub in targets:
                 routed.setdefault(sub, []).append(event)
         return list(routed.items())

@@ -60,7 +60,7 @@ def select_event(item: dict, only: str | None, last_id: int) -> bool:
     """Whether a live event goes to this stream."""
     if item["id"] <= last_id:
         return False
-    if only and item["event"] != "config" and item["data"].get("agent_id", item["data"].get("id")) != only:
+    if only and item["event"] != "config" and item["agent"] != only:
         return False
     return True
 

@@ -5,7 +5,7 @@ import os
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import migrate
 from .models import Base
+
+T = TypeVar("T")
 
 
 class Store:
@@ -37,6 +39,8 @@ class Store:
         # SQLite has one writer at a time; queueing writers on a lock in the process avoids
         # SQLite's sleep-and-retry busy handler, which turns contention into long tail latency
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_SharedWork] = []  # work waiting for a shared write transaction (write_shared)
         self._write = sessionmaker(self.writer, expire_on_commit=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
         #: per-process caches, each checked against a store generation (see store/statements.py)
@@ -80,6 +84,55 @@ class Store:
         with self._write_lock, self.writer.begin() as conn:
             yield conn
 
+    def write_shared(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(conn)`` in a write transaction it may share with other threads' (group commit).
+
+        On SQLite every commit waits for the disk (``synchronous=FULL``), and one writer at a time
+        holds the write lock. Here the thread that gets the lock runs every piece of work queued by
+        then, each inside a savepoint of one transaction, and commits once: under load one disk
+        flush covers many changes. A piece that raises is rolled back to its savepoint alone and
+        its caller gets the exception; each caller returns after the commit that made its work
+        durable (or with the commit's error). ``work`` must only use ``conn`` (no other store
+        access) and must not keep anything across calls. On PostgreSQL, which has row locks and
+        concurrent commits, each piece is a transaction of its own.
+        """
+        if not self.is_sqlite:
+            with self.writer.begin() as conn:
+                return work(conn)
+        job = _SharedWork(work)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._write_lock:
+            if not job.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run_shared(batch)
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _run_shared(self, batch: list["_SharedWork"]) -> None:
+        try:
+            with self.writer.begin() as conn:
+                driver = conn.connection.driver_connection
+                for job in batch:
+                    if len(batch) == 1:
+                        job.result = job.work(conn)  # an error rolls the transaction back (below)
+                        continue
+                    driver.execute("SAVEPOINT shared_work")
+                    try:
+                        job.result = job.work(conn)
+                    except Exception as exc:
+                        driver.execute("ROLLBACK TO shared_work")
+                        job.error = exc
+                    driver.execute("RELEASE shared_work")
+        except Exception as exc:  # the commit (or the only piece) failed: nothing of the batch is stored
+            for job in batch:
+                job.result, job.error = None, job.error or exc
+        finally:
+            for job in batch:
+                job.done = True
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self._read() as session:
@@ -97,6 +150,18 @@ class Store:
             self.reader.dispose()
 
 
+class _SharedWork:
+    """One caller's piece of a shared write transaction, and what came of it."""
+
+    __slots__ = ("work", "done", "result", "error")
+
+    def __init__(self, work: Callable[[Connection], Any]):
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     """Create the SQLite file's folder, and the file itself readable by its owner only (0600; SQLite
     gives its -wal and -shm files the same mode)."""
@@ -111,7 +176,11 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # one pooled connection per thread that may use it: 32 API threads, stream openers, poller, dispatcher,
+    # jobs. QueuePool's default (5 + 10 overflow, the overflow closed on return) reconnected under load
+    in_memory = url in ("sqlite://", "sqlite:///:memory:") or ":memory:" in url
+    pool = {} if in_memory else {"pool_size": 64, "max_overflow": 64}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
