@@ -236,7 +236,7 @@ def principal_for_token(store: Store, token: str) -> Principal | None:
     """
     digest = token_digest(token)
     cache: dict = store.caches.setdefault("principals", {})
-    current = statements.current_generation(store.reader, TOKENS)  # read before the token: never newer
+    current = statements.current_generation(store, TOKENS)  # read before the token: never newer
     hit = cache.get(digest)
     if hit is not None and hit[0] == current:
         return hit[1]

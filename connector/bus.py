@@ -28,14 +28,15 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, text
+from sqlalchemy import Connection, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from .clock import Clock, utc_now
 from .errors import TooManyStreams
-from .store import Store
+from .store import Store, statements
 from .store.models import EventRow
-from .subscriptions import AsyncSubscription, LiveEvent, LoopFanout, Subscription, SubscriberIndex, format_raw_event
+from .subscriptions import (AsyncSubscription, LiveEvent, LoopFanout, Subscription, SubscriberIndex, encoded,
+                            format_raw_event)
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +88,15 @@ class EventBus:
         s.add(EventRow(kind=kind, agent_id=agent_id, data=data, created_at=self.clock()))
 
     def record_all(self, conn: Connection, events: list[tuple[str, dict[str, Any]]]) -> None:
-        """Store a change's events in its transaction on a plain connection (the change path's Core statements)."""
+        """Store a change's events in its transaction on a plain connection (the change path's Core statements).
+
+        Data that is an :class:`Encoded` dict goes in as the JSON text it carries (encoded once)."""
         if not events:
             return
         if not self.store.is_sqlite:
             conn.execute(text("SELECT pg_current_xact_id()"))  # the id before the events' ids (see record)
-        now = self.clock()
-        conn.execute(insert(EventRow.__table__), [
-            {"kind": kind, "agent_id": None if kind == "config" else data.get("agent_id", data.get("id")),
-             "data": data, "created_at": now} for kind, data in events])
+        statements.add_events(conn, [(kind, None if kind == "config" else data.get("agent_id", data.get("id")),
+                                      encoded(data)) for kind, data in events], self.clock())
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Store an event in a transaction of its own, then wake this process's poller."""

@@ -43,13 +43,18 @@ class ConfigRegistry:
                 return self.active(own)
         return self.at_version(s.scalar(select(func.max(ConfigVersion.id))), s)
 
-    def at_version(self, version_id: int | None, s: Session | Connection) -> PresenceConfig:
-        """The configuration of ``version_id`` (the newest one, read by the caller): parsed once, then cached."""
+    def at_version(self, version_id: int | None, s: Session | Connection | None = None) -> PresenceConfig:
+        """The configuration of ``version_id`` (the newest one, read by the caller): parsed once, then cached.
+
+        Read on ``s`` when given, else on a read of its own (a stored version never changes)."""
         if version_id is None:
             raise RuntimeError("no presence configuration in the store; run 'presence-connector init-db'")
         cached = self._cached
         if cached and cached[0] == version_id:
             return cached[1]
+        if s is None:
+            with self.store.reader.connect() as own:
+                return self.at_version(version_id, own)
         row = s.execute(select(ConfigVersion.yaml, ConfigVersion.origin, ConfigVersion.name, ConfigVersion.created_at)
                         .where(ConfigVersion.id == version_id)).one()
         config = replace(parse_config(row.yaml, source=row.origin or row.name, stored=True),

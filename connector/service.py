@@ -31,6 +31,7 @@ from .store import statements
 from .store.models import Agent, AgentSessionRow, Call
 from .store.rows import logons_from_json, session_from_row
 from .store.statements import AgentRecord
+from .subscriptions import Encoded
 from .grid import agent_grid
 from .recording import DecisionWriter
 from .views import agent_view
@@ -112,9 +113,9 @@ class PresenceService:
 
     def _decide_then_write(self, agent_id: str, decide, pin: str | None, published: list) -> tuple | None:
         """None when the decision needs the transaction, or another writer changed the session first."""
-        with self.store.reader.connect() as conn:
+        with self.store.quick_read() as conn:
             loaded = statements.load_agent_session(conn, agent_id, lock=False)
-            config = self.configs.at_version(loaded[2], conn) if loaded else None
+        config = self.configs.at_version(loaded[2]) if loaded else None
         if loaded is None or not loaded[0].active:  # unknown, disabled or without a session row yet
             return self._decide_in_transaction(agent_id, decide, pin, published)
         agent, row, config_version = loaded
@@ -158,6 +159,7 @@ class PresenceService:
         outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin)
         view = agent_view(agent, decision.session, engine.config, now)
         if any(isinstance(e, StateChanged) for e in decision.effects):
+            view = Encoded(view)  # its JSON text serves the live event and the API answer
             published.append(("agent", view))
         self.bus.record_all(conn, published)
         return decision, view, outbox_rows

@@ -16,6 +16,22 @@ def format_event(event: str, data: dict, event_id: int | None = None) -> str:
     return format_raw_event(event, json.dumps(data, separators=(',', ':')), event_id)
 
 
+class Encoded(dict):
+    """A dict that carries its own JSON text (``json``): encoded once, written as it is to the events
+    table and to the API answer."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, data: dict):
+        super().__init__(data)
+        self.json = json.dumps(data, separators=(",", ":"))
+
+
+def encoded(data: dict) -> str:
+    """The JSON text of ``data`` (its own, for an :class:`Encoded`)."""
+    return data.json if isinstance(data, Encoded) else json.dumps(data, separators=(",", ":"))
+
+
 def format_raw_event(event: str, data_json: str, event_id: int | None = None) -> str:
     """``format_event`` for data that is JSON text already (as stored: one line, never a raw newline)."""
     head = f"id: {event_id}\n" if event_id is not None else ""

@@ -13,8 +13,17 @@ from ..parts import get_parts
 from ..service import PresenceService
 from ..settings import switch
 from .auth import current_principal, require, require_agent_access
+from ..subscriptions import Encoded
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def view_answer(view: dict) -> Response:
+    """An agent's view as the answer; a view a change already encoded (for its live event) is not encoded again."""
+    if isinstance(view, Encoded):
+        return Response(view.json + "\n", mimetype="application/json")
+    return jsonify(view)
+
 
 #: who may say a change came from where (state-change sources other than the caller's own)
 CHANGE_SOURCES = ChangeSource.REPORTABLE
@@ -122,7 +131,7 @@ def login(agent_id: str):
                            field="logon_source")
     outcome = service().login(agent_id, logon_source, data.get("device") or logon_source,
                               source=_change_source(data), pin=data.get("pin"))
-    return jsonify(outcome.view)
+    return view_answer(outcome.view)
 
 
 @bp.post("/pbx/login")
@@ -135,7 +144,7 @@ def pbx_login():
     logon_source = _logon_source(data, LogonSource.PBX_SHORT_CODE)
     outcome = svc.login(agent_id, logon_source, data.get("device") or f"extension {data['extension']}",
                         source=ChangeSource.PBX, pin=data["pin"])
-    return jsonify(outcome.view)
+    return view_answer(outcome.view)
 
 
 @bp.post("/pbx/logout")
@@ -146,7 +155,7 @@ def pbx_logout():
     svc = service()
     agent_id = accounts.agent_for_extension(get_parts().store, data["extension"])
     outcome = svc.logout(agent_id, _logon_source(data, LogonSource.PBX_SHORT_CODE), source=ChangeSource.PBX)
-    return jsonify(outcome.view)
+    return view_answer(outcome.view)
 
 
 @bp.post("/agents/<agent_id>/logout")
@@ -163,7 +172,7 @@ def logout(agent_id: str):
             raise InvalidInput(f"an agent cannot log out as '{logon_source}'", field="logon_source")
         actor = principal.name if principal.role != "agent" else None
     outcome = service().logout(agent_id, logon_source, source=_change_source(data), actor=actor)
-    return jsonify(outcome.view)
+    return view_answer(outcome.view)
 
 
 @bp.post("/agents/<agent_id>/heartbeat")
@@ -171,7 +180,7 @@ def logout(agent_id: str):
 def heartbeat(agent_id: str):
     require_agent_access(agent_id)
     body(())
-    return jsonify(service().heartbeat(agent_id).view)
+    return view_answer(service().heartbeat(agent_id).view)
 
 
 @bp.get("/agents/<agent_id>/presence")
@@ -193,7 +202,7 @@ def put_presence(agent_id: str):
     if force and principal.role == "agent":
         raise Forbidden("only a supervisor, an admin or an integration can force a change during a call",
                         field="force")
-    return jsonify(service().set_state(agent_id, data["state"], source=_change_source(data), force=force).view)
+    return view_answer(service().set_state(agent_id, data["state"], source=_change_source(data), force=force).view)
 
 
 @bp.delete("/agents/<agent_id>/next-state")
@@ -202,7 +211,7 @@ def cancel_next_state(agent_id: str):
     """Drop the state picked during a call: after the call the agent goes back to Ready as usual."""
     require_agent_access(agent_id)
     data = body(("source",))
-    return jsonify(service().cancel_next_state(agent_id, source=_change_source(data)).view)
+    return view_answer(service().cancel_next_state(agent_id, source=_change_source(data)).view)
 
 
 @bp.post("/agents/<agent_id>/calls/end")
@@ -211,7 +220,7 @@ def end_call(agent_id: str):
     """Close a call whose "ended" event never came (the agent is stuck on a call)."""
     require_agent_access(agent_id)
     body(())
-    return jsonify(service().end_call(agent_id, actor=current_principal().name).view)
+    return view_answer(service().end_call(agent_id, actor=current_principal().name).view)
 
 
 @bp.post("/agents/<agent_id>/calls")
@@ -268,7 +277,7 @@ def dial(agent_id: str):
 def extend_wrap_up(agent_id: str):
     require_agent_access(agent_id)
     data = body(("seconds",))
-    return jsonify(service().extend_wrap_up(agent_id, data.get("seconds")).view)
+    return view_answer(service().extend_wrap_up(agent_id, data.get("seconds")).view)
 
 
 @bp.post("/agents/<agent_id>/wrap-up/end")
@@ -276,7 +285,7 @@ def extend_wrap_up(agent_id: str):
 def end_wrap_up(agent_id: str):
     require_agent_access(agent_id)
     body(())
-    return jsonify(service().end_wrap_up(agent_id).view)
+    return view_answer(service().end_wrap_up(agent_id).view)
 
 
 @bp.get("/agents/<agent_id>/stats")

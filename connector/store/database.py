@@ -39,6 +39,8 @@ class Store:
         # SQLite has one writer at a time; queueing writers on a lock in the process avoids
         # SQLite's sleep-and-retry busy handler, which turns contention into long tail latency
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
+        self._local = threading.local()  # quick_read's per-thread SQLite connection
+        self._shared_conn: Connection | None = None  # write_shared's connection (SQLite)
         self._queue_lock = threading.Lock()
         self._queue: list[_SharedWork] = []  # work waiting for a shared write transaction (write_shared)
         self._write = sessionmaker(self.writer, expire_on_commit=False)
@@ -112,8 +114,12 @@ class Store:
         return job.result
 
     def _run_shared(self, batch: list["_SharedWork"]) -> None:
+        # one connection serves every shared transaction: they run one at a time, under the write lock
+        conn = self._shared_conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._shared_conn = self.writer.connect()
         try:
-            with self.writer.begin() as conn:
+            with conn.begin():
                 driver = conn.connection.driver_connection
                 for job in batch:
                     if len(batch) == 1:
@@ -129,9 +135,31 @@ class Store:
         except Exception as exc:  # the commit (or the only piece) failed: nothing of the batch is stored
             for job in batch:
                 job.result, job.error = None, job.error or exc
+            self._shared_conn = None
+            conn.close()  # a fresh connection for the next batch, whatever state this one is in
         finally:
             for job in batch:
                 job.done = True
+
+    @contextmanager
+    def quick_read(self) -> Iterator["Connection | DriverConnection"]:
+        """For one-statement reads on the hot path (``statements.Prepared``, not ``conn.execute``).
+
+        On SQLite each thread keeps a reader connection of its own outside the pool, in autocommit
+        mode: one statement is one consistent snapshot, with no pool checkout, BEGIN or ROLLBACK
+        around it. Elsewhere a pooled connection, as ``reader.connect()``.
+        """
+        if not self.is_sqlite:
+            with self.reader.connect() as conn:
+                yield conn
+            return
+        mine = getattr(self._local, "reader", None)
+        if mine is None:
+            fairy = self.reader.raw_connection()  # connected (and its PRAGMAs set) by the engine's events
+            driver = fairy.driver_connection
+            fairy.detach()  # this thread's from now on; closed when the thread ends
+            mine = self._local.reader = DriverConnection(self.reader.dialect, driver, fairy)
+        yield mine
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -145,9 +173,24 @@ class Store:
             return True
 
     def dispose(self) -> None:
+        with self._write_lock:
+            if self._shared_conn is not None:
+                self._shared_conn.close()
+                self._shared_conn = None
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+class DriverConnection:
+    """A DBAPI connection with what ``statements.Prepared`` reaches for: ``dialect`` and
+    ``connection.driver_connection`` (as on SQLAlchemy's ``Connection``)."""
+
+    def __init__(self, dialect, driver_connection, owner):
+        self.dialect = dialect
+        self.driver_connection = driver_connection
+        self.connection = self
+        self._owner = owner  # the detached pool record that closes the connection when dropped
 
 
 class _SharedWork:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Connection, Text, bindparam, case, cast, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import (Agent, AgentSessionRow, Call, ConfigVersion, DailyCounter, DailyTotal, LogonEventRow, OutboxRow,
-                     StateInterval, StoreGeneration, UTCDateTime)
+from .models import (Agent, AgentSessionRow, Call, ConfigVersion, DailyCounter, DailyTotal, EventRow, LogonEventRow,
+                     OutboxRow, StateInterval, StoreGeneration, UTCDateTime)
 from .rows import SESSION_FIELDS
 
 _AGENTS = Agent.__table__
@@ -235,6 +235,26 @@ _OUTBOX_COLUMNS = ("agent_id", "adapter", "kind", "payload", "source", "created_
 _ADD_OUTBOX = Prepared(insert(_OUTBOX).values(_values(_OUTBOX, _OUTBOX_COLUMNS)))
 
 
+_EVENTS = EventRow.__table__
+_ADD_EVENTS = {
+    # the data goes in as the JSON text it already is (encoded once for the event and the API answer)
+    "sqlite": Prepared(insert(_EVENTS).values(
+        kind=bindparam("p_kind"), agent_id=bindparam("p_agent_id"), data=bindparam("p_data", type_=Text),
+        created_at=bindparam("p_created_at", type_=UTCDateTime))),
+    "postgresql": Prepared(insert(_EVENTS).values(
+        kind=bindparam("p_kind"), agent_id=bindparam("p_agent_id"),
+        data=cast(bindparam("p_data", type_=Text), _EVENTS.c.data.type),
+        created_at=bindparam("p_created_at", type_=UTCDateTime))),
+}
+
+
+def add_events(conn: Connection, rows: list[tuple[str, str | None, str]], at: datetime) -> None:
+    """Insert live events: (kind, agent id or None, data as JSON text), all created ``at``."""
+    if rows:
+        _ADD_EVENTS[conn.dialect.name].run_many(conn, [{"p_kind": kind, "p_agent_id": agent, "p_data": data,
+                                                        "p_created_at": at} for kind, agent, data in rows])
+
+
 def add_outbox_rows(conn: Connection, rows: list[dict]) -> None:
     if rows:
         _ADD_OUTBOX.run_many(conn, [_p({name: row[name] for name in _OUTBOX_COLUMNS}) for row in rows])
@@ -280,22 +300,16 @@ def generation(conn: Connection, name: str) -> int:
     return conn.execute(_GENERATION, {"name": name}).scalar() or 0
 
 
-def current_generation(engine: Engine, name: str) -> int:
-    """``generation`` outside a transaction, on a pooled connection straight through the driver.
+_CURRENT_GENERATION = Prepared(_GENERATION)
 
-    It runs on every authenticated request, where SQLAlchemy's statement machinery would cost more
-    than the one-row primary-key read.
-    """
-    sql = "SELECT value FROM store_generations WHERE name = " + ("?" if engine.dialect.paramstyle == "qmark" else "%s")
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute(sql, (name,))
-        row = cursor.fetchone()
-        cursor.close()
-        return row[0] if row else 0
-    finally:
-        raw.close()
+
+def current_generation(store, name: str) -> int:
+    """``generation`` outside a transaction, on the store's quick read (it runs on every authenticated
+    request, where a pooled connection and SQLAlchemy's statement machinery would cost more than the
+    one-row primary-key read)."""
+    with store.quick_read() as conn:
+        found = _CURRENT_GENERATION.run(conn, {"name": name})
+    return found[0][0] if found and found[0][0] is not None else 0
 
 
 def bump_generation(conn: Connection, name: str) -> None:

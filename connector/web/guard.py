@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from functools import wraps
+from functools import lru_cache, wraps
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
@@ -141,13 +141,18 @@ def _check_csrf():
     return render_template("error.html", status=403, message=message), 403
 
 
+@lru_cache(maxsize=64)
+def _content_security_policy(frame_ancestors: tuple[str, ...], extra_script_origins: tuple[str, ...]) -> str:
+    ancestors = " ".join(frame_ancestors) or "'self'"
+    scripts = " ".join(["'self'", *extra_script_origins])
+    return (f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+            f"frame-ancestors {ancestors}")
+
+
 def _headers(response):
-    ancestors = " ".join(get_parts().settings.frame_ancestors) or "'self'"
-    scripts = " ".join(["'self'", *g.get("extra_script_origins", ())])
-    response.headers.setdefault("Content-Security-Policy", (
-        f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-        f"frame-ancestors {ancestors}"))
+    response.headers.setdefault("Content-Security-Policy", _content_security_policy(
+        tuple(get_parts().settings.frame_ancestors), tuple(g.get("extra_script_origins", ()))))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.blueprint in ("auth", "softphone", "dashboard", "admin", "admin_integrations", "admin_omni"):
