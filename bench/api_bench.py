@@ -177,7 +177,7 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
         def anchor_path(rng):
             return f"/agents/agent{rng.randrange(args.agents):05d}/presence"
 
-        healthz = ("GET /healthz (trivial)", port, "GET", lambda rng: "/healthz", lambda rng: None, {})
+        healthz = ("GET /healthz/live (trivial)", port, "GET", lambda rng: "/healthz/live", lambda rng: None, {})
         app_change = (f"PUT presence (the app, {backend})", port, "PUT", app_path, change_body, headers)
         anchor_change = ("PUT anchor (minimal durable write)", anchor_port, "PUT", anchor_path, change_body,
                          {"Content-Type": "application/json"})

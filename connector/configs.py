@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from .presence_config import PresenceConfig, load_config, parse_config
-from .store import Store
+from .store import Store, statements
 from .store.models import ConfigVersion
 
 
@@ -39,8 +39,7 @@ class ConfigRegistry:
     def active(self, s: Session | Connection | None = None) -> PresenceConfig:
         """The active configuration; inside a transaction pass its session, else it opens its own read."""
         if s is None:
-            with self.store.reader.connect() as own:
-                return self.active(own)
+            return self.at_version(statements.active_config_version(self.store))
         return self.at_version(s.scalar(select(func.max(ConfigVersion.id))), s)
 
     def at_version(self, version_id: int | None, s: Session | Connection | None = None) -> PresenceConfig:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from adapters.base import Adapter, AdapterError, Change, Host, StateInfo
 from . import outbox_claims
@@ -38,6 +38,8 @@ from .security import unseal
 from .store import Store
 from .store.models import OutboxRow
 from .store.rows import outbox_row
+
+_OUTBOX = OutboxRow.__table__
 
 log = logging.getLogger(__name__)
 
@@ -292,30 +294,33 @@ class Dispatcher:
             self._futures = [f for f in self._futures if not f.done()] + started
 
     def _apply(self, s, name: str, row_id: int, error: AdapterError | None, pin: str | None, now: datetime) -> None:
+        """Write one outcome on the row (plain statements: this runs once per delivery)."""
         stats = self.stats[name]
-        row = s.get(OutboxRow, row_id)
-        row.attempts = (row.attempts or 0) + 1
-        row.claimed_by, row.lease_until = None, None
-        if error is None or not error.retryable:
-            row.payload = {k: v for k, v in (row.payload or {}).items() if k != "pin_sealed"}
+        conn = s.connection()
+        attempts, payload = conn.execute(select(_OUTBOX.c.attempts, _OUTBOX.c.payload)
+                                         .where(_OUTBOX.c.id == row_id)).one()
+        attempts = (attempts or 0) + 1
+        values: dict = {"attempts": attempts, "claimed_by": None, "lease_until": None}
+        if (error is None or not error.retryable) and "pin_sealed" in (payload or {}):
+            values["payload"] = {k: v for k, v in payload.items() if k != "pin_sealed"}
         if error is None:
-            row.delivered_at = now
-            row.last_error = None
+            values.update(delivered_at=now, last_error=None)
             stats.last_success_at, stats.delivered = now, stats.delivered + 1
-            return
-        message = scrub(str(error), pin)[:500]
-        row.last_error = message
-        stats.last_error, stats.last_error_at, stats.failed = message, now, stats.failed + 1
-        if not error.retryable:
-            row.next_attempt_at = None  # parked: visible in health, the lane moves on
-            log.warning("adapter %s refused row %s for good: %s", name, row_id, message)
-            return
-        delay = min(self.max_backoff, self.base_backoff * 2 ** (row.attempts - 1))
-        if error.retry_after is not None:  # the remote said when; honour it (within an hour)
-            delay = min(max(error.retry_after, 0.0), 3600.0)
-        row.next_attempt_at = now + timedelta(seconds=delay)
-        log.info("adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, row.attempts,
-                 delay, message)
+        else:
+            message = scrub(str(error), pin)[:500]
+            values["last_error"] = message
+            stats.last_error, stats.last_error_at, stats.failed = message, now, stats.failed + 1
+            if not error.retryable:
+                values["next_attempt_at"] = None  # parked: visible in health, the lane moves on
+                log.warning("adapter %s refused row %s for good: %s", name, row_id, message)
+            else:
+                delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
+                if error.retry_after is not None:  # the remote said when; honour it (within an hour)
+                    delay = min(max(error.retry_after, 0.0), 3600.0)
+                values["next_attempt_at"] = now + timedelta(seconds=delay)
+                log.info("adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, attempts,
+                         delay, message)
+        conn.execute(update(_OUTBOX).where(_OUTBOX.c.id == row_id).values(**values))
 
     # -- health ------------------------------------------------------------------------------
     def health(self) -> dict[str, dict]:

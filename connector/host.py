@@ -14,8 +14,8 @@ from .presence_config import PresenceConfig
 from .salesforce.connection import Connection, LimitExceeded, SalesforceProblem, Unavailable
 from .service import PresenceService
 from .shared_state import SharedState
-from .store import Store
-from .store.models import Agent, ConsoleCommand
+from .store import Store, statements
+from .store.models import ConsoleCommand
 
 #: the live event that carries console commands to the agent's component (and its softphone)
 COMMAND_EVENT = "omni_channel"
@@ -23,7 +23,8 @@ COMMAND_EVENT = "omni_channel"
 COMMANDS_KEPT = timedelta(days=1)
 
 
-def agent_info(agent: Agent) -> AgentInfo:
+def agent_info(agent) -> AgentInfo:
+    """From an ORM agent or a row of the same columns."""
     return AgentInfo(agent.id, agent.name, agent.extension or "", agent.email or "", agent.salesforce_user_id or "")
 
 
@@ -47,9 +48,8 @@ class ConnectorHost:
         return self._configs.active()
 
     def agent(self, agent_id: str) -> AgentInfo | None:
-        with self._store.read() as s:
-            agent = s.get(Agent, agent_id)
-            return agent_info(agent) if agent is not None else None
+        found = statements.agent_columns(self._store, agent_id)  # once per delivery: a quick read
+        return agent_info(found) if found is not None else None
 
     def agent_for_extension(self, extension: str) -> str | None:
         try:

@@ -301,6 +301,22 @@ def generation(conn: Connection, name: str) -> int:
 
 
 _CURRENT_GENERATION = Prepared(_GENERATION)
+_AGENT_INFO = Prepared(select(_AGENTS.c.id, _AGENTS.c.name, _AGENTS.c.extension, _AGENTS.c.email,
+                              _AGENTS.c.salesforce_user_id).where(_AGENTS.c.id == bindparam("agent_id")))
+_ACTIVE_CONFIG_VERSION = Prepared(select(func.max(ConfigVersion.__table__.c.id)))
+
+
+def agent_columns(store, agent_id: str):
+    """(id, name, extension, email, salesforce_user_id) of an agent, or None; one quick read."""
+    with store.quick_read() as conn:
+        found = _AGENT_INFO.run(conn, {"agent_id": agent_id})
+    return found[0] if found else None
+
+
+def active_config_version(store) -> int | None:
+    """The newest configuration version; one quick read."""
+    with store.quick_read() as conn:
+        return _ACTIVE_CONFIG_VERSION.run(conn, {})[0][0]
 
 
 def current_generation(store, name: str) -> int:
