@@ -6,7 +6,7 @@ open interval + insert the new one in one SQLite WAL transaction).
 
 Through HTTP: starts `presence-connector serve` (uvicorn + a2wsgi, the production server) on a temporary
 store with 1,000 logged-in agents and the anchor served the same way, then drives both from client
-threads on this machine (keep-alive HTTP/1.1, 16 connections): GET /healthz, the anchor's PUT and
+threads on this machine (keep-alive HTTP/1.1, 16 connections): GET /healthz/live, the anchor's PUT and
 the app's PUT in the same run, so the ratios say what the presence path costs beyond the minimal
 durable write and beyond HTTP itself.
 
@@ -217,7 +217,7 @@ def report(backend: str, results: list[dict], args) -> None:
         by_name[r["name"]] = r
         print(f"| {r['name']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
     app_rate = next(r for n, r in by_name.items() if n.startswith("PUT presence"))["per_second"]
-    trivial = by_name["GET /healthz (trivial)"]["per_second"]
+    trivial = by_name["GET /healthz/live (trivial)"]["per_second"]
     print(f"\nstate changes / trivial endpoint: {app_rate / trivial:.2f}x")
     if "PUT anchor (minimal durable write)" in by_name:
         print(f"state changes / anchor (minimal durable write): "
