@@ -33,10 +33,12 @@ class DecisionWriter:
         self.outbox_targets = outbox_targets
 
     def record(self, conn: Connection, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
-                pin: str | None = None) -> int:
+               pin: str | None = None, guard: tuple[int | None, int] | None = None) -> int:
         """Write what the decision says, in the caller's transaction (Core statements, see store/statements.py).
 
-        Returns how many outbox rows it wrote (the dispatcher is woken only when there are some).
+        Returns how many outbox rows it wrote (the dispatcher is woken only when there are some). With
+        ``guard`` the session row's update is the claim (``statements.update_session``): it raises
+        ``StaleSession`` when the row changed since the decision, after the other statements (roll back).
         """
         tz = self.settings.tz
         config = engine.config
@@ -80,7 +82,7 @@ class DecisionWriter:
         statements.add_outbox_rows(conn, outbox)
         due = engine.next_due(decision.session)
         statements.update_session(conn, agent.id, {**session_values(decision.session),
-                                                   "next_due_at": due[0] if due else None})
+                                                   "next_due_at": due[0] if due else None}, guard)
         return len(outbox)
 
     def _pbx_code(self, outbox: list[dict], agent: AgentRecord, config: PresenceConfig, targets: list[str],

@@ -126,15 +126,23 @@ class PresenceService:
         except _NeedsTransaction:
             return self._decide_in_transaction(agent_id, decide, pin, published)
 
-        def write(conn) -> tuple | None:
-            if not statements.claim_session(conn, agent_id, row.version, config_version):
-                return None
+        def write(conn) -> tuple:
             mine: list = []
-            done = self._write(conn, agent, decision, engine, mine, pin, now)
+            guard = (row.version, config_version)
+            if not self.store.is_sqlite:
+                # row locks: take the session row's first, so two writers of one agent queue there (no deadlock)
+                if not statements.claim_session(conn, agent_id, row.version, config_version):
+                    raise statements.StaleSession(agent_id)
+                guard = None
+            # on SQLite (one writer) the session row's guarded update is the claim; StaleSession rolls back
+            done = self._write(conn, agent, decision, engine, mine, pin, now, guard=guard)
             published.extend(mine)  # only once its savepoint holds (store.write_shared)
             return done
 
-        return self.store.write_shared(write)
+        try:
+            return self.store.write_shared(write)
+        except statements.StaleSession:
+            return None  # another writer got there first: decided again
 
     def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
         with self.store.write_connection() as conn:
@@ -151,12 +159,12 @@ class PresenceService:
             return self._write(conn, agent, decision, engine, published, pin, now)
 
     def _write(self, conn, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
-               pin: str | None, now: datetime) -> tuple[Decision, dict, int]:
+               pin: str | None, now: datetime, guard: tuple | None = None) -> tuple[Decision, dict, int]:
         """The decision's rows and its live events, in the caller's transaction (they commit together).
 
         Returns the decision, the agent's view and how many outbox rows were written.
         """
-        outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin)
+        outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin, guard)
         view = agent_view(agent, decision.session, engine.config, now)
         if any(isinstance(e, StateChanged) for e in decision.effects):
             view = Encoded(view)  # its JSON text serves the live event and the API answer

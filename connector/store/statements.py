@@ -280,13 +280,31 @@ def claim_session(conn: Connection, agent_id: str, version: int | None, config_v
 
 
 _SESSION_COLUMNS = ("logons", *SESSION_FIELDS, "next_due_at")
+_SESSION_VALUES = {name: bindparam(f"v_{name}", type_=_SESSIONS.c[name].type) for name in _SESSION_COLUMNS}
 _UPDATE_SESSION = Prepared(update(_SESSIONS).where(_SESSIONS.c.agent_id == bindparam("key_agent_id"))
-                   .values({name: bindparam(f"v_{name}", type_=_SESSIONS.c[name].type) for name in _SESSION_COLUMNS}))
+                           .values(_SESSION_VALUES))
+#: the session's columns and the guard of ``claim_session`` in one statement (a change decided on a snapshot)
+_UPDATE_SESSION_GUARDED = Prepared(_CLAIM.where(select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery()
+                                                == bindparam("key_config")).values(_SESSION_VALUES))
 
 
-def update_session(conn: Connection, agent_id: str, values: dict) -> None:
-    """Write the session's columns (all of ``_SESSION_COLUMNS``); ``claim_session`` counted its version up."""
-    _UPDATE_SESSION.run(conn, {"key_agent_id": agent_id, **{f"v_{name}": values[name] for name in _SESSION_COLUMNS}})
+class StaleSession(Exception):
+    """The session row changed since the change was decided on it (another writer, a new configuration,
+    the agent disabled): the change's statements are rolled back and it is decided again."""
+
+
+def update_session(conn: Connection, agent_id: str, values: dict, guard: tuple[int | None, int] | None = None) -> None:
+    """Write the session's columns (all of ``_SESSION_COLUMNS``).
+
+    Without ``guard``, ``claim_session`` counted the version up before. With ``guard`` = (version read,
+    configuration version decided on) this statement is the claim: it counts the version up if nothing
+    changed since, else raises :class:`StaleSession` (the caller rolls the change back)."""
+    params = {"key_agent_id": agent_id, **{f"v_{name}": values[name] for name in _SESSION_COLUMNS}}
+    if guard is None:
+        _UPDATE_SESSION.run(conn, params)
+    elif _UPDATE_SESSION_GUARDED.run_count(conn, {**params, "key_version": guard[0] or 0,
+                                                  "key_config": guard[1]}) != 1:
+        raise StaleSession(agent_id)
 
 
 # -- generations: a number bumped in the transaction that makes a cached value stale -------------

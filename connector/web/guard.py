@@ -167,6 +167,17 @@ class PageSessionInterface(SecureCookieSessionInterface):
     when it is ``SameSite=None; Secure``, which browsers accept over HTTPS only.
     """
 
+    def open_session(self, app: Flask, request):
+        if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
+            # a bearer request is authenticated by its token alone (_check_bearer): no cookie to read
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # nothing to write, delete or vary on (an API call with a token)
+        super().save_session(app, session, response)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(request.is_secure or app.config.get("SESSION_COOKIE_SECURE"))
 
