@@ -67,6 +67,19 @@ def test_bearer_token_api_calls_need_no_csrf_token(client, api, people):
     assert res.status_code == 200
 
 
+def test_a_bearer_call_from_a_signed_in_browser_neither_uses_nor_touches_its_page_session(client, api, people):
+    token = _csrf(client)
+    client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token})
+    assert client.get("/dashboard").status_code == 200
+    bad = client.put("/api/v1/agents/edred/presence", json={"state": "dnd"},
+                     headers={"Authorization": "Bearer not-a-token"})
+    assert bad.status_code == 401  # the cookie does not stand in for a wrong token
+    res = client.post("/api/v1/agents/edred/login", json={}, headers=api.token("integration"))
+    assert res.status_code == 200
+    assert not res.headers.getlist("Set-Cookie") and not bad.headers.getlist("Set-Cookie")
+    assert client.get("/dashboard").status_code == 200  # still signed in
+
+
 def test_admin_json_endpoints_refuse_a_missing_csrf_token(client, people):
     sign_in(client, "ada")
     res = client.post("/admin/api/agents", json={"id": "mallory"})
