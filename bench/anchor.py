@@ -4,7 +4,7 @@ A tiny Flask app whose one endpoint, ``PUT /agents/<id>/presence``, does only th
 write: in one SQLite WAL transaction (``BEGIN IMMEDIATE``, ``synchronous=FULL``, like the store),
 close the agent's open interval and insert the new one, with an index on the open-interval lookup.
 No authentication, no engine, no totals, no session row, no outbox. It is served the same way as
-``presence-connector serve`` serves the app (uvicorn, the WSGI app on 32 worker threads through a2wsgi) and queues writers on a
+``presence-connector serve`` serves the app (uvicorn, the WSGI app on 32 worker threads through connector/wsgi_bridge.py) and queues writers on a
 process-wide lock the same way, so ``bench/api_bench.py`` can put the app's rate next to it in one
 run.
 
@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import sys
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
 
@@ -48,6 +50,7 @@ def prepare(path: str, agents: int) -> None:
 
 def create_anchor_app(path: str) -> Flask:
     app = Flask("anchor")
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # as the app's
     local = threading.local()
     write_lock = threading.Lock()  # one writer at a time, as connector/store/database.py does
 
@@ -89,11 +92,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.prepare:
         prepare(args.db, args.agents)
-    # served as `presence-connector serve` serves the app: uvicorn, the WSGI app on worker threads (a2wsgi)
+    # served as `presence-connector serve` serves the app: uvicorn, the WSGI app on worker threads through
+    # the same bridge (connector/wsgi_bridge.py)
     import uvicorn
-    from a2wsgi import WSGIMiddleware
-    uvicorn.run(WSGIMiddleware(create_anchor_app(args.db), workers=args.threads), host="127.0.0.1", port=args.port,
-                http="httptools", loop="asyncio", log_level="warning")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from connector.wsgi_bridge import WsgiBridge
+    uvicorn.run(WsgiBridge(create_anchor_app(args.db), threads=args.threads), host="127.0.0.1", port=args.port,
+                http="httptools", loop="asyncio", log_level="warning", lifespan="off")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Why this machinery: an open event stream is a long wait, not work. Waitress gave each one a worker
 thread (32 of them: 32 open pages starved the API). Here the streams are coroutines on uvicorn's event
 loop — a few kilobytes each, thousands per process — while every other request goes to the unchanged
-Flask (WSGI) app on a pool of threads through a2wsgi, so the SQLAlchemy store, APScheduler and the
-dispatcher threads keep running as real threads, exactly as tested. gevent's monkey patching was the
+Flask (WSGI) app on a pool of threads (connector/wsgi_bridge.py, a2wsgi underneath), so the SQLAlchemy
+store, APScheduler and the dispatcher threads keep running as real threads, exactly as tested. gevent's monkey patching was the
 other candidate; it would turn those threads, SQLite's blocking calls and psycopg's sockets into
 greenlets on one hub, a change to all of the code that is hard to test from the suite.
 
@@ -21,12 +21,12 @@ import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
 from flask import Flask
 
 from .api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, select_event
 from .parts import get_parts
+from .wsgi_bridge import WsgiBridge
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ConnectorAsgi:
 
     def __init__(self, app: Flask, threads: int = 32):
         self.app = app
-        self.wsgi = WSGIMiddleware(app, workers=threads)
+        self.wsgi = WsgiBridge(app, threads)
         self.openers = ThreadPoolExecutor(max_workers=OPENING_THREADS, thread_name_prefix="stream-open")
 
     async def __call__(self, scope, receive, send) -> None:
@@ -61,6 +61,7 @@ class ConnectorAsgi:
             elif message["type"] == "lifespan.shutdown":
                 get_parts(self.app).bus.stop()
                 self.openers.shutdown(wait=False)
+                self.wsgi.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
