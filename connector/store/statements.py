@@ -8,7 +8,7 @@ the write itself. SQLite and PostgreSQL both run these as written.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import Connection, Text, bindparam, case, cast, exists, func, insert, select, update
@@ -56,8 +56,7 @@ class Prepared:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             compiled = self.stmt.compile(dialect=dialect)
-            binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                     for name, bind in compiled.binds.items()}
+            binds = {name: _bind_processor(bind.type, dialect) for name, bind in compiled.binds.items()}
             # literals inside expressions (``count + 1``) are anonymous binds with their own value
             fixed = {name: (binds[name](bind.value) if binds[name] else bind.value)
                      for name, bind in compiled.binds.items() if not bind.required and bind.value is not None}
@@ -106,6 +105,26 @@ class Prepared:
             cursor.executemany(sql, [self._params(order, binds, values) for values in rows])
         finally:
             cursor.close()
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    """An aware datetime as SQLite stores a ``UTCDateTime``: naive UTC text with microseconds, exactly
+    what the type's own processors produce (``UTCDateTime.process_bind_param``, then SQLite's DATETIME)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+    value = value.astimezone(timezone.utc)
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:"
+            f"{value.second:02d}.{value.microsecond:06d}")
+
+
+def _bind_processor(type_, dialect):
+    """The type's bind processor; for ``UTCDateTime`` on SQLite one function instead of two chained
+    (a change binds about ten datetimes)."""
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+        return _utc_text
+    return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
 def NamedTupleType(names: list[str]):
