@@ -63,7 +63,7 @@ class Prepared:
             order = compiled.positiontup  # None for named paramstyles
             columns = list(getattr(self.stmt, "exported_columns", []) or [])
             row_type = NamedTupleType([c.key for c in columns]) if columns else None
-            results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+            results = [_result_processor(c.type, dialect) for c in columns]
             found = (compiled.string, order, (binds, fixed), row_type, results)
             self._by_dialect[dialect.name] = found
         return found
@@ -125,6 +125,17 @@ def _bind_processor(type_, dialect):
     if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
         return _utc_text
     return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _utc_from_text(value: str) -> datetime:
+    """A stored ``UTCDateTime`` back as an aware datetime (what the type's processors give, without the regex)."""
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+def _result_processor(type_, dialect):
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+        return _utc_from_text
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
 def NamedTupleType(names: list[str]):
