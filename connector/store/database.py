@@ -41,8 +41,9 @@ class Store:
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._local = threading.local()  # quick_read's per-thread SQLite connection
         self._shared_conn: Connection | None = None  # write_shared's connection (SQLite)
-        self._queue_lock = threading.Lock()
-        self._queue: list[_SharedWork] = []  # work waiting for a shared write transaction (write_shared)
+        self._queued = threading.Condition()  # guards the queue of write_shared and who leads its next batch
+        self._queue: list[_SharedWork] = []
+        self._leading = False
         self._write = sessionmaker(self.writer, expire_on_commit=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
         #: per-process caches, each checked against a store generation (see store/statements.py)
@@ -90,9 +91,9 @@ class Store:
         """Run ``work(conn)`` in a write transaction it may share with other threads' (group commit).
 
         On SQLite every commit waits for the disk (``synchronous=FULL``), and one writer at a time
-        holds the write lock. Here the thread that gets the lock runs every piece of work queued by
-        then, each inside a savepoint of one transaction, and commits once: under load one disk
-        flush covers many changes. A piece that raises is rolled back to its savepoint alone and
+        holds the write lock. Here one thread at a time leads: it runs every piece of work queued by
+        then, each inside a savepoint of one transaction, and commits once, while the pieces queued
+        meanwhile wait for the next batch: under load one disk flush covers many changes. A piece that raises is rolled back to its savepoint alone and
         its caller gets the exception; each caller returns after the commit that made its work
         durable (or with the commit's error). ``work`` must only use ``conn`` (no other store
         access) and must not keep anything across calls. On PostgreSQL, which has row locks and
@@ -102,16 +103,22 @@ class Store:
             with self.writer.begin() as conn:
                 return work(conn)
         job = _SharedWork(work)
-        with self._queue_lock:
+        with self._queued:
             self._queue.append(job)
-        with self._write_lock:
-            if not job.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
+            while not job.done and self._leading:
+                self._queued.wait()  # a leader is writing; the next batch takes this piece (or it is done)
+            if job.done:
+                return job.result_or_raise()
+            self._leading = True  # this thread writes everything queued so far, its own piece included
+            batch, self._queue = self._queue, []
+        try:
+            with self._write_lock:  # other writers (ORM transactions) wait, as for any write
                 self._run_shared(batch)
-        if job.error is not None:
-            raise job.error
-        return job.result
+        finally:
+            with self._queued:
+                self._leading = False
+                self._queued.notify_all()  # the finished return; one of the others leads the next batch
+        return job.result_or_raise()
 
     def _run_shared(self, batch: list["_SharedWork"]) -> None:
         # one connection serves every shared transaction: they run one at a time, under the write lock
@@ -203,6 +210,11 @@ class _SharedWork:
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
+
+    def result_or_raise(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 def _ensure_sqlite_dir(url: str) -> None:
