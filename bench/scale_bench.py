@@ -1,4 +1,4 @@
-"""Event streams at contact-centre scale against `presence-connector serve` (one instance, SQLite).
+"""Event streams at contact-centre scale against `presence-connector serve`.
 
 Three parts, each on a fresh server with 1,000 agents logged in (loopback only, bounded runs):
 
@@ -7,13 +7,16 @@ Three parts, each on a fresh server with 1,000 agents logged in (loopback only, 
    PUT presence p50/p99 at a fixed offered rate with no stream open vs. with the 2,000 open (same run).
 2. A burst of 1,000 new connections at once (GET an agent's presence, one connection each): how many
    were answered, and the time to the last answer.
-3. The issue 10 day: 1,000 softphone streams + 20 dashboards + 17 changes/s for 60 s: PUT p50/p99,
-   change -> dashboard p50/p99 (PUT sent -> the dashboard read the agent event), RSS, errors.
+3. The issue 10 day: 1,000 softphone streams + 20 dashboards + 17 changes/s for 60 s, on one instance
+   (SQLite) and on two instances sharing one PostgreSQL (streams, dashboards and PUTs spread over both):
+   PUT p50/p99, change -> dashboard p50/p99 (PUT sent -> the dashboard read the agent event, across
+   instances), change -> local adapter p50/p99 (the webhook adapter's POST reached a local receiver),
+   RSS per instance, errors.
 
 Stream readers run in a separate process from the PUT driver (both asyncio + aiohttp) so the PUT
 latency is not the readers' event loop; time.monotonic is shared by both processes (Linux).
 
-    make bench     # or: .venv/bin/python bench/scale_bench.py [--quick]
+    make bench     # or: .venv/bin/python bench/scale_bench.py [--quick] [--only day] [--day-backend postgres]
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
 AGENTS = 1000
 
@@ -105,19 +109,19 @@ class Server:
 
 # -- stream readers (a process of their own) ------------------------------------------------------
 
-def reader_process(base: str, specs: list[tuple[str, bool]], conn) -> None:
-    """Open every stream (token, is_dashboard), report when all snapshots are in, read until told to stop."""
-    asyncio.run(_read_streams(base, specs, conn))
+def reader_process(specs: list[tuple[str, str, bool]], conn) -> None:
+    """Open every stream (base URL, token, is_dashboard), report when all snapshots are in, read until told to stop."""
+    asyncio.run(_read_streams(specs, conn))
 
 
-async def _read_streams(base: str, specs, conn) -> None:
+async def _read_streams(specs, conn) -> None:
     loop = asyncio.get_running_loop()
     arrivals: list[tuple[str, str, float]] = []  # dashboards: (agent, state, monotonic) per agent event
     status = {"open": 0, "failed": 0, "events": 0}
     all_open = asyncio.Event()
     started = time.monotonic()
 
-    async def one(session, token: str, dashboard: bool) -> None:
+    async def one(session, base: str, token: str, dashboard: bool) -> None:
         try:
             async with session.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as r:
                 if r.status != 200:
@@ -147,7 +151,7 @@ async def _read_streams(base: str, specs, conn) -> None:
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
                                      timeout=aiohttp.ClientTimeout(total=None, sock_connect=120)) as session:
-        tasks = [asyncio.ensure_future(one(session, token, dash)) for token, dash in specs]
+        tasks = [asyncio.ensure_future(one(session, base, token, dash)) for base, token, dash in specs]
         try:
             await asyncio.wait_for(all_open.wait(), 300)
         except asyncio.TimeoutError:
@@ -161,10 +165,10 @@ async def _read_streams(base: str, specs, conn) -> None:
 
 
 class Readers:
-    def __init__(self, base: str, specs: list[tuple[str, bool]]):
+    def __init__(self, specs: list[tuple[str, str, bool]]):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=reader_process, args=(base, specs, child), daemon=True)
+        self.proc = ctx.Process(target=reader_process, args=(specs, child), daemon=True)
         self.proc.start()
         self.opened = self.conn.recv()
 
@@ -177,16 +181,19 @@ class Readers:
 
 # -- the PUT driver -------------------------------------------------------------------------------
 
-async def offered_puts(base: str, token: str, rate: float, seconds: float, agents: int, seed: int = 1) -> dict:
-    """PUT presence at a fixed offered rate (open loop); each picks an agent and a state it is not in."""
+async def offered_puts(bases: str | list[str], token: str, rate: float, seconds: float, agents: int,
+                       seed: int = 1) -> dict:
+    """PUT presence at a fixed offered rate (open loop), round-robin over ``bases``; each picks an agent and
+    a state it is not in. ``sent``: (agent, state, monotonic, wall clock) per change."""
+    bases = [bases] if isinstance(bases, str) else bases
     rng = random.Random(seed)
     current = {f"agent{i:05d}": "ready" for i in range(agents)}
     latencies, sent, errors = [], [], 0
 
-    async def put(session, agent: str, state: str) -> None:
+    async def put(session, base: str, agent: str, state: str) -> None:
         nonlocal errors
         t0 = time.monotonic()
-        sent.append((agent, state, t0))
+        sent.append((agent, state, t0, time.time()))
         try:
             async with session.put(f"{base}/api/v1/agents/{agent}/presence", json={"state": state},
                                    headers={"Authorization": f"Bearer {token}"}) as r:
@@ -204,7 +211,7 @@ async def offered_puts(base: str, token: str, rate: float, seconds: float, agent
             agent = f"agent{rng.randrange(agents):05d}"
             state = rng.choice([s for s in STATES if s != current[agent]])
             current[agent] = state
-            tasks.append(asyncio.ensure_future(put(session, agent, state)))
+            tasks.append(asyncio.ensure_future(put(session, bases[i % len(bases)], agent, state)))
         await asyncio.gather(*tasks)
     return {"latencies": latencies, "sent": sent, "errors": errors}
 
@@ -247,7 +254,7 @@ def change_to_dashboard(sent, arrivals, dashboards: int) -> tuple[list[float], i
     for agent, state, t in arrivals:
         by_key.setdefault((agent, state), []).append(t)
     delays, missing = [], 0
-    for agent, state, t0 in sent:
+    for agent, state, t0, _ in sent:
         seen = sorted(t for t in by_key.get((agent, state), []) if t >= t0)[:dashboards]
         missing += dashboards - len(seen)
         delays += [t - t0 for t in seen]
@@ -267,12 +274,12 @@ def part_streams(args) -> list[str]:
         token = server.tokens["integration"]
         asyncio.run(offered_puts(server.base, token, args.rate, 3, AGENTS, seed=9))  # warm-up
         agents = list(server.tokens["agents"].values())
-        specs = [(t, False) for t in agents] + [(t, False) for t in agents[:960]] + \
-                [(server.tokens["supervisors"][i // 20], True) for i in range(40)]
+        specs = [(server.base, t, False) for t in agents] + [(server.base, t, False) for t in agents[:960]] + \
+                [(server.base, server.tokens["supervisors"][i // 20], True) for i in range(40)]
         for n in range(args.rounds):
             rss0 = server.rss_mb()
             without = asyncio.run(offered_puts(server.base, token, args.rate, args.seconds, AGENTS, seed=2 * n))
-            readers = Readers(server.base, specs)
+            readers = Readers(specs)
             time.sleep(3)  # idle
             rss_open = server.rss_mb()
             with_streams = asyncio.run(offered_puts(server.base, token, args.rate, args.seconds, AGENTS,
@@ -315,32 +322,88 @@ def part_burst(args) -> list[str]:
 
 
 def part_day(args) -> list[str]:
-    server = Server(AGENTS, supervisors=1)
+    backends = ["sqlite", "postgres"] if args.day_backend == "both" else [args.day_backend]
+    lines = []
+    for backend in backends:
+        lines += day_run(args, backend) + [""]
+    return lines
+
+
+def change_to_adapter(sent, posts) -> tuple[list[float], int]:
+    """For every change: sent -> the local receiver got the webhook adapter's POST with the new state."""
+    by_agent: dict[str, list[tuple[float, str]]] = {}
+    for post in posts:
+        by_agent.setdefault(post["agent"], []).append((post["at"], post["state"]))
+    delays, missing = [], 0
+    for agent, state, _, wall in sent:
+        arrived = [at for at, s in by_agent.get(agent, []) if s == state and at >= wall]
+        if arrived:
+            delays.append(min(arrived) - wall)
+        else:
+            missing += 1  # not delivered (or coalesced with a later change of the same agent)
+    return delays, missing
+
+
+def day_run(args, backend: str) -> list[str]:
+    """The issue 10 day on one instance (SQLite) or two sharing one PostgreSQL: streams and dashboards spread
+    over the instances, PUTs round-robin, every change also delivered by the webhook adapter to a local receiver."""
+    from tests.cluster import Cluster, Receiver
+    receiver, pg = Receiver(), None
+    tmp = tempfile.mkdtemp(prefix="pc-day-")
+    if backend == "postgres":
+        try:
+            from tests.postgres import PostgresServer
+            pg = PostgresServer()
+        except Exception as exc:  # no PostgreSQL on this machine
+            receiver.stop()
+            return [f"### two instances on PostgreSQL: skipped ({exc})"]
+        url, instances = pg.new_database(), 2
+    else:
+        url, instances = f"sqlite:///{tmp}/bench.db", 1
+    cluster = Cluster(url, Path(tmp), receiver.url)
     try:
-        rss0 = server.rss_mb()
-        specs = [(t, False) for t in server.tokens["agents"].values()] + \
-                [(server.tokens["supervisors"][0], True)] * 20
-        readers = Readers(server.base, specs)
-        rss_open = server.rss_mb()
-        run = asyncio.run(offered_puts(server.base, server.tokens["integration"], 17, args.day_seconds, AGENTS))
-        time.sleep(2)  # let the last events arrive
+        tokens = prepare({k: v for k, v in cluster.env.items() if k.startswith(("CONNECTOR_", "WEBHOOK_"))},
+                         AGENTS, supervisors=1)
+        urls = cluster.start(instances, threads=32)
+        deadline = time.monotonic() + 120
+        while len(receiver.snapshot()) < AGENTS and time.monotonic() < deadline:  # the logins' deliveries
+            time.sleep(0.2)
+        rss0 = [cluster.rss_mb(n) for n in range(instances)]
+        specs = [(urls[i % instances], t, False) for i, t in enumerate(tokens["agents"].values())] + \
+                [(urls[i % instances], tokens["supervisors"][0], True) for i in range(20)]
+        readers = Readers(specs)
+        rss_open = [cluster.rss_mb(n) for n in range(instances)]
+        run = asyncio.run(offered_puts(urls, tokens["integration"], 17, args.day_seconds, AGENTS))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # let the last events and deliveries arrive
+            time.sleep(1)
+            if change_to_adapter(run["sent"], receiver.snapshot())[1] == 0:
+                break
         read = readers.stop()
-        rss_end = server.rss_mb()
+        rss_end = [cluster.rss_mb(n) for n in range(instances)]
+        adapter, not_delivered = change_to_adapter(run["sent"], receiver.snapshot())
     finally:
-        server.stop()
+        cluster.stop()
+        receiver.stop()
+        if pg is not None:
+            pg.stop()
     delays, missing = change_to_dashboard(run["sent"], read["arrivals"], 20)
     opened = readers.opened
-    return [f"### 1,000 softphones + 20 dashboards + 17 changes/s for {args.day_seconds:.0f} s (one instance, SQLite)",
+    where = "one instance, SQLite" if backend == "sqlite" else f"{instances} instances, one PostgreSQL"
+    rss = "; ".join(f"{a:.0f} / {b:.0f} / {c:.0f}" for a, b, c in zip(rss0, rss_open, rss_end))
+    return [f"### 1,000 softphones + 20 dashboards + 17 changes/s for {args.day_seconds:.0f} s ({where})", "",
+            f"- streams: {opened['open']} of {len(specs)} opened at once in {opened['seconds']:.1f} s "
+            f"(spread over {instances} instance(s)), {read['failed']} failed; PUTs round-robin; the webhook "
+            "adapter posts every change to a local receiver",
             "",
-            f"- streams: {opened['open']} of {len(specs)} opened at once in {opened['seconds']:.1f} s, "
-            f"{read['failed']} failed",
-            "",
-            "| PUT p50 ms | PUT p99 ms | change -> dashboard p50 ms | p99 ms | changes | dashboard deliveries "
-            "| not delivered | PUT errors | RSS MB (before / streams open / end) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-            f"| {ms(run['latencies'], 50)} | {ms(run['latencies'], 99)} | {ms(delays, 50)} | {ms(delays, 99)} | "
-            f"{len(run['sent'])} | {len(delays)} of {len(run['sent']) * 20} | {missing} | {run['errors']} | "
-            f"{rss0:.0f} / {rss_open:.0f} / {rss_end:.0f} |"]
+            "| PUT p50 / p99 ms | change -> dashboard p50 / p99 ms | change -> adapter p50 / p99 ms | changes "
+            "| dashboard deliveries (missing) | adapter deliveries (missing) | PUT errors "
+            "| RSS MB per instance (before / streams open / end) |",
+            "|---|---|---|---:|---|---|---:|---|",
+            f"| {ms(run['latencies'], 50)} / {ms(run['latencies'], 99)} | {ms(delays, 50)} / {ms(delays, 99)} | "
+            f"{ms(adapter, 50)} / {ms(adapter, 99)} | {len(run['sent'])} | {len(delays)} of "
+            f"{len(run['sent']) * 20} ({missing}) | {len(adapter)} of {len(run['sent'])} ({not_delivered}) | "
+            f"{run['errors']} | {rss} |"]
 
 
 def main() -> None:
@@ -352,11 +415,14 @@ def main() -> None:
     parser.add_argument("--day-seconds", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="short phases (a smoke run, not figures)")
     parser.add_argument("--only", choices=["streams", "burst", "day"])
+    parser.add_argument("--day-backend", choices=["sqlite", "postgres", "both"], default="both",
+                        help="the day on one SQLite instance, on two instances sharing PostgreSQL, or both")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.day_seconds, args.rounds = 5.0, 10.0, 1
-    lines = [f"{os.cpu_count()} cores; `presence-connector serve` (uvicorn + a2wsgi, 32 threads) on SQLite "
-             "(WAL, synchronous=FULL); clients on the same machine", ""]
+    lines = [f"{os.cpu_count()} cores; `presence-connector serve` (uvicorn, the API on 32 threads) on SQLite "
+             "(WAL, synchronous=FULL) or PostgreSQL (throwaway server, tests/postgres.py); clients on the same "
+             "machine", ""]
     for name, part in (("streams", part_streams), ("burst", part_burst), ("day", part_day)):
         if args.only in (None, name):
             print(f"running part: {name} ...", flush=True)
