@@ -40,6 +40,8 @@ class Store:
         # SQLite's sleep-and-retry busy handler, which turns contention into long tail latency
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._local = threading.local()  # quick_read's per-thread SQLite connection
+        # (not for an in-memory database: it lives in its one connection)
+        self._quick_local = self.is_sqlite and self.sqlite_path() is not None
         self._shared_conn: Connection | None = None  # write_shared's connection (SQLite)
         self._queued = threading.Condition()  # guards the queue of write_shared and who leads its next batch
         self._queue: list[_SharedWork] = []
@@ -139,11 +141,13 @@ class Store:
                         driver.execute("ROLLBACK TO shared_work")
                         job.error = exc
                     driver.execute("RELEASE shared_work")
-        except Exception as exc:  # the commit (or the only piece) failed: nothing of the batch is stored
+        except BaseException as exc:  # the commit (or the only piece) failed: nothing of the batch is stored
             for job in batch:
                 job.result, job.error = None, job.error or exc
             self._shared_conn = None
             conn.close()  # a fresh connection for the next batch, whatever state this one is in
+            if not isinstance(exc, Exception):
+                raise  # (an interrupt: every caller of the batch was told it failed)
         finally:
             for job in batch:
                 job.done = True
@@ -156,7 +160,7 @@ class Store:
         mode: one statement is one consistent snapshot, with no pool checkout, BEGIN or ROLLBACK
         around it. Elsewhere a pooled connection, as ``reader.connect()``.
         """
-        if not self.is_sqlite:
+        if not self._quick_local:
             with self.reader.connect() as conn:
                 yield conn
             return
