@@ -2,34 +2,17 @@
 ordinary calls in one piece, streamed answers as they are produced, chunked and oversized bodies."""
 from __future__ import annotations
 
-import socket
 import threading
-import time
-from contextlib import contextmanager
 
 import requests
-import uvicorn
 from flask import Flask, Response, jsonify, request, stream_with_context
 
 from connector.wsgi_bridge import WsgiBridge
+from web_server import uvicorn_server
 
 
-@contextmanager
 def served(app: Flask):
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(WsgiBridge(app, threads=4), http="httptools", loop="asyncio",
-                                           lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    return uvicorn_server(WsgiBridge(app, threads=4))
 
 
 def make_app() -> tuple[Flask, threading.Event]:

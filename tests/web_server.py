@@ -86,15 +86,22 @@ def asgi_server(app):
 
     Yields the base URL. No scheduler or dispatcher: the test drives those itself.
     """
+    from connector.asgi import ConnectorAsgi
+
+    with uvicorn_server(ConnectorAsgi(app, threads=8), lifespan="on") as base:
+        yield base
+
+
+@contextmanager
+def uvicorn_server(asgi_app, lifespan: str = "off"):
+    """Any ASGI app on a real uvicorn server on 127.0.0.1, in a background thread; yields the base URL."""
     import socket
     import time
 
     import uvicorn
 
-    from connector.asgi import ConnectorAsgi
-
     sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
-    config = uvicorn.Config(ConnectorAsgi(app, threads=8), http="httptools", loop="asyncio", lifespan="on",
+    config = uvicorn.Config(asgi_app, http="httptools", loop="asyncio", lifespan=lifespan,
                             log_level="warning", access_log=False, timeout_graceful_shutdown=1,
                             proxy_headers=False)
     server = uvicorn.Server(config)
