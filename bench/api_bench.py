@@ -4,13 +4,15 @@ In process (Flask test client, no server): CPU seconds per ``PUT /api/v1/agents/
 against CPU per change of the anchor (``bench/anchor.py``: the minimal durable write, close the
 open interval + insert the new one in one SQLite WAL transaction).
 
-Through HTTP: starts `presence-connector serve` (uvicorn + a2wsgi, the production server) on a temporary
-store with 1,000 logged-in agents and the anchor served the same way, then drives both from client
-threads on this machine (keep-alive HTTP/1.1, 16 connections): GET /healthz/live, the anchor's PUT and
-the app's PUT in the same run, so the ratios say what the presence path costs beyond the minimal
-durable write and beyond HTTP itself.
+Through HTTP: starts `presence-connector serve` (uvicorn, the Flask app on worker threads, the production
+server) on a temporary store with 1,000 logged-in agents and the anchor served the same way, then drives
+GET /healthz/live, the anchor's PUT and the app's PUT in the same run, in alternating rounds, with wrk
+(``-t2 -c16``, keep-alive HTTP/1.1, random agent and state per request: the load generator the issue's
+own figures came from; written in C, so it takes little of the 2 cores the servers need). The ratios say
+what the presence path costs beyond the minimal durable write and beyond HTTP itself. ``--driver python``
+drives them from Python client threads instead (the figures before issue 11's second round).
 
-    make bench    # or: .venv/bin/python bench/api_bench.py --requests 4000 --clients 16 [--postgres]
+    make bench    # or: .venv/bin/python bench/api_bench.py [--seconds 10 --rounds 3 --clients 16] [--postgres]
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import http.client
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -106,6 +109,49 @@ def drive(port: int, method: str, path_for, body_for, headers: dict, total: int,
     return latencies, time.perf_counter() - start, errors
 
 
+WRK_SCRIPT = """
+local method, prefix, suffix, agents = "%(method)s", "%(prefix)s", "%(suffix)s", %(agents)d
+local headers = {%(headers)s}
+local states = {"ready", "dnd", "break", "lunch", "meeting", "training"}
+local counter = 0
+setup = function(thread) thread:set("seed", counter); counter = counter + 1 end
+init = function() math.randomseed(seed * 7919 + 17) end
+request = function()
+  local body = nil
+  if method == "PUT" then body = '{"state": "' .. states[math.random(1, #states)] .. '"}' end
+  local path = prefix
+  if suffix ~= "" then path = string.format("%%s%%05d%%s", prefix, math.random(0, agents - 1), suffix) end
+  return wrk.format(method, path, headers, body)
+end
+"""
+
+
+def drive_wrk(port: int, method: str, prefix: str, suffix: str, headers: dict, seconds: float, clients: int,
+              agents: int, tmp: str) -> dict:
+    """One wrk run: requests/s, p50/p99 ms (wrk's own latency percentiles), non-2xx answers and socket errors."""
+    script = Path(tmp) / f"wrk-{port}-{method}.lua"
+    lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
+    script.write_text(WRK_SCRIPT % {"method": method, "prefix": prefix, "suffix": suffix, "agents": agents,
+                                    "headers": lua_headers})
+    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict:
+    def ms(text: str) -> float:
+        value = float(re.match(r"[0-9.]+", text).group())
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[re.search(r"(us|ms|s)$", text).group(1)]
+    p50 = ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))
+    p99 = ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    requests = int(re.search(r"([0-9]+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", out)
+    sockets = re.search(r"Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)", out)
+    errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in sockets.groups()) if sockets else 0)
+    return {"per_second": rate, "p50_ms": p50, "p99_ms": p99, "requests": requests, "errors": errors}
+
+
 def summary(name: str, latencies: list[float], elapsed: float, errors: int) -> dict:
     q = statistics.quantiles(latencies, n=100)
     return {"name": name, "requests": len(latencies), "errors": errors, "per_second": len(latencies) / elapsed,
@@ -168,33 +214,10 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
             results.append({"name": "CPU per change in process", "app_ms": cpu_app, "anchor_ms": None})
         wait_up(port, "/healthz")
 
-        def change_body(rng):
-            return json.dumps({"state": rng.choice(STATES)})
-
-        def app_path(rng):
-            return f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence"
-
-        def anchor_path(rng):
-            return f"/agents/agent{rng.randrange(args.agents):05d}/presence"
-
-        healthz = ("GET /healthz/live (trivial)", port, "GET", lambda rng: "/healthz/live", lambda rng: None, {})
-        app_change = (f"PUT presence (the app, {backend})", port, "PUT", app_path, change_body, headers)
-        anchor_change = ("PUT anchor (minimal durable write)", anchor_port, "PUT", anchor_path, change_body,
-                         {"Content-Type": "application/json"})
-        plan = [healthz, app_change] + ([anchor_change] if anchor_port else [])
-        for _, p, m, path, body, h in plan:  # warm-up
-            drive(p, m, path, body, h, 200, args.clients)
-        # two alternating rounds each, so a noisy neighbour on the machine hits both sides alike
-        measured: dict[str, list] = {}
-        for _ in range(2):
-            for name, p, m, path, body, h in plan:
-                lat, elapsed, errors = drive(p, m, path, body, h, args.requests // 2, args.clients)
-                acc = measured.setdefault(name, [[], 0.0, 0])
-                acc[0].extend(lat)
-                acc[1] += elapsed
-                acc[2] += errors
-        for name, _, _, _, _, _ in plan:
-            results.append(summary(name, *measured[name]))
+        if args.driver == "wrk":
+            results.extend(measure_wrk(args, backend, port, anchor_port, headers, tmp))
+        else:
+            results.extend(measure_python(args, backend, port, anchor_port, headers))
     finally:
         for proc in procs:
             proc.terminate()
@@ -202,9 +225,69 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
     return results
 
 
+def measure_python(args, backend: str, port: int, anchor_port: int | None, headers: dict) -> list[dict]:
+    """The endpoints driven from Python client threads (``--driver python``), two alternating rounds."""
+    results: list[dict] = []
+
+    def change_body(rng):
+        return json.dumps({"state": rng.choice(STATES)})
+
+    def app_path(rng):
+        return f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence"
+
+    def anchor_path(rng):
+        return f"/agents/agent{rng.randrange(args.agents):05d}/presence"
+
+    healthz = ("GET /healthz/live (trivial)", port, "GET", lambda rng: "/healthz/live", lambda rng: None, {})
+    app_change = (f"PUT presence (the app, {backend})", port, "PUT", app_path, change_body, headers)
+    anchor_change = ("PUT anchor (minimal durable write)", anchor_port, "PUT", anchor_path, change_body,
+                     {"Content-Type": "application/json"})
+    plan = [healthz, app_change] + ([anchor_change] if anchor_port else [])
+    for _, p, m, path, body, h in plan:  # warm-up
+        drive(p, m, path, body, h, 200, args.clients)
+    # two alternating rounds each, so a noisy neighbour on the machine hits both sides alike
+    measured: dict[str, list] = {}
+    for _ in range(2):
+        for name, p, m, path, body, h in plan:
+            lat, elapsed, errors = drive(p, m, path, body, h, args.requests // 2, args.clients)
+            acc = measured.setdefault(name, [[], 0.0, 0])
+            acc[0].extend(lat)
+            acc[1] += elapsed
+            acc[2] += errors
+    for name, _, _, _, _, _ in plan:
+        results.append(summary(name, *measured[name]))
+    return results
+
+
+def measure_wrk(args, backend: str, port: int, anchor_port: int | None, headers: dict, tmp: str) -> list[dict]:
+    """The endpoints driven by wrk in ``--rounds`` alternating rounds of ``--seconds`` each, so a noisy
+    neighbour on the machine hits every side alike; each figure is the median over the rounds."""
+    plan = [("GET /healthz/live (trivial)", port, "GET", "/healthz/live", "", {}),
+            (f"PUT presence (the app, {backend})", port, "PUT", "/api/v1/agents/agent", "/presence", headers)]
+    if anchor_port:
+        plan.append(("PUT anchor (minimal durable write)", anchor_port, "PUT", "/agents/agent", "/presence",
+                     {"Content-Type": "application/json"}))
+    for _, p, method, prefix, suffix, h in plan:  # warm-up
+        drive_wrk(p, method, prefix, suffix, h, 2, args.clients, args.agents, tmp)
+    rounds: dict[str, list[dict]] = {name: [] for name, *_ in plan}
+    for _ in range(args.rounds):
+        for name, p, method, prefix, suffix, h in plan:
+            rounds[name].append(drive_wrk(p, method, prefix, suffix, h, args.seconds, args.clients, args.agents, tmp))
+    results = []
+    for name, runs in rounds.items():
+        results.append({"name": name, "requests": sum(r["requests"] for r in runs),
+                        "errors": sum(r["errors"] for r in runs),
+                        **{key: statistics.median(r[key] for r in runs) for key in ("per_second", "p50_ms", "p99_ms")},
+                        "rounds": runs})
+    return results
+
+
 def report(backend: str, results: list[dict], args) -> None:
-    print(f"\n{backend}: {args.agents} agents, {args.requests} requests per endpoint, {args.clients} connections, "
-          f"uvicorn + a2wsgi 32 threads, {os.cpu_count()} cores (client and server share them)\n")
+    load = (f"wrk -t2 -c{args.clients}, {args.rounds} alternating rounds of {args.seconds:g} s per endpoint, medians"
+            if args.driver == "wrk" else f"Python client threads, {args.requests} requests per endpoint, "
+                                         f"{args.clients} connections")
+    print(f"\n{backend}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
+          f"{os.cpu_count()} cores (client and servers share them)\n")
     cpu = results[0]
     line = f"CPU per change in process: app {cpu['app_ms']:.2f} ms"
     if cpu["anchor_ms"] is not None:
@@ -220,8 +303,14 @@ def report(backend: str, results: list[dict], args) -> None:
     trivial = by_name["GET /healthz/live (trivial)"]["per_second"]
     print(f"\nstate changes / trivial endpoint: {app_rate / trivial:.2f}x")
     if "PUT anchor (minimal durable write)" in by_name:
-        print(f"state changes / anchor (minimal durable write): "
-              f"{app_rate / by_name['PUT anchor (minimal durable write)']['per_second']:.2f}x")
+        anchor = by_name["PUT anchor (minimal durable write)"]
+        print(f"state changes / anchor (minimal durable write): {app_rate / anchor['per_second']:.2f}x")
+        app = next(r for n, r in by_name.items() if n.startswith("PUT presence"))
+        if "rounds" in app:  # each round's app run next to the anchor run right after it
+            ratios = [a["per_second"] / b["per_second"] for a, b in zip(app["rounds"], anchor["rounds"])]
+            print("per round: " + ", ".join(f"{r:.2f}x" for r in ratios) +
+                  f" (median {statistics.median(ratios):.2f}x); app p99 per round: " +
+                  ", ".join(f"{r['p99_ms']:.1f}" for r in app["rounds"]) + " ms")
 
 
 def main() -> None:
@@ -230,6 +319,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--cpu-requests", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--driver", choices=("wrk", "python"), default="wrk",
+                        help="the HTTP load generator (wrk: apt-get install wrk; python: client threads)")
+    parser.add_argument("--seconds", type=float, default=10, help="wrk: seconds per endpoint per round")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk: alternating rounds (figures are medians)")
     parser.add_argument("--postgres", action="store_true", help="also run against a throwaway PostgreSQL server")
     args = parser.parse_args()
 

@@ -6,6 +6,8 @@ normal text (4.5:1) is refused when a presence configuration is loaded or saved.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 WHITE = "#ffffff"
 #: the pages' ink (app.css --ink); the dark text on light state colours
 DARK = "#1f2933"
@@ -35,6 +37,7 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+@lru_cache(maxsize=256)  # a handful of state colours, asked for in every agent view
 def text_colour(background: str) -> str:
     """White or the dark ink, whichever has more contrast on ``background``."""
     return WHITE if contrast(background, WHITE) >= contrast(background, DARK) else DARK

@@ -39,6 +39,9 @@ class AgentRecord(NamedTuple):
     active: bool
 
 
+_NOT_FIXED = object()  # a bind parameter the caller gives (not a literal of the statement)
+
+
 class Prepared:
     """A statement compiled once per dialect and run on the connection's DBAPI cursor.
 
@@ -64,12 +67,18 @@ class Prepared:
             columns = list(getattr(self.stmt, "exported_columns", []) or [])
             row_type = NamedTupleType([c.key for c in columns]) if columns else None
             results = [_result_processor(c.type, dialect) for c in columns]
-            found = (compiled.string, order, (binds, fixed), row_type, results)
+            # positional paramstyle (SQLite): each parameter's name, processor and fixed value, in order
+            plan = None if order is None else tuple((name, binds[name], fixed.get(name, _NOT_FIXED))
+                                                    for name in order)
+            found = (compiled.string, order, (binds, fixed, plan), row_type, results)
             self._by_dialect[dialect.name] = found
         return found
 
     def _params(self, order, binds, values: dict):
-        processors, fixed = binds
+        processors, fixed, plan = binds
+        if plan is not None:
+            return [(literal if literal is not _NOT_FIXED else process(values[name]) if process else values[name])
+                    for name, process, literal in plan]
         processed = dict(fixed)
         for k, v in values.items():
             process = processors[k]
