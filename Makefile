@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export CONNECTOR_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test scv-test sf-convert bench clean system-deps
+.PHONY: install run test scv-test sf-convert bench bench-deps clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,12 +52,16 @@ sf-convert: system-deps
 
 # about 8 minutes on 2 cores: state changes next to the anchor (SQLite and PostgreSQL), reports on
 # 1,000 agents x 30 days of generated history, the 10,000-agent dashboard snapshot, the Salesforce flush
-bench: install system-deps
+bench: install system-deps bench-deps
 	$(BIN)/python bench/api_bench.py --postgres
 	$(BIN)/python bench/reports_bench.py
 	$(BIN)/python bench/salesforce_bench.py
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/scale_bench.py
+
+# The benchmarks' load generator (bench/api_bench.py drives HTTP with wrk), installed only when missing.
+bench-deps:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
 # System packages the tests need (Debian), installed only when missing (CI runs as root):
 # PostgreSQL for the store tests, chromium for the browser tests (driven by Playwright; never
