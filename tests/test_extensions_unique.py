@@ -97,3 +97,15 @@ def test_an_older_store_gets_the_new_columns_and_the_index(database_url):
         assert s.execute(text("SELECT extension FROM agents")).scalar_one() == "3000"
     store.create_all()  # a second start changes nothing
     store.dispose()
+
+
+def test_an_older_store_loses_the_retired_interval_index(database_url):
+    """Stores made before it was retired carry ix_intervals_agent_open; start-up drops it, rows stay."""
+    store = Store(database_url)
+    store.create_all()
+    with store.writer.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_intervals_agent_open ON state_intervals (agent_id, ended_at)")
+    store.create_all()
+    assert "ix_intervals_agent_open" not in {i["name"] for i in inspect(store.writer).get_indexes("state_intervals")}
+    assert "ix_intervals_open" in {i["name"] for i in inspect(store.writer).get_indexes("state_intervals")}
+    store.dispose()

@@ -3,6 +3,7 @@
 Each column or index added to an existing table after its first release is listed here by name; its
 type comes from the model. At start-up every missing one is added (``ALTER TABLE ... ADD COLUMN``,
 ``CREATE INDEX``) on SQLite and PostgreSQL alike. New columns are nullable, so existing rows stay valid.
+An index a newer version no longer has is dropped (every change would otherwise keep paying to update it).
 """
 from __future__ import annotations
 
@@ -31,10 +32,16 @@ ADDED_INDEXES = (
     ("agents", "uq_agents_active_extension"),
 )
 ADDED_INDEX_NAMES = {name for _, name in ADDED_INDEXES}
+#: (table, index) that earlier versions created and this one does not use
+DROPPED_INDEXES = (
+    # (agent_id, ended_at): every query for an open interval uses the partial ix_intervals_open, the others
+    # ix_intervals_agent_started; this one only cost two entry updates per change
+    ("state_intervals", "ix_intervals_agent_open"),
+)
 
 
 def upgrade(engine: Engine) -> list[str]:
-    """Add the listed columns and indexes a store lacks; returns what was added."""
+    """Add the listed columns and indexes a store lacks, drop the retired indexes; returns what it did."""
     added: list[str] = []
     existing = {table: {c["name"] for c in inspect(engine).get_columns(table)}
                 for table in {t for t, _ in ADDED_COLUMNS} if inspect(engine).has_table(table)}
@@ -64,6 +71,12 @@ def upgrade(engine: Engine) -> list[str]:
             # refuses new clashes; the admin resolves the old ones and the index is added at the next start
             log.warning("could not add index %s to %s (%s); fix the rows it names and restart",
                         index_name, table_name, type(exc.orig).__name__)
+    for table_name, index_name in DROPPED_INDEXES:
+        if inspect(engine).has_table(table_name) and \
+                index_name in {i["name"] for i in inspect(engine).get_indexes(table_name)}:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index_name}")
+            added.append(f"dropped {index_name}")
     if added:
-        log.info("store upgraded: added %s", ", ".join(added))
+        log.info("store upgraded: %s", ", ".join(added))
     return added

@@ -104,8 +104,7 @@ class StateInterval(Base):
     cause: Mapped[str | None] = mapped_column(String(200), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    __table_args__ = (Index("ix_intervals_agent_open", "agent_id", "ended_at"),
-                      Index("ix_intervals_started", "started_at"),
+    __table_args__ = (Index("ix_intervals_started", "started_at"),
                       # an agent's interval running at an instant (the state mix of a day)
                       Index("ix_intervals_agent_started", "agent_id", "started_at"),
                       # the open interval of an agent: a change closes it by this lookup
