@@ -30,6 +30,18 @@ from .web import admin, admin_integrations, admin_omni, auth, dashboard, guard, 
 log = logging.getLogger(__name__)
 
 
+class ConnectorFlask(Flask):
+    """Flask, asking once per view or hook whether it is a coroutine function (Flask's ``ensure_sync``
+    asks on every call: several ``inspect`` checks per request on the change path)."""
+
+    def ensure_sync(self, func):
+        cache = self.__dict__.setdefault("_sync_views", {})
+        found = cache.get(func)
+        if found is None:
+            found = cache[func] = super().ensure_sync(func)
+        return found
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Defaults, then the environment (and ``.env``), then ``test_config`` overrides."""
     test_config = dict(test_config or {})
@@ -46,7 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         log.warning("CONNECTOR_PASSWORD_HASH_COST=%s: new passwords and PINs are hashed cheaply; "
                     "this is for the test suite only", settings.password_hash_cost)
 
-    app = Flask(__name__, instance_path=instance_path, template_folder="web/templates", static_folder="web/static")
+    app = ConnectorFlask(__name__, instance_path=instance_path, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=1024 * 1024,
