@@ -5,9 +5,11 @@ restart, changes nothing but the moment the work is done.
 
 With several ``serve`` instances on one database, periodic jobs run under a lease row
 (:mod:`connector.leases`): exactly one instance runs each tick. The Salesforce flush takes its own
-lease (``sync now`` takes the same one). The 1 s timed-rule sweep runs on every instance: each due
-session is settled in its own transaction under the session's row lock, and a second instance that
-settles the same session finds nothing left due, so no rule fires twice.
+lease (``sync now`` takes the same one). The 1 s timed-rule sweep runs on every instance and claims
+the sessions it settles (:mod:`connector.sweep`): on PostgreSQL a batch of due sessions is locked with
+``SELECT ... FOR UPDATE SKIP LOCKED`` in the transaction that settles them, so the instances share the
+due sessions between them, never settle one at the same time, and a settled session is no longer due
+once its batch commits: no rule fires twice.
 """
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from .store.statements import AgentRecord
 from .subscriptions import Encoded
 from .grid import agent_grid
 from .recording import DecisionWriter
+from . import sweep
 from .views import agent_view
 
 #: ``pin_guard(account, check)``: run ``check`` under the guessing limits; None when the PIN was wrong
@@ -72,6 +73,8 @@ class PresenceService:
         self.outbox_written = outbox_written or (lambda: None)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+        #: sessions the timed-rule sweep settles per write transaction
+        self.sweep_batch = sweep.BATCH
 
     # -- plumbing ----------------------------------------------------------------------------
     def _lock(self, agent_id: str) -> threading.Lock:
@@ -146,30 +149,39 @@ class PresenceService:
 
     def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
         with self.store.write_connection() as conn:
-            agent, row, _, config = self._loaded(conn, agent_id, lock=True)
-            now = self.clock()
-            engine = Engine(config)
-            s = Session(bind=conn, expire_on_commit=False)
-            try:
-                decision = decide(engine, session_from_row(row), now, s)
-                s.flush()
-            finally:
-                s.close()
-            statements.claim_session(conn, agent_id, row.version, None)
-            return self._write(conn, agent, decision, engine, published, pin, now)
+            return self.decide_on(conn, agent_id, decide, pin, published)
+
+    def decide_on(self, conn, agent_id: str, decide, pin: str | None, published: list,
+                  record_events: bool = True) -> tuple[Decision, dict, int]:
+        """Decide on the session row locked in the caller's write transaction and write the decision there
+        (also the timed-rule sweep's path, connector/sweep.py); returns what ``_write`` returns."""
+        agent, row, _, config = self._loaded(conn, agent_id, lock=True)
+        now = self.clock()
+        engine = Engine(config)
+        s = Session(bind=conn, expire_on_commit=False)
+        try:
+            decision = decide(engine, session_from_row(row), now, s)
+            s.flush()
+        finally:
+            s.close()
+        statements.claim_session(conn, agent_id, row.version, None)
+        return self._write(conn, agent, decision, engine, published, pin, now, record_events=record_events)
 
     def _write(self, conn, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
-               pin: str | None, now: datetime, guard: tuple | None = None) -> tuple[Decision, dict, int]:
+               pin: str | None, now: datetime, guard: tuple | None = None,
+               record_events: bool = True) -> tuple[Decision, dict, int]:
         """The decision's rows and its live events, in the caller's transaction (they commit together).
 
-        Returns the decision, the agent's view and how many outbox rows were written.
+        Returns the decision, the agent's view and how many outbox rows were written. Without
+        ``record_events`` the events are only collected in ``published``: the caller stores them.
         """
         outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin, guard)
         view = agent_view(agent, decision.session, engine.config, now)
         if any(isinstance(e, StateChanged) for e in decision.effects):
             view = Encoded(view)  # its JSON text serves the live event and the API answer
             published.append(("agent", view))
-        self.bus.record_all(conn, published)
+        if record_events:
+            self.bus.record_all(conn, published)
         return decision, view, outbox_rows
 
     # -- operations --------------------------------------------------------------------------
@@ -320,16 +332,9 @@ class PresenceService:
         return committed
 
     def settle_due(self) -> int:
-        """Apply the timed rules (wrap-up end, connection loss, inactivity) that fell due."""
-        now = self.clock()
-        with self.store.read() as s:
-            due = s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.next_due_at <= now)).scalars().all()
-        for agent_id in due:
-            try:
-                self._run(agent_id, lambda e, sess, at, s: e.settle(sess, at))
-            except NotFound:
-                continue
-        return len(due)
+        """Apply the timed rules (wrap-up end, connection loss, inactivity) that fell due; returns how many
+        sessions this call settled (claimed in batches of ``sweep_batch``, see connector/sweep.py)."""
+        return sweep.settle_due(self, self.sweep_batch)
 
     def scheduled_logoff(self) -> int:
         """The organisation-wide daily log off; returns how many agents it logged off."""

@@ -346,6 +346,21 @@ def update_session(conn: Connection, agent_id: str, values: dict, guard: tuple[i
         raise StaleSession(agent_id)
 
 
+_DUE = (select(_SESSIONS.c.agent_id)
+        .where(_SESSIONS.c.next_due_at <= bindparam("now", type_=UTCDateTime),
+               exists().where(_AGENTS.c.id == _SESSIONS.c.agent_id, _AGENTS.c.active.is_(True)))
+        .order_by(_SESSIONS.c.next_due_at, _SESSIONS.c.agent_id).limit(bindparam("batch"))
+        .with_for_update(of=_SESSIONS, skip_locked=True))  # (SQLite has no row locks: its write lock is the claim)
+
+
+def claim_due_sessions(conn: Connection, now: datetime, batch: int, skip: set[str]) -> list[str]:
+    """Lock up to ``batch`` sessions of active agents with a timed rule due by ``now``, earliest first, in
+    the caller's write transaction; sessions another transaction holds are skipped, not waited for
+    (PostgreSQL ``FOR UPDATE SKIP LOCKED``), and so are the agents in ``skip``."""
+    stmt = _DUE.where(_SESSIONS.c.agent_id.not_in(bindparam("skip", expanding=True))) if skip else _DUE
+    return list(conn.execute(stmt, {"now": now, "batch": batch, "skip": sorted(skip)}).scalars())
+
+
 # -- generations: a number bumped in the transaction that makes a cached value stale -------------
 
 _GENERATION = select(_GENERATIONS.c.value).where(_GENERATIONS.c.name == bindparam("name"))
