@@ -150,13 +150,23 @@ def _content_security_policy(frame_ancestors: tuple[str, ...], extra_script_orig
             f"frame-ancestors {ancestors}")
 
 
+_PAGE_BLUEPRINTS = frozenset(("auth", "softphone", "dashboard", "admin", "admin_integrations", "admin_omni"))
+
+
 def _headers(response):
-    response.headers.setdefault("Content-Security-Policy", _content_security_policy(
-        tuple(get_parts().settings.frame_ancestors), tuple(g.get("extra_script_origins", ()))))
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.blueprint in ("auth", "softphone", "dashboard", "admin", "admin_integrations", "admin_omni"):
-        response.headers.setdefault("Cache-Control", "no-store")
+    """The security headers every answer carries, unless the view set its own (one pass over the headers:
+    werkzeug's ``setdefault`` scans them once per header)."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", _content_security_policy(
+            tuple(get_parts().settings.frame_ancestors), tuple(g.get("extra_script_origins", ()))))
+    if "x-content-type-options" not in present:
+        headers.add("X-Content-Type-Options", "nosniff")
+    if "referrer-policy" not in present:
+        headers.add("Referrer-Policy", "same-origin")
+    if "cache-control" not in present and request.blueprint in _PAGE_BLUEPRINTS:
+        headers.add("Cache-Control", "no-store")
     return response
 
 
