@@ -82,3 +82,68 @@ def test_work_that_fails_alone_leaves_nothing(store):
     with pytest.raises(ValueError, match="changed my mind"):
         store.write_shared(work)
     assert _bodies(store) == []
+
+
+def test_many_writers_at_once_all_return_with_their_own_result(store):
+    """Sixteen threads writing 40 rows each, one commit group after another: every caller returns (no
+    one is left asleep when leadership passes on) with its own piece's result, and every row is stored."""
+    results: dict[str, object] = {}
+
+    def writer(n: int):
+        for i in range(40):
+            body = f"t{n:02d}-{i:02d}"
+            results[body] = store.write_shared(
+                lambda conn, b=body: conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": b}) and b)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    assert len(results) == 640 and all(k == v for k, v in results.items())
+    assert len(_bodies(store)) == 640
+
+
+def test_an_interrupted_batch_fails_every_caller_in_it_and_the_next_writes_go_on(store):
+    """A piece interrupted (KeyboardInterrupt) while others share its transaction: nothing of that batch
+    is stored, its caller sees the interrupt, the others an error rather than a hang; later writes work."""
+    gate, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def slow(conn):
+        gate.set()
+        release.wait(5)
+        return "slow"
+
+    def run(key, work):
+        try:
+            results[key] = store.write_shared(work)
+        except BaseException as exc:  # noqa: BLE001 - the test looks at which error reached whom
+            results[key] = exc
+
+    def interrupted(conn):
+        conn.execute(text("INSERT INTO notes (body) VALUES ('lost')"))
+        raise KeyboardInterrupt
+
+    first = threading.Thread(target=run, args=("slow", slow))
+    first.start()
+    assert gate.wait(5)
+    others = [threading.Thread(target=run, args=(f"w{i}", lambda conn, i=i: conn.execute(
+        text("INSERT INTO notes (body) VALUES (:b)"), {"b": f"w{i}"}) and f"w{i}")) for i in range(3)]
+    others.insert(1, threading.Thread(target=run, args=("boom", interrupted)))
+    for t in others:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(store._queue) < len(others) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert not any(t.is_alive() for t in [first, *others])
+    assert results["slow"] == "slow"
+    assert isinstance(results["boom"], KeyboardInterrupt)
+    assert all(isinstance(results[f"w{i}"], BaseException) for i in range(3))
+    assert _bodies(store) == []
+    assert store.write_shared(lambda conn: conn.execute(text("INSERT INTO notes (body) VALUES ('after')")) and 1) == 1
+    assert _bodies(store) == ["after"]

@@ -43,7 +43,7 @@ class Store:
         # (not for an in-memory database: it lives in its one connection)
         self._quick_local = self.is_sqlite and self.sqlite_path() is not None
         self._shared_conn: Connection | None = None  # write_shared's connection (SQLite)
-        self._queued = threading.Condition()  # guards the queue of write_shared and who leads its next batch
+        self._queued = threading.Lock()  # guards the queue of write_shared and who leads its next batch
         self._queue: list[_SharedWork] = []
         self._leading = False
         self._write = sessionmaker(self.writer, expire_on_commit=False)
@@ -95,7 +95,9 @@ class Store:
         On SQLite every commit waits for the disk (``synchronous=FULL``), and one writer at a time
         holds the write lock. Here one thread at a time leads: it runs every piece of work queued by
         then, each inside a savepoint of one transaction, and commits once, while the pieces queued
-        meanwhile wait for the next batch: under load one disk flush covers many changes. A piece that raises is rolled back to its savepoint alone and
+        meanwhile wait for the next batch: under load one disk flush covers many changes. Each waiting
+        caller sleeps on a lock of its own and is woken once: when its piece is durable, or to lead the
+        next batch (a condition shared by all woke every waiter at every commit). A piece that raises is rolled back to its savepoint alone and
         its caller gets the exception; each caller returns after the commit that made its work
         durable (or with the commit's error). ``work`` must only use ``conn`` (no other store
         access) and must not keep anything across calls. On PostgreSQL, which has row locks and
@@ -107,19 +109,28 @@ class Store:
         job = _SharedWork(work)
         with self._queued:
             self._queue.append(job)
-            while not job.done and self._leading:
-                self._queued.wait()  # a leader is writing; the next batch takes this piece (or it is done)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            job.wake.acquire()  # released once: its batch has committed, or it leads the next batch
             if job.done:
                 return job.result_or_raise()
-            self._leading = True  # this thread writes everything queued so far, its own piece included
+        with self._queued:  # this thread writes everything queued so far, its own piece included
             batch, self._queue = self._queue, []
         try:
             with self._write_lock:  # other writers (ORM transactions) wait, as for any write
                 self._run_shared(batch)
         finally:
+            for other in batch:
+                if not other.done:  # interrupted before the batch ran: its callers learn it failed
+                    other.error, other.done = RuntimeError("the shared write transaction was interrupted"), True
+                if other is not job:
+                    other.wake.release()
             with self._queued:
-                self._leading = False
-                self._queued.notify_all()  # the finished return; one of the others leads the next batch
+                if self._queue:
+                    self._queue[0].wake.release()  # the first one queued meanwhile leads the next batch
+                else:
+                    self._leading = False
         return job.result_or_raise()
 
     def _run_shared(self, batch: list["_SharedWork"]) -> None:
@@ -207,10 +218,13 @@ class DriverConnection:
 class _SharedWork:
     """One caller's piece of a shared write transaction, and what came of it."""
 
-    __slots__ = ("work", "done", "result", "error")
+    __slots__ = ("work", "done", "result", "error", "wake")
 
     def __init__(self, work: Callable[[Connection], Any]):
         self.work = work
+        #: held until its caller may go on: released once, when the piece is done or its caller leads
+        self.wake = threading.Lock()
+        self.wake.acquire()
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
