@@ -57,6 +57,8 @@ def serve(host: str, port: int, threads: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+    from .memory import limit_arenas
+    limit_arenas(max(2, os.cpu_count() or 2))  # before any thread: memory a big report freed is not stranded
     app = _app()
     ext = _ext(app)
     _single_instance_on_sqlite(ext.store)

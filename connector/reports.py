@@ -267,25 +267,25 @@ def counters_for_day(ctx: ReadContext, day: date) -> dict[str, dict]:
 
 
 def to_csv(rows: Iterable[dict], fields: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_safe(row.get(k)) for k in fields})
-    return buf.getvalue()
+    return "".join(iter_csv(rows, fields))
 
 
 def iter_csv(rows: Iterable[dict], fields: list[str], chunk: int = 500) -> Iterator[str]:
-    """``to_csv`` in pieces of ``chunk`` rows, for a streamed download."""
+    """The rows as CSV (a header, then ``fields`` of each row) in pieces of ``chunk`` rows, for a streamed
+    download. Text that a spreadsheet would run as a formula is quoted (``_csv_safe``)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for n, row in enumerate(rows, start=1):
-        writer.writerow({k: _csv_safe(row.get(k)) for k in fields})
-        if n % chunk == 0:
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    batch: list[list] = []
+    for row in rows:
+        batch.append([_csv_safe(row.get(k)) for k in fields])
+        if len(batch) == chunk:
+            writer.writerows(batch)  # one call per chunk
+            batch.clear()
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
+    writer.writerows(batch)
     yield buf.getvalue()
 
 
@@ -306,9 +306,12 @@ def iter_json(head: dict, key: str, rows: Iterable[dict], chunk: int = 500) -> I
 
 def _csv_safe(value):
     """Keep spreadsheet formulas out of exports (a device name like '=HYPERLINK(...)')."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS and not _is_number(value):
         return "'" + value
     return value
+
+
+_FORMULA_STARTS = frozenset("=+-@")
 
 
 def _is_number(value: str) -> bool:

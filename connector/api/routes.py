@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from .. import accounts, reports
+from .. import accounts, memory, reports
 from ..engine import ChangeSource, LogonSource
 from ..errors import Forbidden, InvalidInput, MalformedRequest
 from ..parts import get_parts
@@ -334,10 +334,17 @@ def time_tracking():
         agent = principal.agent_id
     rows = reports.iter_time_tracking(get_parts().reads, start, end, agent_id=agent)
     if _wants_csv():
-        return Response(stream_with_context(reports.iter_csv(rows, reports.TIME_TRACKING_FIELDS)), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"})
-    return Response(stream_with_context(reports.iter_json({"from": start.isoformat(), "to": end.isoformat()}, "rows",
-                                                          rows)), mimetype="application/json")
+        return _big(Response(stream_with_context(reports.iter_csv(rows, reports.TIME_TRACKING_FIELDS)),
+                             mimetype="text/csv",
+                             headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"}))
+    return _big(Response(stream_with_context(reports.iter_json({"from": start.isoformat(), "to": end.isoformat()},
+                                                               "rows", rows)), mimetype="application/json"))
+
+
+def _big(response: Response) -> Response:
+    """A report's answer: once it is sent, the memory its rows took goes back to the system (connector/memory.py)."""
+    response.call_on_close(memory.give_back)
+    return response
 
 
 @bp.get("/logon-events")
@@ -355,8 +362,9 @@ def logon_events():
     if _wants_csv():
         rows = reports.iter_logon_events(ctx, start, end, include, exclude, agent_id=agent,
                                          newest_first=order == "desc")
-        return Response(stream_with_context(reports.iter_csv(rows, reports.LOGON_EVENT_FIELDS)), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"})
+        return _big(Response(stream_with_context(reports.iter_csv(rows, reports.LOGON_EVENT_FIELDS)),
+                             mimetype="text/csv",
+                             headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"}))
     limit = _limit(request.args.get("limit"))
     events, next_cursor = reports.logon_events_page(ctx, start, end, include, exclude, agent_id=agent,
                                                     after=request.args.get("after") or None, limit=limit,
@@ -376,8 +384,8 @@ def _limit(value: str | None) -> int:
 @require("supervisor", "admin")
 def session_time():
     start, end = _range()
-    return jsonify({"from": start.isoformat(), "to": end.isoformat(),
-                    "rows": reports.session_time(get_parts().reads, start, end, request.args.get("agent") or None)})
+    return _big(jsonify({"from": start.isoformat(), "to": end.isoformat(),
+                         "rows": reports.session_time(get_parts().reads, start, end, request.args.get("agent") or None)}))
 
 
 @bp.get("/counters")
@@ -393,7 +401,8 @@ def counters_for_day():
 def state_mix():
     """Seconds per state in each hour of a day, for all agents or one team."""
     day, team = _day(), request.args.get("team") or None
-    return jsonify({"date": day.isoformat(), "team": team, "hours": reports.state_mix(get_parts().reads, day, team)})
+    return _big(jsonify({"date": day.isoformat(), "team": team,
+                         "hours": reports.state_mix(get_parts().reads, day, team)}))
 
 
 @bp.get("/config/history")
