@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import accounts, reports
+from . import accounts, exports, reports
 from .adapters_cli import adapters as _adapters_group
 from .cli_app import build_app as _app
 from .errors import ConfigError, ConnectorError
@@ -50,6 +50,8 @@ def main() -> None:
               help="worker threads for API and page requests (event streams need none)")
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the app (uvicorn: event streams on its event loop, the rest on threads) and run the scheduled jobs."""
+    from .memory import limit_arenas
+    limit_arenas(max(2, os.cpu_count() or 2))  # first, before any thread: memory a big report freed is not stranded
     import uvicorn
 
     from . import scheduler
@@ -57,8 +59,6 @@ def serve(host: str, port: int, threads: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
-    from .memory import limit_arenas
-    limit_arenas(max(2, os.cpu_count() or 2))  # before any thread: memory a big report freed is not stranded
     app = _app()
     ext = _ext(app)
     _single_instance_on_sqlite(ext.store)
@@ -276,7 +276,7 @@ def _range(app, start, end):
 
 
 def _write(rows, fields, fmt, output) -> None:
-    text = reports.to_csv(rows, fields) if fmt == "csv" else reports.to_json(rows) + "\n"
+    text = exports.to_csv(rows, fields) if fmt == "csv" else exports.to_json(rows) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"{len(rows)} rows written to {output}", err=True)

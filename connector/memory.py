@@ -5,35 +5,40 @@ own small-object arenas when they empty, but what went through malloc stays with
 keeps freed memory in per-thread arenas (up to eight per core) and gives it back only from the top of
 each heap. So a server that answered a few big reports held 200+ MB for good. Two remedies glibc
 offers, used here:
-- ``limit_arenas`` at start, before the worker threads exist: fewer arenas, less memory stranded in them;
-- ``give_back`` after a big answer: ``malloc_trim(0)`` returns the free pages of every arena.
+- ``limit_arenas`` at start, before any other thread exists (glibc fixes its arena limit when a
+  thread first needs an arena of its own): fewer arenas, less memory stranded in them;
+- ``give_back`` after a big answer: ``malloc_trim(0)`` returns the free pages of every arena. It walks
+  every arena, so it runs on one thread of its own (started at the first call), at most once per
+  ``TRIM_INTERVAL`` seconds: a request never waits for it, and a burst of answers costs one trim now
+  and one at the end of the interval.
 """
 from __future__ import annotations
 
 import ctypes
-import logging
 import threading
 import time
 
-log = logging.getLogger(__name__)
-
 M_ARENA_MAX = -8  # mallopt parameter (malloc.h)
-_lock = threading.Lock()
-_last_trim = 0.0
+#: seconds between two trims at the most
+TRIM_INTERVAL = 1.0
+
 _libc: ctypes.CDLL | None = None
 _probed = False
+_wanted = threading.Event()
+_start_lock = threading.Lock()
+_trimmer: threading.Thread | None = None
 
 
 def _glibc() -> ctypes.CDLL | None:
     global _libc, _probed
     if not _probed:
-        _probed = True
         try:
             libc = ctypes.CDLL("libc.so.6")
             libc.malloc_trim.argtypes, libc.mallopt.argtypes = [ctypes.c_size_t], [ctypes.c_int, ctypes.c_int]
             _libc = libc
         except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
             _libc = None
+        _probed = True
     return _libc
 
 
@@ -43,31 +48,24 @@ def limit_arenas(count: int) -> bool:
     return bool(libc is not None and libc.mallopt(M_ARENA_MAX, count) == 1)
 
 
-def give_back(min_interval: float = 1.0) -> bool:
-    """Return free heap pages to the system, at most once per ``min_interval`` seconds (it walks every
-    arena); a call within the interval schedules one trim at its end instead. True when it ran now."""
-    global _last_trim, _pending
+def give_back() -> bool:
+    """Ask for the free heap pages to go back to the system soon (see the module's doc). False off glibc."""
+    global _trimmer
     libc = _glibc()
     if libc is None:
         return False
-    with _lock:
-        wait = _last_trim + min_interval - time.monotonic()
-        if wait > 0:
-            if _pending is None:
-                _pending = threading.Timer(wait, _trailing, args=(min_interval,))
-                _pending.daemon = True
-                _pending.start()
-            return False
-        _last_trim = time.monotonic()
-    libc.malloc_trim(0)
+    if _trimmer is None:
+        with _start_lock:
+            if _trimmer is None:
+                _trimmer = threading.Thread(target=_trim_forever, args=(libc,), name="malloc-trim", daemon=True)
+                _trimmer.start()
+    _wanted.set()
     return True
 
 
-_pending: threading.Timer | None = None
-
-
-def _trailing(min_interval: float) -> None:
-    global _pending
-    with _lock:
-        _pending = None
-    give_back(min_interval)
+def _trim_forever(libc: ctypes.CDLL) -> None:
+    while True:
+        _wanted.wait()
+        _wanted.clear()  # a request after this point is served by the next round
+        libc.malloc_trim(0)
+        time.sleep(TRIM_INTERVAL)  # asked again meanwhile: the event is set, the next trim runs at once

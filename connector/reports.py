@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
-import json
 from collections import defaultdict
 from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from sqlalchemy import String, and_, func, or_, select
 
@@ -264,66 +261,6 @@ def counters_for_day(ctx: ReadContext, day: date) -> dict[str, dict]:
     for r in rows:
         out[r.agent_id][r.counter] = r.count
     return dict(out)
-
-
-def to_csv(rows: Iterable[dict], fields: list[str]) -> str:
-    return "".join(iter_csv(rows, fields))
-
-
-def iter_csv(rows: Iterable[dict], fields: list[str], chunk: int = 500) -> Iterator[str]:
-    """The rows as CSV (a header, then ``fields`` of each row) in pieces of ``chunk`` rows, for a streamed
-    download. Text that a spreadsheet would run as a formula is quoted (``_csv_safe``)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(fields)
-    batch: list[list] = []
-    for row in rows:
-        batch.append([_csv_safe(row.get(k)) for k in fields])
-        if len(batch) == chunk:
-            writer.writerows(batch)  # one call per chunk
-            batch.clear()
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    writer.writerows(batch)
-    yield buf.getvalue()
-
-
-def iter_json(head: dict, key: str, rows: Iterable[dict], chunk: int = 500) -> Iterator[str]:
-    """``{**head, key: [rows...]}`` as JSON text in pieces, for a streamed response."""
-    yield json.dumps(head)[:-1] + (", " if head else "") + json.dumps(key) + ": ["
-    batch: list[dict] = []
-    first = True
-    for row in rows:
-        batch.append(row)
-        if len(batch) == chunk:
-            yield ("" if first else ", ") + json.dumps(batch)[1:-1]  # one encoder call per chunk
-            first, batch = False, []
-    if batch:
-        yield ("" if first else ", ") + json.dumps(batch)[1:-1]
-    yield "]}"
-
-
-def _csv_safe(value):
-    """Keep spreadsheet formulas out of exports (a device name like '=HYPERLINK(...)')."""
-    if isinstance(value, str) and value[:1] in _FORMULA_STARTS and not _is_number(value):
-        return "'" + value
-    return value
-
-
-_FORMULA_STARTS = frozenset("=+-@")
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-        return True
-    except ValueError:
-        return False
-
-
-def to_json(rows: list[dict]) -> str:
-    return json.dumps(rows, indent=2)
 
 
 def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict]:

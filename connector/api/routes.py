@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from .. import accounts, memory, reports
+from .. import accounts, exports, memory, reports
 from ..engine import ChangeSource, LogonSource
 from ..errors import Forbidden, InvalidInput, MalformedRequest
 from ..parts import get_parts
@@ -334,15 +334,16 @@ def time_tracking():
         agent = principal.agent_id
     rows = reports.iter_time_tracking(get_parts().reads, start, end, agent_id=agent)
     if _wants_csv():
-        return _big(Response(stream_with_context(reports.iter_csv(rows, reports.TIME_TRACKING_FIELDS)),
+        return _big(Response(stream_with_context(exports.iter_csv(rows, reports.TIME_TRACKING_FIELDS)),
                              mimetype="text/csv",
                              headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"}))
-    return _big(Response(stream_with_context(reports.iter_json({"from": start.isoformat(), "to": end.isoformat()},
+    return _big(Response(stream_with_context(exports.iter_json({"from": start.isoformat(), "to": end.isoformat()},
                                                                "rows", rows)), mimetype="application/json"))
 
 
 def _big(response: Response) -> Response:
-    """A report's answer: once it is sent, the memory its rows took goes back to the system (connector/memory.py)."""
+    """A big report's answer: when it is closed (a streamed one once its last chunk is written), the memory its
+    rows took goes back to the system (connector/memory.py)."""
     response.call_on_close(memory.give_back)
     return response
 
@@ -362,7 +363,7 @@ def logon_events():
     if _wants_csv():
         rows = reports.iter_logon_events(ctx, start, end, include, exclude, agent_id=agent,
                                          newest_first=order == "desc")
-        return _big(Response(stream_with_context(reports.iter_csv(rows, reports.LOGON_EVENT_FIELDS)),
+        return _big(Response(stream_with_context(exports.iter_csv(rows, reports.LOGON_EVENT_FIELDS)),
                              mimetype="text/csv",
                              headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"}))
     limit = _limit(request.args.get("limit"))
@@ -401,8 +402,7 @@ def counters_for_day():
 def state_mix():
     """Seconds per state in each hour of a day, for all agents or one team."""
     day, team = _day(), request.args.get("team") or None
-    return _big(jsonify({"date": day.isoformat(), "team": team,
-                         "hours": reports.state_mix(get_parts().reads, day, team)}))
+    return jsonify({"date": day.isoformat(), "team": team, "hours": reports.state_mix(get_parts().reads, day, team)})
 
 
 @bp.get("/config/history")
