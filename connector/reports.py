@@ -7,7 +7,8 @@ from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 
-from sqlalchemy import String, and_, func, or_, select
+from sqlalchemy import Join, String, and_, func, or_, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
 
 from .engine import COUNTERS, LogonSource
 from .errors import InvalidInput
@@ -83,44 +84,75 @@ def _time_tracking_rows(ctx: ReadContext, start: date, end: date, agent_id: str 
         config = ctx.configs.active(conn)
         labels = {state.id: state.label for state in config.states}
         names = dict(conn.execute(select(Agent.id, Agent.name)).all())
-        q = select(DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id, DailyTotal.status,
-                   DailyTotal.reason_code, DailyTotal.seconds).where(DailyTotal.day >= start, DailyTotal.day <= end)
+        t = DailyTotal
+        # agent by agent, each one's totals of the range from the unique index (agent_id, day, state_id):
+        # in that order already, whatever the range (the day index would need a sort of the whole range)
+        q = select(t.agent_id, _day_text(conn, t.day), t.state_id, t.status, t.reason_code, t.seconds) \
+            .select_from(AgentsFirst(Agent.__table__, t.__table__, t.agent_id == Agent.id)) \
+            .where(t.day >= start, t.day <= end)
         iq = select(StateInterval.agent_id, StateInterval.state_id, StateInterval.status, StateInterval.reason_code,
                     StateInterval.started_at).where(StateInterval.ended_at.is_(None))
         if agent_id:
-            q = q.where(DailyTotal.agent_id == agent_id)
+            q = q.where(Agent.id == agent_id)  # the outer loop: one agent
             iq = iq.where(StateInterval.agent_id == agent_id)
         if agent_ids is not None:
-            q = q.where(DailyTotal.agent_id.in_(agent_ids))
+            q = q.where(Agent.id.in_(agent_ids))
             iq = iq.where(StateInterval.agent_id.in_(agent_ids))
-        q = q.order_by(*_binary_order(conn, DailyTotal.agent_id, DailyTotal.day, DailyTotal.state_id))
-        extra: dict[tuple[str, date, str], list] = {}  # open intervals' seconds: at most a few per agent
+        q = q.order_by(*_binary_order(conn, Agent.id, t.day, t.state_id))
+        extra: dict[tuple[str, str, str], list] = {}  # open intervals' seconds: at most a few per agent
         for aid, state_id, status, reason_code, started_at in conn.execute(iq):
             for day, seconds in split_by_day(started_at, max(now, started_at), tz):
                 if start <= day <= end:
-                    extra.setdefault((aid, day, state_id), [status, reason_code, 0.0])[2] += seconds
-        pending = sorted(extra)
-        next_extra = 0
+                    extra.setdefault((aid, day.isoformat(), state_id), [status, reason_code, 0.0])[2] += seconds
+        pending = sorted(extra)  # merged in key order: ISO dates sort as the days do
+        pending.append(None)
+        next_extra, position = pending[0], 0
+        last_aid, name = None, ""
 
         def row(key: tuple, status: int, reason_code: str, seconds: float) -> dict:
             aid, day, state_id = key
-            return {"agent_id": aid, "agent_name": names.get(aid, aid), "date": day.isoformat(),
-                    "state_id": state_id, "state_label": labels.get(state_id, state_id), "status": status,
-                    "reason_code": reason_code, "seconds": round(seconds)}
+            return {"agent_id": aid, "agent_name": names.get(aid, aid), "date": day, "state_id": state_id,
+                    "state_label": labels.get(state_id, state_id), "status": status, "reason_code": reason_code,
+                    "seconds": round(seconds)}
 
         for aid, day, state_id, status, reason_code, seconds in conn.execution_options(
                 stream_results=True, yield_per=2000).execute(q):
-            key = (aid, day, state_id)
-            while next_extra < len(pending) and pending[next_extra] < key:
-                status_x, reason_x, seconds_x = extra[pending[next_extra]]
-                yield row(pending[next_extra], status_x, reason_x, seconds_x)
-                next_extra += 1
-            if next_extra < len(pending) and pending[next_extra] == key:
-                seconds += extra[key][2]
-                next_extra += 1
-            yield row(key, status, reason_code, seconds)
-        for key in pending[next_extra:]:
+            if next_extra is not None:
+                key = (aid, day, state_id)
+                while next_extra is not None and next_extra < key:
+                    yield row(next_extra, *extra[next_extra])
+                    position += 1
+                    next_extra = pending[position]
+                if next_extra == key:
+                    seconds += extra[key][2]
+                    position += 1
+                    next_extra = pending[position]
+            if aid != last_aid:
+                last_aid, name = aid, names.get(aid, aid)
+            yield {"agent_id": aid, "agent_name": name, "date": day, "state_id": state_id,
+                   "state_label": labels.get(state_id, state_id), "status": status, "reason_code": reason_code,
+                   "seconds": round(seconds)}
+        for key in pending[position:-1]:
             yield row(key, *extra[key])
+
+
+class AgentsFirst(Join):
+    """``agents JOIN <table> ON ...`` that SQLite reads agent by agent (``CROSS JOIN`` keeps the written
+    order in its planner); a plain join elsewhere (PostgreSQL plans with statistics)."""
+
+    inherit_cache = True
+
+
+@compiles(AgentsFirst, "sqlite")
+def _agents_first_on_sqlite(element, compiler, **kw):
+    return compiler.visit_join(element, **kw).replace(" JOIN ", " CROSS JOIN ", 1)
+
+
+def _day_text(conn, column):
+    """A date column as its ISO text, as stored on SQLite (no parsing into a date and back per row)."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD")
+    return type_coerce(column, String)
 
 
 def _binary_order(conn, *columns):
