@@ -7,7 +7,7 @@ from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 
-from sqlalchemy import Join, String, and_, func, or_, select, type_coerce
+from sqlalchemy import Float, Integer, Join, String, and_, cast, func, or_, select, type_coerce, union_all
 from sqlalchemy.ext.compiler import compiles
 
 from .engine import COUNTERS, LogonSource
@@ -298,46 +298,74 @@ def counters_for_day(ctx: ReadContext, day: date) -> dict[str, dict]:
 def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict]:
     """Seconds per state in each hour of a local day, summed over the agents (of ``team``).
 
-    The open interval counts up to now; a DST day has 23 or 25 hours.
+    The open interval counts up to now; a DST day has 23 or 25 hours. The store sums the intervals
+    (``_state_mix_groups``); here each group's seconds are spread over the hours it covers.
     """
     tz = ctx.tz
     lo, hi = local_day_bounds(day, tz)
     end = min(hi, ctx.clock())
     hours = [{"start": iso(lo + timedelta(hours=h)),
-              "label": (lo + timedelta(hours=h)).astimezone(tz).strftime("%H:%M"), "seconds": defaultdict(float)}
+              "label": (lo + timedelta(hours=h)).astimezone(tz).strftime("%H:%M")}
              for h in range(int((hi - lo).total_seconds() // 3600))]
+    seconds: list[dict[str, float]] = [defaultdict(float) for _ in hours]
+    for state_id, first, last, count, sum_a, sum_b in (_state_mix_groups(ctx, lo, end, team) if end > lo else ()):
+        first, last, sum_a, sum_b = int(first), int(last), float(sum_a), float(sum_b)
+        if first == last:  # inside one hour (most intervals)
+            seconds[first][state_id] += sum_b - sum_a
+            continue
+        seconds[first][state_id] += count * (first + 1) * 3600 - sum_a  # from each start to its hour's end
+        for h in range(first + 1, min(last, len(hours))):
+            seconds[h][state_id] += count * 3600  # hours covered whole
+        if last < len(hours):  # (an end at the day's very end is no second of the next hour)
+            seconds[last][state_id] += sum_b - count * last * 3600  # from the last hour's start to each end
+    return [{**h, "seconds": {k: round(v) for k, v in per_state.items() if round(v)}}
+            for h, per_state in zip(hours, seconds)]
+
+
+def _state_mix_groups(ctx: ReadContext, lo: datetime, end: datetime, team: str | None) -> list:
+    """The intervals of [lo, end) clipped to it, as seconds since ``lo`` (a, b), grouped by state, hour of a
+    and hour of b: rows (state_id, hour of a, hour of b, count, sum of a, sum of b), a few hundred a day.
+
+    The intervals are those started in the range (covering index ``ix_intervals_started_span``: no
+    table row is read) and, per agent, the one running at ``lo`` (an agent's intervals are contiguous:
+    its latest one started before ``lo``; index ``ix_intervals_agent_started``).
+    """
     si = StateInterval
-    # intervals that started during the day, and the one per agent that was running when it began
-    # (an agent's intervals are contiguous: the latest one started before midnight)
+    span = (end - lo).total_seconds()
     running_at_start = select(si.id).where(si.agent_id == Agent.id, si.started_at < lo) \
         .order_by(si.started_at.desc()).limit(1).correlate(Agent).scalar_subquery()
     agents_q = select(running_at_start).select_from(Agent)
     with ctx.store.reader.connect() as conn:
-        # instants as epoch seconds: plain floats, no datetime per row
-        started_s, ended_s = _epoch(conn, si.started_at), _epoch(conn, si.ended_at)
-        started = select(si.state_id, started_s, ended_s).where(si.started_at >= lo, si.started_at < end)
+        greatest, least, hour = _scalar_functions(conn)
+        lo_s = lo.timestamp()
+        a = greatest(_epoch(conn, si.started_at) - lo_s, 0.0).label("a")
+        b = least(func.coalesce(_epoch(conn, si.ended_at) - lo_s, span), span).label("b")
+        started = select(si.state_id, a, b).where(si.started_at >= lo, si.started_at < end)
         if team:
             agents_q = agents_q.where(Agent.team == team)
-            started = started.join(Agent, Agent.id == si.agent_id).where(Agent.team == team)
-        spanning = select(si.state_id, started_s, ended_s).where(
+            started = started.where(si.agent_id.in_(select(Agent.id).where(Agent.team == team)))
+        spanning = select(si.state_id, a, b).where(
             si.id.in_(agents_q), si.started_at < end, or_(si.ended_at.is_(None), si.ended_at > lo))
-        intervals = conn.execute(spanning).all() + conn.execute(started).all()
-    lo_s, end_s = lo.timestamp(), end.timestamp()
-    per_hour = [h["seconds"] for h in hours]
-    for state_id, started_at, ended_at in intervals:
-        a, b = max(float(started_at), lo_s), min(float(ended_at) if ended_at is not None else end_s, end_s)
-        while a < b:
-            index = int((a - lo_s) // 3600)
-            boundary = min(b, lo_s + (index + 1) * 3600)
-            per_hour[index][state_id] += boundary - a
-            a = boundary
-    return [{**h, "seconds": {k: round(v) for k, v in h["seconds"].items() if round(v)}} for h in hours]
+        pieces = union_all(spanning, started).subquery()
+        clipped = select(pieces.c.state_id, hour(pieces.c.a).label("first"), hour(pieces.c.b).label("last"),
+                         pieces.c.a, pieces.c.b).where(pieces.c.b > pieces.c.a).subquery()
+        c = clipped.c
+        return conn.execute(select(c.state_id, c.first, c.last, func.count(), func.sum(c.a), func.sum(c.b))
+                            .group_by(c.state_id, c.first, c.last)
+                            .order_by(*_binary_order(conn, c.state_id), c.first, c.last)).all()
+
+
+def _scalar_functions(conn) -> tuple:
+    """(greatest, least, hour index of seconds) in the dialect's SQL."""
+    if conn.dialect.name == "postgresql":
+        return func.greatest, func.least, lambda x: func.floor(x / 3600.0)
+    return func.max, func.min, lambda x: cast(x / 3600.0, Integer)  # SQLite: two-argument max/min; x >= 0
 
 
 def _epoch(conn, column):
     """A UTC timestamp column as epoch seconds (SQLite keeps naive UTC text, PostgreSQL a timestamp)."""
     if conn.dialect.name == "postgresql":
-        return func.extract("epoch", column)
+        return cast(func.extract("epoch", column), Float)
     return (func.julianday(column) - 2440587.5) * 86400.0
 
 

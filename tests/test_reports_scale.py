@@ -82,3 +82,45 @@ def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, people,
 
 def full_state_now(api, token) -> str:
     return {a["id"]: a for a in api.call("GET", "/api/v1/agents", token).get_json()["agents"]}["edred"]["state"]["id"]
+
+
+def test_state_mix_of_the_night_dst_ends_has_25_hours_and_fills_every_hour_an_interval_covers(make_app, clock):
+    from datetime import date, datetime, timezone
+
+    from connector import accounts
+    from connector.parts import get_parts
+    from connector.reports import state_mix
+    clock.now = datetime(2026, 10, 24, 22, 30, tzinfo=timezone.utc)  # 00:30 CEST on 25 October in Berlin
+    ext = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
+    accounts.add_agent(ext.store, {"id": "night"}, clock())
+    ext.service.login("night", "Paired Device", "deskphone")  # ready from 00:30 CEST
+    clock.advance(hours=4, minutes=45)  # 04:15 CET: one hour repeated on the way
+    ext.service.set_state("night", "break", source="api")
+    clock.advance(minutes=10)
+    hours = state_mix(ext.reads, date(2026, 10, 25))
+    assert [h["label"] for h in hours[:7]] == ["00:00", "01:00", "02:00", "02:00", "03:00", "04:00", "05:00"]
+    assert len(hours) == 25
+    assert [h["seconds"] for h in hours[:7]] == [{"ready": 1800}, {"ready": 3600}, {"ready": 3600}, {"ready": 3600},
+                                                 {"ready": 3600}, {"ready": 900, "break": 600}, {}]
+    assert all(h["seconds"] == {} for h in hours[6:])
+    before = {h["label"]: h["seconds"] for h in state_mix(ext.reads, date(2026, 10, 24))}
+    assert before["23:00"] == {} and state_mix(ext.reads, date(2026, 10, 26))[0]["seconds"] == {}  # not yet
+
+
+def test_an_older_store_trades_the_started_index_for_the_covering_one(database_url):
+    from sqlalchemy import create_engine, inspect
+
+    from connector.store import Store
+    old = create_engine(database_url)
+    with old.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE state_intervals (id INTEGER PRIMARY KEY, agent_id VARCHAR(64), "
+                             "state_id VARCHAR(64), status INTEGER, reason_code VARCHAR(64), source VARCHAR(40), "
+                             "cause VARCHAR(200), started_at TIMESTAMP, ended_at TIMESTAMP)")
+        conn.exec_driver_sql("CREATE INDEX ix_intervals_started ON state_intervals (started_at)")
+    old.dispose()
+    store = Store(database_url)
+    store.create_all()
+    names = {i["name"] for i in inspect(store.writer).get_indexes("state_intervals")}
+    assert "ix_intervals_started_span" in names and "ix_intervals_started" not in names
+    store.create_all()  # a second start changes nothing
+    store.dispose()
