@@ -22,7 +22,8 @@ from test_extensions_unique import (test_adding_a_second_active_agent_with_the_s
                                     test_the_store_refuses_a_clash_itself)
 from test_sweep import test_a_session_whose_rules_fail_does_not_stop_the_others  # noqa: F401
 from test_concurrency import test_parallel_changes_from_two_processes_keep_intervals_contiguous  # noqa: F401
-from test_reports_scale import (people, test_an_older_store_trades_the_started_index_for_the_covering_one,  # noqa: F401
+from test_reports_scale import (people,  # noqa: F401
+                                test_an_older_store_trades_the_narrow_range_indexes_for_the_covering_ones,
                                 test_state_mix_counts_an_interval_that_began_the_day_before,
                                 test_state_mix_of_the_night_dst_ends_has_25_hours_and_fills_every_hour_an_interval_covers)
 from test_sessions import (test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart,  # noqa: F401

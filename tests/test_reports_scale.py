@@ -107,7 +107,7 @@ def test_state_mix_of_the_night_dst_ends_has_25_hours_and_fills_every_hour_an_in
     assert before["23:00"] == {} and state_mix(ext.reads, date(2026, 10, 26))[0]["seconds"] == {}  # not yet
 
 
-def test_an_older_store_trades_the_started_index_for_the_covering_one(database_url):
+def test_an_older_store_trades_the_narrow_range_indexes_for_the_covering_ones(database_url):
     from sqlalchemy import create_engine, inspect
 
     from connector.store import Store
@@ -117,10 +117,15 @@ def test_an_older_store_trades_the_started_index_for_the_covering_one(database_u
                              "state_id VARCHAR(64), status INTEGER, reason_code VARCHAR(64), source VARCHAR(40), "
                              "cause VARCHAR(200), started_at TIMESTAMP, ended_at TIMESTAMP)")
         conn.exec_driver_sql("CREATE INDEX ix_intervals_started ON state_intervals (started_at)")
+        conn.exec_driver_sql("CREATE TABLE logon_events (id INTEGER PRIMARY KEY, at TIMESTAMP, agent_id VARCHAR(64), "
+                             "action VARCHAR(10), logon_source VARCHAR(40), device VARCHAR(100), actor VARCHAR(100))")
+        conn.exec_driver_sql("CREATE INDEX ix_logon_events_at ON logon_events (at)")
     old.dispose()
     store = Store(database_url)
     store.create_all()
     names = {i["name"] for i in inspect(store.writer).get_indexes("state_intervals")}
     assert "ix_intervals_started_span" in names and "ix_intervals_started" not in names
+    names = {i["name"] for i in inspect(store.writer).get_indexes("logon_events")}
+    assert "ix_logon_events_span" in names and "ix_logon_events_at" not in names
     store.create_all()  # a second start changes nothing
     store.dispose()

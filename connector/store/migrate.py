@@ -40,6 +40,8 @@ DROPPED_INDEXES = (
     ("state_intervals", "ix_intervals_agent_open"),
     # replaced by the covering ix_intervals_started_span (the state mix reads the day from it alone)
     ("state_intervals", "ix_intervals_started"),
+    # replaced by the covering ix_logon_events_span (session time reads the events from it alone)
+    ("logon_events", "ix_logon_events_at"),
 )
 
 

@@ -135,12 +135,15 @@ class DailyTotal(Base):
 class LogonEventRow(Base):
     __tablename__ = "logon_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
     action: Mapped[str] = mapped_column(String(10))
     logon_source: Mapped[str] = mapped_column(String(40))
     device: Mapped[str] = mapped_column(String(100), default="")
     actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # the events of a range in (at, id) order with what session time reads, from the index alone
+    # (it replaced ix_logon_events_at, dropped by migrate)
+    __table_args__ = (Index("ix_logon_events_span", "at", "id", "agent_id", "action", "device"),)
 
 
 class DailyCounter(Base):
