@@ -93,8 +93,8 @@ class PbxHttpAdapter(Adapter):
         elif self.config["auth"] == "digest":
             auth = HTTPDigestAuth(self.config["username"], self.config["password"])
         try:
-            reply = requests.request(self.config["method"], url, headers=self.headers, auth=auth,
-                                     timeout=self.config["timeout"])
+            reply = self.http.request(self.config["method"], url, headers=self.headers, auth=auth,
+                                      timeout=self.config["timeout"])
         except requests.RequestException as exc:
             # the URL may hold a PIN (login codes): name the failure, never the URL
             raise AdapterError(f"PBX not reachable ({type(exc).__name__})") from None

@@ -38,7 +38,8 @@ class Receiver:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with receiver.lock:
                     receiver.posts.append({"key": self.headers.get("Idempotency-Key"), "agent": body.get("agent"),
-                                           "state": body.get("state"), "at": time.time()})
+                                           "state": body.get("state"), "at": time.time(),
+                                           "connection": self.client_address})
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

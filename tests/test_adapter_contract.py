@@ -339,3 +339,25 @@ def test_ami_peer_not_listening_is_retried_without_the_secret():
     assert caught.value.retryable is True
     assert str(caught.value) == f"Asterisk AMI at 127.0.0.1:{port} not reachable (ConnectionRefusedError)"
     assert "s3cret-AMI" not in str(caught.value)
+
+
+def test_an_adapter_keeps_its_http_connection_open_between_deliveries():
+    """``self.http``: the webhook example's changes go over one kept-alive connection to a real local
+    server (not a new TCP connection per change), and several threads can share the session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cluster import Receiver
+    receiver = Receiver()
+    try:
+        webhook = WebhookAdapter({"url": receiver.url})
+        for _ in range(5):
+            webhook.push(AgentInfo("edred"), Change("presence", at=NOW, state=READY))
+        assert len(receiver.posts) == 5
+        assert len({p["connection"] for p in receiver.posts}) == 1
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: webhook.push(AgentInfo("edred"), Change("presence", at=NOW, state=READY)),
+                          range(40)))
+        assert len(receiver.posts) == 45
+        assert len({p["connection"] for p in receiver.posts}) <= 5  # at most one more per thread
+    finally:
+        receiver.stop()

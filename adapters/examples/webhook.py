@@ -24,7 +24,8 @@ class WebhookAdapter(Adapter):
         if change.key:
             headers["Idempotency-Key"] = change.key  # the same on every retry of this change
         try:
-            reply = requests.post(self.config["url"], json=body, headers=headers, timeout=self.config["timeout"])
+            # self.http: the adapter's session, so the connection stays open for the next change
+            reply = self.http.post(self.config["url"], json=body, headers=headers, timeout=self.config["timeout"])
         except requests.RequestException as exc:
             raise AdapterError(f"webhook not reachable: {type(exc).__name__}") from None
         if reply.status_code >= 400:
