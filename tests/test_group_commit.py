@@ -27,6 +27,13 @@ def _bodies(store: Store) -> list[str]:
         return sorted(r[0] for r in conn.execute(text("SELECT body FROM notes")))
 
 
+def _wait_until_queued(store: Store, count: int) -> None:
+    """Until ``count`` pieces wait behind the batch being written (at most 5 s)."""
+    deadline = time.monotonic() + 5
+    while len(store._queue) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_writers_queued_together_share_one_commit_and_a_failing_one_is_rolled_back_alone(store):
     """Twenty writers queue behind a slow one; when it commits they all go in one more commit, except a
     duplicate that fails in its second statement: its caller gets the error and its first row is gone."""
@@ -59,9 +66,7 @@ def test_writers_queued_together_share_one_commit_and_a_failing_one_is_rolled_ba
     threads.append(threading.Thread(target=writer, args=("dup", "first")))  # collides with the slow one's row
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 5
-    while len(store._queue) < len(threads) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_until_queued(store, len(threads))
     release.set()
     for t in [first, *threads]:
         t.join(5)
@@ -134,9 +139,7 @@ def test_an_interrupted_batch_fails_every_caller_in_it_and_the_next_writes_go_on
     others.insert(1, threading.Thread(target=run, args=("boom", interrupted)))
     for t in others:
         t.start()
-    deadline = time.monotonic() + 5
-    while len(store._queue) < len(others) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_until_queued(store, len(others))
     release.set()
     for t in [first, *others]:
         t.join(5)
