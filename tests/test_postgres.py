@@ -20,6 +20,7 @@ from test_config_changes_retime import test_inactivity_switched_on_logs_out_idle
 from test_extensions_unique import (test_adding_a_second_active_agent_with_the_same_extension_is_refused,  # noqa: F401
                                     test_an_older_store_gets_the_new_columns_and_the_index,
                                     test_the_store_refuses_a_clash_itself)
+from test_salesforce_pending import test_pending_totals_are_the_report_seconds_that_salesforce_does_not_hold  # noqa: F401,E501
 from test_concurrency import test_parallel_changes_from_two_processes_keep_intervals_contiguous  # noqa: F401
 from test_sessions import (test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart,  # noqa: F401
                            test_seed_example_softphone_and_paired_device_are_two_acquired_events)
