@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (BigInteger, Date, Float, and_, bindparam, case, cast, func, insert, or_, select, tuple_,
                         union_all, update)
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -51,9 +52,9 @@ class PendingTotal(NamedTuple):
                 "seconds": self.seconds}, {}
 
     @staticmethod
-    def mark_results(ctx: ReadContext, outcome: list[tuple["PendingTotal", str | None]]) -> None:
-        """Record what Salesforce accepted (reason None) or parked (the reason)."""
-        mark(ctx, [(p, None if parked else p.seconds, parked) for p, parked in outcome])
+    def mark_results(conn: Connection, now: datetime, outcome: list[tuple["PendingTotal", str | None]]) -> None:
+        """Record what Salesforce accepted (reason None) or parked (the reason), on ``conn``'s transaction."""
+        mark_on(conn, now, [(p, None if parked else p.seconds, parked) for p, parked in outcome])
 
 
 def external_key(agent_id: str, day: date, state_id: str) -> str:
@@ -169,42 +170,45 @@ def _epoch_us_default(element, compiler, **kw) -> str:
     return f"CAST(ROUND(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000) AS BIGINT)"
 
 
-def mark(ctx: ReadContext, items: list[tuple[PendingTotal, int | None, str | None]]) -> None:
-    """Record what Salesforce accepted (synced seconds) or rejected (parked reason), in one transaction.
+def mark_on(conn: Connection, now: datetime, items: list[tuple[PendingTotal, int | None, str | None]]) -> None:
+    """Record what Salesforce accepted (synced seconds) or rejected (parked reason), on ``conn``'s transaction.
 
     A total that so far lived only in an open interval gets its ``DailyTotal`` row here (0 closed
-    seconds), so what Salesforce holds is remembered across restarts.
+    seconds), so what Salesforce holds is remembered across restarts. Plain statements, no ORM objects:
+    usually one executemany UPDATE for a call's 200 records; the rows it did not find are then created.
     """
     if not items:
         return
-    now = ctx.clock()
-    keys = [(p.agent_id, p.day, p.state_id) for p, _, _ in items]
-    with ctx.store.write() as s:
+    if conn.dialect.name != "sqlite":  # (SQLite has one writer: nothing to lock, no statement to run)
         # lock the agents' session rows first, in the order a presence change does (session row, then its
         # totals), so creating a total here cannot collide with a change creating the same one (PostgreSQL)
-        s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(sorted({k[0] for k in keys})))
-                  .order_by(AgentSessionRow.agent_id).with_for_update()).all()
-        # plain statements, no ORM objects: a flush of 10,000 agents marks 10,000 totals
-        conn = s.connection()
-        t = DailyTotal.__table__
-        existing = {tuple(row) for row in conn.execute(select(t.c.agent_id, t.c.day, t.c.state_id).where(
-            tuple_(t.c.agent_id, t.c.day, t.c.state_id).in_(keys)))}
-        missing = [{"agent_id": p.agent_id, "day": p.day, "state_id": p.state_id, "status": p.status,
-                    "reason_code": p.reason_code, "seconds": 0.0, "updated_at": now}
-                   for p in {(p.agent_id, p.day, p.state_id): p for p, _, _ in items}.values()
-                   if (p.agent_id, p.day, p.state_id) not in existing]
-        if missing:
-            conn.execute(insert(t), missing)
-        key = (t.c.agent_id == bindparam("k_agent"), t.c.day == bindparam("k_day"), t.c.state_id == bindparam("k_state"))
-        synced = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_synced": value}
-                  for p, value, parked in items if parked is None]
-        parked = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_parked": reason}
-                  for p, _, reason in items if reason is not None]
-        if synced:
-            conn.execute(update(t).where(*key).values(synced_seconds=bindparam("v_synced"), parked_reason=None),
-                         synced)
-        if parked:
-            conn.execute(update(t).where(*key).values(parked_reason=bindparam("v_parked")), parked)
+        conn.execute(select(AgentSessionRow.agent_id)
+                     .where(AgentSessionRow.agent_id.in_(sorted({p.agent_id for p, _, _ in items})))
+                     .order_by(AgentSessionRow.agent_id).with_for_update()).all()
+    t = DailyTotal.__table__
+    key = (t.c.agent_id == bindparam("k_agent"), t.c.day == bindparam("k_day"), t.c.state_id == bindparam("k_state"))
+    synced = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_synced": value}
+              for p, value, parked in items if parked is None]
+    parked = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_parked": reason}
+              for p, _, reason in items if reason is not None]
+    found = 0
+    if synced:
+        found += conn.execute(update(t).where(*key).values(synced_seconds=bindparam("v_synced"), parked_reason=None),
+                              synced).rowcount
+    if parked:
+        found += conn.execute(update(t).where(*key).values(parked_reason=bindparam("v_parked")), parked).rowcount
+    if found == len(synced) + len(parked) and conn.dialect.supports_sane_multi_rowcount:
+        return  # every row was there
+    keys = [(p.agent_id, p.day, p.state_id) for p, _, _ in items]
+    existing = {tuple(row) for row in conn.execute(select(t.c.agent_id, t.c.day, t.c.state_id).where(
+        tuple_(t.c.agent_id, t.c.day, t.c.state_id).in_(keys)))}
+    missing = [{"agent_id": p.agent_id, "day": p.day, "state_id": p.state_id, "status": p.status,
+                "reason_code": p.reason_code, "seconds": 0.0, "synced_seconds": value if reason is None else None,
+                "parked_reason": reason, "updated_at": now}
+               for (p, value, reason) in {(p.agent_id, p.day, p.state_id): (p, v, r) for p, v, r in items}.values()
+               if (p.agent_id, p.day, p.state_id) not in existing]
+    if missing:
+        conn.execute(insert(t), missing)
 
 
 def forget_synced(ctx: ReadContext, start: date, end: date) -> int:
