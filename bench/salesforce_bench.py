@@ -8,6 +8,7 @@ flush against a fake org (``responses``, counting every HTTP request):
 * 10 % dirty: N agents x 5 states of closed totals for today, 10 % of them changed since the last write.
 * all mid-state: every agent is in a state right now (an open interval), so every agent's current
   total grows and is pending at every interval — the steady state of a staffed contact centre.
+* 7 days history: 1,000 agents with a week of intervals behind them (``bench/history.py``), mid-state now.
 
 Then PUT presence latency while flushes run (``put_latency_rounds``): rounds without a flush, with flushes
 back to back and with one flush every 15 s, alternated. ``--only totals`` / ``--only put`` run one part.
@@ -110,6 +111,32 @@ def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3,
     return result
 
 
+def history_scenario(agents: int = 1_000, days: int = 7, builds: int = 5) -> dict:
+    """A store with ``days`` days of history before today (``bench/history.py``: a shift a day of
+    intervals of a few minutes each) and every agent mid-state now; the same medians as ``scenario``."""
+    from history import generate
+
+    now = NOW.replace(hour=14)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "INSTANCE_PATH": f"{tmp}/instance", "CLOCK": lambda: now,
+                          "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CONNECTOR_TIMEZONE": "UTC",
+                          "CONNECTOR_SECRET_KEY": "bench", "SF_LOGIN_URL": LOGIN, "SF_CLIENT_ID": "bench",
+                          "SF_CLIENT_SECRET": "bench-secret"})
+        counts = generate(get_parts(app).store, get_parts(app).settings.tz, agents, days, now)
+        build_times, build_cpu = [], []
+        for _ in range(builds):
+            started, cpu = time.perf_counter(), time.thread_time()
+            pending = pending_totals(get_parts(app).reads)
+            build_times.append(time.perf_counter() - started)
+            build_cpu.append(time.thread_time() - cpu)
+        tokens, upserts, written, elapsed = run_flush(app)
+        get_parts(app).store.dispose()
+    return {"agents": agents, "intervals": counts["intervals"], "pending": len(pending), "api_calls": upserts,
+            "written": written, "naive_calls": len(pending), "build_ms": statistics.median(build_times) * 1000,
+            "build_cpu_ms": statistics.median(build_cpu) * 1000,
+            "build_range": (min(build_times) * 1000, max(build_times) * 1000), "flush_ms": elapsed * 1000}
+
+
 def _fake_org(rsps) -> None:
     """The org's token endpoint and upsert, every answer with Sforce-Limit-Info as a real org sends it."""
     rsps.add(responses.POST, LOGIN + "/services/oauth2/token",
@@ -122,7 +149,7 @@ def _fake_org(rsps) -> None:
     rsps.add_callback(responses.PATCH, UPSERT, callback=upsert)
 
 
-def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 5, seconds: float = 15.0,
+def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 8, seconds: float = 15.0,
                        cadence: float = 15.0) -> dict:
     """PUT presence latency in process, in rounds of ``seconds`` that alternate three conditions.
 
@@ -144,8 +171,8 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 5, 
     from history import generate
 
     kinds = ("none", "back to back", f"every {cadence:g} s")
-    out: dict = {k: {"p50": [], "p99": [], "changes": [], "flush_ms": [], "flush_cpu_ms": [],
-                            "records": [], "overlapping": []} for k in kinds}
+    out: dict = {k: {"p50": [], "p99": [], "changes": [], "flush_ms": [], "flush_cpu_ms": [], "records": [],
+                     "during": [], "outside": []} for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"TESTING": True, "INSTANCE_PATH": f"{tmp}/instance", "CONNECTOR_DATABASE_URL":
                           f"sqlite:///{tmp}/bench.db", "CONNECTOR_SECRET_KEY": "bench", "SF_LOGIN_URL": LOGIN,
@@ -204,9 +231,10 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 5, 
             out[kind]["p50"].append(q[49])
             out[kind]["p99"].append(q[98])
             out[kind]["changes"].append(len(latencies))
-            # the PUTs that were in flight while a flush ran, pooled over the rounds
-            out[kind]["overlapping"] += [(t1 - t0) * 1000 for t0, t1 in latencies
-                                         if any(t0 < f1 and t1 > f0 for f0, f1 in flushes)]
+            # pooled over the rounds: the PUTs in flight while a flush ran, and the others of the same rounds
+            for t0, t1 in latencies:
+                during = any(t0 < f1 and t1 > f0 for f0, f1 in flushes)
+                out[kind]["during" if during else "outside"].append((t1 - t0) * 1000)
 
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
             _fake_org(rsps)
@@ -223,18 +251,26 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 5, 
 
 def _print_rounds(out: dict, clients: int, seconds: float) -> None:
     med = statistics.median
+
+    def p99(values: list[float]) -> float:
+        return statistics.quantiles(values, n=100)[98]
     quiet = med(out["none"]["p99"])
     print(f"\nPUT presence in process, 1,000 agents mid-state, {clients} client threads, "
           f"{len(out['none']['p99'])} rounds of {seconds:g} s per condition (medians of the per-round figures):")
     for kind, r in out.items():
+        # each round against the no-flush round of the same rotation (the three ran one after the other)
+        paired = med([busy / alone for busy, alone in zip(r["p99"], out["none"]["p99"])])
         line = (f"  {kind:<14} p50 {med(r['p50']):6.1f} ms  p99 {med(r['p99']):6.1f} ms  x{med(r['p99']) / quiet:.2f}"
-                f"  ({med(r['changes']):.0f} changes a round; per-round p99 "
+                f" (paired x{paired:.2f})  ({med(r['changes']):.0f} changes a round; per-round p99 "
                 + ", ".join(f"{v:.0f}" for v in r["p99"]) + ")")
         if r["flush_ms"]:
             line += (f"\n  {'':<14} {len(r['flush_ms'])} flushes, median {med(r['flush_ms']):.0f} ms "
                      f"({med(r['flush_cpu_ms']):.0f} ms CPU of the flush thread) and {med(r['records']):.0f} "
-                     f"records each; p99 of the {len(r['overlapping'])} PUTs in flight during a flush "
-                     f"{statistics.quantiles(r['overlapping'], n=100)[98]:.1f} ms")
+                     f"records each; p99 of the {len(r['during'])} PUTs in flight during a flush "
+                     f"{p99(r['during']):.1f} ms")
+            if len(r["outside"]) >= 100:
+                line += (f"; of the {len(r['outside'])} other PUTs of the same rounds {p99(r['outside']):.1f} ms "
+                         f"(x{p99(r['during']) / p99(r['outside']):.2f})")
         print(line)
 
 
@@ -242,7 +278,7 @@ def main() -> None:
     import argparse
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("totals", "put"), help="only the totals table, or only the PUT rounds")
-    parser.add_argument("--rounds", type=int, default=5, help="PUT rounds per condition (default 5)")
+    parser.add_argument("--rounds", type=int, default=8, help="PUT rounds per condition (default 8)")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of one PUT round (default 15)")
     parser.add_argument("--cadence", type=float, default=15.0, help="seconds between flushes at a cadence (15)")
     parser.add_argument("--clients", type=int, default=16, help="PUT client threads (default 16)")
@@ -268,6 +304,11 @@ def totals_table() -> None:
             lo, hi = r["build_range"]
             print(f"{name:<16}{agents:>8}{r['pending']:>9}{r['api_calls']:>11}{r['naive_calls']:>8}"
                   f"{r['build_ms']:>10.0f}{f'({lo:.0f}-{hi:.0f})':>14}{r['build_cpu_ms']:>14.0f}{r['flush_ms']:>10.0f}")
+    r = history_scenario()
+    lo, hi = r["build_range"]
+    print(f"{'7 days history':<16}{r['agents']:>8}{r['pending']:>9}{r['api_calls']:>11}{r['naive_calls']:>8}"
+          f"{r['build_ms']:>10.0f}{f'({lo:.0f}-{hi:.0f})':>14}{r['build_cpu_ms']:>14.0f}{r['flush_ms']:>10.0f}"
+          f"   ({r['intervals']:,} intervals; 5 builds, 1 flush)")
     steady = results[(1_000, "all mid-state")]["api_calls"]
     per_day = steady * DAY_SECONDS // DEFAULT_INTERVAL
     print(f"\nprojected per 1,000 agents at the default {DEFAULT_INTERVAL} s interval, all logged in:")
