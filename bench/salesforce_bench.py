@@ -172,7 +172,7 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 8, 
 
     kinds = ("none", "back to back", f"every {cadence:g} s")
     out: dict = {k: {"p50": [], "p99": [], "changes": [], "flush_ms": [], "flush_cpu_ms": [], "records": [],
-                     "during": [], "outside": []} for k in kinds}
+                     "during": [], "outside": [], "per_flush": []} for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"TESTING": True, "INSTANCE_PATH": f"{tmp}/instance", "CONNECTOR_DATABASE_URL":
                           f"sqlite:///{tmp}/bench.db", "CONNECTOR_SECRET_KEY": "bench", "SF_LOGIN_URL": LOGIN,
@@ -235,6 +235,18 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 8, 
             for t0, t1 in latencies:
                 during = any(t0 < f1 and t1 > f0 for f0, f1 in flushes)
                 out[kind]["during" if during else "outside"].append((t1 - t0) * 1000)
+            if kind == "back to back":
+                return
+            # each flush on its own: the PUTs in flight while it ran against those of as long a time right
+            # before and right after it (no flush running then), so a burst of other load on the machine
+            # falls on one flush's pair, not on the whole comparison
+            for f0, f1 in flushes:
+                span = f1 - f0
+                near = [(t1 - t0) * 1000 for t0, t1 in latencies
+                        if (f0 - span <= t0 and t1 < f0) or (f1 <= t0 and t1 < f1 + span)]
+                inside = [(t1 - t0) * 1000 for t0, t1 in latencies if t0 < f1 and t1 > f0]
+                if len(near) >= 100 and len(inside) >= 100:
+                    out[kind]["per_flush"].append((p99_of(inside), p99_of(near)))
 
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
             _fake_org(rsps)
@@ -244,16 +256,18 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 8, 
                 out[kind] = {k: [] for k in out[kind]}
             for r in range(rounds):
                 for kind in kinds[r % 3:] + kinds[:r % 3]:
+                    rsps.calls.reset()  # responses keeps every request it answered: not a heap that grows
                     one_round(kind, r + 1)
         parts.store.dispose()
     return out
 
 
-def _print_rounds(out: dict, clients: int, seconds: float) -> None:
-    med = statistics.median
+def p99_of(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
 
-    def p99(values: list[float]) -> float:
-        return statistics.quantiles(values, n=100)[98]
+
+def _print_rounds(out: dict, clients: int, seconds: float) -> None:
+    med, p99 = statistics.median, p99_of
     quiet = med(out["none"]["p99"])
     print(f"\nPUT presence in process, 1,000 agents mid-state, {clients} client threads, "
           f"{len(out['none']['p99'])} rounds of {seconds:g} s per condition (medians of the per-round figures):")
@@ -271,6 +285,10 @@ def _print_rounds(out: dict, clients: int, seconds: float) -> None:
             if len(r["outside"]) >= 100:
                 line += (f"; of the {len(r['outside'])} other PUTs of the same rounds {p99(r['outside']):.1f} ms "
                          f"(x{p99(r['during']) / p99(r['outside']):.2f})")
+            if r["per_flush"]:
+                line += (f"\n  {'':<14} flush by flush, p99 of the PUTs in flight during it / of those just before "
+                         f"and after it: median x{med([a / b for a, b in r['per_flush']]):.2f} ("
+                         + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in r["per_flush"]) + " ms)")
         print(line)
 
 
