@@ -15,7 +15,7 @@ import uuid
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock
@@ -43,22 +43,28 @@ class Leases:
         ran less than ``every`` seconds ago (its lease released or not)."""
         self._ensure_row(name)
         now = self.clock()
-        with self.store.write() as s:
-            row = s.execute(select(JobLease).where(JobLease.name == name).with_for_update()).scalar_one()
+        t = JobLease.__table__
+
+        def take(conn) -> bool:
+            row = conn.execute(select(t.c.holder, t.c.lease_until, t.c.acquired_at).where(t.c.name == name)
+                               .with_for_update()).one()
             if row.lease_until is not None and row.lease_until > now and row.holder != self.holder:
                 return False
             if every and row.acquired_at is not None and (now - row.acquired_at).total_seconds() < every:
                 return False
-            row.holder, row.lease_until, row.acquired_at = self.holder, now + timedelta(seconds=hold), now
-            row.acquisitions = (row.acquisitions or 0) + 1
+            conn.execute(update(t).where(t.c.name == name).values(
+                holder=self.holder, lease_until=now + timedelta(seconds=hold), acquired_at=now,
+                acquisitions=func.coalesce(t.c.acquisitions, 0) + 1))
             return True
+        # plain statements in a write shared with the changes being committed (Store.write_shared): a job
+        # ticking every second on every instance holds the store's write lock for two statements, no commit
+        return self.store.write_shared(take)
 
     def release(self, name: str) -> None:
         """Let the next tick (on any instance) take the lease; the time it was acquired stays."""
-        with self.store.write() as s:
-            row = s.execute(select(JobLease).where(JobLease.name == name).with_for_update()).scalar_one_or_none()
-            if row is not None and row.holder == self.holder:
-                row.lease_until = None
+        t = JobLease.__table__
+        self.store.write_shared(lambda conn: conn.execute(
+            update(t).where(t.c.name == name, t.c.holder == self.holder).values(lease_until=None)))
 
     def holder_of(self, name: str) -> str | None:
         """The instance holding a live lease ``name``, or None."""

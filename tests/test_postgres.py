@@ -21,6 +21,7 @@ from test_extensions_unique import (test_adding_a_second_active_agent_with_the_s
                                     test_an_older_store_gets_the_new_columns_and_the_index,
                                     test_the_store_refuses_a_clash_itself)
 from test_sweep import test_a_session_whose_rules_fail_does_not_stop_the_others  # noqa: F401
+from test_salesforce_pending import test_pending_totals_are_the_report_seconds_that_salesforce_does_not_hold  # noqa: F401,E501
 from test_concurrency import test_parallel_changes_from_two_processes_keep_intervals_contiguous  # noqa: F401
 from test_reports_scale import (people,  # noqa: F401
                                 test_an_older_store_trades_the_narrow_range_indexes_for_the_covering_ones,

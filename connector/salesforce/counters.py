@@ -10,9 +10,11 @@ after Salesforce accepted it, a data error parks it with the reason, a restart r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String, Text, UniqueConstraint, and_, delete, func, or_, select
+from sqlalchemy import (Date, Integer, String, Text, UniqueConstraint, and_, bindparam, delete, func, insert, or_,
+                        select, update)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..reads import ReadContext
@@ -55,8 +57,8 @@ class PendingCounters:
         return {"state": COUNTERS_LABEL}, {counter_fields[name]: count for name, count in self.values.items()}
 
     @staticmethod
-    def mark_results(ctx: ReadContext, outcome: list[tuple["PendingCounters", str | None]]) -> None:
-        mark(ctx, outcome)
+    def mark_results(conn: Connection, now: datetime, outcome: list[tuple["PendingCounters", str | None]]) -> None:
+        mark_on(conn, outcome)
 
 
 def pending_counters(ctx: ReadContext, names: list[str]) -> list[PendingCounters]:
@@ -94,30 +96,40 @@ def pending_counters(ctx: ReadContext, names: list[str]) -> list[PendingCounters
     return pending
 
 
-def mark(ctx: ReadContext, items: list[tuple[PendingCounters, str | None]]) -> None:
-    """Record what Salesforce accepted (parked reason None: the values sent) or rejected, in one transaction."""
+def mark_on(conn: Connection, items: list[tuple[PendingCounters, str | None]]) -> None:
+    """Record what Salesforce accepted (parked reason None: the values sent) or rejected, on ``conn``'s
+    transaction."""
     if not items:
         return
-    sync = SalesforceCounterSync
-    with ctx.store.write() as s:
-        # lock the agents' session rows first, as ``pending.mark`` does, so two flushes (server and
+    sync = SalesforceCounterSync.__table__
+    agents = sorted({p.agent_id for p, _ in items})
+    if conn.dialect.name != "sqlite":  # (SQLite has one writer: nothing to lock)
+        # lock the agents' session rows first, as ``pending.mark_on`` does, so two flushes (server and
         # ``sync now``) cannot both create the same sync row (PostgreSQL)
-        agents = sorted({p.agent_id for p, _ in items})
-        s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(agents))
-                  .order_by(AgentSessionRow.agent_id).with_for_update()).all()
-        rows = {(r.agent_id, r.day, r.counter): r for r in s.execute(select(sync).where(
-            sync.agent_id.in_(agents), sync.day.in_({p.day for p, _ in items}))).scalars()}
-        for p, parked in items:
-            for name, value in p.values.items():
-                row = rows.get((p.agent_id, p.day, name))
-                if row is None:
-                    row = sync(agent_id=p.agent_id, day=p.day, counter=name)
-                    s.add(row)
-                    rows[(p.agent_id, p.day, name)] = row
-                if parked is not None:
-                    row.parked_reason = parked
-                else:
-                    row.synced_count, row.parked_reason = value, None
+        conn.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(agents))
+                     .order_by(AgentSessionRow.agent_id).with_for_update()).all()
+    existing = {tuple(row) for row in conn.execute(select(sync.c.agent_id, sync.c.day, sync.c.counter).where(
+        sync.c.agent_id.in_(agents), sync.c.day.in_({p.day for p, _ in items})))}
+    new: dict[tuple, dict] = {}
+    synced, parked_rows = [], []
+    for p, parked in items:
+        for name, value in p.values.items():
+            key = (p.agent_id, p.day, name)
+            if key not in existing:
+                new[key] = {"agent_id": p.agent_id, "day": p.day, "counter": name, "synced_count": None,
+                            "parked_reason": None}
+            if parked is not None:
+                parked_rows.append({"k_agent": p.agent_id, "k_day": p.day, "k_counter": name, "v_parked": parked})
+            else:
+                synced.append({"k_agent": p.agent_id, "k_day": p.day, "k_counter": name, "v_count": value})
+    if new:
+        conn.execute(insert(sync), list(new.values()))
+    key = (sync.c.agent_id == bindparam("k_agent"), sync.c.day == bindparam("k_day"),
+           sync.c.counter == bindparam("k_counter"))
+    if synced:
+        conn.execute(update(sync).where(*key).values(synced_count=bindparam("v_count"), parked_reason=None), synced)
+    if parked_rows:
+        conn.execute(update(sync).where(*key).values(parked_reason=bindparam("v_parked")), parked_rows)
 
 
 def forget_synced(ctx: ReadContext, start: date, end: date) -> int:

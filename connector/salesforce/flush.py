@@ -6,6 +6,14 @@ never skips. Whole-call failures (5xx, timeouts, no connection, locked rows) are
 next runs with capped exponential backoff; REQUEST_LIMIT_EXCEEDED pauses every call until the
 next window; a record Salesforce rejects for its data is parked with the reason. With
 ``SF_COUNTER_FIELDS`` set, the counters records (see ``counters``) go in the same calls.
+
+The flush runs inside ``serve``, beside the changes it must not slow down (BENCHMARKS.md, Salesforce
+sync): the pending totals are worked out in one SQL statement (``pending``), which SQLite runs without
+Python's GIL; each call's JSON is built from plain tuples; after each step it idles PACE times the CPU
+the step took; and what a call left in the store (results, API usage), like the lease and the
+attempt's outcome, is written with plain statements in writes of at most MARK_ROWS records that share
+their commit with the changes (``Store.write_shared``): the write lock is held for a statement or two
+at a time, and the flush adds no commit of its own.
 """
 from __future__ import annotations
 
@@ -28,10 +36,17 @@ from .connection import (LIMIT_CODE, RETRYABLE_CODES, Connection, LimitExceeded,
 from .counters import PendingCounters
 from .pending import PendingTotal
 from .settings import SalesforceSettings
-from .state import sync_state
+from .state import note_api_usage, record_attempt, sync_state
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 200  # the sObject Collections maximum
+#: after each step (working out the pending records; each call with its write) the flush idles PACE times
+#: the CPU time the step took, at least MIN_PAUSE s: the changes served by the same process get the GIL,
+#: the cores and the write lock, and even flushes run back to back take at most 1 / (1 + PACE) of a core
+PACE = 3.0
+MIN_PAUSE = 0.002
+#: results marked per write: the changes waiting behind the write lock wait for at most this many rows
+MARK_ROWS = 50
 FLUSH_LEASE = "salesforce-flush"
 #: a flush that outlives this is taken to be dead (its instance killed) and another may start
 FLUSH_HOLD_SECONDS = 600.0
@@ -131,10 +146,12 @@ class SalesforceSync:
                 return FlushReport(skipped=f"paused after {LIMIT_CODE} until {paused_until.isoformat()}: no API calls")
             if not force and next_attempt and now < next_attempt:
                 return FlushReport(skipped=f"waiting after a failure; next attempt at {next_attempt.isoformat()}")
+            pause = _pacer()
             items = self.pending()
             report = FlushReport(pending=len(items))
             if items:
-                self._send(items, report, progress)
+                pause()
+                self._send(items, report, progress, pause)
             return report
 
     def pending(self) -> list[Pending]:
@@ -142,34 +159,51 @@ class SalesforceSync:
         return [*pending_mod.pending_totals(self.reads),
                 *counters_mod.pending_counters(self.reads, list(self.settings.counter_fields))]
 
-    def _send(self, items: list[Pending], report: FlushReport,
-              progress: Callable[[int, int], None] | None) -> None:
-        users = self._salesforce_users({p.agent_id for p in items})
+    def _send(self, items: list[Pending], report: FlushReport, progress: Callable[[int, int], None] | None,
+              pause: Callable[[], None]) -> None:
         problem: SalesforceProblem | None = None
         retry_codes: set[str] = set()
         for start in range(0, len(items), BATCH_SIZE):
             batch = items[start:start + BATCH_SIZE]
             try:
-                results = self._upsert(batch, users)
+                results = self._upsert(batch, self._salesforce_users({p.agent_id for p in batch}))
             except SalesforceProblem as exc:
                 problem = exc
                 report.retry_later += len(items) - start
+                self._store_outcome([])  # the API usage the failed call reported
                 break
-            finally:
-                self._note_usage()
             report.calls += 1
-            by_kind: dict[type, list[tuple[Pending, str | None]]] = {}
-            for p, parked in self._outcome(batch, results, report, retry_codes):
-                by_kind.setdefault(type(p), []).append((p, parked))
-            for kind, outcome in by_kind.items():
-                kind.mark_results(self.reads, outcome)
+            self._store_outcome(self._outcome(batch, results, report, retry_codes))
             if progress:
                 progress(len(batch), len(items))
+            pause()  # after the last call too: a next flush may start right away
         if problem is None and retry_codes:
             code = LIMIT_CODE if LIMIT_CODE in retry_codes else sorted(retry_codes & RETRYABLE_CODES)[0]
             problem = (LimitExceeded if code == LIMIT_CODE else Unavailable)(
                 f"{report.retry_later} records to retry: {code}")
         self._record(report, problem)
+
+    def _store_outcome(self, outcome: list[tuple[Pending, str | None]]) -> None:
+        """One call's results (written or parked) and the org's API usage, in writes of MARK_ROWS records that
+        share their commit with the changes being written meanwhile (``Store.write_shared``): each holds the
+        write lock for a statement or two, and none adds a commit of its own."""
+        usage = self.connection.api_usage if self.connection else None
+        now = self.reads.clock()
+        pieces = [outcome[i:i + MARK_ROWS] for i in range(0, len(outcome), MARK_ROWS)] or [[]]
+        for n, piece in enumerate(pieces):
+            by_kind: dict[type, list[tuple[Pending, str | None]]] = {}
+            for p, parked in piece:
+                by_kind.setdefault(type(p), []).append((p, parked))
+            last = n == len(pieces) - 1
+            if not by_kind and not (last and usage is not None):
+                continue
+
+            def work(conn, by_kind=by_kind, last=last) -> None:
+                for kind, done in by_kind.items():
+                    kind.mark_results(conn, now, done)
+                if last and usage is not None:
+                    note_api_usage(conn, *usage)
+            self.reads.store.write_shared(work)
 
     @staticmethod
     def _outcome(batch: list[Pending], results: list[dict], report: FlushReport,
@@ -216,39 +250,24 @@ class SalesforceSync:
         return record
 
     def _salesforce_users(self, agent_ids: set[str]) -> dict[str, str]:
-        with self.reads.store.read() as s:
-            return {aid: uid for aid, uid in s.execute(select(Agent.id, Agent.salesforce_user_id)
-                                                       .where(Agent.id.in_(agent_ids))).all() if uid}
-
-    def _note_usage(self) -> None:
-        usage = self.connection.api_usage if self.connection else None
-        if usage is None:
-            return
-        with self.reads.store.write() as s:
-            st = sync_state(s, for_update=True)
-            st.api_used, st.api_limit, st.api_usage_at = usage
+        with self.reads.store.reader.connect() as conn:
+            return {aid: uid for aid, uid in conn.execute(select(Agent.id, Agent.salesforce_user_id)
+                                                          .where(Agent.id.in_(agent_ids))).all() if uid}
 
     def _record(self, report: FlushReport, problem: SalesforceProblem | None) -> None:
         now = self.reads.clock()
-        with self.reads.store.write() as s:
-            st = sync_state(s, for_update=True)
-            st.last_attempt_at = now
-            st.calls_made = (st.calls_made or 0) + report.calls
-            st.records_written = (st.records_written or 0) + report.written
-            if report.written:
-                st.last_success_at = now
-            if problem is None:
-                st.failures, st.next_attempt_at, st.paused_until = 0, None, None
-                return
-            st.failures = (st.failures or 0) + 1
-            st.last_error, st.last_error_at = problem.message, now
+        limit_pause = backoff = None
+        if isinstance(problem, LimitExceeded):
+            limit_pause = timedelta(seconds=self.settings.limit_pause_seconds)
+        elif problem is not None:
+            backoff = (self.interval_seconds(), self.settings.backoff_max_seconds)
+        error = problem.message if problem is not None else None
+        # shares its commit with the changes written meanwhile, as the results do (``_store_outcome``)
+        self.reads.store.write_shared(lambda conn: record_attempt(conn, now, report.calls, report.written, error,
+                                                                  limit_pause, backoff))
+        if problem is not None:
             report.error = problem.message
-            if isinstance(problem, LimitExceeded):
-                st.paused_until = now + timedelta(seconds=self.settings.limit_pause_seconds)
-            else:
-                delay = min(self.settings.backoff_max_seconds, self.interval_seconds() * 2 ** (st.failures - 1))
-                st.next_attempt_at = now + timedelta(seconds=delay)
-        log.warning("Salesforce sync failed (%s): %s", problem.kind, problem.message)
+            log.warning("Salesforce sync failed (%s): %s", problem.kind, problem.message)
 
     # -- history -----------------------------------------------------------------------------------
     def resync(self, start: date, end: date, progress: Callable[[int, int], None] | None = None) -> FlushReport:
@@ -258,6 +277,17 @@ class SalesforceSync:
         pending_mod.forget_synced(self.reads, start, end)
         counters_mod.forget_synced(self.reads, start, end)
         return self.flush(force=True, progress=progress)
+
+
+def _pacer() -> Callable[[], None]:
+    """A pause that idles PACE times the CPU time this thread used since the last pause (or since now)."""
+    mark = time.thread_time()
+
+    def pause() -> None:
+        nonlocal mark
+        time.sleep(max(MIN_PAUSE, (time.thread_time() - mark) * PACE))
+        mark = time.thread_time()
+    return pause
 
 
 def _reason(error: dict) -> str:

@@ -4,24 +4,35 @@ A total is pending when its current value — closed seconds plus the open inter
 now, exactly as ``reports.time_tracking`` counts it — rounded to whole seconds differs from what
 Salesforce last accepted (``DailyTotal.synced_seconds``), and it is not parked. A total that
 was never written and is still 0 s is not worth a record.
+
+The work is one SQL statement (``_pending_query``): the open intervals' shares per local day, the
+totals that changed or have such a share, and a first cut of the ones that differ, sorted. It runs
+in SQLite (or PostgreSQL) without Python's GIL, so changes served by the same process go on
+meanwhile; Python only rounds, compares exactly and keeps one small tuple per pending total.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import (BigInteger, Date, Float, and_, bindparam, case, cast, func, insert, or_, select, tuple_,
+                        union_all, update)
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
-from .. import reports
 from ..reads import ReadContext
-from ..store.models import AgentSessionRow, DailyTotal, StateInterval
-from ..tracking import split_by_day
+from ..store.models import AgentSessionRow, DailyTotal, StateInterval, UTCDateTime
+from ..tracking import local_day_bounds
 
-MAX_RANGE_DAYS = 366  # reports.check_range refuses more in one read
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROSECOND = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True)
-class PendingTotal:
+class PendingTotal(NamedTuple):
+    """One total to send (a plain tuple: a flush of 10,000 agents makes 10,000 of them)."""
+
     agent_id: str
     day: date
     state_id: str
@@ -41,128 +52,163 @@ class PendingTotal:
                 "seconds": self.seconds}, {}
 
     @staticmethod
-    def mark_results(ctx: ReadContext, outcome: list[tuple["PendingTotal", str | None]]) -> None:
-        """Record what Salesforce accepted (reason None) or parked (the reason)."""
-        mark(ctx, [(p, None if parked else p.seconds, parked) for p, parked in outcome])
+    def mark_results(conn: Connection, now: datetime, outcome: list[tuple["PendingTotal", str | None]]) -> None:
+        """Record what Salesforce accepted (reason None) or parked (the reason), on ``conn``'s transaction."""
+        mark_on(conn, now, [(p, None if parked else p.seconds, parked) for p, parked in outcome])
 
 
 def external_key(agent_id: str, day: date, state_id: str) -> str:
     return f"{agent_id}|{day.isoformat()}|{state_id}"
 
 
-def _days_to_read(ctx: ReadContext) -> list[date]:
-    """Days that may hold a pending total: days of changed totals, and every day an open interval spans."""
-    tz = ctx.tz
-    today = ctx.clock().astimezone(tz).date()
-    with ctx.store.read() as s:
-        # a cheap superset in SQL (|seconds - synced| >= 0.5); the exact test is done on the read rows
-        days = set(s.execute(select(DailyTotal.day).distinct().where(
-            DailyTotal.parked_reason.is_(None),
-            or_(DailyTotal.synced_seconds.is_(None),
-                func.abs(DailyTotal.seconds - DailyTotal.synced_seconds) >= 0.5))).scalars())
-        oldest_open = s.scalar(select(func.min(StateInterval.started_at)).where(StateInterval.ended_at.is_(None)))
-    if oldest_open is not None:
-        day = min(oldest_open.astimezone(tz).date(), today)
-        while day <= today:
-            days.add(day)
-            day += timedelta(days=1)
-    return sorted(days)
-
-
-def _runs(days: list[date]) -> list[tuple[date, date]]:
-    """Consecutive days grouped into ranges of at most MAX_RANGE_DAYS."""
-    runs: list[tuple[date, date]] = []
-    for day in days:
-        if runs and (day - runs[-1][1]).days == 1 and (day - runs[-1][0]).days < MAX_RANGE_DAYS:
-            runs[-1] = (runs[-1][0], day)
-        else:
-            runs.append((day, day))
-    return runs
-
-
 def pending_totals(ctx: ReadContext) -> list[PendingTotal]:
-    """Every total Salesforce should get now, oldest day first."""
-    pending: list[PendingTotal] = []
-    for start, end in _runs(_days_to_read(ctx)):
-        pending += _pending_in(ctx, start, end)
-    return pending
-
-
-def _pending_in(ctx: ReadContext, start: date, end: date) -> list[PendingTotal]:
-    """The pending totals of [start, end], counted as ``reports.time_tracking`` counts them.
-
-    Set-based: SQL reads only the totals that may be pending (changed since the last write, parked,
-    or with an open interval in the same agent and state), as plain columns; the open intervals'
-    shares up to now are added in Python and the exact test is done on what was read.
-    """
-    reports.check_range(start, end)
+    """Every total Salesforce should get now, oldest day first (then by agent and state)."""
     ctx.settle_due()
-    tz, now = ctx.tz, ctx.clock()
-    t, i = DailyTotal, StateInterval
-    open_same_state = exists().where(i.agent_id == t.agent_id, i.state_id == t.state_id, i.ended_at.is_(None))
-    candidates = select(t.agent_id, t.day, t.state_id, t.status, t.reason_code, t.seconds, t.synced_seconds,
-                        t.parked_reason).where(
-        t.day >= start, t.day <= end,
-        or_(t.parked_reason.is_not(None), t.synced_seconds.is_(None),
-            func.abs(t.seconds - t.synced_seconds) >= 0.5, open_same_state))
+    now = ctx.clock()
+    i = StateInterval
     with ctx.store.reader.connect() as conn:  # one snapshot for the intervals and the totals
         labels = {state.id: state.label for state in ctx.configs.active(conn).states}
-        extra: dict[tuple, list] = {}
-        for aid, state_id, status, reason_code, started_at in conn.execute(
-                select(i.agent_id, i.state_id, i.status, i.reason_code, i.started_at).where(i.ended_at.is_(None))):
-            for day, seconds in split_by_day(started_at, max(now, started_at), tz):
-                if start <= day <= end:
-                    extra.setdefault((aid, day, state_id), [status, reason_code, 0.0])[2] += seconds
-        rows = {(aid, day, sid): (status, reason, seconds, synced, parked) for aid, day, sid, status, reason, seconds,
-                synced, parked in conn.execute(candidates)}
+        # grouped, so SQLite reads the open intervals' partial index instead of walking every interval in
+        # started_at order (its MIN() shortcut) until it meets an open one
+        oldest_open = conn.scalar(select(func.min(i.started_at)).where(i.ended_at.is_(None)).group_by(i.ended_at))
+        rows = conn.execute(_pending_query(ctx.tz, now, oldest_open)).all()
     pending: list[PendingTotal] = []
-    for key in sorted(rows.keys() | extra.keys()):
-        status, reason, seconds, synced, parked = rows.get(key) or (*extra[key][:2], 0.0, None, None)
-        if parked is not None:
-            continue
-        total = round(seconds + (extra[key][2] if key in extra else 0.0))
-        if total == (synced if synced is not None else 0):
-            continue
-        pending.append(PendingTotal(key[0], key[1], key[2], labels.get(key[2], key[2]), status, reason, total))
+    add = pending.append
+    for aid, day, sid, status, reason, total, synced in rows:
+        seconds = round(total)  # SQL made the cut |total - synced| >= 0.5; the exact test is Python's round()
+        if seconds != (synced if synced is not None else 0):
+            add(PendingTotal(aid, day, sid, labels.get(sid, sid), status, reason, seconds))
     return pending
 
 
-def mark(ctx: ReadContext, items: list[tuple[PendingTotal, int | None, str | None]]) -> None:
-    """Record what Salesforce accepted (synced seconds) or rejected (parked reason), in one transaction.
+def _pending_query(tz: ZoneInfo, now: datetime, oldest_open: datetime | None):
+    """(agent, day, state, status, reason code, current seconds, synced seconds) of every total that may be
+    pending: not parked, and its current value at least 0.5 s from what Salesforce holds (0 if never written)."""
+    t = DailyTotal.__table__.c
+    changed = and_(t.parked_reason.is_(None),
+                   or_(t.synced_seconds.is_(None), func.abs(t.seconds - t.synced_seconds) >= 0.5))
+    closed = select(t.agent_id, t.day, t.state_id, t.status, t.reason_code, t.seconds.label("total"),
+                    t.synced_seconds)
+    if oldest_open is None:  # nobody in a state: only the closed totals
+        candidates = closed.where(changed).subquery()
+    else:
+        shares = _open_shares(tz, now, oldest_open)
+        s = shares.c
+        # every open share, with its total's closed seconds when the row exists (found by its unique key) ...
+        same_key = and_(t.agent_id == s.agent_id, t.day == s.day, t.state_id == s.state_id)
+        with_share = (select(s.agent_id, s.day, s.state_id, func.coalesce(t.status, s.status).label("status"),
+                             func.coalesce(t.reason_code, s.reason_code).label("reason_code"),
+                             (func.coalesce(t.seconds, 0.0) + s.seconds).label("total"), t.synced_seconds)
+                      .select_from(shares.outerjoin(DailyTotal.__table__, same_key))
+                      .where(t.parked_reason.is_(None)))
+        # ... and every changed total without one
+        no_share = (closed.select_from(DailyTotal.__table__.outerjoin(shares, same_key))
+                    .where(changed, s.agent_id.is_(None)))
+        candidates = union_all(with_share, no_share).subquery()
+    c = candidates.c
+    return (select(c.agent_id, c.day, c.state_id, c.status, c.reason_code, c.total, c.synced_seconds)
+            .where(func.abs(c.total - func.coalesce(c.synced_seconds, 0)) >= 0.5)
+            .order_by(c.day, c.agent_id, c.state_id))
+
+
+def _open_shares(tz: ZoneInfo, now: datetime, oldest_open: datetime):
+    """The open intervals' seconds per agent, local day and state up to ``now`` (a CTE).
+
+    As ``tracking.split_by_day`` counts them: each local day from the oldest open interval's to today,
+    with its bounds in UTC, clips [started_at, now); the seconds are microseconds / 10**6, as
+    ``timedelta.total_seconds`` gives them, so the sums match ``reports.time_tracking`` to the bit.
+    """
+    day, today = min(oldest_open, now).astimezone(tz).date(), now.astimezone(tz).date()
+    rows = []
+    while day <= today:  # one row per local day, of bound parameters (a VALUES list would not be cached)
+        lo, hi = local_day_bounds(day, tz)
+        n = len(rows)
+        rows.append(select(bindparam(f"day_{n}", day, Date).label("day"),
+                           bindparam(f"lo_at_{n}", lo, UTCDateTime).label("lo_at"),
+                           bindparam(f"lo_us_{n}", _us(lo), BigInteger).label("lo_us"),
+                           bindparam(f"hi_us_{n}", _us(hi), BigInteger).label("hi_us")))
+        day += timedelta(days=1)
+    days = (rows[0] if len(rows) == 1 else union_all(*rows)).cte("local_days")
+    i = StateInterval.__table__.c
+    now_us = bindparam("now_us", _us(now), BigInteger)
+    start_us = case((i.started_at > days.c.lo_at, _EpochMicroseconds(i.started_at)), else_=days.c.lo_us)
+    end_us = case((days.c.hi_us < now_us, days.c.hi_us), else_=now_us)
+    return (select(i.agent_id, days.c.day, i.state_id, func.min(i.status).label("status"),
+                   func.min(i.reason_code).label("reason_code"),
+                   (cast(func.sum(end_us - start_us), Float) / 1000000.0).label("seconds"))
+            # the overlap in microseconds, not as started_at < ...: SQLite would then walk every interval by
+            # ix_intervals_started instead of the open ones' partial index
+            .select_from(StateInterval.__table__.join(days, start_us < end_us))
+            .where(i.ended_at.is_(None))
+            .group_by(i.agent_id, days.c.day, i.state_id)
+            .cte("open_shares"))
+
+
+def _us(at: datetime) -> int:
+    return (at - EPOCH) // MICROSECOND
+
+
+class _EpochMicroseconds(FunctionElement):
+    """Microseconds since 1970 of a stored UTC datetime column, exactly."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "epoch_us"
+
+
+@compiles(_EpochMicroseconds, "sqlite")
+def _epoch_us_sqlite(element, compiler, **kw) -> str:
+    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds of the first 19 characters (strftime alone
+    # would round the fraction to milliseconds), then the microseconds as written
+    x = compiler.process(element.clauses, **kw)
+    return (f"(CAST(strftime('%s', substr({x}, 1, 19)) AS INTEGER) * 1000000"
+            f" + CAST(substr({x} || '000000', 21, 6) AS INTEGER))")
+
+
+@compiles(_EpochMicroseconds)
+def _epoch_us_default(element, compiler, **kw) -> str:
+    return f"CAST(ROUND(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000) AS BIGINT)"
+
+
+def mark_on(conn: Connection, now: datetime, items: list[tuple[PendingTotal, int | None, str | None]]) -> None:
+    """Record what Salesforce accepted (synced seconds) or rejected (parked reason), on ``conn``'s transaction.
 
     A total that so far lived only in an open interval gets its ``DailyTotal`` row here (0 closed
-    seconds), so what Salesforce holds is remembered across restarts.
+    seconds), so what Salesforce holds is remembered across restarts. Plain statements, no ORM objects:
+    usually one executemany UPDATE for a call's 200 records; the rows it did not find are then created.
     """
     if not items:
         return
-    now = ctx.clock()
-    keys = [(p.agent_id, p.day, p.state_id) for p, _, _ in items]
-    with ctx.store.write() as s:
+    if conn.dialect.name != "sqlite":  # (SQLite has one writer: nothing to lock, no statement to run)
         # lock the agents' session rows first, in the order a presence change does (session row, then its
         # totals), so creating a total here cannot collide with a change creating the same one (PostgreSQL)
-        s.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(sorted({k[0] for k in keys})))
-                  .order_by(AgentSessionRow.agent_id).with_for_update()).all()
-        # plain statements, no ORM objects: a flush of 10,000 agents marks 10,000 totals
-        conn = s.connection()
-        t = DailyTotal.__table__
-        existing = {tuple(row) for row in conn.execute(select(t.c.agent_id, t.c.day, t.c.state_id).where(
-            tuple_(t.c.agent_id, t.c.day, t.c.state_id).in_(keys)))}
-        missing = [{"agent_id": p.agent_id, "day": p.day, "state_id": p.state_id, "status": p.status,
-                    "reason_code": p.reason_code, "seconds": 0.0, "updated_at": now}
-                   for p in {(p.agent_id, p.day, p.state_id): p for p, _, _ in items}.values()
-                   if (p.agent_id, p.day, p.state_id) not in existing]
-        if missing:
-            conn.execute(insert(t), missing)
-        key = (t.c.agent_id == bindparam("k_agent"), t.c.day == bindparam("k_day"), t.c.state_id == bindparam("k_state"))
-        synced = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_synced": value}
-                  for p, value, parked in items if parked is None]
-        parked = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_parked": reason}
-                  for p, _, reason in items if reason is not None]
-        if synced:
-            conn.execute(update(t).where(*key).values(synced_seconds=bindparam("v_synced"), parked_reason=None),
-                         synced)
-        if parked:
-            conn.execute(update(t).where(*key).values(parked_reason=bindparam("v_parked")), parked)
+        conn.execute(select(AgentSessionRow.agent_id)
+                     .where(AgentSessionRow.agent_id.in_(sorted({p.agent_id for p, _, _ in items})))
+                     .order_by(AgentSessionRow.agent_id).with_for_update()).all()
+    t = DailyTotal.__table__
+    key = (t.c.agent_id == bindparam("k_agent"), t.c.day == bindparam("k_day"), t.c.state_id == bindparam("k_state"))
+    synced = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_synced": value}
+              for p, value, parked in items if parked is None]
+    parked = [{"k_agent": p.agent_id, "k_day": p.day, "k_state": p.state_id, "v_parked": reason}
+              for p, _, reason in items if reason is not None]
+    found = 0
+    if synced:
+        found += conn.execute(update(t).where(*key).values(synced_seconds=bindparam("v_synced"), parked_reason=None),
+                              synced).rowcount
+    if parked:
+        found += conn.execute(update(t).where(*key).values(parked_reason=bindparam("v_parked")), parked).rowcount
+    if found == len(synced) + len(parked) and conn.dialect.supports_sane_multi_rowcount:
+        return  # every row was there
+    keys = [(p.agent_id, p.day, p.state_id) for p, _, _ in items]
+    existing = {tuple(row) for row in conn.execute(select(t.c.agent_id, t.c.day, t.c.state_id).where(
+        tuple_(t.c.agent_id, t.c.day, t.c.state_id).in_(keys)))}
+    missing = [{"agent_id": p.agent_id, "day": p.day, "state_id": p.state_id, "status": p.status,
+                "reason_code": p.reason_code, "seconds": 0.0, "synced_seconds": value if reason is None else None,
+                "parked_reason": reason, "updated_at": now}
+               for (p, value, reason) in {(p.agent_id, p.day, p.state_id): (p, v, r) for p, v, r in items}.values()
+               if (p.agent_id, p.day, p.state_id) not in existing]
+    if missing:
+        conn.execute(insert(t), missing)
 
 
 def forget_synced(ctx: ReadContext, start: date, end: date) -> int:

@@ -5,9 +5,10 @@ sees what the server's flush job did, and a restart keeps the backoff and the AP
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Text
+from sqlalchemy import Integer, Text, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..store.models import Base, UTCDateTime
@@ -40,3 +41,39 @@ def sync_state(s: Session, for_update: bool = False) -> SalesforceSyncState:
         if for_update:
             s.add(row)
     return row
+
+
+def note_api_usage(conn: Connection, used: int, limit: int, at: datetime) -> None:
+    """Keep the org's API usage (from ``Sforce-Limit-Info``) on the state row, with plain statements on ``conn``."""
+    st = SalesforceSyncState.__table__
+    if conn.execute(update(st).where(st.c.id == 1).values(api_used=used, api_limit=limit, api_usage_at=at)).rowcount:
+        return
+    conn.execute(insert(st).values(id=1, failures=0, calls_made=0, records_written=0, api_used=used, api_limit=limit,
+                                   api_usage_at=at))
+
+
+def record_attempt(conn: Connection, now: datetime, calls: int, written: int, error: str | None = None,
+                   pause: timedelta | None = None, backoff: tuple[float, float] | None = None) -> None:
+    """One flush's outcome on the state row, with plain statements on ``conn``: the counts and the last
+    success; after a failure (``error``) the error and either the API-limit ``pause`` or the next attempt
+    after a delay that doubles with each consecutive failure (``backoff``: the first delay, the cap); a
+    success clears both."""
+    st = SalesforceSyncState.__table__
+    row = conn.execute(select(st.c.failures).where(st.c.id == 1).with_for_update()).first()
+    if row is None:
+        conn.execute(insert(st).values(id=1, failures=0, calls_made=0, records_written=0))
+    failures = (row.failures or 0) if row is not None else 0
+    values: dict = {"last_attempt_at": now, "calls_made": func.coalesce(st.c.calls_made, 0) + calls,
+                    "records_written": func.coalesce(st.c.records_written, 0) + written}
+    if written:
+        values["last_success_at"] = now
+    if error is None:
+        values.update(failures=0, next_attempt_at=None, paused_until=None)
+    else:
+        values.update(failures=failures + 1, last_error=error, last_error_at=now)
+        if pause is not None:
+            values["paused_until"] = now + pause
+        else:
+            first, cap = backoff
+            values["next_attempt_at"] = now + timedelta(seconds=min(cap, first * 2 ** failures))
+    conn.execute(update(st).where(st.c.id == 1).values(**values))
