@@ -75,22 +75,22 @@ def build(tmp: Path, agents: int, dirty_share: float, mid_state: bool):
     return app
 
 
-def run_flush(app) -> tuple[int, int, int, float]:
-    """(token calls, upsert calls, records sent, seconds for the whole flush)."""
+def run_flush(app) -> tuple[int, int, int, float, float]:
+    """(token calls, upsert calls, records sent, seconds for the whole flush, CPU seconds of this thread)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _fake_org(rsps)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         report = get_parts(app).salesforce.flush()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
         tokens = sum(1 for c in rsps.calls if c.request.method == "POST")
         upserts = sum(1 for c in rsps.calls if c.request.method == "PATCH")
-    return tokens, upserts, report.written, elapsed
+    return tokens, upserts, report.written, elapsed, cpu
 
 
 def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3, builds: int = 3) -> dict:
     """``repeats`` fresh stores; on each, ``builds`` times the pending totals (wall and this thread's CPU),
     then one whole flush. Medians over all of them."""
-    build_times, build_cpu, flush_times, result = [], [], [], None
+    build_times, build_cpu, flush_times, flush_cpu, result = [], [], [], [], None
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             app = build(Path(tmp), agents, dirty_share, mid_state)
@@ -99,8 +99,9 @@ def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3,
                 pending = pending_totals(get_parts(app).reads)
                 build_times.append(time.perf_counter() - started)
                 build_cpu.append(time.thread_time() - cpu)
-            tokens, upserts, written, elapsed = run_flush(app)
+            tokens, upserts, written, elapsed, cpu = run_flush(app)
             flush_times.append(elapsed)
+            flush_cpu.append(cpu)
             get_parts(app).store.dispose()
             result = {"agents": agents, "rows": agents * len(STATES), "pending": len(pending), "token_calls": tokens,
                       "api_calls": upserts, "written": written, "naive_calls": len(pending)}
@@ -108,6 +109,7 @@ def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3,
     result["build_cpu_ms"] = statistics.median(build_cpu) * 1000
     result["build_range"] = (min(build_times) * 1000, max(build_times) * 1000)
     result["flush_ms"] = statistics.median(flush_times) * 1000
+    result["flush_cpu_ms"] = statistics.median(flush_cpu) * 1000
     return result
 
 
@@ -129,12 +131,13 @@ def history_scenario(agents: int = 1_000, days: int = 7, builds: int = 5) -> dic
             pending = pending_totals(get_parts(app).reads)
             build_times.append(time.perf_counter() - started)
             build_cpu.append(time.thread_time() - cpu)
-        tokens, upserts, written, elapsed = run_flush(app)
+        tokens, upserts, written, elapsed, cpu = run_flush(app)
         get_parts(app).store.dispose()
     return {"agents": agents, "intervals": counts["intervals"], "pending": len(pending), "api_calls": upserts,
             "written": written, "naive_calls": len(pending), "build_ms": statistics.median(build_times) * 1000,
             "build_cpu_ms": statistics.median(build_cpu) * 1000,
-            "build_range": (min(build_times) * 1000, max(build_times) * 1000), "flush_ms": elapsed * 1000}
+            "build_range": (min(build_times) * 1000, max(build_times) * 1000), "flush_ms": elapsed * 1000,
+            "flush_cpu_ms": cpu * 1000}
 
 
 def _fake_org(rsps) -> None:
@@ -312,7 +315,7 @@ def totals_table() -> None:
     print("Salesforce sync benchmark (3 fresh stores each, 3 builds on each; medians; API calls counted at the "
           "HTTP layer)")
     print(f"{'scenario':<16}{'agents':>8}{'pending':>9}{'API calls':>11}{'naive':>8}{'build ms':>10}"
-          f"{'(min-max)':>14}{'build CPU ms':>14}{'flush ms':>10}")
+          f"{'(min-max)':>14}{'build CPU ms':>14}{'flush ms':>10}{'flush CPU ms':>14}")
     results = {}
     for agents in (1_000, 10_000):
         for name, share, mid in (("10% dirty", 0.10, False), ("all mid-state", 0.0, True)):
@@ -321,12 +324,13 @@ def totals_table() -> None:
             assert r["api_calls"] == math.ceil(r["pending"] / 200) and r["written"] == r["pending"]
             lo, hi = r["build_range"]
             print(f"{name:<16}{agents:>8}{r['pending']:>9}{r['api_calls']:>11}{r['naive_calls']:>8}"
-                  f"{r['build_ms']:>10.0f}{f'({lo:.0f}-{hi:.0f})':>14}{r['build_cpu_ms']:>14.0f}{r['flush_ms']:>10.0f}")
+                  f"{r['build_ms']:>10.0f}{f'({lo:.0f}-{hi:.0f})':>14}{r['build_cpu_ms']:>14.0f}{r['flush_ms']:>10.0f}"
+                  f"{r['flush_cpu_ms']:>14.0f}")
     r = history_scenario()
     lo, hi = r["build_range"]
     print(f"{'7 days history':<16}{r['agents']:>8}{r['pending']:>9}{r['api_calls']:>11}{r['naive_calls']:>8}"
           f"{r['build_ms']:>10.0f}{f'({lo:.0f}-{hi:.0f})':>14}{r['build_cpu_ms']:>14.0f}{r['flush_ms']:>10.0f}"
-          f"   ({r['intervals']:,} intervals; 5 builds, 1 flush)")
+          f"{r['flush_cpu_ms']:>14.0f}   ({r['intervals']:,} intervals; 5 builds, 1 flush)")
     steady = results[(1_000, "all mid-state")]["api_calls"]
     per_day = steady * DAY_SECONDS // DEFAULT_INTERVAL
     print(f"\nprojected per 1,000 agents at the default {DEFAULT_INTERVAL} s interval, all logged in:")
