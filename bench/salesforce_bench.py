@@ -87,6 +87,17 @@ def run_flush(app) -> tuple[int, int, int, float, float]:
     return tokens, upserts, report.written, elapsed, cpu
 
 
+def timed_builds(app, builds: int, wall: list[float], cpu: list[float]) -> list:
+    """Build the pending totals ``builds`` times, adding each build's wall and thread CPU seconds to the
+    lists; returns the last build's totals."""
+    for _ in range(builds):
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        pending = pending_totals(get_parts(app).reads)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.thread_time() - cpu_started)
+    return pending
+
+
 def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3, builds: int = 3) -> dict:
     """``repeats`` fresh stores; on each, ``builds`` times the pending totals (wall and this thread's CPU),
     then one whole flush. Medians over all of them."""
@@ -94,11 +105,7 @@ def scenario(agents: int, dirty_share: float, mid_state: bool, repeats: int = 3,
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             app = build(Path(tmp), agents, dirty_share, mid_state)
-            for _ in range(builds):
-                started, cpu = time.perf_counter(), time.thread_time()
-                pending = pending_totals(get_parts(app).reads)
-                build_times.append(time.perf_counter() - started)
-                build_cpu.append(time.thread_time() - cpu)
+            pending = timed_builds(app, builds, build_times, build_cpu)
             tokens, upserts, written, elapsed, cpu = run_flush(app)
             flush_times.append(elapsed)
             flush_cpu.append(cpu)
@@ -126,11 +133,7 @@ def history_scenario(agents: int = 1_000, days: int = 7, builds: int = 5) -> dic
                           "SF_CLIENT_SECRET": "bench-secret"})
         counts = generate(get_parts(app).store, get_parts(app).settings.tz, agents, days, now)
         build_times, build_cpu = [], []
-        for _ in range(builds):
-            started, cpu = time.perf_counter(), time.thread_time()
-            pending = pending_totals(get_parts(app).reads)
-            build_times.append(time.perf_counter() - started)
-            build_cpu.append(time.thread_time() - cpu)
+        pending = timed_builds(app, builds, build_times, build_cpu)
         tokens, upserts, written, elapsed, cpu = run_flush(app)
         get_parts(app).store.dispose()
     return {"agents": agents, "intervals": counts["intervals"], "pending": len(pending), "api_calls": upserts,
