@@ -1,11 +1,14 @@
 """State changes: CPU per change in process, and rate and latency through HTTP next to the anchor.
 
-In process (Flask test client, no server): CPU seconds per ``PUT /api/v1/agents/{id}/presence``
-against CPU per change of the anchor (``bench/anchor.py``: the minimal durable write, close the
+In process (no server): CPU seconds per ``PUT /api/v1/agents/{id}/presence`` through the Flask route
+(test client), and per change on the path ``serve`` answers that request with (connector/fast_path.py:
+the token check, the body's checks, the service call and the answer, without Flask), against CPU per
+change of the anchor (``bench/anchor.py``: the minimal durable write, close the
 open interval + insert the new one in one SQLite WAL transaction).
 
 Through HTTP: starts `presence-connector serve` (uvicorn, the Flask app on worker threads, the production
-server) on a temporary store with 1,000 logged-in agents and the anchor served the same way, then drives
+server, which answers a plain presence change on its fast path and everything else through Flask) on a
+temporary store with 1,000 logged-in agents and the anchor served the same way, then drives
 GET /healthz/live, the anchor's PUT and the app's PUT in the same run, in alternating rounds, with wrk
 (``-t2 -c16``, keep-alive HTTP/1.1, random agent and state per request: the load generator the issue's
 own figures came from; written in C, so it takes little of the 2 cores the servers need). The ratios say
@@ -175,6 +178,8 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
            "CONNECTOR_PRESENCE_CONFIG": "default"}
     print(f"[{backend}] preparing {args.agents} agents ...", flush=True)
     app, token = prepare(env, args.agents)
+    from connector.asgi import tune_gc
+    tune_gc()  # the collector as `serve` sets it once started (the anchor's figure is taken in this process too)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     results: list[dict] = []
 
@@ -184,6 +189,13 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
         assert r.status_code == 200, r.data
 
     cpu_app = cpu_per_request(app.test_client(), app_put, args.cpu_requests)
+    from connector.fast_path import FastPresence
+    fast = FastPresence(app)  # what `serve` runs for this request (connector/fast_path.py)
+
+    def fast_put(path, rng, n):
+        body = json.dumps({"state": rng.choice(STATES)}).encode()
+        assert path.answer(f"agent{rng.randrange(args.agents):05d}", token, body) is not None
+    cpu_fast = cpu_per_request(fast, fast_put, args.cpu_requests)
     from connector.parts import get_parts
     get_parts(app).store.dispose()
 
@@ -203,7 +215,7 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
                 r = client.put(f"/agents/agent{rng.randrange(args.agents):05d}/presence",
                                json={"state": rng.choice(STATES)})
                 assert r.status_code == 200
-            results.append({"name": "CPU per change in process", "app_ms": cpu_app,
+            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast,
                             "anchor_ms": cpu_per_request(anchor, anchor_put, args.cpu_requests)})
             anchor_port = free_port()
             procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "anchor.py"), "--db", anchor_db,
@@ -211,7 +223,8 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
                                           stderr=subprocess.STDOUT))
             wait_up(anchor_port, "/")
         else:
-            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "anchor_ms": None})
+            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast,
+                            "anchor_ms": None})
         wait_up(port, "/healthz")
 
         if args.driver == "wrk":
@@ -289,7 +302,8 @@ def report(backend: str, results: list[dict], args) -> None:
     print(f"\n{backend}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
           f"{os.cpu_count()} cores (client and servers share them)\n")
     cpu = results[0]
-    line = f"CPU per change in process: app {cpu['app_ms']:.2f} ms"
+    line = (f"CPU per change in process: app {cpu['app_ms']:.2f} ms through Flask (test client), "
+            f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/fast_path.py)")
     if cpu["anchor_ms"] is not None:
         line += f", anchor {cpu['anchor_ms']:.2f} ms"
     print(line + "\n")

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from connector import create_app  # noqa: E402
+from connector.asgi import tune_gc  # noqa: E402
 from connector.parts import get_parts  # noqa: E402
 from connector.salesforce.pending import pending_totals  # noqa: E402
 from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval  # noqa: E402
@@ -257,6 +258,7 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 8, 
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
             _fake_org(rsps)
             parts.salesforce.flush()  # the first flush writes every total; later ones what changed since
+            tune_gc()  # the collector as `serve` sets it once started
             one_round("none", 0)  # warm-up, not counted
             for kind in kinds:
                 out[kind] = {k: [] for k in out[kind]}

@@ -25,6 +25,7 @@ from a2wsgi.wsgi import build_environ
 from flask import Flask
 
 from .api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, select_event
+from .fast_path import FastPresence
 from .parts import get_parts
 from .wsgi_bridge import WsgiBridge
 
@@ -41,6 +42,7 @@ class ConnectorAsgi:
     def __init__(self, app: Flask, threads: int = 32):
         self.app = app
         self.wsgi = WsgiBridge(app, threads)
+        self.fast = FastPresence(app)
         self.openers = ThreadPoolExecutor(max_workers=OPENING_THREADS, thread_name_prefix="stream-open")
 
     async def __call__(self, scope, receive, send) -> None:
@@ -48,15 +50,33 @@ class ConnectorAsgi:
             await self._lifespan(receive, send)
         elif scope["type"] == "http" and scope["path"] == EVENTS_PATH and scope["method"] == "GET":
             await self._events(scope, receive, send)
+        elif scope["type"] == "http" and (plain := FastPresence.candidate(scope)) is not None:
+            await self._presence(scope, plain, receive, send)
         else:
             await self.wsgi(scope, receive, send)
+
+    async def _presence(self, scope, plain: tuple[str, str], receive, send) -> None:
+        """A presence change: answered by the fast path when it is the plain case, by Flask otherwise."""
+        body = await self.wsgi.read_body(scope, receive)
+        if body is None:
+            return
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(self.wsgi.pool, self.fast.answer, *plain, body)
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            return
+        if answer is None:
+            await self.wsgi.serve(scope, body, send)
+            return
+        status, headers, content = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def _lifespan(self, receive, send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 get_parts(self.app).bus.start()  # live events reach this instance's streams from now on
-                _tune_gc()
+                tune_gc()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 get_parts(self.app).bus.stop()
@@ -95,10 +115,11 @@ class ConnectorAsgi:
         await _stream(start, answer["status"], [h for h in headers if h[0] != b"content-length"], receive, send)
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Thousands of open streams are thousands of long-lived objects: collect the young generation
     less often and keep what start-up built out of the collector's walks (a full collection over a big
-    heap holds the GIL, so every API thread waits for it)."""
+    heap holds the GIL, so every API thread waits for it). ``serve`` does this once started; the
+    benchmarks that run the app in process call it too, to measure what ``serve`` runs."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)

@@ -48,17 +48,28 @@ class WsgiBridge:
         self.pool.shutdown(wait=False)
 
     async def __call__(self, scope, receive, send) -> None:
+        body = await self.read_body(scope, receive)
+        if body is not None:
+            await self.serve(scope, body, send)
+
+    async def read_body(self, scope, receive) -> bytes | None:
+        """The request body, up to the limit; None when the client went away."""
         declared = _content_length(scope)
         body = bytearray()
         if declared is None or declared <= self.max_body:  # a longer one is refused by Flask unread (413)
             while len(body) <= self.max_body:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    return
+                    return None
                 body += message.get("body", b"")
                 if not message.get("more_body"):
                     break
-        environ = build_environ(scope, io.BytesIO(bytes(body)))
+        return bytes(body)
+
+    async def serve(self, scope, body: bytes, send) -> None:
+        """The Flask app's answer to a request whose body is read."""
+        declared = _content_length(scope)
+        environ = build_environ(scope, io.BytesIO(body))
         if declared is None:  # chunked: now a body of known length (over the limit: Flask answers 413)
             environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ["CONTENT_LENGTH"] = str(len(body))

@@ -13,6 +13,7 @@ from ..parts import get_parts
 from ..service import PresenceService
 from ..settings import switch
 from .auth import current_principal, require, require_agent_access
+from .inputs import PRESENCE_CHANGE_FIELDS, change_source, check_fields, presence_change
 from ..subscriptions import Encoded
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,10 +24,6 @@ def view_answer(view: dict) -> Response:
     if isinstance(view, Encoded):
         return Response(view.json + "\n", mimetype="application/json")
     return jsonify(view)
-
-
-#: who may say a change came from where (state-change sources other than the caller's own)
-CHANGE_SOURCES = ChangeSource.REPORTABLE
 
 
 def service() -> PresenceService:
@@ -49,27 +46,12 @@ def body(allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
             raise MalformedRequest("the body is nested too deeply", field="body") from None
         if not isinstance(data, dict):
             raise MalformedRequest("the body must be a JSON object", field="body")
-    for key in data:
-        if key not in allowed:
-            raise InvalidInput(f"unknown field '{key}'; allowed: {', '.join(allowed) or 'none'}", field=key)
-    for key in required:
-        if data.get(key) in (None, ""):
-            raise InvalidInput(f"{key} is required", field=key)
-    return data
+    return check_fields(data, allowed, required)
 
 
 def _change_source(data: dict) -> str:
     """Where a change came from, for the no-echo rule and the record."""
-    principal = current_principal()
-    role = principal.role
-    if role == "agent":
-        return ChangeSource.SOFTPHONE
-    if role == "supervisor":
-        return ChangeSource.SUPERVISOR
-    source = data.get("source", ChangeSource.API)
-    if source not in CHANGE_SOURCES:
-        raise InvalidInput(f"source must be one of: {', '.join(CHANGE_SOURCES)}", field="source")
-    return source
+    return change_source(current_principal(), data)
 
 
 def _logon_source(data: dict, default: str) -> str:
@@ -193,16 +175,12 @@ def get_presence(agent_id: str):
 @bp.put("/agents/<agent_id>/presence")
 @require()
 def put_presence(agent_id: str):
-    """Change presence; during a call the state becomes the next state unless a supervisor forces it."""
+    """Change presence; during a call the state becomes the next state unless a supervisor forces it.
+    ``serve`` answers the plain case of this route without Flask (connector/fast_path.py)."""
     principal = require_agent_access(agent_id)
-    data = body(("state", "source", "force"), required=("state",))
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise InvalidInput("force must be true or false", field="force")
-    if force and principal.role == "agent":
-        raise Forbidden("only a supervisor, an admin or an integration can force a change during a call",
-                        field="force")
-    return view_answer(service().set_state(agent_id, data["state"], source=_change_source(data), force=force).view)
+    data = body(PRESENCE_CHANGE_FIELDS)
+    state, source, force = presence_change(principal, data)
+    return view_answer(service().set_state(agent_id, state, source=source, force=force).view)
 
 
 @bp.delete("/agents/<agent_id>/next-state")

@@ -153,6 +153,12 @@ def _content_security_policy(frame_ancestors: tuple[str, ...], extra_script_orig
 _PAGE_BLUEPRINTS = frozenset(("auth", "softphone", "dashboard", "admin", "admin_integrations", "admin_omni"))
 
 
+def api_security_headers(settings) -> list[tuple[str, str]]:
+    """The security headers of an API answer (what :func:`_headers` adds to one), for the fast path."""
+    return [("Content-Security-Policy", _content_security_policy(tuple(settings.frame_ancestors), ())),
+            ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+
+
 def _headers(response):
     """The security headers every answer carries, unless the view set its own (one pass over the headers:
     werkzeug's ``setdefault`` scans them once per header)."""
