@@ -21,7 +21,7 @@ one place, as the rules do in DESIGN.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
 from .errors import Conflict, InvalidInput
@@ -111,6 +111,16 @@ class AgentSession:
     def logged_in(self) -> bool:
         return bool(self.logons)
 
+    def changed(self, **changes) -> "AgentSession":
+        """A copy with ``changes``: ``dataclasses.replace`` without re-running the frozen ``__init__``
+        field by field (a change makes two of these)."""
+        unknown = changes.keys() - SESSION_FIELDS
+        if unknown:
+            raise TypeError(f"AgentSession has no field {sorted(unknown)[0]!r}")
+        copy = object.__new__(AgentSession)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
     @property
     def last_change_at(self) -> datetime:
         """The latest login or state change (the earliest moment a log off may be dated)."""
@@ -119,6 +129,9 @@ class AgentSession:
 
     def logon(self, source: str) -> Logon | None:
         return next((lo for lo in self.logons if lo.source == source), None)
+
+
+SESSION_FIELDS = frozenset(f.name for f in fields(AgentSession))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,9 +233,9 @@ class Engine:
             d.effects.append(Counted(at, "wrap_ups_completed"))
             changes["wrap_up_until"] = None
         if current is not None and current.id == target.id and d.session.state_id == target.id:
-            d.session = replace(d.session, **changes)
+            d.session = d.session.changed(**changes)
             return
-        d.session = replace(d.session, state_id=target.id, state_since=at, **changes)
+        d.session = d.session.changed(state_id=target.id, state_since=at, **changes)
         d.effects.append(StateChanged(at, current, target, source, cause))
 
     @staticmethod
@@ -237,7 +250,7 @@ class Engine:
         changes: dict = {"last_activity_at": now}
         if heartbeat:
             changes["last_heartbeat_at"] = now
-        d.session = replace(d.session, **changes)
+        d.session = d.session.changed(**changes)
 
     # -- timed rules -------------------------------------------------------------------------
     def next_due(self, session: AgentSession) -> tuple[datetime, str] | None:
@@ -318,9 +331,9 @@ class Engine:
             d.effects.append(LogonEvent(now, RELEASED, LogonSource.DUPLICATE_LOGIN, existing.device))
             d.effects.append(SessionEnded(now, existing.device,
                                           f"logged in on {device} ({logon_source}); this session was taken over"))
-            d.session = replace(d.session, logons=tuple(lo for lo in d.session.logons if lo is not existing))
+            d.session = d.session.changed(logons=tuple(lo for lo in d.session.logons if lo is not existing))
         first = not d.session.logged_in
-        d.session = replace(d.session, logons=d.session.logons + (Logon(logon_source, device, now),))
+        d.session = d.session.changed(logons=d.session.logons + (Logon(logon_source, device, now),))
         d.effects.append(LogonEvent(now, ACQUIRED, logon_source, device))
         d.effects.append(Counted(now, "logins"))
         self._touch(d, now)
@@ -359,7 +372,7 @@ class Engine:
         if not d.session.logged_in:
             return d
         if d.session.call_id is not None:
-            d.session = replace(d.session, logoff_pending=True)
+            d.session = d.session.changed(logoff_pending=True)
             return d
         self._end_session(d, at, LogonSource.SCHEDULED_LOG_OFF, ChangeSource.SYSTEM, actor=None)
         return d
@@ -408,10 +421,10 @@ class Engine:
         self._require_login(d.session)
         self._touch(d, now, heartbeat=source == ChangeSource.SOFTPHONE)
         if d.session.call_id is not None and not (force or system):
-            d.session = replace(d.session, next_state_id=target.id, next_state_source=source)
+            d.session = d.session.changed(next_state_id=target.id, next_state_source=source)
             return d
         if d.session.connection_lost_at is not None:
-            d.session = replace(d.session, connection_lost_at=None, state_before_loss=None)
+            d.session = d.session.changed(connection_lost_at=None, state_before_loss=None)
         self._move(d, now, target, source, "forced" if force else "", next_state_id=None, next_state_source=None)
         return d
 
@@ -420,7 +433,7 @@ class Engine:
         d = self.settle(session, now)
         self._require_login(d.session)
         self._touch(d, now, heartbeat=source == ChangeSource.SOFTPHONE)
-        d.session = replace(d.session, next_state_id=None, next_state_source=None)
+        d.session = d.session.changed(next_state_id=None, next_state_source=None)
         return d
 
     # -- wrap-up -----------------------------------------------------------------------------
@@ -434,7 +447,7 @@ class Engine:
         if d.session.wrap_up_until is None:
             raise Conflict("the agent is not in wrap-up", code="not_in_wrap_up")
         self._touch(d, now)
-        d.session = replace(d.session, wrap_up_until=d.session.wrap_up_until + timedelta(seconds=seconds))
+        d.session = d.session.changed(wrap_up_until=d.session.wrap_up_until + timedelta(seconds=seconds))
         d.effects.append(Counted(now, "wrap_ups_extended"))
         return d
 
@@ -465,7 +478,7 @@ class Engine:
         d = self.settle(session, now)
         if not d.session.logged_in or d.session.call_id is not None:
             return d  # a second line, or a call for an agent not logged in: nothing to change
-        d.session = replace(d.session, call_id=call_id, call_direction=direction, call_since=now,
+        d.session = d.session.changed(call_id=call_id, call_direction=direction, call_since=now,
                             last_activity_at=now)
         on_call = self.config.on_call_state
         if self.config.options.active_call and on_call is not None:
@@ -501,7 +514,7 @@ class Engine:
         self._after_call(d, at, source, cause, wrap_up=False)
 
     def _after_call(self, d: Decision, at: datetime, source: str, cause: str, wrap_up: bool) -> None:
-        d.session = replace(d.session, call_id=None, call_direction=None, call_since=None, last_activity_at=at)
+        d.session = d.session.changed(call_id=None, call_direction=None, call_since=None, last_activity_at=at)
         if d.session.logoff_pending:
             self._end_session(d, at, LogonSource.SCHEDULED_LOG_OFF, ChangeSource.SYSTEM, actor=None)
             return

@@ -15,12 +15,12 @@ exactly as the Flask view does (a test compares the two), or it does not answer 
 """
 from __future__ import annotations
 
-import json
 import re
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import jsontext
 from .accounts import principal_for_token
 from .api.inputs import presence_change
 from .errors import ConnectorError
@@ -81,7 +81,7 @@ class FastPresence:
         if principal is None or not principal.may_act_for(agent_id):
             return None
         try:
-            data = json.loads(body)
+            data = jsontext.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             return None
         if not isinstance(data, dict):

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import queue
 from typing import TYPE_CHECKING, Iterable
+
+from . import jsontext
 
 if TYPE_CHECKING:
     from .bus import EventBus
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 def format_event(event: str, data: dict, event_id: int | None = None) -> str:
     """One Server-Sent Event as it goes on the wire."""
-    return format_raw_event(event, json.dumps(data, separators=(',', ':')), event_id)
+    return format_raw_event(event, jsontext.dumps(data), event_id)
 
 
 class Encoded(dict):
@@ -24,12 +25,12 @@ class Encoded(dict):
 
     def __init__(self, data: dict):
         super().__init__(data)
-        self.json = json.dumps(data, separators=(",", ":"))
+        self.json = jsontext.dumps(data)
 
 
 def encoded(data: dict) -> str:
     """The JSON text of ``data`` (its own, for an :class:`Encoded`)."""
-    return data.json if isinstance(data, Encoded) else json.dumps(data, separators=(",", ":"))
+    return data.json if isinstance(data, Encoded) else jsontext.dumps(data)
 
 
 def format_raw_event(event: str, data_json: str, event_id: int | None = None) -> str:
@@ -46,7 +47,7 @@ class LiveEvent(dict):
     def __missing__(self, key):
         if key != "data":
             raise KeyError(key)
-        value = self["data"] = json.loads(self["raw"])
+        value = self["data"] = jsontext.loads(self["raw"])
         return value
 
 

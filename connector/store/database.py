@@ -11,8 +11,12 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import jsontext
 from . import migrate
 from .models import Base
+
+#: the JSON columns' text, as the change path's (connector/jsontext.py)
+_JSON = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
 
 T = TypeVar("T")
 
@@ -35,7 +39,7 @@ class Store:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
         else:
-            self.writer = self.reader = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.writer = self.reader = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **_JSON)
         # SQLite has one writer at a time; queueing writers on a lock in the process avoids
         # SQLite's sleep-and-retry busy handler, which turns contention into long tail latency
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
@@ -253,7 +257,7 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     # jobs. QueuePool's default (5 + 10 overflow, the overflow closed on return) reconnected under load
     in_memory = url in ("sqlite://", "sqlite:///:memory:") or ":memory:" in url
     pool = {} if in_memory else {"pool_size": 64, "max_overflow": 64}
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool, **_JSON)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):

@@ -9,6 +9,7 @@ the write itself. SQLite and PostgreSQL both run these as written.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import Connection, Text, bindparam, case, cast, exists, func, insert, select, update
@@ -116,9 +117,11 @@ class Prepared:
             cursor.close()
 
 
+@lru_cache(maxsize=1024)
 def _utc_text(value: datetime | None) -> str | None:
     """An aware datetime as SQLite stores a ``UTCDateTime``: naive UTC text with microseconds, exactly
-    what the type's own processors produce (``UTCDateTime.process_bind_param``, then SQLite's DATETIME)."""
+    what the type's own processors produce (``UTCDateTime.process_bind_param``, then SQLite's DATETIME).
+    Cached: a change binds its own moment several times, and the session's times again."""
     if value is None:
         return None
     if value.tzinfo is None:
