@@ -8,10 +8,12 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from connector import accounts
 from connector.clock import utc_now
 from connector.parts import get_parts
+from connector.store.models import EventRow
 from web_server import asgi_server
 
 
@@ -96,6 +98,28 @@ def test_a_stream_resumes_with_last_event_id_and_gets_the_change_made_while_disc
         mine = Events(own).until(lambda e: e[1] == "agent")
         assert {d.get("agent_id", d.get("id")) for _, _, d in mine} == {"amira"}
         own.close()
+
+
+def test_the_retention_prune_deletes_exactly_the_events_older_than_the_window(make_app, clock):
+    app = make_app(CONNECTOR_EVENTS_RETENTION="3600")
+    ext = get_parts(app)
+    setup(app, "edred", "bob")
+    ext.service.login("edred", "Paired Device", "deskphone")
+    clock.advance(minutes=50)
+    ext.service.login("bob", "Paired Device", "deskphone")
+    clock.advance(minutes=20)  # edred's login is 70 minutes old now, bob's 20
+    ext.service.set_state("edred", "dnd")
+
+    def kept() -> list[tuple[str, int]]:
+        with ext.store.read() as s:
+            return [(row.agent_id, round((clock() - row.created_at).total_seconds() / 60))
+                    for row in s.execute(select(EventRow).order_by(EventRow.id)).scalars()]
+    before = kept()
+    assert ext.bus.prune() == sum(1 for _, age in before if age > 60) > 0
+    assert kept() == [(agent, age) for agent, age in before if age <= 60] and kept()
+    remaining = len(kept())
+    clock.advance(hours=2)  # everything has aged out
+    assert ext.bus.prune() == remaining and kept() == []
 
 
 def test_resuming_from_before_the_retention_window_gets_resync_then_a_fresh_snapshot(make_app, clock):

@@ -42,6 +42,8 @@ DROPPED_INDEXES = (
     ("state_intervals", "ix_intervals_started"),
     # replaced by the covering ix_logon_events_span (session time reads the events from it alone)
     ("logon_events", "ix_logon_events_at"),
+    # the retention prune finds its bound in id order (EventBus.prune); the index cost a page per change
+    ("events", "ix_events_created_at"),
 )
 
 

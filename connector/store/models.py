@@ -207,7 +207,7 @@ class EventRow(Base):
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (Index("ix_events_created_at", "created_at"), Index("ix_events_agent", "agent_id", "id"),
+    __table_args__ = (Index("ix_events_agent", "agent_id", "id"),
                       {"sqlite_autoincrement": True})
 
 
