@@ -192,9 +192,9 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
     from connector.fast_path import FastPresence
     fast = FastPresence(app)  # what `serve` runs for this request (connector/fast_path.py)
 
-    def fast_put(path, rng, n):
+    def fast_put(fast_path, rng, n):
         body = json.dumps({"state": rng.choice(STATES)}).encode()
-        assert path.answer(f"agent{rng.randrange(args.agents):05d}", token, body) is not None
+        assert fast_path.answer(f"agent{rng.randrange(args.agents):05d}", token, body) is not None
     cpu_fast = cpu_per_request(fast, fast_put, args.cpu_requests)
     from connector.parts import get_parts
     get_parts(app).store.dispose()

@@ -28,7 +28,7 @@ from .parts import get_parts
 from .store.faults import DRIVER_OPERATIONAL
 from .stream_tokens import is_stream_token
 from .subscriptions import Encoded
-from .web.guard import api_security_headers
+from .web.guard import security_headers
 
 PRESENCE_PATH = re.compile(r"/api/v1/agents/([^/]+)/presence")
 #: a change's body is a few dozen bytes; a longer one goes to Flask
@@ -47,7 +47,7 @@ class FastPresence:
         self.dumps = app.json.dumps
         self.headers = [(b"content-type", b"application/json")] + [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in api_security_headers(parts.settings)]
+            for name, value in security_headers(parts.settings)]
 
     @staticmethod
     def candidate(scope) -> tuple[str, str] | None:

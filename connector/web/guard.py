@@ -153,9 +153,10 @@ def _content_security_policy(frame_ancestors: tuple[str, ...], extra_script_orig
 _PAGE_BLUEPRINTS = frozenset(("auth", "softphone", "dashboard", "admin", "admin_integrations", "admin_omni"))
 
 
-def api_security_headers(settings) -> list[tuple[str, str]]:
-    """The security headers of an API answer (what :func:`_headers` adds to one), for the fast path."""
-    return [("Content-Security-Policy", _content_security_policy(tuple(settings.frame_ancestors), ())),
+def security_headers(settings, extra_script_origins: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """The security headers every answer carries (:func:`_headers`; the fast path adds them as they are)."""
+    return [("Content-Security-Policy", _content_security_policy(tuple(settings.frame_ancestors),
+                                                                 tuple(extra_script_origins))),
             ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
 
 
@@ -164,13 +165,9 @@ def _headers(response):
     werkzeug's ``setdefault`` scans them once per header)."""
     headers = response.headers
     present = {name.lower() for name, _ in headers.items()}
-    if "content-security-policy" not in present:
-        headers.add("Content-Security-Policy", _content_security_policy(
-            tuple(get_parts().settings.frame_ancestors), tuple(g.get("extra_script_origins", ()))))
-    if "x-content-type-options" not in present:
-        headers.add("X-Content-Type-Options", "nosniff")
-    if "referrer-policy" not in present:
-        headers.add("Referrer-Policy", "same-origin")
+    for name, value in security_headers(get_parts().settings, g.get("extra_script_origins", ())):
+        if name.lower() not in present:
+            headers.add(name, value)
     if "cache-control" not in present and request.blueprint in _PAGE_BLUEPRINTS:
         headers.add("Cache-Control", "no-store")
     return response
