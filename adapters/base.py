@@ -13,7 +13,8 @@ An adapter is a small class, like an HTTP transport:
 An adapter sees the connector only through the :class:`Host` it is bound to (``self.host``):
 it never imports the store or the API layer. Optional hooks, all declared here with harmless
 defaults: :meth:`Adapter.start`/:meth:`Adapter.stop` (listener threads), :meth:`Adapter.check`
-(``adapters test NAME``), :meth:`Adapter.wants` (whether the active presence config switches the
+(``adapters test NAME``), :meth:`Adapter.check_mapping` (problems with a state's mapping for this
+adapter, shown by ``config validate`` and the admin editor), :meth:`Adapter.wants` (whether the active presence config switches the
 adapter on) with :meth:`Adapter.why_not` (why not, in words, for health), ``dials`` (the adapter
 really dials the numbers the softphone dials), :meth:`Adapter.jobs` (periodic work the scheduler runs), ``uses_salesforce`` (give me
 the shared Salesforce connection), ``inbound_fields`` + :meth:`Adapter.receive` (events the remote
@@ -36,7 +37,7 @@ import requests
 from connector.errors import InvalidInput
 
 if TYPE_CHECKING:  # the presence model is the adapters' vocabulary, imported for types only
-    from connector.presence_config import Options, PresenceConfig
+    from connector.presence.model import Options, PresenceConfig
 
 from connector import validation as parse
 
@@ -249,7 +250,7 @@ SalesforceQuery = Callable[[str], list[dict]]
 
 
 class Host(Protocol):
-    """The connector as an adapter sees it: the only way in. Implemented once, in ``connector.host``.
+    """The connector as an adapter sees it: the only way in. Implemented once, in ``connector.integrations.host``.
 
     Changes made here go through the engine like any other (source = the adapter's ``source``, so
     they are not echoed back); domain errors (unknown agent, a state that may not be picked)
@@ -389,6 +390,13 @@ class Adapter:
     def wants(self, options: Any) -> bool:
         """Whether the active presence configuration switches this adapter on (default: always)."""
         return True
+
+    @classmethod
+    def check_mapping(cls, value: Any) -> list[str]:
+        """Problems with one state's ``adapters: {<name>: value}`` mapping in a presence configuration (empty:
+        accepted). Runs wherever a configuration is checked: ``config validate``, the admin editor and import,
+        and every apply. The default accepts any value the configuration's own shape rules allow."""
+        return []
 
     def why_not(self, options: Any) -> str | None:
         """Why an enabled adapter receives nothing under these options (shown in health), or None."""

@@ -1,4 +1,4 @@
-"""Salesforce Omni-Channel, bridged through a component in the agent's console (DESIGN.md section 3).
+"""Salesforce Omni-Channel, bridged through a component in the agent's console (docs/architecture.md, "Omni-Channel").
 
 Salesforce has no server-side setter for Omni-Channel presence, so:
 
@@ -26,7 +26,7 @@ import time
 from typing import Any, Mapping
 
 from connector.clock import iso
-from connector.engine import ChangeSource, LogonSource
+from connector.presence.model import ChangeSource, LogonSource
 from .base import Adapter, AdapterError, AgentInfo, Change, InboundRejected, Job, Setting
 from .salesforce_soql import Query, StatusResolver, rest_query
 

@@ -1,7 +1,7 @@
 """A small SOQL reader for the Omni-Channel adapter: ``query(soql) -> records``.
 
 The adapter only needs *a callable that runs SOQL*. By default that is the product's shared
-Salesforce connection (SF_* settings, see connector.integrations); ``rest_query`` here is for an
+Salesforce connection (SF_* settings, see connector.integrations.runtime); ``rest_query`` here is for an
 explicit instance URL and access token (``OMNI_INSTANCE_URL``, ``OMNI_ACCESS_TOKEN``).
 """
 from __future__ import annotations

@@ -17,11 +17,13 @@
   the Azure AD object id. 429 answers are retried after their ``Retry-After``.
 
 Per-state mapping: ``adapters: {teams: Busy}`` or ``{teams: {availability: Busy, activity: InACall}}``;
-pairs Graph refuses are caught by ``validate_mapping`` in ``config validate`` and the admin editor.
+pairs Graph refuses are caught by :meth:`TeamsAdapter.check_mapping` (``validate_mapping``) in ``config validate``
+and the admin editor.
 """
 from __future__ import annotations
 
 import threading
+from typing import Any
 import time
 from collections import deque
 from datetime import datetime, timezone
@@ -98,6 +100,10 @@ class TeamsAdapter(Adapter):
         "login_url": Setting(str, default="https://login.microsoftonline.com", kind="url"),
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
     }
+
+    @classmethod
+    def check_mapping(cls, value: Any) -> list[str]:
+        return validate_mapping(value)
 
     def __init__(self, values=None):
         super().__init__(values)

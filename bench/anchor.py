@@ -4,7 +4,7 @@ A tiny Flask app whose one endpoint, ``PUT /agents/<id>/presence``, does only th
 write: in one SQLite WAL transaction (``BEGIN IMMEDIATE``, ``synchronous=FULL``, like the store),
 close the agent's open interval and insert the new one, with an index on the open-interval lookup.
 No authentication, no engine, no totals, no session row, no outbox. It is served the same way as
-``presence-connector serve`` serves the app (uvicorn, the WSGI app on 32 worker threads through connector/wsgi_bridge.py) and queues writers on a
+``presence-connector serve`` serves the app (uvicorn, the WSGI app on 32 worker threads through connector/serve/wsgi_bridge.py) and queues writers on a
 process-wide lock the same way, so ``bench/api_bench.py`` can put the app's rate next to it in one
 run.
 
@@ -93,10 +93,10 @@ def main() -> None:
     if args.prepare:
         prepare(args.db, args.agents)
     # served as `presence-connector serve` serves the app: uvicorn, the WSGI app on worker threads through
-    # the same bridge (connector/wsgi_bridge.py)
+    # the same bridge (connector/serve/wsgi_bridge.py)
     import uvicorn
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from connector.wsgi_bridge import WsgiBridge
+    from connector.serve.wsgi_bridge import WsgiBridge
     uvicorn.run(WsgiBridge(create_anchor_app(args.db), threads=args.threads), host="127.0.0.1", port=args.port,
                 http="httptools", loop="asyncio", log_level="warning", lifespan="off")
 

@@ -1,7 +1,7 @@
 """State changes: CPU per change in process, and rate and latency through HTTP next to the anchor.
 
 In process (no server): CPU seconds per ``PUT /api/v1/agents/{id}/presence`` through the Flask route
-(test client), and per change on the path ``serve`` answers that request with (connector/fast_path.py:
+(test client), and per change on the path ``serve`` answers that request with (connector/serve/fast_path.py:
 the token check, the body's checks, the service call and the answer, without Flask), against CPU per
 change of the anchor (``bench/anchor.py``: the minimal durable write, close the
 open interval + insert the new one in one SQLite WAL transaction).
@@ -13,7 +13,7 @@ GET /healthz/live, the anchor's PUT and the app's PUT in the same run, in altern
 (``-t2 -c16``, keep-alive HTTP/1.1, random agent and state per request: the load generator the issue's
 own figures came from; written in C, so it takes little of the 2 cores the servers need). The ratios say
 what the presence path costs beyond the minimal durable write and beyond HTTP itself. ``--driver python``
-drives them from Python client threads instead (the figures before issue 11's second round).
+drives them from Python client threads instead (the figures before the fast path).
 
     make bench    # or: .venv/bin/python bench/api_bench.py [--seconds 10 --rounds 3 --clients 16] [--postgres]
 """
@@ -48,16 +48,17 @@ def free_port() -> int:
 def prepare(env: dict, agents: int):
     """Create agents, log them in on desk phones; returns (app, integration token)."""
     os.environ.update(env)
-    from connector import accounts, create_app
+    from connector import create_app
+    from connector.auth import accounts
     from connector.parts import get_parts
 
     app = create_app()
-    ext = get_parts(app)
-    now = ext.clock()
+    parts = get_parts(app)
+    now = parts.clock()
     for i in range(agents):
-        accounts.add_agent(ext.store, {"id": f"agent{i:05d}", "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
-        ext.service.login(f"agent{i:05d}", "Paired Device", f"deskphone-{i}")
-    token = accounts.create_token(ext.store, "integration", now, name="bench")
+        accounts.add_agent(parts.store, {"id": f"agent{i:05d}", "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
+        parts.service.login(f"agent{i:05d}", "Paired Device", f"deskphone-{i}")
+    token = accounts.create_token(parts.store, "integration", now, name="bench")
     return app, token
 
 
@@ -178,7 +179,7 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
            "CONNECTOR_PRESENCE_CONFIG": "default"}
     print(f"[{backend}] preparing {args.agents} agents ...", flush=True)
     app, token = prepare(env, args.agents)
-    from connector.asgi import tune_gc
+    from connector.serve.asgi import tune_gc
     tune_gc()  # the collector as `serve` sets it once started (the anchor's figure is taken in this process too)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     results: list[dict] = []
@@ -189,8 +190,8 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
         assert r.status_code == 200, r.data
 
     cpu_app = cpu_per_request(app.test_client(), app_put, args.cpu_requests)
-    from connector.fast_path import FastPresence
-    fast = FastPresence(app)  # what `serve` runs for this request (connector/fast_path.py)
+    from connector.serve.fast_path import FastPresence
+    fast = FastPresence(app)  # what `serve` runs for this request (connector/serve/fast_path.py)
 
     def fast_put(fast_path, rng, n):
         body = json.dumps({"state": rng.choice(STATES)}).encode()
@@ -200,7 +201,7 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
     get_parts(app).store.dispose()
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "connector.cli.main", "serve", "--port", str(port)],
                               env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     procs = [server]
     anchor_port = None
@@ -303,7 +304,7 @@ def report(backend: str, results: list[dict], args) -> None:
           f"{os.cpu_count()} cores (client and servers share them)\n")
     cpu = results[0]
     line = (f"CPU per change in process: app {cpu['app_ms']:.2f} ms through Flask (test client), "
-            f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/fast_path.py)")
+            f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/serve/fast_path.py)")
     if cpu["anchor_ms"] is not None:
         line += f", anchor {cpu['anchor_ms']:.2f} ms"
     print(line + "\n")

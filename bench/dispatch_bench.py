@@ -135,10 +135,10 @@ def backlog_run(rows: int, concurrency: int | None) -> dict:
         os.environ.update({k: v for k, v in cluster.env.items() if k.startswith(("CONNECTOR_", "WEBHOOK_"))})
         from connector import create_app
         from connector.parts import get_parts
-        ext = get_parts(create_app())
+        parts = get_parts(create_app())
         for agent in agents:
-            ext.service.login(agent, "Softphone", "bench")  # queued; no dispatcher runs in this process
-        ext.store.dispose()
+            parts.service.login(agent, "Softphone", "bench")  # queued; no dispatcher runs in this process
+        parts.store.dispose()
         try:
             cluster.start(1)
             deadline = time.monotonic() + 120

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from connector.store.models import (Agent, AgentSessionRow, DailyCounter, DailyTotal, LogonEventRow,  # noqa: E402
                                     StateInterval)
-from connector.tracking import split_by_day  # noqa: E402
+from connector.presence.days import split_by_day  # noqa: E402
 
 #: (state id, status, weight, minutes low-high) of the default configuration
 STATES = [("ready", 1, 40, (5, 40)), ("on-a-call", 6, 35, (4, 30)), ("wrap-up", 4, 12, (1, 5)),

@@ -41,7 +41,8 @@ def build(tmp: str, agents: int, days: int) -> tuple[dict, str, object]:
     env = {"CONNECTOR_DATABASE_URL": f"sqlite:///{tmp}/presence.db", "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
            "CONNECTOR_PRESENCE_CONFIG": "default", "CONNECTOR_SCHEDULER": "off"}
     os.environ.update(env)
-    from connector import accounts, create_app
+    from connector import create_app
+    from connector.auth import accounts
     from connector.parts import get_parts
     app = create_app()
     parts = get_parts(app)
@@ -57,7 +58,7 @@ def build(tmp: str, agents: int, days: int) -> tuple[dict, str, object]:
 class Server:
     def __init__(self, env: dict):
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli.main", "serve", "--port", str(self.port)],
                                      env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT)
         for _ in range(300):

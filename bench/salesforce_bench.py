@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from connector import create_app  # noqa: E402
-from connector.asgi import tune_gc  # noqa: E402
+from connector.serve.asgi import tune_gc  # noqa: E402
 from connector.parts import get_parts  # noqa: E402
 from connector.salesforce.pending import pending_totals  # noqa: E402
 from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval  # noqa: E402
@@ -174,7 +174,7 @@ def put_latency_rounds(agents: int = 1_000, clients: int = 16, rounds: int = 8, 
     import random
     import threading
 
-    from connector import accounts
+    from connector.auth import accounts
     from history import generate
 
     kinds = ("none", "back to back", f"every {cadence:g} s")

@@ -7,7 +7,7 @@ Three parts, each on a fresh server with 1,000 agents logged in (loopback only, 
    PUT presence p50/p99 at a fixed offered rate with no stream open vs. with the 2,000 open (same run).
 2. A burst of 1,000 new connections at once (GET an agent's presence, one connection each): how many
    were answered, and the time to the last answer.
-3. The issue 10 day: 1,000 softphone streams + 20 dashboards + 17 changes/s for 60 s, on one instance
+3. The busy day: 1,000 softphone streams + 20 dashboards + 17 changes/s for 60 s, on one instance
    (SQLite) and on two instances sharing one PostgreSQL (streams, dashboards and PUTs spread over both):
    PUT p50/p99, change -> dashboard p50/p99 (PUT sent -> the dashboard read the agent event, across
    instances), change -> local adapter p50/p99 (the webhook adapter's POST reached a local receiver),
@@ -52,23 +52,24 @@ def prepare(env: dict, agents: int, supervisors: int) -> dict:
     """Agents logged in on desk phones, one agent token each, supervisor tokens (20 streams each)."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    from connector import accounts, create_app
+    from connector import create_app
+    from connector.auth import accounts
     from connector.parts import get_parts
 
     app = create_app()
-    ext = get_parts(app)
-    now = ext.clock()
+    parts = get_parts(app)
+    now = parts.clock()
     tokens: dict = {"agents": {}, "supervisors": []}
     for i in range(agents):
         agent_id = f"agent{i:05d}"
-        accounts.add_agent(ext.store, {"id": agent_id, "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
-        ext.service.login(agent_id, "Paired Device", f"deskphone-{i}")
-        tokens["agents"][agent_id] = accounts.create_token(ext.store, "agent", now, agent_id=agent_id, name=agent_id)
-    tokens["supervisors"] = [accounts.create_token(ext.store, "supervisor", now, name=f"wall{i}")
+        accounts.add_agent(parts.store, {"id": agent_id, "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
+        parts.service.login(agent_id, "Paired Device", f"deskphone-{i}")
+        tokens["agents"][agent_id] = accounts.create_token(parts.store, "agent", now, agent_id=agent_id, name=agent_id)
+    tokens["supervisors"] = [accounts.create_token(parts.store, "supervisor", now, name=f"wall{i}")
                              for i in range(supervisors)]
-    tokens["integration"] = accounts.create_token(ext.store, "integration", now, name="bench")
-    ext.bus.stop()
-    ext.store.dispose()
+    tokens["integration"] = accounts.create_token(parts.store, "integration", now, name="bench")
+    parts.bus.stop()
+    parts.store.dispose()
     return tokens
 
 
@@ -80,7 +81,7 @@ class Server:
         self.tokens = prepare(self.env, agents, supervisors)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli.main", "serve", "--port", str(self.port)],
                                      env={**os.environ, **self.env}, cwd=ROOT, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT)
         import requests
@@ -345,7 +346,7 @@ def change_to_adapter(sent, posts) -> tuple[list[float], int]:
 
 
 def day_run(args, backend: str) -> list[str]:
-    """The issue 10 day on one instance (SQLite) or two sharing one PostgreSQL: streams and dashboards spread
+    """The busy day on one instance (SQLite) or two sharing one PostgreSQL: streams and dashboards spread
     over the instances, PUTs round-robin, every change also delivered by the webhook adapter to a local receiver."""
     from tests.cluster import Cluster, Receiver
     receiver, pg = Receiver(), None

@@ -1,6 +1,6 @@
 """The 1 s timed-rule sweep: --agents wrap-ups falling due in the same second, swept by --instances.
 
-Each instance is a process of its own running the scheduler `serve` runs (connector/scheduler.py, the
+Each instance is a process of its own running the scheduler `serve` runs (connector/jobs/scheduler.py, the
 1 s timed-rules job among them) on one throwaway PostgreSQL database (tests/postgres.py), or one
 instance on SQLite (--backend sqlite). The agents are put in wrap-up (the default 30 s) with one fixed
 clock, so every wrap-up ends at the same moment T. Measured: from T until no session is left in
@@ -38,33 +38,35 @@ def _config(url: str, tmp: str, **extra) -> dict:
 
 def prepare(url: str, tmp: str, agents: int, at: datetime) -> None:
     """``agents`` agents logged in, on a call that ended at ``at``: in wrap-up until ``at`` + 30 s."""
-    from connector import accounts, create_app
+    from connector import create_app
+    from connector.auth import accounts
     from connector.parts import get_parts
     app = create_app(_config(url, tmp, CLOCK=lambda: at))
-    ext = get_parts(app)
-    ext.store.create_all()
+    parts = get_parts(app)
+    parts.store.create_all()
 
     def one(n: int) -> None:
         agent_id = f"agent{n:05d}"
-        accounts.add_agent(ext.store, {"id": agent_id, "name": f"Agent {n}"}, at)
-        ext.service.login(agent_id, "Softphone", "browser")
-        ext.service.call_event(agent_id, "c1", "started", "inbound")
-        ext.service.call_event(agent_id, "c1", "ended", "inbound", 30)
+        accounts.add_agent(parts.store, {"id": agent_id, "name": f"Agent {n}"}, at)
+        parts.service.login(agent_id, "Softphone", "browser")
+        parts.service.call_event(agent_id, "c1", "started", "inbound")
+        parts.service.call_event(agent_id, "c1", "ended", "inbound", 30)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(agents)))
-    ext.bus.stop()
-    ext.store.dispose()
+    parts.bus.stop()
+    parts.store.dispose()
 
 
 def instance(url: str, tmp: str, start_at: float, stop, results, batch: int | None) -> None:
     """One instance: the scheduler of `serve` from ``start_at`` (time.time) until ``stop`` is set."""
-    from connector import create_app, scheduler
+    from connector import create_app
+    from connector.jobs import scheduler
     from connector.parts import get_parts
     app = create_app(_config(url, tmp))
-    ext = get_parts(app)
-    service, ended, swept, busy = ext.service, [0], [0], [0.0]
-    record, settle_due = service._writer.record, service.settle_due
+    parts = get_parts(app)
+    service, ended, swept, busy = parts.service, [0], [0], [0.0]
+    record, settle_due = service._writer.record, parts.sweeper.settle_due
 
     def recording(conn, agent, decision, *args, **kw):
         rows = record(conn, agent, decision, *args, **kw)
@@ -79,30 +81,28 @@ def instance(url: str, tmp: str, start_at: float, stop, results, batch: int | No
         return n
 
     service._writer.record = recording
-    longest = [float("nan")]  # (main: no batches, a transaction per session)
-    if (Path(sys.modules["connector"].__file__).parent / "sweep.py").exists():
-        from connector import sweep
-        settle_batch = sweep._settle_batch
-        longest[0] = 0.0
+    longest = [0.0]
+    from connector.changes import sweep
+    settle_batch = sweep._settle_batch
 
-        def timed_batch(*a):
-            t0 = time.perf_counter()
-            try:
-                return settle_batch(*a)
-            finally:
-                longest[0] = max(longest[0], time.perf_counter() - t0)
-        sweep._settle_batch = timed_batch
+    def timed_batch(*a):
+        t0 = time.perf_counter()
+        try:
+            return settle_batch(*a)
+        finally:
+            longest[0] = max(longest[0], time.perf_counter() - t0)
+    sweep._settle_batch = timed_batch
     if batch:
-        service.sweep_batch = batch  # (main has no batches: ignored there)
-    service.settle_due = timed  # (scheduler.start reads it from the service)
+        parts.sweeper.batch = batch
+    parts.sweeper.settle_due = timed  # (scheduler.start reads it from the parts)
     time.sleep(max(0.0, start_at - time.time()))
     jobs = scheduler.start(app)
     stop.wait()
     jobs.shutdown(wait=True)
     results.put({"pid": os.getpid(), "code": sys.modules["connector"].__file__, "ended": ended[0],
                  "swept": swept[0], "busy": busy[0], "longest": longest[0]})
-    ext.bus.stop()
-    ext.store.dispose()
+    parts.bus.stop()
+    parts.store.dispose()
 
 
 def wrap_ups_left(url: str) -> int:

@@ -10,6 +10,6 @@ def __getattr__(name: str) -> Any:
     # loaded on first use, so that importing a leaf module (connector.errors from an adapter) does not
     # build the whole application package first
     if name == "create_app":
-        from .app import create_app
+        from connector.app import create_app
         return create_app
     raise AttributeError(f"module 'connector' has no attribute {name!r}")

@@ -9,23 +9,27 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask import Flask
 
-from . import api, integrations, salesforce, security, settings as settings_mod
-from .adapter_set import AdapterSet
-from .bus import EventBus
-from .clock import Clock, utc_now
-from .configs import ConfigRegistry
-from .dispatch import Dispatcher
-from .errors import InvalidInput
-from .host import ConnectorHost, salesforce_query_of
-from .leases import Leases
-from .parts import Parts
-from .reads import ReadContext
-from .service import PresenceService
-from .settings import Settings
-from .store import Store
-from .throttle import SignInGuard, SignInPolicy
-from .web_sessions import SessionLifetimes
-from .web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, proxies, softphone
+from connector import api, salesforce, settings as settings_mod
+from connector.integrations import runtime as integrations
+from connector.auth import hashing as security
+from connector.integrations.enabled import AdapterSet
+from connector.live.bus import EventBus
+from connector.clock import Clock, utc_now
+from connector.changes.configs import ConfigRegistry
+from connector.integrations.dispatch import Dispatcher
+from connector.errors import InvalidInput
+from connector.integrations.host import ConnectorHost, salesforce_query_of
+from connector.jobs.leases import Leases
+from connector.parts import Parts
+from connector.reports.reads import ReadContext
+from connector.changes.service import PresenceService
+from connector.changes.sweep import Sweeper
+from connector.settings import Settings
+from connector.store import Store
+from connector.auth.limits import SignInGuard, SignInPolicy
+from connector.auth.page_sessions import SessionLifetimes
+from adapters.registry import mapping_checks
+from connector.web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, proxies, softphone
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     env.update({k: str(v) for k, v in test_config.items() if k.startswith(("CONNECTOR_", "SF_"))})
     instance_path = os.path.abspath(test_config.get("INSTANCE_PATH") or env.get("CONNECTOR_INSTANCE_PATH", "instance"))
     settings = settings_mod.from_environment(instance_path, env)
-    # process-wide: accounts hash through connector.security, which has no app at hand
+    # process-wide: accounts hash through connector.auth.hashing, which has no app at hand
     security.use_hash_cost(settings.password_hash_cost)
     security.use_hash_concurrency(settings.hash_concurrency)
     if settings.password_hash_cost != "standard" and not test_config.get("TESTING"):
@@ -97,7 +101,7 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     bus = EventBus(store, clock, poll_interval=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_POLL", 0.1),
                    retention_seconds=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_RETENTION", 3600.0),
                    streams_per_principal=_streams_per_principal(settings))
-    configs = ConfigRegistry(store, clock)
+    configs = ConfigRegistry(store, clock, mapping_checks=mapping_checks())
     sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.get))
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
@@ -109,7 +113,8 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
                               pin_guard=lambda account, check: sign_in.attempt(account, None, check))
     configs.when_applied(service.retime_sessions)  # every change re-times the open sessions
     configs.ensure(settings.presence_config, settings.presence_config_explicit)
-    reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
+    sweeper = Sweeper(service)
+    reads = ReadContext(store, configs, clock, settings.tz, sweeper.settle_due)
     leases = Leases(store, clock)
     sync = salesforce.build_sync(reads, settings, leases)
     host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))
@@ -120,6 +125,6 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
                             lease_seconds=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_LEASE", 60.0),
                             concurrency=lambda adapter: integrations.concurrency_setting(settings, adapter))
     jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
-    return Parts(settings=settings, clock=clock, store=store, bus=bus, configs=configs, service=service,
+    return Parts(settings=settings, clock=clock, store=store, bus=bus, configs=configs, service=service, sweeper=sweeper,
                  reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs, leases=leases, sign_in=sign_in,
                  session_lifetimes=SessionLifetimes.from_settings(settings.get))

@@ -11,20 +11,21 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 from adapters.base import Job
-from .bus import EventBus
-from .clock import Clock
-from .configs import ConfigRegistry
-from .reads import ReadContext
-from .service import PresenceService
-from .settings import Settings
-from .store import Store
-from .throttle import SignInGuard
-from .web_sessions import SessionLifetimes
+from connector.live.bus import EventBus
+from connector.clock import Clock
+from connector.changes.configs import ConfigRegistry
+from connector.reports.reads import ReadContext
+from connector.changes.service import PresenceService
+from connector.changes.sweep import Sweeper
+from connector.settings import Settings
+from connector.store import Store
+from connector.auth.limits import SignInGuard
+from connector.auth.page_sessions import SessionLifetimes
 
 if TYPE_CHECKING:  # built after the service; imported for types only to keep the modules acyclic
-    from .dispatch import Dispatcher
-    from .leases import Leases
-    from .salesforce.flush import SalesforceSync
+    from connector.integrations.dispatch import Dispatcher
+    from connector.jobs.leases import Leases
+    from connector.salesforce.flush import SalesforceSync
 
 _KEY = "connector"
 
@@ -39,6 +40,8 @@ class Parts:
     bus: EventBus
     configs: ConfigRegistry
     service: PresenceService
+    #: the timed-rule sweep (each second, by the scheduler)
+    sweeper: Sweeper
     #: what reports and the Salesforce sync read through
     reads: ReadContext
     salesforce: "SalesforceSync"

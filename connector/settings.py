@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .cors import parse_origin_patterns
-from .errors import InvalidInput
-from .security import HASH_COSTS
+from connector.auth.cors import parse_origin_patterns
+from connector.errors import InvalidInput
+from connector.auth.hashing import HASH_COSTS
 
 
 @dataclass(frozen=True)

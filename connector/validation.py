@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import urlparse
 
-from .errors import InvalidInput, SettingsInvalid
+from connector.errors import InvalidInput, Problem, SettingsInvalid  # Problem: re-exported, part of the plugin contract
 
 __all__ = ["Problem", "SettingsInvalid", "BadValue", "text", "whole_number", "number", "flag", "in_range",
            "choice", "url", "TRUE_WORDS", "FALSE_WORDS"]
@@ -29,30 +29,6 @@ __all__ = ["Problem", "SettingsInvalid", "BadValue", "text", "whole_number", "nu
 #: how an environment variable says yes or no (case-insensitive)
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a setting: which field, why, and where (file, state) when it is in a file.
-
-    Without a ``source`` the message is a whole sentence that already names the field
-    (``AMI_PORT must be between 1 and 65535``); with one, it reads after the location
-    (``broken.yaml: state 'dnd', id: duplicate id 'dnd'``).
-    """
-
-    field: str
-    message: str
-    source: str | None = None
-    state: str | None = None
-
-    def as_dict(self) -> dict:
-        return {"file": self.source, "state": self.state, "field": self.field, "why": self.message}
-
-    def __str__(self) -> str:
-        if self.source is None:
-            return self.message
-        where = f"state '{self.state}', " if self.state else ""
-        return f"{self.source}: {where}{self.field}: {self.message}"
 
 
 class BadValue(ValueError):

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector import accounts, create_app
+from connector import create_app
+from connector.auth import accounts
 from connector.parts import get_parts
 
 
@@ -70,7 +71,7 @@ def app(make_app):
 
 
 @pytest.fixture
-def ext(app):
+def parts(app):
     return get_parts(app)
 
 
@@ -85,14 +86,14 @@ class Api:
     def __init__(self, app, client):
         self.app = app
         self.client = client
-        self.ext = get_parts(app)
+        self.parts = get_parts(app)
 
     def agent(self, agent_id: str, **fields) -> str:
-        accounts.add_agent(self.ext.store, {"id": agent_id, "name": agent_id.title(), **fields}, self.ext.clock())
+        accounts.add_agent(self.parts.store, {"id": agent_id, "name": agent_id.title(), **fields}, self.parts.clock())
         return agent_id
 
     def token(self, role: str, agent_id: str | None = None) -> dict:
-        token = accounts.create_token(self.ext.store, role, self.ext.clock(), agent_id=agent_id)
+        token = accounts.create_token(self.parts.store, role, self.parts.clock(), agent_id=agent_id)
         return {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, headers: dict, json=None, **kw):

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 import responses
 
-from connector import accounts
+from connector.auth import accounts
 from connector.store.models import DailyTotal
 
 LOGIN_URL = "https://login.example.test"
@@ -93,15 +93,15 @@ class FakeOrg:
         return self.records[key]["Seconds__c"]
 
 
-def add_totals(ext, agents: int, states: tuple[str, ...] = ("ready", "dnd", "break", "lunch", "meeting"),
+def add_totals(parts, agents: int, states: tuple[str, ...] = ("ready", "dnd", "break", "lunch", "meeting"),
                day: date = date(2026, 3, 6), seconds: float = 600.4, synced: int | None = None) -> list[str]:
     """``agents`` agents with one closed total per state; returns the external keys."""
     now = datetime(2026, 3, 6, 9, tzinfo=timezone.utc)
     keys = []
     for i in range(agents):
         agent_id = f"agent{i:05d}"
-        accounts.add_agent(ext.store, {"id": agent_id, "name": f"Agent {i}"}, now)
-    with ext.store.write() as s:
+        accounts.add_agent(parts.store, {"id": agent_id, "name": f"Agent {i}"}, now)
+    with parts.store.write() as s:
         for i in range(agents):
             for n, state in enumerate(states):
                 s.add(DailyTotal(agent_id=f"agent{i:05d}", day=day, state_id=state, status=1, reason_code="",

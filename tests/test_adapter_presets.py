@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from adapters.skype import skype_availability
 from adapters.teams import teams_target
 from connector.cli import main
-from connector.presence_config import load_preset
+from connector.presence.config import load_preset
 from presence_configs import __path__ as preset_dirs
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from adapters.base import AdapterConfigError, UnknownAdapter
 from adapters.registry import adapter_class, available
-from connector import accounts
+from connector.auth import accounts
 from connector.cli import main
 from connector.parts import get_parts
 
@@ -59,12 +59,12 @@ def test_the_example_adapter_delivers_through_the_dispatcher(make_app, monkeypat
     responses.post("https://hooks.example.com/presence", status=503)
     responses.post("https://hooks.example.com/presence", status=204)
     app = make_app(CONNECTOR_ADAPTERS="webhook")
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, ext.clock())
-    ext.service.login("edred", "Softphone", "browser")
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred"}, parts.clock())
+    parts.service.login("edred", "Softphone", "browser")
     get_parts(app).dispatcher.drain()
     assert get_parts(app).dispatcher.health()["webhook"]["last_error"] == "webhook answered HTTP 503"
-    ext.clock.advance(2)
+    parts.clock.advance(2)
     get_parts(app).dispatcher.drain()
     assert json.loads(responses.calls[1].request.body) == {"agent": "edred", "state": "ready",
                                                            "at": "2026-03-06T09:00:00+00:00"}

@@ -103,22 +103,22 @@ def test_call_events_drive_on_a_call_and_wrap_up_and_repeat_safely(api, edred, c
 
 
 def test_wrap_up_ends_on_time_across_a_restart(make_app, clock):
-    from connector import accounts
+    from connector.auth import accounts
     app = make_app()
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred"}, clock())
-    ext.service.login("edred", "Paired Device", "deskphone")
-    ext.service.call_event("edred", "c1", "started", "inbound")
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred"}, clock())
+    parts.service.login("edred", "Paired Device", "deskphone")
+    parts.service.call_event("edred", "c1", "started", "inbound")
     clock.advance(40)
-    ext.service.call_event("edred", "c1", "ended", "inbound", 40)
+    parts.service.call_event("edred", "c1", "ended", "inbound", 40)
     from datetime import timedelta
     wrap_up_end = clock() + timedelta(seconds=30)
-    ext.store.dispose()
+    parts.store.dispose()
 
     clock.advance(300)  # the server was down for five minutes
     restarted = get_parts(make_app())
-    assert restarted.service.settle_due() == 1
-    from connector.reports import time_tracking
+    assert restarted.sweeper.settle_due() == 1
+    from connector.reports.queries import time_tracking
     rows = {r["state_id"]: r["seconds"] for r in time_tracking(restarted.reads, clock().date(), clock().date())}
     assert rows["wrap-up"] == 30  # not 300: wrap-up ended at its time, while the server was down
     assert rows["ready"] == 300 - 30
@@ -202,15 +202,15 @@ def test_no_wrong_value_in_any_field_causes_a_server_error(api, edred):
 def test_time_across_local_midnight_is_split_in_the_configured_time_zone(make_app, clock):
     from datetime import datetime, timezone
 
-    from connector import accounts
-    from connector.reports import time_tracking
+    from connector.auth import accounts
+    from connector.reports.queries import time_tracking
     clock.now = datetime(2026, 10, 24, 21, 30, tzinfo=timezone.utc)  # 23:30 in Berlin, the night DST ends
-    ext = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
-    accounts.add_agent(ext.store, {"id": "night"}, clock())
-    ext.service.login("night", "Paired Device", "deskphone")
+    parts = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
+    accounts.add_agent(parts.store, {"id": "night"}, clock())
+    parts.service.login("night", "Paired Device", "deskphone")
     clock.advance(hours=3)  # 02:30 CET on 25 October: 30 min before midnight, 3 h after (one hour repeats)
-    ext.service.set_state("night", "break", source="api")
+    parts.service.set_state("night", "break", source="api")
     from datetime import date
     rows = {(r["date"], r["state_id"]): r["seconds"]
-            for r in time_tracking(ext.reads, date(2026, 10, 24), date(2026, 10, 25))}
+            for r in time_tracking(parts.reads, date(2026, 10, 24), date(2026, 10, 25))}
     assert rows == {("2026-10-24", "ready"): 1800, ("2026-10-25", "ready"): 9000}

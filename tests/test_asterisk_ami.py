@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from adapters.asterisk_ami import AsteriskAmiAdapter
 from adapters.base import AdapterConfigError, AdapterError, AgentInfo, Change
-from connector import accounts
+from connector.auth import accounts
 from connector.store.models import OutboxRow
 from tests.ami_peer import AmiPeer
 from connector.parts import get_parts
@@ -29,9 +29,9 @@ def ami(peer, **settings) -> AsteriskAmiAdapter:
 
 def app_with(make_app, adapter, preset="asterisk"):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000"}, ext.clock())
-    return app, ext.service, get_parts(app).dispatcher
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "extension": "3000"}, parts.clock())
+    return app, parts.service, get_parts(app).dispatcher
 
 
 def wait_for(condition, seconds: float = 3.0) -> None:
@@ -125,7 +125,7 @@ def test_pauses_made_on_the_phone_change_the_agents_state(make_app, peer):
     adapter = ami(peer, events="on")
     app, service, dispatcher = app_with(make_app, adapter)
     service.login("edred", "Softphone", "browser")
-    from connector.integrations import start
+    from connector.integrations.runtime import start
     start(app)
     try:
         wait_for(lambda: peer.listeners)
@@ -153,7 +153,7 @@ def test_missing_settings_are_named():
 def _listening(make_app, peer, config=None, **settings):
     adapter = ami(peer, events="on", **settings)
     app, service, dispatcher = app_with(make_app, adapter, config or "asterisk")
-    from connector.integrations import start
+    from connector.integrations.runtime import start
     start(app)
     deadline = time.monotonic() + 3
     while not peer.listeners and time.monotonic() < deadline:
@@ -264,7 +264,7 @@ def test_a_missing_manager_permission_is_named(peer):
                        Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}))
 
 
-# -- reconnecting and reading the pause state that changed meanwhile (issue 14) ---------------------
+# -- reconnecting and reading the pause state that changed meanwhile ---------------------
 
 def test_the_listener_reconnects_within_a_few_seconds_however_long_the_pbx_was_away():
     from adapters.asterisk_ami import reconnect_delay

@@ -1,4 +1,4 @@
-"""Issue 14 items 3 and 4: a state picked during a call becomes the next state (supervisors may force a
+"""A state picked during a call becomes the next state (supervisors may force a
 change at once); a call whose "ended" event never comes is closed after the maximum call duration, or by a
 supervisor, with the cause recorded."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from connector.engine import AgentSession, CallClosed, Engine, LogonSource, StateChanged
-from connector.presence_config import load_preset
+from connector.presence.engine import AgentSession, CallClosed, Engine, LogonSource, StateChanged
+from connector.presence.config import load_preset
 from connector.store.models import Call, StateInterval
 from connector.parts import get_parts
 
@@ -79,7 +79,7 @@ def test_a_call_whose_end_never_comes_is_closed_after_the_maximum_duration():
 
 def test_max_call_seconds_is_validated_with_its_range():
     from connector.errors import ConfigError
-    from connector.presence_config import build_config
+    from connector.presence.config import build_config
     data = load_preset("default").to_dict()
     data["options"]["max_call_seconds"] = 100000
     with pytest.raises(ConfigError) as exc:
@@ -121,7 +121,7 @@ def test_api_cancel_next_state(api, on_call_agent):
     assert r.status_code == 200 and r.json["next_state"] is None
 
 
-def test_api_only_supervisors_force_and_the_interval_records_it(api, on_call_agent, ext):
+def test_api_only_supervisors_force_and_the_interval_records_it(api, on_call_agent, parts):
     r = api.call("PUT", "/api/v1/agents/edred/presence", on_call_agent, {"state": "lunch", "force": True})
     assert r.status_code == 403 and r.json["error"]["field"] == "force"
     r = api.call("PUT", "/api/v1/agents/edred/presence", api.token("supervisor"), {"state": "lunch", "force": "yes"})
@@ -131,17 +131,17 @@ def test_api_only_supervisors_force_and_the_interval_records_it(api, on_call_age
     assert r.json["state"]["id"] == "on-a-call" and r.json["next_state"]["id"] == "break"  # same rule as agents
     r = api.call("PUT", "/api/v1/agents/edred/presence", sup, {"state": "lunch", "force": True})
     assert r.json["state"]["id"] == "lunch"
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         lunch = s.execute(select(StateInterval).where(StateInterval.state_id == "lunch")).scalar_one()
     assert (lunch.source, lunch.cause) == ("supervisor", "forced")
 
 
-def test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause(api, on_call_agent, ext, clock):
+def test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause(api, on_call_agent, parts, clock):
     clock.advance(4 * 3600 + 11)  # the default maximum call duration is 4 h
-    assert ext.service.settle_due() == 1
-    view = ext.service.presence("edred")
+    assert parts.sweeper.settle_due() == 1
+    view = parts.service.presence("edred")
     assert (view["on_call"], view["state"]["id"]) == (False, "ready")
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         call = s.get(Call, ("edred", "c1"))
         ready = s.execute(select(StateInterval).where(StateInterval.state_id == "ready")
                           .order_by(StateInterval.id.desc())).scalars().first()
@@ -153,12 +153,12 @@ def test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause(api, on_call_agen
     assert r.json["repeated"] is True and r.json["state"]["id"] == "ready"
 
 
-def test_a_supervisor_ends_a_stuck_call(api, on_call_agent, ext):
+def test_a_supervisor_ends_a_stuck_call(api, on_call_agent, parts):
     assert api.call("POST", "/api/v1/agents/edred/calls/end", on_call_agent).status_code == 403
     sup = api.token("supervisor")
     r = api.call("POST", "/api/v1/agents/edred/calls/end", sup)
     assert r.status_code == 200 and r.json["on_call"] is False and r.json["state"]["id"] == "ready"
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         assert s.get(Call, ("edred", "c1")).end_cause.startswith("call ended by supervisor")
     r = api.call("POST", "/api/v1/agents/edred/calls/end", sup)
     assert r.status_code == 409 and r.json["error"]["code"] == "not_on_call"

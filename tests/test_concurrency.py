@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import select
 
-from connector import accounts
+from connector.auth import accounts
 from connector.clock import utc_now
 from connector.store.models import DailyTotal, StateInterval
 from connector.parts import get_parts

@@ -1,4 +1,4 @@
-"""Issue 14 items 5 and 6: the dial answer says what really happened, pasted numbers are cleaned, an
+"""The dial answer says what really happened, pasted numbers are cleaned, an
 enabled adapter that receives nothing says why, and URL settings are checked when saved."""
 from __future__ import annotations
 

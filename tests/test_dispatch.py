@@ -6,18 +6,18 @@ import time
 
 from sqlalchemy import select
 
-from connector import accounts
-from connector.security import seal
+from connector.auth import accounts
+from connector.auth.hashing import seal
 from connector.store.models import OutboxRow
 from tests.adapter_doubles import Recorder, down
 from connector.parts import get_parts
 
 
 def _agent(app, agent_id="edred", **fields):
-    ext = get_parts(app)
+    parts = get_parts(app)
     extension = "3000" if agent_id == "edred" else ""  # an extension belongs to one active agent
-    accounts.add_agent(ext.store, {"id": agent_id, "name": agent_id.title(), "extension": extension, **fields},
-                       ext.clock())
+    accounts.add_agent(parts.store, {"id": agent_id, "name": agent_id.title(), "extension": extension, **fields},
+                       parts.clock())
     return agent_id
 
 
@@ -158,11 +158,11 @@ def test_undelivered_rows_go_out_after_a_restart(make_app, clock):
 def test_pbx_login_codes_get_their_pin_and_the_pin_is_then_removed(make_app, clock):
     pbx = Recorder("pbx_http", echo_source="pbx", failures=down(1, message="refused code *35*3000*4711#"))
     app = make_app(ADAPTERS=[pbx])
-    ext = get_parts(app)
+    parts = get_parts(app)
     _agent(app)
-    with ext.store.write() as s:  # the core writes these rows on a PBX login (issue 6)
+    with parts.store.write() as s:  # the core writes these rows on a PBX login
         s.add(OutboxRow(agent_id="edred", adapter="pbx_http", kind="login", source="softphone",
-                        payload={"extension": "3000", "pin_sealed": seal("4711", ext.settings.secret_key)},
+                        payload={"extension": "3000", "pin_sealed": seal("4711", parts.settings.secret_key)},
                         created_at=clock(), next_attempt_at=clock()))
     get_parts(app).dispatcher.drain()
     row = _rows(app)[0]
@@ -192,7 +192,7 @@ def test_adapters_health_is_for_admins(make_app, clock):
 
 
 def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app):
-    from connector.integrations import start
+    from connector.integrations.runtime import start
     rec = Recorder("teams")
     app = make_app(ADAPTERS=[rec])
     _agent(app)
@@ -259,7 +259,7 @@ def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_s
                                                                                                        clock):
     from datetime import timedelta
 
-    from connector import outbox_claims
+    from connector.integrations import outbox_claims
 
     keys: list[str] = []
 
@@ -270,16 +270,16 @@ def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_s
 
     rec = KeyRecorder()
     app = make_app(ADAPTERS=[rec])
-    ext = get_parts(app)
+    parts = get_parts(app)
     _agent(app)
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     head = _rows(app)[0].id
-    assert outbox_claims.claim(ext.store, [head], clock(), "instance-that-died", timedelta(seconds=60))
-    ext.service.dial("edred", "0123")  # the lane's next row waits behind the leased head
-    ext.dispatcher.drain()
+    assert outbox_claims.claim(parts.store, [head], clock(), "instance-that-died", timedelta(seconds=60))
+    parts.service.dial("edred", "0123")  # the lane's next row waits behind the leased head
+    parts.dispatcher.drain()
     assert rec.sent == []
     clock.advance(61)  # the lease lapsed: this instance takes the lane over
-    ext.dispatcher.drain()
+    parts.dispatcher.drain()
     assert rec.sent == [("edred", "presence", "ready"), ("edred", "dial", "0123")]
     assert keys == [f"outbox-{head}", f"outbox-{_rows(app)[1].id}"]
     assert all(r.claimed_by is None and r.delivered_at is not None for r in _rows(app))

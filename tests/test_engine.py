@@ -1,14 +1,14 @@
-"""The presence rules of DESIGN.md section 2, through the pure engine with an injected clock."""
+"""The presence rules (docs/architecture.md, "The presence model"), through the pure engine with an injected clock."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.engine import (ACQUIRED, RELEASED, AgentSession, Counted, Engine, LogonEvent, LogonSource,
+from connector.presence.engine import (ACQUIRED, RELEASED, AgentSession, Counted, Engine, LogonEvent, LogonSource,
                               StateChanged)
 from connector.errors import Conflict, InvalidInput
-from connector.presence_config import load_preset
+from connector.presence.config import load_preset
 
 T0 = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
 

@@ -1,10 +1,10 @@
-"""The Omni-Channel component's way in without Open CTI: stream tokens and CORS (issue 13)."""
+"""The Omni-Channel component's way in without Open CTI: stream tokens and CORS."""
 from __future__ import annotations
 
 import pytest
 
-from connector import accounts
-from connector.cors import origin_allowed, parse_origin_patterns
+from connector.auth import accounts
+from connector.auth.cors import origin_allowed, parse_origin_patterns
 from connector.errors import InvalidInput
 from connector.parts import get_parts
 from tests.conftest import Api

@@ -1,4 +1,4 @@
-"""The Omni-Channel round trip with Open CTI absent from the page (issue 13, deliverable 1).
+"""The Omni-Channel round trip with Open CTI absent from the page.
 
 The real connector is served on one local port; a harness page is served from another origin (so CORS is
 exercised) and loads the real PresenceConnectorBridge.js static resource with a fake omniToolkitAPI. Its
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from adapters.omni_channel import OmniChannelAdapter
-from connector import accounts
+from connector.auth import accounts
 from connector.clock import utc_now
-from connector.presence_config import build_config, load_preset
+from connector.presence.config import build_config, load_preset
 from connector.store.models import ConsoleCommand, OutboxRow, StateInterval
 from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server
 
@@ -133,8 +133,8 @@ def wait_for(condition, what: str, seconds: float = 15.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def rows(ext):
-    with ext.store.read() as s:
+def rows(parts):
+    with parts.store.read() as s:
         return [(r.id, r.payload.get("state", {}) and r.payload["state"]["id"], r.delivered_at, r.last_error)
                 for r in s.query(OutboxRow).filter_by(adapter="omni-channel").order_by(OutboxRow.id)]
 
@@ -152,20 +152,20 @@ def test_the_omni_round_trip_works_without_open_cti_and_counts_delivery_on_ackno
 
 
 def _round_trip(server, harness):
-    ext = server.ext
-    ext.configs.apply(omni_config(), "test", "test")
-    accounts.add_agent(ext.store, {"id": "omar", "name": "Omar", "salesforce_user_id": USER_ID}, utc_now())
+    parts = server.parts
+    parts.configs.apply(omni_config(), "test", "test")
+    accounts.add_agent(parts.store, {"id": "omar", "name": "Omar", "salesforce_user_id": USER_ID}, utc_now())
     harness.connector_url = server.url
     harness.integration_token = server.token("integration")
     api = server.token("integration")
-    ext.dispatcher.start()
+    parts.dispatcher.start()
     try:
         # no console open: the login's command is not acknowledged, the row stays undelivered with the reason
         assert server.call("POST", "/api/v1/agents/omar/login", api, {"logon_source": "CRM"})[0] == 200
         reason = "no acknowledgement from omar's console within 1 s"
-        wait_for(lambda: any(r[3] and reason in r[3] for r in rows(ext)), "the unacknowledged login row")
-        assert [r[2] for r in rows(ext)] == [None]
-        assert reason in (ext.dispatcher.health()["omni-channel"]["last_error"] or "")
+        wait_for(lambda: any(r[3] and reason in r[3] for r in rows(parts)), "the unacknowledged login row")
+        assert [r[2] for r in rows(parts)] == [None]
+        assert reason in (parts.dispatcher.health()["omni-channel"]["last_error"] or "")
 
         with chromium_browser() as browser:
             context = browser.new_context()
@@ -175,20 +175,20 @@ def _round_trip(server, harness):
             assert page.evaluate("typeof window.sforce") == "undefined"  # no Open CTI on this page
             # the retried login reaches the fake toolkit and is delivered once acknowledged
             page.wait_for_function("window.applied.indexOf('set:0N5000000000001') >= 0")
-            wait_for(lambda: rows(ext)[0][2] is not None, "the login row delivered")
+            wait_for(lambda: rows(parts)[0][2] is not None, "the login row delivered")
 
             # a supervisor's change: applied in the console, delivered only after the acknowledgement
             page.evaluate("window.holding = true")
             assert server.call("PUT", "/api/v1/agents/omar/presence", server.token("supervisor"),
                                {"state": "break"})[0] == 200
             page.wait_for_function("window.held.length === 1")
-            [(row_id, state, delivered_at, _)] = [r for r in rows(ext) if r[1] == "break"]
-            with ext.store.read() as s:
+            [(row_id, state, delivered_at, _)] = [r for r in rows(parts) if r[1] == "break"]
+            with parts.store.read() as s:
                 command = s.get(ConsoleCommand, f"outbox-{row_id}")
                 assert command is not None and command.acked_at is None
             assert delivered_at is None  # the toolkit has not answered: no acknowledgement yet
             page.evaluate("window.release()")
-            wait_for(lambda: [r for r in rows(ext) if r[0] == row_id][0][2] is not None, "the break row delivered")
+            wait_for(lambda: [r for r in rows(parts) if r[0] == row_id][0][2] is not None, "the break row delivered")
             assert page.evaluate("window.applied") == ["set:0N5000000000001", "set:0N5000000000003"]
             presence = server.call("GET", "/api/v1/agents/omar/presence", api)[1]
             assert presence["state"]["id"] == "break"  # Omni's confirmation of our change changed nothing
@@ -197,7 +197,7 @@ def _round_trip(server, harness):
             page.evaluate(f"window.agentPicks('{STATUSES['Busy'][:15]}')")
             wait_for(lambda: server.call("GET", "/api/v1/agents/omar/presence", api)[1]["state"]["id"] == "dnd",
                      "the change made in Omni")
-            with ext.store.read() as s:
+            with parts.store.read() as s:
                 latest = s.query(StateInterval).filter_by(agent_id="omar").order_by(StateInterval.id.desc()).first()
                 assert (latest.state_id, latest.source) == ("dnd", "omni-channel")
             assert page.evaluate("window.applied.length") == 2
@@ -205,4 +205,4 @@ def _round_trip(server, harness):
             context.close()
         assert watcher.errors == []
     finally:
-        ext.dispatcher.stop()
+        parts.dispatcher.stop()

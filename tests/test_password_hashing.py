@@ -7,19 +7,19 @@ from connector.parts import get_parts
 import pytest
 from sqlalchemy import select
 
-from connector import accounts
+from connector.auth import accounts
 from connector.errors import InvalidInput
 from connector.settings import from_environment
 from connector.store.models import Agent, User
 
 
-def stored_hash(ext, username: str) -> str:
-    with ext.store.read() as s:
+def stored_hash(parts, username: str) -> str:
+    with parts.store.read() as s:
         return s.execute(select(User.password_hash).where(User.username == username)).scalar_one()
 
 
 def method_of(hashed: str) -> str:
-    """werkzeug's "method$salt$digest" inside the peppered "p1$..." form (issue 12 item 9)."""
+    """werkzeug's "method$salt$digest" inside the peppered "p1$..." form."""
     return hashed.removeprefix("p1$")
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.errors import ConfigError
-from connector.presence_config import load_config, load_preset, parse_config, preset_names
+from connector.presence.config import load_config, load_preset, parse_config, preset_names
 
 BAD = textwrap.dedent("""
     name: Broken
@@ -117,7 +117,7 @@ def test_a_colour_no_text_reads_on_is_refused_naming_the_state_and_the_ratio():
 
 
 def test_every_shipped_state_colour_carries_readable_text():
-    from connector.contrast import AA_TEXT, contrast
+    from connector.presence.contrast import AA_TEXT, contrast
     for name in preset_names():
         for state in load_preset(name).states:
             shown = state.as_dict()

@@ -9,8 +9,9 @@ import threading
 import pytest
 import requests
 
-from connector import exports, memory
-from connector.asgi import ConnectorAsgi
+from connector.reports import exports
+from connector.serve import memory
+from connector.serve.asgi import ConnectorAsgi
 from web_server import uvicorn_server
 
 FIELDS = ["name", "device", "seconds"]

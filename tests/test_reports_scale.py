@@ -87,24 +87,24 @@ def full_state_now(api, token) -> str:
 def test_state_mix_of_the_night_dst_ends_has_25_hours_and_fills_every_hour_an_interval_covers(make_app, clock):
     from datetime import date, datetime, timezone
 
-    from connector import accounts
+    from connector.auth import accounts
     from connector.parts import get_parts
-    from connector.reports import state_mix
+    from connector.reports.queries import state_mix
     clock.now = datetime(2026, 10, 24, 22, 30, tzinfo=timezone.utc)  # 00:30 CEST on 25 October in Berlin
-    ext = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
-    accounts.add_agent(ext.store, {"id": "night"}, clock())
-    ext.service.login("night", "Paired Device", "deskphone")  # ready from 00:30 CEST
+    parts = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
+    accounts.add_agent(parts.store, {"id": "night"}, clock())
+    parts.service.login("night", "Paired Device", "deskphone")  # ready from 00:30 CEST
     clock.advance(hours=4, minutes=45)  # 04:15 CET: one hour repeated on the way
-    ext.service.set_state("night", "break", source="api")
+    parts.service.set_state("night", "break", source="api")
     clock.advance(minutes=10)
-    hours = state_mix(ext.reads, date(2026, 10, 25))
+    hours = state_mix(parts.reads, date(2026, 10, 25))
     assert [h["label"] for h in hours[:7]] == ["00:00", "01:00", "02:00", "02:00", "03:00", "04:00", "05:00"]
     assert len(hours) == 25
     assert [h["seconds"] for h in hours[:7]] == [{"ready": 1800}, {"ready": 3600}, {"ready": 3600}, {"ready": 3600},
                                                  {"ready": 3600}, {"ready": 900, "break": 600}, {}]
     assert all(h["seconds"] == {} for h in hours[6:])
-    before = {h["label"]: h["seconds"] for h in state_mix(ext.reads, date(2026, 10, 24))}
-    assert before["23:00"] == {} and state_mix(ext.reads, date(2026, 10, 26))[0]["seconds"] == {}  # not yet
+    before = {h["label"]: h["seconds"] for h in state_mix(parts.reads, date(2026, 10, 24))}
+    assert before["23:00"] == {} and state_mix(parts.reads, date(2026, 10, 26))[0]["seconds"] == {}  # not yet
 
 
 def test_an_older_store_trades_the_narrow_range_indexes_for_the_covering_ones(database_url):

@@ -43,9 +43,9 @@ def cli_env(tmp_path, monkeypatch):
 # -- not configured ----------------------------------------------------------------------------
 
 def test_without_salesforce_settings_totals_stay_local_and_nothing_calls_out(app, api, clock):
-    ext = get_parts(app)
+    parts = get_parts(app)
     api.agent("edred")
-    ext.service.login("edred", "Softphone", "softphone")
+    parts.service.login("edred", "Softphone", "softphone")
     clock.advance(120)
     with responses.RequestsMock() as rsps:  # any HTTP request would fail the test
         sync = get_parts(app).salesforce

@@ -64,7 +64,7 @@ def test_client_credentials_on_a_generic_login_host_is_refused_before_any_call(m
 
 
 def test_the_admin_page_names_sf_login_url_for_client_credentials_on_login_salesforce_com(make_app):
-    from connector import accounts
+    from connector.auth import accounts
     from tests.test_web_admin_integrations import PASSWORD, sign_in
     app = make_app(SF_LOGIN_URL="https://login.salesforce.com", SF_CLIENT_ID="id", SF_CLIENT_SECRET="secret-1")
     accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())

@@ -1,5 +1,5 @@
 """The Salesforce DX project in salesforce/: every metadata file parses, and the object matches what the
-flush writes (DESIGN.md section 4)."""
+flush writes (docs/architecture.md)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine import COUNTERS
+from connector.presence.engine import COUNTERS
 from connector.salesforce.settings import FIELDS, counter_fields
 
 ROOT = Path(__file__).resolve().parent.parent / "salesforce"

@@ -1,4 +1,4 @@
-"""The Omni-Channel bridge's metadata in salesforce/ hangs together (issue 13): what the component names exists,
+"""The Omni-Channel bridge's metadata in salesforce/ hangs together: what the component names exists,
 the permission set grants the Apex class and the External Credential principal the Named Credential uses."""
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import insert, select
 
-from connector import reports
+from connector.reports import queries as reports
 from connector.parts import get_parts
 from connector.salesforce.pending import pending_totals
 from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval
@@ -54,11 +54,11 @@ def _fill(store, rng: random.Random, agents: int) -> None:
 
 def test_pending_totals_are_the_report_seconds_that_salesforce_does_not_hold(make_app, clock):
     clock.now = NOW
-    ext = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
-    _fill(ext.store, random.Random(11), agents=60)
+    parts = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
+    _fill(parts.store, random.Random(11), agents=60)
 
-    report = reports.time_tracking(ext.reads, date(2026, 3, 26), date(2026, 3, 30))
-    with ext.store.read() as s:
+    report = reports.time_tracking(parts.reads, date(2026, 3, 26), date(2026, 3, 30))
+    with parts.store.read() as s:
         held = {(t.agent_id, t.day.isoformat(), t.state_id): (t.synced_seconds, t.parked_reason)
                 for t in s.execute(select(DailyTotal)).scalars()}
     expected = set()
@@ -68,7 +68,7 @@ def test_pending_totals_are_the_report_seconds_that_salesforce_does_not_hold(mak
             expected.add((r["agent_id"], r["date"], r["state_id"], r["state_label"], r["status"], r["reason_code"],
                           r["seconds"]))
 
-    pending = pending_totals(ext.reads)
+    pending = pending_totals(parts.reads)
 
     assert {(p.agent_id, p.day.isoformat(), p.state_id, p.state_label, p.status, p.reason_code, p.seconds)
             for p in pending} == expected

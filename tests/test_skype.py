@@ -8,7 +8,7 @@ import responses
 
 from adapters.base import AdapterConfigError
 from adapters.skype import SkypeAdapter
-from connector import accounts
+from connector.auth import accounts
 from connector.parts import get_parts
 
 DISCOVER = "https://lyncdiscover.example.com/"
@@ -42,14 +42,14 @@ def ucwa(presence_status: int = 204):
 @responses.activate
 def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     ucwa()
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
-    ext.service.set_state("edred", "dnd")
+    parts.service.set_state("edred", "dnd")
     dispatcher.drain()
-    ext.service.logout("edred", "Softphone")
+    parts.service.logout("edred", "Softphone")
     dispatcher.drain()
     calls = [(c.request.method, c.request.url) for c in responses.calls]
     assert calls[:8] == [("GET", DISCOVER), ("GET", USER), ("POST", TICKET), ("GET", USER), ("POST", APPS),
@@ -84,12 +84,12 @@ def test_an_expired_application_is_created_again(tmp_path):
 @responses.activate
 def test_a_refused_password_is_parked_without_the_password(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
     responses.post(TICKET, status=400, json={"error": "invalid_grant"})
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
     health = dispatcher.health()["skype"]
     assert health["parked"] == 1
@@ -154,13 +154,13 @@ def test_a_user_homed_on_another_pool_is_followed_through_the_redirect(tmp_path)
 @responses.activate
 def test_a_user_resource_without_applications_or_redirect_parks_naming_the_user(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}"'})
     responses.post(TICKET, json={"access_token": "cwt=AAEB"})
     responses.get(USER, json={"_links": {"self": {"href": USER}}})
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
     health = dispatcher.health()["skype"]
     assert health["parked"] == 1
@@ -196,15 +196,15 @@ class FakeUcwaActivity:
 def test_a_signed_in_agent_stays_online_through_activity_reports(make_app, tmp_path, clock):
     adapter = SkypeAdapter({"domain": "example.com", "credentials_file": str(_creds(tmp_path)), "event_channel": "off"})
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     ucwa_links(me_extra={"reportMyActivity": {"href": "/ucwa/oauth/v1/applications/101/me/reportMyActivity"}})
     fake = FakeUcwaActivity(clock)
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
     for _minute in range(20):
         clock.advance(minutes=1)
-        ext.service.heartbeat("edred")
+        parts.service.heartbeat("edred")
         dispatcher.drain()
         fake._check()
         assert fake.shown == "Online"

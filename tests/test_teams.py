@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from adapters.base import AdapterError
 from adapters.teams import TeamsAdapter
-from connector import accounts
+from connector.auth import accounts
 from connector.store.models import OutboxRow
 from connector.parts import get_parts
 
@@ -28,9 +28,9 @@ def teams(**extra) -> TeamsAdapter:
 def setup(make_app):
     adapter = teams()
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
-    return app, ext.service, get_parts(app).dispatcher
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
+    return app, parts.service, get_parts(app).dispatcher
 
 
 def graph_calls(rsps) -> list[tuple[str, dict | None]]:
@@ -187,16 +187,18 @@ def test_away_and_dnd_win_over_the_agents_own_client_and_outlast_the_session_exp
     assert graph.shown() == "Busy" and graph.preferred is None
 
 
-def test_invalid_teams_pairs_are_refused_by_config_validate_naming_state_and_field():
-    from connector.errors import ConfigError
-    from connector.presence_config import parse_config
-    text = (Path(__file__).parent.parent / "presence_configs" / "teams.yaml").read_text().replace(
-        "adapters: {teams: Busy}}", "adapters: {teams: {availability: Busy, activity: Busy}}}", 1)
-    with pytest.raises(ConfigError) as caught:
-        parse_config(text, source="teams-bad.yaml")
-    [problem] = caught.value.problems
-    assert (problem.field, problem.state) == ("adapters.teams", "busy")
-    assert "activity 'Busy' is refused by Microsoft Graph; use activity InACall or InAConferenceCall" in problem.message
+def test_invalid_teams_pairs_are_refused_by_config_validate_naming_state_and_field(tmp_path):
+    from click.testing import CliRunner
+
+    from connector.cli import main
+    bad = tmp_path / "teams-bad.yaml"
+    bad.write_text((Path(__file__).parent.parent / "presence_configs" / "teams.yaml").read_text().replace(
+        "adapters: {teams: Busy}}", "adapters: {teams: {availability: Busy, activity: Busy}}}", 1))
+    result = CliRunner().invoke(main, ["config", "validate", str(bad)])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"error: {bad}: state 'busy', adapters.teams: ")
+    assert "activity 'Busy' is refused by Microsoft Graph; use activity InACall or InAConferenceCall" in line
 
 
 @responses.activate
@@ -262,17 +264,17 @@ def test_the_graph_budget_is_shared_with_other_instances_and_a_deferred_change_s
     adapter, other = teams(), teams()
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
     second = make_app(ADAPTERS=[other], CONNECTOR_PRESENCE_CONFIG="teams")  # another instance, same store
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
     responses.post(f"{GRAPH}/setPresence", status=200)
     assert other.host.spend(other._budget(), 1500, 30, 1500).granted  # the other instance used the whole budget
-    ext.service.login("edred", "Softphone", "browser")
-    ext.dispatcher.drain()
+    parts.service.login("edred", "Softphone", "browser")
+    parts.dispatcher.drain()
     assert graph_calls(responses) == []
-    health = ext.dispatcher.health()["teams"]
+    health = parts.dispatcher.health()["teams"]
     assert (health["graph_calls_deferred"], health["graph_presence_calls_last_30s"], health["queue_depth"]) == (1, 1500, 1)
     clock.advance(30)
-    ext.dispatcher.drain()
+    parts.dispatcher.drain()
     assert len(graph_calls(responses)) == 1
     assert get_parts(second).dispatcher.health()["teams"]["graph_presence_calls_last_30s"] == 1

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from connector import accounts
+from connector.auth import accounts
+from connector.cli import main
+from connector.errors import ConfigError
+from connector.presence.config import load_config
 from connector.parts import get_parts
 
 ADAPTER = '''
@@ -39,6 +44,10 @@ class DeskSignAdapter(Adapter):
 
     def jobs(self):
         return [Job("desk-sign-census", lambda: len(self.host.presences()), 60)]
+
+    @classmethod
+    def check_mapping(cls, value):
+        return [] if value in ("green", "red", "off") else [f"the sign shows green, red or off, not {value!r}"]
 '''
 
 
@@ -86,3 +95,23 @@ def test_a_third_party_adapter_is_found_bound_and_fed_through_the_host(desk_sign
     assert refused.status_code == 403
     unknown = client.post("/api/v1/adapters/fax/agents/edred/events", headers=integration, json={})
     assert unknown.status_code == 404 and "desk_sign" in unknown.json["error"]["message"]
+
+
+def test_a_third_party_adapters_own_mapping_check_runs_on_config_validate_and_apply(desk_sign, make_app, tmp_path):
+    """The core names no adapter: the desk sign's check_mapping, found through the registry, judges its mappings."""
+    default = (tmp_path / "ok.yaml")
+    text = (Path(__file__).parent.parent / "presence_configs" / "default.yaml").read_text()
+    default.write_text(text.replace('{id: lunch, label: Lunch, status: 3, colour: "#fbc02d"}',
+                                    '{id: lunch, label: Lunch, status: 3, colour: "#fbc02d", adapters: {desk_sign: red}}'))
+    assert CliRunner().invoke(main, ["config", "validate", str(default)]).exit_code == 0
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(default.read_text().replace("adapters: {desk_sign: red}", "adapters: {desk_sign: purple}"))
+    result = CliRunner().invoke(main, ["config", "validate", str(bad)])
+    assert result.exit_code == 2
+    assert "state 'lunch', adapters.desk_sign: the sign shows green, red or off, not 'purple'" in result.output
+
+    configs = get_parts(make_app()).configs  # what the admin editor, import and every apply check with
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(bad), mapping_checks=configs.mapping_checks)
+    assert [(p.field, p.state) for p in caught.value.problems] == [("adapters.desk_sign", "lunch")]

@@ -2,7 +2,7 @@
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from connector.tracking import local_day_bounds, split_by_day
+from connector.presence.days import local_day_bounds, split_by_day
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

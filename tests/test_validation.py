@@ -8,9 +8,10 @@ import pytest
 from adapters.asterisk_ami import AsteriskAmiAdapter
 from adapters.base import AdapterConfigError, Setting
 from adapters.pbx_http import PbxHttpAdapter
-from connector import adapter_settings, validation
+from connector import validation
+from connector.integrations import saved_settings as adapter_settings
 from connector.errors import ConfigError, InvalidInput
-from connector.presence_config import parse_config
+from connector.presence.config import parse_config
 from connector.salesforce import settings as sf_settings
 from connector.settings import Settings
 from connector.validation import SettingsInvalid

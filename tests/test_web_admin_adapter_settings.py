@@ -11,7 +11,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from connector import accounts
+from connector.auth import accounts
 from connector.store.models import AdapterSettingsChange, AdapterSettingsRow, OutboxRow
 from test_web_routes import PASSWORD, pin_sign_in, sign_in
 from connector.parts import get_parts
@@ -29,12 +29,12 @@ def no_webhook_environment(monkeypatch):
 
 def _site(make_app, **env):
     app = make_app(**env)
-    ext = get_parts(app)
-    now = ext.clock()
-    if not accounts.list_users(ext.store):  # not on a restart: the accounts are in the store already
-        accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
-        accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
-        accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
+    parts = get_parts(app)
+    now = parts.clock()
+    if not accounts.list_users(parts.store):  # not on a restart: the accounts are in the store already
+        accounts.add_user(parts.store, "ada", PASSWORD, "admin", now)
+        accounts.add_user(parts.store, "sue", PASSWORD, "supervisor", now)
+        accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
     return app
 
 
@@ -137,8 +137,8 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
 
 
 def _bearer(app) -> dict:
-    ext = get_parts(app)
-    return {"Authorization": f"Bearer {accounts.create_token(ext.store, 'admin', ext.clock())}"}
+    parts = get_parts(app)
+    return {"Authorization": f"Bearer {accounts.create_token(parts.store, 'admin', parts.clock())}"}
 
 
 def test_an_empty_secret_field_keeps_the_secret_and_clear_removes_it(admin, site):

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import responses
 
-from connector import accounts
+from connector.auth import accounts
 from sf_fake import SF_ENV, TOKEN_URL as SF_TOKEN_URL, FakeOrg, add_totals
 from test_web_routes import PASSWORD, pin_sign_in, sign_in
 from connector.parts import get_parts
@@ -27,11 +27,11 @@ def site(make_app, monkeypatch):
     for name, value in TEAMS_ENV.items():
         monkeypatch.setenv(name, value)
     app = make_app(**ENV)
-    ext = get_parts(app)
-    now = ext.clock()
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
-    accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
+    parts = get_parts(app)
+    now = parts.clock()
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", now)
+    accounts.add_user(parts.store, "sue", PASSWORD, "supervisor", now)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
     return app
 
 
@@ -176,8 +176,8 @@ def test_a_check_that_hangs_is_reported_after_the_time_limit(make_app):
             return "late"
 
     app = make_app(ADAPTERS=[Hanging()], ADAPTER_TEST_TIMEOUT=0.2)
-    ext = get_parts(app)
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.clock())
+    parts = get_parts(app)
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
     client = app.test_client()
     token = sign_in(client, "ada")
     try:

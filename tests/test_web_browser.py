@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from connector import reports
-from connector.presence_config import build_config, load_preset
+from connector.reports import queries as reports
+from connector.presence.config import build_config, load_preset
 from web_server import (CHROMIUM, ConsoleErrors, assert_accessible, chromium_browser, CuttableProxy, agent_sign_in,
                         live_server, screenshot, sign_in)
 
@@ -121,7 +121,7 @@ def test_agent_picks_a_state_and_the_supervisor_dashboard_shows_it_within_a_seco
 def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
     data = load_preset("default").to_dict()
     data["options"]["wrap_up_seconds"] = 2
-    server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.parts.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("wendy")
     phone = softphone(contexts, server, "wendy")
     phone.click("#login")
@@ -142,7 +142,7 @@ def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
 def test_logout_refused_by_the_policy_shows_the_reason(contexts, server):
     data = load_preset("default").to_dict()
     data["options"]["session"]["logout_allowed_statuses"] = [3, 4]
-    server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.parts.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("luke")
     phone = softphone(contexts, server, "luke", refusals=(409,))
     phone.click("#login")
@@ -153,7 +153,7 @@ def test_logout_refused_by_the_policy_shows_the_reason(contexts, server):
     assert phone.is_hidden("#message")
     assert_accessible(phone, "softphone with a refused logout")
     assert phone.is_visible("#logged-in-panel")
-    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, server):
@@ -181,7 +181,7 @@ def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, s
 
 
 def test_a_bad_reason_code_is_refused_inline_and_nothing_is_applied(contexts, server):
-    before = server.ext.configs.history(1)[0]["version"]
+    before = server.parts.configs.history(1)[0]["version"]
     context, watcher = contexts()
     watcher.expect_refusals(422)
     admin = context.new_page()
@@ -194,7 +194,7 @@ def test_a_bad_reason_code_is_refused_inline_and_nothing_is_applied(contexts, se
     assert code.get_attribute("aria-invalid") == "true"
     admin.click("#save")
     expect(admin.locator("#editor-status")).to_contain_text("Not saved")
-    assert server.ext.configs.history(1)[0]["version"] == before
+    assert server.parts.configs.history(1)[0]["version"] == before
     screenshot(admin, "admin-invalid")
 
 
@@ -249,7 +249,7 @@ def test_softphone_shows_a_lost_server_at_once_and_resyncs_on_reconnect(contexts
         expect(phone.locator("#connection")).to_have_class(re.compile("lost"), timeout=1000)
         expect(phone.locator("#connection")).to_contain_text("retrying in")
         screenshot(phone, "softphone-connection-lost")
-        server.ext.service.set_state("sam", "lunch", source="supervisor")  # changed while the phone was away
+        server.parts.service.set_state("sam", "lunch", source="supervisor")  # changed while the phone was away
         proxy.restore()
         expect(phone.locator("#connection")).to_have_class(re.compile("ok"), timeout=8000)
         expect(phone.locator("#current-label")).to_have_text("Lunch (Away)")
@@ -260,7 +260,7 @@ def test_softphone_shows_a_lost_server_at_once_and_resyncs_on_reconnect(contexts
 def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, server):
     data = load_preset("default").to_dict()
     data["options"]["session"]["duplicate_login"] = "takeover"
-    server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+    server.parts.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("tina")
     phone = softphone(contexts, server, "tina")
     phone.click("#login")
@@ -269,7 +269,7 @@ def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, 
                             {"logon_source": "Softphone", "device": "second PC"})
     assert status == 200
     expect(phone.locator("#message")).to_contain_text("taken over")
-    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_softphone_is_usable_with_the_keyboard(contexts, server):
@@ -307,7 +307,7 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     expect(page.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     message = {"agent_id": "olga", "action": "set_status", "service_presence_status_id": "0N5xx0000000001",
                "developer_name": "Available"}
-    server.ext.bus.publish("omni_channel", message)
+    server.parts.bus.publish("omni_channel", message)
     expect(page.locator("#mode")).to_have_text("Salesforce console")
     page.wait_for_timeout(300)
     assert page.evaluate("window.published") == [{"channelName": "Presence_Connector_Omni__c", "message": message}]
@@ -402,8 +402,8 @@ def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dash
     expect(phone.locator("#current-label")).to_have_text("Logged out")
     expect(supervisor.locator('#agents tr[data-agent="vera"] .state-cell')).to_have_text("Logged out")
     expect(phone.locator("#message")).to_have_text("You are logged out: a supervisor logged you out.")
-    today = server.ext.clock().date()
-    last = reports.logon_events(server.ext.reads, today, today, agent_id="vera")[-1]
+    today = server.parts.clock().date()
+    last = reports.logon_events(server.parts.reads, today, today, agent_id="vera")[-1]
     assert (last["action"], last["logon_source"], last["actor"]) == ("Released", "Supervisor", "sue")
 
 
@@ -420,10 +420,10 @@ def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts
     assert_accessible(admin, "admin editor with unsaved changes")
     admin.click("#save")
     expect(admin.locator("#editor-status")).to_contain_text("Saved and applied")
-    with server.ext.store.read() as s:
-        active = server.ext.configs.active(s)
+    with server.parts.store.read() as s:
+        active = server.parts.configs.active(s)
     assert [st.label for st in active.states] == expected
-    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server):

@@ -54,7 +54,7 @@ def browser():
 
 
 def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, server, remotes):
-    keys = add_totals(server.ext, agents=2, states=("ready", "dnd"))
+    keys = add_totals(server.parts, agents=2, states=("ready", "dnd"))
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     watcher = ConsoleErrors(context)
     try:

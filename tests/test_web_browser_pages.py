@@ -1,4 +1,4 @@
-"""Issue 14's pages in headless Chromium: what an agent, a supervisor, a wallboard watcher and an admin
+"""The pages in headless Chromium: what an agent, a supervisor, a wallboard watcher and an admin
 notice (contrast, live regions, forced-logout reasons, thresholds, team wallboards, agent edits).
 Every photographed page state is also checked with axe-core (web_server.screenshot)."""
 from __future__ import annotations
@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from connector.contrast import AA_TEXT, contrast
-from connector.presence_config import build_config, load_preset
+from connector.presence.contrast import AA_TEXT, contrast
+from connector.presence.config import build_config, load_preset
 from web_server import CHROMIUM, assert_accessible, live_server, screenshot, sign_in
 from test_web_browser import browser, contexts, softphone  # noqa: F401  (the shared browser fixtures)
 
@@ -32,9 +32,9 @@ def config(server):
     def apply(change) -> None:
         data = load_preset("default").to_dict()
         change(data)
-        server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+        server.parts.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     yield apply
-    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def _rgb(css: str) -> str:
@@ -324,6 +324,6 @@ def test_admin_sets_alert_thresholds_and_a_colour_no_text_reads_on_is_refused_in
     expect(page.locator("#problems")).to_be_hidden()
     page.click("#save")
     expect(page.locator("#editor-status")).to_contain_text("Saved and applied")
-    assert server.ext.configs.active().state("break").alert_after_seconds == (900, 1800)
-    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
+    assert server.parts.configs.active().state("break").alert_after_seconds == (900, 1800)
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
     assert_accessible(page, "admin after save")

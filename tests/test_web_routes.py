@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from connector import accounts
+from connector.auth import accounts
 from connector.parts import get_parts
 
 PASSWORD = "correct-horse-1"
@@ -31,13 +31,13 @@ def pin_sign_in(client, agent_id: str, pin: str = "1234") -> str:
 
 
 @pytest.fixture
-def people(ext, api):
-    now = ext.clock()
+def people(parts, api):
+    now = parts.clock()
     api.agent("edred", pin="1234", team="Sales")
     api.agent("maria", pin="5678", team="Support")
-    accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
-    return ext
+    accounts.add_user(parts.store, "sue", PASSWORD, "supervisor", now)
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", now)
+    return parts
 
 
 def test_cookie_api_call_without_csrf_token_is_refused_and_changes_nothing(client, people):
@@ -141,8 +141,8 @@ def test_csp_frame_ancestors_is_self_when_nothing_is_configured(client):
 
 def test_embedded_softphone_may_load_open_cti_only_from_an_allowed_origin(make_app):
     app = make_app(CONNECTOR_FRAME_ANCESTORS="https://*.lightning.force.com")
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "pin": "1234"}, ext.clock())
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "pin": "1234"}, parts.clock())
     client = app.test_client()
     pin_sign_in(client, "edred")
     allowed = client.get("/softphone?sfdcIframeOrigin=https://acme.lightning.force.com&mode=Lightning")

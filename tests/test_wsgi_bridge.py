@@ -1,4 +1,4 @@
-"""The WSGI bridge `serve` puts behind uvicorn (connector/wsgi_bridge.py), on a real uvicorn server:
+"""The WSGI bridge `serve` puts behind uvicorn (connector/serve/wsgi_bridge.py), on a real uvicorn server:
 ordinary calls in one piece, streamed answers as they are produced, chunked and oversized bodies."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import requests
 from flask import Flask, Response, jsonify, request, stream_with_context
 
-from connector.wsgi_bridge import WsgiBridge
+from connector.serve.wsgi_bridge import WsgiBridge
 from web_server import uvicorn_server
 
 

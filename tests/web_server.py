@@ -10,7 +10,9 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from connector import accounts, create_app, scheduler
+from connector import create_app
+from connector.auth import accounts
+from connector.jobs import scheduler
 from connector.clock import utc_now
 from connector.parts import get_parts
 
@@ -25,20 +27,20 @@ class LiveServer:
     def __init__(self, app, server):
         self.app = app
         self.server = server
-        self.ext = get_parts(app)
+        self.parts = get_parts(app)
         self.url = f"http://127.0.0.1:{server.server_port}"
 
     def agent(self, agent_id: str, pin: str = "1234", team: str = "Sales", name: str | None = None) -> str:
-        accounts.add_agent(self.ext.store, {"id": agent_id, "name": name or agent_id.title(), "team": team,
+        accounts.add_agent(self.parts.store, {"id": agent_id, "name": name or agent_id.title(), "team": team,
                                             "pin": pin}, utc_now())
         return agent_id
 
     def user(self, username: str, role: str) -> str:
-        accounts.add_user(self.ext.store, username, PASSWORD, role, utc_now())
+        accounts.add_user(self.parts.store, username, PASSWORD, role, utc_now())
         return username
 
     def token(self, role: str) -> str:
-        return accounts.create_token(self.ext.store, role, utc_now())
+        return accounts.create_token(self.parts.store, role, utc_now())
 
     def call(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
@@ -82,11 +84,11 @@ def live_server(tmp_path: Path, **settings):
 
 @contextmanager
 def asgi_server(app):
-    """The app as ``serve`` runs it (uvicorn + connector.asgi) on 127.0.0.1, in a background thread.
+    """The app as ``serve`` runs it (uvicorn + connector.serve.asgi) on 127.0.0.1, in a background thread.
 
     Yields the base URL. No scheduler or dispatcher: the test drives those itself.
     """
-    from connector.asgi import ConnectorAsgi
+    from connector.serve.asgi import ConnectorAsgi
 
     with uvicorn_server(ConnectorAsgi(app, threads=8), lifespan="on") as base:
         yield base

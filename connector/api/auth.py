@@ -5,10 +5,10 @@ from functools import wraps
 
 from flask import g, request, session
 
-from ..accounts import Principal, principal_for_token, still_enabled
-from ..errors import Forbidden, Unauthorized
-from ..parts import get_parts
-from ..stream_tokens import StreamTokens, is_stream_token
+from connector.auth.accounts import Principal, principal_for_token, still_enabled
+from connector.errors import Forbidden, Unauthorized
+from connector.parts import get_parts
+from connector.auth.stream_tokens import StreamTokens, is_stream_token
 
 #: the one endpoint that accepts a stream token in the query (EventSource cannot send headers)
 STREAM_TOKEN_ENDPOINTS = ("api.events",)

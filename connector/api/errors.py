@@ -8,8 +8,8 @@ from werkzeug.exceptions import HTTPException
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import ConnectorError
-from ..store.faults import DRIVER_OPERATIONAL, store_fault
+from connector.errors import ConnectorError
+from connector.store.faults import DRIVER_OPERATIONAL, store_fault
 
 log = logging.getLogger(__name__)
 

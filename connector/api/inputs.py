@@ -1,9 +1,9 @@
 """What a request body may say: the field checks the API routes and the fast path share."""
 from __future__ import annotations
 
-from ..accounts import Principal
-from ..engine import ChangeSource
-from ..errors import Forbidden, InvalidInput
+from connector.auth.accounts import Principal
+from connector.presence.engine import ChangeSource
+from connector.errors import Forbidden, InvalidInput
 
 #: who may say a change came from where (state-change sources other than the caller's own)
 CHANGE_SOURCES = ChangeSource.REPORTABLE

@@ -1,4 +1,4 @@
-"""The Omni-Channel component's way in, without Open CTI (issue 13).
+"""The Omni-Channel component's way in, without Open CTI (docs/architecture.md, "Omni-Channel").
 
 * ``POST /api/v1/omni-channel/stream-tokens`` — the component's Apex controller (Named Credential,
   integration token) asks for a stream token for the Salesforce user running the console;
@@ -14,14 +14,14 @@ import re
 
 from flask import Response, jsonify, request
 
-from ..clock import iso
-from ..cors import origin_allowed
-from ..errors import Conflict, InvalidInput, NotFound
-from ..parts import get_parts
-from ..store.models import Agent
-from . import openapi
-from .auth import require, stream_tokens
-from .routes import bp, body
+from connector.clock import iso
+from connector.auth.cors import origin_allowed
+from connector.errors import Conflict, InvalidInput, NotFound
+from connector.parts import get_parts
+from connector.store.models import Agent
+from connector.api import openapi
+from connector.api.auth import require, stream_tokens
+from connector.api.common import body, bp
 
 OMNI_CHANNEL = "omni-channel"
 SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from .routes import bp
+from connector.api.common import bp
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 AGENT = {"$ref": "#/components/schemas/Agent"}

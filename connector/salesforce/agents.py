@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .. import accounts
-from ..errors import ConnectorError, InvalidInput
-from ..reads import ReadContext
-from ..store.models import Agent
-from .connection import Connection
+from connector.auth import accounts
+from connector.errors import ConnectorError, InvalidInput
+from connector.reports.reads import ReadContext
+from connector.store.models import Agent
+from connector.salesforce.connection import Connection
 
 DIAL_RE = re.compile(r"^[0-9*#+]{1,32}$")
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..api.auth import require
-from ..api.openapi import describe
-from ..parts import get_parts
-from .status import sync_status
+from connector.api.auth import require
+from connector.api.openapi import describe
+from connector.parts import get_parts
+from connector.salesforce.status import sync_status
 
 bp = Blueprint("salesforce", __name__, url_prefix="/api/v1/sync")
 

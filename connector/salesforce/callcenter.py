@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlparse
 
-from ..errors import InvalidInput
+from connector.errors import InvalidInput
 
 INTERNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 HEIGHT_RANGE = (240, 2560)  # what setSoftphonePanelHeight accepts in Lightning

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import click
 
-from .. import reports
-from ..errors import InvalidInput, SettingsInvalid
-from .callcenter import callcenter_xml
-from .connection import SalesforceProblem
-from .status import NOT_CONFIGURED, status_text, sync_status
-from ..parts import get_parts
+from connector.reports import queries as reports
+from connector.errors import InvalidInput, SettingsInvalid
+from connector.salesforce.callcenter import callcenter_xml
+from connector.salesforce.connection import SalesforceProblem
+from connector.salesforce.status import NOT_CONFIGURED, status_text, sync_status
+from connector.parts import get_parts
 
 
 def _sync():
-    from ..app import create_app
+    from connector.app import create_app
     return get_parts(create_app()).salesforce
 
 
@@ -78,7 +78,7 @@ def sync_resync(ctx: click.Context, start: str, end: str) -> None:
 @click.pass_context
 def agents_sync_salesforce(ctx: click.Context, call_center: str | None) -> None:
     """Create or update agents from the users of a Salesforce call centre (Id, Name, Username, Extension)."""
-    from .agents import import_call_center_users
+    from connector.salesforce.agents import import_call_center_users
     sync = _sync()
     try:
         sync.settings.check()

@@ -17,7 +17,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
-from .settings import SalesforceSettings
+from connector.salesforce.settings import SalesforceSettings
 
 #: errors Salesforce gives for a moment's trouble: try again later, nothing is wrong with the data
 RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG",

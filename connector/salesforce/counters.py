@@ -17,9 +17,9 @@ from sqlalchemy import (Date, Integer, String, Text, UniqueConstraint, and_, bin
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..reads import ReadContext
-from ..store.models import AgentSessionRow, Base, DailyCounter
-from .pending import external_key
+from connector.reports.reads import ReadContext
+from connector.store.models import AgentSessionRow, Base, DailyCounter
+from connector.salesforce.pending import external_key
 
 COUNTERS_STATE_ID = "_counters"  # the last part of the record's Key__c
 COUNTERS_LABEL = "Daily counters"  # its Presence_State__c

@@ -27,16 +27,16 @@ from typing import Callable
 from sqlalchemy import select
 
 from adapters.base import Job
-from ..leases import Leases
-from ..reads import ReadContext
-from ..store.models import Agent
-from . import counters as counters_mod
-from . import pending as pending_mod
-from .connection import (LIMIT_CODE, RETRYABLE_CODES, Connection, LimitExceeded, SalesforceProblem, Unavailable)
-from .counters import PendingCounters
-from .pending import PendingTotal
-from .settings import SalesforceSettings
-from .state import note_api_usage, record_attempt, sync_state
+from connector.jobs.leases import Leases
+from connector.reports.reads import ReadContext
+from connector.store.models import Agent
+from connector.salesforce import counters as counters_mod
+from connector.salesforce import pending as pending_mod
+from connector.salesforce.connection import (LIMIT_CODE, RETRYABLE_CODES, Connection, LimitExceeded, SalesforceProblem, Unavailable)
+from connector.salesforce.counters import PendingCounters
+from connector.salesforce.pending import PendingTotal
+from connector.salesforce.settings import SalesforceSettings
+from connector.salesforce.state import note_api_usage, record_attempt, sync_state
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 200  # the sObject Collections maximum

@@ -22,9 +22,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from ..reads import ReadContext
-from ..store.models import AgentSessionRow, DailyTotal, StateInterval, UTCDateTime
-from ..tracking import local_day_bounds
+from connector.reports.reads import ReadContext
+from connector.store.models import AgentSessionRow, DailyTotal, StateInterval, UTCDateTime
+from connector.presence.days import local_day_bounds
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MICROSECOND = timedelta(microseconds=1)

@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from .. import validation as parse
-from ..engine import COUNTERS
-from ..settings import Settings
-from ..validation import Problem, SettingsInvalid
+from connector import validation as parse
+from connector.presence.engine import COUNTERS
+from connector.settings import Settings
+from connector.validation import Problem, SettingsInvalid
 
 #: the generic login hosts; the client credentials flow is not supported on them (only on My Domain)
 GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, Text, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..store.models import Base, UTCDateTime
+from connector.store.models import Base, UTCDateTime
 
 
 class SalesforceSyncState(Base):

@@ -5,12 +5,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from ..clock import iso
-from ..store.models import DailyTotal
-from .flush import SalesforceSync
-from .counters import parked_records
-from .pending import external_key
-from .state import sync_state
+from connector.clock import iso
+from connector.store.models import DailyTotal
+from connector.salesforce.flush import SalesforceSync
+from connector.salesforce.counters import parked_records
+from connector.salesforce.pending import external_key
+from connector.salesforce.state import sync_state
 
 NOT_CONFIGURED = "Salesforce not configured"
 #: Salesforce is deprecating the OAuth username-password flow (help article 000886201)

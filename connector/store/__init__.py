@@ -1,5 +1,5 @@
 """The durable store: the local truth for sessions, intervals, totals and events."""
-from .database import Store
-from . import models
+from connector.store.database import Store
+from connector.store import models
 
 __all__ = ["Store", "models"]

@@ -11,11 +11,11 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import jsontext
-from . import migrate
-from .models import Base
+from connector.changes import jsontext
+from connector.store import migrate
+from connector.store.models import Base
 
-#: the JSON columns' text, as the change path's (connector/jsontext.py)
+#: the JSON columns' text, as the change path's (connector/changes/jsontext.py)
 _JSON = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ class Store:
 
     def __init__(self, url: str, pepper: bytes | None = None):
         self.url = url
-        #: the key mixed into PIN and password hashes; kept outside the database (connector/security.py)
+        #: the key mixed into PIN and password hashes; kept outside the database (connector/auth/hashing.py)
         self.pepper = pepper
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:

@@ -10,7 +10,7 @@ import sqlite3
 
 from sqlalchemy import exc as sa
 
-from ..errors import Unavailable
+from connector.errors import Unavailable
 
 FULL_SIGNS = ("database or disk is full", "disk is full", "no space left on device", "could not extend file",
               "disk full")

@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from .models import Base
+from connector.store.models import Base
 
 log = logging.getLogger(__name__)
 

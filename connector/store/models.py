@@ -196,7 +196,7 @@ class EventRow(Base):
     """A live event (presence, agent, logon, session_ended, config, omni_channel), written with its change.
 
     Every instance's stream poller reads these in id order; rows older than the retention window are
-    pruned (``connector.bus``). AUTOINCREMENT on SQLite: an id is never reused after a prune, so a
+    pruned (``connector.live.bus``). AUTOINCREMENT on SQLite: an id is never reused after a prune, so a
     client's ``Last-Event-ID`` never names a different event.
     """
 
@@ -279,7 +279,7 @@ class AdapterSettingsRow(Base):
     """An adapter's settings saved on the admin page; they override the environment (README "Adapters").
 
     ``enabled`` None follows ``CONNECTOR_ADAPTERS``; ``values`` holds non-secret settings as typed, by
-    setting key; ``sealed`` holds secret ones encrypted with ``connector.security.seal``.
+    setting key; ``sealed`` holds secret ones encrypted with ``connector.auth.hashing.seal``.
     """
 
     __tablename__ = "adapter_settings"
@@ -324,7 +324,7 @@ class ConsoleCommand(Base):
 class SignInThrottle(Base):
     """Failed sign-ins per account (``agent:<id>``, ``user:<name>``) or client address (``addr:<ip>``).
 
-    Kept in the store so every instance sharing it applies the same limits (connector/throttle.py).
+    Kept in the store so every instance sharing it applies the same limits (connector/auth/limits.py).
     """
 
     __tablename__ = "sign_in_throttle"
@@ -349,7 +349,7 @@ class SignInFailure(Base):
 
 
 class WebSession(Base):
-    """A signed-in page session; the cookie carries the id, the store only its digest (connector/web_sessions.py)."""
+    """A signed-in page session; the cookie carries the id, the store only its digest (connector/auth/page_sessions.py)."""
 
     __tablename__ = "web_sessions"
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..clock import iso, parse_iso
-from ..engine import AgentSession, Logon
-from .models import AgentSessionRow, OutboxRow
+from connector.clock import iso, parse_iso
+from connector.presence.engine import AgentSession, Logon
+from connector.store.models import AgentSessionRow, OutboxRow
 
 SESSION_FIELDS = ("state_id", "state_since", "wrap_up_until", "call_id", "call_direction", "call_since",
                    "next_state_id", "next_state_source", "last_activity_at", "last_heartbeat_at",

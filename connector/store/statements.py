@@ -1,6 +1,6 @@
 """The statements of the change path, in Core SQL: what one presence change reads and writes.
 
-A change is one write transaction of a handful of plain statements (issue 11): read the agent and
+A change is one write transaction of a handful of plain statements: read the agent and
 its session row (with the active configuration's version), close the open interval, add its
 seconds to the daily totals (one ``INSERT ... ON CONFLICT DO UPDATE`` per local day), open the new
 interval, update the session row, insert the outbox rows. No ORM objects: they cost more CPU than
@@ -15,9 +15,9 @@ from typing import Any, Callable, NamedTuple
 from sqlalchemy import Connection, Text, bindparam, case, cast, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import (Agent, AgentSessionRow, Call, ConfigVersion, DailyCounter, DailyTotal, EventRow, LogonEventRow,
+from connector.store.models import (Agent, AgentSessionRow, Call, ConfigVersion, DailyCounter, DailyTotal, EventRow, LogonEventRow,
                      OutboxRow, StateInterval, StoreGeneration, UTCDateTime)
-from .rows import SESSION_FIELDS
+from connector.store.rows import SESSION_FIELDS
 
 _AGENTS = Agent.__table__
 _SESSIONS = AgentSessionRow.__table__

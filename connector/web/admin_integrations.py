@@ -1,7 +1,7 @@
 """The admin page's Salesforce and Adapters tabs: status, "Sync now", the call-centre file, tests.
 
 Salesforce comes from the environment (SF_*); adapters from CONNECTOR_ADAPTERS and their prefixed
-variables, overridden by what is saved here (connector.adapter_settings). Secret settings are only ever
+variables, overridden by what is saved here (connector.integrations.saved_settings). Secret settings are only ever
 reported as set or not set, and are write-only.
 """
 from __future__ import annotations
@@ -12,15 +12,15 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from adapters.base import Adapter
 from adapters.registry import available
-from .. import adapter_settings
-from ..adapter_settings import Saved
-from ..errors import Conflict, InvalidInput, NotFound
-from ..integrations import adapters_health, apply_saved, check_connection
-from ..salesforce.callcenter import callcenter_xml
-from ..salesforce.status import sync_status
-from .admin import json_body
-from .guard import page_role, signed_in
-from ..parts import get_parts
+from connector.integrations import saved_settings as adapter_settings
+from connector.integrations.saved_settings import Saved
+from connector.errors import Conflict, InvalidInput, NotFound
+from connector.integrations.runtime import adapters_health, apply_saved, check_connection
+from connector.salesforce.callcenter import callcenter_xml
+from connector.salesforce.status import sync_status
+from connector.web.admin import json_body
+from connector.web.guard import page_role, signed_in
+from connector.parts import get_parts
 
 bp = Blueprint("admin_integrations", __name__, url_prefix="/admin")
 
@@ -127,8 +127,8 @@ def _adapter_row(name: str, cls: type[Adapter], saved: dict[str, Saved], health:
 
 
 def _saved() -> dict[str, Saved]:
-    ext = get_parts()
-    return adapter_settings.load(ext.store, ext.settings.secret_key)
+    parts = get_parts()
+    return adapter_settings.load(parts.store, parts.settings.secret_key)
 
 
 @bp.get("/api/adapters")
@@ -151,19 +151,19 @@ def adapter_save(name: str):
     Body: ``enabled`` (bool), ``values`` ``{ENV_NAME: text}`` (empty: back to the environment),
     ``secrets`` ``{ENV_NAME: text}`` (empty: keep), ``clear`` ``[ENV_NAME]``.
     """
-    ext = get_parts()
+    parts = get_parts()
     cls = available().get(name)
     if cls is None:
         raise NotFound(f"no adapter named '{name}'; known: {', '.join(sorted(available()))}", field="name")
     if name in {a.name for a in current_app.config.get("ADAPTERS", ())}:
         raise Conflict(f"adapter '{name}' is built by the application and cannot be changed here", field="name")
     saved = _saved()
-    new, summary = adapter_settings.validate_change(cls, ext.settings, saved.get(name) or Saved(),
+    new, summary = adapter_settings.validate_change(cls, parts.settings, saved.get(name) or Saved(),
                                                     json_body())
-    enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(ext.settings)
-    adapter = adapter_settings.build_checked(cls, ext.settings, new) if enabled else None
-    adapter_settings.store_change(ext.store, name, new, summary, signed_in()["name"], ext.clock(),
-                                  ext.settings.secret_key)
+    enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(parts.settings)
+    adapter = adapter_settings.build_checked(cls, parts.settings, new) if enabled else None
+    adapter_settings.store_change(parts.store, name, new, summary, signed_in()["name"], parts.clock(),
+                                  parts.settings.secret_key)
     notes = apply_saved(current_app, name, adapter)
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
     return jsonify({"ok": True, "notes": notes, "adapter": _adapter_row(name, cls, _saved(), health)})

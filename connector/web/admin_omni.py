@@ -1,4 +1,4 @@
-"""The admin page's list of the org's Omni-Channel statuses, for the presence-state mapping (issue 13).
+"""The admin page's list of the org's Omni-Channel statuses, for the presence-state mapping.
 
 ``GET /admin/api/omni-channel/statuses`` reads ``ServicePresenceStatus`` through the shared Salesforce
 connection (SF_* settings), cached for five minutes (``?refresh=1`` reads again). When Salesforce is
@@ -12,9 +12,9 @@ import time
 from flask import Blueprint, jsonify, request
 
 from adapters.base import AdapterError
-from ..host import salesforce_query_of
-from ..parts import get_parts
-from .guard import page_role
+from connector.integrations.host import salesforce_query_of
+from connector.parts import get_parts
+from connector.web.guard import page_role
 
 bp = Blueprint("admin_omni", __name__, url_prefix="/admin")
 CACHE_SECONDS = 300.0

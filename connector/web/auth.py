@@ -5,10 +5,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from .. import accounts, web_sessions
-from ..errors import TooManyAttempts
-from .guard import csrf_token
-from ..parts import get_parts
+from connector.auth import accounts
+from connector.auth import page_sessions as web_sessions
+from connector.errors import TooManyAttempts
+from connector.web.guard import csrf_token
+from connector.parts import get_parts
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -46,7 +47,7 @@ def _remember_embedding() -> None:
 def _sign_in_page(mode: str, check, fields: tuple[str, str], home) -> object:
     """The sign-in form of ``mode``; ``check(store, name, secret)`` returns the principal or None.
 
-    Tries go through the guessing limits (connector/throttle.py): per account and per client address.
+    Tries go through the guessing limits (connector/auth/limits.py): per account and per client address.
     """
     _remember_embedding()
     error, status, headers = None, 200, {}

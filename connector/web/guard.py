@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from .. import web_sessions
-from ..security import same
-from ..api.auth import bearer_principal
-from ..errors import Unauthorized
-from ..parts import get_parts
+from connector.auth import page_sessions as web_sessions
+from connector.auth.hashing import same
+from connector.api.auth import bearer_principal
+from connector.errors import Unauthorized
+from connector.parts import get_parts
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -46,7 +46,7 @@ def page_role(*roles: str):
             principal = signed_in()
             if principal is None:
                 if "/api/" in request.path:
-                    from ..api.errors import error_response
+                    from connector.api.errors import error_response
                     return error_response(401, "unauthorized", "sign in first", field="session")
                 return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
             if roles and principal["role"] not in roles:
@@ -96,7 +96,7 @@ def allowed_salesforce_origin(origin: str | None) -> str | None:
 
 
 def _check_session():
-    """A page session lives while the store says so (connector/web_sessions.py): signed out, disabled,
+    """A page session lives while the store says so (connector/auth/page_sessions.py): signed out, disabled,
     PIN reset, password changed, idle or too old ends it at the next request."""
     if request.endpoint == "static":
         return None
@@ -120,7 +120,7 @@ def _check_bearer(token: str):
     try:
         g.principal = bearer_principal(token)
     except Unauthorized as exc:
-        from ..api.errors import error_response
+        from connector.api.errors import error_response
         return error_response(401, "unauthorized", exc.message, field=exc.field)
     return None
 
@@ -136,7 +136,7 @@ def _check_csrf():
         return None
     message = "the form or request is missing its CSRF token (reload the page and try again)"
     if request.path.startswith(("/api/", "/admin/api/")) or request.accept_mimetypes.best == "application/json":
-        from ..api.errors import error_response
+        from connector.api.errors import error_response
         return error_response(403, "csrf", message, field="X-CSRF-Token")
     return render_template("error.html", status=403, message=message), 403
 
@@ -216,7 +216,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def _forbidden(exc):
-        from ..api.errors import error_response, wants_json
+        from connector.api.errors import error_response, wants_json
         if wants_json():
             return error_response(403, "forbidden", "you may not open this")
         return render_template("error.html", status=403,

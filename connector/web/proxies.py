@@ -13,8 +13,8 @@ import ipaddress
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..errors import SettingsInvalid
-from ..validation import Problem
+from connector.errors import SettingsInvalid
+from connector.validation import Problem
 
 SETTING = "CONNECTOR_TRUSTED_PROXIES"
 

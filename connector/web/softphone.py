@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from .guard import allowed_salesforce_origin, signed_in
+from connector.web.guard import allowed_salesforce_origin, signed_in
 
 bp = Blueprint("softphone", __name__)
 

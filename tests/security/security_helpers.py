@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from connector import accounts
+from connector.auth import accounts
 
 PASSWORD = "correct-horse-1"
 
@@ -40,10 +40,10 @@ def pin_sign_in(client, agent_id: str, pin: str = "1234") -> str:
 
 
 @pytest.fixture
-def people(ext, api):
-    now = ext.clock()
+def people(parts, api):
+    now = parts.clock()
     api.agent("edred", pin="1234", team="Sales", extension="201")
     api.agent("maria", pin="5678", team="Support", extension="202")
-    accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
-    return ext
+    accounts.add_user(parts.store, "sue", PASSWORD, "supervisor", now)
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", now)
+    return parts

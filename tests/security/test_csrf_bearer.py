@@ -1,7 +1,7 @@
-"""Issue 12 item 4: only a valid bearer token lifts the CSRF check, and cookie and bearer never mix."""
+"""Only a valid bearer token lifts the CSRF check, and cookie and bearer never mix."""
 from __future__ import annotations
 
-from connector import accounts
+from connector.auth import accounts
 from security_helpers import people, sign_in  # noqa: F401 (fixture)
 
 

@@ -1,4 +1,4 @@
-"""Issue 12 items 1-2: PIN and password guessing is throttled, locked out, recorded, and costs the same
+"""PIN and password guessing is throttled, locked out, recorded, and costs the same
 for unknown names."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 from werkzeug import security as wz
 
-from connector import accounts
+from connector.auth import accounts
 from connector.parts import get_parts
 from conftest import Api
 from security_helpers import PASSWORD, people, sign_in, try_password, try_pin  # noqa: F401 (fixture)
@@ -116,7 +116,7 @@ def test_hash_checks_run_at_most_the_configured_number_at_once(make_app, clock, 
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr("connector.security.check_password_hash", counting)
+    monkeypatch.setattr("connector.auth.hashing.check_password_hash", counting)
     threads = [threading.Thread(target=lambda: try_pin(app.test_client(), "edred", "0000")) for _ in range(8)]
     for t in threads:
         t.start()
@@ -150,5 +150,5 @@ def test_unknown_names_cost_the_same_hash_check_as_wrong_secrets(make_app, clock
         unknown = _fastest_seconds(lambda: accounts.authenticate_agent_pin(store, "ghost", "0000"))
         assert unknown > wrong * 0.3, (wrong, unknown)
     finally:
-        from connector import security
+        from connector.auth import hashing as security
         security.use_hash_cost("test")

@@ -1,4 +1,4 @@
-"""Issue 12 item 5: the sfdcIframeOrigin allow-list matches the host name (and port) only."""
+"""The sfdcIframeOrigin allow-list matches the host name (and port) only."""
 from __future__ import annotations
 
 import pytest

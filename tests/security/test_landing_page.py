@@ -1,4 +1,4 @@
-"""Issue 12 item 13: before sign-in the landing page shows nothing but the sign-in links."""
+"""Before sign-in the landing page shows nothing but the sign-in links."""
 from __future__ import annotations
 
 import re

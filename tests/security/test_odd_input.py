@@ -1,9 +1,9 @@
-"""Issue 12 item 10: odd but well-formed input gets a 4xx naming the field, never a 500."""
+"""Odd but well-formed input gets a 4xx naming the field, never a 500."""
 from __future__ import annotations
 
 import pytest
 
-from connector import accounts
+from connector.auth import accounts
 from security_helpers import PASSWORD, sign_in
 
 EDGE_DATES = ["0001-01-01", "9999-12-31"]
@@ -46,8 +46,8 @@ def test_json_nested_1000_deep_is_a_400_on_the_api(api, sup, payload):
 
 @pytest.mark.parametrize("path", ["/admin/api/config", "/admin/api/users", "/admin/api/config/validate",
                                   "/admin/api/adapters/webhook"])
-def test_json_nested_1000_deep_is_a_400_on_admin_endpoints(client, ext, path):
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.clock())
+def test_json_nested_1000_deep_is_a_400_on_admin_endpoints(client, parts, path):
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
     token = sign_in(client, "ada")
     res = client.post(path, data=DEEP_OBJECT, content_type="application/json", headers={"X-CSRF-Token": token})
     assert res.status_code == 400, res.get_data(as_text=True)

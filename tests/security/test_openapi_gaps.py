@@ -1,4 +1,4 @@
-"""Issue 12 item 14: the OpenAPI document says what the API really does."""
+"""The OpenAPI document says what the API really does."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Issue 12 item 6: behind a trusted TLS-terminating proxy, cookies are Secure and the embedded
+"""Behind a trusted TLS-terminating proxy, cookies are Secure and the embedded
 softphone's cookie is SameSite=None; Partitioned; headers from anyone else are ignored."""
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Issue 12 item 3: a page session ends for real on sign-out, PIN reset, password change, disable,
+"""A page session ends for real on sign-out, PIN reset, password change, disable,
 idleness and age; a replayed cookie is worth nothing afterwards."""
 from __future__ import annotations
 
-from connector import accounts
+from connector.auth import accounts
 from security_helpers import PASSWORD, people, pin_sign_in, sign_in  # noqa: F401 (fixture)
 
 

@@ -1,10 +1,10 @@
-"""Issue 12 item 8: hostile presence configurations are refused before they cost memory."""
+"""Hostile presence configurations are refused before they cost memory."""
 from __future__ import annotations
 
 import pytest
 
 from connector.errors import ConfigError
-from connector.presence_config import load_preset, parse_config, preset_names
+from connector.presence.config import load_preset, parse_config, preset_names
 
 BASE = """name: t
 states:
@@ -52,10 +52,10 @@ def test_adapter_mapping_values_must_be_small_flat_values(mapping):
     assert "adapters" in _problem(BASE % mapping)
 
 
-def test_api_import_refuses_aliases_with_422(api, ext, client):
+def test_api_import_refuses_aliases_with_422(api, parts, client):
     from security_helpers import PASSWORD, sign_in
-    from connector import accounts
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.clock())
+    from connector.auth import accounts
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
     token = sign_in(client, "ada")
     res = client.post("/admin/api/config/import", json={"yaml": LAUGHS}, headers={"X-CSRF-Token": token})
     assert res.status_code == 422 and "aliases" in res.get_json()["error"]["message"]
