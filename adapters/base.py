@@ -25,12 +25,14 @@ and ``refresh_seconds`` (re-send the current state this often, for systems whose
 The whole contract is one file on purpose (past the usual ~400 lines): someone writing an adapter
 reads this module and nothing else.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookiejar import DefaultCookiePolicy
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import requests
 
@@ -111,8 +113,9 @@ class Setting:
                 parse.choice(value, self.choices)
         except parse.BadValue as bad:
             if bad.kind == "range":
-                raise AdapterConfigError(f"{env_name} must be between {self.range[0]} and {self.range[1]}",
-                                         env_name) from None
+                raise AdapterConfigError(
+                    f"{env_name} must be between {self.range[0]} and {self.range[1]}", env_name
+                ) from None
             raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}", env_name) from None
         if self.kind == "url":
             self._check_url(env_name, value)
@@ -122,18 +125,28 @@ class Setting:
         try:
             parse.url(value, self.schemes)
         except parse.BadValue:
-            raise AdapterConfigError(f"{env_name} must be a full URL starting with "
-                                     f"{' or '.join(s + '://' for s in self.schemes)} and a host name, got "
-                                     f"{'(hidden)' if self.secret else repr(value)}", env_name) from None
+            raise AdapterConfigError(
+                f"{env_name} must be a full URL starting with "
+                f"{' or '.join(s + '://' for s in self.schemes)} and a host name, got "
+                f"{'(hidden)' if self.secret else repr(value)}",
+                env_name,
+            ) from None
         missing = [p for p in self.placeholders if p not in value]
         if missing:
-            raise AdapterConfigError(f"{env_name} must contain {', '.join(missing)} "
-                                     f"(where the value goes){': ' + self.help if self.help else ''}", env_name)
+            raise AdapterConfigError(
+                f"{env_name} must contain {', '.join(missing)} "
+                f"(where the value goes){': ' + self.help if self.help else ''}",
+                env_name,
+            )
 
 
 #: a setting's type -> how its text is read (any other type is called with the raw value)
-_PARSERS: dict[type, Callable[[Any], Any]] = {bool: parse.flag, int: parse.whole_number, float: parse.number,
-                                              str: parse.text}
+_PARSERS: dict[type, Callable[[Any], Any]] = {
+    bool: parse.flag,
+    int: parse.whole_number,
+    float: parse.number,
+    str: parse.text,
+}
 
 
 @dataclass(frozen=True)
@@ -162,11 +175,16 @@ class StateInfo(Mapping):
     adapters: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "StateInfo | None":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> StateInfo | None:
         if data is None:
             return None
-        return cls(id=data["id"], label=data.get("label", data["id"]), status=int(data.get("status") or 0),
-                   reason_code=data.get("reason_code") or "", adapters=dict(data.get("adapters") or {}))
+        return cls(
+            id=data["id"],
+            label=data.get("label", data["id"]),
+            status=int(data.get("status") or 0),
+            reason_code=data.get("reason_code") or "",
+            adapters=dict(data.get("adapters") or {}),
+        )
 
     def __getitem__(self, key: str) -> Any:
         if key not in _STATE_KEYS:
@@ -210,7 +228,7 @@ class Change:
     previous: StateInfo | None = None
     number: str | None = None
     extension: str | None = None
-    options: "Options | None" = None
+    options: Options | None = None
     pin: str | None = field(default=None, repr=False)
     renewal: bool = False
     key: str = ""
@@ -260,7 +278,7 @@ class Host(Protocol):
     def now(self) -> datetime:
         """The connector's clock (tests inject a fake one)."""
 
-    def active_config(self) -> "PresenceConfig":
+    def active_config(self) -> PresenceConfig:
         """The presence configuration in force now (states, mappings, options)."""
 
     def agent(self, agent_id: str) -> AgentInfo | None:
@@ -308,8 +326,9 @@ class Host(Protocol):
         """``{"acked": bool, "ok": bool | None, "error": str | None, "error_code": str | None}`` of a sent
         command, or None when unknown. Any instance may have received the acknowledgement."""
 
-    def acknowledge(self, agent_id: str, command_id: str, ok: bool, error: str | None = None,
-                    error_code: str | None = None) -> None:
+    def acknowledge(
+        self, agent_id: str, command_id: str, ok: bool, error: str | None = None, error_code: str | None = None
+    ) -> None:
         """The component reports how a command went; InboundRejected (field ``command_id``) when the
         command is unknown or is another agent's."""
 
@@ -343,17 +362,20 @@ class Adapter:
         values = dict(values or {})
         unknown = sorted(set(values) - set(self.settings))
         if unknown:
-            raise AdapterConfigError(f"{self.name}: unknown setting(s) {', '.join(unknown)}; "
-                                     f"known: {', '.join(sorted(self.settings)) or 'none'}")
-        self.config: dict[str, Any] = {key: spec.parse(self.env_name(key), values.get(key))
-                                       for key, spec in self.settings.items()}
+            raise AdapterConfigError(
+                f"{self.name}: unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(self.settings)) or 'none'}"
+            )
+        self.config: dict[str, Any] = {
+            key: spec.parse(self.env_name(key), values.get(key)) for key, spec in self.settings.items()
+        }
 
     @classmethod
     def env_name(cls, key: str) -> str:
         return f"{cls.prefix}{key.upper()}"
 
     @classmethod
-    def from_settings(cls, get: Callable[[str], str | None]) -> "Adapter":
+    def from_settings(cls, get: Callable[[str], str | None]) -> Adapter:
         """Build from the environment: each setting ``key`` is read from ``PREFIX_KEY``."""
         return cls({key: get(cls.env_name(key)) for key in cls.settings})
 
@@ -375,8 +397,12 @@ class Adapter:
 
     def describe_settings(self) -> dict[str, Any]:
         """The settings as admins may see them: secrets shown only as set or not."""
-        return {self.env_name(k): ("(set)" if self.config[k] not in (None, "") else "(not set)")
-                if spec.secret else self.config[k] for k, spec in self.settings.items()}
+        return {
+            self.env_name(k): ("(set)" if self.config[k] not in (None, "") else "(not set)")
+            if spec.secret
+            else self.config[k]
+            for k, spec in self.settings.items()
+        }
 
     def bind(self, host: Host) -> None:
         """Called by the connector before any other hook: from now on ``self.host`` is the way in."""

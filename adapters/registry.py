@@ -3,12 +3,14 @@
 Built-in adapters are registered the same way (see pyproject.toml), so a third-party adapter is
 one ``pip install`` away. Two entry points with one name are refused loudly.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from .base import Adapter, UnknownAdapter
+from adapters.base import Adapter, UnknownAdapter
 
 GROUP = "presence_connector.adapters"
 

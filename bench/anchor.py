@@ -10,6 +10,7 @@ run.
 
     .venv/bin/python bench/anchor.py --db /tmp/anchor.db --agents 1000 --port 5099
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import json
 import sqlite3
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
@@ -40,10 +41,12 @@ def connect(path: str) -> sqlite3.Connection:
 def prepare(path: str, agents: int) -> None:
     conn = connect(path)
     conn.executescript(SCHEMA)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, 'ready', ?)",
-                     [(f"agent{i:05d}", now) for i in range(agents)])
+    conn.executemany(
+        "INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, 'ready', ?)",
+        [(f"agent{i:05d}", now) for i in range(agents)],
+    )
     conn.execute("COMMIT")
     conn.close()
 
@@ -65,14 +68,15 @@ def create_anchor_app(path: str) -> Flask:
         state = data.get("state")
         if not isinstance(state, str):
             abort(422)
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         c = conn()
         with write_lock:
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.execute("UPDATE intervals SET ended_at = ? WHERE agent_id = ? AND ended_at IS NULL", (now, agent_id))
-                c.execute("INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, ?, ?)",
-                          (agent_id, state, now))
+                c.execute(
+                    "INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, ?, ?)", (agent_id, state, now)
+                )
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -95,10 +99,19 @@ def main() -> None:
     # served as `presence-connector serve` serves the app: uvicorn, the WSGI app on worker threads through
     # the same bridge (connector/serve/wsgi_bridge.py)
     import uvicorn
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from connector.serve.wsgi_bridge import WsgiBridge
-    uvicorn.run(WsgiBridge(create_anchor_app(args.db), threads=args.threads), host="127.0.0.1", port=args.port,
-                http="httptools", loop="asyncio", log_level="warning", lifespan="off")
+
+    uvicorn.run(
+        WsgiBridge(create_anchor_app(args.db), threads=args.threads),
+        host="127.0.0.1",
+        port=args.port,
+        http="httptools",
+        loop="asyncio",
+        log_level="warning",
+        lifespan="off",
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ drives them from Python client threads instead (the figures before the fast path
 
     make bench    # or: .venv/bin/python bench/api_bench.py [--seconds 10 --rounds 3 --clients 16] [--postgres]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -130,15 +131,30 @@ end
 """
 
 
-def drive_wrk(port: int, method: str, prefix: str, suffix: str, headers: dict, seconds: float, clients: int,
-              agents: int, tmp: str) -> dict:
+def drive_wrk(
+    port: int, method: str, prefix: str, suffix: str, headers: dict, seconds: float, clients: int, agents: int, tmp: str
+) -> dict:
     """One wrk run: requests/s, p50/p99 ms (wrk's own latency percentiles), non-2xx answers and socket errors."""
     script = Path(tmp) / f"wrk-{port}-{method}.lua"
     lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
-    script.write_text(WRK_SCRIPT % {"method": method, "prefix": prefix, "suffix": suffix, "agents": agents,
-                                    "headers": lua_headers})
-    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    script.write_text(
+        WRK_SCRIPT % {"method": method, "prefix": prefix, "suffix": suffix, "agents": agents, "headers": lua_headers}
+    )
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return parse_wrk(out)
 
 
@@ -146,6 +162,7 @@ def parse_wrk(out: str) -> dict:
     def ms(text: str) -> float:
         value = float(re.match(r"[0-9.]+", text).group())
         return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[re.search(r"(us|ms|s)$", text).group(1)]
+
     p50 = ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))
     p99 = ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
     rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
@@ -158,8 +175,14 @@ def parse_wrk(out: str) -> dict:
 
 def summary(name: str, latencies: list[float], elapsed: float, errors: int) -> dict:
     q = statistics.quantiles(latencies, n=100)
-    return {"name": name, "requests": len(latencies), "errors": errors, "per_second": len(latencies) / elapsed,
-            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+    return {
+        "name": name,
+        "requests": len(latencies),
+        "errors": errors,
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+    }
 
 
 def wait_up(port: int, path: str) -> None:
@@ -175,57 +198,88 @@ def wait_up(port: int, path: str) -> None:
 
 
 def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
-    env = {"CONNECTOR_DATABASE_URL": database_url, "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
-           "CONNECTOR_PRESENCE_CONFIG": "default"}
+    env = {
+        "CONNECTOR_DATABASE_URL": database_url,
+        "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
+        "CONNECTOR_PRESENCE_CONFIG": "default",
+    }
     print(f"[{backend}] preparing {args.agents} agents ...", flush=True)
     app, token = prepare(env, args.agents)
     from connector.serve.asgi import tune_gc
+
     tune_gc()  # the collector as `serve` sets it once started (the anchor's figure is taken in this process too)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     results: list[dict] = []
 
     def app_put(client, rng, n):
-        r = client.put(f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence",
-                       json={"state": rng.choice(STATES)}, headers=headers)
+        r = client.put(
+            f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence",
+            json={"state": rng.choice(STATES)},
+            headers=headers,
+        )
         assert r.status_code == 200, r.data
 
     cpu_app = cpu_per_request(app.test_client(), app_put, args.cpu_requests)
     from connector.serve.fast_path import FastPresence
+
     fast = FastPresence(app)  # what `serve` runs for this request (connector/serve/fast_path.py)
 
     def fast_put(fast_path, rng, n):
         body = json.dumps({"state": rng.choice(STATES)}).encode()
         assert fast_path.answer(f"agent{rng.randrange(args.agents):05d}", token, body) is not None
+
     cpu_fast = cpu_per_request(fast, fast_put, args.cpu_requests)
     from connector.parts import get_parts
+
     get_parts(app).store.dispose()
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "connector.cli.main", "serve", "--port", str(port)],
-                              env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli.main", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     procs = [server]
     anchor_port = None
     try:
         if backend == "sqlite":
-            from bench.anchor import create_anchor_app, prepare as prepare_anchor
+            from bench.anchor import create_anchor_app
+            from bench.anchor import prepare as prepare_anchor
+
             anchor_db = f"{tmp}/anchor.db"
             prepare_anchor(anchor_db, args.agents)
             anchor = create_anchor_app(anchor_db).test_client()
 
             def anchor_put(client, rng, n):
-                r = client.put(f"/agents/agent{rng.randrange(args.agents):05d}/presence",
-                               json={"state": rng.choice(STATES)})
+                r = client.put(
+                    f"/agents/agent{rng.randrange(args.agents):05d}/presence", json={"state": rng.choice(STATES)}
+                )
                 assert r.status_code == 200
-            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast,
-                            "anchor_ms": cpu_per_request(anchor, anchor_put, args.cpu_requests)})
+
+            results.append(
+                {
+                    "name": "CPU per change in process",
+                    "app_ms": cpu_app,
+                    "fast_ms": cpu_fast,
+                    "anchor_ms": cpu_per_request(anchor, anchor_put, args.cpu_requests),
+                }
+            )
             anchor_port = free_port()
-            procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "anchor.py"), "--db", anchor_db,
-                                           "--port", str(anchor_port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "bench" / "anchor.py"), "--db", anchor_db, "--port", str(anchor_port)],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             wait_up(anchor_port, "/")
         else:
-            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast,
-                            "anchor_ms": None})
+            results.append(
+                {"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast, "anchor_ms": None}
+            )
         wait_up(port, "/healthz")
 
         if args.driver == "wrk":
@@ -254,8 +308,14 @@ def measure_python(args, backend: str, port: int, anchor_port: int | None, heade
 
     healthz = ("GET /healthz/live (trivial)", port, "GET", lambda rng: "/healthz/live", lambda rng: None, {})
     app_change = (f"PUT presence (the app, {backend})", port, "PUT", app_path, change_body, headers)
-    anchor_change = ("PUT anchor (minimal durable write)", anchor_port, "PUT", anchor_path, change_body,
-                     {"Content-Type": "application/json"})
+    anchor_change = (
+        "PUT anchor (minimal durable write)",
+        anchor_port,
+        "PUT",
+        anchor_path,
+        change_body,
+        {"Content-Type": "application/json"},
+    )
     plan = [healthz, app_change] + ([anchor_change] if anchor_port else [])
     for _, p, m, path, body, h in plan:  # warm-up
         drive(p, m, path, body, h, 200, args.clients)
@@ -276,11 +336,21 @@ def measure_python(args, backend: str, port: int, anchor_port: int | None, heade
 def measure_wrk(args, backend: str, port: int, anchor_port: int | None, headers: dict, tmp: str) -> list[dict]:
     """The endpoints driven by wrk in ``--rounds`` alternating rounds of ``--seconds`` each, so a noisy
     neighbour on the machine hits every side alike; each figure is the median over the rounds."""
-    plan = [("GET /healthz/live (trivial)", port, "GET", "/healthz/live", "", {}),
-            (f"PUT presence (the app, {backend})", port, "PUT", "/api/v1/agents/agent", "/presence", headers)]
+    plan = [
+        ("GET /healthz/live (trivial)", port, "GET", "/healthz/live", "", {}),
+        (f"PUT presence (the app, {backend})", port, "PUT", "/api/v1/agents/agent", "/presence", headers),
+    ]
     if anchor_port:
-        plan.append(("PUT anchor (minimal durable write)", anchor_port, "PUT", "/agents/agent", "/presence",
-                     {"Content-Type": "application/json"}))
+        plan.append(
+            (
+                "PUT anchor (minimal durable write)",
+                anchor_port,
+                "PUT",
+                "/agents/agent",
+                "/presence",
+                {"Content-Type": "application/json"},
+            )
+        )
     for _, p, method, prefix, suffix, h in plan:  # warm-up
         drive_wrk(p, method, prefix, suffix, h, 2, args.clients, args.agents, tmp)
     rounds: dict[str, list[dict]] = {name: [] for name, *_ in plan}
@@ -289,22 +359,33 @@ def measure_wrk(args, backend: str, port: int, anchor_port: int | None, headers:
             rounds[name].append(drive_wrk(p, method, prefix, suffix, h, args.seconds, args.clients, args.agents, tmp))
     results = []
     for name, runs in rounds.items():
-        results.append({"name": name, "requests": sum(r["requests"] for r in runs),
-                        "errors": sum(r["errors"] for r in runs),
-                        **{key: statistics.median(r[key] for r in runs) for key in ("per_second", "p50_ms", "p99_ms")},
-                        "rounds": runs})
+        results.append(
+            {
+                "name": name,
+                "requests": sum(r["requests"] for r in runs),
+                "errors": sum(r["errors"] for r in runs),
+                **{key: statistics.median(r[key] for r in runs) for key in ("per_second", "p50_ms", "p99_ms")},
+                "rounds": runs,
+            }
+        )
     return results
 
 
 def report(backend: str, results: list[dict], args) -> None:
-    load = (f"wrk -t2 -c{args.clients}, {args.rounds} alternating rounds of {args.seconds:g} s per endpoint, medians"
-            if args.driver == "wrk" else f"Python client threads, {args.requests} requests per endpoint, "
-                                         f"{args.clients} connections")
-    print(f"\n{backend}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
-          f"{os.cpu_count()} cores (client and servers share them)\n")
+    load = (
+        f"wrk -t2 -c{args.clients}, {args.rounds} alternating rounds of {args.seconds:g} s per endpoint, medians"
+        if args.driver == "wrk"
+        else f"Python client threads, {args.requests} requests per endpoint, {args.clients} connections"
+    )
+    print(
+        f"\n{backend}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
+        f"{os.cpu_count()} cores (client and servers share them)\n"
+    )
     cpu = results[0]
-    line = (f"CPU per change in process: app {cpu['app_ms']:.2f} ms through Flask (test client), "
-            f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/serve/fast_path.py)")
+    line = (
+        f"CPU per change in process: app {cpu['app_ms']:.2f} ms through Flask (test client), "
+        f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/serve/fast_path.py)"
+    )
     if cpu["anchor_ms"] is not None:
         line += f", anchor {cpu['anchor_ms']:.2f} ms"
     print(line + "\n")
@@ -323,9 +404,13 @@ def report(backend: str, results: list[dict], args) -> None:
         app = next(r for n, r in by_name.items() if n.startswith("PUT presence"))
         if "rounds" in app:  # each round's app run next to the anchor run right after it
             ratios = [a["per_second"] / b["per_second"] for a, b in zip(app["rounds"], anchor["rounds"])]
-            print("per round: " + ", ".join(f"{r:.2f}x" for r in ratios) +
-                  f" (median {statistics.median(ratios):.2f}x); app p99 per round: " +
-                  ", ".join(f"{r['p99_ms']:.1f}" for r in app["rounds"]) + " ms")
+            print(
+                "per round: "
+                + ", ".join(f"{r:.2f}x" for r in ratios)
+                + f" (median {statistics.median(ratios):.2f}x); app p99 per round: "
+                + ", ".join(f"{r['p99_ms']:.1f}" for r in app["rounds"])
+                + " ms"
+            )
 
 
 def main() -> None:
@@ -334,8 +419,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--cpu-requests", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--driver", choices=("wrk", "python"), default="wrk",
-                        help="the HTTP load generator (wrk: apt-get install wrk; python: client threads)")
+    parser.add_argument(
+        "--driver",
+        choices=("wrk", "python"),
+        default="wrk",
+        help="the HTTP load generator (wrk: apt-get install wrk; python: client threads)",
+    )
     parser.add_argument("--seconds", type=float, default=10, help="wrk: seconds per endpoint per round")
     parser.add_argument("--rounds", type=int, default=3, help="wrk: alternating rounds (figures are medians)")
     parser.add_argument("--postgres", action="store_true", help="also run against a throwaway PostgreSQL server")
@@ -345,11 +434,11 @@ def main() -> None:
     report("SQLite (WAL, synchronous=FULL)", run(args, "sqlite", f"sqlite:///{tmp}/bench.db", tmp), args)
     if args.postgres:
         from tests.postgres import PostgresServer
+
         pg = PostgresServer()
         try:
             pg_tmp = tempfile.mkdtemp(prefix="pc-bench-pg-")
-            report("PostgreSQL (fsync=off throwaway server)", run(args, "postgresql", pg.new_database(), pg_tmp),
-                   args)
+            report("PostgreSQL (fsync=off throwaway server)", run(args, "postgresql", pg.new_database(), pg_tmp), args)
         finally:
             pg.stop()
 

@@ -11,6 +11,7 @@ its time inside settle_due.
     .venv/bin/python bench/sweep_bench.py                        # this checkout
     .venv/bin/python bench/sweep_bench.py --code /tmp/main-tree  # another tree's connector package
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,10 +19,9 @@ import multiprocessing as mp
 import os
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,15 @@ if os.environ.get("SWEEP_BENCH_CODE"):  # the connector package under test comes
 
 
 def _config(url: str, tmp: str, **extra) -> dict:
-    return {"TESTING": True, "CONNECTOR_DATABASE_URL": url, "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
-            "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_SECRET_KEY": "bench", "CONNECTOR_PASSWORD_HASH_COST": "test",
-            **extra}
+    return {
+        "TESTING": True,
+        "CONNECTOR_DATABASE_URL": url,
+        "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
+        "CONNECTOR_TIMEZONE": "UTC",
+        "CONNECTOR_SECRET_KEY": "bench",
+        "CONNECTOR_PASSWORD_HASH_COST": "test",
+        **extra,
+    }
 
 
 def prepare(url: str, tmp: str, agents: int, at: datetime) -> None:
@@ -41,6 +47,7 @@ def prepare(url: str, tmp: str, agents: int, at: datetime) -> None:
     from connector import create_app
     from connector.auth import accounts
     from connector.parts import get_parts
+
     app = create_app(_config(url, tmp, CLOCK=lambda: at))
     parts = get_parts(app)
     parts.store.create_all()
@@ -63,6 +70,7 @@ def instance(url: str, tmp: str, start_at: float, stop, results, batch: int | No
     from connector import create_app
     from connector.jobs import scheduler
     from connector.parts import get_parts
+
     app = create_app(_config(url, tmp))
     parts = get_parts(app)
     service, ended, swept, busy = parts.service, [0], [0], [0.0]
@@ -83,6 +91,7 @@ def instance(url: str, tmp: str, start_at: float, stop, results, batch: int | No
     service._writer.record = recording
     longest = [0.0]
     from connector.changes import sweep
+
     settle_batch = sweep._settle_batch
 
     def timed_batch(*a):
@@ -91,6 +100,7 @@ def instance(url: str, tmp: str, start_at: float, stop, results, batch: int | No
             return settle_batch(*a)
         finally:
             longest[0] = max(longest[0], time.perf_counter() - t0)
+
     sweep._settle_batch = timed_batch
     if batch:
         parts.sweeper.batch = batch
@@ -99,14 +109,23 @@ def instance(url: str, tmp: str, start_at: float, stop, results, batch: int | No
     jobs = scheduler.start(app)
     stop.wait()
     jobs.shutdown(wait=True)
-    results.put({"pid": os.getpid(), "code": sys.modules["connector"].__file__, "ended": ended[0],
-                 "swept": swept[0], "busy": busy[0], "longest": longest[0]})
+    results.put(
+        {
+            "pid": os.getpid(),
+            "code": sys.modules["connector"].__file__,
+            "ended": ended[0],
+            "swept": swept[0],
+            "busy": busy[0],
+            "longest": longest[0],
+        }
+    )
     parts.bus.stop()
     parts.store.dispose()
 
 
 def wrap_ups_left(url: str) -> int:
     from sqlalchemy import create_engine, text
+
     engine = create_engine(url)
     with engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM agent_sessions WHERE state_id = 'wrap-up'")).scalar()
@@ -127,12 +146,13 @@ def main() -> None:
     pg = None
     if args.backend == "postgres":
         from tests.postgres import PostgresServer
+
         pg = PostgresServer()
         url = pg.new_database()
     else:
         url, args.instances = f"sqlite:///{tmp}/bench.db", 1
     try:
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         t0 = time.time()
         prepare(url, tmp, args.agents, at)
         print(f"prepared {args.agents} wrap-ups in {time.time() - t0:.1f} s", flush=True)
@@ -142,7 +162,10 @@ def main() -> None:
         due = max(due, start_at + 2)  # (set-up took longer than the wrap-up: "due" is when they look first)
         ctx = mp.get_context("spawn")
         stop, results = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=instance, args=(url, tmp, start_at, stop, results, args.batch)) for _ in range(args.instances)]
+        procs = [
+            ctx.Process(target=instance, args=(url, tmp, start_at, stop, results, args.batch))
+            for _ in range(args.instances)
+        ]
         for p in procs:
             p.start()
         time.sleep(max(0.0, due - time.time()))
@@ -160,11 +183,15 @@ def main() -> None:
         if pg is not None:
             pg.stop()
     print(f"code: {found[0]['code']}; batch: {args.batch or 'default'}")
-    print(f"{args.agents} wrap-ups due at once, {args.instances} instance(s) on {args.backend}: all ended "
-          f"{settled_after:.2f} s after they fell due (the first sweep comes within 1 s)")
+    print(
+        f"{args.agents} wrap-ups due at once, {args.instances} instance(s) on {args.backend}: all ended "
+        f"{settled_after:.2f} s after they fell due (the first sweep comes within 1 s)"
+    )
     for n, r in enumerate(found):
-        print(f"  instance {n + 1}: ended {r['ended']} wrap-ups; its sweeps went through {r['swept']} sessions; "
-              f"{r['busy']:.2f} s in settle_due; longest batch transaction {r['longest'] * 1000:.0f} ms")
+        print(
+            f"  instance {n + 1}: ended {r['ended']} wrap-ups; its sweeps went through {r['swept']} sessions; "
+            f"{r['busy']:.2f} s in settle_due; longest batch transaction {r['longest'] * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

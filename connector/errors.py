@@ -3,6 +3,7 @@
 Domain code raises these with a code and a message a user can act on; the API layer maps
 them to HTTP once (``connector.api.errors``). ``field`` names the input that was wrong.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

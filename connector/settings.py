@@ -1,4 +1,5 @@
 """Settings from the environment (and an optional ``.env``), read once at start-up."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.auth.cors import parse_origin_patterns
-from connector.errors import InvalidInput
 from connector.auth.hashing import HASH_COSTS
+from connector.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,20 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"CONNECTOR_TIMEZONE '{tz}' is not a time zone name like Europe/Berlin",
-                           field="CONNECTOR_TIMEZONE") from None
+        raise InvalidInput(
+            f"CONNECTOR_TIMEZONE '{tz}' is not a time zone name like Europe/Berlin", field="CONNECTOR_TIMEZONE"
+        ) from None
     cost = env.get("CONNECTOR_PASSWORD_HASH_COST") or "standard"
     if cost not in HASH_COSTS:
-        raise InvalidInput(f"CONNECTOR_PASSWORD_HASH_COST '{cost}' must be one of: {', '.join(HASH_COSTS)}",
-                           field="CONNECTOR_PASSWORD_HASH_COST")
+        raise InvalidInput(
+            f"CONNECTOR_PASSWORD_HASH_COST '{cost}' must be one of: {', '.join(HASH_COSTS)}",
+            field="CONNECTOR_PASSWORD_HASH_COST",
+        )
     concurrency = env.get("CONNECTOR_HASH_CONCURRENCY") or "2"
     if not concurrency.isdigit() or not 1 <= int(concurrency) <= 64:
-        raise InvalidInput("CONNECTOR_HASH_CONCURRENCY must be a whole number from 1 to 64",
-                           field="CONNECTOR_HASH_CONCURRENCY")
+        raise InvalidInput(
+            "CONNECTOR_HASH_CONCURRENCY must be a whole number from 1 to 64", field="CONNECTOR_HASH_CONCURRENCY"
+        )
     return Settings(
         database_url=url,
         hash_concurrency=int(concurrency),
@@ -91,8 +96,10 @@ def _stream_token_seconds(raw: str | None) -> int:
     except ValueError:
         seconds = 0
     if not 60 <= seconds <= 86400:
-        raise InvalidInput(f"CONNECTOR_STREAM_TOKEN_SECONDS must be whole seconds between 60 and 86400, got {raw!r}",
-                           field="CONNECTOR_STREAM_TOKEN_SECONDS")
+        raise InvalidInput(
+            f"CONNECTOR_STREAM_TOKEN_SECONDS must be whole seconds between 60 and 86400, got {raw!r}",
+            field="CONNECTOR_STREAM_TOKEN_SECONDS",
+        )
     return seconds
 
 

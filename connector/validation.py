@@ -15,16 +15,29 @@ that knows how to read a primitive value.
 Environment settings arrive as text and are converted (``coerce=True``); a parsed YAML document already
 has types, so there a value of the wrong type is refused rather than converted (``coerce=False``).
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlparse
 
 from connector.errors import InvalidInput, Problem, SettingsInvalid  # Problem: re-exported, part of the plugin contract
 
-__all__ = ["Problem", "SettingsInvalid", "BadValue", "text", "whole_number", "number", "flag", "in_range",
-           "choice", "url", "TRUE_WORDS", "FALSE_WORDS"]
+__all__ = [
+    "Problem",
+    "SettingsInvalid",
+    "BadValue",
+    "text",
+    "whole_number",
+    "number",
+    "flag",
+    "in_range",
+    "choice",
+    "url",
+    "TRUE_WORDS",
+    "FALSE_WORDS",
+]
 
 #: how an environment variable says yes or no (case-insensitive)
 TRUE_WORDS = ("1", "true", "yes", "on")

@@ -1,4 +1,5 @@
 """Test doubles for adapters: plain classes with the real interface, no patching."""
+
 from __future__ import annotations
 
 import threading
@@ -26,8 +27,9 @@ class Recorder(Adapter):
         if self.failures:
             raise self.failures.pop(0)
         state = change.state["id"] if change.state else None
-        self.sent.append((agent.id, change.kind, state if change.kind == "presence" else change.number
-                          or change.extension))
+        self.sent.append(
+            (agent.id, change.kind, state if change.kind == "presence" else change.number or change.extension)
+        )
         self.pins.append(change.pin)
 
 

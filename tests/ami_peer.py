@@ -17,6 +17,7 @@ will follow"), one ``QueueMember`` event per member (``Location``, ``Paused``, `
 action's ActionID, then ``QueueStatusComplete``. ``set_member`` changes a member's pause as if on the phone
 (its event goes to the connected listeners, or is lost when none is); ``down`` refuses new connections.
 """
+
 from __future__ import annotations
 
 import socket
@@ -25,8 +26,13 @@ import threading
 
 
 class AmiPeer:
-    def __init__(self, username: str = "connector", secret: str = "s3cret", version: str = "21",
-                 queues: tuple[str, ...] = ("support",)):
+    def __init__(
+        self,
+        username: str = "connector",
+        secret: str = "s3cret",
+        version: str = "21",
+        queues: tuple[str, ...] = ("support",),
+    ):
         self.username, self.secret = username, secret
         self.version, self.queues = version, queues
         self.hold_events = False
@@ -79,15 +85,17 @@ class AmiPeer:
         if message.get("Action") == "QueuePause" and message.get("Interface") == "PJSIP/9999":
             return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Interface not found\r\n\r\n"
         if message.get("Action") == "QueuePause":
-            for queue in ([message["Queue"]] if message.get("Queue") else self.queues):
+            for queue in [message["Queue"]] if message.get("Queue") else self.queues:
                 paused = message.get("Paused", "").lower() in ("true", "1")
                 self.members[(queue, message["Interface"])] = (paused, message.get("Reason", "")[:79])
                 self.pause_event(queue, message["Interface"], paused, message.get("Reason", ""))
         if message.get("Action") == "QueueStatus":
             return self.queue_status(action_id, message.get("Queue"))
         # an unrelated event first: the client must skip it and wait for its own response
-        return (f"Event: PeerStatus\r\nPeer: PJSIP/1\r\n\r\n"
-                f"Response: Success\r\nActionID: {action_id}\r\nMessage: {message.get('Action')} done\r\n\r\n")
+        return (
+            f"Event: PeerStatus\r\nPeer: PJSIP/1\r\n\r\n"
+            f"Response: Success\r\nActionID: {action_id}\r\nMessage: {message.get('Action')} done\r\n\r\n"
+        )
 
     def queue_status(self, action_id: str, queue: str | None) -> str:
         wire = f"Response: Success\r\nActionID: {action_id}\r\nEventList: start\r\nMessage: Queue status will follow\r\n\r\n"
@@ -96,12 +104,15 @@ class AmiPeer:
             if queue and member_queue != queue:
                 continue
             listed += 1
-            wire += (f"Event: QueueMember\r\nQueue: {member_queue}\r\nName: {interface}\r\nLocation: {interface}\r\n"
-                     f"StateInterface: {interface}\r\nMembership: dynamic\r\nPenalty: 0\r\nCallsTaken: 0\r\n"
-                     f"Status: 1\r\nPaused: {1 if paused else 0}\r\nPausedReason: {reason}\r\n"
-                     f"ActionID: {action_id}\r\n\r\n")
-        return wire + (f"Event: QueueStatusComplete\r\nActionID: {action_id}\r\nEventList: Complete\r\n"
-                       f"ListItems: {listed}\r\n\r\n")
+            wire += (
+                f"Event: QueueMember\r\nQueue: {member_queue}\r\nName: {interface}\r\nLocation: {interface}\r\n"
+                f"StateInterface: {interface}\r\nMembership: dynamic\r\nPenalty: 0\r\nCallsTaken: 0\r\n"
+                f"Status: 1\r\nPaused: {1 if paused else 0}\r\nPausedReason: {reason}\r\n"
+                f"ActionID: {action_id}\r\n\r\n"
+            )
+        return wire + (
+            f"Event: QueueStatusComplete\r\nActionID: {action_id}\r\nEventList: Complete\r\nListItems: {listed}\r\n\r\n"
+        )
 
     def set_member(self, interface: str, paused: bool, reason: str = "") -> None:
         """A pause or unpause made on the phone, in every queue the member is in."""
@@ -122,16 +133,30 @@ class AmiPeer:
         """The event Asterisk raises when a member's pause changes (shape by ``version``)."""
         reason = reason[:79]  # char reason_paused[80]
         if self.version == "11":
-            fields = {"Event": "QueueMemberPaused", "Privilege": "agent,all", "Queue": queue, "Location": interface,
-                      "MemberName": interface, "Paused": "1" if paused else "0"}
+            fields = {
+                "Event": "QueueMemberPaused",
+                "Privilege": "agent,all",
+                "Queue": queue,
+                "Location": interface,
+                "MemberName": interface,
+                "Paused": "1" if paused else "0",
+            }
             if reason:
                 fields["Reason"] = reason
         else:
             if not paused and self.version != "21":
                 reason = ""  # before 6c6137028b the unpause event carries no reason
-            fields = {"Event": "QueueMemberPause", "Privilege": "agent,all", "Queue": queue, "MemberName": interface,
-                      "Interface": interface, "StateInterface": interface, "Membership": "dynamic",
-                      "Paused": "1" if paused else "0", "PausedReason": reason}
+            fields = {
+                "Event": "QueueMemberPause",
+                "Privilege": "agent,all",
+                "Queue": queue,
+                "MemberName": interface,
+                "Interface": interface,
+                "StateInterface": interface,
+                "Membership": "dynamic",
+                "Paused": "1" if paused else "0",
+                "PausedReason": reason,
+            }
         if self.hold_events:
             self.held.append(fields)
         else:

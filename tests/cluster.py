@@ -4,6 +4,7 @@ Used by tests/test_scale_out.py and bench/dispatch_bench.py: everything is a rea
 HTTP on 127.0.0.1; the receiver records every POST the webhook adapter makes (its Idempotency-Key,
 agent, state and when it arrived).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,15 @@ class Receiver:
             def do_POST(self):  # noqa: N802 (the http.server name)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with receiver.lock:
-                    receiver.posts.append({"key": self.headers.get("Idempotency-Key"), "agent": body.get("agent"),
-                                           "state": body.get("state"), "at": time.time(),
-                                           "connection": self.client_address})
+                    receiver.posts.append(
+                        {
+                            "key": self.headers.get("Idempotency-Key"),
+                            "agent": body.get("agent"),
+                            "state": body.get("state"),
+                            "at": time.time(),
+                            "connection": self.client_address,
+                        }
+                    )
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -79,16 +86,23 @@ class Cluster:
 
     def __init__(self, database_url: str, workdir: Path, receiver_url: str, extra_env: dict | None = None):
         self.workdir = workdir
-        self.env = {**os.environ, "CONNECTOR_DATABASE_URL": database_url, "CONNECTOR_INSTANCE_PATH": str(workdir),
-                    "CONNECTOR_SECRET_KEY": "cluster-secret", "CONNECTOR_PASSWORD_HASH_COST": "test",
-                    "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_ADAPTERS": "webhook", "WEBHOOK_URL": receiver_url,
-                    "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        self.env = {
+            **os.environ,
+            "CONNECTOR_DATABASE_URL": database_url,
+            "CONNECTOR_INSTANCE_PATH": str(workdir),
+            "CONNECTOR_SECRET_KEY": "cluster-secret",
+            "CONNECTOR_PASSWORD_HASH_COST": "test",
+            "CONNECTOR_TIMEZONE": "UTC",
+            "CONNECTOR_ADAPTERS": "webhook",
+            "WEBHOOK_URL": receiver_url,
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
         self.processes: list[subprocess.Popen] = []
         self.urls: list[str] = []
 
     def cli(self, *args: str) -> str:
-        done = subprocess.run([CLI, *args], env=self.env, cwd=self.workdir, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run([CLI, *args], env=self.env, cwd=self.workdir, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"presence-connector {' '.join(args)} failed: {done.stderr[-2000:]}")
         return done.stdout
@@ -102,12 +116,18 @@ class Cluster:
         return self.cli("tokens", "create", "--role", "integration", "--name", "cluster").strip().splitlines()[-1]
 
     def start(self, count: int, threads: int = 16) -> list[str]:
-        for n in range(count):
+        for _ in range(count):
             port = free_port()
             log = open(self.workdir / f"serve-{len(self.processes)}.log", "w")
-            self.processes.append(subprocess.Popen([CLI, "serve", "--port", str(port), "--threads", str(threads)],
-                                                   env=self.env, cwd=self.workdir, stdout=log,
-                                                   stderr=subprocess.STDOUT))
+            self.processes.append(
+                subprocess.Popen(
+                    [CLI, "serve", "--port", str(port), "--threads", str(threads)],
+                    env=self.env,
+                    cwd=self.workdir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             self.urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 60
         for url, proc in zip(self.urls, self.processes):

@@ -1,7 +1,8 @@
 """Fixtures: the real app on a real SQLite file in a temp dir, with a clock the test controls."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +15,7 @@ class FakeClock:
     """A clock the test moves by hand; thread-safe enough for reads."""
 
     def __init__(self, start: datetime | None = None):
-        self.now = start or datetime(2026, 3, 6, 9, 0, 0, tzinfo=timezone.utc)
+        self.now = start or datetime(2026, 3, 6, 9, 0, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -38,6 +39,7 @@ def database_url(tmp_path):
 @pytest.fixture(scope="session")
 def postgres():
     from postgres import PostgresServer
+
     server = PostgresServer()
     yield server
     server.stop()
@@ -49,11 +51,16 @@ def make_app(tmp_path, clock, database_url):
     apps = []
 
     def factory(**overrides):
-        config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": clock,
-                  "CONNECTOR_DATABASE_URL": database_url,
-                  "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_SECRET_KEY": "test-secret",
-                  # scrypt at full cost takes ~0.5 s a hash and would dominate the suite
-                  "CONNECTOR_PASSWORD_HASH_COST": "test"}
+        config = {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "CLOCK": clock,
+            "CONNECTOR_DATABASE_URL": database_url,
+            "CONNECTOR_TIMEZONE": "UTC",
+            "CONNECTOR_SECRET_KEY": "test-secret",
+            # scrypt at full cost takes ~0.5 s a hash and would dominate the suite
+            "CONNECTOR_PASSWORD_HASH_COST": "test",
+        }
         config.update(overrides)
         app = create_app(config)
         apps.append(app)

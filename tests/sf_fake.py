@@ -4,11 +4,12 @@ It keeps the records it accepted by external id and counts every accepted write 
 can assert that each total arrived once with the right value. Behaviour for the next calls is
 queued by the test (``fail_next``), records are rejected by key (``reject``).
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import parse_qs
 
 import responses
@@ -42,22 +43,38 @@ class FakeOrg:
 
     # -- endpoints ---------------------------------------------------------------------------
     def _token(self, request):
-        form = {k: v[0] for k, v in parse_qs(request.body if isinstance(request.body, str)
-                                                else request.body.decode()).items()}
+        form = {
+            k: v[0]
+            for k, v in parse_qs(request.body if isinstance(request.body, str) else request.body.decode()).items()
+        }
         self.token_forms.append(form)
         self.tokens_issued += 1
         token = f"00Dxx!token-{self.tokens_issued}"
         self.valid_tokens.add(token)
-        return 200, {}, json.dumps({"access_token": token, "instance_url": INSTANCE_URL,
-                                    "id": LOGIN_URL + "/id/00Dxx/005xx", "token_type": "Bearer",
-                                    "issued_at": "1700000000000", "signature": "sig"})
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "access_token": token,
+                    "instance_url": INSTANCE_URL,
+                    "id": LOGIN_URL + "/id/00Dxx/005xx",
+                    "token_type": "Bearer",
+                    "issued_at": "1700000000000",
+                    "signature": "sig",
+                }
+            ),
+        )
 
     def _upsert(self, request):
         self.api_used += 1
         headers = {"Sforce-Limit-Info": f"api-usage={self.api_used}/100000"}
         if request.headers.get("Authorization", "")[7:] not in self.valid_tokens:
-            return 401, headers, json.dumps([{"message": "Session expired or invalid",
-                                              "errorCode": "INVALID_SESSION_ID"}])
+            return (
+                401,
+                headers,
+                json.dumps([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]),
+            )
         if self.fail_next:
             status, body = self.fail_next.pop(0)
             if isinstance(body, Exception):
@@ -70,8 +87,9 @@ class FakeOrg:
             key = record[self.key_field]
             if key in self.reject:
                 code, message = self.reject[key]
-                results.append({"success": False, "errors": [{"statusCode": code, "message": message,
-                                                              "fields": ["User__c"]}]})
+                results.append(
+                    {"success": False, "errors": [{"statusCode": code, "message": message, "fields": ["User__c"]}]}
+                )
                 continue
             created = key not in self.records
             self.records[key] = record
@@ -93,10 +111,16 @@ class FakeOrg:
         return self.records[key]["Seconds__c"]
 
 
-def add_totals(parts, agents: int, states: tuple[str, ...] = ("ready", "dnd", "break", "lunch", "meeting"),
-               day: date = date(2026, 3, 6), seconds: float = 600.4, synced: int | None = None) -> list[str]:
+def add_totals(
+    parts,
+    agents: int,
+    states: tuple[str, ...] = ("ready", "dnd", "break", "lunch", "meeting"),
+    day: date = date(2026, 3, 6),
+    seconds: float = 600.4,
+    synced: int | None = None,
+) -> list[str]:
     """``agents`` agents with one closed total per state; returns the external keys."""
-    now = datetime(2026, 3, 6, 9, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 6, 9, tzinfo=UTC)
     keys = []
     for i in range(agents):
         agent_id = f"agent{i:05d}"
@@ -104,7 +128,17 @@ def add_totals(parts, agents: int, states: tuple[str, ...] = ("ready", "dnd", "b
     with parts.store.write() as s:
         for i in range(agents):
             for n, state in enumerate(states):
-                s.add(DailyTotal(agent_id=f"agent{i:05d}", day=day, state_id=state, status=1, reason_code="",
-                                 seconds=seconds + n, synced_seconds=synced, updated_at=now))
+                s.add(
+                    DailyTotal(
+                        agent_id=f"agent{i:05d}",
+                        day=day,
+                        state_id=state,
+                        status=1,
+                        reason_code="",
+                        seconds=seconds + n,
+                        synced_seconds=synced,
+                        updated_at=now,
+                    )
+                )
                 keys.append(f"agent{i:05d}|{day.isoformat()}|{state}")
     return keys

@@ -1,4 +1,5 @@
 """The shipped presets wire the adapters up with mappings the adapters understand."""
+
 from __future__ import annotations
 
 import pytest

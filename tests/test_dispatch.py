@@ -1,4 +1,5 @@
 """The dispatcher: order, retries with back-off, coalescing, no echo, isolation, restarts."""
+
 from __future__ import annotations
 
 import threading
@@ -8,16 +9,17 @@ from sqlalchemy import select
 
 from connector.auth import accounts
 from connector.auth.hashing import seal
+from connector.parts import get_parts
 from connector.store.models import OutboxRow
 from tests.adapter_doubles import Recorder, down
-from connector.parts import get_parts
 
 
 def _agent(app, agent_id="edred", **fields):
     parts = get_parts(app)
     extension = "3000" if agent_id == "edred" else ""  # an extension belongs to one active agent
-    accounts.add_agent(parts.store, {"id": agent_id, "name": agent_id.title(), "extension": extension, **fields},
-                       parts.clock())
+    accounts.add_agent(
+        parts.store, {"id": agent_id, "name": agent_id.title(), "extension": extension, **fields}, parts.clock()
+    )
     return agent_id
 
 
@@ -161,9 +163,17 @@ def test_pbx_login_codes_get_their_pin_and_the_pin_is_then_removed(make_app, clo
     parts = get_parts(app)
     _agent(app)
     with parts.store.write() as s:  # the core writes these rows on a PBX login
-        s.add(OutboxRow(agent_id="edred", adapter="pbx_http", kind="login", source="softphone",
-                        payload={"extension": "3000", "pin_sealed": seal("4711", parts.settings.secret_key)},
-                        created_at=clock(), next_attempt_at=clock()))
+        s.add(
+            OutboxRow(
+                agent_id="edred",
+                adapter="pbx_http",
+                kind="login",
+                source="softphone",
+                payload={"extension": "3000", "pin_sealed": seal("4711", parts.settings.secret_key)},
+                created_at=clock(),
+                next_attempt_at=clock(),
+            )
+        )
     get_parts(app).dispatcher.drain()
     row = _rows(app)[0]
     assert row.last_error == "refused code *35*3000*****#"  # the PIN never reaches an error or health
@@ -177,6 +187,7 @@ def test_pbx_login_codes_get_their_pin_and_the_pin_is_then_removed(make_app, clo
 def test_adapters_health_is_for_admins(make_app, clock):
     app = make_app(ADAPTERS=[Recorder("teams", failures=down(1, message="HTTP 503"))])
     from tests.conftest import Api
+
     api = Api(app, app.test_client())
     api.agent("edred")
     get_parts(app).service.login("edred", "Softphone", "browser")
@@ -193,6 +204,7 @@ def test_adapters_health_is_for_admins(make_app, clock):
 
 def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app):
     from connector.integrations.runtime import start
+
     rec = Recorder("teams")
     app = make_app(ADAPTERS=[rec])
     _agent(app)
@@ -249,14 +261,14 @@ def test_a_bad_concurrency_setting_is_refused_naming_the_variable(make_app):
     import pytest
 
     from connector.errors import InvalidInput
+
     with pytest.raises(InvalidInput) as err:
         make_app(ADAPTERS=[Recorder()], CONNECTOR_DISPATCH_CONCURRENCY_RECORDER="lots")
     assert err.value.field == "CONNECTOR_DISPATCH_CONCURRENCY_RECORDER"
     assert "whole number from 1 to 64" in err.value.message
 
 
-def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_same_key_and_in_order(make_app,
-                                                                                                       clock):
+def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_same_key_and_in_order(make_app, clock):
     from datetime import timedelta
 
     from connector.integrations import outbox_claims

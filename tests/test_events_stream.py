@@ -1,4 +1,5 @@
 """GET /api/v1/events over a real HTTP server: a change reaches a subscriber at once."""
+
 from __future__ import annotations
 
 import json
@@ -43,10 +44,14 @@ def test_a_presence_change_streams_to_subscribers_and_agents_see_only_their_own(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        sup = Stream(requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"},
-                                  stream=True, timeout=5))
-        own = Stream(requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {amira}"},
-                                  stream=True, timeout=5))
+        sup = Stream(
+            requests.get(
+                f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"}, stream=True, timeout=5
+            )
+        )
+        own = Stream(
+            requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {amira}"}, stream=True, timeout=5)
+        )
         assert sup.response.headers["Content-Type"].startswith("text/event-stream")
         snapshot = read_events(sup, 1)[0]
         assert snapshot[0] == "snapshot" and {a["id"] for a in snapshot[1]["agents"]} == {"edred", "amira"}

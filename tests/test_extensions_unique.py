@@ -1,18 +1,19 @@
 """An extension belongs to one active agent (PBX short-code login and logout find the
 agent by it): adding, importing, editing and re-enabling refuse a clash naming the field (and the line),
 and the store itself refuses one (a partial unique index, also on a store made by an older version)."""
+
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
+from test_web_routes import PASSWORD, sign_in
 
 from connector.auth import accounts
 from connector.errors import Conflict
 from connector.parts import get_parts
 from connector.store import Store
 from connector.store.models import Agent
-from test_web_routes import PASSWORD, sign_in
 
 
 def test_adding_a_second_active_agent_with_the_same_extension_is_refused(parts, clock):
@@ -78,15 +79,21 @@ def test_an_older_store_gets_the_new_columns_and_the_index(database_url):
     url = database_url
     old = create_engine(url)
     with old.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE agents (id VARCHAR(64) PRIMARY KEY, name VARCHAR(200), team VARCHAR(100), "
-                             "extension VARCHAR(32), email VARCHAR(200), salesforce_user_id VARCHAR(18), "
-                             "pin_hash VARCHAR(255), active BOOLEAN, created_at TIMESTAMP)")
-        conn.exec_driver_sql("INSERT INTO agents VALUES ('edred','Edred','','3000','','',NULL,TRUE,'2026-03-06 09:00:00')")
-        conn.exec_driver_sql("CREATE TABLE agent_sessions (agent_id VARCHAR(64) PRIMARY KEY, logons JSON, "
-                             "state_id VARCHAR(64), state_since TIMESTAMP, wrap_up_until TIMESTAMP, call_id VARCHAR(128), "
-                             "call_direction VARCHAR(16), last_activity_at TIMESTAMP, last_heartbeat_at TIMESTAMP, "
-                             "connection_lost_at TIMESTAMP, state_before_loss VARCHAR(64), logoff_pending BOOLEAN, "
-                             "next_due_at TIMESTAMP, version INTEGER)")
+        conn.exec_driver_sql(
+            "CREATE TABLE agents (id VARCHAR(64) PRIMARY KEY, name VARCHAR(200), team VARCHAR(100), "
+            "extension VARCHAR(32), email VARCHAR(200), salesforce_user_id VARCHAR(18), "
+            "pin_hash VARCHAR(255), active BOOLEAN, created_at TIMESTAMP)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO agents VALUES ('edred','Edred','','3000','','',NULL,TRUE,'2026-03-06 09:00:00')"
+        )
+        conn.exec_driver_sql(
+            "CREATE TABLE agent_sessions (agent_id VARCHAR(64) PRIMARY KEY, logons JSON, "
+            "state_id VARCHAR(64), state_since TIMESTAMP, wrap_up_until TIMESTAMP, call_id VARCHAR(128), "
+            "call_direction VARCHAR(16), last_activity_at TIMESTAMP, last_heartbeat_at TIMESTAMP, "
+            "connection_lost_at TIMESTAMP, state_before_loss VARCHAR(64), logoff_pending BOOLEAN, "
+            "next_due_at TIMESTAMP, version INTEGER)"
+        )
     old.dispose()
     store = Store(url)
     store.create_all()

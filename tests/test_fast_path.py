@@ -1,14 +1,15 @@
 """The presence change as `serve` answers it (connector/serve/fast_path.py): the plain case without Flask,
 with the Flask route's very answer; every other case handed to Flask, which answers as before."""
+
 from __future__ import annotations
 
 import pytest
 import requests
+from conftest import Api
+from web_server import uvicorn_server
 
 from connector.auth import accounts
 from connector.serve.asgi import ConnectorAsgi
-from conftest import Api
-from web_server import uvicorn_server
 
 IGNORED = ("date", "server", "content-length")  # uvicorn's own, and the length of a different agent's name
 
@@ -51,8 +52,9 @@ def test_a_plain_change_gets_exactly_the_answer_the_flask_route_gives(api, serve
     assert fast.status_code == flask.status_code == 200
     assert fast.json() == {**flask.get_json(), "id": "ada1", "name": "Ada1"}
     assert fast.json()["state"]["id"] == "dnd"
-    assert ({k.lower(): v for k, v in fast.headers.items() if k.lower() not in IGNORED}
-            == {k.lower(): v for k, v in flask.headers.items() if k.lower() not in IGNORED})
+    assert {k.lower(): v for k, v in fast.headers.items() if k.lower() not in IGNORED} == {
+        k.lower(): v for k, v in flask.headers.items() if k.lower() not in IGNORED
+    }
     # the change is the service's: recorded, live and in the store like any other
     assert api.parts.service.presence("ada1")["state"]["id"] == "dnd"
     assert api.call("GET", "/api/v1/agents/ada1/presence", headers).get_json()["state"]["id"] == "dnd"

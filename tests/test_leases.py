@@ -1,6 +1,7 @@
 """Work several instances share: the flush runs once per interval across them, ``sync now`` never runs
 beside it, a timed rule fires once, and a rate budget is one budget (SQLite here; PostgreSQL too, see
 test_postgres)."""
+
 from __future__ import annotations
 
 import threading
@@ -38,7 +39,7 @@ def test_three_instances_flush_once_per_interval_between_them(make_app, clock, o
     add_totals(parts, agents=2, states=("ready",))
     syncs = [get_parts(app).salesforce for app in apps]
     assert len({s.leases.holder for s in syncs}) == 3
-    for minute in range(5):  # a tick a second on every instance for five tracking intervals (60 s)
+    for _minute in range(5):  # a tick a second on every instance for five tracking intervals (60 s)
         for _ in range(60):
             _together([s.tick for s in syncs])
             clock.advance(1)
@@ -88,8 +89,10 @@ def test_a_wrap_up_swept_by_two_instances_at_once_ends_once(make_app, clock):
     _together([get_parts(app).sweeper.settle_due for app in apps for _ in range(3)])
     with parts.store.read() as s:
         states = [iv.state_id for iv in s.execute(select(StateInterval).order_by(StateInterval.id)).scalars()]
-        outbox = [r.payload["state"]["id"] for r in s.execute(
-            select(OutboxRow).where(OutboxRow.adapter == rec.name).order_by(OutboxRow.id)).scalars()]
+        outbox = [
+            r.payload["state"]["id"]
+            for r in s.execute(select(OutboxRow).where(OutboxRow.adapter == rec.name).order_by(OutboxRow.id)).scalars()
+        ]
     assert states == ["ready", "on-a-call", "wrap-up", "ready"]
     assert outbox == ["ready", "on-a-call", "wrap-up", "ready"]
 

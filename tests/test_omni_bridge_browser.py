@@ -5,6 +5,7 @@ exercised) and loads the real PresenceConnectorBridge.js static resource with a 
 token source calls the harness server, which asks the connector for a stream token with an integration
 token — what the Apex controller does through the Named Credential in the org.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,21 +17,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server
 
 from adapters.omni_channel import OmniChannelAdapter
 from connector.auth import accounts
 from connector.clock import utc_now
 from connector.presence.config import build_config, load_preset
 from connector.store.models import ConsoleCommand, OutboxRow, StateInterval
-from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="Debian's chromium is missing: run 'make system-deps'")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
+)
 
-BRIDGE_JS = (Path(__file__).resolve().parent.parent / "salesforce" / "force-app" / "main" / "default"
-             / "staticresources" / "PresenceConnectorBridge.js")
+BRIDGE_JS = (
+    Path(__file__).resolve().parent.parent
+    / "salesforce"
+    / "force-app"
+    / "main"
+    / "default"
+    / "staticresources"
+    / "PresenceConnectorBridge.js"
+)
 USER_ID = "005000000000042AAA"
 STATUSES = {"Available": "0N5000000000001AAA", "Busy": "0N5000000000002AAA", "Break": "0N5000000000003AAA"}
 
@@ -96,10 +105,14 @@ class Harness:
 
             def do_POST(self):
                 request = urllib.request.Request(
-                    harness.connector_url + "/api/v1/omni-channel/stream-tokens", method="POST",
+                    harness.connector_url + "/api/v1/omni-channel/stream-tokens",
+                    method="POST",
                     data=json.dumps({"salesforce_user_id": USER_ID}).encode(),
-                    headers={"Authorization": f"Bearer {harness.integration_token}",
-                             "Content-Type": "application/json"})
+                    headers={
+                        "Authorization": f"Bearer {harness.integration_token}",
+                        "Content-Type": "application/json",
+                    },
+                )
                 with urllib.request.urlopen(request, timeout=5) as answer:
                     self._send(200, answer.read(), "application/json")
 
@@ -135,16 +148,23 @@ def wait_for(condition, what: str, seconds: float = 15.0):
 
 def rows(parts):
     with parts.store.read() as s:
-        return [(r.id, r.payload.get("state", {}) and r.payload["state"]["id"], r.delivered_at, r.last_error)
-                for r in s.query(OutboxRow).filter_by(adapter="omni-channel").order_by(OutboxRow.id)]
+        return [
+            (r.id, r.payload.get("state", {}) and r.payload["state"]["id"], r.delivered_at, r.last_error)
+            for r in s.query(OutboxRow).filter_by(adapter="omni-channel").order_by(OutboxRow.id)
+        ]
 
 
 def test_the_omni_round_trip_works_without_open_cti_and_counts_delivery_on_acknowledgement(tmp_path, caplog):
     harness = Harness()
     adapter = OmniChannelAdapter({"ack_seconds": 1.0})
     try:
-        with live_server(tmp_path, ADAPTERS=[adapter], CONNECTOR_CORS_ORIGINS=harness.url,
-                         CONNECTOR_DISPATCH_BACKOFF="0.5", CONNECTOR_DISPATCH_MAX_BACKOFF="1") as server:
+        with live_server(
+            tmp_path,
+            ADAPTERS=[adapter],
+            CONNECTOR_CORS_ORIGINS=harness.url,
+            CONNECTOR_DISPATCH_BACKOFF="0.5",
+            CONNECTOR_DISPATCH_MAX_BACKOFF="1",
+        ) as server:
             _round_trip(server, harness)
     finally:
         harness.close()
@@ -179,8 +199,10 @@ def _round_trip(server, harness):
 
             # a supervisor's change: applied in the console, delivered only after the acknowledgement
             page.evaluate("window.holding = true")
-            assert server.call("PUT", "/api/v1/agents/omar/presence", server.token("supervisor"),
-                               {"state": "break"})[0] == 200
+            assert (
+                server.call("PUT", "/api/v1/agents/omar/presence", server.token("supervisor"), {"state": "break"})[0]
+                == 200
+            )
             page.wait_for_function("window.held.length === 1")
             [(row_id, state, delivered_at, _)] = [r for r in rows(parts) if r[1] == "break"]
             with parts.store.read() as s:
@@ -195,8 +217,10 @@ def _round_trip(server, harness):
 
             # the agent picks Busy in Omni: the connector follows, with source omni-channel, not sent back
             page.evaluate(f"window.agentPicks('{STATUSES['Busy'][:15]}')")
-            wait_for(lambda: server.call("GET", "/api/v1/agents/omar/presence", api)[1]["state"]["id"] == "dnd",
-                     "the change made in Omni")
+            wait_for(
+                lambda: server.call("GET", "/api/v1/agents/omar/presence", api)[1]["state"]["id"] == "dnd",
+                "the change made in Omni",
+            )
             with parts.store.read() as s:
                 latest = s.query(StateInterval).filter_by(agent_id="omar").order_by(StateInterval.id.desc()).first()
                 assert (latest.state_id, latest.source) == ("dnd", "omni-channel")

@@ -1,14 +1,14 @@
 """CONNECTOR_PASSWORD_HASH_COST: full-cost scrypt by default, a cheap cost for the test suite, and
 hashes that verify whatever cost was selected when they were made."""
-from __future__ import annotations
 
-from connector.parts import get_parts
+from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
 from connector.auth import accounts
 from connector.errors import InvalidInput
+from connector.parts import get_parts
 from connector.settings import from_environment
 from connector.store.models import Agent, User
 

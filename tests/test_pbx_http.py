@@ -1,4 +1,5 @@
 """PBX dial codes over HTTP (desk phones' action URLs), faked with responses, through the dispatcher."""
+
 from __future__ import annotations
 
 import base64
@@ -10,13 +11,21 @@ from sqlalchemy import select
 from adapters.pbx_http import PbxHttpAdapter
 from connector.auth import accounts
 from connector.auth.hashing import seal
-from connector.store.models import OutboxRow
 from connector.parts import get_parts
+from connector.store.models import OutboxRow
 
 
 def pbx(**settings) -> PbxHttpAdapter:
-    return PbxHttpAdapter({"url": "http://{phone}/servlet?key=number={code}", "phone_host": "phone-{extension}.lan",
-                           "auth": "basic", "username": "admin", "password": "ph0ne", **settings})
+    return PbxHttpAdapter(
+        {
+            "url": "http://{phone}/servlet?key=number={code}",
+            "phone_host": "phone-{extension}.lan",
+            "auth": "basic",
+            "username": "admin",
+            "password": "ph0ne",
+            **settings,
+        }
+    )
 
 
 def app_with(make_app, adapter, preset="avaya_ip_office", **fields):
@@ -37,25 +46,43 @@ def test_yealink_action_urls_carry_reason_codes_and_dialled_numbers(make_app):
     parts.service.dial("edred", "+49301234")
     dispatcher.drain()
     assert [c.request.url for c in responses.calls] == [
-        "http://phone-3000.lan/servlet?key=number=%2A60", "http://phone-3000.lan/servlet?key=number=%2A61",
-        "http://phone-3000.lan/servlet?key=number=%2B49301234"]
+        "http://phone-3000.lan/servlet?key=number=%2A60",
+        "http://phone-3000.lan/servlet?key=number=%2A61",
+        "http://phone-3000.lan/servlet?key=number=%2B49301234",
+    ]
     assert responses.calls[0].request.headers["Authorization"] == "Basic " + base64.b64encode(b"admin:ph0ne").decode()
 
 
 @responses.activate
 def test_snom_with_digest_auth_and_a_post_api_with_headers(make_app):
-    snom = PbxHttpAdapter({"url": "http://{phone}/command.htm?number={code}", "phone_host": "10.0.0.{extension}",
-                           "auth": "digest", "username": "admin", "password": "ph0ne"})
-    responses.get("http://10.0.0.3000/command.htm", status=401,
-                  headers={"WWW-Authenticate": 'Digest realm="snom", nonce="abc123", qop="auth"'})
+    snom = PbxHttpAdapter(
+        {
+            "url": "http://{phone}/command.htm?number={code}",
+            "phone_host": "10.0.0.{extension}",
+            "auth": "digest",
+            "username": "admin",
+            "password": "ph0ne",
+        }
+    )
+    responses.get(
+        "http://10.0.0.3000/command.htm",
+        status=401,
+        headers={"WWW-Authenticate": 'Digest realm="snom", nonce="abc123", qop="auth"'},
+    )
     responses.get("http://10.0.0.3000/command.htm", status=200)
     from adapters.base import AgentInfo, Change
+
     snom.push(AgentInfo("edred", extension="3000"), Change("dial", at=None, number="*61"))
     assert len(responses.calls) == 2
     digest = responses.calls[1].request.headers["Authorization"]
     assert digest.startswith("Digest ") and 'username="admin"' in digest and 'realm="snom"' in digest
-    api = PbxHttpAdapter({"url": "https://pbx.example.com/api/dial?ext={extension}&code={code}", "method": "POST",
-                          "headers": "X-Api-Key: k1; Accept: application/json"})
+    api = PbxHttpAdapter(
+        {
+            "url": "https://pbx.example.com/api/dial?ext={extension}&code={code}",
+            "method": "POST",
+            "headers": "X-Api-Key: k1; Accept: application/json",
+        }
+    )
     responses.post("https://pbx.example.com/api/dial", status=202)
     api.push(AgentInfo("edred", extension="3000"), Change("dial", at=None, number="*60"))
     sent = responses.calls[2].request
@@ -69,15 +96,25 @@ def test_login_codes_fill_extension_and_pin_and_the_pin_stays_out_of_errors(make
     responses.get("http://phone-3000.lan/servlet", status=500)
     responses.get("http://phone-3000.lan/servlet", status=200)
     with parts.store.write() as s:  # what the core writes for a PBX login
-        s.add(OutboxRow(agent_id="edred", adapter="pbx_http", kind="login", source="softphone",
-                        payload={"extension": "3000", "pin_sealed": seal("4711", parts.settings.secret_key)},
-                        created_at=clock(), next_attempt_at=clock()))
+        s.add(
+            OutboxRow(
+                agent_id="edred",
+                adapter="pbx_http",
+                kind="login",
+                source="softphone",
+                payload={"extension": "3000", "pin_sealed": seal("4711", parts.settings.secret_key)},
+                created_at=clock(),
+                next_attempt_at=clock(),
+            )
+        )
     dispatcher.drain()
     health = dispatcher.health()["pbx_http"]
     assert health["last_error"] == "PBX answered HTTP 500" and "4711" not in str(health)
     clock.advance(2)
     dispatcher.drain()
-    assert [c.request.url for c in responses.calls][-1] == "http://phone-3000.lan/servlet?key=number=%2A35%2A3000%2A4711%23"
+    assert [c.request.url for c in responses.calls][
+        -1
+    ] == "http://phone-3000.lan/servlet?key=number=%2A35%2A3000%2A4711%23"
     with parts.store.read() as s:
         row = s.execute(select(OutboxRow)).scalar_one()
         assert row.delivered_at is not None and "pin_sealed" not in row.payload
@@ -107,6 +144,7 @@ def test_refused_phone_credentials_are_parked_with_a_hint(make_app):
 
 def test_auth_without_a_username_is_refused():
     from adapters.base import AdapterConfigError
+
     with pytest.raises(AdapterConfigError, match="PBX_HTTP_USERNAME is required with PBX_HTTP_AUTH=basic"):
         PbxHttpAdapter({"url": "http://x/{code}", "auth": "basic"})
 
@@ -120,7 +158,10 @@ def test_a_softphone_login_with_pin_reaches_the_phone_as_login_code_then_ready(m
     parts.service.logout("edred", "Softphone")
     dispatcher.drain()
     assert [c.request.url.split("number=")[1] for c in responses.calls] == [
-        "%2A35%2A3000%2A4711%23", "%2A60", "%2A36"]  # the session's end itself has no reason code
+        "%2A35%2A3000%2A4711%23",
+        "%2A60",
+        "%2A36",
+    ]  # the session's end itself has no reason code
     with parts.store.read() as s:
         rows = s.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars().all()
         assert [r.kind for r in rows] == ["login", "presence", "presence", "logout"]

@@ -1,9 +1,10 @@
 """Reports read at history scale: the behaviour the set-based queries, pages and grid view keep."""
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -23,11 +24,15 @@ def test_state_mix_counts_an_interval_that_began_the_day_before(api, people, clo
     clock.advance(hours=1, minutes=30)  # 00:30 next day; lunch still open, began yesterday
     api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "break"})
     clock.advance(minutes=15)
-    today = {h["label"]: h["seconds"] for h in
-             api.call("GET", "/api/v1/state-mix?date=2026-03-07", people).get_json()["hours"]}
+    today = {
+        h["label"]: h["seconds"]
+        for h in api.call("GET", "/api/v1/state-mix?date=2026-03-07", people).get_json()["hours"]
+    }
     assert today["00:00"] == {"lunch": 1800, "break": 900}
-    yesterday = {h["label"]: h["seconds"] for h in
-                 api.call("GET", "/api/v1/state-mix?date=2026-03-06", people).get_json()["hours"]}
+    yesterday = {
+        h["label"]: h["seconds"]
+        for h in api.call("GET", "/api/v1/state-mix?date=2026-03-06", people).get_json()["hours"]
+    }
     assert yesterday["23:00"] == {"lunch": 3600} and yesterday["22:00"] == {}
 
 
@@ -64,16 +69,28 @@ def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, people,
     api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "dnd"})
     clock.advance(30)
     grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", people).get_json()["agents"]}
-    assert grid["edred"] == {"id": "edred", "name": "Edred", "team": "Sales", "logged_in": True, "state": "dnd",
-                             "seconds_in_state": 30, "connection_lost": False}
+    assert grid["edred"] == {
+        "id": "edred",
+        "name": "Edred",
+        "team": "Sales",
+        "logged_in": True,
+        "state": "dnd",
+        "seconds_in_state": 30,
+        "connection_lost": False,
+    }
     assert grid["maria"]["logged_in"] is False and grid["maria"]["state"] is None
     full = {a["id"]: a for a in api.call("GET", "/api/v1/agents", people).get_json()["agents"]}
     assert full["edred"]["state"]["id"] == "dnd"
     # a call with wrap-up: when the wrap-up has ended unseen, the grid shows the settled state
-    api.call("POST", "/api/v1/agents/edred/calls", token,
-             json={"call_id": "c1", "event": "started", "direction": "inbound"})
-    api.call("POST", "/api/v1/agents/edred/calls", token,
-             json={"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 30})
+    api.call(
+        "POST", "/api/v1/agents/edred/calls", token, json={"call_id": "c1", "event": "started", "direction": "inbound"}
+    )
+    api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        token,
+        json={"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 30},
+    )
     clock.advance(timedelta(hours=1).total_seconds())
     grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", people).get_json()["agents"]}
     assert grid["edred"]["state"] == full_state_now(api, people)
@@ -85,12 +102,13 @@ def full_state_now(api, token) -> str:
 
 
 def test_state_mix_of_the_night_dst_ends_has_25_hours_and_fills_every_hour_an_interval_covers(make_app, clock):
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     from connector.auth import accounts
     from connector.parts import get_parts
     from connector.reports.queries import state_mix
-    clock.now = datetime(2026, 10, 24, 22, 30, tzinfo=timezone.utc)  # 00:30 CEST on 25 October in Berlin
+
+    clock.now = datetime(2026, 10, 24, 22, 30, tzinfo=UTC)  # 00:30 CEST on 25 October in Berlin
     parts = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
     accounts.add_agent(parts.store, {"id": "night"}, clock())
     parts.service.login("night", "Paired Device", "deskphone")  # ready from 00:30 CEST
@@ -100,8 +118,15 @@ def test_state_mix_of_the_night_dst_ends_has_25_hours_and_fills_every_hour_an_in
     hours = state_mix(parts.reads, date(2026, 10, 25))
     assert [h["label"] for h in hours[:7]] == ["00:00", "01:00", "02:00", "02:00", "03:00", "04:00", "05:00"]
     assert len(hours) == 25
-    assert [h["seconds"] for h in hours[:7]] == [{"ready": 1800}, {"ready": 3600}, {"ready": 3600}, {"ready": 3600},
-                                                 {"ready": 3600}, {"ready": 900, "break": 600}, {}]
+    assert [h["seconds"] for h in hours[:7]] == [
+        {"ready": 1800},
+        {"ready": 3600},
+        {"ready": 3600},
+        {"ready": 3600},
+        {"ready": 3600},
+        {"ready": 900, "break": 600},
+        {},
+    ]
     assert all(h["seconds"] == {} for h in hours[6:])
     before = {h["label"]: h["seconds"] for h in state_mix(parts.reads, date(2026, 10, 24))}
     assert before["23:00"] == {} and state_mix(parts.reads, date(2026, 10, 26))[0]["seconds"] == {}  # not yet
@@ -111,14 +136,19 @@ def test_an_older_store_trades_the_narrow_range_indexes_for_the_covering_ones(da
     from sqlalchemy import create_engine, inspect
 
     from connector.store import Store
+
     old = create_engine(database_url)
     with old.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE state_intervals (id INTEGER PRIMARY KEY, agent_id VARCHAR(64), "
-                             "state_id VARCHAR(64), status INTEGER, reason_code VARCHAR(64), source VARCHAR(40), "
-                             "cause VARCHAR(200), started_at TIMESTAMP, ended_at TIMESTAMP)")
+        conn.exec_driver_sql(
+            "CREATE TABLE state_intervals (id INTEGER PRIMARY KEY, agent_id VARCHAR(64), "
+            "state_id VARCHAR(64), status INTEGER, reason_code VARCHAR(64), source VARCHAR(40), "
+            "cause VARCHAR(200), started_at TIMESTAMP, ended_at TIMESTAMP)"
+        )
         conn.exec_driver_sql("CREATE INDEX ix_intervals_started ON state_intervals (started_at)")
-        conn.exec_driver_sql("CREATE TABLE logon_events (id INTEGER PRIMARY KEY, at TIMESTAMP, agent_id VARCHAR(64), "
-                             "action VARCHAR(10), logon_source VARCHAR(40), device VARCHAR(100), actor VARCHAR(100))")
+        conn.exec_driver_sql(
+            "CREATE TABLE logon_events (id INTEGER PRIMARY KEY, at TIMESTAMP, agent_id VARCHAR(64), "
+            "action VARCHAR(10), logon_source VARCHAR(40), device VARCHAR(100), actor VARCHAR(100))"
+        )
         conn.exec_driver_sql("CREATE INDEX ix_logon_events_at ON logon_events (at)")
     old.dispose()
     store = Store(database_url)

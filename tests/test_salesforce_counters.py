@@ -1,4 +1,5 @@
 """Daily counters into Presence_Time__c (SF_COUNTER_FIELDS): one absolute record per agent and day."""
+
 from __future__ import annotations
 
 import json
@@ -6,13 +7,13 @@ from datetime import date
 
 import pytest
 import responses
+from sf_fake import SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
 from connector.auth import accounts
+from connector.parts import get_parts
 from connector.salesforce.counters import SalesforceCounterSync
 from connector.salesforce.status import status_text, sync_status
 from connector.store.models import DailyCounter
-from sf_fake import SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
-from connector.parts import get_parts
 
 DAY = date(2026, 3, 6)
 MAPPING = "calls_inbound_answered=Calls_Inbound_Answered__c, calls_ring_only=Calls_Ring_Only__c,logins=Logins__c"
@@ -41,9 +42,16 @@ def bodies(org) -> list[dict]:
 
 
 def counter_record(agent_id: str, inbound: int, ring_only: int, logins: int) -> dict:
-    return {"attributes": {"type": "Presence_Time__c"}, "Key__c": f"{agent_id}|2026-03-06|_counters",
-            "Agent__c": agent_id, "Date__c": "2026-03-06", "Presence_State__c": "Daily counters",
-            "Calls_Inbound_Answered__c": inbound, "Calls_Ring_Only__c": ring_only, "Logins__c": logins}
+    return {
+        "attributes": {"type": "Presence_Time__c"},
+        "Key__c": f"{agent_id}|2026-03-06|_counters",
+        "Agent__c": agent_id,
+        "Date__c": "2026-03-06",
+        "Presence_State__c": "Daily counters",
+        "Calls_Inbound_Answered__c": inbound,
+        "Calls_Ring_Only__c": ring_only,
+        "Logins__c": logins,
+    }
 
 
 def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the_totals(make_app, org):
@@ -63,7 +71,9 @@ def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the
     assert (report.written, report.pending) == (6, 6)
     status = sync_status(get_parts(app).salesforce)
     assert status["rows_pending"] == 0
-    assert "daily counters   : calls_inbound_answered -> Calls_Inbound_Answered__c, calls_ring_only" in status_text(status)
+    assert "daily counters   : calls_inbound_answered -> Calls_Inbound_Answered__c, calls_ring_only" in status_text(
+        status
+    )
 
 
 def test_counter_records_count_toward_the_200_records_per_call(make_app, org):
@@ -99,8 +109,10 @@ def test_unchanged_counters_make_no_call_and_a_change_resends_only_that_record(m
     clock.advance(60)
     report = sync.flush()
 
-    assert bodies(org)[-1] == {"allOrNone": False,
-                               "records": [counter_record("agent00000", inbound=4, ring_only=2, logins=0)]}
+    assert bodies(org)[-1] == {
+        "allOrNone": False,
+        "records": [counter_record("agent00000", inbound=4, ring_only=2, logins=0)],
+    }
     assert report.written == 1
     assert org.accepted["agent00000|2026-03-06|_counters"] == 2 and org.accepted["agent00001|2026-03-06|_counters"] == 1
 
@@ -153,13 +165,16 @@ def test_without_sf_counter_fields_no_counter_record_is_sent(make_app, org):
         assert s.query(SalesforceCounterSync).count() == 0
 
 
-@pytest.mark.parametrize("mapping, expected", [
-    ("calls_inbound=Calls_Inbound__c", "SF_COUNTER_FIELDS: unknown counter 'calls_inbound'"),
-    ("logins=Logins c", "SF_COUNTER_FIELDS: 'Logins c' for logins must be a field API name"),
-    ("logins", "SF_COUNTER_FIELDS: 'logins' must look like counter=Field__c"),
-    ("logins=Logins__c,calls_ring_only=Logins__c", "SF_COUNTER_FIELDS: Logins__c is mapped twice"),
-    ("logins=Seconds__c", "SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields"),
-])
+@pytest.mark.parametrize(
+    "mapping, expected",
+    [
+        ("calls_inbound=Calls_Inbound__c", "SF_COUNTER_FIELDS: unknown counter 'calls_inbound'"),
+        ("logins=Logins c", "SF_COUNTER_FIELDS: 'Logins c' for logins must be a field API name"),
+        ("logins", "SF_COUNTER_FIELDS: 'logins' must look like counter=Field__c"),
+        ("logins=Logins__c,calls_ring_only=Logins__c", "SF_COUNTER_FIELDS: Logins__c is mapped twice"),
+        ("logins=Seconds__c", "SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields"),
+    ],
+)
 def test_a_bad_counter_mapping_is_reported_naming_the_setting_and_nothing_is_sent(make_app, org, mapping, expected):
     app = make_app(**SF_ENV, SF_COUNTER_FIELDS=mapping)
     add_totals(get_parts(app), agents=1)

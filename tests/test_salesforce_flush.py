@@ -1,4 +1,5 @@
 """The flush of time per state into Presence_Time__c: batching, retries, parking, restarts."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,12 @@ import json
 import pytest
 import requests
 import responses
+from sf_fake import CLIENT_SECRET, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
 from connector.auth import accounts
+from connector.parts import get_parts
 from connector.salesforce.status import sync_status
 from connector.store.models import DailyTotal
-from sf_fake import CLIENT_SECRET, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
-from connector.parts import get_parts
 
 
 @pytest.fixture
@@ -42,9 +43,16 @@ def test_450_changed_totals_go_in_three_calls_of_at_most_200(sf_app, org):
     assert all(b["allOrNone"] is False for b in bodies)
     assert all(c.request.headers["Authorization"] == "Bearer 00Dxx!token-1" for c in org.upsert_calls())
     first = next(r for r in bodies[0]["records"] if r["Key__c"] == "agent00000|2026-03-06|ready")
-    assert first == {"attributes": {"type": "Presence_Time__c"}, "Key__c": "agent00000|2026-03-06|ready",
-                     "Agent__c": "agent00000", "Date__c": "2026-03-06", "Presence_State__c": "Ready for Calls",
-                     "Presence_Status__c": 1, "Reason_Code__c": "", "Seconds__c": 600}
+    assert first == {
+        "attributes": {"type": "Presence_Time__c"},
+        "Key__c": "agent00000|2026-03-06|ready",
+        "Agent__c": "agent00000",
+        "Date__c": "2026-03-06",
+        "Presence_State__c": "Ready for Calls",
+        "Presence_Status__c": 1,
+        "Reason_Code__c": "",
+        "Seconds__c": 600,
+    }
     assert sorted(org.records) == sorted(keys)
     assert (report.written, report.parked, report.calls) == (450, 0, 3)
     assert {t.synced_seconds for t in totals(parts).values()} == {600, 601, 602, 603, 604}
@@ -101,6 +109,7 @@ def test_503_for_several_runs_then_success_delivers_every_total_once_with_its_va
         assert report.written == 0 and "503" in report.error
         with parts.store.read() as s:
             from connector.salesforce.state import sync_state
+
             st = sync_state(s)
             waits.append((st.next_attempt_at - clock()).total_seconds())
         before = len(org.rsps.calls)
@@ -136,8 +145,9 @@ def test_one_bad_record_among_200_is_parked_and_the_other_199_are_written(sf_app
     assert status["parked"][0]["key"] == bad and "INVALID_CROSS_REFERENCE_KEY" in status["parked"][0]["reason"]
 
     with parts.store.write() as s:  # the parked total keeps growing: still not retried by the flush
-        s.query(DailyTotal).filter(DailyTotal.agent_id == "agent00003", DailyTotal.state_id == "break") \
-            .one().seconds += 50
+        s.query(DailyTotal).filter(
+            DailyTotal.agent_id == "agent00003", DailyTotal.state_id == "break"
+        ).one().seconds += 50
     clock.advance(60)
     get_parts(sf_app).salesforce.flush()
     assert len(org.upsert_calls()) == 1
@@ -230,8 +240,9 @@ def test_api_usage_from_sforce_limit_info_is_kept(sf_app, org):
 def test_user_lookup_is_filled_from_the_agents_salesforce_user_id(sf_app, org, clock):
     parts = get_parts(sf_app)
     add_totals(parts, agents=1, states=("ready",))
-    accounts.add_agent(parts.store, {"id": "agent00000", "salesforce_user_id": "005000000000001AAA"}, clock(),
-                       update=True)
+    accounts.add_agent(
+        parts.store, {"id": "agent00000", "salesforce_user_id": "005000000000001AAA"}, clock(), update=True
+    )
     get_parts(sf_app).salesforce.flush()
     assert org.records["agent00000|2026-03-06|ready"]["User__c"] == "005000000000001AAA"
 
@@ -240,6 +251,7 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
     import dataclasses
 
     from connector.presence.config import load_config
+
     parts = get_parts(sf_app)
     add_totals(parts, agents=1, states=("ready",))
     sync = get_parts(sf_app).salesforce
@@ -255,8 +267,11 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
     clock.advance(30)
     assert sync.tick().written == 1
     config = load_config("default")
-    parts.configs.apply(dataclasses.replace(config, options=dataclasses.replace(
-        config.options, tracking_interval_seconds=15)), created_by="test", origin="test")
+    parts.configs.apply(
+        dataclasses.replace(config, options=dataclasses.replace(config.options, tracking_interval_seconds=15)),
+        created_by="test",
+        origin="test",
+    )
     bump()
     clock.advance(15)
     assert sync.tick().written == 1  # the new interval applies without a restart
@@ -265,8 +280,12 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
 def test_a_refused_login_is_reported_without_the_secret(sf_app, caplog):
     add_totals(get_parts(sf_app), agents=1)
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.POST, TOKEN_URL, status=400,
-                 json={"error": "invalid_client", "error_description": "invalid client credentials"})
+        rsps.add(
+            responses.POST,
+            TOKEN_URL,
+            status=400,
+            json={"error": "invalid_client", "error_description": "invalid client credentials"},
+        )
         report = get_parts(sf_app).salesforce.flush()
     status = sync_status(get_parts(sf_app).salesforce)
     assert "invalid_client" in report.error and "invalid_client" in status["last_error"]
@@ -279,8 +298,10 @@ def test_timeouts_and_dropped_connections_are_retried_and_nothing_is_dropped(sf_
     parts = get_parts(sf_app)
     keys = add_totals(parts, agents=2)
     sync = get_parts(sf_app).salesforce
-    org.fail_next = [(0, requests.exceptions.ReadTimeout("read timed out")),
-                     (0, requests.exceptions.ConnectionError("connection reset"))]
+    org.fail_next = [
+        (0, requests.exceptions.ReadTimeout("read timed out")),
+        (0, requests.exceptions.ConnectionError("connection reset")),
+    ]
     first = sync.flush()
     clock.advance(60)
     second = sync.flush()

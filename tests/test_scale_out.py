@@ -4,6 +4,7 @@ Real processes: three ``presence-connector serve`` on a throwaway PostgreSQL ser
 receiver for the webhook adapter, changes sent round-robin, one instance killed with SIGKILL in the
 middle of the run.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -40,8 +41,12 @@ def receiver():
 def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(postgres, tmp_path, receiver):
     url = postgres.new_database()
     agents = [f"agent{n}" for n in range(6)]
-    cluster = Cluster(url, tmp_path, receiver.url, {"CONNECTOR_PRESENCE_CONFIG": str(wrap_up_config(tmp_path)),
-                                                   "CONNECTOR_DISPATCH_LEASE": "2"})
+    cluster = Cluster(
+        url,
+        tmp_path,
+        receiver.url,
+        {"CONNECTOR_PRESENCE_CONFIG": str(wrap_up_config(tmp_path)), "CONNECTOR_DISPATCH_LEASE": "2"},
+    )
     token = cluster.prepare(agents)
     try:
         urls = cluster.start(3)
@@ -56,8 +61,13 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
             if killed.is_set() and base == urls[0]:
                 base = urls[1 + n % 2]  # the load balancer takes the dead instance out
             try:
-                reply = requests.request(method, f"{base}/api/v1/agents/{agent}{path}", json=body, timeout=10,
-                                         headers={"Authorization": f"Bearer {token}"})
+                reply = requests.request(
+                    method,
+                    f"{base}/api/v1/agents/{agent}{path}",
+                    json=body,
+                    timeout=10,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
             except requests.RequestException:
                 return False
             assert reply.status_code == 200, reply.text
@@ -82,8 +92,12 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
 
         # a timed rule: a call ends, wrap-up (1 s) ends on whichever instance sweeps first, once
         assert call("agent0", "POST", "/calls", {"call_id": "c1", "event": "started", "direction": "inbound"})
-        assert call("agent0", "POST", "/calls", {"call_id": "c1", "event": "ended", "direction": "inbound",
-                                                  "duration_seconds": 30})
+        assert call(
+            "agent0",
+            "POST",
+            "/calls",
+            {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 30},
+        )
         accepted["agent0"] += ["on-a-call", "wrap-up", "ready"]
 
         last = {a: accepted[a][-1] for a in agents}
@@ -94,8 +108,9 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
                 stored = defaultdict(list)
                 for agent, state in conn.execute(text("SELECT agent_id, state_id FROM state_intervals ORDER BY id")):
                     stored[agent].append(state)
-                pending = conn.execute(text(
-                    "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND NOT superseded")).scalar()
+                pending = conn.execute(
+                    text("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND NOT superseded")
+                ).scalar()
             return stored, pending
 
         def all_delivered():
@@ -143,8 +158,9 @@ def test_a_second_serve_on_the_same_sqlite_file_is_refused_with_a_clear_message(
     cluster.prepare(["edred"])
     try:
         cluster.start(1)
-        second = subprocess.run([CLI, "serve", "--port", "0"], env=cluster.env, cwd=tmp_path, capture_output=True,
-                                text=True, timeout=60)
+        second = subprocess.run(
+            [CLI, "serve", "--port", "0"], env=cluster.env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
         assert second.returncode == 2
         assert "another `presence-connector serve` is already running on" in second.stderr
         assert "PostgreSQL" in second.stderr

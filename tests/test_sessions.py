@@ -2,25 +2,26 @@
 
 The timed rules (inactivity, connection loss, scheduled log off) also survive a restart.
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from connector.auth import accounts
-from connector.reports import queries as reports
-from connector.presence.engine import AgentSession, Engine, LogonEvent, LogonSource, SessionEnded, StateChanged
 from connector.errors import Conflict
-from connector.presence.config import load_preset
-from connector.presence.model import PresenceConfig
-from connector.store.models import OutboxRow
 from connector.parts import get_parts
+from connector.presence.config import load_preset
+from connector.presence.engine import AgentSession, Engine, LogonEvent, LogonSource, SessionEnded, StateChanged
+from connector.presence.model import PresenceConfig
+from connector.reports import queries as reports
+from connector.store.models import OutboxRow
 
-T0 = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 
 
 def configured(preset: str = "default", **session) -> PresenceConfig:
@@ -33,33 +34,43 @@ def apply(parts, config: PresenceConfig) -> None:
 
 
 def released(decision) -> list[tuple[str, str]]:
-    return [(e.logon_source, e.device) for e in decision.effects if isinstance(e, LogonEvent) and e.action == "Released"]
+    return [
+        (e.logon_source, e.device) for e in decision.effects if isinstance(e, LogonEvent) and e.action == "Released"
+    ]
 
 
 # -- logon sources and the export ---------------------------------------------------------------
+
 
 def test_seed_example_softphone_and_paired_device_are_two_acquired_events(api, clock):
     api.agent("edred", extension="3000")
     integration = api.token("integration")
     api.call("POST", "/api/v1/agents/edred/login", api.token("agent", "edred"), {"device": "browser-1"})
     clock.advance(250)
-    r = api.call("POST", "/api/v1/agents/edred/login", integration,
-                 {"logon_source": "Paired Device", "device": "deskphone-3000"})
+    r = api.call(
+        "POST", "/api/v1/agents/edred/login", integration, {"logon_source": "Paired Device", "device": "deskphone-3000"}
+    )
     assert r.status_code == 200 and len(r.json["logons"]) == 2
     admin = api.token("admin")
     events = api.call("GET", "/api/v1/logon-events", admin).json["events"]
-    assert [(e["action"], e["logon_source"]) for e in events] == [("Acquired", "Softphone"), ("Acquired", "Paired Device")]
+    assert [(e["action"], e["logon_source"]) for e in events] == [
+        ("Acquired", "Softphone"),
+        ("Acquired", "Paired Device"),
+    ]
     only_paired = api.call("GET", "/api/v1/logon-events?include=Paired%20Device", admin).json["events"]
     assert [(e["agent_id"], e["logon_source"]) for e in only_paired] == [("edred", "Paired Device")]
-    csv_text = api.client.get("/api/v1/logon-events?exclude=Softphone",
-                              headers={**admin, "Accept": "text/csv"}).get_data(as_text=True)
+    csv_text = api.client.get(
+        "/api/v1/logon-events?exclude=Softphone", headers={**admin, "Accept": "text/csv"}
+    ).get_data(as_text=True)
     assert csv_text.splitlines()[0] == "at,agent_id,agent_name,action,logon_source,device,actor"
     assert len(csv_text.splitlines()) == 2 and "Paired Device" in csv_text
 
 
 def test_export_cli_filters_logon_sources(make_app, clock, tmp_path, monkeypatch):
     from click.testing import CliRunner
+
     from connector.cli import main
+
     app = make_app()
     parts = get_parts(app)
     accounts.add_agent(parts.store, {"id": "edred"}, clock())
@@ -70,11 +81,28 @@ def test_export_cli_filters_logon_sources(make_app, clock, tmp_path, monkeypatch
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", str(parts.settings.database_url))
     monkeypatch.setenv("CONNECTOR_INSTANCE_PATH", str(tmp_path / "instance"))
     assert parts.service.scheduled_logoff() == 1
-    out = CliRunner().invoke(main, ["export", "logon-events", "--from", "2026-03-06", "--to", "2026-03-06",
-                                    "--include", "Softphone", "--include", "Scheduled Log Off",
-                                    "--exclude", "Scheduled Log Off", "--format", "json"])
+    out = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "logon-events",
+            "--from",
+            "2026-03-06",
+            "--to",
+            "2026-03-06",
+            "--include",
+            "Softphone",
+            "--include",
+            "Scheduled Log Off",
+            "--exclude",
+            "Scheduled Log Off",
+            "--format",
+            "json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     import json
+
     rows = json.loads(out.output)
     assert [(r["action"], r["logon_source"]) for r in rows] == [("Acquired", "Softphone")]
 
@@ -92,6 +120,7 @@ def test_time_in_session_is_derived_from_the_events(api, clock):
 
 
 # -- inactivity ---------------------------------------------------------------------------------
+
 
 def test_engine_logs_out_after_the_inactivity_time_at_the_moment_it_lapsed():
     engine = Engine(configured(inactivity_logout_seconds=600, heartbeat_grace_seconds=0))
@@ -123,6 +152,7 @@ def test_inactivity_sweep_logs_out_through_the_api_and_after_a_restart(make_app,
 
 
 # -- duplicate login ----------------------------------------------------------------------------
+
 
 def test_engine_duplicate_login_reject_names_where_the_agent_is_logged_in():
     engine = Engine(configured(duplicate_login="reject"))
@@ -157,10 +187,13 @@ def test_api_duplicate_login_409_then_takeover(api, parts):
     ended = [e for e in iter(lambda: subscription.get(0.01), None) if e["event"] == "session_ended"]
     assert ended and ended[0]["data"]["device"] == "browser-A"
     events = api.call("GET", "/api/v1/logon-events", api.token("admin")).json["events"]
-    assert ("Released", "Duplicate Login", "browser-A") in {(e["action"], e["logon_source"], e["device"]) for e in events}
+    assert ("Released", "Duplicate Login", "browser-A") in {
+        (e["action"], e["logon_source"], e["device"]) for e in events
+    }
 
 
 # -- logout precondition ------------------------------------------------------------------------
+
 
 def test_logout_only_from_not_ready_like_ipcc(api, parts):
     apply(parts, configured(logout_allowed_statuses=(4,)))  # only from DND (Not Ready)
@@ -179,12 +212,15 @@ def test_logout_only_from_not_ready_like_ipcc(api, parts):
 
 # -- connection loss ----------------------------------------------------------------------------
 
+
 def test_engine_connection_loss_goes_offline_then_back_or_out():
     engine = Engine(configured(heartbeat_grace_seconds=60, reconnect_window_seconds=120))
     s = engine.login(AgentSession("edred"), T0, LogonSource.SOFTPHONE, "browser-A").session
     s = engine.set_state(s, T0 + timedelta(seconds=10), "break").session
     d = engine.settle(s, T0 + timedelta(seconds=80))
-    assert [e.current.id for e in d.state_changes] == ["offline"] and d.state_changes[0].at == T0 + timedelta(seconds=70)
+    assert [e.current.id for e in d.state_changes] == ["offline"] and d.state_changes[0].at == T0 + timedelta(
+        seconds=70
+    )
     back = engine.heartbeat(d.session, T0 + timedelta(seconds=100))
     assert back.session.state_id == "break" and back.session.connection_lost_at is None
     gone = engine.settle(d.session, T0 + timedelta(seconds=500))
@@ -222,6 +258,7 @@ def test_connection_loss_through_the_api_tracks_offline_time_and_survives_a_rest
 
 # -- scheduled log off --------------------------------------------------------------------------
 
+
 def test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_restart(make_app, clock):
     app = make_app(CONNECTOR_TIMEZONE="Europe/Berlin")
     parts = get_parts(app)
@@ -229,10 +266,10 @@ def test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_r
     for agent_id in ("edred", "amira"):
         accounts.add_agent(parts.store, {"id": agent_id}, clock())
         parts.service.login(agent_id, LogonSource.PAIRED_DEVICE, f"deskphone-{agent_id}")
-    clock.now = datetime(2026, 3, 6, 16, 55, tzinfo=timezone.utc)  # 17:55 in Berlin
+    clock.now = datetime(2026, 3, 6, 16, 55, tzinfo=UTC)  # 17:55 in Berlin
     parts.service.call_event("amira", "c1", "started", "inbound")
     assert parts.service.scheduled_logoff() == 0  # not yet 18:00
-    clock.now = datetime(2026, 3, 6, 17, 0, 40, tzinfo=timezone.utc)  # 18:00:40
+    clock.now = datetime(2026, 3, 6, 17, 0, 40, tzinfo=UTC)  # 18:00:40
     assert parts.service.scheduled_logoff() == 1  # edred; amira is on a call
     assert parts.service.presence("amira")["logoff_pending"] is True
     assert parts.service.scheduled_logoff() == 0  # does not fire twice
@@ -244,13 +281,17 @@ def test_scheduled_log_off_once_skips_callers_until_the_call_ends_and_survives_r
     parts.store.dispose()
     restarted = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
     assert restarted.service.scheduled_logoff() == 0  # the restart does not log edred off again
-    events = reports.logon_events(restarted.reads, clock().date(), clock().date(),
-                                  include=[LogonSource.SCHEDULED_LOG_OFF])
-    assert [(e["agent_id"], e["at"]) for e in events] == [("edred", "2026-03-06T17:00:00Z"),
-                                                          ("amira", "2026-03-06T17:02:40Z")]
+    events = reports.logon_events(
+        restarted.reads, clock().date(), clock().date(), include=[LogonSource.SCHEDULED_LOG_OFF]
+    )
+    assert [(e["agent_id"], e["at"]) for e in events] == [
+        ("edred", "2026-03-06T17:00:00Z"),
+        ("amira", "2026-03-06T17:02:40Z"),
+    ]
 
 
 # -- PBX short-code login -----------------------------------------------------------------------
+
 
 def test_pbx_short_code_login_checks_the_pin_and_sends_no_code_back_to_the_pbx(api, parts):
     api.agent("edred", extension="3000", pin="73915")
@@ -288,6 +329,7 @@ def test_softphone_login_sends_the_pbx_login_code_with_a_sealed_pin_shown_nowher
         assert [row.kind for row in rows] == ["login", "presence", "presence", "presence", "logout"]
         assert rows[0].payload["extension"] == "3000"
         from connector.auth.hashing import unseal
+
         assert unseal(rows[0].payload["pin_sealed"], parts.settings.secret_key) == "73915"
     export = api.client.get("/api/v1/logon-events", headers={**api.token("admin"), "Accept": "text/csv"})
     db_bytes = (tmp_path / "presence.db").read_bytes() + (tmp_path / "presence.db-wal").read_bytes()
@@ -297,21 +339,35 @@ def test_softphone_login_sends_the_pbx_login_code_with_a_sealed_pin_shown_nowher
 
 # -- counters -----------------------------------------------------------------------------------
 
+
 def test_instantaneous_counters_per_agent_per_day(api, clock):
     api.agent("edred")
     token, pbx = api.token("agent", "edred"), api.token("integration")
     api.call("POST", "/api/v1/agents/edred/login", token)
     for n, (direction, duration) in enumerate([("inbound", 60), ("inbound", 0), ("outbound", 30), ("internal", 20)]):
-        api.call("POST", "/api/v1/agents/edred/calls", pbx, {"call_id": f"c{n}", "event": "started", "direction": direction})
+        api.call(
+            "POST", "/api/v1/agents/edred/calls", pbx, {"call_id": f"c{n}", "event": "started", "direction": direction}
+        )
         clock.advance(10)
-        api.call("POST", "/api/v1/agents/edred/calls", pbx,
-                 {"call_id": f"c{n}", "event": "ended", "direction": direction, "duration_seconds": duration})
+        api.call(
+            "POST",
+            "/api/v1/agents/edred/calls",
+            pbx,
+            {"call_id": f"c{n}", "event": "ended", "direction": direction, "duration_seconds": duration},
+        )
         if n == 0:
             api.call("POST", "/api/v1/agents/edred/wrap-up/extend", token, {"seconds": 30})
         clock.advance(120)
         api.call("POST", "/api/v1/agents/edred/heartbeat", token)
     stats = api.call("GET", "/api/v1/agents/edred/stats?date=2026-03-06", token).json["counters"]
-    assert stats == {"calls_inbound_answered": 1, "calls_outbound_answered": 1, "calls_internal_answered": 1,
-                     "calls_ring_only": 1, "wrap_ups_completed": 2, "wrap_ups_extended": 1, "logins": 1}
+    assert stats == {
+        "calls_inbound_answered": 1,
+        "calls_outbound_answered": 1,
+        "calls_internal_answered": 1,
+        "calls_ring_only": 1,
+        "wrap_ups_completed": 2,
+        "wrap_ups_extended": 1,
+        "logins": 1,
+    }
     r = api.call("GET", "/api/v1/agents/edred/stats?date=06.03.2026", token)
     assert r.status_code == 422 and r.json["error"]["field"] == "date"

@@ -1,4 +1,5 @@
 """Skype for Business through UCWA, faked at the HTTP layer, delivered by the real dispatcher."""
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,31 @@ def skype(tmp_path) -> SkypeAdapter:
 
 def ucwa(presence_status: int = 204):
     responses.get(DISCOVER, json={"_links": {"self": {"href": DISCOVER}, "user": {"href": USER}}})
-    responses.get(USER, status=401, headers={"WWW-Authenticate": f'Bearer trusted_issuers="", client_id="00000004", '
-                                                                 f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
+    responses.get(
+        USER,
+        status=401,
+        headers={
+            "WWW-Authenticate": f'Bearer trusted_issuers="", client_id="00000004", '
+            f'MsRtcOAuth href="{TICKET}",grant_type="password"'
+        },
+    )
     responses.post(TICKET, json={"access_token": "cwt=AAEB", "expires_in": 28800, "token_type": "Bearer"})
     responses.get(USER, json={"_links": {"applications": {"href": APPS}}})
-    responses.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-                                           "_embedded": {"me": {"_links": {"makeMeAvailable": {
-                                               "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
+    responses.post(
+        APPS,
+        status=201,
+        json={
+            "_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
+            "_embedded": {
+                "me": {"_links": {"makeMeAvailable": {"href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}
+            },
+        },
+    )
     responses.post(APP + "/me/makeMeAvailable", status=204)
-    responses.get(APP, json={"_embedded": {"me": {"_links": {"presence": {
-        "href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}})
+    responses.get(
+        APP,
+        json={"_embedded": {"me": {"_links": {"presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}},
+    )
     responses.post(APP + "/me/presence", status=presence_status)
 
 
@@ -52,8 +68,16 @@ def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
     parts.service.logout("edred", "Softphone")
     dispatcher.drain()
     calls = [(c.request.method, c.request.url) for c in responses.calls]
-    assert calls[:8] == [("GET", DISCOVER), ("GET", USER), ("POST", TICKET), ("GET", USER), ("POST", APPS),
-                         ("POST", APP + "/me/makeMeAvailable"), ("GET", APP), ("POST", APP + "/me/presence")]
+    assert calls[:8] == [
+        ("GET", DISCOVER),
+        ("GET", USER),
+        ("POST", TICKET),
+        ("GET", USER),
+        ("POST", APPS),
+        ("POST", APP + "/me/makeMeAvailable"),
+        ("GET", APP),
+        ("POST", APP + "/me/presence"),
+    ]
     ticket = responses.calls[2].request.body
     assert "grant_type=password" in ticket and "username=edred%40example.com" in ticket
     created = json.loads(responses.calls[4].request.body)
@@ -68,6 +92,7 @@ def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
 @responses.activate
 def test_an_expired_application_is_created_again(tmp_path):
     from adapters.base import AgentInfo, Change
+
     adapter = skype(tmp_path)
     ucwa()
     agent = AgentInfo("edred", email="edred@example.com")
@@ -114,15 +139,24 @@ POOL2_TICKET = "https://lync2.example.com/WebTicket/oauthtoken"
 
 def test_an_unquoted_msrtcoauth_href_as_in_the_ucwa_docs_is_understood(tmp_path):
     from adapters.base import AgentInfo, Change
+
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
         # "WWW-Authenticate: MsRtcOAuth href=https://contoso.com/WebTicket/oauthtoken,grant_type=..." (Authentication in UCWA)
-        rsps.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href={TICKET},grant_type='
-                                                                '"urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'})
+        rsps.get(
+            USER,
+            status=401,
+            headers={
+                "WWW-Authenticate": f"MsRtcOAuth href={TICKET},grant_type="
+                '"urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'
+            },
+        )
         rsps.post(TICKET, status=400, json={"error": "invalid_grant"})
         with pytest.raises(Exception) as caught:
-            skype(tmp_path).push(AgentInfo("edred", email="edred@example.com"),
-                                 Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+            skype(tmp_path).push(
+                AgentInfo("edred", email="edred@example.com"),
+                Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}),
+            )
         assert str(caught.value) == "Skype for Business refused the password of 'edred@example.com'"
         assert [c.request.url for c in rsps.calls][-1] == TICKET  # the web ticket service was found
 
@@ -130,6 +164,7 @@ def test_an_unquoted_msrtcoauth_href_as_in_the_ucwa_docs_is_understood(tmp_path)
 @responses.activate
 def test_a_user_homed_on_another_pool_is_followed_through_the_redirect(tmp_path):
     from adapters.base import AgentInfo, Change
+
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
     responses.post(TICKET, json={"access_token": "cwt=POOL1", "expires_in": 28800})
@@ -138,15 +173,26 @@ def test_a_user_homed_on_another_pool_is_followed_through_the_redirect(tmp_path)
     responses.get(POOL2_USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{POOL2_TICKET}"'})
     responses.post(POOL2_TICKET, json={"access_token": "cwt=AAEB", "expires_in": 28800})
     responses.get(POOL2_USER, json={"_links": {"applications": {"href": APPS}}})
-    responses.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-                                           "_embedded": {"me": {"_links": {"makeMeAvailable": {
-                                               "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
+    responses.post(
+        APPS,
+        status=201,
+        json={
+            "_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
+            "_embedded": {
+                "me": {"_links": {"makeMeAvailable": {"href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}
+            },
+        },
+    )
     responses.post(APP + "/me/makeMeAvailable", status=204)
-    responses.get(APP, json={"_embedded": {"me": {"_links": {"presence": {
-        "href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}})
+    responses.get(
+        APP,
+        json={"_embedded": {"me": {"_links": {"presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}},
+    )
     responses.post(APP + "/me/presence", status=204)
-    skype(tmp_path).push(AgentInfo("edred", email="edred@example.com"),
-                         Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+    skype(tmp_path).push(
+        AgentInfo("edred", email="edred@example.com"),
+        Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}),
+    )
     presence = [c for c in responses.calls if c.request.url == APP + "/me/presence"]
     assert len(presence) == 1 and presence[0].request.headers["Authorization"] == "Bearer cwt=AAEB"
 
@@ -214,18 +260,27 @@ def test_a_signed_in_agent_stays_online_through_activity_reports(make_app, tmp_p
 
 def test_the_event_channel_is_held_and_followed_while_the_agent_is_signed_in(tmp_path):
     import threading
+
     from adapters.base import AgentInfo, Change
+
     adapter = skype(tmp_path)
     events_url = APP + "/events"
     held = threading.Event()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         ucwa_links(rsps, app_links={"events": {"href": "/ucwa/oauth/v1/applications/101/events?ack=1"}})
-        rsps.add_callback(responses.GET, events_url,
-                          callback=lambda r: (held.set(), (200, {}, json.dumps(
-                              {"_links": {"next": {"href": "/ucwa/oauth/v1/applications/101/events?ack=2"}}})))[1])
+        rsps.add_callback(
+            responses.GET,
+            events_url,
+            callback=lambda r: (
+                held.set(),
+                (200, {}, json.dumps({"_links": {"next": {"href": "/ucwa/oauth/v1/applications/101/events?ack=2"}}})),
+            )[1],
+        )
         rsps.post(APP + "/me/presence", status=204)
-        adapter.push(AgentInfo("edred", email="edred@example.com"),
-                     Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+        adapter.push(
+            AgentInfo("edred", email="edred@example.com"),
+            Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}),
+        )
         assert held.wait(3)
         deadline = __import__("time").monotonic() + 3
         while not any("ack=2" in c.request.url for c in rsps.calls) and __import__("time").monotonic() < deadline:
@@ -247,9 +302,25 @@ def ucwa_links(rsps=None, me_extra: dict | None = None, app_links: dict | None =
     r.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}"'})
     r.post(TICKET, json={"access_token": "cwt=AAEB"})
     r.get(USER, json={"_links": {"applications": {"href": APPS}}})
-    r.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-                                   "_embedded": {"me": {"_links": {"makeMeAvailable": {
-                                       "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
+    r.post(
+        APPS,
+        status=201,
+        json={
+            "_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
+            "_embedded": {
+                "me": {"_links": {"makeMeAvailable": {"href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}
+            },
+        },
+    )
     r.post(APP + "/me/makeMeAvailable", status=204)
-    r.get(APP, json={"_links": app_links or {}, "_embedded": {"me": {"_links": {
-        "presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}, **(me_extra or {})}}}})
+    r.get(
+        APP,
+        json={
+            "_links": app_links or {},
+            "_embedded": {
+                "me": {
+                    "_links": {"presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}, **(me_extra or {})}
+                }
+            },
+        },
+    )

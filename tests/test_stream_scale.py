@@ -1,5 +1,6 @@
 """Event streams as `serve` runs them (uvicorn + connector.serve.asgi): resume, the per-principal cap, several
 instances on one PostgreSQL database, and a burst of connections."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,12 +10,12 @@ import time
 import pytest
 import requests
 from sqlalchemy import select
+from web_server import asgi_server
 
 from connector.auth import accounts
 from connector.clock import utc_now
 from connector.parts import get_parts
 from connector.store.models import EventRow
-from web_server import asgi_server
 
 
 class Events:
@@ -51,8 +52,9 @@ class Events:
 
 
 def open_stream(base: str, token: str, **headers) -> Events:
-    response = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}", **headers},
-                            stream=True, timeout=10)
+    response = requests.get(
+        f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}", **headers}, stream=True, timeout=10
+    )
     assert response.status_code == 200, response.text
     return Events(response)
 
@@ -93,8 +95,12 @@ def test_a_stream_resumes_with_last_event_id_and_gets_the_change_made_while_disc
         resumed.close()
 
         # an agent's page resumes with ?lastEventId= (a new EventSource cannot set the header): its own events only
-        own = requests.get(f"{base}/api/v1/events?lastEventId={last_id}", stream=True, timeout=10,
-                           headers={"Authorization": f"Bearer {amira}"})
+        own = requests.get(
+            f"{base}/api/v1/events?lastEventId={last_id}",
+            stream=True,
+            timeout=10,
+            headers={"Authorization": f"Bearer {amira}"},
+        )
         mine = Events(own).until(lambda e: e[1] == "agent")
         assert {d.get("agent_id", d.get("id")) for _, _, d in mine} == {"amira"}
         own.close()
@@ -112,8 +118,11 @@ def test_the_retention_prune_deletes_exactly_the_events_older_than_the_window(ma
 
     def kept() -> list[tuple[str, int]]:
         with parts.store.read() as s:
-            return [(row.agent_id, round((clock() - row.created_at).total_seconds() / 60))
-                    for row in s.execute(select(EventRow).order_by(EventRow.id)).scalars()]
+            return [
+                (row.agent_id, round((clock() - row.created_at).total_seconds() / 60))
+                for row in s.execute(select(EventRow).order_by(EventRow.id)).scalars()
+            ]
+
     before = kept()
     assert parts.bus.prune() == sum(1 for _, age in before if age > 60) > 0
     assert kept() == [(agent, age) for agent, age in before if age <= 60] and kept()
@@ -149,8 +158,7 @@ def test_the_per_principal_cap_answers_503_with_a_clear_json_error(make_app):
     other = accounts.create_token(parts.store, "supervisor", utc_now(), name="wallboard")
     with asgi_server(app) as base:
         first, second = open_stream(base, supervisor), open_stream(base, supervisor)
-        refused = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"},
-                               timeout=10)
+        refused = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"}, timeout=10)
         assert refused.status_code == 503
         error = refused.json()["error"]
         assert error["code"] == "too_many_streams" and "CONNECTOR_STREAMS_PER_PRINCIPAL" in error["message"]
@@ -162,8 +170,9 @@ def test_the_per_principal_cap_answers_503_with_a_clear_json_error(make_app):
         first.close()
         deadline = time.monotonic() + 5
         while True:
-            again = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"},
-                                 stream=True, timeout=10)
+            again = requests.get(
+                f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"}, stream=True, timeout=10
+            )
             if again.status_code == 200 or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
@@ -180,8 +189,10 @@ def test_a_burst_of_300_connections_all_get_answers(make_app):
     tokens = [accounts.create_token(parts.store, "supervisor", utc_now(), name=f"wall{i}") for i in range(15)]
 
     async def burst(base: str) -> list[int]:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                         timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=60)
+        ) as session:
+
             async def stream(token: str) -> int:
                 async with session.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as r:
                     while b"event: snapshot" not in await r.content.readuntil(b"\n\n"):

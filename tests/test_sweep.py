@@ -2,18 +2,18 @@
 PostgreSQL database each due session is settled by exactly one of them, a session another transaction
 holds is passed over without waiting, and a session whose decision fails does not stop the others
 (SQLite here; PostgreSQL too, see test_postgres)."""
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
 
-import pytest
 from sqlalchemy import create_engine, select, text
 
 from connector.auth import accounts
-from connector.presence.engine import Engine
 from connector.parts import get_parts
+from connector.presence.engine import Engine
 from connector.store.models import AgentSessionRow, DailyCounter, StateInterval
 
 
@@ -32,8 +32,12 @@ def _stored(store) -> tuple[dict[str, list[str]], Counter, dict[str, str]]:
         intervals: dict[str, list[str]] = {}
         for iv in s.execute(select(StateInterval).order_by(StateInterval.id)).scalars():
             intervals.setdefault(iv.agent_id, []).append(iv.state_id)
-        completed = Counter({c.agent_id: c.count for c in s.execute(
-            select(DailyCounter).where(DailyCounter.counter == "wrap_ups_completed")).scalars()})
+        completed = Counter(
+            {
+                c.agent_id: c.count
+                for c in s.execute(select(DailyCounter).where(DailyCounter.counter == "wrap_ups_completed")).scalars()
+            }
+        )
         states = {r.agent_id: r.state_id for r in s.execute(select(AgentSessionRow)).scalars()}
     return intervals, completed, states
 
@@ -47,6 +51,7 @@ def _watch(service, seen: list[str]) -> None:
         if decision.state_changes:
             seen.append(agent.id)
         return rows
+
     service._writer.record = recording
 
 

@@ -1,12 +1,13 @@
 """The admin pages' endpoints: presence config editor, users, agents and tokens (test client)."""
+
 from __future__ import annotations
 
-import yaml
 import pytest
+import yaml
+from test_web_routes import PASSWORD, pin_sign_in, sign_in
 
 from connector.auth import accounts
 from connector.presence.config import load_preset
-from test_web_routes import PASSWORD, pin_sign_in, sign_in
 
 
 @pytest.fixture
@@ -17,6 +18,7 @@ def admin(client, parts, api):
 
     def call(method: str, path: str, json=None):
         return client.open(path, method=method, json=json, headers={"X-CSRF-Token": token})
+
     return call
 
 
@@ -28,9 +30,15 @@ def test_editor_refuses_a_bad_reason_code_with_the_config_validate_problem_and_k
         res = admin("POST", path, {"config": config})
         assert res.status_code == 422
         problems = res.get_json()["error"]["problems"]
-        assert problems == [{"file": "admin editor", "state": "ready", "field": "reason_code",
-                             "why": "'*60abc' may contain only dial characters 0-9 * # + , "
-                                    "and the placeholders {extension} and {pin}"}]
+        assert problems == [
+            {
+                "file": "admin editor",
+                "state": "ready",
+                "field": "reason_code",
+                "why": "'*60abc' may contain only dial characters 0-9 * # + , "
+                "and the placeholders {extension} and {pin}",
+            }
+        ]
     assert parts.configs.history(1)[0]["version"] == before
 
 
@@ -49,8 +57,9 @@ def test_import_of_a_preset_or_yaml_fills_the_editor_without_applying(admin, par
     before = parts.configs.history(1)[0]["version"]
     res = admin("POST", "/admin/api/config/import", {"preset": "avaya_ip_office"})
     assert res.get_json()["config"]["options"]["login_code"] == "*35*{extension}*{pin}#"
-    bad = admin("POST", "/admin/api/config/import", {"yaml": "states: [{id: x, label: X, status: 9}]",
-                                                     "filename": "mine.yaml"})
+    bad = admin(
+        "POST", "/admin/api/config/import", {"yaml": "states: [{id: x, label: X, status: 9}]", "filename": "mine.yaml"}
+    )
     assert bad.status_code == 422
     assert bad.get_json()["error"]["problems"][0]["file"] == "mine.yaml"
     unknown = admin("POST", "/admin/api/config/import", {"preset": "nope"})
@@ -65,7 +74,10 @@ def test_export_downloads_the_active_config_as_yaml(admin):
 
 
 def test_admin_creates_a_user_and_an_agent_and_resets_a_pin(admin, parts):
-    assert admin("POST", "/admin/api/users", {"username": "sue", "password": PASSWORD, "role": "supervisor"}).status_code == 201
+    assert (
+        admin("POST", "/admin/api/users", {"username": "sue", "password": PASSWORD, "role": "supervisor"}).status_code
+        == 201
+    )
     assert accounts.authenticate_user(parts.store, "sue", PASSWORD).role == "supervisor"
     short = admin("POST", "/admin/api/users", {"username": "bob", "password": "short", "role": "agent"})
     assert short.status_code == 422 and short.get_json()["error"]["field"] == "password"
@@ -107,24 +119,40 @@ def test_a_token_is_shown_once_and_stops_working_when_revoked(admin, api):
 
 def test_admin_edits_an_agents_details_and_the_change_is_logged_with_who(admin, parts, caplog):
     caplog.set_level("INFO", logger="connector.auth.accounts")
-    res = admin("PATCH", "/admin/api/agents/edred", {"name": "Edred Jones", "team": "Retention", "extension": "2001",
-                                                      "email": "edred@acme.example",
-                                                      "salesforce_user_id": "005Hs00000ABCDE"})
+    res = admin(
+        "PATCH",
+        "/admin/api/agents/edred",
+        {
+            "name": "Edred Jones",
+            "team": "Retention",
+            "extension": "2001",
+            "email": "edred@acme.example",
+            "salesforce_user_id": "005Hs00000ABCDE",
+        },
+    )
     assert res.status_code == 200
     listed = {a["id"]: a for a in admin("GET", "/admin/api/accounts").get_json()["agents"]}["edred"]
     assert (listed["name"], listed["team"], listed["extension"], listed["email"], listed["salesforce_user_id"]) == (
-        "Edred Jones", "Retention", "2001", "edred@acme.example", "005Hs00000ABCDE")
+        "Edred Jones",
+        "Retention",
+        "2001",
+        "edred@acme.example",
+        "005Hs00000ABCDE",
+    )
     assert "agent edred edited by ada: name, team, extension, email, salesforce_user_id" in caplog.text
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"salesforce_user_id": "not-a-user"}, "salesforce_user_id"),
-    ({"extension": "12ab"}, "extension"),
-    ({"email": "nobody"}, "email"),
-    ({"name": ""}, "name"),
-    ({"pin": "9999"}, "pin"),          # the PIN has its own reset
-    ({"id": "someone-else"}, "id"),    # the id is the key
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"salesforce_user_id": "not-a-user"}, "salesforce_user_id"),
+        ({"extension": "12ab"}, "extension"),
+        ({"email": "nobody"}, "email"),
+        ({"name": ""}, "name"),
+        ({"pin": "9999"}, "pin"),  # the PIN has its own reset
+        ({"id": "someone-else"}, "id"),  # the id is the key
+    ],
+)
 def test_a_bad_agent_edit_is_refused_naming_the_field_and_changes_nothing(admin, body, field):
     before = admin("GET", "/admin/api/accounts").get_json()["agents"]
     res = admin("PATCH", "/admin/api/agents/edred", {"team": "Changed", **body})

@@ -2,6 +2,7 @@
 
 The webhook example adapter is the remote (faked with ``responses``); the store is the test's SQLite file.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,11 @@ import logging
 import pytest
 import responses
 from sqlalchemy import select
+from test_web_routes import PASSWORD, pin_sign_in, sign_in
 
 from connector.auth import accounts
-from connector.store.models import AdapterSettingsChange, AdapterSettingsRow, OutboxRow
-from test_web_routes import PASSWORD, pin_sign_in, sign_in
 from connector.parts import get_parts
+from connector.store.models import AdapterSettingsChange, AdapterSettingsRow, OutboxRow
 
 HOOK = "https://hooks.acme.example/presence"
 TOKEN = "webhook-bearer-token-5150-secret"
@@ -44,6 +45,7 @@ def _admin(app):
 
     def call(method: str, path: str, json=None, csrf: bool = True):
         return client.open(path, method=method, json=json, headers={"X-CSRF-Token": token} if csrf else {})
+
     return call
 
 
@@ -108,8 +110,11 @@ def test_enabled_on_the_page_the_next_change_is_delivered_without_a_restart(admi
         dispatcher.drain()
         [call] = rsps.calls
     assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert json.loads(call.request.body) == {"agent": "edred", "state": "break",
-                                             "at": get_parts(site).clock().isoformat()}
+    assert json.loads(call.request.body) == {
+        "agent": "edred",
+        "state": "break",
+        "at": get_parts(site).clock().isoformat(),
+    }
     assert all(r.delivered_at is not None for r in _rows(site))
     assert TOKEN not in caplog.text
 
@@ -125,8 +130,15 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
     bodies.append(api.get_data(as_text=True))
     assert all(TOKEN not in body for body in bodies) and TOKEN not in caplog.text
     token = _setting(_webhook(admin), "WEBHOOK_TOKEN")
-    assert token == {"env": "WEBHOOK_TOKEN", "label": "Token", "required": False, "secret": True, "set": True, "source": "page",
-                     "help": "sent as 'Authorization: Bearer <token>'"}
+    assert token == {
+        "env": "WEBHOOK_TOKEN",
+        "label": "Token",
+        "required": False,
+        "secret": True,
+        "set": True,
+        "source": "page",
+        "help": "sent as 'Authorization: Bearer <token>'",
+    }
     with get_parts(site).store.read() as s:
         row = s.get(AdapterSettingsRow, "webhook")
         assert TOKEN not in str(row.sealed) and set(row.sealed) == {"token"}
@@ -152,14 +164,25 @@ def test_an_empty_secret_field_keeps_the_secret_and_clear_removes_it(admin, site
     assert get_parts(site).dispatcher.adapters["webhook"].config["token"] is None
 
 
-@pytest.mark.parametrize("body, field, words", [
-    ({"enabled": True}, "WEBHOOK_URL", "WEBHOOK_URL is required"),
-    ({"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "soon"}}, "WEBHOOK_TIMEOUT", "must be float"),
-    ({"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "600"}}, "WEBHOOK_TIMEOUT", "between 0.5 and 60"),
-    ({"enabled": True, "values": {"WEBHOOK_NOPE": "x"}}, "WEBHOOK_NOPE", "has no setting"),
-    ({"enabled": True, "values": {"WEBHOOK_TOKEN": TOKEN}}, "WEBHOOK_TOKEN", "belongs in 'secrets'"),
-    ({"enabled": "yes"}, "enabled", "true or false"),
-])
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ({"enabled": True}, "WEBHOOK_URL", "WEBHOOK_URL is required"),
+        (
+            {"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "soon"}},
+            "WEBHOOK_TIMEOUT",
+            "must be float",
+        ),
+        (
+            {"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "600"}},
+            "WEBHOOK_TIMEOUT",
+            "between 0.5 and 60",
+        ),
+        ({"enabled": True, "values": {"WEBHOOK_NOPE": "x"}}, "WEBHOOK_NOPE", "has no setting"),
+        ({"enabled": True, "values": {"WEBHOOK_TOKEN": TOKEN}}, "WEBHOOK_TOKEN", "belongs in 'secrets'"),
+        ({"enabled": "yes"}, "enabled", "true or false"),
+    ],
+)
 def test_a_bad_value_is_refused_naming_the_setting_and_nothing_changes(admin, site, body, field, words):
     res = admin("POST", SAVE, body)
     assert res.status_code == 422

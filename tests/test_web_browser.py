@@ -1,4 +1,5 @@
 """The pages in headless Chromium against the served app: softphone, dashboard, wallboard, admin."""
+
 from __future__ import annotations
 
 import csv
@@ -7,16 +8,26 @@ import re
 import time
 
 import pytest
+from web_server import (
+    CHROMIUM,
+    ConsoleErrors,
+    CuttableProxy,
+    agent_sign_in,
+    assert_accessible,
+    chromium_browser,
+    live_server,
+    screenshot,
+    sign_in,
+)
 
-from connector.reports import queries as reports
 from connector.presence.config import build_config, load_preset
-from web_server import (CHROMIUM, ConsoleErrors, assert_accessible, chromium_browser, CuttableProxy, agent_sign_in,
-                        live_server, screenshot, sign_in)
+from connector.reports import queries as reports
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM),
-                                reason="Debian's chromium is missing: run 'make system-deps'")
+pytestmark = pytest.mark.skipif(
+    not __import__("os").path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
+)
 
 
 SALESFORCE_DOMAINS = "https://*.lightning.force.com"
@@ -128,8 +139,12 @@ def test_wrap_up_counts_down_and_returns_to_ready(contexts, server):
     phone.wait_for_selector("#logged-in-panel:not(.hidden)")
     token = server.token("integration")
     for event, extra in (("started", {}), ("ended", {"duration_seconds": 30})):
-        status, _ = server.call("POST", "/api/v1/agents/wendy/calls", token,
-                                {"call_id": "c-1", "event": event, "direction": "inbound", **extra})
+        status, _ = server.call(
+            "POST",
+            "/api/v1/agents/wendy/calls",
+            token,
+            {"call_id": "c-1", "event": event, "direction": "inbound", **extra},
+        )
         assert status == 200
     phone.wait_for_selector("#wrapup:not(.hidden)")
     assert phone.inner_text("#wrapup-countdown") in ("1", "2")
@@ -224,8 +239,8 @@ def test_logon_events_export_has_only_the_filtered_rows(contexts, server):
     sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     page.click("#logon-include summary")  # checkboxes, no Ctrl-click
-    page.check("#logon-include input[value=\"PBX Short Code\"]")
-    page.check("#logon-include input[value=\"CRM\"]")
+    page.check('#logon-include input[value="PBX Short Code"]')
+    page.check('#logon-include input[value="CRM"]')
     page.click("#logon-form button[type=submit]")
     expect(page.locator("#logon-events tbody tr")).to_have_count(2)
     shown = page.locator("#logon-events tbody tr").all_inner_texts()
@@ -235,7 +250,9 @@ def test_logon_events_export_has_only_the_filtered_rows(contexts, server):
         page.click("#logon-export")
     rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
     assert [(r["agent_id"], r["action"], r["logon_source"]) for r in rows] == [
-        ("nina", "Acquired", "PBX Short Code"), ("nina", "Released", "CRM")]
+        ("nina", "Acquired", "PBX Short Code"),
+        ("nina", "Released", "CRM"),
+    ]
 
 
 def test_softphone_shows_a_lost_server_at_once_and_resyncs_on_reconnect(contexts, server):
@@ -265,8 +282,12 @@ def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, 
     phone = softphone(contexts, server, "tina")
     phone.click("#login")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
-    status, _ = server.call("POST", "/api/v1/agents/tina/login", server.token("integration"),
-                            {"logon_source": "Softphone", "device": "second PC"})
+    status, _ = server.call(
+        "POST",
+        "/api/v1/agents/tina/login",
+        server.token("integration"),
+        {"logon_source": "Softphone", "device": "second PC"},
+    )
     assert status == 200
     expect(phone.locator("#message")).to_contain_text("taken over")
     server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
@@ -293,8 +314,10 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     server.agent("olga")
     context, watcher = contexts(width=300, height=640)
     watcher.expect_refusals(404)  # the Omni-Channel endpoint may not be installed: the phone carries on
-    context.route(f"{CONSOLE}/support/api/**/opencti_min.js",
-                  lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_OPENCTI))
+    context.route(
+        f"{CONSOLE}/support/api/**/opencti_min.js",
+        lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_OPENCTI),
+    )
     page = context.new_page()
     page.goto(f"{server.url}/softphone?sfdcIframeOrigin={CONSOLE}&mode=Lightning")
     page.fill("input[name=agent_id]", "olga")
@@ -305,17 +328,26 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     assert page.evaluate("window.panelHeights.length") >= 1
     page.click("#login")
     expect(page.locator("#current-label")).to_have_text("Ready for Calls (Online)")
-    message = {"agent_id": "olga", "action": "set_status", "service_presence_status_id": "0N5xx0000000001",
-               "developer_name": "Available"}
+    message = {
+        "agent_id": "olga",
+        "action": "set_status",
+        "service_presence_status_id": "0N5xx0000000001",
+        "developer_name": "Available",
+    }
     server.parts.bus.publish("omni_channel", message)
     expect(page.locator("#mode")).to_have_text("Salesforce console")
     page.wait_for_timeout(300)
     assert page.evaluate("window.published") == [{"channelName": "Presence_Connector_Omni__c", "message": message}]
     with page.expect_request("**/api/v1/agents/olga/omni-channel") as sent:
-        page.evaluate("window.omniListener({type: 'omniChannelStatusChanged', developer_name: 'Busy', "
-                      "service_presence_status_id: '0N5xx0000000002'})")
-    assert sent.value.post_data_json == {"event": "statusChanged", "developer_name": "Busy",
-                                         "service_presence_status_id": "0N5xx0000000002"}
+        page.evaluate(
+            "window.omniListener({type: 'omniChannelStatusChanged', developer_name: 'Busy', "
+            "service_presence_status_id: '0N5xx0000000002'})"
+        )
+    assert sent.value.post_data_json == {
+        "event": "statusChanged",
+        "developer_name": "Busy",
+        "service_presence_status_id": "0N5xx0000000002",
+    }
     page.wait_for_timeout(300)
     assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
     page.select_option("#state", "break")
@@ -326,8 +358,10 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
 def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_console_panel(contexts, server):
     server.agent("cleo")
     context, watcher = contexts(width=300, height=640)
-    context.route(f"{CONSOLE}/support/api/**/opencti_min.js",
-                  lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_OPENCTI))
+    context.route(
+        f"{CONSOLE}/support/api/**/opencti_min.js",
+        lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_OPENCTI),
+    )
     page = context.new_page()
     page.goto(f"{server.url}/softphone?sfdcIframeOrigin={CONSOLE}&mode=Lightning")
     page.fill("input[name=agent_id]", "cleo")
@@ -341,8 +375,10 @@ def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_con
         """Wait until the last height given to the console is the content's (clamped to 240-2560)."""
         deadline = time.monotonic() + 5
         while True:
-            fitted = page.evaluate("Math.max(240, Math.min(2560, "
-                                   "Math.ceil(document.getElementById('phone').getBoundingClientRect().height) + 16))")
+            fitted = page.evaluate(
+                "Math.max(240, Math.min(2560, "
+                "Math.ceil(document.getElementById('phone').getBoundingClientRect().height) + 16))"
+            )
             if last_height() == fitted and (content_grew_to is None or fitted == content_grew_to):
                 return fitted
             assert time.monotonic() < deadline, (fitted, page.evaluate("window.panelHeights"))
@@ -352,8 +388,10 @@ def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_con
     page.click("#login")
     expect(page.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     assert panel_fits() > logged_out_height  # the logged-in panel is taller: the console panel follows
-    page.evaluate("document.getElementById('phone').appendChild(Object.assign(document.createElement('div'), "
-                  "{id: 'tall', style: 'height: 4000px'}))")
+    page.evaluate(
+        "document.getElementById('phone').appendChild(Object.assign(document.createElement('div'), "
+        "{id: 'tall', style: 'height: 4000px'}))"
+    )
     panel_fits(content_grew_to=2560)
     page.evaluate("document.getElementById('tall').remove()")
     assert panel_fits() < 2560 and min(page.evaluate("window.panelHeights")) >= 240
@@ -368,17 +406,24 @@ def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_con
 
     # an inbound call whose event carries the caller's number pops the matching record
     integration = server.token("integration")
-    status, _ = server.call("POST", "/api/v1/agents/cleo/calls", integration,
-                            {"call_id": "c-77", "event": "started", "direction": "inbound",
-                             "caller_number": "+1 415 555 0199"})
+    status, _ = server.call(
+        "POST",
+        "/api/v1/agents/cleo/calls",
+        integration,
+        {"call_id": "c-77", "event": "started", "direction": "inbound", "caller_number": "+1 415 555 0199"},
+    )
     assert status == 200
     expect(page.locator("#message")).to_contain_text("Incoming call from")
-    assert page.evaluate("window.screenPops") == [{"searchParams": "+1 415 555 0199", "callType": "inbound",
-                                                   "deferred": False}]
+    assert page.evaluate("window.screenPops") == [
+        {"searchParams": "+1 415 555 0199", "callType": "inbound", "deferred": False}
+    ]
     expect(page.locator("#message")).to_contain_text("Incoming call from +1 415 555 0199")
-    status, refused = server.call("POST", "/api/v1/agents/cleo/calls", integration,
-                                  {"call_id": "c-78", "event": "started", "direction": "inbound",
-                                   "caller_number": "call me maybe"})
+    status, refused = server.call(
+        "POST",
+        "/api/v1/agents/cleo/calls",
+        integration,
+        {"call_id": "c-78", "event": "started", "direction": "inbound", "caller_number": "call me maybe"},
+    )
     assert status == 422 and refused["error"]["field"] == "caller_number"
 
 

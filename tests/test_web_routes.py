@@ -1,4 +1,5 @@
 """Security and behaviour of the page routes, through the Flask test client (no browser)."""
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,9 @@ def test_a_bearer_call_from_a_signed_in_browser_neither_uses_nor_touches_its_pag
     token = _csrf(client)
     client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token})
     assert client.get("/dashboard").status_code == 200
-    bad = client.put("/api/v1/agents/edred/presence", json={"state": "dnd"},
-                     headers={"Authorization": "Bearer not-a-token"})
+    bad = client.put(
+        "/api/v1/agents/edred/presence", json={"state": "dnd"}, headers={"Authorization": "Bearer not-a-token"}
+    )
     assert bad.status_code == 401  # the cookie does not stand in for a wrong token
     res = client.post("/api/v1/agents/edred/login", json={}, headers=api.token("integration"))
     assert res.status_code == 200
@@ -123,8 +125,10 @@ def test_wrong_password_and_pin_are_refused_without_echoing_them(client, people)
 
 def test_sign_in_redirects_only_to_local_paths(client, people):
     token = _csrf(client)
-    res = client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token,
-                                           "next": "//evil.example/steal"})
+    res = client.post(
+        "/auth/login",
+        data={"username": "sue", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/steal"},
+    )
     assert res.headers["Location"] == "/dashboard"
 
 
@@ -166,22 +170,30 @@ def test_session_cookie_is_httponly_and_lax_over_http(client, people):
 
 def test_embedded_softphone_cookie_is_samesite_none_and_secure_over_https(client, people):
     base = "https://connector.example"
-    html = client.get("/auth/agent?next=/softphone%3FsfdcIframeOrigin%3Dhttps://acme.lightning.force.com",
-                      base_url=base).get_data(as_text=True)
+    html = client.get(
+        "/auth/agent?next=/softphone%3FsfdcIframeOrigin%3Dhttps://acme.lightning.force.com", base_url=base
+    ).get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-    res = client.post("/auth/agent", base_url=base, data={
-        "agent_id": "edred", "pin": "1234", "csrf_token": token,
-        "next": "/softphone?sfdcIframeOrigin=https://acme.lightning.force.com"})
+    res = client.post(
+        "/auth/agent",
+        base_url=base,
+        data={
+            "agent_id": "edred",
+            "pin": "1234",
+            "csrf_token": token,
+            "next": "/softphone?sfdcIframeOrigin=https://acme.lightning.force.com",
+        },
+    )
     cookie = _session_cookie(res)
     assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie and "Partitioned" in cookie
 
 
 def test_standalone_sign_in_over_https_keeps_samesite_lax(client, people):
     base = "https://connector.example"
-    token = re.search(r'name="csrf-token" content="([^"]+)"',
-                      client.get("/auth/login", base_url=base).get_data(as_text=True)).group(1)
-    res = client.post("/auth/login", base_url=base, data={"username": "sue", "password": PASSWORD,
-                                                          "csrf_token": token})
+    token = re.search(
+        r'name="csrf-token" content="([^"]+)"', client.get("/auth/login", base_url=base).get_data(as_text=True)
+    ).group(1)
+    res = client.post("/auth/login", base_url=base, data={"username": "sue", "password": PASSWORD, "csrf_token": token})
     cookie = _session_cookie(res)
     assert "Secure" in cookie and "SameSite=Lax" in cookie and "Partitioned" not in cookie
 
@@ -206,9 +218,15 @@ def test_supervisor_change_through_the_page_session_is_recorded_as_supervisor(cl
 def test_counters_for_every_agent_of_a_day(client, api, people):
     token = api.token("integration")
     api.call("POST", "/api/v1/agents/edred/login", token, json={})
-    api.call("POST", "/api/v1/agents/edred/calls", token, json={"call_id": "1", "event": "started", "direction": "inbound"})
-    api.call("POST", "/api/v1/agents/edred/calls", token,
-             json={"call_id": "1", "event": "ended", "direction": "inbound", "duration_seconds": 40})
+    api.call(
+        "POST", "/api/v1/agents/edred/calls", token, json={"call_id": "1", "event": "started", "direction": "inbound"}
+    )
+    api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        token,
+        json={"call_id": "1", "event": "ended", "direction": "inbound", "duration_seconds": 40},
+    )
     res = api.call("GET", "/api/v1/counters", api.token("supervisor"))
     body = res.get_json()
     assert body["date"] == "2026-03-06"

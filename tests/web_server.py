@@ -1,4 +1,5 @@
 """The real app served on 127.0.0.1 in a background thread, with a real clock, for browser tests."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,21 @@ from werkzeug.serving import make_server
 
 from connector import create_app
 from connector.auth import accounts
-from connector.jobs import scheduler
 from connector.clock import utc_now
+from connector.jobs import scheduler
 from connector.parts import get_parts
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 PASSWORD = "correct-horse-1"
 
@@ -31,8 +40,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{server.server_port}"
 
     def agent(self, agent_id: str, pin: str = "1234", team: str = "Sales", name: str | None = None) -> str:
-        accounts.add_agent(self.parts.store, {"id": agent_id, "name": name or agent_id.title(), "team": team,
-                                            "pin": pin}, utc_now())
+        accounts.add_agent(
+            self.parts.store, {"id": agent_id, "name": name or agent_id.title(), "team": team, "pin": pin}, utc_now()
+        )
         return agent_id
 
     def user(self, username: str, role: str) -> str:
@@ -44,8 +54,12 @@ class LiveServer:
 
     def call(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=5) as res:
                 return res.status, json.loads(res.read())
@@ -57,6 +71,7 @@ class LiveServer:
 def chromium_browser():
     """Debian's headless chromium through Playwright, closed afterwards."""
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -65,9 +80,16 @@ def chromium_browser():
 
 @contextmanager
 def live_server(tmp_path: Path, **settings):
-    config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "CLOCK": utc_now,
-              "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}", "CONNECTOR_TIMEZONE": "UTC",
-              "CONNECTOR_SECRET_KEY": "browser-test-secret", "CONNECTOR_PASSWORD_HASH_COST": "test", **settings}
+    config = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "CLOCK": utc_now,
+        "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}",
+        "CONNECTOR_TIMEZONE": "UTC",
+        "CONNECTOR_SECRET_KEY": "browser-test-secret",
+        "CONNECTOR_PASSWORD_HASH_COST": "test",
+        **settings,
+    }
     app = create_app(config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     server.daemon_threads = True
@@ -103,9 +125,16 @@ def uvicorn_server(asgi_app, lifespan: str = "off"):
     import uvicorn
 
     sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
-    config = uvicorn.Config(asgi_app, http="httptools", loop="asyncio", lifespan=lifespan,
-                            log_level="warning", access_log=False, timeout_graceful_shutdown=1,
-                            proxy_headers=False)
+    config = uvicorn.Config(
+        asgi_app,
+        http="httptools",
+        loop="asyncio",
+        lifespan=lifespan,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -174,10 +203,14 @@ def assert_accessible(page, where: str = "") -> None:
     """axe-core (vendored in axe-playwright-python, never a CDN) on the page as it is now:
     no critical, serious or moderate violation."""
     from axe_playwright_python.sync_playwright import Axe
+
     results = Axe().run(page)
     bad = [v for v in results.response["violations"] if v.get("impact") in AXE_FAILING_IMPACTS]
-    lines = [f"{v['id']} ({v['impact']}): {v['help']} -> "
-             + "; ".join(" ".join(map(str, n["target"])) for n in v["nodes"][:4]) for v in bad]
+    lines = [
+        f"{v['id']} ({v['impact']}): {v['help']} -> "
+        + "; ".join(" ".join(map(str, n["target"])) for n in v["nodes"][:4])
+        for v in bad
+    ]
     assert not bad, f"axe-core on {where or page.url}:\n" + "\n".join(lines)
 
 
@@ -193,6 +226,7 @@ class CuttableProxy:
 
     def __init__(self, target_port: int):
         import socket
+
         self.target_port = target_port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -205,6 +239,7 @@ class CuttableProxy:
 
     def _accept(self) -> None:
         import socket
+
         while True:
             try:
                 client, _ = self.listener.accept()
@@ -235,6 +270,7 @@ class CuttableProxy:
 
     def cut(self) -> None:
         import socket
+
         self.up.clear()
         with self.lock:
             for sock in self.sockets:

@@ -1,4 +1,5 @@
 """Agents: sign-on and sign-off (also by PBX short code), presence, calls, dialling, wrap-up and a day's stats."""
+
 from __future__ import annotations
 
 import re
@@ -31,14 +32,17 @@ def list_agents():
 def login(agent_id: str):
     principal = require_agent_access(agent_id)
     data = body(("logon_source", "device", "source", "pin"))
-    default = {"agent": LogonSource.SOFTPHONE, "supervisor": LogonSource.SUPERVISOR}.get(principal.role,
-                                                                                         LogonSource.API)
+    default = {"agent": LogonSource.SOFTPHONE, "supervisor": LogonSource.SUPERVISOR}.get(
+        principal.role, LogonSource.API
+    )
     logon_source = logon_source_of(data, default)
     if principal.role == "agent" and logon_source in LogonSource.FORCED:
-        raise InvalidInput(f"'{logon_source}' is recorded by the system or a supervisor, not by an agent",
-                           field="logon_source")
-    outcome = service().login(agent_id, logon_source, data.get("device") or logon_source,
-                              source=change_source_of(data), pin=data.get("pin"))
+        raise InvalidInput(
+            f"'{logon_source}' is recorded by the system or a supervisor, not by an agent", field="logon_source"
+        )
+    outcome = service().login(
+        agent_id, logon_source, data.get("device") or logon_source, source=change_source_of(data), pin=data.get("pin")
+    )
     return view_answer(outcome.view)
 
 
@@ -50,8 +54,13 @@ def pbx_login():
     svc = service()
     agent_id = accounts.agent_for_extension(get_parts().store, data["extension"])
     logon_source = logon_source_of(data, LogonSource.PBX_SHORT_CODE)
-    outcome = svc.login(agent_id, logon_source, data.get("device") or f"extension {data['extension']}",
-                        source=ChangeSource.PBX, pin=data["pin"])
+    outcome = svc.login(
+        agent_id,
+        logon_source,
+        data.get("device") or f"extension {data['extension']}",
+        source=ChangeSource.PBX,
+        pin=data["pin"],
+    )
     return view_answer(outcome.view)
 
 
@@ -136,17 +145,30 @@ def calls(agent_id: str):
     source = ChangeSource.PBX
     if principal.role == "agent":
         if not switch(get_parts().settings, "CONNECTOR_AGENT_CALLS"):
-            raise Forbidden("calls are reported by the PBX or CTI integration, not by an agent "
-                            "(CONNECTOR_AGENT_CALLS=on lets the softphone report them)")
+            raise Forbidden(
+                "calls are reported by the PBX or CTI integration, not by an agent "
+                "(CONNECTOR_AGENT_CALLS=on lets the softphone report them)"
+            )
         source = ChangeSource.SOFTPHONE
-    data = body(("call_id", "event", "direction", "duration_seconds", "caller_number"),
-                required=("call_id", "event", "direction"))
+    data = body(
+        ("call_id", "event", "direction", "duration_seconds", "caller_number"),
+        required=("call_id", "event", "direction"),
+    )
     caller = _caller_number(data)
-    outcome, repeated = service().call_event(agent_id, data["call_id"], data["event"], data["direction"],
-                                             data.get("duration_seconds"), source=source)
+    outcome, repeated = service().call_event(
+        agent_id, data["call_id"], data["event"], data["direction"], data.get("duration_seconds"), source=source
+    )
     if caller and not repeated:  # the softphone in the console pops the caller's record (screen pop)
-        get_parts().bus.publish("call", {"agent_id": agent_id, "call_id": data["call_id"], "event": "started",
-                                         "direction": "inbound", "caller_number": caller})
+        get_parts().bus.publish(
+            "call",
+            {
+                "agent_id": agent_id,
+                "call_id": data["call_id"],
+                "event": "started",
+                "direction": "inbound",
+                "caller_number": caller,
+            },
+        )
     return jsonify({**outcome.view, "repeated": repeated})
 
 
@@ -160,8 +182,11 @@ def _caller_number(data: dict) -> str | None:
     if number in (None, ""):
         return None
     if not isinstance(number, str) or not CALLER_NUMBER.match(number.strip()):
-        raise InvalidInput("caller_number must be a phone number (digits, an optional leading +, spaces, "
-                           "dots, dashes or parentheses; at most 40 characters)", field="caller_number")
+        raise InvalidInput(
+            "caller_number must be a phone number (digits, an optional leading +, spaces, "
+            "dots, dashes or parentheses; at most 40 characters)",
+            field="caller_number",
+        )
     if data.get("event") != "started" or data.get("direction") != "inbound":
         raise InvalidInput("caller_number belongs to an inbound call's 'started' event", field="caller_number")
     return number.strip()
@@ -201,7 +226,12 @@ def stats(agent_id: str):
     today = get_parts().reads.today()
     day = reports.parse_day(request.args.get("date"), "date", today)
     time_rows = reports.time_tracking(get_parts().reads, day, day, agent_id=agent_id)
-    return jsonify({"agent_id": agent_id, "date": day.isoformat(),
-                    "counters": reports.counters(get_parts().reads, agent_id, day),
-                    "time_per_state": {r["state_id"]: r["seconds"] for r in time_rows},
-                    "session_seconds": sum(r["seconds"] for r in reports.session_time(get_parts().reads, day, day, agent_id))})
+    return jsonify(
+        {
+            "agent_id": agent_id,
+            "date": day.isoformat(),
+            "counters": reports.counters(get_parts().reads, agent_id, day),
+            "time_per_state": {r["state_id"]: r["seconds"] for r in time_rows},
+            "session_seconds": sum(r["seconds"] for r in reports.session_time(get_parts().reads, day, day, agent_id)),
+        }
+    )

@@ -1,5 +1,6 @@
 """The API's one blueprint (/api/v1), shared on purpose by the resource modules that hang their routes on
 it, and the request helpers they all use: the JSON body, the agent's view as the answer, where a change came from."""
+
 from __future__ import annotations
 
 import json

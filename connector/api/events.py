@@ -14,14 +14,15 @@ authenticates, takes a slot of the per-principal cap, subscribes and builds the 
 it over (``connector.stream`` in the WSGI environ) and is done; the opening is dropped once sent. Under
 any other WSGI server the view streams from a thread as before.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from flask import Response, request, stream_with_context
 
@@ -84,7 +85,7 @@ class _SnapshotCache:
             return text
 
 
-_snapshots: "weakref.WeakKeyDictionary[object, dict[bool, _SnapshotCache]]" = weakref.WeakKeyDictionary()
+_snapshots: weakref.WeakKeyDictionary[object, dict[bool, _SnapshotCache]] = weakref.WeakKeyDictionary()
 _snapshots_lock = threading.Lock()
 
 
@@ -105,18 +106,23 @@ def _last_event_id() -> int | None:
     return int(raw)
 
 
-def _opening(parts: Parts, only: str | None, resume_from: int | None, after: int,
-             grid: bool = False) -> tuple[str, int]:
+def _opening(
+    parts: Parts, only: str | None, resume_from: int | None, after: int, grid: bool = False
+) -> tuple[str, int]:
     """The first bytes of a stream and the last event id they cover."""
     chunks = ["retry: 2000\n\n"]
     if resume_from is not None:
         missed = parts.bus.replay(resume_from, after, only, MAX_REPLAY)
         if missed is not None:
-            chunks += [format_event(e["event"], e["data"], e["id"]) for e in missed
-                      if select_event(e, only, resume_from)]
+            chunks += [
+                format_event(e["event"], e["data"], e["id"]) for e in missed if select_event(e, only, resume_from)
+            ]
             return "".join(chunks), max(after, resume_from)
-        chunks.append(format_event("resync", {"reason": "the events since your last one are no longer kept; "
-                                                       "here is a fresh snapshot"}))
+        chunks.append(
+            format_event(
+                "resync", {"reason": "the events since your last one are no longer kept; here is a fresh snapshot"}
+            )
+        )
     chunks.append(_snapshot(parts, only, after, grid))
     return "".join(chunks), after
 

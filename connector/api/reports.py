@@ -1,4 +1,5 @@
 """Reports: time per state, logon events, session time, counters and the state mix, as JSON or streamed CSV."""
+
 from __future__ import annotations
 
 from flask import Response, jsonify, request, stream_with_context
@@ -25,8 +26,10 @@ def _range():
 
 
 def _wants_csv() -> bool:
-    return request.args.get("format") == "csv" or \
-        request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+    return (
+        request.args.get("format") == "csv"
+        or request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+    )
 
 
 @bp.get("/time-tracking")
@@ -41,11 +44,19 @@ def time_tracking():
         agent = principal.agent_id
     rows = reports.iter_time_tracking(get_parts().reads, start, end, agent_id=agent)
     if _wants_csv():
-        return _big(Response(stream_with_context(exports.iter_csv(rows, reports.TIME_TRACKING_FIELDS)),
-                             mimetype="text/csv",
-                             headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"}))
-    return _big(Response(stream_with_context(exports.iter_json({"from": start.isoformat(), "to": end.isoformat()},
-                                                               "rows", rows)), mimetype="application/json"))
+        return _big(
+            Response(
+                stream_with_context(exports.iter_csv(rows, reports.TIME_TRACKING_FIELDS)),
+                mimetype="text/csv",
+                headers={"Content-Disposition": f"attachment; filename=time-tracking-{start}-{end}.csv"},
+            )
+        )
+    return _big(
+        Response(
+            stream_with_context(exports.iter_json({"from": start.isoformat(), "to": end.isoformat()}, "rows", rows)),
+            mimetype="application/json",
+        )
+    )
 
 
 def _big(response: Response) -> Response:
@@ -68,15 +79,28 @@ def logon_events():
         raise InvalidInput("order must be 'asc' (oldest first) or 'desc' (newest first)", field="order")
     ctx = get_parts().reads
     if _wants_csv():
-        rows = reports.iter_logon_events(ctx, start, end, include, exclude, agent_id=agent,
-                                         newest_first=order == "desc")
-        return _big(Response(stream_with_context(exports.iter_csv(rows, reports.LOGON_EVENT_FIELDS)),
-                             mimetype="text/csv",
-                             headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"}))
+        rows = reports.iter_logon_events(
+            ctx, start, end, include, exclude, agent_id=agent, newest_first=order == "desc"
+        )
+        return _big(
+            Response(
+                stream_with_context(exports.iter_csv(rows, reports.LOGON_EVENT_FIELDS)),
+                mimetype="text/csv",
+                headers={"Content-Disposition": f"attachment; filename=logon-events-{start}-{end}.csv"},
+            )
+        )
     limit = _limit(request.args.get("limit"))
-    events, next_cursor = reports.logon_events_page(ctx, start, end, include, exclude, agent_id=agent,
-                                                    after=request.args.get("after") or None, limit=limit,
-                                                    newest_first=order == "desc")
+    events, next_cursor = reports.logon_events_page(
+        ctx,
+        start,
+        end,
+        include,
+        exclude,
+        agent_id=agent,
+        after=request.args.get("after") or None,
+        limit=limit,
+        newest_first=order == "desc",
+    )
     return jsonify({"from": start.isoformat(), "to": end.isoformat(), "events": events, "next": next_cursor})
 
 
@@ -92,8 +116,15 @@ def _limit(value: str | None) -> int:
 @require("supervisor", "admin")
 def session_time():
     start, end = _range()
-    return _big(jsonify({"from": start.isoformat(), "to": end.isoformat(),
-                         "rows": reports.session_time(get_parts().reads, start, end, request.args.get("agent") or None)}))
+    return _big(
+        jsonify(
+            {
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "rows": reports.session_time(get_parts().reads, start, end, request.args.get("agent") or None),
+            }
+        )
+    )
 
 
 @bp.get("/counters")

@@ -1,25 +1,34 @@
 """Agents, users and API tokens: creating them, importing agents, finding who a token belongs to."""
+
 from __future__ import annotations
 
 import csv
 import io
 import logging
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from connector.validation import one_line
-from connector.errors import Conflict, InvalidInput, NotFound
 from connector.auth import page_sessions as web_sessions
+from connector.auth.hashing import (
+    check_pin,
+    check_role,
+    hash_secret,
+    needs_rehash,
+    new_token,
+    token_digest,
+    verify_secret,
+)
 from connector.clock import utc_now
-from connector.auth.hashing import check_pin, check_role, hash_secret, needs_rehash, new_token, token_digest, verify_secret
+from connector.errors import Conflict, InvalidInput, NotFound
 from connector.store import Store, statements
 from connector.store.models import Agent, AgentSessionRow, ApiToken, User
+from connector.validation import one_line
 
 log = logging.getLogger(__name__)
 AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -69,16 +78,23 @@ def _extension_holder(s, extension: str, agent_id: str) -> str | None:
     """The other active agent that has ``extension`` already, if any (an empty extension is no one's)."""
     if not extension:
         return None
-    return s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True),
-                                            Agent.id != agent_id)).scalars().first()
+    return (
+        s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True), Agent.id != agent_id))
+        .scalars()
+        .first()
+    )
 
 
 def _check_extension_free(s, extension: str, agent_id: str) -> None:
     """An extension belongs to one active agent: PBX short-code login and logout find the agent by it."""
     holder = _extension_holder(s, extension, agent_id)
     if holder is not None:
-        raise Conflict(f"extension {extension} already belongs to agent '{holder}'; give '{agent_id}' "
-                       "another extension or change theirs first", field="extension", code="extension_taken")
+        raise Conflict(
+            f"extension {extension} already belongs to agent '{holder}'; give '{agent_id}' "
+            "another extension or change theirs first",
+            field="extension",
+            code="extension_taken",
+        )
 
 
 @contextmanager
@@ -89,8 +105,9 @@ def _unique_extension_guard(extension: str) -> Iterator[None]:
     except IntegrityError as exc:
         if "extension" not in str(exc.orig):
             raise
-        raise Conflict(f"extension {extension} already belongs to another active agent",
-                       field="extension", code="extension_taken") from None
+        raise Conflict(
+            f"extension {extension} already belongs to another active agent", field="extension", code="extension_taken"
+        ) from None
 
 
 def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> Agent:
@@ -100,8 +117,16 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
         if agent is not None and not update:
             raise Conflict(f"agent '{clean['id']}' already exists", field="id", code="exists")
         if agent is None:
-            agent = Agent(id=clean["id"], name=clean.get("name") or clean["id"], team="", extension="", email="",
-                          salesforce_user_id="", created_at=now, active=True)
+            agent = Agent(
+                id=clean["id"],
+                name=clean.get("name") or clean["id"],
+                team="",
+                extension="",
+                email="",
+                salesforce_user_id="",
+                created_at=now,
+                active=True,
+            )
             s.add(agent)
             s.add(AgentSessionRow(agent_id=agent.id, logons=[], version=0, logoff_pending=False))
         _check_extension_free(s, clean.get("extension", agent.extension), agent.id)
@@ -133,9 +158,12 @@ def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
         extension = clean.get("extension", "")
         if extension and extension in extension_line:
             first_line, first_id = extension_line[extension]
-            raise Conflict(f"line {line_no}: extension {extension} is also on line {first_line} "
-                           f"(agent '{first_id}'); an extension belongs to one agent", field="extension",
-                           code="extension_taken")
+            raise Conflict(
+                f"line {line_no}: extension {extension} is also on line {first_line} "
+                f"(agent '{first_id}'); an extension belongs to one agent",
+                field="extension",
+                code="extension_taken",
+            )
         if extension:
             extension_line[extension] = (line_no, clean["id"])
         rows.append(clean)
@@ -146,8 +174,11 @@ def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
         for extension, (line_no, agent_id) in extension_line.items():
             holder = _extension_holder(s, extension, agent_id)
             if holder is not None and holder not in in_file:
-                raise Conflict(f"line {line_no}: extension {extension} already belongs to agent '{holder}'",
-                               field="extension", code="extension_taken")
+                raise Conflict(
+                    f"line {line_no}: extension {extension} already belongs to agent '{holder}'",
+                    field="extension",
+                    code="extension_taken",
+                )
     for row in rows:
         add_agent(store, row, now, update=True)
         if row["id"] in existing:
@@ -158,8 +189,7 @@ def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
     return created, updated
 
 
-def add_user(store: Store, username: str, password: str, role: str, now: datetime,
-             agent_id: str | None = None) -> User:
+def add_user(store: Store, username: str, password: str, role: str, now: datetime, agent_id: str | None = None) -> User:
     check_role(role)
     if not re.fullmatch(r"[A-Za-z0-9._@-]{2,100}", username or ""):
         raise InvalidInput("username must be 2-100 letters, digits, '.', '_', '@' or '-'", field="username")
@@ -170,8 +200,14 @@ def add_user(store: Store, username: str, password: str, role: str, now: datetim
             raise Conflict(f"user '{username}' already exists", field="username", code="exists")
         if agent_id and s.get(Agent, agent_id) is None:
             raise NotFound(f"no agent '{agent_id}'", field="agent_id")
-        user = User(username=username, password_hash=hash_secret(password, store.pepper), role=role,
-                    agent_id=agent_id, active=True, created_at=now)
+        user = User(
+            username=username,
+            password_hash=hash_secret(password, store.pepper),
+            role=role,
+            agent_id=agent_id,
+            active=True,
+            created_at=now,
+        )
         s.add(user)
         return user
 
@@ -222,8 +258,7 @@ def create_token(store: Store, role: str, now: datetime, agent_id: str | None = 
     with store.write() as s:
         if agent_id and s.get(Agent, agent_id) is None:
             raise NotFound(f"no agent '{agent_id}'", field="agent")
-        s.add(ApiToken(name=name or role, token_hash=token_digest(token), role=role, agent_id=agent_id,
-                       created_at=now))
+        s.add(ApiToken(name=name or role, token_hash=token_digest(token), role=role, agent_id=agent_id, created_at=now))
     return token
 
 
@@ -241,8 +276,11 @@ def principal_for_token(store: Store, token: str) -> Principal | None:
     if hit is not None and hit[0] == current:
         return hit[1]
     with store.reader.connect() as conn:
-        row = conn.execute(select(ApiToken.name, ApiToken.role, ApiToken.agent_id)
-                           .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))).first()
+        row = conn.execute(
+            select(ApiToken.name, ApiToken.role, ApiToken.agent_id).where(
+                ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
+            )
+        ).first()
     if row is None:
         return None
     principal = Principal(f"token:{row.name}", row.role, row.agent_id)
@@ -254,11 +292,19 @@ def principal_for_token(store: Store, token: str) -> Principal | None:
 
 # -- administration: listing, disabling, PIN reset, token revocation ------------------------------
 
+
 def list_users(store: Store) -> list[dict]:
     with store.read() as s:
-        return [{"username": u.username, "role": u.role, "agent_id": u.agent_id, "active": u.active,
-                 "created_at": u.created_at.isoformat()}
-                for u in s.execute(select(User).order_by(User.username)).scalars()]
+        return [
+            {
+                "username": u.username,
+                "role": u.role,
+                "agent_id": u.agent_id,
+                "active": u.active,
+                "created_at": u.created_at.isoformat(),
+            }
+            for u in s.execute(select(User).order_by(User.username)).scalars()
+        ]
 
 
 def set_user_active(store: Store, username: str, active: bool, now: datetime | None = None) -> None:
@@ -287,9 +333,19 @@ def set_password(store: Store, username: str, password: object, now: datetime | 
 def list_agents(store: Store) -> list[dict]:
     """Every agent, disabled ones too (the live views show only active agents)."""
     with store.read() as s:
-        return [{"id": a.id, "name": a.name, "team": a.team, "extension": a.extension, "email": a.email,
-                 "salesforce_user_id": a.salesforce_user_id, "active": a.active, "has_pin": bool(a.pin_hash)}
-                for a in s.execute(select(Agent).order_by(Agent.id)).scalars()]
+        return [
+            {
+                "id": a.id,
+                "name": a.name,
+                "team": a.team,
+                "extension": a.extension,
+                "email": a.email,
+                "salesforce_user_id": a.salesforce_user_id,
+                "active": a.active,
+                "has_pin": bool(a.pin_hash),
+            }
+            for a in s.execute(select(Agent).order_by(Agent.id)).scalars()
+        ]
 
 
 def _existing_agent(s, agent_id: str) -> Agent:
@@ -311,15 +367,18 @@ def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
     """
     wrong = next((k for k in data if k not in EDITABLE_AGENT_FIELDS), None)
     if wrong is not None:
-        raise InvalidInput(f"'{wrong}' cannot be changed here; editable: {', '.join(EDITABLE_AGENT_FIELDS)}",
-                           field=wrong)
+        raise InvalidInput(
+            f"'{wrong}' cannot be changed here; editable: {', '.join(EDITABLE_AGENT_FIELDS)}", field=wrong
+        )
     clean = _clean_agent(data, partial=True)
     if "name" in clean and not clean["name"]:
         raise InvalidInput("name cannot be empty", field="name")
     sf_id = clean.get("salesforce_user_id")
     if sf_id and not SALESFORCE_USER_ID_RE.match(sf_id):
-        raise InvalidInput("salesforce_user_id must be a Salesforce User id (15 or 18 characters, starting 005)",
-                           field="salesforce_user_id")
+        raise InvalidInput(
+            "salesforce_user_id must be a Salesforce User id (15 or 18 characters, starting 005)",
+            field="salesforce_user_id",
+        )
     email = clean.get("email")
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise InvalidInput("email must look like name@example.com", field="email")
@@ -330,9 +389,16 @@ def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
         changed = [k for k in EDITABLE_AGENT_FIELDS if k in clean and getattr(agent, k) != clean[k]]
         for key in changed:
             setattr(agent, key, clean[key])
-        result = {"id": agent.id, "name": agent.name, "team": agent.team, "extension": agent.extension,
-                  "email": agent.email, "salesforce_user_id": agent.salesforce_user_id, "active": agent.active,
-                  "has_pin": bool(agent.pin_hash)}
+        result = {
+            "id": agent.id,
+            "name": agent.name,
+            "team": agent.team,
+            "extension": agent.extension,
+            "email": agent.email,
+            "salesforce_user_id": agent.salesforce_user_id,
+            "active": agent.active,
+            "has_pin": bool(agent.pin_hash),
+        }
     log.info("agent %s edited by %s: %s", agent_id, by, ", ".join(changed) or "no changes")
     return result
 
@@ -359,10 +425,17 @@ def reset_pin(store: Store, agent_id: str, pin: object, now: datetime | None = N
 def list_tokens(store: Store) -> list[dict]:
     """Tokens without their secret (only a digest is stored)."""
     with store.read() as s:
-        return [{"id": t.id, "name": t.name, "role": t.role, "agent_id": t.agent_id,
-                 "created_at": t.created_at.isoformat(),
-                 "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
-                for t in s.execute(select(ApiToken).order_by(ApiToken.id)).scalars()]
+        return [
+            {
+                "id": t.id,
+                "name": t.name,
+                "role": t.role,
+                "agent_id": t.agent_id,
+                "created_at": t.created_at.isoformat(),
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in s.execute(select(ApiToken).order_by(ApiToken.id)).scalars()
+        ]
 
 
 def revoke_token(store: Store, token_id: int, now: datetime) -> None:
@@ -389,8 +462,9 @@ def agent_for_extension(store: Store, extension: object) -> str:
     """The active agent whose extension this is (a PBX short-code login names the extension, not the agent)."""
     extension = one_line(extension, "extension", 32, required=True)
     with store.read() as s:
-        agent_id = s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True))
-                             ).scalars().first()
+        agent_id = (
+            s.execute(select(Agent.id).where(Agent.extension == extension, Agent.active.is_(True))).scalars().first()
+        )
     if agent_id is None:
         raise NotFound(f"no agent has extension {extension}", field="extension", code="unknown_extension")
     return agent_id

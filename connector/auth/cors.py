@@ -5,6 +5,7 @@ leftmost host label is ``*`` (``https://*.lightning.force.com``). A pattern is m
 origin — scheme, host name and port — never as text, so ``https://evil.com/x.lightning.force.com``
 or ``https://lightning.force.com.evil.com`` never match.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,9 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 class OriginPattern(NamedTuple):
     scheme: str
-    host: str        # without the "*." of a wildcard pattern
+    host: str  # without the "*." of a wildcard pattern
     port: int
-    wildcard: bool   # True: any host name ending in "." + host
+    wildcard: bool  # True: any host name ending in "." + host
 
     def __str__(self) -> str:
         default = _DEFAULT_PORTS[self.scheme] == self.port
@@ -36,8 +37,15 @@ def _split(origin: str) -> tuple[str, str, int] | None:
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") or parts.query \
-            or parts.fragment or parts.username is not None or parts.password is not None:
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or parts.password is not None
+    ):
         return None
     return scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme]
 
@@ -49,10 +57,17 @@ def parse_origin_patterns(text: str, field: str) -> tuple[OriginPattern, ...]:
         wildcard = "://*." in item
         split = _split(item.replace("://*.", "://", 1))
         labels = split[1].split(".") if split else []
-        if split is None or "*" in split[1] or not all(_LABEL.match(label) for label in labels) \
-                or (wildcard and len(labels) < 2):
-            raise InvalidInput(f"{field}: '{item}' is not an origin like https://acme.my.salesforce.com or "
-                               f"https://*.lightning.force.com (scheme and host, no path)", field=field)
+        if (
+            split is None
+            or "*" in split[1]
+            or not all(_LABEL.match(label) for label in labels)
+            or (wildcard and len(labels) < 2)
+        ):
+            raise InvalidInput(
+                f"{field}: '{item}' is not an origin like https://acme.my.salesforce.com or "
+                f"https://*.lightning.force.com (scheme and host, no path)",
+                field=field,
+            )
         patterns.append(OriginPattern(split[0], split[1], split[2], wildcard))
     return tuple(patterns)
 
@@ -70,7 +85,10 @@ def origin_allowed(origin: str | None, patterns: tuple[OriginPattern, ...]) -> b
             continue
         if host == p.host and not p.wildcard:
             return True
-        if p.wildcard and host.endswith("." + p.host) and all(
-                _LABEL.match(label) for label in host[:-len(p.host) - 1].split(".")):
+        if (
+            p.wildcard
+            and host.endswith("." + p.host)
+            and all(_LABEL.match(label) for label in host[: -len(p.host) - 1].split("."))
+        ):
             return True
     return False

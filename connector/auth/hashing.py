@@ -1,4 +1,5 @@
 """Hashing of passwords, PINs and API tokens. Secrets are never stored or logged in clear."""
+
 from __future__ import annotations
 
 import hashlib
@@ -84,7 +85,7 @@ def verify_secret(hashed: str | None, secret: str, pepper: bytes | None = None) 
             check_password_hash(_dummy_hash(), secret)
             return False
         if hashed.startswith(PEPPERED):
-            return bool(pepper) and check_password_hash(hashed[len(PEPPERED):], _peppered(secret, pepper))
+            return bool(pepper) and check_password_hash(hashed[len(PEPPERED) :], _peppered(secret, pepper))
         return check_password_hash(hashed, secret)
 
 
@@ -123,6 +124,7 @@ def _fernet(secret_key: str):
     import base64
 
     from cryptography.fernet import Fernet
+
     key = hashlib.sha256(("presence-connector/seal/" + secret_key).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 

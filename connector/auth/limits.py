@@ -12,14 +12,16 @@ Flask-Limiter was considered: its storages (memory, Redis, Memcached, MongoDB) c
 store every instance already shares, and it counts requests, not failures; locking an account and
 showing failures to admins need rows of our own anyway. Two small tables do both.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 
@@ -52,7 +54,7 @@ class SignInPolicy:
     }
 
     @classmethod
-    def from_settings(cls, get: Callable[[str], str | None]) -> "SignInPolicy":
+    def from_settings(cls, get: Callable[[str], str | None]) -> SignInPolicy:
         values, problems = {}, []
         for name, (fld, lo, hi) in cls.SETTINGS.items():
             raw = get(name)
@@ -93,14 +95,21 @@ class SignInGuard:
         if row is not None and row.locked and (row.locked_until is None or row.locked_until > now):
             wait = (row.locked_until - now).total_seconds() if row.locked_until else self.policy.max_backoff
             self._record(account, address, "locked", now)
-            raise TooManyAttempts("this account is locked after too many failed sign-ins; an admin can unlock it",
-                                  retry_after=math.ceil(wait), code="account_locked")
-        waits = [(r.blocked_until - now).total_seconds() for r in rows.values()
-                 if r.blocked_until is not None and r.blocked_until > now]
+            raise TooManyAttempts(
+                "this account is locked after too many failed sign-ins; an admin can unlock it",
+                retry_after=math.ceil(wait),
+                code="account_locked",
+            )
+        waits = [
+            (r.blocked_until - now).total_seconds()
+            for r in rows.values()
+            if r.blocked_until is not None and r.blocked_until > now
+        ]
         if waits:
             self._record(account, address, "throttled", now)
-            raise TooManyAttempts("too many failed sign-ins; wait before trying again",
-                                  retry_after=math.ceil(max(waits)))
+            raise TooManyAttempts(
+                "too many failed sign-ins; wait before trying again", retry_after=math.ceil(max(waits))
+            )
         result = check()
         if result is None:
             self._failed(account, keys, address, now)
@@ -139,16 +148,23 @@ class SignInGuard:
     def recent_failures(self, limit: int = 100) -> list[dict]:
         with self.store.read() as s:
             rows = s.execute(select(SignInFailure).order_by(SignInFailure.id.desc()).limit(limit)).scalars()
-            return [{"at": r.at.isoformat(), "account": r.account, "address": r.address, "outcome": r.outcome}
-                    for r in rows]
+            return [
+                {"at": r.at.isoformat(), "account": r.account, "address": r.address, "outcome": r.outcome} for r in rows
+            ]
 
     def locked_accounts(self) -> list[dict]:
         now = self.clock()
         with self.store.read() as s:
             rows = s.execute(select(SignInThrottle).where(SignInThrottle.locked.is_(True))).scalars()
-            return [{"account": r.key, "failures": r.failures,
-                     "locked_until": r.locked_until.isoformat() if r.locked_until else None}
-                    for r in rows if r.locked_until is None or r.locked_until > now]
+            return [
+                {
+                    "account": r.key,
+                    "failures": r.failures,
+                    "locked_until": r.locked_until.isoformat() if r.locked_until else None,
+                }
+                for r in rows
+                if r.locked_until is None or r.locked_until > now
+            ]
 
     def unlock(self, account: str) -> bool:
         with self.store.write() as s:

@@ -5,19 +5,20 @@ session was last used. Every request checks it: a session ends on sign-out, when
 disabled, its PIN reset or its password changed, after ``idle`` seconds without a request (admins:
 ``admin_idle``), and ``absolute`` seconds after sign-in whatever happens.
 """
+
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connector import validation as parse
-from connector.errors import SettingsInvalid
 from connector.auth.hashing import token_digest
+from connector.errors import SettingsInvalid
 from connector.store import Store
 from connector.store.models import WebSession
 from connector.validation import Problem
@@ -32,11 +33,14 @@ class SessionLifetimes:
     admin_idle: int = 8 * 3600
     absolute: int = 24 * 3600
 
-    SETTINGS = {"CONNECTOR_SESSION_IDLE_HOURS": "idle", "CONNECTOR_ADMIN_SESSION_IDLE_HOURS": "admin_idle",
-                "CONNECTOR_SESSION_MAX_HOURS": "absolute"}
+    SETTINGS = {
+        "CONNECTOR_SESSION_IDLE_HOURS": "idle",
+        "CONNECTOR_ADMIN_SESSION_IDLE_HOURS": "admin_idle",
+        "CONNECTOR_SESSION_MAX_HOURS": "absolute",
+    }
 
     @classmethod
-    def from_settings(cls, get: Callable[[str], str | None]) -> "SessionLifetimes":
+    def from_settings(cls, get: Callable[[str], str | None]) -> SessionLifetimes:
         values, problems = {}, []
         for name, fld in cls.SETTINGS.items():
             raw = get(name)
@@ -57,8 +61,11 @@ class SessionLifetimes:
 def start(store: Store, now: datetime, name: str, role: str, with_pin: bool) -> str:
     sid = secrets.token_urlsafe(32)
     with store.write() as s:
-        s.add(WebSession(id_hash=token_digest(sid), name=name, role=role, with_pin=with_pin,
-                         created_at=now, last_seen_at=now))
+        s.add(
+            WebSession(
+                id_hash=token_digest(sid), name=name, role=role, with_pin=with_pin, created_at=now, last_seen_at=now
+            )
+        )
     return sid
 
 
@@ -79,8 +86,11 @@ def check(store: Store, sid: object, now: datetime, lifetimes: SessionLifetimes)
         return False
     if touch:
         with store.write() as s:
-            s.execute(update(WebSession).where(WebSession.id_hash == digest, WebSession.ended_at.is_(None))
-                      .values(last_seen_at=now))
+            s.execute(
+                update(WebSession)
+                .where(WebSession.id_hash == digest, WebSession.ended_at.is_(None))
+                .values(last_seen_at=now)
+            )
     return True
 
 
@@ -88,17 +98,24 @@ def end(store: Store, sid: object, now: datetime, reason: str = "signed_out") ->
     if not isinstance(sid, str) or not sid:
         return
     with store.write() as s:
-        s.execute(update(WebSession).where(WebSession.id_hash == token_digest(sid), WebSession.ended_at.is_(None))
-                  .values(ended_at=now, ended_reason=reason))
+        s.execute(
+            update(WebSession)
+            .where(WebSession.id_hash == token_digest(sid), WebSession.ended_at.is_(None))
+            .values(ended_at=now, ended_reason=reason)
+        )
 
 
 def end_all_for(s: Session, name: str, with_pin: bool, now: datetime, reason: str) -> None:
     """End every session of a user (``with_pin`` False) or of an agent signed in with its PIN (True)."""
-    s.execute(update(WebSession).where(WebSession.name == name, WebSession.with_pin.is_(with_pin),
-                                       WebSession.ended_at.is_(None)).values(ended_at=now, ended_reason=reason))
+    s.execute(
+        update(WebSession)
+        .where(WebSession.name == name, WebSession.with_pin.is_(with_pin), WebSession.ended_at.is_(None))
+        .values(ended_at=now, ended_reason=reason)
+    )
 
 
 def active_count(store: Store, name: str) -> int:
     with store.read() as s:
-        return len(s.execute(select(WebSession.id_hash).where(WebSession.name == name,
-                                                              WebSession.ended_at.is_(None))).all())
+        return len(
+            s.execute(select(WebSession.id_hash).where(WebSession.name == name, WebSession.ended_at.is_(None))).all()
+        )

@@ -7,9 +7,10 @@ its own salt) over the agent id and the expiry — so every instance accepts it 
 it stops working at expiry or when CONNECTOR_SECRET_KEY changes. Whoever holds it acts as that agent
 only; the caller still checks the agent is active on every use.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -27,7 +28,7 @@ class StreamTokens:
 
     def issue(self, agent_id: str) -> tuple[str, datetime]:
         """A new token for ``agent_id`` and when it expires."""
-        expires = self._clock().astimezone(timezone.utc) + timedelta(seconds=self.seconds)
+        expires = self._clock().astimezone(UTC) + timedelta(seconds=self.seconds)
         body = self._serializer.dumps({"agent": agent_id, "exp": int(expires.timestamp())})
         return PREFIX + body, expires.replace(microsecond=0)
 
@@ -36,7 +37,7 @@ class StreamTokens:
         if not token.startswith(PREFIX):
             return None
         try:
-            data = self._serializer.loads(token[len(PREFIX):])
+            data = self._serializer.loads(token[len(PREFIX) :])
         except BadSignature:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("agent"), str) or not isinstance(data.get("exp"), int):

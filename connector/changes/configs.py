@@ -1,10 +1,11 @@
 """The active presence configuration lives in the store, versioned with who changed it and when."""
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Optional
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
@@ -14,9 +15,8 @@ from connector.presence.model import PresenceConfig
 from connector.store import Store, statements
 from connector.store.models import ConfigVersion
 
-
 #: called inside the transaction that applies a configuration: (session, old, new, now) -> after commit
-OnChange = Callable[[Session, PresenceConfig, PresenceConfig, datetime], Optional[Callable[[], None]]]
+OnChange = Callable[[Session, PresenceConfig, PresenceConfig, datetime], Callable[[], None] | None]
 
 
 class ConfigRegistry:
@@ -57,11 +57,15 @@ class ConfigRegistry:
         if s is None:
             with self.store.reader.connect() as own:
                 return self.at_version(version_id, own)
-        row = s.execute(select(ConfigVersion.yaml, ConfigVersion.origin, ConfigVersion.name, ConfigVersion.created_at)
-                        .where(ConfigVersion.id == version_id)).one()
-        config = replace(parse_config(row.yaml, source=row.origin or row.name, stored=True,
-                                          mapping_checks=self.mapping_checks),
-                         effective_from=row.created_at)
+        row = s.execute(
+            select(ConfigVersion.yaml, ConfigVersion.origin, ConfigVersion.name, ConfigVersion.created_at).where(
+                ConfigVersion.id == version_id
+            )
+        ).one()
+        config = replace(
+            parse_config(row.yaml, source=row.origin or row.name, stored=True, mapping_checks=self.mapping_checks),
+            effective_from=row.created_at,
+        )
         with self._lock:
             self._cached = (version_id, config)
         return config
@@ -76,8 +80,14 @@ class ConfigRegistry:
         with self.store.write() as s:
             now = self.clock()
             previous = self.active(s) if s.scalar(select(func.max(ConfigVersion.id))) is not None else None
-            row = ConfigVersion(name=config.name, yaml=config.to_yaml(), fingerprint=config.fingerprint,
-                                origin=origin, created_by=created_by, created_at=now)
+            row = ConfigVersion(
+                name=config.name,
+                yaml=config.to_yaml(),
+                fingerprint=config.fingerprint,
+                origin=origin,
+                created_by=created_by,
+                created_at=now,
+            )
             s.add(row)
             s.flush()
             if previous is not None and self._on_change is not None:
@@ -97,8 +107,9 @@ class ConfigRegistry:
         origin = f"env:{ref}"
         with self.store.read() as s:
             newest = s.scalar(select(func.max(ConfigVersion.id)))
-            last_env = s.execute(select(ConfigVersion).where(ConfigVersion.origin == origin)
-                                 .order_by(ConfigVersion.id.desc()).limit(1)).scalar_one_or_none()
+            last_env = s.execute(
+                select(ConfigVersion).where(ConfigVersion.origin == origin).order_by(ConfigVersion.id.desc()).limit(1)
+            ).scalar_one_or_none()
         if newest is not None and not explicit:
             return
         config = load_config(ref, mapping_checks=self.mapping_checks)
@@ -109,5 +120,13 @@ class ConfigRegistry:
     def history(self, limit: int = 50) -> list[dict]:
         with self.store.read() as s:
             rows = s.execute(select(ConfigVersion).order_by(ConfigVersion.id.desc()).limit(limit)).scalars().all()
-            return [{"version": r.id, "name": r.name, "created_by": r.created_by, "origin": r.origin,
-                     "created_at": r.created_at.isoformat()} for r in rows]
+            return [
+                {
+                    "version": r.id,
+                    "name": r.name,
+                    "created_by": r.created_by,
+                    "origin": r.origin,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in rows
+            ]

@@ -5,36 +5,45 @@ then — in the same transaction — close the open interval, open the new one, 
 count, log logon events, write one outbox row per enabled adapter and the live events. Live
 subscribers hear of it only after the commit.
 """
+
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.auth.accounts import upgrade_pin_hash
-from connector.live.bus import EventBus
-from connector.clock import Clock, utc_now
-from connector.changes.configs import ConfigRegistry
-from connector.presence.engine import CALL_DIRECTIONS, AgentSession, ChangeSource, Decision, DialRequested, Engine, StateChanged
-from connector.validation import one_line
-from connector.errors import Conflict, Forbidden, InvalidInput, NotFound
-from connector.presence.model import PresenceConfig
 from connector.auth.hashing import check_pin, verify_secret
-from connector.settings import Settings
-from connector.store import Store
-from connector.store import statements
-from connector.store.models import Agent, AgentSessionRow, Call
-from connector.store.rows import logons_from_json, session_from_row
-from connector.store.statements import AgentRecord
-from connector.live.subscriptions import Encoded
+from connector.changes.configs import ConfigRegistry
 from connector.changes.grid import agent_grid
 from connector.changes.recording import DecisionWriter
 from connector.changes.views import agent_view
+from connector.clock import Clock, utc_now
+from connector.errors import Conflict, Forbidden, InvalidInput, NotFound
+from connector.live.bus import EventBus
+from connector.live.subscriptions import Encoded
+from connector.presence.engine import (
+    CALL_DIRECTIONS,
+    AgentSession,
+    ChangeSource,
+    Decision,
+    DialRequested,
+    Engine,
+    StateChanged,
+)
+from connector.presence.model import PresenceConfig
+from connector.settings import Settings
+from connector.store import Store, statements
+from connector.store.models import Agent, AgentSessionRow, Call
+from connector.store.rows import logons_from_json, session_from_row
+from connector.store.statements import AgentRecord
+from connector.validation import one_line
 
 #: ``pin_guard(account, check)``: run ``check`` under the guessing limits; None when the PIN was wrong
 PinGuard = Callable[[str, Callable[[], "bool | None"]], "bool | None"]
@@ -53,10 +62,18 @@ class Outcome:
 class PresenceService:
     """Every agent operation: logins, state changes, calls, timed rules, and the reads pages need."""
 
-    def __init__(self, store: Store, settings: Settings, bus: EventBus, configs: ConfigRegistry,
-                 clock: Clock = utc_now, outbox_targets: OutboxTargets | None = None,
-                 dial_targets: OutboxTargets | None = None, outbox_written: Callable[[], None] | None = None,
-                 pin_guard: PinGuard | None = None):
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        bus: EventBus,
+        configs: ConfigRegistry,
+        clock: Clock = utc_now,
+        outbox_targets: OutboxTargets | None = None,
+        dial_targets: OutboxTargets | None = None,
+        outbox_written: Callable[[], None] | None = None,
+        pin_guard: PinGuard | None = None,
+    ):
         self.store = store
         #: runs a PIN check under the guessing limits (connector/auth/limits.py); returns None when it failed
         self.pin_guard: PinGuard = pin_guard or (lambda account, check: check())
@@ -78,8 +95,12 @@ class PresenceService:
         with self._locks_guard:
             return self._locks[agent_id]
 
-    def _run(self, agent_id: str, decide: Callable[[Engine, AgentSession, datetime, Session], Decision],
-             pin: str | None = None) -> Outcome:
+    def _run(
+        self,
+        agent_id: str,
+        decide: Callable[[Engine, AgentSession, datetime, Session], Decision],
+        pin: str | None = None,
+    ) -> Outcome:
         """Decide on the agent's stored session and write the decision in one transaction.
 
         Decided first on a read snapshot, then written under the store's write lock with a guard
@@ -148,8 +169,9 @@ class PresenceService:
         with self.store.write_connection() as conn:
             return self.decide_on(conn, agent_id, decide, pin, published)
 
-    def decide_on(self, conn, agent_id: str, decide, pin: str | None, published: list,
-                  record_events: bool = True) -> tuple[Decision, dict, int]:
+    def decide_on(
+        self, conn, agent_id: str, decide, pin: str | None, published: list, record_events: bool = True
+    ) -> tuple[Decision, dict, int]:
         """Decide on the session row locked in the caller's write transaction and write the decision there
         (also the timed-rule sweep's path, connector/changes/sweep.py); returns what ``_write`` returns."""
         agent, row, _, config = self._loaded(conn, agent_id, lock=True)
@@ -164,9 +186,18 @@ class PresenceService:
         statements.claim_session(conn, agent_id, row.version, None)
         return self._write(conn, agent, decision, engine, published, pin, now, record_events=record_events)
 
-    def _write(self, conn, agent: AgentRecord, decision: Decision, engine: Engine, published: list,
-               pin: str | None, now: datetime, guard: tuple | None = None,
-               record_events: bool = True) -> tuple[Decision, dict, int]:
+    def _write(
+        self,
+        conn,
+        agent: AgentRecord,
+        decision: Decision,
+        engine: Engine,
+        published: list,
+        pin: str | None,
+        now: datetime,
+        guard: tuple | None = None,
+        record_events: bool = True,
+    ) -> tuple[Decision, dict, int]:
         """The decision's rows and its live events, in the caller's transaction (they commit together).
 
         Returns the decision, the agent's view and how many outbox rows were written. Without
@@ -182,8 +213,14 @@ class PresenceService:
         return decision, view, outbox_rows
 
     # -- operations --------------------------------------------------------------------------
-    def login(self, agent_id: str, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE,
-              pin: str | None = None) -> Outcome:
+    def login(
+        self,
+        agent_id: str,
+        logon_source: str,
+        device: str,
+        source: str = ChangeSource.SOFTPHONE,
+        pin: str | None = None,
+    ) -> Outcome:
         """Log in on a device. With a PIN (PBX short-code login) the PIN is checked against its hash."""
         device = one_line(device or logon_source, "device", 100)
         if pin is not None:
@@ -195,18 +232,31 @@ class PresenceService:
         def decide(engine: Engine, sess: AgentSession, now: datetime, s: Session) -> Decision:
             agent = s.get(Agent, agent_id)
             code = engine.config.options.login_code
-            if (pin is None and agent.pin_hash and engine.config.options.pbx_mode == "dial" and "{pin}" in code
-                    and not sess.logged_in):
+            if (
+                pin is None
+                and agent.pin_hash
+                and engine.config.options.pbx_mode == "dial"
+                and "{pin}" in code
+                and not sess.logged_in
+            ):
                 raise InvalidInput("the PBX login code needs the agent's PIN: send 'pin'", field="pin")
             return engine.login(sess, now, logon_source, device, source)
 
         return self._run(agent_id, decide, pin=pin)
 
-    def logout(self, agent_id: str, logon_source: str, source: str = ChangeSource.SOFTPHONE, actor: str | None = None) -> Outcome:
+    def logout(
+        self, agent_id: str, logon_source: str, source: str = ChangeSource.SOFTPHONE, actor: str | None = None
+    ) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor))
 
-    def set_state(self, agent_id: str, ref: object, source: str = ChangeSource.SOFTPHONE, system: bool = False,
-                  force: bool = False) -> Outcome:
+    def set_state(
+        self,
+        agent_id: str,
+        ref: object,
+        source: str = ChangeSource.SOFTPHONE,
+        system: bool = False,
+        force: bool = False,
+    ) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system, force))
 
     def cancel_next_state(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
@@ -254,8 +304,15 @@ class PresenceService:
             message = "not sent: no PBX adapter is enabled"
         return outcome, {"number": dialled, "sent": bool(dialling), "sent_to": dialling, "message": message}
 
-    def call_event(self, agent_id: str, call_id: object, event: object, direction: object,
-                   duration_seconds: object = None, source: str = ChangeSource.PBX) -> tuple[Outcome, bool]:
+    def call_event(
+        self,
+        agent_id: str,
+        call_id: object,
+        event: object,
+        direction: object,
+        duration_seconds: object = None,
+        source: str = ChangeSource.PBX,
+    ) -> tuple[Outcome, bool]:
         """Record a call started/ended. Returns the outcome and whether it repeated a known event."""
         call_id = one_line(call_id, "call_id", 128, required=True)
         if event not in ("started", "ended"):
@@ -263,10 +320,15 @@ class PresenceService:
         if direction not in CALL_DIRECTIONS:
             raise InvalidInput("direction must be one of: inbound, outbound, internal", field="direction")
         if event == "ended":
-            if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, int) \
-                    or not 0 <= duration_seconds <= 86400:
-                raise InvalidInput("duration_seconds must be a whole number of seconds from 0 to 86400 "
-                                   "(0 = rang but not answered)", field="duration_seconds")
+            if (
+                isinstance(duration_seconds, bool)
+                or not isinstance(duration_seconds, int)
+                or not 0 <= duration_seconds <= 86400
+            ):
+                raise InvalidInput(
+                    "duration_seconds must be a whole number of seconds from 0 to 86400 (0 = rang but not answered)",
+                    field="duration_seconds",
+                )
         elif duration_seconds is not None:
             raise InvalidInput("duration_seconds belongs to the 'ended' event", field="duration_seconds")
         repeated = False
@@ -278,8 +340,9 @@ class PresenceService:
                 call = Call(agent_id=agent_id, call_id=call_id, direction=direction)
                 s.add(call)
             elif call.direction != direction:
-                raise Conflict(f"call '{call_id}' was reported as {call.direction}", field="direction",
-                               code="call_mismatch")
+                raise Conflict(
+                    f"call '{call_id}' was reported as {call.direction}", field="direction", code="call_mismatch"
+                )
             if event == "started":
                 if call.started_at is not None or call.ended_at is not None:
                     repeated = True
@@ -296,15 +359,24 @@ class PresenceService:
         return self._run(agent_id, decide), repeated
 
     # -- timed rules -------------------------------------------------------------------------
-    def retime_sessions(self, s: Session, old: PresenceConfig, new: PresenceConfig,
-                        now: datetime) -> Callable[[], None]:
+    def retime_sessions(
+        self, s: Session, old: PresenceConfig, new: PresenceConfig, now: datetime
+    ) -> Callable[[], None]:
         """A new configuration, inside the transaction that applies it: every open session first settles
         what fell due under the old rules, then gets its due time under the new ones (switched on, off or
         changed). The live events commit with it; returns what wakes the streams once it has committed."""
         published: list[tuple[str, dict]] = []
         old_engine, new_engine = Engine(old), Engine(new)
-        rows = s.execute(select(AgentSessionRow).where(AgentSessionRow.state_id.is_not(None))
-                         .order_by(AgentSessionRow.agent_id).with_for_update()).scalars().all()
+        rows = (
+            s.execute(
+                select(AgentSessionRow)
+                .where(AgentSessionRow.state_id.is_not(None))
+                .order_by(AgentSessionRow.agent_id)
+                .with_for_update()
+            )
+            .scalars()
+            .all()
+        )
         conn = s.connection()
         outbox_rows = 0
         for row in rows:
@@ -326,6 +398,7 @@ class PresenceService:
             self.bus.wake()
             if outbox_rows:
                 self.outbox_written()
+
         return committed
 
     def scheduled_logoff(self) -> int:
@@ -340,7 +413,7 @@ class PresenceService:
         scheduled = datetime.combine(local_now.date(), logoff_time, tzinfo=tz)
         if scheduled > local_now:
             scheduled -= timedelta(days=1)
-        scheduled = scheduled.astimezone(timezone.utc)
+        scheduled = scheduled.astimezone(UTC)
         with self.store.read() as s:
             candidates = s.execute(select(AgentSessionRow)).scalars().all()
         count = 0
@@ -351,7 +424,9 @@ class PresenceService:
                 continue
             if row.logoff_pending:
                 continue
-            outcome = self._run(row.agent_id, lambda e, sess, at, s: e.scheduled_logoff(sess, max(scheduled, sess.last_change_at)))
+            outcome = self._run(
+                row.agent_id, lambda e, sess, at, s: e.scheduled_logoff(sess, max(scheduled, sess.last_change_at))
+            )
             count += 1 if not outcome.decision.session.logged_in else 0
         return count
 
@@ -369,8 +444,12 @@ class PresenceService:
 
     def agents(self, agent_ids: list[str] | None = None) -> list[dict]:
         with self.store.read() as s:
-            query = select(Agent, AgentSessionRow).outerjoin(AgentSessionRow, AgentSessionRow.agent_id == Agent.id) \
-                .where(Agent.active.is_(True)).order_by(Agent.team, Agent.name)
+            query = (
+                select(Agent, AgentSessionRow)
+                .outerjoin(AgentSessionRow, AgentSessionRow.agent_id == Agent.id)
+                .where(Agent.active.is_(True))
+                .order_by(Agent.team, Agent.name)
+            )
             if agent_ids is not None:
                 query = query.where(Agent.id.in_(agent_ids))
             config = self.configs.active(s)
@@ -381,7 +460,6 @@ class PresenceService:
                 session = session_from_row(row) if row else AgentSession(agent.id)
                 views.append(agent_view(agent, engine.settle(session, now).session, config, now))
             return views
-
 
     def agent_grid(self, agent_ids: list[str] | None = None) -> list[dict]:
         """Every active agent as the dashboard grid shows it (see connector/changes/grid.py)."""
@@ -397,4 +475,3 @@ class _NoSession:
 
     def __getattr__(self, name: str):
         raise _NeedsTransaction(name)
-

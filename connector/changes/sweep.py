@@ -16,6 +16,7 @@ at its end and the streams and the dispatcher are woken after its commit, as aft
 A batch is kept small (``BATCH``): its transaction holds its sessions' row locks (an API change of one
 of those agents waits for the commit) and, on SQLite, the write lock.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,7 +71,7 @@ def _settle_batch(service: PresenceService, now: datetime, batch: int, skip: set
             engines: list = []
 
             def settle(engine, sess, at, s):
-                engines.append(engine)
+                engines.append(engine)  # noqa: B023  (called within this iteration, by decide_on)
                 return engine.settle(sess, at)
 
             try:

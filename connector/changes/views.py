@@ -1,4 +1,5 @@
 """What the API, the softphone, the dashboard and the outbox see of an agent and of a change."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,8 +26,9 @@ def agent_view(agent: Agent, session: AgentSession, config: PresenceConfig, now:
         "state_since": iso(session.state_since),
         "seconds_in_state": int((now - session.state_since).total_seconds()) if session.state_since else None,
         "wrap_up_until": iso(session.wrap_up_until),
-        "wrap_up_remaining_seconds": (max(0, int((session.wrap_up_until - now).total_seconds() + 0.999))
-                                      if session.wrap_up_until else None),
+        "wrap_up_remaining_seconds": (
+            max(0, int((session.wrap_up_until - now).total_seconds() + 0.999)) if session.wrap_up_until else None
+        ),
         "on_call": session.call_id is not None,
         "call_direction": session.call_direction,
         "call_since": iso(session.call_since),
@@ -45,19 +47,35 @@ def _next_state(session: AgentSession, config: PresenceConfig) -> dict | None:
 
 def grid_view(view: dict) -> dict:
     """The few fields the dashboard's grid shows of an agent view (the state by id; the page has the states)."""
-    return {"id": view["id"], "name": view["name"], "team": view["team"], "logged_in": view["logged_in"],
-            "state": view["state"]["id"] if view["state"] else None, "seconds_in_state": view["seconds_in_state"],
-            "connection_lost": view["connection_lost"]}
+    return {
+        "id": view["id"],
+        "name": view["name"],
+        "team": view["team"],
+        "logged_in": view["logged_in"],
+        "state": view["state"]["id"] if view["state"] else None,
+        "seconds_in_state": view["seconds_in_state"],
+        "connection_lost": view["connection_lost"],
+    }
 
 
 def state_brief(state: PresenceState | None) -> dict | None:
     """A state as an outbox row and a live event carry it (adapters get it back as ``StateInfo``)."""
     if state is None:
         return None
-    return {"id": state.id, "label": state.label, "status": int(state.status),
-            "reason_code": state.reason_code, "adapters": dict(state.adapters)}
+    return {
+        "id": state.id,
+        "label": state.label,
+        "status": int(state.status),
+        "reason_code": state.reason_code,
+        "adapters": dict(state.adapters),
+    }
 
 
 def presence_payload(effect: StateChanged) -> dict:
-    return {"state": state_brief(effect.current), "previous": state_brief(effect.previous), "at": iso(effect.at),
-            "source": effect.source, "cause": effect.cause}
+    return {
+        "state": state_brief(effect.current),
+        "previous": state_brief(effect.previous),
+        "at": iso(effect.at),
+        "source": effect.source,
+        "cause": effect.cause,
+    }

@@ -1,4 +1,5 @@
 """``presence-connector adapters status|test NAME|list|flush``."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ def adapters() -> None:
 def adapters_list() -> None:
     """Installed adapters (entry points) and their settings."""
     for name, cls in sorted(available().items()):
-        click.echo(f"{name}: " + (", ".join(cls.env_name(k) + ("*" if s.required else "")
-                                          for k, s in cls.settings.items()) or "no settings"))
+        click.echo(
+            f"{name}: "
+            + (
+                ", ".join(cls.env_name(k) + ("*" if s.required else "") for k, s in cls.settings.items())
+                or "no settings"
+            )
+        )
     click.echo("(* = required)")
 
 
@@ -36,8 +42,10 @@ def adapters_status(as_json: bool) -> None:
     if not health:
         click.echo("no adapters enabled (set CONNECTOR_ADAPTERS, e.g. CONNECTOR_ADAPTERS=pbx_http,teams)")
     for item in health:
-        click.echo(f"{item['name']}: queue {item['queue_depth']}, parked {item['parked']}, "
-                   f"last success {item['last_success_at'] or 'never'}, last error {item['last_error'] or 'none'}")
+        click.echo(
+            f"{item['name']}: queue {item['queue_depth']}, parked {item['parked']}, "
+            f"last success {item['last_success_at'] or 'never'}, last error {item['last_error'] or 'none'}"
+        )
 
 
 @adapters.command("test")

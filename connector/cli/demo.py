@@ -1,4 +1,5 @@
 """Demo data for ``make run``: two teams, a supervisor, an admin, and a morning of history."""
+
 from __future__ import annotations
 
 import random
@@ -7,11 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from connector.auth import accounts
-from connector.presence.engine import LogonSource
-from connector.errors import ConnectorError
 from connector.changes.service import PresenceService
-from connector.store.models import Agent
+from connector.errors import ConnectorError
 from connector.parts import get_parts
+from connector.presence.engine import LogonSource
+from connector.store.models import Agent
 
 DEMO_AGENTS = [
     ("edred", "Ed Redfern", "Inbound", "3001"),
@@ -22,8 +23,11 @@ DEMO_AGENTS = [
     ("mei", "Mei Chen", "Support", "3103"),
 ]
 DEMO_PIN = "1234"
-DEMO_USERS = [("admin", "admin-demo", "admin", None), ("supervisor", "supervisor-demo", "supervisor", None),
-              ("edred", "agent-demo", "agent", "edred")]
+DEMO_USERS = [
+    ("admin", "admin-demo", "admin", None),
+    ("supervisor", "supervisor-demo", "supervisor", None),
+    ("edred", "agent-demo", "agent", "edred"),
+]
 
 
 def seed(app) -> list[str]:
@@ -35,8 +39,18 @@ def seed(app) -> list[str]:
             return ["demo data already present"] + _logins()
     now = live.clock()
     for agent_id, name, team, ext_no in DEMO_AGENTS:
-        accounts.add_agent(store, {"id": agent_id, "name": name, "team": team, "extension": ext_no,
-                                   "email": f"{agent_id}@example.com", "pin": DEMO_PIN}, now)
+        accounts.add_agent(
+            store,
+            {
+                "id": agent_id,
+                "name": name,
+                "team": team,
+                "extension": ext_no,
+                "email": f"{agent_id}@example.com",
+                "pin": DEMO_PIN,
+            },
+            now,
+        )
     for username, password, role, agent_id in DEMO_USERS:
         accounts.add_user(store, username, password, role, now, agent_id=agent_id)
     _history(live, now)
@@ -54,8 +68,9 @@ def _history(live: PresenceService, now: datetime) -> None:
     """Replay two hours of a working morning through the real engine with a clock in the past."""
     rng = random.Random(7)
     cursor = {"t": now - timedelta(hours=2)}
-    past = PresenceService(live.store, live.settings, live.bus, live.configs, clock=lambda: cursor["t"],
-                           outbox_targets=live.outbox_targets)
+    past = PresenceService(
+        live.store, live.settings, live.bus, live.configs, clock=lambda: cursor["t"], outbox_targets=live.outbox_targets
+    )
     for agent_id, *_ in DEMO_AGENTS:
         cursor["t"] = now - timedelta(hours=2) + timedelta(minutes=rng.randint(0, 10))
         # desk phones: they stay logged in without a softphone sending heartbeats

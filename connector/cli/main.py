@@ -1,4 +1,5 @@
 """The ``presence-connector`` command line."""
+
 from __future__ import annotations
 
 import json
@@ -9,13 +10,13 @@ from pathlib import Path
 
 import click
 
-from connector.auth import accounts
-from connector.reports import exports
-from connector.reports import queries as reports
-from connector.cli.adapters import adapters as _adapters_group
 from connector.app import create_app as _app
+from connector.auth import accounts
+from connector.cli.adapters import adapters as _adapters_group
 from connector.errors import ConfigError, ConnectorError
 from connector.parts import get_parts
+from connector.reports import exports
+from connector.reports import queries as reports
 
 
 class ConnectorGroup(click.Group):
@@ -41,14 +42,20 @@ def main() -> None:
 
 # -- serve ---------------------------------------------------------------------------------------
 
+
 @main.command()
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000 or $PORT")
-@click.option("--threads", default=32, show_default=True,
-              help="worker threads for API and page requests (event streams need none)")
+@click.option(
+    "--threads",
+    default=32,
+    show_default=True,
+    help="worker threads for API and page requests (event streams need none)",
+)
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the app (uvicorn: event streams on its event loop, the rest on threads) and run the scheduled jobs."""
     from connector.serve.memory import limit_arenas
+
     limit_arenas(max(2, os.cpu_count() or 2))  # first, before any thread: memory a big report freed is not stranded
     import uvicorn
 
@@ -63,19 +70,32 @@ def serve(host: str, port: int, threads: int) -> None:
     if parts.settings.run_scheduler:
         scheduler.start(app)
     from connector.integrations.runtime import start as start_adapters
+
     start_adapters(app)  # the outbox dispatcher and the adapters' inbound listeners
     _raise_open_files_limit()  # one file descriptor per open page
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {parts.store.backend})")
     # backlog: a whole shift (or every page after a restart) connecting at once waits in the queue, not refused;
     # no concurrency limit: streams are cheap and the per-principal cap bounds each caller
-    uvicorn.run(ConnectorAsgi(app, threads=threads), host=host, port=port, http="httptools", loop="asyncio",
-                lifespan="on", backlog=4096, timeout_keep_alive=30, timeout_graceful_shutdown=3,
-                access_log=False, log_level="warning", server_header=False,
-                proxy_headers=False)  # who may set X-Forwarded-* is CONNECTOR_TRUSTED_PROXIES' business
+    uvicorn.run(
+        ConnectorAsgi(app, threads=threads),
+        host=host,
+        port=port,
+        http="httptools",
+        loop="asyncio",
+        lifespan="on",
+        backlog=4096,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=3,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )  # who may set X-Forwarded-* is CONNECTOR_TRUSTED_PROXIES' business
 
 
 def _raise_open_files_limit() -> None:
     import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = hard if hard != resource.RLIM_INFINITY else 65536
     if soft < wanted:
@@ -104,10 +124,12 @@ def _single_instance_on_sqlite(store) -> None:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         lock_file.close()
-        raise ConnectorError(f"another `presence-connector serve` is already running on {path}: SQLite serves one "
-                             "instance (two would deliver adapter changes twice). Stop the other one, or move "
-                             "to PostgreSQL for several instances (README \"Scaling out\").",
-                             field="CONNECTOR_DATABASE_URL") from None
+        raise ConnectorError(
+            f"another `presence-connector serve` is already running on {path}: SQLite serves one "
+            "instance (two would deliver adapter changes twice). Stop the other one, or move "
+            'to PostgreSQL for several instances (README "Scaling out").',
+            field="CONNECTOR_DATABASE_URL",
+        ) from None
     lock_file.seek(0)
     lock_file.truncate()
     lock_file.write(f"{os.getpid()}\n")
@@ -124,16 +146,19 @@ def init_db(demo: bool) -> None:
     click.echo(f"store ready: {parts.store.backend} ({_safe_url(parts.settings.database_url)})")
     if demo:
         from connector.cli.demo import seed
+
         for line in seed(app):
             click.echo(line)
 
 
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 # -- agents, users, tokens -----------------------------------------------------------------------
+
 
 @main.group()
 def agents() -> None:
@@ -152,8 +177,14 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
     """Add an agent."""
     app = _app()
     parts = get_parts(app)
-    data = {"id": agent_id, "name": name, "team": team, "extension": extension, "email": email,
-            "salesforce_user_id": salesforce_user_id}
+    data = {
+        "id": agent_id,
+        "name": name,
+        "team": team,
+        "extension": extension,
+        "email": email,
+        "salesforce_user_id": salesforce_user_id,
+    }
     if pin:
         data["pin"] = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
     accounts.add_agent(parts.store, {k: v for k, v in data.items() if v is not None}, parts.clock())
@@ -219,12 +250,16 @@ def tokens_create(role, agent_id, name) -> None:
     app = _app()
     parts = get_parts(app)
     token = accounts.create_token(parts.store, role, parts.clock(), agent_id=agent_id, name=name)
-    click.echo(f"token for role {role}{' (agent ' + agent_id + ')' if agent_id else ''}; "
-               "store it now, it cannot be shown again:", err=True)
+    click.echo(
+        f"token for role {role}{' (agent ' + agent_id + ')' if agent_id else ''}; "
+        "store it now, it cannot be shown again:",
+        err=True,
+    )
     click.echo(token)
 
 
 # -- configuration -------------------------------------------------------------------------------
+
 
 @main.group()
 def config() -> None:
@@ -237,6 +272,7 @@ def config_validate(file: str) -> None:
     """Check a presence configuration file (or preset name); list every problem."""
     from adapters.registry import mapping_checks
     from connector.presence.config import load_config
+
     cfg = load_config(file, mapping_checks=mapping_checks())
     click.echo(f"{file}: OK ({cfg.name}: {len(cfg.states)} states)")
 
@@ -246,6 +282,7 @@ def config_validate(file: str) -> None:
 def config_apply(file: str) -> None:
     """Make a file (or preset) the active configuration; takes effect without a restart."""
     from connector.presence.config import load_config
+
     app = _app()
     cfg = load_config(file, mapping_checks=get_parts(app).configs.mapping_checks)
     version = get_parts(app).configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
@@ -262,6 +299,7 @@ def config_show() -> None:
 
 
 # -- exports -------------------------------------------------------------------------------------
+
 
 @main.group()
 def export() -> None:
@@ -308,12 +346,19 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
     """Acquired/Released events with their logon source (the licence audit)."""
     app = _app()
     s, e = _range(app, start, end)
-    rows = reports.logon_events(get_parts(app).reads, s, e, reports.parse_sources(list(include), "--include"),
-                                reports.parse_sources(list(exclude), "--exclude"), agent_id=agent)
+    rows = reports.logon_events(
+        get_parts(app).reads,
+        s,
+        e,
+        reports.parse_sources(list(include), "--include"),
+        reports.parse_sources(list(exclude), "--exclude"),
+        agent_id=agent,
+    )
     _write(rows, reports.LOGON_EVENT_FIELDS, fmt, output)
 
 
 from connector.salesforce.cli import register as _register_salesforce  # noqa: E402
+
 _register_salesforce(main)
 
 main.add_command(_adapters_group)

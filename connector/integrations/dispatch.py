@@ -17,24 +17,25 @@ Guarantees (docs/architecture.md, "The outbox"):
   only its own slots and delays no other adapter;
 * everything lives in the outbox table, so undelivered rows go out after a restart.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import func, select, update
 
 from adapters.base import Adapter, AdapterError, Change, Host, StateInfo
+from connector.auth.hashing import unseal
+from connector.clock import Clock, iso, parse_iso
 from connector.integrations import outbox_claims
 from connector.integrations.enabled import AdapterSet
-from connector.clock import Clock, iso, parse_iso
 from connector.jobs.leases import Leases
-from connector.auth.hashing import unseal
 from connector.store import Store
 from connector.store.models import OutboxRow
 from connector.store.rows import outbox_row
@@ -66,10 +67,21 @@ class Dispatcher:
     adapter may run at once on this instance (default: the adapter's ``max_concurrency``).
     """
 
-    def __init__(self, store: Store, adapters: AdapterSet, host: Host, clock: Clock, secret_key: str,
-                 base_backoff: float = 2.0, max_backoff: float = 300.0, poll_seconds: float = 0.5,
-                 wake: threading.Event | None = None, leases: Leases | None = None,
-                 lease_seconds: float = 60.0, concurrency: Callable[[Adapter], int] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        adapters: AdapterSet,
+        host: Host,
+        clock: Clock,
+        secret_key: str,
+        base_backoff: float = 2.0,
+        max_backoff: float = 300.0,
+        poll_seconds: float = 0.5,
+        wake: threading.Event | None = None,
+        leases: Leases | None = None,
+        lease_seconds: float = 60.0,
+        concurrency: Callable[[Adapter], int] | None = None,
+    ):
         self.store = store
         self._adapters = adapters
         self.host = host
@@ -142,8 +154,9 @@ class Dispatcher:
             free = {name: self.concurrency(a) - len(self.stats[name].in_flight_since) for name, a in adapters.items()}
         if not any(slots > 0 for slots in free.values()):
             return []  # no adapter, or every slot busy: a finished delivery wakes this again
-        claims = outbox_claims.claim(self.store, outbox_claims.due_heads(self.store, free, now), now,
-                                     self.leases.holder, self.lease)
+        claims = outbox_claims.claim(
+            self.store, outbox_claims.due_heads(self.store, free, now), now, self.leases.holder, self.lease
+        )
         started = []
         with self._lock:  # under the lock: set_adapter may be swapping the pool for a bigger one
             for c in claims:
@@ -209,15 +222,19 @@ class Dispatcher:
             for name, adapter in adapters.items():
                 if not adapter.refresh_seconds:
                     continue
-                latest_ids = select(func.max(OutboxRow.id)).where(
-                    OutboxRow.adapter == name, OutboxRow.kind == "presence").group_by(OutboxRow.agent_id)
+                latest_ids = (
+                    select(func.max(OutboxRow.id))
+                    .where(OutboxRow.adapter == name, OutboxRow.kind == "presence")
+                    .group_by(OutboxRow.agent_id)
+                )
                 for row in s.execute(select(OutboxRow).where(OutboxRow.id.in_(latest_ids))).scalars():
                     if row.delivered_at is None or row.payload.get("state") is None:
                         continue
                     if row.delivered_at + timedelta(seconds=adapter.refresh_seconds) > now:
                         continue
-                    s.add(outbox_row(row.agent_id, name, "presence", {**row.payload, "cause": "renewal"},
-                                     row.source, now))
+                    s.add(
+                        outbox_row(row.agent_id, name, "presence", {**row.payload, "cause": "renewal"}, row.source, now)
+                    )
 
     # -- delivering one row ------------------------------------------------------------------
     def _deliver(self, adapter: Adapter, claim: outbox_claims.Claim) -> None:
@@ -251,8 +268,9 @@ class Dispatcher:
         try:
             return unseal(sealed, self._secret_key)
         except Exception:
-            raise AdapterError("the sealed PIN cannot be read (was CONNECTOR_SECRET_KEY changed?)",
-                               retryable=False) from None
+            raise AdapterError(
+                "the sealed PIN cannot be read (was CONNECTOR_SECRET_KEY changed?)", retryable=False
+            ) from None
 
     def _record(self, name: str, row_id: int, error: AdapterError | None, pin: str | None) -> None:
         """Record an outcome; outcomes that finish together share one transaction (one commit, one fsync)."""
@@ -276,10 +294,14 @@ class Dispatcher:
                 with self._lock:
                     for name, row_id, *_ in batch:
                         self.stats[name].in_flight_since.pop(row_id, None)
-                    free = {name: self.concurrency(a) - len(self.stats[name].in_flight_since)
-                            for name, a in adapters.items() if name in {b[0] for b in batch}}
-                claims = outbox_claims.claim_in(s, outbox_claims.due_heads_in(s, free, now), now,
-                                                self.leases.holder, self.lease)
+                    free = {
+                        name: self.concurrency(a) - len(self.stats[name].in_flight_since)
+                        for name, a in adapters.items()
+                        if name in {b[0] for b in batch}
+                    }
+                claims = outbox_claims.claim_in(
+                    s, outbox_claims.due_heads_in(s, free, now), now, self.leases.holder, self.lease
+                )
                 with self._lock:  # the slots are taken before the commit, so the loop cannot hand them out
                     for c in claims:
                         self.stats[c.adapter].in_flight_since[c.row_id] = now
@@ -297,8 +319,9 @@ class Dispatcher:
         """Write one outcome on the row (plain statements: this runs once per delivery)."""
         stats = self.stats[name]
         conn = s.connection()
-        attempts, payload = conn.execute(select(_OUTBOX.c.attempts, _OUTBOX.c.payload)
-                                         .where(_OUTBOX.c.id == row_id)).one()
+        attempts, payload = conn.execute(
+            select(_OUTBOX.c.attempts, _OUTBOX.c.payload).where(_OUTBOX.c.id == row_id)
+        ).one()
         attempts = (attempts or 0) + 1
         values: dict = {"attempts": attempts, "claimed_by": None, "lease_until": None}
         if (error is None or not error.retryable) and "pin_sealed" in (payload or {}):
@@ -318,8 +341,9 @@ class Dispatcher:
                 if error.retry_after is not None:  # the remote said when; honour it (within an hour)
                     delay = min(max(error.retry_after, 0.0), 3600.0)
                 values["next_attempt_at"] = now + timedelta(seconds=delay)
-                log.info("adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, attempts,
-                         delay, message)
+                log.info(
+                    "adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, attempts, delay, message
+                )
         conn.execute(update(_OUTBOX).where(_OUTBOX.c.id == row_id).values(**values))
 
     # -- health ------------------------------------------------------------------------------
@@ -329,17 +353,20 @@ class Dispatcher:
         adapters: dict[str, Adapter | None] = dict(self.adapters)
         options = self.host.active_config().options
         with self.store.read() as s:
-            waiting = s.execute(select(OutboxRow.adapter).where(
-                OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False)).distinct()).scalars()
+            waiting = s.execute(
+                select(OutboxRow.adapter)
+                .where(OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False))
+                .distinct()
+            ).scalars()
             for name in sorted(set(waiting) - set(adapters)):
                 adapters[name] = None
             for name, adapter in adapters.items():
-                pending = (OutboxRow.adapter == name, OutboxRow.delivered_at.is_(None),
-                           OutboxRow.superseded.is_(False))
+                pending = (OutboxRow.adapter == name, OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False))
                 depth = s.scalar(select(func.count()).where(*pending, OutboxRow.next_attempt_at.is_not(None)))
                 parked = s.scalar(select(func.count()).where(*pending, OutboxRow.next_attempt_at.is_(None)))
-                oldest = s.scalar(select(func.min(OutboxRow.created_at)).where(
-                    *pending, OutboxRow.next_attempt_at.is_not(None)))
+                oldest = s.scalar(
+                    select(func.min(OutboxRow.created_at)).where(*pending, OutboxRow.next_attempt_at.is_not(None))
+                )
                 last_ok = s.scalar(select(func.max(OutboxRow.delivered_at)).where(OutboxRow.adapter == name))
                 stats = self.stats.get(name) or AdapterStats()
                 with self._lock:
@@ -350,19 +377,38 @@ class Dispatcher:
                     details = {"error": f"{type(exc).__name__}"}
                 # an enabled adapter the presence configuration gives nothing says why ("not sent: ...")
                 why_not = adapter.why_not(options) if adapter is not None else None
-                out[name] = {"queue_depth": depth, "parked": parked, "in_flight": in_flight,
-                             "oldest_pending_at": _iso(oldest), "last_success_at": _iso(last_ok),
-                             "last_error": stats.last_error, "last_error_at": _iso(stats.last_error_at),
-                             "delivered": stats.delivered, "failed": stats.failed, "why_not": why_not, **details}
+                out[name] = {
+                    "queue_depth": depth,
+                    "parked": parked,
+                    "in_flight": in_flight,
+                    "oldest_pending_at": _iso(oldest),
+                    "last_success_at": _iso(last_ok),
+                    "last_error": stats.last_error,
+                    "last_error_at": _iso(stats.last_error_at),
+                    "delivered": stats.delivered,
+                    "failed": stats.failed,
+                    "why_not": why_not,
+                    **details,
+                }
         return out
 
 
 def change_from_row(row_id: int, kind: str, payload: dict, source: str, options, pin: str | None) -> Change:
     at = parse_iso(payload["at"]) if payload.get("at") else None
-    return Change(kind=kind, at=at, source=source, cause=payload.get("cause", ""),
-                  state=StateInfo.from_dict(payload.get("state")), previous=StateInfo.from_dict(payload.get("previous")),
-                  number=payload.get("number"), options=options, pin=pin, extension=payload.get("extension"),
-                  renewal=payload.get("cause") == "renewal", key=f"outbox-{row_id}")
+    return Change(
+        kind=kind,
+        at=at,
+        source=source,
+        cause=payload.get("cause", ""),
+        state=StateInfo.from_dict(payload.get("state")),
+        previous=StateInfo.from_dict(payload.get("previous")),
+        number=payload.get("number"),
+        options=options,
+        pin=pin,
+        extension=payload.get("extension"),
+        renewal=payload.get("cause") == "renewal",
+        key=f"outbox-{row_id}",
+    )
 
 
 def scrub(message: str, pin: str | None) -> str:

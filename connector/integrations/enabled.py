@@ -1,8 +1,9 @@
 """The adapters switched on right now, shared by the service (who gets outbox rows) and the dispatcher."""
+
 from __future__ import annotations
 
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from adapters.base import Adapter
 from connector.presence.model import PresenceConfig

@@ -1,19 +1,19 @@
 """The connector as adapters see it: the one implementation of :class:`adapters.base.Host`."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-
 from adapters.base import AdapterError, AgentInfo, BudgetUse, InboundRejected, SalesforceQuery
 from connector.auth import accounts
-from connector.live.bus import EventBus
-from connector.clock import Clock
 from connector.changes.configs import ConfigRegistry
+from connector.changes.service import PresenceService
+from connector.clock import Clock
 from connector.errors import InvalidInput, NotFound
+from connector.integrations.shared_state import SharedState
+from connector.live.bus import EventBus
 from connector.presence.model import PresenceConfig
 from connector.salesforce.connection import Connection, LimitExceeded, SalesforceProblem, Unavailable
-from connector.changes.service import PresenceService
-from connector.integrations.shared_state import SharedState
 from connector.store import Store, statements
 from connector.store.models import ConsoleCommand
 
@@ -31,8 +31,15 @@ def agent_info(agent) -> AgentInfo:
 class ConnectorHost:
     """Feeds the engine, reads agents and the active configuration, publishes live events."""
 
-    def __init__(self, service: PresenceService, store: Store, configs: ConfigRegistry, bus: EventBus,
-                 clock: Clock, salesforce_query: SalesforceQuery | None = None):
+    def __init__(
+        self,
+        service: PresenceService,
+        store: Store,
+        configs: ConfigRegistry,
+        bus: EventBus,
+        clock: Clock,
+        salesforce_query: SalesforceQuery | None = None,
+    ):
         self._shared = SharedState(store, clock)
         self._service = service
         self._store = store
@@ -90,8 +97,11 @@ class ConnectorHost:
             row = s.get(ConsoleCommand, command_id)
             if row is not None and row.acked_at is not None and row.ok:
                 return  # done already (a late acknowledgement of an earlier attempt): nothing to re-send
-            s.query(ConsoleCommand).filter(ConsoleCommand.agent_id == agent_id, ConsoleCommand.id != command_id,
-                                           ConsoleCommand.created_at < now - COMMANDS_KEPT).delete()
+            s.query(ConsoleCommand).filter(
+                ConsoleCommand.agent_id == agent_id,
+                ConsoleCommand.id != command_id,
+                ConsoleCommand.created_at < now - COMMANDS_KEPT,
+            ).delete()
             if row is None:
                 row = ConsoleCommand(id=command_id, agent_id=agent_id)
                 s.add(row)
@@ -104,16 +114,15 @@ class ConnectorHost:
             row = s.get(ConsoleCommand, command_id)
             if row is None:
                 return None
-            return {"acked": row.acked_at is not None, "ok": row.ok, "error": row.error,
-                    "error_code": row.error_code}
+            return {"acked": row.acked_at is not None, "ok": row.ok, "error": row.error, "error_code": row.error_code}
 
-    def acknowledge(self, agent_id: str, command_id: str, ok: bool, error: str | None = None,
-                    error_code: str | None = None) -> None:
+    def acknowledge(
+        self, agent_id: str, command_id: str, ok: bool, error: str | None = None, error_code: str | None = None
+    ) -> None:
         with self._store.write() as s:
             row = s.get(ConsoleCommand, command_id)
             if row is None or row.agent_id != agent_id:
-                raise InboundRejected(f"no command '{command_id}' was sent to {agent_id}'s console",
-                                      field="command_id")
+                raise InboundRejected(f"no command '{command_id}' was sent to {agent_id}'s console", field="command_id")
             if row.acked_at is not None and row.ok:
                 return  # the first success stands (the component may acknowledge twice)
             row.acked_at, row.ok = self._clock(), bool(ok)
@@ -130,6 +139,8 @@ def salesforce_query_of(connection: Connection | None) -> SalesforceQuery | None
         try:
             return connection.query_all(soql)
         except SalesforceProblem as exc:
-            raise AdapterError(f"Salesforce: {exc.message}",
-                               retryable=isinstance(exc, (Unavailable, LimitExceeded))) from None
+            raise AdapterError(
+                f"Salesforce: {exc.message}", retryable=isinstance(exc, (Unavailable, LimitExceeded))
+            ) from None
+
     return query

@@ -9,10 +9,12 @@ skipped; a lease that lapsed (its instance died mid-delivery) is claimed again a
 once more with the same idempotency key (``outbox-<id>``). On SQLite, the store's single writer makes
 the same code safe (``FOR UPDATE`` renders to nothing there).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -33,8 +35,12 @@ class Claim(NamedTuple):
 
 
 def _pending(adapters: Iterable[str]):
-    return select(OutboxRow).where(OutboxRow.adapter.in_(list(adapters)), OutboxRow.delivered_at.is_(None),
-                                   OutboxRow.superseded.is_(False), OutboxRow.next_attempt_at.is_not(None))
+    return select(OutboxRow).where(
+        OutboxRow.adapter.in_(list(adapters)),
+        OutboxRow.delivered_at.is_(None),
+        OutboxRow.superseded.is_(False),
+        OutboxRow.next_attempt_at.is_not(None),
+    )
 
 
 def _lanes(rows: Iterable[OutboxRow]) -> dict[tuple[str, str], list[OutboxRow]]:
@@ -60,10 +66,20 @@ def due_heads_in(s: Session, free: dict[str, int], now: datetime) -> list[int]:
         if slots <= 0:
             continue
         heads = _pending([adapter]).with_only_columns(func.min(OutboxRow.id)).group_by(OutboxRow.agent_id)
-        chosen += s.execute(select(OutboxRow.id).where(
-            OutboxRow.id.in_(heads), OutboxRow.next_attempt_at <= now,
-            or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now))
-            .order_by(OutboxRow.id).limit(slots)).scalars().all()
+        chosen += (
+            s.execute(
+                select(OutboxRow.id)
+                .where(
+                    OutboxRow.id.in_(heads),
+                    OutboxRow.next_attempt_at <= now,
+                    or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                )
+                .order_by(OutboxRow.id)
+                .limit(slots)
+            )
+            .scalars()
+            .all()
+        )
     return sorted(chosen)
 
 
@@ -81,10 +97,21 @@ def claim_in(s: Session, head_ids: list[int], now: datetime, holder: str, lease:
     if not head_ids:
         return []
     claims: list[Claim] = []
-    locked = s.execute(select(OutboxRow).where(
-        OutboxRow.id.in_(head_ids), OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False),
-        OutboxRow.next_attempt_at.is_not(None), or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now))
-        .with_for_update(skip_locked=True)).scalars().all()
+    locked = (
+        s.execute(
+            select(OutboxRow)
+            .where(
+                OutboxRow.id.in_(head_ids),
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.superseded.is_(False),
+                OutboxRow.next_attempt_at.is_not(None),
+                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+            )
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     if not locked:
         return []
     adapters = {r.adapter for r in locked}

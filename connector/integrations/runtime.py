@@ -5,18 +5,20 @@ prefixed settings) and the admin page's saved settings, further switched on or o
 presence config (``Adapter.wants``: pbx_mode, skype_sync, teams_sync, omni_channel_sync). An
 embedding application or a test may add ready-built adapter instances with ``app.config["ADAPTERS"]``.
 """
+
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Flask
 
 from adapters.base import Adapter, AdapterConfigError, AdapterError, UnknownAdapter
 from adapters.registry import adapter_class
+from connector.errors import InvalidInput, NotFound
 from connector.integrations import saved_settings as adapter_settings
 from connector.integrations.dispatch import Dispatcher
-from connector.errors import InvalidInput, NotFound
 from connector.parts import get_parts
 from connector.settings import Settings
 from connector.store import Store
@@ -93,16 +95,27 @@ def adapters_health(app: Flask) -> dict:
     dispatcher = get_parts(app).dispatcher
     health = dispatcher.health()
     adapters = dispatcher.adapters
-    return {"adapters": [{"name": name, "enabled": name in adapters,
-                          "settings": adapters[name].describe_settings() if name in adapters else {}, **data}
-                         for name, data in health.items()]}
+    return {
+        "adapters": [
+            {
+                "name": name,
+                "enabled": name in adapters,
+                "settings": adapters[name].describe_settings() if name in adapters else {},
+                **data,
+            }
+            for name, data in health.items()
+        ]
+    }
 
 
 def adapter_named(app: Flask, name: str) -> Adapter:
     adapters = get_parts(app).dispatcher.adapters
     if name not in adapters:
-        raise NotFound(f"adapter '{name}' is not enabled; enabled: {', '.join(sorted(adapters)) or 'none'} "
-                       "(set CONNECTOR_ADAPTERS)", field="name")
+        raise NotFound(
+            f"adapter '{name}' is not enabled; enabled: {', '.join(sorted(adapters)) or 'none'} "
+            "(set CONNECTOR_ADAPTERS)",
+            field="name",
+        )
     return adapters[name]
 
 

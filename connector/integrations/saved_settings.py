@@ -5,19 +5,21 @@ variable, which wins over the adapter's default. Whether an adapter runs: the pa
 one was saved, otherwise ``CONNECTOR_ADAPTERS``. Secret values are stored sealed with
 ``CONNECTOR_SECRET_KEY`` and are never returned: the page only learns whether one is set.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
 from adapters.base import Adapter, AdapterConfigError
+from connector.auth.hashing import seal, unseal
 from connector.clock import iso
 from connector.errors import InvalidInput
-from connector.auth.hashing import seal, unseal
 from connector.store.models import AdapterSettingsChange, AdapterSettingsRow
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,12 @@ def load(store, secret_key: str) -> dict[str, Saved]:
                 try:
                     secrets[key] = unseal(sealed, secret_key)
                 except Exception:
-                    log.warning("adapter %s: the saved secret %s cannot be read (was CONNECTOR_SECRET_KEY "
-                                "changed?); the environment applies", row.name, key)
+                    log.warning(
+                        "adapter %s: the saved secret %s cannot be read (was CONNECTOR_SECRET_KEY "
+                        "changed?); the environment applies",
+                        row.name,
+                        key,
+                    )
             out[row.name] = Saved(row.enabled, dict(row.values or {}), secrets, row.updated_by, row.updated_at)
     return out
 
@@ -69,6 +75,7 @@ def getter(cls: type[Adapter], settings, saved: Saved | None) -> Callable[[str],
 
     def get(env: str) -> Any:
         return by_env[env] if env in by_env else settings.get(env)
+
     return get
 
 
@@ -153,8 +160,7 @@ def build_checked(cls: type[Adapter], settings, saved: Saved) -> Adapter:
         raise InvalidInput(message, field=exc.field) from None
 
 
-def store_change(store, name: str, saved: Saved, summary: list[str], who: str, now: datetime,
-                 secret_key: str) -> None:
+def store_change(store, name: str, saved: Saved, summary: list[str], who: str, now: datetime, secret_key: str) -> None:
     """Write the saved settings (secrets sealed) and the audit line, in one transaction."""
     with store.write() as s:
         row = s.get(AdapterSettingsRow, name) or AdapterSettingsRow(name=name)
@@ -163,11 +169,16 @@ def store_change(store, name: str, saved: Saved, summary: list[str], who: str, n
         row.enabled = saved.enabled
         row.values = dict(saved.values)
         # an unchanged secret keeps its sealed text; a new one is sealed now
-        row.sealed = {k: old_sealed[k] if current.get(k) == v else seal(v, secret_key) for k, v in saved.secrets.items()}
+        row.sealed = {
+            k: old_sealed[k] if current.get(k) == v else seal(v, secret_key) for k, v in saved.secrets.items()
+        }
         row.updated_by, row.updated_at = who, now
         s.add(row)
-        s.add(AdapterSettingsChange(adapter=name, changed_by=who, changed_at=now,
-                                    summary="; ".join(summary) or "saved without changes"))
+        s.add(
+            AdapterSettingsChange(
+                adapter=name, changed_by=who, changed_at=now, summary="; ".join(summary) or "saved without changes"
+            )
+        )
     log.info("adapter %s settings changed by %s: %s", name, who, "; ".join(summary) or "no changes")
 
 
@@ -181,6 +192,14 @@ def _unsealed(sealed: str, secret_key: str) -> str | None:
 def recent_changes(store, name: str, limit: int = 5) -> list[dict]:
     """The latest audit lines for one adapter, newest first."""
     with store.read() as s:
-        rows = s.execute(select(AdapterSettingsChange).where(AdapterSettingsChange.adapter == name)
-                         .order_by(AdapterSettingsChange.id.desc()).limit(limit)).scalars().all()
+        rows = (
+            s.execute(
+                select(AdapterSettingsChange)
+                .where(AdapterSettingsChange.adapter == name)
+                .order_by(AdapterSettingsChange.id.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         return [{"by": r.changed_by, "at": iso(r.changed_at), "summary": r.summary} for r in rows]

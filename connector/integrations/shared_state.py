@@ -5,6 +5,7 @@ budgets such as Microsoft Graph's 1,500 presence calls per 30 s per app and tena
 process; with several instances on one database each would have its own view. Here they live in two
 small tables, so every instance sees the same.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -59,11 +60,15 @@ class SharedState:
             # one row lock per budget serialises the count-then-spend of every instance
             s.execute(select(JobLease).where(JobLease.name == lock_name).with_for_update()).scalar_one()
             s.execute(delete(BudgetSpend).where(BudgetSpend.budget == budget, BudgetSpend.at <= since))
-            used = s.scalar(select(func.coalesce(func.sum(BudgetSpend.calls), 0))
-                            .where(BudgetSpend.budget == budget, BudgetSpend.at > since))
+            used = s.scalar(
+                select(func.coalesce(func.sum(BudgetSpend.calls), 0)).where(
+                    BudgetSpend.budget == budget, BudgetSpend.at > since
+                )
+            )
             if calls and used + calls > limit:
-                oldest = s.scalar(select(func.min(BudgetSpend.at)).where(BudgetSpend.budget == budget,
-                                                                          BudgetSpend.at > since))
+                oldest = s.scalar(
+                    select(func.min(BudgetSpend.at)).where(BudgetSpend.budget == budget, BudgetSpend.at > since)
+                )
                 wait = window - (now - oldest).total_seconds() if oldest is not None else window
                 return BudgetUse(False, int(used), max(0.0, wait))
             if calls:

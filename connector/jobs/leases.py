@@ -6,14 +6,15 @@ seconds anywhere in the cluster: exactly one instance runs each tick, and a dead
 lapses after ``hold`` seconds so another instance takes over. The row is locked (``SELECT ... FOR
 UPDATE``) while it is read and changed; on SQLite the store's single writer does the same.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,16 +47,25 @@ class Leases:
         t = JobLease.__table__
 
         def take(conn) -> bool:
-            row = conn.execute(select(t.c.holder, t.c.lease_until, t.c.acquired_at).where(t.c.name == name)
-                               .with_for_update()).one()
+            row = conn.execute(
+                select(t.c.holder, t.c.lease_until, t.c.acquired_at).where(t.c.name == name).with_for_update()
+            ).one()
             if row.lease_until is not None and row.lease_until > now and row.holder != self.holder:
                 return False
             if every and row.acquired_at is not None and (now - row.acquired_at).total_seconds() < every:
                 return False
-            conn.execute(update(t).where(t.c.name == name).values(
-                holder=self.holder, lease_until=now + timedelta(seconds=hold), acquired_at=now,
-                acquisitions=func.coalesce(t.c.acquisitions, 0) + 1))
+            conn.execute(
+                update(t)
+                .where(t.c.name == name)
+                .values(
+                    holder=self.holder,
+                    lease_until=now + timedelta(seconds=hold),
+                    acquired_at=now,
+                    acquisitions=func.coalesce(t.c.acquisitions, 0) + 1,
+                )
+            )
             return True
+
         # plain statements in a write shared with the changes being committed (Store.write_shared): a job
         # ticking every second on every instance holds the store's write lock for two statements, no commit
         return self.store.write_shared(take)
@@ -63,8 +73,11 @@ class Leases:
     def release(self, name: str) -> None:
         """Let the next tick (on any instance) take the lease; the time it was acquired stays."""
         t = JobLease.__table__
-        self.store.write_shared(lambda conn: conn.execute(
-            update(t).where(t.c.name == name, t.c.holder == self.holder).values(lease_until=None)))
+        self.store.write_shared(
+            lambda conn: conn.execute(
+                update(t).where(t.c.name == name, t.c.holder == self.holder).values(lease_until=None)
+            )
+        )
 
     def holder_of(self, name: str) -> str | None:
         """The instance holding a live lease ``name``, or None."""

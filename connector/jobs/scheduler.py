@@ -11,11 +11,13 @@ the sessions it settles (:mod:`connector.changes.sweep`): on PostgreSQL a batch 
 due sessions between them, never settle one at the same time, and a settled session is no longer due
 once its batch commits: no rule fires twice.
 """
+
 from __future__ import annotations
 
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
+
 from connector.parts import get_parts
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ def _guarded(name: str, fn):
             fn()
         except Exception:  # a failing job must not kill the scheduler; the log says why
             log.exception("scheduled job %s failed", name)
+
     return run
 
 
@@ -36,19 +39,26 @@ SELF_LEASED = {"salesforce-flush"}
 
 def _leased(leases, name: str, fn, seconds: float):
     """``fn`` run by one instance of the cluster per tick of ``seconds``."""
+
     def run():
         leases.run(f"job:{name}", fn, hold=max(60.0, 4 * seconds), every=0.8 * seconds)
+
     return run
 
 
 def start(app) -> BackgroundScheduler:
     parts = get_parts(app)
-    scheduler = BackgroundScheduler(timezone=parts.settings.timezone, job_defaults={
-        "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+    scheduler = BackgroundScheduler(
+        timezone=parts.settings.timezone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+    )
     scheduler.add_job(_guarded("timed-rules", parts.sweeper.settle_due), "interval", seconds=1, id="timed-rules")
     leases = parts.leases
-    scheduler.add_job(_guarded("scheduled-log-off", _leased(leases, "scheduled-log-off", parts.service.scheduled_logoff,
-                                                            30)), "interval", seconds=30, id="scheduled-log-off")
+    scheduler.add_job(
+        _guarded("scheduled-log-off", _leased(leases, "scheduled-log-off", parts.service.scheduled_logoff, 30)),
+        "interval",
+        seconds=30,
+        id="scheduled-log-off",
+    )
     for job_id, fn, seconds in parts.jobs:
         run = fn if job_id in SELF_LEASED else _leased(leases, job_id, fn, seconds)
         scheduler.add_job(_guarded(job_id, run), "interval", seconds=seconds, id=job_id)

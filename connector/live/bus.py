@@ -20,6 +20,7 @@ What holds:
 PostgreSQL LISTEN/NOTIFY is not used: NOTIFY in every write transaction serialises commits (about half
 the commit rate measured on this machine); a cheap indexed read every ``poll_interval`` does not.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,17 +34,25 @@ from sqlalchemy.orm import Session
 
 from connector.clock import Clock, utc_now
 from connector.errors import TooManyStreams
+from connector.live.subscriptions import (
+    AsyncSubscription,
+    LiveEvent,
+    LoopFanout,
+    SubscriberIndex,
+    Subscription,
+    encoded,
+    format_raw_event,
+)
 from connector.store import Store, statements
 from connector.store.models import EventRow
-from connector.live.subscriptions import (AsyncSubscription, LiveEvent, LoopFanout, Subscription, SubscriberIndex, encoded,
-                            format_raw_event)
 
 log = logging.getLogger(__name__)
 
 #: events read per poll; a longer backlog is read over several polls
 BATCH = 2000
-_NEW_EVENTS = text("SELECT id, kind, agent_id, CAST(data AS TEXT) FROM events WHERE id > :after "
-                   "ORDER BY id LIMIT :batch")
+_NEW_EVENTS = text(
+    "SELECT id, kind, agent_id, CAST(data AS TEXT) FROM events WHERE id > :after ORDER BY id LIMIT :batch"
+)
 PRUNE_EVERY_SECONDS = 60.0
 #: the poller reads at most once per this many seconds, however many commits wake it (a few ms of latency
 #: for the streams, against one read per commit at hundreds of changes per second)
@@ -55,8 +64,15 @@ IDLE_STOP_SECONDS = 30.0
 class EventBus:
     """The ``events`` table as a stream: write with :meth:`record`/:meth:`publish`, read with :meth:`subscribe`."""
 
-    def __init__(self, store: Store, clock: Clock = utc_now, maxsize: int = 1000, poll_interval: float = 0.1,
-                 retention_seconds: float = 3600.0, streams_per_principal: int = 20):
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock = utc_now,
+        maxsize: int = 1000,
+        poll_interval: float = 0.1,
+        retention_seconds: float = 3600.0,
+        streams_per_principal: int = 20,
+    ):
         self.store = store
         self.streams_per_principal = streams_per_principal
         self._streams: dict[str, int] = {}  # open streams per principal
@@ -95,8 +111,14 @@ class EventBus:
             return
         if not self.store.is_sqlite:
             conn.execute(text("SELECT pg_current_xact_id()"))  # the id before the events' ids (see record)
-        statements.add_events(conn, [(kind, None if kind == "config" else data.get("agent_id", data.get("id")),
-                                      encoded(data)) for kind, data in events], self.clock())
+        statements.add_events(
+            conn,
+            [
+                (kind, None if kind == "config" else data.get("agent_id", data.get("id")), encoded(data))
+                for kind, data in events
+            ],
+            self.clock(),
+        )
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Store an event in a transaction of its own, then wake this process's poller."""
@@ -128,8 +150,9 @@ class EventBus:
             self._wake.set()
 
     # -- subscribing -------------------------------------------------------------------------
-    def subscribe(self, loop: asyncio.AbstractEventLoop | None = None, principal: str | None = None,
-                  only: str | None = None) -> Subscription | AsyncSubscription:
+    def subscribe(
+        self, loop: asyncio.AbstractEventLoop | None = None, principal: str | None = None, only: str | None = None
+    ) -> Subscription | AsyncSubscription:
         """A new subscriber; events after its ``after`` id reach it. With ``loop``: an asyncio subscriber.
 
         With ``only`` it gets that agent's events and config events alone. With ``principal`` (a token
@@ -145,7 +168,9 @@ class EventBus:
                     raise TooManyStreams(
                         f"this caller already has {held} open event streams (the limit is "
                         f"{self.streams_per_principal}, CONNECTOR_STREAMS_PER_PRINCIPAL); close a page or "
-                        "try again later", field="streams")
+                        "try again later",
+                        field="streams",
+                    )
                 self._streams[principal] = held + 1
             after = self._delivered or 0
             if loop is None:
@@ -196,8 +221,9 @@ class EventBus:
                 return None
             if after >= upto:  # the poller hands the rest to the subscription
                 return []
-            query = (select(EventRow.id, EventRow.kind, EventRow.agent_id, EventRow.data)
-                     .where(EventRow.id > after, EventRow.id <= upto))
+            query = select(EventRow.id, EventRow.kind, EventRow.agent_id, EventRow.data).where(
+                EventRow.id > after, EventRow.id <= upto
+            )
             if agent_id is not None:
                 query = query.where(or_(EventRow.agent_id == agent_id, EventRow.kind == "config"))
             rows = s.execute(query.order_by(EventRow.id).limit(limit + 1)).all()
@@ -231,6 +257,7 @@ class EventBus:
 
     def _run(self) -> None:
         import time
+
         idle_since = time.monotonic()
         last_poll = 0.0
         while not self._stop.is_set():
@@ -272,8 +299,12 @@ class EventBus:
             rows = conn.execute(_NEW_EVENTS, {"after": after, "batch": BATCH}).all()
             snapshot = None
             if rows and not self.store.is_sqlite:
-                snapshot = conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-                                             "pg_snapshot_xmax(pg_current_snapshot())::text::bigint")).one()
+                snapshot = conn.execute(
+                    text(
+                        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+                        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+                    )
+                ).one()
         ready, expected = 0, after + 1
         for row in rows:
             if row[0] != expected and snapshot is not None:
@@ -293,8 +324,12 @@ class EventBus:
                 self._delivered = rows[ready - 1][0]  # nobody listens in this process: nothing to format
                 return len(rows)
         # formatted once here, not once per stream
-        self._hand_out([LiveEvent(id=id_, event=kind, agent=agent, raw=raw, sse=format_raw_event(kind, raw, id_))
-                        for id_, kind, agent, raw in rows[:ready]])
+        self._hand_out(
+            [
+                LiveEvent(id=id_, event=kind, agent=agent, raw=raw, sse=format_raw_event(kind, raw, id_))
+                for id_, kind, agent, raw in rows[:ready]
+            ]
+        )
         return len(rows)
 
     def _hand_out(self, events: list[dict]) -> None:
@@ -323,7 +358,8 @@ class EventBus:
             # ids grow with time: the oldest event still inside the window bounds the delete. Read in id
             # order, the scan stops there, after the rows it deletes anyway; an index on created_at would
             # cost every change one more page written
-            kept = s.execute(select(EventRow.id).where(EventRow.created_at >= cutoff)
-                             .order_by(EventRow.id).limit(1)).scalar()
+            kept = s.execute(
+                select(EventRow.id).where(EventRow.created_at >= cutoff).order_by(EventRow.id).limit(1)
+            ).scalar()
             expired = delete(EventRow) if kept is None else delete(EventRow).where(EventRow.id < kept)
             return s.execute(expired).rowcount or 0

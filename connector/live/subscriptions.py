@@ -1,13 +1,13 @@
 """Subscribers of the live events (connector.live.bus): a thread's queue, or an asyncio loop's, indexed by agent."""
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 import queue
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from connector.changes import jsontext
-
 
 
 def format_event(event: str, data: dict, event_id: int | None = None) -> str:
@@ -56,7 +56,7 @@ class Subscription:
     #: an agent's stream: only that agent's events (and config) are handed to it
     only: str | None = None
 
-    def __init__(self, on_close: Callable[["Subscription"], None], maxsize: int, after: int):
+    def __init__(self, on_close: Callable[[Subscription], None], maxsize: int, after: int):
         #: gives the subscriber's place (and its principal's stream slot) back to the bus
         self.on_close = on_close
         self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
@@ -89,8 +89,7 @@ class AsyncSubscription:
     principal: str | None = None
     only: str | None = None
 
-    def __init__(self, on_close: Callable[["AsyncSubscription"], None], fanout: "LoopFanout", maxsize: int,
-                 after: int):
+    def __init__(self, on_close: Callable[[AsyncSubscription], None], fanout: LoopFanout, maxsize: int, after: int):
         self.on_close = on_close
         self.fanout = fanout
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=maxsize)
@@ -170,6 +169,6 @@ class LoopFanout:
         self.subs = SubscriberIndex()
 
     @staticmethod
-    def _deliver(routed: list[tuple["AsyncSubscription", list[dict]]]) -> None:
+    def _deliver(routed: list[tuple[AsyncSubscription, list[dict]]]) -> None:
         for sub, events in routed:
             sub.deliver(events)

@@ -5,23 +5,31 @@ admin fixes a file in one pass. The rules are in docs/architecture.md ("The pres
 (states, options, session policies) is :mod:`connector.presence.model`. Every rule a configuration file
 must meet is here on purpose (past the usual ~400 lines), in one validator an admin's problems come from.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
 from connector import validation as parse
-from connector.presence.contrast import AA_TEXT, DARK, contrast, readable, text_colour
 from connector.errors import ConfigError
+from connector.presence.contrast import AA_TEXT, DARK, contrast, readable, text_colour
 from connector.presence.model import (
-    DUPLICATE_LOGIN_POLICIES, PBX_MODES, Options, PresenceConfig, PresenceState,
-    SessionPolicy, Status)
+    DUPLICATE_LOGIN_POLICIES,
+    PBX_MODES,
+    Options,
+    PresenceConfig,
+    PresenceState,
+    SessionPolicy,
+    Status,
+)
 from connector.validation import Problem
 
 __all__ = ["preset_names", "load_preset", "load_config", "parse_config", "build_config", "MappingChecks"]
@@ -62,8 +70,7 @@ class _ConfigLoader(yaml.SafeLoader):
 
 
 def preset_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("presence_configs").iterdir()
-                  if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in resources.files("presence_configs").iterdir() if p.name.endswith(".yaml"))
 
 
 #: adapter name -> the problems with one state's mapping for that adapter (adapters.registry.mapping_checks)
@@ -73,8 +80,9 @@ MappingChecks = Mapping[str, Callable[[Any], list[str]]]
 def load_preset(name: str, *, mapping_checks: MappingChecks | None = None) -> PresenceConfig:
     path = resources.files("presence_configs") / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError([Problem("preset", f"unknown preset; known presets: {', '.join(preset_names())}",
-                                   source=name)])
+        raise ConfigError(
+            [Problem("preset", f"unknown preset; known presets: {', '.join(preset_names())}", source=name)]
+        )
     return parse_config(path.read_text(encoding="utf-8"), source=f"{name}.yaml", mapping_checks=mapping_checks)
 
 
@@ -88,8 +96,9 @@ def load_config(ref: str, *, mapping_checks: MappingChecks | None = None) -> Pre
     return load_preset(ref, mapping_checks=mapping_checks)
 
 
-def parse_config(text: str, source: str = "<memory>", *, stored: bool = False,
-                 mapping_checks: MappingChecks | None = None) -> PresenceConfig:
+def parse_config(
+    text: str, source: str = "<memory>", *, stored: bool = False, mapping_checks: MappingChecks | None = None
+) -> PresenceConfig:
     """Parse and validate a YAML configuration. ``stored``: one the store already holds as active or past
     version (accepted by the rules of its time): the hardened limits (size, aliases, label
     lines and lengths, adapter mapping shapes) are not applied again, so an upgrade never stops a
@@ -106,8 +115,9 @@ def parse_config(text: str, source: str = "<memory>", *, stored: bool = False,
         data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader without aliases)
     except _NoAliases as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise ConfigError([Problem("yaml", f"anchors and aliases (& and *) are not allowed (line {line})",
-                                   source=source)]) from None
+        raise ConfigError(
+            [Problem("yaml", f"anchors and aliases (& and *) are not allowed (line {line})", source=source)]
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -115,8 +125,9 @@ def parse_config(text: str, source: str = "<memory>", *, stored: bool = False,
     return build_config(data, source, mapping_checks=mapping_checks)
 
 
-def build_config(data: Any, source: str = "<memory>", *, stored: bool = False,
-                 mapping_checks: MappingChecks | None = None) -> PresenceConfig:
+def build_config(
+    data: Any, source: str = "<memory>", *, stored: bool = False, mapping_checks: MappingChecks | None = None
+) -> PresenceConfig:
     """Validate a parsed document and build the configuration, or raise with every problem.
     ``mapping_checks``: each installed adapter's check of its per-state mappings (adapters.registry)."""
     v = _Validator(source, hardened=not stored, mapping_checks=mapping_checks)
@@ -129,8 +140,17 @@ def build_config(data: Any, source: str = "<memory>", *, stored: bool = False,
 
 class _Validator:
     TOP_KEYS = {"name", "description", "options", "states"}
-    STATE_KEYS = {"id", "label", "status", "reason_code", "colour", "color", "selectable", "adapters",
-                  "alert_after_seconds"}
+    STATE_KEYS = {
+        "id",
+        "label",
+        "status",
+        "reason_code",
+        "colour",
+        "color",
+        "selectable",
+        "adapters",
+        "alert_after_seconds",
+    }
     SESSION_KEYS = {f for f in SessionPolicy.__dataclass_fields__}
     OPTION_KEYS = {f for f in Options.__dataclass_fields__}
 
@@ -151,8 +171,12 @@ class _Validator:
         try:
             return parse.whole_number(value, lo, hi, coerce=False)
         except parse.BadValue as bad:
-            self.problem(fld, f"{value} is out of range {lo}-{hi}" if bad.kind == "range"
-                         else f"must be a whole number from {lo} to {hi}")
+            self.problem(
+                fld,
+                f"{value} is out of range {lo}-{hi}"
+                if bad.kind == "range"
+                else f"must be a whole number from {lo} to {hi}",
+            )
             return default
 
     def boolean(self, value: Any, fld: str, default: bool, state: str | None = None) -> bool:
@@ -183,8 +207,11 @@ class _Validator:
     def reason_code(self, value: Any, fld: str, state: str | None = None) -> str:
         code = self.text(value, fld, state=state)
         if not REASON_CODE_RE.match(code):
-            self.problem(fld, f"'{code}' may contain only dial characters 0-9 * # + , "
-                              "and the placeholders {extension} and {pin}", state)
+            self.problem(
+                fld,
+                f"'{code}' may contain only dial characters 0-9 * # + , and the placeholders {{extension}} and {{pin}}",
+                state,
+            )
             return ""
         return code
 
@@ -227,15 +254,23 @@ class _Validator:
                 self.problem("adapters", f"{str(key)[:40]!r} is not an adapter name", state)
                 return {}
             values = value.values() if isinstance(value, dict) else [value]
-            if isinstance(value, dict) and (len(value) > 16 or not all(
-                    isinstance(k, str) and len(k) <= 64 for k in value)):
+            if isinstance(value, dict) and (
+                len(value) > 16 or not all(isinstance(k, str) and len(k) <= 64 for k in value)
+            ):
                 self.problem(fld, "a mapping of at most 16 short keys", state)
                 return {}
             for item in values:
-                if not (item is None or isinstance(item, (bool, int, float))
-                        or (isinstance(item, str) and len(item) <= MAX_MAPPING_TEXT)):
-                    self.problem(fld, f"values must be text of at most {MAX_MAPPING_TEXT} characters, numbers, "
-                                      "true/false, or one flat mapping of those", state)
+                if not (
+                    item is None
+                    or isinstance(item, (bool, int, float))
+                    or (isinstance(item, str) and len(item) <= MAX_MAPPING_TEXT)
+                ):
+                    self.problem(
+                        fld,
+                        f"values must be text of at most {MAX_MAPPING_TEXT} characters, numbers, "
+                        "true/false, or one flat mapping of those",
+                        state,
+                    )
                     return {}
         return dict(raw)
 
@@ -259,8 +294,13 @@ class _Validator:
         options = self.options(data.get("options") or {}, states)
         if self.problems:
             return None
-        return PresenceConfig(name=name, states=tuple(states), options=options, source=self.source,
-                              description=self.text(data.get("description"), "description"))
+        return PresenceConfig(
+            name=name,
+            states=tuple(states),
+            options=options,
+            source=self.source,
+            description=self.text(data.get("description"), "description"),
+        )
 
     def states(self, raw: Any) -> list[PresenceState]:
         if not isinstance(raw, list) or not raw:
@@ -290,8 +330,12 @@ class _Validator:
                 self.problem("label", "is required", name)
                 label = ""
             elif self.hardened and (len(label.strip()) > MAX_LABEL or any(_unprintable(c) for c in label)):
-                self.problem("label", f"must be one line of at most {MAX_LABEL} printable characters "
-                                      "(no line breaks or control characters)", name)
+                self.problem(
+                    "label",
+                    f"must be one line of at most {MAX_LABEL} printable characters "
+                    "(no line breaks or control characters)",
+                    name,
+                )
                 label = ""
             elif label.strip().lower() in seen_labels:
                 self.problem("label", f"duplicate label '{label}'", name)
@@ -302,8 +346,12 @@ class _Validator:
                 status = Status(status_raw)
                 valid_statuses.add(status)
             except (ValueError, TypeError):
-                self.problem("status", f"unknown status {status_raw!r}; use 1 Online, 2 Offline, 3 Away, "
-                                       "4 DND, 5 Busy, 6 On a call, 7 Logout", name)
+                self.problem(
+                    "status",
+                    f"unknown status {status_raw!r}; use 1 Online, 2 Offline, 3 Away, "
+                    "4 DND, 5 Busy, 6 On a call, 7 Logout",
+                    name,
+                )
                 status = Status.ONLINE
             colour = item.get("colour", item.get("color", "#546e7a"))
             if not isinstance(colour, str) or not COLOUR_RE.match(colour):
@@ -311,8 +359,12 @@ class _Validator:
                 colour = "#546e7a"
             elif not readable(colour):
                 best = contrast(colour, text_colour(colour))
-                self.problem("colour", f"{colour}: neither white nor dark ({DARK}) text reaches {AA_TEXT}:1 "
-                                       f"on it (best {best:.2f}:1); pick a darker or lighter colour", name)
+                self.problem(
+                    "colour",
+                    f"{colour}: neither white nor dark ({DARK}) text reaches {AA_TEXT}:1 "
+                    f"on it (best {best:.2f}:1); pick a darker or lighter colour",
+                    name,
+                )
             adapters = self.adapter_mappings(item.get("adapters"), name)
             for adapter, value in adapters.items():  # each adapter's own rules (Adapter.check_mapping)
                 check = self.mapping_checks.get(adapter)
@@ -324,8 +376,9 @@ class _Validator:
                 status=status,
                 reason_code=self.reason_code(item.get("reason_code"), "reason_code", name),
                 colour=colour,
-                selectable=self.boolean(item.get("selectable"), "selectable",
-                                        default=status != Status.ON_A_CALL, state=name),
+                selectable=self.boolean(
+                    item.get("selectable"), "selectable", default=status != Status.ON_A_CALL, state=name
+                ),
                 adapters=dict(adapters),
                 alert_after_seconds=self.alert_after(item.get("alert_after_seconds"), name),
             )
@@ -344,9 +397,14 @@ class _Validator:
         pbx_mode = self.one_of(raw.get("pbx_mode", "none"), "options.pbx_mode", PBX_MODES, "none")
         ids = {s.id: s for s in states}
         roles: dict[str, str | None] = {}
-        for role, needed in (("initial_state", None), ("ready_state", Status.ONLINE),
-                             ("wrap_up_state", Status.DND), ("on_call_state", Status.ON_A_CALL),
-                             ("offline_state", Status.OFFLINE), ("logout_state", Status.LOGOUT)):
+        for role, needed in (
+            ("initial_state", None),
+            ("ready_state", Status.ONLINE),
+            ("wrap_up_state", Status.DND),
+            ("on_call_state", Status.ON_A_CALL),
+            ("offline_state", Status.OFFLINE),
+            ("logout_state", Status.LOGOUT),
+        ):
             ref = raw.get(role)
             if ref is None:
                 roles[role] = None
@@ -355,8 +413,7 @@ class _Validator:
                 self.problem(f"options.{role}", f"no state with id '{ref}'")
                 roles[role] = None
             elif needed is not None and ids[ref].status != needed:
-                self.problem(f"options.{role}", f"state '{ref}' must have status {int(needed)} "
-                                                f"({needed.label})")
+                self.problem(f"options.{role}", f"state '{ref}' must have status {int(needed)} ({needed.label})")
                 roles[role] = None
             else:
                 roles[role] = ref
@@ -365,8 +422,9 @@ class _Validator:
             wrap_up_seconds=self.int_in(raw.get("wrap_up_seconds"), "options.wrap_up_seconds", 0, 999, 0),
             active_call=self.boolean(raw.get("active_call"), "options.active_call", False),
             max_call_seconds=self.int_in(raw.get("max_call_seconds"), "options.max_call_seconds", 0, 86400, 14400),
-            tracking_interval_seconds=self.int_in(raw.get("tracking_interval_seconds"),
-                                                  "options.tracking_interval_seconds", 1, 999, 60),
+            tracking_interval_seconds=self.int_in(
+                raw.get("tracking_interval_seconds"), "options.tracking_interval_seconds", 1, 999, 60
+            ),
             omni_channel_sync=self.boolean(raw.get("omni_channel_sync"), "options.omni_channel_sync", False),
             skype_sync=self.boolean(raw.get("skype_sync"), "options.skype_sync", False),
             teams_sync=self.boolean(raw.get("teams_sync"), "options.teams_sync", False),
@@ -381,8 +439,9 @@ class _Validator:
         if options.active_call and Status.ON_A_CALL not in by_status:
             self.problem("options.active_call", "active call needs an 'On a call' state (status 6)")
         if options.session.heartbeat_grace_seconds and Status.OFFLINE not in by_status:
-            self.problem("options.session.heartbeat_grace_seconds",
-                         "connection-loss handling needs an Offline state (status 2)")
+            self.problem(
+                "options.session.heartbeat_grace_seconds", "connection-loss handling needs an Offline state (status 2)"
+            )
         return options
 
     def session(self, raw: Any) -> SessionPolicy:
@@ -390,8 +449,9 @@ class _Validator:
             self.problem("options.session", "must be a mapping")
             return SessionPolicy()
         self.unknown_keys(raw, self.SESSION_KEYS, "options.session.")
-        policy = self.one_of(raw.get("duplicate_login", "reject"), "options.session.duplicate_login",
-                             DUPLICATE_LOGIN_POLICIES, "reject")
+        policy = self.one_of(
+            raw.get("duplicate_login", "reject"), "options.session.duplicate_login", DUPLICATE_LOGIN_POLICIES, "reject"
+        )
         allowed = raw.get("logout_allowed_statuses", [1, 2, 3, 4, 5])
         statuses: list[int] = []
         if not isinstance(allowed, list) or not allowed:
@@ -412,13 +472,16 @@ class _Validator:
             else:
                 logoff_time = time(int(m.group(1)), int(m.group(2)))
         return SessionPolicy(
-            inactivity_logout_seconds=self.int_in(raw.get("inactivity_logout_seconds"),
-                                                  "options.session.inactivity_logout_seconds", 0, 7200, 0),
+            inactivity_logout_seconds=self.int_in(
+                raw.get("inactivity_logout_seconds"), "options.session.inactivity_logout_seconds", 0, 7200, 0
+            ),
             duplicate_login=policy,
             logout_allowed_statuses=tuple(statuses) or (1, 2, 3, 4, 5),
             scheduled_logoff=logoff_time,
-            heartbeat_grace_seconds=self.int_in(raw.get("heartbeat_grace_seconds"),
-                                                "options.session.heartbeat_grace_seconds", 0, 3600, 0),
-            reconnect_window_seconds=self.int_in(raw.get("reconnect_window_seconds"),
-                                                 "options.session.reconnect_window_seconds", 0, 86400, 300),
+            heartbeat_grace_seconds=self.int_in(
+                raw.get("heartbeat_grace_seconds"), "options.session.heartbeat_grace_seconds", 0, 3600, 0
+            ),
+            reconnect_window_seconds=self.int_in(
+                raw.get("reconnect_window_seconds"), "options.session.reconnect_window_seconds", 0, 86400, 300
+            ),
         )

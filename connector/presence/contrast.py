@@ -4,6 +4,7 @@ A state's colour is the background of the softphone's banner (and the wallboard'
 white or the pages' dark ink, whichever reads better. A colour on which neither reaches WCAG AA for
 normal text (4.5:1) is refused when a presence configuration is loaded or saved.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -24,9 +25,11 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 def luminance(colour: str) -> float:
     """The relative luminance of ``#rgb`` or ``#rrggbb`` (0 black .. 1 white)."""
+
     def channel(value: int) -> float:
         c = value / 255
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (channel(v) for v in _rgb(colour))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 

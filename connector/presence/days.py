@@ -3,6 +3,7 @@
 Days are calendar days in the configured time zone, so an interval across midnight is split and
 a DST day has 23 or 25 hours. Pure functions: no clock, no store.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta

@@ -18,17 +18,21 @@ a change at once; the change then says so ("forced").
 The module is about 500 lines on purpose: the whole state machine reads top to bottom in
 one place, as the rules do in docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connector.errors import Conflict, InvalidInput
 from connector.presence.model import (  # the sources are the adapters' vocabulary too: re-exported here
-    ChangeSource, LogonSource, PresenceConfig, PresenceState, Status,
+    ChangeSource,
+    LogonSource,
+    PresenceConfig,
+    PresenceState,
+    Status,
 )
-
 
 ACQUIRED = "Acquired"
 RELEASED = "Released"
@@ -74,7 +78,7 @@ class AgentSession:
     def logged_in(self) -> bool:
         return bool(self.logons)
 
-    def changed(self, **changes) -> "AgentSession":
+    def changed(self, **changes) -> AgentSession:
         """A copy with ``changes``: ``dataclasses.replace`` without re-running the frozen ``__init__``
         field by field (a change makes two of these)."""
         unknown = changes.keys() - SESSION_FIELDS
@@ -88,7 +92,7 @@ class AgentSession:
     def last_change_at(self) -> datetime:
         """The latest login or state change (the earliest moment a log off may be dated)."""
         times = [lo.since for lo in self.logons] + ([self.state_since] if self.state_since else [])
-        return max(times) if times else datetime.min.replace(tzinfo=timezone.utc)
+        return max(times) if times else datetime.min.replace(tzinfo=UTC)
 
     def logon(self, source: str) -> Logon | None:
         return next((lo for lo in self.logons if lo.source == source), None)
@@ -162,8 +166,15 @@ class Decision:
         return [e for e in self.effects if isinstance(e, StateChanged)]
 
 
-COUNTERS = ("calls_inbound_answered", "calls_outbound_answered", "calls_internal_answered",
-            "calls_ring_only", "wrap_ups_completed", "wrap_ups_extended", "logins")
+COUNTERS = (
+    "calls_inbound_answered",
+    "calls_outbound_answered",
+    "calls_internal_answered",
+    "calls_ring_only",
+    "wrap_ups_completed",
+    "wrap_ups_extended",
+    "logins",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,8 +199,7 @@ class Engine:
             # the admin removed the state the agent is in; treat it as Ready from now on
             return self.config.ready_state
 
-    def _move(self, d: Decision, at: datetime, target: PresenceState, source: str, cause: str = "",
-              **changes) -> None:
+    def _move(self, d: Decision, at: datetime, target: PresenceState, source: str, cause: str = "", **changes) -> None:
         """Put the agent into ``target`` at ``at``; leaving wrap-up counts it as completed."""
         current = self.state_of(d.session)
         if self._in_wrap_up(d.session) and "wrap_up_until" not in changes:
@@ -225,16 +235,25 @@ class Engine:
         if session.wrap_up_until is not None:
             candidates.append((session.wrap_up_until, "wrap_up_end"))
         if session.connection_lost_at is not None:
-            candidates.append((session.connection_lost_at + timedelta(seconds=policy.reconnect_window_seconds),
-                               "reconnect_window_end"))
-        elif (policy.heartbeat_grace_seconds and session.last_heartbeat_at is not None
-              and session.logon(LogonSource.SOFTPHONE) is not None and session.call_id is None):
-            candidates.append((session.last_heartbeat_at + timedelta(seconds=policy.heartbeat_grace_seconds),
-                               "connection_lost"))
-        if (policy.inactivity_logout_seconds and session.last_activity_at is not None
-                and session.call_id is None):
-            candidates.append((session.last_activity_at + timedelta(seconds=policy.inactivity_logout_seconds),
-                               "inactivity"))
+            candidates.append(
+                (
+                    session.connection_lost_at + timedelta(seconds=policy.reconnect_window_seconds),
+                    "reconnect_window_end",
+                )
+            )
+        elif (
+            policy.heartbeat_grace_seconds
+            and session.last_heartbeat_at is not None
+            and session.logon(LogonSource.SOFTPHONE) is not None
+            and session.call_id is None
+        ):
+            candidates.append(
+                (session.last_heartbeat_at + timedelta(seconds=policy.heartbeat_grace_seconds), "connection_lost")
+            )
+        if policy.inactivity_logout_seconds and session.last_activity_at is not None and session.call_id is None:
+            candidates.append(
+                (session.last_activity_at + timedelta(seconds=policy.inactivity_logout_seconds), "inactivity")
+            )
         max_call = self.config.options.max_call_seconds
         if max_call and session.call_id is not None and session.call_since is not None:
             candidates.append((session.call_since + timedelta(seconds=max_call), "call_end_not_received"))
@@ -263,8 +282,15 @@ class Engine:
                 offline = self.config.offline_state
                 assert offline is not None  # validation requires it when a grace period is set
                 before = d.session.state_id
-                self._move(d, at, offline, ChangeSource.SYSTEM, "connection lost",
-                           connection_lost_at=at, state_before_loss=before)
+                self._move(
+                    d,
+                    at,
+                    offline,
+                    ChangeSource.SYSTEM,
+                    "connection lost",
+                    connection_lost_at=at,
+                    state_before_loss=before,
+                )
             elif rule == "reconnect_window_end":
                 self._end_session(d, at, LogonSource.CONNECTION_LOST, ChangeSource.SYSTEM, actor=None)
             elif rule == "inactivity":
@@ -273,12 +299,15 @@ class Engine:
                 self._close_call(d, at, CALL_END_NOT_RECEIVED)
 
     # -- login / logout ----------------------------------------------------------------------
-    def login(self, session: AgentSession, now: datetime, logon_source: str, device: str,
-              source: str = ChangeSource.SOFTPHONE) -> Decision:
+    def login(
+        self, session: AgentSession, now: datetime, logon_source: str, device: str, source: str = ChangeSource.SOFTPHONE
+    ) -> Decision:
         """Acquire a logon. A second device for the same logon source follows the duplicate policy."""
         if logon_source not in LogonSource.ALL:
-            raise InvalidInput(f"unknown logon source '{logon_source}'; use one of: "
-                               + ", ".join(LogonSource.ALL), field="logon_source")
+            raise InvalidInput(
+                f"unknown logon source '{logon_source}'; use one of: " + ", ".join(LogonSource.ALL),
+                field="logon_source",
+            )
         d = self.settle(session, now)
         existing = d.session.logon(logon_source)
         if existing is not None and existing.device == device:
@@ -290,10 +319,16 @@ class Engine:
                 raise Conflict(
                     f"agent '{session.agent_id}' is already logged in on {existing.device} "
                     f"({existing.source}, since {existing.since.isoformat(timespec='seconds')}); "
-                    "log out there first", code="already_logged_in", field="device")
+                    "log out there first",
+                    code="already_logged_in",
+                    field="device",
+                )
             d.effects.append(LogonEvent(now, RELEASED, LogonSource.DUPLICATE_LOGIN, existing.device))
-            d.effects.append(SessionEnded(now, existing.device,
-                                          f"logged in on {device} ({logon_source}); this session was taken over"))
+            d.effects.append(
+                SessionEnded(
+                    now, existing.device, f"logged in on {device} ({logon_source}); this session was taken over"
+                )
+            )
             d.session = d.session.changed(logons=tuple(lo for lo in d.session.logons if lo is not existing))
         first = not d.session.logged_in
         d.session = d.session.changed(logons=d.session.logons + (Logon(logon_source, device, now),))
@@ -306,8 +341,14 @@ class Engine:
             self._reconnect(d, now, source)
         return d
 
-    def logout(self, session: AgentSession, now: datetime, logon_source: str, source: str = ChangeSource.SOFTPHONE,
-               actor: str | None = None) -> Decision:
+    def logout(
+        self,
+        session: AgentSession,
+        now: datetime,
+        logon_source: str,
+        source: str = ChangeSource.SOFTPHONE,
+        actor: str | None = None,
+    ) -> Decision:
         """End the agent's session: every logon is released with ``logon_source``."""
         d = self.settle(session, now)
         self._require_login(d.session)
@@ -315,8 +356,11 @@ class Engine:
         allowed = self.config.options.session.logout_allowed_statuses
         if logon_source not in LogonSource.FORCED and current is not None and int(current.status) not in allowed:
             names = ", ".join(f"{s} ({Status(s).label})" for s in allowed)
-            raise Conflict(f"logout is not allowed while '{current.display}'; change to one of "
-                           f"these statuses first: {names}", code="logout_not_allowed", field="state")
+            raise Conflict(
+                f"logout is not allowed while '{current.display}'; change to one of these statuses first: {names}",
+                code="logout_not_allowed",
+                field="state",
+            )
         self._end_session(d, now, logon_source, source, actor)
         return d
 
@@ -355,8 +399,15 @@ class Engine:
         target = self.config.find(back) if back else None
         if target is not None and target == self.config.wrap_up_state:
             target = None  # the wrap-up timer is gone with the connection: back to Ready
-        self._move(d, now, target or self.config.ready_state, source, "connection restored",
-                   connection_lost_at=None, state_before_loss=None)
+        self._move(
+            d,
+            now,
+            target or self.config.ready_state,
+            source,
+            "connection restored",
+            connection_lost_at=None,
+            state_before_loss=None,
+        )
 
     # -- presence ----------------------------------------------------------------------------
     def resolve(self, ref: object) -> PresenceState:
@@ -365,12 +416,20 @@ class Engine:
         state = self.config.find(ref)
         if state is None:
             known = ", ".join(s.id for s in self.config.states if s.selectable)
-            raise InvalidInput(f"unknown state '{ref}'; selectable states: {known}", field="state",
-                               code="unknown_state")
+            raise InvalidInput(
+                f"unknown state '{ref}'; selectable states: {known}", field="state", code="unknown_state"
+            )
         return state
 
-    def set_state(self, session: AgentSession, now: datetime, ref: object, source: str = ChangeSource.SOFTPHONE,
-                  system: bool = False, force: bool = False) -> Decision:
+    def set_state(
+        self,
+        session: AgentSession,
+        now: datetime,
+        ref: object,
+        source: str = ChangeSource.SOFTPHONE,
+        system: bool = False,
+        force: bool = False,
+    ) -> Decision:
         """Change presence. Agents and supervisors may pick only selectable states.
 
         During a call the pick becomes the *next* state (applied when the call and its wrap-up end),
@@ -378,8 +437,11 @@ class Engine:
         """
         target = self.resolve(ref)
         if not target.selectable and not system:
-            raise InvalidInput(f"'{target.display}' is set by the system and cannot be picked",
-                               field="state", code="state_not_selectable")
+            raise InvalidInput(
+                f"'{target.display}' is set by the system and cannot be picked",
+                field="state",
+                code="state_not_selectable",
+            )
         d = self.settle(session, now)
         self._require_login(d.session)
         self._touch(d, now, heartbeat=source == ChangeSource.SOFTPHONE)
@@ -436,20 +498,27 @@ class Engine:
         self._move(d, at, target, source, f"{cause}: next state", next_state_id=None, next_state_source=None)
 
     # -- calls -------------------------------------------------------------------------------
-    def call_started(self, session: AgentSession, now: datetime, call_id: str, direction: str,
-                     source: str = ChangeSource.PBX) -> Decision:
+    def call_started(
+        self, session: AgentSession, now: datetime, call_id: str, direction: str, source: str = ChangeSource.PBX
+    ) -> Decision:
         d = self.settle(session, now)
         if not d.session.logged_in or d.session.call_id is not None:
             return d  # a second line, or a call for an agent not logged in: nothing to change
-        d.session = d.session.changed(call_id=call_id, call_direction=direction, call_since=now,
-                            last_activity_at=now)
+        d.session = d.session.changed(call_id=call_id, call_direction=direction, call_since=now, last_activity_at=now)
         on_call = self.config.on_call_state
         if self.config.options.active_call and on_call is not None:
             self._move(d, now, on_call, source, "call started")
         return d
 
-    def call_ended(self, session: AgentSession, now: datetime, call_id: str, direction: str,
-                   duration_seconds: int, source: str = ChangeSource.PBX) -> Decision:
+    def call_ended(
+        self,
+        session: AgentSession,
+        now: datetime,
+        call_id: str,
+        direction: str,
+        duration_seconds: int,
+        source: str = ChangeSource.PBX,
+    ) -> Decision:
         """Count the call; then a pending scheduled log off, wrap-up, the next state, or back to Ready."""
         d = self.settle(session, now)
         if duration_seconds == 0:
@@ -458,8 +527,7 @@ class Engine:
             d.effects.append(Counted(now, f"calls_{direction}_answered"))
         if not d.session.logged_in or d.session.call_id not in (None, call_id):
             return d
-        self._after_call(d, now, source, "call ended",
-                         wrap_up=duration_seconds > 0 and direction != "internal")
+        self._after_call(d, now, source, "call ended", wrap_up=duration_seconds > 0 and direction != "internal")
         return d
 
     def end_call(self, session: AgentSession, now: datetime, actor: str) -> Decision:
@@ -491,7 +559,9 @@ class Engine:
         elif opts.active_call and self.state_of(d.session) == self.config.on_call_state:
             self._move(d, at, self.config.ready_state, source, cause)
 
-    def dial(self, session: AgentSession, now: datetime, number: object, source: str = ChangeSource.SOFTPHONE) -> Decision:
+    def dial(
+        self, session: AgentSession, now: datetime, number: object, source: str = ChangeSource.SOFTPHONE
+    ) -> Decision:
         """Dialling while DND puts the agent back to Ready first, then asks the PBX to dial.
 
         Spaces, dashes, dots and brackets people paste with a number are dropped first.
@@ -499,8 +569,10 @@ class Engine:
         if isinstance(number, str):
             number = DIAL_SEPARATORS_RE.sub("", number)
         if not isinstance(number, str) or not DIAL_NUMBER_RE.match(number):
-            raise InvalidInput("number must be 1-32 dial characters (0-9 * # +); spaces, dashes, dots and "
-                               "brackets are ignored", field="number")
+            raise InvalidInput(
+                "number must be 1-32 dial characters (0-9 * # +); spaces, dashes, dots and brackets are ignored",
+                field="number",
+            )
         d = self.settle(session, now)
         self._require_login(d.session)
         self._touch(d, now)

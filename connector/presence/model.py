@@ -2,10 +2,11 @@
 session policies (docs/architecture.md, "The presence model"). Plain frozen values; reading and checking a YAML file is
 :mod:`connector.presence.config`.
 """
+
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 from enum import IntEnum
 from typing import Any
@@ -225,8 +226,20 @@ class LogonSource:
     DUPLICATE_LOGIN = "Duplicate Login"
     API = "API"
 
-    ALL = (SOFTPHONE, CONNECTION_LOST, CRM, PAIRED_DEVICE, PBX_SHORT_CODE, SKYPE, TEAMS,
-           SCHEDULED_LOG_OFF, INACTIVITY, SUPERVISOR, DUPLICATE_LOGIN, API)
+    ALL = (
+        SOFTPHONE,
+        CONNECTION_LOST,
+        CRM,
+        PAIRED_DEVICE,
+        PBX_SHORT_CODE,
+        SKYPE,
+        TEAMS,
+        SCHEDULED_LOG_OFF,
+        INACTIVITY,
+        SUPERVISOR,
+        DUPLICATE_LOGIN,
+        API,
+    )
     #: logouts the system or a supervisor makes: the agent's logout precondition does not apply
     FORCED = (CONNECTION_LOST, SCHEDULED_LOG_OFF, INACTIVITY, SUPERVISOR, DUPLICATE_LOGIN)
 

@@ -9,13 +9,14 @@ chunk where one turns up is written again cell by cell through ``_csv_safe``. A 
 ``_csv_safe`` changes starts with one of these characters, so no such cell is missed; the text of a
 chunk without any is what the cell-by-cell writer gives.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
-from typing import Iterable, Iterator
 
 #: what a cell that ``_csv_safe`` quotes starts with
 FORMULA_STARTS = frozenset("=+-@")

@@ -1,21 +1,22 @@
 """Read models: time per state per day, logon events, counters — for the API, CLI and pages."""
+
 from __future__ import annotations
 
 import base64
-from collections import defaultdict
 from bisect import bisect_right
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterator
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Float, Integer, Join, String, and_, cast, func, or_, select, type_coerce, union_all
 from sqlalchemy.ext.compiler import compiles
 
-from connector.presence.engine import COUNTERS, LogonSource
-from connector.errors import InvalidInput
 from connector.clock import iso, parse_iso
+from connector.errors import InvalidInput
+from connector.presence.days import local_day_bounds, split_by_day
+from connector.presence.engine import COUNTERS, LogonSource
 from connector.reports.reads import ReadContext
 from connector.store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval
-from connector.presence.days import local_day_bounds, split_by_day
 
 TIME_TRACKING_FIELDS = ["agent_id", "agent_name", "date", "state_id", "state_label", "status", "reason_code", "seconds"]
 LOGON_EVENT_FIELDS = ["at", "agent_id", "agent_name", "action", "logon_source", "device", "actor"]
@@ -46,8 +47,10 @@ def parse_sources(value: str | list[str] | None, field: str) -> list[str]:
     by_lower = {s.lower(): s for s in LogonSource.ALL}
     unknown = [n for n in names if n.lower() not in by_lower]
     if unknown:
-        raise InvalidInput(f"unknown logon source {', '.join(repr(u) for u in unknown)}; known: "
-                           + ", ".join(LogonSource.ALL), field=field)
+        raise InvalidInput(
+            f"unknown logon source {', '.join(repr(u) for u in unknown)}; known: " + ", ".join(LogonSource.ALL),
+            field=field,
+        )
     return [by_lower[n.lower()] for n in names]
 
 
@@ -58,14 +61,16 @@ def check_range(start: date, end: date) -> None:
         raise InvalidInput("a range may span at most 366 days", field="to")
 
 
-def time_tracking(ctx: ReadContext, start: date, end: date, agent_id: str | None = None,
-                  agent_ids: list[str] | None = None) -> list[dict]:
+def time_tracking(
+    ctx: ReadContext, start: date, end: date, agent_id: str | None = None, agent_ids: list[str] | None = None
+) -> list[dict]:
     """Seconds per agent, local day and state in [start, end]; the open interval counts up to now."""
     return list(iter_time_tracking(ctx, start, end, agent_id, agent_ids))
 
 
-def iter_time_tracking(ctx: ReadContext, start: date, end: date, agent_id: str | None = None,
-                       agent_ids: list[str] | None = None) -> Iterator[dict]:
+def iter_time_tracking(
+    ctx: ReadContext, start: date, end: date, agent_id: str | None = None, agent_ids: list[str] | None = None
+) -> Iterator[dict]:
     """``time_tracking`` row by row, ordered by agent, day and state, in constant memory.
 
     The range is checked (and due timers applied) before the first row; the rows come from one
@@ -76,8 +81,9 @@ def iter_time_tracking(ctx: ReadContext, start: date, end: date, agent_id: str |
     return _time_tracking_rows(ctx, start, end, agent_id, agent_ids)
 
 
-def _time_tracking_rows(ctx: ReadContext, start: date, end: date, agent_id: str | None,
-                        agent_ids: list[str] | None) -> Iterator[dict]:
+def _time_tracking_rows(
+    ctx: ReadContext, start: date, end: date, agent_id: str | None, agent_ids: list[str] | None
+) -> Iterator[dict]:
     tz = ctx.tz
     now = ctx.clock()
     with ctx.store.reader.connect() as conn:
@@ -87,11 +93,18 @@ def _time_tracking_rows(ctx: ReadContext, start: date, end: date, agent_id: str 
         t = DailyTotal
         # agent by agent, each one's totals of the range from the unique index (agent_id, day, state_id):
         # in that order already, whatever the range (the day index would need a sort of the whole range)
-        q = select(t.agent_id, _day_text(conn, t.day), t.state_id, t.status, t.reason_code, t.seconds) \
-            .select_from(AgentsFirst(Agent.__table__, t.__table__, t.agent_id == Agent.id)) \
+        q = (
+            select(t.agent_id, _day_text(conn, t.day), t.state_id, t.status, t.reason_code, t.seconds)
+            .select_from(AgentsFirst(Agent.__table__, t.__table__, t.agent_id == Agent.id))
             .where(t.day >= start, t.day <= end)
-        iq = select(StateInterval.agent_id, StateInterval.state_id, StateInterval.status, StateInterval.reason_code,
-                    StateInterval.started_at).where(StateInterval.ended_at.is_(None))
+        )
+        iq = select(
+            StateInterval.agent_id,
+            StateInterval.state_id,
+            StateInterval.status,
+            StateInterval.reason_code,
+            StateInterval.started_at,
+        ).where(StateInterval.ended_at.is_(None))
         if agent_id:
             q = q.where(Agent.id == agent_id)  # the outer loop: one agent
             iq = iq.where(StateInterval.agent_id == agent_id)
@@ -111,12 +124,20 @@ def _time_tracking_rows(ctx: ReadContext, start: date, end: date, agent_id: str 
 
         def row(key: tuple, status: int, reason_code: str, seconds: float) -> dict:
             aid, day, state_id = key
-            return {"agent_id": aid, "agent_name": names.get(aid, aid), "date": day, "state_id": state_id,
-                    "state_label": labels.get(state_id, state_id), "status": status, "reason_code": reason_code,
-                    "seconds": round(seconds)}
+            return {
+                "agent_id": aid,
+                "agent_name": names.get(aid, aid),
+                "date": day,
+                "state_id": state_id,
+                "state_label": labels.get(state_id, state_id),
+                "status": status,
+                "reason_code": reason_code,
+                "seconds": round(seconds),
+            }
 
         for aid, day, state_id, status, reason_code, seconds in conn.execution_options(
-                stream_results=True, yield_per=2000).execute(q):
+            stream_results=True, yield_per=2000
+        ).execute(q):
             if next_extra is not None:
                 key = (aid, day, state_id)
                 while next_extra is not None and next_extra < key:
@@ -129,9 +150,16 @@ def _time_tracking_rows(ctx: ReadContext, start: date, end: date, agent_id: str 
                     next_extra = pending[position]
             if aid != last_aid:
                 last_aid, name = aid, names.get(aid, aid)
-            yield {"agent_id": aid, "agent_name": name, "date": day, "state_id": state_id,
-                   "state_label": labels.get(state_id, state_id), "status": status, "reason_code": reason_code,
-                   "seconds": round(seconds)}
+            yield {
+                "agent_id": aid,
+                "agent_name": name,
+                "date": day,
+                "state_id": state_id,
+                "state_label": labels.get(state_id, state_id),
+                "status": status,
+                "reason_code": reason_code,
+                "seconds": round(seconds),
+            }
         for key in pending[position:-1]:
             yield row(key, *extra[key])
 
@@ -166,24 +194,46 @@ LOGON_PAGE_DEFAULT = 1000
 LOGON_PAGE_MAX = 10000
 
 
-def logon_events(ctx: ReadContext, start: date, end: date, include: list[str] | None = None,
-                 exclude: list[str] | None = None, agent_id: str | None = None) -> list[dict]:
+def logon_events(
+    ctx: ReadContext,
+    start: date,
+    end: date,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    agent_id: str | None = None,
+) -> list[dict]:
     """Every logon event in [start, end], oldest first."""
     return list(iter_logon_events(ctx, start, end, include, exclude, agent_id))
 
 
-def iter_logon_events(ctx: ReadContext, start: date, end: date, include: list[str] | None = None,
-                      exclude: list[str] | None = None, agent_id: str | None = None, after: str | None = None,
-                      limit: int | None = None, newest_first: bool = False) -> Iterator[dict]:
+def iter_logon_events(
+    ctx: ReadContext,
+    start: date,
+    end: date,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    agent_id: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> Iterator[dict]:
     """Logon events in [start, end] in constant memory; ``after`` is a page cursor (``logon_cursor``)."""
     check_range(start, end)
     position = _parse_cursor(after) if after else None
     return _logon_rows(ctx, start, end, include, exclude, agent_id, position, limit, newest_first)
 
 
-def logon_events_page(ctx: ReadContext, start: date, end: date, include: list[str] | None = None,
-                      exclude: list[str] | None = None, agent_id: str | None = None, after: str | None = None,
-                      limit: int = LOGON_PAGE_DEFAULT, newest_first: bool = False) -> tuple[list[dict], str | None]:
+def logon_events_page(
+    ctx: ReadContext,
+    start: date,
+    end: date,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    agent_id: str | None = None,
+    after: str | None = None,
+    limit: int = LOGON_PAGE_DEFAULT,
+    newest_first: bool = False,
+) -> tuple[list[dict], str | None]:
     """One page of logon events and the cursor of the next page (None on the last page)."""
     rows = list(iter_logon_events(ctx, start, end, include, exclude, agent_id, after, limit + 1, newest_first))
     if len(rows) <= limit:
@@ -208,14 +258,18 @@ def _public(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "_id"}
 
 
-def _logon_rows(ctx: ReadContext, start: date, end: date, include, exclude, agent_id, position, limit,
-                newest_first: bool) -> Iterator[dict]:
+def _logon_rows(
+    ctx: ReadContext, start: date, end: date, include, exclude, agent_id, position, limit, newest_first: bool
+) -> Iterator[dict]:
     tz = ctx.tz
     lo, _ = local_day_bounds(start, tz)
     _, hi = local_day_bounds(end, tz)
     e = LogonEventRow
-    q = select(e.id, e.at, e.agent_id, Agent.name, e.action, e.logon_source, e.device, e.actor) \
-        .join(Agent, Agent.id == e.agent_id).where(e.at >= lo, e.at < hi)
+    q = (
+        select(e.id, e.at, e.agent_id, Agent.name, e.action, e.logon_source, e.device, e.actor)
+        .join(Agent, Agent.id == e.agent_id)
+        .where(e.at >= lo, e.at < hi)
+    )
     if include:
         q = q.where(e.logon_source.in_(include))
     if exclude:
@@ -224,16 +278,28 @@ def _logon_rows(ctx: ReadContext, start: date, end: date, include, exclude, agen
         q = q.where(e.agent_id == agent_id)
     if position is not None:
         at, row_id = position
-        q = q.where(or_(e.at < at, and_(e.at == at, e.id < row_id)) if newest_first
-                    else or_(e.at > at, and_(e.at == at, e.id > row_id)))
+        q = q.where(
+            or_(e.at < at, and_(e.at == at, e.id < row_id))
+            if newest_first
+            else or_(e.at > at, and_(e.at == at, e.id > row_id))
+        )
     q = q.order_by(e.at.desc(), e.id.desc()) if newest_first else q.order_by(e.at, e.id)
     if limit is not None:
         q = q.limit(limit)
     with ctx.store.reader.connect() as conn:
         for row_id, at, aid, name, action, source, device, actor in conn.execution_options(
-                stream_results=True, yield_per=2000).execute(q):
-            yield {"at": iso(at), "agent_id": aid, "agent_name": name, "action": action, "logon_source": source,
-                   "device": device, "actor": actor or "", "_id": row_id}
+            stream_results=True, yield_per=2000
+        ).execute(q):
+            yield {
+                "at": iso(at),
+                "agent_id": aid,
+                "agent_name": name,
+                "action": action,
+                "logon_source": source,
+                "device": device,
+                "actor": actor or "",
+                "_id": row_id,
+            }
 
 
 def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None = None) -> list[dict]:
@@ -258,9 +324,11 @@ def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None 
 
     with ctx.store.reader.connect() as conn:
         # read from the covering index ix_logon_events_span alone, in (at, id) order
-        q = select(_epoch(conn, e.at), e.agent_id, e.action, e.device).where(
-            e.at >= datetime.fromtimestamp(edges[0], timezone.utc), e.at < datetime.fromtimestamp(edges[-1], timezone.utc)
-        ).order_by(e.at, e.id)
+        q = (
+            select(_epoch(conn, e.at), e.agent_id, e.action, e.device)
+            .where(e.at >= datetime.fromtimestamp(edges[0], UTC), e.at < datetime.fromtimestamp(edges[-1], UTC))
+            .order_by(e.at, e.id)
+        )
         if agent_id:
             q = q.where(e.agent_id == agent_id)
         for at, aid, action, device in conn.execution_options(stream_results=True, yield_per=2000).execute(q):
@@ -276,14 +344,19 @@ def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None 
     for aid, since in open_since.items():
         add(aid, since, now)
     iso_days = [d.isoformat() for d in days]
-    return [{"agent_id": aid, "date": iso_days[index], "seconds": round(secs)}
-            for (aid, index), secs in sorted(seconds.items())]
+    return [
+        {"agent_id": aid, "date": iso_days[index], "seconds": round(secs)}
+        for (aid, index), secs in sorted(seconds.items())
+    ]
 
 
 def counters(ctx: ReadContext, agent_id: str, day: date) -> dict:
     with ctx.store.read() as s:
-        rows = s.execute(select(DailyCounter).where(DailyCounter.agent_id == agent_id,
-                                                    DailyCounter.day == day)).scalars().all()
+        rows = (
+            s.execute(select(DailyCounter).where(DailyCounter.agent_id == agent_id, DailyCounter.day == day))
+            .scalars()
+            .all()
+        )
     values = {name: 0 for name in COUNTERS}
     values.update({r.counter: r.count for r in rows})
     return values
@@ -307,11 +380,12 @@ def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict
     tz = ctx.tz
     lo, hi = local_day_bounds(day, tz)
     end = min(hi, ctx.clock())
-    hours = [{"start": iso(lo + timedelta(hours=h)),
-              "label": (lo + timedelta(hours=h)).astimezone(tz).strftime("%H:%M")}
-             for h in range(int((hi - lo).total_seconds() // 3600))]
+    hours = [
+        {"start": iso(lo + timedelta(hours=h)), "label": (lo + timedelta(hours=h)).astimezone(tz).strftime("%H:%M")}
+        for h in range(int((hi - lo).total_seconds() // 3600))
+    ]
     seconds: list[dict[str, float]] = [defaultdict(float) for _ in hours]
-    for state_id, first, last, count, sum_a, sum_b in (_state_mix_groups(ctx, lo, end, team) if end > lo else ()):
+    for state_id, first, last, count, sum_a, sum_b in _state_mix_groups(ctx, lo, end, team) if end > lo else ():
         first, last, sum_a, sum_b = int(first), int(last), float(sum_a), float(sum_b)
         if first == last:  # inside one hour (most intervals)
             seconds[first][state_id] += sum_b - sum_a
@@ -321,8 +395,10 @@ def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict
             seconds[h][state_id] += count * 3600  # hours covered whole
         if last < len(hours):  # (an end at the day's very end is no second of the next hour)
             seconds[last][state_id] += sum_b - count * last * 3600  # from the last hour's start to each end
-    return [{**h, "seconds": {k: round(v) for k, v in per_state.items() if round(v)}}
-            for h, per_state in zip(hours, seconds)]
+    return [
+        {**h, "seconds": {k: round(v) for k, v in per_state.items() if round(v)}}
+        for h, per_state in zip(hours, seconds)
+    ]
 
 
 def _state_mix_groups(ctx: ReadContext, lo: datetime, end: datetime, team: str | None) -> list:
@@ -335,8 +411,14 @@ def _state_mix_groups(ctx: ReadContext, lo: datetime, end: datetime, team: str |
     """
     si = StateInterval
     span = (end - lo).total_seconds()
-    running_at_start = select(si.id).where(si.agent_id == Agent.id, si.started_at < lo) \
-        .order_by(si.started_at.desc()).limit(1).correlate(Agent).scalar_subquery()
+    running_at_start = (
+        select(si.id)
+        .where(si.agent_id == Agent.id, si.started_at < lo)
+        .order_by(si.started_at.desc())
+        .limit(1)
+        .correlate(Agent)
+        .scalar_subquery()
+    )
     agents_q = select(running_at_start).select_from(Agent)
     with ctx.store.reader.connect() as conn:
         greatest, least, hour = _scalar_functions(conn)
@@ -348,14 +430,26 @@ def _state_mix_groups(ctx: ReadContext, lo: datetime, end: datetime, team: str |
             agents_q = agents_q.where(Agent.team == team)
             started = started.where(si.agent_id.in_(select(Agent.id).where(Agent.team == team)))
         spanning = select(si.state_id, a, b).where(
-            si.id.in_(agents_q), si.started_at < end, or_(si.ended_at.is_(None), si.ended_at > lo))
+            si.id.in_(agents_q), si.started_at < end, or_(si.ended_at.is_(None), si.ended_at > lo)
+        )
         pieces = union_all(spanning, started).subquery()
-        clipped = select(pieces.c.state_id, hour(pieces.c.a).label("first"), hour(pieces.c.b).label("last"),
-                         pieces.c.a, pieces.c.b).where(pieces.c.b > pieces.c.a).subquery()
+        clipped = (
+            select(
+                pieces.c.state_id,
+                hour(pieces.c.a).label("first"),
+                hour(pieces.c.b).label("last"),
+                pieces.c.a,
+                pieces.c.b,
+            )
+            .where(pieces.c.b > pieces.c.a)
+            .subquery()
+        )
         c = clipped.c
-        return conn.execute(select(c.state_id, c.first, c.last, func.count(), func.sum(c.a), func.sum(c.b))
-                            .group_by(c.state_id, c.first, c.last)
-                            .order_by(*_binary_order(conn, c.state_id), c.first, c.last)).all()
+        return conn.execute(
+            select(c.state_id, c.first, c.last, func.count(), func.sum(c.a), func.sum(c.b))
+            .group_by(c.state_id, c.first, c.last)
+            .order_by(*_binary_order(conn, c.state_id), c.first, c.last)
+        ).all()
 
 
 def _scalar_functions(conn) -> tuple:

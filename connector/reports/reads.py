@@ -1,13 +1,14 @@
 """What read models and the Salesforce sync need from the connector, and nothing more."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 from zoneinfo import ZoneInfo
 
-from connector.clock import Clock
 from connector.changes.configs import ConfigRegistry
+from connector.clock import Clock
 from connector.store import Store
 
 

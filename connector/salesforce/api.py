@@ -1,4 +1,5 @@
 """``GET /api/v1/sync/status``: the Salesforce sync health as JSON (admin role)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -17,6 +18,9 @@ def status():
     return jsonify(sync_status(get_parts().salesforce))
 
 
-describe("/api/v1/sync/status", "get",
-         "Salesforce sync health: last success, rows pending, parked rows with reasons, API usage, next attempt",
-         "admin")
+describe(
+    "/api/v1/sync/status",
+    "get",
+    "Salesforce sync health: last success, rows pending, parked rows with reasons, API usage, next attempt",
+    "admin",
+)

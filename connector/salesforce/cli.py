@@ -1,4 +1,5 @@
 """CLI: ``sync status|now|resync``, ``agents sync-salesforce``, ``callcenter-xml``."""
+
 from __future__ import annotations
 
 import json
@@ -6,16 +7,17 @@ from pathlib import Path
 
 import click
 
-from connector.reports import queries as reports
 from connector.errors import InvalidInput, SettingsInvalid
+from connector.parts import get_parts
+from connector.reports import queries as reports
 from connector.salesforce.callcenter import callcenter_xml
 from connector.salesforce.connection import SalesforceProblem
 from connector.salesforce.status import NOT_CONFIGURED, status_text, sync_status
-from connector.parts import get_parts
 
 
 def _sync():
     from connector.app import create_app
+
     return get_parts(create_app()).salesforce
 
 
@@ -79,6 +81,7 @@ def sync_resync(ctx: click.Context, start: str, end: str) -> None:
 def agents_sync_salesforce(ctx: click.Context, call_center: str | None) -> None:
     """Create or update agents from the users of a Salesforce call centre (Id, Name, Username, Extension)."""
     from connector.salesforce.agents import import_call_center_users
+
     sync = _sync()
     try:
         sync.settings.check()

@@ -17,6 +17,7 @@ Object and field names are configurable for orgs that already have their own obj
 set to ``-`` is not sent at all. ``SF_COUNTER_FIELDS`` (``counter=Field__c,...``) turns on one
 extra record per agent and day with the configured counters as number fields; unset means none.
 """
+
 from __future__ import annotations
 
 import re
@@ -84,11 +85,17 @@ class SalesforceSettings:
 
     def describe(self) -> dict:
         """What an admin may see: no secret, only whether each one is set."""
-        return {"login_url": self.login_url, "auth_mode": self.auth_mode or None, "api_version": self.api_version,
-                "object": self.object_name, "external_id_field": self.fields.get("key"),
-                "counter_fields": dict(self.counter_fields),
-                "client_secret_set": bool(self.client_secret), "password_set": bool(self.password),
-                "private_key_file": self.private_key_file or None}
+        return {
+            "login_url": self.login_url,
+            "auth_mode": self.auth_mode or None,
+            "api_version": self.api_version,
+            "object": self.object_name,
+            "external_id_field": self.fields.get("key"),
+            "counter_fields": dict(self.counter_fields),
+            "client_secret_set": bool(self.client_secret),
+            "password_set": bool(self.password),
+            "private_key_file": self.private_key_file or None,
+        }
 
 
 def _number(settings: Settings, name: str, default: float, low: float, high: float) -> tuple[float, Problem | None]:
@@ -155,14 +162,20 @@ def load(settings: Settings) -> SalesforceSettings:
         if login_url:
             # the first credential missing is the one to point at
             missing = next(n for n, v in (("SF_CLIENT_ID", client_id), ("SF_CLIENT_SECRET", secret)) if not v)
-            refuse(missing, "no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
-                            "with SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), or with SF_CLIENT_SECRET + "
-                            "SF_USERNAME + SF_PASSWORD (username-password)")
+            refuse(
+                missing,
+                "no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
+                "with SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), or with SF_CLIENT_SECRET + "
+                "SF_USERNAME + SF_PASSWORD (username-password)",
+            )
     host = (urlparse(login_url).hostname or "").lower() if login_url else ""
     if mode == "client_credentials" and host in GENERIC_LOGIN_HOSTS:
-        refuse("SF_LOGIN_URL", f"SF_LOGIN_URL: the client credentials flow works only on your My Domain login URL "
-                               f"(https://MyCompany.my.salesforce.com, or https://MyCompany--Sandbox.sandbox.my.salesforce.com "
-                               f"for a sandbox); {host} answers invalid_grant")
+        refuse(
+            "SF_LOGIN_URL",
+            f"SF_LOGIN_URL: the client credentials flow works only on your My Domain login URL "
+            f"(https://MyCompany.my.salesforce.com, or https://MyCompany--Sandbox.sandbox.my.salesforce.com "
+            f"for a sandbox); {host} answers invalid_grant",
+        )
     version = get("SF_API_VERSION", DEFAULT_API_VERSION).lstrip("vV")
     if not re.fullmatch(r"[0-9]{2,3}\.0", version) or float(version) < 46:
         refuse("SF_API_VERSION", "SF_API_VERSION must look like 62.0 (46.0 or later: sObject Collections upsert)")
@@ -188,12 +201,24 @@ def load(settings: Settings) -> SalesforceSettings:
     problems += [p for p in (p1, p2, p3) if p is not None]
     audience = get("SF_JWT_AUDIENCE") or jwt_audience(host)
     return SalesforceSettings(
-        login_url=login_url, auth_mode=mode, client_id=client_id, client_secret=secret, username=username,
-        password=password, security_token=get("SF_SECURITY_TOKEN", ""), private_key_file=key_file,
-        jwt_audience=audience, api_version=version, object_name=object_name, fields=fields,
+        login_url=login_url,
+        auth_mode=mode,
+        client_id=client_id,
+        client_secret=secret,
+        username=username,
+        password=password,
+        security_token=get("SF_SECURITY_TOKEN", ""),
+        private_key_file=key_file,
+        jwt_audience=audience,
+        api_version=version,
+        object_name=object_name,
+        fields=fields,
         counter_fields=counters,
-        timeout_seconds=timeout, backoff_max_seconds=int(backoff), limit_pause_seconds=int(pause),
-        problems=tuple(problems))
+        timeout_seconds=timeout,
+        backoff_max_seconds=int(backoff),
+        limit_pause_seconds=int(pause),
+        problems=tuple(problems),
+    )
 
 
 def is_sandbox_host(host: str) -> bool:
@@ -201,8 +226,9 @@ def is_sandbox_host(host: str) -> bool:
     sandbox My Domain form without ``.sandbox`` (``acme--dev.my.salesforce.com``: the ``--`` names the sandbox)."""
     host = host.lower()
     first = host.split(".", 1)[0]
-    return (host == "test.salesforce.com" or ".sandbox." in host
-            or ("--" in first and host.endswith(".my.salesforce.com")))
+    return (
+        host == "test.salesforce.com" or ".sandbox." in host or ("--" in first and host.endswith(".my.salesforce.com"))
+    )
 
 
 def jwt_audience(host: str) -> str:

@@ -13,6 +13,7 @@ snapshot or the replay), on a small pool of its own so a reconnect storm queues 
 front of the API; the view hands the opened stream over (``connector.api.events.STREAM_KEY``) and
 this module writes it from the event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,8 @@ from a2wsgi.wsgi import build_environ
 from flask import Flask
 
 from connector.api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, select_event
-from connector.serve.fast_path import FastPresence
 from connector.parts import get_parts
+from connector.serve.fast_path import FastPresence
 from connector.serve.wsgi_bridge import WsgiBridge
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ agent or state, a store fault), is handed to the Flask app unchanged, which answ
 the rules, the validation messages and the error answers live in one place: this path either answers
 exactly as the Flask view does (a test compares the two), or it does not answer at all.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,14 +21,14 @@ import re
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.changes import jsontext
-from connector.auth.accounts import principal_for_token
 from connector.api.inputs import presence_change
+from connector.auth.accounts import principal_for_token
+from connector.auth.stream_tokens import is_stream_token
+from connector.changes import jsontext
 from connector.errors import ConnectorError
+from connector.live.subscriptions import Encoded
 from connector.parts import get_parts
 from connector.store.faults import DRIVER_OPERATIONAL
-from connector.auth.stream_tokens import is_stream_token
-from connector.live.subscriptions import Encoded
 from connector.web.guard import security_headers
 
 PRESENCE_PATH = re.compile(r"/api/v1/agents/([^/]+)/presence")
@@ -47,7 +48,8 @@ class FastPresence:
         self.dumps = app.json.dumps
         self.headers = [(b"content-type", b"application/json")] + [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in security_headers(parts.settings)]
+            for name, value in security_headers(parts.settings)
+        ]
 
     @staticmethod
     def candidate(scope) -> tuple[str, str] | None:

@@ -12,6 +12,7 @@ offers, used here:
   ``TRIM_INTERVAL`` seconds: a request never waits for it, and a burst of answers costs one trim now
   and one at the end of the interval.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -12,6 +12,7 @@ A chunked request body is read the same way and handed over with its length (thr
 read such a body as empty); a body declared longer than the limit is not read at all
 and Flask answers 413 when the view asks for it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,6 +25,7 @@ from typing import Any
 from a2wsgi.wsgi import build_environ
 
 log = logging.getLogger(__name__)
+
 
 def _content_length(scope) -> int | None:
     for name, value in scope.get("headers", ()):

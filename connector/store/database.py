@@ -1,11 +1,13 @@
 """Connections to the store: SQLite (WAL) by default, any SQLAlchemy URL otherwise."""
+
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -137,7 +139,7 @@ class Store:
                     self._leading = False
         return job.result_or_raise()
 
-    def _run_shared(self, batch: list["_SharedWork"]) -> None:
+    def _run_shared(self, batch: list[_SharedWork]) -> None:
         # one connection serves every shared transaction: they run one at a time, under the write lock
         conn = self._shared_conn
         if conn is None or conn.closed or conn.invalidated:
@@ -168,7 +170,7 @@ class Store:
                 job.done = True
 
     @contextmanager
-    def quick_read(self) -> Iterator["Connection | DriverConnection"]:
+    def quick_read(self) -> Iterator[Connection | DriverConnection]:
         """For one-statement reads on the hot path (``statements.Prepared``, not ``conn.execute``).
 
         On SQLite each thread keeps a reader connection of its own outside the pool, in autocommit

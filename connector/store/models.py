@@ -1,10 +1,25 @@
 """The store's tables (SQLAlchemy 2). Times are kept as UTC."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator, UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -19,10 +34,10 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):
@@ -41,9 +56,15 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # an extension belongs to one active agent: PBX short-code login and logout find the agent by it
-    __table_args__ = (Index("uq_agents_active_extension", "extension", unique=True,
-                            sqlite_where=text("active AND extension <> ''"),
-                            postgresql_where=text("active AND extension <> ''")),)
+    __table_args__ = (
+        Index(
+            "uq_agents_active_extension",
+            "extension",
+            unique=True,
+            sqlite_where=text("active AND extension <> ''"),
+            postgresql_where=text("active AND extension <> ''"),
+        ),
+    )
 
 
 class User(Base):
@@ -106,12 +127,18 @@ class StateInterval(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # the intervals started in a range with what the state mix sums, read from the index alone (it replaced
     # ix_intervals_started, dropped by migrate)
-    __table_args__ = (Index("ix_intervals_started_span", "started_at", "ended_at", "state_id", "agent_id"),
-                      # an agent's interval running at an instant (the state mix of a day)
-                      Index("ix_intervals_agent_started", "agent_id", "started_at"),
-                      # the open interval of an agent: a change closes it by this lookup
-                      Index("ix_intervals_open", "agent_id", sqlite_where=text("ended_at IS NULL"),
-                            postgresql_where=text("ended_at IS NULL")))
+    __table_args__ = (
+        Index("ix_intervals_started_span", "started_at", "ended_at", "state_id", "agent_id"),
+        # an agent's interval running at an instant (the state mix of a day)
+        Index("ix_intervals_agent_started", "agent_id", "started_at"),
+        # the open interval of an agent: a change closes it by this lookup
+        Index(
+            "ix_intervals_open",
+            "agent_id",
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
 
 class DailyTotal(Base):
@@ -128,8 +155,10 @@ class DailyTotal(Base):
     synced_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     parked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (UniqueConstraint("agent_id", "day", "state_id", name="uq_daily_total"),
-                      Index("ix_daily_totals_day", "day"))
+    __table_args__ = (
+        UniqueConstraint("agent_id", "day", "state_id", name="uq_daily_total"),
+        Index("ix_daily_totals_day", "day"),
+    )
 
 
 class LogonEventRow(Base):
@@ -201,14 +230,12 @@ class EventRow(Base):
     """
 
     __tablename__ = "events"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (Index("ix_events_agent", "agent_id", "id"),
-                      {"sqlite_autoincrement": True})
+    __table_args__ = (Index("ix_events_agent", "agent_id", "id"), {"sqlite_autoincrement": True})
 
 
 class ConfigVersion(Base):

@@ -3,20 +3,21 @@
 The page talks to the small JSON endpoints below (cookie + CSRF token). The editor validates
 with the same rules as ``presence-connector config validate`` and applies a new versioned config.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
 from connector.auth import accounts
+from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
+from connector.parts import get_parts
 from connector.presence.config import build_config, load_preset, parse_config, preset_names
 from connector.presence.model import PresenceConfig
-from connector.auth.hashing import ROLES
 from connector.web.guard import page_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 EDITOR_SOURCE = "admin editor"
-
 
 
 def json_body() -> object:
@@ -46,12 +47,20 @@ def page():
 
 # -- presence configuration ----------------------------------------------------------------------
 
+
 @bp.get("/api/config")
 @page_role("admin")
 def get_config():
     history = get_parts().configs.history(20)
-    return jsonify({"config": _active().to_dict(), "version": history[0]["version"] if history else None,
-                    "history": history, "presets": preset_names(), "active_preset": _active_preset()})
+    return jsonify(
+        {
+            "config": _active().to_dict(),
+            "version": history[0]["version"] if history else None,
+            "history": history,
+            "presets": preset_names(),
+            "active_preset": _active_preset(),
+        }
+    )
 
 
 def _active_preset() -> str | None:
@@ -69,7 +78,9 @@ def _active_preset() -> str | None:
 @bp.post("/api/config/validate")
 @page_role("admin")
 def validate_config():
-    config = build_config(_json().get("config"), EDITOR_SOURCE, mapping_checks=get_parts().configs.mapping_checks)  # ConfigError -> 422 with every problem
+    config = build_config(
+        _json().get("config"), EDITOR_SOURCE, mapping_checks=get_parts().configs.mapping_checks
+    )  # ConfigError -> 422 with every problem
     return jsonify({"ok": True, "states": len(config.states)})
 
 
@@ -90,8 +101,11 @@ def import_config():
     if data.get("preset"):
         config = load_preset(str(data["preset"]), mapping_checks=get_parts().configs.mapping_checks)
     elif isinstance(data.get("yaml"), str):
-        config = parse_config(data["yaml"], source=str(data.get("filename") or "uploaded file"),
-                              mapping_checks=get_parts().configs.mapping_checks)
+        config = parse_config(
+            data["yaml"],
+            source=str(data.get("filename") or "uploaded file"),
+            mapping_checks=get_parts().configs.mapping_checks,
+        )
     else:
         raise InvalidInput("send 'preset' (a preset name) or 'yaml' (the file's text)", field="preset")
     return jsonify({"config": config.to_dict()})
@@ -101,21 +115,29 @@ def import_config():
 @page_role("admin")
 def export_config():
     config = _active()
-    return Response(config.to_yaml(), mimetype="application/yaml",
-                    headers={"Content-Disposition": f"attachment; filename={config.name.lower().replace(' ', '-')}"
-                                                    f".yaml"})
+    return Response(
+        config.to_yaml(),
+        mimetype="application/yaml",
+        headers={"Content-Disposition": f"attachment; filename={config.name.lower().replace(' ', '-')}.yaml"},
+    )
 
 
 # -- users, agents, tokens -------------------------------------------------------------------------
+
 
 @bp.get("/api/accounts")
 @page_role("admin")
 def list_accounts():
     store = get_parts().store
     guard = get_parts().sign_in
-    return jsonify({"users": accounts.list_users(store), "agents": accounts.list_agents(store),
-                    "tokens": accounts.list_tokens(store),
-                    "sign_ins": {"locked": guard.locked_accounts(), "failures": guard.recent_failures()}})
+    return jsonify(
+        {
+            "users": accounts.list_users(store),
+            "agents": accounts.list_agents(store),
+            "tokens": accounts.list_tokens(store),
+            "sign_ins": {"locked": guard.locked_accounts(), "failures": guard.recent_failures()},
+        }
+    )
 
 
 @bp.post("/api/lockouts/unlock")
@@ -140,8 +162,14 @@ def user_password(username: str):
 @page_role("admin")
 def add_user():
     data = _json()
-    accounts.add_user(get_parts().store, str(data.get("username") or ""), data.get("password"), data.get("role"),
-                      get_parts().clock(), agent_id=data.get("agent_id") or None)
+    accounts.add_user(
+        get_parts().store,
+        str(data.get("username") or ""),
+        data.get("password"),
+        data.get("role"),
+        get_parts().clock(),
+        agent_id=data.get("agent_id") or None,
+    )
     return jsonify({"ok": True}), 201
 
 
@@ -197,8 +225,13 @@ def agent_pin(agent_id: str):
 @page_role("admin")
 def create_token():
     data = _json()
-    token = accounts.create_token(get_parts().store, data.get("role"), get_parts().clock(),
-                                  agent_id=data.get("agent_id") or None, name=str(data.get("name") or ""))
+    token = accounts.create_token(
+        get_parts().store,
+        data.get("role"),
+        get_parts().clock(),
+        agent_id=data.get("agent_id") or None,
+        name=str(data.get("name") or ""),
+    )
     return jsonify({"token": token}), 201  # shown once: only its digest is stored
 
 
@@ -207,5 +240,3 @@ def create_token():
 def revoke_token(token_id: int):
     accounts.revoke_token(get_parts().store, token_id, get_parts().clock())
     return jsonify({"ok": True})
-
-from connector.parts import get_parts

@@ -4,6 +4,7 @@
 connection (SF_* settings), cached for five minutes (``?refresh=1`` reads again). When Salesforce is
 not configured, or the query fails, the answer says so and the editor keeps a free-text field.
 """
+
 from __future__ import annotations
 
 import threading
@@ -40,8 +41,11 @@ def omni_statuses():
         rows = query(SOQL)
     except AdapterError as exc:
         return jsonify({"configured": True, "statuses": [], "error": str(exc)})
-    statuses = [{"id": r.get("Id"), "developer_name": r.get("DeveloperName"), "label": r.get("MasterLabel")}
-                for r in rows if r.get("DeveloperName")]
+    statuses = [
+        {"id": r.get("Id"), "developer_name": r.get("DeveloperName"), "label": r.get("MasterLabel")}
+        for r in rows
+        if r.get("DeveloperName")
+    ]
     with _lock:
         _cache[key] = (time.monotonic(), statuses)
     return jsonify({"configured": True, "statuses": statuses, "error": None})

@@ -1,11 +1,13 @@
 """The landing page and /healthz."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
+
 from connector.parts import get_parts
-from connector.web.guard import signed_in
 from connector.store.faults import store_fault
 from connector.store.models import HealthProbe
+from connector.web.guard import signed_in
 
 bp = Blueprint("pages", __name__)
 
@@ -26,9 +28,20 @@ def healthz():
         return jsonify(body)
     except Exception as exc:  # the store is down or refuses writes: a 503 a load balancer understands
         fault = store_fault(exc)
-        return jsonify({"status": "unavailable", "store": {
-            "ok": False, "backend": parts.store.backend, "error": fault.code if fault else type(exc).__name__}}), \
-            503, {"Retry-After": str(fault.retry_after if fault else 10)}
+        return (
+            jsonify(
+                {
+                    "status": "unavailable",
+                    "store": {
+                        "ok": False,
+                        "backend": parts.store.backend,
+                        "error": fault.code if fault else type(exc).__name__,
+                    },
+                }
+            ),
+            503,
+            {"Retry-After": str(fault.retry_after if fault else 10)},
+        )
 
 
 @bp.get("/healthz/live")
@@ -46,5 +59,10 @@ def index():
     with parts.store.read() as s:
         config = parts.configs.active(s)
     agents = parts.service.agents()
-    return render_template("index.html", config=config, agents=agents,
-                           logged_in=sum(1 for a in agents if a["logged_in"]), backend=parts.store.backend)
+    return render_template(
+        "index.html",
+        config=config,
+        agents=agents,
+        logged_in=sum(1 for a in agents if a["logged_in"]),
+        backend=parts.store.backend,
+    )

@@ -7,6 +7,7 @@ used HTTPS; werkzeug's ProxyFix then applies them (so cookies get ``Secure``, th
 those headers are ignored. Chained proxies: every trusted address at the end of ``X-Forwarded-For`` is
 one more hop to skip.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,4 +1,5 @@
 """Helpers of the security tests: people to sign in as, and signing in through the real forms."""
+
 from __future__ import annotations
 
 import re
@@ -17,14 +18,16 @@ def csrf(client, path: str = "/auth/login") -> str:
 
 def try_pin(client, agent_id: str, pin: str, **environ):
     token = csrf(client, "/auth/agent")
-    return client.post("/auth/agent", data={"agent_id": agent_id, "pin": pin, "csrf_token": token},
-                       environ_base=environ)
+    return client.post(
+        "/auth/agent", data={"agent_id": agent_id, "pin": pin, "csrf_token": token}, environ_base=environ
+    )
 
 
 def try_password(client, username: str, password: str, **environ):
     token = csrf(client)
-    return client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token},
-                       environ_base=environ)
+    return client.post(
+        "/auth/login", data={"username": username, "password": password, "csrf_token": token}, environ_base=environ
+    )
 
 
 def sign_in(client, username: str) -> str:

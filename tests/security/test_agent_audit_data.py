@@ -1,16 +1,16 @@
 """Agents cannot write misleading audit (logon sources) or KPI (calls) data."""
+
 from __future__ import annotations
 
 import pytest
+from conftest import Api
 from sqlalchemy import select
 
-from conftest import Api
-from connector.presence.engine import LogonSource
 from connector.parts import get_parts
+from connector.presence.engine import LogonSource
 from connector.store.models import LogonEventRow, StateInterval
 
-SYSTEM_ONLY = ["Supervisor", "Scheduled Log Off", "Inactivity Timeout", "Softphone Connection Lost",
-               "Duplicate Login"]
+SYSTEM_ONLY = ["Supervisor", "Scheduled Log Off", "Inactivity Timeout", "Softphone Connection Lost", "Duplicate Login"]
 
 
 @pytest.mark.parametrize("source", SYSTEM_ONLY)
@@ -33,12 +33,17 @@ def test_an_agent_cannot_post_its_own_calls(api, parts):
     api.agent("edred")
     agent = api.token("agent", "edred")
     api.call("POST", "/api/v1/agents/edred/login", agent, {})
-    res = api.call("POST", "/api/v1/agents/edred/calls", agent,
-                   {"call_id": "c1", "event": "started", "direction": "inbound"})
+    res = api.call(
+        "POST", "/api/v1/agents/edred/calls", agent, {"call_id": "c1", "event": "started", "direction": "inbound"}
+    )
     assert res.status_code == 403
     assert parts.service.presence("edred")["on_call"] is False
-    pbx = api.call("POST", "/api/v1/agents/edred/calls", api.token("integration"),
-                   {"call_id": "c1", "event": "started", "direction": "inbound"})
+    pbx = api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        api.token("integration"),
+        {"call_id": "c1", "event": "started", "direction": "inbound"},
+    )
     assert pbx.status_code == 200
 
 
@@ -48,8 +53,9 @@ def test_with_the_softphone_as_call_source_agent_calls_are_recorded_as_softphone
     api.agent("edred")
     agent = api.token("agent", "edred")
     api.call("POST", "/api/v1/agents/edred/login", agent, {})
-    res = api.call("POST", "/api/v1/agents/edred/calls", agent,
-                   {"call_id": "c1", "event": "started", "direction": "inbound"})
+    res = api.call(
+        "POST", "/api/v1/agents/edred/calls", agent, {"call_id": "c1", "event": "started", "direction": "inbound"}
+    )
     assert res.status_code == 200 and res.get_json()["on_call"] is True
     with get_parts(app).store.read() as s:
         last = s.execute(select(StateInterval).order_by(StateInterval.id.desc())).scalars().first()

@@ -1,17 +1,17 @@
 """PIN and password guessing is throttled, locked out, recorded, and costs the same
 for unknown names."""
+
 from __future__ import annotations
 
 import threading
 import time
 
-import pytest
+from conftest import Api
+from security_helpers import PASSWORD, people, sign_in, try_password, try_pin  # noqa: F401 (fixture)
 from werkzeug import security as wz
 
 from connector.auth import accounts
 from connector.parts import get_parts
-from conftest import Api
-from security_helpers import PASSWORD, people, sign_in, try_password, try_pin  # noqa: F401 (fixture)
 
 
 def test_wrong_pins_back_off_with_429_and_retry_after(client, people, clock):
@@ -99,8 +99,12 @@ def test_pbx_login_pin_guessing_locks_the_agent_with_429(make_app, clock):
 
 
 def test_hash_checks_run_at_most_the_configured_number_at_once(make_app, clock, monkeypatch):
-    app = make_app(CONNECTOR_HASH_CONCURRENCY="2", CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000",
-                   CONNECTOR_SIGNIN_FREE_TRIES="1000", CONNECTOR_LOCKOUT_FAILURES="1000")
+    app = make_app(
+        CONNECTOR_HASH_CONCURRENCY="2",
+        CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000",
+        CONNECTOR_SIGNIN_FREE_TRIES="1000",
+        CONNECTOR_LOCKOUT_FAILURES="1000",
+    )
     Api(app, app.test_client()).agent("edred", pin="1234")
     running, peak, lock = [0], [0], threading.Lock()
     real = wz.check_password_hash
@@ -137,8 +141,12 @@ def _fastest_seconds(fn, n: int = 3) -> float:
 
 def test_unknown_names_cost_the_same_hash_check_as_wrong_secrets(make_app, clock):
     # the real cost, so the difference a remote attacker measures shows
-    app = make_app(CONNECTOR_PASSWORD_HASH_COST="standard", CONNECTOR_SIGNIN_FREE_TRIES="1000",
-                   CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000", CONNECTOR_LOCKOUT_FAILURES="1000")
+    app = make_app(
+        CONNECTOR_PASSWORD_HASH_COST="standard",
+        CONNECTOR_SIGNIN_FREE_TRIES="1000",
+        CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000",
+        CONNECTOR_LOCKOUT_FAILURES="1000",
+    )
     try:
         store = get_parts(app).store
         accounts.add_user(store, "sue", PASSWORD, "supervisor", clock())
@@ -151,4 +159,5 @@ def test_unknown_names_cost_the_same_hash_check_as_wrong_secrets(make_app, clock
         assert unknown > wrong * 0.3, (wrong, unknown)
     finally:
         from connector.auth import hashing as security
+
         security.use_hash_cost("test")

@@ -1,17 +1,18 @@
 """PIN and password hashes need a key kept outside the database; old hashes keep
 working and are upgraded at the next sign-in; the store and the instance secrets are 0600."""
+
 from __future__ import annotations
 
 import stat
 from pathlib import Path
 
+from security_helpers import PASSWORD, try_password, try_pin
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.store.models import Agent, User
-from security_helpers import PASSWORD, try_password, try_pin
 
 
 def _verifies(hashed: str, secret: str) -> bool:

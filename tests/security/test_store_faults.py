@@ -1,16 +1,16 @@
 """Store faults answer 503 with a code and Retry-After, and /healthz tells."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 from sqlalchemy import event, text
 
-from conftest import Api
-
 
 @contextmanager
 def sqlite_fault(store, pragma: str):
     """Every new writer connection gets ``pragma`` (a real SQLite refusal), until the block ends."""
+
     def on_connect(conn, _record):
         conn.execute(pragma)
 

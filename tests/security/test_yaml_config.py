@@ -1,4 +1,5 @@
 """Hostile presence configurations are refused before they cost memory."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,20 +42,25 @@ def test_a_huge_document_is_refused_by_size():
     assert "KiB" in _problem(BASE % "" + "# " + "x" * 300_000 + "\n")
 
 
-@pytest.mark.parametrize("mapping", [
-    ", adapters: {http: [1, 2, 3]}",
-    ", adapters: {http: {a: {b: c}}}",
-    ", adapters: {http: '%s'}" % ("x" * 500),
-    ", adapters: [skype]",
-    ", adapters: {'Bad Name!': x}",
-])
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        ", adapters: {http: [1, 2, 3]}",
+        ", adapters: {http: {a: {b: c}}}",
+        ", adapters: {http: '%s'}" % ("x" * 500),
+        ", adapters: [skype]",
+        ", adapters: {'Bad Name!': x}",
+    ],
+)
 def test_adapter_mapping_values_must_be_small_flat_values(mapping):
     assert "adapters" in _problem(BASE % mapping)
 
 
 def test_api_import_refuses_aliases_with_422(api, parts, client):
     from security_helpers import PASSWORD, sign_in
+
     from connector.auth import accounts
+
     accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
     token = sign_in(client, "ada")
     res = client.post("/admin/api/config/import", json={"yaml": LAUGHS}, headers={"X-CSRF-Token": token})

@@ -1,9 +1,10 @@
 """Turning an HTTP answer or a requests failure into an AdapterError (shared by the HTTP adapters)."""
+
 from __future__ import annotations
 
 import requests
 
-from .base import AdapterError
+from adapters.base import AdapterError
 
 
 def unreachable(system: str, exc: requests.RequestException) -> AdapterError:

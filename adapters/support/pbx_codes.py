@@ -4,9 +4,10 @@ Mode ``none`` ("Not sent to PBX") sends nothing. Mode ``dial`` sends the state's
 presence change, the login/logout codes with ``{extension}`` and ``{pin}`` filled in, and the number
 the softphone dials.
 """
+
 from __future__ import annotations
 
-from .base import AgentInfo, Change
+from adapters.base import AgentInfo, Change
 
 PBX_SOURCE = "pbx"
 

@@ -4,14 +4,15 @@ The adapter only needs *a callable that runs SOQL*. By default that is the produ
 Salesforce connection (SF_* settings, see connector.integrations.runtime); ``rest_query`` here is for an
 explicit instance URL and access token (``OMNI_INSTANCE_URL``, ``OMNI_ACCESS_TOKEN``).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import requests
 
-from .base import AdapterError
-from .http_errors import check_reply, unreachable
+from adapters.base import AdapterError
+from adapters.support.http_errors import check_reply, unreachable
 
 Query = Callable[[str], list[dict]]
 
@@ -23,8 +24,9 @@ def rest_query(instance_url: str, access_token: str, api_version: str = "61.0", 
         url, params, records = f"{base}/services/data/v{api_version}/query", {"q": soql}, []
         while url:
             try:
-                reply = requests.get(url, params=params, timeout=timeout,
-                                     headers={"Authorization": f"Bearer {access_token}"})
+                reply = requests.get(
+                    url, params=params, timeout=timeout, headers={"Authorization": f"Bearer {access_token}"}
+                )
             except requests.RequestException as exc:
                 raise unreachable("Salesforce", exc) from None
             check_reply("Salesforce", reply, "query")
@@ -47,9 +49,11 @@ class StatusResolver:
 
     def _refresh(self, force: bool = False) -> None:
         if self.query is None:
-            raise AdapterError("cannot resolve Omni-Channel statuses: no Salesforce connection (set "
-                               "OMNI_INSTANCE_URL and OMNI_ACCESS_TOKEN, or give the status id in the mapping)",
-                               retryable=False)
+            raise AdapterError(
+                "cannot resolve Omni-Channel statuses: no Salesforce connection (set "
+                "OMNI_INSTANCE_URL and OMNI_ACCESS_TOKEN, or give the status id in the mapping)",
+                retryable=False,
+            )
         fresh = self._loaded_at is not None and self.clock() - self._loaded_at < self.cache_seconds
         if fresh and not force:
             return

@@ -4,22 +4,31 @@ Every action carries an ActionID and waits for its ``Response: Success|Error``; 
 between are handed to ``on_event``. No value containing CR or LF is ever written: such a value could
 inject a second action, so it is refused before anything reaches the wire.
 """
+
 from __future__ import annotations
 
 import itertools
 import select
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
-from .base import AdapterError
+from adapters.base import AdapterError
 
 BANNER = "Asterisk Call Manager"
 
 
 class AmiClient:
-    def __init__(self, host: str, port: int, username: str, secret: str, timeout: float = 5.0,
-                 events: bool = False, on_event: Callable[[dict], None] | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        timeout: float = 5.0,
+        events: bool = False,
+        on_event: Callable[[dict], None] | None = None,
+    ):
         self.host, self.port, self.timeout = host, port, timeout
         self._username, self._secret = username, secret
         self.events = events
@@ -61,17 +70,27 @@ class AmiClient:
             banner = self._readline()
         except OSError as exc:
             self.close()
-            raise AdapterError(f"Asterisk AMI at {self.host}:{self.port} not reachable ({type(exc).__name__})") from None
+            raise AdapterError(
+                f"Asterisk AMI at {self.host}:{self.port} not reachable ({type(exc).__name__})"
+            ) from None
         if not banner.startswith(BANNER):
             self.close()
             raise AdapterError(f"{self.host}:{self.port} is not an Asterisk Manager Interface", retryable=False)
         self.connects += 1
-        reply = self._exchange({"Action": "Login", "Username": self._username, "Secret": self._secret,
-                                "Events": "on" if self.events else "off"})
+        reply = self._exchange(
+            {
+                "Action": "Login",
+                "Username": self._username,
+                "Secret": self._secret,
+                "Events": "on" if self.events else "off",
+            }
+        )
         if reply.get("Response") != "Success":
             self.close()
-            raise AdapterError(f"Asterisk refused the AMI login for '{self._username}': "
-                               f"{reply.get('Message', 'no reason given')}", retryable=False)
+            raise AdapterError(
+                f"Asterisk refused the AMI login for '{self._username}': {reply.get('Message', 'no reason given')}",
+                retryable=False,
+            )
 
     # -- actions -----------------------------------------------------------------------------
     def action(self, name: str, **fields: str) -> dict:
@@ -128,5 +147,7 @@ class AmiClient:
 def check_no_line_breaks(message: dict) -> None:
     for key, value in message.items():
         if any(ch in str(key) + str(value) for ch in "\r\n"):
-            raise AdapterError(f"refused to send AMI field '{key.splitlines()[0] if key else key}': "
-                               "it contains a line break", retryable=False)
+            raise AdapterError(
+                f"refused to send AMI field '{key.splitlines()[0] if key else key}': it contains a line break",
+                retryable=False,
+            )
