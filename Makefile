@@ -39,6 +39,7 @@ LINTED := connector adapters tests bench
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix $(LINTED)

@@ -244,6 +244,7 @@ class AsteriskAmiAdapter(Adapter):
             try:
                 events.connect()
                 # not blocking forever: an idle connection is pinged, so a half-open one is noticed
+                assert events._sock is not None  # connect() returned: connected
                 events._sock.settimeout(LISTENER_IDLE_PING)
                 self.listener_state, attempt = "connected", 0
                 self._read_pause_state(events)

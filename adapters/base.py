@@ -106,17 +106,17 @@ class Setting:
         except (TypeError, ValueError):
             shown = "(hidden)" if self.secret else repr(raw)
             raise AdapterConfigError(f"{env_name} must be {self.type.__name__}, got {shown}", env_name) from None
-        try:
-            if self.range is not None:
-                parse.in_range(value, *self.range)
-            if self.choices is not None:
+        if self.range is not None:
+            low, high = self.range
+            try:
+                parse.in_range(value, low, high)
+            except parse.BadValue:
+                raise AdapterConfigError(f"{env_name} must be between {low} and {high}", env_name) from None
+        if self.choices is not None:
+            try:
                 parse.choice(value, self.choices)
-        except parse.BadValue as bad:
-            if bad.kind == "range":
-                raise AdapterConfigError(
-                    f"{env_name} must be between {self.range[0]} and {self.range[1]}", env_name
-                ) from None
-            raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}", env_name) from None
+            except parse.BadValue:
+                raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}", env_name) from None
         if self.kind == "url":
             self._check_url(env_name, value)
         return value
@@ -161,7 +161,7 @@ class AgentInfo:
 
 
 @dataclass(frozen=True)
-class StateInfo(Mapping):
+class StateInfo(Mapping[str, Any]):
     """A presence state as a change carries it: ``adapters`` holds the per-adapter mapping values.
 
     Read it by attribute (``state.label``); it also reads as a mapping (``state["label"]``) for
@@ -264,7 +264,7 @@ class BudgetUse(NamedTuple):
 
 
 #: a SOQL query through the shared Salesforce connection: rows as dicts; raises AdapterError
-SalesforceQuery = Callable[[str], list[dict]]
+SalesforceQuery = Callable[[str], list[dict[str, Any]]]
 
 
 class Host(Protocol):
@@ -287,19 +287,19 @@ class Host(Protocol):
     def agent_for_extension(self, extension: str) -> str | None:
         """The active agent whose extension this is, or None."""
 
-    def presence(self, agent_id: str) -> dict:
+    def presence(self, agent_id: str) -> dict[str, Any]:
         """The agent as the API shows it (``GET /api/v1/agents/{id}/presence``)."""
 
-    def presences(self) -> list[dict]:
+    def presences(self) -> list[dict[str, Any]]:
         """Every active agent as the API shows it."""
 
-    def set_state(self, agent_id: str, state: str, source: str) -> dict:
+    def set_state(self, agent_id: str, state: str, source: str) -> dict[str, Any]:
         """Change the agent's state (a state id or label); returns the agent as the API shows it."""
 
-    def logout(self, agent_id: str, logon_source: str, source: str) -> dict:
+    def logout(self, agent_id: str, logon_source: str, source: str) -> dict[str, Any]:
         """End the agent's session; returns the agent as the API shows it."""
 
-    def publish(self, kind: str, data: dict) -> None:
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Send a live event to the connected pages and components."""
 
     def salesforce_query(self) -> SalesforceQuery | None:
@@ -317,12 +317,12 @@ class Host(Protocol):
         instance; nothing is drawn when that would go over. ``calls`` 0 only reads the use."""
 
     # -- commands to a component in the agent's console, acknowledged by it ---------------------
-    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict) -> None:
+    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict[str, Any]) -> None:
         """Store the command (the same ``command_id`` again re-sends it, e.g. a retry) and publish it as
         an ``omni_channel`` live event carrying ``command_id``; a command already acknowledged as done
         is not sent again."""
 
-    def command_result(self, command_id: str) -> dict | None:
+    def command_result(self, command_id: str) -> dict[str, Any] | None:
         """``{"acked": bool, "ok": bool | None, "error": str | None, "error_code": str | None}`` of a sent
         command, or None when unknown. Any instance may have received the acknowledgement."""
 
@@ -457,13 +457,13 @@ class Adapter:
     def use_salesforce(self, query: SalesforceQuery) -> None:
         """Take the shared Salesforce connection (only called when ``uses_salesforce``)."""
 
-    def receive(self, agent_id: str, event: Mapping[str, Any]) -> dict:
+    def receive(self, agent_id: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """Apply an event the remote side reports for ``agent_id`` (fields: ``inbound_fields``).
 
         Returns the agent as the API shows it; raises :class:`InboundRejected` naming the field.
         """
         raise InboundRejected(f"the {self.name} adapter receives no events", field="name")
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """Adapter-specific health details (connection, drift ...)."""
         return {}

@@ -133,7 +133,8 @@ class OmniChannelAdapter(Adapter):
         developer_name, status_id = omni_target(change.mapped("omni_channel"))
         if developer_name is None and status_id is None:
             return  # this state has no Omni-Channel status
-        status_id = status_id or self.statuses.id_for(developer_name)
+        # (developer_name is None only under a mapping whose id is empty: Salesforce has no status 'None')
+        status_id = status_id or self.statuses.id_for(str(developer_name))
         # kept in the store: the confirmation may reach another instance than the one that sent it
         now = self.host.now().timestamp()
         recent = [[n, t] for n, t in self._sent(agent.id) if now - t < RECENT_SECONDS]
@@ -188,6 +189,7 @@ class OmniChannelAdapter(Adapter):
         if not name and not status_id:
             raise InboundRejected("developer_name or service_presence_status_id is required", field="developer_name")
         if not name:
+            assert status_id  # one of the two is given (checked above)
             try:
                 name = self.statuses.name_for(status_id)
             except AdapterError:
@@ -263,6 +265,7 @@ class OmniChannelAdapter(Adapter):
 
     def reconcile(self) -> list[dict]:
         """Agents whose current Omni-Channel status is not the one their presence maps to."""
+        assert self.query is not None  # a job only with a Salesforce connection (jobs)
         rows = self.query(
             "SELECT UserId, ServicePresenceStatus.DeveloperName FROM UserServicePresence WHERE IsCurrentState = true"
         )

@@ -17,7 +17,7 @@ import threading
 from urllib.parse import quote
 
 import requests
-from requests.auth import HTTPBasicAuth, HTTPDigestAuth
+from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from adapters.base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
 from adapters.support.http_errors import retry_after
@@ -95,7 +95,7 @@ class PbxHttpAdapter(Adapter):
             _secret_request.active = False
 
     def _send(self, url: str) -> requests.Response:
-        auth = None
+        auth: AuthBase | None = None
         if self.config["auth"] == "basic":
             auth = HTTPBasicAuth(self.config["username"], self.config["password"])
         elif self.config["auth"] == "digest":

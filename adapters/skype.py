@@ -30,7 +30,9 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -39,7 +41,16 @@ from adapters.base import Adapter, AdapterConfigError, AdapterError, AgentInfo, 
 from adapters.support.http_errors import check_reply, unreachable
 
 AVAILABILITIES = ("Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offwork")
-BY_STATUS = {1: "Online", 2: "Offwork", 3: "Away", 4: "DoNotDisturb", 5: "Busy", 6: "Busy", 7: "Offwork"}
+#: by a state's status (looked up with whatever the state holds: None when it has none)
+BY_STATUS: dict[object, str] = {
+    1: "Online",
+    2: "Offwork",
+    3: "Away",
+    4: "DoNotDisturb",
+    5: "Busy",
+    6: "Busy",
+    7: "Offwork",
+}
 OAUTH_HREF = re.compile(r'MsRtcOAuth\s+href="?([^",\s]+)"?')
 MAX_REDIRECTS = 4
 #: UCWA: report activity at least every 4 minutes; the dispatcher's renewal scan runs every 30 s
@@ -48,7 +59,7 @@ ACTIVITY_SECONDS = 180.0
 EVENT_CHANNEL_TIMEOUT = 180
 
 
-def skype_availability(state: dict | None) -> str:
+def skype_availability(state: Mapping[str, Any] | None) -> str:
     if state is None:
         return "Offwork"
     mapped = (state.get("adapters") or {}).get("skype") or BY_STATUS.get(state.get("status"), "Online")
@@ -201,7 +212,7 @@ class SkypeAdapter(Adapter):
             with self._lock:
                 session = self._sessions.get(upn)
             created = session is None
-            if created:
+            if session is None:
                 session = self.sign_in(agent.email)
                 with self._lock:
                     self._sessions[upn] = session

@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -44,7 +45,16 @@ PREFERRED_PAIRS = {
     "DoNotDisturb": ("DoNotDisturb",),
     "Offline": ("OffWork",),
 }
-BY_STATUS = {1: "Available", 2: "Offline", 3: "Away", 4: "DoNotDisturb", 5: "Busy", 6: "Busy", 7: "Offline"}
+#: by a state's status (looked up with whatever the state holds: None when it has none)
+BY_STATUS: dict[object, str] = {
+    1: "Available",
+    2: "Offline",
+    3: "Away",
+    4: "DoNotDisturb",
+    5: "Busy",
+    6: "Busy",
+    7: "Offline",
+}
 #: Graph: an Available session fades after 5 minutes; kept alive well inside that
 KEEP_ALIVE_SECONDS = 240.0
 #: Graph: 1,500 presence requests per 30 s per app and tenant; renewals may use this much of it
@@ -73,7 +83,7 @@ def validate_mapping(value) -> list[str]:
     return []
 
 
-def teams_target(state: dict | None) -> tuple[str, str, str]:
+def teams_target(state: Mapping[str, Any] | None) -> tuple[str, str, str]:
     """(how, availability, activity) for a state: how is 'session', 'preferred' or 'clear'.
 
     Graph's precedence (manage presence state): user-preferred beats every session, and among sessions
@@ -97,6 +107,9 @@ class TeamsAdapter(Adapter):
     name = "teams"
     prefix = "TEAMS_"
     max_concurrency = 4
+    # the dispatcher re-sends every 4 minutes: an Available session fades after 5; other renewals are
+    # skipped until their expiry comes near (see push), so they cost a call only then
+    refresh_seconds = KEEP_ALIVE_SECONDS
     settings = {
         "tenant_id": Setting(str, required=True, help="the Azure AD (Entra ID) tenant id"),
         "client_id": Setting(str, required=True, help="the app registration's client id (also the sessionId)"),
@@ -114,10 +127,7 @@ class TeamsAdapter(Adapter):
 
     def __init__(self, values=None):
         super().__init__(values)
-        # the dispatcher re-sends every 4 minutes: an Available session fades after 5; other renewals are
-        # skipped until their expiry comes near (see push), so they cost a call only then
         minutes = self.config["expiration_minutes"]
-        self.refresh_seconds = KEEP_ALIVE_SECONDS
         self._renew_before = (minutes - min(5, minutes / 3)) * 60
         self._token: tuple[str, float] | None = None
         self._token_lock = threading.Lock()
@@ -334,7 +344,7 @@ class TeamsAdapter(Adapter):
         return f"client-credentials token issued for tenant {self.config['tenant_id']}"
 
 
-def _route(state: dict) -> str:
+def _route(state: Mapping[str, Any]) -> str:
     try:
         return teams_target(state)[0]
     except AdapterError:

@@ -7,6 +7,7 @@ them to HTTP once (``connector.api.errors``). ``field`` names the input that was
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Problem:
     source: str | None = None
     state: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | None]:
         return {"file": self.source, "state": self.state, "field": self.field, "why": self.message}
 
     def __str__(self) -> str:
@@ -46,7 +47,7 @@ class ConnectorError(Exception):
         if code:
             self.code = code
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 
@@ -109,7 +110,7 @@ class SettingsInvalid(InvalidInput):
         message = "; ".join(str(p) for p in self.problems) or self.summary
         super().__init__(message, field=first.field if first else None)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         body = super().to_dict()
         body["error"]["problems"] = [p.as_dict() for p in self.problems]
         return body

@@ -47,12 +47,12 @@ class Parts:
     reads: ReadContext
     salesforce: SalesforceSync
     dispatcher: Dispatcher
+    #: limits on guessing PINs and passwords
+    sign_in: SignInGuard
     #: periodic work the scheduler runs besides the built-in timed rules
     jobs: list[Job] = field(default_factory=list)
     #: job leases of this instance (one instance of the cluster runs each periodic job per tick)
     leases: Leases | None = None
-    #: limits on guessing PINs and passwords (None only for parts built without them)
-    sign_in: SignInGuard | None = None
     #: how long page sessions live
     session_lifetimes: SessionLifetimes = field(default_factory=SessionLifetimes)
 

@@ -6,9 +6,10 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connector.auth.cors import parse_origin_patterns
+from connector.auth.cors import OriginPattern, parse_origin_patterns
 from connector.auth.hashing import HASH_COSTS
 from connector.errors import InvalidInput
 
@@ -32,13 +33,19 @@ class Settings:
     stream_token_seconds: int = 900
     #: origins (exact, or ``https://*.lightning.force.com`` patterns) that may call the event stream and the
     #: Omni-Channel report endpoints from a browser (CONNECTOR_CORS_ORIGINS)
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: tuple[OriginPattern, ...] = ()
     #: at most this many PIN/password hash checks at once (``CONNECTOR_HASH_CONCURRENCY``)
     hash_concurrency: int = 2
     #: the whole environment the settings came from; subsystems read their own prefixed
     #: settings (SF_*, TEAMS_*, ...) through :meth:`get` — never from os.environ directly
     env: dict[str, str] = field(default_factory=dict, repr=False)
 
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: str | None) -> str | None: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name)
         return value if value not in (None, "") else default

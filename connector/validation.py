@@ -19,7 +19,7 @@ has types, so there a value of the wrong type is refused rather than converted (
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from connector.errors import InvalidInput, Problem, SettingsInvalid  # Problem: re-exported, part of the plugin contract
@@ -86,7 +86,10 @@ def number(raw: Any, lo: float | None = None, hi: float | None = None) -> float:
     return in_range(value, lo, hi)
 
 
-def in_range(value: Any, lo: float | None, hi: float | None) -> Any:
+_Number = TypeVar("_Number", int, float)
+
+
+def in_range(value: _Number, lo: float | None, hi: float | None) -> _Number:
     """``value`` itself when ``lo <= value <= hi`` (either bound may be None: unbounded)."""
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise BadValue("range", value)

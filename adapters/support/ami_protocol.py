@@ -51,6 +51,14 @@ class AmiClient:
             finally:
                 self._sock, self._buffer = None, b""
 
+    def _connected(self) -> socket.socket:
+        """The socket; ConnectionError, as when the peer closes it, once :meth:`close` has run (another thread
+        may close the client while this one reads)."""
+        sock = self._sock
+        if sock is None:
+            raise ConnectionError("the connection is closed")
+        return sock
+
     def _alive(self) -> bool:
         """False when the peer has closed the connection (checked before each action)."""
         if self._sock is None:
@@ -111,7 +119,7 @@ class AmiClient:
         check_no_line_breaks(message)
         wire = "".join(f"{k}: {v}\r\n" for k, v in message.items()) + "\r\n"
         try:
-            self._sock.sendall(wire.encode())
+            self._connected().sendall(wire.encode())
             while True:
                 reply = self.read_message()
                 if reply.get("ActionID") == action_id and "Response" in reply:
@@ -136,7 +144,7 @@ class AmiClient:
 
     def _readline(self) -> str:
         while b"\r\n" not in self._buffer:
-            chunk = self._sock.recv(4096)
+            chunk = self._connected().recv(4096)
             if not chunk:
                 raise ConnectionError("the peer closed the connection")
             self._buffer += chunk

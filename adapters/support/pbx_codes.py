@@ -27,7 +27,7 @@ def dial_code(agent: AgentInfo, change: Change) -> str | None:
     if change.kind == "dial":
         return change.number or None
     if change.kind == "presence":
-        code = (change.state or {}).get("reason_code") or ""
+        code = (change.state.reason_code if change.state is not None else "") or ""
     elif change.kind == "login":
         code = getattr(options, "login_code", "") or ""
     elif change.kind == "logout":

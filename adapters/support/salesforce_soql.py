@@ -21,7 +21,8 @@ def rest_query(instance_url: str, access_token: str, api_version: str = "61.0", 
     base = instance_url.rstrip("/")
 
     def query(soql: str) -> list[dict]:
-        url, params, records = f"{base}/services/data/v{api_version}/query", {"q": soql}, []
+        url, records = f"{base}/services/data/v{api_version}/query", []
+        params: dict[str, str] | None = {"q": soql}
         while url:
             try:
                 reply = requests.get(

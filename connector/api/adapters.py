@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from connector.api import openapi
-from connector.api.auth import current_principal, require, require_agent_access
+from connector.api.auth import require, require_agent_access, signed_in_principal
 from connector.api.common import body, bp
 from connector.errors import Forbidden, NotFound
 from connector.integrations.runtime import adapters_health
@@ -39,7 +39,7 @@ def omni_channel_event(agent_id: str):
 
 
 def _receive(name: str, agent_id: str) -> dict:
-    principal = current_principal()
+    principal = signed_in_principal()
     require_agent_access(agent_id)
     adapter = get_parts().dispatcher.adapters.get(name)
     if adapter is None or not adapter.inbound_fields:

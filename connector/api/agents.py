@@ -6,7 +6,7 @@ import re
 
 from flask import jsonify, request
 
-from connector.api.auth import current_principal, require, require_agent_access
+from connector.api.auth import require, require_agent_access, signed_in_principal
 from connector.api.common import body, bp, change_source_of, grid_view, logon_source_of, service, view_answer
 from connector.api.inputs import PRESENCE_CHANGE_FIELDS, presence_change
 from connector.auth import accounts
@@ -20,8 +20,10 @@ from connector.settings import switch
 @bp.get("/agents")
 @require()
 def list_agents():
-    principal = current_principal()
-    only = [principal.agent_id] if principal.role == "agent" else None
+    principal = signed_in_principal()
+    only: list[str] | None = None
+    if principal.role == "agent":  # a user of the agent role made without an agent sees no agent
+        only = [principal.agent_id] if principal.agent_id is not None else []
     if grid_view():
         return jsonify({"agents": service().agent_grid(only)})
     return jsonify({"agents": service().agents(only)})
@@ -80,6 +82,7 @@ def pbx_logout():
 def logout(agent_id: str):
     principal = require_agent_access(agent_id)
     data = body(("logon_source", "source"))
+    actor: str | None
     if principal.role == "supervisor":
         logon_source, actor = LogonSource.SUPERVISOR, principal.name
     else:
@@ -133,7 +136,7 @@ def end_call(agent_id: str):
     """Close a call whose "ended" event never came (the agent is stuck on a call)."""
     require_agent_access(agent_id)
     body(())
-    return view_answer(service().end_call(agent_id, actor=current_principal().name).view)
+    return view_answer(service().end_call(agent_id, actor=signed_in_principal().name).view)
 
 
 @bp.post("/agents/<agent_id>/calls")

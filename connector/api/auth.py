@@ -77,9 +77,15 @@ def require(*roles: str):
     return decorator
 
 
-def require_agent_access(agent_id: str) -> Principal:
+def signed_in_principal() -> Principal:
+    """The caller of a view behind :func:`require`, which answered 401 before the view ran when there was none."""
     principal = current_principal()
-    assert principal is not None
+    assert principal is not None  # only called behind require()
+    return principal
+
+
+def require_agent_access(agent_id: str) -> Principal:
+    principal = signed_in_principal()
     if not principal.may_act_for(agent_id):
         raise Forbidden(f"an agent may act only for itself, not for '{agent_id}'", field="agent_id")
     return principal

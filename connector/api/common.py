@@ -8,7 +8,7 @@ import json
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from connector.api.auth import current_principal
+from connector.api.auth import signed_in_principal
 from connector.api.inputs import change_source, check_fields
 from connector.changes.service import PresenceService
 from connector.errors import InvalidInput, MalformedRequest
@@ -50,7 +50,7 @@ def body(allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
 
 def change_source_of(data: dict) -> str:
     """Where a change came from, for the no-echo rule and the record."""
-    return change_source(current_principal(), data)
+    return change_source(signed_in_principal(), data)
 
 
 def logon_source_of(data: dict, default: str) -> str:

@@ -27,7 +27,7 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None, extra: dict | None = None):
+def error_response(status: int, code: str, message: str | None, field: str | None = None, extra: dict | None = None):
     body = {"error": {"code": code, "message": message, "field": field, **(extra or {})}}
     return jsonify(body), status
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from flask import Response, request, stream_with_context
 
-from connector.api.auth import current_principal, require
+from connector.api.auth import require, signed_in_principal
 from connector.api.common import bp, grid_view
-from connector.live.subscriptions import format_event
+from connector.live.subscriptions import AsyncSubscription, Subscription, format_event
 from connector.parts import Parts, get_parts
 
 KEEPALIVE_SECONDS = 15
@@ -50,7 +50,7 @@ class StreamStart:
     """What a stream sends first, and what it then listens to."""
 
     opening: bytes
-    subscription: object
+    subscription: Subscription | AsyncSubscription
     #: an agent's stream: only this agent's events (and config)
     only: str | None
     #: the last event id the opening covers; live events up to it are not sent again
@@ -131,7 +131,7 @@ def _opening(
 @require()
 def events():
     parts = get_parts()
-    principal = current_principal()
+    principal = signed_in_principal()
     only = principal.agent_id if principal.role == "agent" else None
     loop = request.environ.get(LOOP_KEY)
     # before the opening, so nothing falls between the two; counts against the principal's cap
@@ -150,6 +150,7 @@ def events():
 
 def _thread_stream(start: StreamStart) -> Iterator[bytes]:
     subscription = start.subscription
+    assert isinstance(subscription, Subscription)  # subscribed without an event loop (see events())
     try:
         opening, start.opening = start.opening, b""
         yield opening

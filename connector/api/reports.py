@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request, stream_with_context
 
-from connector.api.auth import current_principal, require, require_agent_access
+from connector.api.auth import require, require_agent_access, signed_in_principal
 from connector.api.common import bp
 from connector.errors import InvalidInput
 from connector.parts import get_parts
@@ -35,7 +35,7 @@ def _wants_csv() -> bool:
 @bp.get("/time-tracking")
 @require()
 def time_tracking():
-    principal = current_principal()
+    principal = signed_in_principal()
     start, end = _range()
     agent = request.args.get("agent") or None
     if principal.role == "agent":

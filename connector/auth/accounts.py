@@ -189,8 +189,10 @@ def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
     return created, updated
 
 
-def add_user(store: Store, username: str, password: str, role: str, now: datetime, agent_id: str | None = None) -> User:
-    check_role(role)
+def add_user(
+    store: Store, username: str, password: object, role: object, now: datetime, agent_id: str | None = None
+) -> User:
+    role = check_role(role)
     if not re.fullmatch(r"[A-Za-z0-9._@-]{2,100}", username or ""):
         raise InvalidInput("username must be 2-100 letters, digits, '.', '_', '@' or '-'", field="username")
     if not isinstance(password, str) or len(password) < 8:
@@ -249,9 +251,9 @@ def upgrade_pin_hash(store: Store, agent_id: str, stored: str | None, pin: str) 
                 row.pin_hash = hash_secret(pin, store.pepper)
 
 
-def create_token(store: Store, role: str, now: datetime, agent_id: str | None = None, name: str = "") -> str:
+def create_token(store: Store, role: object, now: datetime, agent_id: str | None = None, name: str = "") -> str:
     """A new API token; only its digest is stored, so this is the one time it can be shown."""
-    check_role(role)
+    role = check_role(role)
     if role == "agent" and not agent_id:
         raise InvalidInput("an agent token needs --agent", field="agent")
     token = new_token()

@@ -85,13 +85,17 @@ def verify_secret(hashed: str | None, secret: str, pepper: bytes | None = None) 
             check_password_hash(_dummy_hash(), secret)
             return False
         if hashed.startswith(PEPPERED):
-            return bool(pepper) and check_password_hash(hashed[len(PEPPERED) :], _peppered(secret, pepper))
+            if not pepper:
+                return False
+            return check_password_hash(hashed[len(PEPPERED) :], _peppered(secret, pepper))
         return check_password_hash(hashed, secret)
 
 
 def needs_rehash(hashed: str | None, pepper: bytes | None) -> bool:
     """A hash made before the pepper: rehash it after the next successful sign-in."""
-    return bool(hashed) and bool(pepper) and not hashed.startswith(PEPPERED)
+    if not hashed or not pepper:
+        return False
+    return not hashed.startswith(PEPPERED)
 
 
 def check_pin(pin: object, field: str = "pin") -> str:
@@ -104,7 +108,7 @@ def check_pin(pin: object, field: str = "pin") -> str:
 def check_role(role: object, field: str = "role") -> str:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of: {', '.join(ROLES)}", field=field)
-    return role  # type: ignore[return-value]
+    return role  # a str: it is one of ROLES
 
 
 def new_token() -> str:

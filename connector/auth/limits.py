@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from connector import validation as parse
 from connector.errors import SettingsInvalid, TooManyAttempts
@@ -168,4 +168,6 @@ class SignInGuard:
 
     def unlock(self, account: str) -> bool:
         with self.store.write() as s:
-            return bool(s.execute(delete(SignInThrottle).where(SignInThrottle.key == account)).rowcount)
+            # a DML statement: a CursorResult (SQLAlchemy types Session.execute's answer as a plain Result)
+            deleted = cast("CursorResult[Any]", s.execute(delete(SignInThrottle).where(SignInThrottle.key == account)))
+            return bool(deleted.rowcount)

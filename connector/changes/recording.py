@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from connector.auth.hashing import seal
-from connector.changes.views import presence_payload
+from connector.changes.views import AgentColumns, presence_payload
 from connector.clock import iso
 from connector.presence.days import split_by_day
 from connector.presence.engine import (
@@ -32,7 +32,6 @@ from connector.presence.model import PresenceConfig
 from connector.settings import Settings
 from connector.store import statements
 from connector.store.rows import outbox_values, session_values
-from connector.store.statements import AgentRecord
 
 
 class DecisionWriter:
@@ -45,7 +44,7 @@ class DecisionWriter:
     def record(
         self,
         conn: Connection,
-        agent: AgentRecord,
+        agent: AgentColumns,
         decision: Decision,
         engine: Engine,
         published: list,
@@ -142,7 +141,7 @@ class DecisionWriter:
     def _pbx_code(
         self,
         outbox: list[dict],
-        agent: AgentRecord,
+        agent: AgentColumns,
         config: PresenceConfig,
         targets: list[str],
         kind: str,

@@ -136,8 +136,10 @@ class PresenceService:
         """None when the decision needs the transaction, or another writer changed the session first."""
         with self.store.quick_read() as conn:
             loaded = statements.load_agent_session(conn, agent_id, lock=False)
-        config = self.configs.at_version(loaded[2]) if loaded else None
-        if loaded is None or not loaded[0].active:  # unknown, disabled or without a session row yet
+        if loaded is None:  # unknown, or without a session row yet
+            return self._decide_in_transaction(agent_id, decide, pin, published)
+        config = self.configs.at_version(loaded[2])
+        if not loaded[0].active:  # disabled
             return self._decide_in_transaction(agent_id, decide, pin, published)
         agent, row, config_version = loaded
         now = self.clock()
@@ -149,7 +151,7 @@ class PresenceService:
 
         def write(conn) -> tuple:
             mine: list = []
-            guard = (row.version, config_version)
+            guard: tuple[int | None, int | None] | None = (row.version, config_version)
             if not self.store.is_sqlite:
                 # row locks: take the session row's first, so two writers of one agent queue there (no deadlock)
                 if not statements.claim_session(conn, agent_id, row.version, config_version):
@@ -231,6 +233,7 @@ class PresenceService:
 
         def decide(engine: Engine, sess: AgentSession, now: datetime, s: Session) -> Decision:
             agent = s.get(Agent, agent_id)
+            assert agent is not None  # decisions run on a session the agent's row was loaded with (_loaded)
             code = engine.config.options.login_code
             if (
                 pin is None
@@ -353,6 +356,7 @@ class PresenceService:
                 repeated = True
                 return engine.settle(sess, now)
             call.ended_at = now
+            assert isinstance(duration_seconds, int)  # checked above for an "ended" event
             call.duration_seconds = duration_seconds
             return engine.call_ended(sess, now, call_id, direction, duration_seconds, source)
 
@@ -381,6 +385,7 @@ class PresenceService:
         outbox_rows = 0
         for row in rows:
             agent = s.get(Agent, row.agent_id)
+            assert agent is not None  # a session row's agent_id is a foreign key to the agent
             decision = old_engine.settle(session_from_row(row), now)
             if decision.effects:
                 # Core statements, same transaction

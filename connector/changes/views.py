@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from connector.clock import iso
 from connector.presence.engine import AgentSession, StateChanged
 from connector.presence.model import PresenceConfig, PresenceState
-from connector.store.models import Agent
 
 
-def agent_view(agent: Agent, session: AgentSession, config: PresenceConfig, now: datetime) -> dict:
+class AgentColumns(Protocol):
+    """The agent columns a view shows and a change records: an ORM ``Agent`` or a ``statements.AgentRecord``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def team(self) -> str: ...
+    @property
+    def extension(self) -> str: ...
+
+
+def agent_view(agent: AgentColumns, session: AgentSession, config: PresenceConfig, now: datetime) -> dict:
     """What the API, the softphone and the dashboard show about an agent."""
     state: PresenceState | None = None
     if session.state_id is not None:

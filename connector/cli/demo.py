@@ -51,8 +51,8 @@ def seed(app) -> list[str]:
             },
             now,
         )
-    for username, password, role, agent_id in DEMO_USERS:
-        accounts.add_user(store, username, password, role, now, agent_id=agent_id)
+    for username, password, role, linked_agent in DEMO_USERS:
+        accounts.add_user(store, username, password, role, now, agent_id=linked_agent)
     _history(live, now)
     return ["demo data created"] + _logins()
 

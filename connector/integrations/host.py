@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from adapters.base import AdapterError, AgentInfo, BudgetUse, InboundRejected, SalesforceQuery
 from connector.auth import accounts
@@ -23,7 +24,22 @@ COMMAND_EVENT = "omni_channel"
 COMMANDS_KEPT = timedelta(days=1)
 
 
-def agent_info(agent) -> AgentInfo:
+class AgentInfoColumns(Protocol):
+    """The columns an :class:`AgentInfo` is made of: an ORM agent or a row of the same columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def extension(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def salesforce_user_id(self) -> str | None: ...
+
+
+def agent_info(agent: AgentInfoColumns) -> AgentInfo:
     """From an ORM agent or a row of the same columns."""
     return AgentInfo(agent.id, agent.name, agent.extension or "", agent.email or "", agent.salesforce_user_id or "")
 
@@ -64,19 +80,19 @@ class ConnectorHost:
         except (NotFound, InvalidInput):
             return None
 
-    def presence(self, agent_id: str) -> dict:
+    def presence(self, agent_id: str) -> dict[str, Any]:
         return self._service.presence(agent_id)
 
-    def presences(self) -> list[dict]:
+    def presences(self) -> list[dict[str, Any]]:
         return self._service.agents()
 
-    def set_state(self, agent_id: str, state: str, source: str) -> dict:
+    def set_state(self, agent_id: str, state: str, source: str) -> dict[str, Any]:
         return self._service.set_state(agent_id, state, source=source).view
 
-    def logout(self, agent_id: str, logon_source: str, source: str) -> dict:
+    def logout(self, agent_id: str, logon_source: str, source: str) -> dict[str, Any]:
         return self._service.logout(agent_id, logon_source, source=source).view
 
-    def publish(self, kind: str, data: dict) -> None:
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
         self._bus.publish(kind, data)
 
     def salesforce_query(self) -> SalesforceQuery | None:
@@ -91,7 +107,7 @@ class ConnectorHost:
     def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
         return self._shared.spend(budget, calls, window, limit)
 
-    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict) -> None:
+    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict[str, Any]) -> None:
         now = self._clock()
         with self._store.write() as s:
             row = s.get(ConsoleCommand, command_id)
@@ -109,7 +125,7 @@ class ConnectorHost:
             row.acked_at = row.ok = row.error = row.error_code = None  # a retry waits for a fresh answer
         self._bus.publish(COMMAND_EVENT, {"agent_id": agent_id, "action": kind, "command_id": command_id, **data})
 
-    def command_result(self, command_id: str) -> dict | None:
+    def command_result(self, command_id: str) -> dict[str, Any] | None:
         with self._store.read() as s:
             row = s.get(ConsoleCommand, command_id)
             if row is None:
@@ -135,7 +151,7 @@ def salesforce_query_of(connection: Connection | None) -> SalesforceQuery | None
     if connection is None:
         return None
 
-    def query(soql: str) -> list[dict]:
+    def query(soql: str) -> list[dict[str, Any]]:
         try:
             return connection.query_all(soql)
         except SalesforceProblem as exc:

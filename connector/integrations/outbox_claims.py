@@ -123,6 +123,7 @@ def claim_in(s: Session, head_ids: list[int], now: datetime, holder: str, lease:
         if not lane or lane[0].id != head.id:
             continue  # no longer the head (delivered or coalesced elsewhere meanwhile)
         row = _coalesce(lane)
+        assert row.next_attempt_at is not None  # a lane holds pending rows only (_pending): none is parked
         if row.next_attempt_at > now or _leased(row, now):
             continue
         row.claimed_by, row.lease_until = holder, now + lease
@@ -145,5 +146,7 @@ def _coalesce(lane: list[OutboxRow]) -> OutboxRow:
         older.superseded = True
         older.claimed_by, older.lease_until = None, None
         latest.attempts = max(latest.attempts or 0, older.attempts or 0)
-        latest.next_attempt_at = max(latest.next_attempt_at, older.next_attempt_at)
+        latest_due, older_due = latest.next_attempt_at, older.next_attempt_at
+        assert latest_due is not None and older_due is not None  # pending rows (_pending): none is parked
+        latest.next_attempt_at = max(latest_due, older_due)
     return latest

@@ -90,7 +90,7 @@ def build(cls: type[Adapter], settings, saved: Saved | None) -> Adapter:
     return cls.from_settings(getter(cls, settings, saved))
 
 
-def validate_change(cls: type[Adapter], settings, current: Saved, body: dict) -> tuple[Saved, list[str]]:
+def validate_change(cls: type[Adapter], settings, current: Saved, body: object) -> tuple[Saved, list[str]]:
     """The saved settings after ``body`` (``enabled``, ``values``, ``secrets``, ``clear``), checked with
     the adapter's own schema; returns them and a summary of what changed (no secret values).
 

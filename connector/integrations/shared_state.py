@@ -60,11 +60,11 @@ class SharedState:
             # one row lock per budget serialises the count-then-spend of every instance
             s.execute(select(JobLease).where(JobLease.name == lock_name).with_for_update()).scalar_one()
             s.execute(delete(BudgetSpend).where(BudgetSpend.budget == budget, BudgetSpend.at <= since))
-            used = s.scalar(
+            used = s.execute(
                 select(func.coalesce(func.sum(BudgetSpend.calls), 0)).where(
                     BudgetSpend.budget == budget, BudgetSpend.at > since
                 )
-            )
+            ).scalar_one()  # an aggregate: always one row
             if calls and used + calls > limit:
                 oldest = s.scalar(
                     select(func.min(BudgetSpend.at)).where(BudgetSpend.budget == budget, BudgetSpend.at > since)

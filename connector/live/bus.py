@@ -27,9 +27,9 @@ import asyncio
 import logging
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, delete, func, or_, select, text
+from sqlalchemy import Connection, CursorResult, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from connector.clock import Clock, utc_now
@@ -362,4 +362,6 @@ class EventBus:
                 select(EventRow.id).where(EventRow.created_at >= cutoff).order_by(EventRow.id).limit(1)
             ).scalar()
             expired = delete(EventRow) if kept is None else delete(EventRow).where(EventRow.id < kept)
-            return s.execute(expired).rowcount or 0
+            # a DML statement: a CursorResult (SQLAlchemy types Session.execute's answer as a plain Result)
+            deleted = cast("CursorResult[Any]", s.execute(expired))
+            return deleted.rowcount or 0

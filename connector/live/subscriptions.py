@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import queue
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from connector.changes import jsontext
 
@@ -126,18 +127,26 @@ class AsyncSubscription:
         self.on_close(self)
 
 
+class Subscriber(Protocol):
+    """What the index needs of a subscriber (:class:`Subscription`, :class:`AsyncSubscription`)."""
+
+    only: str | None
+
+    def deliver(self, events: list[dict]) -> None: ...
+
+
 class SubscriberIndex:
     """Subscribers by the agent they follow (None: every agent), so an event wakes only its readers."""
 
     def __init__(self) -> None:
-        self.by_agent: dict[str | None, set] = {}
+        self.by_agent: dict[str | None, set[Subscriber]] = {}
         self.count = 0
 
-    def add(self, sub) -> None:
+    def add(self, sub: Subscriber) -> None:
         self.by_agent.setdefault(sub.only, set()).add(sub)
         self.count += 1
 
-    def discard(self, sub) -> bool:
+    def discard(self, sub: Subscriber) -> bool:
         group = self.by_agent.get(sub.only)
         if group is None or sub not in group:
             return False
@@ -147,13 +156,13 @@ class SubscriberIndex:
         self.count -= 1
         return True
 
-    def route(self, events: list[dict]) -> list[tuple[object, list[dict]]]:
+    def route(self, events: list[dict]) -> list[tuple[Subscriber, list[dict]]]:
         """(subscriber, its events) for this batch."""
-        routed: dict[object, list[dict]] = {}
+        routed: dict[Subscriber, list[dict]] = {}
         everyone = self.by_agent.get(None, ())
         for event in events:
             if event["event"] == "config":
-                targets: Iterable = [sub for group in self.by_agent.values() for sub in group]
+                targets: Iterable[Subscriber] = [sub for group in self.by_agent.values() for sub in group]
             else:
                 targets = itertools.chain(everyone, self.by_agent.get(event["agent"], ()))
             for sub in targets:
@@ -169,6 +178,6 @@ class LoopFanout:
         self.subs = SubscriberIndex()
 
     @staticmethod
-    def _deliver(routed: list[tuple[AsyncSubscription, list[dict]]]) -> None:
+    def _deliver(routed: list[tuple[Subscriber, list[dict]]]) -> None:
         for sub, events in routed:
             sub.deliver(events)

@@ -341,7 +341,7 @@ class _Validator:
                 self.problem("label", f"duplicate label '{label}'", name)
             status_raw = item.get("status")
             try:
-                if isinstance(status_raw, bool):
+                if isinstance(status_raw, bool) or status_raw is None:  # (Status(None) would refuse it too)
                     raise ValueError
                 status = Status(status_raw)
                 valid_statuses.add(status)

@@ -26,13 +26,9 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 
 from connector.errors import Conflict, InvalidInput
-from connector.presence.model import (  # the sources are the adapters' vocabulary too: re-exported here
-    ChangeSource,
-    LogonSource,
-    PresenceConfig,
-    PresenceState,
-    Status,
-)
+from connector.presence.model import ChangeSource as ChangeSource  # the sources are the adapters' vocabulary
+from connector.presence.model import LogonSource as LogonSource  # too: re-exported here (``X as X`` says so)
+from connector.presence.model import PresenceConfig, PresenceState, Status
 
 ACQUIRED = "Acquired"
 RELEASED = "Released"
@@ -78,7 +74,7 @@ class AgentSession:
     def logged_in(self) -> bool:
         return bool(self.logons)
 
-    def changed(self, **changes) -> AgentSession:
+    def changed(self, **changes: object) -> AgentSession:
         """A copy with ``changes``: ``dataclasses.replace`` without re-running the frozen ``__init__``
         field by field (a change makes two of these)."""
         unknown = changes.keys() - SESSION_FIELDS
@@ -199,7 +195,9 @@ class Engine:
             # the admin removed the state the agent is in; treat it as Ready from now on
             return self.config.ready_state
 
-    def _move(self, d: Decision, at: datetime, target: PresenceState, source: str, cause: str = "", **changes) -> None:
+    def _move(
+        self, d: Decision, at: datetime, target: PresenceState, source: str, cause: str = "", **changes: object
+    ) -> None:
         """Put the agent into ``target`` at ``at``; leaving wrap-up counts it as completed."""
         current = self.state_of(d.session)
         if self._in_wrap_up(d.session) and "wrap_up_until" not in changes:
@@ -220,7 +218,7 @@ class Engine:
             raise Conflict(f"agent '{session.agent_id}' is not logged in", code="not_logged_in")
 
     def _touch(self, d: Decision, now: datetime, heartbeat: bool = True) -> None:
-        changes: dict = {"last_activity_at": now}
+        changes: dict[str, object] = {"last_activity_at": now}
         if heartbeat:
             changes["last_heartbeat_at"] = now
         d.session = d.session.changed(**changes)
@@ -493,7 +491,9 @@ class Engine:
             self._move(d, at, self.config.ready_state, source, cause)
 
     def _to_next_state(self, d: Decision, at: datetime, cause: str) -> None:
-        target = self.config.find(d.session.next_state_id) or self.config.ready_state
+        next_state_id = d.session.next_state_id
+        assert next_state_id is not None  # both callers go here only when a next state was picked
+        target = self.config.find(next_state_id) or self.config.ready_state
         source = d.session.next_state_source or ChangeSource.SYSTEM
         self._move(d, at, target, source, f"{cause}: next state", next_state_id=None, next_state_source=None)
 

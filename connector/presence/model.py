@@ -67,7 +67,7 @@ class PresenceState:
             return self.label
         return f"{self.label} ({self.status.label})"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "label": self.label,
@@ -175,17 +175,18 @@ class PresenceConfig:
         return self._role(self.options.logout_state, Status.LOGOUT)
 
     # -- serialisation -----------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         opts = asdict(self.options)
         session = opts.pop("session")
         session["logout_allowed_statuses"] = list(session["logout_allowed_statuses"])
-        if session["scheduled_logoff"] is not None:
-            session["scheduled_logoff"] = self.options.session.scheduled_logoff.strftime("%H:%M")
+        logoff = self.options.session.scheduled_logoff
+        if logoff is not None:
+            session["scheduled_logoff"] = logoff.strftime("%H:%M")
         opts = {k: v for k, v in opts.items() if v not in (None, "")}
         opts["session"] = session
         states = []
         for s in self.states:
-            d = {"id": s.id, "label": s.label, "status": int(s.status)}
+            d: dict[str, Any] = {"id": s.id, "label": s.label, "status": int(s.status)}
             if s.reason_code:
                 d["reason_code"] = s.reason_code
             d["colour"] = s.colour
@@ -195,7 +196,7 @@ class PresenceConfig:
             if s.alert_after_seconds:
                 d["alert_after_seconds"] = list(s.alert_after_seconds)
             states.append(d)
-        body = {"name": self.name}
+        body: dict[str, Any] = {"name": self.name}
         if self.description:
             body["description"] = self.description
         body["options"] = opts

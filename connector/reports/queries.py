@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import Float, Integer, Join, String, and_, cast, func, or_, select, type_coerce, union_all
 from sqlalchemy.ext.compiler import compiles
@@ -27,7 +28,10 @@ EARLIEST_DAY = date(1900, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 
 
-def parse_day(value: str | None, field: str, default: date) -> date:
+_Default = TypeVar("_Default", date, None)
+
+
+def parse_day(value: str | None, field: str, default: _Default) -> date | _Default:
     if value in (None, ""):
         return default
     try:
@@ -117,8 +121,8 @@ def _time_tracking_rows(
             for day, seconds in split_by_day(started_at, max(now, started_at), tz):
                 if start <= day <= end:
                     extra.setdefault((aid, day.isoformat(), state_id), [status, reason_code, 0.0])[2] += seconds
-        pending = sorted(extra)  # merged in key order: ISO dates sort as the days do
-        pending.append(None)
+        ordered = sorted(extra)  # merged in key order: ISO dates sort as the days do
+        pending: list[tuple[str, str, str] | None] = [*ordered, None]
         next_extra, position = pending[0], 0
         last_aid, name = None, ""
 
@@ -160,7 +164,7 @@ def _time_tracking_rows(
                 "reason_code": reason_code,
                 "seconds": round(seconds),
             }
-        for key in pending[position:-1]:
+        for key in ordered[position:]:
             yield row(key, *extra[key])
 
 
@@ -401,7 +405,7 @@ def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict
     ]
 
 
-def _state_mix_groups(ctx: ReadContext, lo: datetime, end: datetime, team: str | None) -> list:
+def _state_mix_groups(ctx: ReadContext, lo: datetime, end: datetime, team: str | None) -> Sequence[Sequence[Any]]:
     """The intervals of [lo, end) clipped to it, as seconds since ``lo`` (a, b), grouped by state, hour of a
     and hour of b: rows (state_id, hour of a, hour of b, count, sum of a, sum of b), a few hundred a day.
 

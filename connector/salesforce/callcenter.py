@@ -38,8 +38,8 @@ def callcenter_xml(
         )
     if not display_name.strip() or len(display_name) > 1000:
         raise InvalidInput("the display name must be 1-1000 characters", field="--display-name")
-    for value, (low, high), option in ((height, HEIGHT_RANGE, "--height"), (width, WIDTH_RANGE, "--width")):
-        if not low <= value <= high:
+    for size, (low, high), option in ((height, HEIGHT_RANGE, "--height"), (width, WIDTH_RANGE, "--width")):
+        if not low <= size <= high:
             raise InvalidInput(f"{option} must be from {low} to {high} pixels", field=option)
 
     root = ET.Element("callCenter")

@@ -54,6 +54,9 @@ def sync_resync(ctx: click.Context, start: str, end: str) -> None:
     """Send every total of a date range again (parked ones too), with a progress bar."""
     first = reports.parse_day(start, "--from", None)
     last = reports.parse_day(end, "--to", None)
+    if first is None or last is None:  # given empty ("--from ''"): there is no default day to fall back to
+        option = "--from" if first is None else "--to"
+        raise InvalidInput(f"{option} must be a date like 2026-03-06", field=option)
     if last < first:
         raise InvalidInput("--to is before --from", field="--to")
     sync = _sync()
@@ -119,4 +122,6 @@ def register(main: click.Group) -> None:
     """Add the Salesforce commands to ``presence-connector``."""
     main.add_command(sync_group)
     main.add_command(callcenter_xml_cmd)
-    main.commands["agents"].add_command(agents_sync_salesforce)
+    agents = main.commands["agents"]
+    assert isinstance(agents, click.Group)  # the agents group of connector.cli.main
+    agents.add_command(agents_sync_salesforce)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
 from sqlalchemy import (
+    CursorResult,
     Date,
     Integer,
     String,
@@ -176,22 +178,30 @@ def mark_on(conn: Connection, items: list[tuple[PendingCounters, str | None]]) -
                 synced.append({"k_agent": p.agent_id, "k_day": p.day, "k_counter": name, "v_count": value})
     if new:
         conn.execute(insert(sync), list(new.values()))
-    key = (
+    same_row = (
         sync.c.agent_id == bindparam("k_agent"),
         sync.c.day == bindparam("k_day"),
         sync.c.counter == bindparam("k_counter"),
     )
     if synced:
-        conn.execute(update(sync).where(*key).values(synced_count=bindparam("v_count"), parked_reason=None), synced)
+        conn.execute(
+            update(sync).where(*same_row).values(synced_count=bindparam("v_count"), parked_reason=None), synced
+        )
     if parked_rows:
-        conn.execute(update(sync).where(*key).values(parked_reason=bindparam("v_parked")), parked_rows)
+        conn.execute(update(sync).where(*same_row).values(parked_reason=bindparam("v_parked")), parked_rows)
 
 
 def forget_synced(ctx: ReadContext, start: date, end: date) -> int:
     """Make every counters record in [start, end] pending again (parked ones too); returns how many counters."""
     with ctx.store.write() as s:
-        result = s.execute(
-            delete(SalesforceCounterSync).where(SalesforceCounterSync.day >= start, SalesforceCounterSync.day <= end)
+        # a DML statement: a CursorResult (SQLAlchemy types Session.execute's answer as a plain Result)
+        result = cast(
+            "CursorResult[Any]",
+            s.execute(
+                delete(SalesforceCounterSync).where(
+                    SalesforceCounterSync.day >= start, SalesforceCounterSync.day <= end
+                )
+            ),
         )
         return result.rowcount or 0
 

@@ -258,6 +258,7 @@ class SalesforceSync:
         s = self.settings
         path = f"composite/sobjects/{s.object_name}/{s.fields['key']}"
         body = {"allOrNone": False, "records": [self.record(p, users.get(p.agent_id, "")) for p in batch]}
+        assert self.connection is not None  # _flush returned before sending anything without one
         results = self.connection.call("PATCH", path, json=body)
         if not isinstance(results, list) or len(results) != len(batch) or not all(isinstance(r, dict) for r in results):
             raise Unavailable("Salesforce answered the upsert without one result per record")

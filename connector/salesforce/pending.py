@@ -21,6 +21,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     Float,
+    Select,
     and_,
     bindparam,
     case,
@@ -149,7 +150,7 @@ def _open_shares(tz: ZoneInfo, now: datetime, oldest_open: datetime):
     ``timedelta.total_seconds`` gives them, so the sums match ``reports.time_tracking`` to the bit.
     """
     day, today = min(oldest_open, now).astimezone(tz).date(), now.astimezone(tz).date()
-    rows = []
+    rows: list[Select[date, datetime, int, int]] = []
     while day <= today:  # one row per local day, of bound parameters (a VALUES list would not be cached)
         lo, hi = local_day_bounds(day, tz)
         n = len(rows)

@@ -88,6 +88,7 @@ def record_attempt(
         if pause is not None:
             values["paused_until"] = now + pause
         else:
+            assert backoff is not None  # a failure that is not the API limit comes with its back-off (flush)
             first, cap = backoff
             values["next_attempt_at"] = now + timedelta(seconds=min(cap, first * 2**failures))
     conn.execute(update(st).where(st.c.id == 1).values(**values))

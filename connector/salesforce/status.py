@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -36,9 +37,9 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
     pending = sync.pending()
     with reads.store.read() as s:
         st = sync_state(s)
-        parked_count = s.scalar(
+        parked_count = s.execute(
             select(func.count()).select_from(DailyTotal).where(DailyTotal.parked_reason.is_not(None))
-        )
+        ).scalar_one()  # a count: always one row
         parked = (
             s.execute(
                 select(DailyTotal)
@@ -49,7 +50,7 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
             .scalars()
             .all()
         )
-        parked_rows = [
+        parked_rows: list[dict[str, Any]] = [
             {
                 "key": external_key(t.agent_id, t.day, t.state_id),
                 "agent_id": t.agent_id,

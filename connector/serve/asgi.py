@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from a2wsgi.wsgi import build_environ
 from flask import Flask
 
 from connector.api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, select_event
+from connector.live.subscriptions import AsyncSubscription
 from connector.parts import get_parts
 from connector.serve.fast_path import FastPresence
-from connector.serve.wsgi_bridge import WsgiBridge
+from connector.serve.wsgi_bridge import WsgiBridge, wsgi_environ
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,9 @@ class ConnectorAsgi:
 
     async def _events(self, scope, receive, send) -> None:
         loop = asyncio.get_running_loop()
-        environ = build_environ(scope, io.BytesIO(b""))
+        environ = wsgi_environ(scope, b"")
         environ[LOOP_KEY] = loop
-        answer: dict = {}
+        answer: dict[str, Any] = {}
 
         def start_response(status, headers, exc_info=None):
             answer["status"], answer["headers"] = int(status.split(" ", 1)[0]), headers
@@ -128,6 +128,7 @@ def tune_gc() -> None:
 
 async def _stream(start: StreamStart, status: int, headers: list, receive, send) -> None:
     subscription = start.subscription
+    assert isinstance(subscription, AsyncSubscription)  # subscribed with the loop (LOOP_KEY) by the events view
 
     async def watch_disconnect() -> None:
         while (await receive())["type"] != "http.disconnect":

@@ -35,7 +35,7 @@ PRESENCE_PATH = re.compile(r"/api/v1/agents/([^/]+)/presence")
 #: a change's body is a few dozen bytes; a longer one goes to Flask
 MAX_BODY = 4096
 #: errors that leave nothing written: the Flask app answers the request again, as it would have
-_REFUSED = (ConnectorError, SQLAlchemyError, *DRIVER_OPERATIONAL)
+_REFUSED: tuple[type[Exception], ...] = (ConnectorError, SQLAlchemyError, *DRIVER_OPERATIONAL)
 
 
 class FastPresence:

@@ -20,11 +20,21 @@ import io
 import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
-from a2wsgi.wsgi import build_environ
+from a2wsgi.wsgi import Body, build_environ
 
 log = logging.getLogger(__name__)
+
+
+def wsgi_environ(scope: Any, body: bytes) -> dict[str, Any]:
+    """The WSGI environ of an HTTP ``scope`` whose ``body`` is read already (a2wsgi builds it).
+
+    a2wsgi types the environ as a TypedDict of the PEP 3333 keys, and its input as its own reader of the
+    ASGI messages; here the environ is the plain dict WSGI says it is (it also carries the HTTP_* headers
+    and our own keys), and ``wsgi.input`` only needs to be readable, as BytesIO is.
+    """
+    return cast("dict[str, Any]", build_environ(scope, cast(Body, io.BytesIO(body))))
 
 
 def _content_length(scope) -> int | None:
@@ -71,7 +81,7 @@ class WsgiBridge:
     async def serve(self, scope, body: bytes, send) -> None:
         """The Flask app's answer to a request whose body is read."""
         declared = _content_length(scope)
-        environ = build_environ(scope, io.BytesIO(body))
+        environ = wsgi_environ(scope, body)
         if declared is None:  # chunked: now a body of known length (over the limit: Flask answers 413)
             environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ["CONTENT_LENGTH"] = str(len(body))

@@ -147,6 +147,7 @@ class Store:
         try:
             with conn.begin():
                 driver = conn.connection.driver_connection
+                assert driver is not None  # None only once the connection is invalidated or closed
                 for job in batch:
                     if len(batch) == 1:
                         job.result = job.work(conn)  # an error rolls the transaction back (below)

@@ -23,9 +23,9 @@ FULL_SIGNS = (
 FULL_SQLSTATES = {"53100", "53000"}
 
 
-def _driver_operational_errors() -> tuple[type[BaseException], ...]:
+def _driver_operational_errors() -> tuple[type[Exception], ...]:
     """The drivers' own errors: the change path runs its statements straight on the driver (store/statements.py)."""
-    found: list[type[BaseException]] = [sqlite3.OperationalError]
+    found: list[type[Exception]] = [sqlite3.OperationalError]
     try:
         import psycopg
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -41,7 +43,10 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # every model here is mapped to a Table (SQLAlchemy types __table__ as any FromClause, which
+        # insert() and update() do not take)
+        __table__: ClassVar[Table]
 
 
 class Agent(Base):
@@ -287,7 +292,7 @@ class SharedValue(Base):
 
     __tablename__ = "shared_values"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    value: Mapped[dict | list | str | int | float | None] = mapped_column(JSON, nullable=True)
+    value: Mapped[object] = mapped_column(JSON, nullable=True)  # any JSON value (Host.remember)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
 

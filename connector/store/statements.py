@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Text, bindparam, case, cast, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from connector.store.database import DriverConnection
 from connector.store.models import (
     Agent,
     AgentSessionRow,
@@ -105,9 +106,11 @@ class Prepared:
             processed[k] = process(v) if process else v
         return [processed[name] for name in order] if order is not None else processed
 
-    def run(self, conn: Connection, values: dict) -> list:
+    def run(self, conn: Connection | DriverConnection, values: dict) -> list:
         sql, order, binds, row_type, results = self._compiled(conn.dialect)
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
         try:
             cursor.execute(sql, self._params(order, binds, values))
             if row_type is None:
@@ -119,19 +122,23 @@ class Prepared:
         finally:
             cursor.close()
 
-    def run_count(self, conn: Connection, values: dict) -> int:
+    def run_count(self, conn: Connection | DriverConnection, values: dict) -> int:
         """Run a DML statement; returns how many rows it touched."""
         sql, order, binds, _, _ = self._compiled(conn.dialect)
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
         try:
             cursor.execute(sql, self._params(order, binds, values))
             return cursor.rowcount
         finally:
             cursor.close()
 
-    def run_many(self, conn: Connection, rows: list[dict]) -> None:
+    def run_many(self, conn: Connection | DriverConnection, rows: list[dict]) -> None:
         sql, order, binds, _, _ = self._compiled(conn.dialect)
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
         try:
             cursor.executemany(sql, [self._params(order, binds, values) for values in rows])
         finally:
@@ -211,7 +218,7 @@ _AGENT_EXISTS = select(_AGENTS.c.id).where(_AGENTS.c.id == bindparam("agent_id")
 
 
 def load_agent_session(
-    conn: Connection, agent_id: str, lock: bool = True
+    conn: Connection | DriverConnection, agent_id: str, lock: bool = True
 ) -> tuple[AgentRecord, Any, int | None] | None:
     """(agent, session row, active configuration version); with ``lock`` the session row is locked (PostgreSQL).
 
@@ -223,6 +230,7 @@ def load_agent_session(
     if row is None and not lock:
         return None
     if row is None:
+        assert isinstance(conn, Connection)  # with ``lock``: the caller's write transaction, never a quick read
         if conn.execute(_AGENT_EXISTS, {"agent_id": agent_id}).first() is None:
             return None
         conn.execute(

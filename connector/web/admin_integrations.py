@@ -191,8 +191,10 @@ def adapter_save(name: str):
     new, summary = adapter_settings.validate_change(cls, parts.settings, saved.get(name) or Saved(), json_body())
     enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(parts.settings)
     adapter = adapter_settings.build_checked(cls, parts.settings, new) if enabled else None
+    user = signed_in()
+    assert user is not None  # page_role let only a signed-in admin through
     adapter_settings.store_change(
-        parts.store, name, new, summary, signed_in()["name"], parts.clock(), parts.settings.secret_key
+        parts.store, name, new, summary, user["name"], parts.clock(), parts.settings.secret_key
     )
     notes = apply_saved(current_app, name, adapter)
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
