@@ -8,26 +8,16 @@ import re
 import time
 
 import pytest
-from web_server import (
-    CHROMIUM,
-    ConsoleErrors,
-    CuttableProxy,
-    agent_sign_in,
-    assert_accessible,
-    chromium_browser,
-    live_server,
-    screenshot,
-    sign_in,
-)
 
 from connector.presence.config import build_config, load_preset
 from connector.reports import queries as reports
+from tests.helpers.browser import assert_accessible, screenshot, softphone
+from tests.helpers.signin import browser_agent_sign_in, browser_sign_in
+from tests.helpers.web_server import CuttableProxy, live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(
-    not __import__("os").path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
-)
+pytestmark = pytest.mark.browser
 
 
 SALESFORCE_DOMAINS = "https://*.lightning.force.com"
@@ -58,46 +48,11 @@ def server(tmp_path_factory):
         yield srv
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def contexts(browser):
-    """New browser contexts (separate cookie jars), each watched for console errors."""
-    made: list = []
-
-    def new(width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-        watcher = ConsoleErrors(context)
-        made.append((context, watcher))
-        return context, watcher
-
-    yield new
-    errors = [e for _, w in made for e in w.errors]
-    for context, _ in made:
-        context.close()
-    assert errors == [], "console errors on the pages"
-
-
-def softphone(contexts, server, agent_id: str, refusals: tuple[int, ...] = (), base: str | None = None):
-    context, watcher = contexts(width=300, height=640)  # the Salesforce console's panel width
-    watcher.expect_refusals(*refusals)
-    if base:
-        watcher.expect_network_loss()  # the test cuts the network between this browser and the server
-    page = context.new_page()
-    agent_sign_in(page, base or server.url, agent_id)
-    page.wait_for_selector("#connection.ok")
-    return page
-
-
 def test_agent_picks_a_state_and_the_supervisor_dashboard_shows_it_within_a_second(contexts, server):
     server.agent("edred", team="Sales", name="Edred Jones")
     server.agent("maria", team="Support", name="Maria Lopez")
     supervisor = contexts()[0].new_page()
-    sign_in(supervisor, server.url, "sue")
+    browser_sign_in(supervisor, server.url, "sue")
     supervisor.wait_for_url("**/dashboard")
     supervisor.wait_for_selector("#connection.ok")
 
@@ -178,7 +133,7 @@ def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, s
     phone.wait_for_selector("#logged-in-panel:not(.hidden)")
 
     admin = contexts()[0].new_page()
-    sign_in(admin, server.url, "ada")
+    browser_sign_in(admin, server.url, "ada")
     admin.wait_for_url("**/admin")
     admin.wait_for_selector("#states tbody tr")
     admin.click("#add-state")
@@ -200,7 +155,7 @@ def test_a_bad_reason_code_is_refused_inline_and_nothing_is_applied(contexts, se
     context, watcher = contexts()
     watcher.expect_refusals(422)
     admin = context.new_page()
-    sign_in(admin, server.url, "ada")
+    browser_sign_in(admin, server.url, "ada")
     admin.wait_for_selector("#states tbody tr")
     code = admin.locator("#states tbody tr").first.locator('[data-key="reason_code"]')
     code.fill("*60abc")
@@ -222,7 +177,7 @@ def test_an_agent_cannot_reach_admin_or_another_agents_softphone(contexts, serve
     assert_accessible(page, "agent sign-in")
     page.goto(server.url + "/auth/login")
     assert_accessible(page, "sign-in")
-    agent_sign_in(page, server.url, "ivy")
+    browser_agent_sign_in(page, server.url, "ivy")
     for path in ("/admin", "/dashboard", "/softphone?agent=edred"):
         response = page.goto(server.url + path)
         assert response.status == 403
@@ -236,7 +191,7 @@ def test_logon_events_export_has_only_the_filtered_rows(contexts, server):
     assert server.call("POST", "/api/v1/agents/nina/login", token, {"logon_source": "PBX Short Code"})[0] == 200
     assert server.call("POST", "/api/v1/agents/nina/logout", token, {"logon_source": "CRM"})[0] == 200
     page = contexts()[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     page.click("#logon-include summary")  # checkboxes, no Ctrl-click
     page.check('#logon-include input[value="PBX Short Code"]')
@@ -433,7 +388,7 @@ def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dash
     phone.click("#login")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     supervisor = contexts()[0].new_page()
-    sign_in(supervisor, server.url, "sue")
+    browser_sign_in(supervisor, server.url, "sue")
     supervisor.wait_for_selector("#connection.ok")
     supervisor.select_option("#filter-team", "Retention")
     expect(supervisor.locator("#agents tbody tr.agent-row")).to_have_count(1)
@@ -454,7 +409,7 @@ def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dash
 
 def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts, server):
     admin = contexts()[0].new_page()
-    sign_in(admin, server.url, "ada")
+    browser_sign_in(admin, server.url, "ada")
     admin.wait_for_selector("#states tbody tr")
     labels = lambda: admin.locator('#states tbody [data-key="label"]').evaluate_all("els => els.map(e => e.value)")  # noqa: E731
     before = labels()
@@ -473,7 +428,7 @@ def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts
 
 def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server):
     admin = contexts()[0].new_page()
-    sign_in(admin, server.url, "ada")
+    browser_sign_in(admin, server.url, "ada")
     admin.click("#tab-accounts")
     admin.fill("#agent-form input[name=id]", "zoe")
     admin.fill("#agent-form input[name=name]", "Zoe Park")

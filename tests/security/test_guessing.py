@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import Api
-from security_helpers import PASSWORD, people, sign_in, try_password, try_pin  # noqa: F401 (fixture)
 from werkzeug import security as wz
 
 from connector.auth import accounts
 from connector.parts import get_parts
+from tests.helpers.api import Api
+from tests.helpers.signin import PASSWORD, sign_in, try_password, try_pin
 
 
 def test_wrong_pins_back_off_with_429_and_retry_after(client, people, clock):
