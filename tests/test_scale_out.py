@@ -77,7 +77,7 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
         workers = [threading.Thread(target=agent_run, args=(a,)) for a in agents]
         for w in workers:
             w.start()
-        time.sleep(0.4)
+        wait_until(lambda: all(len(accepted.get(a, ())) >= 4 for a in agents), 30, "every agent a few changes in")
         cluster.kill(0)  # mid-run: its leases lapse and another instance delivers what it held
         killed.set()
         for w in workers:
