@@ -26,7 +26,6 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,13 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.helpers.ports import free_port  # noqa: E402
+
 STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(env: dict, agents: int):
@@ -433,7 +429,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="pc-bench-")
     report("SQLite (WAL, synchronous=FULL)", run(args, "sqlite", f"sqlite:///{tmp}/bench.db", tmp), args)
     if args.postgres:
-        from tests.postgres import PostgresServer
+        from tests.helpers.postgres import PostgresServer
 
         pg = PostgresServer()
         try:

@@ -1,7 +1,7 @@
 """Outbox dispatch: change -> local adapter latency, sustained deliveries/s, and two instances on PostgreSQL.
 
 Real processes on this machine: `presence-connector serve` with the webhook example adapter posting
-to a local HTTP receiver on 127.0.0.1 (tests/cluster.py).
+to a local HTTP receiver on 127.0.0.1 (tests/helpers/cluster.py).
 
 1. latency: one instance (SQLite), changes offered at --rate per second for --seconds (each agent
    changes once a second, so nothing is coalesced): PUT -> receiver p50/p99;
@@ -29,7 +29,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cluster import Cluster, Receiver  # noqa: E402
+from tests.helpers.cluster import Cluster, Receiver  # noqa: E402
 
 STATES = ["break", "lunch", "meeting", "ready"]
 
@@ -175,7 +175,7 @@ def backlog_run(rows: int, concurrency: int | None) -> dict:
 
 def postgres_run(seconds: float, instances: int = 2, rate: float = 17.0, agents_count: int = 1000) -> dict | None:
     try:
-        from tests.postgres import PostgresServer
+        from tests.helpers.postgres import PostgresServer
 
         server = PostgresServer()
     except Exception as exc:  # no PostgreSQL on this machine

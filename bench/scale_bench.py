@@ -27,7 +27,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,14 +38,11 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.helpers.ports import free_port  # noqa: E402
+
 STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
 AGENTS = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(env: dict, agents: int, supervisors: int) -> dict:
@@ -397,13 +393,13 @@ def change_to_adapter(sent, posts) -> tuple[list[float], int]:
 def day_run(args, backend: str) -> list[str]:
     """The busy day on one instance (SQLite) or two sharing one PostgreSQL: streams and dashboards spread
     over the instances, PUTs round-robin, every change also delivered by the webhook adapter to a local receiver."""
-    from tests.cluster import Cluster, Receiver
+    from tests.helpers.cluster import Cluster, Receiver
 
     receiver, pg = Receiver(), None
     tmp = tempfile.mkdtemp(prefix="pc-day-")
     if backend == "postgres":
         try:
-            from tests.postgres import PostgresServer
+            from tests.helpers.postgres import PostgresServer
 
             pg = PostgresServer()
         except Exception as exc:  # no PostgreSQL on this machine
@@ -483,7 +479,7 @@ def main() -> None:
         args.seconds, args.day_seconds, args.rounds = 5.0, 10.0, 1
     lines = [
         f"{os.cpu_count()} cores; `presence-connector serve` (uvicorn, the API on 32 threads) on SQLite "
-        "(WAL, synchronous=FULL) or PostgreSQL (throwaway server, tests/postgres.py); clients on the same "
+        "(WAL, synchronous=FULL) or PostgreSQL (throwaway server, tests/helpers/postgres.py); clients on the same "
         "machine",
         "",
     ]

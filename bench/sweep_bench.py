@@ -1,7 +1,7 @@
 """The 1 s timed-rule sweep: --agents wrap-ups falling due in the same second, swept by --instances.
 
 Each instance is a process of its own running the scheduler `serve` runs (connector/jobs/scheduler.py, the
-1 s timed-rules job among them) on one throwaway PostgreSQL database (tests/postgres.py), or one
+1 s timed-rules job among them) on one throwaway PostgreSQL database (tests/helpers/postgres.py), or one
 instance on SQLite (--backend sqlite). The agents are put in wrap-up (the default 30 s) with one fixed
 clock, so every wrap-up ends at the same moment T. Measured: from T until no session is left in
 wrap-up (polled every 20 ms), how many wrap-ups each instance ended (its state-change writes), how many
@@ -145,7 +145,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="pc-sweep-")
     pg = None
     if args.backend == "postgres":
-        from tests.postgres import PostgresServer
+        from tests.helpers.postgres import PostgresServer
 
         pg = PostgresServer()
         url = pg.new_database()

@@ -19,7 +19,6 @@ Asterisk AMI is TCP: its cases run against the local AMI peer at the end of the 
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +36,10 @@ from adapters.pbx_http import PbxHttpAdapter
 from adapters.registry import available
 from adapters.skype import SkypeAdapter
 from adapters.teams import TeamsAdapter
-from tests.ami_peer import AmiPeer
+from tests.helpers.cluster import Receiver
+from tests.helpers.fakes import ucwa
+from tests.helpers.fakes.ami import AmiPeer
+from tests.helpers.ports import free_port
 
 NOW = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 READY = {"id": "ready", "label": "Ready for Calls", "status": 1, "reason_code": "*60", "adapters": {}}
@@ -183,55 +185,23 @@ TEAMS_LOGIN = Target(
     skip={"204": "a token endpoint answers 200 with the token"},
 )
 
+
 # -- skype: UCWA presence, after the agent's sign-in -------------------------------------------------
-DISCOVER = "https://lyncdiscover.example.com/"
-USER = "https://lync.example.com/Autodiscover/AutodiscoverService.svc/root/oauth/user"
-TICKET = "https://lync.example.com/WebTicket/oauthtoken"
-APPS = "https://lyncpool.example.com/ucwa/oauth/v1/applications"
-APP = APPS + "/101"
-
-
 def skype(tmp) -> SkypeAdapter:
     creds = tmp / "skype.txt"
     creds.write_text("edred@example.com:Pa55-SECRET-word\n")
     return SkypeAdapter({"domain": "example.com", "credentials_file": str(creds)})
 
 
-def ucwa_sign_in() -> None:
-    def user(request):  # the anonymous request is challenged, the one with the ticket answered
-        if "Authorization" not in request.headers:
-            return 401, {"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'}, ""
-        return 200, {}, json.dumps({"_links": {"applications": {"href": APPS}}})
-
-    responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
-    responses.add_callback(responses.GET, USER, callback=user)
-    responses.post(TICKET, json={"access_token": "cwt=SECRET-ticket", "token_type": "Bearer"})
-    responses.post(
-        APPS,
-        status=201,
-        json={
-            "_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-            "_embedded": {
-                "me": {"_links": {"makeMeAvailable": {"href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}
-            },
-        },
-    )
-    responses.post(APP + "/me/makeMeAvailable", status=204)
-    responses.get(
-        APP,
-        json={"_embedded": {"me": {"_links": {"presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}},
-    )
-
-
 SKYPE = Target(
     "skype",
     skype,
     "POST",
-    APP + "/me/presence",
+    ucwa.PRESENCE,
     AgentInfo("edred", email="edred@example.com"),
     Change("presence", at=NOW, state=READY),
     secrets=("Pa55-SECRET-word", "cwt=SECRET-ticket"),
-    prepare=ucwa_sign_in,
+    prepare=lambda: ucwa.serve_sign_in(token="cwt=SECRET-ticket"),
     # 401/404 may mean the UCWA application expired: the adapter signs in again and retries once;
     # the same answer the second time then follows the rule
     attempts={"401": 2, "404": 2},
@@ -374,13 +344,6 @@ def ami(port: int, secret: str = "s3cret-AMI") -> AsteriskAmiAdapter:
     )
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def peer():
     peer = AmiPeer(secret="s3cret-AMI")
@@ -418,8 +381,6 @@ def test_an_adapter_keeps_its_http_connection_open_between_deliveries():
     """``self.http``: the webhook example's changes go over one kept-alive connection to a real local
     server (not a new TCP connection per change), and several threads can share the session."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from cluster import Receiver
 
     receiver = Receiver()
     try:

@@ -12,13 +12,6 @@ import pytest
 from connector.parts import get_parts
 
 
-@pytest.fixture
-def edred(api):
-    api.agent("edred", extension="3000")
-    api.agent("amira")
-    return api.token("agent", "edred")
-
-
 def test_agent_logs_in_changes_state_and_reads_it_back(api, edred, clock):
     assert api.call("POST", "/api/v1/agents/edred/login", edred).status_code == 200
     clock.advance(5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,8 @@ from adapters.base import AdapterConfigError, AdapterError, AgentInfo, Change
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.store.models import OutboxRow
-from tests.ami_peer import AmiPeer
+from tests.helpers.fakes.ami import AmiPeer
+from tests.helpers.polling import wait_until
 
 
 @pytest.fixture
@@ -41,14 +41,6 @@ def app_with(make_app, adapter, preset="asterisk"):
     parts = get_parts(app)
     accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "extension": "3000"}, parts.clock())
     return app, parts.service, get_parts(app).dispatcher
-
-
-def wait_for(condition, seconds: float = 3.0) -> None:
-    """Poll ``condition`` until it holds; fail the test at the deadline."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 def outbox(app):
@@ -127,7 +119,7 @@ def test_the_adapter_reconnects_after_the_peer_drops(peer):
     state = {"id": "ready", "label": "Ready", "status": 1, "adapters": {}}
     adapter.push(agent, Change("presence", at=None, state=state))
     peer.drop_all()
-    wait_for(lambda: not adapter.client._alive())  # the close has reached the adapter's socket
+    wait_until(lambda: not adapter.client._alive(), 3, "the close to reach the adapter's socket")
     adapter.push(agent, Change("presence", at=None, state=state))
     assert peer.logins == 2 and len(peer.actions_named("QueuePause")) == 2
     assert adapter.health()["connections_made"] == 2
@@ -150,7 +142,7 @@ def test_pauses_made_on_the_phone_change_the_agents_state(make_app, peer):
 
     start(app)
     try:
-        wait_for(lambda: peer.listeners)
+        wait_until(lambda: peer.listeners, 3, "the event listener to log in")
         peer.event(
             {
                 "Event": "QueueMemberPause",
@@ -160,7 +152,7 @@ def test_pauses_made_on_the_phone_change_the_agents_state(make_app, peer):
                 "PausedReason": "Follow-up",
             }
         )
-        wait_for(lambda: service.presence("edred")["state"]["id"] == "follow-up")
+        wait_until(lambda: service.presence("edred")["state"]["id"] == "follow-up", 3, "edred in follow-up")
         rows = [r for r in outbox(app) if r.source == "pbx"]
         assert len(rows) == 1  # written for the AMI adapter, but never sent back to the PBX
         dispatcher.drain()
@@ -186,20 +178,13 @@ def _listening(make_app, peer, config=None, **settings):
     from connector.integrations.runtime import start
 
     start(app)
-    deadline = time.monotonic() + 3
-    while not peer.listeners and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert peer.listeners, "the event listener did not log in"
+    wait_until(lambda: peer.listeners, 3, "the event listener to log in")
     return app, adapter, service, dispatcher
 
 
 def _wait_for_events(peer, adapter, count: int) -> None:
     """Wait until the listener has read ``count`` pause events (a Ping round-trip proves it read up to it)."""
-    deadline = time.monotonic() + 3
-    seen = adapter._seen_for_test
-    while len(seen) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(seen) >= count
+    wait_until(lambda: len(adapter._seen_for_test) >= count, 3, f"the listener to read {count} pause events")
 
 
 def _count_events(adapter):
@@ -313,12 +298,14 @@ def test_a_pause_made_while_the_pbx_connection_was_down_is_applied_after_the_rec
     try:
         service.login("edred", "Softphone", "browser")
         dispatcher.drain()  # the PBX accepted "Ready for Calls" (unpaused)
-        wait_for(lambda: adapter.status_syncs >= 1)
+        wait_until(lambda: adapter.status_syncs >= 1, 3, "the first queue status read")
         peer.down = True
         peer.drop_all()
         peer.set_member("PJSIP/3000", True, "Follow-up")  # on the phone; no listener hears the event
         peer.down = False
-        wait_for(lambda: service.presence("edred")["state"]["id"] == "follow-up", seconds=10)
+        wait_until(
+            lambda: service.presence("edred")["state"]["id"] == "follow-up", 10, "the pause read after the reconnect"
+        )
         assert len(peer.actions_named("QueueStatus")) >= 2  # at start and after the reconnect
         assert adapter.health()["events_listener"] == "connected"
         dispatcher.drain()
@@ -329,7 +316,7 @@ def test_a_pause_made_while_the_pbx_connection_was_down_is_applied_after_the_rec
         service.set_state("edred", "break")  # the PBX is away: the QueuePause waits in the outbox
         peer.down = False
         reads = adapter.status_syncs
-        wait_for(lambda: adapter.status_syncs > reads, seconds=10)
+        wait_until(lambda: adapter.status_syncs > reads, 10, "a queue status read after the reconnect")
         assert service.presence("edred")["state"]["id"] == "break"
     finally:
         adapter.stop()

@@ -7,11 +7,10 @@ very next request, although the other has the old answer cached.
 
 from __future__ import annotations
 
-from conftest import Api
-
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.presence.config import load_config, parse_config
+from tests.helpers.api import Api
 
 
 def two_instances(make_app):

@@ -92,21 +92,6 @@ def test_max_call_seconds_is_validated_with_its_range():
 # -- through the API ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def on_call_agent(api):
-    api.agent("edred", extension="3000")
-    token = api.token("agent", "edred")
-    # a desk phone sends no heartbeats: hours without one do not end the session
-    api.call("POST", "/api/v1/agents/edred/login", token, {"logon_source": "Paired Device", "device": "desk"})
-    api.call(
-        "POST",
-        "/api/v1/agents/edred/calls",
-        api.token("integration"),
-        {"call_id": "c1", "event": "started", "direction": "inbound"},
-    )
-    return token
-
-
 def test_api_pick_during_a_call_shows_next_state_and_time_on_the_call_counts_as_on_a_call(api, on_call_agent, clock):
     clock.advance(20)
     r = api.call("PUT", "/api/v1/agents/edred/presence", on_call_agent, {"state": "break"})

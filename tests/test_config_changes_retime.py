@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import select
-from test_web_routes import PASSWORD, sign_in
 
 from connector.auth import accounts
 from connector.cli import main
@@ -20,6 +19,7 @@ from connector.presence.engine import LogonSource
 from connector.presence.model import PresenceConfig
 from connector.reports import queries as reports
 from connector.store.models import AgentSessionRow, StateInterval
+from tests.helpers.signin import PASSWORD, sign_in
 
 T0 = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 

@@ -4,11 +4,12 @@ enabled adapter that receives nothing says why, and URL settings are checked whe
 from __future__ import annotations
 
 import pytest
-from test_web_admin_adapter_settings import _admin, _site
 
 from adapters.base import AdapterConfigError
 from adapters.pbx_http import PbxHttpAdapter
 from connector.parts import get_parts
+from tests.helpers.api import admin_site
+from tests.helpers.signin import signed_in_caller
 
 
 def pbx(**settings) -> PbxHttpAdapter:
@@ -18,7 +19,7 @@ def pbx(**settings) -> PbxHttpAdapter:
 
 
 def _dialling_agent(make_app, preset: str):
-    from conftest import Api
+    from tests.helpers.api import Api
 
     app = make_app(ADAPTERS=[pbx()], CONNECTOR_PRESENCE_CONFIG=preset)
     api = Api(app, app.test_client())
@@ -67,8 +68,8 @@ def test_health_says_why_an_enabled_pbx_adapter_receives_nothing(make_app):
 
 
 def test_the_admin_adapters_card_data_carries_the_reason(make_app):
-    site = _site(make_app, ADAPTERS=[pbx()])
-    admin = _admin(site)
+    site = admin_site(make_app, ADAPTERS=[pbx()])
+    admin = signed_in_caller(site)
     card = next(a for a in admin("GET", "/admin/api/adapters").get_json()["adapters"] if a["name"] == "pbx_http")
     assert card["health"]["why_not"] == "not sent: PBX mode is none"
 
@@ -89,8 +90,8 @@ def test_url_settings_are_checked_naming_the_variable(url, words):
 
 
 def test_a_bad_url_saved_on_the_admin_page_is_refused(make_app):
-    site = _site(make_app)
-    admin = _admin(site)
+    site = admin_site(make_app)
+    admin = signed_in_caller(site)
     res = admin("POST", "/admin/api/adapters/pbx_http", {"enabled": True, "values": {"PBX_HTTP_URL": "not a url"}})
     assert res.status_code == 422 and res.get_json()["error"]["field"] == "PBX_HTTP_URL"
     assert "pbx_http" not in get_parts(site).dispatcher.adapters

@@ -11,7 +11,8 @@ from connector.auth import accounts
 from connector.auth.hashing import seal
 from connector.parts import get_parts
 from connector.store.models import OutboxRow
-from tests.adapter_doubles import Recorder, down
+from tests.helpers.adapter_doubles import Recorder, down
+from tests.helpers.polling import wait_until
 
 
 def _agent(app, agent_id="edred", **fields):
@@ -186,7 +187,7 @@ def test_pbx_login_codes_get_their_pin_and_the_pin_is_then_removed(make_app, clo
 
 def test_adapters_health_is_for_admins(make_app, clock):
     app = make_app(ADAPTERS=[Recorder("teams", failures=down(1, message="HTTP 503"))])
-    from tests.conftest import Api
+    from tests.helpers.api import Api
 
     api = Api(app, app.test_client())
     api.agent("edred")
@@ -211,19 +212,10 @@ def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app
     dispatcher = start(app)
     try:
         get_parts(app).service.login("edred", "Softphone", "browser")
-        deadline = time.monotonic() + 5
-        while not rec.sent and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: rec.sent, 5, "a delivery by the background dispatcher")
         assert rec.sent == [("edred", "presence", "ready")]
     finally:
         dispatcher.stop()
-
-
-def _wait_until(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 def test_a_committed_change_wakes_the_running_dispatcher_without_waiting_for_a_poll(make_app):
@@ -235,9 +227,9 @@ def test_a_committed_change_wakes_the_running_dispatcher_without_waiting_for_a_p
     dispatcher.start()
     try:
         service.login("edred", "Softphone", "browser")
-        _wait_until(lambda: rec.sent == [("edred", "presence", "ready")])
+        wait_until(lambda: rec.sent == [("edred", "presence", "ready")], 5, "the login delivered")
         service.set_state("edred", "break")  # the next change too: the loop keeps listening
-        _wait_until(lambda: rec.sent[-1:] == [("edred", "presence", "break")])
+        wait_until(lambda: rec.sent[-1:] == [("edred", "presence", "break")], 5, "the break delivered")
     finally:
         dispatcher.stop()
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
-from test_web_routes import PASSWORD, sign_in
 
 from connector.auth import accounts
 from connector.errors import Conflict
 from connector.parts import get_parts
 from connector.store import Store
 from connector.store.models import Agent
+from tests.helpers.signin import PASSWORD, sign_in
 
 
 def test_adding_a_second_active_agent_with_the_same_extension_is_refused(parts, clock):

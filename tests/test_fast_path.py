@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import Api
-from web_server import uvicorn_server
 
 from connector.auth import accounts
 from connector.serve.asgi import ConnectorAsgi
+from tests.helpers.api import Api
+from tests.helpers.web_server import uvicorn_server
 
 IGNORED = ("date", "server", "content-length")  # uvicorn's own, and the length of a different agent's name
 

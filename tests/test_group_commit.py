@@ -4,13 +4,13 @@ change that fails takes nothing of the others with it."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from connector.store import Store
+from tests.helpers.polling import wait_until
 
 
 @pytest.fixture()
@@ -29,10 +29,8 @@ def _bodies(store: Store) -> list[str]:
 
 
 def _wait_until_queued(store: Store, count: int) -> None:
-    """Until ``count`` pieces wait behind the batch being written (at most 5 s)."""
-    deadline = time.monotonic() + 5
-    while len(store._queue) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
+    """Until ``count`` pieces wait behind the batch being written (fails after 5 s)."""
+    wait_until(lambda: len(store._queue) >= count, 5, f"{count} writers queued")
 
 
 def test_writers_queued_together_share_one_commit_and_a_failing_one_is_rolled_back_alone(store):

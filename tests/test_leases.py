@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-import responses
 from sqlalchemy import select
 
 from connector.auth import accounts
@@ -15,14 +13,8 @@ from connector.jobs.leases import Leases
 from connector.parts import get_parts
 from connector.salesforce.flush import FLUSH_LEASE
 from connector.store.models import DailyTotal, JobLease, OutboxRow, StateInterval
-from tests.adapter_doubles import Recorder
-from tests.sf_fake import SF_ENV, FakeOrg, add_totals
-
-
-@pytest.fixture
-def org():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeOrg(rsps)
+from tests.helpers.adapter_doubles import Recorder
+from tests.helpers.fakes.salesforce import SF_ENV, add_totals
 
 
 def _together(fns) -> None:

@@ -8,7 +8,7 @@ from connector.auth import accounts
 from connector.auth.cors import origin_allowed, parse_origin_patterns
 from connector.errors import InvalidInput
 from connector.parts import get_parts
-from tests.conftest import Api
+from tests.helpers.api import Api
 
 CONSOLE = "https://acme.lightning.force.com"
 TOKENS = "/api/v1/omni-channel/stream-tokens"
@@ -188,9 +188,9 @@ def test_bad_stream_token_lifetimes_are_refused_at_start(make_app, value):
 
 def test_the_admin_mapping_offers_the_orgs_omni_statuses_read_once_by_soql(make_app):
     import responses
-    from sf_fake import DATA_URL, SF_ENV, FakeOrg
 
-    from tests.test_web_admin_integrations import PASSWORD, sign_in
+    from tests.helpers.fakes.salesforce import DATA_URL, SF_ENV, FakeOrg
+    from tests.helpers.signin import PASSWORD, sign_in
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         FakeOrg(rsps)
@@ -228,7 +228,7 @@ def test_the_admin_mapping_offers_the_orgs_omni_statuses_read_once_by_soql(make_
 
 
 def test_without_salesforce_the_admin_mapping_stays_free_text_and_only_admins_may_ask(make_app):
-    from tests.test_web_admin_integrations import PASSWORD, sign_in
+    from tests.helpers.signin import PASSWORD, sign_in
 
     app = make_app()
     accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())

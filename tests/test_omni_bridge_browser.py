@@ -9,27 +9,25 @@ token — what the Apex controller does through the Named Credential in the org.
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server
 
 from adapters.omni_channel import OmniChannelAdapter
 from connector.auth import accounts
 from connector.clock import utc_now
 from connector.presence.config import build_config, load_preset
 from connector.store.models import ConsoleCommand, OutboxRow, StateInterval
+from tests.helpers.browser import ConsoleErrors, chromium_browser
+from tests.helpers.polling import wait_until
+from tests.helpers.web_server import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
-)
+pytestmark = pytest.mark.browser
 
 BRIDGE_JS = (
     Path(__file__).resolve().parent.parent
@@ -136,16 +134,6 @@ def omni_config():
     return build_config(data, "test")
 
 
-def wait_for(condition, what: str, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def rows(parts):
     with parts.store.read() as s:
         return [
@@ -183,7 +171,9 @@ def _round_trip(server, harness):
         # no console open: the login's command is not acknowledged, the row stays undelivered with the reason
         assert server.call("POST", "/api/v1/agents/omar/login", api, {"logon_source": "CRM"})[0] == 200
         reason = "no acknowledgement from omar's console within 1 s"
-        wait_for(lambda: any(r[3] and reason in r[3] for r in rows(parts)), "the unacknowledged login row")
+        wait_until(
+            lambda: any(r[3] and reason in r[3] for r in rows(parts)), 15, "the unacknowledged login row", interval=0.05
+        )
         assert [r[2] for r in rows(parts)] == [None]
         assert reason in (parts.dispatcher.health()["omni-channel"]["last_error"] or "")
 
@@ -195,7 +185,7 @@ def _round_trip(server, harness):
             assert page.evaluate("typeof window.sforce") == "undefined"  # no Open CTI on this page
             # the retried login reaches the fake toolkit and is delivered once acknowledged
             page.wait_for_function("window.applied.indexOf('set:0N5000000000001') >= 0")
-            wait_for(lambda: rows(parts)[0][2] is not None, "the login row delivered")
+            wait_until(lambda: rows(parts)[0][2] is not None, 15, "the login row delivered", interval=0.05)
 
             # a supervisor's change: applied in the console, delivered only after the acknowledgement
             page.evaluate("window.holding = true")
@@ -210,16 +200,23 @@ def _round_trip(server, harness):
                 assert command is not None and command.acked_at is None
             assert delivered_at is None  # the toolkit has not answered: no acknowledgement yet
             page.evaluate("window.release()")
-            wait_for(lambda: [r for r in rows(parts) if r[0] == row_id][0][2] is not None, "the break row delivered")
+            wait_until(
+                lambda: [r for r in rows(parts) if r[0] == row_id][0][2] is not None,
+                15,
+                "the break row delivered",
+                interval=0.05,
+            )
             assert page.evaluate("window.applied") == ["set:0N5000000000001", "set:0N5000000000003"]
             presence = server.call("GET", "/api/v1/agents/omar/presence", api)[1]
             assert presence["state"]["id"] == "break"  # Omni's confirmation of our change changed nothing
 
             # the agent picks Busy in Omni: the connector follows, with source omni-channel, not sent back
             page.evaluate(f"window.agentPicks('{STATUSES['Busy'][:15]}')")
-            wait_for(
+            wait_until(
                 lambda: server.call("GET", "/api/v1/agents/omar/presence", api)[1]["state"]["id"] == "dnd",
+                15,
                 "the change made in Omni",
+                interval=0.05,
             )
             with parts.store.read() as s:
                 latest = s.query(StateInterval).filter_by(agent_id="omar").order_by(StateInterval.id.desc()).first()

@@ -175,7 +175,7 @@ def test_a_status_missing_in_salesforce_is_parked_naming_it(omni):
 def test_omni_changes_made_in_the_console_reach_the_engine_and_confirmations_do_not(omni):
     app, parts, adapter, console = omni
     responses.get(QUERY, json=STATUSES)
-    from tests.conftest import Api
+    from tests.helpers.api import Api
 
     api = Api(app, app.test_client())
     agent = api.token("agent", agent_id="edred")
@@ -232,7 +232,7 @@ def test_reconciliation_reports_agents_whose_omni_status_drifted(omni):
 
 @responses.activate
 def test_without_omni_settings_statuses_are_read_through_the_shared_salesforce_connection(make_app):
-    from tests.sf_fake import DATA_URL, SF_ENV, FakeOrg
+    from tests.helpers.fakes.salesforce import DATA_URL, SF_ENV, FakeOrg
 
     FakeOrg(responses.mock)
     responses.get(DATA_URL + "/query/", json=STATUSES)
@@ -324,7 +324,7 @@ def test_a_failure_the_console_reports_is_retried_or_parked_with_its_reason(make
 
 def test_acknowledgements_are_checked_and_scoped_to_the_agents_own_commands(omni):
     app, parts, adapter, console = omni
-    from tests.conftest import Api
+    from tests.helpers.api import Api
 
     api = Api(app, app.test_client())
     api.agent("ann")
@@ -348,7 +348,7 @@ def test_acknowledgements_are_checked_and_scoped_to_the_agents_own_commands(omni
 
 def test_work_accepted_in_omni_is_published_and_leaves_presence_alone(omni):
     app, parts, adapter, console = omni
-    from tests.conftest import Api
+    from tests.helpers.api import Api
 
     api = Api(app, app.test_client())
     parts.service.login("edred", "Softphone", "browser")

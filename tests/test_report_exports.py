@@ -9,11 +9,11 @@ import threading
 
 import pytest
 import requests
-from web_server import uvicorn_server
 
 from connector.reports import exports
 from connector.serve import memory
 from connector.serve.asgi import ConnectorAsgi
+from tests.helpers.web_server import uvicorn_server
 
 FIELDS = ["name", "device", "seconds"]
 

@@ -6,17 +6,8 @@ import csv
 import io
 from datetime import UTC, timedelta
 
-import pytest
 
-
-@pytest.fixture
-def people(api):
-    api.agent("edred", team="Sales")
-    api.agent("maria", team="Support")
-    return api.token("supervisor")
-
-
-def test_state_mix_counts_an_interval_that_began_the_day_before(api, people, clock):
+def test_state_mix_counts_an_interval_that_began_the_day_before(api, supervisor_token, clock):
     token = api.token("integration")
     clock.advance(hours=14)  # 2026-03-06 23:00
     api.call("POST", "/api/v1/agents/edred/login", token, json={})
@@ -26,17 +17,17 @@ def test_state_mix_counts_an_interval_that_began_the_day_before(api, people, clo
     clock.advance(minutes=15)
     today = {
         h["label"]: h["seconds"]
-        for h in api.call("GET", "/api/v1/state-mix?date=2026-03-07", people).get_json()["hours"]
+        for h in api.call("GET", "/api/v1/state-mix?date=2026-03-07", supervisor_token).get_json()["hours"]
     }
     assert today["00:00"] == {"lunch": 1800, "break": 900}
     yesterday = {
         h["label"]: h["seconds"]
-        for h in api.call("GET", "/api/v1/state-mix?date=2026-03-06", people).get_json()["hours"]
+        for h in api.call("GET", "/api/v1/state-mix?date=2026-03-06", supervisor_token).get_json()["hours"]
     }
     assert yesterday["23:00"] == {"lunch": 3600} and yesterday["22:00"] == {}
 
 
-def test_logon_events_come_in_pages_and_the_csv_holds_them_all(api, people, clock):
+def test_logon_events_come_in_pages_and_the_csv_holds_them_all(api, supervisor_token, clock):
     token = api.token("integration")
     for _ in range(4):
         for agent in ("edred", "maria"):
@@ -47,28 +38,28 @@ def test_logon_events_come_in_pages_and_the_csv_holds_them_all(api, people, cloc
     seen, after = [], None
     while True:
         url = "/api/v1/logon-events?limit=3" + (f"&after={after}" if after else "")
-        body = api.call("GET", url, people).get_json()
+        body = api.call("GET", url, supervisor_token).get_json()
         assert len(body["events"]) <= 3
         seen += body["events"]
         after = body["next"]
         if after is None:
             break
     assert len(seen) == 16 and [e["at"] for e in seen] == sorted(e["at"] for e in seen)
-    newest = api.call("GET", "/api/v1/logon-events?limit=2&order=desc", people).get_json()
+    newest = api.call("GET", "/api/v1/logon-events?limit=2&order=desc", supervisor_token).get_json()
     assert [e["at"] for e in newest["events"]] == [seen[-1]["at"], seen[-2]["at"]] and newest["next"]
-    exported = api.client.get("/api/v1/logon-events?format=csv", headers=people).get_data(as_text=True)
+    exported = api.client.get("/api/v1/logon-events?format=csv", headers=supervisor_token).get_data(as_text=True)
     assert len(list(csv.DictReader(io.StringIO(exported)))) == 16
     for bad, field in (("limit=0", "limit"), ("limit=many", "limit"), ("after=%21%21", "after"), ("order=up", "order")):
-        res = api.call("GET", f"/api/v1/logon-events?{bad}", people)
+        res = api.call("GET", f"/api/v1/logon-events?{bad}", supervisor_token)
         assert res.status_code == 422 and res.get_json()["error"]["field"] == field
 
 
-def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, people, clock):
+def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, supervisor_token, clock):
     token = api.token("integration")
     api.call("POST", "/api/v1/agents/edred/login", token, json={})
     api.call("PUT", "/api/v1/agents/edred/presence", token, json={"state": "dnd"})
     clock.advance(30)
-    grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", people).get_json()["agents"]}
+    grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", supervisor_token).get_json()["agents"]}
     assert grid["edred"] == {
         "id": "edred",
         "name": "Edred",
@@ -79,7 +70,7 @@ def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, people,
         "connection_lost": False,
     }
     assert grid["maria"]["logged_in"] is False and grid["maria"]["state"] is None
-    full = {a["id"]: a for a in api.call("GET", "/api/v1/agents", people).get_json()["agents"]}
+    full = {a["id"]: a for a in api.call("GET", "/api/v1/agents", supervisor_token).get_json()["agents"]}
     assert full["edred"]["state"]["id"] == "dnd"
     # a call with wrap-up: when the wrap-up has ended unseen, the grid shows the settled state
     api.call(
@@ -92,9 +83,9 @@ def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, people,
         json={"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 30},
     )
     clock.advance(timedelta(hours=1).total_seconds())
-    grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", people).get_json()["agents"]}
-    assert grid["edred"]["state"] == full_state_now(api, people)
-    assert api.call("GET", "/api/v1/agents?view=tiny", people).get_json()["error"]["field"] == "view"
+    grid = {a["id"]: a for a in api.call("GET", "/api/v1/agents?view=grid", supervisor_token).get_json()["agents"]}
+    assert grid["edred"]["state"] == full_state_now(api, supervisor_token)
+    assert api.call("GET", "/api/v1/agents?view=tiny", supervisor_token).get_json()["error"]["field"] == "view"
 
 
 def full_state_now(api, token) -> str:

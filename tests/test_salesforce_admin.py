@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from responses import matchers
-from sf_fake import DATA_URL, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
 from connector.cli import main
 from connector.parts import get_parts
 from connector.salesforce.status import sync_status
 from connector.store.models import Agent
+from tests.helpers.fakes.salesforce import DATA_URL, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_incomplete_credentials_are_named_in_the_status_and_nothing_calls_out(ma
 
 def test_sync_status_is_for_admins_and_documented(make_app):
     app = make_app(**SF_ENV)
-    from conftest import Api
+    from tests.helpers.api import Api
 
     api = Api(app, app.test_client())
     api.agent("edred")

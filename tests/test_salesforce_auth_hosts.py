@@ -16,11 +16,11 @@ import pytest
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sf_fake import add_totals
 
 from connector.parts import get_parts
 from connector.salesforce.settings import jwt_audience
 from connector.salesforce.status import status_text, sync_status
+from tests.helpers.fakes.salesforce import add_totals
 
 INSTANCE_URL = "https://acme.my.salesforce.com"
 GENERIC = ("login.salesforce.com", "test.salesforce.com")
@@ -67,7 +67,7 @@ def test_client_credentials_on_a_generic_login_host_is_refused_before_any_call(m
 
 def test_the_admin_page_names_sf_login_url_for_client_credentials_on_login_salesforce_com(make_app):
     from connector.auth import accounts
-    from tests.test_web_admin_integrations import PASSWORD, sign_in
+    from tests.helpers.signin import PASSWORD, sign_in
 
     app = make_app(SF_LOGIN_URL="https://login.salesforce.com", SF_CLIENT_ID="id", SF_CLIENT_SECRET="secret-1")
     accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())

@@ -6,24 +6,17 @@ import json
 from datetime import date
 
 import pytest
-import responses
-from sf_fake import SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.salesforce.counters import SalesforceCounterSync
 from connector.salesforce.status import status_text, sync_status
 from connector.store.models import DailyCounter
+from tests.helpers.fakes.salesforce import SF_ENV, TOKEN_URL, UPSERT_URL, add_totals
 
 DAY = date(2026, 3, 6)
 MAPPING = "calls_inbound_answered=Calls_Inbound_Answered__c, calls_ring_only=Calls_Ring_Only__c,logins=Logins__c"
 COUNTER_ENV = {**SF_ENV, "SF_COUNTER_FIELDS": MAPPING}
-
-
-@pytest.fixture
-def org():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeOrg(rsps)
 
 
 def set_counters(parts, agent_id: str, day: date = DAY, **counts: int) -> None:

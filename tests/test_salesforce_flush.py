@@ -7,23 +7,17 @@ import json
 import pytest
 import requests
 import responses
-from sf_fake import CLIENT_SECRET, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.salesforce.status import sync_status
 from connector.store.models import DailyTotal
+from tests.helpers.fakes.salesforce import CLIENT_SECRET, SF_ENV, TOKEN_URL, UPSERT_URL, add_totals
 
 
 @pytest.fixture
 def sf_app(make_app):
     return make_app(**SF_ENV)
-
-
-@pytest.fixture
-def org():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeOrg(rsps)
 
 
 def totals(parts) -> dict[str, DailyTotal]:

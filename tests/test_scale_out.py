@@ -16,19 +16,12 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.cluster import CLI, Cluster, Receiver, wrap_up_config
+from tests.helpers.cluster import CLI, Cluster, Receiver, wrap_up_config
+from tests.helpers.polling import wait_until
+
+pytestmark = pytest.mark.cluster
 
 STATES = ["break", "lunch", "meeting", "ready"]  # consecutive states always differ, also with one missing
-
-
-def _wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not reached within {seconds} s")
 
 
 @pytest.fixture
@@ -84,7 +77,7 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
         workers = [threading.Thread(target=agent_run, args=(a,)) for a in agents]
         for w in workers:
             w.start()
-        time.sleep(0.4)
+        wait_until(lambda: all(len(accepted.get(a, ())) >= 4 for a in agents), 30, "every agent a few changes in")
         cluster.kill(0)  # mid-run: its leases lapse and another instance delivers what it held
         killed.set()
         for w in workers:
@@ -122,7 +115,9 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
             done = stored["agent0"][-3:] == ["on-a-call", "wrap-up", "ready"] and pending == 0 and latest == last
             return stored if done else None
 
-        stored = _wait_for(all_delivered, 30, "the wrap-up ended and every agent's latest state delivered")
+        stored = wait_until(
+            all_delivered, 30, "the wrap-up ended and every agent's latest state delivered", interval=0.1
+        )
         engine.dispose()
 
         for agent in agents:  # every accepted change is stored, in order; nothing else but the unknown ones

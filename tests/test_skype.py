@@ -11,12 +11,8 @@ from adapters.base import AdapterConfigError
 from adapters.skype import SkypeAdapter
 from connector.auth import accounts
 from connector.parts import get_parts
-
-DISCOVER = "https://lyncdiscover.example.com/"
-USER = "https://lync.example.com/Autodiscover/AutodiscoverService.svc/root/oauth/user?originalDomain=example.com"
-TICKET = "https://lync.example.com/WebTicket/oauthtoken"
-APPS = "https://lyncpool.example.com/ucwa/oauth/v1/applications"
-APP = APPS + "/101"
+from tests.helpers.fakes.ucwa import APP, APPS, DISCOVER, TICKET, USER, serve_sign_in
+from tests.helpers.polling import wait_until
 
 
 def skype(tmp_path) -> SkypeAdapter:
@@ -26,33 +22,12 @@ def skype(tmp_path) -> SkypeAdapter:
 
 
 def ucwa(presence_status: int = 204):
-    responses.get(DISCOVER, json={"_links": {"self": {"href": DISCOVER}, "user": {"href": USER}}})
-    responses.get(
-        USER,
-        status=401,
-        headers={
-            "WWW-Authenticate": f'Bearer trusted_issuers="", client_id="00000004", '
-            f'MsRtcOAuth href="{TICKET}",grant_type="password"'
-        },
+    """The sign-in chain, challenged as a Skype for Business server does (a Bearer challenge beside the
+    MsRtcOAuth one), and the presence POST answering ``presence_status``."""
+    serve_sign_in(
+        challenge=f'Bearer trusted_issuers="", client_id="00000004", MsRtcOAuth href="{TICKET}",grant_type="password"',
+        presence_status=presence_status,
     )
-    responses.post(TICKET, json={"access_token": "cwt=AAEB", "expires_in": 28800, "token_type": "Bearer"})
-    responses.get(USER, json={"_links": {"applications": {"href": APPS}}})
-    responses.post(
-        APPS,
-        status=201,
-        json={
-            "_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-            "_embedded": {
-                "me": {"_links": {"makeMeAvailable": {"href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}
-            },
-        },
-    )
-    responses.post(APP + "/me/makeMeAvailable", status=204)
-    responses.get(
-        APP,
-        json={"_embedded": {"me": {"_links": {"presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}},
-    )
-    responses.post(APP + "/me/presence", status=presence_status)
 
 
 @responses.activate
@@ -244,7 +219,7 @@ def test_a_signed_in_agent_stays_online_through_activity_reports(make_app, tmp_p
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
     parts, dispatcher = get_parts(app), get_parts(app).dispatcher
     accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
-    ucwa_links(me_extra={"reportMyActivity": {"href": "/ucwa/oauth/v1/applications/101/me/reportMyActivity"}})
+    serve_sign_in(me_extra={"reportMyActivity": {"href": "/ucwa/oauth/v1/applications/101/me/reportMyActivity"}})
     fake = FakeUcwaActivity(clock)
     parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
@@ -267,7 +242,7 @@ def test_the_event_channel_is_held_and_followed_while_the_agent_is_signed_in(tmp
     events_url = APP + "/events"
     held = threading.Event()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        ucwa_links(rsps, app_links={"events": {"href": "/ucwa/oauth/v1/applications/101/events?ack=1"}})
+        serve_sign_in(rsps, app_links={"events": {"href": "/ucwa/oauth/v1/applications/101/events?ack=1"}})
         rsps.add_callback(
             responses.GET,
             events_url,
@@ -282,9 +257,7 @@ def test_the_event_channel_is_held_and_followed_while_the_agent_is_signed_in(tmp
             Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}),
         )
         assert held.wait(3)
-        deadline = __import__("time").monotonic() + 3
-        while not any("ack=2" in c.request.url for c in rsps.calls) and __import__("time").monotonic() < deadline:
-            __import__("time").sleep(0.05)
+        wait_until(lambda: any("ack=2" in c.request.url for c in rsps.calls), 3, "the event channel's next link")
         adapter.stop()
         urls = [c.request.url for c in rsps.calls if c.request.url.startswith(events_url)]
     assert "ack=1" in urls[0] and "timeout=180" in urls[0] and any("ack=2" in u for u in urls)
@@ -294,33 +267,3 @@ def _creds(tmp_path):
     creds = tmp_path / "skype.txt"
     creds.write_text("edred@example.com:Pa55word\n")
     return creds
-
-
-def ucwa_links(rsps=None, me_extra: dict | None = None, app_links: dict | None = None):
-    r = rsps or responses
-    r.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
-    r.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}"'})
-    r.post(TICKET, json={"access_token": "cwt=AAEB"})
-    r.get(USER, json={"_links": {"applications": {"href": APPS}}})
-    r.post(
-        APPS,
-        status=201,
-        json={
-            "_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-            "_embedded": {
-                "me": {"_links": {"makeMeAvailable": {"href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}
-            },
-        },
-    )
-    r.post(APP + "/me/makeMeAvailable", status=204)
-    r.get(
-        APP,
-        json={
-            "_links": app_links or {},
-            "_embedded": {
-                "me": {
-                    "_links": {"presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}, **(me_extra or {})}
-                }
-            },
-        },
-    )

@@ -10,12 +10,13 @@ import time
 import pytest
 import requests
 from sqlalchemy import select
-from web_server import asgi_server
 
 from connector.auth import accounts
 from connector.clock import utc_now
 from connector.parts import get_parts
 from connector.store.models import EventRow
+from tests.helpers.polling import wait_until
+from tests.helpers.web_server import asgi_server
 
 
 class Events:
@@ -168,16 +169,17 @@ def test_the_per_principal_cap_answers_503_with_a_clear_json_error(make_app):
         assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
         # closing a page gives its slot back
         first.close()
-        deadline = time.monotonic() + 5
-        while True:
+
+        def reopened():
             again = requests.get(
                 f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"}, stream=True, timeout=10
             )
-            if again.status_code == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        assert again.status_code == 200
-        again.close()
+            if again.status_code == 200:
+                return again
+            again.close()
+            return None
+
+        wait_until(reopened, 5, "the closed stream's slot given back", interval=0.05).close()
         second.close()
 
 

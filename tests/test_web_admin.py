@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from test_web_routes import PASSWORD, pin_sign_in, sign_in
 
 from connector.auth import accounts
 from connector.presence.config import load_preset
+from tests.helpers.signin import PASSWORD, pin_sign_in, sign_in
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ import logging
 import pytest
 import responses
 from sqlalchemy import select
-from test_web_routes import PASSWORD, pin_sign_in, sign_in
 
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.store.models import AdapterSettingsChange, AdapterSettingsRow, OutboxRow
+from tests.helpers.api import admin_site
+from tests.helpers.signin import pin_sign_in, sign_in, signed_in_caller
 
 HOOK = "https://hooks.acme.example/presence"
 TOKEN = "webhook-bearer-token-5150-secret"
@@ -28,35 +29,14 @@ def no_webhook_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def _site(make_app, **env):
-    app = make_app(**env)
-    parts = get_parts(app)
-    now = parts.clock()
-    if not accounts.list_users(parts.store):  # not on a restart: the accounts are in the store already
-        accounts.add_user(parts.store, "ada", PASSWORD, "admin", now)
-        accounts.add_user(parts.store, "sue", PASSWORD, "supervisor", now)
-        accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
-    return app
-
-
-def _admin(app):
-    client = app.test_client()
-    token = sign_in(client, "ada")
-
-    def call(method: str, path: str, json=None, csrf: bool = True):
-        return client.open(path, method=method, json=json, headers={"X-CSRF-Token": token} if csrf else {})
-
-    return call
-
-
 @pytest.fixture
 def site(make_app):
-    return _site(make_app)
+    return admin_site(make_app)
 
 
 @pytest.fixture
 def admin(site):
-    return _admin(site)
+    return signed_in_caller(site)
 
 
 def _webhook(admin) -> dict:
@@ -226,20 +206,20 @@ def test_disabled_no_new_rows_and_the_queued_ones_wait_in_health_until_enabled_a
 
 
 def test_saved_settings_survive_a_restart(make_app):
-    first = _site(make_app)
-    _enable(_admin(first))
-    again = _site(make_app)  # a restart on the same store
+    first = admin_site(make_app)
+    _enable(signed_in_caller(first))
+    again = admin_site(make_app)  # a restart on the same store
     adapter = get_parts(again).dispatcher.adapters["webhook"]
     assert adapter.config == {"url": HOOK, "token": TOKEN, "timeout": 5.0}
-    shown = _webhook(_admin(again))
+    shown = _webhook(signed_in_caller(again))
     assert shown["enabled"] is True and shown["enabled_by"] == "page"
     assert [c["by"] for c in shown["changes"]] == ["ada"]
 
 
 def test_page_values_override_the_environment_which_stays_the_default(make_app, monkeypatch):
     monkeypatch.setenv("WEBHOOK_URL", "https://env.acme.example/hook")
-    app = _site(make_app, CONNECTOR_ADAPTERS="webhook")
-    admin = _admin(app)
+    app = admin_site(make_app, CONNECTOR_ADAPTERS="webhook")
+    admin = signed_in_caller(app)
     adapters = get_parts(app).dispatcher.adapters
     assert adapters["webhook"].config["url"] == "https://env.acme.example/hook"
     url = _setting(_webhook(admin), "WEBHOOK_URL")
@@ -250,4 +230,4 @@ def test_page_values_override_the_environment_which_stays_the_default(make_app, 
     assert get_parts(app).dispatcher.adapters["webhook"].config["url"] == "https://env.acme.example/hook"
     admin("POST", SAVE, {"enabled": False})  # the page may disable what CONNECTOR_ADAPTERS enables
     assert "webhook" not in get_parts(app).dispatcher.adapters
-    assert "webhook" not in get_parts(_site(make_app, CONNECTOR_ADAPTERS="webhook")).dispatcher.adapters
+    assert "webhook" not in get_parts(admin_site(make_app, CONNECTOR_ADAPTERS="webhook")).dispatcher.adapters

@@ -6,12 +6,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import responses
-from sf_fake import SF_ENV, FakeOrg, add_totals
-from sf_fake import TOKEN_URL as SF_TOKEN_URL
-from test_web_routes import PASSWORD, pin_sign_in, sign_in
 
 from connector.auth import accounts
 from connector.parts import get_parts
+from tests.helpers.fakes.salesforce import SF_ENV, FakeOrg, add_totals
+from tests.helpers.fakes.salesforce import TOKEN_URL as SF_TOKEN_URL
+from tests.helpers.signin import PASSWORD, pin_sign_in, sign_in
 
 TEAMS_SECRET = "teams-client-secret-xyz-987"
 TEAMS_TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"

@@ -6,16 +6,16 @@ import os
 
 import pytest
 import responses
-from sf_fake import SF_ENV, FakeOrg, add_totals
-from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server, screenshot, sign_in
 
 from connector.parts import get_parts
+from tests.helpers.browser import ConsoleErrors, screenshot
+from tests.helpers.fakes.salesforce import SF_ENV, FakeOrg, add_totals
+from tests.helpers.signin import browser_sign_in
+from tests.helpers.web_server import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
-)
+pytestmark = pytest.mark.browser
 
 TEAMS_SECRET = "teams-client-secret-in-browser-test"
 TEAMS_ENV = {
@@ -52,19 +52,13 @@ def server(tmp_path_factory, remotes):
                 os.environ[name] = value
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_browser() as chromium:
-        yield chromium
-
-
 def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, server, remotes):
     keys = add_totals(server.parts, agents=2, states=("ready", "dnd"))
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     watcher = ConsoleErrors(context)
     try:
         page = context.new_page()
-        sign_in(page, server.url, "ada")
+        browser_sign_in(page, server.url, "ada")
         page.wait_for_url("**/admin")
 
         page.click("#tab-salesforce")

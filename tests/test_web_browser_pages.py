@@ -1,23 +1,22 @@
 """The pages in headless Chromium: what an agent, a supervisor, a wallboard watcher and an admin
 notice (contrast, live regions, forced-logout reasons, thresholds, team wallboards, agent edits).
-Every photographed page state is also checked with axe-core (web_server.screenshot)."""
+Every photographed page state is also checked with axe-core (tests/helpers/browser.py, screenshot)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from test_web_browser import browser, contexts, softphone  # noqa: F401  (the shared browser fixtures)
-from web_server import CHROMIUM, assert_accessible, live_server, screenshot, sign_in
 
 from connector.presence.config import build_config, load_preset
 from connector.presence.contrast import AA_TEXT, contrast
+from tests.helpers.browser import assert_accessible, screenshot, softphone
+from tests.helpers.signin import browser_sign_in
+from tests.helpers.web_server import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(
-    not __import__("os").path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
-)
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +161,7 @@ def test_an_agent_on_a_call_gets_a_usable_state_dropdown_that_never_sends_a_blan
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     _start_call(server, "olive", "olive-1")
     page = contexts()[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     row = page.locator('#agents tr[data-agent="olive"]')
     expect(row.locator(".state-cell")).to_have_text("On a Call")
@@ -181,7 +180,7 @@ def test_chart_axis_labels_fit_and_the_supervisor_column_fits_at_768_px(contexts
     phone = softphone(contexts, server, "tara")
     phone.click("#login")
     page = contexts(width=768, height=1024)[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     logout = page.locator('#agents tr[data-agent="tara"] [data-control="logout"]')
     expect(logout).to_be_visible()
@@ -218,7 +217,7 @@ def test_time_in_state_over_the_admins_threshold_turns_the_row_amber_then_red(co
     phone = softphone(contexts, server, "abel")
     phone.click("#login")
     page = contexts()[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     page.select_option("#filter-team", "Alerts")
     row = page.locator('#agents tr[data-agent="abel"]')
@@ -271,7 +270,7 @@ def test_wallboard_per_team_counts_wrap_up_apart_names_agents_and_reads_from_acr
     expect(phones["wanda"].locator("#wrapup")).to_be_visible()
 
     page = contexts(width=1920, height=1080)[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.goto(server.url + "/dashboard/wallboard?team=Wall")  # a TV per team, by its address
     page.wait_for_selector("#connection.ok")
     expect(page.locator("#wall-title")).to_have_text("Wallboard · Wall")
@@ -300,7 +299,7 @@ def test_admin_edits_an_agent_with_errors_next_to_the_field_and_sees_empty_state
         context, watcher = contexts()
         watcher.expect_refusals(422)
         page = context.new_page()
-        sign_in(page, fresh.url, "ada")
+        browser_sign_in(page, fresh.url, "ada")
         page.wait_for_selector("#states tbody tr")
         expect(page.locator("#preset")).to_have_value("default")  # the active preset, not the first in the list
         # the PBX mode's choice is shown whole
@@ -340,7 +339,7 @@ def test_admin_sets_alert_thresholds_and_a_colour_no_text_reads_on_is_refused_in
     context, watcher = contexts()
     watcher.expect_refusals(422)
     page = context.new_page()
-    sign_in(page, server.url, "ada")
+    browser_sign_in(page, server.url, "ada")
     page.wait_for_selector("#states tbody tr")
     brk = page.locator("#states tbody tr", has=page.locator('input[data-key="label"][value="Break"]'))
     brk.locator("input.alert-after").nth(0).fill("900")

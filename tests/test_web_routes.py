@@ -4,41 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from connector.auth import accounts
 from connector.parts import get_parts
-
-PASSWORD = "correct-horse-1"
-
-
-def _csrf(client, path: str = "/auth/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-
-
-def sign_in(client, username: str) -> str:
-    token = _csrf(client)
-    res = client.post("/auth/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-    assert res.status_code == 302, res.get_data(as_text=True)
-    return _csrf(client, "/")
-
-
-def pin_sign_in(client, agent_id: str, pin: str = "1234") -> str:
-    token = _csrf(client, "/auth/agent")
-    res = client.post("/auth/agent", data={"agent_id": agent_id, "pin": pin, "csrf_token": token})
-    assert res.status_code == 302
-    return _csrf(client, "/")
-
-
-@pytest.fixture
-def people(parts, api):
-    now = parts.clock()
-    api.agent("edred", pin="1234", team="Sales")
-    api.agent("maria", pin="5678", team="Support")
-    accounts.add_user(parts.store, "sue", PASSWORD, "supervisor", now)
-    accounts.add_user(parts.store, "ada", PASSWORD, "admin", now)
-    return parts
+from tests.helpers.signin import PASSWORD, csrf, pin_sign_in, sign_in
 
 
 def test_cookie_api_call_without_csrf_token_is_refused_and_changes_nothing(client, people):
@@ -69,7 +37,7 @@ def test_bearer_token_api_calls_need_no_csrf_token(client, api, people):
 
 
 def test_a_bearer_call_from_a_signed_in_browser_neither_uses_nor_touches_its_page_session(client, api, people):
-    token = _csrf(client)
+    token = csrf(client)
     client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token})
     assert client.get("/dashboard").status_code == 200
     bad = client.put(
@@ -115,16 +83,16 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, people):
 
 
 def test_wrong_password_and_pin_are_refused_without_echoing_them(client, people):
-    token = _csrf(client)
+    token = csrf(client)
     res = client.post("/auth/login", data={"username": "sue", "password": "wrong-pass-99", "csrf_token": token})
     assert res.status_code == 401 and "wrong-pass-99" not in res.get_data(as_text=True)
-    token = _csrf(client, "/auth/agent")
+    token = csrf(client, "/auth/agent")
     res = client.post("/auth/agent", data={"agent_id": "edred", "pin": "9999", "csrf_token": token})
     assert res.status_code == 401 and "9999" not in res.get_data(as_text=True)
 
 
 def test_sign_in_redirects_only_to_local_paths(client, people):
-    token = _csrf(client)
+    token = csrf(client)
     res = client.post(
         "/auth/login",
         data={"username": "sue", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/steal"},
@@ -162,7 +130,7 @@ def _session_cookie(res) -> str:
 
 
 def test_session_cookie_is_httponly_and_lax_over_http(client, people):
-    token = _csrf(client)
+    token = csrf(client)
     res = client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token})
     cookie = _session_cookie(res)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie

@@ -7,9 +7,9 @@ import threading
 
 import requests
 from flask import Flask, Response, jsonify, request, stream_with_context
-from web_server import uvicorn_server
 
 from connector.serve.wsgi_bridge import WsgiBridge
+from tests.helpers.web_server import uvicorn_server
 
 
 def served(app: Flask):

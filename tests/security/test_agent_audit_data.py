@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Api
 from sqlalchemy import select
 
 from connector.parts import get_parts
 from connector.presence.engine import LogonSource
 from connector.store.models import LogonEventRow, StateInterval
+from tests.helpers.api import Api
 
 SYSTEM_ONLY = ["Supervisor", "Scheduled Log Off", "Inactivity Timeout", "Softphone Connection Lost", "Duplicate Login"]
 

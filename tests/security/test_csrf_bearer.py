@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from security_helpers import people, sign_in  # noqa: F401 (fixture)
-
 from connector.auth import accounts
+from tests.helpers.signin import sign_in
 
 
 def test_a_garbage_bearer_header_does_not_lift_the_csrf_check_on_admin_endpoints(client, people):

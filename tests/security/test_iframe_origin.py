@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from security_helpers import people, pin_sign_in  # noqa: F401 (fixture)
+
+from tests.helpers.signin import pin_sign_in
 
 
 @pytest.fixture
 def console_app(make_app, clock):
-    from conftest import Api
+    from tests.helpers.api import Api
 
     app = make_app(CONNECTOR_FRAME_ANCESTORS="https://*.lightning.force.com https://crm.example.com:8443")
     Api(app, app.test_client()).agent("edred", pin="1234")

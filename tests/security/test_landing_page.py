@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from security_helpers import people, sign_in  # noqa: F401 (fixture)
+from tests.helpers.signin import sign_in
 
 
 def test_the_anonymous_landing_page_shows_only_sign_in_links(client, people):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from security_helpers import PASSWORD, sign_in
 
 from connector.auth import accounts
+from tests.helpers.signin import PASSWORD, sign_in
 
 EDGE_DATES = ["0001-01-01", "9999-12-31"]
 

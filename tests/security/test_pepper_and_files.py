@@ -6,13 +6,13 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from security_helpers import PASSWORD, try_password, try_pin
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.store.models import Agent, User
+from tests.helpers.signin import PASSWORD, try_password, try_pin
 
 
 def _verifies(hashed: str, secret: str) -> bool:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Api
+
+from tests.helpers.api import Api
 
 PROXY = {"REMOTE_ADDR": "10.1.2.3"}
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Host": "connector.example"}
@@ -49,7 +50,7 @@ def test_the_guessing_limits_see_the_client_address_the_proxy_reports(make_app):
     app = make_app(CONNECTOR_TRUSTED_PROXIES="10.0.0.0/8", CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1")
     Api(app, app.test_client()).agent("edred", pin="1234")
     client = app.test_client()
-    from security_helpers import csrf
+    from tests.helpers.signin import csrf
 
     for _ in range(2):
         client.post(
@@ -77,7 +78,7 @@ def test_the_guessing_limits_see_the_client_address_the_proxy_reports(make_app):
 def test_secure_cookies_can_be_forced(make_app):
     app = make_app(CONNECTOR_SECURE_COOKIES="on")
     Api(app, app.test_client()).agent("edred", pin="1234")
-    from security_helpers import try_pin
+    from tests.helpers.signin import try_pin
 
     res = try_pin(app.test_client(), "edred", "1234")
     assert "Secure" in next(h for h in res.headers.getlist("Set-Cookie") if h.startswith("session="))

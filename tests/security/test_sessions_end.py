@@ -3,9 +3,8 @@ idleness and age; a replayed cookie is worth nothing afterwards."""
 
 from __future__ import annotations
 
-from security_helpers import PASSWORD, people, pin_sign_in, sign_in  # noqa: F401 (fixture)
-
 from connector.auth import accounts
+from tests.helpers.signin import pin_sign_in, sign_in
 
 
 def _cookie(client) -> str:

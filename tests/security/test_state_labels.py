@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from security_helpers import PASSWORD, sign_in
 
 from connector.auth import accounts
 from connector.errors import ConfigError
 from connector.presence.config import parse_config
+from tests.helpers.signin import PASSWORD, sign_in
 
 DOC = 'name: t\nstates:\n  - {id: ready, label: "%s", status: 1}\n'
 

@@ -57,9 +57,8 @@ def test_adapter_mapping_values_must_be_small_flat_values(mapping):
 
 
 def test_api_import_refuses_aliases_with_422(api, parts, client):
-    from security_helpers import PASSWORD, sign_in
-
     from connector.auth import accounts
+    from tests.helpers.signin import PASSWORD, sign_in
 
     accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
     token = sign_in(client, "ada")

@@ -1,6 +1,7 @@
 """Several real ``presence-connector serve`` processes on one database, and a local webhook receiver.
 
-Used by tests/test_scale_out.py and bench/dispatch_bench.py: everything is a real process talking
+Used by tests/test_scale_out.py, tests/test_adapter_contract.py (the receiver) and bench/ (dispatch_bench,
+scale_bench): everything is a real process talking
 HTTP on 127.0.0.1; the receiver records every POST the webhook adapter makes (its Idempotency-Key,
 agent, state and when it arrived).
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +20,10 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.polling import wait_until
+from tests.helpers.ports import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 CLI = str(Path(sys.executable).parent / "presence-connector")
 
 
@@ -65,12 +68,6 @@ class Receiver:
 
     def stop(self) -> None:
         self.server.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wrap_up_config(directory: Path, wrap_up_seconds: int = 1) -> Path:
@@ -130,18 +127,17 @@ class Cluster:
             )
             self.urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 60
-        for url, proc in zip(self.urls, self.processes):
-            while True:
+        for n, (url, proc) in enumerate(zip(self.urls, self.processes)):
+
+            def answers(url=url, proc=proc, n=n) -> bool:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"serve on {url} exited: {self.log(self.urls.index(url))[-2000:]}")
+                    raise RuntimeError(f"serve on {url} exited: {self.log(n)[-2000:]}")
                 try:
-                    if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                        break
+                    return requests.get(url + "/healthz", timeout=2).status_code == 200
                 except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"serve on {url} did not answer /healthz within 60 s")
-                time.sleep(0.1)
+                    return False
+
+            wait_until(answers, max(0.0, deadline - time.monotonic()), f"serve on {url} to answer /healthz", 0.1)
         return self.urls
 
     def log(self, n: int) -> str:

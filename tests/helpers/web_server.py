@@ -1,4 +1,6 @@
-"""The real app served on 127.0.0.1 in a background thread, with a real clock, for browser tests."""
+"""The real app served on 127.0.0.1 in a background thread, with a real clock: by werkzeug for the browser
+tests (``live_server``, with the scheduler running), by uvicorn as ``serve`` runs it (``asgi_server``); and
+a TCP relay in front of a server that a test can cut (``CuttableProxy``)."""
 
 from __future__ import annotations
 
@@ -16,20 +18,8 @@ from connector.auth import accounts
 from connector.clock import utc_now
 from connector.jobs import scheduler
 from connector.parts import get_parts
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-PASSWORD = "correct-horse-1"
+from tests.helpers.polling import wait_until
+from tests.helpers.signin import PASSWORD
 
 
 class LiveServer:
@@ -65,17 +55,6 @@ class LiveServer:
                 return res.status, json.loads(res.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
-
-
-@contextmanager
-def chromium_browser():
-    """Debian's headless chromium through Playwright, closed afterwards."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @contextmanager
@@ -120,7 +99,6 @@ def asgi_server(app):
 def uvicorn_server(asgi_app, lifespan: str = "off"):
     """Any ASGI app on a real uvicorn server on 127.0.0.1, in a background thread; yields the base URL."""
     import socket
-    import time
 
     import uvicorn
 
@@ -138,87 +116,13 @@ def uvicorn_server(asgi_app, lifespan: str = "off"):
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: server.started, timeout=10, what="uvicorn to start")
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-
-
-class ConsoleErrors:
-    """Collects console errors and uncaught page errors of every page of a browser context."""
-
-    def __init__(self, context):
-        self.errors: list[str] = []
-        self.expected: list[str] = []
-        context.on("page", self._watch)
-
-    def expect_refusals(self, *statuses: int) -> None:
-        """Chromium logs every 4xx answer as a console error; a test that provokes a refusal says which."""
-        self.expected += [f"status of {code} " for code in statuses]
-
-    def expect_network_loss(self) -> None:
-        self.expected.append("net::ERR_")
-
-    def _console(self, page, msg) -> None:
-        if msg.type != "error":
-            return
-        if any(fragment in msg.text for fragment in self.expected):
-            return
-        self.errors.append(f"{page.url}: {msg.text}")
-
-    def _watch(self, page) -> None:
-        page.on("console", lambda msg: self._console(page, msg))
-        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/auth/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    # wait until the page signed in to has loaded and run its scripts: a click before that would
-    # find a visible button whose handler is not attached yet (seen on a loaded machine)
-    with page.expect_navigation(wait_until="load"):
-        page.click("button[type=submit]")
-
-
-def agent_sign_in(page, base: str, agent_id: str, pin: str = "1234") -> None:
-    page.goto(base + "/softphone")
-    page.fill("input[name=agent_id]", agent_id)
-    page.fill("input[name=pin]", pin)
-    with page.expect_navigation(wait_until="load"):
-        page.click("button[type=submit]")
-    page.wait_for_url("**/softphone")
-
-
-#: axe-core impacts a page state may not have (only "minor" findings are tolerated)
-AXE_FAILING_IMPACTS = ("critical", "serious", "moderate")
-
-
-def assert_accessible(page, where: str = "") -> None:
-    """axe-core (vendored in axe-playwright-python, never a CDN) on the page as it is now:
-    no critical, serious or moderate violation."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [v for v in results.response["violations"] if v.get("impact") in AXE_FAILING_IMPACTS]
-    lines = [
-        f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(" ".join(map(str, n["target"])) for n in v["nodes"][:4])
-        for v in bad
-    ]
-    assert not bad, f"axe-core on {where or page.url}:\n" + "\n".join(lines)
-
-
-def screenshot(page, name: str) -> None:
-    """Every page state a test photographs is also checked with axe-core."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    assert_accessible(page, name)
 
 
 class CuttableProxy:

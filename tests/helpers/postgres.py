@@ -1,13 +1,18 @@
-"""A throwaway PostgreSQL server for the tests (Debian's postgresql package; `make test` installs it)."""
+"""A throwaway PostgreSQL server for the tests and bench/ (Debian's postgresql package; `make test` installs it).
+
+The ``postgres`` fixture (tests/conftest.py) starts one per test session; tests that use it carry the
+``postgres`` marker.
+"""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
+
+from tests.helpers.ports import free_port
 
 
 def _bin(name: str) -> str:
@@ -28,9 +33,7 @@ class PostgresServer:
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="pc-pg-")
         os.chmod(self.dir, 0o777)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         data = os.path.join(self.dir, "data")
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
