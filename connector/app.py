@@ -20,7 +20,6 @@ from connector.changes.configs import ConfigRegistry
 from connector.changes.service import PresenceService
 from connector.changes.sweep import Sweeper
 from connector.clock import Clock, utc_now
-from connector.errors import InvalidInput
 from connector.integrations import runtime as integrations
 from connector.integrations.dispatch import Dispatcher
 from connector.integrations.enabled import AdapterSet
@@ -55,7 +54,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         load_dotenv(Path.cwd() / ".env", override=False)
     env = dict(os.environ)
     env.update({k: str(v) for k, v in test_config.items() if k.startswith(("CONNECTOR_", "SF_"))})
-    instance_path = os.path.abspath(test_config.get("INSTANCE_PATH") or env.get("CONNECTOR_INSTANCE_PATH", "instance"))
+    instance_path = os.path.abspath(
+        test_config.get("INSTANCE_PATH") or settings_mod.read("CONNECTOR_INSTANCE_PATH", env)
+    )
+    # every declared setting (connector/settings.py) is read here: refused ones stop start-up, each named
     settings = settings_mod.from_environment(instance_path, env)
     # process-wide: accounts hash through connector.auth.hashing, which has no app at hand
     security.use_hash_cost(settings.password_hash_cost)
@@ -85,7 +87,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_errors(app)
     app.register_blueprint(api.bp)
     guard.init_app(app)
-    proxies.init_app(app, settings.get(proxies.SETTING), settings_mod.switch(settings, "CONNECTOR_SECURE_COOKIES"))
+    proxies.init_app(app, settings.value("CONNECTOR_TRUSTED_PROXIES"), settings.value("CONNECTOR_SECURE_COOKIES"))
     for blueprint in (
         pages.bp,
         auth.bp,
@@ -100,16 +102,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _streams_per_principal(settings: Settings) -> int:
-    raw = settings.get("CONNECTOR_STREAMS_PER_PRINCIPAL", "20")
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise InvalidInput(
-            f"CONNECTOR_STREAMS_PER_PRINCIPAL must be a whole number from 1 (got '{raw}')",
-            field="CONNECTOR_STREAMS_PER_PRINCIPAL",
-        )
-    return int(raw)
-
-
 def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
     store = Store(settings.database_url, pepper=settings.pepper.encode())
@@ -117,12 +109,12 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     bus = EventBus(
         store,
         clock,
-        poll_interval=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_POLL", 0.1),
-        retention_seconds=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_RETENTION", 3600.0),
-        streams_per_principal=_streams_per_principal(settings),
+        poll_interval=settings.value("CONNECTOR_EVENTS_POLL"),
+        retention_seconds=settings.value("CONNECTOR_EVENTS_RETENTION"),
+        streams_per_principal=settings.value("CONNECTOR_STREAMS_PER_PRINCIPAL"),
     )
     configs = ConfigRegistry(store, clock, mapping_checks=mapping_checks())
-    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.get))
+    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.value))
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
@@ -152,12 +144,15 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
         host,
         clock,
         settings.secret_key,
-        base_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_BACKOFF", 2.0),
-        max_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0),
+        base_backoff=settings.value("CONNECTOR_DISPATCH_BACKOFF"),
+        max_backoff=settings.value("CONNECTOR_DISPATCH_MAX_BACKOFF"),
         wake=outbox_written,
         leases=leases,
-        lease_seconds=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_LEASE", 60.0),
-        concurrency=lambda adapter: integrations.concurrency_setting(settings, adapter),
+        lease_seconds=settings.value("CONNECTOR_DISPATCH_LEASE"),
+        # CONNECTOR_DISPATCH_CONCURRENCY_<ADAPTER>, else the adapter's own max_concurrency
+        concurrency=lambda adapter: (
+            settings.value(settings_mod.DISPATCH_CONCURRENCY.name_for(adapter.name)) or adapter.max_concurrency
+        ),
     )
     jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
     return Parts(
@@ -174,5 +169,5 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
         jobs=jobs,
         leases=leases,
         sign_in=sign_in,
-        session_lifetimes=SessionLifetimes.from_settings(settings.get),
+        session_lifetimes=SessionLifetimes.from_settings(settings.value),
     )

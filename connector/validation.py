@@ -8,8 +8,8 @@ that knows how to read a primitive value.
   :class:`~connector.errors.InvalidInput`, so the API answers 422 naming ``.field`` (the first
   problem's field). Adapter settings (``AdapterConfigError``), presence configurations
   (``ConfigError``) and Salesforce settings (``SalesforceSettings.check``) all raise it.
-* The primitive parsers (:func:`text`, :func:`whole_number`, :func:`number`, :func:`flag`,
-  :func:`in_range`, :func:`choice`, :func:`url`) raise :class:`BadValue`; each validator turns that
+* The primitive parsers (:func:`text`, :func:`whole_number`, :func:`number`, :func:`finite_number`,
+  :func:`flag`, :func:`in_range`, :func:`choice`, :func:`url`) raise :class:`BadValue`; each validator turns that
   into a :class:`Problem` in its own words, so the messages admins already know stay as they are.
 
 Environment settings arrive as text and are converted (``coerce=True``); a parsed YAML document already
@@ -18,6 +18,7 @@ has types, so there a value of the wrong type is refused rather than converted (
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -31,6 +32,7 @@ __all__ = [
     "text",
     "whole_number",
     "number",
+    "finite_number",
     "flag",
     "in_range",
     "choice",
@@ -83,6 +85,15 @@ def number(raw: Any, lo: float | None = None, hi: float | None = None) -> float:
         value = float(raw)
     except (TypeError, ValueError):
         raise BadValue("type", raw) from None
+    return in_range(value, lo, hi)
+
+
+def finite_number(raw: Any, lo: float | None = None, hi: float | None = None) -> float:
+    """A finite number, optionally within ``lo``..``hi``: ``nan`` and ``inf`` are refused as not numbers
+    (``nan`` compares false with every bound, so :func:`number` would let it through a range)."""
+    value = number(raw)
+    if not math.isfinite(value):
+        raise BadValue("type", raw)
     return in_range(value, lo, hi)
 
 

@@ -14,7 +14,6 @@ from connector.errors import Forbidden, InvalidInput
 from connector.parts import get_parts
 from connector.presence.engine import ChangeSource, LogonSource
 from connector.reports import queries as reports
-from connector.settings import switch
 
 
 @bp.get("/agents")
@@ -147,7 +146,7 @@ def calls(agent_id: str):
     principal = require_agent_access(agent_id)
     source = ChangeSource.PBX
     if principal.role == "agent":
-        if not switch(get_parts().settings, "CONNECTOR_AGENT_CALLS"):
+        if not get_parts().settings.value("CONNECTOR_AGENT_CALLS"):
             raise Forbidden(
                 "calls are reported by the PBX or CTI integration, not by an agent "
                 "(CONNECTOR_AGENT_CALLS=on lets the softphone report them)"

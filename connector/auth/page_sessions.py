@@ -12,16 +12,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connector import validation as parse
 from connector.auth.hashing import token_digest
-from connector.errors import SettingsInvalid
 from connector.store import Store
 from connector.store.models import WebSession
-from connector.validation import Problem
 
 #: last_seen_at is written at most this often (a write per request would cost every page view)
 TOUCH_EVERY = timedelta(seconds=60)
@@ -33,6 +31,7 @@ class SessionLifetimes:
     admin_idle: int = 8 * 3600
     absolute: int = 24 * 3600
 
+    #: environment variable (declared in connector/settings.py, in hours) -> field (in seconds)
     SETTINGS = {
         "CONNECTOR_SESSION_IDLE_HOURS": "idle",
         "CONNECTOR_ADMIN_SESSION_IDLE_HOURS": "admin_idle",
@@ -40,19 +39,9 @@ class SessionLifetimes:
     }
 
     @classmethod
-    def from_settings(cls, get: Callable[[str], str | None]) -> SessionLifetimes:
-        values, problems = {}, []
-        for name, fld in cls.SETTINGS.items():
-            raw = get(name)
-            if raw is None:
-                continue
-            try:
-                values[fld] = int(parse.number(raw, 0.01, 24 * 90) * 3600)
-            except parse.BadValue:
-                problems.append(Problem(name, f"{name} must be a number of hours from 0.01 to 2160"))
-        if problems:
-            raise SettingsInvalid(problems)
-        return cls(**values)
+    def from_settings(cls, value: Callable[[str], Any]) -> SessionLifetimes:
+        """The lifetimes from the settings' values (``Settings.value``: hours, range-checked at start-up)."""
+        return cls(**{fld: int(value(name) * 3600) for name, fld in cls.SETTINGS.items()})
 
     def idle_for(self, role: str) -> int:
         return self.admin_idle if role == "admin" else self.idle

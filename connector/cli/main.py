@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
+from connector import settings as settings_mod
 from connector.app import create_app as _app
 from connector.auth import accounts
 from connector.cli.adapters import adapters as _adapters_group
-from connector.errors import ConfigError, ConnectorError
+from connector.errors import ConfigError, ConnectorError, SettingsInvalid
 from connector.parts import get_parts
 from connector.reports import exports
 from connector.reports import queries as reports
@@ -28,6 +29,10 @@ class ConnectorGroup(click.Group):
         except ConfigError as exc:
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
+            ctx.exit(2)
+        except SettingsInvalid as exc:  # every refused setting, one line each
+            for problem in exc.problems:
+                click.echo(f"error ({problem.field}): {problem}", err=True)
             ctx.exit(2)
         except ConnectorError as exc:
             where = f" ({exc.field})" if exc.field else ""
@@ -44,16 +49,18 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000 or $PORT")
+@click.option("--host", default=None, help="default: $HOST or 127.0.0.1")
+@click.option("--port", default=None, type=int, help="default: $PORT or 5000")
 @click.option(
     "--threads",
     default=32,
     show_default=True,
     help="worker threads for API and page requests (event streams need none)",
 )
-def serve(host: str, port: int, threads: int) -> None:
+def serve(host: str | None, port: int | None, threads: int) -> None:
     """Serve the app (uvicorn: event streams on its event loop, the rest on threads) and run the scheduled jobs."""
+    host = host if host is not None else settings_mod.read("HOST", os.environ)
+    port = port if port is not None else settings_mod.read("PORT", os.environ)
     from connector.serve.memory import limit_arenas
 
     limit_arenas(max(2, os.cpu_count() or 2))  # first, before any thread: memory a big report freed is not stranded
@@ -135,6 +142,17 @@ def _single_instance_on_sqlite(store) -> None:
     lock_file.write(f"{os.getpid()}\n")
     lock_file.flush()
     _SERVE_LOCK.append(lock_file)
+
+
+@main.group("settings")
+def settings_group() -> None:
+    """The connector's settings (environment variables), as declared in connector/settings.py."""
+
+
+@settings_group.command("reference")
+def settings_reference() -> None:
+    """Print README's "Settings reference" table (markdown), made from the declarations."""
+    click.echo(settings_mod.reference_table(), nl=False)
 
 
 @main.command("init-db")

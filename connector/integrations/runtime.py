@@ -40,29 +40,6 @@ def build_adapters(settings: Settings, store: Store) -> dict[str, Adapter]:
     return built
 
 
-def seconds_setting(settings: Settings, name: str, default: float) -> float:
-    raw = settings.get(name)
-    try:
-        return float(raw) if raw is not None else default
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number of seconds", field=name) from None
-
-
-def concurrency_setting(settings: Settings, adapter: Adapter) -> int:
-    """``CONNECTOR_DISPATCH_CONCURRENCY_<NAME>`` (1-64): pushes of one adapter at once per instance."""
-    name = f"CONNECTOR_DISPATCH_CONCURRENCY_{adapter.name.upper().replace('-', '_')}"
-    raw = settings.get(name)
-    if raw is None or raw == "":
-        return adapter.max_concurrency
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 64:
-        raise InvalidInput(f"{name} must be a whole number from 1 to 64", field=name)
-    return value
-
-
 def apply_saved(app: Flask, name: str, adapter: Adapter | None) -> list[str]:
     """Put a rebuilt adapter (or None: disabled) in the running dispatcher, without a restart.
 

@@ -38,7 +38,7 @@ class Saved:
 
 def env_names(settings) -> list[str]:
     """The adapter names in ``CONNECTOR_ADAPTERS``, in order."""
-    return [n.strip() for n in (settings.get("CONNECTOR_ADAPTERS", "") or "").split(",") if n.strip()]
+    return list(settings.value("CONNECTOR_ADAPTERS"))
 
 
 def load(store, secret_key: str) -> dict[str, Saved]:

@@ -169,7 +169,7 @@ def adapters_list():
     classes: dict[str, type[Adapter]] = {**available(), **{n: type(a) for n, a in enabled.items()}}
     saved = _saved()
     rows = [_adapter_row(name, cls, saved, health) for name, cls in sorted(classes.items())]
-    setting = get_parts().settings.get("CONNECTOR_ADAPTERS", "") or ""
+    setting = ", ".join(get_parts().settings.value("CONNECTOR_ADAPTERS"))
     return jsonify({"adapters": rows, "connector_adapters": setting})
 
 

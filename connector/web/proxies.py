@@ -21,6 +21,8 @@ SETTING = "CONNECTOR_TRUSTED_PROXIES"
 
 
 def parse_trusted(raw: str | None) -> tuple:
+    """The networks of ``CONNECTOR_TRUSTED_PROXIES`` (its reader in connector/settings.py); every bad item
+    is a problem naming the setting."""
     networks, problems = [], []
     for item in (raw or "").replace(",", " ").split():
         try:
@@ -60,8 +62,8 @@ class TrustedProxies:
         return fixer(environ, start_response)
 
 
-def init_app(app, trusted: str | None, secure_cookies: bool) -> None:
-    networks = parse_trusted(trusted)
+def init_app(app, networks: tuple, secure_cookies: bool) -> None:
+    """``networks``: the parsed ``CONNECTOR_TRUSTED_PROXIES``; ``secure_cookies``: ``CONNECTOR_SECURE_COOKIES``."""
     if networks:
         app.wsgi_app = TrustedProxies(app.wsgi_app, networks)
     if secure_cookies:
