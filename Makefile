@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export CONNECTOR_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test scv-test sf-convert bench bench-deps clean system-deps
+.PHONY: install run test lint format scv-test sf-convert bench bench-deps clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,21 @@ run: install
 	@echo ""
 	PORT=$(PORT) $(BIN)/presence-connector serve --port $(PORT)
 
-test: install system-deps
+test: install system-deps lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory scv-test
+
+# The habits that keep the code readable: ruff's lint rules and format check (pyproject.toml [tool.ruff]),
+# then mypy (pyproject.toml [tool.mypy]). `make format` rewrites what the format check would refuse.
+LINTED := connector adapters tests bench
+lint: install
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 # The Service Cloud Voice connector (salesforce/scv-connector): its node tests run on the real
 # @salesforce/scv-connector-base from npm, and one round trip against `presence-connector serve` from $(VENV).

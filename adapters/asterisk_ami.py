@@ -25,17 +25,17 @@ manager.conf permissions (main/manager.c; the actions' and events' classes in ap
 ``write = agent`` for QueuePause, ``write = originate`` for Originate, ``read = agent`` for the
 pause events (``AMI_EVENTS=on``).
 """
+
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass
 
-from .ami import AmiClient
-from .base import Adapter, AdapterError, AgentInfo, Change, Setting
-from .pbx import PBX_SOURCE, dial_code, pbx_wanted, pbx_why_not
+from adapters.base import Adapter, AdapterError, AgentInfo, Change, Setting
+from adapters.support.ami_protocol import AmiClient
+from adapters.support.pbx_codes import PBX_SOURCE, dial_code, pbx_wanted, pbx_why_not
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ RECONNECT_MAX = 5.0
 
 def reconnect_delay(attempt: int) -> float:
     """Seconds to wait before reconnect attempt ``attempt`` (0 = the first after a drop)."""
-    return min(2.0 ** attempt, RECONNECT_MAX)
+    return min(2.0**attempt, RECONNECT_MAX)
+
+
 PERMISSIONS = {"QueuePause": "write = agent", "Originate": "write = originate"}
 
 
@@ -134,8 +136,11 @@ class AsteriskAmiAdapter(Adapter):
         else:
             paused = state is None or state.status != 1
         interface = self.interface_for(agent)
-        fields = {"Interface": interface, "Paused": "true" if paused else "false",
-                  "Reason": state.label if state else "Logged out"}
+        fields = {
+            "Interface": interface,
+            "Paused": "true" if paused else "false",
+            "Reason": state.label if state else "Logged out",
+        }
         if self.config["queue"]:
             fields["Queue"] = self.config["queue"]
         self._remember(interface, "1" if paused else "0", fields["Reason"])
@@ -146,8 +151,11 @@ class AsteriskAmiAdapter(Adapter):
     def _remember(self, interface: str, paused: str, reason: str) -> None:
         now = self.monotonic()
         with self._expected_lock:
-            recent = [_Expected(e.paused, e.reason, min(e.until, now + SUPERSEDED_GRACE))
-                      for e in self._recent(interface) if e.until > now]
+            recent = [
+                _Expected(e.paused, e.reason, min(e.until, now + SUPERSEDED_GRACE))
+                for e in self._recent(interface)
+                if e.until > now
+            ]
             # the reader strips values, so a cut that ends in a space comes back without it
             recent.append(_Expected(paused, reason[:REASON_MAX].strip(), now + ECHO_WINDOW))
             self._keep(interface, recent[-20:])
@@ -171,26 +179,38 @@ class AsteriskAmiAdapter(Adapter):
         if host is None:
             self._expected[interface] = recent
             return
-        host.remember(f"{self.name}:expected:{interface}", [[e.paused, e.reason, e.until] for e in recent],
-                      ECHO_WINDOW)
+        host.remember(f"{self.name}:expected:{interface}", [[e.paused, e.reason, e.until] for e in recent], ECHO_WINDOW)
 
     def _action(self, name: str, **fields: str) -> dict:
         try:
             return self.client.action(name, **fields)
         except AdapterError as exc:
             if "Permission denied" in str(exc):  # say which manager.conf permission the user lacks
-                raise AdapterError(f"{exc}: give the AMI user '{self.config['username']}' "
-                                   f"'{PERMISSIONS[name]}' in manager.conf", retryable=False) from None
+                raise AdapterError(
+                    f"{exc}: give the AMI user '{self.config['username']}' '{PERMISSIONS[name]}' in manager.conf",
+                    retryable=False,
+                ) from None
             raise
 
     def originate(self, agent: AgentInfo, code: str) -> None:
-        self._action("Originate", Channel=self.interface_for(agent), Exten=code,
-                           Context=self.config["context"], Priority="1", Async="true",
-                           Timeout=str(int(self.config["timeout"] * 1000) * 6))
+        self._action(
+            "Originate",
+            Channel=self.interface_for(agent),
+            Exten=code,
+            Context=self.config["context"],
+            Priority="1",
+            Async="true",
+            Timeout=str(int(self.config["timeout"] * 1000) * 6),
+        )
 
     def check(self) -> str:
-        probe = AmiClient(self.config["host"], self.config["port"], self.config["username"],
-                          self.config["secret"], self.config["timeout"])
+        probe = AmiClient(
+            self.config["host"],
+            self.config["port"],
+            self.config["username"],
+            self.config["secret"],
+            self.config["timeout"],
+        )
         try:
             probe.connect()
             probe.action("Ping")
@@ -212,18 +232,26 @@ class AsteriskAmiAdapter(Adapter):
         c = self.config
         attempt = 0
         while not self._stop.is_set():
-            events = AmiClient(c["host"], c["port"], c["username"], c["secret"], timeout=c["timeout"], events=True,
-                               on_event=self._on_event_safely)
+            events = AmiClient(
+                c["host"],
+                c["port"],
+                c["username"],
+                c["secret"],
+                timeout=c["timeout"],
+                events=True,
+                on_event=self._on_event_safely,
+            )
             try:
                 events.connect()
                 # not blocking forever: an idle connection is pinged, so a half-open one is noticed
+                assert events._sock is not None  # connect() returned: connected
                 events._sock.settimeout(LISTENER_IDLE_PING)
                 self.listener_state, attempt = "connected", 0
                 self._read_pause_state(events)
                 while not self._stop.is_set():
                     try:
                         message = events.read_message()
-                    except socket.timeout:
+                    except TimeoutError:
                         events.action("Ping")  # raises when the PBX is gone: reconnect below
                         continue
                     self._on_event_safely(message)
@@ -246,8 +274,11 @@ class AsteriskAmiAdapter(Adapter):
         try:
             self.on_event(event)
         except Exception:
-            log.exception("AMI event %s for %s could not be applied", event.get("Event"),
-                          event.get("Interface") or event.get("Location"))
+            log.exception(
+                "AMI event %s for %s could not be applied",
+                event.get("Event"),
+                event.get("Interface") or event.get("Location"),
+            )
 
     def on_event(self, event: dict) -> str | None:
         """Apply a QueueMemberPause made on the phone, or a pause state that changed while the event
@@ -297,7 +328,7 @@ class AsteriskAmiAdapter(Adapter):
         before, _, after = self.config["interface"].partition("{extension}")
         if not (interface.startswith(before) and interface.endswith(after)):
             return None
-        extension = interface[len(before):len(interface) - len(after) if after else None]
+        extension = interface[len(before) : len(interface) - len(after) if after else None]
         return self.host.agent_for_extension(extension)
 
     def _state_for(self, paused: bool, reason: str) -> str | None:
@@ -314,5 +345,9 @@ class AsteriskAmiAdapter(Adapter):
         return next((s.id for s in config.states if s.selectable and s.status != 1), None)
 
     def health(self) -> dict:
-        return {"connected": self.client.connected, "connections_made": self.client.connects,
-                "events_listener": self.listener_state, "pause_state_reads": self.status_syncs}
+        return {
+            "connected": self.client.connected,
+            "connections_made": self.client.connects,
+            "events_listener": self.listener_state,
+            "pause_state_reads": self.status_syncs,
+        }

@@ -13,7 +13,8 @@ An adapter is a small class, like an HTTP transport:
 An adapter sees the connector only through the :class:`Host` it is bound to (``self.host``):
 it never imports the store or the API layer. Optional hooks, all declared here with harmless
 defaults: :meth:`Adapter.start`/:meth:`Adapter.stop` (listener threads), :meth:`Adapter.check`
-(``adapters test NAME``), :meth:`Adapter.wants` (whether the active presence config switches the
+(``adapters test NAME``), :meth:`Adapter.check_mapping` (problems with a state's mapping for this
+adapter, shown by ``config validate`` and the admin editor), :meth:`Adapter.wants` (whether the active presence config switches the
 adapter on) with :meth:`Adapter.why_not` (why not, in words, for health), ``dials`` (the adapter
 really dials the numbers the softphone dials), :meth:`Adapter.jobs` (periodic work the scheduler runs), ``uses_salesforce`` (give me
 the shared Salesforce connection), ``inbound_fields`` + :meth:`Adapter.receive` (events the remote
@@ -24,19 +25,21 @@ and ``refresh_seconds`` (re-send the current state this often, for systems whose
 The whole contract is one file on purpose (past the usual ~400 lines): someone writing an adapter
 reads this module and nothing else.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookiejar import DefaultCookiePolicy
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import requests
 
 from connector.errors import InvalidInput
 
 if TYPE_CHECKING:  # the presence model is the adapters' vocabulary, imported for types only
-    from connector.presence_config import Options, PresenceConfig
+    from connector.presence.model import Options, PresenceConfig
 
 from connector import validation as parse
 
@@ -103,16 +106,17 @@ class Setting:
         except (TypeError, ValueError):
             shown = "(hidden)" if self.secret else repr(raw)
             raise AdapterConfigError(f"{env_name} must be {self.type.__name__}, got {shown}", env_name) from None
-        try:
-            if self.range is not None:
-                parse.in_range(value, *self.range)
-            if self.choices is not None:
+        if self.range is not None:
+            low, high = self.range
+            try:
+                parse.in_range(value, low, high)
+            except parse.BadValue:
+                raise AdapterConfigError(f"{env_name} must be between {low} and {high}", env_name) from None
+        if self.choices is not None:
+            try:
                 parse.choice(value, self.choices)
-        except parse.BadValue as bad:
-            if bad.kind == "range":
-                raise AdapterConfigError(f"{env_name} must be between {self.range[0]} and {self.range[1]}",
-                                         env_name) from None
-            raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}", env_name) from None
+            except parse.BadValue:
+                raise AdapterConfigError(f"{env_name} must be one of: {', '.join(self.choices)}", env_name) from None
         if self.kind == "url":
             self._check_url(env_name, value)
         return value
@@ -121,18 +125,28 @@ class Setting:
         try:
             parse.url(value, self.schemes)
         except parse.BadValue:
-            raise AdapterConfigError(f"{env_name} must be a full URL starting with "
-                                     f"{' or '.join(s + '://' for s in self.schemes)} and a host name, got "
-                                     f"{'(hidden)' if self.secret else repr(value)}", env_name) from None
+            raise AdapterConfigError(
+                f"{env_name} must be a full URL starting with "
+                f"{' or '.join(s + '://' for s in self.schemes)} and a host name, got "
+                f"{'(hidden)' if self.secret else repr(value)}",
+                env_name,
+            ) from None
         missing = [p for p in self.placeholders if p not in value]
         if missing:
-            raise AdapterConfigError(f"{env_name} must contain {', '.join(missing)} "
-                                     f"(where the value goes){': ' + self.help if self.help else ''}", env_name)
+            raise AdapterConfigError(
+                f"{env_name} must contain {', '.join(missing)} "
+                f"(where the value goes){': ' + self.help if self.help else ''}",
+                env_name,
+            )
 
 
 #: a setting's type -> how its text is read (any other type is called with the raw value)
-_PARSERS: dict[type, Callable[[Any], Any]] = {bool: parse.flag, int: parse.whole_number, float: parse.number,
-                                              str: parse.text}
+_PARSERS: dict[type, Callable[[Any], Any]] = {
+    bool: parse.flag,
+    int: parse.whole_number,
+    float: parse.number,
+    str: parse.text,
+}
 
 
 @dataclass(frozen=True)
@@ -147,7 +161,7 @@ class AgentInfo:
 
 
 @dataclass(frozen=True)
-class StateInfo(Mapping):
+class StateInfo(Mapping[str, Any]):
     """A presence state as a change carries it: ``adapters`` holds the per-adapter mapping values.
 
     Read it by attribute (``state.label``); it also reads as a mapping (``state["label"]``) for
@@ -161,11 +175,16 @@ class StateInfo(Mapping):
     adapters: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "StateInfo | None":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> StateInfo | None:
         if data is None:
             return None
-        return cls(id=data["id"], label=data.get("label", data["id"]), status=int(data.get("status") or 0),
-                   reason_code=data.get("reason_code") or "", adapters=dict(data.get("adapters") or {}))
+        return cls(
+            id=data["id"],
+            label=data.get("label", data["id"]),
+            status=int(data.get("status") or 0),
+            reason_code=data.get("reason_code") or "",
+            adapters=dict(data.get("adapters") or {}),
+        )
 
     def __getitem__(self, key: str) -> Any:
         if key not in _STATE_KEYS:
@@ -209,7 +228,7 @@ class Change:
     previous: StateInfo | None = None
     number: str | None = None
     extension: str | None = None
-    options: "Options | None" = None
+    options: Options | None = None
     pin: str | None = field(default=None, repr=False)
     renewal: bool = False
     key: str = ""
@@ -245,11 +264,11 @@ class BudgetUse(NamedTuple):
 
 
 #: a SOQL query through the shared Salesforce connection: rows as dicts; raises AdapterError
-SalesforceQuery = Callable[[str], list[dict]]
+SalesforceQuery = Callable[[str], list[dict[str, Any]]]
 
 
 class Host(Protocol):
-    """The connector as an adapter sees it: the only way in. Implemented once, in ``connector.host``.
+    """The connector as an adapter sees it: the only way in. Implemented once, in ``connector.integrations.host``.
 
     Changes made here go through the engine like any other (source = the adapter's ``source``, so
     they are not echoed back); domain errors (unknown agent, a state that may not be picked)
@@ -259,7 +278,7 @@ class Host(Protocol):
     def now(self) -> datetime:
         """The connector's clock (tests inject a fake one)."""
 
-    def active_config(self) -> "PresenceConfig":
+    def active_config(self) -> PresenceConfig:
         """The presence configuration in force now (states, mappings, options)."""
 
     def agent(self, agent_id: str) -> AgentInfo | None:
@@ -268,19 +287,19 @@ class Host(Protocol):
     def agent_for_extension(self, extension: str) -> str | None:
         """The active agent whose extension this is, or None."""
 
-    def presence(self, agent_id: str) -> dict:
+    def presence(self, agent_id: str) -> dict[str, Any]:
         """The agent as the API shows it (``GET /api/v1/agents/{id}/presence``)."""
 
-    def presences(self) -> list[dict]:
+    def presences(self) -> list[dict[str, Any]]:
         """Every active agent as the API shows it."""
 
-    def set_state(self, agent_id: str, state: str, source: str) -> dict:
+    def set_state(self, agent_id: str, state: str, source: str) -> dict[str, Any]:
         """Change the agent's state (a state id or label); returns the agent as the API shows it."""
 
-    def logout(self, agent_id: str, logon_source: str, source: str) -> dict:
+    def logout(self, agent_id: str, logon_source: str, source: str) -> dict[str, Any]:
         """End the agent's session; returns the agent as the API shows it."""
 
-    def publish(self, kind: str, data: dict) -> None:
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Send a live event to the connected pages and components."""
 
     def salesforce_query(self) -> SalesforceQuery | None:
@@ -298,17 +317,18 @@ class Host(Protocol):
         instance; nothing is drawn when that would go over. ``calls`` 0 only reads the use."""
 
     # -- commands to a component in the agent's console, acknowledged by it ---------------------
-    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict) -> None:
+    def send_command(self, agent_id: str, command_id: str, kind: str, data: dict[str, Any]) -> None:
         """Store the command (the same ``command_id`` again re-sends it, e.g. a retry) and publish it as
         an ``omni_channel`` live event carrying ``command_id``; a command already acknowledged as done
         is not sent again."""
 
-    def command_result(self, command_id: str) -> dict | None:
+    def command_result(self, command_id: str) -> dict[str, Any] | None:
         """``{"acked": bool, "ok": bool | None, "error": str | None, "error_code": str | None}`` of a sent
         command, or None when unknown. Any instance may have received the acknowledgement."""
 
-    def acknowledge(self, agent_id: str, command_id: str, ok: bool, error: str | None = None,
-                    error_code: str | None = None) -> None:
+    def acknowledge(
+        self, agent_id: str, command_id: str, ok: bool, error: str | None = None, error_code: str | None = None
+    ) -> None:
         """The component reports how a command went; InboundRejected (field ``command_id``) when the
         command is unknown or is another agent's."""
 
@@ -342,17 +362,20 @@ class Adapter:
         values = dict(values or {})
         unknown = sorted(set(values) - set(self.settings))
         if unknown:
-            raise AdapterConfigError(f"{self.name}: unknown setting(s) {', '.join(unknown)}; "
-                                     f"known: {', '.join(sorted(self.settings)) or 'none'}")
-        self.config: dict[str, Any] = {key: spec.parse(self.env_name(key), values.get(key))
-                                       for key, spec in self.settings.items()}
+            raise AdapterConfigError(
+                f"{self.name}: unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(self.settings)) or 'none'}"
+            )
+        self.config: dict[str, Any] = {
+            key: spec.parse(self.env_name(key), values.get(key)) for key, spec in self.settings.items()
+        }
 
     @classmethod
     def env_name(cls, key: str) -> str:
         return f"{cls.prefix}{key.upper()}"
 
     @classmethod
-    def from_settings(cls, get: Callable[[str], str | None]) -> "Adapter":
+    def from_settings(cls, get: Callable[[str], str | None]) -> Adapter:
         """Build from the environment: each setting ``key`` is read from ``PREFIX_KEY``."""
         return cls({key: get(cls.env_name(key)) for key in cls.settings})
 
@@ -374,8 +397,12 @@ class Adapter:
 
     def describe_settings(self) -> dict[str, Any]:
         """The settings as admins may see them: secrets shown only as set or not."""
-        return {self.env_name(k): ("(set)" if self.config[k] not in (None, "") else "(not set)")
-                if spec.secret else self.config[k] for k, spec in self.settings.items()}
+        return {
+            self.env_name(k): ("(set)" if self.config[k] not in (None, "") else "(not set)")
+            if spec.secret
+            else self.config[k]
+            for k, spec in self.settings.items()
+        }
 
     def bind(self, host: Host) -> None:
         """Called by the connector before any other hook: from now on ``self.host`` is the way in."""
@@ -389,6 +416,13 @@ class Adapter:
     def wants(self, options: Any) -> bool:
         """Whether the active presence configuration switches this adapter on (default: always)."""
         return True
+
+    @classmethod
+    def check_mapping(cls, value: Any) -> list[str]:
+        """Problems with one state's ``adapters: {<name>: value}`` mapping in a presence configuration (empty:
+        accepted). Runs wherever a configuration is checked: ``config validate``, the admin editor and import,
+        and every apply. The default accepts any value the configuration's own shape rules allow."""
+        return []
 
     def why_not(self, options: Any) -> str | None:
         """Why an enabled adapter receives nothing under these options (shown in health), or None."""
@@ -423,13 +457,13 @@ class Adapter:
     def use_salesforce(self, query: SalesforceQuery) -> None:
         """Take the shared Salesforce connection (only called when ``uses_salesforce``)."""
 
-    def receive(self, agent_id: str, event: Mapping[str, Any]) -> dict:
+    def receive(self, agent_id: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """Apply an event the remote side reports for ``agent_id`` (fields: ``inbound_fields``).
 
         Returns the agent as the API shows it; raises :class:`InboundRejected` naming the field.
         """
         raise InboundRejected(f"the {self.name} adapter receives no events", field="name")
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """Adapter-specific health details (connection, drift ...)."""
         return {}

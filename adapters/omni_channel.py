@@ -1,4 +1,4 @@
-"""Salesforce Omni-Channel, bridged through a component in the agent's console (DESIGN.md section 3).
+"""Salesforce Omni-Channel, bridged through a component in the agent's console (docs/architecture.md, "Omni-Channel").
 
 Salesforce has no server-side setter for Omni-Channel presence, so:
 
@@ -19,16 +19,18 @@ Salesforce has no server-side setter for Omni-Channel presence, so:
 * reconciliation: a job reads ``UserServicePresence`` (``IsCurrentState = true``) and reports agents
   whose Omni status disagrees with their presence (``drift`` in the adapter's health).
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
+from adapters.base import Adapter, AdapterError, AgentInfo, Change, InboundRejected, Job, Setting
+from adapters.support.salesforce_soql import Query, StatusResolver, rest_query
 from connector.clock import iso
-from connector.engine import ChangeSource, LogonSource
-from .base import Adapter, AdapterError, AgentInfo, Change, InboundRejected, Job, Setting
-from .salesforce_soql import Query, StatusResolver, rest_query
+from connector.presence.model import ChangeSource, LogonSource
 
 NAME = "omni-channel"
 RECENT_SECONDS = 15.0
@@ -66,12 +68,27 @@ class OmniChannelAdapter(Adapter):
     #: consoles that are closed
     max_concurrency = 32
     uses_salesforce = True
-    inbound_fields = ("event", "developer_name", "service_presence_status_id", "command_id", "ok", "error",
-                      "error_code", "work_item_id", "work_id")
+    inbound_fields = (
+        "event",
+        "developer_name",
+        "service_presence_status_id",
+        "command_id",
+        "ok",
+        "error",
+        "error_code",
+        "work_item_id",
+        "work_id",
+    )
     settings = {
-        "ack_seconds": Setting(float, default=8.0, range=(0.2, 120),
-                               help="how long a command waits for the console component's acknowledgement"),
-        "instance_url": Setting(str, default="", kind="url", help="instance URL for the status SOQL (default: the SF_* connection)"),
+        "ack_seconds": Setting(
+            float,
+            default=8.0,
+            range=(0.2, 120),
+            help="how long a command waits for the console component's acknowledgement",
+        ),
+        "instance_url": Setting(
+            str, default="", kind="url", help="instance URL for the status SOQL (default: the SF_* connection)"
+        ),
         "access_token": Setting(str, default="", secret=True),
         "api_version": Setting(str, default="61.0"),
         "cache_seconds": Setting(float, default=600.0, range=(0, 86400)),
@@ -83,8 +100,12 @@ class OmniChannelAdapter(Adapter):
         super().__init__(values)
         self.sleep = sleep
         if query is None and self.config["instance_url"] and self.config["access_token"]:
-            query = rest_query(self.config["instance_url"], self.config["access_token"],
-                               self.config["api_version"], self.config["timeout"])
+            query = rest_query(
+                self.config["instance_url"],
+                self.config["access_token"],
+                self.config["api_version"],
+                self.config["timeout"],
+            )
         self.query = query
         self.monotonic = monotonic
         self.statuses = StatusResolver(query, monotonic, self.config["cache_seconds"])
@@ -112,13 +133,15 @@ class OmniChannelAdapter(Adapter):
         developer_name, status_id = omni_target(change.mapped("omni_channel"))
         if developer_name is None and status_id is None:
             return  # this state has no Omni-Channel status
-        status_id = status_id or self.statuses.id_for(developer_name)
+        # (developer_name is None only under a mapping whose id is empty: Salesforce has no status 'None')
+        status_id = status_id or self.statuses.id_for(str(developer_name))
         # kept in the store: the confirmation may reach another instance than the one that sent it
         now = self.host.now().timestamp()
         recent = [[n, t] for n, t in self._sent(agent.id) if now - t < RECENT_SECONDS]
         self.host.remember(self._sent_key(agent.id), recent + [[developer_name or status_id, now]], ttl=RECENT_SECONDS)
-        self._command(agent, change, "set_status", {"service_presence_status_id": status_id,
-                                                    "developer_name": developer_name})
+        self._command(
+            agent, change, "set_status", {"service_presence_status_id": status_id, "developer_name": developer_name}
+        )
 
     def _command(self, agent: AgentInfo, change: Change, kind: str, data: dict) -> None:
         """Send the command and return once the console acknowledged it; AdapterError otherwise."""
@@ -131,13 +154,18 @@ class OmniChannelAdapter(Adapter):
             if result is not None and result["acked"]:
                 break
             if self.monotonic() >= deadline:
-                raise AdapterError(f"no acknowledgement from {agent.id}'s console within {wait:g} s (is the console "
-                                   f"open with the Presence Connector Omni utility loaded?)", retryable=True)
+                raise AdapterError(
+                    f"no acknowledgement from {agent.id}'s console within {wait:g} s (is the console "
+                    f"open with the Presence Connector Omni utility loaded?)",
+                    retryable=True,
+                )
             self.sleep(ACK_POLL_SECONDS)
         if not result["ok"]:
             code = result.get("error_code") or ""
-            raise AdapterError(f"{agent.id}'s console could not {kind.replace('_', ' ')}: {result['error']}",
-                               retryable=code not in FINAL_ERRORS)
+            raise AdapterError(
+                f"{agent.id}'s console could not {kind.replace('_', ' ')}: {result['error']}",
+                retryable=code not in FINAL_ERRORS,
+            )
 
     # -- inbound -----------------------------------------------------------------------------
     def receive(self, agent_id: str, event: Mapping[str, Any]) -> dict:
@@ -161,14 +189,17 @@ class OmniChannelAdapter(Adapter):
         if not name and not status_id:
             raise InboundRejected("developer_name or service_presence_status_id is required", field="developer_name")
         if not name:
+            assert status_id  # one of the two is given (checked above)
             try:
                 name = self.statuses.name_for(status_id)
             except AdapterError:
                 name = None  # no Salesforce connection: match the Id given in the mapping
         state_id = self.state_for(name, status_id)
         if state_id is None:
-            raise InboundRejected(f"no presence state maps to Omni-Channel status '{name or status_id}'",
-                                  field="developer_name" if name else "service_presence_status_id")
+            raise InboundRejected(
+                f"no presence state maps to Omni-Channel status '{name or status_id}'",
+                field="developer_name" if name else "service_presence_status_id",
+            )
         if self.is_confirmation(agent_id, name):
             return self.host.presence(agent_id)  # Omni confirms what we sent: nothing changes
         return self.host.set_state(agent_id, state_id, source=NAME)
@@ -176,8 +207,9 @@ class OmniChannelAdapter(Adapter):
     def _acknowledge(self, agent_id: str, event: Mapping[str, Any]) -> dict:
         command_id, ok = event.get("command_id"), event.get("ok")
         if not isinstance(command_id, str) or not command_id.strip() or len(command_id) > 64:
-            raise InboundRejected("command_id must be the id of the command (text up to 64 characters)",
-                                  field="command_id")
+            raise InboundRejected(
+                "command_id must be the id of the command (text up to 64 characters)", field="command_id"
+            )
         if not isinstance(ok, bool):
             raise InboundRejected("ok must be true or false", field="ok")
         error, code = event.get("error"), event.get("error_code")
@@ -233,8 +265,10 @@ class OmniChannelAdapter(Adapter):
 
     def reconcile(self) -> list[dict]:
         """Agents whose current Omni-Channel status is not the one their presence maps to."""
-        rows = self.query("SELECT UserId, ServicePresenceStatus.DeveloperName FROM UserServicePresence "
-                          "WHERE IsCurrentState = true")
+        assert self.query is not None  # a job only with a Salesforce connection (jobs)
+        rows = self.query(
+            "SELECT UserId, ServicePresenceStatus.DeveloperName FROM UserServicePresence WHERE IsCurrentState = true"
+        )
         actual = {r["UserId"][:15]: (r.get("ServicePresenceStatus") or {}).get("DeveloperName") for r in rows}
         drift = []
         for view in self.host.presences():
@@ -256,8 +290,9 @@ class OmniChannelAdapter(Adapter):
 
     def check(self) -> str:
         if self.query is None:
-            raise AdapterError("no Salesforce connection for status lookups (OMNI_INSTANCE_URL, OMNI_ACCESS_TOKEN)",
-                               retryable=False)
+            raise AdapterError(
+                "no Salesforce connection for status lookups (OMNI_INSTANCE_URL, OMNI_ACCESS_TOKEN)", retryable=False
+            )
         return f"{len(self.query('SELECT Id, DeveloperName FROM ServicePresenceStatus'))} ServicePresenceStatus rows"
 
     def health(self) -> dict:

@@ -9,6 +9,7 @@ Examples (``PBX_HTTP_URL``):
 Placeholders: ``{code}`` (URL-encoded digits), ``{extension}``, ``{agent}``, ``{email}`` and ``{phone}``
 (the host from ``PBX_HTTP_PHONE_HOST``, itself a template such as ``phone-{extension}.lan``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,12 +17,11 @@ import threading
 from urllib.parse import quote
 
 import requests
-from requests.auth import HTTPBasicAuth, HTTPDigestAuth
+from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
-from .base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
-from .http_errors import retry_after
-from .pbx import PBX_SOURCE, dial_code, pbx_wanted, pbx_why_not
-
+from adapters.base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
+from adapters.support.http_errors import retry_after
+from adapters.support.pbx_codes import PBX_SOURCE, dial_code, pbx_wanted, pbx_why_not
 
 _secret_request = threading.local()
 
@@ -42,8 +42,13 @@ class PbxHttpAdapter(Adapter):
     echo_source = PBX_SOURCE
     dials = True
     settings = {
-        "url": Setting(str, required=True, kind="url", placeholders=("{code}",),
-                       help="URL template with {code}, e.g. http://{phone}/servlet?key=number={code}"),
+        "url": Setting(
+            str,
+            required=True,
+            kind="url",
+            placeholders=("{code}",),
+            help="URL template with {code}, e.g. http://{phone}/servlet?key=number={code}",
+        ),
         "method": Setting(str, default="GET", choices=("GET", "POST", "PUT")),
         "headers": Setting(str, default="", help="extra headers, 'Name: value' separated by ';'"),
         "auth": Setting(str, default="none", choices=("none", "basic", "digest")),
@@ -71,8 +76,11 @@ class PbxHttpAdapter(Adapter):
         return pbx_why_not(options)
 
     def url_for(self, agent: AgentInfo, code: str) -> str:
-        fill = {"extension": quote(agent.extension, safe=""), "agent": quote(agent.id, safe=""),
-                "email": quote(agent.email, safe="@")}
+        fill = {
+            "extension": quote(agent.extension, safe=""),
+            "agent": quote(agent.id, safe=""),
+            "email": quote(agent.email, safe="@"),
+        }
         phone = self.config["phone_host"].format(**fill) if self.config["phone_host"] else ""
         return self.config["url"].format(code=quote(code, safe=""), phone=phone, **fill)
 
@@ -87,29 +95,38 @@ class PbxHttpAdapter(Adapter):
             _secret_request.active = False
 
     def _send(self, url: str) -> requests.Response:
-        auth = None
+        auth: AuthBase | None = None
         if self.config["auth"] == "basic":
             auth = HTTPBasicAuth(self.config["username"], self.config["password"])
         elif self.config["auth"] == "digest":
             auth = HTTPDigestAuth(self.config["username"], self.config["password"])
         try:
-            reply = self.http.request(self.config["method"], url, headers=self.headers, auth=auth,
-                                      timeout=self.config["timeout"])
+            reply = self.http.request(
+                self.config["method"], url, headers=self.headers, auth=auth, timeout=self.config["timeout"]
+            )
         except requests.RequestException as exc:
             # the URL may hold a PIN (login codes): name the failure, never the URL
             raise AdapterError(f"PBX not reachable ({type(exc).__name__})") from None
         if reply.status_code in (401, 403):
-            raise AdapterError(f"PBX refused the credentials (HTTP {reply.status_code}); check "
-                               "PBX_HTTP_AUTH/USERNAME/PASSWORD", retryable=False)
+            raise AdapterError(
+                f"PBX refused the credentials (HTTP {reply.status_code}); check PBX_HTTP_AUTH/USERNAME/PASSWORD",
+                retryable=False,
+            )
         if reply.status_code >= 400:
             retryable = reply.status_code >= 500 or reply.status_code == 429
-            raise AdapterError(f"PBX answered HTTP {reply.status_code}", retryable=retryable,
-                               retry_after=retry_after(reply) if retryable else None)
+            raise AdapterError(
+                f"PBX answered HTTP {reply.status_code}",
+                retryable=retryable,
+                retry_after=retry_after(reply) if retryable else None,
+            )
         return reply
 
     def check(self) -> str:
-        probe = self.config["url"].split("?")[0].format(code="", phone=self.config["phone_host"], extension="",
-                                                        agent="", email="")
+        probe = (
+            self.config["url"]
+            .split("?")[0]
+            .format(code="", phone=self.config["phone_host"], extension="", agent="", email="")
+        )
         try:
             reply = requests.head(probe, timeout=self.config["timeout"])
         except requests.RequestException as exc:

@@ -3,11 +3,14 @@
 Built-in adapters are registered the same way (see pyproject.toml), so a third-party adapter is
 one ``pip install`` away. Two entry points with one name are refused loudly.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
+from typing import Any
 
-from .base import Adapter, UnknownAdapter
+from adapters.base import Adapter, UnknownAdapter
 
 GROUP = "presence_connector.adapters"
 
@@ -36,3 +39,12 @@ def adapter_class(name: str, extra: dict[str, type[Adapter]] | None = None) -> t
         return classes[name]
     except KeyError:
         raise UnknownAdapter(f"no adapter named '{name}'; known adapters: {', '.join(sorted(classes))}") from None
+
+
+MappingCheck = Callable[[Any], list[str]]
+
+
+def mapping_checks(extra: Mapping[str, type[Adapter]] | None = None) -> dict[str, MappingCheck]:
+    """Each installed adapter's :meth:`Adapter.check_mapping` by name: what a presence configuration's
+    ``adapters: {name: ...}`` mappings are checked with (the core knows no adapter by name)."""
+    return {name: cls.check_mapping for name, cls in {**available(), **(extra or {})}.items()}

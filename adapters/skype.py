@@ -24,21 +24,33 @@ authentication article's example, without quotes.
 Mapping (per state ``adapters: {skype: ...}`` overrides): Online→Online, Away→Away,
 DND→DoNotDisturb, Busy→Busy, On a call→Busy, Offline/Logout→Offwork.
 """
+
 from __future__ import annotations
 
 import re
 import threading
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
 
-from .base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
-from .http_errors import check_reply, unreachable
+from adapters.base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
+from adapters.support.http_errors import check_reply, unreachable
 
 AVAILABILITIES = ("Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offwork")
-BY_STATUS = {1: "Online", 2: "Offwork", 3: "Away", 4: "DoNotDisturb", 5: "Busy", 6: "Busy", 7: "Offwork"}
+#: by a state's status (looked up with whatever the state holds: None when it has none)
+BY_STATUS: dict[object, str] = {
+    1: "Online",
+    2: "Offwork",
+    3: "Away",
+    4: "DoNotDisturb",
+    5: "Busy",
+    6: "Busy",
+    7: "Offwork",
+}
 OAUTH_HREF = re.compile(r'MsRtcOAuth\s+href="?([^",\s]+)"?')
 MAX_REDIRECTS = 4
 #: UCWA: report activity at least every 4 minutes; the dispatcher's renewal scan runs every 30 s
@@ -47,13 +59,16 @@ ACTIVITY_SECONDS = 180.0
 EVENT_CHANNEL_TIMEOUT = 180
 
 
-def skype_availability(state: dict | None) -> str:
+def skype_availability(state: Mapping[str, Any] | None) -> str:
     if state is None:
         return "Offwork"
     mapped = (state.get("adapters") or {}).get("skype") or BY_STATUS.get(state.get("status"), "Online")
     if mapped not in AVAILABILITIES:
-        raise AdapterError(f"Skype for Business has no availability '{mapped}' (state '{state.get('id')}'); "
-                           f"use one of: {', '.join(AVAILABILITIES)}", retryable=False)
+        raise AdapterError(
+            f"Skype for Business has no availability '{mapped}' (state '{state.get('id')}'); "
+            f"use one of: {', '.join(AVAILABILITIES)}",
+            retryable=False,
+        )
     return mapped
 
 
@@ -81,8 +96,9 @@ class SkypeAdapter(Adapter):
             if line.strip() and not line.lstrip().startswith("#"):
                 upn, sep, password = line.strip().partition(":")
                 if not sep or not upn or not password:
-                    raise AdapterConfigError(f"SKYPE_CREDENTIALS_FILE line {number} is not 'upn:password'",
-                                                 "SKYPE_CREDENTIALS_FILE")
+                    raise AdapterConfigError(
+                        f"SKYPE_CREDENTIALS_FILE line {number} is not 'upn:password'", "SKYPE_CREDENTIALS_FILE"
+                    )
                 self._passwords[upn.lower()] = password
         self._sessions: dict[str, dict] = {}
         self._lock = threading.Lock()
@@ -94,8 +110,9 @@ class SkypeAdapter(Adapter):
         return bool(getattr(options, "skype_sync", False))
 
     # -- HTTP --------------------------------------------------------------------------------
-    def _call(self, method: str, url: str, what: str, token: str | None = None, passthrough: tuple[int, ...] = (),
-              **kw) -> requests.Response:
+    def _call(
+        self, method: str, url: str, what: str, token: str | None = None, passthrough: tuple[int, ...] = (), **kw
+    ) -> requests.Response:
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -111,8 +128,9 @@ class SkypeAdapter(Adapter):
         """Autodiscover, authenticate and create a UCWA application for one user."""
         password = self._passwords.get(upn.lower())
         if password is None:
-            raise AdapterError(f"no Skype for Business credentials for '{upn}' in SKYPE_CREDENTIALS_FILE",
-                               retryable=False)
+            raise AdapterError(
+                f"no Skype for Business credentials for '{upn}' in SKYPE_CREDENTIALS_FILE", retryable=False
+            )
         discover = self.config["discover_url"] or f"https://lyncdiscover.{self.config['domain']}/"
         links = self._call("GET", discover, "autodiscover").json().get("_links", {})
         if "redirect" in links:
@@ -122,21 +140,28 @@ class SkypeAdapter(Adapter):
             raise AdapterError("Skype for Business autodiscover named no user resource", retryable=False)
         token, applications = self._authenticate(upn, password, user_url)
         endpoint = str(uuid.uuid5(uuid.NAMESPACE_URL, f"presence-connector:{upn.lower()}"))
-        app = self._call("POST", applications, "create application", token=token,
-                         json={"UserAgent": self.config["user_agent"], "EndpointId": endpoint,
-                               "Culture": "en-US"}).json()
+        app = self._call(
+            "POST",
+            applications,
+            "create application",
+            token=token,
+            json={"UserAgent": self.config["user_agent"], "EndpointId": endpoint, "Culture": "en-US"},
+        ).json()
         app_url = urljoin(applications, app["_links"]["self"]["href"])
         make_available = urljoin(app_url, app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"])
-        self._call("POST", make_available, "makeMeAvailable", token=token,
-                   json={"SupportedModalities": ["Messaging"]})
+        self._call("POST", make_available, "makeMeAvailable", token=token, json={"SupportedModalities": ["Messaging"]})
         application = self._call("GET", app_url, "application", token=token).json()
         me, app_links = application["_embedded"]["me"], application.get("_links", {})
         presence = urljoin(app_url, me["_links"]["presence"]["href"])
         activity = me["_links"].get("reportMyActivity", {}).get("href")
         events = app_links.get("events", {}).get("href")
-        return {"token": token, "application": app_url, "presence": presence,
-                "activity": urljoin(app_url, activity) if activity else None,
-                "events": urljoin(app_url, events) if events else None}
+        return {
+            "token": token,
+            "application": app_url,
+            "presence": presence,
+            "activity": urljoin(app_url, activity) if activity else None,
+            "events": urljoin(app_url, events) if events else None,
+        }
 
     def _authenticate(self, upn: str, password: str, user_url: str) -> tuple[str, str]:
         """The web ticket and the applications URL, following pool redirects (MS-OCDISCWS 3.1.5.3)."""
@@ -144,10 +169,16 @@ class SkypeAdapter(Adapter):
             challenge = self._call("GET", user_url, "user resource", passthrough=(401,))
             found = OAUTH_HREF.search(challenge.headers.get("WWW-Authenticate", ""))
             if challenge.status_code != 401 or not found:
-                raise AdapterError("Skype for Business did not name its web ticket service (MsRtcOAuth)",
-                                   retryable=False)
-            ticket = self._call("POST", urljoin(user_url, found.group(1)), "web ticket", passthrough=(400, 401),
-                                data={"grant_type": "password", "username": upn, "password": password})
+                raise AdapterError(
+                    "Skype for Business did not name its web ticket service (MsRtcOAuth)", retryable=False
+                )
+            ticket = self._call(
+                "POST",
+                urljoin(user_url, found.group(1)),
+                "web ticket",
+                passthrough=(400, 401),
+                data={"grant_type": "password", "username": upn, "password": password},
+            )
             if ticket.status_code in (400, 401):
                 raise AdapterError(f"Skype for Business refused the password of '{upn}'", retryable=False)
             token = ticket.json()["access_token"]
@@ -158,25 +189,30 @@ class SkypeAdapter(Adapter):
                 break
             user_url = urljoin(user_url, links["redirect"]["href"])  # the user's home pool
         else:
-            raise AdapterError(f"Skype for Business sent '{upn}' through more than {MAX_REDIRECTS} pool redirects",
-                               retryable=False)
-        raise AdapterError(f"Skype for Business named no applications resource for '{upn}' (neither "
-                           "'applications' nor 'redirect' in the user resource)", retryable=False)
+            raise AdapterError(
+                f"Skype for Business sent '{upn}' through more than {MAX_REDIRECTS} pool redirects", retryable=False
+            )
+        raise AdapterError(
+            f"Skype for Business named no applications resource for '{upn}' (neither "
+            "'applications' nor 'redirect' in the user resource)",
+            retryable=False,
+        )
 
     # -- the contract ------------------------------------------------------------------------
     def push(self, agent: AgentInfo, change: Change) -> None:
         if change.kind != "presence":
             return
         if not agent.email:
-            raise AdapterError(f"agent '{agent.id}' has no email (the Skype for Business sign-in address)",
-                               retryable=False)
+            raise AdapterError(
+                f"agent '{agent.id}' has no email (the Skype for Business sign-in address)", retryable=False
+            )
         upn = agent.email.lower()
         availability = skype_availability(change.state)
         for attempt in (1, 2):
             with self._lock:
                 session = self._sessions.get(upn)
             created = session is None
-            if created:
+            if session is None:
                 session = self.sign_in(agent.email)
                 with self._lock:
                     self._sessions[upn] = session
@@ -186,8 +222,13 @@ class SkypeAdapter(Adapter):
                     # the agent is still here: keep the application and its availability alive
                     self._call("POST", session["activity"], "reportMyActivity", token=session["token"])
                 else:  # a change, or a re-created application: publish the presence (again)
-                    self._call("POST", session["presence"], "presence", token=session["token"],
-                               json={"availability": availability})
+                    self._call(
+                        "POST",
+                        session["presence"],
+                        "presence",
+                        token=session["token"],
+                        json={"availability": availability},
+                    )
                 if change.state is None:
                     self._sign_out(upn, session)
                 return
@@ -212,15 +253,20 @@ class SkypeAdapter(Adapter):
         session["closed"] = threading.Event()
         if not (self.config["event_channel"] and session.get("events")):
             return
-        threading.Thread(target=self._hold_event_channel, args=(upn, session), daemon=True,
-                         name=f"ucwa-events-{upn}").start()
+        threading.Thread(
+            target=self._hold_event_channel, args=(upn, session), daemon=True, name=f"ucwa-events-{upn}"
+        ).start()
 
     def _hold_event_channel(self, upn: str, session: dict) -> None:
         url, closed = session["events"], session["closed"]
         while not (closed.is_set() or self._stop.is_set()):
             try:
-                reply = requests.get(url, params={"timeout": EVENT_CHANNEL_TIMEOUT}, timeout=EVENT_CHANNEL_TIMEOUT + 30,
-                                     headers={"Accept": "application/json", "Authorization": f"Bearer {session['token']}"})
+                reply = requests.get(
+                    url,
+                    params={"timeout": EVENT_CHANNEL_TIMEOUT},
+                    timeout=EVENT_CHANNEL_TIMEOUT + 30,
+                    headers={"Accept": "application/json", "Authorization": f"Bearer {session['token']}"},
+                )
             except requests.RequestException:
                 closed.wait(5.0)  # the pool is away for a moment: hold the channel again shortly
                 continue

@@ -17,27 +17,44 @@
   the Azure AD object id. 429 answers are retried after their ``Retry-After``.
 
 Per-state mapping: ``adapters: {teams: Busy}`` or ``{teams: {availability: Busy, activity: InACall}}``;
-pairs Graph refuses are caught by ``validate_mapping`` in ``config validate`` and the admin editor.
+pairs Graph refuses are caught by :meth:`TeamsAdapter.check_mapping` (``validate_mapping``) in ``config validate``
+and the admin editor.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from .base import Adapter, AdapterError, AgentInfo, Change, Setting
-from .http_errors import check_reply, unreachable
+from adapters.base import Adapter, AdapterError, AgentInfo, Change, Setting
+from adapters.support.http_errors import check_reply, unreachable
 
 #: setPresence pairs Graph accepts (presence-setpresence) and setUserPreferredPresence pairs
 #: (presence-setuserpreferredpresence); anything else is answered 400
 SESSION_PAIRS = {"Available": ("Available",), "Busy": ("InACall", "InAConferenceCall")}
-PREFERRED_PAIRS = {"Away": ("Away",), "BeRightBack": ("BeRightBack",), "DoNotDisturb": ("DoNotDisturb",),
-                   "Offline": ("OffWork",)}
-BY_STATUS = {1: "Available", 2: "Offline", 3: "Away", 4: "DoNotDisturb", 5: "Busy", 6: "Busy", 7: "Offline"}
+PREFERRED_PAIRS = {
+    "Away": ("Away",),
+    "BeRightBack": ("BeRightBack",),
+    "DoNotDisturb": ("DoNotDisturb",),
+    "Offline": ("OffWork",),
+}
+#: by a state's status (looked up with whatever the state holds: None when it has none)
+BY_STATUS: dict[object, str] = {
+    1: "Available",
+    2: "Offline",
+    3: "Away",
+    4: "DoNotDisturb",
+    5: "Busy",
+    6: "Busy",
+    7: "Offline",
+}
 #: Graph: an Available session fades after 5 minutes; kept alive well inside that
 KEEP_ALIVE_SECONDS = 240.0
 #: Graph: 1,500 presence requests per 30 s per app and tenant; renewals may use this much of it
@@ -59,12 +76,14 @@ def validate_mapping(value) -> list[str]:
     if pairs is None:
         return [f"Teams has no presence '{availability}'; use one of: {', '.join([*SESSION_PAIRS, *PREFERRED_PAIRS])}"]
     if activity is not None and activity not in pairs:
-        return [f"availability '{availability}' with activity '{activity}' is refused by Microsoft Graph; "
-                f"use activity {' or '.join(pairs)}"]
+        return [
+            f"availability '{availability}' with activity '{activity}' is refused by Microsoft Graph; "
+            f"use activity {' or '.join(pairs)}"
+        ]
     return []
 
 
-def teams_target(state: dict | None) -> tuple[str, str, str]:
+def teams_target(state: Mapping[str, Any] | None) -> tuple[str, str, str]:
     """(how, availability, activity) for a state: how is 'session', 'preferred' or 'clear'.
 
     Graph's precedence (manage presence state): user-preferred beats every session, and among sessions
@@ -88,6 +107,9 @@ class TeamsAdapter(Adapter):
     name = "teams"
     prefix = "TEAMS_"
     max_concurrency = 4
+    # the dispatcher re-sends every 4 minutes: an Available session fades after 5; other renewals are
+    # skipped until their expiry comes near (see push), so they cost a call only then
+    refresh_seconds = KEEP_ALIVE_SECONDS
     settings = {
         "tenant_id": Setting(str, required=True, help="the Azure AD (Entra ID) tenant id"),
         "client_id": Setting(str, required=True, help="the app registration's client id (also the sessionId)"),
@@ -99,12 +121,13 @@ class TeamsAdapter(Adapter):
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
     }
 
+    @classmethod
+    def check_mapping(cls, value: Any) -> list[str]:
+        return validate_mapping(value)
+
     def __init__(self, values=None):
         super().__init__(values)
-        # the dispatcher re-sends every 4 minutes: an Available session fades after 5; other renewals are
-        # skipped until their expiry comes near (see push), so they cost a call only then
         minutes = self.config["expiration_minutes"]
-        self.refresh_seconds = KEEP_ALIVE_SECONDS
         self._renew_before = (minutes - min(5, minutes / 3)) * 60
         self._token: tuple[str, float] | None = None
         self._token_lock = threading.Lock()
@@ -128,10 +151,16 @@ class TeamsAdapter(Adapter):
                 return self._token[0]
             url = f"{self.config['login_url']}/{quote(self.config['tenant_id'], safe='')}/oauth2/v2.0/token"
             try:
-                reply = requests.post(url, data={"client_id": self.config["client_id"],
-                                                 "client_secret": self.config["client_secret"],
-                                                 "scope": "https://graph.microsoft.com/.default",
-                                                 "grant_type": "client_credentials"}, timeout=self.config["timeout"])
+                reply = requests.post(
+                    url,
+                    data={
+                        "client_id": self.config["client_id"],
+                        "client_secret": self.config["client_secret"],
+                        "scope": "https://graph.microsoft.com/.default",
+                        "grant_type": "client_credentials",
+                    },
+                    timeout=self.config["timeout"],
+                )
             except requests.RequestException as exc:
                 raise unreachable("Microsoft login", exc) from None
             if reply.status_code in (400, 401):
@@ -139,9 +168,12 @@ class TeamsAdapter(Adapter):
                     reason = str(reply.json().get("error", ""))
                 except ValueError:
                     reason = ""
-                raise AdapterError(f"Microsoft login refused the client credentials (HTTP {reply.status_code}"
-                                   f"{', ' + reason[:80] if reason else ''}); check TEAMS_TENANT_ID, "
-                                   "TEAMS_CLIENT_ID and TEAMS_CLIENT_SECRET", retryable=False)
+                raise AdapterError(
+                    f"Microsoft login refused the client credentials (HTTP {reply.status_code}"
+                    f"{', ' + reason[:80] if reason else ''}); check TEAMS_TENANT_ID, "
+                    "TEAMS_CLIENT_ID and TEAMS_CLIENT_SECRET",
+                    retryable=False,
+                )
             check_reply("Microsoft login", reply, "token")
             body = reply.json()
             self._token = (body["access_token"], time.monotonic() + max(60, int(body.get("expires_in", 3600)) - 60))
@@ -150,8 +182,9 @@ class TeamsAdapter(Adapter):
     def _post(self, user: str, action: str, body: dict | None) -> None:
         url = f"{self.config['graph_url']}/users/{quote(user, safe='@')}/presence/{action}"
         try:
-            reply = requests.post(url, json=body, timeout=self.config["timeout"],
-                                  headers={"Authorization": f"Bearer {self.token()}"})
+            reply = requests.post(
+                url, json=body, timeout=self.config["timeout"], headers={"Authorization": f"Bearer {self.token()}"}
+            )
         except requests.RequestException as exc:
             raise unreachable("Microsoft Graph", exc) from None
         if reply.status_code == 401:
@@ -196,8 +229,11 @@ class TeamsAdapter(Adapter):
         if how == "preferred":
             # preferred presence shows only while a session exists: keep the app's own (Away, which never fades)
             self._send(user, "setPresence", {**session, "availability": "Away", "activity": "Away"})
-            self._send(user, "setUserPreferredPresence", {"availability": availability, "activity": activity,
-                                                          "expirationDuration": expiration})
+            self._send(
+                user,
+                "setUserPreferredPresence",
+                {"availability": availability, "activity": activity, "expirationDuration": expiration},
+            )
             self._update(user, preferred=True)
         else:
             self._send(user, "setPresence", {**session, "availability": availability, "activity": activity})
@@ -233,18 +269,23 @@ class TeamsAdapter(Adapter):
 
         if how == "session":
             if availability == "Available" or due("setPresence"):
-                self._send(user, "setPresence", {**session, "availability": availability, "activity": activity},
-                           renewal=True)
+                self._send(
+                    user, "setPresence", {**session, "availability": availability, "activity": activity}, renewal=True
+                )
             return
         if due("setPresence"):
             self._send(user, "setPresence", {**session, "availability": "Away", "activity": "Away"}, renewal=True)
         if due("setUserPreferredPresence"):
-            self._send(user, "setUserPreferredPresence", {"availability": availability, "activity": activity,
-                                                          "expirationDuration": expiration}, renewal=True)
+            self._send(
+                user,
+                "setUserPreferredPresence",
+                {"availability": availability, "activity": activity, "expirationDuration": expiration},
+                renewal=True,
+            )
 
     def _now(self) -> datetime:
         host = getattr(self, "host", None)  # unbound (a connection check) reads the wall clock
-        return host.now() if host is not None else datetime.now(timezone.utc)
+        return host.now() if host is not None else datetime.now(UTC)
 
     def _send(self, user: str, action: str, body: dict | None, renewal: bool = False) -> None:
         self._spend(renewal)
@@ -276,8 +317,12 @@ class TeamsAdapter(Adapter):
                     return
                 used, wait = len(self._calls), BUDGET_WINDOW - (now - self._calls[0]).total_seconds()
         self.deferred += 1
-        raise AdapterError(f"Microsoft Graph presence budget in use ({used} calls in {BUDGET_WINDOW:g} s); "
-                           f"{'renewal' if renewal else 'change'} waits", retryable=True, retry_after=max(1.0, wait))
+        raise AdapterError(
+            f"Microsoft Graph presence budget in use ({used} calls in {BUDGET_WINDOW:g} s); "
+            f"{'renewal' if renewal else 'change'} waits",
+            retryable=True,
+            retry_after=max(1.0, wait),
+        )
 
     def health(self) -> dict:
         host = getattr(self, "host", None)
@@ -286,8 +331,12 @@ class TeamsAdapter(Adapter):
         else:
             with self._budget_lock:
                 used = len(self._calls)
-        return {"graph_presence_calls_last_30s": used, "graph_presence_limit_30s": BUDGET_LIMIT,
-                "graph_calls_deferred": self.deferred, "graph_calls_skipped_unchanged": self.skipped_unchanged}
+        return {
+            "graph_presence_calls_last_30s": used,
+            "graph_presence_limit_30s": BUDGET_LIMIT,
+            "graph_calls_deferred": self.deferred,
+            "graph_calls_skipped_unchanged": self.skipped_unchanged,
+        }
 
     def check(self) -> str:
         self._token = None
@@ -295,7 +344,7 @@ class TeamsAdapter(Adapter):
         return f"client-credentials token issued for tenant {self.config['tenant_id']}"
 
 
-def _route(state: dict) -> str:
+def _route(state: Mapping[str, Any]) -> str:
     try:
         return teams_target(state)[0]
     except AdapterError:

@@ -4,12 +4,13 @@ A tiny Flask app whose one endpoint, ``PUT /agents/<id>/presence``, does only th
 write: in one SQLite WAL transaction (``BEGIN IMMEDIATE``, ``synchronous=FULL``, like the store),
 close the agent's open interval and insert the new one, with an index on the open-interval lookup.
 No authentication, no engine, no totals, no session row, no outbox. It is served the same way as
-``presence-connector serve`` serves the app (uvicorn, the WSGI app on 32 worker threads through connector/wsgi_bridge.py) and queues writers on a
+``presence-connector serve`` serves the app (uvicorn, the WSGI app on 32 worker threads through connector/serve/wsgi_bridge.py) and queues writers on a
 process-wide lock the same way, so ``bench/api_bench.py`` can put the app's rate next to it in one
 run.
 
     .venv/bin/python bench/anchor.py --db /tmp/anchor.db --agents 1000 --port 5099
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import json
 import sqlite3
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
@@ -40,10 +41,12 @@ def connect(path: str) -> sqlite3.Connection:
 def prepare(path: str, agents: int) -> None:
     conn = connect(path)
     conn.executescript(SCHEMA)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, 'ready', ?)",
-                     [(f"agent{i:05d}", now) for i in range(agents)])
+    conn.executemany(
+        "INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, 'ready', ?)",
+        [(f"agent{i:05d}", now) for i in range(agents)],
+    )
     conn.execute("COMMIT")
     conn.close()
 
@@ -65,14 +68,15 @@ def create_anchor_app(path: str) -> Flask:
         state = data.get("state")
         if not isinstance(state, str):
             abort(422)
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         c = conn()
         with write_lock:
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.execute("UPDATE intervals SET ended_at = ? WHERE agent_id = ? AND ended_at IS NULL", (now, agent_id))
-                c.execute("INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, ?, ?)",
-                          (agent_id, state, now))
+                c.execute(
+                    "INSERT INTO intervals (agent_id, state_id, started_at) VALUES (?, ?, ?)", (agent_id, state, now)
+                )
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -93,12 +97,21 @@ def main() -> None:
     if args.prepare:
         prepare(args.db, args.agents)
     # served as `presence-connector serve` serves the app: uvicorn, the WSGI app on worker threads through
-    # the same bridge (connector/wsgi_bridge.py)
+    # the same bridge (connector/serve/wsgi_bridge.py)
     import uvicorn
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from connector.wsgi_bridge import WsgiBridge
-    uvicorn.run(WsgiBridge(create_anchor_app(args.db), threads=args.threads), host="127.0.0.1", port=args.port,
-                http="httptools", loop="asyncio", log_level="warning", lifespan="off")
+    from connector.serve.wsgi_bridge import WsgiBridge
+
+    uvicorn.run(
+        WsgiBridge(create_anchor_app(args.db), threads=args.threads),
+        host="127.0.0.1",
+        port=args.port,
+        http="httptools",
+        loop="asyncio",
+        log_level="warning",
+        lifespan="off",
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """State changes: CPU per change in process, and rate and latency through HTTP next to the anchor.
 
 In process (no server): CPU seconds per ``PUT /api/v1/agents/{id}/presence`` through the Flask route
-(test client), and per change on the path ``serve`` answers that request with (connector/fast_path.py:
+(test client), and per change on the path ``serve`` answers that request with (connector/serve/fast_path.py:
 the token check, the body's checks, the service call and the answer, without Flask), against CPU per
 change of the anchor (``bench/anchor.py``: the minimal durable write, close the
 open interval + insert the new one in one SQLite WAL transaction).
@@ -13,10 +13,11 @@ GET /healthz/live, the anchor's PUT and the app's PUT in the same run, in altern
 (``-t2 -c16``, keep-alive HTTP/1.1, random agent and state per request: the load generator the issue's
 own figures came from; written in C, so it takes little of the 2 cores the servers need). The ratios say
 what the presence path costs beyond the minimal durable write and beyond HTTP itself. ``--driver python``
-drives them from Python client threads instead (the figures before issue 11's second round).
+drives them from Python client threads instead (the figures before the fast path).
 
     make bench    # or: .venv/bin/python bench/api_bench.py [--seconds 10 --rounds 3 --clients 16] [--postgres]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,6 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,28 +36,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.helpers.ports import free_port  # noqa: E402
+
 STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(env: dict, agents: int):
     """Create agents, log them in on desk phones; returns (app, integration token)."""
     os.environ.update(env)
-    from connector import accounts, create_app
+    from connector import create_app
+    from connector.auth import accounts
     from connector.parts import get_parts
 
     app = create_app()
-    ext = get_parts(app)
-    now = ext.clock()
+    parts = get_parts(app)
+    now = parts.clock()
     for i in range(agents):
-        accounts.add_agent(ext.store, {"id": f"agent{i:05d}", "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
-        ext.service.login(f"agent{i:05d}", "Paired Device", f"deskphone-{i}")
-    token = accounts.create_token(ext.store, "integration", now, name="bench")
+        accounts.add_agent(parts.store, {"id": f"agent{i:05d}", "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
+        parts.service.login(f"agent{i:05d}", "Paired Device", f"deskphone-{i}")
+    token = accounts.create_token(parts.store, "integration", now, name="bench")
     return app, token
 
 
@@ -129,15 +127,30 @@ end
 """
 
 
-def drive_wrk(port: int, method: str, prefix: str, suffix: str, headers: dict, seconds: float, clients: int,
-              agents: int, tmp: str) -> dict:
+def drive_wrk(
+    port: int, method: str, prefix: str, suffix: str, headers: dict, seconds: float, clients: int, agents: int, tmp: str
+) -> dict:
     """One wrk run: requests/s, p50/p99 ms (wrk's own latency percentiles), non-2xx answers and socket errors."""
     script = Path(tmp) / f"wrk-{port}-{method}.lua"
     lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
-    script.write_text(WRK_SCRIPT % {"method": method, "prefix": prefix, "suffix": suffix, "agents": agents,
-                                    "headers": lua_headers})
-    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    script.write_text(
+        WRK_SCRIPT % {"method": method, "prefix": prefix, "suffix": suffix, "agents": agents, "headers": lua_headers}
+    )
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return parse_wrk(out)
 
 
@@ -145,6 +158,7 @@ def parse_wrk(out: str) -> dict:
     def ms(text: str) -> float:
         value = float(re.match(r"[0-9.]+", text).group())
         return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[re.search(r"(us|ms|s)$", text).group(1)]
+
     p50 = ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))
     p99 = ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
     rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
@@ -157,8 +171,14 @@ def parse_wrk(out: str) -> dict:
 
 def summary(name: str, latencies: list[float], elapsed: float, errors: int) -> dict:
     q = statistics.quantiles(latencies, n=100)
-    return {"name": name, "requests": len(latencies), "errors": errors, "per_second": len(latencies) / elapsed,
-            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+    return {
+        "name": name,
+        "requests": len(latencies),
+        "errors": errors,
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+    }
 
 
 def wait_up(port: int, path: str) -> None:
@@ -174,57 +194,88 @@ def wait_up(port: int, path: str) -> None:
 
 
 def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
-    env = {"CONNECTOR_DATABASE_URL": database_url, "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
-           "CONNECTOR_PRESENCE_CONFIG": "default"}
+    env = {
+        "CONNECTOR_DATABASE_URL": database_url,
+        "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
+        "CONNECTOR_PRESENCE_CONFIG": "default",
+    }
     print(f"[{backend}] preparing {args.agents} agents ...", flush=True)
     app, token = prepare(env, args.agents)
-    from connector.asgi import tune_gc
+    from connector.serve.asgi import tune_gc
+
     tune_gc()  # the collector as `serve` sets it once started (the anchor's figure is taken in this process too)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     results: list[dict] = []
 
     def app_put(client, rng, n):
-        r = client.put(f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence",
-                       json={"state": rng.choice(STATES)}, headers=headers)
+        r = client.put(
+            f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence",
+            json={"state": rng.choice(STATES)},
+            headers=headers,
+        )
         assert r.status_code == 200, r.data
 
     cpu_app = cpu_per_request(app.test_client(), app_put, args.cpu_requests)
-    from connector.fast_path import FastPresence
-    fast = FastPresence(app)  # what `serve` runs for this request (connector/fast_path.py)
+    from connector.serve.fast_path import FastPresence
+
+    fast = FastPresence(app)  # what `serve` runs for this request (connector/serve/fast_path.py)
 
     def fast_put(fast_path, rng, n):
         body = json.dumps({"state": rng.choice(STATES)}).encode()
         assert fast_path.answer(f"agent{rng.randrange(args.agents):05d}", token, body) is not None
+
     cpu_fast = cpu_per_request(fast, fast_put, args.cpu_requests)
     from connector.parts import get_parts
+
     get_parts(app).store.dispose()
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)],
-                              env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli.main", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     procs = [server]
     anchor_port = None
     try:
         if backend == "sqlite":
-            from bench.anchor import create_anchor_app, prepare as prepare_anchor
+            from bench.anchor import create_anchor_app
+            from bench.anchor import prepare as prepare_anchor
+
             anchor_db = f"{tmp}/anchor.db"
             prepare_anchor(anchor_db, args.agents)
             anchor = create_anchor_app(anchor_db).test_client()
 
             def anchor_put(client, rng, n):
-                r = client.put(f"/agents/agent{rng.randrange(args.agents):05d}/presence",
-                               json={"state": rng.choice(STATES)})
+                r = client.put(
+                    f"/agents/agent{rng.randrange(args.agents):05d}/presence", json={"state": rng.choice(STATES)}
+                )
                 assert r.status_code == 200
-            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast,
-                            "anchor_ms": cpu_per_request(anchor, anchor_put, args.cpu_requests)})
+
+            results.append(
+                {
+                    "name": "CPU per change in process",
+                    "app_ms": cpu_app,
+                    "fast_ms": cpu_fast,
+                    "anchor_ms": cpu_per_request(anchor, anchor_put, args.cpu_requests),
+                }
+            )
             anchor_port = free_port()
-            procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "anchor.py"), "--db", anchor_db,
-                                           "--port", str(anchor_port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "bench" / "anchor.py"), "--db", anchor_db, "--port", str(anchor_port)],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             wait_up(anchor_port, "/")
         else:
-            results.append({"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast,
-                            "anchor_ms": None})
+            results.append(
+                {"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast, "anchor_ms": None}
+            )
         wait_up(port, "/healthz")
 
         if args.driver == "wrk":
@@ -253,8 +304,14 @@ def measure_python(args, backend: str, port: int, anchor_port: int | None, heade
 
     healthz = ("GET /healthz/live (trivial)", port, "GET", lambda rng: "/healthz/live", lambda rng: None, {})
     app_change = (f"PUT presence (the app, {backend})", port, "PUT", app_path, change_body, headers)
-    anchor_change = ("PUT anchor (minimal durable write)", anchor_port, "PUT", anchor_path, change_body,
-                     {"Content-Type": "application/json"})
+    anchor_change = (
+        "PUT anchor (minimal durable write)",
+        anchor_port,
+        "PUT",
+        anchor_path,
+        change_body,
+        {"Content-Type": "application/json"},
+    )
     plan = [healthz, app_change] + ([anchor_change] if anchor_port else [])
     for _, p, m, path, body, h in plan:  # warm-up
         drive(p, m, path, body, h, 200, args.clients)
@@ -275,11 +332,21 @@ def measure_python(args, backend: str, port: int, anchor_port: int | None, heade
 def measure_wrk(args, backend: str, port: int, anchor_port: int | None, headers: dict, tmp: str) -> list[dict]:
     """The endpoints driven by wrk in ``--rounds`` alternating rounds of ``--seconds`` each, so a noisy
     neighbour on the machine hits every side alike; each figure is the median over the rounds."""
-    plan = [("GET /healthz/live (trivial)", port, "GET", "/healthz/live", "", {}),
-            (f"PUT presence (the app, {backend})", port, "PUT", "/api/v1/agents/agent", "/presence", headers)]
+    plan = [
+        ("GET /healthz/live (trivial)", port, "GET", "/healthz/live", "", {}),
+        (f"PUT presence (the app, {backend})", port, "PUT", "/api/v1/agents/agent", "/presence", headers),
+    ]
     if anchor_port:
-        plan.append(("PUT anchor (minimal durable write)", anchor_port, "PUT", "/agents/agent", "/presence",
-                     {"Content-Type": "application/json"}))
+        plan.append(
+            (
+                "PUT anchor (minimal durable write)",
+                anchor_port,
+                "PUT",
+                "/agents/agent",
+                "/presence",
+                {"Content-Type": "application/json"},
+            )
+        )
     for _, p, method, prefix, suffix, h in plan:  # warm-up
         drive_wrk(p, method, prefix, suffix, h, 2, args.clients, args.agents, tmp)
     rounds: dict[str, list[dict]] = {name: [] for name, *_ in plan}
@@ -288,22 +355,33 @@ def measure_wrk(args, backend: str, port: int, anchor_port: int | None, headers:
             rounds[name].append(drive_wrk(p, method, prefix, suffix, h, args.seconds, args.clients, args.agents, tmp))
     results = []
     for name, runs in rounds.items():
-        results.append({"name": name, "requests": sum(r["requests"] for r in runs),
-                        "errors": sum(r["errors"] for r in runs),
-                        **{key: statistics.median(r[key] for r in runs) for key in ("per_second", "p50_ms", "p99_ms")},
-                        "rounds": runs})
+        results.append(
+            {
+                "name": name,
+                "requests": sum(r["requests"] for r in runs),
+                "errors": sum(r["errors"] for r in runs),
+                **{key: statistics.median(r[key] for r in runs) for key in ("per_second", "p50_ms", "p99_ms")},
+                "rounds": runs,
+            }
+        )
     return results
 
 
 def report(backend: str, results: list[dict], args) -> None:
-    load = (f"wrk -t2 -c{args.clients}, {args.rounds} alternating rounds of {args.seconds:g} s per endpoint, medians"
-            if args.driver == "wrk" else f"Python client threads, {args.requests} requests per endpoint, "
-                                         f"{args.clients} connections")
-    print(f"\n{backend}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
-          f"{os.cpu_count()} cores (client and servers share them)\n")
+    load = (
+        f"wrk -t2 -c{args.clients}, {args.rounds} alternating rounds of {args.seconds:g} s per endpoint, medians"
+        if args.driver == "wrk"
+        else f"Python client threads, {args.requests} requests per endpoint, {args.clients} connections"
+    )
+    print(
+        f"\n{backend}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
+        f"{os.cpu_count()} cores (client and servers share them)\n"
+    )
     cpu = results[0]
-    line = (f"CPU per change in process: app {cpu['app_ms']:.2f} ms through Flask (test client), "
-            f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/fast_path.py)")
+    line = (
+        f"CPU per change in process: app {cpu['app_ms']:.2f} ms through Flask (test client), "
+        f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/serve/fast_path.py)"
+    )
     if cpu["anchor_ms"] is not None:
         line += f", anchor {cpu['anchor_ms']:.2f} ms"
     print(line + "\n")
@@ -322,9 +400,13 @@ def report(backend: str, results: list[dict], args) -> None:
         app = next(r for n, r in by_name.items() if n.startswith("PUT presence"))
         if "rounds" in app:  # each round's app run next to the anchor run right after it
             ratios = [a["per_second"] / b["per_second"] for a, b in zip(app["rounds"], anchor["rounds"])]
-            print("per round: " + ", ".join(f"{r:.2f}x" for r in ratios) +
-                  f" (median {statistics.median(ratios):.2f}x); app p99 per round: " +
-                  ", ".join(f"{r['p99_ms']:.1f}" for r in app["rounds"]) + " ms")
+            print(
+                "per round: "
+                + ", ".join(f"{r:.2f}x" for r in ratios)
+                + f" (median {statistics.median(ratios):.2f}x); app p99 per round: "
+                + ", ".join(f"{r['p99_ms']:.1f}" for r in app["rounds"])
+                + " ms"
+            )
 
 
 def main() -> None:
@@ -333,8 +415,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--cpu-requests", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--driver", choices=("wrk", "python"), default="wrk",
-                        help="the HTTP load generator (wrk: apt-get install wrk; python: client threads)")
+    parser.add_argument(
+        "--driver",
+        choices=("wrk", "python"),
+        default="wrk",
+        help="the HTTP load generator (wrk: apt-get install wrk; python: client threads)",
+    )
     parser.add_argument("--seconds", type=float, default=10, help="wrk: seconds per endpoint per round")
     parser.add_argument("--rounds", type=int, default=3, help="wrk: alternating rounds (figures are medians)")
     parser.add_argument("--postgres", action="store_true", help="also run against a throwaway PostgreSQL server")
@@ -343,12 +429,12 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="pc-bench-")
     report("SQLite (WAL, synchronous=FULL)", run(args, "sqlite", f"sqlite:///{tmp}/bench.db", tmp), args)
     if args.postgres:
-        from tests.postgres import PostgresServer
+        from tests.helpers.postgres import PostgresServer
+
         pg = PostgresServer()
         try:
             pg_tmp = tempfile.mkdtemp(prefix="pc-bench-pg-")
-            report("PostgreSQL (fsync=off throwaway server)", run(args, "postgresql", pg.new_database(), pg_tmp),
-                   args)
+            report("PostgreSQL (fsync=off throwaway server)", run(args, "postgresql", pg.new_database(), pg_tmp), args)
         finally:
             pg.stop()
 

@@ -1,7 +1,7 @@
 """Outbox dispatch: change -> local adapter latency, sustained deliveries/s, and two instances on PostgreSQL.
 
 Real processes on this machine: `presence-connector serve` with the webhook example adapter posting
-to a local HTTP receiver on 127.0.0.1 (tests/cluster.py).
+to a local HTTP receiver on 127.0.0.1 (tests/helpers/cluster.py).
 
 1. latency: one instance (SQLite), changes offered at --rate per second for --seconds (each agent
    changes once a second, so nothing is coalesced): PUT -> receiver p50/p99;
@@ -13,6 +13,7 @@ to a local HTTP receiver on 127.0.0.1 (tests/cluster.py).
 
     make bench            # or: .venv/bin/python bench/dispatch_bench.py --seconds 10 --pg-seconds 60
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cluster import Cluster, Receiver  # noqa: E402
+from tests.helpers.cluster import Cluster, Receiver  # noqa: E402
 
 STATES = ["break", "lunch", "meeting", "ready"]
 
@@ -38,8 +39,9 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
-def offer(cluster: Cluster, token: str, agents: list[str], rate: float, seconds: float, receiver: Receiver,
-          clients: int = 8) -> dict:
+def offer(
+    cluster: Cluster, token: str, agents: list[str], rate: float, seconds: float, receiver: Receiver, clients: int = 8
+) -> dict:
     """PUT presence at ``rate``/s round-robin over the instances; match each change to its delivery."""
     urls = cluster.urls
     sent: dict[str, list[tuple[str, float]]] = {a: [] for a in agents}
@@ -59,9 +61,12 @@ def offer(cluster: Cluster, token: str, agents: list[str], rate: float, seconds:
             state = STATES[(n // len(agents)) % len(STATES)]
             t0 = time.time()
             try:
-                reply = session_local.s.put(f"{urls[n % len(urls)]}/api/v1/agents/{agent}/presence",
-                                            json={"state": state}, headers={"Authorization": f"Bearer {token}"},
-                                            timeout=10)
+                reply = session_local.s.put(
+                    f"{urls[n % len(urls)]}/api/v1/agents/{agent}/presence",
+                    json={"state": state},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=10,
+                )
                 ok = reply.status_code == 200
             except requests.RequestException:
                 ok = False
@@ -96,16 +101,26 @@ def offer(cluster: Cluster, token: str, agents: list[str], rate: float, seconds:
             post = next((p for p in posts if p["state"] == state and p["at"] >= t0), None)
             if post is not None:
                 delivery_ms.append((post["at"] - t0) * 1000)
-    return {"offered": total, "accepted": len(put_ms), "errors": errors[0],
-            "put_p50": pct(put_ms, 0.5), "put_p99": pct(put_ms, 0.99),
-            "adapter_p50": pct(delivery_ms, 0.5), "adapter_p99": pct(delivery_ms, 0.99),
-            "matched": len(delivery_ms)}
+    return {
+        "offered": total,
+        "accepted": len(put_ms),
+        "errors": errors[0],
+        "put_p50": pct(put_ms, 0.5),
+        "put_p99": pct(put_ms, 0.99),
+        "adapter_p50": pct(delivery_ms, 0.5),
+        "adapter_p99": pct(delivery_ms, 0.99),
+        "matched": len(delivery_ms),
+    }
 
 
 def logged_in(cluster: Cluster, token: str, agents: list[str]) -> None:
     for agent in agents:
-        requests.post(f"{cluster.urls[0]}/api/v1/agents/{agent}/login", json={"device": "bench"},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
+        requests.post(
+            f"{cluster.urls[0]}/api/v1/agents/{agent}/login",
+            json={"device": "bench"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).raise_for_status()
 
 
 def latency_run(rate: float, seconds: float) -> dict:
@@ -135,10 +150,11 @@ def backlog_run(rows: int, concurrency: int | None) -> dict:
         os.environ.update({k: v for k, v in cluster.env.items() if k.startswith(("CONNECTOR_", "WEBHOOK_"))})
         from connector import create_app
         from connector.parts import get_parts
-        ext = get_parts(create_app())
+
+        parts = get_parts(create_app())
         for agent in agents:
-            ext.service.login(agent, "Softphone", "bench")  # queued; no dispatcher runs in this process
-        ext.store.dispose()
+            parts.service.login(agent, "Softphone", "bench")  # queued; no dispatcher runs in this process
+        parts.store.dispose()
         try:
             cluster.start(1)
             deadline = time.monotonic() + 120
@@ -146,8 +162,12 @@ def backlog_run(rows: int, concurrency: int | None) -> dict:
                 time.sleep(0.1)
             posts = receiver.snapshot()
             span = posts[-1]["at"] - posts[0]["at"] if len(posts) > 1 else float("nan")
-            return {"rows": rows, "delivered": len(posts), "per_second": (len(posts) - 1) / span if span else 0,
-                    "concurrency": concurrency or "default (2)"}
+            return {
+                "rows": rows,
+                "delivered": len(posts),
+                "per_second": (len(posts) - 1) / span if span else 0,
+                "concurrency": concurrency or "default (2)",
+            }
         finally:
             cluster.stop()
             receiver.stop()
@@ -155,7 +175,8 @@ def backlog_run(rows: int, concurrency: int | None) -> dict:
 
 def postgres_run(seconds: float, instances: int = 2, rate: float = 17.0, agents_count: int = 1000) -> dict | None:
     try:
-        from tests.postgres import PostgresServer
+        from tests.helpers.postgres import PostgresServer
+
         server = PostgresServer()
     except Exception as exc:  # no PostgreSQL on this machine
         print(f"PostgreSQL run skipped: {exc}")
@@ -168,8 +189,8 @@ def postgres_run(seconds: float, instances: int = 2, rate: float = 17.0, agents_
             token = cluster.prepare(agents)
             try:
                 cluster.start(instances)
-                logged_in(cluster, token, agents[:int(rate * 4)])
-                active = agents[:int(rate * 4)]  # each changes every 4 s: no coalescing
+                logged_in(cluster, token, agents[: int(rate * 4)])
+                active = agents[: int(rate * 4)]  # each changes every 4 s: no coalescing
                 time.sleep(1)
                 result = offer(cluster, token, active, rate, seconds, receiver)
                 result["rss_mb"] = [round(cluster.rss_mb(n)) for n in range(instances)]
@@ -190,20 +211,26 @@ def main() -> None:
     args = parser.parse_args()
 
     r = latency_run(args.rate, args.seconds)
-    print(f"latency, 1 instance (SQLite), {args.rate:g} changes/s for {args.seconds:g} s: "
-          f"{r['accepted']}/{r['offered']} accepted, {r['errors']} errors; PUT p50 {r['put_p50']:.1f} ms "
-          f"p99 {r['put_p99']:.1f} ms; change -> adapter p50 {r['adapter_p50']:.1f} ms p99 {r['adapter_p99']:.1f} ms "
-          f"({r['matched']} matched)")
+    print(
+        f"latency, 1 instance (SQLite), {args.rate:g} changes/s for {args.seconds:g} s: "
+        f"{r['accepted']}/{r['offered']} accepted, {r['errors']} errors; PUT p50 {r['put_p50']:.1f} ms "
+        f"p99 {r['put_p99']:.1f} ms; change -> adapter p50 {r['adapter_p50']:.1f} ms p99 {r['adapter_p99']:.1f} ms "
+        f"({r['matched']} matched)"
+    )
     for concurrency in (None, 8, 16):
         b = backlog_run(args.backlog, concurrency)
-        print(f"throughput, 1 adapter, concurrency {b['concurrency']}: {b['delivered']}/{b['rows']} rows, "
-              f"{b['per_second']:.0f} deliveries/s")
+        print(
+            f"throughput, 1 adapter, concurrency {b['concurrency']}: {b['delivered']}/{b['rows']} rows, "
+            f"{b['per_second']:.0f} deliveries/s"
+        )
     p = postgres_run(args.pg_seconds)
     if p:
-        print(f"2 instances (PostgreSQL), 17 changes/s for {args.pg_seconds:g} s: {p['accepted']}/{p['offered']} "
-              f"accepted, {p['errors']} errors; PUT p50 {p['put_p50']:.1f} ms p99 {p['put_p99']:.1f} ms; "
-              f"change -> adapter p50 {p['adapter_p50']:.1f} ms p99 {p['adapter_p99']:.1f} ms "
-              f"({p['matched']} matched); RSS per instance {p['rss_mb']} MB")
+        print(
+            f"2 instances (PostgreSQL), 17 changes/s for {args.pg_seconds:g} s: {p['accepted']}/{p['offered']} "
+            f"accepted, {p['errors']} errors; PUT p50 {p['put_p50']:.1f} ms p99 {p['put_p99']:.1f} ms; "
+            f"change -> adapter p50 {p['adapter_p50']:.1f} ms p99 {p['adapter_p99']:.1f} ms "
+            f"({p['matched']} matched); RSS per instance {p['rss_mb']} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ full agent views and in the grid view the dashboard asks for (``view=grid``).
 
     make bench    # or: .venv/bin/python bench/reports_bench.py [--agents 1000 --days 30 --big 10000]
 """
+
 from __future__ import annotations
 
 import argparse
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,22 +27,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.ports import free_port  # noqa: E402
 
 
 def build(tmp: str, agents: int, days: int) -> tuple[dict, str, object]:
     """A store with history; returns (env for the server, supervisor token, today)."""
     from history import generate
 
-    env = {"CONNECTOR_DATABASE_URL": f"sqlite:///{tmp}/presence.db", "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
-           "CONNECTOR_PRESENCE_CONFIG": "default", "CONNECTOR_SCHEDULER": "off"}
+    env = {
+        "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp}/presence.db",
+        "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
+        "CONNECTOR_PRESENCE_CONFIG": "default",
+        "CONNECTOR_SCHEDULER": "off",
+    }
     os.environ.update(env)
-    from connector import accounts, create_app
+    from connector import create_app
+    from connector.auth import accounts
     from connector.parts import get_parts
+
     app = create_app()
     parts = get_parts(app)
     started = time.perf_counter()
@@ -57,9 +59,13 @@ def build(tmp: str, agents: int, days: int) -> tuple[dict, str, object]:
 class Server:
     def __init__(self, env: dict):
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(self.port)],
-                                     env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli.main", "serve", "--port", str(self.port)],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         for _ in range(300):
             try:
                 self.get("/healthz", {})
@@ -128,15 +134,31 @@ def main() -> None:
     try:
         rss_start = server.rss_mb()
         rows = [
-            timed(server, f"time-tracking {args.days} days (JSON)", f"/api/v1/time-tracking?from={start}&to={today}",
-                  headers),
-            timed(server, f"time-tracking {args.days} days (CSV)",
-                  f"/api/v1/time-tracking?from={start}&to={today}&format=csv", headers),
+            timed(
+                server,
+                f"time-tracking {args.days} days (JSON)",
+                f"/api/v1/time-tracking?from={start}&to={today}",
+                headers,
+            ),
+            timed(
+                server,
+                f"time-tracking {args.days} days (CSV)",
+                f"/api/v1/time-tracking?from={start}&to={today}&format=csv",
+                headers,
+            ),
             timed(server, "state-mix yesterday", f"/api/v1/state-mix?date={yesterday}", headers),
-            timed(server, f"logon-events {args.days} days (JSON, first page)",
-                  f"/api/v1/logon-events?from={start}&to={today}", headers),
-            timed(server, f"logon-events {args.days} days (CSV, complete)",
-                  f"/api/v1/logon-events?from={start}&to={today}&format=csv", headers),
+            timed(
+                server,
+                f"logon-events {args.days} days (JSON, first page)",
+                f"/api/v1/logon-events?from={start}&to={today}",
+                headers,
+            ),
+            timed(
+                server,
+                f"logon-events {args.days} days (CSV, complete)",
+                f"/api/v1/logon-events?from={start}&to={today}&format=csv",
+                headers,
+            ),
             timed(server, f"session-time {args.days} days", f"/api/v1/session-time?from={start}&to={today}", headers),
         ]
         rss_end = server.rss_mb()
@@ -151,12 +173,20 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {token}"}
     server = Server(env)
     try:
-        rows = [timed(server, "GET /api/v1/agents (full views)", "/api/v1/agents", headers),
-                timed(server, "GET /api/v1/agents?view=grid", "/api/v1/agents?view=grid", headers),
-                timed(server, "GET /api/v1/events (full snapshot, to its end)", "/api/v1/events", headers,
-                      first_event=True),
-                timed(server, "GET /api/v1/events?view=grid (the dashboard's snapshot, to its end)",
-                      "/api/v1/events?view=grid", headers, first_event=True)]
+        rows = [
+            timed(server, "GET /api/v1/agents (full views)", "/api/v1/agents", headers),
+            timed(server, "GET /api/v1/agents?view=grid", "/api/v1/agents?view=grid", headers),
+            timed(
+                server, "GET /api/v1/events (full snapshot, to its end)", "/api/v1/events", headers, first_event=True
+            ),
+            timed(
+                server,
+                "GET /api/v1/events?view=grid (the dashboard's snapshot, to its end)",
+                "/api/v1/events?view=grid",
+                headers,
+                first_event=True,
+            ),
+        ]
     finally:
         server.stop()
     print_table(f"{args.big} agents, SQLite, `presence-connector serve`", rows)

@@ -7,7 +7,7 @@ Three parts, each on a fresh server with 1,000 agents logged in (loopback only, 
    PUT presence p50/p99 at a fixed offered rate with no stream open vs. with the 2,000 open (same run).
 2. A burst of 1,000 new connections at once (GET an agent's presence, one connection each): how many
    were answered, and the time to the last answer.
-3. The issue 10 day: 1,000 softphone streams + 20 dashboards + 17 changes/s for 60 s, on one instance
+3. The busy day: 1,000 softphone streams + 20 dashboards + 17 changes/s for 60 s, on one instance
    (SQLite) and on two instances sharing one PostgreSQL (streams, dashboards and PUTs spread over both):
    PUT p50/p99, change -> dashboard p50/p99 (PUT sent -> the dashboard read the agent event, across
    instances), change -> local adapter p50/p99 (the webhook adapter's POST reached a local receiver),
@@ -18,6 +18,7 @@ latency is not the readers' event loop; time.monotonic is shared by both process
 
     make bench     # or: .venv/bin/python bench/scale_bench.py [--quick] [--only day] [--day-backend postgres]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,52 +38,59 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.helpers.ports import free_port  # noqa: E402
+
 STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
 AGENTS = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(env: dict, agents: int, supervisors: int) -> dict:
     """Agents logged in on desk phones, one agent token each, supervisor tokens (20 streams each)."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    from connector import accounts, create_app
+    from connector import create_app
+    from connector.auth import accounts
     from connector.parts import get_parts
 
     app = create_app()
-    ext = get_parts(app)
-    now = ext.clock()
+    parts = get_parts(app)
+    now = parts.clock()
     tokens: dict = {"agents": {}, "supervisors": []}
     for i in range(agents):
         agent_id = f"agent{i:05d}"
-        accounts.add_agent(ext.store, {"id": agent_id, "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
-        ext.service.login(agent_id, "Paired Device", f"deskphone-{i}")
-        tokens["agents"][agent_id] = accounts.create_token(ext.store, "agent", now, agent_id=agent_id, name=agent_id)
-    tokens["supervisors"] = [accounts.create_token(ext.store, "supervisor", now, name=f"wall{i}")
-                             for i in range(supervisors)]
-    tokens["integration"] = accounts.create_token(ext.store, "integration", now, name="bench")
-    ext.bus.stop()
-    ext.store.dispose()
+        accounts.add_agent(parts.store, {"id": agent_id, "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
+        parts.service.login(agent_id, "Paired Device", f"deskphone-{i}")
+        tokens["agents"][agent_id] = accounts.create_token(parts.store, "agent", now, agent_id=agent_id, name=agent_id)
+    tokens["supervisors"] = [
+        accounts.create_token(parts.store, "supervisor", now, name=f"wall{i}") for i in range(supervisors)
+    ]
+    tokens["integration"] = accounts.create_token(parts.store, "integration", now, name="bench")
+    parts.bus.stop()
+    parts.store.dispose()
     return tokens
 
 
 class Server:
     def __init__(self, agents: int, supervisors: int):
         self.tmp = tempfile.mkdtemp(prefix="pc-scale-")
-        self.env = {"CONNECTOR_DATABASE_URL": f"sqlite:///{self.tmp}/bench.db",
-                    "CONNECTOR_INSTANCE_PATH": f"{self.tmp}/instance", "CONNECTOR_PRESENCE_CONFIG": "default"}
+        self.env = {
+            "CONNECTOR_DATABASE_URL": f"sqlite:///{self.tmp}/bench.db",
+            "CONNECTOR_INSTANCE_PATH": f"{self.tmp}/instance",
+            "CONNECTOR_PRESENCE_CONFIG": "default",
+        }
         self.tokens = prepare(self.env, agents, supervisors)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(self.port)],
-                                     env={**os.environ, **self.env}, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli.main", "serve", "--port", str(self.port)],
+            env={**os.environ, **self.env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         import requests
+
         for _ in range(200):
             try:
                 if requests.get(f"{self.base}/healthz", timeout=1).ok:
@@ -109,6 +116,7 @@ class Server:
 
 # -- stream readers (a process of their own) ------------------------------------------------------
 
+
 def reader_process(specs: list[tuple[str, str, bool]], conn) -> None:
     """Open every stream (base URL, token, is_dashboard), report when all snapshots are in, read until told to stop."""
     asyncio.run(_read_streams(specs, conn))
@@ -131,7 +139,7 @@ async def _read_streams(specs, conn) -> None:
                 async for chunk in r.content.iter_any():
                     buf += chunk
                     while (end := buf.find(b"\n\n")) >= 0:
-                        block, buf = bytes(buf[:end]), buf[end + 2:]
+                        block, buf = bytes(buf[:end]), buf[end + 2 :]
                         if not snapshot:
                             if b"event: snapshot" in block:
                                 snapshot = True
@@ -143,18 +151,20 @@ async def _read_streams(specs, conn) -> None:
                         if dashboard and b"event: agent\n" in block:
                             data = json.loads(block.split(b"data: ", 1)[1])
                             arrivals.append((data["id"], (data["state"] or {}).get("id"), time.monotonic()))
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             status["failed"] += 1
         finally:
             if status["open"] + status["failed"] >= len(specs):
                 all_open.set()
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
-                                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=120)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, force_close=True),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=120),
+    ) as session:
         tasks = [asyncio.ensure_future(one(session, base, token, dash)) for base, token, dash in specs]
         try:
             await asyncio.wait_for(all_open.wait(), 300)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         conn.send({"open": status["open"], "failed": status["failed"], "seconds": time.monotonic() - started})
         await loop.run_in_executor(None, conn.recv)  # "stop"
@@ -181,8 +191,10 @@ class Readers:
 
 # -- the PUT driver -------------------------------------------------------------------------------
 
-async def offered_puts(bases: str | list[str], token: str, rate: float, seconds: float, agents: int,
-                       seed: int = 1) -> dict:
+
+async def offered_puts(
+    bases: str | list[str], token: str, rate: float, seconds: float, agents: int, seed: int = 1
+) -> dict:
     """PUT presence at a fixed offered rate (open loop), round-robin over ``bases``; each picks an agent and
     a state it is not in. ``sent``: (agent, state, monotonic, wall clock) per change."""
     bases = [bases] if isinstance(bases, str) else bases
@@ -195,16 +207,20 @@ async def offered_puts(bases: str | list[str], token: str, rate: float, seconds:
         t0 = time.monotonic()
         sent.append((agent, state, t0, time.time()))
         try:
-            async with session.put(f"{base}/api/v1/agents/{agent}/presence", json={"state": state},
-                                   headers={"Authorization": f"Bearer {token}"}) as r:
+            async with session.put(
+                f"{base}/api/v1/agents/{agent}/presence",
+                json={"state": state},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
                 await r.read()
                 errors += r.status != 200
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             errors += 1
         latencies.append(time.monotonic() - t0)
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64),
-                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
         tasks, start, n = [], time.monotonic(), int(rate * seconds)
         for i in range(n):
             await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
@@ -223,19 +239,25 @@ async def burst(base: str, token: str, n: int, agents: int) -> dict:
     async def one(session, i: int) -> None:
         t0 = time.monotonic()
         try:
-            async with session.get(f"{base}/api/v1/agents/agent{i % agents:05d}/presence",
-                                   headers={"Authorization": f"Bearer {token}"}) as r:
+            async with session.get(
+                f"{base}/api/v1/agents/agent{i % agents:05d}/presence", headers={"Authorization": f"Bearer {token}"}
+            ) as r:
                 await r.read()
                 results.append((r.status, time.monotonic() - t0))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             results.append((type(exc).__name__, time.monotonic() - t0))
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
-                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, force_close=True), timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
         start = time.monotonic()
         await asyncio.gather(*[one(session, i) for i in range(n)])
-        return {"answered": sum(1 for s, _ in results if s == 200), "n": n,
-                "last_s": time.monotonic() - start, "p99_s": pct([t for _, t in results], 99)}
+        return {
+            "answered": sum(1 for s, _ in results if s == 200),
+            "n": n,
+            "last_s": time.monotonic() - start,
+            "p99_s": pct([t for _, t in results], 99),
+        }
 
 
 def pct(values: list[float], p: int) -> float:
@@ -263,6 +285,7 @@ def change_to_dashboard(sent, arrivals, dashboards: int) -> tuple[list[float], i
 
 # -- the parts ------------------------------------------------------------------------------------
 
+
 def part_streams(args) -> list[str]:
     """Rounds of: PUTs with no stream open, open 2,000 streams, PUTs with them open, close them.
 
@@ -274,38 +297,58 @@ def part_streams(args) -> list[str]:
         token = server.tokens["integration"]
         asyncio.run(offered_puts(server.base, token, args.rate, 3, AGENTS, seed=9))  # warm-up
         agents = list(server.tokens["agents"].values())
-        specs = [(server.base, t, False) for t in agents] + [(server.base, t, False) for t in agents[:960]] + \
-                [(server.base, server.tokens["supervisors"][i // 20], True) for i in range(40)]
+        specs = (
+            [(server.base, t, False) for t in agents]
+            + [(server.base, t, False) for t in agents[:960]]
+            + [(server.base, server.tokens["supervisors"][i // 20], True) for i in range(40)]
+        )
         for n in range(args.rounds):
             rss0 = server.rss_mb()
             without = asyncio.run(offered_puts(server.base, token, args.rate, args.seconds, AGENTS, seed=2 * n))
             readers = Readers(specs)
             time.sleep(3)  # idle
             rss_open = server.rss_mb()
-            with_streams = asyncio.run(offered_puts(server.base, token, args.rate, args.seconds, AGENTS,
-                                                    seed=2 * n + 1))
+            with_streams = asyncio.run(
+                offered_puts(server.base, token, args.rate, args.seconds, AGENTS, seed=2 * n + 1)
+            )
             read = readers.stop()
             time.sleep(2)  # the server notices the closed streams
-            rounds.append({"rss0": rss0, "rss_open": rss_open, "opened": readers.opened, "read": read,
-                           "without": without, "with": with_streams})
+            rounds.append(
+                {
+                    "rss0": rss0,
+                    "rss_open": rss_open,
+                    "opened": readers.opened,
+                    "read": read,
+                    "without": without,
+                    "with": with_streams,
+                }
+            )
     finally:
         server.stop()
-    lines = [f"### 2,000 streams, {AGENTS} agents (PUT at {args.rate:.0f}/s offered, {args.seconds:.0f} s per "
-             f"phase, {args.rounds} rounds of: no stream / 2,000 streams)", "",
-             "| round | streams opened (failed) | last snapshot s | RSS before MB | RSS with streams MB | growth MB "
-             "| PUT p50 / p99 ms, none | PUT p50 / p99 ms, 2,000 streams | p99 ratio | PUT errors |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### 2,000 streams, {AGENTS} agents (PUT at {args.rate:.0f}/s offered, {args.seconds:.0f} s per "
+        f"phase, {args.rounds} rounds of: no stream / 2,000 streams)",
+        "",
+        "| round | streams opened (failed) | last snapshot s | RSS before MB | RSS with streams MB | growth MB "
+        "| PUT p50 / p99 ms, none | PUT p50 / p99 ms, 2,000 streams | p99 ratio | PUT errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for n, r in enumerate(rounds, 1):
         w, s = r["without"]["latencies"], r["with"]["latencies"]
-        lines.append(f"| {n} | {r['opened']['open']} ({r['opened']['failed']}) | {r['opened']['seconds']:.1f} | "
-                     f"{r['rss0']:.0f} | {r['rss_open']:.0f} | +{r['rss_open'] - r['rss0']:.0f} | "
-                     f"{ms(w, 50)} / {ms(w, 99)} | {ms(s, 50)} / {ms(s, 99)} | {pct(s, 99) / pct(w, 99):.2f} | "
-                     f"{r['without']['errors'] + r['with']['errors']} |")
+        lines.append(
+            f"| {n} | {r['opened']['open']} ({r['opened']['failed']}) | {r['opened']['seconds']:.1f} | "
+            f"{r['rss0']:.0f} | {r['rss_open']:.0f} | +{r['rss_open'] - r['rss0']:.0f} | "
+            f"{ms(w, 50)} / {ms(w, 99)} | {ms(s, 50)} / {ms(s, 99)} | {pct(s, 99) / pct(w, 99):.2f} | "
+            f"{r['without']['errors'] + r['with']['errors']} |"
+        )
     med_without = statistics.median(pct(r["without"]["latencies"], 99) for r in rounds)
     med_with = statistics.median(pct(r["with"]["latencies"], 99) for r in rounds)
-    lines += ["", f"median PUT p99: {med_without * 1000:.1f} ms with no stream, {med_with * 1000:.1f} ms with "
-              f"2,000 streams open (ratio {med_with / med_without:.2f}); RSS growth for the first 2,000 streams: "
-              f"+{rounds[0]['rss_open'] - rounds[0]['rss0']:.0f} MB"]
+    lines += [
+        "",
+        f"median PUT p99: {med_without * 1000:.1f} ms with no stream, {med_with * 1000:.1f} ms with "
+        f"2,000 streams open (ratio {med_with / med_without:.2f}); RSS growth for the first 2,000 streams: "
+        f"+{rounds[0]['rss_open'] - rounds[0]['rss0']:.0f} MB",
+    ]
     return lines
 
 
@@ -316,9 +359,12 @@ def part_burst(args) -> list[str]:
         after = asyncio.run(burst(server.base, server.tokens["integration"], 10, AGENTS))
     finally:
         server.stop()
-    return [f"### {args.burst:,} connections at once", "",
-            f"- answered {result['answered']} of {result['n']}; last answer after {result['last_s']:.1f} s "
-            f"(p99 {result['p99_s'] * 1000:.0f} ms); 10 requests right after: {after['answered']} of 10 answered"]
+    return [
+        f"### {args.burst:,} connections at once",
+        "",
+        f"- answered {result['answered']} of {result['n']}; last answer after {result['last_s']:.1f} s "
+        f"(p99 {result['p99_s'] * 1000:.0f} ms); 10 requests right after: {after['answered']} of 10 answered",
+    ]
 
 
 def part_day(args) -> list[str]:
@@ -345,14 +391,16 @@ def change_to_adapter(sent, posts) -> tuple[list[float], int]:
 
 
 def day_run(args, backend: str) -> list[str]:
-    """The issue 10 day on one instance (SQLite) or two sharing one PostgreSQL: streams and dashboards spread
+    """The busy day on one instance (SQLite) or two sharing one PostgreSQL: streams and dashboards spread
     over the instances, PUTs round-robin, every change also delivered by the webhook adapter to a local receiver."""
-    from tests.cluster import Cluster, Receiver
+    from tests.helpers.cluster import Cluster, Receiver
+
     receiver, pg = Receiver(), None
     tmp = tempfile.mkdtemp(prefix="pc-day-")
     if backend == "postgres":
         try:
-            from tests.postgres import PostgresServer
+            from tests.helpers.postgres import PostgresServer
+
             pg = PostgresServer()
         except Exception as exc:  # no PostgreSQL on this machine
             receiver.stop()
@@ -362,15 +410,17 @@ def day_run(args, backend: str) -> list[str]:
         url, instances = f"sqlite:///{tmp}/bench.db", 1
     cluster = Cluster(url, Path(tmp), receiver.url)
     try:
-        tokens = prepare({k: v for k, v in cluster.env.items() if k.startswith(("CONNECTOR_", "WEBHOOK_"))},
-                         AGENTS, supervisors=1)
+        tokens = prepare(
+            {k: v for k, v in cluster.env.items() if k.startswith(("CONNECTOR_", "WEBHOOK_"))}, AGENTS, supervisors=1
+        )
         urls = cluster.start(instances, threads=32)
         deadline = time.monotonic() + 120
         while len(receiver.snapshot()) < AGENTS and time.monotonic() < deadline:  # the logins' deliveries
             time.sleep(0.2)
         rss0 = [cluster.rss_mb(n) for n in range(instances)]
-        specs = [(urls[i % instances], t, False) for i, t in enumerate(tokens["agents"].values())] + \
-                [(urls[i % instances], tokens["supervisors"][0], True) for i in range(20)]
+        specs = [(urls[i % instances], t, False) for i, t in enumerate(tokens["agents"].values())] + [
+            (urls[i % instances], tokens["supervisors"][0], True) for i in range(20)
+        ]
         readers = Readers(specs)
         rss_open = [cluster.rss_mb(n) for n in range(instances)]
         run = asyncio.run(offered_puts(urls, tokens["integration"], 17, args.day_seconds, AGENTS))
@@ -391,19 +441,22 @@ def day_run(args, backend: str) -> list[str]:
     opened = readers.opened
     where = "one instance, SQLite" if backend == "sqlite" else f"{instances} instances, one PostgreSQL"
     rss = "; ".join(f"{a:.0f} / {b:.0f} / {c:.0f}" for a, b, c in zip(rss0, rss_open, rss_end))
-    return [f"### 1,000 softphones + 20 dashboards + 17 changes/s for {args.day_seconds:.0f} s ({where})", "",
-            f"- streams: {opened['open']} of {len(specs)} opened at once in {opened['seconds']:.1f} s "
-            f"(spread over {instances} instance(s)), {read['failed']} failed; PUTs round-robin; the webhook "
-            "adapter posts every change to a local receiver",
-            "",
-            "| PUT p50 / p99 ms | change -> dashboard p50 / p99 ms | change -> adapter p50 / p99 ms | changes "
-            "| dashboard deliveries (missing) | adapter deliveries (missing) | PUT errors "
-            "| RSS MB per instance (before / streams open / end) |",
-            "|---|---|---|---:|---|---|---:|---|",
-            f"| {ms(run['latencies'], 50)} / {ms(run['latencies'], 99)} | {ms(delays, 50)} / {ms(delays, 99)} | "
-            f"{ms(adapter, 50)} / {ms(adapter, 99)} | {len(run['sent'])} | {len(delays)} of "
-            f"{len(run['sent']) * 20} ({missing}) | {len(adapter)} of {len(run['sent'])} ({not_delivered}) | "
-            f"{run['errors']} | {rss} |"]
+    return [
+        f"### 1,000 softphones + 20 dashboards + 17 changes/s for {args.day_seconds:.0f} s ({where})",
+        "",
+        f"- streams: {opened['open']} of {len(specs)} opened at once in {opened['seconds']:.1f} s "
+        f"(spread over {instances} instance(s)), {read['failed']} failed; PUTs round-robin; the webhook "
+        "adapter posts every change to a local receiver",
+        "",
+        "| PUT p50 / p99 ms | change -> dashboard p50 / p99 ms | change -> adapter p50 / p99 ms | changes "
+        "| dashboard deliveries (missing) | adapter deliveries (missing) | PUT errors "
+        "| RSS MB per instance (before / streams open / end) |",
+        "|---|---|---|---:|---|---|---:|---|",
+        f"| {ms(run['latencies'], 50)} / {ms(run['latencies'], 99)} | {ms(delays, 50)} / {ms(delays, 99)} | "
+        f"{ms(adapter, 50)} / {ms(adapter, 99)} | {len(run['sent'])} | {len(delays)} of "
+        f"{len(run['sent']) * 20} ({missing}) | {len(adapter)} of {len(run['sent'])} ({not_delivered}) | "
+        f"{run['errors']} | {rss} |",
+    ]
 
 
 def main() -> None:
@@ -415,14 +468,21 @@ def main() -> None:
     parser.add_argument("--day-seconds", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="short phases (a smoke run, not figures)")
     parser.add_argument("--only", choices=["streams", "burst", "day"])
-    parser.add_argument("--day-backend", choices=["sqlite", "postgres", "both"], default="both",
-                        help="the day on one SQLite instance, on two instances sharing PostgreSQL, or both")
+    parser.add_argument(
+        "--day-backend",
+        choices=["sqlite", "postgres", "both"],
+        default="both",
+        help="the day on one SQLite instance, on two instances sharing PostgreSQL, or both",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.day_seconds, args.rounds = 5.0, 10.0, 1
-    lines = [f"{os.cpu_count()} cores; `presence-connector serve` (uvicorn, the API on 32 threads) on SQLite "
-             "(WAL, synchronous=FULL) or PostgreSQL (throwaway server, tests/postgres.py); clients on the same "
-             "machine", ""]
+    lines = [
+        f"{os.cpu_count()} cores; `presence-connector serve` (uvicorn, the API on 32 threads) on SQLite "
+        "(WAL, synchronous=FULL) or PostgreSQL (throwaway server, tests/helpers/postgres.py); clients on the same "
+        "machine",
+        "",
+    ]
     for name, part in (("streams", part_streams), ("burst", part_burst), ("day", part_day)):
         if args.only in (None, name):
             print(f"running part: {name} ...", flush=True)

@@ -1,4 +1,5 @@
 """The application factory: settings, then the parts, then the blueprints."""
+
 from __future__ import annotations
 
 import logging
@@ -9,23 +10,27 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask import Flask
 
-from . import api, integrations, salesforce, security, settings as settings_mod
-from .adapter_set import AdapterSet
-from .bus import EventBus
-from .clock import Clock, utc_now
-from .configs import ConfigRegistry
-from .dispatch import Dispatcher
-from .errors import InvalidInput
-from .host import ConnectorHost, salesforce_query_of
-from .leases import Leases
-from .parts import Parts
-from .reads import ReadContext
-from .service import PresenceService
-from .settings import Settings
-from .store import Store
-from .throttle import SignInGuard, SignInPolicy
-from .web_sessions import SessionLifetimes
-from .web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, proxies, softphone
+from adapters.registry import mapping_checks
+from connector import api, salesforce
+from connector import settings as settings_mod
+from connector.auth import hashing as security
+from connector.auth.limits import SignInGuard, SignInPolicy
+from connector.auth.page_sessions import SessionLifetimes
+from connector.changes.configs import ConfigRegistry
+from connector.changes.service import PresenceService
+from connector.changes.sweep import Sweeper
+from connector.clock import Clock, utc_now
+from connector.integrations import runtime as integrations
+from connector.integrations.dispatch import Dispatcher
+from connector.integrations.enabled import AdapterSet
+from connector.integrations.host import ConnectorHost, salesforce_query_of
+from connector.jobs.leases import Leases
+from connector.live.bus import EventBus
+from connector.parts import Parts
+from connector.reports.reads import ReadContext
+from connector.settings import Settings
+from connector.store import Store
+from connector.web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, proxies, softphone
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +54,24 @@ def create_app(test_config: dict | None = None) -> Flask:
         load_dotenv(Path.cwd() / ".env", override=False)
     env = dict(os.environ)
     env.update({k: str(v) for k, v in test_config.items() if k.startswith(("CONNECTOR_", "SF_"))})
-    instance_path = os.path.abspath(test_config.get("INSTANCE_PATH") or env.get("CONNECTOR_INSTANCE_PATH", "instance"))
+    instance_path = os.path.abspath(
+        test_config.get("INSTANCE_PATH") or settings_mod.read("CONNECTOR_INSTANCE_PATH", env)
+    )
+    # every declared setting (connector/settings.py) is read here: refused ones stop start-up, each named
     settings = settings_mod.from_environment(instance_path, env)
-    # process-wide: accounts hash through connector.security, which has no app at hand
+    # process-wide: accounts hash through connector.auth.hashing, which has no app at hand
     security.use_hash_cost(settings.password_hash_cost)
     security.use_hash_concurrency(settings.hash_concurrency)
     if settings.password_hash_cost != "standard" and not test_config.get("TESTING"):
-        log.warning("CONNECTOR_PASSWORD_HASH_COST=%s: new passwords and PINs are hashed cheaply; "
-                    "this is for the test suite only", settings.password_hash_cost)
+        log.warning(
+            "CONNECTOR_PASSWORD_HASH_COST=%s: new passwords and PINs are hashed cheaply; "
+            "this is for the test suite only",
+            settings.password_hash_cost,
+        )
 
-    app = ConnectorFlask(__name__, instance_path=instance_path, template_folder="web/templates", static_folder="web/static")
+    app = ConnectorFlask(
+        __name__, instance_path=instance_path, template_folder="web/templates", static_folder="web/static"
+    )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -74,52 +87,87 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_errors(app)
     app.register_blueprint(api.bp)
     guard.init_app(app)
-    proxies.init_app(app, settings.get(proxies.SETTING),
-                     settings_mod.switch(settings, "CONNECTOR_SECURE_COOKIES"))
-    for blueprint in (pages.bp, auth.bp, softphone.bp, dashboard.bp, admin.bp, admin_integrations.bp,
-                      admin_omni.bp, salesforce.bp):
+    proxies.init_app(app, settings.value("CONNECTOR_TRUSTED_PROXIES"), settings.value("CONNECTOR_SECURE_COOKIES"))
+    for blueprint in (
+        pages.bp,
+        auth.bp,
+        softphone.bp,
+        dashboard.bp,
+        admin.bp,
+        admin_integrations.bp,
+        admin_omni.bp,
+        salesforce.bp,
+    ):
         app.register_blueprint(blueprint)
     return app
-
-
-def _streams_per_principal(settings: Settings) -> int:
-    raw = settings.get("CONNECTOR_STREAMS_PER_PRINCIPAL", "20")
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise InvalidInput(f"CONNECTOR_STREAMS_PER_PRINCIPAL must be a whole number from 1 (got '{raw}')",
-                           field="CONNECTOR_STREAMS_PER_PRINCIPAL")
-    return int(raw)
 
 
 def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
     store = Store(settings.database_url, pepper=settings.pepper.encode())
     store.create_all()
-    bus = EventBus(store, clock, poll_interval=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_POLL", 0.1),
-                   retention_seconds=integrations.seconds_setting(settings, "CONNECTOR_EVENTS_RETENTION", 3600.0),
-                   streams_per_principal=_streams_per_principal(settings))
-    configs = ConfigRegistry(store, clock)
-    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.get))
+    bus = EventBus(
+        store,
+        clock,
+        poll_interval=settings.value("CONNECTOR_EVENTS_POLL"),
+        retention_seconds=settings.value("CONNECTOR_EVENTS_RETENTION"),
+        streams_per_principal=settings.value("CONNECTOR_STREAMS_PER_PRINCIPAL"),
+    )
+    configs = ConfigRegistry(store, clock, mapping_checks=mapping_checks())
+    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.value))
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test
         adapters.put(extra.name, extra)
     outbox_written = threading.Event()  # set after a commit that wrote outbox rows; wakes the dispatcher
-    service = PresenceService(store, settings, bus, configs, clock, outbox_targets=adapters.targets,
-                              dial_targets=adapters.dialling, outbox_written=outbox_written.set,
-                              pin_guard=lambda account, check: sign_in.attempt(account, None, check))
+    service = PresenceService(
+        store,
+        settings,
+        bus,
+        configs,
+        clock,
+        outbox_targets=adapters.targets,
+        dial_targets=adapters.dialling,
+        outbox_written=outbox_written.set,
+        pin_guard=lambda account, check: sign_in.attempt(account, None, check),
+    )
     configs.when_applied(service.retime_sessions)  # every change re-times the open sessions
     configs.ensure(settings.presence_config, settings.presence_config_explicit)
-    reads = ReadContext(store, configs, clock, settings.tz, service.settle_due)
+    sweeper = Sweeper(service)
+    reads = ReadContext(store, configs, clock, settings.tz, sweeper.settle_due)
     leases = Leases(store, clock)
     sync = salesforce.build_sync(reads, settings, leases)
     host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))
-    dispatcher = Dispatcher(store, adapters, host, clock, settings.secret_key,
-                            base_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_BACKOFF", 2.0),
-                            max_backoff=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_MAX_BACKOFF", 300.0),
-                            wake=outbox_written, leases=leases,
-                            lease_seconds=integrations.seconds_setting(settings, "CONNECTOR_DISPATCH_LEASE", 60.0),
-                            concurrency=lambda adapter: integrations.concurrency_setting(settings, adapter))
+    dispatcher = Dispatcher(
+        store,
+        adapters,
+        host,
+        clock,
+        settings.secret_key,
+        base_backoff=settings.value("CONNECTOR_DISPATCH_BACKOFF"),
+        max_backoff=settings.value("CONNECTOR_DISPATCH_MAX_BACKOFF"),
+        wake=outbox_written,
+        leases=leases,
+        lease_seconds=settings.value("CONNECTOR_DISPATCH_LEASE"),
+        # CONNECTOR_DISPATCH_CONCURRENCY_<ADAPTER>, else the adapter's own max_concurrency
+        concurrency=lambda adapter: (
+            settings.value(settings_mod.DISPATCH_CONCURRENCY.name_for(adapter.name)) or adapter.max_concurrency
+        ),
+    )
     jobs = [sync.job()] + [job for adapter in adapters.current().values() for job in adapter.jobs()]
-    return Parts(settings=settings, clock=clock, store=store, bus=bus, configs=configs, service=service,
-                 reads=reads, salesforce=sync, dispatcher=dispatcher, jobs=jobs, leases=leases, sign_in=sign_in,
-                 session_lifetimes=SessionLifetimes.from_settings(settings.get))
+    return Parts(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=bus,
+        configs=configs,
+        service=service,
+        sweeper=sweeper,
+        reads=reads,
+        salesforce=sync,
+        dispatcher=dispatcher,
+        jobs=jobs,
+        leases=leases,
+        sign_in=sign_in,
+        session_lifetimes=SessionLifetimes.from_settings(settings.value),
+    )

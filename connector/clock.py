@@ -2,22 +2,23 @@
 
 The domain never reads the wall clock itself; a :data:`Clock` is passed in (tests pass a fake one).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 #: a function returning the current time, timezone-aware UTC
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
     """An instant as ISO 8601 UTC with a ``Z`` (None stays None)."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def parse_iso(value: str) -> datetime:

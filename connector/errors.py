@@ -3,12 +3,35 @@
 Domain code raises these with a code and a message a user can act on; the API layer maps
 them to HTTP once (``connector.api.errors``). ``field`` names the input that was wrong.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:  # the value lives with the parsers; it needs nothing from here at run time
-    from .validation import Problem
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a setting: which field, why, and where (file, state) when it is in a file.
+
+    Without a ``source`` the message is a whole sentence that already names the field
+    (``AMI_PORT must be between 1 and 65535``); with one, it reads after the location
+    (``broken.yaml: state 'dnd', id: duplicate id 'dnd'``).
+    """
+
+    field: str
+    message: str
+    source: str | None = None
+    state: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"file": self.source, "state": self.state, "field": self.field, "why": self.message}
+
+    def __str__(self) -> str:
+        if self.source is None:
+            return self.message
+        where = f"state '{self.state}', " if self.state else ""
+        return f"{self.source}: {where}{self.field}: {self.message}"
 
 
 class ConnectorError(Exception):
@@ -24,7 +47,7 @@ class ConnectorError(Exception):
         if code:
             self.code = code
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 
@@ -74,20 +97,20 @@ class TooManyStreams(ConnectorError):
 class SettingsInvalid(InvalidInput):
     """Settings break the rules; ``problems`` lists every one, ``field`` is the first one's field.
 
-    The problems are :class:`connector.validation.Problem` values (field, message, file, state);
+    The problems are :class:`Problem` values (field, message, file, state);
     that module has the parsers every settings validator shares.
     """
 
     #: the message when no problem was given
     summary = "invalid settings"
 
-    def __init__(self, problems: "Problem | list[Problem]"):
+    def __init__(self, problems: Problem | list[Problem]):
         self.problems = list(problems) if isinstance(problems, (list, tuple)) else [problems]
         first = self.problems[0] if self.problems else None
         message = "; ".join(str(p) for p in self.problems) or self.summary
         super().__init__(message, field=first.field if first else None)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         body = super().to_dict()
         body["error"]["problems"] = [p.as_dict() for p in self.problems]
         return body

@@ -3,6 +3,7 @@
 Routes, commands and jobs reach the store, the service, the dispatcher and the Salesforce sync
 through :func:`get_parts`; nothing else reads ``app.extensions``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,20 +12,21 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 from adapters.base import Job
-from .bus import EventBus
-from .clock import Clock
-from .configs import ConfigRegistry
-from .reads import ReadContext
-from .service import PresenceService
-from .settings import Settings
-from .store import Store
-from .throttle import SignInGuard
-from .web_sessions import SessionLifetimes
+from connector.auth.limits import SignInGuard
+from connector.auth.page_sessions import SessionLifetimes
+from connector.changes.configs import ConfigRegistry
+from connector.changes.service import PresenceService
+from connector.changes.sweep import Sweeper
+from connector.clock import Clock
+from connector.live.bus import EventBus
+from connector.reports.reads import ReadContext
+from connector.settings import Settings
+from connector.store import Store
 
 if TYPE_CHECKING:  # built after the service; imported for types only to keep the modules acyclic
-    from .dispatch import Dispatcher
-    from .leases import Leases
-    from .salesforce.flush import SalesforceSync
+    from connector.integrations.dispatch import Dispatcher
+    from connector.jobs.leases import Leases
+    from connector.salesforce.flush import SalesforceSync
 
 _KEY = "connector"
 
@@ -39,16 +41,18 @@ class Parts:
     bus: EventBus
     configs: ConfigRegistry
     service: PresenceService
+    #: the timed-rule sweep (each second, by the scheduler)
+    sweeper: Sweeper
     #: what reports and the Salesforce sync read through
     reads: ReadContext
-    salesforce: "SalesforceSync"
-    dispatcher: "Dispatcher"
+    salesforce: SalesforceSync
+    dispatcher: Dispatcher
+    #: limits on guessing PINs and passwords
+    sign_in: SignInGuard
     #: periodic work the scheduler runs besides the built-in timed rules
     jobs: list[Job] = field(default_factory=list)
     #: job leases of this instance (one instance of the cluster runs each periodic job per tick)
-    leases: "Leases | None" = None
-    #: limits on guessing PINs and passwords (None only for parts built without them)
-    sign_in: SignInGuard | None = None
+    leases: Leases | None = None
     #: how long page sessions live
     session_lifetimes: SessionLifetimes = field(default_factory=SessionLifetimes)
 

@@ -8,51 +8,42 @@ that knows how to read a primitive value.
   :class:`~connector.errors.InvalidInput`, so the API answers 422 naming ``.field`` (the first
   problem's field). Adapter settings (``AdapterConfigError``), presence configurations
   (``ConfigError``) and Salesforce settings (``SalesforceSettings.check``) all raise it.
-* The primitive parsers (:func:`text`, :func:`whole_number`, :func:`number`, :func:`flag`,
-  :func:`in_range`, :func:`choice`, :func:`url`) raise :class:`BadValue`; each validator turns that
+* The primitive parsers (:func:`text`, :func:`whole_number`, :func:`number`, :func:`finite_number`,
+  :func:`flag`, :func:`in_range`, :func:`choice`, :func:`url`) raise :class:`BadValue`; each validator turns that
   into a :class:`Problem` in its own words, so the messages admins already know stay as they are.
 
 Environment settings arrive as text and are converted (``coerce=True``); a parsed YAML document already
 has types, so there a value of the wrong type is refused rather than converted (``coerce=False``).
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+import math
+from collections.abc import Iterable
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from .errors import InvalidInput, SettingsInvalid
+from connector.errors import InvalidInput, Problem, SettingsInvalid  # Problem: re-exported, part of the plugin contract
 
-__all__ = ["Problem", "SettingsInvalid", "BadValue", "text", "whole_number", "number", "flag", "in_range",
-           "choice", "url", "TRUE_WORDS", "FALSE_WORDS"]
+__all__ = [
+    "Problem",
+    "SettingsInvalid",
+    "BadValue",
+    "text",
+    "whole_number",
+    "number",
+    "finite_number",
+    "flag",
+    "in_range",
+    "choice",
+    "url",
+    "TRUE_WORDS",
+    "FALSE_WORDS",
+]
 
 #: how an environment variable says yes or no (case-insensitive)
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a setting: which field, why, and where (file, state) when it is in a file.
-
-    Without a ``source`` the message is a whole sentence that already names the field
-    (``AMI_PORT must be between 1 and 65535``); with one, it reads after the location
-    (``broken.yaml: state 'dnd', id: duplicate id 'dnd'``).
-    """
-
-    field: str
-    message: str
-    source: str | None = None
-    state: str | None = None
-
-    def as_dict(self) -> dict:
-        return {"file": self.source, "state": self.state, "field": self.field, "why": self.message}
-
-    def __str__(self) -> str:
-        if self.source is None:
-            return self.message
-        where = f"state '{self.state}', " if self.state else ""
-        return f"{self.source}: {where}{self.field}: {self.message}"
 
 
 class BadValue(ValueError):
@@ -97,7 +88,19 @@ def number(raw: Any, lo: float | None = None, hi: float | None = None) -> float:
     return in_range(value, lo, hi)
 
 
-def in_range(value: Any, lo: float | None, hi: float | None) -> Any:
+def finite_number(raw: Any, lo: float | None = None, hi: float | None = None) -> float:
+    """A finite number, optionally within ``lo``..``hi``: ``nan`` and ``inf`` are refused as not numbers
+    (``nan`` compares false with every bound, so :func:`number` would let it through a range)."""
+    value = number(raw)
+    if not math.isfinite(value):
+        raise BadValue("type", raw)
+    return in_range(value, lo, hi)
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def in_range(value: _Number, lo: float | None, hi: float | None) -> _Number:
     """``value`` itself when ``lo <= value <= hi`` (either bound may be None: unbounded)."""
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise BadValue("range", value)

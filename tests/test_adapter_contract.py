@@ -15,14 +15,14 @@ error answers echo the request URL and the simulated network failures carry it (
 messages do), so an adapter that passed either through would leak a PIN placed in a URL.
 Asterisk AMI is TCP: its cases run against the local AMI peer at the end of the file.
 """
+
 from __future__ import annotations
 
 import json
-import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 import requests
@@ -36,12 +36,14 @@ from adapters.pbx_http import PbxHttpAdapter
 from adapters.registry import available
 from adapters.skype import SkypeAdapter
 from adapters.teams import TeamsAdapter
-from tests.ami_peer import AmiPeer
+from tests.helpers.cluster import Receiver
+from tests.helpers.fakes import ucwa
+from tests.helpers.fakes.ami import AmiPeer
+from tests.helpers.ports import free_port
 
-NOW = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 READY = {"id": "ready", "label": "Ready for Calls", "status": 1, "reason_code": "*60", "adapters": {}}
-BREAK = {"id": "break", "label": "Break", "status": 3, "reason_code": "*61",
-         "adapters": {"omni_channel": "Break"}}
+BREAK = {"id": "break", "label": "Break", "status": 3, "reason_code": "*61", "adapters": {"omni_channel": "Break"}}
 PIN = "97531"
 
 
@@ -106,24 +108,44 @@ class Target:
 # -- webhook (adapters/examples/webhook.py) ----------------------------------------------------------
 WEBHOOK_URL = "https://hooks.example.com/presence"
 WEBHOOK = Target(
-    "webhook", lambda tmp: WebhookAdapter({"url": WEBHOOK_URL, "token": "whk-SECRET-token"}),
-    "POST", WEBHOOK_URL, AgentInfo("edred"), Change("presence", at=NOW, state=READY),
+    "webhook",
+    lambda tmp: WebhookAdapter({"url": WEBHOOK_URL, "token": "whk-SECRET-token"}),
+    "POST",
+    WEBHOOK_URL,
+    AgentInfo("edred"),
+    Change("presence", at=NOW, state=READY),
     secrets=("whk-SECRET-token",),
     # a fixed bearer token: a 401 will come back for the same token, an admin must change WEBHOOK_TOKEN
-    deviations={"401": PARKED})
+    deviations={"401": PARKED},
+)
 
 # -- pbx_http: a login short code with the agent's PIN in the URL ------------------------------------
 PBX_URL = "http://phone-3000.lan/servlet"
 PBX = Target(
-    "pbx_http", lambda tmp: PbxHttpAdapter({
-        "url": "http://{phone}/servlet?key=number={code}", "phone_host": "phone-{extension}.lan",
-        "auth": "basic", "username": "admin", "password": "ph0ne-SECRET"}),
-    "GET", PBX_URL, AgentInfo("edred", extension="3000"),
-    Change("login", at=NOW, extension="3000", pin=PIN,
-           options=SimpleNamespace(pbx_mode="dial", login_code="*35*{extension}*{pin}#")),
+    "pbx_http",
+    lambda tmp: PbxHttpAdapter(
+        {
+            "url": "http://{phone}/servlet?key=number={code}",
+            "phone_host": "phone-{extension}.lan",
+            "auth": "basic",
+            "username": "admin",
+            "password": "ph0ne-SECRET",
+        }
+    ),
+    "GET",
+    PBX_URL,
+    AgentInfo("edred", extension="3000"),
+    Change(
+        "login",
+        at=NOW,
+        extension="3000",
+        pin=PIN,
+        options=SimpleNamespace(pbx_mode="dial", login_code="*35*{extension}*{pin}#"),
+    ),
     secrets=("ph0ne-SECRET", PIN),
     # the phone's own user and password: refused credentials stay refused until an admin fixes them
-    deviations={"401": PARKED})
+    deviations={"401": PARKED},
+)
 
 # -- teams: Graph setPresence, and the client-credentials token before it ----------------------------
 TEAMS_TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
@@ -132,62 +154,58 @@ TEAMS_TOKEN = {"token_type": "Bearer", "expires_in": 3599, "access_token": "grap
 
 
 def teams(tmp) -> TeamsAdapter:
-    return TeamsAdapter({"tenant_id": "tenant-1", "client_id": "11111111-2222-3333-4444-555555555555",
-                         "client_secret": "client-SECRET"})
+    return TeamsAdapter(
+        {"tenant_id": "tenant-1", "client_id": "11111111-2222-3333-4444-555555555555", "client_secret": "client-SECRET"}
+    )
 
 
 TEAMS_AGENT = AgentInfo("edred", email="edred@example.com")
 TEAMS = Target(
-    "teams", teams, "POST", TEAMS_SET, TEAMS_AGENT, Change("presence", at=NOW, state=READY),
+    "teams",
+    teams,
+    "POST",
+    TEAMS_SET,
+    TEAMS_AGENT,
+    Change("presence", at=NOW, state=READY),
     secrets=("client-SECRET", "graph-SECRET-token"),
-    prepare=lambda: responses.post(TEAMS_TOKEN_URL, json=TEAMS_TOKEN))
+    prepare=lambda: responses.post(TEAMS_TOKEN_URL, json=TEAMS_TOKEN),
+)
 TEAMS_LOGIN = Target(
-    "teams", teams, "POST", TEAMS_TOKEN_URL, TEAMS_AGENT, Change("presence", at=NOW, state=READY),
+    "teams",
+    teams,
+    "POST",
+    TEAMS_TOKEN_URL,
+    TEAMS_AGENT,
+    Change("presence", at=NOW, state=READY),
     secrets=("client-SECRET", "graph-SECRET-token"),
     prepare=lambda: responses.post(TEAMS_SET, status=200),
     success_body=TEAMS_TOKEN,
     # Microsoft answers wrong client credentials with 401 (or 400): a new token request cannot fix them
     deviations={"401": PARKED},
-    skip={"204": "a token endpoint answers 200 with the token"})
+    skip={"204": "a token endpoint answers 200 with the token"},
+)
+
 
 # -- skype: UCWA presence, after the agent's sign-in -------------------------------------------------
-DISCOVER = "https://lyncdiscover.example.com/"
-USER = "https://lync.example.com/Autodiscover/AutodiscoverService.svc/root/oauth/user"
-TICKET = "https://lync.example.com/WebTicket/oauthtoken"
-APPS = "https://lyncpool.example.com/ucwa/oauth/v1/applications"
-APP = APPS + "/101"
-
-
 def skype(tmp) -> SkypeAdapter:
     creds = tmp / "skype.txt"
     creds.write_text("edred@example.com:Pa55-SECRET-word\n")
     return SkypeAdapter({"domain": "example.com", "credentials_file": str(creds)})
 
 
-def ucwa_sign_in() -> None:
-    def user(request):  # the anonymous request is challenged, the one with the ticket answered
-        if "Authorization" not in request.headers:
-            return 401, {"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'}, ""
-        return 200, {}, json.dumps({"_links": {"applications": {"href": APPS}}})
-
-    responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
-    responses.add_callback(responses.GET, USER, callback=user)
-    responses.post(TICKET, json={"access_token": "cwt=SECRET-ticket", "token_type": "Bearer"})
-    responses.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-                                           "_embedded": {"me": {"_links": {"makeMeAvailable": {
-                                               "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
-    responses.post(APP + "/me/makeMeAvailable", status=204)
-    responses.get(APP, json={"_embedded": {"me": {"_links": {"presence": {
-        "href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}})
-
-
 SKYPE = Target(
-    "skype", skype, "POST", APP + "/me/presence", AgentInfo("edred", email="edred@example.com"),
-    Change("presence", at=NOW, state=READY), secrets=("Pa55-SECRET-word", "cwt=SECRET-ticket"),
-    prepare=ucwa_sign_in,
+    "skype",
+    skype,
+    "POST",
+    ucwa.PRESENCE,
+    AgentInfo("edred", email="edred@example.com"),
+    Change("presence", at=NOW, state=READY),
+    secrets=("Pa55-SECRET-word", "cwt=SECRET-ticket"),
+    prepare=lambda: ucwa.serve_sign_in(token="cwt=SECRET-ticket"),
     # 401/404 may mean the UCWA application expired: the adapter signs in again and retries once;
     # the same answer the second time then follows the rule
-    attempts={"401": 2, "404": 2})
+    attempts={"401": 2, "404": 2},
+)
 
 # -- omni-channel: the SOQL lookup of the ServicePresenceStatus Id -----------------------------------
 OMNI_QUERY = "https://acme.my.salesforce.com/services/data/v61.0/query"
@@ -222,20 +240,33 @@ class Published:
 
 
 def omni(tmp) -> OmniChannelAdapter:
-    adapter = OmniChannelAdapter({"instance_url": "https://acme.my.salesforce.com",
-                                  "access_token": "00Dxx!SECRET-session"})
+    adapter = OmniChannelAdapter(
+        {"instance_url": "https://acme.my.salesforce.com", "access_token": "00Dxx!SECRET-session"}
+    )
     adapter.bind(Published())
     return adapter
 
 
 OMNI = Target(
-    "omni-channel", omni, "GET", OMNI_QUERY, AgentInfo("edred"), Change("presence", at=NOW, state=BREAK),
+    "omni-channel",
+    omni,
+    "GET",
+    OMNI_QUERY,
+    AgentInfo("edred"),
+    Change("presence", at=NOW, state=BREAK),
     secrets=("00Dxx!SECRET-session",),
     success_body={"records": [{"Id": "0N5000000000003AAA", "DeveloperName": "Break"}], "done": True},
-    skip={"204": "a SOQL query answers 200 with its records"})
+    skip={"204": "a SOQL query answers 200 with its records"},
+)
 
-TARGETS = {"webhook": WEBHOOK, "pbx_http": PBX, "teams-graph": TEAMS, "teams-login": TEAMS_LOGIN,
-           "skype": SKYPE, "omni-channel": OMNI}
+TARGETS = {
+    "webhook": WEBHOOK,
+    "pbx_http": PBX,
+    "teams-graph": TEAMS,
+    "teams-login": TEAMS_LOGIN,
+    "skype": SKYPE,
+    "omni-channel": OMNI,
+}
 
 
 def answer(case: Case, success_body: dict | None):
@@ -246,6 +277,7 @@ def answer(case: Case, success_body: dict | None):
             return case.status, {}, json.dumps(success_body) if success_body is not None else ""
         # a remote that echoes the request, as many error pages do
         return case.status, case.headers, json.dumps({"error": {"message": f"cannot handle {request.url}"}})
+
     return reply
 
 
@@ -268,8 +300,9 @@ def test_the_remotes_answer_decides_delivered_retried_or_parked(target: Target, 
         assert (error.retryable, error.retry_after) == (expected.retryable, expected.retry_after), str(error)
         for secret in target.secrets:
             assert secret not in str(error)
-    answered = [c for c in responses.calls
-                if c.request.method == target.method and c.request.url.split("?")[0] == target.url]
+    answered = [
+        c for c in responses.calls if c.request.method == target.method and c.request.url.split("?")[0] == target.url
+    ]
     assert len(answered) == target.attempts.get(case.id, 1)
 
 
@@ -286,9 +319,17 @@ def test_delivered_means_the_remote_got_the_change():
         rsps.get(OMNI_QUERY, json=OMNI.success_body)
         adapter = OMNI.build(None)
         adapter.push(OMNI.agent, OMNI.change)
-        assert adapter.host.events == [("omni_channel", {
-            "agent_id": "edred", "action": "set_status", "service_presence_status_id": "0N5000000000003AAA",
-            "developer_name": "Break"})]
+        assert adapter.host.events == [
+            (
+                "omni_channel",
+                {
+                    "agent_id": "edred",
+                    "action": "set_status",
+                    "service_presence_status_id": "0N5000000000003AAA",
+                    "developer_name": "Break",
+                },
+            )
+        ]
 
 
 def test_the_table_covers_every_built_in_adapter():
@@ -298,15 +339,9 @@ def test_the_table_covers_every_built_in_adapter():
 
 # -- Asterisk AMI (TCP) against the local peer ---------------------------------------------------------
 def ami(port: int, secret: str = "s3cret-AMI") -> AsteriskAmiAdapter:
-    return AsteriskAmiAdapter({"host": "127.0.0.1", "port": str(port), "username": "connector",
-                               "secret": secret, "timeout": "2"})
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return AsteriskAmiAdapter(
+        {"host": "127.0.0.1", "port": str(port), "username": "connector", "secret": secret, "timeout": "2"}
+    )
 
 
 @pytest.fixture
@@ -324,8 +359,9 @@ def test_ami_accepted_login_delivers(peer):
 def test_ami_refused_login_is_parked_without_the_secret(peer):
     # Asterisk refuses the same AMI_USERNAME/AMI_SECRET every time: only an admin can fix them
     with pytest.raises(AdapterError) as caught:
-        ami(peer.port, secret="wrong-SECRET").push(AgentInfo("edred", extension="3000"),
-                                                   Change("presence", at=NOW, state=READY))
+        ami(peer.port, secret="wrong-SECRET").push(
+            AgentInfo("edred", extension="3000"), Change("presence", at=NOW, state=READY)
+        )
     assert caught.value.retryable is False and caught.value.retry_after is None
     assert "refused the AMI login for 'connector'" in str(caught.value)
     assert "wrong-SECRET" not in str(caught.value)
@@ -346,7 +382,6 @@ def test_an_adapter_keeps_its_http_connection_open_between_deliveries():
     server (not a new TCP connection per change), and several threads can share the session."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cluster import Receiver
     receiver = Receiver()
     try:
         webhook = WebhookAdapter({"url": receiver.url})
@@ -355,8 +390,9 @@ def test_an_adapter_keeps_its_http_connection_open_between_deliveries():
         assert len(receiver.posts) == 5
         assert len({p["connection"] for p in receiver.posts}) == 1
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda _: webhook.push(AgentInfo("edred"), Change("presence", at=NOW, state=READY)),
-                          range(40)))
+            list(
+                pool.map(lambda _: webhook.push(AgentInfo("edred"), Change("presence", at=NOW, state=READY)), range(40))
+            )
         assert len(receiver.posts) == 45
         assert len({p["connection"] for p in receiver.posts}) <= 5  # at most one more per thread
     finally:

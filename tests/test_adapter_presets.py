@@ -1,4 +1,5 @@
 """The shipped presets wire the adapters up with mappings the adapters understand."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,7 @@ from click.testing import CliRunner
 from adapters.skype import skype_availability
 from adapters.teams import teams_target
 from connector.cli import main
-from connector.presence_config import load_preset
+from connector.presence.config import load_preset
 from presence_configs import __path__ as preset_dirs
 
 

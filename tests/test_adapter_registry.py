@@ -1,4 +1,5 @@
 """The adapter interface and registry: entry points, settings validation, the README example."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 
 from adapters.base import AdapterConfigError, UnknownAdapter
 from adapters.registry import adapter_class, available
-from connector import accounts
+from connector.auth import accounts
 from connector.cli import main
 from connector.parts import get_parts
 
@@ -29,12 +30,14 @@ def test_an_unknown_adapter_name_lists_the_known_ones():
 
 def test_an_unknown_name_in_the_environment_stops_the_app_with_a_clear_error(make_app):
     from connector.errors import InvalidInput
+
     with pytest.raises(InvalidInput, match="no adapter named 'teamz'"):
         make_app(CONNECTOR_ADAPTERS="teamz")
 
 
 def test_settings_are_validated_once_naming_the_variable(make_app, monkeypatch):
     from connector.errors import InvalidInput
+
     monkeypatch.setenv("WEBHOOK_URL", "https://hooks.example.com/presence")
     monkeypatch.setenv("WEBHOOK_TIMEOUT", "600")
     with pytest.raises(InvalidInput, match="WEBHOOK_TIMEOUT must be between 0.5 and 60"):
@@ -59,15 +62,18 @@ def test_the_example_adapter_delivers_through_the_dispatcher(make_app, monkeypat
     responses.post("https://hooks.example.com/presence", status=503)
     responses.post("https://hooks.example.com/presence", status=204)
     app = make_app(CONNECTOR_ADAPTERS="webhook")
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, ext.clock())
-    ext.service.login("edred", "Softphone", "browser")
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred"}, parts.clock())
+    parts.service.login("edred", "Softphone", "browser")
     get_parts(app).dispatcher.drain()
     assert get_parts(app).dispatcher.health()["webhook"]["last_error"] == "webhook answered HTTP 503"
-    ext.clock.advance(2)
+    parts.clock.advance(2)
     get_parts(app).dispatcher.drain()
-    assert json.loads(responses.calls[1].request.body) == {"agent": "edred", "state": "ready",
-                                                           "at": "2026-03-06T09:00:00+00:00"}
+    assert json.loads(responses.calls[1].request.body) == {
+        "agent": "edred",
+        "state": "ready",
+        "at": "2026-03-06T09:00:00+00:00",
+    }
     assert responses.calls[1].request.headers["Authorization"] == "Bearer hook-secret"
 
 

@@ -1,19 +1,15 @@
 """The REST API end to end: the real app, a real SQLite file, bearer tokens and the four roles."""
+
 from __future__ import annotations
 
 import csv
 import io
 import re
+from datetime import UTC
 
 import pytest
+
 from connector.parts import get_parts
-
-
-@pytest.fixture
-def edred(api):
-    api.agent("edred", extension="3000")
-    api.agent("amira")
-    return api.token("agent", "edred")
 
 
 def test_agent_logs_in_changes_state_and_reads_it_back(api, edred, clock):
@@ -54,15 +50,18 @@ def test_without_a_valid_token_the_api_answers_401(api, edred):
     assert r.status_code == 401 and r.json["error"]["field"] == "Authorization"
 
 
-@pytest.mark.parametrize("kwargs,status,field", [
-    ({"data": "{not json", "content_type": "application/json"}, 400, "body"),
-    ({"data": "state=dnd", "content_type": "application/x-www-form-urlencoded"}, 415, None),
-    ({"json": {"state": "dnd", "colour": "red"}}, 422, "colour"),
-    ({"json": {}}, 422, "state"),
-    ({"json": {"state": "Coffee"}}, 422, "state"),
-    ({"json": {"state": "on-a-call"}}, 422, "state"),
-    ({"json": ["dnd"]}, 400, "body"),
-])
+@pytest.mark.parametrize(
+    "kwargs,status,field",
+    [
+        ({"data": "{not json", "content_type": "application/json"}, 400, "body"),
+        ({"data": "state=dnd", "content_type": "application/x-www-form-urlencoded"}, 415, None),
+        ({"json": {"state": "dnd", "colour": "red"}}, 422, "colour"),
+        ({"json": {}}, 422, "state"),
+        ({"json": {"state": "Coffee"}}, 422, "state"),
+        ({"json": {"state": "on-a-call"}}, 422, "state"),
+        ({"json": ["dnd"]}, 400, "body"),
+    ],
+)
 def test_bad_input_gets_a_4xx_naming_the_field_and_changes_nothing(api, edred, kwargs, status, field):
     api.call("POST", "/api/v1/agents/edred/login", edred)
     r = api.client.put("/api/v1/agents/edred/presence", headers=edred, **kwargs)
@@ -72,8 +71,9 @@ def test_bad_input_gets_a_4xx_naming_the_field_and_changes_nothing(api, edred, k
 
 
 def test_too_large_body_is_413(api, edred):
-    r = api.client.put("/api/v1/agents/edred/presence", headers=edred, data="x" * (2 * 1024 * 1024),
-                       content_type="application/json")
+    r = api.client.put(
+        "/api/v1/agents/edred/presence", headers=edred, data="x" * (2 * 1024 * 1024), content_type="application/json"
+    )
     assert r.status_code == 413 and r.json["error"]["code"] == "too_large"
 
 
@@ -88,7 +88,9 @@ def test_unknown_agent_is_404_and_changing_presence_logged_out_is_409(api, edred
 def test_call_events_drive_on_a_call_and_wrap_up_and_repeat_safely(api, edred, clock):
     pbx = api.token("integration")
     api.call("POST", "/api/v1/agents/edred/login", edred)
-    r = api.call("POST", "/api/v1/agents/edred/calls", pbx, {"call_id": "c1", "event": "started", "direction": "inbound"})
+    r = api.call(
+        "POST", "/api/v1/agents/edred/calls", pbx, {"call_id": "c1", "event": "started", "direction": "inbound"}
+    )
     assert r.json["state"]["id"] == "on-a-call" and r.json["on_call"]
     clock.advance(60)
     ended = {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 55}
@@ -103,26 +105,30 @@ def test_call_events_drive_on_a_call_and_wrap_up_and_repeat_safely(api, edred, c
 
 
 def test_wrap_up_ends_on_time_across_a_restart(make_app, clock):
-    from connector import accounts
+    from connector.auth import accounts
+
     app = make_app()
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred"}, clock())
-    ext.service.login("edred", "Paired Device", "deskphone")
-    ext.service.call_event("edred", "c1", "started", "inbound")
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred"}, clock())
+    parts.service.login("edred", "Paired Device", "deskphone")
+    parts.service.call_event("edred", "c1", "started", "inbound")
     clock.advance(40)
-    ext.service.call_event("edred", "c1", "ended", "inbound", 40)
+    parts.service.call_event("edred", "c1", "ended", "inbound", 40)
     from datetime import timedelta
+
     wrap_up_end = clock() + timedelta(seconds=30)
-    ext.store.dispose()
+    parts.store.dispose()
 
     clock.advance(300)  # the server was down for five minutes
     restarted = get_parts(make_app())
-    assert restarted.service.settle_due() == 1
-    from connector.reports import time_tracking
+    assert restarted.sweeper.settle_due() == 1
+    from connector.reports.queries import time_tracking
+
     rows = {r["state_id"]: r["seconds"] for r in time_tracking(restarted.reads, clock().date(), clock().date())}
     assert rows["wrap-up"] == 30  # not 300: wrap-up ended at its time, while the server was down
     assert rows["ready"] == 300 - 30
     from connector.clock import iso
+
     assert restarted.service.presence("edred")["state_since"] == iso(wrap_up_end)
 
 
@@ -181,9 +187,20 @@ BODIES = {
 def test_no_wrong_value_in_any_field_causes_a_server_error(api, edred):
     admin = api.token("admin")
     api.call("POST", "/api/v1/agents/edred/login", admin, {"logon_source": "Paired Device"})
-    valid = {"state": "dnd", "call_id": "c9", "event": "started", "direction": "inbound", "number": "100",
-             "extension": "3000", "pin": "1234", "logon_source": "API", "device": "x", "source": "api",
-             "seconds": 10, "duration_seconds": 5}
+    valid = {
+        "state": "dnd",
+        "call_id": "c9",
+        "event": "started",
+        "direction": "inbound",
+        "number": "100",
+        "extension": "3000",
+        "pin": "1234",
+        "logon_source": "API",
+        "device": "x",
+        "source": "api",
+        "seconds": 10,
+        "duration_seconds": 5,
+    }
     for (method, path), fields in BODIES.items():
         for field in fields:
             for value in WRONG_VALUES:
@@ -193,24 +210,34 @@ def test_no_wrong_value_in_any_field_causes_a_server_error(api, edred):
                 assert r.status_code < 500, (method, path, field, value, r.get_data(as_text=True))
                 if r.status_code >= 400:
                     assert r.json["error"]["message"]
-    for query in ("from=2026-13-01", "to=x", "from=2026-03-06&to=2026-03-01", "from=2020-01-01&to=2026-01-01",
-                  "include=nope", "exclude=,,,"):
+    for query in (
+        "from=2026-13-01",
+        "to=x",
+        "from=2026-03-06&to=2026-03-01",
+        "from=2020-01-01&to=2026-01-01",
+        "include=nope",
+        "exclude=,,,",
+    ):
         for path in ("/api/v1/time-tracking", "/api/v1/logon-events", "/api/v1/session-time"):
             assert api.call("GET", f"{path}?{query}", admin).status_code < 500
 
 
 def test_time_across_local_midnight_is_split_in_the_configured_time_zone(make_app, clock):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from connector import accounts
-    from connector.reports import time_tracking
-    clock.now = datetime(2026, 10, 24, 21, 30, tzinfo=timezone.utc)  # 23:30 in Berlin, the night DST ends
-    ext = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
-    accounts.add_agent(ext.store, {"id": "night"}, clock())
-    ext.service.login("night", "Paired Device", "deskphone")
+    from connector.auth import accounts
+    from connector.reports.queries import time_tracking
+
+    clock.now = datetime(2026, 10, 24, 21, 30, tzinfo=UTC)  # 23:30 in Berlin, the night DST ends
+    parts = get_parts(make_app(CONNECTOR_TIMEZONE="Europe/Berlin"))
+    accounts.add_agent(parts.store, {"id": "night"}, clock())
+    parts.service.login("night", "Paired Device", "deskphone")
     clock.advance(hours=3)  # 02:30 CET on 25 October: 30 min before midnight, 3 h after (one hour repeats)
-    ext.service.set_state("night", "break", source="api")
+    parts.service.set_state("night", "break", source="api")
     from datetime import date
-    rows = {(r["date"], r["state_id"]): r["seconds"]
-            for r in time_tracking(ext.reads, date(2026, 10, 24), date(2026, 10, 25))}
+
+    rows = {
+        (r["date"], r["state_id"]): r["seconds"]
+        for r in time_tracking(parts.reads, date(2026, 10, 24), date(2026, 10, 25))
+    }
     assert rows == {("2026-10-24", "ready"): 1800, ("2026-10-25", "ready"): 9000}

@@ -1,7 +1,7 @@
 """The Asterisk AMI adapter against a small AMI peer on 127.0.0.1, through the real dispatcher."""
+
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from adapters.asterisk_ami import AsteriskAmiAdapter
 from adapters.base import AdapterConfigError, AdapterError, AgentInfo, Change
-from connector import accounts
-from connector.store.models import OutboxRow
-from tests.ami_peer import AmiPeer
+from connector.auth import accounts
 from connector.parts import get_parts
+from connector.store.models import OutboxRow
+from tests.helpers.fakes.ami import AmiPeer
+from tests.helpers.polling import wait_until
 
 
 @pytest.fixture
@@ -23,23 +24,23 @@ def peer():
 
 
 def ami(peer, **settings) -> AsteriskAmiAdapter:
-    return AsteriskAmiAdapter({"host": "127.0.0.1", "port": str(peer.port), "username": "connector",
-                               "secret": "s3cret", "timeout": "2", **settings})
+    return AsteriskAmiAdapter(
+        {
+            "host": "127.0.0.1",
+            "port": str(peer.port),
+            "username": "connector",
+            "secret": "s3cret",
+            "timeout": "2",
+            **settings,
+        }
+    )
 
 
 def app_with(make_app, adapter, preset="asterisk"):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000"}, ext.clock())
-    return app, ext.service, get_parts(app).dispatcher
-
-
-def wait_for(condition, seconds: float = 3.0) -> None:
-    """Poll ``condition`` until it holds; fail the test at the deadline."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "extension": "3000"}, parts.clock())
+    return app, parts.service, get_parts(app).dispatcher
 
 
 def outbox(app):
@@ -55,12 +56,19 @@ def test_presence_changes_pause_and_unpause_the_queue_member(make_app, peer):
     dispatcher.drain()
     service.set_state("edred", "break")
     dispatcher.drain()
-    assert peer.actions_named("Login") == [{"Action": "Login", "Username": "connector", "Secret": "s3cret",
-                                            "Events": "off"}]
+    assert peer.actions_named("Login") == [
+        {"Action": "Login", "Username": "connector", "Secret": "s3cret", "Events": "off"}
+    ]
     assert peer.actions_named("QueuePause") == [
-        {"Action": "QueuePause", "Interface": "PJSIP/3000", "Paused": "false", "Reason": "Ready for Calls",
-         "Queue": "support"},
-        {"Action": "QueuePause", "Interface": "PJSIP/3000", "Paused": "true", "Reason": "Break", "Queue": "support"}]
+        {
+            "Action": "QueuePause",
+            "Interface": "PJSIP/3000",
+            "Paused": "false",
+            "Reason": "Ready for Calls",
+            "Queue": "support",
+        },
+        {"Action": "QueuePause", "Interface": "PJSIP/3000", "Paused": "true", "Reason": "Break", "Queue": "support"},
+    ]
     assert all(r.delivered_at is not None for r in outbox(app))
     assert peer.logins == 1  # one connection kept for both actions
 
@@ -81,7 +89,9 @@ def test_originate_mode_dials_the_reason_code_from_the_agents_channel(make_app, 
     service.dial("edred", "0049301234")
     dispatcher.drain()
     assert [(a["Channel"], a["Exten"], a["Context"], a["Priority"]) for a in peer.actions_named("Originate")] == [
-        ("PJSIP/3000", "*60", "agents", "1"), ("PJSIP/3000", "0049301234", "agents", "1")]
+        ("PJSIP/3000", "*60", "agents", "1"),
+        ("PJSIP/3000", "0049301234", "agents", "1"),
+    ]
 
 
 def test_a_value_with_a_line_break_never_reaches_the_wire(peer):
@@ -97,7 +107,8 @@ def test_a_value_with_a_line_break_never_reaches_the_wire(peer):
     # everything the adapter wrote before, so what it did not record was never sent
     adapter.push(AgentInfo("edred", extension="3000"), change)
     assert peer.actions_named("QueuePause") == [
-        {"Action": "QueuePause", "Interface": "PJSIP/3000", "Paused": "true", "Reason": "Break"}]
+        {"Action": "QueuePause", "Interface": "PJSIP/3000", "Paused": "true", "Reason": "Break"}
+    ]
     assert not any(b"Originate" in raw or b"Logoff" in raw for raw in peer.raw)
     assert adapter.health()["connections_made"] == 1
 
@@ -108,7 +119,7 @@ def test_the_adapter_reconnects_after_the_peer_drops(peer):
     state = {"id": "ready", "label": "Ready", "status": 1, "adapters": {}}
     adapter.push(agent, Change("presence", at=None, state=state))
     peer.drop_all()
-    wait_for(lambda: not adapter.client._alive())  # the close has reached the adapter's socket
+    wait_until(lambda: not adapter.client._alive(), 3, "the close to reach the adapter's socket")
     adapter.push(agent, Change("presence", at=None, state=state))
     assert peer.logins == 2 and len(peer.actions_named("QueuePause")) == 2
     assert adapter.health()["connections_made"] == 2
@@ -117,21 +128,31 @@ def test_the_adapter_reconnects_after_the_peer_drops(peer):
 def test_an_error_response_is_reported_with_asterisks_message(peer):
     adapter = ami(peer)
     with pytest.raises(AdapterError, match="Asterisk refused QueuePause: Interface not found"):
-        adapter.push(AgentInfo("x", extension="9999"),
-                     Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}))
+        adapter.push(
+            AgentInfo("x", extension="9999"),
+            Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}),
+        )
 
 
 def test_pauses_made_on_the_phone_change_the_agents_state(make_app, peer):
     adapter = ami(peer, events="on")
     app, service, dispatcher = app_with(make_app, adapter)
     service.login("edred", "Softphone", "browser")
-    from connector.integrations import start
+    from connector.integrations.runtime import start
+
     start(app)
     try:
-        wait_for(lambda: peer.listeners)
-        peer.event({"Event": "QueueMemberPause", "Queue": "support", "Interface": "PJSIP/3000", "Paused": "1",
-                    "PausedReason": "Follow-up"})
-        wait_for(lambda: service.presence("edred")["state"]["id"] == "follow-up")
+        wait_until(lambda: peer.listeners, 3, "the event listener to log in")
+        peer.event(
+            {
+                "Event": "QueueMemberPause",
+                "Queue": "support",
+                "Interface": "PJSIP/3000",
+                "Paused": "1",
+                "PausedReason": "Follow-up",
+            }
+        )
+        wait_until(lambda: service.presence("edred")["state"]["id"] == "follow-up", 3, "edred in follow-up")
         rows = [r for r in outbox(app) if r.source == "pbx"]
         assert len(rows) == 1  # written for the AMI adapter, but never sent back to the PBX
         dispatcher.drain()
@@ -150,25 +171,20 @@ def test_missing_settings_are_named():
 
 # -- echo of our own QueuePause, per Asterisk version (apps/app_queue.c) ------------------------
 
+
 def _listening(make_app, peer, config=None, **settings):
     adapter = ami(peer, events="on", **settings)
     app, service, dispatcher = app_with(make_app, adapter, config or "asterisk")
-    from connector.integrations import start
+    from connector.integrations.runtime import start
+
     start(app)
-    deadline = time.monotonic() + 3
-    while not peer.listeners and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert peer.listeners, "the event listener did not log in"
+    wait_until(lambda: peer.listeners, 3, "the event listener to log in")
     return app, adapter, service, dispatcher
 
 
 def _wait_for_events(peer, adapter, count: int) -> None:
     """Wait until the listener has read ``count`` pause events (a Ping round-trip proves it read up to it)."""
-    deadline = time.monotonic() + 3
-    seen = getattr(adapter, "_seen_for_test")
-    while len(seen) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(seen) >= count
+    wait_until(lambda: len(adapter._seen_for_test) >= count, 3, f"the listener to read {count} pause events")
 
 
 def _count_events(adapter):
@@ -180,6 +196,7 @@ def _count_events(adapter):
         if event.get("Event", "").startswith("QueueMemberPause"):
             seen.append((event, result))
         return result
+
     adapter.on_event = counting
     adapter._seen_for_test = seen
     return seen
@@ -260,14 +277,18 @@ def test_a_label_of_80_or_more_characters_is_recognised_cut_to_79(make_app, tmp_
 def test_a_missing_manager_permission_is_named(peer):
     peer.deny = {"QueuePause"}
     with pytest.raises(AdapterError, match="give the AMI user 'connector' 'write = agent' in manager.conf"):
-        ami(peer).push(AgentInfo("edred", extension="3000"),
-                       Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}))
+        ami(peer).push(
+            AgentInfo("edred", extension="3000"),
+            Change("presence", at=None, state={"id": "r", "label": "R", "status": 1, "adapters": {}}),
+        )
 
 
-# -- reconnecting and reading the pause state that changed meanwhile (issue 14) ---------------------
+# -- reconnecting and reading the pause state that changed meanwhile ---------------------
+
 
 def test_the_listener_reconnects_within_a_few_seconds_however_long_the_pbx_was_away():
     from adapters.asterisk_ami import reconnect_delay
+
     delays = [reconnect_delay(attempt) for attempt in range(50)]
     assert delays[:3] == [1.0, 2.0, 4.0] and max(delays) == 5.0
 
@@ -277,12 +298,14 @@ def test_a_pause_made_while_the_pbx_connection_was_down_is_applied_after_the_rec
     try:
         service.login("edred", "Softphone", "browser")
         dispatcher.drain()  # the PBX accepted "Ready for Calls" (unpaused)
-        wait_for(lambda: adapter.status_syncs >= 1)
+        wait_until(lambda: adapter.status_syncs >= 1, 3, "the first queue status read")
         peer.down = True
         peer.drop_all()
         peer.set_member("PJSIP/3000", True, "Follow-up")  # on the phone; no listener hears the event
         peer.down = False
-        wait_for(lambda: service.presence("edred")["state"]["id"] == "follow-up", seconds=10)
+        wait_until(
+            lambda: service.presence("edred")["state"]["id"] == "follow-up", 10, "the pause read after the reconnect"
+        )
         assert len(peer.actions_named("QueueStatus")) >= 2  # at start and after the reconnect
         assert adapter.health()["events_listener"] == "connected"
         dispatcher.drain()
@@ -293,7 +316,7 @@ def test_a_pause_made_while_the_pbx_connection_was_down_is_applied_after_the_rec
         service.set_state("edred", "break")  # the PBX is away: the QueuePause waits in the outbox
         peer.down = False
         reads = adapter.status_syncs
-        wait_for(lambda: adapter.status_syncs > reads, seconds=10)
+        wait_until(lambda: adapter.status_syncs > reads, 10, "a queue status read after the reconnect")
         assert service.presence("edred")["state"]["id"] == "break"
     finally:
         adapter.stop()

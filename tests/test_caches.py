@@ -4,13 +4,13 @@ Two app instances share one store, as several `serve` processes share one databa
 revoked, an agent disabled or a configuration applied through one is honoured by the other on its
 very next request, although the other has the old answer cached.
 """
+
 from __future__ import annotations
 
-from connector import accounts
+from connector.auth import accounts
 from connector.parts import get_parts
-from connector.presence_config import load_config, parse_config
-
-from conftest import Api
+from connector.presence.config import load_config, parse_config
+from tests.helpers.api import Api
 
 
 def two_instances(make_app):
@@ -23,8 +23,8 @@ def test_a_token_revoked_on_another_instance_is_refused_at_once(make_app):
     one.agent("ada")
     headers = one.token("integration")
     assert other.call("GET", "/api/v1/agents", headers).status_code == 200  # cached on `other` now
-    token_id = accounts.list_tokens(one.ext.store)[0]["id"]
-    accounts.revoke_token(one.ext.store, token_id, one.ext.clock())
+    token_id = accounts.list_tokens(one.parts.store)[0]["id"]
+    accounts.revoke_token(one.parts.store, token_id, one.parts.clock())
     res = other.call("GET", "/api/v1/agents", headers)
     assert res.status_code == 401 and res.get_json()["error"]["field"] == "Authorization"
     # another token, created after the revocation, still works on both
@@ -38,7 +38,7 @@ def test_an_agent_disabled_on_another_instance_cannot_change_state(make_app):
     headers = one.token("supervisor")
     assert other.call("POST", "/api/v1/agents/ada/login", headers).status_code == 200
     assert other.call("PUT", "/api/v1/agents/ada/presence", headers, json={"state": "dnd"}).status_code == 200
-    accounts.set_agent_active(one.ext.store, "ada", False)
+    accounts.set_agent_active(one.parts.store, "ada", False)
     res = other.call("PUT", "/api/v1/agents/ada/presence", headers, json={"state": "ready"})
     assert res.status_code == 404 and res.get_json()["error"]["field"] == "agent_id"
 

@@ -1,20 +1,20 @@
-"""Issue 14 items 3 and 4: a state picked during a call becomes the next state (supervisors may force a
+"""A state picked during a call becomes the next state (supervisors may force a
 change at once); a call whose "ended" event never comes is closed after the maximum call duration, or by a
 supervisor, with the cause recorded."""
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from connector.engine import AgentSession, CallClosed, Engine, LogonSource, StateChanged
-from connector.presence_config import load_preset
+from connector.presence.config import load_preset
+from connector.presence.engine import AgentSession, CallClosed, Engine, LogonSource, StateChanged
 from connector.store.models import Call, StateInterval
-from connector.parts import get_parts
 
-T0 = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -36,6 +36,7 @@ def states(decision) -> list[tuple[str | None, str]]:
 
 
 # -- the engine ---------------------------------------------------------------------------------
+
 
 def test_a_pick_during_a_call_is_the_next_state_applied_after_wrap_up():
     engine = engine_with()
@@ -79,7 +80,8 @@ def test_a_call_whose_end_never_comes_is_closed_after_the_maximum_duration():
 
 def test_max_call_seconds_is_validated_with_its_range():
     from connector.errors import ConfigError
-    from connector.presence_config import build_config
+    from connector.presence.config import build_config
+
     data = load_preset("default").to_dict()
     data["options"]["max_call_seconds"] = 100000
     with pytest.raises(ConfigError) as exc:
@@ -89,16 +91,6 @@ def test_max_call_seconds_is_validated_with_its_range():
 
 # -- through the API ----------------------------------------------------------------------------
 
-@pytest.fixture
-def on_call_agent(api):
-    api.agent("edred", extension="3000")
-    token = api.token("agent", "edred")
-    # a desk phone sends no heartbeats: hours without one do not end the session
-    api.call("POST", "/api/v1/agents/edred/login", token, {"logon_source": "Paired Device", "device": "desk"})
-    api.call("POST", "/api/v1/agents/edred/calls", api.token("integration"),
-             {"call_id": "c1", "event": "started", "direction": "inbound"})
-    return token
-
 
 def test_api_pick_during_a_call_shows_next_state_and_time_on_the_call_counts_as_on_a_call(api, on_call_agent, clock):
     clock.advance(20)
@@ -106,8 +98,12 @@ def test_api_pick_during_a_call_shows_next_state_and_time_on_the_call_counts_as_
     assert r.status_code == 200
     assert (r.json["state"]["id"], r.json["on_call"], r.json["next_state"]["id"]) == ("on-a-call", True, "break")
     clock.advance(40)
-    api.call("POST", "/api/v1/agents/edred/calls", api.token("integration"),
-             {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 60})
+    api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        api.token("integration"),
+        {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 60},
+    )
     clock.advance(31)  # wrap-up over
     view = api.call("GET", "/api/v1/agents/edred/presence", on_call_agent).json
     assert view["state"]["id"] == "break" and view["next_state"] is None
@@ -121,7 +117,7 @@ def test_api_cancel_next_state(api, on_call_agent):
     assert r.status_code == 200 and r.json["next_state"] is None
 
 
-def test_api_only_supervisors_force_and_the_interval_records_it(api, on_call_agent, ext):
+def test_api_only_supervisors_force_and_the_interval_records_it(api, on_call_agent, parts):
     r = api.call("PUT", "/api/v1/agents/edred/presence", on_call_agent, {"state": "lunch", "force": True})
     assert r.status_code == 403 and r.json["error"]["field"] == "force"
     r = api.call("PUT", "/api/v1/agents/edred/presence", api.token("supervisor"), {"state": "lunch", "force": "yes"})
@@ -131,34 +127,41 @@ def test_api_only_supervisors_force_and_the_interval_records_it(api, on_call_age
     assert r.json["state"]["id"] == "on-a-call" and r.json["next_state"]["id"] == "break"  # same rule as agents
     r = api.call("PUT", "/api/v1/agents/edred/presence", sup, {"state": "lunch", "force": True})
     assert r.json["state"]["id"] == "lunch"
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         lunch = s.execute(select(StateInterval).where(StateInterval.state_id == "lunch")).scalar_one()
     assert (lunch.source, lunch.cause) == ("supervisor", "forced")
 
 
-def test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause(api, on_call_agent, ext, clock):
+def test_a_lost_call_end_is_closed_by_the_sweep_with_its_cause(api, on_call_agent, parts, clock):
     clock.advance(4 * 3600 + 11)  # the default maximum call duration is 4 h
-    assert ext.service.settle_due() == 1
-    view = ext.service.presence("edred")
+    assert parts.sweeper.settle_due() == 1
+    view = parts.service.presence("edred")
     assert (view["on_call"], view["state"]["id"]) == (False, "ready")
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         call = s.get(Call, ("edred", "c1"))
-        ready = s.execute(select(StateInterval).where(StateInterval.state_id == "ready")
-                          .order_by(StateInterval.id.desc())).scalars().first()
+        ready = (
+            s.execute(select(StateInterval).where(StateInterval.state_id == "ready").order_by(StateInterval.id.desc()))
+            .scalars()
+            .first()
+        )
     assert (call.end_cause, call.duration_seconds) == ("call end not received", 4 * 3600)
     assert ready.cause == "call end not received"
     # the "ended" event arriving late is a repeat, not a new wrap-up
-    r = api.call("POST", "/api/v1/agents/edred/calls", api.token("integration"),
-                 {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 9000})
+    r = api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        api.token("integration"),
+        {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 9000},
+    )
     assert r.json["repeated"] is True and r.json["state"]["id"] == "ready"
 
 
-def test_a_supervisor_ends_a_stuck_call(api, on_call_agent, ext):
+def test_a_supervisor_ends_a_stuck_call(api, on_call_agent, parts):
     assert api.call("POST", "/api/v1/agents/edred/calls/end", on_call_agent).status_code == 403
     sup = api.token("supervisor")
     r = api.call("POST", "/api/v1/agents/edred/calls/end", sup)
     assert r.status_code == 200 and r.json["on_call"] is False and r.json["state"]["id"] == "ready"
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         assert s.get(Call, ("edred", "c1")).end_cause.startswith("call ended by supervisor")
     r = api.call("POST", "/api/v1/agents/edred/calls/end", sup)
     assert r.status_code == 409 and r.json["error"]["code"] == "not_on_call"
@@ -168,5 +171,9 @@ def test_the_new_endpoints_are_described_in_openapi(api):
     paths = api.client.get("/api/v1/openapi.json").json["paths"]
     assert "delete" in paths["/api/v1/agents/{agent_id}/next-state"]
     assert "post" in paths["/api/v1/agents/{agent_id}/calls/end"]
-    assert "force" in paths["/api/v1/agents/{agent_id}/presence"]["put"]["requestBody"]["content"][
-        "application/json"]["schema"]["properties"]
+    assert (
+        "force"
+        in paths["/api/v1/agents/{agent_id}/presence"]["put"]["requestBody"]["content"]["application/json"]["schema"][
+            "properties"
+        ]
+    )

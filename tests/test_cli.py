@@ -1,4 +1,5 @@
 """The presence-connector command line against a real store."""
+
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ def cli(tmp_path, monkeypatch):
 
     def run(*args, input=None):
         return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
     return run
 
 

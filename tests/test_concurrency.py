@@ -1,4 +1,5 @@
 """Concurrent changes for one agent never interleave into a wrong interval."""
+
 from __future__ import annotations
 
 import random
@@ -6,10 +7,10 @@ import threading
 
 from sqlalchemy import select
 
-from connector import accounts
+from connector.auth import accounts
 from connector.clock import utc_now
-from connector.store.models import DailyTotal, StateInterval
 from connector.parts import get_parts
+from connector.store.models import DailyTotal, StateInterval
 
 
 def test_parallel_changes_from_two_processes_keep_intervals_contiguous(make_app):
@@ -25,8 +26,9 @@ def test_parallel_changes_from_two_processes_keep_intervals_contiguous(make_app)
         rng = random.Random(seed)
         for _ in range(15):
             try:
-                rng.choice(services).set_state("edred", rng.choice(["ready", "dnd", "break", "lunch", "meeting"]),
-                                               source="api")
+                rng.choice(services).set_state(
+                    "edred", rng.choice(["ready", "dnd", "break", "lunch", "meeting"]), source="api"
+                )
             except Exception as exc:  # noqa: BLE001 - any error (a deadlock, a conflict) is a bug here
                 errors.append(exc)
 

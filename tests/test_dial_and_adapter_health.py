@@ -1,5 +1,6 @@
-"""Issue 14 items 5 and 6: the dial answer says what really happened, pasted numbers are cleaned, an
+"""The dial answer says what really happened, pasted numbers are cleaned, an
 enabled adapter that receives nothing says why, and URL settings are checked when saved."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,16 +8,19 @@ import pytest
 from adapters.base import AdapterConfigError
 from adapters.pbx_http import PbxHttpAdapter
 from connector.parts import get_parts
-from test_web_admin_adapter_settings import _admin, _site
+from tests.helpers.api import admin_site
+from tests.helpers.signin import signed_in_caller
 
 
 def pbx(**settings) -> PbxHttpAdapter:
-    return PbxHttpAdapter({"url": "http://{phone}/servlet?key=number={code}", "phone_host": "phone-{extension}.lan",
-                           **settings})
+    return PbxHttpAdapter(
+        {"url": "http://{phone}/servlet?key=number={code}", "phone_host": "phone-{extension}.lan", **settings}
+    )
 
 
 def _dialling_agent(make_app, preset: str):
-    from conftest import Api
+    from tests.helpers.api import Api
+
     app = make_app(ADAPTERS=[pbx()], CONNECTOR_PRESENCE_CONFIG=preset)
     api = Api(app, app.test_client())
     api.agent("edred", extension="3000")
@@ -29,15 +33,23 @@ def test_dial_with_pbx_mode_none_says_it_was_not_sent(make_app):
     api, token = _dialling_agent(make_app, "default")  # pbx_mode none
     r = api.call("POST", "/api/v1/agents/edred/dial", token, {"number": "+44 20 7946 0000"})
     assert r.status_code == 200
-    assert r.json["dial"] == {"number": "+442079460000", "sent": False, "sent_to": [],
-                              "message": "not sent: PBX mode is none"}
+    assert r.json["dial"] == {
+        "number": "+442079460000",
+        "sent": False,
+        "sent_to": [],
+        "message": "not sent: PBX mode is none",
+    }
 
 
 def test_dial_in_dial_mode_names_the_pbx_it_went_to(make_app):
     api, token = _dialling_agent(make_app, "avaya_ip_office")  # pbx_mode dial
     r = api.call("POST", "/api/v1/agents/edred/dial", token, {"number": "(030) 123-45.67"})
-    assert r.json["dial"] == {"number": "0301234567", "sent": True, "sent_to": ["pbx_http"],
-                              "message": "sent to pbx_http"}
+    assert r.json["dial"] == {
+        "number": "0301234567",
+        "sent": True,
+        "sent_to": ["pbx_http"],
+        "message": "sent to pbx_http",
+    }
 
 
 @pytest.mark.parametrize("number", ["call me", "+44 20 7946 0000 ext 12", "", "1" * 33])
@@ -56,18 +68,21 @@ def test_health_says_why_an_enabled_pbx_adapter_receives_nothing(make_app):
 
 
 def test_the_admin_adapters_card_data_carries_the_reason(make_app):
-    site = _site(make_app, ADAPTERS=[pbx()])
-    admin = _admin(site)
+    site = admin_site(make_app, ADAPTERS=[pbx()])
+    admin = signed_in_caller(site)
     card = next(a for a in admin("GET", "/admin/api/adapters").get_json()["adapters"] if a["name"] == "pbx_http")
     assert card["health"]["why_not"] == "not sent: PBX mode is none"
 
 
-@pytest.mark.parametrize("url, words", [
-    ("not a url", "must be a full URL"),
-    ("ftp://pbx.example.com/dial?code={code}", "must be a full URL"),
-    ("http:///dial?code={code}", "must be a full URL"),
-    ("https://pbx.example.com/dial", "must contain {code}"),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("not a url", "must be a full URL"),
+        ("ftp://pbx.example.com/dial?code={code}", "must be a full URL"),
+        ("http:///dial?code={code}", "must be a full URL"),
+        ("https://pbx.example.com/dial", "must contain {code}"),
+    ],
+)
 def test_url_settings_are_checked_naming_the_variable(url, words):
     with pytest.raises(AdapterConfigError) as exc:
         PbxHttpAdapter({"url": url})
@@ -75,8 +90,8 @@ def test_url_settings_are_checked_naming_the_variable(url, words):
 
 
 def test_a_bad_url_saved_on_the_admin_page_is_refused(make_app):
-    site = _site(make_app)
-    admin = _admin(site)
+    site = admin_site(make_app)
+    admin = signed_in_caller(site)
     res = admin("POST", "/admin/api/adapters/pbx_http", {"enabled": True, "values": {"PBX_HTTP_URL": "not a url"}})
     assert res.status_code == 422 and res.get_json()["error"]["field"] == "PBX_HTTP_URL"
     assert "pbx_http" not in get_parts(site).dispatcher.adapters

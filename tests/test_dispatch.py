@@ -1,4 +1,5 @@
 """The dispatcher: order, retries with back-off, coalescing, no echo, isolation, restarts."""
+
 from __future__ import annotations
 
 import threading
@@ -6,18 +7,20 @@ import time
 
 from sqlalchemy import select
 
-from connector import accounts
-from connector.security import seal
-from connector.store.models import OutboxRow
-from tests.adapter_doubles import Recorder, down
+from connector.auth import accounts
+from connector.auth.hashing import seal
 from connector.parts import get_parts
+from connector.store.models import OutboxRow
+from tests.helpers.adapter_doubles import Recorder, down
+from tests.helpers.polling import wait_until
 
 
 def _agent(app, agent_id="edred", **fields):
-    ext = get_parts(app)
+    parts = get_parts(app)
     extension = "3000" if agent_id == "edred" else ""  # an extension belongs to one active agent
-    accounts.add_agent(ext.store, {"id": agent_id, "name": agent_id.title(), "extension": extension, **fields},
-                       ext.clock())
+    accounts.add_agent(
+        parts.store, {"id": agent_id, "name": agent_id.title(), "extension": extension, **fields}, parts.clock()
+    )
     return agent_id
 
 
@@ -158,12 +161,20 @@ def test_undelivered_rows_go_out_after_a_restart(make_app, clock):
 def test_pbx_login_codes_get_their_pin_and_the_pin_is_then_removed(make_app, clock):
     pbx = Recorder("pbx_http", echo_source="pbx", failures=down(1, message="refused code *35*3000*4711#"))
     app = make_app(ADAPTERS=[pbx])
-    ext = get_parts(app)
+    parts = get_parts(app)
     _agent(app)
-    with ext.store.write() as s:  # the core writes these rows on a PBX login (issue 6)
-        s.add(OutboxRow(agent_id="edred", adapter="pbx_http", kind="login", source="softphone",
-                        payload={"extension": "3000", "pin_sealed": seal("4711", ext.settings.secret_key)},
-                        created_at=clock(), next_attempt_at=clock()))
+    with parts.store.write() as s:  # the core writes these rows on a PBX login
+        s.add(
+            OutboxRow(
+                agent_id="edred",
+                adapter="pbx_http",
+                kind="login",
+                source="softphone",
+                payload={"extension": "3000", "pin_sealed": seal("4711", parts.settings.secret_key)},
+                created_at=clock(),
+                next_attempt_at=clock(),
+            )
+        )
     get_parts(app).dispatcher.drain()
     row = _rows(app)[0]
     assert row.last_error == "refused code *35*3000*****#"  # the PIN never reaches an error or health
@@ -176,7 +187,8 @@ def test_pbx_login_codes_get_their_pin_and_the_pin_is_then_removed(make_app, clo
 
 def test_adapters_health_is_for_admins(make_app, clock):
     app = make_app(ADAPTERS=[Recorder("teams", failures=down(1, message="HTTP 503"))])
-    from tests.conftest import Api
+    from tests.helpers.api import Api
+
     api = Api(app, app.test_client())
     api.agent("edred")
     get_parts(app).service.login("edred", "Softphone", "browser")
@@ -192,26 +204,18 @@ def test_adapters_health_is_for_admins(make_app, clock):
 
 
 def test_the_background_dispatcher_started_by_serve_delivers_on_its_own(make_app):
-    from connector.integrations import start
+    from connector.integrations.runtime import start
+
     rec = Recorder("teams")
     app = make_app(ADAPTERS=[rec])
     _agent(app)
     dispatcher = start(app)
     try:
         get_parts(app).service.login("edred", "Softphone", "browser")
-        deadline = time.monotonic() + 5
-        while not rec.sent and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: rec.sent, 5, "a delivery by the background dispatcher")
         assert rec.sent == [("edred", "presence", "ready")]
     finally:
         dispatcher.stop()
-
-
-def _wait_until(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 def test_a_committed_change_wakes_the_running_dispatcher_without_waiting_for_a_poll(make_app):
@@ -223,9 +227,9 @@ def test_a_committed_change_wakes_the_running_dispatcher_without_waiting_for_a_p
     dispatcher.start()
     try:
         service.login("edred", "Softphone", "browser")
-        _wait_until(lambda: rec.sent == [("edred", "presence", "ready")])
+        wait_until(lambda: rec.sent == [("edred", "presence", "ready")], 5, "the login delivered")
         service.set_state("edred", "break")  # the next change too: the loop keeps listening
-        _wait_until(lambda: rec.sent[-1:] == [("edred", "presence", "break")])
+        wait_until(lambda: rec.sent[-1:] == [("edred", "presence", "break")], 5, "the break delivered")
     finally:
         dispatcher.stop()
 
@@ -249,17 +253,17 @@ def test_a_bad_concurrency_setting_is_refused_naming_the_variable(make_app):
     import pytest
 
     from connector.errors import InvalidInput
+
     with pytest.raises(InvalidInput) as err:
         make_app(ADAPTERS=[Recorder()], CONNECTOR_DISPATCH_CONCURRENCY_RECORDER="lots")
     assert err.value.field == "CONNECTOR_DISPATCH_CONCURRENCY_RECORDER"
     assert "whole number from 1 to 64" in err.value.message
 
 
-def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_same_key_and_in_order(make_app,
-                                                                                                       clock):
+def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_same_key_and_in_order(make_app, clock):
     from datetime import timedelta
 
-    from connector import outbox_claims
+    from connector.integrations import outbox_claims
 
     keys: list[str] = []
 
@@ -270,16 +274,16 @@ def test_a_row_held_by_an_instance_that_died_goes_out_after_its_lease_with_the_s
 
     rec = KeyRecorder()
     app = make_app(ADAPTERS=[rec])
-    ext = get_parts(app)
+    parts = get_parts(app)
     _agent(app)
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     head = _rows(app)[0].id
-    assert outbox_claims.claim(ext.store, [head], clock(), "instance-that-died", timedelta(seconds=60))
-    ext.service.dial("edred", "0123")  # the lane's next row waits behind the leased head
-    ext.dispatcher.drain()
+    assert outbox_claims.claim(parts.store, [head], clock(), "instance-that-died", timedelta(seconds=60))
+    parts.service.dial("edred", "0123")  # the lane's next row waits behind the leased head
+    parts.dispatcher.drain()
     assert rec.sent == []
     clock.advance(61)  # the lease lapsed: this instance takes the lane over
-    ext.dispatcher.drain()
+    parts.dispatcher.drain()
     assert rec.sent == [("edred", "presence", "ready"), ("edred", "dial", "0123")]
     assert keys == [f"outbox-{head}", f"outbox-{_rows(app)[1].id}"]
     assert all(r.claimed_by is None and r.delivered_at is not None for r in _rows(app))

@@ -1,16 +1,25 @@
-"""The presence rules of DESIGN.md section 2, through the pure engine with an injected clock."""
+"""The presence rules (docs/architecture.md, "The presence model"), through the pure engine with an injected clock."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.engine import (ACQUIRED, RELEASED, AgentSession, Counted, Engine, LogonEvent, LogonSource,
-                              StateChanged)
 from connector.errors import Conflict, InvalidInput
-from connector.presence_config import load_preset
+from connector.presence.config import load_preset
+from connector.presence.engine import (
+    ACQUIRED,
+    RELEASED,
+    AgentSession,
+    Counted,
+    Engine,
+    LogonEvent,
+    LogonSource,
+    StateChanged,
+)
 
-T0 = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -38,8 +47,9 @@ def counted(decision) -> list[str]:
 def test_login_starts_in_ready_and_records_an_acquired_event(engine):
     d = engine.login(AgentSession("edred"), T0, LogonSource.SOFTPHONE, "browser-1")
     assert d.session.state_id == "ready"
-    assert [(e.action, e.logon_source, e.device) for e in d.effects if isinstance(e, LogonEvent)] == \
-        [(ACQUIRED, "Softphone", "browser-1")]
+    assert [(e.action, e.logon_source, e.device) for e in d.effects if isinstance(e, LogonEvent)] == [
+        (ACQUIRED, "Softphone", "browser-1")
+    ]
     assert "logins" in counted(d)
 
 
@@ -59,6 +69,7 @@ def test_active_call_puts_agent_on_a_call_then_wrap_up_then_ready(engine):
 def test_active_call_without_wrap_up_goes_back_to_ready(engine):
     config = load_preset("default")
     from dataclasses import replace
+
     engine = Engine(replace(config, options=replace(config.options, wrap_up_seconds=0)))
     s = engine.call_started(logged_in(engine), at(10), "c1", "inbound").session
     d = engine.call_ended(s, at(40), "c1", "inbound", 30)

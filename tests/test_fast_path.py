@@ -1,14 +1,15 @@
-"""The presence change as `serve` answers it (connector/fast_path.py): the plain case without Flask,
+"""The presence change as `serve` answers it (connector/serve/fast_path.py): the plain case without Flask,
 with the Flask route's very answer; every other case handed to Flask, which answers as before."""
+
 from __future__ import annotations
 
 import pytest
 import requests
 
-from connector import accounts
-from connector.asgi import ConnectorAsgi
-from conftest import Api
-from web_server import uvicorn_server
+from connector.auth import accounts
+from connector.serve.asgi import ConnectorAsgi
+from tests.helpers.api import Api
+from tests.helpers.web_server import uvicorn_server
 
 IGNORED = ("date", "server", "content-length")  # uvicorn's own, and the length of a different agent's name
 
@@ -33,7 +34,7 @@ def served(app):
 def setup(api: Api, *agents: str) -> None:
     for agent_id in agents:
         api.agent(agent_id)
-        api.ext.service.login(agent_id, "Paired Device", "desk phone")
+        api.parts.service.login(agent_id, "Paired Device", "desk phone")
 
 
 def put(base: str, agent_id: str, headers: dict, body, **kw) -> requests.Response:
@@ -51,10 +52,11 @@ def test_a_plain_change_gets_exactly_the_answer_the_flask_route_gives(api, serve
     assert fast.status_code == flask.status_code == 200
     assert fast.json() == {**flask.get_json(), "id": "ada1", "name": "Ada1"}
     assert fast.json()["state"]["id"] == "dnd"
-    assert ({k.lower(): v for k, v in fast.headers.items() if k.lower() not in IGNORED}
-            == {k.lower(): v for k, v in flask.headers.items() if k.lower() not in IGNORED})
+    assert {k.lower(): v for k, v in fast.headers.items() if k.lower() not in IGNORED} == {
+        k.lower(): v for k, v in flask.headers.items() if k.lower() not in IGNORED
+    }
     # the change is the service's: recorded, live and in the store like any other
-    assert api.ext.service.presence("ada1")["state"]["id"] == "dnd"
+    assert api.parts.service.presence("ada1")["state"]["id"] == "dnd"
     assert api.call("GET", "/api/v1/agents/ada1/presence", headers).get_json()["state"]["id"] == "dnd"
 
 
@@ -81,8 +83,8 @@ def test_every_request_it_would_refuse_gets_the_flask_answer_and_changes_nothing
     res = put(base, "ada", {**integration, "Content-Type": "application/json"}, None, data=b"{not json")
     assert res.status_code == 400 and res.json()["error"]["field"] == "body"
     assert not any(taken)  # each was handed to Flask
-    assert api.ext.service.presence("ada")["state"]["id"] == "ready"
-    assert api.ext.service.presence("bob")["state"]["id"] == "ready"
+    assert api.parts.service.presence("ada")["state"]["id"] == "ready"
+    assert api.parts.service.presence("bob")["state"]["id"] == "ready"
 
 
 def test_a_request_outside_the_plain_case_is_not_taken_but_still_served(api, served):
@@ -94,7 +96,7 @@ def test_a_request_outside_the_plain_case_is_not_taken_but_still_served(api, ser
     assert put(base, "ada", headers, {"state": "lunch", "source": "x" * 5000}).status_code == 422  # a long body
     assert put(base, "ada", {}, {"state": "dnd"}).status_code == 401  # no token
     assert taken == []
-    assert api.ext.service.presence("ada")["state"]["id"] == "break"
+    assert api.parts.service.presence("ada")["state"]["id"] == "break"
 
 
 def test_a_revoked_token_and_a_disabled_agent_are_refused_at_once(api, served):
@@ -102,10 +104,10 @@ def test_a_revoked_token_and_a_disabled_agent_are_refused_at_once(api, served):
     setup(api, "ada")
     headers = api.token("integration")
     assert put(base, "ada", headers, {"state": "dnd"}).status_code == 200  # its principal is cached now
-    accounts.set_agent_active(api.ext.store, "ada", False, api.ext.clock())
+    accounts.set_agent_active(api.parts.store, "ada", False, api.parts.clock())
     assert put(base, "ada", headers, {"state": "break"}).status_code == 404
-    accounts.set_agent_active(api.ext.store, "ada", True, api.ext.clock())
-    accounts.revoke_token(api.ext.store, accounts.list_tokens(api.ext.store)[0]["id"], api.ext.clock())
+    accounts.set_agent_active(api.parts.store, "ada", True, api.parts.clock())
+    accounts.revoke_token(api.parts.store, accounts.list_tokens(api.parts.store)[0]["id"], api.parts.clock())
     res = put(base, "ada", headers, {"state": "break"})
     assert res.status_code == 401 and res.json()["error"]["field"] == "Authorization"
     assert taken == [True, False, False]

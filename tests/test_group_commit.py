@@ -1,15 +1,16 @@
 """Group commit on SQLite (Store.write_shared): changes made together share a transaction, and one
 change that fails takes nothing of the others with it."""
+
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from connector.store import Store
+from tests.helpers.polling import wait_until
 
 
 @pytest.fixture()
@@ -28,10 +29,8 @@ def _bodies(store: Store) -> list[str]:
 
 
 def _wait_until_queued(store: Store, count: int) -> None:
-    """Until ``count`` pieces wait behind the batch being written (at most 5 s)."""
-    deadline = time.monotonic() + 5
-    while len(store._queue) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
+    """Until ``count`` pieces wait behind the batch being written (fails after 5 s)."""
+    wait_until(lambda: len(store._queue) >= count, 5, f"{count} writers queued")
 
 
 def test_writers_queued_together_share_one_commit_and_a_failing_one_is_rolled_back_alone(store):
@@ -53,6 +52,7 @@ def test_writers_queued_together_share_one_commit_and_a_failing_one_is_rolled_ba
             conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": key + "-part"})
             conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": body})
             return body
+
         try:
             results[key] = store.write_shared(work)
         except Exception as exc:  # noqa: BLE001 - the test looks at which error reached whom
@@ -98,7 +98,8 @@ def test_many_writers_at_once_all_return_with_their_own_result(store):
         for i in range(40):
             body = f"t{n:02d}-{i:02d}"
             results[body] = store.write_shared(
-                lambda conn, b=body: conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": b}) and b)
+                lambda conn, b=body: conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": b}) and b
+            )
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
     for t in threads:
@@ -134,8 +135,18 @@ def test_an_interrupted_batch_fails_every_caller_in_it_and_the_next_writes_go_on
     first = threading.Thread(target=run, args=("slow", slow))
     first.start()
     assert gate.wait(5)
-    others = [threading.Thread(target=run, args=(f"w{i}", lambda conn, i=i: conn.execute(
-        text("INSERT INTO notes (body) VALUES (:b)"), {"b": f"w{i}"}) and f"w{i}")) for i in range(3)]
+    others = [
+        threading.Thread(
+            target=run,
+            args=(
+                f"w{i}",
+                lambda conn, i=i: (
+                    conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": f"w{i}"}) and f"w{i}"
+                ),
+            ),
+        )
+        for i in range(3)
+    ]
     others.insert(1, threading.Thread(target=run, args=("boom", interrupted)))
     for t in others:
         t.start()

@@ -1,13 +1,14 @@
-"""The Omni-Channel component's way in without Open CTI: stream tokens and CORS (issue 13)."""
+"""The Omni-Channel component's way in without Open CTI: stream tokens and CORS."""
+
 from __future__ import annotations
 
 import pytest
 
-from connector import accounts
-from connector.cors import origin_allowed, parse_origin_patterns
+from connector.auth import accounts
+from connector.auth.cors import origin_allowed, parse_origin_patterns
 from connector.errors import InvalidInput
 from connector.parts import get_parts
-from tests.conftest import Api
+from tests.helpers.api import Api
 
 CONSOLE = "https://acme.lightning.force.com"
 TOKENS = "/api/v1/omni-channel/stream-tokens"
@@ -15,8 +16,10 @@ TOKENS = "/api/v1/omni-channel/stream-tokens"
 
 @pytest.fixture
 def bridge(make_app):
-    app = make_app(CONNECTOR_CORS_ORIGINS="https://*.lightning.force.com https://acme.my.salesforce.com",
-                   CONNECTOR_STREAM_TOKEN_SECONDS="120")
+    app = make_app(
+        CONNECTOR_CORS_ORIGINS="https://*.lightning.force.com https://acme.my.salesforce.com",
+        CONNECTOR_STREAM_TOKEN_SECONDS="120",
+    )
     api = Api(app, app.test_client())
     api.agent("edred", salesforce_user_id="005000000000001AAA")
     api.agent("ann", salesforce_user_id="005000000000002")
@@ -59,9 +62,11 @@ def test_a_stream_token_stops_working_when_its_agent_is_disabled_or_it_is_forged
 
 def test_stream_tokens_are_refused_for_unknown_users_and_for_roles_other_than_integration_and_admin(bridge):
     app, api = bridge
-    for user_id, status, field in (("005000000000009AAA", 404, "salesforce_user_id"),
-                                   ("005-bad", 422, "salesforce_user_id"),
-                                   (None, 422, "salesforce_user_id")):
+    for user_id, status, field in (
+        ("005000000000009AAA", 404, "salesforce_user_id"),
+        ("005-bad", 422, "salesforce_user_id"),
+        (None, 422, "salesforce_user_id"),
+    ):
         reply = issue(api, user_id)
         assert (reply.status_code, reply.get_json()["error"]["field"]) == (status, field)
     assert "salesforce_user_id" in issue(api, "005000000000009").get_json()["error"]["message"]
@@ -89,52 +94,82 @@ def test_the_event_stream_takes_a_stream_token_in_the_query_and_nowhere_else(bri
 
 def test_cors_answers_the_console_origin_for_the_stream_and_the_omni_reports_only(bridge):
     app, api = bridge
-    preflight = api.client.options("/api/v1/agents/edred/omni-channel", headers={
-        "Origin": CONSOLE, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    preflight = api.client.options(
+        "/api/v1/agents/edred/omni-channel",
+        headers={
+            "Origin": CONSOLE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == CONSOLE
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
     assert "Access-Control-Allow-Credentials" not in preflight.headers
     token = issue(api).get_json()["token"]
-    reply = api.call("POST", "/api/v1/agents/edred/omni-channel", {"Authorization": f"Bearer {token}",
-                                                                    "Origin": CONSOLE}, {"event": "typing"})
+    reply = api.call(
+        "POST",
+        "/api/v1/agents/edred/omni-channel",
+        {"Authorization": f"Bearer {token}", "Origin": CONSOLE},
+        {"event": "typing"},
+    )
     # the adapter is not enabled here: the component can still read why (the answer carries the CORS header)
     assert reply.status_code == 404 and reply.headers["Access-Control-Allow-Origin"] == CONSOLE
     assert "not enabled" in reply.get_json()["error"]["message"]
-    for origin in ("https://evil.example", "https://lightning.force.com.evil.example", "http://acme.lightning.force.com"):
-        refused = api.client.options("/api/v1/events", headers={"Origin": origin,
-                                                                "Access-Control-Request-Method": "GET"})
+    for origin in (
+        "https://evil.example",
+        "https://lightning.force.com.evil.example",
+        "http://acme.lightning.force.com",
+    ):
+        refused = api.client.options(
+            "/api/v1/events", headers={"Origin": origin, "Access-Control-Request-Method": "GET"}
+        )
         assert "Access-Control-Allow-Origin" not in refused.headers, origin
-    other = api.client.options("/api/v1/agents/edred/presence", headers={
-        "Origin": CONSOLE, "Access-Control-Request-Method": "PUT"})
+    other = api.client.options(
+        "/api/v1/agents/edred/presence", headers={"Origin": CONSOLE, "Access-Control-Request-Method": "PUT"}
+    )
     assert "Access-Control-Allow-Origin" not in other.headers
-    adapter_route = api.client.options("/api/v1/adapters/omni-channel/agents/edred/events", headers={
-        "Origin": CONSOLE, "Access-Control-Request-Method": "POST"})
+    adapter_route = api.client.options(
+        "/api/v1/adapters/omni-channel/agents/edred/events",
+        headers={"Origin": CONSOLE, "Access-Control-Request-Method": "POST"},
+    )
     assert adapter_route.headers["Access-Control-Allow-Origin"] == CONSOLE
 
 
-@pytest.mark.parametrize("origin, allowed", [
-    ("https://acme.lightning.force.com", True),
-    ("https://acme--uat.sandbox.lightning.force.com", True),
-    ("https://ACME.Lightning.Force.com", True),
-    ("https://lightning.force.com", False),
-    ("https://acme.lightning.force.com:8443", False),
-    ("http://acme.lightning.force.com", False),
-    ("https://evil.com/x.lightning.force.com", False),
-    ("https://acme.lightning.force.com.evil.com", False),
-    ("https://acmelightning.force.com", False),
-    ("https://acme.my.salesforce.com", True),
-    ("https://other.my.salesforce.com", False),
-    ("null", False),
-    ("", False)])
+@pytest.mark.parametrize(
+    "origin, allowed",
+    [
+        ("https://acme.lightning.force.com", True),
+        ("https://acme--uat.sandbox.lightning.force.com", True),
+        ("https://ACME.Lightning.Force.com", True),
+        ("https://lightning.force.com", False),
+        ("https://acme.lightning.force.com:8443", False),
+        ("http://acme.lightning.force.com", False),
+        ("https://evil.com/x.lightning.force.com", False),
+        ("https://acme.lightning.force.com.evil.com", False),
+        ("https://acmelightning.force.com", False),
+        ("https://acme.my.salesforce.com", True),
+        ("https://other.my.salesforce.com", False),
+        ("null", False),
+        ("", False),
+    ],
+)
 def test_origin_patterns_match_on_the_parsed_host(origin, allowed):
     patterns = parse_origin_patterns("https://*.lightning.force.com https://acme.my.salesforce.com", "X")
     assert origin_allowed(origin, patterns) is allowed
 
 
-@pytest.mark.parametrize("setting", ["https://*", "https://a.*.force.com", "https://acme.example/path",
-                                     "ftp://acme.example", "acme.example", "https://*evil.example"])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "https://*",
+        "https://a.*.force.com",
+        "https://acme.example/path",
+        "ftp://acme.example",
+        "acme.example",
+        "https://*evil.example",
+    ],
+)
 def test_bad_origin_settings_are_refused_at_start_naming_the_variable(make_app, setting):
     with pytest.raises(InvalidInput) as refused:
         make_app(CONNECTOR_CORS_ORIGINS=setting)
@@ -150,15 +185,26 @@ def test_bad_stream_token_lifetimes_are_refused_at_start(make_app, value):
 
 # -- the admin page's list of the org's Omni-Channel statuses ----------------------------------------
 
+
 def test_the_admin_mapping_offers_the_orgs_omni_statuses_read_once_by_soql(make_app):
     import responses
-    from sf_fake import DATA_URL, SF_ENV, FakeOrg
-    from tests.test_web_admin_integrations import PASSWORD, sign_in
+
+    from tests.helpers.fakes.salesforce import DATA_URL, SF_ENV, FakeOrg
+    from tests.helpers.signin import PASSWORD, sign_in
+
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         FakeOrg(rsps)
-        rsps.get(DATA_URL + "/query/", json={"done": True, "totalSize": 2, "records": [
-            {"Id": "0N5000000000001AAA", "DeveloperName": "Available", "MasterLabel": "Available"},
-            {"Id": "0N5000000000003AAA", "DeveloperName": "Break", "MasterLabel": "On break"}]})
+        rsps.get(
+            DATA_URL + "/query/",
+            json={
+                "done": True,
+                "totalSize": 2,
+                "records": [
+                    {"Id": "0N5000000000001AAA", "DeveloperName": "Available", "MasterLabel": "Available"},
+                    {"Id": "0N5000000000003AAA", "DeveloperName": "Break", "MasterLabel": "On break"},
+                ],
+            },
+        )
         app = make_app(**SF_ENV)
         accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())
         client = app.test_client()
@@ -166,14 +212,24 @@ def test_the_admin_mapping_offers_the_orgs_omni_statuses_read_once_by_soql(make_
         first = client.get("/admin/api/omni-channel/statuses").get_json()
         again = client.get("/admin/api/omni-channel/statuses").get_json()
         queries = [c.request for c in rsps.calls if "/query" in c.request.url]
-    assert first == again == {"configured": True, "error": None, "statuses": [
-        {"id": "0N5000000000001AAA", "developer_name": "Available", "label": "Available"},
-        {"id": "0N5000000000003AAA", "developer_name": "Break", "label": "On break"}]}
+    assert (
+        first
+        == again
+        == {
+            "configured": True,
+            "error": None,
+            "statuses": [
+                {"id": "0N5000000000001AAA", "developer_name": "Available", "label": "Available"},
+                {"id": "0N5000000000003AAA", "developer_name": "Break", "label": "On break"},
+            ],
+        }
+    )
     assert len(queries) == 1 and "FROM+ServicePresenceStatus" in queries[0].url  # cached
 
 
 def test_without_salesforce_the_admin_mapping_stays_free_text_and_only_admins_may_ask(make_app):
-    from tests.test_web_admin_integrations import PASSWORD, sign_in
+    from tests.helpers.signin import PASSWORD, sign_in
+
     app = make_app()
     accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())
     accounts.add_user(get_parts(app).store, "sue", PASSWORD, "supervisor", get_parts(app).clock())
@@ -184,4 +240,7 @@ def test_without_salesforce_the_admin_mapping_stays_free_text_and_only_admins_ma
     admin = app.test_client()
     sign_in(admin, "ada")
     assert admin.get("/admin/api/omni-channel/statuses").get_json() == {
-        "configured": False, "statuses": [], "error": None}
+        "configured": False,
+        "statuses": [],
+        "error": None,
+    }

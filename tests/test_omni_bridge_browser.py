@@ -1,16 +1,15 @@
-"""The Omni-Channel round trip with Open CTI absent from the page (issue 13, deliverable 1).
+"""The Omni-Channel round trip with Open CTI absent from the page.
 
 The real connector is served on one local port; a harness page is served from another origin (so CORS is
 exercised) and loads the real PresenceConnectorBridge.js static resource with a fake omniToolkitAPI. Its
 token source calls the harness server, which asks the connector for a stream token with an integration
 token — what the Apex controller does through the Named Credential in the org.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,19 +17,27 @@ from pathlib import Path
 import pytest
 
 from adapters.omni_channel import OmniChannelAdapter
-from connector import accounts
+from connector.auth import accounts
 from connector.clock import utc_now
-from connector.presence_config import build_config, load_preset
+from connector.presence.config import build_config, load_preset
 from connector.store.models import ConsoleCommand, OutboxRow, StateInterval
-from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server
+from tests.helpers.browser import ConsoleErrors, chromium_browser
+from tests.helpers.polling import wait_until
+from tests.helpers.web_server import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="Debian's chromium is missing: run 'make system-deps'")
+pytestmark = pytest.mark.browser
 
-BRIDGE_JS = (Path(__file__).resolve().parent.parent / "salesforce" / "force-app" / "main" / "default"
-             / "staticresources" / "PresenceConnectorBridge.js")
+BRIDGE_JS = (
+    Path(__file__).resolve().parent.parent
+    / "salesforce"
+    / "force-app"
+    / "main"
+    / "default"
+    / "staticresources"
+    / "PresenceConnectorBridge.js"
+)
 USER_ID = "005000000000042AAA"
 STATUSES = {"Available": "0N5000000000001AAA", "Busy": "0N5000000000002AAA", "Break": "0N5000000000003AAA"}
 
@@ -96,10 +103,14 @@ class Harness:
 
             def do_POST(self):
                 request = urllib.request.Request(
-                    harness.connector_url + "/api/v1/omni-channel/stream-tokens", method="POST",
+                    harness.connector_url + "/api/v1/omni-channel/stream-tokens",
+                    method="POST",
                     data=json.dumps({"salesforce_user_id": USER_ID}).encode(),
-                    headers={"Authorization": f"Bearer {harness.integration_token}",
-                             "Content-Type": "application/json"})
+                    headers={
+                        "Authorization": f"Bearer {harness.integration_token}",
+                        "Content-Type": "application/json",
+                    },
+                )
                 with urllib.request.urlopen(request, timeout=5) as answer:
                     self._send(200, answer.read(), "application/json")
 
@@ -123,28 +134,25 @@ def omni_config():
     return build_config(data, "test")
 
 
-def wait_for(condition, what: str, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def rows(ext):
-    with ext.store.read() as s:
-        return [(r.id, r.payload.get("state", {}) and r.payload["state"]["id"], r.delivered_at, r.last_error)
-                for r in s.query(OutboxRow).filter_by(adapter="omni-channel").order_by(OutboxRow.id)]
+def rows(parts):
+    with parts.store.read() as s:
+        return [
+            (r.id, r.payload.get("state", {}) and r.payload["state"]["id"], r.delivered_at, r.last_error)
+            for r in s.query(OutboxRow).filter_by(adapter="omni-channel").order_by(OutboxRow.id)
+        ]
 
 
 def test_the_omni_round_trip_works_without_open_cti_and_counts_delivery_on_acknowledgement(tmp_path, caplog):
     harness = Harness()
     adapter = OmniChannelAdapter({"ack_seconds": 1.0})
     try:
-        with live_server(tmp_path, ADAPTERS=[adapter], CONNECTOR_CORS_ORIGINS=harness.url,
-                         CONNECTOR_DISPATCH_BACKOFF="0.5", CONNECTOR_DISPATCH_MAX_BACKOFF="1") as server:
+        with live_server(
+            tmp_path,
+            ADAPTERS=[adapter],
+            CONNECTOR_CORS_ORIGINS=harness.url,
+            CONNECTOR_DISPATCH_BACKOFF="0.5",
+            CONNECTOR_DISPATCH_MAX_BACKOFF="1",
+        ) as server:
             _round_trip(server, harness)
     finally:
         harness.close()
@@ -152,20 +160,22 @@ def test_the_omni_round_trip_works_without_open_cti_and_counts_delivery_on_ackno
 
 
 def _round_trip(server, harness):
-    ext = server.ext
-    ext.configs.apply(omni_config(), "test", "test")
-    accounts.add_agent(ext.store, {"id": "omar", "name": "Omar", "salesforce_user_id": USER_ID}, utc_now())
+    parts = server.parts
+    parts.configs.apply(omni_config(), "test", "test")
+    accounts.add_agent(parts.store, {"id": "omar", "name": "Omar", "salesforce_user_id": USER_ID}, utc_now())
     harness.connector_url = server.url
     harness.integration_token = server.token("integration")
     api = server.token("integration")
-    ext.dispatcher.start()
+    parts.dispatcher.start()
     try:
         # no console open: the login's command is not acknowledged, the row stays undelivered with the reason
         assert server.call("POST", "/api/v1/agents/omar/login", api, {"logon_source": "CRM"})[0] == 200
         reason = "no acknowledgement from omar's console within 1 s"
-        wait_for(lambda: any(r[3] and reason in r[3] for r in rows(ext)), "the unacknowledged login row")
-        assert [r[2] for r in rows(ext)] == [None]
-        assert reason in (ext.dispatcher.health()["omni-channel"]["last_error"] or "")
+        wait_until(
+            lambda: any(r[3] and reason in r[3] for r in rows(parts)), 15, "the unacknowledged login row", interval=0.05
+        )
+        assert [r[2] for r in rows(parts)] == [None]
+        assert reason in (parts.dispatcher.health()["omni-channel"]["last_error"] or "")
 
         with chromium_browser() as browser:
             context = browser.new_context()
@@ -175,29 +185,40 @@ def _round_trip(server, harness):
             assert page.evaluate("typeof window.sforce") == "undefined"  # no Open CTI on this page
             # the retried login reaches the fake toolkit and is delivered once acknowledged
             page.wait_for_function("window.applied.indexOf('set:0N5000000000001') >= 0")
-            wait_for(lambda: rows(ext)[0][2] is not None, "the login row delivered")
+            wait_until(lambda: rows(parts)[0][2] is not None, 15, "the login row delivered", interval=0.05)
 
             # a supervisor's change: applied in the console, delivered only after the acknowledgement
             page.evaluate("window.holding = true")
-            assert server.call("PUT", "/api/v1/agents/omar/presence", server.token("supervisor"),
-                               {"state": "break"})[0] == 200
+            assert (
+                server.call("PUT", "/api/v1/agents/omar/presence", server.token("supervisor"), {"state": "break"})[0]
+                == 200
+            )
             page.wait_for_function("window.held.length === 1")
-            [(row_id, state, delivered_at, _)] = [r for r in rows(ext) if r[1] == "break"]
-            with ext.store.read() as s:
+            [(row_id, state, delivered_at, _)] = [r for r in rows(parts) if r[1] == "break"]
+            with parts.store.read() as s:
                 command = s.get(ConsoleCommand, f"outbox-{row_id}")
                 assert command is not None and command.acked_at is None
             assert delivered_at is None  # the toolkit has not answered: no acknowledgement yet
             page.evaluate("window.release()")
-            wait_for(lambda: [r for r in rows(ext) if r[0] == row_id][0][2] is not None, "the break row delivered")
+            wait_until(
+                lambda: [r for r in rows(parts) if r[0] == row_id][0][2] is not None,
+                15,
+                "the break row delivered",
+                interval=0.05,
+            )
             assert page.evaluate("window.applied") == ["set:0N5000000000001", "set:0N5000000000003"]
             presence = server.call("GET", "/api/v1/agents/omar/presence", api)[1]
             assert presence["state"]["id"] == "break"  # Omni's confirmation of our change changed nothing
 
             # the agent picks Busy in Omni: the connector follows, with source omni-channel, not sent back
             page.evaluate(f"window.agentPicks('{STATUSES['Busy'][:15]}')")
-            wait_for(lambda: server.call("GET", "/api/v1/agents/omar/presence", api)[1]["state"]["id"] == "dnd",
-                     "the change made in Omni")
-            with ext.store.read() as s:
+            wait_until(
+                lambda: server.call("GET", "/api/v1/agents/omar/presence", api)[1]["state"]["id"] == "dnd",
+                15,
+                "the change made in Omni",
+                interval=0.05,
+            )
+            with parts.store.read() as s:
                 latest = s.query(StateInterval).filter_by(agent_id="omar").order_by(StateInterval.id.desc()).first()
                 assert (latest.state_id, latest.source) == ("dnd", "omni-channel")
             assert page.evaluate("window.applied.length") == 2
@@ -205,4 +226,4 @@ def _round_trip(server, harness):
             context.close()
         assert watcher.errors == []
     finally:
-        ext.dispatcher.stop()
+        parts.dispatcher.stop()

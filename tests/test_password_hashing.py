@@ -1,25 +1,25 @@
 """CONNECTOR_PASSWORD_HASH_COST: full-cost scrypt by default, a cheap cost for the test suite, and
 hashes that verify whatever cost was selected when they were made."""
-from __future__ import annotations
 
-from connector.parts import get_parts
+from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
-from connector import accounts
+from connector.auth import accounts
 from connector.errors import InvalidInput
+from connector.parts import get_parts
 from connector.settings import from_environment
 from connector.store.models import Agent, User
 
 
-def stored_hash(ext, username: str) -> str:
-    with ext.store.read() as s:
+def stored_hash(parts, username: str) -> str:
+    with parts.store.read() as s:
         return s.execute(select(User.password_hash).where(User.username == username)).scalar_one()
 
 
 def method_of(hashed: str) -> str:
-    """werkzeug's "method$salt$digest" inside the peppered "p1$..." form (issue 12 item 9)."""
+    """werkzeug's "method$salt$digest" inside the peppered "p1$..." form."""
     return hashed.removeprefix("p1$")
 
 

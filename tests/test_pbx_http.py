@@ -1,4 +1,5 @@
 """PBX dial codes over HTTP (desk phones' action URLs), faked with responses, through the dispatcher."""
+
 from __future__ import annotations
 
 import base64
@@ -8,54 +9,80 @@ import responses
 from sqlalchemy import select
 
 from adapters.pbx_http import PbxHttpAdapter
-from connector import accounts
-from connector.security import seal
-from connector.store.models import OutboxRow
+from connector.auth import accounts
+from connector.auth.hashing import seal
 from connector.parts import get_parts
+from connector.store.models import OutboxRow
 
 
 def pbx(**settings) -> PbxHttpAdapter:
-    return PbxHttpAdapter({"url": "http://{phone}/servlet?key=number={code}", "phone_host": "phone-{extension}.lan",
-                           "auth": "basic", "username": "admin", "password": "ph0ne", **settings})
+    return PbxHttpAdapter(
+        {
+            "url": "http://{phone}/servlet?key=number={code}",
+            "phone_host": "phone-{extension}.lan",
+            "auth": "basic",
+            "username": "admin",
+            "password": "ph0ne",
+            **settings,
+        }
+    )
 
 
 def app_with(make_app, adapter, preset="avaya_ip_office", **fields):
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG=preset)
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "extension": "3000", **fields}, ext.clock())
-    return app, ext, get_parts(app).dispatcher
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "extension": "3000", **fields}, parts.clock())
+    return app, parts, get_parts(app).dispatcher
 
 
 @responses.activate
 def test_yealink_action_urls_carry_reason_codes_and_dialled_numbers(make_app):
-    app, ext, dispatcher = app_with(make_app, pbx())
+    app, parts, dispatcher = app_with(make_app, pbx())
     responses.get("http://phone-3000.lan/servlet", status=200)
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
-    ext.service.set_state("edred", "break")
+    parts.service.set_state("edred", "break")
     dispatcher.drain()
-    ext.service.dial("edred", "+49301234")
+    parts.service.dial("edred", "+49301234")
     dispatcher.drain()
     assert [c.request.url for c in responses.calls] == [
-        "http://phone-3000.lan/servlet?key=number=%2A60", "http://phone-3000.lan/servlet?key=number=%2A61",
-        "http://phone-3000.lan/servlet?key=number=%2B49301234"]
+        "http://phone-3000.lan/servlet?key=number=%2A60",
+        "http://phone-3000.lan/servlet?key=number=%2A61",
+        "http://phone-3000.lan/servlet?key=number=%2B49301234",
+    ]
     assert responses.calls[0].request.headers["Authorization"] == "Basic " + base64.b64encode(b"admin:ph0ne").decode()
 
 
 @responses.activate
 def test_snom_with_digest_auth_and_a_post_api_with_headers(make_app):
-    snom = PbxHttpAdapter({"url": "http://{phone}/command.htm?number={code}", "phone_host": "10.0.0.{extension}",
-                           "auth": "digest", "username": "admin", "password": "ph0ne"})
-    responses.get("http://10.0.0.3000/command.htm", status=401,
-                  headers={"WWW-Authenticate": 'Digest realm="snom", nonce="abc123", qop="auth"'})
+    snom = PbxHttpAdapter(
+        {
+            "url": "http://{phone}/command.htm?number={code}",
+            "phone_host": "10.0.0.{extension}",
+            "auth": "digest",
+            "username": "admin",
+            "password": "ph0ne",
+        }
+    )
+    responses.get(
+        "http://10.0.0.3000/command.htm",
+        status=401,
+        headers={"WWW-Authenticate": 'Digest realm="snom", nonce="abc123", qop="auth"'},
+    )
     responses.get("http://10.0.0.3000/command.htm", status=200)
     from adapters.base import AgentInfo, Change
+
     snom.push(AgentInfo("edred", extension="3000"), Change("dial", at=None, number="*61"))
     assert len(responses.calls) == 2
     digest = responses.calls[1].request.headers["Authorization"]
     assert digest.startswith("Digest ") and 'username="admin"' in digest and 'realm="snom"' in digest
-    api = PbxHttpAdapter({"url": "https://pbx.example.com/api/dial?ext={extension}&code={code}", "method": "POST",
-                          "headers": "X-Api-Key: k1; Accept: application/json"})
+    api = PbxHttpAdapter(
+        {
+            "url": "https://pbx.example.com/api/dial?ext={extension}&code={code}",
+            "method": "POST",
+            "headers": "X-Api-Key: k1; Accept: application/json",
+        }
+    )
     responses.post("https://pbx.example.com/api/dial", status=202)
     api.push(AgentInfo("edred", extension="3000"), Change("dial", at=None, number="*60"))
     sent = responses.calls[2].request
@@ -65,40 +92,50 @@ def test_snom_with_digest_auth_and_a_post_api_with_headers(make_app):
 
 @responses.activate
 def test_login_codes_fill_extension_and_pin_and_the_pin_stays_out_of_errors(make_app, clock):
-    app, ext, dispatcher = app_with(make_app, pbx())
+    app, parts, dispatcher = app_with(make_app, pbx())
     responses.get("http://phone-3000.lan/servlet", status=500)
     responses.get("http://phone-3000.lan/servlet", status=200)
-    with ext.store.write() as s:  # what the core writes for a PBX login (issue 6)
-        s.add(OutboxRow(agent_id="edred", adapter="pbx_http", kind="login", source="softphone",
-                        payload={"extension": "3000", "pin_sealed": seal("4711", ext.settings.secret_key)},
-                        created_at=clock(), next_attempt_at=clock()))
+    with parts.store.write() as s:  # what the core writes for a PBX login
+        s.add(
+            OutboxRow(
+                agent_id="edred",
+                adapter="pbx_http",
+                kind="login",
+                source="softphone",
+                payload={"extension": "3000", "pin_sealed": seal("4711", parts.settings.secret_key)},
+                created_at=clock(),
+                next_attempt_at=clock(),
+            )
+        )
     dispatcher.drain()
     health = dispatcher.health()["pbx_http"]
     assert health["last_error"] == "PBX answered HTTP 500" and "4711" not in str(health)
     clock.advance(2)
     dispatcher.drain()
-    assert [c.request.url for c in responses.calls][-1] == "http://phone-3000.lan/servlet?key=number=%2A35%2A3000%2A4711%23"
-    with ext.store.read() as s:
+    assert [c.request.url for c in responses.calls][
+        -1
+    ] == "http://phone-3000.lan/servlet?key=number=%2A35%2A3000%2A4711%23"
+    with parts.store.read() as s:
         row = s.execute(select(OutboxRow)).scalar_one()
         assert row.delivered_at is not None and "pin_sealed" not in row.payload
 
 
 @responses.activate
 def test_not_sent_to_pbx_sends_nothing(make_app):
-    app, ext, dispatcher = app_with(make_app, pbx(), preset="default")
-    ext.service.login("edred", "Softphone", "browser")
-    ext.service.set_state("edred", "break")
+    app, parts, dispatcher = app_with(make_app, pbx(), preset="default")
+    parts.service.login("edred", "Softphone", "browser")
+    parts.service.set_state("edred", "break")
     dispatcher.drain()
     assert len(responses.calls) == 0
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         assert s.execute(select(OutboxRow)).scalars().all() == []  # pbx_mode none: no rows at all
 
 
 @responses.activate
 def test_refused_phone_credentials_are_parked_with_a_hint(make_app):
-    app, ext, dispatcher = app_with(make_app, pbx())
+    app, parts, dispatcher = app_with(make_app, pbx())
     responses.get("http://phone-3000.lan/servlet", status=401)
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
     health = dispatcher.health()["pbx_http"]
     assert health["parked"] == 1 and "PBX refused the credentials (HTTP 401)" in health["last_error"]
@@ -107,21 +144,25 @@ def test_refused_phone_credentials_are_parked_with_a_hint(make_app):
 
 def test_auth_without_a_username_is_refused():
     from adapters.base import AdapterConfigError
+
     with pytest.raises(AdapterConfigError, match="PBX_HTTP_USERNAME is required with PBX_HTTP_AUTH=basic"):
         PbxHttpAdapter({"url": "http://x/{code}", "auth": "basic"})
 
 
 @responses.activate
 def test_a_softphone_login_with_pin_reaches_the_phone_as_login_code_then_ready(make_app):
-    app, ext, dispatcher = app_with(make_app, pbx(), pin="4711")
+    app, parts, dispatcher = app_with(make_app, pbx(), pin="4711")
     responses.get("http://phone-3000.lan/servlet", status=200)
-    ext.service.login("edred", "Softphone", "browser", pin="4711")
+    parts.service.login("edred", "Softphone", "browser", pin="4711")
     dispatcher.drain()
-    ext.service.logout("edred", "Softphone")
+    parts.service.logout("edred", "Softphone")
     dispatcher.drain()
     assert [c.request.url.split("number=")[1] for c in responses.calls] == [
-        "%2A35%2A3000%2A4711%23", "%2A60", "%2A36"]  # the session's end itself has no reason code
-    with ext.store.read() as s:
+        "%2A35%2A3000%2A4711%23",
+        "%2A60",
+        "%2A36",
+    ]  # the session's end itself has no reason code
+    with parts.store.read() as s:
         rows = s.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars().all()
         assert [r.kind for r in rows] == ["login", "presence", "presence", "logout"]
         assert all("pin_sealed" not in r.payload and r.delivered_at for r in rows)
@@ -148,8 +189,8 @@ def test_the_pin_never_reaches_the_log_even_at_debug_level(make_app, caplog):
     try:
         caplog.set_level(logging.DEBUG)
         adapter = PbxHttpAdapter({"url": f"http://127.0.0.1:{server.server_port}/servlet?key=number={{code}}"})
-        app, ext, dispatcher = app_with(make_app, adapter, pin="4711")
-        ext.service.login("edred", "Softphone", "browser", pin="4711")
+        app, parts, dispatcher = app_with(make_app, adapter, pin="4711")
+        parts.service.login("edred", "Softphone", "browser", pin="4711")
         dispatcher.drain()
     finally:
         server.shutdown()

@@ -1,4 +1,5 @@
 """Presence configurations: presets load, and a bad file is refused with every problem listed."""
+
 from __future__ import annotations
 
 import textwrap
@@ -8,7 +9,7 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.errors import ConfigError
-from connector.presence_config import load_config, load_preset, parse_config, preset_names
+from connector.presence.config import load_config, load_preset, parse_config, preset_names
 
 BAD = textwrap.dedent("""
     name: Broken
@@ -68,11 +69,13 @@ def test_a_bad_file_is_refused_with_every_problem_listed():
 
 
 def test_reason_codes_accept_dial_characters_pauses_and_placeholders():
-    config = parse_config(textwrap.dedent("""
+    config = parse_config(
+        textwrap.dedent("""
         options: {login_code: "*35*{extension}*{pin}#", logout_code: "*36"}
         states:
           - {id: ready, label: Ready, status: 1, reason_code: "+49,,*60#"}
-    """))
+    """)
+    )
     assert config.ready_state.reason_code == "+49,,*60#"
 
 
@@ -117,7 +120,8 @@ def test_a_colour_no_text_reads_on_is_refused_naming_the_state_and_the_ratio():
 
 
 def test_every_shipped_state_colour_carries_readable_text():
-    from connector.contrast import AA_TEXT, contrast
+    from connector.presence.contrast import AA_TEXT, contrast
+
     for name in preset_names():
         for state in load_preset(name).states:
             shown = state.as_dict()
@@ -141,8 +145,12 @@ def test_alert_thresholds_are_one_or_two_rising_times_per_state():
     ok = parse_config(_with_state(alert_after_seconds=[900, 1800]))
     assert ok.state("ready").alert_after_seconds == (900, 1800)
     assert parse_config(ok.to_yaml()).state("ready").alert_after_seconds == (900, 1800)  # round trip
-    for bad, why in (([1800, 900], "must come after amber"), ([0], "from 1 to 86400"),
-                     ([60, 120, 180], "at most two"), (["soon"], "whole number")):
+    for bad, why in (
+        ([1800, 900], "must come after amber"),
+        ([0], "from 1 to 86400"),
+        ([60, 120, 180], "at most two"),
+        (["soon"], "whole number"),
+    ):
         with pytest.raises(ConfigError) as err:
             parse_config(_with_state(alert_after_seconds=bad))
         [problem] = err.value.problems

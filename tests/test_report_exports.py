@@ -1,5 +1,6 @@
 """Exports keep spreadsheet formulas out (the chunked fast path and the cell-by-cell one agree), and a big
 report's answer gives its memory back once it is closed, also when glibc is not there to do it."""
+
 from __future__ import annotations
 
 import csv
@@ -9,9 +10,10 @@ import threading
 import pytest
 import requests
 
-from connector import exports, memory
-from connector.asgi import ConnectorAsgi
-from web_server import uvicorn_server
+from connector.reports import exports
+from connector.serve import memory
+from connector.serve.asgi import ConnectorAsgi
+from tests.helpers.web_server import uvicorn_server
 
 FIELDS = ["name", "device", "seconds"]
 
@@ -26,12 +28,12 @@ def cell_by_cell(rows: list[dict], fields: list[str]) -> str:
 
 
 TRICKY = [
-    {"name": "=HYPERLINK(\"http://evil\",\"click\")", "device": "softphone", "seconds": 1},  # first cell
+    {"name": '=HYPERLINK("http://evil","click")', "device": "softphone", "seconds": 1},  # first cell
     {"name": "Edred", "device": "=cmd|' /C calc'!A0", "seconds": 2},
     {"name": "Maria", "device": "+1 555 0100", "seconds": 3},
     {"name": "@sum(A1)", "device": "desk, phone", "seconds": 4},
     {"name": "-x", "device": "-5", "seconds": -6},  # a number stays a number
-    {"name": "a, \"quoted\"", "device": "-=a,b", "seconds": 7},  # quoted by csv and by _csv_safe
+    {"name": 'a, "quoted"', "device": "-=a,b", "seconds": 7},  # quoted by csv and by _csv_safe
     {"name": "two\nlines", "device": "line\n=second", "seconds": 8},
     {"name": "Wrap-up", "device": "deskphone", "seconds": 9},  # a dash inside a cell is nothing
     {"name": "plain", "device": None, "seconds": 10},
@@ -48,7 +50,7 @@ def test_a_csv_export_quotes_formulas_in_any_cell_and_chunk(chunk):
     text = "".join(exports.iter_csv(rows, FIELDS, chunk=chunk))
     assert text == cell_by_cell(rows, FIELDS)
     parsed = list(csv.DictReader(io.StringIO(text)))
-    assert parsed[7]["name"] == "'=HYPERLINK(\"http://evil\",\"click\")"
+    assert parsed[7]["name"] == '\'=HYPERLINK("http://evil","click")'
     assert parsed[8]["device"] == "'=cmd|' /C calc'!A0" and parsed[9]["device"] == "'+1 555 0100"
     assert parsed[11]["name"] == "'-x" and parsed[11]["device"] == "-5" and parsed[13]["device"] == "line\n=second"
     assert [parsed[i]["name"] for i in (17, 19)] == ["'-x", "'-a,b"] and parsed[18]["device"] == "'-a,b"
@@ -58,11 +60,15 @@ def test_a_csv_export_quotes_formulas_in_any_cell_and_chunk(chunk):
 
 def test_the_logon_export_quotes_a_hyperlink_device_name(api):
     api.agent("edred")
-    api.call("POST", "/api/v1/agents/edred/login", api.token("integration"),
-              json={"device": "=HYPERLINK(\"http://evil\",\"softphone\")"})
+    api.call(
+        "POST",
+        "/api/v1/agents/edred/login",
+        api.token("integration"),
+        json={"device": '=HYPERLINK("http://evil","softphone")'},
+    )
     exported = api.client.get("/api/v1/logon-events?format=csv", headers=api.token("supervisor")).get_data(as_text=True)
     (event,) = csv.DictReader(io.StringIO(exported))
-    assert event["device"] == "'=HYPERLINK(\"http://evil\",\"softphone\")"
+    assert event["device"] == '\'=HYPERLINK("http://evil","softphone")'
 
 
 def test_big_answers_give_memory_back_once_closed_and_work_without_glibc(app, api, monkeypatch):
@@ -78,8 +84,12 @@ def test_big_answers_give_memory_back_once_closed_and_work_without_glibc(app, ap
         return real_give_back()
 
     monkeypatch.setattr(memory, "give_back", counting_give_back)
-    paths = ["/api/v1/time-tracking", "/api/v1/time-tracking?format=csv", "/api/v1/logon-events?format=csv",
-             "/api/v1/session-time"]
+    paths = [
+        "/api/v1/time-tracking",
+        "/api/v1/time-tracking?format=csv",
+        "/api/v1/logon-events?format=csv",
+        "/api/v1/session-time",
+    ]
     with uvicorn_server(ConnectorAsgi(app, threads=2)) as base:
         for path in paths:
             assert requests.get(base + path, headers=token, timeout=10).status_code == 200

@@ -1,5 +1,6 @@
 """What admins use: sync status (CLI and API), not-configured mode, auth modes, agents from Salesforce,
 the call-centre definition file."""
+
 from __future__ import annotations
 
 import json
@@ -15,19 +16,22 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from responses import matchers
 
 from connector.cli import main
+from connector.parts import get_parts
 from connector.salesforce.status import sync_status
 from connector.store.models import Agent
-from sf_fake import DATA_URL, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
-from connector.parts import get_parts
+from tests.helpers.fakes.salesforce import DATA_URL, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
 
 
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch):
     """The CLI on the test's store (it builds its own app from the environment, with the real clock)."""
     monkeypatch.chdir(tmp_path)
-    for name, value in {"CONNECTOR_INSTANCE_PATH": str(tmp_path / "instance"),
-                        "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}",
-                        "CONNECTOR_TIMEZONE": "UTC", "CONNECTOR_SECRET_KEY": "test-secret"}.items():
+    for name, value in {
+        "CONNECTOR_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'presence.db'}",
+        "CONNECTOR_TIMEZONE": "UTC",
+        "CONNECTOR_SECRET_KEY": "test-secret",
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_USERNAME", "SF_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
@@ -37,15 +41,17 @@ def cli_env(tmp_path, monkeypatch):
             for name, value in SF_ENV.items():
                 monkeypatch.setenv(name, value)
         return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
     return run
 
 
 # -- not configured ----------------------------------------------------------------------------
 
+
 def test_without_salesforce_settings_totals_stay_local_and_nothing_calls_out(app, api, clock):
-    ext = get_parts(app)
+    parts = get_parts(app)
     api.agent("edred")
-    ext.service.login("edred", "Softphone", "softphone")
+    parts.service.login("edred", "Softphone", "softphone")
     clock.advance(120)
     with responses.RequestsMock() as rsps:  # any HTTP request would fail the test
         sync = get_parts(app).salesforce
@@ -64,7 +70,8 @@ def test_incomplete_credentials_are_named_in_the_status_and_nothing_calls_out(ma
 
 def test_sync_status_is_for_admins_and_documented(make_app):
     app = make_app(**SF_ENV)
-    from conftest import Api
+    from tests.helpers.api import Api
+
     api = Api(app, app.test_client())
     api.agent("edred")
     assert api.call("GET", "/api/v1/sync/status", api.token("agent", "edred")).status_code == 403
@@ -80,6 +87,7 @@ def test_sync_status_is_for_admins_and_documented(make_app):
 
 # -- auth modes --------------------------------------------------------------------------------
 
+
 def _form(call) -> dict:
     return {k: v[0] for k, v in parse_qs(call.request.body).items()}
 
@@ -87,10 +95,15 @@ def _form(call) -> dict:
 def test_jwt_bearer_login_sends_an_rs256_assertion_for_the_integration_user(make_app, tmp_path):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path / "server.key"
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    app = make_app(SF_LOGIN_URL=SF_ENV["SF_LOGIN_URL"], SF_CLIENT_ID="connected-app-id",
-                   SF_USERNAME="integration@acme.example", SF_PRIVATE_KEY_FILE=str(pem))
+    pem.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    app = make_app(
+        SF_LOGIN_URL=SF_ENV["SF_LOGIN_URL"],
+        SF_CLIENT_ID="connected-app-id",
+        SF_USERNAME="integration@acme.example",
+        SF_PRIVATE_KEY_FILE=str(pem),
+    )
     add_totals(get_parts(app), agents=1, states=("ready",))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
@@ -98,8 +111,9 @@ def test_jwt_bearer_login_sends_an_rs256_assertion_for_the_integration_user(make
     form = org.token_forms[0]
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     assert set(form) == {"grant_type", "assertion"}
-    claims = jwt.decode(form["assertion"], key.public_key(), algorithms=["RS256"],
-                        audience="https://login.salesforce.com")
+    claims = jwt.decode(
+        form["assertion"], key.public_key(), algorithms=["RS256"], audience="https://login.salesforce.com"
+    )
     assert (claims["iss"], claims["sub"]) == ("connected-app-id", "integration@acme.example")
 
 
@@ -109,9 +123,13 @@ def test_password_login_sends_the_password_with_the_security_token(make_app):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
         get_parts(app).salesforce.flush()
-    assert org.token_forms[0] == {"grant_type": "password", "client_id": "connected-app-id",
-                                  "client_secret": SF_ENV["SF_CLIENT_SECRET"],
-                                  "username": "integration@acme.example", "password": "pw-123TOK"}
+    assert org.token_forms[0] == {
+        "grant_type": "password",
+        "client_id": "connected-app-id",
+        "client_secret": SF_ENV["SF_CLIENT_SECRET"],
+        "username": "integration@acme.example",
+        "password": "pw-123TOK",
+    }
 
 
 def test_client_credentials_is_the_default_login(make_app):
@@ -120,13 +138,21 @@ def test_client_credentials_is_the_default_login(make_app):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         org = FakeOrg(rsps)
         get_parts(app).salesforce.flush()
-    assert org.token_forms[0] == {"grant_type": "client_credentials", "client_id": "connected-app-id",
-                                  "client_secret": SF_ENV["SF_CLIENT_SECRET"]}
+    assert org.token_forms[0] == {
+        "grant_type": "client_credentials",
+        "client_id": "connected-app-id",
+        "client_secret": SF_ENV["SF_CLIENT_SECRET"],
+    }
 
 
 def test_object_and_field_names_are_configurable_and_a_field_can_be_left_out(make_app):
-    app = make_app(**SF_ENV, SF_OBJECT_NAME="Agent_Time__c", SF_FIELD_KEY="External_Key__c",
-                   SF_FIELD_SECONDS="Duration__c", SF_FIELD_REASON_CODE="-")
+    app = make_app(
+        **SF_ENV,
+        SF_OBJECT_NAME="Agent_Time__c",
+        SF_FIELD_KEY="External_Key__c",
+        SF_FIELD_SECONDS="Duration__c",
+        SF_FIELD_REASON_CODE="-",
+    )
     add_totals(get_parts(app), agents=1, states=("ready",))
     url = DATA_URL + "/composite/sobjects/Agent_Time__c/External_Key__c"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -138,6 +164,7 @@ def test_object_and_field_names_are_configurable_and_a_field_can_be_left_out(mak
 
 
 # -- CLI ---------------------------------------------------------------------------------------
+
 
 def test_cli_sync_status_says_not_configured(cli_env):
     result = cli_env("sync", "status", sf=False)
@@ -178,21 +205,43 @@ def test_cli_resync_refuses_a_reversed_range(cli_env):
 
 def test_agents_sync_salesforce_imports_call_centre_users_idempotently(make_app, cli_env):
     app = make_app()
-    soql = ("SELECT Id, Name, Username, Email, Extension, CallCenter.Name FROM User WHERE IsActive = true "
-            "AND CallCenterId != null AND CallCenter.Name = 'Tier 1 \\'EU\\'' ORDER BY Username")
-    users = [{"Id": "005000000000001AAA", "Name": "Edred Smith", "Username": "edred@acme.example",
-              "Email": "edred@acme.example", "Extension": "201"},
-             {"Id": "005000000000002AAA", "Name": "Mia Jones", "Username": "mia+cc@acme.example",
-              "Email": None, "Extension": "x202"}]
+    soql = (
+        "SELECT Id, Name, Username, Email, Extension, CallCenter.Name FROM User WHERE IsActive = true "
+        "AND CallCenterId != null AND CallCenter.Name = 'Tier 1 \\'EU\\'' ORDER BY Username"
+    )
+    users = [
+        {
+            "Id": "005000000000001AAA",
+            "Name": "Edred Smith",
+            "Username": "edred@acme.example",
+            "Email": "edred@acme.example",
+            "Extension": "201",
+        },
+        {
+            "Id": "005000000000002AAA",
+            "Name": "Mia Jones",
+            "Username": "mia+cc@acme.example",
+            "Email": None,
+            "Extension": "x202",
+        },
+    ]
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         FakeOrg(rsps)
-        query = rsps.add(responses.GET, DATA_URL + "/query/", match=[matchers.query_param_matcher({"q": soql})],
-                         json={"totalSize": 2, "done": True, "records": users})
+        query = rsps.add(
+            responses.GET,
+            DATA_URL + "/query/",
+            match=[matchers.query_param_matcher({"q": soql})],
+            json={"totalSize": 2, "done": True, "records": users},
+        )
         first = cli_env("agents", "sync-salesforce", "--call-center", "Tier 1 'EU'")
         users[0]["Name"] = "Edred Smith-Jones"
         rsps.remove(query)
-        rsps.add(responses.GET, DATA_URL + "/query/", match=[matchers.query_param_matcher({"q": soql})],
-                 json={"totalSize": 2, "done": True, "records": users})
+        rsps.add(
+            responses.GET,
+            DATA_URL + "/query/",
+            match=[matchers.query_param_matcher({"q": soql})],
+            json={"totalSize": 2, "done": True, "records": users},
+        )
         second = cli_env("agents", "sync-salesforce", "--call-center", "Tier 1 'EU'")
     assert first.exit_code == 0 and "2 agents created, 0 updated, 0 skipped" in first.output
     assert "extension 'x202' is not dial characters" in first.output
@@ -225,13 +274,16 @@ def test_callcenter_xml_is_a_valid_open_cti_definition(cli_env, tmp_path):
     assert items["reqSoftphoneHeight"][1] == "600" and items["reqSoftphoneWidth"][1] == "400"
 
 
-@pytest.mark.parametrize("args, field", [
-    (["--url", "http://pc.acme.example/softphone"], "--url"),
-    (["--url", "https://pc.acme.example/", "--internal-name", "9lives"], "--internal-name"),
-    (["--url", "https://pc.acme.example/", "--internal-name", "Presence-Connector"], "--internal-name"),
-    (["--url", "https://pc.acme.example/", "--height", "100"], "--height"),
-    (["--url", "https://pc.acme.example/", "--width", "5000"], "--width"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--url", "http://pc.acme.example/softphone"], "--url"),
+        (["--url", "https://pc.acme.example/", "--internal-name", "9lives"], "--internal-name"),
+        (["--url", "https://pc.acme.example/", "--internal-name", "Presence-Connector"], "--internal-name"),
+        (["--url", "https://pc.acme.example/", "--height", "100"], "--height"),
+        (["--url", "https://pc.acme.example/", "--width", "5000"], "--width"),
+    ],
+)
 def test_callcenter_xml_refuses_bad_values_naming_the_option(cli_env, args, field):
     result = cli_env("callcenter-xml", *args, sf=False)
     assert result.exit_code == 2 and f"error ({field})" in result.output

@@ -5,9 +5,8 @@
 * the JWT bearer ``aud`` must be https://login.salesforce.com for production and
   https://test.salesforce.com for a sandbox (OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration).
 """
-from __future__ import annotations
 
-from connector.parts import get_parts
+from __future__ import annotations
 
 import json
 from urllib.parse import parse_qs, urlparse
@@ -18,9 +17,10 @@ import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from connector.parts import get_parts
 from connector.salesforce.settings import jwt_audience
 from connector.salesforce.status import status_text, sync_status
-from sf_fake import add_totals
+from tests.helpers.fakes.salesforce import add_totals
 
 INSTANCE_URL = "https://acme.my.salesforce.com"
 GENERIC = ("login.salesforce.com", "test.salesforce.com")
@@ -37,15 +37,17 @@ class SalesforceLogin:
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
         self.forms.append(form)
         if form["grant_type"] == "client_credentials" and self.host in GENERIC:
-            return 400, {}, json.dumps({"error": "invalid_grant",
-                                        "error_description": "request not supported on this domain"})
+            return (
+                400,
+                {},
+                json.dumps({"error": "invalid_grant", "error_description": "request not supported on this domain"}),
+            )
         if form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             aud = jwt.decode(form["assertion"], options={"verify_signature": False})["aud"]
             expected = "https://test.salesforce.com" if self.sandbox else "https://login.salesforce.com"
             if aud != expected:
                 return 400, {}, json.dumps({"error": "invalid_grant", "error_description": "audience is invalid"})
-        return 200, {}, json.dumps({"access_token": "00Dxx!tok", "instance_url": INSTANCE_URL,
-                                    "token_type": "Bearer"})
+        return 200, {}, json.dumps({"access_token": "00Dxx!tok", "instance_url": INSTANCE_URL, "token_type": "Bearer"})
 
 
 @pytest.mark.parametrize("host", GENERIC)
@@ -64,8 +66,9 @@ def test_client_credentials_on_a_generic_login_host_is_refused_before_any_call(m
 
 
 def test_the_admin_page_names_sf_login_url_for_client_credentials_on_login_salesforce_com(make_app):
-    from connector import accounts
-    from tests.test_web_admin_integrations import PASSWORD, sign_in
+    from connector.auth import accounts
+    from tests.helpers.signin import PASSWORD, sign_in
+
     app = make_app(SF_LOGIN_URL="https://login.salesforce.com", SF_CLIENT_ID="id", SF_CLIENT_SECRET="secret-1")
     accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", get_parts(app).clock())
     client = app.test_client()
@@ -82,20 +85,28 @@ def test_client_credentials_on_my_domain_logs_in(make_app):
     assert [f["grant_type"] for f in login.forms] == ["client_credentials"]
 
 
-@pytest.mark.parametrize("host, sandbox", [
-    ("acme--dev.my.salesforce.com", True),               # older sandbox My Domain (no ".sandbox.")
-    ("acme--uat.sandbox.my.salesforce.com", True),       # enhanced domains
-    ("test.salesforce.com", True),
-    ("acme.my.salesforce.com", False),
-    ("login.salesforce.com", False),
-])
+@pytest.mark.parametrize(
+    "host, sandbox",
+    [
+        ("acme--dev.my.salesforce.com", True),  # older sandbox My Domain (no ".sandbox.")
+        ("acme--uat.sandbox.my.salesforce.com", True),  # enhanced domains
+        ("test.salesforce.com", True),
+        ("acme.my.salesforce.com", False),
+        ("login.salesforce.com", False),
+    ],
+)
 def test_the_jwt_audience_follows_the_login_host(make_app, tmp_path, host, sandbox):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path / "server.key"
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    app = make_app(SF_LOGIN_URL=f"https://{host}", SF_CLIENT_ID="id", SF_USERNAME="integration@acme.example",
-                   SF_PRIVATE_KEY_FILE=str(pem))
+    pem.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    app = make_app(
+        SF_LOGIN_URL=f"https://{host}",
+        SF_CLIENT_ID="id",
+        SF_USERNAME="integration@acme.example",
+        SF_PRIVATE_KEY_FILE=str(pem),
+    )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         login = SalesforceLogin(rsps, host, sandbox=sandbox)
         get_parts(app).salesforce.connection.login()  # raises AuthenticationFailed on invalid_grant
@@ -103,15 +114,25 @@ def test_the_jwt_audience_follows_the_login_host(make_app, tmp_path, host, sandb
 
 
 def test_sf_jwt_audience_overrides_the_derived_one(make_app):
-    app = make_app(SF_LOGIN_URL="https://acme--dev.my.salesforce.com", SF_CLIENT_ID="id", SF_USERNAME="u",
-                   SF_PRIVATE_KEY_FILE="/nonexistent", SF_JWT_AUDIENCE="https://acme.my.site.com/customers")
+    app = make_app(
+        SF_LOGIN_URL="https://acme--dev.my.salesforce.com",
+        SF_CLIENT_ID="id",
+        SF_USERNAME="u",
+        SF_PRIVATE_KEY_FILE="/nonexistent",
+        SF_JWT_AUDIENCE="https://acme.my.site.com/customers",
+    )
     assert get_parts(app).salesforce.settings.jwt_audience == "https://acme.my.site.com/customers"
     assert jwt_audience(urlparse("https://ACME--DEV.my.salesforce.com").hostname) == "https://test.salesforce.com"
 
 
 def test_the_username_password_flow_is_flagged_as_deprecated_in_the_status(make_app):
-    app = make_app(SF_LOGIN_URL="https://acme.my.salesforce.com", SF_CLIENT_ID="id", SF_CLIENT_SECRET="secret",
-                   SF_USERNAME="integration@acme.example", SF_PASSWORD="pw")
+    app = make_app(
+        SF_LOGIN_URL="https://acme.my.salesforce.com",
+        SF_CLIENT_ID="id",
+        SF_CLIENT_SECRET="secret",
+        SF_USERNAME="integration@acme.example",
+        SF_PASSWORD="pw",
+    )
     status = sync_status(get_parts(app).salesforce)
     assert status["connection"]["auth_mode"] == "password"
     assert "being deprecated by Salesforce" in status["notice"]

@@ -1,33 +1,27 @@
 """Daily counters into Presence_Time__c (SF_COUNTER_FIELDS): one absolute record per agent and day."""
+
 from __future__ import annotations
 
 import json
 from datetime import date
 
 import pytest
-import responses
 
-from connector import accounts
+from connector.auth import accounts
+from connector.parts import get_parts
 from connector.salesforce.counters import SalesforceCounterSync
 from connector.salesforce.status import status_text, sync_status
 from connector.store.models import DailyCounter
-from sf_fake import SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
-from connector.parts import get_parts
+from tests.helpers.fakes.salesforce import SF_ENV, TOKEN_URL, UPSERT_URL, add_totals
 
 DAY = date(2026, 3, 6)
 MAPPING = "calls_inbound_answered=Calls_Inbound_Answered__c, calls_ring_only=Calls_Ring_Only__c,logins=Logins__c"
 COUNTER_ENV = {**SF_ENV, "SF_COUNTER_FIELDS": MAPPING}
 
 
-@pytest.fixture
-def org():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeOrg(rsps)
-
-
-def set_counters(ext, agent_id: str, day: date = DAY, **counts: int) -> None:
+def set_counters(parts, agent_id: str, day: date = DAY, **counts: int) -> None:
     """Set an agent's counters for a day to absolute values, as the service leaves them."""
-    with ext.store.write() as s:
+    with parts.store.write() as s:
         for name, count in counts.items():
             row = s.query(DailyCounter).filter_by(agent_id=agent_id, day=day, counter=name).one_or_none()
             if row is None:
@@ -41,16 +35,23 @@ def bodies(org) -> list[dict]:
 
 
 def counter_record(agent_id: str, inbound: int, ring_only: int, logins: int) -> dict:
-    return {"attributes": {"type": "Presence_Time__c"}, "Key__c": f"{agent_id}|2026-03-06|_counters",
-            "Agent__c": agent_id, "Date__c": "2026-03-06", "Presence_State__c": "Daily counters",
-            "Calls_Inbound_Answered__c": inbound, "Calls_Ring_Only__c": ring_only, "Logins__c": logins}
+    return {
+        "attributes": {"type": "Presence_Time__c"},
+        "Key__c": f"{agent_id}|2026-03-06|_counters",
+        "Agent__c": agent_id,
+        "Date__c": "2026-03-06",
+        "Presence_State__c": "Daily counters",
+        "Calls_Inbound_Answered__c": inbound,
+        "Calls_Ring_Only__c": ring_only,
+        "Logins__c": logins,
+    }
 
 
 def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the_totals(make_app, org):
     app = make_app(**COUNTER_ENV)
-    ext = get_parts(app)
-    keys = add_totals(ext, agents=1)
-    set_counters(ext, "agent00000", calls_inbound_answered=3, calls_ring_only=1, wrap_ups_completed=2)
+    parts = get_parts(app)
+    keys = add_totals(parts, agents=1)
+    set_counters(parts, "agent00000", calls_inbound_answered=3, calls_ring_only=1, wrap_ups_completed=2)
 
     report = get_parts(app).salesforce.flush()
 
@@ -63,15 +64,17 @@ def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the
     assert (report.written, report.pending) == (6, 6)
     status = sync_status(get_parts(app).salesforce)
     assert status["rows_pending"] == 0
-    assert "daily counters   : calls_inbound_answered -> Calls_Inbound_Answered__c, calls_ring_only" in status_text(status)
+    assert "daily counters   : calls_inbound_answered -> Calls_Inbound_Answered__c, calls_ring_only" in status_text(
+        status
+    )
 
 
 def test_counter_records_count_toward_the_200_records_per_call(make_app, org):
     app = make_app(**COUNTER_ENV)
-    ext = get_parts(app)
-    add_totals(ext, agents=40)  # 200 totals
+    parts = get_parts(app)
+    add_totals(parts, agents=40)  # 200 totals
     for i in range(40):
-        set_counters(ext, f"agent{i:05d}", logins=1)
+        set_counters(parts, f"agent{i:05d}", logins=1)
 
     report = get_parts(app).salesforce.flush()
 
@@ -83,10 +86,10 @@ def test_counter_records_count_toward_the_200_records_per_call(make_app, org):
 
 def test_unchanged_counters_make_no_call_and_a_change_resends_only_that_record(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = get_parts(app)
-    add_totals(ext, agents=2)
-    set_counters(ext, "agent00000", calls_inbound_answered=3)
-    set_counters(ext, "agent00001", calls_inbound_answered=5)
+    parts = get_parts(app)
+    add_totals(parts, agents=2)
+    set_counters(parts, "agent00000", calls_inbound_answered=3)
+    set_counters(parts, "agent00001", calls_inbound_answered=5)
     sync = get_parts(app).salesforce
     sync.flush()
     calls = len(org.rsps.calls)
@@ -95,29 +98,31 @@ def test_unchanged_counters_make_no_call_and_a_change_resends_only_that_record(m
     assert sync.flush().pending == 0
     assert len(org.rsps.calls) == calls
 
-    set_counters(ext, "agent00000", calls_inbound_answered=4, calls_ring_only=2)
+    set_counters(parts, "agent00000", calls_inbound_answered=4, calls_ring_only=2)
     clock.advance(60)
     report = sync.flush()
 
-    assert bodies(org)[-1] == {"allOrNone": False,
-                               "records": [counter_record("agent00000", inbound=4, ring_only=2, logins=0)]}
+    assert bodies(org)[-1] == {
+        "allOrNone": False,
+        "records": [counter_record("agent00000", inbound=4, ring_only=2, logins=0)],
+    }
     assert report.written == 1
     assert org.accepted["agent00000|2026-03-06|_counters"] == 2 and org.accepted["agent00001|2026-03-06|_counters"] == 1
 
 
 def test_the_counters_of_a_real_login_reach_salesforce_and_survive_a_restart(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred"}, clock())
-    ext.service.login("edred", "Softphone", "softphone")
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred"}, clock())
+    parts.service.login("edred", "Softphone", "softphone")
     clock.advance(30)
     get_parts(app).salesforce.flush()
     assert org.records["edred|2026-03-06|_counters"]["Logins__c"] == 1
 
     restarted = make_app(**COUNTER_ENV)  # what Salesforce holds is remembered in the store
     clock.advance(60)
-    ext = get_parts(restarted)
-    ext.service.heartbeat("edred")
+    parts = get_parts(restarted)
+    parts.service.heartbeat("edred")
     report = get_parts(restarted).salesforce.flush()
     assert [r["Key__c"] for r in bodies(org)[-1]["records"]] == ["edred|2026-03-06|ready"]  # only the time grew
     assert report.written == 1 and org.accepted["edred|2026-03-06|_counters"] == 1
@@ -125,9 +130,9 @@ def test_the_counters_of_a_real_login_reach_salesforce_and_survive_a_restart(mak
 
 def test_a_failed_flush_then_a_restart_still_sends_the_counters_once(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = get_parts(app)
-    add_totals(ext, agents=1, states=("ready",))
-    set_counters(ext, "agent00000", calls_ring_only=7)
+    parts = get_parts(app)
+    add_totals(parts, agents=1, states=("ready",))
+    set_counters(parts, "agent00000", calls_ring_only=7)
     org.fail_next = [(503, "unavailable")]
     assert get_parts(app).salesforce.flush().written == 0
 
@@ -141,25 +146,28 @@ def test_a_failed_flush_then_a_restart_still_sends_the_counters_once(make_app, o
 
 def test_without_sf_counter_fields_no_counter_record_is_sent(make_app, org):
     app = make_app(**SF_ENV)
-    ext = get_parts(app)
-    keys = add_totals(ext, agents=1)
-    set_counters(ext, "agent00000", calls_inbound_answered=3, logins=1)
+    parts = get_parts(app)
+    keys = add_totals(parts, agents=1)
+    set_counters(parts, "agent00000", calls_inbound_answered=3, logins=1)
 
     get_parts(app).salesforce.flush()
 
     assert sorted(r["Key__c"] for b in bodies(org) for r in b["records"]) == sorted(keys)
     assert sync_status(get_parts(app).salesforce)["rows_pending"] == 0
-    with ext.store.read() as s:
+    with parts.store.read() as s:
         assert s.query(SalesforceCounterSync).count() == 0
 
 
-@pytest.mark.parametrize("mapping, expected", [
-    ("calls_inbound=Calls_Inbound__c", "SF_COUNTER_FIELDS: unknown counter 'calls_inbound'"),
-    ("logins=Logins c", "SF_COUNTER_FIELDS: 'Logins c' for logins must be a field API name"),
-    ("logins", "SF_COUNTER_FIELDS: 'logins' must look like counter=Field__c"),
-    ("logins=Logins__c,calls_ring_only=Logins__c", "SF_COUNTER_FIELDS: Logins__c is mapped twice"),
-    ("logins=Seconds__c", "SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields"),
-])
+@pytest.mark.parametrize(
+    "mapping, expected",
+    [
+        ("calls_inbound=Calls_Inbound__c", "SF_COUNTER_FIELDS: unknown counter 'calls_inbound'"),
+        ("logins=Logins c", "SF_COUNTER_FIELDS: 'Logins c' for logins must be a field API name"),
+        ("logins", "SF_COUNTER_FIELDS: 'logins' must look like counter=Field__c"),
+        ("logins=Logins__c,calls_ring_only=Logins__c", "SF_COUNTER_FIELDS: Logins__c is mapped twice"),
+        ("logins=Seconds__c", "SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields"),
+    ],
+)
 def test_a_bad_counter_mapping_is_reported_naming_the_setting_and_nothing_is_sent(make_app, org, mapping, expected):
     app = make_app(**SF_ENV, SF_COUNTER_FIELDS=mapping)
     add_totals(get_parts(app), agents=1)
@@ -173,9 +181,9 @@ def test_a_bad_counter_mapping_is_reported_naming_the_setting_and_nothing_is_sen
 
 def test_a_counter_record_rejected_for_invalid_field_is_parked_and_the_totals_are_written(make_app, org, clock):
     app = make_app(**COUNTER_ENV)
-    ext = get_parts(app)
-    keys = add_totals(ext, agents=1)
-    set_counters(ext, "agent00000", logins=2)
+    parts = get_parts(app)
+    keys = add_totals(parts, agents=1)
+    set_counters(parts, "agent00000", logins=2)
     bad = "agent00000|2026-03-06|_counters"
     org.reject[bad] = ("INVALID_FIELD", "No such column 'Logins__c' on entity 'Presence_Time__c'")
     sync = get_parts(app).salesforce
@@ -188,7 +196,7 @@ def test_a_counter_record_rejected_for_invalid_field_is_parked_and_the_totals_ar
     assert status["parked"][0]["key"] == bad
     assert status["parked"][0]["reason"].startswith("INVALID_FIELD: No such column 'Logins__c'")
 
-    set_counters(ext, "agent00000", logins=3)  # parked: a change is not retried by the flush
+    set_counters(parts, "agent00000", logins=3)  # parked: a change is not retried by the flush
     clock.advance(60)
     assert sync.flush().pending == 0 and len(org.upsert_calls()) == 1
 

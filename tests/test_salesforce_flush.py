@@ -1,4 +1,5 @@
 """The flush of time per state into Presence_Time__c: batching, retries, parking, restarts."""
+
 from __future__ import annotations
 
 import json
@@ -7,11 +8,11 @@ import pytest
 import requests
 import responses
 
-from connector import accounts
+from connector.auth import accounts
+from connector.parts import get_parts
 from connector.salesforce.status import sync_status
 from connector.store.models import DailyTotal
-from sf_fake import CLIENT_SECRET, SF_ENV, TOKEN_URL, UPSERT_URL, FakeOrg, add_totals
-from connector.parts import get_parts
+from tests.helpers.fakes.salesforce import CLIENT_SECRET, SF_ENV, TOKEN_URL, UPSERT_URL, add_totals
 
 
 @pytest.fixture
@@ -19,20 +20,14 @@ def sf_app(make_app):
     return make_app(**SF_ENV)
 
 
-@pytest.fixture
-def org():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeOrg(rsps)
-
-
-def totals(ext) -> dict[str, DailyTotal]:
-    with ext.store.read() as s:
+def totals(parts) -> dict[str, DailyTotal]:
+    with parts.store.read() as s:
         return {f"{t.agent_id}|{t.day.isoformat()}|{t.state_id}": t for t in s.query(DailyTotal).all()}
 
 
 def test_450_changed_totals_go_in_three_calls_of_at_most_200(sf_app, org):
-    ext = get_parts(sf_app)
-    keys = add_totals(ext, agents=90)  # 90 agents x 5 states = 450 totals, none in Salesforce yet
+    parts = get_parts(sf_app)
+    keys = add_totals(parts, agents=90)  # 90 agents x 5 states = 450 totals, none in Salesforce yet
 
     report = get_parts(sf_app).salesforce.flush()
 
@@ -42,17 +37,24 @@ def test_450_changed_totals_go_in_three_calls_of_at_most_200(sf_app, org):
     assert all(b["allOrNone"] is False for b in bodies)
     assert all(c.request.headers["Authorization"] == "Bearer 00Dxx!token-1" for c in org.upsert_calls())
     first = next(r for r in bodies[0]["records"] if r["Key__c"] == "agent00000|2026-03-06|ready")
-    assert first == {"attributes": {"type": "Presence_Time__c"}, "Key__c": "agent00000|2026-03-06|ready",
-                     "Agent__c": "agent00000", "Date__c": "2026-03-06", "Presence_State__c": "Ready for Calls",
-                     "Presence_Status__c": 1, "Reason_Code__c": "", "Seconds__c": 600}
+    assert first == {
+        "attributes": {"type": "Presence_Time__c"},
+        "Key__c": "agent00000|2026-03-06|ready",
+        "Agent__c": "agent00000",
+        "Date__c": "2026-03-06",
+        "Presence_State__c": "Ready for Calls",
+        "Presence_Status__c": 1,
+        "Reason_Code__c": "",
+        "Seconds__c": 600,
+    }
     assert sorted(org.records) == sorted(keys)
     assert (report.written, report.parked, report.calls) == (450, 0, 3)
-    assert {t.synced_seconds for t in totals(ext).values()} == {600, 601, 602, 603, 604}
+    assert {t.synced_seconds for t in totals(parts).values()} == {600, 601, 602, 603, 604}
 
 
 def test_nothing_changed_means_no_call_at_all(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    add_totals(ext, agents=3)
+    parts = get_parts(sf_app)
+    add_totals(parts, agents=3)
     sync = get_parts(sf_app).salesforce
     sync.flush()
     calls_after_first = len(org.rsps.calls)
@@ -70,12 +72,12 @@ def test_an_empty_store_never_logs_in(sf_app, org):
 
 
 def test_expired_session_logs_in_once_more_and_loses_nothing(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    keys = add_totals(ext, agents=2)
+    parts = get_parts(sf_app)
+    keys = add_totals(parts, agents=2)
     sync = get_parts(sf_app).salesforce
     sync.flush()
     org.expire_sessions()  # the token was revoked or timed out in Salesforce
-    with ext.store.write() as s:
+    with parts.store.write() as s:
         for t in s.query(DailyTotal).all():
             t.seconds += 100
 
@@ -87,20 +89,21 @@ def test_expired_session_logs_in_once_more_and_loses_nothing(sf_app, org, clock)
     assert org.rsps.calls[2].response.status_code == 401
     assert report.written == len(keys) and report.error == ""
     assert org.seconds(keys[0]) == 700
-    assert all(t.synced_seconds == round(t.seconds) for t in totals(ext).values())
+    assert all(t.synced_seconds == round(t.seconds) for t in totals(parts).values())
 
 
 def test_503_for_several_runs_then_success_delivers_every_total_once_with_its_value(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    keys = add_totals(ext, agents=50)  # 250 totals: two calls per successful flush
+    parts = get_parts(sf_app)
+    keys = add_totals(parts, agents=50)  # 250 totals: two calls per successful flush
     sync = get_parts(sf_app).salesforce
     org.fail_next = [(503, "<html>Service Unavailable</html>")] * 3
     waits = []
     for _ in range(3):
         report = sync.flush()
         assert report.written == 0 and "503" in report.error
-        with ext.store.read() as s:
+        with parts.store.read() as s:
             from connector.salesforce.state import sync_state
+
             st = sync_state(s)
             waits.append((st.next_attempt_at - clock()).total_seconds())
         before = len(org.rsps.calls)
@@ -119,8 +122,8 @@ def test_503_for_several_runs_then_success_delivers_every_total_once_with_its_va
 
 
 def test_one_bad_record_among_200_is_parked_and_the_other_199_are_written(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    keys = add_totals(ext, agents=40)
+    parts = get_parts(sf_app)
+    keys = add_totals(parts, agents=40)
     bad = keys[17]
     org.reject[bad] = ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
 
@@ -128,16 +131,17 @@ def test_one_bad_record_among_200_is_parked_and_the_other_199_are_written(sf_app
 
     assert (report.written, report.parked, len(org.upsert_calls())) == (199, 1, 1)
     assert bad not in org.records and len(org.records) == 199
-    row = totals(ext)[bad]
+    row = totals(parts)[bad]
     assert row.synced_seconds is None
     assert row.parked_reason == "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id (User__c)"
     status = sync_status(get_parts(sf_app).salesforce)
     assert status["rows_parked"] == 1 and status["rows_pending"] == 0
     assert status["parked"][0]["key"] == bad and "INVALID_CROSS_REFERENCE_KEY" in status["parked"][0]["reason"]
 
-    with ext.store.write() as s:  # the parked total keeps growing: still not retried by the flush
-        s.query(DailyTotal).filter(DailyTotal.agent_id == "agent00003", DailyTotal.state_id == "break") \
-            .one().seconds += 50
+    with parts.store.write() as s:  # the parked total keeps growing: still not retried by the flush
+        s.query(DailyTotal).filter(
+            DailyTotal.agent_id == "agent00003", DailyTotal.state_id == "break"
+        ).one().seconds += 50
     clock.advance(60)
     get_parts(sf_app).salesforce.flush()
     assert len(org.upsert_calls()) == 1
@@ -162,10 +166,10 @@ def test_a_restart_between_a_failed_flush_and_the_next_still_sends_the_totals(ma
 
 
 def test_totals_of_an_agent_mid_state_include_the_open_interval(sf_app, org, clock, api):
-    ext = get_parts(sf_app)
+    parts = get_parts(sf_app)
     api.agent("edred")
-    ext.service.login("edred", "Softphone", "softphone")
-    ext.service.set_state("edred", "break")
+    parts.service.login("edred", "Softphone", "softphone")
+    parts.service.set_state("edred", "break")
     clock.advance(45)
 
     get_parts(sf_app).salesforce.flush()
@@ -173,22 +177,22 @@ def test_totals_of_an_agent_mid_state_include_the_open_interval(sf_app, org, clo
     key = "edred|2026-03-06|break"
     assert org.seconds(key) == 45
     assert org.records[key]["Presence_State__c"] == "Break" and org.records[key]["Presence_Status__c"] == 3
-    assert totals(ext)[key].synced_seconds == 45  # the open interval's row now remembers what Salesforce holds
+    assert totals(parts)[key].synced_seconds == 45  # the open interval's row now remembers what Salesforce holds
 
     clock.advance(30)
-    ext.service.heartbeat("edred")
+    parts.service.heartbeat("edred")
     get_parts(sf_app).salesforce.flush()
     assert org.seconds(key) == 75 and org.accepted[key] == 2 and len(org.records) == len(set(org.records))
 
-    ext.service.set_state("edred", "ready")  # closing the interval adds 0 s more: nothing to send for break
+    parts.service.set_state("edred", "ready")  # closing the interval adds 0 s more: nothing to send for break
     clock.advance(10)
     get_parts(sf_app).salesforce.flush()
     assert org.accepted[key] == 2 and org.seconds("edred|2026-03-06|ready") == 10
 
 
 def test_request_limit_exceeded_stops_all_calls_until_the_next_window(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    add_totals(ext, agents=2)
+    parts = get_parts(sf_app)
+    add_totals(parts, agents=2)
     sync = get_parts(sf_app).salesforce
     org.fail_next = [(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])]
     report = sync.flush()
@@ -207,12 +211,12 @@ def test_request_limit_exceeded_stops_all_calls_until_the_next_window(sf_app, or
 
 
 def test_a_locked_row_is_retried_on_a_later_run_not_parked(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    keys = add_totals(ext, agents=1)
+    parts = get_parts(sf_app)
+    keys = add_totals(parts, agents=1)
     org.reject[keys[0]] = ("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
     report = get_parts(sf_app).salesforce.flush()
     assert (report.written, report.parked, report.retry_later) == (4, 0, 1)
-    assert totals(ext)[keys[0]].parked_reason is None
+    assert totals(parts)[keys[0]].parked_reason is None
 
     del org.reject[keys[0]]
     clock.advance(60)
@@ -228,10 +232,11 @@ def test_api_usage_from_sforce_limit_info_is_kept(sf_app, org):
 
 
 def test_user_lookup_is_filled_from_the_agents_salesforce_user_id(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    add_totals(ext, agents=1, states=("ready",))
-    accounts.add_agent(ext.store, {"id": "agent00000", "salesforce_user_id": "005000000000001AAA"}, clock(),
-                       update=True)
+    parts = get_parts(sf_app)
+    add_totals(parts, agents=1, states=("ready",))
+    accounts.add_agent(
+        parts.store, {"id": "agent00000", "salesforce_user_id": "005000000000001AAA"}, clock(), update=True
+    )
     get_parts(sf_app).salesforce.flush()
     assert org.records["agent00000|2026-03-06|ready"]["User__c"] == "005000000000001AAA"
 
@@ -239,13 +244,14 @@ def test_user_lookup_is_filled_from_the_agents_salesforce_user_id(sf_app, org, c
 def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, org, clock):
     import dataclasses
 
-    from connector.presence_config import load_config
-    ext = get_parts(sf_app)
-    add_totals(ext, agents=1, states=("ready",))
+    from connector.presence.config import load_config
+
+    parts = get_parts(sf_app)
+    add_totals(parts, agents=1, states=("ready",))
     sync = get_parts(sf_app).salesforce
 
     def bump():
-        with ext.store.write() as s:
+        with parts.store.write() as s:
             s.query(DailyTotal).one().seconds += 5
 
     assert sync.tick() is not None  # the first tick flushes
@@ -255,8 +261,11 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
     clock.advance(30)
     assert sync.tick().written == 1
     config = load_config("default")
-    ext.configs.apply(dataclasses.replace(config, options=dataclasses.replace(
-        config.options, tracking_interval_seconds=15)), created_by="test", origin="test")
+    parts.configs.apply(
+        dataclasses.replace(config, options=dataclasses.replace(config.options, tracking_interval_seconds=15)),
+        created_by="test",
+        origin="test",
+    )
     bump()
     clock.advance(15)
     assert sync.tick().written == 1  # the new interval applies without a restart
@@ -265,8 +274,12 @@ def test_the_flush_follows_the_tracking_interval_of_the_active_config(sf_app, or
 def test_a_refused_login_is_reported_without_the_secret(sf_app, caplog):
     add_totals(get_parts(sf_app), agents=1)
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.POST, TOKEN_URL, status=400,
-                 json={"error": "invalid_client", "error_description": "invalid client credentials"})
+        rsps.add(
+            responses.POST,
+            TOKEN_URL,
+            status=400,
+            json={"error": "invalid_client", "error_description": "invalid client credentials"},
+        )
         report = get_parts(sf_app).salesforce.flush()
     status = sync_status(get_parts(sf_app).salesforce)
     assert "invalid_client" in report.error and "invalid_client" in status["last_error"]
@@ -276,11 +289,13 @@ def test_a_refused_login_is_reported_without_the_secret(sf_app, caplog):
 
 
 def test_timeouts_and_dropped_connections_are_retried_and_nothing_is_dropped(sf_app, org, clock):
-    ext = get_parts(sf_app)
-    keys = add_totals(ext, agents=2)
+    parts = get_parts(sf_app)
+    keys = add_totals(parts, agents=2)
     sync = get_parts(sf_app).salesforce
-    org.fail_next = [(0, requests.exceptions.ReadTimeout("read timed out")),
-                     (0, requests.exceptions.ConnectionError("connection reset"))]
+    org.fail_next = [
+        (0, requests.exceptions.ReadTimeout("read timed out")),
+        (0, requests.exceptions.ConnectionError("connection reset")),
+    ]
     first = sync.flush()
     clock.advance(60)
     second = sync.flush()
@@ -293,10 +308,10 @@ def test_timeouts_and_dropped_connections_are_retried_and_nothing_is_dropped(sf_
 def test_an_open_interval_across_midnight_is_sent_for_both_days(make_app, org, clock):
     clock.advance(hours=14, minutes=59, seconds=30)  # 23:59:30 UTC
     app = make_app(**SF_ENV)
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred"}, clock())
-    ext.service.login("edred", "Softphone", "softphone")
-    ext.service.set_state("edred", "lunch")
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred"}, clock())
+    parts.service.login("edred", "Softphone", "softphone")
+    parts.service.set_state("edred", "lunch")
     clock.advance(60)
     get_parts(app).salesforce.flush()
     assert org.seconds("edred|2026-03-06|lunch") == 30 and org.seconds("edred|2026-03-07|lunch") == 30

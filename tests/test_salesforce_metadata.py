@@ -1,5 +1,6 @@
 """The Salesforce DX project in salesforce/: every metadata file parses, and the object matches what the
-flush writes (DESIGN.md section 4)."""
+flush writes (docs/architecture.md)."""
+
 from __future__ import annotations
 
 import json
@@ -8,15 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine import COUNTERS
+from connector.presence.engine import COUNTERS
 from connector.salesforce.settings import FIELDS, counter_fields
 
 ROOT = Path(__file__).resolve().parent.parent / "salesforce"
 DEFAULT = ROOT / "force-app" / "main" / "default"
 OBJECT = DEFAULT / "objects" / "Presence_Time__c"
 NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
-EXPECTED = {"User__c": "Lookup", "Agent__c": "Text", "Date__c": "Date", "Presence_State__c": "Text",
-            "Presence_Status__c": "Number", "Reason_Code__c": "Text", "Seconds__c": "Number", "Key__c": "Text"}
+EXPECTED = {
+    "User__c": "Lookup",
+    "Agent__c": "Text",
+    "Date__c": "Date",
+    "Presence_State__c": "Text",
+    "Presence_Status__c": "Number",
+    "Reason_Code__c": "Text",
+    "Seconds__c": "Number",
+    "Key__c": "Text",
+}
 README = ROOT.parent / "README.md"
 
 
@@ -39,12 +48,21 @@ def _text(element, name: str) -> str | None:
 
 #: source-format suffix -> the metadata type (the root element) a file of that suffix must hold
 ROOT_BY_SUFFIX = {
-    ".object-meta.xml": "CustomObject", ".field-meta.xml": "CustomField", ".listView-meta.xml": "ListView",
-    ".permissionset-meta.xml": "PermissionSet", ".tab-meta.xml": "CustomTab", ".layout-meta.xml": "Layout",
-    ".reportType-meta.xml": "ReportType", ".report-meta.xml": "Report", ".reportFolder-meta.xml": "ReportFolder",
-    ".messageChannel-meta.xml": "LightningMessageChannel", ".cmp-meta.xml": "AuraDefinitionBundle",
-    ".cls-meta.xml": "ApexClass", ".cspTrustedSite-meta.xml": "CspTrustedSite",
-    ".externalCredential-meta.xml": "ExternalCredential", ".namedCredential-meta.xml": "NamedCredential",
+    ".object-meta.xml": "CustomObject",
+    ".field-meta.xml": "CustomField",
+    ".listView-meta.xml": "ListView",
+    ".permissionset-meta.xml": "PermissionSet",
+    ".tab-meta.xml": "CustomTab",
+    ".layout-meta.xml": "Layout",
+    ".reportType-meta.xml": "ReportType",
+    ".report-meta.xml": "Report",
+    ".reportFolder-meta.xml": "ReportFolder",
+    ".messageChannel-meta.xml": "LightningMessageChannel",
+    ".cmp-meta.xml": "AuraDefinitionBundle",
+    ".cls-meta.xml": "ApexClass",
+    ".cspTrustedSite-meta.xml": "CspTrustedSite",
+    ".externalCredential-meta.xml": "ExternalCredential",
+    ".namedCredential-meta.xml": "NamedCredential",
     ".resource-meta.xml": "StaticResource",
 }
 METADATA_FILES = sorted(DEFAULT.rglob("*-meta.xml"))
@@ -76,15 +94,22 @@ def test_every_metadata_file_parses_and_its_root_is_its_type(path):
 
 def test_the_package_ships_the_tab_layout_list_views_report_type_and_weekly_report():
     names = {str(p.relative_to(DEFAULT)) for p in METADATA_FILES}
-    assert {"tabs/Presence_Time__c.tab-meta.xml", "layouts/Presence_Time__c-Presence Time Layout.layout-meta.xml",
-            "objects/Presence_Time__c/listViews/All.listView-meta.xml", "reportTypes/Presence_Times.reportType-meta.xml",
-            "reports/Presence_Connector_Reports.reportFolder-meta.xml",
-            "reports/Presence_Connector_Reports/Time_per_State_by_Agent_This_Week.report-meta.xml"} <= names
-    report = ET.parse(DEFAULT / "reports/Presence_Connector_Reports/"
-                      "Time_per_State_by_Agent_This_Week.report-meta.xml").getroot()
+    assert {
+        "tabs/Presence_Time__c.tab-meta.xml",
+        "layouts/Presence_Time__c-Presence Time Layout.layout-meta.xml",
+        "objects/Presence_Time__c/listViews/All.listView-meta.xml",
+        "reportTypes/Presence_Times.reportType-meta.xml",
+        "reports/Presence_Connector_Reports.reportFolder-meta.xml",
+        "reports/Presence_Connector_Reports/Time_per_State_by_Agent_This_Week.report-meta.xml",
+    } <= names
+    report = ET.parse(
+        DEFAULT / "reports/Presence_Connector_Reports/Time_per_State_by_Agent_This_Week.report-meta.xml"
+    ).getroot()
     assert _text(report, "name") == "Time per presence state by agent, this week"
-    assert [_text(g, "field") for g in report.findall("md:groupingsDown", NS)] == \
-        ["Presence_Time__c.Agent__c", "Presence_Time__c.Presence_State__c"]
+    assert [_text(g, "field") for g in report.findall("md:groupingsDown", NS)] == [
+        "Presence_Time__c.Agent__c",
+        "Presence_Time__c.Presence_State__c",
+    ]
     frame = report.find("md:timeFrameFilter", NS)
     assert (_text(frame, "dateColumn"), _text(frame, "interval")) == ("Presence_Time__c.Date__c", "INTERVAL_THISWEEK")
 
@@ -101,8 +126,9 @@ def test_tabs_layouts_and_list_views_reference_existing_objects_and_fields():
         assert _custom_fields(obj) <= shown, f"{layout.name}: fields missing from the layout"
     for view in (DEFAULT / "objects").glob("*/listViews/*.listView-meta.xml"):
         root = ET.parse(view).getroot()
-        used = {c.text for c in root.findall("md:columns", NS)} | \
-            {_text(f, "field") for f in root.findall("md:filters", NS)}
+        used = {c.text for c in root.findall("md:columns", NS)} | {
+            _text(f, "field") for f in root.findall("md:filters", NS)
+        }
         assert used - STANDARD_FIELDS <= _custom_fields(view.parent.parent.name), f"{view.name}: unknown fields"
 
 
@@ -123,9 +149,11 @@ def test_reports_use_an_existing_report_type_folder_and_columns():
         root = ET.parse(path).getroot()
         available = columns_by_type.get(_text(root, "reportType"))
         assert available, f"{path.name}: report type {_text(root, 'reportType')} is not in the package"
-        used = {_text(c, "field") for c in root.findall("md:columns", NS)} | \
-            {_text(g, "field") for g in root.findall("md:groupingsDown", NS)} | \
-            {_text(root.find("md:timeFrameFilter", NS), "dateColumn")}
+        used = (
+            {_text(c, "field") for c in root.findall("md:columns", NS)}
+            | {_text(g, "field") for g in root.findall("md:groupingsDown", NS)}
+            | {_text(root.find("md:timeFrameFilter", NS), "dateColumn")}
+        )
         for aggregate in root.findall("md:aggregates", NS):
             used |= {ref.split(":")[0] for ref in _text(aggregate, "calculatedFormula").split("/") if ":" in ref}
         assert used <= available, f"{path.name}: columns not in its report type: {used - available}"
@@ -184,8 +212,9 @@ def test_the_integration_permission_set_grants_upsert_on_every_field():
     assert _text(obj, "object") == "Presence_Time__c"
     assert (_text(obj, "allowCreate"), _text(obj, "allowEdit"), _text(obj, "allowRead")) == ("true",) * 3
     assert _text(obj, "allowDelete") == "false"
-    granted = {_text(f, "field"): (_text(f, "readable"), _text(f, "editable"))
-               for f in root.findall("md:fieldPermissions", NS)}
+    granted = {
+        _text(f, "field"): (_text(f, "readable"), _text(f, "editable")) for f in root.findall("md:fieldPermissions", NS)
+    }
     assert granted == {f"Presence_Time__c.{name}": ("true", "true") for name in EXPECTED | _counter_fields()}
     assert "ApiEnabled" in [_text(p, "name") for p in root.findall("md:userPermissions", NS)]
 

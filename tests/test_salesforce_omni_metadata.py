@@ -1,5 +1,6 @@
-"""The Omni-Channel bridge's metadata in salesforce/ hangs together (issue 13): what the component names exists,
+"""The Omni-Channel bridge's metadata in salesforce/ hangs together: what the component names exists,
 the permission set grants the Apex class and the External Credential principal the Named Credential uses."""
+
 from __future__ import annotations
 
 import re
@@ -71,7 +72,10 @@ def test_the_named_credential_sends_the_token_of_a_principal_the_agent_permissio
 def test_the_csp_trusted_site_lets_the_console_connect_to_the_same_connector_url():
     site = xml(DEFAULT / "cspTrustedSites" / "Presence_Connector.cspTrustedSite-meta.xml")
     named = xml(DEFAULT / "namedCredentials" / "Presence_Connector.namedCredential-meta.xml")
-    url = next(text(p, "parameterValue") for p in named.findall("md:namedCredentialParameters", NS)
-               if text(p, "parameterType") == "Url")
+    url = next(
+        text(p, "parameterValue")
+        for p in named.findall("md:namedCredentialParameters", NS)
+        if text(p, "parameterType") == "Url"
+    )
     assert text(site, "endpointUrl") == url
     assert (text(site, "isApplicableToConnectSrc"), text(site, "isActive")) == ("true", "true")

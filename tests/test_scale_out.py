@@ -4,6 +4,7 @@ Real processes: three ``presence-connector serve`` on a throwaway PostgreSQL ser
 receiver for the webhook adapter, changes sent round-robin, one instance killed with SIGKILL in the
 middle of the run.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -15,19 +16,12 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.cluster import CLI, Cluster, Receiver, wrap_up_config
+from tests.helpers.cluster import CLI, Cluster, Receiver, wrap_up_config
+from tests.helpers.polling import wait_until
+
+pytestmark = pytest.mark.cluster
 
 STATES = ["break", "lunch", "meeting", "ready"]  # consecutive states always differ, also with one missing
-
-
-def _wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not reached within {seconds} s")
 
 
 @pytest.fixture
@@ -40,8 +34,12 @@ def receiver():
 def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(postgres, tmp_path, receiver):
     url = postgres.new_database()
     agents = [f"agent{n}" for n in range(6)]
-    cluster = Cluster(url, tmp_path, receiver.url, {"CONNECTOR_PRESENCE_CONFIG": str(wrap_up_config(tmp_path)),
-                                                   "CONNECTOR_DISPATCH_LEASE": "2"})
+    cluster = Cluster(
+        url,
+        tmp_path,
+        receiver.url,
+        {"CONNECTOR_PRESENCE_CONFIG": str(wrap_up_config(tmp_path)), "CONNECTOR_DISPATCH_LEASE": "2"},
+    )
     token = cluster.prepare(agents)
     try:
         urls = cluster.start(3)
@@ -56,8 +54,13 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
             if killed.is_set() and base == urls[0]:
                 base = urls[1 + n % 2]  # the load balancer takes the dead instance out
             try:
-                reply = requests.request(method, f"{base}/api/v1/agents/{agent}{path}", json=body, timeout=10,
-                                         headers={"Authorization": f"Bearer {token}"})
+                reply = requests.request(
+                    method,
+                    f"{base}/api/v1/agents/{agent}{path}",
+                    json=body,
+                    timeout=10,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
             except requests.RequestException:
                 return False
             assert reply.status_code == 200, reply.text
@@ -74,7 +77,7 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
         workers = [threading.Thread(target=agent_run, args=(a,)) for a in agents]
         for w in workers:
             w.start()
-        time.sleep(0.4)
+        wait_until(lambda: all(len(accepted.get(a, ())) >= 4 for a in agents), 30, "every agent a few changes in")
         cluster.kill(0)  # mid-run: its leases lapse and another instance delivers what it held
         killed.set()
         for w in workers:
@@ -82,8 +85,12 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
 
         # a timed rule: a call ends, wrap-up (1 s) ends on whichever instance sweeps first, once
         assert call("agent0", "POST", "/calls", {"call_id": "c1", "event": "started", "direction": "inbound"})
-        assert call("agent0", "POST", "/calls", {"call_id": "c1", "event": "ended", "direction": "inbound",
-                                                  "duration_seconds": 30})
+        assert call(
+            "agent0",
+            "POST",
+            "/calls",
+            {"call_id": "c1", "event": "ended", "direction": "inbound", "duration_seconds": 30},
+        )
         accepted["agent0"] += ["on-a-call", "wrap-up", "ready"]
 
         last = {a: accepted[a][-1] for a in agents}
@@ -94,8 +101,9 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
                 stored = defaultdict(list)
                 for agent, state in conn.execute(text("SELECT agent_id, state_id FROM state_intervals ORDER BY id")):
                     stored[agent].append(state)
-                pending = conn.execute(text(
-                    "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND NOT superseded")).scalar()
+                pending = conn.execute(
+                    text("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND NOT superseded")
+                ).scalar()
             return stored, pending
 
         def all_delivered():
@@ -107,7 +115,9 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
             done = stored["agent0"][-3:] == ["on-a-call", "wrap-up", "ready"] and pending == 0 and latest == last
             return stored if done else None
 
-        stored = _wait_for(all_delivered, 30, "the wrap-up ended and every agent's latest state delivered")
+        stored = wait_until(
+            all_delivered, 30, "the wrap-up ended and every agent's latest state delivered", interval=0.1
+        )
         engine.dispose()
 
         for agent in agents:  # every accepted change is stored, in order; nothing else but the unknown ones
@@ -143,8 +153,9 @@ def test_a_second_serve_on_the_same_sqlite_file_is_refused_with_a_clear_message(
     cluster.prepare(["edred"])
     try:
         cluster.start(1)
-        second = subprocess.run([CLI, "serve", "--port", "0"], env=cluster.env, cwd=tmp_path, capture_output=True,
-                                text=True, timeout=60)
+        second = subprocess.run(
+            [CLI, "serve", "--port", "0"], env=cluster.env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
         assert second.returncode == 2
         assert "another `presence-connector serve` is already running on" in second.stderr
         assert "PostgreSQL" in second.stderr

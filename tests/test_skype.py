@@ -1,4 +1,5 @@
 """Skype for Business through UCWA, faked at the HTTP layer, delivered by the real dispatcher."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,10 @@ import responses
 
 from adapters.base import AdapterConfigError
 from adapters.skype import SkypeAdapter
-from connector import accounts
+from connector.auth import accounts
 from connector.parts import get_parts
-
-DISCOVER = "https://lyncdiscover.example.com/"
-USER = "https://lync.example.com/Autodiscover/AutodiscoverService.svc/root/oauth/user?originalDomain=example.com"
-TICKET = "https://lync.example.com/WebTicket/oauthtoken"
-APPS = "https://lyncpool.example.com/ucwa/oauth/v1/applications"
-APP = APPS + "/101"
+from tests.helpers.fakes.ucwa import APP, APPS, DISCOVER, TICKET, USER, serve_sign_in
+from tests.helpers.polling import wait_until
 
 
 def skype(tmp_path) -> SkypeAdapter:
@@ -25,35 +22,37 @@ def skype(tmp_path) -> SkypeAdapter:
 
 
 def ucwa(presence_status: int = 204):
-    responses.get(DISCOVER, json={"_links": {"self": {"href": DISCOVER}, "user": {"href": USER}}})
-    responses.get(USER, status=401, headers={"WWW-Authenticate": f'Bearer trusted_issuers="", client_id="00000004", '
-                                                                 f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
-    responses.post(TICKET, json={"access_token": "cwt=AAEB", "expires_in": 28800, "token_type": "Bearer"})
-    responses.get(USER, json={"_links": {"applications": {"href": APPS}}})
-    responses.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-                                           "_embedded": {"me": {"_links": {"makeMeAvailable": {
-                                               "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
-    responses.post(APP + "/me/makeMeAvailable", status=204)
-    responses.get(APP, json={"_embedded": {"me": {"_links": {"presence": {
-        "href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}})
-    responses.post(APP + "/me/presence", status=presence_status)
+    """The sign-in chain, challenged as a Skype for Business server does (a Bearer challenge beside the
+    MsRtcOAuth one), and the presence POST answering ``presence_status``."""
+    serve_sign_in(
+        challenge=f'Bearer trusted_issuers="", client_id="00000004", MsRtcOAuth href="{TICKET}",grant_type="password"',
+        presence_status=presence_status,
+    )
 
 
 @responses.activate
 def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     ucwa()
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
-    ext.service.set_state("edred", "dnd")
+    parts.service.set_state("edred", "dnd")
     dispatcher.drain()
-    ext.service.logout("edred", "Softphone")
+    parts.service.logout("edred", "Softphone")
     dispatcher.drain()
     calls = [(c.request.method, c.request.url) for c in responses.calls]
-    assert calls[:8] == [("GET", DISCOVER), ("GET", USER), ("POST", TICKET), ("GET", USER), ("POST", APPS),
-                         ("POST", APP + "/me/makeMeAvailable"), ("GET", APP), ("POST", APP + "/me/presence")]
+    assert calls[:8] == [
+        ("GET", DISCOVER),
+        ("GET", USER),
+        ("POST", TICKET),
+        ("GET", USER),
+        ("POST", APPS),
+        ("POST", APP + "/me/makeMeAvailable"),
+        ("GET", APP),
+        ("POST", APP + "/me/presence"),
+    ]
     ticket = responses.calls[2].request.body
     assert "grant_type=password" in ticket and "username=edred%40example.com" in ticket
     created = json.loads(responses.calls[4].request.body)
@@ -68,6 +67,7 @@ def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
 @responses.activate
 def test_an_expired_application_is_created_again(tmp_path):
     from adapters.base import AgentInfo, Change
+
     adapter = skype(tmp_path)
     ucwa()
     agent = AgentInfo("edred", email="edred@example.com")
@@ -84,12 +84,12 @@ def test_an_expired_application_is_created_again(tmp_path):
 @responses.activate
 def test_a_refused_password_is_parked_without_the_password(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
     responses.post(TICKET, status=400, json={"error": "invalid_grant"})
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
     health = dispatcher.health()["skype"]
     assert health["parked"] == 1
@@ -114,15 +114,24 @@ POOL2_TICKET = "https://lync2.example.com/WebTicket/oauthtoken"
 
 def test_an_unquoted_msrtcoauth_href_as_in_the_ucwa_docs_is_understood(tmp_path):
     from adapters.base import AgentInfo, Change
+
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
         # "WWW-Authenticate: MsRtcOAuth href=https://contoso.com/WebTicket/oauthtoken,grant_type=..." (Authentication in UCWA)
-        rsps.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href={TICKET},grant_type='
-                                                                '"urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'})
+        rsps.get(
+            USER,
+            status=401,
+            headers={
+                "WWW-Authenticate": f"MsRtcOAuth href={TICKET},grant_type="
+                '"urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'
+            },
+        )
         rsps.post(TICKET, status=400, json={"error": "invalid_grant"})
         with pytest.raises(Exception) as caught:
-            skype(tmp_path).push(AgentInfo("edred", email="edred@example.com"),
-                                 Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+            skype(tmp_path).push(
+                AgentInfo("edred", email="edred@example.com"),
+                Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}),
+            )
         assert str(caught.value) == "Skype for Business refused the password of 'edred@example.com'"
         assert [c.request.url for c in rsps.calls][-1] == TICKET  # the web ticket service was found
 
@@ -130,6 +139,7 @@ def test_an_unquoted_msrtcoauth_href_as_in_the_ucwa_docs_is_understood(tmp_path)
 @responses.activate
 def test_a_user_homed_on_another_pool_is_followed_through_the_redirect(tmp_path):
     from adapters.base import AgentInfo, Change
+
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}",grant_type="password"'})
     responses.post(TICKET, json={"access_token": "cwt=POOL1", "expires_in": 28800})
@@ -138,15 +148,26 @@ def test_a_user_homed_on_another_pool_is_followed_through_the_redirect(tmp_path)
     responses.get(POOL2_USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{POOL2_TICKET}"'})
     responses.post(POOL2_TICKET, json={"access_token": "cwt=AAEB", "expires_in": 28800})
     responses.get(POOL2_USER, json={"_links": {"applications": {"href": APPS}}})
-    responses.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-                                           "_embedded": {"me": {"_links": {"makeMeAvailable": {
-                                               "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
+    responses.post(
+        APPS,
+        status=201,
+        json={
+            "_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
+            "_embedded": {
+                "me": {"_links": {"makeMeAvailable": {"href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}
+            },
+        },
+    )
     responses.post(APP + "/me/makeMeAvailable", status=204)
-    responses.get(APP, json={"_embedded": {"me": {"_links": {"presence": {
-        "href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}})
+    responses.get(
+        APP,
+        json={"_embedded": {"me": {"_links": {"presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}}}}},
+    )
     responses.post(APP + "/me/presence", status=204)
-    skype(tmp_path).push(AgentInfo("edred", email="edred@example.com"),
-                         Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+    skype(tmp_path).push(
+        AgentInfo("edred", email="edred@example.com"),
+        Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}),
+    )
     presence = [c for c in responses.calls if c.request.url == APP + "/me/presence"]
     assert len(presence) == 1 and presence[0].request.headers["Authorization"] == "Bearer cwt=AAEB"
 
@@ -154,13 +175,13 @@ def test_a_user_homed_on_another_pool_is_followed_through_the_redirect(tmp_path)
 @responses.activate
 def test_a_user_resource_without_applications_or_redirect_parks_naming_the_user(make_app, tmp_path):
     app = make_app(ADAPTERS=[skype(tmp_path)], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     responses.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
     responses.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}"'})
     responses.post(TICKET, json={"access_token": "cwt=AAEB"})
     responses.get(USER, json={"_links": {"self": {"href": USER}}})
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
     health = dispatcher.health()["skype"]
     assert health["parked"] == 1
@@ -196,15 +217,15 @@ class FakeUcwaActivity:
 def test_a_signed_in_agent_stays_online_through_activity_reports(make_app, tmp_path, clock):
     adapter = SkypeAdapter({"domain": "example.com", "credentials_file": str(_creds(tmp_path)), "event_channel": "off"})
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
-    ext, dispatcher = get_parts(app), get_parts(app).dispatcher
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
-    ucwa_links(me_extra={"reportMyActivity": {"href": "/ucwa/oauth/v1/applications/101/me/reportMyActivity"}})
+    parts, dispatcher = get_parts(app), get_parts(app).dispatcher
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
+    serve_sign_in(me_extra={"reportMyActivity": {"href": "/ucwa/oauth/v1/applications/101/me/reportMyActivity"}})
     fake = FakeUcwaActivity(clock)
-    ext.service.login("edred", "Softphone", "browser")
+    parts.service.login("edred", "Softphone", "browser")
     dispatcher.drain()
     for _minute in range(20):
         clock.advance(minutes=1)
-        ext.service.heartbeat("edred")
+        parts.service.heartbeat("edred")
         dispatcher.drain()
         fake._check()
         assert fake.shown == "Online"
@@ -214,22 +235,29 @@ def test_a_signed_in_agent_stays_online_through_activity_reports(make_app, tmp_p
 
 def test_the_event_channel_is_held_and_followed_while_the_agent_is_signed_in(tmp_path):
     import threading
+
     from adapters.base import AgentInfo, Change
+
     adapter = skype(tmp_path)
     events_url = APP + "/events"
     held = threading.Event()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        ucwa_links(rsps, app_links={"events": {"href": "/ucwa/oauth/v1/applications/101/events?ack=1"}})
-        rsps.add_callback(responses.GET, events_url,
-                          callback=lambda r: (held.set(), (200, {}, json.dumps(
-                              {"_links": {"next": {"href": "/ucwa/oauth/v1/applications/101/events?ack=2"}}})))[1])
+        serve_sign_in(rsps, app_links={"events": {"href": "/ucwa/oauth/v1/applications/101/events?ack=1"}})
+        rsps.add_callback(
+            responses.GET,
+            events_url,
+            callback=lambda r: (
+                held.set(),
+                (200, {}, json.dumps({"_links": {"next": {"href": "/ucwa/oauth/v1/applications/101/events?ack=2"}}})),
+            )[1],
+        )
         rsps.post(APP + "/me/presence", status=204)
-        adapter.push(AgentInfo("edred", email="edred@example.com"),
-                     Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}))
+        adapter.push(
+            AgentInfo("edred", email="edred@example.com"),
+            Change("presence", at=None, state={"id": "ready", "status": 1, "adapters": {}}),
+        )
         assert held.wait(3)
-        deadline = __import__("time").monotonic() + 3
-        while not any("ack=2" in c.request.url for c in rsps.calls) and __import__("time").monotonic() < deadline:
-            __import__("time").sleep(0.05)
+        wait_until(lambda: any("ack=2" in c.request.url for c in rsps.calls), 3, "the event channel's next link")
         adapter.stop()
         urls = [c.request.url for c in rsps.calls if c.request.url.startswith(events_url)]
     assert "ack=1" in urls[0] and "timeout=180" in urls[0] and any("ack=2" in u for u in urls)
@@ -239,17 +267,3 @@ def _creds(tmp_path):
     creds = tmp_path / "skype.txt"
     creds.write_text("edred@example.com:Pa55word\n")
     return creds
-
-
-def ucwa_links(rsps=None, me_extra: dict | None = None, app_links: dict | None = None):
-    r = rsps or responses
-    r.get(DISCOVER, json={"_links": {"user": {"href": USER}}})
-    r.get(USER, status=401, headers={"WWW-Authenticate": f'MsRtcOAuth href="{TICKET}"'})
-    r.post(TICKET, json={"access_token": "cwt=AAEB"})
-    r.get(USER, json={"_links": {"applications": {"href": APPS}}})
-    r.post(APPS, status=201, json={"_links": {"self": {"href": "/ucwa/oauth/v1/applications/101"}},
-                                   "_embedded": {"me": {"_links": {"makeMeAvailable": {
-                                       "href": "/ucwa/oauth/v1/applications/101/me/makeMeAvailable"}}}}})
-    r.post(APP + "/me/makeMeAvailable", status=204)
-    r.get(APP, json={"_links": app_links or {}, "_embedded": {"me": {"_links": {
-        "presence": {"href": "/ucwa/oauth/v1/applications/101/me/presence"}, **(me_extra or {})}}}})

@@ -1,5 +1,6 @@
-"""Event streams as `serve` runs them (uvicorn + connector.asgi): resume, the per-principal cap, several
+"""Event streams as `serve` runs them (uvicorn + connector.serve.asgi): resume, the per-principal cap, several
 instances on one PostgreSQL database, and a burst of connections."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,11 +11,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from connector import accounts
+from connector.auth import accounts
 from connector.clock import utc_now
 from connector.parts import get_parts
 from connector.store.models import EventRow
-from web_server import asgi_server
+from tests.helpers.polling import wait_until
+from tests.helpers.web_server import asgi_server
 
 
 class Events:
@@ -51,36 +53,37 @@ class Events:
 
 
 def open_stream(base: str, token: str, **headers) -> Events:
-    response = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}", **headers},
-                            stream=True, timeout=10)
+    response = requests.get(
+        f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}", **headers}, stream=True, timeout=10
+    )
     assert response.status_code == 200, response.text
     return Events(response)
 
 
 def setup(app, *agent_ids: str) -> str:
-    ext = get_parts(app)
+    parts = get_parts(app)
     for agent_id in agent_ids:
-        accounts.add_agent(ext.store, {"id": agent_id, "name": agent_id.title()}, utc_now())
-    return accounts.create_token(ext.store, "supervisor", utc_now(), name="dashboards")
+        accounts.add_agent(parts.store, {"id": agent_id, "name": agent_id.title()}, utc_now())
+    return accounts.create_token(parts.store, "supervisor", utc_now(), name="dashboards")
 
 
 def test_a_stream_resumes_with_last_event_id_and_gets_the_change_made_while_disconnected(make_app):
     app = make_app(CLOCK=utc_now)
-    ext = get_parts(app)
+    parts = get_parts(app)
     supervisor = setup(app, "edred", "amira")
-    amira = accounts.create_token(ext.store, "agent", utc_now(), agent_id="amira", name="amira")
+    amira = accounts.create_token(parts.store, "agent", utc_now(), agent_id="amira", name="amira")
     with asgi_server(app) as base:
         stream = open_stream(base, supervisor)
         [(snapshot_id, kind, _)] = stream.read(1)
         assert kind == "snapshot" and snapshot_id is not None
-        ext.service.login("edred", "Paired Device", "deskphone")
+        parts.service.login("edred", "Paired Device", "deskphone")
         seen = stream.until(lambda e: e[1] == "agent")
         last_id = seen[-1][0]
         stream.close()
 
         # while no page listens: one change of each agent
-        ext.service.set_state("edred", "dnd")
-        ext.service.login("amira", "Paired Device", "deskphone")
+        parts.service.set_state("edred", "dnd")
+        parts.service.login("amira", "Paired Device", "deskphone")
 
         resumed = open_stream(base, supervisor, **{"Last-Event-ID": str(last_id)})
         events = resumed.until(lambda e: e[1] == "agent" and e[2]["id"] == "amira")
@@ -88,13 +91,17 @@ def test_a_stream_resumes_with_last_event_id_and_gets_the_change_made_while_disc
         assert [d["state"]["id"] for _, k, d in events if k == "agent" and d["id"] == "edred"] == ["dnd"]
         assert all(a < b for a, b in zip([i for i, _, _ in events], [i for i, _, _ in events][1:]))
         # and it goes on live after the replay
-        ext.service.set_state("edred", "ready")
+        parts.service.set_state("edred", "ready")
         assert resumed.until(lambda e: e[1] == "agent")[-1][2]["state"]["id"] == "ready"
         resumed.close()
 
         # an agent's page resumes with ?lastEventId= (a new EventSource cannot set the header): its own events only
-        own = requests.get(f"{base}/api/v1/events?lastEventId={last_id}", stream=True, timeout=10,
-                           headers={"Authorization": f"Bearer {amira}"})
+        own = requests.get(
+            f"{base}/api/v1/events?lastEventId={last_id}",
+            stream=True,
+            timeout=10,
+            headers={"Authorization": f"Bearer {amira}"},
+        )
         mine = Events(own).until(lambda e: e[1] == "agent")
         assert {d.get("agent_id", d.get("id")) for _, _, d in mine} == {"amira"}
         own.close()
@@ -102,38 +109,41 @@ def test_a_stream_resumes_with_last_event_id_and_gets_the_change_made_while_disc
 
 def test_the_retention_prune_deletes_exactly_the_events_older_than_the_window(make_app, clock):
     app = make_app(CONNECTOR_EVENTS_RETENTION="3600")
-    ext = get_parts(app)
+    parts = get_parts(app)
     setup(app, "edred", "bob")
-    ext.service.login("edred", "Paired Device", "deskphone")
+    parts.service.login("edred", "Paired Device", "deskphone")
     clock.advance(minutes=50)
-    ext.service.login("bob", "Paired Device", "deskphone")
+    parts.service.login("bob", "Paired Device", "deskphone")
     clock.advance(minutes=20)  # edred's login is 70 minutes old now, bob's 20
-    ext.service.set_state("edred", "dnd")
+    parts.service.set_state("edred", "dnd")
 
     def kept() -> list[tuple[str, int]]:
-        with ext.store.read() as s:
-            return [(row.agent_id, round((clock() - row.created_at).total_seconds() / 60))
-                    for row in s.execute(select(EventRow).order_by(EventRow.id)).scalars()]
+        with parts.store.read() as s:
+            return [
+                (row.agent_id, round((clock() - row.created_at).total_seconds() / 60))
+                for row in s.execute(select(EventRow).order_by(EventRow.id)).scalars()
+            ]
+
     before = kept()
-    assert ext.bus.prune() == sum(1 for _, age in before if age > 60) > 0
+    assert parts.bus.prune() == sum(1 for _, age in before if age > 60) > 0
     assert kept() == [(agent, age) for agent, age in before if age <= 60] and kept()
     remaining = len(kept())
     clock.advance(hours=2)  # everything has aged out
-    assert ext.bus.prune() == remaining and kept() == []
+    assert parts.bus.prune() == remaining and kept() == []
 
 
 def test_resuming_from_before_the_retention_window_gets_resync_then_a_fresh_snapshot(make_app, clock):
     app = make_app(CONNECTOR_EVENTS_RETENTION="3600")
-    ext = get_parts(app)
+    parts = get_parts(app)
     supervisor = setup(app, "edred")
     with asgi_server(app) as base:
         stream = open_stream(base, supervisor)
         [(old_id, _, _)] = stream.read(1)
         stream.close()
-        ext.service.login("edred", "Paired Device", "deskphone")  # missed, then pruned
+        parts.service.login("edred", "Paired Device", "deskphone")  # missed, then pruned
         clock.advance(hours=2)
-        ext.service.set_state("edred", "dnd")
-        ext.bus.prune()  # the login's events are older than an hour (the poller may have pruned them already)
+        parts.service.set_state("edred", "dnd")
+        parts.bus.prune()  # the login's events are older than an hour (the poller may have pruned them already)
         events = open_stream(base, supervisor, **{"Last-Event-ID": str(old_id)})
         (_, first, reason), (snapshot_id, second, snapshot) = events.read(2)
         assert first == "resync" and "no longer kept" in reason["reason"]
@@ -144,13 +154,12 @@ def test_resuming_from_before_the_retention_window_gets_resync_then_a_fresh_snap
 
 def test_the_per_principal_cap_answers_503_with_a_clear_json_error(make_app):
     app = make_app(CLOCK=utc_now, CONNECTOR_STREAMS_PER_PRINCIPAL="2")
-    ext = get_parts(app)
+    parts = get_parts(app)
     supervisor = setup(app, "edred")
-    other = accounts.create_token(ext.store, "supervisor", utc_now(), name="wallboard")
+    other = accounts.create_token(parts.store, "supervisor", utc_now(), name="wallboard")
     with asgi_server(app) as base:
         first, second = open_stream(base, supervisor), open_stream(base, supervisor)
-        refused = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"},
-                               timeout=10)
+        refused = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"}, timeout=10)
         assert refused.status_code == 503
         error = refused.json()["error"]
         assert error["code"] == "too_many_streams" and "CONNECTOR_STREAMS_PER_PRINCIPAL" in error["message"]
@@ -160,28 +169,32 @@ def test_the_per_principal_cap_answers_503_with_a_clear_json_error(make_app):
         assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
         # closing a page gives its slot back
         first.close()
-        deadline = time.monotonic() + 5
-        while True:
-            again = requests.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"},
-                                 stream=True, timeout=10)
-            if again.status_code == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        assert again.status_code == 200
-        again.close()
+
+        def reopened():
+            again = requests.get(
+                f"{base}/api/v1/events", headers={"Authorization": f"Bearer {supervisor}"}, stream=True, timeout=10
+            )
+            if again.status_code == 200:
+                return again
+            again.close()
+            return None
+
+        wait_until(reopened, 5, "the closed stream's slot given back", interval=0.05).close()
         second.close()
 
 
 def test_a_burst_of_300_connections_all_get_answers(make_app):
     aiohttp = pytest.importorskip("aiohttp")
     app = make_app(CLOCK=utc_now)
-    ext = get_parts(app)
+    parts = get_parts(app)
     setup(app, *[f"agent{i:03d}" for i in range(30)])
-    tokens = [accounts.create_token(ext.store, "supervisor", utc_now(), name=f"wall{i}") for i in range(15)]
+    tokens = [accounts.create_token(parts.store, "supervisor", utc_now(), name=f"wall{i}") for i in range(15)]
 
     async def burst(base: str) -> list[int]:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                         timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=60)
+        ) as session:
+
             async def stream(token: str) -> int:
                 async with session.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as r:
                     while b"event: snapshot" not in await r.content.readuntil(b"\n\n"):

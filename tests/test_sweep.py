@@ -1,19 +1,19 @@
-"""The 1 s timed-rule sweep claims due sessions (connector/sweep.py): with several instances on one
+"""The 1 s timed-rule sweep claims due sessions (connector/changes/sweep.py): with several instances on one
 PostgreSQL database each due session is settled by exactly one of them, a session another transaction
 holds is passed over without waiting, and a session whose decision fails does not stop the others
 (SQLite here; PostgreSQL too, see test_postgres)."""
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
 
-import pytest
 from sqlalchemy import create_engine, select, text
 
-from connector import accounts
-from connector.engine import Engine
+from connector.auth import accounts
 from connector.parts import get_parts
+from connector.presence.engine import Engine
 from connector.store.models import AgentSessionRow, DailyCounter, StateInterval
 
 
@@ -32,8 +32,12 @@ def _stored(store) -> tuple[dict[str, list[str]], Counter, dict[str, str]]:
         intervals: dict[str, list[str]] = {}
         for iv in s.execute(select(StateInterval).order_by(StateInterval.id)).scalars():
             intervals.setdefault(iv.agent_id, []).append(iv.state_id)
-        completed = Counter({c.agent_id: c.count for c in s.execute(
-            select(DailyCounter).where(DailyCounter.counter == "wrap_ups_completed")).scalars()})
+        completed = Counter(
+            {
+                c.agent_id: c.count
+                for c in s.execute(select(DailyCounter).where(DailyCounter.counter == "wrap_ups_completed")).scalars()
+            }
+        )
         states = {r.agent_id: r.state_id for r in s.execute(select(AgentSessionRow)).scalars()}
     return intervals, completed, states
 
@@ -47,25 +51,27 @@ def _watch(service, seen: list[str]) -> None:
         if decision.state_changes:
             seen.append(agent.id)
         return rows
+
     service._writer.record = recording
 
 
 def test_three_instances_sweeping_at_once_split_the_due_wrap_ups_and_end_each_once(make_app, clock, postgres):
     url = postgres.new_database()
-    services = [get_parts(make_app(CONNECTOR_DATABASE_URL=url)).service for _ in range(3)]
+    parts = [get_parts(make_app(CONNECTOR_DATABASE_URL=url)) for _ in range(3)]
+    services, sweepers = [p.service for p in parts], [p.sweeper for p in parts]
     agents = [f"agent{n:03}" for n in range(200)]
     _in_wrap_up(services[0], clock, agents)
     clock.advance(31)  # every wrap-up is due at the same moment
     seen: list[list[str]] = [[] for _ in services]
-    for service, mine in zip(services, seen):
-        service.sweep_batch = 10  # small batches, so that every sweeping thread gets some
+    for service, sweeper, mine in zip(services, sweepers, seen):
+        sweeper.batch = 10  # small batches, so that every sweeping thread gets some
         _watch(service, mine)
     returned = [[] for _ in services]
     start = threading.Barrier(6)
 
     def sweep(n: int) -> None:
         start.wait()
-        returned[n].append(services[n].settle_due())
+        returned[n].append(sweepers[n].settle_due())
 
     threads = [threading.Thread(target=sweep, args=(n,)) for n in range(3) for _ in range(2)]
     for t in threads:
@@ -79,12 +85,13 @@ def test_three_instances_sweeping_at_once_split_the_due_wrap_ups_and_end_each_on
     assert sorted(a for mine in seen for a in mine) == agents
     assert [sum(r) for r in returned] == [len(mine) for mine in seen]
     assert all(len(mine) > 0 for mine in seen), [len(mine) for mine in seen]  # the work was split
-    assert [s.settle_due() for s in services] == [0, 0, 0]
+    assert [s.settle_due() for s in sweepers] == [0, 0, 0]
 
 
 def test_a_session_another_transaction_holds_is_skipped_and_settled_by_the_next_sweep(make_app, clock, postgres):
     url = postgres.new_database()
-    service = get_parts(make_app(CONNECTOR_DATABASE_URL=url)).service
+    parts = get_parts(make_app(CONNECTOR_DATABASE_URL=url))
+    service = parts.service
     _in_wrap_up(service, clock, ["held", "free"])
     clock.advance(31)
     other = create_engine(url)
@@ -92,7 +99,7 @@ def test_a_session_another_transaction_holds_is_skipped_and_settled_by_the_next_
     result: list[int] = []
     try:
         holder.execute(text("SELECT agent_id FROM agent_sessions WHERE agent_id = 'held' FOR UPDATE"))
-        sweeper = threading.Thread(target=lambda: result.append(service.settle_due()))
+        sweeper = threading.Thread(target=lambda: result.append(parts.sweeper.settle_due()))
         began = time.monotonic()
         sweeper.start()
         sweeper.join(5)
@@ -105,20 +112,21 @@ def test_a_session_another_transaction_holds_is_skipped_and_settled_by_the_next_
         holder.rollback()  # the lock goes (a sweep stuck behind it finishes)
         holder.close()
         other.dispose()
-    assert service.settle_due() == 1
+    assert parts.sweeper.settle_due() == 1
     intervals, completed, states = _stored(service.store)
     assert intervals["held"] == ["ready", "on-a-call", "wrap-up", "ready"] and completed["held"] == 1
     assert states == {"held": "ready", "free": "ready"}
 
 
 def test_a_session_whose_rules_fail_does_not_stop_the_others(make_app, clock, monkeypatch):
-    service = get_parts(make_app()).service
+    parts = get_parts(make_app())
+    service = parts.service
     _in_wrap_up(service, clock, ["bad"])  # due first
     clock.advance(1)
     others = ["amira", "bo", "chen", "dee"]
     _in_wrap_up(service, clock, others)
     clock.advance(31)
-    service.sweep_batch = 2  # three batches: the failed session is not claimed again by this sweep
+    parts.sweeper.batch = 2  # three batches: the failed session is not claimed again by this sweep
     settle = Engine.settle
 
     def failing(self, session, now):
@@ -128,16 +136,16 @@ def test_a_session_whose_rules_fail_does_not_stop_the_others(make_app, clock, mo
 
     monkeypatch.setattr(Engine, "settle", failing)
     subscription = service.bus.subscribe()
-    assert service.settle_due() == 4
+    assert parts.sweeper.settle_due() == 4
     _, completed, states = _stored(service.store)
     assert states == {"bad": "wrap-up", **{a: "ready" for a in others}}
     # the streams heard of the four as the sweep returned (its batches committed, then woke them)
     heard = [e for e in iter(lambda: subscription.get(0.01), None) if e["event"] == "presence"]
     assert sorted(e["data"]["agent_id"] for e in heard) == others
     assert {e["data"]["state"]["id"] for e in heard} == {"ready"}
-    assert service.settle_due() == 0  # tried again at each sweep
+    assert parts.sweeper.settle_due() == 0  # tried again at each sweep
     monkeypatch.setattr(Engine, "settle", settle)
-    assert service.settle_due() == 1
+    assert parts.sweeper.settle_due() == 1
     intervals, completed, states = _stored(service.store)
     assert intervals["bad"] == ["ready", "on-a-call", "wrap-up", "ready"] and completed["bad"] == 1
     assert set(states.values()) == {"ready"}

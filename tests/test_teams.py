@@ -1,4 +1,5 @@
 """Teams through Microsoft Graph, faked at the HTTP layer, delivered by the real dispatcher."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ from sqlalchemy import select
 
 from adapters.base import AdapterError
 from adapters.teams import TeamsAdapter
-from connector import accounts
-from connector.store.models import OutboxRow
+from connector.auth import accounts
 from connector.parts import get_parts
+from connector.store.models import OutboxRow
 
 TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
 GRAPH = "https://graph.microsoft.com/v1.0/users/edred@example.com/presence"
@@ -28,14 +29,17 @@ def teams(**extra) -> TeamsAdapter:
 def setup(make_app):
     adapter = teams()
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
-    return app, ext.service, get_parts(app).dispatcher
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
+    return app, parts.service, get_parts(app).dispatcher
 
 
 def graph_calls(rsps) -> list[tuple[str, dict | None]]:
-    return [(c.request.url.rsplit("/", 1)[1], json.loads(c.request.body) if c.request.body else None)
-            for c in rsps.calls if c.request.url.startswith(GRAPH)]
+    return [
+        (c.request.url.rsplit("/", 1)[1], json.loads(c.request.body) if c.request.body else None)
+        for c in rsps.calls
+        if c.request.url.startswith(GRAPH)
+    ]
 
 
 @responses.activate
@@ -44,23 +48,32 @@ def test_states_become_graph_presence_with_dnd_as_preferred_presence_and_logout_
     responses.post(TOKEN_URL, json={"token_type": "Bearer", "expires_in": 3599, "access_token": "tok-1"})
     for action in ("setPresence", "setUserPreferredPresence", "clearUserPreferredPresence", "clearPresence"):
         responses.post(f"{GRAPH}/{action}", status=200)
-    for step in (lambda: service.login("edred", "Softphone", "browser"), lambda: service.set_state("edred", "dnd"),
-                 lambda: service.set_state("edred", "busy"), lambda: service.logout("edred", "Softphone")):
+    for step in (
+        lambda: service.login("edred", "Softphone", "browser"),
+        lambda: service.set_state("edred", "dnd"),
+        lambda: service.set_state("edred", "busy"),
+        lambda: service.logout("edred", "Softphone"),
+    ):
         step()
         dispatcher.drain()
     session = {"sessionId": APP_ID, "expirationDuration": "PT60M"}
     assert graph_calls(responses) == [
         ("setPresence", {**session, "availability": "Available", "activity": "Available"}),
         ("setPresence", {**session, "availability": "Away", "activity": "Away"}),  # the session DND needs
-        ("setUserPreferredPresence", {"availability": "DoNotDisturb", "activity": "DoNotDisturb",
-                                      "expirationDuration": "PT60M"}),
+        (
+            "setUserPreferredPresence",
+            {"availability": "DoNotDisturb", "activity": "DoNotDisturb", "expirationDuration": "PT60M"},
+        ),
         ("clearUserPreferredPresence", None),
         ("setPresence", {**session, "availability": "Busy", "activity": "InACall"}),
         ("clearPresence", {"sessionId": APP_ID}),
     ]
     token_call = responses.calls[0].request
     assert token_call.url == TOKEN_URL
-    assert "grant_type=client_credentials" in token_call.body and "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default" in token_call.body
+    assert (
+        "grant_type=client_credentials" in token_call.body
+        and "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default" in token_call.body
+    )
     assert sum(1 for c in responses.calls if c.request.url == TOKEN_URL) == 1  # the token is reused
     assert all(c.request.headers["Authorization"] == "Bearer tok-1" for c in responses.calls[1:])
 
@@ -109,8 +122,12 @@ class FakeGraphPresence:
 
     def setPresence(self, request):
         body = json.loads(request.body)
-        if (body["availability"], body["activity"]) not in (("Available", "Available"), ("Busy", "InACall"),
-                                                            ("Busy", "InAConferenceCall"), ("Away", "Away")):
+        if (body["availability"], body["activity"]) not in (
+            ("Available", "Available"),
+            ("Busy", "InACall"),
+            ("Busy", "InAConferenceCall"),
+            ("Away", "Away"),
+        ):
             return 400, {}, json.dumps({"error": {"code": "BadRequest", "message": "Invalid activity"}})
         expires = self.clock() + timedelta(minutes=self._minutes(body.get("expirationDuration", "PT5M")))
         self.sessions[body["sessionId"]] = (body["availability"], self.clock(), expires)
@@ -187,26 +204,39 @@ def test_away_and_dnd_win_over_the_agents_own_client_and_outlast_the_session_exp
     assert graph.shown() == "Busy" and graph.preferred is None
 
 
-def test_invalid_teams_pairs_are_refused_by_config_validate_naming_state_and_field():
-    from connector.errors import ConfigError
-    from connector.presence_config import parse_config
-    text = (Path(__file__).parent.parent / "presence_configs" / "teams.yaml").read_text().replace(
-        "adapters: {teams: Busy}}", "adapters: {teams: {availability: Busy, activity: Busy}}}", 1)
-    with pytest.raises(ConfigError) as caught:
-        parse_config(text, source="teams-bad.yaml")
-    [problem] = caught.value.problems
-    assert (problem.field, problem.state) == ("adapters.teams", "busy")
-    assert "activity 'Busy' is refused by Microsoft Graph; use activity InACall or InAConferenceCall" in problem.message
+def test_invalid_teams_pairs_are_refused_by_config_validate_naming_state_and_field(tmp_path):
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    bad = tmp_path / "teams-bad.yaml"
+    bad.write_text(
+        (Path(__file__).parent.parent / "presence_configs" / "teams.yaml")
+        .read_text()
+        .replace("adapters: {teams: Busy}}", "adapters: {teams: {availability: Busy, activity: Busy}}}", 1)
+    )
+    result = CliRunner().invoke(main, ["config", "validate", str(bad)])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"error: {bad}: state 'busy', adapters.teams: ")
+    assert "activity 'Busy' is refused by Microsoft Graph; use activity InACall or InAConferenceCall" in line
 
 
 @responses.activate
 def test_an_invalid_pair_never_reaches_graph(clock):
     from adapters.base import AgentInfo, Change
+
     responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
     graph = FakeGraphPresence(clock)
     with pytest.raises(AdapterError) as caught:
-        teams().push(AgentInfo("e", email="edred@example.com"), Change("presence", at=None, state={
-            "id": "busy", "status": 5, "adapters": {"teams": {"availability": "Busy", "activity": "Busy"}}}))
+        teams().push(
+            AgentInfo("e", email="edred@example.com"),
+            Change(
+                "presence",
+                at=None,
+                state={"id": "busy", "status": 5, "adapters": {"teams": {"availability": "Busy", "activity": "Busy"}}},
+            ),
+        )
     assert not caught.value.retryable and graph.sessions == {}
     assert graph_calls(responses) == []
 
@@ -229,16 +259,22 @@ def test_users_can_be_addressed_by_object_id():
     responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
     responses.post("https://graph.microsoft.com/v1.0/users/0f1e2d3c-aaaa/presence/setPresence", status=200)
     from adapters.base import AgentInfo, Change
-    adapter.push(AgentInfo("0f1e2d3c-aaaa"), Change("presence", at=None,
-                                                    state={"id": "busy", "status": 5, "adapters": {"teams": "Busy"}}))
+
+    adapter.push(
+        AgentInfo("0f1e2d3c-aaaa"),
+        Change("presence", at=None, state={"id": "busy", "status": 5, "adapters": {"teams": "Busy"}}),
+    )
     assert json.loads(responses.calls[1].request.body)["activity"] == "InACall"
 
 
 def test_an_unknown_teams_presence_is_refused_naming_the_state():
     from adapters.base import AgentInfo, Change
+
     with pytest.raises(AdapterError, match="state 'lunch' adapters.teams: Teams has no presence 'Lunch'"):
-        teams().push(AgentInfo("e", email="e@x"), Change("presence", at=None,
-                                                          state={"id": "lunch", "status": 3, "adapters": {"teams": "Lunch"}}))
+        teams().push(
+            AgentInfo("e", email="e@x"),
+            Change("presence", at=None, state={"id": "lunch", "status": 3, "adapters": {"teams": "Lunch"}}),
+        )
 
 
 @responses.activate
@@ -262,17 +298,21 @@ def test_the_graph_budget_is_shared_with_other_instances_and_a_deferred_change_s
     adapter, other = teams(), teams()
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
     second = make_app(ADAPTERS=[other], CONNECTOR_PRESENCE_CONFIG="teams")  # another instance, same store
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, ext.clock())
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())
     responses.post(TOKEN_URL, json={"expires_in": 3599, "access_token": "tok"})
     responses.post(f"{GRAPH}/setPresence", status=200)
     assert other.host.spend(other._budget(), 1500, 30, 1500).granted  # the other instance used the whole budget
-    ext.service.login("edred", "Softphone", "browser")
-    ext.dispatcher.drain()
+    parts.service.login("edred", "Softphone", "browser")
+    parts.dispatcher.drain()
     assert graph_calls(responses) == []
-    health = ext.dispatcher.health()["teams"]
-    assert (health["graph_calls_deferred"], health["graph_presence_calls_last_30s"], health["queue_depth"]) == (1, 1500, 1)
+    health = parts.dispatcher.health()["teams"]
+    assert (health["graph_calls_deferred"], health["graph_presence_calls_last_30s"], health["queue_depth"]) == (
+        1,
+        1500,
+        1,
+    )
     clock.advance(30)
-    ext.dispatcher.drain()
+    parts.dispatcher.drain()
     assert len(graph_calls(responses)) == 1
     assert get_parts(second).dispatcher.health()["teams"]["graph_presence_calls_last_30s"] == 1

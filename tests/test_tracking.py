@@ -1,15 +1,16 @@
 """Time per day in the configured time zone: split at midnight, DST days of 23 and 25 hours."""
-from datetime import date, datetime, timezone
+
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from connector.tracking import local_day_bounds, split_by_day
+from connector.presence.days import local_day_bounds, split_by_day
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def test_an_interval_across_local_midnight_is_split():
-    start = datetime(2026, 3, 5, 22, 30, tzinfo=timezone.utc)  # 23:30 in Berlin
-    end = datetime(2026, 3, 5, 23, 15, tzinfo=timezone.utc)  # 00:15 next day in Berlin
+    start = datetime(2026, 3, 5, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+    end = datetime(2026, 3, 5, 23, 15, tzinfo=UTC)  # 00:15 next day in Berlin
     assert split_by_day(start, end, BERLIN) == [(date(2026, 3, 5), 1800.0), (date(2026, 3, 6), 900.0)]
 
 
@@ -23,5 +24,5 @@ def test_dst_days_have_23_and_25_hours():
 
 
 def test_an_empty_or_reversed_interval_has_no_time():
-    t = datetime(2026, 3, 5, 12, tzinfo=timezone.utc)
+    t = datetime(2026, 3, 5, 12, tzinfo=UTC)
     assert split_by_day(t, t, BERLIN) == []

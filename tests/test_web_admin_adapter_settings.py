@@ -2,6 +2,7 @@
 
 The webhook example adapter is the remote (faked with ``responses``); the store is the test's SQLite file.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,11 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from connector import accounts
-from connector.store.models import AdapterSettingsChange, AdapterSettingsRow, OutboxRow
-from test_web_routes import PASSWORD, pin_sign_in, sign_in
+from connector.auth import accounts
 from connector.parts import get_parts
+from connector.store.models import AdapterSettingsChange, AdapterSettingsRow, OutboxRow
+from tests.helpers.api import admin_site
+from tests.helpers.signin import pin_sign_in, sign_in, signed_in_caller
 
 HOOK = "https://hooks.acme.example/presence"
 TOKEN = "webhook-bearer-token-5150-secret"
@@ -27,34 +29,14 @@ def no_webhook_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def _site(make_app, **env):
-    app = make_app(**env)
-    ext = get_parts(app)
-    now = ext.clock()
-    if not accounts.list_users(ext.store):  # not on a restart: the accounts are in the store already
-        accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
-        accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
-        accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
-    return app
-
-
-def _admin(app):
-    client = app.test_client()
-    token = sign_in(client, "ada")
-
-    def call(method: str, path: str, json=None, csrf: bool = True):
-        return client.open(path, method=method, json=json, headers={"X-CSRF-Token": token} if csrf else {})
-    return call
-
-
 @pytest.fixture
 def site(make_app):
-    return _site(make_app)
+    return admin_site(make_app)
 
 
 @pytest.fixture
 def admin(site):
-    return _admin(site)
+    return signed_in_caller(site)
 
 
 def _webhook(admin) -> dict:
@@ -108,8 +90,11 @@ def test_enabled_on_the_page_the_next_change_is_delivered_without_a_restart(admi
         dispatcher.drain()
         [call] = rsps.calls
     assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert json.loads(call.request.body) == {"agent": "edred", "state": "break",
-                                             "at": get_parts(site).clock().isoformat()}
+    assert json.loads(call.request.body) == {
+        "agent": "edred",
+        "state": "break",
+        "at": get_parts(site).clock().isoformat(),
+    }
     assert all(r.delivered_at is not None for r in _rows(site))
     assert TOKEN not in caplog.text
 
@@ -125,8 +110,15 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
     bodies.append(api.get_data(as_text=True))
     assert all(TOKEN not in body for body in bodies) and TOKEN not in caplog.text
     token = _setting(_webhook(admin), "WEBHOOK_TOKEN")
-    assert token == {"env": "WEBHOOK_TOKEN", "label": "Token", "required": False, "secret": True, "set": True, "source": "page",
-                     "help": "sent as 'Authorization: Bearer <token>'"}
+    assert token == {
+        "env": "WEBHOOK_TOKEN",
+        "label": "Token",
+        "required": False,
+        "secret": True,
+        "set": True,
+        "source": "page",
+        "help": "sent as 'Authorization: Bearer <token>'",
+    }
     with get_parts(site).store.read() as s:
         row = s.get(AdapterSettingsRow, "webhook")
         assert TOKEN not in str(row.sealed) and set(row.sealed) == {"token"}
@@ -137,8 +129,8 @@ def test_a_saved_secret_is_never_shown_back_only_as_set(admin, site, caplog):
 
 
 def _bearer(app) -> dict:
-    ext = get_parts(app)
-    return {"Authorization": f"Bearer {accounts.create_token(ext.store, 'admin', ext.clock())}"}
+    parts = get_parts(app)
+    return {"Authorization": f"Bearer {accounts.create_token(parts.store, 'admin', parts.clock())}"}
 
 
 def test_an_empty_secret_field_keeps_the_secret_and_clear_removes_it(admin, site):
@@ -152,14 +144,25 @@ def test_an_empty_secret_field_keeps_the_secret_and_clear_removes_it(admin, site
     assert get_parts(site).dispatcher.adapters["webhook"].config["token"] is None
 
 
-@pytest.mark.parametrize("body, field, words", [
-    ({"enabled": True}, "WEBHOOK_URL", "WEBHOOK_URL is required"),
-    ({"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "soon"}}, "WEBHOOK_TIMEOUT", "must be float"),
-    ({"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "600"}}, "WEBHOOK_TIMEOUT", "between 0.5 and 60"),
-    ({"enabled": True, "values": {"WEBHOOK_NOPE": "x"}}, "WEBHOOK_NOPE", "has no setting"),
-    ({"enabled": True, "values": {"WEBHOOK_TOKEN": TOKEN}}, "WEBHOOK_TOKEN", "belongs in 'secrets'"),
-    ({"enabled": "yes"}, "enabled", "true or false"),
-])
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ({"enabled": True}, "WEBHOOK_URL", "WEBHOOK_URL is required"),
+        (
+            {"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "soon"}},
+            "WEBHOOK_TIMEOUT",
+            "must be float",
+        ),
+        (
+            {"enabled": True, "values": {"WEBHOOK_URL": HOOK, "WEBHOOK_TIMEOUT": "600"}},
+            "WEBHOOK_TIMEOUT",
+            "between 0.5 and 60",
+        ),
+        ({"enabled": True, "values": {"WEBHOOK_NOPE": "x"}}, "WEBHOOK_NOPE", "has no setting"),
+        ({"enabled": True, "values": {"WEBHOOK_TOKEN": TOKEN}}, "WEBHOOK_TOKEN", "belongs in 'secrets'"),
+        ({"enabled": "yes"}, "enabled", "true or false"),
+    ],
+)
 def test_a_bad_value_is_refused_naming_the_setting_and_nothing_changes(admin, site, body, field, words):
     res = admin("POST", SAVE, body)
     assert res.status_code == 422
@@ -203,20 +206,20 @@ def test_disabled_no_new_rows_and_the_queued_ones_wait_in_health_until_enabled_a
 
 
 def test_saved_settings_survive_a_restart(make_app):
-    first = _site(make_app)
-    _enable(_admin(first))
-    again = _site(make_app)  # a restart on the same store
+    first = admin_site(make_app)
+    _enable(signed_in_caller(first))
+    again = admin_site(make_app)  # a restart on the same store
     adapter = get_parts(again).dispatcher.adapters["webhook"]
     assert adapter.config == {"url": HOOK, "token": TOKEN, "timeout": 5.0}
-    shown = _webhook(_admin(again))
+    shown = _webhook(signed_in_caller(again))
     assert shown["enabled"] is True and shown["enabled_by"] == "page"
     assert [c["by"] for c in shown["changes"]] == ["ada"]
 
 
 def test_page_values_override_the_environment_which_stays_the_default(make_app, monkeypatch):
     monkeypatch.setenv("WEBHOOK_URL", "https://env.acme.example/hook")
-    app = _site(make_app, CONNECTOR_ADAPTERS="webhook")
-    admin = _admin(app)
+    app = admin_site(make_app, CONNECTOR_ADAPTERS="webhook")
+    admin = signed_in_caller(app)
     adapters = get_parts(app).dispatcher.adapters
     assert adapters["webhook"].config["url"] == "https://env.acme.example/hook"
     url = _setting(_webhook(admin), "WEBHOOK_URL")
@@ -227,4 +230,4 @@ def test_page_values_override_the_environment_which_stays_the_default(make_app, 
     assert get_parts(app).dispatcher.adapters["webhook"].config["url"] == "https://env.acme.example/hook"
     admin("POST", SAVE, {"enabled": False})  # the page may disable what CONNECTOR_ADAPTERS enables
     assert "webhook" not in get_parts(app).dispatcher.adapters
-    assert "webhook" not in get_parts(_site(make_app, CONNECTOR_ADAPTERS="webhook")).dispatcher.adapters
+    assert "webhook" not in get_parts(admin_site(make_app, CONNECTOR_ADAPTERS="webhook")).dispatcher.adapters

@@ -1,4 +1,5 @@
 """The admin page's Salesforce and Adapters tabs (test client; Salesforce and Microsoft faked with responses)."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -6,19 +7,27 @@ import xml.etree.ElementTree as ET
 import pytest
 import responses
 
-from connector import accounts
-from sf_fake import SF_ENV, TOKEN_URL as SF_TOKEN_URL, FakeOrg, add_totals
-from test_web_routes import PASSWORD, pin_sign_in, sign_in
+from connector.auth import accounts
 from connector.parts import get_parts
+from tests.helpers.fakes.salesforce import SF_ENV, FakeOrg, add_totals
+from tests.helpers.fakes.salesforce import TOKEN_URL as SF_TOKEN_URL
+from tests.helpers.signin import PASSWORD, pin_sign_in, sign_in
 
 TEAMS_SECRET = "teams-client-secret-xyz-987"
 TEAMS_TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
 SECRETS = (SF_ENV["SF_CLIENT_SECRET"], TEAMS_SECRET, "sf-password-456")
-ENV = {**SF_ENV, "SF_USERNAME": "integration@acme.example", "SF_PASSWORD": "sf-password-456",
-       "CONNECTOR_ADAPTERS": "teams"}
+ENV = {
+    **SF_ENV,
+    "SF_USERNAME": "integration@acme.example",
+    "SF_PASSWORD": "sf-password-456",
+    "CONNECTOR_ADAPTERS": "teams",
+}
 #: adapters read their prefixed settings from the process environment (only CONNECTOR_* and SF_* can be overrides)
-TEAMS_ENV = {"TEAMS_TENANT_ID": "tenant-1", "TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
-             "TEAMS_CLIENT_SECRET": TEAMS_SECRET}
+TEAMS_ENV = {
+    "TEAMS_TENANT_ID": "tenant-1",
+    "TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+    "TEAMS_CLIENT_SECRET": TEAMS_SECRET,
+}
 PAGES = ("/admin", "/admin/api/salesforce", "/admin/api/adapters")
 
 
@@ -27,11 +36,11 @@ def site(make_app, monkeypatch):
     for name, value in TEAMS_ENV.items():
         monkeypatch.setenv(name, value)
     app = make_app(**ENV)
-    ext = get_parts(app)
-    now = ext.clock()
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
-    accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
+    parts = get_parts(app)
+    now = parts.clock()
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", now)
+    accounts.add_user(parts.store, "sue", PASSWORD, "supervisor", now)
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "pin": "1234"}, now)
     return app
 
 
@@ -42,6 +51,7 @@ def admin(site):
 
     def call(method: str, path: str, json=None, csrf: bool = True):
         return client.open(path, method=method, json=json, headers={"X-CSRF-Token": token} if csrf else {})
+
     return call
 
 
@@ -67,8 +77,15 @@ def test_no_secret_appears_in_the_admin_page_or_its_json(admin):
         assert_no_secret(res.get_data(as_text=True))
     teams = next(a for a in admin("GET", "/admin/api/adapters").get_json()["adapters"] if a["name"] == "teams")
     secret = next(s for s in teams["settings"] if s["env"] == "TEAMS_CLIENT_SECRET")
-    assert secret == {"env": "TEAMS_CLIENT_SECRET", "label": "Client secret", "required": True, "secret": True, "help": "", "set": True,
-                      "source": "environment"}
+    assert secret == {
+        "env": "TEAMS_CLIENT_SECRET",
+        "label": "Client secret",
+        "required": True,
+        "secret": True,
+        "help": "",
+        "set": True,
+        "source": "environment",
+    }
 
 
 def test_salesforce_tab_shows_the_connection_without_secrets_and_the_sync_health(admin, site):
@@ -119,7 +136,10 @@ def test_call_centre_download_is_valid_xml_with_the_given_url(admin):
 
 
 def test_call_centre_download_with_a_bad_url_names_the_field(admin):
-    res = admin("GET", "/admin/callcenter.xml?url=http%3A%2F%2Fplain.example%2Fsoftphone",)
+    res = admin(
+        "GET",
+        "/admin/callcenter.xml?url=http%3A%2F%2Fplain.example%2Fsoftphone",
+    )
     assert res.status_code == 422
     error = res.get_json()["error"]
     assert error["field"] == "url" and "https://" in error["message"]
@@ -164,6 +184,7 @@ def test_adapters_tab_lists_every_known_adapter_with_its_settings_and_health(adm
 
 def test_a_check_that_hangs_is_reported_after_the_time_limit(make_app):
     import threading
+
     from adapters.base import Adapter
 
     release = threading.Event()
@@ -176,8 +197,8 @@ def test_a_check_that_hangs_is_reported_after_the_time_limit(make_app):
             return "late"
 
     app = make_app(ADAPTERS=[Hanging()], ADAPTER_TEST_TIMEOUT=0.2)
-    ext = get_parts(app)
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.clock())
+    parts = get_parts(app)
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
     client = app.test_client()
     token = sign_in(client, "ada")
     try:

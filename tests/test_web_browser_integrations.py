@@ -1,4 +1,5 @@
 """The admin page's Salesforce and Adapters tabs in headless Chromium (Salesforce and Microsoft faked)."""
+
 from __future__ import annotations
 
 import os
@@ -6,18 +7,22 @@ import os
 import pytest
 import responses
 
-from sf_fake import SF_ENV, FakeOrg, add_totals
-from web_server import CHROMIUM, ConsoleErrors, chromium_browser, live_server, screenshot, sign_in
 from connector.parts import get_parts
+from tests.helpers.browser import ConsoleErrors, screenshot
+from tests.helpers.fakes.salesforce import SF_ENV, FakeOrg, add_totals
+from tests.helpers.signin import browser_sign_in
+from tests.helpers.web_server import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="Debian's chromium is missing: run 'make system-deps'")
+pytestmark = pytest.mark.browser
 
 TEAMS_SECRET = "teams-client-secret-in-browser-test"
-TEAMS_ENV = {"TEAMS_TENANT_ID": "tenant-1", "TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
-             "TEAMS_CLIENT_SECRET": TEAMS_SECRET}
+TEAMS_ENV = {
+    "TEAMS_TENANT_ID": "tenant-1",
+    "TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+    "TEAMS_CLIENT_SECRET": TEAMS_SECRET,
+}
 WEBHOOK_SECRET = "webhook-token-typed-in-the-browser"
 TEAMS_TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
 
@@ -47,19 +52,13 @@ def server(tmp_path_factory, remotes):
                 os.environ[name] = value
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_browser() as chromium:
-        yield chromium
-
-
 def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, server, remotes):
-    keys = add_totals(server.ext, agents=2, states=("ready", "dnd"))
+    keys = add_totals(server.parts, agents=2, states=("ready", "dnd"))
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     watcher = ConsoleErrors(context)
     try:
         page = context.new_page()
-        sign_in(page, server.url, "ada")
+        browser_sign_in(page, server.url, "ada")
         page.wait_for_url("**/admin")
 
         page.click("#tab-salesforce")
@@ -75,13 +74,17 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         watcher.expect_refusals(422)
         page.fill("#callcenter-url", "http://plain.example/softphone")
         page.click("#callcenter-form button[type=submit]")
-        expect(page.locator("#callcenter-error")).to_contain_text("Softphone URL: the softphone URL must be a full https://")
+        expect(page.locator("#callcenter-error")).to_contain_text(
+            "Softphone URL: the softphone URL must be a full https://"
+        )
         page.fill("#callcenter-url", "https://presence.acme.example/softphone")
         with page.expect_download() as download:
             page.click("#callcenter-form button[type=submit]")
         xml = open(download.value.path(), encoding="utf-8").read()
-        assert "<item sortOrder=\"2\" name=\"reqAdapterUrl\" label=\"CTI Adapter URL\">" \
-               "https://presence.acme.example/softphone</item>" in xml
+        assert (
+            '<item sortOrder="2" name="reqAdapterUrl" label="CTI Adapter URL">'
+            "https://presence.acme.example/softphone</item>" in xml
+        )
         screenshot(page, "admin-salesforce")
 
         page.click("#tab-adapters")
@@ -93,10 +96,15 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         expect(secret_row.locator(".required")).to_have_text("(required)")
         expect(secret_row.locator(".env-hint")).to_have_text("TEAMS_CLIENT_SECRET")
         expect(card.get_by_label("Client secret", exact=True)).to_have_attribute("name", "TEAMS_CLIENT_SECRET")
-        expect(card.locator(".setting-label", has_text="API version").or_(card.locator(".setting-label", has_text="Graph URL")).first).to_be_visible()
+        expect(
+            card.locator(".setting-label", has_text="API version")
+            .or_(card.locator(".setting-label", has_text="Graph URL"))
+            .first
+        ).to_be_visible()
         page.click("#adapter-teams button:has-text('Test connection')")
         expect(card.locator(".test-result.problems")).to_contain_text(
-            "Failed — Microsoft login refused the client credentials (HTTP 401, invalid_client)")
+            "Failed — Microsoft login refused the client credentials (HTTP 401, invalid_client)"
+        )
         expect(page.locator("#adapter-skype")).to_contain_text("Not enabled")
         html = page.content()
         assert TEAMS_SECRET not in html and SF_ENV["SF_CLIENT_SECRET"] not in html
@@ -109,7 +117,9 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         hook.locator("input[name=WEBHOOK_TOKEN]").fill(WEBHOOK_SECRET)
         hook.locator("input[name=WEBHOOK_TIMEOUT]").fill("600")
         hook.locator("button[type=submit]").click()
-        expect(hook.locator("[data-error-for=WEBHOOK_TIMEOUT]")).to_have_text("WEBHOOK_TIMEOUT must be between 0.5 and 60")
+        expect(hook.locator("[data-error-for=WEBHOOK_TIMEOUT]")).to_have_text(
+            "WEBHOOK_TIMEOUT must be between 0.5 and 60"
+        )
         expect(hook.locator("input[name=WEBHOOK_TIMEOUT]")).to_have_class("invalid")
         assert "webhook" not in get_parts(server.app).dispatcher.adapters
         hook.locator("input[name=WEBHOOK_TIMEOUT]").fill("8")
@@ -127,7 +137,8 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
             page.click("#tab-adapters")
         expect(page.locator("#adapter-webhook .badge")).to_have_text("Enabled")
         expect(page.locator("#adapter-webhook tr", has_text="WEBHOOK_URL").locator("input")).to_have_value(
-            "https://hooks.acme.example/presence")
+            "https://hooks.acme.example/presence"
+        )
         assert WEBHOOK_SECRET not in page.content()
         screenshot(page, "admin-adapters")
     finally:

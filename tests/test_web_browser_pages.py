@@ -1,21 +1,22 @@
-"""Issue 14's pages in headless Chromium: what an agent, a supervisor, a wallboard watcher and an admin
+"""The pages in headless Chromium: what an agent, a supervisor, a wallboard watcher and an admin
 notice (contrast, live regions, forced-logout reasons, thresholds, team wallboards, agent edits).
-Every photographed page state is also checked with axe-core (web_server.screenshot)."""
+Every photographed page state is also checked with axe-core (tests/helpers/browser.py, screenshot)."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from connector.contrast import AA_TEXT, contrast
-from connector.presence_config import build_config, load_preset
-from web_server import CHROMIUM, assert_accessible, live_server, screenshot, sign_in
-from test_web_browser import browser, contexts, softphone  # noqa: F401  (the shared browser fixtures)
+from connector.presence.config import build_config, load_preset
+from connector.presence.contrast import AA_TEXT, contrast
+from tests.helpers.browser import assert_accessible, screenshot, softphone
+from tests.helpers.signin import browser_sign_in
+from tests.helpers.web_server import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM),
-                                reason="Debian's chromium is missing: run 'make system-deps'")
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +30,14 @@ def server(tmp_path_factory):
 @pytest.fixture
 def config(server):
     """Apply a changed default preset for one test; the default comes back afterwards."""
+
     def apply(change) -> None:
         data = load_preset("default").to_dict()
         change(data)
-        server.ext.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+        server.parts.configs.apply(build_config(data, "test"), created_by="test", origin="test")
+
     yield apply
-    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def _rgb(css: str) -> str:
@@ -43,22 +46,33 @@ def _rgb(css: str) -> str:
 
 
 def _start_call(server, agent_id: str, call_id: str) -> None:
-    status, _ = server.call("POST", f"/api/v1/agents/{agent_id}/calls", server.token("integration"),
-                            {"call_id": call_id, "event": "started", "direction": "inbound"})
+    status, _ = server.call(
+        "POST",
+        f"/api/v1/agents/{agent_id}/calls",
+        server.token("integration"),
+        {"call_id": call_id, "event": "started", "direction": "inbound"},
+    )
     assert status == 200
 
 
 # -- softphone -------------------------------------------------------------------------------------
 
+
 def test_banner_text_reads_on_every_state_colour(contexts, server):
     server.agent("lena")
     phone = softphone(contexts, server, "lena")
     phone.click("#login")
-    for state, label in (("lunch", "Lunch (Away)"), ("break", "Break (Away)"), ("dnd", "Do Not Disturb (DND)"),
-                         ("ready", "Ready for Calls (Online)")):
+    for state, label in (
+        ("lunch", "Lunch (Away)"),
+        ("break", "Break (Away)"),
+        ("dnd", "Do Not Disturb (DND)"),
+        ("ready", "Ready for Calls (Online)"),
+    ):
         phone.select_option("#state", state)
         expect(phone.locator("#current-label")).to_have_text(label)
-        colours = phone.eval_on_selector("#current", "n => [getComputedStyle(n).color, getComputedStyle(n).backgroundColor]")
+        colours = phone.eval_on_selector(
+            "#current", "n => [getComputedStyle(n).color, getComputedStyle(n).backgroundColor]"
+        )
         ratio = contrast(_rgb(colours[0]), _rgb(colours[1]))
         assert ratio >= AA_TEXT, (state, colours, ratio)  # white on Lunch's yellow was 1.65:1
         if state == "lunch":
@@ -90,8 +104,10 @@ def test_the_ticking_timer_is_not_announced_only_a_change_of_state(contexts, ser
 def test_a_forced_logout_says_why_and_an_own_logout_does_not(contexts, server):
     server.agent("fred")
     phone = softphone(contexts, server, "fred")
-    for token_role, why in (("supervisor", "a supervisor logged you out"),
-                            ("integration", "an integration logged you out through the API")):
+    for token_role, why in (
+        ("supervisor", "a supervisor logged you out"),
+        ("integration", "an integration logged you out through the API"),
+    ):
         phone.click("#login")
         expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
         status, _ = server.call("POST", "/api/v1/agents/fred/logout", server.token(token_role), {})
@@ -137,6 +153,7 @@ def test_dialling_says_what_really_happened_nothing_dials_in_pbx_mode_none(conte
 
 # -- dashboard -------------------------------------------------------------------------------------
 
+
 def test_an_agent_on_a_call_gets_a_usable_state_dropdown_that_never_sends_a_blank(contexts, server):
     server.agent("olive", team="Oncall")
     phone = softphone(contexts, server, "olive")
@@ -144,7 +161,7 @@ def test_an_agent_on_a_call_gets_a_usable_state_dropdown_that_never_sends_a_blan
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     _start_call(server, "olive", "olive-1")
     page = contexts()[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     row = page.locator('#agents tr[data-agent="olive"]')
     expect(row.locator(".state-cell")).to_have_text("On a Call")
@@ -163,14 +180,16 @@ def test_chart_axis_labels_fit_and_the_supervisor_column_fits_at_768_px(contexts
     phone = softphone(contexts, server, "tara")
     phone.click("#login")
     page = contexts(width=768, height=1024)[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     logout = page.locator('#agents tr[data-agent="tara"] [data-control="logout"]')
     expect(logout).to_be_visible()
     right = page.evaluate("""document.querySelector('#agents tr[data-agent="tara"] [data-control="logout"]')
                              .getBoundingClientRect().right""")
     assert right <= 768 - 16, right  # inside the card, not cut off
-    assert page.evaluate("document.querySelector('.grid-wrap').scrollWidth <= document.querySelector('.grid-wrap').clientWidth")
+    assert page.evaluate(
+        "document.querySelector('.grid-wrap').scrollWidth <= document.querySelector('.grid-wrap').clientWidth"
+    )
     # a team's hour can hold more than an hour of agent time: "1h 54m" at the top of the axis
     lefts = page.evaluate("""() => {
       var chart = PCCharts.hourlyMix([{label: "09:00", seconds: {ready: 6840}}], ["ready"], {ready: "#2e7d32"}, {ready: "Ready"});
@@ -192,12 +211,13 @@ def test_chart_axis_labels_fit_and_the_supervisor_column_fits_at_768_px(contexts
 def test_time_in_state_over_the_admins_threshold_turns_the_row_amber_then_red(contexts, server, config):
     def alerts(data):
         next(s for s in data["states"] if s["id"] == "break")["alert_after_seconds"] = [1, 3]
+
     config(alerts)
     server.agent("abel", team="Alerts", name="Abel Alert")
     phone = softphone(contexts, server, "abel")
     phone.click("#login")
     page = contexts()[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.wait_for_selector("#connection.ok")
     page.select_option("#filter-team", "Alerts")
     row = page.locator('#agents tr[data-agent="abel"]')
@@ -222,9 +242,11 @@ def test_time_in_state_over_the_admins_threshold_turns_the_row_amber_then_red(co
 
 # -- wallboard -------------------------------------------------------------------------------------
 
+
 def test_wallboard_per_team_counts_wrap_up_apart_names_agents_and_reads_from_across_a_room(contexts, server, config):
     def wrap_up(data):
         data["options"]["wrap_up_seconds"] = 120
+
     config(wrap_up)
     server.agent("wanda", team="Wall", name="Wanda Wrap")
     server.agent("dave", team="Wall", name="Dave Dnd")
@@ -236,12 +258,19 @@ def test_wallboard_per_team_counts_wrap_up_apart_names_agents_and_reads_from_acr
     phones["dave"].select_option("#state", "dnd")
     token = server.token("integration")
     for event, extra in (("started", {}), ("ended", {"duration_seconds": 40})):
-        assert server.call("POST", "/api/v1/agents/wanda/calls", token,
-                           {"call_id": "w-1", "event": event, "direction": "inbound", **extra})[0] == 200
+        assert (
+            server.call(
+                "POST",
+                "/api/v1/agents/wanda/calls",
+                token,
+                {"call_id": "w-1", "event": event, "direction": "inbound", **extra},
+            )[0]
+            == 200
+        )
     expect(phones["wanda"].locator("#wrapup")).to_be_visible()
 
     page = contexts(width=1920, height=1080)[0].new_page()
-    sign_in(page, server.url, "sue")
+    browser_sign_in(page, server.url, "sue")
     page.goto(server.url + "/dashboard/wallboard?team=Wall")  # a TV per team, by its address
     page.wait_for_selector("#connection.ok")
     expect(page.locator("#wall-title")).to_have_text("Wallboard · Wall")
@@ -263,13 +292,14 @@ def test_wallboard_per_team_counts_wrap_up_apart_names_agents_and_reads_from_acr
 
 # -- admin -----------------------------------------------------------------------------------------
 
+
 def test_admin_edits_an_agent_with_errors_next_to_the_field_and_sees_empty_states(contexts, tmp_path):
     with live_server(tmp_path) as fresh:
         fresh.user("ada", "admin")
         context, watcher = contexts()
         watcher.expect_refusals(422)
         page = context.new_page()
-        sign_in(page, fresh.url, "ada")
+        browser_sign_in(page, fresh.url, "ada")
         page.wait_for_selector("#states tbody tr")
         expect(page.locator("#preset")).to_have_value("default")  # the active preset, not the first in the list
         # the PBX mode's choice is shown whole
@@ -309,7 +339,7 @@ def test_admin_sets_alert_thresholds_and_a_colour_no_text_reads_on_is_refused_in
     context, watcher = contexts()
     watcher.expect_refusals(422)
     page = context.new_page()
-    sign_in(page, server.url, "ada")
+    browser_sign_in(page, server.url, "ada")
     page.wait_for_selector("#states tbody tr")
     brk = page.locator("#states tbody tr", has=page.locator('input[data-key="label"][value="Break"]'))
     brk.locator("input.alert-after").nth(0).fill("900")
@@ -324,6 +354,6 @@ def test_admin_sets_alert_thresholds_and_a_colour_no_text_reads_on_is_refused_in
     expect(page.locator("#problems")).to_be_hidden()
     page.click("#save")
     expect(page.locator("#editor-status")).to_contain_text("Saved and applied")
-    assert server.ext.configs.active().state("break").alert_after_seconds == (900, 1800)
-    server.ext.configs.apply(load_preset("default"), created_by="test", origin="test")
+    assert server.parts.configs.active().state("break").alert_after_seconds == (900, 1800)
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
     assert_accessible(page, "admin after save")

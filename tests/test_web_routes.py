@@ -1,43 +1,12 @@
 """Security and behaviour of the page routes, through the Flask test client (no browser)."""
+
 from __future__ import annotations
 
 import re
 
-import pytest
-
-from connector import accounts
+from connector.auth import accounts
 from connector.parts import get_parts
-
-PASSWORD = "correct-horse-1"
-
-
-def _csrf(client, path: str = "/auth/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-
-
-def sign_in(client, username: str) -> str:
-    token = _csrf(client)
-    res = client.post("/auth/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-    assert res.status_code == 302, res.get_data(as_text=True)
-    return _csrf(client, "/")
-
-
-def pin_sign_in(client, agent_id: str, pin: str = "1234") -> str:
-    token = _csrf(client, "/auth/agent")
-    res = client.post("/auth/agent", data={"agent_id": agent_id, "pin": pin, "csrf_token": token})
-    assert res.status_code == 302
-    return _csrf(client, "/")
-
-
-@pytest.fixture
-def people(ext, api):
-    now = ext.clock()
-    api.agent("edred", pin="1234", team="Sales")
-    api.agent("maria", pin="5678", team="Support")
-    accounts.add_user(ext.store, "sue", PASSWORD, "supervisor", now)
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", now)
-    return ext
+from tests.helpers.signin import PASSWORD, csrf, pin_sign_in, sign_in
 
 
 def test_cookie_api_call_without_csrf_token_is_refused_and_changes_nothing(client, people):
@@ -68,11 +37,12 @@ def test_bearer_token_api_calls_need_no_csrf_token(client, api, people):
 
 
 def test_a_bearer_call_from_a_signed_in_browser_neither_uses_nor_touches_its_page_session(client, api, people):
-    token = _csrf(client)
+    token = csrf(client)
     client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token})
     assert client.get("/dashboard").status_code == 200
-    bad = client.put("/api/v1/agents/edred/presence", json={"state": "dnd"},
-                     headers={"Authorization": "Bearer not-a-token"})
+    bad = client.put(
+        "/api/v1/agents/edred/presence", json={"state": "dnd"}, headers={"Authorization": "Bearer not-a-token"}
+    )
     assert bad.status_code == 401  # the cookie does not stand in for a wrong token
     res = client.post("/api/v1/agents/edred/login", json={}, headers=api.token("integration"))
     assert res.status_code == 200
@@ -113,18 +83,20 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, people):
 
 
 def test_wrong_password_and_pin_are_refused_without_echoing_them(client, people):
-    token = _csrf(client)
+    token = csrf(client)
     res = client.post("/auth/login", data={"username": "sue", "password": "wrong-pass-99", "csrf_token": token})
     assert res.status_code == 401 and "wrong-pass-99" not in res.get_data(as_text=True)
-    token = _csrf(client, "/auth/agent")
+    token = csrf(client, "/auth/agent")
     res = client.post("/auth/agent", data={"agent_id": "edred", "pin": "9999", "csrf_token": token})
     assert res.status_code == 401 and "9999" not in res.get_data(as_text=True)
 
 
 def test_sign_in_redirects_only_to_local_paths(client, people):
-    token = _csrf(client)
-    res = client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token,
-                                           "next": "//evil.example/steal"})
+    token = csrf(client)
+    res = client.post(
+        "/auth/login",
+        data={"username": "sue", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/steal"},
+    )
     assert res.headers["Location"] == "/dashboard"
 
 
@@ -141,8 +113,8 @@ def test_csp_frame_ancestors_is_self_when_nothing_is_configured(client):
 
 def test_embedded_softphone_may_load_open_cti_only_from_an_allowed_origin(make_app):
     app = make_app(CONNECTOR_FRAME_ANCESTORS="https://*.lightning.force.com")
-    ext = get_parts(app)
-    accounts.add_agent(ext.store, {"id": "edred", "pin": "1234"}, ext.clock())
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": "edred", "pin": "1234"}, parts.clock())
     client = app.test_client()
     pin_sign_in(client, "edred")
     allowed = client.get("/softphone?sfdcIframeOrigin=https://acme.lightning.force.com&mode=Lightning")
@@ -158,7 +130,7 @@ def _session_cookie(res) -> str:
 
 
 def test_session_cookie_is_httponly_and_lax_over_http(client, people):
-    token = _csrf(client)
+    token = csrf(client)
     res = client.post("/auth/login", data={"username": "sue", "password": PASSWORD, "csrf_token": token})
     cookie = _session_cookie(res)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
@@ -166,22 +138,30 @@ def test_session_cookie_is_httponly_and_lax_over_http(client, people):
 
 def test_embedded_softphone_cookie_is_samesite_none_and_secure_over_https(client, people):
     base = "https://connector.example"
-    html = client.get("/auth/agent?next=/softphone%3FsfdcIframeOrigin%3Dhttps://acme.lightning.force.com",
-                      base_url=base).get_data(as_text=True)
+    html = client.get(
+        "/auth/agent?next=/softphone%3FsfdcIframeOrigin%3Dhttps://acme.lightning.force.com", base_url=base
+    ).get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-    res = client.post("/auth/agent", base_url=base, data={
-        "agent_id": "edred", "pin": "1234", "csrf_token": token,
-        "next": "/softphone?sfdcIframeOrigin=https://acme.lightning.force.com"})
+    res = client.post(
+        "/auth/agent",
+        base_url=base,
+        data={
+            "agent_id": "edred",
+            "pin": "1234",
+            "csrf_token": token,
+            "next": "/softphone?sfdcIframeOrigin=https://acme.lightning.force.com",
+        },
+    )
     cookie = _session_cookie(res)
     assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie and "Partitioned" in cookie
 
 
 def test_standalone_sign_in_over_https_keeps_samesite_lax(client, people):
     base = "https://connector.example"
-    token = re.search(r'name="csrf-token" content="([^"]+)"',
-                      client.get("/auth/login", base_url=base).get_data(as_text=True)).group(1)
-    res = client.post("/auth/login", base_url=base, data={"username": "sue", "password": PASSWORD,
-                                                          "csrf_token": token})
+    token = re.search(
+        r'name="csrf-token" content="([^"]+)"', client.get("/auth/login", base_url=base).get_data(as_text=True)
+    ).group(1)
+    res = client.post("/auth/login", base_url=base, data={"username": "sue", "password": PASSWORD, "csrf_token": token})
     cookie = _session_cookie(res)
     assert "Secure" in cookie and "SameSite=Lax" in cookie and "Partitioned" not in cookie
 
@@ -206,9 +186,15 @@ def test_supervisor_change_through_the_page_session_is_recorded_as_supervisor(cl
 def test_counters_for_every_agent_of_a_day(client, api, people):
     token = api.token("integration")
     api.call("POST", "/api/v1/agents/edred/login", token, json={})
-    api.call("POST", "/api/v1/agents/edred/calls", token, json={"call_id": "1", "event": "started", "direction": "inbound"})
-    api.call("POST", "/api/v1/agents/edred/calls", token,
-             json={"call_id": "1", "event": "ended", "direction": "inbound", "duration_seconds": 40})
+    api.call(
+        "POST", "/api/v1/agents/edred/calls", token, json={"call_id": "1", "event": "started", "direction": "inbound"}
+    )
+    api.call(
+        "POST",
+        "/api/v1/agents/edred/calls",
+        token,
+        json={"call_id": "1", "event": "ended", "direction": "inbound", "duration_seconds": 40},
+    )
     res = api.call("GET", "/api/v1/counters", api.token("supervisor"))
     body = res.get_json()
     assert body["date"] == "2026-03-06"

@@ -1,5 +1,6 @@
-"""The WSGI bridge `serve` puts behind uvicorn (connector/wsgi_bridge.py), on a real uvicorn server:
+"""The WSGI bridge `serve` puts behind uvicorn (connector/serve/wsgi_bridge.py), on a real uvicorn server:
 ordinary calls in one piece, streamed answers as they are produced, chunked and oversized bodies."""
+
 from __future__ import annotations
 
 import threading
@@ -7,8 +8,8 @@ import threading
 import requests
 from flask import Flask, Response, jsonify, request, stream_with_context
 
-from connector.wsgi_bridge import WsgiBridge
-from web_server import uvicorn_server
+from connector.serve.wsgi_bridge import WsgiBridge
+from tests.helpers.web_server import uvicorn_server
 
 
 def served(app: Flask):
@@ -22,8 +23,9 @@ def make_app() -> tuple[Flask, threading.Event]:
 
     @app.post("/echo")
     def echo():
-        return jsonify({"got": request.get_json()["text"], "length": request.content_length,
-                        "query": request.args.get("q")})
+        return jsonify(
+            {"got": request.get_json()["text"], "length": request.content_length, "query": request.args.get("q")}
+        )
 
     @app.get("/export")
     def export():
@@ -35,6 +37,7 @@ def make_app() -> tuple[Flask, threading.Event]:
                 return
             for i in range(3):
                 yield f"row {i}\n"
+
         return Response(stream_with_context(rows()), mimetype="text/csv")
 
     @app.post("/upload")

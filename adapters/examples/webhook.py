@@ -1,4 +1,5 @@
 """A complete adapter in a few lines: POST every presence change as JSON to a URL, and take changes back."""
+
 import requests
 
 from adapters import Adapter, AdapterError, InboundRejected, Setting
@@ -32,8 +33,11 @@ class WebhookAdapter(Adapter):
             # 5xx and 429 may pass (not before the remote's Retry-After); any other 4xx will fail the same way again
             retryable = reply.status_code >= 500 or reply.status_code == 429
             wait = reply.headers.get("Retry-After", "")
-            raise AdapterError(f"webhook answered HTTP {reply.status_code}", retryable=retryable,
-                               retry_after=float(wait) if retryable and wait.isdigit() else None)
+            raise AdapterError(
+                f"webhook answered HTTP {reply.status_code}",
+                retryable=retryable,
+                retry_after=float(wait) if retryable and wait.isdigit() else None,
+            )
 
     def receive(self, agent_id, event):
         if not isinstance(event.get("state"), str) or not event["state"]:

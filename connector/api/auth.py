@@ -1,14 +1,15 @@
 """Who is calling the API: a bearer token, or the signed-in user of the web pages."""
+
 from __future__ import annotations
 
 from functools import wraps
 
 from flask import g, request, session
 
-from ..accounts import Principal, principal_for_token, still_enabled
-from ..errors import Forbidden, Unauthorized
-from ..parts import get_parts
-from ..stream_tokens import StreamTokens, is_stream_token
+from connector.auth.accounts import Principal, principal_for_token, still_enabled
+from connector.auth.stream_tokens import StreamTokens, is_stream_token
+from connector.errors import Forbidden, Unauthorized
+from connector.parts import get_parts
 
 #: the one endpoint that accepts a stream token in the query (EventSource cannot send headers)
 STREAM_TOKEN_ENDPOINTS = ("api.events",)
@@ -51,29 +52,40 @@ def stream_principal(token: str, field: str) -> Principal:
     agent_id = stream_tokens().agent_of(token)
     if agent_id is not None and still_enabled(get_parts().store, agent_id, with_pin=True):
         return Principal(f"stream-token:{agent_id}", "agent", agent_id)
-    raise Unauthorized("the stream token is not valid (expired, or its agent is disabled): ask for a new one",
-                       field=field)
+    raise Unauthorized(
+        "the stream token is not valid (expired, or its agent is disabled): ask for a new one", field=field
+    )
 
 
 def require(*roles: str):
     """Let the call through only for the given roles (all roles when none are named)."""
+
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             principal = current_principal()
             if principal is None:
-                raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'",
-                                   field="Authorization")
+                raise Unauthorized(
+                    "authentication required: send 'Authorization: Bearer <token>'", field="Authorization"
+                )
             if roles and principal.role not in roles:
                 raise Forbidden(f"the {principal.role} role may not do this; needs: {', '.join(roles)}")
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorator
 
 
-def require_agent_access(agent_id: str) -> Principal:
+def signed_in_principal() -> Principal:
+    """The caller of a view behind :func:`require`, which answered 401 before the view ran when there was none."""
     principal = current_principal()
-    assert principal is not None
+    assert principal is not None  # only called behind require()
+    return principal
+
+
+def require_agent_access(agent_id: str) -> Principal:
+    principal = signed_in_principal()
     if not principal.may_act_for(agent_id):
         raise Forbidden(f"an agent may act only for itself, not for '{agent_id}'", field="agent_id")
     return principal

@@ -1,30 +1,43 @@
 """HTTP mapping of the error vocabulary, done once for the whole API."""
+
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from ..errors import ConnectorError
-from ..store.faults import DRIVER_OPERATIONAL, store_fault
+from connector.errors import ConnectorError
+from connector.store.faults import DRIVER_OPERATIONAL, store_fault
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-               422: "invalid", 429: "too_many_requests"}
+_HTTP_CODES = {
+    400: "malformed",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+}
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None, extra: dict | None = None):
+def error_response(status: int, code: str, message: str | None, field: str | None = None, extra: dict | None = None):
     body = {"error": {"code": code, "message": message, "field": field, **(extra or {})}}
     return jsonify(body), status
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz" or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/")
+        or request.path == "/healthz"
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -9,26 +9,27 @@ A client that sends ``Last-Event-ID`` (the header, or ``?lastEventId=`` since a 
 cannot set headers) gets the events it missed from the store instead of a snapshot; when they can no
 longer be replayed (older than the retention window) it gets ``resync`` and then a fresh snapshot.
 
-Under ``serve`` the stream itself is written by the asyncio front (connector/asgi.py): this view
+Under ``serve`` the stream itself is written by the asyncio front (connector/serve/asgi.py): this view
 authenticates, takes a slot of the per-principal cap, subscribes and builds the opening, then hands
 it over (``connector.stream`` in the WSGI environ) and is done; the opening is dropped once sent. Under
 any other WSGI server the view streams from a thread as before.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from flask import Response, request, stream_with_context
 
-from .auth import current_principal, require
-from .routes import _grid_view, bp
-from ..subscriptions import format_event
-from ..parts import Parts, get_parts
+from connector.api.auth import require, signed_in_principal
+from connector.api.common import bp, grid_view
+from connector.live.subscriptions import AsyncSubscription, Subscription, format_event
+from connector.parts import Parts, get_parts
 
 KEEPALIVE_SECONDS = 15
 #: more missed events than this are not replayed: a snapshot is cheaper
@@ -36,7 +37,7 @@ MAX_REPLAY = 2000
 #: the all-agents snapshot is shared by streams opening within this many seconds of each other
 SNAPSHOT_REUSE_SECONDS = 1.0
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-#: WSGI environ keys shared with connector/asgi.py
+#: WSGI environ keys shared with connector/serve/asgi.py
 LOOP_KEY = "connector.event_loop"
 STREAM_KEY = "connector.stream"
 
@@ -49,7 +50,7 @@ class StreamStart:
     """What a stream sends first, and what it then listens to."""
 
     opening: bytes
-    subscription: object
+    subscription: Subscription | AsyncSubscription
     #: an agent's stream: only this agent's events (and config)
     only: str | None
     #: the last event id the opening covers; live events up to it are not sent again
@@ -74,28 +75,28 @@ class _SnapshotCache:
         self.at = 0.0
         self.text = ""
 
-    def get(self, ext: Parts, watermark: int, grid: bool) -> str:
+    def get(self, parts: Parts, watermark: int, grid: bool) -> str:
         with self.lock:
             if self.key == watermark and time.monotonic() - self.at < SNAPSHOT_REUSE_SECONDS:
                 return self.text
-            read = ext.service.agent_grid if grid else ext.service.agents
+            read = parts.service.agent_grid if grid else parts.service.agents
             text = json.dumps({"agents": read(None)}, separators=(",", ":"))
             self.key, self.at, self.text = watermark, time.monotonic(), text
             return text
 
 
-_snapshots: "weakref.WeakKeyDictionary[object, dict[bool, _SnapshotCache]]" = weakref.WeakKeyDictionary()
+_snapshots: weakref.WeakKeyDictionary[object, dict[bool, _SnapshotCache]] = weakref.WeakKeyDictionary()
 _snapshots_lock = threading.Lock()
 
 
-def _snapshot(ext: Parts, only: str | None, watermark: int, grid: bool) -> str:
+def _snapshot(parts: Parts, only: str | None, watermark: int, grid: bool) -> str:
     """All agents the caller may see; ``grid``: only what the dashboard grid shows (view=grid)."""
     if only is not None:
-        read = ext.service.agent_grid if grid else ext.service.agents
+        read = parts.service.agent_grid if grid else parts.service.agents
         return format_event("snapshot", {"agents": read([only])}, watermark)
     with _snapshots_lock:
-        cache = _snapshots.setdefault(ext.service, {}).setdefault(grid, _SnapshotCache())
-    return f"id: {watermark}\nevent: snapshot\ndata: {cache.get(ext, watermark, grid)}\n\n"
+        cache = _snapshots.setdefault(parts.service, {}).setdefault(grid, _SnapshotCache())
+    return f"id: {watermark}\nevent: snapshot\ndata: {cache.get(parts, watermark, grid)}\n\n"
 
 
 def _last_event_id() -> int | None:
@@ -105,33 +106,38 @@ def _last_event_id() -> int | None:
     return int(raw)
 
 
-def _opening(ext: Parts, only: str | None, resume_from: int | None, after: int,
-             grid: bool = False) -> tuple[str, int]:
+def _opening(
+    parts: Parts, only: str | None, resume_from: int | None, after: int, grid: bool = False
+) -> tuple[str, int]:
     """The first bytes of a stream and the last event id they cover."""
-    parts = ["retry: 2000\n\n"]
+    chunks = ["retry: 2000\n\n"]
     if resume_from is not None:
-        missed = ext.bus.replay(resume_from, after, only, MAX_REPLAY)
+        missed = parts.bus.replay(resume_from, after, only, MAX_REPLAY)
         if missed is not None:
-            parts += [format_event(e["event"], e["data"], e["id"]) for e in missed
-                      if select_event(e, only, resume_from)]
-            return "".join(parts), max(after, resume_from)
-        parts.append(format_event("resync", {"reason": "the events since your last one are no longer kept; "
-                                                       "here is a fresh snapshot"}))
-    parts.append(_snapshot(ext, only, after, grid))
-    return "".join(parts), after
+            chunks += [
+                format_event(e["event"], e["data"], e["id"]) for e in missed if select_event(e, only, resume_from)
+            ]
+            return "".join(chunks), max(after, resume_from)
+        chunks.append(
+            format_event(
+                "resync", {"reason": "the events since your last one are no longer kept; here is a fresh snapshot"}
+            )
+        )
+    chunks.append(_snapshot(parts, only, after, grid))
+    return "".join(chunks), after
 
 
 @bp.get("/events")
 @require()
 def events():
-    ext = get_parts()
-    principal = current_principal()
+    parts = get_parts()
+    principal = signed_in_principal()
     only = principal.agent_id if principal.role == "agent" else None
     loop = request.environ.get(LOOP_KEY)
     # before the opening, so nothing falls between the two; counts against the principal's cap
-    subscription = ext.bus.subscribe(loop=loop, principal=principal.name, only=only)
+    subscription = parts.bus.subscribe(loop=loop, principal=principal.name, only=only)
     try:
-        opening, last_id = _opening(ext, only, _last_event_id(), subscription.after, _grid_view())
+        opening, last_id = _opening(parts, only, _last_event_id(), subscription.after, grid_view())
     except BaseException:
         subscription.close()
         raise
@@ -144,6 +150,7 @@ def events():
 
 def _thread_stream(start: StreamStart) -> Iterator[bytes]:
     subscription = start.subscription
+    assert isinstance(subscription, Subscription)  # subscribed without an event loop (see events())
     try:
         opening, start.opening = start.opening, b""
         yield opening

@@ -1,9 +1,10 @@
 """What a request body may say: the field checks the API routes and the fast path share."""
+
 from __future__ import annotations
 
-from ..accounts import Principal
-from ..engine import ChangeSource
-from ..errors import Forbidden, InvalidInput
+from connector.auth.accounts import Principal
+from connector.errors import Forbidden, InvalidInput
+from connector.presence.engine import ChangeSource
 
 #: who may say a change came from where (state-change sources other than the caller's own)
 CHANGE_SOURCES = ChangeSource.REPORTABLE
@@ -44,6 +45,5 @@ def presence_change(principal: Principal, data: dict) -> tuple[object, str, bool
     if not isinstance(force, bool):
         raise InvalidInput("force must be true or false", field="force")
     if force and principal.role == "agent":
-        raise Forbidden("only a supervisor, an admin or an integration can force a change during a call",
-                        field="force")
+        raise Forbidden("only a supervisor, an admin or an integration can force a change during a call", field="force")
     return data["state"], change_source(principal, data), force

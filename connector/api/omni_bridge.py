@@ -1,4 +1,4 @@
-"""The Omni-Channel component's way in, without Open CTI (issue 13).
+"""The Omni-Channel component's way in, without Open CTI (docs/architecture.md, "Omni-Channel").
 
 * ``POST /api/v1/omni-channel/stream-tokens`` — the component's Apex controller (Named Credential,
   integration token) asks for a stream token for the Salesforce user running the console;
@@ -7,6 +7,7 @@
 * CORS (``CONNECTOR_CORS_ORIGINS``) answers those three for the listed origins only, without
   credentials: the token is the credential, cookies are never involved.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,14 +15,14 @@ import re
 
 from flask import Response, jsonify, request
 
-from ..clock import iso
-from ..cors import origin_allowed
-from ..errors import Conflict, InvalidInput, NotFound
-from ..parts import get_parts
-from ..store.models import Agent
-from . import openapi
-from .auth import require, stream_tokens
-from .routes import bp, body
+from connector.api import openapi
+from connector.api.auth import require, stream_tokens
+from connector.api.common import body, bp
+from connector.auth.cors import origin_allowed
+from connector.clock import iso
+from connector.errors import Conflict, InvalidInput, NotFound
+from connector.parts import get_parts
+from connector.store.models import Agent
 
 OMNI_CHANNEL = "omni-channel"
 SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
@@ -37,29 +38,44 @@ def issue_stream_token():
     data = body(("salesforce_user_id",), required=("salesforce_user_id",))
     user_id = data["salesforce_user_id"]
     if not isinstance(user_id, str) or not SALESFORCE_ID.match(user_id):
-        raise InvalidInput("salesforce_user_id must be a 15- or 18-character Salesforce User Id (005...)",
-                           field="salesforce_user_id")
+        raise InvalidInput(
+            "salesforce_user_id must be a 15- or 18-character Salesforce User Id (005...)", field="salesforce_user_id"
+        )
     agent_id = _agent_for_salesforce_user(user_id)
     token, expires = stream_tokens().issue(agent_id)
     root = request.url_root
-    return jsonify({"token": token, "agent_id": agent_id, "expires_at": iso(expires),
-                    "expires_in": stream_tokens().seconds,
-                    "events_url": root + "api/v1/events",
-                    "report_url": root + f"api/v1/agents/{agent_id}/omni-channel"})
+    return jsonify(
+        {
+            "token": token,
+            "agent_id": agent_id,
+            "expires_at": iso(expires),
+            "expires_in": stream_tokens().seconds,
+            "events_url": root + "api/v1/events",
+            "report_url": root + f"api/v1/agents/{agent_id}/omni-channel",
+        }
+    )
 
 
 def _agent_for_salesforce_user(user_id: str) -> str:
     with get_parts().store.read() as s:
-        candidates = s.query(Agent.id, Agent.salesforce_user_id).filter(
-            Agent.active.is_(True), Agent.salesforce_user_id.like(user_id[:15] + "%")).all()
+        candidates = (
+            s.query(Agent.id, Agent.salesforce_user_id)
+            .filter(Agent.active.is_(True), Agent.salesforce_user_id.like(user_id[:15] + "%"))
+            .all()
+        )
     # LIKE may ignore case (SQLite); a 15-character Id is case-sensitive
     matches = sorted(aid for aid, sf_id in candidates if (sf_id or "")[:15] == user_id[:15])
     if not matches:
-        raise NotFound(f"no active agent has salesforce_user_id {user_id[:15]} (set it on the agent: admin page, "
-                       f"'agents add' or the agent import)", field="salesforce_user_id")
+        raise NotFound(
+            f"no active agent has salesforce_user_id {user_id[:15]} (set it on the agent: admin page, "
+            f"'agents add' or the agent import)",
+            field="salesforce_user_id",
+        )
     if len(matches) > 1:
-        raise Conflict(f"agents {', '.join(matches)} share salesforce_user_id {user_id[:15]}; give it to one only",
-                       field="salesforce_user_id")
+        raise Conflict(
+            f"agents {', '.join(matches)} share salesforce_user_id {user_id[:15]}; give it to one only",
+            field="salesforce_user_id",
+        )
     return matches[0]
 
 
@@ -80,6 +96,7 @@ logging.getLogger("werkzeug").addFilter(RedactStreamTokens())
 
 # -- CORS for the component's origin --------------------------------------------------------------
 
+
 def _cors_route() -> bool:
     if request.endpoint == "api.adapter_event":
         return (request.view_args or {}).get("name") == OMNI_CHANNEL
@@ -92,8 +109,9 @@ def _preflight():
         return None
     response = Response(status=204)
     response.headers["Vary"] = "Origin"
-    if origin_allowed(request.headers["Origin"], get_parts().settings.cors_origins) and \
-            request.headers.get("Access-Control-Request-Method") in ("GET", "POST"):
+    if origin_allowed(request.headers["Origin"], get_parts().settings.cors_origins) and request.headers.get(
+        "Access-Control-Request-Method"
+    ) in ("GET", "POST"):
         response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
@@ -112,12 +130,19 @@ def _allow_origin(response):
 
 
 openapi.describe(
-    "/api/v1/omni-channel/stream-tokens", "post",
+    "/api/v1/omni-channel/stream-tokens",
+    "post",
     "A stream token for the Omni-Channel component (asked by its Apex controller through the Named Credential): "
     "short-lived (CONNECTOR_STREAM_TOKEN_SECONDS, default 900), signed, scoped to the one active agent whose "
     "salesforce_user_id matches the first 15 characters. Use it as 'Authorization: Bearer pcs1...' wherever an "
     "agent token works, or as '?stream_token=' on GET /api/v1/events only (EventSource sends no headers). "
     "Answers {token, agent_id, expires_at, expires_in, events_url, report_url}; 404 naming salesforce_user_id "
-    "when no agent has it", "integration, admin",
-    body={"type": "object", "required": ["salesforce_user_id"], "additionalProperties": False,
-          "properties": {"salesforce_user_id": {"type": "string", "pattern": SALESFORCE_ID.pattern}}})
+    "when no agent has it",
+    "integration, admin",
+    body={
+        "type": "object",
+        "required": ["salesforce_user_id"],
+        "additionalProperties": False,
+        "properties": {"salesforce_user_id": {"type": "string", "pattern": SALESFORCE_ID.pattern}},
+    },
+)

@@ -4,15 +4,16 @@
 tracking interval); ``bp`` serves ``GET /api/v1/sync/status`` for admins. Importing the package
 registers the sync state table before the store creates its tables.
 """
+
 from __future__ import annotations
 
-from ..leases import Leases
-from ..reads import ReadContext
-from ..settings import Settings
-from . import settings as sf_settings
-from .api import bp
-from .flush import FlushReport, SalesforceSync
-from .state import SalesforceSyncState  # noqa: F401  (registers its table before create_all)
+from connector.jobs.leases import Leases
+from connector.reports.reads import ReadContext
+from connector.salesforce import settings as sf_settings
+from connector.salesforce.api import bp
+from connector.salesforce.flush import FlushReport, SalesforceSync
+from connector.salesforce.state import SalesforceSyncState  # noqa: F401  (registers its table before create_all)
+from connector.settings import Settings
 
 __all__ = ["bp", "build_sync", "SalesforceSync", "FlushReport"]
 

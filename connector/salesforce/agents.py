@@ -3,6 +3,7 @@
 Idempotent: an agent already linked to the Salesforce user (``salesforce_user_id``) is updated;
 otherwise the agent id is the Salesforce username (made safe for an agent id).
 """
+
 from __future__ import annotations
 
 import re
@@ -10,11 +11,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .. import accounts
-from ..errors import ConnectorError, InvalidInput
-from ..reads import ReadContext
-from ..store.models import Agent
-from .connection import Connection
+from connector.auth import accounts
+from connector.errors import ConnectorError, InvalidInput
+from connector.reports.reads import ReadContext
+from connector.salesforce.connection import Connection
+from connector.store.models import Agent
 
 DIAL_RE = re.compile(r"^[0-9*#+]{1,32}$")
 
@@ -49,8 +50,7 @@ def agent_id_for(username: str) -> str:
     return cleaned[:64] or "user"
 
 
-def import_call_center_users(ctx: ReadContext, connection: Connection,
-                             call_center: str | None = None) -> AgentImport:
+def import_call_center_users(ctx: ReadContext, connection: Connection, call_center: str | None = None) -> AgentImport:
     result = AgentImport()
     users = connection.query_all(users_query(call_center))
     with ctx.store.read() as s:

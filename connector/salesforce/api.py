@@ -1,12 +1,13 @@
 """``GET /api/v1/sync/status``: the Salesforce sync health as JSON (admin role)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..api.auth import require
-from ..api.openapi import describe
-from ..parts import get_parts
-from .status import sync_status
+from connector.api.auth import require
+from connector.api.openapi import describe
+from connector.parts import get_parts
+from connector.salesforce.status import sync_status
 
 bp = Blueprint("salesforce", __name__, url_prefix="/api/v1/sync")
 
@@ -17,6 +18,9 @@ def status():
     return jsonify(sync_status(get_parts().salesforce))
 
 
-describe("/api/v1/sync/status", "get",
-         "Salesforce sync health: last success, rows pending, parked rows with reasons, API usage, next attempt",
-         "admin")
+describe(
+    "/api/v1/sync/status",
+    "get",
+    "Salesforce sync health: last success, rows pending, parked rows with reasons, API usage, next attempt",
+    "admin",
+)

@@ -1,4 +1,5 @@
 """CLI: ``sync status|now|resync``, ``agents sync-salesforce``, ``callcenter-xml``."""
+
 from __future__ import annotations
 
 import json
@@ -6,16 +7,17 @@ from pathlib import Path
 
 import click
 
-from .. import reports
-from ..errors import InvalidInput, SettingsInvalid
-from .callcenter import callcenter_xml
-from .connection import SalesforceProblem
-from .status import NOT_CONFIGURED, status_text, sync_status
-from ..parts import get_parts
+from connector.errors import InvalidInput, SettingsInvalid
+from connector.parts import get_parts
+from connector.reports import queries as reports
+from connector.salesforce.callcenter import callcenter_xml
+from connector.salesforce.connection import SalesforceProblem
+from connector.salesforce.status import NOT_CONFIGURED, status_text, sync_status
 
 
 def _sync():
-    from ..app import create_app
+    from connector.app import create_app
+
     return get_parts(create_app()).salesforce
 
 
@@ -52,6 +54,9 @@ def sync_resync(ctx: click.Context, start: str, end: str) -> None:
     """Send every total of a date range again (parked ones too), with a progress bar."""
     first = reports.parse_day(start, "--from", None)
     last = reports.parse_day(end, "--to", None)
+    if first is None or last is None:  # given empty ("--from ''"): there is no default day to fall back to
+        option = "--from" if first is None else "--to"
+        raise InvalidInput(f"{option} must be a date like 2026-03-06", field=option)
     if last < first:
         raise InvalidInput("--to is before --from", field="--to")
     sync = _sync()
@@ -78,7 +83,8 @@ def sync_resync(ctx: click.Context, start: str, end: str) -> None:
 @click.pass_context
 def agents_sync_salesforce(ctx: click.Context, call_center: str | None) -> None:
     """Create or update agents from the users of a Salesforce call centre (Id, Name, Username, Extension)."""
-    from .agents import import_call_center_users
+    from connector.salesforce.agents import import_call_center_users
+
     sync = _sync()
     try:
         sync.settings.check()
@@ -116,4 +122,6 @@ def register(main: click.Group) -> None:
     """Add the Salesforce commands to ``presence-connector``."""
     main.add_command(sync_group)
     main.add_command(callcenter_xml_cmd)
-    main.commands["agents"].add_command(agents_sync_salesforce)
+    agents = main.commands["agents"]
+    assert isinstance(agents, click.Group)  # the agents group of connector.cli.main
+    agents.add_command(agents_sync_salesforce)

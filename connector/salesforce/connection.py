@@ -4,24 +4,27 @@ Every failure is translated at this edge into one small exception tree, so the f
 by kind (retry later, pause for the API limit, park) and never sees a library error. Secrets
 (client secret, password, security token, private key, access token) never reach a message.
 """
+
 from __future__ import annotations
 
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
-from .settings import SalesforceSettings
+from connector.salesforce.settings import SalesforceSettings
 
 #: errors Salesforce gives for a moment's trouble: try again later, nothing is wrong with the data
-RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG",
-                             "QUERY_TIMEOUT", "TOO_MANY_APEX_REQUESTS"})
+RETRYABLE_CODES = frozenset(
+    {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG", "QUERY_TIMEOUT", "TOO_MANY_APEX_REQUESTS"}
+)
 LIMIT_CODE = "REQUEST_LIMIT_EXCEEDED"
 _USAGE_RE = re.compile(r"(?:^|[^-])api-usage=(\d+)/(\d+)")
 
@@ -72,8 +75,12 @@ def error_codes(content: Any) -> list[tuple[str, str]]:
     out = []
     for item in items:
         if isinstance(item, dict):
-            out.append((str(item.get("errorCode") or item.get("statusCode") or item.get("error") or ""),
-                        str(item.get("message") or item.get("error_description") or "")[:300]))
+            out.append(
+                (
+                    str(item.get("errorCode") or item.get("statusCode") or item.get("error") or ""),
+                    str(item.get("message") or item.get("error_description") or "")[:300],
+                )
+            )
     return out
 
 
@@ -96,8 +103,12 @@ class Connection:
         if s.auth_mode == "jwt":
             data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": self._jwt_assertion()}
         elif s.auth_mode == "password":
-            data.update(grant_type="password", client_secret=s.client_secret, username=s.username,
-                        password=s.password + s.security_token)
+            data.update(
+                grant_type="password",
+                client_secret=s.client_secret,
+                username=s.username,
+                password=s.password + s.security_token,
+            )
         else:
             data.update(grant_type="client_credentials", client_secret=s.client_secret)
         return data
@@ -110,10 +121,15 @@ class Connection:
             with open(s.private_key_file, "rb") as fh:
                 key = fh.read()
         except OSError as exc:
-            raise AuthenticationFailed(f"cannot read SF_PRIVATE_KEY_FILE {s.private_key_file}: "
-                                       f"{exc.strerror or type(exc).__name__}") from None
-        claims = {"iss": s.client_id, "sub": s.username, "aud": s.jwt_audience,
-                  "exp": int(time.time()) + 180}  # the real time: Salesforce checks it, not our test clock
+            raise AuthenticationFailed(
+                f"cannot read SF_PRIVATE_KEY_FILE {s.private_key_file}: {exc.strerror or type(exc).__name__}"
+            ) from None
+        claims = {
+            "iss": s.client_id,
+            "sub": s.username,
+            "aud": s.jwt_audience,
+            "exp": int(time.time()) + 180,
+        }  # the real time: Salesforce checks it, not our test clock
         try:
             return jwt.encode(claims, key, algorithm="RS256")
         except Exception:  # a key that is not an RSA private key in PEM: say so, never show it
@@ -124,8 +140,9 @@ class Connection:
         s = self.settings
         url = f"{s.login_url}/services/oauth2/token"
         try:
-            response = requests.post(url, data=self._token_request(), headers={"Accept": "application/json"},
-                                     timeout=s.timeout_seconds)
+            response = requests.post(
+                url, data=self._token_request(), headers={"Accept": "application/json"}, timeout=s.timeout_seconds
+            )
         except requests.RequestException as exc:
             raise Unavailable(f"token request to {urlparse(url).hostname} failed: {type(exc).__name__}") from None
         if response.status_code >= 500:
@@ -136,8 +153,10 @@ class Connection:
             body = {}
         if response.status_code != 200:
             codes = error_codes(body) or [("", "")]
-            raise AuthenticationFailed(f"Salesforce refused the {s.auth_mode} login "
-                                       f"(HTTP {response.status_code}): {codes[0][0]} {codes[0][1]}".rstrip())
+            raise AuthenticationFailed(
+                f"Salesforce refused the {s.auth_mode} login "
+                f"(HTTP {response.status_code}): {codes[0][0]} {codes[0][1]}".rstrip()
+            )
         instance_url, token = body.get("instance_url"), body.get("access_token")
         if not token or not instance_url or urlparse(instance_url).scheme != "https":
             raise AuthenticationFailed("the token response has no access_token or no https instance_url")
@@ -162,8 +181,9 @@ class Connection:
                 except SalesforceExpiredSession:
                     self._client = None
                     if attempt == 2:
-                        raise AuthenticationFailed("Salesforce says the session is invalid right after a login "
-                                                   "(INVALID_SESSION_ID)") from None
+                        raise AuthenticationFailed(
+                            "Salesforce says the session is invalid right after a login (INVALID_SESSION_ID)"
+                        ) from None
                     self._client = self.login()  # the token expired or was revoked: one re-login, then retry
                 except SalesforceError as exc:
                     raise translate(exc.status, exc.content) from None

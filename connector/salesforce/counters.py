@@ -7,19 +7,35 @@ counters as absolute numbers. What Salesforce holds is remembered per agent, day
 rules as for the totals apply: only changed records are sent, a record is marked written only
 after Salesforce accepted it, a data error parks it with the reason, a restart resends.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import (Date, Integer, String, Text, UniqueConstraint, and_, bindparam, delete, func, insert, or_,
-                        select, update)
+from sqlalchemy import (
+    CursorResult,
+    Date,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..reads import ReadContext
-from ..store.models import AgentSessionRow, Base, DailyCounter
-from .pending import external_key
+from connector.reports.reads import ReadContext
+from connector.salesforce.pending import external_key
+from connector.store.models import AgentSessionRow, Base, DailyCounter
 
 COUNTERS_STATE_ID = "_counters"  # the last part of the record's Key__c
 COUNTERS_LABEL = "Daily counters"  # its Presence_State__c
@@ -57,7 +73,7 @@ class PendingCounters:
         return {"state": COUNTERS_LABEL}, {counter_fields[name]: count for name, count in self.values.items()}
 
     @staticmethod
-    def mark_results(conn: Connection, now: datetime, outcome: list[tuple["PendingCounters", str | None]]) -> None:
+    def mark_results(conn: Connection, now: datetime, outcome: list[tuple[PendingCounters, str | None]]) -> None:
         mark_on(conn, outcome)
 
 
@@ -68,25 +84,48 @@ def pending_counters(ctx: ReadContext, names: list[str]) -> list[PendingCounters
     sync = SalesforceCounterSync
     with ctx.store.read() as s:
         # agent-days with a configured counter Salesforce does not hold at its current value
-        candidates = set(s.execute(
-            select(DailyCounter.agent_id, DailyCounter.day).distinct()
-            .outerjoin(sync, and_(sync.agent_id == DailyCounter.agent_id, sync.day == DailyCounter.day,
-                                  sync.counter == DailyCounter.counter))
-            .where(DailyCounter.counter.in_(names),
-                   or_(sync.id.is_(None), and_(sync.parked_reason.is_(None),
-                                               or_(sync.synced_count.is_(None),
-                                                   sync.synced_count != DailyCounter.count))))).all())
+        candidates = set(
+            s.execute(
+                select(DailyCounter.agent_id, DailyCounter.day)
+                .distinct()
+                .outerjoin(
+                    sync,
+                    and_(
+                        sync.agent_id == DailyCounter.agent_id,
+                        sync.day == DailyCounter.day,
+                        sync.counter == DailyCounter.counter,
+                    ),
+                )
+                .where(
+                    DailyCounter.counter.in_(names),
+                    or_(
+                        sync.id.is_(None),
+                        and_(
+                            sync.parked_reason.is_(None),
+                            or_(sync.synced_count.is_(None), sync.synced_count != DailyCounter.count),
+                        ),
+                    ),
+                )
+            ).all()
+        )
         days = sorted({day for _, day in candidates})
         counts: dict[tuple[str, date], dict[str, int]] = {}
         parked: set[tuple[str, date]] = set()
         for i in range(0, len(days), DAYS_PER_READ):
-            chunk = days[i:i + DAYS_PER_READ]
+            chunk = days[i : i + DAYS_PER_READ]
             for aid, day, name, count in s.execute(
-                    select(DailyCounter.agent_id, DailyCounter.day, DailyCounter.counter, DailyCounter.count)
-                    .where(DailyCounter.day.in_(chunk), DailyCounter.counter.in_(names))):
+                select(DailyCounter.agent_id, DailyCounter.day, DailyCounter.counter, DailyCounter.count).where(
+                    DailyCounter.day.in_(chunk), DailyCounter.counter.in_(names)
+                )
+            ):
                 counts.setdefault((aid, day), {})[name] = count
-            parked.update(s.execute(select(sync.agent_id, sync.day).distinct()
-                                    .where(sync.day.in_(chunk), sync.parked_reason.is_not(None))).all())
+            parked.update(
+                s.execute(
+                    select(sync.agent_id, sync.day)
+                    .distinct()
+                    .where(sync.day.in_(chunk), sync.parked_reason.is_not(None))
+                ).all()
+            )
     pending = []
     for aid, day in sorted(candidates, key=lambda k: (k[1], k[0])):
         if (aid, day) in parked:
@@ -106,37 +145,64 @@ def mark_on(conn: Connection, items: list[tuple[PendingCounters, str | None]]) -
     if conn.dialect.name != "sqlite":  # (SQLite has one writer: nothing to lock)
         # lock the agents' session rows first, as ``pending.mark_on`` does, so two flushes (server and
         # ``sync now``) cannot both create the same sync row (PostgreSQL)
-        conn.execute(select(AgentSessionRow.agent_id).where(AgentSessionRow.agent_id.in_(agents))
-                     .order_by(AgentSessionRow.agent_id).with_for_update()).all()
-    existing = {tuple(row) for row in conn.execute(select(sync.c.agent_id, sync.c.day, sync.c.counter).where(
-        sync.c.agent_id.in_(agents), sync.c.day.in_({p.day for p, _ in items})))}
+        conn.execute(
+            select(AgentSessionRow.agent_id)
+            .where(AgentSessionRow.agent_id.in_(agents))
+            .order_by(AgentSessionRow.agent_id)
+            .with_for_update()
+        ).all()
+    existing = {
+        tuple(row)
+        for row in conn.execute(
+            select(sync.c.agent_id, sync.c.day, sync.c.counter).where(
+                sync.c.agent_id.in_(agents), sync.c.day.in_({p.day for p, _ in items})
+            )
+        )
+    }
     new: dict[tuple, dict] = {}
     synced, parked_rows = [], []
     for p, parked in items:
         for name, value in p.values.items():
             key = (p.agent_id, p.day, name)
             if key not in existing:
-                new[key] = {"agent_id": p.agent_id, "day": p.day, "counter": name, "synced_count": None,
-                            "parked_reason": None}
+                new[key] = {
+                    "agent_id": p.agent_id,
+                    "day": p.day,
+                    "counter": name,
+                    "synced_count": None,
+                    "parked_reason": None,
+                }
             if parked is not None:
                 parked_rows.append({"k_agent": p.agent_id, "k_day": p.day, "k_counter": name, "v_parked": parked})
             else:
                 synced.append({"k_agent": p.agent_id, "k_day": p.day, "k_counter": name, "v_count": value})
     if new:
         conn.execute(insert(sync), list(new.values()))
-    key = (sync.c.agent_id == bindparam("k_agent"), sync.c.day == bindparam("k_day"),
-           sync.c.counter == bindparam("k_counter"))
+    same_row = (
+        sync.c.agent_id == bindparam("k_agent"),
+        sync.c.day == bindparam("k_day"),
+        sync.c.counter == bindparam("k_counter"),
+    )
     if synced:
-        conn.execute(update(sync).where(*key).values(synced_count=bindparam("v_count"), parked_reason=None), synced)
+        conn.execute(
+            update(sync).where(*same_row).values(synced_count=bindparam("v_count"), parked_reason=None), synced
+        )
     if parked_rows:
-        conn.execute(update(sync).where(*key).values(parked_reason=bindparam("v_parked")), parked_rows)
+        conn.execute(update(sync).where(*same_row).values(parked_reason=bindparam("v_parked")), parked_rows)
 
 
 def forget_synced(ctx: ReadContext, start: date, end: date) -> int:
     """Make every counters record in [start, end] pending again (parked ones too); returns how many counters."""
     with ctx.store.write() as s:
-        result = s.execute(delete(SalesforceCounterSync).where(SalesforceCounterSync.day >= start,
-                                                               SalesforceCounterSync.day <= end))
+        # a DML statement: a CursorResult (SQLAlchemy types Session.execute's answer as a plain Result)
+        result = cast(
+            "CursorResult[Any]",
+            s.execute(
+                delete(SalesforceCounterSync).where(
+                    SalesforceCounterSync.day >= start, SalesforceCounterSync.day <= end
+                )
+            ),
+        )
         return result.rowcount or 0
 
 
@@ -145,11 +211,24 @@ def parked_records(ctx: ReadContext, limit: int) -> tuple[int, list[dict]]:
     sync = SalesforceCounterSync
     where = sync.parked_reason.is_not(None)
     with ctx.store.read() as s:
-        total = s.scalar(select(func.count()).select_from(
-            select(sync.agent_id, sync.day).distinct().where(where).subquery()))
-        rows = s.execute(select(sync.agent_id, sync.day, func.max(sync.parked_reason)).where(where)
-                         .group_by(sync.agent_id, sync.day)
-                         .order_by(sync.day.desc(), sync.agent_id).limit(limit)).all()
-    return total or 0, [{"key": external_key(aid, day, COUNTERS_STATE_ID), "agent_id": aid, "date": day.isoformat(),
-                         "state_id": COUNTERS_STATE_ID, "seconds": None, "reason": reason}
-                        for aid, day, reason in rows]
+        total = s.scalar(
+            select(func.count()).select_from(select(sync.agent_id, sync.day).distinct().where(where).subquery())
+        )
+        rows = s.execute(
+            select(sync.agent_id, sync.day, func.max(sync.parked_reason))
+            .where(where)
+            .group_by(sync.agent_id, sync.day)
+            .order_by(sync.day.desc(), sync.agent_id)
+            .limit(limit)
+        ).all()
+    return total or 0, [
+        {
+            "key": external_key(aid, day, COUNTERS_STATE_ID),
+            "agent_id": aid,
+            "date": day.isoformat(),
+            "state_id": COUNTERS_STATE_ID,
+            "seconds": None,
+            "reason": reason,
+        }
+        for aid, day, reason in rows
+    ]

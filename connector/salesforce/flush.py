@@ -15,28 +15,36 @@ attempt's outcome, is written with plain statements in writes of at most MARK_RO
 their commit with the changes (``Store.write_shared``): the write lock is held for a statement or two
 at a time, and the flush adds no commit of its own.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import select
 
 from adapters.base import Job
-from ..leases import Leases
-from ..reads import ReadContext
-from ..store.models import Agent
-from . import counters as counters_mod
-from . import pending as pending_mod
-from .connection import (LIMIT_CODE, RETRYABLE_CODES, Connection, LimitExceeded, SalesforceProblem, Unavailable)
-from .counters import PendingCounters
-from .pending import PendingTotal
-from .settings import SalesforceSettings
-from .state import note_api_usage, record_attempt, sync_state
+from connector.jobs.leases import Leases
+from connector.reports.reads import ReadContext
+from connector.salesforce import counters as counters_mod
+from connector.salesforce import pending as pending_mod
+from connector.salesforce.connection import (
+    LIMIT_CODE,
+    RETRYABLE_CODES,
+    Connection,
+    LimitExceeded,
+    SalesforceProblem,
+    Unavailable,
+)
+from connector.salesforce.counters import PendingCounters
+from connector.salesforce.pending import PendingTotal
+from connector.salesforce.settings import SalesforceSettings
+from connector.salesforce.state import note_api_usage, record_attempt, sync_state
+from connector.store.models import Agent
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 200  # the sObject Collections maximum
@@ -72,16 +80,23 @@ class FlushReport:
             return "Salesforce not configured: totals stay in the local store"
         if self.skipped:
             return self.skipped
-        text = (f"{self.pending} totals pending, {self.calls} API calls: {self.written} written, "
-                f"{self.parked} parked, {self.retry_later} to retry")
+        text = (
+            f"{self.pending} totals pending, {self.calls} API calls: {self.written} written, "
+            f"{self.parked} parked, {self.retry_later} to retry"
+        )
         return text + (f"; error: {self.error}" if self.error else "")
 
 
 class SalesforceSync:
     """Runs the flush on the tracking interval of the active presence configuration."""
 
-    def __init__(self, reads: ReadContext, settings: SalesforceSettings, connection: Connection | None = None,
-                 leases: Leases | None = None):
+    def __init__(
+        self,
+        reads: ReadContext,
+        settings: SalesforceSettings,
+        connection: Connection | None = None,
+        leases: Leases | None = None,
+    ):
         self.reads = reads
         #: one flush at a time across every instance and ``sync now`` (the lease ``salesforce-flush``)
         self.leases = leases or Leases(reads.store, reads.clock)
@@ -114,8 +129,9 @@ class SalesforceSync:
             self.leases.release(FLUSH_LEASE)
 
     # -- the flush ---------------------------------------------------------------------------------
-    def flush(self, force: bool = False, progress: Callable[[int, int], None] | None = None,
-              wait_seconds: float = 30.0) -> FlushReport:
+    def flush(
+        self, force: bool = False, progress: Callable[[int, int], None] | None = None, wait_seconds: float = 30.0
+    ) -> FlushReport:
         """Send every pending total. ``force`` ignores the backoff (not the API-limit pause).
 
         Takes the flush lease first, so it never runs beside a server's flush (that would send what
@@ -156,15 +172,22 @@ class SalesforceSync:
 
     def pending(self) -> list[Pending]:
         """Every record Salesforce should get now: the totals, then the counters records when configured."""
-        return [*pending_mod.pending_totals(self.reads),
-                *counters_mod.pending_counters(self.reads, list(self.settings.counter_fields))]
+        return [
+            *pending_mod.pending_totals(self.reads),
+            *counters_mod.pending_counters(self.reads, list(self.settings.counter_fields)),
+        ]
 
-    def _send(self, items: list[Pending], report: FlushReport, progress: Callable[[int, int], None] | None,
-              pause: Callable[[], None]) -> None:
+    def _send(
+        self,
+        items: list[Pending],
+        report: FlushReport,
+        progress: Callable[[int, int], None] | None,
+        pause: Callable[[], None],
+    ) -> None:
         problem: SalesforceProblem | None = None
         retry_codes: set[str] = set()
         for start in range(0, len(items), BATCH_SIZE):
-            batch = items[start:start + BATCH_SIZE]
+            batch = items[start : start + BATCH_SIZE]
             try:
                 results = self._upsert(batch, self._salesforce_users({p.agent_id for p in batch}))
             except SalesforceProblem as exc:
@@ -180,7 +203,8 @@ class SalesforceSync:
         if problem is None and retry_codes:
             code = LIMIT_CODE if LIMIT_CODE in retry_codes else sorted(retry_codes & RETRYABLE_CODES)[0]
             problem = (LimitExceeded if code == LIMIT_CODE else Unavailable)(
-                f"{report.retry_later} records to retry: {code}")
+                f"{report.retry_later} records to retry: {code}"
+            )
         self._record(report, problem)
 
     def _store_outcome(self, outcome: list[tuple[Pending, str | None]]) -> None:
@@ -189,7 +213,7 @@ class SalesforceSync:
         write lock for a statement or two, and none adds a commit of its own."""
         usage = self.connection.api_usage if self.connection else None
         now = self.reads.clock()
-        pieces = [outcome[i:i + MARK_ROWS] for i in range(0, len(outcome), MARK_ROWS)] or [[]]
+        pieces = [outcome[i : i + MARK_ROWS] for i in range(0, len(outcome), MARK_ROWS)] or [[]]
         for n, piece in enumerate(pieces):
             by_kind: dict[type, list[tuple[Pending, str | None]]] = {}
             for p, parked in piece:
@@ -203,11 +227,13 @@ class SalesforceSync:
                     kind.mark_results(conn, now, done)
                 if last and usage is not None:
                     note_api_usage(conn, *usage)
+
             self.reads.store.write_shared(work)
 
     @staticmethod
-    def _outcome(batch: list[Pending], results: list[dict], report: FlushReport,
-                 retry_codes: set[str]) -> list[tuple[Pending, str | None]]:
+    def _outcome(
+        batch: list[Pending], results: list[dict], report: FlushReport, retry_codes: set[str]
+    ) -> list[tuple[Pending, str | None]]:
         """Each record's result: written (no reason), parked (the reason), or left out: pending for a retry."""
         outcome: list[tuple[Pending, str | None]] = []
         for p, result in zip(batch, results):
@@ -232,6 +258,7 @@ class SalesforceSync:
         s = self.settings
         path = f"composite/sobjects/{s.object_name}/{s.fields['key']}"
         body = {"allOrNone": False, "records": [self.record(p, users.get(p.agent_id, "")) for p in batch]}
+        assert self.connection is not None  # _flush returned before sending anything without one
         results = self.connection.call("PATCH", path, json=body)
         if not isinstance(results, list) or len(results) != len(batch) or not all(isinstance(r, dict) for r in results):
             raise Unavailable("Salesforce answered the upsert without one result per record")
@@ -251,8 +278,13 @@ class SalesforceSync:
 
     def _salesforce_users(self, agent_ids: set[str]) -> dict[str, str]:
         with self.reads.store.reader.connect() as conn:
-            return {aid: uid for aid, uid in conn.execute(select(Agent.id, Agent.salesforce_user_id)
-                                                          .where(Agent.id.in_(agent_ids))).all() if uid}
+            return {
+                aid: uid
+                for aid, uid in conn.execute(
+                    select(Agent.id, Agent.salesforce_user_id).where(Agent.id.in_(agent_ids))
+                ).all()
+                if uid
+            }
 
     def _record(self, report: FlushReport, problem: SalesforceProblem | None) -> None:
         now = self.reads.clock()
@@ -263,8 +295,9 @@ class SalesforceSync:
             backoff = (self.interval_seconds(), self.settings.backoff_max_seconds)
         error = problem.message if problem is not None else None
         # shares its commit with the changes written meanwhile, as the results do (``_store_outcome``)
-        self.reads.store.write_shared(lambda conn: record_attempt(conn, now, report.calls, report.written, error,
-                                                                  limit_pause, backoff))
+        self.reads.store.write_shared(
+            lambda conn: record_attempt(conn, now, report.calls, report.written, error, limit_pause, backoff)
+        )
         if problem is not None:
             report.error = problem.message
             log.warning("Salesforce sync failed (%s): %s", problem.kind, problem.message)
@@ -287,6 +320,7 @@ def _pacer() -> Callable[[], None]:
         nonlocal mark
         time.sleep(max(MIN_PAUSE, (time.thread_time() - mark) * PACE))
         mark = time.thread_time()
+
     return pause
 
 

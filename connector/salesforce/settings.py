@@ -1,4 +1,4 @@
-"""Salesforce settings (SF_*), read through ``Settings.get`` and checked once.
+"""Salesforce settings (SF_*), declared in ``connector/settings.py`` and checked here, once, as a whole.
 
 Three auth modes, chosen by which credentials are present:
 
@@ -17,32 +17,32 @@ Object and field names are configurable for orgs that already have their own obj
 set to ``-`` is not sent at all. ``SF_COUNTER_FIELDS`` (``counter=Field__c,...``) turns on one
 extra record per agent and day with the configured counters as number fields; unset means none.
 """
+
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from .. import validation as parse
-from ..engine import COUNTERS
-from ..settings import Settings
-from ..validation import Problem, SettingsInvalid
+from connector.settings import Settings, declared
+from connector.validation import Problem, SettingsInvalid
 
 #: the generic login hosts; the client credentials flow is not supported on them (only on My Domain)
 GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
-API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
-DEFAULT_API_VERSION = "62.0"
+DEFAULT_API_VERSION = declared("SF_API_VERSION").default
 
 #: our name for a value -> (setting, default Salesforce field API name)
 FIELDS = {
-    "key": ("SF_FIELD_KEY", "Key__c"),
-    "user": ("SF_FIELD_USER", "User__c"),
-    "agent": ("SF_FIELD_AGENT", "Agent__c"),
-    "date": ("SF_FIELD_DATE", "Date__c"),
-    "state": ("SF_FIELD_STATE", "Presence_State__c"),
-    "status": ("SF_FIELD_STATUS", "Presence_Status__c"),
-    "reason_code": ("SF_FIELD_REASON_CODE", "Reason_Code__c"),
-    "seconds": ("SF_FIELD_SECONDS", "Seconds__c"),
+    ours: (name, declared(name).default)
+    for ours, name in (
+        ("key", "SF_FIELD_KEY"),
+        ("user", "SF_FIELD_USER"),
+        ("agent", "SF_FIELD_AGENT"),
+        ("date", "SF_FIELD_DATE"),
+        ("state", "SF_FIELD_STATE"),
+        ("status", "SF_FIELD_STATUS"),
+        ("reason_code", "SF_FIELD_REASON_CODE"),
+        ("seconds", "SF_FIELD_SECONDS"),
+    )
 }
 
 
@@ -84,22 +84,17 @@ class SalesforceSettings:
 
     def describe(self) -> dict:
         """What an admin may see: no secret, only whether each one is set."""
-        return {"login_url": self.login_url, "auth_mode": self.auth_mode or None, "api_version": self.api_version,
-                "object": self.object_name, "external_id_field": self.fields.get("key"),
-                "counter_fields": dict(self.counter_fields),
-                "client_secret_set": bool(self.client_secret), "password_set": bool(self.password),
-                "private_key_file": self.private_key_file or None}
-
-
-def _number(settings: Settings, name: str, default: float, low: float, high: float) -> tuple[float, Problem | None]:
-    raw = settings.get(name)
-    if raw is None:
-        return default, None
-    try:
-        return parse.number(raw, low, high), None
-    except parse.BadValue as bad:
-        why = f"must be from {low:g} to {high:g}" if bad.kind == "range" else "must be a number"
-        return default, Problem(name, f"{name} {why}")
+        return {
+            "login_url": self.login_url,
+            "auth_mode": self.auth_mode or None,
+            "api_version": self.api_version,
+            "object": self.object_name,
+            "external_id_field": self.fields.get("key"),
+            "counter_fields": dict(self.counter_fields),
+            "client_secret_set": bool(self.client_secret),
+            "password_set": bool(self.password),
+            "private_key_file": self.private_key_file or None,
+        }
 
 
 def counter_fields(raw: str | None) -> tuple[dict[str, str], str]:
@@ -107,43 +102,37 @@ def counter_fields(raw: str | None) -> tuple[dict[str, str], str]:
 
     Returns the mapping and a problem naming the setting (empty when it is fine).
     """
-    mapping: dict[str, str] = {}
-    for entry in (raw or "").split(","):
-        if not entry.strip():
-            continue
-        name, sep, api_name = (part.strip() for part in entry.partition("="))
-        if not sep or not name or not api_name:
-            return {}, f"SF_COUNTER_FIELDS: '{entry.strip()}' must look like counter=Field__c"
-        if name not in COUNTERS:
-            return {}, f"SF_COUNTER_FIELDS: unknown counter '{name}' (known: {', '.join(COUNTERS)})"
-        if not API_NAME_RE.match(api_name):
-            return {}, f"SF_COUNTER_FIELDS: '{api_name}' for {name} must be a field API name like Calls_Inbound__c"
-        if name in mapping or api_name in mapping.values():
-            return {}, f"SF_COUNTER_FIELDS: {name if name in mapping else api_name} is mapped twice"
-        mapping[name] = api_name
-    return mapping, ""
+    if raw in (None, ""):
+        return {}, ""
+    try:
+        return dict(declared("SF_COUNTER_FIELDS").parse(raw)), ""
+    except SettingsInvalid as bad:
+        return {}, bad.message
 
 
 def load(settings: Settings) -> SalesforceSettings:
     """The Salesforce settings; ``problems`` say why the sink is off (never raises: the connector runs
     without Salesforce, keeping totals locally; :meth:`SalesforceSettings.check` raises)."""
-    get = settings.get
-    login_url = (get("SF_LOGIN_URL") or "").rstrip("/")
-    client_id, secret = get("SF_CLIENT_ID", ""), get("SF_CLIENT_SECRET", "")
-    username, password = get("SF_USERNAME", ""), get("SF_PASSWORD", "")
-    key_file = get("SF_PRIVATE_KEY_FILE", "")
     problems: list[Problem] = []
 
     def refuse(name: str, message: str) -> None:
         problems.append(Problem(name, message))
 
-    if not login_url:
-        refuse("SF_LOGIN_URL", "SF_LOGIN_URL is not set")
-    else:
+    def take(name: str):
+        """The declared value (connector/settings.py); a refused one is a problem and its default stands in."""
         try:
-            parse.url(login_url, schemes=("https",))
-        except parse.BadValue:
-            refuse("SF_LOGIN_URL", "SF_LOGIN_URL must be a full https:// URL (My Domain, test.salesforce.com, ...)")
+            return settings.value(name)
+        except SettingsInvalid as bad:
+            problems.extend(bad.problems)
+            return declared(name).default
+
+    login_set = settings.is_set("SF_LOGIN_URL")
+    login_url = take("SF_LOGIN_URL")
+    if not login_set:
+        refuse("SF_LOGIN_URL", "SF_LOGIN_URL is not set")
+    client_id, secret = settings.value("SF_CLIENT_ID"), settings.value("SF_CLIENT_SECRET")
+    username, password = settings.value("SF_USERNAME"), settings.value("SF_PASSWORD")
+    key_file = settings.value("SF_PRIVATE_KEY_FILE")
     if key_file and client_id and username:
         mode = "jwt"
     elif client_id and secret and username and password:
@@ -152,48 +141,56 @@ def load(settings: Settings) -> SalesforceSettings:
         mode = "client_credentials"
     else:
         mode = ""
-        if login_url:
+        if login_set:
             # the first credential missing is the one to point at
             missing = next(n for n, v in (("SF_CLIENT_ID", client_id), ("SF_CLIENT_SECRET", secret)) if not v)
-            refuse(missing, "no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
-                            "with SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), or with SF_CLIENT_SECRET + "
-                            "SF_USERNAME + SF_PASSWORD (username-password)")
+            refuse(
+                missing,
+                "no complete credentials: set SF_CLIENT_ID with SF_CLIENT_SECRET (client credentials), "
+                "with SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), or with SF_CLIENT_SECRET + "
+                "SF_USERNAME + SF_PASSWORD (username-password)",
+            )
     host = (urlparse(login_url).hostname or "").lower() if login_url else ""
     if mode == "client_credentials" and host in GENERIC_LOGIN_HOSTS:
-        refuse("SF_LOGIN_URL", f"SF_LOGIN_URL: the client credentials flow works only on your My Domain login URL "
-                               f"(https://MyCompany.my.salesforce.com, or https://MyCompany--Sandbox.sandbox.my.salesforce.com "
-                               f"for a sandbox); {host} answers invalid_grant")
-    version = get("SF_API_VERSION", DEFAULT_API_VERSION).lstrip("vV")
-    if not re.fullmatch(r"[0-9]{2,3}\.0", version) or float(version) < 46:
-        refuse("SF_API_VERSION", "SF_API_VERSION must look like 62.0 (46.0 or later: sObject Collections upsert)")
-    object_name = get("SF_OBJECT_NAME", "Presence_Time__c")
-    if not API_NAME_RE.match(object_name):
-        refuse("SF_OBJECT_NAME", "SF_OBJECT_NAME must be an API name like Presence_Time__c")
+        refuse(
+            "SF_LOGIN_URL",
+            f"SF_LOGIN_URL: the client credentials flow works only on your My Domain login URL "
+            f"(https://MyCompany.my.salesforce.com, or https://MyCompany--Sandbox.sandbox.my.salesforce.com "
+            f"for a sandbox); {host} answers invalid_grant",
+        )
+    version = take("SF_API_VERSION")
+    object_name = take("SF_OBJECT_NAME")
     fields: dict[str, str] = {}
-    for ours, (setting, default) in FIELDS.items():
-        value = get(setting, default)
-        if value == "-" and ours != "key":
-            continue
-        if not API_NAME_RE.match(value):
-            refuse(setting, f"{setting} must be a field API name like {default}")
-        fields[ours] = value
-    counters, counter_problem = counter_fields(get("SF_COUNTER_FIELDS"))
-    if counter_problem:
-        refuse("SF_COUNTER_FIELDS", counter_problem)
-    elif set(counters.values()) & set(fields.values()):
+    for ours, (setting, _) in FIELDS.items():
+        value = take(setting)
+        if value != "-":
+            fields[ours] = value
+    counters = dict(take("SF_COUNTER_FIELDS"))
+    if set(counters.values()) & set(fields.values()):
         refuse("SF_COUNTER_FIELDS", "SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields")
-    timeout, p1 = _number(settings, "SF_TIMEOUT_SECONDS", 30.0, 1, 300)
-    backoff, p2 = _number(settings, "SF_BACKOFF_MAX_SECONDS", 900, 1, 86400)
-    pause, p3 = _number(settings, "SF_LIMIT_PAUSE_SECONDS", 3600, 1, 86400)
-    problems += [p for p in (p1, p2, p3) if p is not None]
-    audience = get("SF_JWT_AUDIENCE") or jwt_audience(host)
+    timeout = take("SF_TIMEOUT_SECONDS")
+    backoff = take("SF_BACKOFF_MAX_SECONDS")
+    pause = take("SF_LIMIT_PAUSE_SECONDS")
+    audience = settings.value("SF_JWT_AUDIENCE") or jwt_audience(host)
     return SalesforceSettings(
-        login_url=login_url, auth_mode=mode, client_id=client_id, client_secret=secret, username=username,
-        password=password, security_token=get("SF_SECURITY_TOKEN", ""), private_key_file=key_file,
-        jwt_audience=audience, api_version=version, object_name=object_name, fields=fields,
+        login_url=login_url,
+        auth_mode=mode,
+        client_id=client_id,
+        client_secret=secret,
+        username=username,
+        password=password,
+        security_token=settings.value("SF_SECURITY_TOKEN"),
+        private_key_file=key_file,
+        jwt_audience=audience,
+        api_version=version,
+        object_name=object_name,
+        fields=fields,
         counter_fields=counters,
-        timeout_seconds=timeout, backoff_max_seconds=int(backoff), limit_pause_seconds=int(pause),
-        problems=tuple(problems))
+        timeout_seconds=timeout,
+        backoff_max_seconds=int(backoff),
+        limit_pause_seconds=int(pause),
+        problems=tuple(problems),
+    )
 
 
 def is_sandbox_host(host: str) -> bool:
@@ -201,8 +198,9 @@ def is_sandbox_host(host: str) -> bool:
     sandbox My Domain form without ``.sandbox`` (``acme--dev.my.salesforce.com``: the ``--`` names the sandbox)."""
     host = host.lower()
     first = host.split(".", 1)[0]
-    return (host == "test.salesforce.com" or ".sandbox." in host
-            or ("--" in first and host.endswith(".my.salesforce.com")))
+    return (
+        host == "test.salesforce.com" or ".sandbox." in host or ("--" in first and host.endswith(".my.salesforce.com"))
+    )
 
 
 def jwt_audience(host: str) -> str:

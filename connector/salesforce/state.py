@@ -3,6 +3,7 @@
 One row (id 1), shared by every process on the same store, so ``presence-connector sync status``
 sees what the server's flush job did, and a restart keeps the backoff and the API-limit pause.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import Integer, Text, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..store.models import Base, UTCDateTime
+from connector.store.models import Base, UTCDateTime
 
 
 class SalesforceSyncState(Base):
@@ -48,12 +49,22 @@ def note_api_usage(conn: Connection, used: int, limit: int, at: datetime) -> Non
     st = SalesforceSyncState.__table__
     if conn.execute(update(st).where(st.c.id == 1).values(api_used=used, api_limit=limit, api_usage_at=at)).rowcount:
         return
-    conn.execute(insert(st).values(id=1, failures=0, calls_made=0, records_written=0, api_used=used, api_limit=limit,
-                                   api_usage_at=at))
+    conn.execute(
+        insert(st).values(
+            id=1, failures=0, calls_made=0, records_written=0, api_used=used, api_limit=limit, api_usage_at=at
+        )
+    )
 
 
-def record_attempt(conn: Connection, now: datetime, calls: int, written: int, error: str | None = None,
-                   pause: timedelta | None = None, backoff: tuple[float, float] | None = None) -> None:
+def record_attempt(
+    conn: Connection,
+    now: datetime,
+    calls: int,
+    written: int,
+    error: str | None = None,
+    pause: timedelta | None = None,
+    backoff: tuple[float, float] | None = None,
+) -> None:
     """One flush's outcome on the state row, with plain statements on ``conn``: the counts and the last
     success; after a failure (``error``) the error and either the API-limit ``pause`` or the next attempt
     after a delay that doubles with each consecutive failure (``backoff``: the first delay, the cap); a
@@ -63,8 +74,11 @@ def record_attempt(conn: Connection, now: datetime, calls: int, written: int, er
     if row is None:
         conn.execute(insert(st).values(id=1, failures=0, calls_made=0, records_written=0))
     failures = (row.failures or 0) if row is not None else 0
-    values: dict = {"last_attempt_at": now, "calls_made": func.coalesce(st.c.calls_made, 0) + calls,
-                    "records_written": func.coalesce(st.c.records_written, 0) + written}
+    values: dict = {
+        "last_attempt_at": now,
+        "calls_made": func.coalesce(st.c.calls_made, 0) + calls,
+        "records_written": func.coalesce(st.c.records_written, 0) + written,
+    }
     if written:
         values["last_success_at"] = now
     if error is None:
@@ -74,6 +88,7 @@ def record_attempt(conn: Connection, now: datetime, calls: int, written: int, er
         if pause is not None:
             values["paused_until"] = now + pause
         else:
+            assert backoff is not None  # a failure that is not the API limit comes with its back-off (flush)
             first, cap = backoff
-            values["next_attempt_at"] = now + timedelta(seconds=min(cap, first * 2 ** failures))
+            values["next_attempt_at"] = now + timedelta(seconds=min(cap, first * 2**failures))
     conn.execute(update(st).where(st.c.id == 1).values(**values))

@@ -1,44 +1,70 @@
 """Sync health for admins: the same facts for ``sync status`` and ``GET /api/v1/sync/status``."""
+
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
-from ..clock import iso
-from ..store.models import DailyTotal
-from .flush import SalesforceSync
-from .counters import parked_records
-from .pending import external_key
-from .state import sync_state
+from connector.clock import iso
+from connector.salesforce.counters import parked_records
+from connector.salesforce.flush import SalesforceSync
+from connector.salesforce.pending import external_key
+from connector.salesforce.state import sync_state
+from connector.store.models import DailyTotal
 
 NOT_CONFIGURED = "Salesforce not configured"
 #: Salesforce is deprecating the OAuth username-password flow (help article 000886201)
-PASSWORD_FLOW_NOTICE = ("the username-password flow is being deprecated by Salesforce: switch to JWT bearer "
-                        "(SF_PRIVATE_KEY_FILE) or client credentials on your My Domain login URL")
+PASSWORD_FLOW_NOTICE = (
+    "the username-password flow is being deprecated by Salesforce: switch to JWT bearer "
+    "(SF_PRIVATE_KEY_FILE) or client credentials on your My Domain login URL"
+)
 
 
 def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
     """Last success, rows pending, parked rows with reasons, API usage, next attempt. No secrets."""
     settings = sync.settings
     if not settings.configured:
-        return {"configured": False, "message": NOT_CONFIGURED, "detail": settings.problem,
-                "totals": "kept in the local store only"}
+        return {
+            "configured": False,
+            "message": NOT_CONFIGURED,
+            "detail": settings.problem,
+            "totals": "kept in the local store only",
+        }
     reads = sync.reads
     now = reads.clock()
     pending = sync.pending()
     with reads.store.read() as s:
         st = sync_state(s)
-        parked_count = s.scalar(select(func.count()).select_from(DailyTotal)
-                                .where(DailyTotal.parked_reason.is_not(None)))
-        parked = s.execute(select(DailyTotal).where(DailyTotal.parked_reason.is_not(None))
-                           .order_by(DailyTotal.day.desc(), DailyTotal.agent_id).limit(parked_limit)).scalars().all()
-        parked_rows = [{"key": external_key(t.agent_id, t.day, t.state_id), "agent_id": t.agent_id,
-                        "date": t.day.isoformat(), "state_id": t.state_id, "seconds": round(t.seconds),
-                        "reason": t.parked_reason} for t in parked]
+        parked_count = s.execute(
+            select(func.count()).select_from(DailyTotal).where(DailyTotal.parked_reason.is_not(None))
+        ).scalar_one()  # a count: always one row
+        parked = (
+            s.execute(
+                select(DailyTotal)
+                .where(DailyTotal.parked_reason.is_not(None))
+                .order_by(DailyTotal.day.desc(), DailyTotal.agent_id)
+                .limit(parked_limit)
+            )
+            .scalars()
+            .all()
+        )
+        parked_rows: list[dict[str, Any]] = [
+            {
+                "key": external_key(t.agent_id, t.day, t.state_id),
+                "agent_id": t.agent_id,
+                "date": t.day.isoformat(),
+                "state_id": t.state_id,
+                "seconds": round(t.seconds),
+                "reason": t.parked_reason,
+            }
+            for t in parked
+        ]
     parked_counters, counter_rows = parked_records(reads, parked_limit)
-    parked_rows = sorted(sorted(parked_rows + counter_rows, key=lambda r: r["agent_id"]),
-                         key=lambda r: r["date"], reverse=True)
+    parked_rows = sorted(
+        sorted(parked_rows + counter_rows, key=lambda r: r["agent_id"]), key=lambda r: r["date"], reverse=True
+    )
     return {
         "configured": True,
         "message": _message(st, now),
@@ -54,8 +80,9 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
         "rows_pending": len(pending),
         "rows_parked": parked_count + parked_counters,
         "parked": parked_rows[:parked_limit],
-        "api_usage": ({"used": st.api_used, "limit": st.api_limit, "at": iso(st.api_usage_at)}
-                      if st.api_limit else None),
+        "api_usage": (
+            {"used": st.api_used, "limit": st.api_limit, "at": iso(st.api_usage_at)} if st.api_limit else None
+        ),
         "api_calls_made": st.calls_made or 0,
         "records_written": st.records_written or 0,
         "notice": PASSWORD_FLOW_NOTICE if settings.auth_mode == "password" else None,
@@ -92,8 +119,11 @@ def status_text(status: dict) -> str:
         f"  org              : {conn['login_url']} ({conn['auth_mode']}, API v{conn['api_version']}, "
         f"object {conn['object']} by {conn['external_id_field']})",
         f"  interval         : every {status['tracking_interval_seconds']} s",
-        "  daily counters   : " + (", ".join(f"{k} -> {v}" for k, v in conn["counter_fields"].items())
-                                   or "not sent (SF_COUNTER_FIELDS not set)"),
+        "  daily counters   : "
+        + (
+            ", ".join(f"{k} -> {v}" for k, v in conn["counter_fields"].items())
+            or "not sent (SF_COUNTER_FIELDS not set)"
+        ),
         f"  last success     : {status['last_success_at'] or 'never'}",
         f"  next attempt     : {status['next_attempt_at'] or 'on the next interval'}",
         f"  rows pending     : {status['rows_pending']}",

@@ -1,5 +1,6 @@
 """The durable store: the local truth for sessions, intervals, totals and events."""
-from .database import Store
-from . import models
+
+from connector.store import models
+from connector.store.database import Store
 
 __all__ = ["Store", "models"]

@@ -1,21 +1,23 @@
 """Connections to the store: SQLite (WAL) by default, any SQLAlchemy URL otherwise."""
+
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import jsontext
-from . import migrate
-from .models import Base
+from connector.changes import jsontext
+from connector.store import migrate
+from connector.store.models import Base
 
-#: the JSON columns' text, as the change path's (connector/jsontext.py)
+#: the JSON columns' text, as the change path's (connector/changes/jsontext.py)
 _JSON = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
 
 T = TypeVar("T")
@@ -31,7 +33,7 @@ class Store:
 
     def __init__(self, url: str, pepper: bytes | None = None):
         self.url = url
-        #: the key mixed into PIN and password hashes; kept outside the database (connector/security.py)
+        #: the key mixed into PIN and password hashes; kept outside the database (connector/auth/hashing.py)
         self.pepper = pepper
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -137,7 +139,7 @@ class Store:
                     self._leading = False
         return job.result_or_raise()
 
-    def _run_shared(self, batch: list["_SharedWork"]) -> None:
+    def _run_shared(self, batch: list[_SharedWork]) -> None:
         # one connection serves every shared transaction: they run one at a time, under the write lock
         conn = self._shared_conn
         if conn is None or conn.closed or conn.invalidated:
@@ -145,6 +147,7 @@ class Store:
         try:
             with conn.begin():
                 driver = conn.connection.driver_connection
+                assert driver is not None  # None only once the connection is invalidated or closed
                 for job in batch:
                     if len(batch) == 1:
                         job.result = job.work(conn)  # an error rolls the transaction back (below)
@@ -168,7 +171,7 @@ class Store:
                 job.done = True
 
     @contextmanager
-    def quick_read(self) -> Iterator["Connection | DriverConnection"]:
+    def quick_read(self) -> Iterator[Connection | DriverConnection]:
         """For one-statement reads on the hot path (``statements.Prepared``, not ``conn.execute``).
 
         On SQLite each thread keeps a reader connection of its own outside the pool, in autocommit

@@ -5,6 +5,7 @@ type comes from the model. At start-up every missing one is added (``ALTER TABLE
 ``CREATE INDEX``) on SQLite and PostgreSQL alike. New columns are nullable, so existing rows stay valid.
 An index a newer version no longer has is dropped (every change would otherwise keep paying to update it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from .models import Base
+from connector.store.models import Base
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,7 @@ ADDED_COLUMNS = (
     ("outbox", "lease_until"),
 )
 #: (table, index) added after the table first shipped
-ADDED_INDEXES = (
-    ("agents", "uq_agents_active_extension"),
-)
+ADDED_INDEXES = (("agents", "uq_agents_active_extension"),)
 ADDED_INDEX_NAMES = {name for _, name in ADDED_INDEXES}
 #: (table, index) that earlier versions created and this one does not use (``Store.create_all`` creates
 #: every missing index of the models, so one replaced by a wider one is created there)
@@ -50,8 +49,11 @@ DROPPED_INDEXES = (
 def upgrade(engine: Engine) -> list[str]:
     """Add the listed columns and indexes a store lacks, drop the retired indexes; returns what it did."""
     added: list[str] = []
-    existing = {table: {c["name"] for c in inspect(engine).get_columns(table)}
-                for table in {t for t, _ in ADDED_COLUMNS} if inspect(engine).has_table(table)}
+    existing = {
+        table: {c["name"] for c in inspect(engine).get_columns(table)}
+        for table in {t for t, _ in ADDED_COLUMNS}
+        if inspect(engine).has_table(table)
+    }
     for table_name, column_name in ADDED_COLUMNS:
         if table_name not in existing or column_name in existing[table_name]:
             continue
@@ -76,11 +78,16 @@ def upgrade(engine: Engine) -> list[str]:
         except DBAPIError as exc:
             # existing rows break the rule (e.g. two active agents share an extension): the service still
             # refuses new clashes; the admin resolves the old ones and the index is added at the next start
-            log.warning("could not add index %s to %s (%s); fix the rows it names and restart",
-                        index_name, table_name, type(exc.orig).__name__)
+            log.warning(
+                "could not add index %s to %s (%s); fix the rows it names and restart",
+                index_name,
+                table_name,
+                type(exc.orig).__name__,
+            )
     for table_name, index_name in DROPPED_INDEXES:
-        if inspect(engine).has_table(table_name) and \
-                index_name in {i["name"] for i in inspect(engine).get_indexes(table_name)}:
+        if inspect(engine).has_table(table_name) and index_name in {
+            i["name"] for i in inspect(engine).get_indexes(table_name)
+        }:
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index_name}")
             added.append(f"dropped {index_name}")

@@ -1,10 +1,27 @@
 """The store's tables (SQLAlchemy 2). Times are kept as UTC."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator, UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -19,14 +36,17 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # every model here is mapped to a Table (SQLAlchemy types __table__ as any FromClause, which
+        # insert() and update() do not take)
+        __table__: ClassVar[Table]
 
 
 class Agent(Base):
@@ -41,9 +61,15 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # an extension belongs to one active agent: PBX short-code login and logout find the agent by it
-    __table_args__ = (Index("uq_agents_active_extension", "extension", unique=True,
-                            sqlite_where=text("active AND extension <> ''"),
-                            postgresql_where=text("active AND extension <> ''")),)
+    __table_args__ = (
+        Index(
+            "uq_agents_active_extension",
+            "extension",
+            unique=True,
+            sqlite_where=text("active AND extension <> ''"),
+            postgresql_where=text("active AND extension <> ''"),
+        ),
+    )
 
 
 class User(Base):
@@ -106,12 +132,18 @@ class StateInterval(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # the intervals started in a range with what the state mix sums, read from the index alone (it replaced
     # ix_intervals_started, dropped by migrate)
-    __table_args__ = (Index("ix_intervals_started_span", "started_at", "ended_at", "state_id", "agent_id"),
-                      # an agent's interval running at an instant (the state mix of a day)
-                      Index("ix_intervals_agent_started", "agent_id", "started_at"),
-                      # the open interval of an agent: a change closes it by this lookup
-                      Index("ix_intervals_open", "agent_id", sqlite_where=text("ended_at IS NULL"),
-                            postgresql_where=text("ended_at IS NULL")))
+    __table_args__ = (
+        Index("ix_intervals_started_span", "started_at", "ended_at", "state_id", "agent_id"),
+        # an agent's interval running at an instant (the state mix of a day)
+        Index("ix_intervals_agent_started", "agent_id", "started_at"),
+        # the open interval of an agent: a change closes it by this lookup
+        Index(
+            "ix_intervals_open",
+            "agent_id",
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
 
 class DailyTotal(Base):
@@ -128,8 +160,10 @@ class DailyTotal(Base):
     synced_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     parked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (UniqueConstraint("agent_id", "day", "state_id", name="uq_daily_total"),
-                      Index("ix_daily_totals_day", "day"))
+    __table_args__ = (
+        UniqueConstraint("agent_id", "day", "state_id", name="uq_daily_total"),
+        Index("ix_daily_totals_day", "day"),
+    )
 
 
 class LogonEventRow(Base):
@@ -196,19 +230,17 @@ class EventRow(Base):
     """A live event (presence, agent, logon, session_ended, config, omni_channel), written with its change.
 
     Every instance's stream poller reads these in id order; rows older than the retention window are
-    pruned (``connector.bus``). AUTOINCREMENT on SQLite: an id is never reused after a prune, so a
+    pruned (``connector.live.bus``). AUTOINCREMENT on SQLite: an id is never reused after a prune, so a
     client's ``Last-Event-ID`` never names a different event.
     """
 
     __tablename__ = "events"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (Index("ix_events_agent", "agent_id", "id"),
-                      {"sqlite_autoincrement": True})
+    __table_args__ = (Index("ix_events_agent", "agent_id", "id"), {"sqlite_autoincrement": True})
 
 
 class ConfigVersion(Base):
@@ -260,7 +292,7 @@ class SharedValue(Base):
 
     __tablename__ = "shared_values"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    value: Mapped[dict | list | str | int | float | None] = mapped_column(JSON, nullable=True)
+    value: Mapped[object] = mapped_column(JSON, nullable=True)  # any JSON value (Host.remember)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
 
@@ -279,7 +311,7 @@ class AdapterSettingsRow(Base):
     """An adapter's settings saved on the admin page; they override the environment (README "Adapters").
 
     ``enabled`` None follows ``CONNECTOR_ADAPTERS``; ``values`` holds non-secret settings as typed, by
-    setting key; ``sealed`` holds secret ones encrypted with ``connector.security.seal``.
+    setting key; ``sealed`` holds secret ones encrypted with ``connector.auth.hashing.seal``.
     """
 
     __tablename__ = "adapter_settings"
@@ -324,7 +356,7 @@ class ConsoleCommand(Base):
 class SignInThrottle(Base):
     """Failed sign-ins per account (``agent:<id>``, ``user:<name>``) or client address (``addr:<ip>``).
 
-    Kept in the store so every instance sharing it applies the same limits (connector/throttle.py).
+    Kept in the store so every instance sharing it applies the same limits (connector/auth/limits.py).
     """
 
     __tablename__ = "sign_in_throttle"
@@ -349,7 +381,7 @@ class SignInFailure(Base):
 
 
 class WebSession(Base):
-    """A signed-in page session; the cookie carries the id, the store only its digest (connector/web_sessions.py)."""
+    """A signed-in page session; the cookie carries the id, the store only its digest (connector/auth/page_sessions.py)."""
 
     __tablename__ = "web_sessions"
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)

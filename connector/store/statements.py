@@ -1,23 +1,39 @@
 """The statements of the change path, in Core SQL: what one presence change reads and writes.
 
-A change is one write transaction of a handful of plain statements (issue 11): read the agent and
+A change is one write transaction of a handful of plain statements: read the agent and
 its session row (with the active configuration's version), close the open interval, add its
 seconds to the daily totals (one ``INSERT ... ON CONFLICT DO UPDATE`` per local day), open the new
 interval, update the session row, insert the outbox rows. No ORM objects: they cost more CPU than
-the write itself. SQLite and PostgreSQL both run these as written.
+the write itself. SQLite and PostgreSQL both run these as written. They are one module on purpose (past
+the usual size): every statement a change runs is read, and tuned, side by side.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Text, bindparam, case, cast, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import (Agent, AgentSessionRow, Call, ConfigVersion, DailyCounter, DailyTotal, EventRow, LogonEventRow,
-                     OutboxRow, StateInterval, StoreGeneration, UTCDateTime)
-from .rows import SESSION_FIELDS
+from connector.store.database import DriverConnection
+from connector.store.models import (
+    Agent,
+    AgentSessionRow,
+    Call,
+    ConfigVersion,
+    DailyCounter,
+    DailyTotal,
+    EventRow,
+    LogonEventRow,
+    OutboxRow,
+    StateInterval,
+    StoreGeneration,
+    UTCDateTime,
+)
+from connector.store.rows import SESSION_FIELDS
 
 _AGENTS = Agent.__table__
 _SESSIONS = AgentSessionRow.__table__
@@ -62,15 +78,17 @@ class Prepared:
             compiled = self.stmt.compile(dialect=dialect)
             binds = {name: _bind_processor(bind.type, dialect) for name, bind in compiled.binds.items()}
             # literals inside expressions (``count + 1``) are anonymous binds with their own value
-            fixed = {name: (binds[name](bind.value) if binds[name] else bind.value)
-                     for name, bind in compiled.binds.items() if not bind.required and bind.value is not None}
+            fixed = {
+                name: (binds[name](bind.value) if binds[name] else bind.value)
+                for name, bind in compiled.binds.items()
+                if not bind.required and bind.value is not None
+            }
             order = compiled.positiontup  # None for named paramstyles
             columns = list(getattr(self.stmt, "exported_columns", []) or [])
             row_type = NamedTupleType([c.key for c in columns]) if columns else None
             results = [_result_processor(c.type, dialect) for c in columns]
             # positional paramstyle (SQLite): each parameter's name, processor and fixed value, in order
-            plan = None if order is None else tuple((name, binds[name], fixed.get(name, _NOT_FIXED))
-                                                    for name in order)
+            plan = None if order is None else tuple((name, binds[name], fixed.get(name, _NOT_FIXED)) for name in order)
             found = (compiled.string, order, (binds, fixed, plan), row_type, results)
             self._by_dialect[dialect.name] = found
         return found
@@ -78,39 +96,49 @@ class Prepared:
     def _params(self, order, binds, values: dict):
         processors, fixed, plan = binds
         if plan is not None:
-            return [(literal if literal is not _NOT_FIXED else process(values[name]) if process else values[name])
-                    for name, process, literal in plan]
+            return [
+                (literal if literal is not _NOT_FIXED else process(values[name]) if process else values[name])
+                for name, process, literal in plan
+            ]
         processed = dict(fixed)
         for k, v in values.items():
             process = processors[k]
             processed[k] = process(v) if process else v
         return [processed[name] for name in order] if order is not None else processed
 
-    def run(self, conn: Connection, values: dict) -> list:
+    def run(self, conn: Connection | DriverConnection, values: dict) -> list:
         sql, order, binds, row_type, results = self._compiled(conn.dialect)
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
         try:
             cursor.execute(sql, self._params(order, binds, values))
             if row_type is None:
                 return []
-            return [row_type(*[(p(v) if p and v is not None else v) for p, v in zip(results, raw)])
-                    for raw in cursor.fetchall()]
+            return [
+                row_type(*[(p(v) if p and v is not None else v) for p, v in zip(results, raw)])
+                for raw in cursor.fetchall()
+            ]
         finally:
             cursor.close()
 
-    def run_count(self, conn: Connection, values: dict) -> int:
+    def run_count(self, conn: Connection | DriverConnection, values: dict) -> int:
         """Run a DML statement; returns how many rows it touched."""
         sql, order, binds, _, _ = self._compiled(conn.dialect)
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
         try:
             cursor.execute(sql, self._params(order, binds, values))
             return cursor.rowcount
         finally:
             cursor.close()
 
-    def run_many(self, conn: Connection, rows: list[dict]) -> None:
+    def run_many(self, conn: Connection | DriverConnection, rows: list[dict]) -> None:
         sql, order, binds, _, _ = self._compiled(conn.dialect)
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
         try:
             cursor.executemany(sql, [self._params(order, binds, values) for values in rows])
         finally:
@@ -126,9 +154,11 @@ def _utc_text(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
-    value = value.astimezone(timezone.utc)
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:"
-            f"{value.second:02d}.{value.microsecond:06d}")
+    value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def _bind_processor(type_, dialect):
@@ -141,7 +171,7 @@ def _bind_processor(type_, dialect):
 
 def _utc_from_text(value: str) -> datetime:
     """A stored ``UTCDateTime`` back as an aware datetime (what the type's processors give, without the regex)."""
-    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _result_processor(type_, dialect):
@@ -152,6 +182,7 @@ def _result_processor(type_, dialect):
 
 def NamedTupleType(names: list[str]):
     from collections import namedtuple
+
     return namedtuple("Row", names, rename=True)
 
 
@@ -166,18 +197,29 @@ def _p(values: dict) -> dict:
 
 # Statements are built and compiled once, with bind parameters (see Prepared).
 
-_LOAD_SELECT = (select(_AGENTS.c.id, _AGENTS.c.name, _AGENTS.c.team, _AGENTS.c.extension, _AGENTS.c.pin_hash,
-                _AGENTS.c.active, *[c for c in _SESSIONS.c],
-                select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery().label("config_version"))
-         .select_from(_AGENTS.join(_SESSIONS, _SESSIONS.c.agent_id == _AGENTS.c.id))
-         .where(_AGENTS.c.id == bindparam("agent_id")))
+_LOAD_SELECT = (
+    select(
+        _AGENTS.c.id,
+        _AGENTS.c.name,
+        _AGENTS.c.team,
+        _AGENTS.c.extension,
+        _AGENTS.c.pin_hash,
+        _AGENTS.c.active,
+        *[c for c in _SESSIONS.c],
+        select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery().label("config_version"),
+    )
+    .select_from(_AGENTS.join(_SESSIONS, _SESSIONS.c.agent_id == _AGENTS.c.id))
+    .where(_AGENTS.c.id == bindparam("agent_id"))
+)
 _LOAD = _LOAD_SELECT.with_for_update(of=_SESSIONS)
 _LOAD_FAST = Prepared(_LOAD)
 _READ_FAST = Prepared(_LOAD_SELECT)
 _AGENT_EXISTS = select(_AGENTS.c.id).where(_AGENTS.c.id == bindparam("agent_id"))
 
 
-def load_agent_session(conn: Connection, agent_id: str, lock: bool = True) -> tuple[AgentRecord, Any, int | None] | None:
+def load_agent_session(
+    conn: Connection | DriverConnection, agent_id: str, lock: bool = True
+) -> tuple[AgentRecord, Any, int | None] | None:
     """(agent, session row, active configuration version); with ``lock`` the session row is locked (PostgreSQL).
 
     None when there is no such agent. An agent without a session row gets one first (``lock`` only;
@@ -188,21 +230,36 @@ def load_agent_session(conn: Connection, agent_id: str, lock: bool = True) -> tu
     if row is None and not lock:
         return None
     if row is None:
+        assert isinstance(conn, Connection)  # with ``lock``: the caller's write transaction, never a quick read
         if conn.execute(_AGENT_EXISTS, {"agent_id": agent_id}).first() is None:
             return None
-        conn.execute(_insert(conn, _SESSIONS).values(agent_id=agent_id, logons=[], version=0, logoff_pending=False)
-                     .on_conflict_do_nothing(index_elements=[_SESSIONS.c.agent_id]))
+        conn.execute(
+            _insert(conn, _SESSIONS)
+            .values(agent_id=agent_id, logons=[], version=0, logoff_pending=False)
+            .on_conflict_do_nothing(index_elements=[_SESSIONS.c.agent_id])
+        )
         row = conn.execute(_LOAD, {"agent_id": agent_id}).one()
     agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active))
     return agent, row, row.config_version
 
 
-_CLOSE = Prepared(update(_INTERVALS)
-          .where(_INTERVALS.c.agent_id == bindparam("key_agent_id"), _INTERVALS.c.ended_at.is_(None))
-          .values(ended_at=case((_INTERVALS.c.started_at > bindparam("at", type_=UTCDateTime),
-                                 _INTERVALS.c.started_at), else_=bindparam("at", type_=UTCDateTime)))
-          .returning(_INTERVALS.c.state_id, _INTERVALS.c.status, _INTERVALS.c.reason_code,
-                     _INTERVALS.c.started_at, _INTERVALS.c.ended_at))
+_CLOSE = Prepared(
+    update(_INTERVALS)
+    .where(_INTERVALS.c.agent_id == bindparam("key_agent_id"), _INTERVALS.c.ended_at.is_(None))
+    .values(
+        ended_at=case(
+            (_INTERVALS.c.started_at > bindparam("at", type_=UTCDateTime), _INTERVALS.c.started_at),
+            else_=bindparam("at", type_=UTCDateTime),
+        )
+    )
+    .returning(
+        _INTERVALS.c.state_id,
+        _INTERVALS.c.status,
+        _INTERVALS.c.reason_code,
+        _INTERVALS.c.started_at,
+        _INTERVALS.c.ended_at,
+    )
+)
 
 
 def close_open_interval(conn: Connection, agent_id: str, at: datetime) -> list[Any]:
@@ -210,28 +267,59 @@ def close_open_interval(conn: Connection, agent_id: str, at: datetime) -> list[A
     return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at})
 
 
-_OPEN = Prepared(insert(_INTERVALS).values(_values(_INTERVALS, ("agent_id", "state_id", "status", "reason_code",
-                                                                     "source", "cause", "started_at"))))
+_OPEN = Prepared(
+    insert(_INTERVALS).values(
+        _values(_INTERVALS, ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at"))
+    )
+)
 
 
-def open_interval(conn: Connection, agent_id: str, state_id: str, status: int, reason_code: str, source: str,
-                  at: datetime, cause: str | None = None) -> None:
-    _OPEN.run(conn, _p({"agent_id": agent_id, "state_id": state_id, "status": status, "reason_code": reason_code,
-                        "source": source, "cause": cause or None, "started_at": at}))
+def open_interval(
+    conn: Connection,
+    agent_id: str,
+    state_id: str,
+    status: int,
+    reason_code: str,
+    source: str,
+    at: datetime,
+    cause: str | None = None,
+) -> None:
+    _OPEN.run(
+        conn,
+        _p(
+            {
+                "agent_id": agent_id,
+                "state_id": state_id,
+                "status": status,
+                "reason_code": reason_code,
+                "source": source,
+                "cause": cause or None,
+                "started_at": at,
+            }
+        ),
+    )
 
 
 def close_call(conn: Connection, agent_id: str, call_id: str, at: datetime, cause: str) -> None:
     """Close a call whose end was never reported (or that a supervisor ended); a later "ended" is a repeat."""
     calls = Call.__table__
-    open_call = conn.execute(select(calls.c.started_at).where(calls.c.agent_id == agent_id, calls.c.call_id == call_id,
-                                                              calls.c.ended_at.is_(None))).first()
+    open_call = conn.execute(
+        select(calls.c.started_at).where(
+            calls.c.agent_id == agent_id, calls.c.call_id == call_id, calls.c.ended_at.is_(None)
+        )
+    ).first()
     if open_call is None:
         return
     started = open_call.started_at
-    conn.execute(update(calls).where(calls.c.agent_id == agent_id, calls.c.call_id == call_id,
-                                     calls.c.ended_at.is_(None))
-                 .values(ended_at=at, end_cause=cause,
-                         duration_seconds=int((at - started).total_seconds()) if started is not None else None))
+    conn.execute(
+        update(calls)
+        .where(calls.c.agent_id == agent_id, calls.c.call_id == call_id, calls.c.ended_at.is_(None))
+        .values(
+            ended_at=at,
+            end_cause=cause,
+            duration_seconds=int((at - started).total_seconds()) if started is not None else None,
+        )
+    )
 
 
 def _upserts(table, keys: list, set_: Callable, columns: tuple[str, ...]) -> dict:
@@ -242,59 +330,110 @@ def _upserts(table, keys: list, set_: Callable, columns: tuple[str, ...]) -> dic
     return built
 
 
-_ADD_TOTAL = _upserts(_TOTALS, [_TOTALS.c.agent_id, _TOTALS.c.day, _TOTALS.c.state_id], lambda excluded: {
-    "seconds": func.coalesce(_TOTALS.c.seconds, 0.0) + excluded.seconds, "status": excluded.status,
-    "reason_code": excluded.reason_code, "updated_at": excluded.updated_at},
-    ("agent_id", "day", "state_id", "status", "reason_code", "seconds", "updated_at"))
+_ADD_TOTAL = _upserts(
+    _TOTALS,
+    [_TOTALS.c.agent_id, _TOTALS.c.day, _TOTALS.c.state_id],
+    lambda excluded: {
+        "seconds": func.coalesce(_TOTALS.c.seconds, 0.0) + excluded.seconds,
+        "status": excluded.status,
+        "reason_code": excluded.reason_code,
+        "updated_at": excluded.updated_at,
+    },
+    ("agent_id", "day", "state_id", "status", "reason_code", "seconds", "updated_at"),
+)
 
 
-def add_to_daily_total(conn: Connection, agent_id: str, day: date, state_id: str, status: int, reason_code: str,
-                       seconds: float, at: datetime) -> None:
+def add_to_daily_total(
+    conn: Connection,
+    agent_id: str,
+    day: date,
+    state_id: str,
+    status: int,
+    reason_code: str,
+    seconds: float,
+    at: datetime,
+) -> None:
     """Add closed seconds to (agent, day, state), creating the total on its first seconds."""
-    _ADD_TOTAL[conn.dialect.name].run(conn, _p({"agent_id": agent_id, "day": day, "state_id": state_id,
-                                                "status": status, "reason_code": reason_code, "seconds": seconds,
-                                                "updated_at": at}))
+    _ADD_TOTAL[conn.dialect.name].run(
+        conn,
+        _p(
+            {
+                "agent_id": agent_id,
+                "day": day,
+                "state_id": state_id,
+                "status": status,
+                "reason_code": reason_code,
+                "seconds": seconds,
+                "updated_at": at,
+            }
+        ),
+    )
 
 
-_COUNT = _upserts(_COUNTERS, [_COUNTERS.c.agent_id, _COUNTERS.c.day, _COUNTERS.c.counter],
-                  lambda excluded: {"count": _COUNTERS.c.count + 1}, ("agent_id", "day", "counter", "count"))
+_COUNT = _upserts(
+    _COUNTERS,
+    [_COUNTERS.c.agent_id, _COUNTERS.c.day, _COUNTERS.c.counter],
+    lambda excluded: {"count": _COUNTERS.c.count + 1},
+    ("agent_id", "day", "counter", "count"),
+)
 
 
 def count(conn: Connection, agent_id: str, day: date, counter: str) -> None:
     _COUNT[conn.dialect.name].run(conn, _p({"agent_id": agent_id, "day": day, "counter": counter, "count": 1}))
 
 
-_ADD_LOGON = Prepared(insert(_LOGONS).values(_values(_LOGONS, ("at", "agent_id", "action", "logon_source", "device",
-                                                                "actor"))))
+_ADD_LOGON = Prepared(
+    insert(_LOGONS).values(_values(_LOGONS, ("at", "agent_id", "action", "logon_source", "device", "actor")))
+)
 
 
 def add_logon_event(conn: Connection, values: dict) -> None:
     _ADD_LOGON.run(conn, _p(values))
 
 
-_OUTBOX_COLUMNS = ("agent_id", "adapter", "kind", "payload", "source", "created_at", "next_attempt_at", "attempts",
-                   "superseded")
+_OUTBOX_COLUMNS = (
+    "agent_id",
+    "adapter",
+    "kind",
+    "payload",
+    "source",
+    "created_at",
+    "next_attempt_at",
+    "attempts",
+    "superseded",
+)
 _ADD_OUTBOX = Prepared(insert(_OUTBOX).values(_values(_OUTBOX, _OUTBOX_COLUMNS)))
 
 
 _EVENTS = EventRow.__table__
 _ADD_EVENTS = {
     # the data goes in as the JSON text it already is (encoded once for the event and the API answer)
-    "sqlite": Prepared(insert(_EVENTS).values(
-        kind=bindparam("p_kind"), agent_id=bindparam("p_agent_id"), data=bindparam("p_data", type_=Text),
-        created_at=bindparam("p_created_at", type_=UTCDateTime))),
-    "postgresql": Prepared(insert(_EVENTS).values(
-        kind=bindparam("p_kind"), agent_id=bindparam("p_agent_id"),
-        data=cast(bindparam("p_data", type_=Text), _EVENTS.c.data.type),
-        created_at=bindparam("p_created_at", type_=UTCDateTime))),
+    "sqlite": Prepared(
+        insert(_EVENTS).values(
+            kind=bindparam("p_kind"),
+            agent_id=bindparam("p_agent_id"),
+            data=bindparam("p_data", type_=Text),
+            created_at=bindparam("p_created_at", type_=UTCDateTime),
+        )
+    ),
+    "postgresql": Prepared(
+        insert(_EVENTS).values(
+            kind=bindparam("p_kind"),
+            agent_id=bindparam("p_agent_id"),
+            data=cast(bindparam("p_data", type_=Text), _EVENTS.c.data.type),
+            created_at=bindparam("p_created_at", type_=UTCDateTime),
+        )
+    ),
 }
 
 
 def add_events(conn: Connection, rows: list[tuple[str, str | None, str]], at: datetime) -> None:
     """Insert live events: (kind, agent id or None, data as JSON text), all created ``at``."""
     if rows:
-        _ADD_EVENTS[conn.dialect.name].run_many(conn, [{"p_kind": kind, "p_agent_id": agent, "p_data": data,
-                                                        "p_created_at": at} for kind, agent, data in rows])
+        _ADD_EVENTS[conn.dialect.name].run_many(
+            conn,
+            [{"p_kind": kind, "p_agent_id": agent, "p_data": data, "p_created_at": at} for kind, agent, data in rows],
+        )
 
 
 def add_outbox_rows(conn: Connection, rows: list[dict]) -> None:
@@ -302,14 +441,19 @@ def add_outbox_rows(conn: Connection, rows: list[dict]) -> None:
         _ADD_OUTBOX.run_many(conn, [_p({name: row[name] for name in _OUTBOX_COLUMNS}) for row in rows])
 
 
-_CLAIM = (update(_SESSIONS)
-          .where(_SESSIONS.c.agent_id == bindparam("key_agent_id"),
-                 func.coalesce(_SESSIONS.c.version, 0) == bindparam("key_version"),
-                 exists().where(_AGENTS.c.id == _SESSIONS.c.agent_id, _AGENTS.c.active.is_(True)))
-          .values(version=func.coalesce(_SESSIONS.c.version, 0) + 1))
+_CLAIM = (
+    update(_SESSIONS)
+    .where(
+        _SESSIONS.c.agent_id == bindparam("key_agent_id"),
+        func.coalesce(_SESSIONS.c.version, 0) == bindparam("key_version"),
+        exists().where(_AGENTS.c.id == _SESSIONS.c.agent_id, _AGENTS.c.active.is_(True)),
+    )
+    .values(version=func.coalesce(_SESSIONS.c.version, 0) + 1)
+)
 _CLAIM_ANY_CONFIG = Prepared(_CLAIM)
-_CLAIM_SAME_CONFIG = Prepared(_CLAIM.where(select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery()
-                                           == bindparam("key_config")))
+_CLAIM_SAME_CONFIG = Prepared(
+    _CLAIM.where(select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery() == bindparam("key_config"))
+)
 
 
 def claim_session(conn: Connection, agent_id: str, version: int | None, config_version: int | None) -> bool:
@@ -323,11 +467,15 @@ def claim_session(conn: Connection, agent_id: str, version: int | None, config_v
 
 _SESSION_COLUMNS = ("logons", *SESSION_FIELDS, "next_due_at")
 _SESSION_VALUES = {name: bindparam(f"v_{name}", type_=_SESSIONS.c[name].type) for name in _SESSION_COLUMNS}
-_UPDATE_SESSION = Prepared(update(_SESSIONS).where(_SESSIONS.c.agent_id == bindparam("key_agent_id"))
-                           .values(_SESSION_VALUES))
+_UPDATE_SESSION = Prepared(
+    update(_SESSIONS).where(_SESSIONS.c.agent_id == bindparam("key_agent_id")).values(_SESSION_VALUES)
+)
 #: the session's columns and the guard of ``claim_session`` in one statement (a change decided on a snapshot)
-_UPDATE_SESSION_GUARDED = Prepared(_CLAIM.where(select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery()
-                                                == bindparam("key_config")).values(_SESSION_VALUES))
+_UPDATE_SESSION_GUARDED = Prepared(
+    _CLAIM.where(select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery() == bindparam("key_config")).values(
+        _SESSION_VALUES
+    )
+)
 
 
 class StaleSession(Exception):
@@ -344,16 +492,20 @@ def update_session(conn: Connection, agent_id: str, values: dict, guard: tuple[i
     params = {"key_agent_id": agent_id, **{f"v_{name}": values[name] for name in _SESSION_COLUMNS}}
     if guard is None:
         _UPDATE_SESSION.run(conn, params)
-    elif _UPDATE_SESSION_GUARDED.run_count(conn, {**params, "key_version": guard[0] or 0,
-                                                  "key_config": guard[1]}) != 1:
+    elif _UPDATE_SESSION_GUARDED.run_count(conn, {**params, "key_version": guard[0] or 0, "key_config": guard[1]}) != 1:
         raise StaleSession(agent_id)
 
 
-_DUE = (select(_SESSIONS.c.agent_id)
-        .where(_SESSIONS.c.next_due_at <= bindparam("now", type_=UTCDateTime),
-               exists().where(_AGENTS.c.id == _SESSIONS.c.agent_id, _AGENTS.c.active.is_(True)))
-        .order_by(_SESSIONS.c.next_due_at, _SESSIONS.c.agent_id).limit(bindparam("batch"))
-        .with_for_update(of=_SESSIONS, skip_locked=True))  # (SQLite has no row locks: its write lock is the claim)
+_DUE = (
+    select(_SESSIONS.c.agent_id)
+    .where(
+        _SESSIONS.c.next_due_at <= bindparam("now", type_=UTCDateTime),
+        exists().where(_AGENTS.c.id == _SESSIONS.c.agent_id, _AGENTS.c.active.is_(True)),
+    )
+    .order_by(_SESSIONS.c.next_due_at, _SESSIONS.c.agent_id)
+    .limit(bindparam("batch"))
+    .with_for_update(of=_SESSIONS, skip_locked=True)
+)  # (SQLite has no row locks: its write lock is the claim)
 
 
 def claim_due_sessions(conn: Connection, now: datetime, batch: int, skip: set[str]) -> list[str]:
@@ -367,8 +519,9 @@ def claim_due_sessions(conn: Connection, now: datetime, batch: int, skip: set[st
 # -- generations: a number bumped in the transaction that makes a cached value stale -------------
 
 _GENERATION = select(_GENERATIONS.c.value).where(_GENERATIONS.c.name == bindparam("name"))
-_BUMP = _upserts(_GENERATIONS, [_GENERATIONS.c.name], lambda excluded: {"value": _GENERATIONS.c.value + 1},
-                 ("name", "value"))
+_BUMP = _upserts(
+    _GENERATIONS, [_GENERATIONS.c.name], lambda excluded: {"value": _GENERATIONS.c.value + 1}, ("name", "value")
+)
 
 
 def generation(conn: Connection, name: str) -> int:
@@ -376,8 +529,11 @@ def generation(conn: Connection, name: str) -> int:
 
 
 _CURRENT_GENERATION = Prepared(_GENERATION)
-_AGENT_INFO = Prepared(select(_AGENTS.c.id, _AGENTS.c.name, _AGENTS.c.extension, _AGENTS.c.email,
-                              _AGENTS.c.salesforce_user_id).where(_AGENTS.c.id == bindparam("agent_id")))
+_AGENT_INFO = Prepared(
+    select(_AGENTS.c.id, _AGENTS.c.name, _AGENTS.c.extension, _AGENTS.c.email, _AGENTS.c.salesforce_user_id).where(
+        _AGENTS.c.id == bindparam("agent_id")
+    )
+)
 _ACTIVE_CONFIG_VERSION = Prepared(select(func.max(ConfigVersion.__table__.c.id)))
 
 

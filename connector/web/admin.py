@@ -3,22 +3,21 @@
 The page talks to the small JSON endpoints below (cookie + CSRF token). The editor validates
 with the same rules as ``presence-connector config validate`` and applies a new versioned config.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
-from .. import accounts
-from ..errors import ConfigError, InvalidInput, MalformedRequest
-from ..presence_config import PresenceConfig, build_config, load_preset, parse_config, preset_names
-from ..security import ROLES
-from .guard import page_role
+from connector.auth import accounts
+from connector.auth.hashing import ROLES
+from connector.errors import ConfigError, InvalidInput, MalformedRequest
+from connector.parts import get_parts
+from connector.presence.config import build_config, load_preset, parse_config, preset_names
+from connector.presence.model import PresenceConfig
+from connector.web.guard import page_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 EDITOR_SOURCE = "admin editor"
-
-
-def _ext():
-    return get_parts()
 
 
 def json_body() -> object:
@@ -37,7 +36,7 @@ def _json() -> dict:
 
 
 def _active() -> PresenceConfig:
-    return _ext().configs.active()
+    return get_parts().configs.active()
 
 
 @bp.get("")
@@ -48,12 +47,20 @@ def page():
 
 # -- presence configuration ----------------------------------------------------------------------
 
+
 @bp.get("/api/config")
 @page_role("admin")
 def get_config():
-    history = _ext().configs.history(20)
-    return jsonify({"config": _active().to_dict(), "version": history[0]["version"] if history else None,
-                    "history": history, "presets": preset_names(), "active_preset": _active_preset()})
+    history = get_parts().configs.history(20)
+    return jsonify(
+        {
+            "config": _active().to_dict(),
+            "version": history[0]["version"] if history else None,
+            "history": history,
+            "presets": preset_names(),
+            "active_preset": _active_preset(),
+        }
+    )
 
 
 def _active_preset() -> str | None:
@@ -71,16 +78,18 @@ def _active_preset() -> str | None:
 @bp.post("/api/config/validate")
 @page_role("admin")
 def validate_config():
-    config = build_config(_json().get("config"), EDITOR_SOURCE)  # ConfigError -> 422 with every problem
+    config = build_config(
+        _json().get("config"), EDITOR_SOURCE, mapping_checks=get_parts().configs.mapping_checks
+    )  # ConfigError -> 422 with every problem
     return jsonify({"ok": True, "states": len(config.states)})
 
 
 @bp.post("/api/config")
 @page_role("admin")
 def save_config():
-    config = build_config(_json().get("config"), EDITOR_SOURCE)
-    version = _ext().configs.apply(config, created_by=session["principal"]["name"], origin="admin")
-    _ext().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
+    config = build_config(_json().get("config"), EDITOR_SOURCE, mapping_checks=get_parts().configs.mapping_checks)
+    version = get_parts().configs.apply(config, created_by=session["principal"]["name"], origin="admin")
+    get_parts().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
     return jsonify({"version": version, "config": config.to_dict()})
 
 
@@ -90,9 +99,13 @@ def import_config():
     """A preset or an uploaded YAML file, validated and returned to the editor (saved by 'Save')."""
     data = _json()
     if data.get("preset"):
-        config = load_preset(str(data["preset"]))
+        config = load_preset(str(data["preset"]), mapping_checks=get_parts().configs.mapping_checks)
     elif isinstance(data.get("yaml"), str):
-        config = parse_config(data["yaml"], source=str(data.get("filename") or "uploaded file"))
+        config = parse_config(
+            data["yaml"],
+            source=str(data.get("filename") or "uploaded file"),
+            mapping_checks=get_parts().configs.mapping_checks,
+        )
     else:
         raise InvalidInput("send 'preset' (a preset name) or 'yaml' (the file's text)", field="preset")
     return jsonify({"config": config.to_dict()})
@@ -102,21 +115,29 @@ def import_config():
 @page_role("admin")
 def export_config():
     config = _active()
-    return Response(config.to_yaml(), mimetype="application/yaml",
-                    headers={"Content-Disposition": f"attachment; filename={config.name.lower().replace(' ', '-')}"
-                                                    f".yaml"})
+    return Response(
+        config.to_yaml(),
+        mimetype="application/yaml",
+        headers={"Content-Disposition": f"attachment; filename={config.name.lower().replace(' ', '-')}.yaml"},
+    )
 
 
 # -- users, agents, tokens -------------------------------------------------------------------------
 
+
 @bp.get("/api/accounts")
 @page_role("admin")
 def list_accounts():
-    store = _ext().store
-    guard = _ext().sign_in
-    return jsonify({"users": accounts.list_users(store), "agents": accounts.list_agents(store),
-                    "tokens": accounts.list_tokens(store),
-                    "sign_ins": {"locked": guard.locked_accounts(), "failures": guard.recent_failures()}})
+    store = get_parts().store
+    guard = get_parts().sign_in
+    return jsonify(
+        {
+            "users": accounts.list_users(store),
+            "agents": accounts.list_agents(store),
+            "tokens": accounts.list_tokens(store),
+            "sign_ins": {"locked": guard.locked_accounts(), "failures": guard.recent_failures()},
+        }
+    )
 
 
 @bp.post("/api/lockouts/unlock")
@@ -124,7 +145,7 @@ def list_accounts():
 def unlock_account():
     """Unlock an account locked after failed sign-ins (``agent:<id>`` or ``user:<name>``)."""
     account = _json().get("account")
-    if not isinstance(account, str) or not _ext().sign_in.unlock(account):
+    if not isinstance(account, str) or not get_parts().sign_in.unlock(account):
         raise InvalidInput("no locked account by that name", field="account")
     return jsonify({"ok": True})
 
@@ -133,7 +154,7 @@ def unlock_account():
 @page_role("admin")
 def user_password(username: str):
     """Set a user's password; the user's page sessions end."""
-    accounts.set_password(_ext().store, username, _json().get("password"), _ext().clock())
+    accounts.set_password(get_parts().store, username, _json().get("password"), get_parts().clock())
     return jsonify({"ok": True})
 
 
@@ -141,8 +162,14 @@ def user_password(username: str):
 @page_role("admin")
 def add_user():
     data = _json()
-    accounts.add_user(_ext().store, str(data.get("username") or ""), data.get("password"), data.get("role"),
-                      _ext().clock(), agent_id=data.get("agent_id") or None)
+    accounts.add_user(
+        get_parts().store,
+        str(data.get("username") or ""),
+        data.get("password"),
+        data.get("role"),
+        get_parts().clock(),
+        agent_id=data.get("agent_id") or None,
+    )
     return jsonify({"ok": True}), 201
 
 
@@ -151,14 +178,14 @@ def add_user():
 def user_active(username: str):
     if username == session["principal"]["name"]:
         raise InvalidInput("you cannot disable your own account", field="username")
-    accounts.set_user_active(_ext().store, username, bool(_json().get("active")), _ext().clock())
+    accounts.set_user_active(get_parts().store, username, bool(_json().get("active")), get_parts().clock())
     return jsonify({"ok": True})
 
 
 @bp.post("/api/agents")
 @page_role("admin")
 def add_agent():
-    accounts.add_agent(_ext().store, _json(), _ext().clock())
+    accounts.add_agent(get_parts().store, _json(), get_parts().clock())
     return jsonify({"ok": True}), 201
 
 
@@ -168,7 +195,7 @@ def import_agents():
     text = _json().get("csv")
     if not isinstance(text, str):
         raise InvalidInput("send the CSV text as 'csv'", field="csv")
-    created, updated = accounts.import_agents(_ext().store, text, _ext().clock())
+    created, updated = accounts.import_agents(get_parts().store, text, get_parts().clock())
     return jsonify({"created": created, "updated": updated})
 
 
@@ -176,21 +203,21 @@ def import_agents():
 @page_role("admin")
 def edit_agent(agent_id: str):
     """Change an agent's name, team, extension, email or Salesforce user id (recorded in the log)."""
-    agent = accounts.update_agent(_ext().store, agent_id, _json(), by=session["principal"]["name"])
+    agent = accounts.update_agent(get_parts().store, agent_id, _json(), by=session["principal"]["name"])
     return jsonify({"ok": True, "agent": agent})
 
 
 @bp.post("/api/agents/<agent_id>/active")
 @page_role("admin")
 def agent_active(agent_id: str):
-    accounts.set_agent_active(_ext().store, agent_id, bool(_json().get("active")), _ext().clock())
+    accounts.set_agent_active(get_parts().store, agent_id, bool(_json().get("active")), get_parts().clock())
     return jsonify({"ok": True})
 
 
 @bp.post("/api/agents/<agent_id>/pin")
 @page_role("admin")
 def agent_pin(agent_id: str):
-    accounts.reset_pin(_ext().store, agent_id, _json().get("pin"), _ext().clock())
+    accounts.reset_pin(get_parts().store, agent_id, _json().get("pin"), get_parts().clock())
     return jsonify({"ok": True})
 
 
@@ -198,15 +225,18 @@ def agent_pin(agent_id: str):
 @page_role("admin")
 def create_token():
     data = _json()
-    token = accounts.create_token(_ext().store, data.get("role"), _ext().clock(),
-                                  agent_id=data.get("agent_id") or None, name=str(data.get("name") or ""))
+    token = accounts.create_token(
+        get_parts().store,
+        data.get("role"),
+        get_parts().clock(),
+        agent_id=data.get("agent_id") or None,
+        name=str(data.get("name") or ""),
+    )
     return jsonify({"token": token}), 201  # shown once: only its digest is stored
 
 
 @bp.post("/api/tokens/<int:token_id>/revoke")
 @page_role("admin")
 def revoke_token(token_id: int):
-    accounts.revoke_token(_ext().store, token_id, _ext().clock())
+    accounts.revoke_token(get_parts().store, token_id, get_parts().clock())
     return jsonify({"ok": True})
-
-from ..parts import get_parts

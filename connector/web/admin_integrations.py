@@ -1,9 +1,10 @@
 """The admin page's Salesforce and Adapters tabs: status, "Sync now", the call-centre file, tests.
 
 Salesforce comes from the environment (SF_*); adapters from CONNECTOR_ADAPTERS and their prefixed
-variables, overridden by what is saved here (connector.adapter_settings). Secret settings are only ever
+variables, overridden by what is saved here (connector.integrations.saved_settings). Secret settings are only ever
 reported as set or not set, and are write-only.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
@@ -12,15 +13,15 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from adapters.base import Adapter
 from adapters.registry import available
-from .. import adapter_settings
-from ..adapter_settings import Saved
-from ..errors import Conflict, InvalidInput, NotFound
-from ..integrations import adapters_health, apply_saved, check_connection
-from ..salesforce.callcenter import callcenter_xml
-from ..salesforce.status import sync_status
-from .admin import json_body
-from .guard import page_role, signed_in
-from ..parts import get_parts
+from connector.errors import Conflict, InvalidInput, NotFound
+from connector.integrations import saved_settings as adapter_settings
+from connector.integrations.runtime import adapters_health, apply_saved, check_connection
+from connector.integrations.saved_settings import Saved
+from connector.parts import get_parts
+from connector.salesforce.callcenter import callcenter_xml
+from connector.salesforce.status import sync_status
+from connector.web.admin import json_body
+from connector.web.guard import page_role, signed_in
 
 bp = Blueprint("admin_integrations", __name__, url_prefix="/admin")
 
@@ -35,6 +36,7 @@ def default_softphone_url() -> str:
 
 
 # -- Salesforce ---------------------------------------------------------------------------------------
+
 
 def _salesforce_status() -> dict:
     """``sync_status`` (no secrets) plus the login host and this server's softphone URL."""
@@ -57,9 +59,14 @@ def salesforce_sync_now():
     """The same flush as ``presence-connector sync now`` (ignores a backoff, not an API-limit pause)."""
     sync = get_parts().salesforce
     report = sync.flush(force=True)
-    return jsonify({"ok": report.configured and not report.error and not report.skipped,
-                    "summary": report.summary(), "parked_reasons": report.parked_reasons[:20],
-                    "status": _salesforce_status()})
+    return jsonify(
+        {
+            "ok": report.configured and not report.error and not report.skipped,
+            "summary": report.summary(),
+            "parked_reasons": report.parked_reasons[:20],
+            "status": _salesforce_status(),
+        }
+    )
 
 
 @bp.get("/callcenter.xml")
@@ -71,15 +78,27 @@ def callcenter_file():
         text = callcenter_xml(url)
     except InvalidInput as exc:
         raise InvalidInput(exc.message, field="url") from None
-    return Response(text, mimetype="application/xml",
-                    headers={"Content-Disposition": "attachment; filename=presence-connector-callcenter.xml"})
+    return Response(
+        text,
+        mimetype="application/xml",
+        headers={"Content-Disposition": "attachment; filename=presence-connector-callcenter.xml"},
+    )
 
 
 # -- adapters -------------------------------------------------------------------------------------------
 
 #: words written as initials in a setting's plain label
-_INITIALS = {"url": "URL", "id": "ID", "api": "API", "http": "HTTP", "ami": "AMI", "pbx": "PBX", "tls": "TLS",
-             "sip": "SIP", "ssl": "SSL"}
+_INITIALS = {
+    "url": "URL",
+    "id": "ID",
+    "api": "API",
+    "http": "HTTP",
+    "ami": "AMI",
+    "pbx": "PBX",
+    "tls": "TLS",
+    "sip": "SIP",
+    "ssl": "SSL",
+}
 _UNITS = {"seconds": "seconds", "minutes": "minutes", "ms": "milliseconds"}
 
 
@@ -103,8 +122,15 @@ def _setting_rows(cls: type[Adapter], adapter: Adapter | None, saved: Saved | No
         env = cls.env_name(key)
         value = adapter.config.get(key) if adapter is not None else get(env)
         origin = adapter_settings.source(cls, key, settings, saved)
-        row = {"env": env, "label": getattr(spec, "label", "") or plain_label(key), "required": spec.required, "secret": spec.secret, "help": spec.help,
-               "set": value not in (None, ""), "source": origin}
+        row = {
+            "env": env,
+            "label": getattr(spec, "label", "") or plain_label(key),
+            "required": spec.required,
+            "secret": spec.secret,
+            "help": spec.help,
+            "set": value not in (None, ""),
+            "source": origin,
+        }
         if not spec.secret:
             row["value"] = value if value not in (None, "") else spec.default
             row["from_default"] = origin == "default" and row["value"] == spec.default
@@ -119,16 +145,20 @@ def _adapter_row(name: str, cls: type[Adapter], saved: dict[str, Saved], health:
     adapter = get_parts(app).dispatcher.adapters.get(name)
     item = health.get(name, {})
     built_in = {a.name for a in app.config.get("ADAPTERS", ())}
-    return {"name": name, "enabled": adapter is not None, "settings": _setting_rows(cls, adapter, saved.get(name)),
-            "health": {k: v for k, v in item.items() if k not in ("name", "settings", "enabled")} or None,
-            "editable": name not in built_in and name in available(),
-            "enabled_by": "page" if (saved.get(name) or Saved()).enabled is not None else "environment",
-            "changes": adapter_settings.recent_changes(get_parts(app).store, name)}
+    return {
+        "name": name,
+        "enabled": adapter is not None,
+        "settings": _setting_rows(cls, adapter, saved.get(name)),
+        "health": {k: v for k, v in item.items() if k not in ("name", "settings", "enabled")} or None,
+        "editable": name not in built_in and name in available(),
+        "enabled_by": "page" if (saved.get(name) or Saved()).enabled is not None else "environment",
+        "changes": adapter_settings.recent_changes(get_parts(app).store, name),
+    }
 
 
 def _saved() -> dict[str, Saved]:
-    ext = get_parts()
-    return adapter_settings.load(ext.store, ext.settings.secret_key)
+    parts = get_parts()
+    return adapter_settings.load(parts.store, parts.settings.secret_key)
 
 
 @bp.get("/api/adapters")
@@ -139,7 +169,7 @@ def adapters_list():
     classes: dict[str, type[Adapter]] = {**available(), **{n: type(a) for n, a in enabled.items()}}
     saved = _saved()
     rows = [_adapter_row(name, cls, saved, health) for name, cls in sorted(classes.items())]
-    setting = get_parts().settings.get("CONNECTOR_ADAPTERS", "") or ""
+    setting = ", ".join(get_parts().settings.value("CONNECTOR_ADAPTERS"))
     return jsonify({"adapters": rows, "connector_adapters": setting})
 
 
@@ -151,19 +181,21 @@ def adapter_save(name: str):
     Body: ``enabled`` (bool), ``values`` ``{ENV_NAME: text}`` (empty: back to the environment),
     ``secrets`` ``{ENV_NAME: text}`` (empty: keep), ``clear`` ``[ENV_NAME]``.
     """
-    ext = get_parts()
+    parts = get_parts()
     cls = available().get(name)
     if cls is None:
         raise NotFound(f"no adapter named '{name}'; known: {', '.join(sorted(available()))}", field="name")
     if name in {a.name for a in current_app.config.get("ADAPTERS", ())}:
         raise Conflict(f"adapter '{name}' is built by the application and cannot be changed here", field="name")
     saved = _saved()
-    new, summary = adapter_settings.validate_change(cls, ext.settings, saved.get(name) or Saved(),
-                                                    json_body())
-    enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(ext.settings)
-    adapter = adapter_settings.build_checked(cls, ext.settings, new) if enabled else None
-    adapter_settings.store_change(ext.store, name, new, summary, signed_in()["name"], ext.clock(),
-                                  ext.settings.secret_key)
+    new, summary = adapter_settings.validate_change(cls, parts.settings, saved.get(name) or Saved(), json_body())
+    enabled = new.enabled if new.enabled is not None else name in adapter_settings.env_names(parts.settings)
+    adapter = adapter_settings.build_checked(cls, parts.settings, new) if enabled else None
+    user = signed_in()
+    assert user is not None  # page_role let only a signed-in admin through
+    adapter_settings.store_change(
+        parts.store, name, new, summary, user["name"], parts.clock(), parts.settings.secret_key
+    )
     notes = apply_saved(current_app, name, adapter)
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
     return jsonify({"ok": True, "notes": notes, "adapter": _adapter_row(name, cls, _saved(), health)})
@@ -173,6 +205,7 @@ def adapter_save(name: str):
 @page_role("admin")
 def adapter_test(name: str):
     """``presence-connector adapters test NAME`` from the page, with a time limit."""
-    ok, message = check_connection(current_app, name,
-                                  timeout=current_app.config.get("ADAPTER_TEST_TIMEOUT", TEST_TIMEOUT_SECONDS))
+    ok, message = check_connection(
+        current_app, name, timeout=current_app.config.get("ADAPTER_TEST_TIMEOUT", TEST_TIMEOUT_SECONDS)
+    )
     return jsonify({"name": name, "ok": ok, "message": message})

@@ -1,9 +1,10 @@
-"""The admin page's list of the org's Omni-Channel statuses, for the presence-state mapping (issue 13).
+"""The admin page's list of the org's Omni-Channel statuses, for the presence-state mapping.
 
 ``GET /admin/api/omni-channel/statuses`` reads ``ServicePresenceStatus`` through the shared Salesforce
 connection (SF_* settings), cached for five minutes (``?refresh=1`` reads again). When Salesforce is
 not configured, or the query fails, the answer says so and the editor keeps a free-text field.
 """
+
 from __future__ import annotations
 
 import threading
@@ -12,9 +13,9 @@ import time
 from flask import Blueprint, jsonify, request
 
 from adapters.base import AdapterError
-from ..host import salesforce_query_of
-from ..parts import get_parts
-from .guard import page_role
+from connector.integrations.host import salesforce_query_of
+from connector.parts import get_parts
+from connector.web.guard import page_role
 
 bp = Blueprint("admin_omni", __name__, url_prefix="/admin")
 CACHE_SECONDS = 300.0
@@ -40,8 +41,11 @@ def omni_statuses():
         rows = query(SOQL)
     except AdapterError as exc:
         return jsonify({"configured": True, "statuses": [], "error": str(exc)})
-    statuses = [{"id": r.get("Id"), "developer_name": r.get("DeveloperName"), "label": r.get("MasterLabel")}
-                for r in rows if r.get("DeveloperName")]
+    statuses = [
+        {"id": r.get("Id"), "developer_name": r.get("DeveloperName"), "label": r.get("MasterLabel")}
+        for r in rows
+        if r.get("DeveloperName")
+    ]
     with _lock:
         _cache[key] = (time.monotonic(), statuses)
     return jsonify({"configured": True, "statuses": statuses, "error": None})

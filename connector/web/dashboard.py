@@ -1,11 +1,12 @@
 """The supervisors' live dashboard and the wallboard."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from ..engine import LogonSource
-from .guard import page_role
-from ..parts import get_parts
+from connector.parts import get_parts
+from connector.presence.engine import LogonSource
+from connector.web.guard import page_role
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

@@ -4,6 +4,7 @@ The pages call the JSON API with the session cookie. Every cookie-authenticated 
 changes something must carry the session's CSRF token (``X-CSRF-Token`` header or a
 ``csrf_token`` form field); bearer-token API calls are exempt (a browser never adds those by itself).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,11 +15,11 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from .. import web_sessions
-from ..security import same
-from ..api.auth import bearer_principal
-from ..errors import Unauthorized
-from ..parts import get_parts
+from connector.api.auth import bearer_principal
+from connector.auth import page_sessions as web_sessions
+from connector.auth.hashing import same
+from connector.errors import Unauthorized
+from connector.parts import get_parts
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -40,23 +41,29 @@ def signed_in() -> dict | None:
 
 def page_role(*roles: str):
     """A page for signed-in users with one of ``roles``: sign-in redirect when anonymous, 403 page otherwise."""
+
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             principal = signed_in()
             if principal is None:
                 if "/api/" in request.path:
-                    from ..api.errors import error_response
+                    from connector.api.errors import error_response
+
                     return error_response(401, "unauthorized", "sign in first", field="session")
                 return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
             if roles and principal["role"] not in roles:
                 abort(403)
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorator
 
 
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+)
 
 
 def _host_and_port(origin: str) -> tuple[str, int] | None:
@@ -68,8 +75,16 @@ def _host_and_port(origin: str) -> tuple[str, int] | None:
     except ValueError:
         return None
     host = parts.hostname or ""
-    if parts.scheme != "https" or parts.username is not None or parts.password is not None or "@" in parts.netloc \
-            or parts.path not in ("", "/") or parts.query or parts.fragment or not HOSTNAME_RE.match(host):
+    if (
+        parts.scheme != "https"
+        or parts.username is not None
+        or parts.password is not None
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or not HOSTNAME_RE.match(host)
+    ):
         return None
     return host, port
 
@@ -96,7 +111,7 @@ def allowed_salesforce_origin(origin: str | None) -> str | None:
 
 
 def _check_session():
-    """A page session lives while the store says so (connector/web_sessions.py): signed out, disabled,
+    """A page session lives while the store says so (connector/auth/page_sessions.py): signed out, disabled,
     PIN reset, password changed, idle or too old ends it at the next request."""
     if request.endpoint == "static":
         return None
@@ -120,7 +135,8 @@ def _check_bearer(token: str):
     try:
         g.principal = bearer_principal(token)
     except Unauthorized as exc:
-        from ..api.errors import error_response
+        from connector.api.errors import error_response
+
         return error_response(401, "unauthorized", exc.message, field=exc.field)
     return None
 
@@ -136,7 +152,8 @@ def _check_csrf():
         return None
     message = "the form or request is missing its CSRF token (reload the page and try again)"
     if request.path.startswith(("/api/", "/admin/api/")) or request.accept_mimetypes.best == "application/json":
-        from ..api.errors import error_response
+        from connector.api.errors import error_response
+
         return error_response(403, "csrf", message, field="X-CSRF-Token")
     return render_template("error.html", status=403, message=message), 403
 
@@ -145,9 +162,11 @@ def _check_csrf():
 def _content_security_policy(frame_ancestors: tuple[str, ...], extra_script_origins: tuple[str, ...]) -> str:
     ancestors = " ".join(frame_ancestors) or "'self'"
     scripts = " ".join(["'self'", *extra_script_origins])
-    return (f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-            f"frame-ancestors {ancestors}")
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        f"frame-ancestors {ancestors}"
+    )
 
 
 _PAGE_BLUEPRINTS = frozenset(("auth", "softphone", "dashboard", "admin", "admin_integrations", "admin_omni"))
@@ -155,9 +174,14 @@ _PAGE_BLUEPRINTS = frozenset(("auth", "softphone", "dashboard", "admin", "admin_
 
 def security_headers(settings, extra_script_origins: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """The security headers every answer carries (:func:`_headers`; the fast path adds them as they are)."""
-    return [("Content-Security-Policy", _content_security_policy(tuple(settings.frame_ancestors),
-                                                                 tuple(extra_script_origins))),
-            ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+    return [
+        (
+            "Content-Security-Policy",
+            _content_security_policy(tuple(settings.frame_ancestors), tuple(extra_script_origins)),
+        ),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+    ]
 
 
 def _headers(response):
@@ -216,8 +240,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def _forbidden(exc):
-        from ..api.errors import error_response, wants_json
+        from connector.api.errors import error_response, wants_json
+
         if wants_json():
             return error_response(403, "forbidden", "you may not open this")
-        return render_template("error.html", status=403,
-                               message="Your role may not open this page."), 403
+        return render_template("error.html", status=403, message="Your role may not open this page."), 403

@@ -1,11 +1,13 @@
 """The landing page and /healthz."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
-from ..parts import get_parts
-from .guard import signed_in
-from ..store.faults import store_fault
-from ..store.models import HealthProbe
+
+from connector.parts import get_parts
+from connector.store.faults import store_fault
+from connector.store.models import HealthProbe
+from connector.web.guard import signed_in
 
 bp = Blueprint("pages", __name__)
 
@@ -14,21 +16,32 @@ bp = Blueprint("pages", __name__)
 @bp.get("/healthz/ready")
 def healthz():
     """Readiness: the store answers and accepts a write (a load balancer sends traffic only then)."""
-    ext = get_parts()
+    parts = get_parts()
     try:
-        ext.store.ping()
-        with ext.store.read() as s:
-            config = ext.configs.active(s)
-        with ext.store.write() as s:
-            s.merge(HealthProbe(id=1, written_at=ext.clock()))
-        store = {"ok": True, "backend": ext.store.backend}
+        parts.store.ping()
+        with parts.store.read() as s:
+            config = parts.configs.active(s)
+        with parts.store.write() as s:
+            s.merge(HealthProbe(id=1, written_at=parts.clock()))
+        store = {"ok": True, "backend": parts.store.backend}
         body = {"status": "ok", "store": store, "presence_config": config.name}
         return jsonify(body)
     except Exception as exc:  # the store is down or refuses writes: a 503 a load balancer understands
         fault = store_fault(exc)
-        return jsonify({"status": "unavailable", "store": {
-            "ok": False, "backend": ext.store.backend, "error": fault.code if fault else type(exc).__name__}}), \
-            503, {"Retry-After": str(fault.retry_after if fault else 10)}
+        return (
+            jsonify(
+                {
+                    "status": "unavailable",
+                    "store": {
+                        "ok": False,
+                        "backend": parts.store.backend,
+                        "error": fault.code if fault else type(exc).__name__,
+                    },
+                }
+            ),
+            503,
+            {"Retry-After": str(fault.retry_after if fault else 10)},
+        )
 
 
 @bp.get("/healthz/live")
@@ -42,9 +55,14 @@ def index():
     """Status for signed-in people; before sign-in nothing but the sign-in links."""
     if signed_in() is None:
         return render_template("index.html", anonymous=True)
-    ext = get_parts()
-    with ext.store.read() as s:
-        config = ext.configs.active(s)
-    agents = ext.service.agents()
-    return render_template("index.html", config=config, agents=agents,
-                           logged_in=sum(1 for a in agents if a["logged_in"]), backend=ext.store.backend)
+    parts = get_parts()
+    with parts.store.read() as s:
+        config = parts.configs.active(s)
+    agents = parts.service.agents()
+    return render_template(
+        "index.html",
+        config=config,
+        agents=agents,
+        logged_in=sum(1 for a in agents if a["logged_in"]),
+        backend=parts.store.backend,
+    )

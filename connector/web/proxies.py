@@ -7,19 +7,22 @@ used HTTPS; werkzeug's ProxyFix then applies them (so cookies get ``Secure``, th
 those headers are ignored. Chained proxies: every trusted address at the end of ``X-Forwarded-For`` is
 one more hop to skip.
 """
+
 from __future__ import annotations
 
 import ipaddress
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..errors import SettingsInvalid
-from ..validation import Problem
+from connector.errors import SettingsInvalid
+from connector.validation import Problem
 
 SETTING = "CONNECTOR_TRUSTED_PROXIES"
 
 
 def parse_trusted(raw: str | None) -> tuple:
+    """The networks of ``CONNECTOR_TRUSTED_PROXIES`` (its reader in connector/settings.py); every bad item
+    is a problem naming the setting."""
     networks, problems = [], []
     for item in (raw or "").replace(",", " ").split():
         try:
@@ -59,8 +62,8 @@ class TrustedProxies:
         return fixer(environ, start_response)
 
 
-def init_app(app, trusted: str | None, secure_cookies: bool) -> None:
-    networks = parse_trusted(trusted)
+def init_app(app, networks: tuple, secure_cookies: bool) -> None:
+    """``networks``: the parsed ``CONNECTOR_TRUSTED_PROXIES``; ``secure_cookies``: ``CONNECTOR_SECURE_COOKIES``."""
     if networks:
         app.wsgi_app = TrustedProxies(app.wsgi_app, networks)
     if secure_cookies:

@@ -1,9 +1,10 @@
 """The agent's softphone: standalone, or the Open CTI adapter page inside the Salesforce console."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from .guard import allowed_salesforce_origin, signed_in
+from connector.web.guard import allowed_salesforce_origin, signed_in
 
 bp = Blueprint("softphone", __name__)
 
@@ -22,10 +23,12 @@ def page():
     if principal["role"] not in ("agent", "supervisor", "admin"):
         abort(403)
     if not wanted:
-        return render_template("error.html", status=400,
-                               message="Your account has no agent: open /softphone?agent=<agent id>."), 400
+        return render_template(
+            "error.html", status=400, message="Your account has no agent: open /softphone?agent=<agent id>."
+        ), 400
     origin = allowed_salesforce_origin(request.args.get("sfdcIframeOrigin"))
     if origin:
         g.extra_script_origins = (origin,)
-    return render_template("softphone.html", agent_id=wanted or "", sf_origin=origin or "",
-                           opencti_version=OPENCTI_VERSION)
+    return render_template(
+        "softphone.html", agent_id=wanted or "", sf_origin=origin or "", opencti_version=OPENCTI_VERSION
+    )

@@ -1,15 +1,17 @@
-"""Issue 12 item 4: only a valid bearer token lifts the CSRF check, and cookie and bearer never mix."""
+"""Only a valid bearer token lifts the CSRF check, and cookie and bearer never mix."""
+
 from __future__ import annotations
 
-from connector import accounts
-from security_helpers import people, sign_in  # noqa: F401 (fixture)
+from connector.auth import accounts
+from tests.helpers.signin import sign_in
 
 
 def test_a_garbage_bearer_header_does_not_lift_the_csrf_check_on_admin_endpoints(client, people):
     sign_in(client, "ada")  # the admin's cookie is in the browser
     headers = {"Authorization": "Bearer garbage"}
-    user = client.post("/admin/api/users", json={"username": "mallory", "password": "x" * 12, "role": "admin"},
-                       headers=headers)
+    user = client.post(
+        "/admin/api/users", json={"username": "mallory", "password": "x" * 12, "role": "admin"}, headers=headers
+    )
     token = client.post("/admin/api/tokens", json={"role": "admin", "name": "evil"}, headers=headers)
     assert user.status_code == 401 and token.status_code == 401
     assert [u["username"] for u in accounts.list_users(people.store)] == ["ada", "sue"]

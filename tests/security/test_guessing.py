@@ -1,17 +1,18 @@
-"""Issue 12 items 1-2: PIN and password guessing is throttled, locked out, recorded, and costs the same
+"""PIN and password guessing is throttled, locked out, recorded, and costs the same
 for unknown names."""
+
 from __future__ import annotations
 
 import threading
 import time
 
-import pytest
 from werkzeug import security as wz
 
-from connector import accounts
+from connector.auth import accounts, hashing
 from connector.parts import get_parts
-from conftest import Api
-from security_helpers import PASSWORD, people, sign_in, try_password, try_pin  # noqa: F401 (fixture)
+from tests.helpers.api import Api
+from tests.helpers.polling import wait_until
+from tests.helpers.signin import PASSWORD, sign_in, try_password, try_pin
 
 
 def test_wrong_pins_back_off_with_429_and_retry_after(client, people, clock):
@@ -99,10 +100,15 @@ def test_pbx_login_pin_guessing_locks_the_agent_with_429(make_app, clock):
 
 
 def test_hash_checks_run_at_most_the_configured_number_at_once(make_app, clock, monkeypatch):
-    app = make_app(CONNECTOR_HASH_CONCURRENCY="2", CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000",
-                   CONNECTOR_SIGNIN_FREE_TRIES="1000", CONNECTOR_LOCKOUT_FAILURES="1000")
+    app = make_app(
+        CONNECTOR_HASH_CONCURRENCY="2",
+        CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000",
+        CONNECTOR_SIGNIN_FREE_TRIES="1000",
+        CONNECTOR_LOCKOUT_FAILURES="1000",
+    )
     Api(app, app.test_client()).agent("edred", pin="1234")
-    running, peak, lock = [0], [0], threading.Lock()
+    running, waiting, peak, lock = [0], [0], [0], threading.Lock()
+    all_in = threading.Event()
     real = wz.check_password_hash
 
     def counting(*args):
@@ -110,16 +116,39 @@ def test_hash_checks_run_at_most_the_configured_number_at_once(make_app, clock, 
             running[0] += 1
             peak[0] = max(peak[0], running[0])
         try:
-            time.sleep(0.02)  # long enough for the eight threads to overlap
+            all_in.wait(10)  # hold the slot until every check is in: hashing, or waiting for a slot
             return real(*args)
         finally:
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr("connector.security.check_password_hash", counting)
+    class WatchedSlots:
+        """The app's hash slots, counting the checks waiting for one."""
+
+        def __init__(self, slots):
+            self.slots = slots
+
+        def acquire(self, *args, **kwargs):
+            with lock:
+                waiting[0] += 1
+            try:
+                return self.slots.acquire(*args, **kwargs)
+            finally:
+                with lock:
+                    waiting[0] -= 1
+
+        def release(self):
+            self.slots.release()
+
+    monkeypatch.setattr("connector.auth.hashing.check_password_hash", counting)
+    monkeypatch.setattr("connector.auth.hashing._hash_slots", WatchedSlots(hashing._hash_slots))
     threads = [threading.Thread(target=lambda: try_pin(app.test_client(), "edred", "0000")) for _ in range(8)]
     for t in threads:
         t.start()
+    try:
+        wait_until(lambda: running[0] + waiting[0] == 8, 5, "the eight checks hashing or waiting for a slot")
+    finally:
+        all_in.set()
     for t in threads:
         t.join()
     assert peak[0] == 2
@@ -137,8 +166,12 @@ def _fastest_seconds(fn, n: int = 3) -> float:
 
 def test_unknown_names_cost_the_same_hash_check_as_wrong_secrets(make_app, clock):
     # the real cost, so the difference a remote attacker measures shows
-    app = make_app(CONNECTOR_PASSWORD_HASH_COST="standard", CONNECTOR_SIGNIN_FREE_TRIES="1000",
-                   CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000", CONNECTOR_LOCKOUT_FAILURES="1000")
+    app = make_app(
+        CONNECTOR_PASSWORD_HASH_COST="standard",
+        CONNECTOR_SIGNIN_FREE_TRIES="1000",
+        CONNECTOR_SIGNIN_ADDRESS_FREE_TRIES="1000",
+        CONNECTOR_LOCKOUT_FAILURES="1000",
+    )
     try:
         store = get_parts(app).store
         accounts.add_user(store, "sue", PASSWORD, "supervisor", clock())
@@ -150,5 +183,6 @@ def test_unknown_names_cost_the_same_hash_check_as_wrong_secrets(make_app, clock
         unknown = _fastest_seconds(lambda: accounts.authenticate_agent_pin(store, "ghost", "0000"))
         assert unknown > wrong * 0.3, (wrong, unknown)
     finally:
-        from connector import security
+        from connector.auth import hashing as security
+
         security.use_hash_cost("test")

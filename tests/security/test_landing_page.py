@@ -1,15 +1,16 @@
-"""Issue 12 item 13: before sign-in the landing page shows nothing but the sign-in links."""
+"""Before sign-in the landing page shows nothing but the sign-in links."""
+
 from __future__ import annotations
 
 import re
 
-from security_helpers import people, sign_in  # noqa: F401 (fixture)
+from tests.helpers.signin import sign_in
 
 
 def test_the_anonymous_landing_page_shows_only_sign_in_links(client, people):
     people.service.login("edred", "API", "desk")
     html = client.get("/").get_data(as_text=True)
-    main = html[html.index("<main"):html.index("</main>")]
+    main = html[html.index("<main") : html.index("</main>")]
     assert set(re.findall(r'href="([^"]+)"', main)) == {"/auth/agent", "/auth/login"}
     for secret in ("default", "Agents:", "logged in", "*6", "Ready for Calls", "sqlite", "edred"):
         assert secret not in main

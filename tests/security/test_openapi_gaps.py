@@ -1,4 +1,5 @@
-"""Issue 12 item 14: the OpenAPI document says what the API really does."""
+"""The OpenAPI document says what the API really does."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,7 +25,9 @@ def test_every_operation_reading_a_body_documents_400(doc):
 
 
 def test_required_text_fields_may_not_be_empty(doc):
-    body = doc["paths"]["/api/v1/agents/{agent_id}/presence"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    body = doc["paths"]["/api/v1/agents/{agent_id}/presence"]["put"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert body["properties"]["state"]["minLength"] == 1
     pbx = doc["paths"]["/api/v1/pbx/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert pbx["properties"]["extension"]["minLength"] == 1 and pbx["properties"]["pin"]["minLength"] == 1

@@ -1,5 +1,6 @@
-"""Issue 12 item 9: PIN and password hashes need a key kept outside the database; old hashes keep
+"""PIN and password hashes need a key kept outside the database; old hashes keep
 working and are upgraded at the next sign-in; the store and the instance secrets are 0600."""
+
 from __future__ import annotations
 
 import stat
@@ -8,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from connector import accounts
+from connector.auth import accounts
 from connector.parts import get_parts
 from connector.store.models import Agent, User
-from security_helpers import PASSWORD, try_password, try_pin
+from tests.helpers.signin import PASSWORD, try_password, try_pin
 
 
 def _verifies(hashed: str, secret: str) -> bool:
@@ -26,27 +27,27 @@ def _pin_hash(store, agent_id="edred") -> str:
         return s.get(Agent, agent_id).pin_hash
 
 
-def test_a_leaked_database_alone_does_not_verify_a_pin(app, ext, clock):
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred", "pin": "1234"}, clock())
-    stored = _pin_hash(ext.store)
+def test_a_leaked_database_alone_does_not_verify_a_pin(app, parts, clock):
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "pin": "1234"}, clock())
+    stored = _pin_hash(parts.store)
     # what an attacker with the database (and not the instance's pepper) would try:
     assert not _verifies(stored, "1234")
     assert not _verifies(stored.split("$", 1)[1], "1234")
     assert try_pin(app.test_client(), "edred", "1234").status_code == 302
 
 
-def test_hashes_made_before_the_pepper_keep_working_and_are_upgraded(app, ext, clock):
-    accounts.add_agent(ext.store, {"id": "edred", "name": "Edred"}, clock())
-    accounts.add_user(ext.store, "sue", "placeholder-1", "supervisor", clock())
+def test_hashes_made_before_the_pepper_keep_working_and_are_upgraded(app, parts, clock):
+    accounts.add_agent(parts.store, {"id": "edred", "name": "Edred"}, clock())
+    accounts.add_user(parts.store, "sue", "placeholder-1", "supervisor", clock())
     legacy_pin = generate_password_hash("1234", method="scrypt:1024:8:1")
     legacy_password = generate_password_hash(PASSWORD, method="scrypt:1024:8:1")
-    with ext.store.write() as s:
+    with parts.store.write() as s:
         s.get(Agent, "edred").pin_hash = legacy_pin
         s.execute(select(User).where(User.username == "sue")).scalar_one().password_hash = legacy_password
     assert try_pin(app.test_client(), "edred", "1234").status_code == 302
     assert try_password(app.test_client(), "sue", PASSWORD).status_code == 302
-    assert _pin_hash(ext.store) != legacy_pin and not _verifies(_pin_hash(ext.store), "1234")
-    with ext.store.read() as s:
+    assert _pin_hash(parts.store) != legacy_pin and not _verifies(_pin_hash(parts.store), "1234")
+    with parts.store.read() as s:
         assert s.execute(select(User.password_hash).where(User.username == "sue")).scalar_one() != legacy_password
     assert try_pin(app.test_client(), "edred", "1234").status_code == 302  # the upgraded hash verifies
 

@@ -1,9 +1,10 @@
-"""Issue 12 item 3: a page session ends for real on sign-out, PIN reset, password change, disable,
+"""A page session ends for real on sign-out, PIN reset, password change, disable,
 idleness and age; a replayed cookie is worth nothing afterwards."""
+
 from __future__ import annotations
 
-from connector import accounts
-from security_helpers import PASSWORD, people, pin_sign_in, sign_in  # noqa: F401 (fixture)
+from connector.auth import accounts
+from tests.helpers.signin import pin_sign_in, sign_in
 
 
 def _cookie(client) -> str:
@@ -34,8 +35,9 @@ def test_a_password_change_ends_the_users_sessions(client, people, app):
     assert client.get("/api/v1/agents").status_code == 200
     admin = app.test_client()
     token = sign_in(admin, "ada")
-    res = admin.post("/admin/api/users/sue/password", json={"password": "another-horse-2"},
-                     headers={"X-CSRF-Token": token})
+    res = admin.post(
+        "/admin/api/users/sue/password", json={"password": "another-horse-2"}, headers={"X-CSRF-Token": token}
+    )
     assert res.status_code == 200
     assert client.get("/api/v1/agents").status_code == 401
     assert admin.get("/admin/api/accounts").status_code == 200  # the admin's own session is untouched
@@ -66,6 +68,7 @@ def test_lifetimes_are_configurable_and_the_absolute_one_ends_busy_sessions(make
     app = make_app(CONNECTOR_SESSION_IDLE_HOURS="1", CONNECTOR_SESSION_MAX_HOURS="2")
     client = app.test_client()
     from connector.parts import get_parts
+
     accounts.add_agent(get_parts(app).store, {"id": "edred", "name": "Edred", "pin": "1234"}, clock())
     pin_sign_in(client, "edred")
     for _ in range(4):  # busy all along: never idle

@@ -1,16 +1,16 @@
-"""Issue 12 item 7: store faults answer 503 with a code and Retry-After, and /healthz tells."""
+"""Store faults answer 503 with a code and Retry-After, and /healthz tells."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 from sqlalchemy import event, text
 
-from conftest import Api
-
 
 @contextmanager
 def sqlite_fault(store, pragma: str):
     """Every new writer connection gets ``pragma`` (a real SQLite refusal), until the block ends."""
+
     def on_connect(conn, _record):
         conn.execute(pragma)
 
@@ -28,11 +28,11 @@ def _changes(api, headers, n=6):
     return [api.call("PUT", "/api/v1/agents/edred/presence", headers, {"state": states[i % 2]}) for i in range(n)]
 
 
-def test_a_read_only_store_answers_503_store_unavailable_and_healthz_tells(api, ext, client):
+def test_a_read_only_store_answers_503_store_unavailable_and_healthz_tells(api, parts, client):
     api.agent("edred")
     token = api.token("agent", "edred")
     assert api.call("POST", "/api/v1/agents/edred/login", token, {}).status_code == 200
-    with sqlite_fault(ext.store, "PRAGMA query_only = ON"):
+    with sqlite_fault(parts.store, "PRAGMA query_only = ON"):
         answers = _changes(api, token)
         assert {r.status_code for r in answers} == {503}
         body = answers[0].get_json()["error"]
@@ -46,13 +46,13 @@ def test_a_read_only_store_answers_503_store_unavailable_and_healthz_tells(api, 
     assert client.get("/healthz").status_code == 200
 
 
-def test_a_full_store_answers_503_store_full(api, ext, client):
+def test_a_full_store_answers_503_store_full(api, parts, client):
     api.agent("edred")
     token = api.token("agent", "edred")
     assert api.call("POST", "/api/v1/agents/edred/login", token, {}).status_code == 200
-    with ext.store.writer.connect() as conn:
+    with parts.store.writer.connect() as conn:
         pages = conn.execute(text("PRAGMA page_count")).scalar()
-    with sqlite_fault(ext.store, f"PRAGMA max_page_count = {pages}"):
+    with sqlite_fault(parts.store, f"PRAGMA max_page_count = {pages}"):
         answers = []
         for i in range(400):  # until the intervals need one more page than the store may have
             answers.append(api.call("PUT", "/api/v1/agents/edred/presence", token, {"state": ["dnd", "ready"][i % 2]}))

@@ -1,10 +1,11 @@
-"""Issue 12 item 8: hostile presence configurations are refused before they cost memory."""
+"""Hostile presence configurations are refused before they cost memory."""
+
 from __future__ import annotations
 
 import pytest
 
 from connector.errors import ConfigError
-from connector.presence_config import load_preset, parse_config, preset_names
+from connector.presence.config import load_preset, parse_config, preset_names
 
 BASE = """name: t
 states:
@@ -41,21 +42,25 @@ def test_a_huge_document_is_refused_by_size():
     assert "KiB" in _problem(BASE % "" + "# " + "x" * 300_000 + "\n")
 
 
-@pytest.mark.parametrize("mapping", [
-    ", adapters: {http: [1, 2, 3]}",
-    ", adapters: {http: {a: {b: c}}}",
-    ", adapters: {http: '%s'}" % ("x" * 500),
-    ", adapters: [skype]",
-    ", adapters: {'Bad Name!': x}",
-])
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        ", adapters: {http: [1, 2, 3]}",
+        ", adapters: {http: {a: {b: c}}}",
+        ", adapters: {http: '%s'}" % ("x" * 500),
+        ", adapters: [skype]",
+        ", adapters: {'Bad Name!': x}",
+    ],
+)
 def test_adapter_mapping_values_must_be_small_flat_values(mapping):
     assert "adapters" in _problem(BASE % mapping)
 
 
-def test_api_import_refuses_aliases_with_422(api, ext, client):
-    from security_helpers import PASSWORD, sign_in
-    from connector import accounts
-    accounts.add_user(ext.store, "ada", PASSWORD, "admin", ext.clock())
+def test_api_import_refuses_aliases_with_422(api, parts, client):
+    from connector.auth import accounts
+    from tests.helpers.signin import PASSWORD, sign_in
+
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
     token = sign_in(client, "ada")
     res = client.post("/admin/api/config/import", json={"yaml": LAUGHS}, headers={"X-CSRF-Token": token})
     assert res.status_code == 422 and "aliases" in res.get_json()["error"]["message"]

@@ -1,0 +1,1 @@
+"""Who may do what: accounts and API tokens (accounts), hashing of secrets (hashing), limits on guessing (limits), signed-in page sessions (page_sessions), stream tokens for the Omni-Channel bridge, and which browser origins may call us (cors)."""

@@ -1,0 +1,1 @@
+"""Changing an agent's presence: the service that runs the engine on the stored session and records its decision in one transaction (recording), the timed-rule sweep, the views of an agent and of the dashboard grid, and the active presence configuration."""

@@ -1,0 +1,174 @@
+"""Writing what the engine decided: one change's rows, in the caller's transaction, with lean statements.
+
+A decision's effects become: the open interval closed (its seconds added to the daily totals, split at
+local midnight), the new interval opened, logon events, counters, calls closed by a timed rule, one
+outbox row per enabled adapter (never back to the adapter the change came from; PBX login/logout codes
+with a sealed PIN), and the session row. Live events are collected in ``published`` for after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from connector.auth.hashing import seal
+from connector.changes.views import AgentColumns, presence_payload
+from connector.clock import iso
+from connector.presence.days import split_by_day
+from connector.presence.engine import (
+    CallClosed,
+    ChangeSource,
+    Counted,
+    Decision,
+    DialRequested,
+    Engine,
+    LogonEvent,
+    SessionEnded,
+    StateChanged,
+)
+from connector.presence.model import PresenceConfig
+from connector.settings import Settings
+from connector.store import statements
+from connector.store.rows import outbox_values, session_values
+
+
+class DecisionWriter:
+    """Writes decisions for the service; ``outbox_targets(config)`` names the adapters that get rows."""
+
+    def __init__(self, settings: Settings, outbox_targets: Callable[[PresenceConfig], list[str]]):
+        self.settings = settings
+        self.outbox_targets = outbox_targets
+
+    def record(
+        self,
+        conn: Connection,
+        agent: AgentColumns,
+        decision: Decision,
+        engine: Engine,
+        published: list,
+        pin: str | None = None,
+        guard: tuple[int | None, int] | None = None,
+    ) -> int:
+        """Write what the decision says, in the caller's transaction (Core statements, see store/statements.py).
+
+        Returns how many outbox rows it wrote (the dispatcher is woken only when there are some). With
+        ``guard`` the session row's update is the claim (``statements.update_session``): it raises
+        ``StaleSession`` when the row changed since the decision, after the other statements (roll back).
+        """
+        tz = self.settings.tz
+        config = engine.config
+        targets = self.outbox_targets(config)
+        outbox: list[dict] = []
+        for effect in decision.effects:
+            if isinstance(effect, StateChanged):
+                if effect.previous is None:  # the PBX login code goes before the first state's code
+                    self._pbx_code(outbox, agent, config, targets, "login", effect, pin)
+                self._close_interval(conn, agent.id, effect.at)
+                if effect.current is not None:
+                    statements.open_interval(
+                        conn,
+                        agent.id,
+                        effect.current.id,
+                        int(effect.current.status),
+                        effect.current.reason_code,
+                        effect.source,
+                        effect.at,
+                        effect.cause,
+                    )
+                payload = presence_payload(effect)
+                for adapter in targets:
+                    if adapter != effect.source:  # never echo a change back where it came from
+                        outbox.append(outbox_values(agent.id, adapter, "presence", payload, effect.source, effect.at))
+                published.append(("presence", {"agent_id": agent.id, **payload}))
+                if effect.current is None:
+                    self._pbx_code(outbox, agent, config, targets, "logout", effect, None)
+            elif isinstance(effect, LogonEvent):
+                statements.add_logon_event(
+                    conn,
+                    {
+                        "at": effect.at,
+                        "agent_id": agent.id,
+                        "action": effect.action,
+                        "logon_source": effect.logon_source,
+                        "device": effect.device,
+                        "actor": effect.actor,
+                    },
+                )
+                published.append(
+                    (
+                        "logon",
+                        {
+                            "agent_id": agent.id,
+                            "action": effect.action,
+                            "logon_source": effect.logon_source,
+                            "device": effect.device,
+                            "at": iso(effect.at),
+                        },
+                    )
+                )
+            elif isinstance(effect, Counted):
+                statements.count(conn, agent.id, effect.at.astimezone(tz).date(), effect.counter)
+            elif isinstance(effect, SessionEnded):
+                published.append(
+                    (
+                        "session_ended",
+                        {"agent_id": agent.id, "device": effect.device, "reason": effect.reason, "at": iso(effect.at)},
+                    )
+                )
+            elif isinstance(effect, DialRequested):
+                for adapter in targets:
+                    outbox.append(
+                        outbox_values(
+                            agent.id,
+                            adapter,
+                            "dial",
+                            {"number": effect.number, "at": iso(effect.at)},
+                            ChangeSource.SOFTPHONE,
+                            effect.at,
+                        )
+                    )
+            elif isinstance(effect, CallClosed):
+                statements.close_call(conn, agent.id, effect.call_id, effect.at, effect.cause)
+        statements.add_outbox_rows(conn, outbox)
+        due = engine.next_due(decision.session)
+        statements.update_session(
+            conn, agent.id, {**session_values(decision.session), "next_due_at": due[0] if due else None}, guard
+        )
+        return len(outbox)
+
+    def _pbx_code(
+        self,
+        outbox: list[dict],
+        agent: AgentColumns,
+        config: PresenceConfig,
+        targets: list[str],
+        kind: str,
+        effect: StateChanged,
+        pin: str | None,
+    ) -> None:
+        """Queue the PBX login/logout short code (PBX mode dial); a PIN travels sealed, never in clear.
+
+        Not for a login or logout the PBX itself reported (no echo).
+        """
+        at = effect.at
+        code = config.options.login_code if kind == "login" else config.options.logout_code
+        if config.options.pbx_mode != "dial" or not code:
+            return
+        payload: dict = {"extension": agent.extension, "at": iso(at)}
+        if "{pin}" in code:
+            if not pin:
+                return  # an agent without a PIN has no PBX login code to send
+            payload["pin_sealed"] = seal(pin, self.settings.secret_key)
+        for adapter in targets:
+            if adapter != effect.source:
+                outbox.append(outbox_values(agent.id, adapter, kind, dict(payload), effect.source, at))
+
+    def _close_interval(self, conn, agent_id: str, at: datetime) -> None:
+        """End the open interval at ``at`` and add its seconds to the daily totals, split at local midnight."""
+        for closed in statements.close_open_interval(conn, agent_id, at):
+            for day, seconds in split_by_day(closed.started_at, closed.ended_at, self.settings.tz):
+                statements.add_to_daily_total(
+                    conn, agent_id, day, closed.state_id, closed.status, closed.reason_code, seconds, at
+                )

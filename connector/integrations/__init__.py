@@ -1,0 +1,1 @@
+"""The adapters in the running app: which are enabled (enabled, runtime), their saved settings (saved_settings), the Host port adapters call (host, shared_state), and delivery of the outbox to them (dispatch, outbox_claims)."""

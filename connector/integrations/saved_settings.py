@@ -1,0 +1,205 @@
+"""Adapter settings saved on the admin page: stored, validated, and applied without a restart.
+
+Precedence (README "Adapters"): for each setting, a value saved on the page wins over the environment
+variable, which wins over the adapter's default. Whether an adapter runs: the page's enabled flag when
+one was saved, otherwise ``CONNECTOR_ADAPTERS``. Secret values are stored sealed with
+``CONNECTOR_SECRET_KEY`` and are never returned: the page only learns whether one is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.base import Adapter, AdapterConfigError
+from connector.auth.hashing import seal, unseal
+from connector.clock import iso
+from connector.errors import InvalidInput
+from connector.store.models import AdapterSettingsChange, AdapterSettingsRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Saved:
+    """One adapter's saved settings: ``values`` raw by key, ``secrets`` in clear (in memory only)."""
+
+    enabled: bool | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    updated_by: str = ""
+    updated_at: datetime | None = None
+
+
+def env_names(settings) -> list[str]:
+    """The adapter names in ``CONNECTOR_ADAPTERS``, in order."""
+    return list(settings.value("CONNECTOR_ADAPTERS"))
+
+
+def load(store, secret_key: str) -> dict[str, Saved]:
+    """Every adapter's saved settings. A secret that cannot be unsealed is dropped with a warning."""
+    out: dict[str, Saved] = {}
+    with store.read() as s:
+        for row in s.execute(select(AdapterSettingsRow)).scalars():
+            secrets = {}
+            for key, sealed in (row.sealed or {}).items():
+                try:
+                    secrets[key] = unseal(sealed, secret_key)
+                except Exception:
+                    log.warning(
+                        "adapter %s: the saved secret %s cannot be read (was CONNECTOR_SECRET_KEY "
+                        "changed?); the environment applies",
+                        row.name,
+                        key,
+                    )
+            out[row.name] = Saved(row.enabled, dict(row.values or {}), secrets, row.updated_by, row.updated_at)
+    return out
+
+
+def enabled_names(settings, saved: dict[str, Saved]) -> list[str]:
+    """``CONNECTOR_ADAPTERS``, with the page's enable/disable applied on top."""
+    names = [n for n in env_names(settings) if (saved.get(n) or Saved()).enabled is not False]
+    return names + sorted(n for n, s in saved.items() if s.enabled and n not in names)
+
+
+def getter(cls: type[Adapter], settings, saved: Saved | None) -> Callable[[str], Any]:
+    """``get(ENV_NAME)`` with the saved value first, then the environment."""
+    by_env = {}
+    if saved is not None:
+        by_env = {cls.env_name(k): v for k, v in {**saved.values, **saved.secrets}.items() if k in cls.settings}
+
+    def get(env: str) -> Any:
+        return by_env[env] if env in by_env else settings.get(env)
+
+    return get
+
+
+def source(cls: type[Adapter], key: str, settings, saved: Saved | None) -> str:
+    """Where a setting's value comes from: ``page``, ``environment`` or ``default``."""
+    if saved is not None and (key in saved.values or key in saved.secrets):
+        return "page"
+    return "environment" if settings.get(cls.env_name(key)) not in (None, "") else "default"
+
+
+def build(cls: type[Adapter], settings, saved: Saved | None) -> Adapter:
+    return cls.from_settings(getter(cls, settings, saved))
+
+
+def validate_change(cls: type[Adapter], settings, current: Saved, body: object) -> tuple[Saved, list[str]]:
+    """The saved settings after ``body`` (``enabled``, ``values``, ``secrets``, ``clear``), checked with
+    the adapter's own schema; returns them and a summary of what changed (no secret values).
+
+    Raises :class:`InvalidInput` naming the setting (its environment variable) on a bad value.
+    """
+    if not isinstance(body, dict):
+        raise InvalidInput("send a JSON object", field="body")
+    by_env = {cls.env_name(k): k for k in cls.settings}
+    new = Saved(current.enabled, dict(current.values), dict(current.secrets))
+    summary: list[str] = []
+    enabled = body.get("enabled", current.enabled)
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InvalidInput("enabled must be true or false", field="enabled")
+    if enabled != current.enabled:
+        summary.append("enabled" if enabled else "disabled")
+    new.enabled = enabled
+    for part in ("values", "secrets"):
+        if not isinstance(body.get(part, {}), dict):
+            raise InvalidInput(f"{part} must be an object of settings", field=part)
+    if not isinstance(body.get("clear", []), list):
+        raise InvalidInput("clear must be a list of settings", field="clear")
+    for part, secret in (("values", False), ("secrets", True)):
+        for env, raw in body.get(part, {}).items():
+            key = by_env.get(env)
+            if key is None:
+                raise InvalidInput(f"{cls.name} has no setting {env}; known: {', '.join(sorted(by_env))}", field=env)
+            if cls.settings[key].secret != secret:
+                where = "secrets" if cls.settings[key].secret else "values"
+                raise InvalidInput(f"{env} belongs in '{where}'", field=env)
+            if raw is not None and not isinstance(raw, (str, int, float, bool)):
+                raise InvalidInput(f"{env} must be a single value", field=env)
+            text = "" if raw is None else str(raw).strip()
+            store = new.secrets if secret else new.values
+            if text:
+                _parse(cls, key, text)
+                if store.get(key) != text:
+                    summary.append(f"{env} replaced" if secret else f"{env} = {text[:80]}")
+                store[key] = text
+            elif not secret and key in store:
+                del store[key]
+                summary.append(f"{env} removed (environment or default applies)")
+    for env in body.get("clear", []):
+        key = by_env.get(env)
+        if key is None or not cls.settings[key].secret:
+            raise InvalidInput(f"only a secret setting of {cls.name} can be cleared", field=str(env))
+        if key in new.secrets and not (body.get("secrets") or {}).get(env):
+            del new.secrets[key]
+            summary.append(f"{env} cleared")
+    return new, summary
+
+
+def _parse(cls: type[Adapter], key: str, text: str) -> None:
+    try:
+        cls.settings[key].parse(cls.env_name(key), text)
+    except AdapterConfigError as exc:
+        raise InvalidInput(exc.message, field=exc.field) from None
+
+
+def build_checked(cls: type[Adapter], settings, saved: Saved) -> Adapter:
+    """Build the adapter as it would start; a missing or bad setting → :class:`InvalidInput` naming it."""
+    try:
+        return build(cls, settings, saved)
+    except AdapterConfigError as exc:
+        message = exc.message
+        for value in saved.secrets.values():
+            message = message.replace(value, "(hidden)")
+        raise InvalidInput(message, field=exc.field) from None
+
+
+def store_change(store, name: str, saved: Saved, summary: list[str], who: str, now: datetime, secret_key: str) -> None:
+    """Write the saved settings (secrets sealed) and the audit line, in one transaction."""
+    with store.write() as s:
+        row = s.get(AdapterSettingsRow, name) or AdapterSettingsRow(name=name)
+        old_sealed = dict(row.sealed or {})
+        current = {k: _unsealed(v, secret_key) for k, v in old_sealed.items()}
+        row.enabled = saved.enabled
+        row.values = dict(saved.values)
+        # an unchanged secret keeps its sealed text; a new one is sealed now
+        row.sealed = {
+            k: old_sealed[k] if current.get(k) == v else seal(v, secret_key) for k, v in saved.secrets.items()
+        }
+        row.updated_by, row.updated_at = who, now
+        s.add(row)
+        s.add(
+            AdapterSettingsChange(
+                adapter=name, changed_by=who, changed_at=now, summary="; ".join(summary) or "saved without changes"
+            )
+        )
+    log.info("adapter %s settings changed by %s: %s", name, who, "; ".join(summary) or "no changes")
+
+
+def _unsealed(sealed: str, secret_key: str) -> str | None:
+    try:
+        return unseal(sealed, secret_key)
+    except Exception:
+        return None
+
+
+def recent_changes(store, name: str, limit: int = 5) -> list[dict]:
+    """The latest audit lines for one adapter, newest first."""
+    with store.read() as s:
+        rows = (
+            s.execute(
+                select(AdapterSettingsChange)
+                .where(AdapterSettingsChange.adapter == name)
+                .order_by(AdapterSettingsChange.id.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        return [{"by": r.changed_by, "at": iso(r.changed_at), "summary": r.summary} for r in rows]

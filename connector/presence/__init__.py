@@ -1,0 +1,1 @@
+"""The presence model: the agent state machine (engine), the configured states and options (model, config), text contrast on state colours, and how intervals become time per day (days). Pure Python: no store, no Flask."""

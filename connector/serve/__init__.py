@@ -1,0 +1,1 @@
+"""What ``serve`` runs: the asyncio server in front of the Flask app (asgi), the thread hop to WSGI (wsgi_bridge), the presence change answered without Flask (fast_path), and giving memory back after big answers (memory)."""

@@ -1,0 +1,76 @@
+"""A throwaway PostgreSQL server for the tests and bench/ (Debian's postgresql package; `make test` installs it).
+
+The ``postgres`` fixture (tests/conftest.py) starts one per test session; tests that use it carry the
+``postgres`` marker.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+
+from tests.helpers.ports import free_port
+
+
+def _bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or (
+        [shutil.which(name)] if shutil.which(name) else []
+    )
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed; `make test` installs the postgresql package")
+    return found[-1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; CI runs as root, a developer usually does not
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+class PostgresServer:
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="pc-pg-")
+        os.chmod(self.dir, 0o777)
+        self.port = free_port()
+        data = os.path.join(self.dir, "data")
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        subprocess.run(
+            _as_postgres([_bin("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            _as_postgres(
+                [
+                    _bin("pg_ctl"),
+                    "-D",
+                    data,
+                    "-w",
+                    "-l",
+                    os.path.join(self.dir, "log"),
+                    "-o",
+                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        self.data = data
+        self._n = 0
+
+    def new_database(self) -> str:
+        import psycopg
+
+        self._n += 1
+        name = f"test_{self._n}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)

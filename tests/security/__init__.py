@@ -1,0 +1,1 @@
+"""Security tests: sign-in and sessions, CSRF, guessing limits, odd input, the API schema."""
