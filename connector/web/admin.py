@@ -12,8 +12,8 @@ from connector.auth import accounts
 from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
 from connector.parts import get_parts
-from connector.presence.config import build_config, load_preset, parse_config, preset_names
 from connector.presence import system_states
+from connector.presence.config import build_config, load_preset, parse_config, preset_names
 from connector.presence.model import PresenceConfig
 from connector.web.guard import page_role
 
