@@ -184,7 +184,35 @@
     }
   }
 
-  function adapterCard(a) {
+  /** One line for the card's summary: "Healthy", "Failing", "Parked rows", "Not sending", or "Off". */
+  function healthWord(a) {
+    var h = a.health;
+    if (!a.enabled) return h && (h.queue_depth || h.parked) ? ["Off, rows waiting", "warn"] : ["Off", "off"];
+    if (!h) return ["No deliveries yet", "off"];
+    if (h.last_error && (!h.last_success_at || h.last_error_at > h.last_success_at)) return ["Failing", "bad"];
+    if (h.parked) return ["Parked rows: " + h.parked, "warn"];
+    if (h.why_not) return ["Not sending", "warn"];
+    return ["Healthy", "ok"];
+  }
+
+  /** The adapter as a summary card (enabled, health, last success) that opens to its settings form. */
+  function adapterCard(a, open) {
+    var word = healthWord(a);
+    var enabled = el("span", {}), health = el("span", {});
+    badge(enabled, a.enabled ? "Enabled" : "Not enabled", a.enabled ? "ok" : "off");
+    badge(health, word[0], word[1]);
+    health.classList.add("health-badge");
+    var last = a.health && a.health.last_success_at ? when(a.health.last_success_at) : "never";
+    var summary = el("summary", {}, [
+      el("span", { class: "adapter-name", text: a.name }), enabled, health,
+      el("span", { class: "summary-fact", text: "Last success: " + last }),
+      a.health && a.health.queue_depth ? el("span", { class: "summary-fact", text: "Queued: " + a.health.queue_depth }) : null]);
+    var card = el("details", { class: "adapter-card", id: "adapter-card-" + a.name, "data-adapter": a.name }, [summary, adapterForm(a)]);
+    card.open = !!open;
+    return card;
+  }
+
+  function adapterForm(a) {
     var result = el("div", { class: "test-result", role: "status", "aria-live": "polite" });
     var test = el("button", { type: "button", text: "Test connection", "aria-label": "Test connection of " + a.name,
                               disabled: !a.enabled, title: a.enabled ? null : "enable it first" });
@@ -225,8 +253,8 @@
       save.disabled = true;
       message(result, "Saving…", true);
       PC.api("POST", "/admin/api/adapters/" + encodeURIComponent(a.name), collect(form)).then(function (res) {
-        var card = adapterCard(res.adapter);
-        form.replaceWith(card);
+        var card = adapterCard(res.adapter, true);
+        form.closest("details").replaceWith(card);
         message(card.querySelector(".test-result"), "Saved and applied" + (res.notes.length ? " — " + res.notes.join("; ") : "") + ".", true);
       }, function (err) { showFieldError(form, err, result); save.disabled = false; });
     });
@@ -239,7 +267,7 @@
       var list = $("adapter-list");
       list.textContent = "";
       data.adapters.sort(function (x, y) { return (y.enabled - x.enabled) || (x.name < y.name ? -1 : 1); });
-      data.adapters.forEach(function (a) { list.appendChild(adapterCard(a)); });
+      data.adapters.forEach(function (a) { list.appendChild(adapterCard(a, false)); });
     }, function (err) { $("adapter-list").appendChild(el("p", { class: "problems", text: err.message })); });
   }
 
