@@ -50,6 +50,8 @@ FIELDS: dict[str, tuple[str, bool, str]] = {
     "SF_OBJECT_NAME": ("Object", False, "the custom object totals are written to"),
 }
 SECRETS = frozenset(name for name, (_, secret, _) in FIELDS.items() if secret)
+#: what applies when neither the page nor the environment sets one
+DEFAULTS = {"SF_API_VERSION": sf_settings.DEFAULT_API_VERSION, "SF_OBJECT_NAME": "Presence_Time__c"}
 
 
 def load(store, secret_key: str) -> Saved:
@@ -104,7 +106,7 @@ def rows(settings: Any, saved: Saved) -> list[dict]:
             "set": on_page or env not in (None, ""),
         }
         if not secret:
-            row["value"] = saved.values[name] if on_page else env
+            row["value"] = saved.values[name] if on_page else env if env not in (None, "") else DEFAULTS.get(name)
             row["saved"] = saved.values.get(name)
         out.append(row)
     return out

@@ -48,7 +48,7 @@
                       "aria-describedby": id + "-about" });
       var label = el("label", { for: id }, [s.label + " ", el("code", { class: "env-hint", text: s.env })]);
       var parts = [label, input,
-        el("span", { class: "setting-now", id: id + "-about", text: "Now: " + now + ". " + s.help })];
+        el("span", { class: "setting-now", id: id + "-about", text: "Now: " + now + ". " + s.help.charAt(0).toUpperCase() + s.help.slice(1) + "." })];
       if (s.secret && s.source === "page") {
         parts.push(el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "clear", value: s.env }), "clear the saved " + s.label.toLowerCase()]));
       }
