@@ -260,6 +260,7 @@
     if (h.last_error && (!h.last_success_at || h.last_error_at > h.last_success_at)) return ["Failing", "bad"];
     if (h.parked) return ["Parked rows: " + h.parked, "warn"];
     if (h.why_not) return ["Not sending", "warn"];
+    if (!h.last_success_at) return ["No deliveries yet", "off"];
     return ["Healthy", "ok"];
   }
 
