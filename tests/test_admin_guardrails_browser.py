@@ -117,19 +117,25 @@ def test_the_changes_are_shown_before_anything_is_applied(admin, server):
     wrap_up = page.locator('[data-field="options.wrap_up_seconds"]')
     expect(wrap_up).to_have_value("0:30")  # 30 s, shown as m:ss
     wrap_up.fill("0:45")
+    _row(page, "lunch").get_by_label("amber alert after (minutes or m:ss) for Lunch").fill("2")  # minutes
     expect(page.locator("#editor-status")).to_have_text("Unsaved changes")
-    expect(page.locator("#save-bar")).to_be_in_viewport()  # the bar stays in view at the top of the editor
+    page.evaluate("window.scrollTo(0, 0)")  # at the top of the states table, the save bar is still at hand
+    expect(page.locator("#save-bar")).to_be_in_viewport()
+    assert page.locator("#save-bar").bounding_box()["y"] + page.locator("#save-bar").bounding_box()["height"] <= 800
     page.click("#save")
     dialog = page.locator("#review")
     expect(dialog).to_be_visible()
     changes = dialog.locator("#review-changes tbody tr")
-    expect(changes).to_have_count(3)
+    expect(changes).to_have_count(4)
     expect(dialog).to_contain_text("Logged Out")
     expect(dialog).to_contain_text("Signed out")
     expect(dialog.locator("tr", has_text="Training")).to_contain_text("State removed")
     wrap_line = dialog.locator("tr", has_text="wrap_up_seconds")
     expect(wrap_line.locator("td").nth(3)).to_have_text("0:30 (m:ss)")
     expect(wrap_line.locator("td").nth(4)).to_have_text("0:45 (m:ss)")
+    alert_line = dialog.locator("tr", has_text="alert_after_seconds")
+    expect(alert_line.locator("td").nth(3)).to_have_text("—")
+    expect(alert_line.locator("td").nth(4)).to_have_text("2:00 (m:ss)")
     assert server.parts.configs.history(1)[0]["version"] == before  # nothing applied yet
     assert_accessible(page, "admin review dialog")
     page.screenshot(path=str(ARTIFACTS / "screenshots" / "admin-review-1280x800.png"))
@@ -141,6 +147,7 @@ def test_the_changes_are_shown_before_anything_is_applied(admin, server):
     expect(page.locator("#editor-status")).to_contain_text("Saved and applied")
     active = server.parts.configs.active()
     assert (active.state("logged-out").label, active.options.wrap_up_seconds) == ("Signed out", 45)
+    assert active.state("lunch").alert_after_seconds == (120,)
     assert active.find("training") is None
 
 

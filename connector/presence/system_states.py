@@ -1,10 +1,13 @@
 """System states: the states the connector itself moves agents into or records, kept across edits.
 
-The engine finds Ready (status 1) and On a Call (status 6) by status (or by ``options.ready_state`` /
-``options.on_call_state``); a logout ends the session, and the Logged Out state (status 7) carries the
-adapters' mapping of a logged-out agent (Teams "Offline", Asterisk "paused") and the name reports and
-Salesforce totals know it by. Time per state is stored and sent by state id, so renaming or removing one
-of these states under running sessions breaks the totals, the adapters' mappings or the engine's rules.
+What the engine needs: Ready (``PresenceConfig.ready_state``: ``options.ready_state`` or the first state of
+status 1) for every login, call end and reconnect; On a Call (``on_call_state``: ``options.on_call_state``
+or the first of status 6) while a call is up with ``active_call``. A logout ends the session (no state);
+the Logged Out state (status 7, ``logout_state``) is not used by the engine today, but the presets map it
+for the adapters (Teams "Offline", Asterisk "paused") and admins expect it to stay. Time per state is
+stored and sent to Salesforce by state id, so removing or re-keying one of these states under running
+sessions splits the totals and history; hence the rule below rather than only the validator's "a Ready
+state is required" and "active call needs an 'On a call' state".
 
 The rule an edit of the active configuration (the admin editor, its API) must meet: for each of these
 statuses the active configuration has, the new one keeps at least one of the active states of that
