@@ -107,6 +107,7 @@ class SalesforceSync:
         #: read again at the start of each flush; None: ``settings`` for good
         self.source = source
         self._last_tick: datetime | None = None
+        self._last_refresh: datetime | None = None
         self._lock = threading.Lock()
 
     # -- the connection in force -------------------------------------------------------------------
@@ -153,9 +154,16 @@ class SalesforceSync:
 
     def tick(self) -> FlushReport | None:
         """Called every second on every instance; one of them flushes once per tracking interval."""
-        if not self.settings.configured:
-            return None
         now = self.reads.clock()
+        if not self.settings.configured:
+            # a connection saved on the admin page of another instance: looked for once per interval
+            due = self._last_refresh is None or (now - self._last_refresh).total_seconds() >= self.interval_seconds()
+            if self.source is None or not due:
+                return None
+            self._last_refresh = now
+            self.refresh()
+            if not self.settings.configured:
+                return None
         if self._last_tick is not None and (now - self._last_tick).total_seconds() < self.interval_seconds():
             return None
         # the lease row knows when any instance last flushed: the interval holds across the cluster
