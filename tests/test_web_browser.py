@@ -162,7 +162,9 @@ def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, s
     row.locator('[data-key="label"]').fill("Coaching")
     row.locator('[data-key="status"]').select_option("5")
     assert row.locator('[data-key="id"]').input_value() == "coaching"
-    admin.click("#save")
+    admin.click("#save")  # "Review changes": what applying it changes, then Apply
+    expect(admin.locator("#review-changes")).to_contain_text("Coaching")
+    admin.click("#review-apply")
     admin.wait_for_selector("#editor-status.notice")
     screenshot(admin, "admin")
     phone.wait_for_selector("#state option[value=coaching]", state="attached", timeout=3000)
@@ -456,6 +458,7 @@ def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts
     assert labels() == expected
     assert_accessible(admin, "admin editor with unsaved changes")
     admin.click("#save")
+    admin.click("#review-apply")
     expect(admin.locator("#editor-status")).to_contain_text("Saved and applied")
     with server.parts.store.read() as s:
         active = server.parts.configs.active(s)
@@ -469,7 +472,8 @@ def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server)
     admin.click("#tab-accounts")
     admin.fill("#agent-form input[name=id]", "zoe")
     admin.fill("#agent-form input[name=name]", "Zoe Park")
-    admin.fill("#agent-form input[name=team]", "Sales")
+    admin.select_option("#agent-form select[name=team]", "__new__")  # "New team…"
+    admin.fill("#agent-form input[name=new_team]", "Sales")
     admin.fill("#agent-form input[name=pin]", "2468")
     admin.click("#agent-form button[type=submit]")
     expect(admin.locator("#agents tbody")).to_contain_text("Zoe Park")
