@@ -47,7 +47,7 @@ def seed_floor(
     for n, agent_id in enumerate(ids):
         if n >= agents - 2:
             continue  # logged out
-        service.login(agent_id, "Softphone", "browser")
+        service.login(agent_id, "API", "floor")  # no softphone heartbeats to miss
         if n < on_calls:
             service.call_event(agent_id, f"call-{agent_id}", "started", "inbound")
         elif n < on_calls + waiting:

@@ -120,6 +120,7 @@
     $("state-when").hidden = !busy;
     stateDialog.querySelector('input[name="when"][value="after"]').checked = true;
     showError($("state-dialog-error"), "");
+    pick.removeAttribute("aria-invalid");
     stateDialog.showModal();
     pick.focus();
   }
@@ -127,7 +128,13 @@
   $("state-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var a = PCGrid.agent(menuAgent), stateId = pick.value;
-    if (!a || !stateId) { showError($("state-dialog-error"), "Choose the new state."); pick.focus(); return; }
+    if (!a || !stateId) {
+      showError($("state-dialog-error"), "Choose the new state.");
+      pick.setAttribute("aria-invalid", "true");
+      pick.focus();
+      return;
+    }
+    pick.removeAttribute("aria-invalid");
     var busy = PCGrid.onCall(a), force = busy && stateDialog.querySelector('input[name="when"]:checked').value === "now";
     var body = { state: stateId };
     if (force) body.force = true;
