@@ -55,7 +55,8 @@ def test_rows_are_one_line_the_header_stays_and_the_most_over_come_first(context
     expect(first).to_have_class(re.compile("alert-"))
     expect(first.locator(".over")).to_have_text(re.compile(r"^ \+\d+[sm] over$"))
     levels = page.eval_on_selector_all(
-        ROWS, "rows => rows.map(r => r.classList.contains('alert-red') ? 2 : r.classList.contains('alert-amber') ? 1 : 0)"
+        ROWS,
+        "rows => rows.map(r => r.classList.contains('alert-red') ? 2 : r.classList.contains('alert-amber') ? 1 : 0)",
     )
     assert levels == sorted(levels, reverse=True), levels  # severity first: no calm row above an alerting one
     assert levels.count(1) >= 20  # ~25 rows on screen at 1080 px, and 33 agents over
@@ -104,12 +105,16 @@ def test_the_charts_follow_the_team_filter(contexts, server):
     page.select_option("#filter-team", "Sales")
     expect(page.locator("#agents-chart-title")).to_contain_text("Sales")
     expect(page.locator("#mix-title")).to_contain_text("Sales")
-    labels = page.eval_on_selector_all("#chart-agents svg rect title", "ts => ts.map(t => t.textContent.split(' · ')[0])")
+    labels = page.eval_on_selector_all(
+        "#chart-agents svg rect title", "ts => ts.map(t => t.textContent.split(' · ')[0])"
+    )
     teams = {a["name"]: a["team"] for a in server.parts.service.agents()}
     assert labels and {teams[label] for label in labels} == {"Sales"}, labels
     page.fill("#filter-search", "priyanka")
     expect(page.locator("#agents-chart-title")).to_contain_text("Sales · “priyanka”")
-    labels = page.eval_on_selector_all("#chart-agents svg rect title", "ts => ts.map(t => t.textContent.split(' · ')[0])")
+    labels = page.eval_on_selector_all(
+        "#chart-agents svg rect title", "ts => ts.map(t => t.textContent.split(' · ')[0])"
+    )
     assert labels and all(label.startswith("Priyanka ") for label in labels), labels
 
 

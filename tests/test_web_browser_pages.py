@@ -230,7 +230,8 @@ def test_time_in_state_over_the_admins_threshold_turns_the_row_amber_then_red(co
     expect(row).to_have_class(re.compile("alert-amber"), timeout=4000)
     expect(page.locator("#over-count")).to_have_text("1 over threshold")
     expect(row).to_have_class(re.compile("alert-red"), timeout=6000)
-    expect(row.locator(".over.red")).to_have_text(re.compile(r"^ \+\d+s over$"))  # said in words too, not by colour alone
+    # said in words too, not by colour alone
+    expect(row.locator(".over.red")).to_have_text(re.compile(r"^ \+\d+s over$"))
     screenshot(page, "dashboard-alerts")
 
     wall = page.context.new_page()

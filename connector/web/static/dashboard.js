@@ -188,7 +188,7 @@
     var params = logonQuery();
     var csv = new URLSearchParams(params); csv.set("format", "csv");
     $("logon-export").setAttribute("href", "/api/v1/logon-events?" + csv.toString());
-    var page = new URLSearchParams(params); page.set("order", "desc");  // newest first, one page
+    var page = new URLSearchParams(params); page.set("order", "desc"); page.set("limit", "100");  // newest first
     PC.api("GET", "/api/v1/logon-events?" + page.toString()).then(function (data) {
       showError("logon-message", "");
       var body = $("logon-events").querySelector("tbody");
@@ -217,9 +217,14 @@
     });
   });
 
-  var logonRefresh = null;
+  var logonRefresh = null, below = false;
+  function loadBelow() {  // the charts and the logon events are under the grid: after its first snapshot
+    if (below) return;
+    below = true;
+    states.then(function () { showCharts(); showLogonEvents(); });
+  }
   var stream = new PC.LiveStream("/api/v1/events?view=grid", {
-    snapshot: function (data) { PCGrid.replaceAll(data.agents); fillFilters(); loadToday(); },
+    snapshot: function (data) { PCGrid.replaceAll(data.agents); fillFilters(); loadToday(); loadBelow(); },
     agent: function (agent) { PCGrid.remember(agent); teamsMaybeChanged(agent); soon(); },
     logon: function () {
       if (!$("logon-events").querySelector("tbody").children.length || logonRefresh) return;
@@ -230,6 +235,7 @@
   }, setConnection);
 
   setInterval(loadToday, 60000);
-  loadStates().then(function () { stream.start(); showCharts(); showLogonEvents(); },
-                    function (err) { showError("grid-message", err.message); stream.start(); });
+  // the states and the stream's snapshot load side by side; the grid resolves the states when they come
+  var states = loadStates().catch(function (err) { showError("grid-message", err.message); });
+  stream.start();
 })();

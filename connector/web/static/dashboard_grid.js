@@ -9,7 +9,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var el = PC.el;
   var ROW_H = 36;      // must match #agents tbody tr.agent-row in dashboard.css
-  var BUFFER = 10;     // rows drawn above and below the viewport
+  var BUFFER = 6;      // rows drawn above and below the viewport
   var GREY = "#9aa5b1";
   var NO_ALERT = { level: 0, over: 0, limit: 0 };
 
@@ -260,8 +260,25 @@
     row.tr.setAttribute("aria-rowindex", String(index + 2));
   }
 
+  /** Put the rows in order moving as few as possible: a change moves one row, not the screen's 40. */
+  function place(want) {
+    var at = tbody.firstChild;
+    for (var k = 0; k < want.length; k++) {
+      if (at === want[k]) { at = at.nextSibling; continue; }
+      if (at && at.nextSibling === want[k]) {  // this row moved down: take it out, it comes back below
+        var out = at;
+        at = at.nextSibling;
+        tbody.removeChild(out);
+        if (at === want[k]) { at = at.nextSibling; continue; }
+      }
+      tbody.insertBefore(want[k], at);
+    }
+    while (at) { var next = at.nextSibling; tbody.removeChild(at); at = next; }
+  }
+
   function draw() {
     frame = 0;
+    if (!model.states.length) return;  // drawn once the states are known (setStates draws)
     var t = now();
     if (listDirty) { computeList(t); listDirty = false; }
     var n = list.length;
@@ -291,7 +308,7 @@
         var tr = active.closest("tr");
         keep = { agent: tr && tr.getAttribute("data-agent"), control: active.getAttribute("data-control") };
       }
-      tbody.replaceChildren.apply(tbody, [topSpacer.tr].concat(trs, [bottomSpacer.tr], n ? [] : [emptyRow]));
+      place([topSpacer.tr].concat(trs, [bottomSpacer.tr], n ? [] : [emptyRow]));
       if (keep && document.activeElement !== active && rows[keep.agent]) {
         var again = rows[keep.agent].tr.querySelector('[data-control="' + keep.control + '"]');
         if (again) again.focus({ preventScroll: true });
@@ -304,7 +321,14 @@
   }
 
   function schedule() { if (!frame) frame = requestAnimationFrame(draw); }
-  function changed() { listDirty = true; schedule(); }
+  // a busy floor sends many changes a second: they are drawn together, at most every DRAW_EVERY ms
+  var DRAW_EVERY = 250, lastChange = 0, later = 0;
+  function changed() {
+    listDirty = true;
+    var wait = lastChange + DRAW_EVERY - Date.now();
+    if (wait <= 0) { lastChange = Date.now(); schedule(); return; }
+    if (!later) later = setTimeout(function () { later = 0; lastChange = Date.now(); schedule(); }, wait);
+  }
 
   function setStale(at) {
     model.staleAt = at;
