@@ -70,6 +70,7 @@ bench: install system-deps bench-deps
 	$(BIN)/python bench/salesforce_bench.py
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/scale_bench.py
+	$(BIN)/python bench/dashboard_bench.py
 
 # The benchmarks' load generator (bench/api_bench.py drives HTTP with wrk), installed only when missing.
 bench-deps:
