@@ -16,6 +16,7 @@ from web_server import (
     assert_accessible,
     chromium_browser,
     live_server,
+    pick_state,
     screenshot,
     sign_in,
 )
@@ -108,7 +109,7 @@ def test_agent_picks_a_state_and_the_supervisor_dashboard_shows_it_within_a_seco
     row = '#agents tr[data-agent="edred"] .state-cell'
     expect(supervisor.locator(row)).to_contain_text("Ready for Calls")
 
-    phone.select_option("#state", "break")
+    pick_state(phone, "break")
     started = time.monotonic()
     expect(supervisor.locator(row)).to_contain_text("Break (Away)", timeout=1000)
     assert time.monotonic() - started < 1.0
@@ -189,9 +190,10 @@ def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, s
     admin.click("#save")
     admin.wait_for_selector("#editor-status.notice")
     screenshot(admin, "admin")
-    phone.wait_for_selector("#state option[value=coaching]", state="attached", timeout=3000)
-    assert phone.locator("#state option[value=coaching]").inner_text() == "Coaching (Busy)"
-    phone.select_option("#state", "coaching")
+    option = '#state-listbox [role=option][data-value="coaching"]'
+    phone.wait_for_selector(option, state="attached", timeout=3000)
+    assert phone.locator(option).inner_text() == "Coaching (Busy)"
+    pick_state(phone, "coaching")
     expect(phone.locator("#current-label")).to_have_text("Coaching (Busy)")
 
 
@@ -294,6 +296,9 @@ def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, 
 
 
 def test_softphone_is_usable_with_the_keyboard(contexts, server):
+    data = load_preset("default").to_dict()
+    data["options"]["pbx_mode"] = "dial"  # Dial is offered only when the PBX dials
+    server.parts.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("kim")
     phone = softphone(contexts, server, "kim")
     phone.keyboard.press("Tab")  # sign out link, then the login button
@@ -301,13 +306,16 @@ def test_softphone_is_usable_with_the_keyboard(contexts, server):
     phone.keyboard.press("Enter")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     phone.focus("#state")
-    phone.keyboard.press("ArrowDown")
+    phone.keyboard.press("ArrowDown")  # opens the list
+    phone.keyboard.press("ArrowDown")  # highlights Do Not Disturb
+    phone.keyboard.press("Enter")  # and picks it
     expect(phone.locator("#current-label")).to_have_text("Do Not Disturb (DND)")
     phone.focus("#dial-number")
     phone.keyboard.type("5551234")
     phone.keyboard.press("Enter")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready
     assert_accessible(phone, "softphone after dialling")
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, server):
@@ -350,7 +358,7 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     }
     page.wait_for_timeout(300)
     assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
-    page.select_option("#state", "break")
+    pick_state(page, "break")
     expect(page.locator("#current-label")).to_have_text("Break (Away)")
     assert_accessible(page, "softphone in the Salesforce console")
 
@@ -397,7 +405,7 @@ def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_con
     assert panel_fits() < 2560 and min(page.evaluate("window.panelHeights")) >= 240
 
     # click-to-dial: a number clicked in Salesforce goes down the softphone's own dial path
-    page.select_option("#state", "dnd")
+    pick_state(page, "dnd")
     expect(page.locator("#current-label")).to_have_text("Do Not Disturb (DND)")
     with page.expect_request("**/api/v1/agents/cleo/dial") as sent:
         page.evaluate("window.clickToDialListener({number: '+1 (415) 555-0100', objectType: 'Contact'})")
