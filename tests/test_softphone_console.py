@@ -41,9 +41,9 @@ def config(server):
     server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
-def logged_in(contexts, server, agent_id: str, **kw):  # noqa: F811
+def logged_in(contexts, server, agent_id: str, refusals: tuple[int, ...] = (), **kw):  # noqa: F811
     server.agent(agent_id, **kw)
-    phone = softphone(contexts, server, agent_id)
+    phone = softphone(contexts, server, agent_id, refusals=refusals)
     phone.click("#login")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     return phone
@@ -134,7 +134,7 @@ def test_wrap_up_says_which_state_follows_it(contexts, server):
 
 
 def test_dial_is_offered_only_when_the_pbx_dials(contexts, server, config):
-    phone = logged_in(contexts, server, "dina")
+    phone = logged_in(contexts, server, "dina", refusals=(422,))
     assert phone.is_hidden("#dial-form")  # the default preset: PBX mode none, nothing would be dialled
     assert phone.locator("#dial").count() == 1
 
@@ -149,6 +149,9 @@ def test_dial_is_offered_only_when_the_pbx_dials(contexts, server, config):
     expect(phone.locator("#dial-error")).to_have_text(
         "Not dialled: no phone system is connected to this softphone. Ask your administrator to turn one on."
     )
+    phone.fill("#dial-number", "call mum")
+    phone.click("#dial")
+    expect(phone.locator("#dial-error")).to_have_text("That is not a phone number: use up to 32 digits, * # and +.")
 
 
 def test_the_focus_ring_is_a_visible_2px_line(contexts, server):

@@ -55,6 +55,7 @@
     if (err.code === "not_logged_in") return "You are not logged in to presence: log in first.";
     if (err.code === "not_in_wrap_up") return "Wrap-up has already ended.";
     if (err.code === "state_not_selectable") return "That state is set by the system; pick another one.";
+    if (err.field === "number") return "That is not a phone number: use up to 32 digits, * # and +.";
     if (err.status === 401) return "Your sign-in has ended: reload the page to sign in again.";
     if (err.status === 403 && !err.field) return "You are not allowed to do that here.";
     if (err.status >= 500) return "Something went wrong on the server, so " + what + ". Try again.";
