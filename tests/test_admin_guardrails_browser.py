@@ -3,25 +3,24 @@ and the Salesforce connection saved on the page (Salesforce faked with ``respons
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
 import pytest
 import responses
-from sf_fake import CLIENT_SECRET, LOGIN_URL, FakeOrg, add_totals
-from web_server import CHROMIUM, ConsoleErrors, assert_accessible, chromium_browser, live_server, sign_in
 
 from connector.auth import accounts
 from connector.clock import utc_now
 from connector.presence.config import load_preset
 from connector.store.models import DailyTotal
+from tests.helpers.browser import ConsoleErrors, assert_accessible, chromium_browser
+from tests.helpers.fakes.salesforce import CLIENT_SECRET, LOGIN_URL, FakeOrg, add_totals
+from tests.helpers.signin import browser_sign_in as sign_in
+from tests.helpers.web_server import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
-)
+pytestmark = pytest.mark.browser  # skipped without Debian's chromium (tests/conftest.py)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 NEW_SECRET = "rotated-client-secret-typed-on-the-page"

@@ -8,14 +8,14 @@ import re
 
 import pytest
 from floor import WAITING, alert_config, seed_floor
-from test_web_browser import browser, contexts  # noqa: F401  (the shared browser fixtures)
-from web_server import SCREENSHOTS, CuttableProxy, assert_accessible, live_server, sign_in
+
+from tests.helpers.browser import SCREENSHOTS, assert_accessible
+from tests.helpers.signin import browser_sign_in as sign_in
+from tests.helpers.web_server import CuttableProxy, live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(
-    not __import__("os").path.exists("/usr/bin/chromium"), reason="Debian's chromium is missing: run 'make system-deps'"
-)
+pytestmark = pytest.mark.browser  # skipped without Debian's chromium (tests/conftest.py)
 LABELS = {"break": "Break", "lunch": "Lunch", "meeting": "Meeting", "training": "Training"}
 
 

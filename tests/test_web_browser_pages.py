@@ -12,7 +12,7 @@ from connector.presence.config import build_config, load_preset
 from connector.presence.contrast import AA_TEXT, contrast
 from tests.helpers.browser import assert_accessible, screenshot, softphone
 from tests.helpers.signin import browser_sign_in
-from tests.helpers.web_server import live_server
+from tests.helpers.web_server import live_server, pick_state
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -68,7 +68,7 @@ def test_banner_text_reads_on_every_state_colour(contexts, server):
         ("dnd", "Do Not Disturb (DND)"),
         ("ready", "Ready for Calls (Online)"),
     ):
-        phone.select_option("#state", state)
+        pick_state(phone, state)
         expect(phone.locator("#current-label")).to_have_text(label)
         colours = phone.eval_on_selector(
             "#current", "n => [getComputedStyle(n).color, getComputedStyle(n).backgroundColor]"
@@ -96,7 +96,7 @@ def test_the_ticking_timer_is_not_announced_only_a_change_of_state(contexts, ser
     assert timer.evaluate("n => n.closest('[aria-live]:not([aria-live=off])')") is None
     expect(timer).to_have_text(re.compile(r"^0:0[3-9]$"), timeout=8000)  # ticked 4x a second for 2+ seconds
     assert phone.evaluate("window.liveChanges") == []
-    phone.select_option("#state", "break")
+    pick_state(phone, "break")
     expect(phone.locator("#announce")).to_have_text("Now Break (Away)")
     assert phone.evaluate("window.liveChanges") == ["announce: Now Break (Away)"]
 
@@ -126,7 +126,8 @@ def test_a_forced_logout_says_why_and_an_own_logout_does_not(contexts, server):
     assert phone.inner_text("#login") == "Log in to presence"
 
 
-def test_on_a_call_label_is_not_repeated_and_a_dial_error_sits_next_to_the_number(contexts, server):
+def test_on_a_call_label_is_not_repeated_and_a_dial_error_sits_next_to_the_number(contexts, server, config):
+    config(lambda data: data["options"].update(pbx_mode="dial"))  # Dial is offered only when the PBX dials
     server.agent("carl")
     phone = softphone(contexts, server, "carl", refusals=(422,))
     phone.click("#login")
@@ -139,16 +140,6 @@ def test_on_a_call_label_is_not_repeated_and_a_dial_error_sits_next_to_the_numbe
     screenshot(phone, "softphone-dial-error")
     _start_call(server, "carl", "carl-1")
     expect(phone.locator("#current-label")).to_have_text("On a Call")  # not "On a Call (On a call)"
-
-
-def test_dialling_says_what_really_happened_nothing_dials_in_pbx_mode_none(contexts, server):
-    server.agent("dora")  # the default preset does not send to a PBX (pbx_mode none)
-    phone = softphone(contexts, server, "dora")
-    phone.click("#login")
-    phone.fill("#dial-number", "+44 20 7946 0000")  # pasted with spaces: accepted
-    phone.press("#dial-number", "Enter")
-    expect(phone.locator("#dial-error")).to_have_text(re.compile("Not dialled: .*PBX mode is none"))
-    assert "Dialling" not in phone.inner_text("body")
 
 
 # -- dashboard -------------------------------------------------------------------------------------
@@ -225,7 +216,7 @@ def test_time_in_state_over_the_admins_threshold_turns_the_row_amber_then_red(co
     page.select_option("#filter-team", "Alerts")
     row = page.locator('#agents tr[data-agent="abel"]')
     expect(page.locator("#over-count")).to_have_attribute("data-count", "0")
-    phone.select_option("#state", "break")
+    pick_state(phone, "break")
     expect(row).to_have_class(re.compile("alert-amber"), timeout=4000)
     expect(page.locator("#over-count")).to_have_text("1 over threshold")
     expect(row).to_have_class(re.compile("alert-red"), timeout=6000)
@@ -239,7 +230,7 @@ def test_time_in_state_over_the_admins_threshold_turns_the_row_amber_then_red(co
     expect(wall.locator("#names-away li.alert-red")).to_contain_text("Abel Alert")
     expect(wall.locator("#over-count")).to_have_text("1 over threshold")
     screenshot(wall, "wallboard-alerts")
-    phone.select_option("#state", "ready")
+    pick_state(phone, "ready")
     expect(row).not_to_have_class(re.compile("alert-"))
     expect(page.locator("#over-count")).to_have_attribute("data-count", "0")
 
@@ -259,7 +250,7 @@ def test_wallboard_per_team_counts_wrap_up_apart_names_agents_and_reads_from_acr
     for phone in phones.values():
         phone.click("#login")
         expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
-    phones["dave"].select_option("#state", "dnd")
+    pick_state(phones["dave"], "dnd")
     token = server.token("integration")
     for event, extra in (("started", {}), ("ended", {"duration_seconds": 40})):
         assert (
