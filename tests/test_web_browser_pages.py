@@ -314,8 +314,10 @@ def test_admin_edits_an_agent_with_errors_next_to_the_field_and_sees_empty_state
         page.fill("#agent-form input[name=name]", "Edred")
         page.click("#agent-form button[type=submit]")
         row = page.locator("#agents tbody tr", has_text="edred")
-        row.get_by_role("button", name="Edit edred").click()
-        page.fill("#edit-team", "Retention")
+        row.get_by_role("button", name="Actions for edred").click()
+        page.get_by_role("menuitem", name="Edit edred").click()
+        page.select_option("#edit-team", "__new__")  # no team yet: "New team…"
+        page.fill("#agent-edit input[name=new_team]", "Retention")
         page.fill("#edit-salesforce_user_id", "not-a-user")
         page.click("#agent-edit button[type=submit]")
         expect(page.locator("#edit-salesforce_user_id-error")).to_contain_text("Salesforce User id")
@@ -340,10 +342,10 @@ def test_admin_sets_alert_thresholds_and_a_colour_no_text_reads_on_is_refused_in
     browser_sign_in(page, server.url, "ada")
     page.wait_for_selector("#states tbody tr")
     brk = page.locator("#states tbody tr", has=page.locator('input[data-key="label"][value="Break"]'))
-    brk.locator("input.alert-after").nth(0).fill("900")
-    brk.locator("input.alert-after").nth(1).fill("600")  # red before amber
+    brk.locator("input.alert-after").nth(0).fill("15:00")  # m:ss
+    brk.locator("input.alert-after").nth(1).fill("10")  # minutes: red before amber
     expect(brk.locator(".field-error")).to_contain_text("must come after amber")
-    brk.locator("input.alert-after").nth(1).fill("1800")
+    brk.locator("input.alert-after").nth(1).fill("30")
     expect(page.locator("#problems")).to_be_hidden()
     brk.locator('input[data-key="colour"]').fill("#808080")
     expect(brk.locator(".field-error")).to_contain_text("4.5:1")
@@ -351,6 +353,7 @@ def test_admin_sets_alert_thresholds_and_a_colour_no_text_reads_on_is_refused_in
     brk.locator('input[data-key="colour"]').fill("#f9a825")
     expect(page.locator("#problems")).to_be_hidden()
     page.click("#save")
+    page.click("#review-apply")
     expect(page.locator("#editor-status")).to_contain_text("Saved and applied")
     assert server.parts.configs.active().state("break").alert_after_seconds == (900, 1800)
     server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")

@@ -108,9 +108,10 @@
       // say what to set instead of an empty card
       facts("sf-health", [["Sync", "off: totals are kept in the local store only"]]
         .concat(st.detail ? [["What is missing", st.detail]] : [])
-        .concat([["To turn it on", "fill in the connection settings below (or the SF_* variables): the login URL and " +
-                  "client id, then the client secret (client credentials, on a My Domain login URL) or the username " +
-                  "and private key file (JWT bearer)"]]));
+        .concat([["To turn it on", "fill in the connection settings below (or the SF_* variables): the login URL " +
+                  "(SF_LOGIN_URL) and client id (SF_CLIENT_ID), then the client secret (SF_CLIENT_SECRET: client " +
+                  "credentials, on a My Domain login URL) or the username and private key file (SF_USERNAME + " +
+                  "SF_PRIVATE_KEY_FILE: JWT bearer)"]]));
       fillParked([]);
       return;
     }
