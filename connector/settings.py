@@ -666,7 +666,7 @@ def declared(name: str) -> Declared:
     LookupError for a name not declared here."""
     found = _BY_NAME.get(name)
     if found is None:
-        found = next((d for d in _PATTERNS if name.startswith(d.prefix)), None)
+        found = next((d for d in _PATTERNS if name.startswith(d.prefix or "\0")), None)
     if found is None:
         raise LookupError(f"{name} is not declared in connector/settings.py")
     return found
@@ -684,7 +684,7 @@ def check(env: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
     values: dict[str, Any] = {}
     problems: list[Problem] = []
     names = [(d, d.name) for d in _BY_NAME.values()]
-    names += [(d, n) for d in _PATTERNS for n in sorted(env) if n.startswith(d.prefix) and env[n] != ""]
+    names += [(d, n) for d in _PATTERNS for n in sorted(env) if n.startswith(d.prefix or "\0") and env[n] != ""]
     for spec, name in names:
         try:
             values[name] = spec.read(env, name)

@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from connector.errors import TooManyAttempts
 from connector.store import Store
@@ -156,4 +156,5 @@ class SignInGuard:
 
     def unlock(self, account: str) -> bool:
         with self.store.write() as s:
-            return bool(s.execute(delete(SignInThrottle).where(SignInThrottle.key == account)).rowcount)
+            deleted = cast("CursorResult[Any]", s.execute(delete(SignInThrottle).where(SignInThrottle.key == account)))
+            return bool(deleted.rowcount)
