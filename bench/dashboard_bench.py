@@ -28,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 #: counts the agent events the page's EventSource delivers (instrumentation of the bench, not of the page)
 COUNT_EVENTS = """
@@ -72,8 +71,10 @@ def main() -> None:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from floor import WAITING, alert_config, seed_floor
-    from web_server import chromium_browser, live_server, sign_in
+    from tests.helpers.browser import chromium_browser
+    from tests.helpers.floor import WAITING, alert_config, seed_floor
+    from tests.helpers.signin import browser_sign_in as sign_in
+    from tests.helpers.web_server import live_server
 
     with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp)) as srv:
         srv.user("sue", "supervisor")

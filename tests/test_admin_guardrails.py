@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from test_web_admin import admin  # noqa: F401  (the signed-in admin client)
 
 from connector.presence.config import load_preset
+from tests.test_web_admin import admin  # noqa: F401  (the signed-in admin client)
 
 
 def _without(config: dict, state_id: str) -> dict:

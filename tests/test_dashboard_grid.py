@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from floor import alert_config, seed_floor
 
 from tests.helpers.browser import SCREENSHOTS, assert_accessible
+from tests.helpers.floor import alert_config, seed_floor
 from tests.helpers.signin import browser_sign_in as sign_in
 from tests.helpers.web_server import CuttableProxy, live_server
 

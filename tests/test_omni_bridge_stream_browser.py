@@ -9,19 +9,18 @@ test_omni_bridge_browser.py.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from test_omni_bridge_browser import BRIDGE_JS, wait_for
-from web_server import CHROMIUM, ConsoleErrors, chromium_browser
+
+from tests.helpers.browser import ConsoleErrors, chromium_browser
+from tests.helpers.polling import wait_until
+from tests.test_omni_bridge_browser import BRIDGE_JS
 
 pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing: run 'make system-deps'"
-)
+pytestmark = pytest.mark.browser  # skipped without Debian's chromium (tests/conftest.py)
 
 TOKEN = "pcs1.stream-token-for-omar"
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>bridge stream</title>
@@ -138,7 +137,7 @@ def test_the_bridge_reads_its_stream_with_fetch_token_in_a_header_resuming_with_
             page = context.new_page()
             page.goto(stream.url + "/")
             page.wait_for_function("window.applied.length === 2")
-            wait_for(lambda: len(stream.reports) == 2, "both acknowledgements")
+            wait_until(lambda: len(stream.reports) == 2, 15, "both acknowledgements")
 
             # the commands before and after the drop, each applied once (15-character Ids)
             assert page.evaluate("window.applied") == ["0N5000000000001", "0N5000000000003"]

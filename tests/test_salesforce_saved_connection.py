@@ -6,11 +6,11 @@ import logging
 
 import pytest
 import responses
-from test_web_admin import admin  # noqa: F401  (the signed-in admin client)
 
 from connector.parts import get_parts
 from connector.store.models import AdapterSettingsRow
 from tests.helpers.fakes.salesforce import CLIENT_SECRET, LOGIN_URL, FakeOrg, add_totals
+from tests.test_web_admin import admin  # noqa: F401  (the signed-in admin client)
 
 CONNECTION = {"values": {"SF_LOGIN_URL": LOGIN_URL, "SF_CLIENT_ID": "connected-app-id"}}
 

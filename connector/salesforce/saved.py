@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from connector.errors import InvalidInput
 from connector.integrations.saved_settings import Saved, store_change
 from connector.salesforce import settings as sf_settings
 from connector.salesforce.settings import SalesforceSettings
+from connector.settings import Settings
 from connector.store.models import AdapterSettingsRow
 
 log = logging.getLogger(__name__)
@@ -69,21 +71,20 @@ def load(store, secret_key: str) -> Saved:
         return Saved(None, dict(row.values or {}), secrets, row.updated_by, row.updated_at)
 
 
-class Overlay:
-    """``get(name, default)`` like :class:`connector.settings.Settings`, the saved values first."""
+def overlaid(settings: Settings, saved: Saved) -> Settings:
+    """``settings`` with the saved values over the environment's: each saved SF_* value is read (and checked)
+    through its declaration in connector/settings.py, like one from the environment."""
+    over = {name: value for name, value in {**saved.values, **saved.secrets}.items() if value not in (None, "")}
+    if not over:
+        return settings
+    return replace(
+        settings, env={**settings.env, **over}, values={k: v for k, v in settings.values.items() if k not in over}
+    )
 
-    def __init__(self, settings: Any, saved: Saved):
-        self.settings = settings
-        self.saved = {**saved.values, **saved.secrets}
 
-    def get(self, name: str, default: str | None = None) -> str | None:
-        value = self.saved.get(name)
-        return value if value not in (None, "") else self.settings.get(name, default)
-
-
-def effective(settings: Any, saved: Saved) -> SalesforceSettings:
+def effective(settings: Settings, saved: Saved) -> SalesforceSettings:
     """The Salesforce settings in force: the saved connection over the environment."""
-    return sf_settings.load(Overlay(settings, saved))
+    return sf_settings.load(overlaid(settings, saved))
 
 
 def source_of(settings: Any, store) -> Callable[[], SalesforceSettings]:

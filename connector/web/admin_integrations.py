@@ -76,7 +76,9 @@ def salesforce_connection():
     parts = get_parts()
     current = sf_saved.load(parts.store, parts.settings.secret_key)
     new, summary, settings = sf_saved.validate_change(parts.settings, current, json_body())
-    sf_saved.save(parts.store, new, summary, signed_in()["name"], parts.clock(), parts.settings.secret_key)
+    user = signed_in()
+    assert user is not None  # page_role let only a signed-in admin through
+    sf_saved.save(parts.store, new, summary, user["name"], parts.clock(), parts.settings.secret_key)
     applied = parts.salesforce.use(settings)
     note = "" if applied else "a flush is running: its next run uses the new connection"
     return jsonify({"ok": True, "note": note, "status": _salesforce_status()})
