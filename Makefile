@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export CONNECTOR_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test lint format scv-test sf-convert bench bench-deps clean system-deps
+.PHONY: install run test lint format scv-test sf-checks sf-convert bench bench-deps clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ run: install
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory scv-test
+	$(MAKE) --no-print-directory sf-checks
 
 # The habits that keep the code readable: ruff's lint rules and format check (pyproject.toml [tool.ruff]),
 # then mypy (pyproject.toml [tool.mypy]). `make format` rewrites what the format check would refuse.
@@ -49,6 +50,13 @@ format: install
 # @salesforce/scv-connector-base from npm, and one round trip against `presence-connector serve` from $(VENV).
 scv-test: install system-deps
 	cd salesforce/scv-connector && npm ci --no-audit --no-fund --loglevel=error && node --test test/*.test.js
+
+# The Salesforce package checked with Salesforce's own npm packages (salesforce/checks): every metadata file
+# against the Metadata API types of @salesforce/types, the Aura and static-resource JavaScript with
+# @salesforce/eslint-plugin-aura (Locker) and @locker/eslint-config-locker (LWS), Apex with
+# @apexdevtools/apex-parser. Each check also has a test that feeds it a broken copy and sees it fail.
+sf-checks: system-deps
+	cd salesforce/checks && npm ci --no-audit --no-fund --loglevel=error && node --test test/*.test.js
 
 # Not part of `make test` (it downloads Salesforce's CLI, ~500 MB): check that salesforce/ converts to
 # metadata-API format with Salesforce's own `sf project convert source`. The CLI lands in tools/sf-cli;
@@ -70,6 +78,7 @@ bench: install system-deps bench-deps
 	$(BIN)/python bench/salesforce_bench.py
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/scale_bench.py
+	$(BIN)/python bench/dashboard_bench.py
 
 # The benchmarks' load generator (bench/api_bench.py drives HTTP with wrk), installed only when missing.
 bench-deps:
@@ -89,4 +98,4 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache test-artifacts salesforce/scv-connector/node_modules tools/sf-cli/node_modules
+	rm -rf $(VENV) instance .pytest_cache test-artifacts salesforce/scv-connector/node_modules salesforce/checks/node_modules tools/sf-cli/node_modules

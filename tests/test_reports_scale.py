@@ -68,6 +68,8 @@ def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, supervi
         "state": "dnd",
         "seconds_in_state": 30,
         "connection_lost": False,
+        "on_call": False,
+        "next_state": None,
     }
     assert grid["maria"]["logged_in"] is False and grid["maria"]["state"] is None
     full = {a["id"]: a for a in api.call("GET", "/api/v1/agents", supervisor_token).get_json()["agents"]}

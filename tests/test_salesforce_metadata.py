@@ -26,6 +26,8 @@ EXPECTED = {
     "Seconds__c": "Number",
     "Key__c": "Text",
 }
+#: formula fields: computed in the org, read-only, never written by the flush
+FORMULAS = {"Hours__c": "Number"}
 README = ROOT.parent / "README.md"
 
 
@@ -106,12 +108,21 @@ def test_the_package_ships_the_tab_layout_list_views_report_type_and_weekly_repo
         DEFAULT / "reports/Presence_Connector_Reports/Time_per_State_by_Agent_This_Week.report-meta.xml"
     ).getroot()
     assert _text(report, "name") == "Time per presence state by agent, this week"
+    # a report on a custom report type names its fields <table>$<field> (Metadata API, Report sample);
+    # grouped by the agent's Salesforce user, then the state's label
     assert [_text(g, "field") for g in report.findall("md:groupingsDown", NS)] == [
-        "Presence_Time__c.Agent__c",
-        "Presence_Time__c.Presence_State__c",
+        "Presence_Time__c$User__c",
+        "Presence_Time__c$Presence_State__c",
     ]
     frame = report.find("md:timeFrameFilter", NS)
-    assert (_text(frame, "dateColumn"), _text(frame, "interval")) == ("Presence_Time__c.Date__c", "INTERVAL_THISWEEK")
+    assert (_text(frame, "dateColumn"), _text(frame, "interval")) == ("Presence_Time__c$Date__c", "INTERVAL_THISWEEK")
+    # the daily counters records carry no seconds: they are not a state
+    [item] = report.find("md:filter", NS).findall("md:criteriaItems", NS)
+    assert (_text(item, "column"), _text(item, "operator"), _text(item, "value")) == (
+        "Presence_Time__c$Seconds__c",
+        "notEqual",
+        None,
+    )
 
 
 def test_tabs_layouts_and_list_views_reference_existing_objects_and_fields():
@@ -141,7 +152,7 @@ def test_reports_use_an_existing_report_type_folder_and_columns():
         columns = {(_text(c, "table"), _text(c, "field")) for c in root.iter(f"{{{NS['md']}}}columns")}
         for table, field in columns:
             assert table == base and field in _custom_fields(base), f"{path.name}: unknown column {table}.{field}"
-        columns_by_type[path.name.split(".")[0] + "__c"] = {f"{t}.{f}" for t, f in columns}
+        columns_by_type[path.name.split(".")[0] + "__c"] = {f"{t}${f}" for t, f in columns}
     reports = list((DEFAULT / "reports").glob("*/*.report-meta.xml"))
     assert reports
     for path in reports:
@@ -153,6 +164,7 @@ def test_reports_use_an_existing_report_type_folder_and_columns():
             {_text(c, "field") for c in root.findall("md:columns", NS)}
             | {_text(g, "field") for g in root.findall("md:groupingsDown", NS)}
             | {_text(root.find("md:timeFrameFilter", NS), "dateColumn")}
+            | {_text(c, "column") for c in root.iter(f"{{{NS['md']}}}criteriaItems")}
         )
         for aggregate in root.findall("md:aggregates", NS):
             used |= {ref.split(":")[0] for ref in _text(aggregate, "calculatedFormula").split("/") if ":" in ref}
@@ -194,7 +206,8 @@ def test_the_object_has_the_designed_fields_and_the_flush_writes_exactly_those()
         root = ET.parse(path).getroot()
         assert _text(root, "fullName") == path.name.split(".")[0]
         fields[_text(root, "fullName")] = root
-    assert {name: _text(root, "type") for name, root in fields.items()} == EXPECTED | _counter_fields()
+    assert {name: _text(root, "type") for name, root in fields.items()} == EXPECTED | _counter_fields() | FORMULAS
+    assert all(_text(fields[name], "formula") for name in FORMULAS)
     assert set(EXPECTED) == {default for _, default in FIELDS.values()}
     key = fields["Key__c"]
     assert (_text(key, "externalId"), _text(key, "unique"), _text(key, "caseSensitive")) == ("true", "true", "true")
@@ -215,7 +228,9 @@ def test_the_integration_permission_set_grants_upsert_on_every_field():
     granted = {
         _text(f, "field"): (_text(f, "readable"), _text(f, "editable")) for f in root.findall("md:fieldPermissions", NS)
     }
-    assert granted == {f"Presence_Time__c.{name}": ("true", "true") for name in EXPECTED | _counter_fields()}
+    assert granted == {f"Presence_Time__c.{name}": ("true", "true") for name in EXPECTED | _counter_fields()} | {
+        f"Presence_Time__c.{name}": ("true", "false") for name in FORMULAS
+    }
     assert "ApiEnabled" in [_text(p, "name") for p in root.findall("md:userPermissions", NS)]
 
 

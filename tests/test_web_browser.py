@@ -12,7 +12,7 @@ from connector.presence.config import build_config, load_preset
 from connector.reports import queries as reports
 from tests.helpers.browser import assert_accessible, screenshot, softphone
 from tests.helpers.signin import browser_agent_sign_in, browser_sign_in
-from tests.helpers.web_server import CuttableProxy, live_server
+from tests.helpers.web_server import CuttableProxy, live_server, pick_state
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -47,11 +47,12 @@ def server(tmp_path_factory):
         yield srv
 
 
-#: records in the page (``window.pickedAt``, its clock) when the select ``selector`` is first changed
+#: records in the page (``window.pickedAt``, its clock) when the element ``selector`` (a state's option in the
+#: softphone's combobox) is first clicked
 PICK_TIME = """(selector) => {
   window.pickedAt = null;
-  window.addEventListener("change", (event) => {
-    if (window.pickedAt === null && event.target.matches(selector)) window.pickedAt = Date.now();
+  window.addEventListener("click", (event) => {
+    if (window.pickedAt === null && event.target.closest(selector)) window.pickedAt = Date.now();
   }, true);
 }"""
 #: records in the page (``window.shownAt``, its clock) when the element ``selector`` first contains ``text``
@@ -82,9 +83,9 @@ def test_agent_picks_a_state_and_the_supervisor_dashboard_shows_it_within_a_seco
 
     # the latency is read off the browser's clock, from the pick on the phone to the row showing it on the
     # dashboard: the test's own round trips to the browser (slow on a loaded machine) are not part of it
-    phone.evaluate(PICK_TIME, "#state")
+    phone.evaluate(PICK_TIME, '#state-listbox [role=option][data-value="break"]')
     supervisor.evaluate(SHOWN_TIME, [row, "Break (Away)"])
-    phone.select_option("#state", "break")
+    pick_state(phone, "break")
     expect(supervisor.locator(row)).to_contain_text("Break (Away)")
     picked_at, shown_at = phone.evaluate("window.pickedAt"), supervisor.evaluate("window.shownAt")
     assert picked_at is not None and shown_at is not None, (picked_at, shown_at)
@@ -162,12 +163,15 @@ def test_admin_adds_a_state_and_the_open_softphone_picklist_shows_it(contexts, s
     row.locator('[data-key="label"]').fill("Coaching")
     row.locator('[data-key="status"]').select_option("5")
     assert row.locator('[data-key="id"]').input_value() == "coaching"
-    admin.click("#save")
+    admin.click("#save")  # "Review changes": what applying it changes, then Apply
+    expect(admin.locator("#review-changes")).to_contain_text("Coaching")
+    admin.click("#review-apply")
     admin.wait_for_selector("#editor-status.notice")
     screenshot(admin, "admin")
-    phone.wait_for_selector("#state option[value=coaching]", state="attached", timeout=3000)
-    assert phone.locator("#state option[value=coaching]").inner_text() == "Coaching (Busy)"
-    phone.select_option("#state", "coaching")
+    option = '#state-listbox [role=option][data-value="coaching"]'
+    phone.wait_for_selector(option, state="attached", timeout=3000)
+    assert phone.locator(option).inner_text() == "Coaching (Busy)"
+    pick_state(phone, "coaching")
     expect(phone.locator("#current-label")).to_have_text("Coaching (Busy)")
 
 
@@ -270,6 +274,9 @@ def test_softphone_says_why_when_another_login_takes_the_session_over(contexts, 
 
 
 def test_softphone_is_usable_with_the_keyboard(contexts, server):
+    data = load_preset("default").to_dict()
+    data["options"]["pbx_mode"] = "dial"  # Dial is offered only when the PBX dials
+    server.parts.configs.apply(build_config(data, "test"), created_by="test", origin="test")
     server.agent("kim")
     phone = softphone(contexts, server, "kim")
     phone.keyboard.press("Tab")  # sign out link, then the login button
@@ -277,13 +284,16 @@ def test_softphone_is_usable_with_the_keyboard(contexts, server):
     phone.keyboard.press("Enter")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")
     phone.focus("#state")
-    phone.keyboard.press("ArrowDown")
+    phone.keyboard.press("ArrowDown")  # opens the list
+    phone.keyboard.press("ArrowDown")  # highlights Do Not Disturb
+    phone.keyboard.press("Enter")  # and picks it
     expect(phone.locator("#current-label")).to_have_text("Do Not Disturb (DND)")
     phone.focus("#dial-number")
     phone.keyboard.type("5551234")
     phone.keyboard.press("Enter")
     expect(phone.locator("#current-label")).to_have_text("Ready for Calls (Online)")  # dialling from DND: Ready
     assert_accessible(phone, "softphone after dialling")
+    server.parts.configs.apply(load_preset("default"), created_by="test", origin="test")
 
 
 def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, server):
@@ -339,7 +349,7 @@ def test_embedded_softphone_bridges_omni_channel_through_the_console(contexts, s
     }
     assert page.evaluate("window.omniAnswer") == 404  # the answer, and the page has handled it
     assert page.is_hidden("#message")  # a missing bridge endpoint (404) is not an error for the agent
-    page.select_option("#state", "break")
+    pick_state(page, "break")
     expect(page.locator("#current-label")).to_have_text("Break (Away)")
     assert_accessible(page, "softphone in the Salesforce console")
     assert page.evaluate("window.published") == published  # published to the console once, nothing since
@@ -389,7 +399,7 @@ def test_embedded_softphone_dials_on_click_pops_inbound_callers_and_fits_the_con
     assert panel_fits() < 2560 and min(page.evaluate("window.panelHeights")) >= 240
 
     # click-to-dial: a number clicked in Salesforce goes down the softphone's own dial path
-    page.select_option("#state", "dnd")
+    pick_state(page, "dnd")
     expect(page.locator("#current-label")).to_have_text("Do Not Disturb (DND)")
     with page.expect_request("**/api/v1/agents/cleo/dial") as sent:
         page.evaluate("window.clickToDialListener({number: '+1 (415) 555-0100', objectType: 'Contact'})")
@@ -430,12 +440,15 @@ def test_supervisor_changes_an_agents_state_and_logs_the_agent_out_from_the_dash
     supervisor.select_option("#filter-team", "Retention")
     expect(supervisor.locator("#agents tbody tr.agent-row")).to_have_count(1)
     row = supervisor.locator('#agents tr[data-agent="vera"]')
-    row.locator('[data-control="state"]').select_option("meeting")
-    row.locator('[data-control="set"]').click()
+    row.locator('[data-control="menu"]').click()
+    supervisor.get_by_role("menuitem", name="Change state…").click()
+    supervisor.select_option("#state-pick", "meeting")
+    supervisor.click("#state-apply")
     expect(phone.locator("#current-label")).to_have_text("Meeting (Busy)")
     assert_accessible(supervisor, "dashboard filtered by team")
-    supervisor.on("dialog", lambda dialog: dialog.accept())
-    supervisor.locator('#agents tr[data-agent="vera"] [data-control="logout"]').click()
+    row.locator('[data-control="menu"]').click()
+    supervisor.get_by_role("menuitem", name="Log out…").click()
+    supervisor.click("#confirm-apply")
     expect(phone.locator("#current-label")).to_have_text("Logged out")
     expect(supervisor.locator('#agents tr[data-agent="vera"] .state-cell')).to_have_text("Logged out")
     expect(phone.locator("#message")).to_have_text("You are logged out: a supervisor logged you out.")
@@ -456,6 +469,7 @@ def test_admin_reorders_and_removes_states_and_the_saved_config_follows(contexts
     assert labels() == expected
     assert_accessible(admin, "admin editor with unsaved changes")
     admin.click("#save")
+    admin.click("#review-apply")
     expect(admin.locator("#editor-status")).to_contain_text("Saved and applied")
     with server.parts.store.read() as s:
         active = server.parts.configs.active(s)
@@ -469,7 +483,8 @@ def test_admin_creates_an_agent_and_a_token_that_is_shown_once(contexts, server)
     admin.click("#tab-accounts")
     admin.fill("#agent-form input[name=id]", "zoe")
     admin.fill("#agent-form input[name=name]", "Zoe Park")
-    admin.fill("#agent-form input[name=team]", "Sales")
+    admin.select_option("#agent-form select[name=team]", "__new__")  # "New team…"
+    admin.fill("#agent-form input[name=new_team]", "Sales")
     admin.fill("#agent-form input[name=pin]", "2468")
     admin.click("#agent-form button[type=submit]")
     expect(admin.locator("#agents tbody")).to_contain_text("Zoe Park")

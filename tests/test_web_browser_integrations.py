@@ -88,6 +88,10 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         screenshot(page, "admin-salesforce")
 
         page.click("#tab-adapters")
+        expect(page.locator("#adapter-card-teams > summary")).to_contain_text("Enabled")
+        expect(page.locator("#adapter-card-teams .health-badge")).to_be_visible()
+        expect(page.locator("#adapter-teams")).to_be_hidden()  # collapsed until opened
+        page.click("#adapter-card-teams > summary")
         card = page.locator("#adapter-teams")
         expect(card).to_contain_text("Enabled")
         # a plain label for the input, the variable as a hint (not "TEAMS_CLIENT_SECRET *")
@@ -110,6 +114,7 @@ def test_admin_syncs_salesforce_and_tests_an_adapter_from_the_two_tabs(browser, 
         assert TEAMS_SECRET not in html and SF_ENV["SF_CLIENT_SECRET"] not in html
 
         # enable the webhook adapter here: a bad value is refused inline, then it is saved and applied
+        page.click("#adapter-card-webhook > summary")
         hook = page.locator("#adapter-webhook")
         expect(hook).to_contain_text("Not enabled")
         hook.locator("input[name=enabled]").check()

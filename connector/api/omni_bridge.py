@@ -2,8 +2,9 @@
 
 * ``POST /api/v1/omni-channel/stream-tokens`` — the component's Apex controller (Named Credential,
   integration token) asks for a stream token for the Salesforce user running the console;
-* the component opens ``GET /api/v1/events?stream_token=...`` from the console's origin and posts its
-  reports and acknowledgements to ``POST /api/v1/agents/<id>/omni-channel`` with the token as bearer;
+* the component reads ``GET /api/v1/events`` from the console's origin with fetch, the token as bearer and
+  ``Last-Event-ID`` to resume (``?stream_token=`` is still accepted there, for components that predate it),
+  and posts its reports and acknowledgements to ``POST /api/v1/agents/<id>/omni-channel`` with the token as bearer;
 * CORS (``CONNECTOR_CORS_ORIGINS``) answers those three for the listed origins only, without
   credentials: the token is the credential, cookies are never involved.
 """

@@ -146,8 +146,8 @@ def spec() -> dict:
         "/api/v1/agents": {
             "get": _op(
                 "Agents with their live presence (an agent sees itself); view=grid sends "
-                "only id, name, team, logged_in, state (its id), seconds_in_state and "
-                "connection_lost",
+                "only id, name, team, logged_in, state (its id), seconds_in_state, "
+                "connection_lost, on_call and next_state (its id: picked during a call for after it)",
                 "any",
                 ok={"type": "object"},
                 errors=(401, 422),

@@ -36,6 +36,8 @@ def agent_grid(
             r.c.state_since,
             r.c.connection_lost_at,
             r.c.next_due_at,
+            r.c.call_id,
+            r.c.next_state_id,
         )
         .select_from(a.outerjoin(r, r.c.agent_id == a.c.id))
         .where(a.c.active.is_(True))
@@ -54,6 +56,9 @@ def agent_grid(
                 grid.append({"id": row.id})  # filled in below
                 continue
             state_id = row.state_id if row.state_id in known or row.state_id is None else config.ready_state.id
+            next_id = row.next_state_id
+            if next_id is not None and next_id not in known:
+                next_id = config.ready_state.id  # as views._next_state: a state since removed means Ready
             grid.append(
                 {
                     "id": row.id,
@@ -63,6 +68,8 @@ def agent_grid(
                     "state": state_id,
                     "seconds_in_state": int((now - row.state_since).total_seconds()) if row.state_since else None,
                     "connection_lost": row.connection_lost_at is not None,
+                    "on_call": row.call_id is not None,
+                    "next_state": next_id,
                 }
             )
     if due:

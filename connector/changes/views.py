@@ -68,6 +68,9 @@ def grid_view(view: dict) -> dict:
         "state": view["state"]["id"] if view["state"] else None,
         "seconds_in_state": view["seconds_in_state"],
         "connection_lost": view["connection_lost"],
+        "on_call": view["on_call"],
+        # picked during a call for after it (by id, like the state)
+        "next_state": view["next_state"]["id"] if view["next_state"] else None,
     }
 
 

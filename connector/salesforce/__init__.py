@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from connector.jobs.leases import Leases
 from connector.reports.reads import ReadContext
-from connector.salesforce import settings as sf_settings
+from connector.salesforce import saved
 from connector.salesforce.api import bp
 from connector.salesforce.flush import FlushReport, SalesforceSync
 from connector.salesforce.state import SalesforceSyncState  # noqa: F401  (registers its table before create_all)
@@ -19,4 +19,6 @@ __all__ = ["bp", "build_sync", "SalesforceSync", "FlushReport"]
 
 
 def build_sync(reads: ReadContext, settings: Settings, leases: Leases | None = None) -> SalesforceSync:
-    return SalesforceSync(reads, sf_settings.load(settings), leases=leases)
+    """The sync with the connection in force: the one saved on the admin page over SF_* (``saved``)."""
+    source = saved.source_of(settings, reads.store)
+    return SalesforceSync(reads, source(), leases=leases, source=source)

@@ -96,6 +96,13 @@ class Connection:
         self.api_usage: tuple[int, int, datetime] | None = None
         self.logins = 0
 
+    def use(self, settings: SalesforceSettings) -> None:
+        """New settings (the connection saved on the admin page): the next call logs in with them."""
+        with self._lock:
+            self.settings = settings
+            self._client = None
+            self.api_usage = None
+
     # -- authentication -----------------------------------------------------------------------
     def _token_request(self) -> dict:
         s = self.settings

@@ -96,14 +96,54 @@ class SalesforceSync:
         settings: SalesforceSettings,
         connection: Connection | None = None,
         leases: Leases | None = None,
+        source: Callable[[], SalesforceSettings] | None = None,
     ):
         self.reads = reads
         #: one flush at a time across every instance and ``sync now`` (the lease ``salesforce-flush``)
         self.leases = leases or Leases(reads.store, reads.clock)
         self.settings = settings
         self.connection = connection or (Connection(settings, reads.clock) if settings.configured else None)
+        #: the settings in force now (the connection saved on the admin page over SF_*; ``saved.source_of``),
+        #: read again at the start of each flush; None: ``settings`` for good
+        self.source = source
         self._last_tick: datetime | None = None
+        self._last_refresh: datetime | None = None
         self._lock = threading.Lock()
+
+    # -- the connection in force -------------------------------------------------------------------
+    def use(self, settings: SalesforceSettings, wait_seconds: float = 30.0) -> bool:
+        """Switch to ``settings`` without a restart, after the flush in progress (if any) ends.
+
+        The existing connection object is kept and re-logs in with the new credentials at its next call,
+        so whoever holds it (the adapters' SOQL queries) follows. Returns False when a flush did not end
+        within ``wait_seconds``: the next flush reads the saved connection itself (``source``).
+        """
+        if not self._lock.acquire(timeout=wait_seconds):
+            return False
+        try:
+            self._use(settings)
+        finally:
+            self._lock.release()
+        return True
+
+    def refresh(self, wait: bool = False) -> None:
+        """Read the settings in force from ``source`` and switch to them if they changed."""
+        if self.source is None or not self._lock.acquire(blocking=wait):
+            return
+        try:
+            self._use(self.source())
+        finally:
+            self._lock.release()
+
+    def _use(self, settings: SalesforceSettings) -> None:
+        if settings == self.settings:
+            return
+        self.settings = settings
+        if settings.configured:
+            if self.connection is None:
+                self.connection = Connection(settings, self.reads.clock)
+            else:
+                self.connection.use(settings)
 
     # -- the scheduled job -----------------------------------------------------------------------
     def job(self) -> Job:
@@ -114,9 +154,16 @@ class SalesforceSync:
 
     def tick(self) -> FlushReport | None:
         """Called every second on every instance; one of them flushes once per tracking interval."""
-        if not self.settings.configured:
-            return None
         now = self.reads.clock()
+        if not self.settings.configured:
+            # a connection saved on the admin page of another instance: looked for once per interval
+            due = self._last_refresh is None or (now - self._last_refresh).total_seconds() >= self.interval_seconds()
+            if self.source is None or not due:
+                return None
+            self._last_refresh = now
+            self.refresh()
+            if not self.settings.configured:
+                return None
         if self._last_tick is not None and (now - self._last_tick).total_seconds() < self.interval_seconds():
             return None
         # the lease row knows when any instance last flushed: the interval holds across the cluster
@@ -137,6 +184,7 @@ class SalesforceSync:
         Takes the flush lease first, so it never runs beside a server's flush (that would send what
         the org already has); waits up to ``wait_seconds`` for a running flush to end.
         """
+        self.refresh()
         if not self.settings.configured or self.connection is None:
             return FlushReport(configured=False)
         deadline = time.monotonic() + wait_seconds
@@ -154,6 +202,10 @@ class SalesforceSync:
         if not self.settings.configured or self.connection is None:
             return FlushReport(configured=False)
         with self._lock:
+            if self.source is not None:  # the connection saved on the admin page, maybe on another instance
+                self._use(self.source())
+                if not self.settings.configured:
+                    return FlushReport(configured=False)
             now = self.reads.clock()
             with self.reads.store.read() as s:
                 st = sync_state(s)

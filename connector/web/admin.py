@@ -12,6 +12,7 @@ from connector.auth import accounts
 from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
 from connector.parts import get_parts
+from connector.presence import system_states
 from connector.presence.config import build_config, load_preset, parse_config, preset_names
 from connector.presence.model import PresenceConfig
 from connector.web.guard import page_role
@@ -59,6 +60,8 @@ def get_config():
             "history": history,
             "presets": preset_names(),
             "active_preset": _active_preset(),
+            # status -> ids of the states the editor keeps (connector.presence.system_states)
+            "system_states": system_states.system_ids(_active()),
         }
     )
 
@@ -75,19 +78,79 @@ def _active_preset() -> str | None:
     return None
 
 
+def _checked_config() -> PresenceConfig:
+    """The body's configuration, checked as ``config validate`` does and for the system states the active
+    one has (removing one, or changing its status, is refused); ConfigError -> 422 with every problem."""
+    config = build_config(_json().get("config"), EDITOR_SOURCE, mapping_checks=get_parts().configs.mapping_checks)
+    problems = system_states.problems(_active(), config, EDITOR_SOURCE)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _flat(value: object, prefix: str = "") -> dict[str, object]:
+    """A nested mapping as dotted keys (lists stay values): ``{"session": {"a": 1}}`` -> ``{"session.a": 1}``."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, object] = {}
+    for key, item in value.items():
+        out.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def config_changes(old: PresenceConfig, new: PresenceConfig) -> list[dict]:
+    """What applying ``new`` over ``old`` changes, as the review lists it: each line ``{what, item, field,
+    before, after}`` (``what``: state added / removed / changed / moved, option changed, name changed)."""
+    before, after = old.to_dict(), new.to_dict()
+    lines: list[dict] = []
+    if before["name"] != after["name"]:
+        lines.append({"what": "name", "item": "configuration", "field": "name", "before": old.name, "after": new.name})
+    old_states = {s["id"]: s for s in before["states"]}
+    new_states = {s["id"]: s for s in after["states"]}
+    for sid, state in old_states.items():
+        if sid not in new_states:
+            lines.append({"what": "removed", "item": state["label"], "field": "state", "before": sid, "after": None})
+    for sid, state in new_states.items():
+        if sid not in old_states:
+            lines.append({"what": "added", "item": state["label"], "field": "state", "before": None, "after": sid})
+            continue
+        was, now = _flat(old_states[sid]), _flat(state)
+        for key in sorted(set(was) | set(now), key=lambda k: (k != "label", k)):
+            if was.get(key) != now.get(key):
+                lines.append(
+                    {
+                        "what": "changed",
+                        "item": state["label"],
+                        "field": key,
+                        "before": was.get(key),
+                        "after": now.get(key),
+                    }
+                )
+    kept_old = [sid for sid in old_states if sid in new_states]
+    kept_new = [sid for sid in new_states if sid in old_states]
+    if kept_old != kept_new:
+        lines.append({"what": "moved", "item": "states", "field": "order", "before": kept_old, "after": kept_new})
+    was, now = _flat(before.get("options", {})), _flat(after.get("options", {}))
+    for key in sorted(set(was) | set(now)):
+        if was.get(key) != now.get(key):
+            lines.append(
+                {"what": "option", "item": "options", "field": key, "before": was.get(key), "after": now.get(key)}
+            )
+    return lines
+
+
 @bp.post("/api/config/validate")
 @page_role("admin")
 def validate_config():
-    config = build_config(
-        _json().get("config"), EDITOR_SOURCE, mapping_checks=get_parts().configs.mapping_checks
-    )  # ConfigError -> 422 with every problem
-    return jsonify({"ok": True, "states": len(config.states)})
+    """Check the draft; ``changes`` is what applying it would change (the page's "Review changes")."""
+    config = _checked_config()
+    return jsonify({"ok": True, "states": len(config.states), "changes": config_changes(_active(), config)})
 
 
 @bp.post("/api/config")
 @page_role("admin")
 def save_config():
-    config = build_config(_json().get("config"), EDITOR_SOURCE, mapping_checks=get_parts().configs.mapping_checks)
+    config = _checked_config()
     version = get_parts().configs.apply(config, created_by=session["principal"]["name"], origin="admin")
     get_parts().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
     return jsonify({"version": version, "config": config.to_dict()})

@@ -1,8 +1,8 @@
-"""The admin page's Salesforce and Adapters tabs: status, "Sync now", the call-centre file, tests.
+"""The admin page's Salesforce and Adapters tabs: status, the connection, "Sync now", the call-centre file, tests.
 
-Salesforce comes from the environment (SF_*); adapters from CONNECTOR_ADAPTERS and their prefixed
-variables, overridden by what is saved here (connector.integrations.saved_settings). Secret settings are only ever
-reported as set or not set, and are write-only.
+Salesforce comes from the environment (SF_*), adapters from CONNECTOR_ADAPTERS and their prefixed variables;
+both are overridden by what is saved here (connector.salesforce.saved, connector.integrations.saved_settings)
+and applied without a restart. Secret settings are only ever reported as set or not set, and are write-only.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from connector.integrations import saved_settings as adapter_settings
 from connector.integrations.runtime import adapters_health, apply_saved, check_connection
 from connector.integrations.saved_settings import Saved
 from connector.parts import get_parts
+from connector.salesforce import saved as sf_saved
 from connector.salesforce.callcenter import callcenter_xml
 from connector.salesforce.status import sync_status
 from connector.web.admin import json_body
@@ -39,18 +40,48 @@ def default_softphone_url() -> str:
 
 
 def _salesforce_status() -> dict:
-    """``sync_status`` (no secrets) plus the login host and this server's softphone URL."""
-    status = sync_status(get_parts().salesforce)
+    """``sync_status`` (no secrets) plus the login host, this server's softphone URL and the connection's
+    settings as the page edits them (secrets only as set or not)."""
+    parts = get_parts()
+    parts.salesforce.refresh()  # a connection saved on another instance
+    status = sync_status(parts.salesforce)
     connection = status.get("connection")
     if connection:
         status["connection"] = {**connection, "login_host": urlsplit(connection["login_url"]).hostname}
-    return {**status, "softphone_url": default_softphone_url()}
+    saved = sf_saved.load(parts.store, parts.settings.secret_key)
+    return {
+        **status,
+        "softphone_url": default_softphone_url(),
+        "settings": sf_saved.rows(parts.settings, saved),
+        "saved_by": saved.updated_by or None,
+        "changes": adapter_settings.recent_changes(parts.store, sf_saved.SAVED_NAME),
+    }
 
 
 @bp.get("/api/salesforce")
 @page_role("admin")
 def salesforce_status():
     return jsonify(_salesforce_status())
+
+
+@bp.post("/api/salesforce/connection")
+@page_role("admin")
+def salesforce_connection():
+    """Save the Salesforce connection (SF_* over the environment; secrets write-only) and apply it now.
+
+    Body: ``values`` ``{SF_NAME: text}`` (empty: back to the environment), ``secrets`` ``{SF_NAME: text}``
+    (empty: keep), ``clear`` ``[SF_NAME]``, or ``reset: true``. A connection that would not be complete is
+    refused naming the SF_* setting, and nothing is saved.
+    """
+    parts = get_parts()
+    current = sf_saved.load(parts.store, parts.settings.secret_key)
+    new, summary, settings = sf_saved.validate_change(parts.settings, current, json_body())
+    user = signed_in()
+    assert user is not None  # page_role let only a signed-in admin through
+    sf_saved.save(parts.store, new, summary, user["name"], parts.clock(), parts.settings.secret_key)
+    applied = parts.salesforce.use(settings)
+    note = "" if applied else "a flush is running: its next run uses the new connection"
+    return jsonify({"ok": True, "note": note, "status": _salesforce_status()})
 
 
 @bp.post("/api/salesforce/sync")

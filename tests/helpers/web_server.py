@@ -190,3 +190,9 @@ class CuttableProxy:
     def close(self) -> None:
         self.cut()
         self.listener.close()
+
+
+def pick_state(page, state_id: str) -> None:
+    """Pick a state in the softphone's state combobox with two clicks, as an agent does with a mouse."""
+    page.click("#state")
+    page.click(f'#state-listbox [role=option][data-value="{state_id}"]')

@@ -1,5 +1,9 @@
 /* Admin: the presence states editor. The draft is validated by the server with the rules of
-   `presence-connector config validate`, inline, as the admin types; "Save" applies a new version. */
+   `presence-connector config validate`, inline, as the admin types; "Review changes" lists what applying
+   it changes, and only "Apply" there applies a new version. System states (the last Ready, On a Call and
+   Logged Out states of the active configuration) keep their id and status and cannot be removed: the
+   server refuses it too (connector/presence/system_states.py). Durations are typed as minutes ("5") or
+   m:ss ("1:30") and stored as seconds. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -12,6 +16,7 @@
   var validateTimer = null;
   var lastProblems = [];
   var omniStatuses = null;  // the org's ServicePresenceStatus rows, when Salesforce is configured
+  var systemIds = {};       // status code -> ids of the active configuration's states of a system status
 
   // -- tabs --------------------------------------------------------------------------------------
   document.querySelectorAll('[role="tab"]').forEach(function (tab) {
@@ -45,6 +50,7 @@
   }
   function readInput(input) {
     if (input.type === "checkbox") return input.checked;
+    if (input.hasAttribute("data-duration")) return readDuration(input.value);
     if (input.type === "number") {
       if (input.value === "") return undefined;
       var n = Number(input.value);
@@ -52,6 +58,54 @@
     }
     if (input.type === "time") return input.value || undefined;
     return input.value;
+  }
+
+  // -- durations: shown as m:ss, typed as minutes or m:ss, stored as seconds --------------------------
+  function showDuration(seconds) {
+    if (seconds === undefined || seconds === null || seconds === "") return "";
+    if (typeof seconds !== "number") return String(seconds);  // a bad value stays as typed; the server names it
+    return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+  }
+  /** "5" -> 300 (minutes), "1:30" -> 90, "1:00:00" -> 3600, "" -> undefined; anything else -> the text itself,
+      which the server refuses naming the field. */
+  function readDuration(text) {
+    text = String(text).trim();
+    if (text === "") return undefined;
+    var m = /^(\d+)(?::([0-5]\d))?(?::([0-5]\d))?$/.exec(text);
+    if (m && m[3] !== undefined) return Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+    if (m && m[2] !== undefined) return Number(m[1]) * 60 + Number(m[2]);
+    if (m) return Number(m[1]) * 60;
+    if (/^\d*\.\d+$/.test(text) && Number.isInteger(Number(text) * 60)) return Number(text) * 60;
+    return text;
+  }
+  PC.showDuration = showDuration;
+  PC.readDuration = readDuration;
+
+  // -- system states --------------------------------------------------------------------------------
+  /** Row index -> the system status it holds, for the rows that are the last kept state of a system
+      status (those cannot be removed, and their id and status cannot change). */
+  function lockedRows() {
+    var locked = {};
+    Object.keys(systemIds).forEach(function (code) {
+      var ids = systemIds[code], kept = [];
+      draft.states.forEach(function (st, i) {
+        if (ids.indexOf(st.id) >= 0 && String(st.status) === code) kept.push(i);
+      });
+      if (kept.length === 1) locked[kept[0]] = Number(code);
+    });
+    return locked;
+  }
+
+  function applyLocks() {
+    var locked = lockedRows();
+    $("states").querySelectorAll("tbody tr").forEach(function (row, i) {
+      var on = locked[i] !== undefined;
+      row.classList.toggle("system-state", on);
+      row.querySelector('[data-key="id"]').readOnly = on;
+      row.querySelector('[data-key="status"]').disabled = on;
+      row.querySelector(".remove-state").classList.toggle("hidden", on);
+      row.querySelector(".system-tag").classList.toggle("hidden", !on);
+    });
   }
 
   function changed() {
@@ -77,7 +131,7 @@
     var status = el("select", { "data-key": "status", "aria-label": "Status" });
     STATUSES.forEach(function (s) { status.appendChild(el("option", { value: s[0], text: s[0] + " " + s[1] })); });
     status.value = String(state.status || 1);
-    status.addEventListener("change", function () { state.status = Number(status.value); changed(); });
+    status.addEventListener("change", function () { state.status = Number(status.value); applyLocks(); changed(); });
     var code = el("input", { type: "text", "data-key": "reason_code", class: "code", value: state.reason_code || "",
                              "aria-label": "Reason code", placeholder: "e.g. *61" });
     code.addEventListener("input", function () { update("reason_code", code.value); });
@@ -86,12 +140,12 @@
     // time in this state after which supervisors see the row amber, then red (empty: no alert)
     var limits = (state.alert_after_seconds || []).slice();
     var alertInput = function (i, word) {
-      var input = el("input", { type: "number", min: 1, max: 86400, class: "alert-after", value: limits[i] === undefined ? "" : limits[i],
-                                "aria-label": word + " alert after (seconds) for " + (state.label || "this state"), placeholder: word });
+      var input = el("input", { type: "text", inputmode: "numeric", class: "alert-after duration", value: showDuration(limits[i]),
+                                "aria-label": word + " alert after (minutes or m:ss) for " + (state.label || "this state"),
+                                placeholder: word, size: 5 });
       input.addEventListener("input", function () {
-        var a = alertInputs[0].value, r = alertInputs[1].value, list = [];
-        if (a !== "") list.push(Number.isInteger(Number(a)) ? Number(a) : a);
-        if (r !== "") list.push(Number.isInteger(Number(r)) ? Number(r) : r);
+        var list = [];
+        alertInputs.forEach(function (box) { var v = readDuration(box.value); if (v !== undefined) list.push(v); });
         update("alert_after_seconds", list.length ? list : undefined);
       });
       return input;
@@ -146,16 +200,19 @@
       el("button", { type: "button", class: "up", text: "↑", "aria-label": "Move " + (state.label || "state") + " up", onclick: function () { move(-1); } }),
       el("button", { type: "button", class: "down", text: "↓", "aria-label": "Move " + (state.label || "state") + " down", onclick: function () { move(1); } })
     ]);
-    var remove = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove " + (state.label || "state"),
+    var remove = el("button", { type: "button", class: "danger remove-state", text: "Remove", "aria-label": "Remove " + (state.label || "state"),
       onclick: function () {
         draft.states.splice(i, 1);
         var next = {}; Object.keys(autoIds).forEach(function (k) { k = Number(k); if (k < i) next[k] = autoIds[k]; else if (k > i) next[k - 1] = autoIds[k]; });
         autoIds = next;
         renderStates(); changed();
       } });
+    var tag = el("span", { class: "system-tag hidden", title: "The connector moves agents into this state or records it: " +
+                           "it cannot be removed and its id and status cannot change", text: "System state" });
     var cell = function (node) { return el("td", {}, [node]); };
-    return el("tr", { "data-index": i }, [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour),
-                                           cell(pick), cell(alerts), cell(mappings), cell(remove)]);
+    return el("tr", { "data-index": i, "data-state": state.id || "" },
+              [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour), cell(pick), cell(alerts),
+               cell(mappings), el("td", {}, [remove, tag])]);
   }
 
   // the org's Omni-Channel statuses to pick from (a value the org lacks stays, marked, so nothing is lost)
@@ -180,6 +237,7 @@
     var body = $("states").querySelector("tbody");
     body.textContent = "";
     draft.states.forEach(function (st, i) { body.appendChild(stateRow(st, i)); });
+    applyLocks();
     showProblems(lastProblems);
   }
 
@@ -189,6 +247,7 @@
       if (input.tagName === "FIELDSET") return;
       var value = getPath(input.getAttribute("data-field"));
       if (input.type === "checkbox") input.checked = !!value;
+      else if (input.hasAttribute("data-duration")) input.value = showDuration(value);
       else input.value = value === undefined || value === null ? "" : value;
     });
     var box = $("logout-statuses"), allowed = getPath("options.session.logout_allowed_statuses") || [];
@@ -297,13 +356,56 @@
     setStatus("Unsaved changes", "dirty");
   });
 
+  // -- review, then apply ------------------------------------------------------------------------------
+  var WHAT = { added: "State added", removed: "State removed", changed: "State changed", moved: "States reordered",
+               option: "Option changed", name: "Name changed" };
+
+  function shown(field, value) {
+    if (value === null || value === undefined) return "—";
+    if (/_seconds$/.test(field) && typeof value === "number") return showDuration(value) + " (m:ss)";
+    if (field === "alert_after_seconds" && Array.isArray(value)) return value.map(showDuration).join(", ") + " (m:ss)";
+    if (Array.isArray(value)) return value.join(", ");
+    return typeof value === "object" ? JSON.stringify(value) : String(value);
+  }
+
+  function showReview(changes) {
+    var body = $("review-changes").querySelector("tbody");
+    body.textContent = "";
+    changes.forEach(function (c) {
+      body.appendChild(el("tr", { class: "change-" + c.what }, [
+        el("td", { text: WHAT[c.what] || c.what }), el("td", { text: c.item }), el("td", { class: "code", text: c.field }),
+        el("td", { text: shown(c.field, c.before) }), el("td", { text: shown(c.field, c.after) })]));
+    });
+    $("review-changes").classList.toggle("hidden", !changes.length);
+    $("review-summary").textContent = changes.length ?
+      changes.length + " change" + (changes.length > 1 ? "s" : "") + " to the active configuration. Agents see them as soon as they are applied." :
+      "Nothing to apply: the draft is the active configuration.";
+    $("review-apply").disabled = !changes.length;
+    $("review").showModal();
+  }
+
   $("save").addEventListener("click", function () {
     if (validateTimer) { clearTimeout(validateTimer); validateTimer = null; }
+    PC.api("POST", "/admin/api/config/validate", { config: payload() }).then(function (res) {
+      showProblems([]);
+      showReview(res.changes);
+    }, function (err) {
+      showProblems(problemsOf(err));
+      setStatus("Not saved: fix the problems shown.", "dirty");
+    });
+  });
+
+  $("review-cancel").addEventListener("click", function () { $("review").close(); });
+
+  $("review-apply").addEventListener("click", function () {
+    $("review-apply").disabled = true;
     PC.api("POST", "/admin/api/config", { config: payload() }).then(function (res) {
+      $("review").close();
       load(res.config);
       setStatus("Saved and applied as version " + res.version + ". Agents see it at once.", "ok");
       loadHistory();
     }, function (err) {
+      $("review").close();
       showProblems(problemsOf(err));
       setStatus("Not saved: fix the problems shown.", "dirty");
     });
@@ -313,7 +415,7 @@
     var name = $("preset").value;
     if (!name) { setStatus("Choose a preset to load.", "dirty"); return; }
     PC.api("POST", "/admin/api/config/import", { preset: name }).then(function (res) {
-      load(res.config, "Loaded preset '" + name + "' — review it, then Save and apply.");
+      load(res.config, "Loaded preset '" + name + "' — check it, then Review changes.");
     }, function (err) { showProblems(problemsOf(err)); });
   });
 
@@ -323,7 +425,7 @@
     file.text().then(function (text) {
       return PC.api("POST", "/admin/api/config/import", { yaml: text, filename: file.name });
     }).then(function (res) {
-      load(res.config, "Loaded " + file.name + " — review it, then Save and apply.");
+      load(res.config, "Loaded " + file.name + " — check it, then Review changes.");
     }, function (err) {
       showProblems(problemsOf(err));
       setStatus(file.name + " was not loaded.", "dirty");
@@ -333,6 +435,8 @@
   function loadHistory(data) {
     var promise = data ? Promise.resolve(data) : PC.api("GET", "/admin/api/config");
     return promise.then(function (res) {
+      systemIds = res.system_states || {};
+      if (draft) applyLocks();
       $("config-version").textContent = res.version ? "Active: version " + res.version + " (" + res.history[0].created_by + ")" : "";
       var body = $("history").querySelector("tbody");
       body.textContent = "";

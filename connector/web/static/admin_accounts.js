@@ -1,4 +1,7 @@
-/* Admin: users, agents and API tokens (create, disable, reset PIN, revoke; tokens shown once). */
+/* Admin: users, agents and API tokens (create, disable, reset PIN, revoke; tokens shown once).
+   The agents list is searched, filtered by team and paged here (PAGE_SIZE rows at a time, so 1,000
+   agents never make 1,000 rows); each row's actions are in one menu; Team is picked from the teams
+   the agents have, or typed as a new one. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -10,11 +13,54 @@
     box.className = text ? (ok ? "notice" : "problems") : "";
   }
 
+  var PAGE_SIZE = 25;
+  var NEW_TEAM = "__new__";
+  var agents = [];          // every agent, as /admin/api/accounts lists them
+  var agentPage = 0;
+  var openMenu = null;      // the row menu open now (one at a time)
+
   function formData(form) {
     var data = {};
     new FormData(form).forEach(function (value, key) { if (value !== "" && !(value instanceof File)) data[key] = value; });
+    if (data.team === NEW_TEAM) data.team = (data.new_team || "").trim();
+    delete data.new_team;
     return data;
   }
+
+  // -- Team: picked from the teams the agents have, or a new one -----------------------------------
+  function teams() {
+    var seen = {};
+    agents.forEach(function (a) { if (a.team) seen[a.team] = true; });
+    return Object.keys(seen).sort(function (x, y) { return x.localeCompare(y); });
+  }
+
+  function fillTeamSelect(select, keep, blank) {
+    var value = keep === undefined ? select.value : keep;
+    select.textContent = "";
+    select.appendChild(el("option", { value: "", text: blank }));
+    teams().forEach(function (t) { select.appendChild(el("option", { value: t, text: t })); });
+    if (select.hasAttribute("data-new-team")) select.appendChild(el("option", { value: NEW_TEAM, text: "New team…" }));
+    select.value = value && teams().indexOf(value) < 0 && select.hasAttribute("data-new-team") ? NEW_TEAM : value || "";
+    if (select.value === NEW_TEAM && value !== NEW_TEAM) newTeamInput(select).value = value;
+    showNewTeam(select);
+  }
+
+  function newTeamInput(select) { return select.closest(".team-field").querySelector("input[name=new_team]"); }
+
+  function showNewTeam(select) {
+    var box = select.closest(".team-field");
+    if (!box) return;
+    var on = select.value === NEW_TEAM;
+    box.querySelector(".new-team").classList.toggle("hidden", !on);
+    newTeamInput(select).required = on;
+  }
+
+  document.querySelectorAll("select[data-new-team]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      showNewTeam(select);
+      if (select.value === NEW_TEAM) newTeamInput(select).focus();
+    });
+  });
 
   function call(method, path, body, done) {
     return PC.api(method, path, body).then(function (res) { if (done) say(done, true); return load().then(function () { return res; }); },
@@ -45,16 +91,10 @@
       fill("users", data.users.map(function (u) {
         return [u.username, u.role, u.agent_id || "—", u.active ? "active" : "disabled", toggle("users", u.username, u.active)];
       }), "No users yet: add one with the form above.");
-      fill("agents", data.agents.map(function (a) {
-        var pin = el("input", { type: "password", inputmode: "numeric", size: 6, "aria-label": "New PIN for " + a.id, autocomplete: "new-password" });
-        var reset = el("button", { type: "button", text: "Reset PIN", onclick: function () {
-          call("POST", "/admin/api/agents/" + encodeURIComponent(a.id) + "/pin", { pin: pin.value }, "PIN of " + a.id + " changed.");
-        } });
-        var change = el("button", { type: "button", text: "Edit", "aria-label": "Edit " + a.id, onclick: function () { startEdit(a); } });
-        return [a.id, a.name, a.team || "—", a.extension || "—", a.email || "—", a.salesforce_user_id || "—",
-                a.has_pin ? "set" : "none", a.active ? "active" : "disabled",
-                el("div", { class: "actions" }, [change, pin, reset, toggle("agents", a.id, a.active)])];
-      }), "No agents yet: add one above or import a CSV file.");
+      agents = data.agents;
+      fillTeamSelect($("agent-team-filter"), undefined, "All teams");
+      fillTeamSelect($("agent-form").elements.team, undefined, "No team");
+      renderAgents();
       fill("tokens", data.tokens.map(function (t) {
         var revoke = t.revoked_at ? el("span", { class: "muted", text: "—" }) : el("button", { type: "button", class: "danger",
           text: "Revoke", "aria-label": "Revoke token " + t.name,
@@ -74,6 +114,110 @@
     }, function (err) { say(err.message); });
   }
 
+  // -- the agents list: search, team, pages, a menu per row -------------------------------------------
+  function matching() {
+    var words = $("agent-search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    var team = $("agent-team-filter").value;
+    return agents.filter(function (a) {
+      if (team && a.team !== team) return false;
+      var text = [a.id, a.name, a.team, a.extension, a.email, a.salesforce_user_id].join(" ").toLowerCase();
+      return words.every(function (w) { return text.indexOf(w) >= 0; });
+    });
+  }
+
+  function renderAgents() {
+    closeMenu();
+    var found = matching();
+    var pages = Math.max(1, Math.ceil(found.length / PAGE_SIZE));
+    agentPage = Math.min(Math.max(agentPage, 0), pages - 1);
+    var start = agentPage * PAGE_SIZE, shown = found.slice(start, start + PAGE_SIZE);
+    var empty = agents.length ? "No agent matches the search or team." : "No agents yet: add one above or import a CSV file.";
+    fill("agents", shown.map(function (a) {
+      return [a.id, a.name, a.team || "—", a.extension || "—", a.email || "—", a.salesforce_user_id || "—",
+              a.has_pin ? "set" : "none", a.active ? "active" : "disabled", rowMenu(a)];
+    }), empty);
+    $("agents").querySelectorAll("tbody tr").forEach(function (row, i) { if (shown[i]) row.setAttribute("data-agent", shown[i].id); });
+    $("agent-count").textContent = found.length ?
+      "Showing " + (start + 1) + "–" + (start + shown.length) + " of " + found.length + " agent" + (found.length > 1 ? "s" : "") +
+      (found.length < agents.length ? " (" + agents.length + " in all)" : "") : "No agents shown (" + agents.length + " in all).";
+    $("agent-page").textContent = "Page " + (agentPage + 1) + " of " + pages;
+    $("agent-prev").disabled = agentPage === 0;
+    $("agent-next").disabled = agentPage >= pages - 1;
+  }
+
+  function closeMenu(focusButton) {
+    if (!openMenu) return;
+    openMenu.list.classList.add("hidden");
+    openMenu.button.setAttribute("aria-expanded", "false");
+    if (focusButton) openMenu.button.focus();
+    openMenu = null;
+  }
+
+  function rowMenu(a) {
+    var items = [
+      ["Edit", "", function () { startEdit(a); }],
+      ["Reset PIN", "", function () { startPin(a); }],
+      [a.active ? "Disable" : "Enable", a.active ? "danger" : "", function () {
+        call("POST", "/admin/api/agents/" + encodeURIComponent(a.id) + "/active", { active: !a.active },
+             (a.active ? "Disabled " : "Enabled ") + a.id + ".");
+      }]];
+    var list = el("ul", { class: "row-menu-list hidden", role: "menu", "aria-label": "Actions for " + a.id });
+    var button = el("button", { type: "button", class: "row-menu-button", text: "Actions ▾", "aria-haspopup": "menu",
+                                "aria-expanded": "false", "aria-label": "Actions for " + a.id });
+    items.forEach(function (item) {
+      list.appendChild(el("li", { role: "none" }, [el("button", { type: "button", role: "menuitem", class: item[1], text: item[0],
+        "aria-label": item[0] + " " + a.id, tabindex: "-1",
+        onclick: function () { closeMenu(); item[2](); } })]));
+    });
+    var entries = function () { return Array.prototype.slice.call(list.querySelectorAll("[role=menuitem]")); };
+    button.addEventListener("click", function (ev) {
+      ev.stopPropagation();
+      var wasOpen = openMenu && openMenu.button === button;
+      closeMenu();
+      if (wasOpen) return;
+      list.classList.remove("hidden");
+      button.setAttribute("aria-expanded", "true");
+      openMenu = { button: button, list: list };
+      entries()[0].focus();
+    });
+    list.addEventListener("keydown", function (ev) {
+      var all = entries(), at = all.indexOf(document.activeElement);
+      if (ev.key === "Escape") { ev.preventDefault(); closeMenu(true); }
+      else if (ev.key === "ArrowDown") { ev.preventDefault(); all[(at + 1) % all.length].focus(); }
+      else if (ev.key === "ArrowUp") { ev.preventDefault(); all[(at - 1 + all.length) % all.length].focus(); }
+      else if (ev.key === "Home") { ev.preventDefault(); all[0].focus(); }
+      else if (ev.key === "End") { ev.preventDefault(); all[all.length - 1].focus(); }
+      else if (ev.key === "Tab") closeMenu();
+    });
+    return el("div", { class: "row-menu" }, [button, list]);
+  }
+
+  document.addEventListener("click", function (ev) {
+    if (openMenu && !openMenu.list.contains(ev.target)) closeMenu();
+  });
+
+  $("agent-search").addEventListener("input", function () { agentPage = 0; renderAgents(); });
+  $("agent-team-filter").addEventListener("change", function () { agentPage = 0; renderAgents(); });
+  $("agent-prev").addEventListener("click", function () { agentPage -= 1; renderAgents(); });
+  $("agent-next").addEventListener("click", function () { agentPage += 1; renderAgents(); });
+
+  // -- a new PIN: its own labelled field -----------------------------------------------------------------
+  function startPin(agent) {
+    var form = $("pin-form");
+    form.elements.id.value = agent.id;
+    form.elements.pin.value = "";
+    $("pin-label-text").textContent = "New PIN for " + agent.id + (agent.name ? " (" + agent.name + ")" : "");
+    form.classList.remove("hidden");
+    form.elements.pin.focus();
+  }
+  $("pin-cancel").addEventListener("click", function () { $("pin-form").classList.add("hidden"); });
+  $("pin-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var form = ev.target, id = form.elements.id.value;
+    call("POST", "/admin/api/agents/" + encodeURIComponent(id) + "/pin", { pin: form.elements.pin.value }, "PIN of " + id + " changed.")
+      .then(function () { form.classList.add("hidden"); form.elements.pin.value = ""; }, function () { form.elements.pin.focus(); });
+  });
+
   // -- editing an agent: errors next to their field ---------------------------------------------------
   var EDITABLE = ["name", "team", "extension", "email", "salesforce_user_id"];
 
@@ -90,7 +234,8 @@
   function startEdit(agent) {
     var form = $("agent-edit");
     form.elements.id.value = agent.id;
-    EDITABLE.forEach(function (k) { form.elements[k].value = agent[k] || ""; editError(k, ""); });
+    fillTeamSelect(form.elements.team, agent.team || "", "No team");
+    EDITABLE.forEach(function (k) { if (k !== "team") form.elements[k].value = agent[k] || ""; editError(k, ""); });
     $("agent-edit-title").textContent = "Edit agent " + agent.id;
     form.classList.remove("hidden");
     form.elements.name.focus();
@@ -101,6 +246,7 @@
     ev.preventDefault();
     var form = ev.target, id = form.elements.id.value, body = {};
     EDITABLE.forEach(function (k) { body[k] = form.elements[k].value.trim(); editError(k, ""); });
+    if (body.team === NEW_TEAM) body.team = form.elements.new_team.value.trim();
     PC.api("PATCH", "/admin/api/agents/" + encodeURIComponent(id), body).then(function () {
       form.classList.add("hidden");
       say("Agent " + id + " saved.", true);
@@ -119,7 +265,7 @@
   $("agent-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var form = ev.target;
-    call("POST", "/admin/api/agents", formData(form), "Agent added.").then(function () { form.reset(); }, function () {});
+    call("POST", "/admin/api/agents", formData(form), "Agent added.").then(function () { form.reset(); showNewTeam(form.elements.team); }, function () {});
   });
   $("agent-import").addEventListener("submit", function (ev) {
     ev.preventDefault();

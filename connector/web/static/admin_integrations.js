@@ -31,8 +31,75 @@
   // -- Salesforce ------------------------------------------------------------------------------------
   var urlFilled = false;
 
+  var SF_SOURCE = { page: "saved here", environment: "environment", "default": "default" };
+
+  /** The connection form: each SF_* setting with where its value comes from; secrets only as set or not. */
+  function showSalesforceForm(st) {
+    var box = $("sf-fields");
+    box.textContent = "";
+    (st.settings || []).forEach(function (s) {
+      var id = "sf-" + s.env;
+      var now = s.secret ? (s.set ? "set (" + SF_SOURCE[s.source] + ")" : "not set") :
+        (s.value ? s.value + " (" + SF_SOURCE[s.source] + ")" : "not set");
+      var input = s.secret ?
+        el("input", { type: "password", id: id, name: s.env, autocomplete: "new-password", "data-secret": "1",
+                      placeholder: s.set ? "leave empty to keep" : "not set", "aria-describedby": id + "-about" }) :
+        el("input", { type: "text", id: id, name: s.env, value: s.saved || "", placeholder: s.source === "page" ? "" : s.value || "not set",
+                      "aria-describedby": id + "-about" });
+      var label = el("label", { for: id }, [s.label + " ", el("code", { class: "env-hint", text: s.env })]);
+      var parts = [label, input,
+        el("span", { class: "setting-now", id: id + "-about", text: "Now: " + now + ". " + s.help.charAt(0).toUpperCase() + s.help.slice(1) + "." })];
+      if (s.secret && s.source === "page") {
+        parts.push(el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "clear", value: s.env }), "clear the saved " + s.label.toLowerCase()]));
+      }
+      parts.push(el("span", { class: "field-error hidden", "data-error-for": s.env }));
+      box.appendChild(el("div", { class: "sf-field" }, parts));
+    });
+    var last = st.changes && st.changes[0];
+    $("sf-last-change").textContent = last ? "Last change by " + last.by + " at " + when(last.at) + ": " + last.summary : "";
+  }
+
+  function sfErrorsCleared() {
+    document.querySelectorAll("#sf-form .invalid").forEach(function (n) { n.classList.remove("invalid"); n.removeAttribute("aria-invalid"); });
+    document.querySelectorAll("#sf-form .field-error").forEach(function (n) { n.classList.add("hidden"); n.textContent = ""; });
+  }
+
+  function saveConnection(body) {
+    sfErrorsCleared();
+    $("sf-save").disabled = true;
+    message($("sf-form-result"), "Saving…", true);
+    return PC.api("POST", "/admin/api/salesforce/connection", body).then(function (res) {
+      showSalesforce(res.status);
+      message($("sf-form-result"), "Saved and applied" + (res.note ? " — " + res.note : "") + ".", true);
+    }, function (err) {
+      var input = err.field ? $("sf-" + err.field) : null;
+      var box = err.field ? document.querySelector("#sf-form [data-error-for='" + err.field + "']") : null;
+      if (input && box) {
+        input.classList.add("invalid");
+        input.setAttribute("aria-invalid", "true");
+        box.textContent = err.message;
+        box.classList.remove("hidden");
+        input.focus();
+      }
+      message($("sf-form-result"), "Not saved: " + err.message);
+    }).then(function () { $("sf-save").disabled = false; });
+  }
+
+  $("sf-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var body = { values: {}, secrets: {}, clear: [] };
+    document.querySelectorAll("#sf-fields [name]").forEach(function (input) {
+      if (input.name === "clear") { if (input.checked) body.clear.push(input.value); return; }
+      if (input.getAttribute("data-secret")) { if (input.value) body.secrets[input.name] = input.value; }
+      else body.values[input.name] = input.value;
+    });
+    saveConnection(body);
+  });
+  $("sf-reset").addEventListener("click", function () { saveConnection({ reset: true }); });
+
   function showSalesforce(st) {
     if (!urlFilled) { $("callcenter-url").value = st.softphone_url; urlFilled = true; }
+    showSalesforceForm(st);
     $("sf-sync-now").disabled = !st.configured;
     $("sf-message").textContent = "Status: " + st.message + (st.detail ? " — " + st.detail : "");
     if (!st.configured) {
@@ -41,8 +108,10 @@
       // say what to set instead of an empty card
       facts("sf-health", [["Sync", "off: totals are kept in the local store only"]]
         .concat(st.detail ? [["What is missing", st.detail]] : [])
-        .concat([["To turn it on", "set SF_LOGIN_URL and SF_CLIENT_ID, then SF_CLIENT_SECRET (client credentials, on a " +
-                  "My Domain login URL) or SF_USERNAME + SF_PRIVATE_KEY_FILE (JWT bearer), and restart the connector"]]));
+        .concat([["To turn it on", "fill in the connection settings below (or the SF_* variables): the login URL " +
+                  "(SF_LOGIN_URL) and client id (SF_CLIENT_ID), then the client secret (SF_CLIENT_SECRET: client " +
+                  "credentials, on a My Domain login URL) or the username and private key file (SF_USERNAME + " +
+                  "SF_PRIVATE_KEY_FILE: JWT bearer)"]]));
       fillParked([]);
       return;
     }
@@ -184,7 +253,36 @@
     }
   }
 
-  function adapterCard(a) {
+  /** One line for the card's summary: "Healthy", "Failing", "Parked rows", "Not sending", or "Off". */
+  function healthWord(a) {
+    var h = a.health;
+    if (!a.enabled) return h && (h.queue_depth || h.parked) ? ["Off, rows waiting", "warn"] : ["Off", "off"];
+    if (!h) return ["No deliveries yet", "off"];
+    if (h.last_error && (!h.last_success_at || h.last_error_at > h.last_success_at)) return ["Failing", "bad"];
+    if (h.parked) return ["Parked rows: " + h.parked, "warn"];
+    if (h.why_not) return ["Not sending", "warn"];
+    if (!h.last_success_at) return ["No deliveries yet", "off"];
+    return ["Healthy", "ok"];
+  }
+
+  /** The adapter as a summary card (enabled, health, last success) that opens to its settings form. */
+  function adapterCard(a, open) {
+    var word = healthWord(a);
+    var enabled = el("span", {}), health = el("span", {});
+    badge(enabled, a.enabled ? "Enabled" : "Not enabled", a.enabled ? "ok" : "off");
+    badge(health, word[0], word[1]);
+    health.classList.add("health-badge");
+    var last = a.health && a.health.last_success_at ? when(a.health.last_success_at) : "never";
+    var summary = el("summary", {}, [
+      el("span", { class: "adapter-name", text: a.name }), enabled, health,
+      el("span", { class: "summary-fact", text: "Last success: " + last }),
+      a.health && a.health.queue_depth ? el("span", { class: "summary-fact", text: "Queued: " + a.health.queue_depth }) : null]);
+    var card = el("details", { class: "adapter-card", id: "adapter-card-" + a.name, "data-adapter": a.name }, [summary, adapterForm(a)]);
+    card.open = !!open;
+    return card;
+  }
+
+  function adapterForm(a) {
     var result = el("div", { class: "test-result", role: "status", "aria-live": "polite" });
     var test = el("button", { type: "button", text: "Test connection", "aria-label": "Test connection of " + a.name,
                               disabled: !a.enabled, title: a.enabled ? null : "enable it first" });
@@ -225,8 +323,8 @@
       save.disabled = true;
       message(result, "Saving…", true);
       PC.api("POST", "/admin/api/adapters/" + encodeURIComponent(a.name), collect(form)).then(function (res) {
-        var card = adapterCard(res.adapter);
-        form.replaceWith(card);
+        var card = adapterCard(res.adapter, true);
+        form.closest("details").replaceWith(card);
         message(card.querySelector(".test-result"), "Saved and applied" + (res.notes.length ? " — " + res.notes.join("; ") : "") + ".", true);
       }, function (err) { showFieldError(form, err, result); save.disabled = false; });
     });
@@ -239,7 +337,7 @@
       var list = $("adapter-list");
       list.textContent = "";
       data.adapters.sort(function (x, y) { return (y.enabled - x.enabled) || (x.name < y.name ? -1 : 1); });
-      data.adapters.forEach(function (a) { list.appendChild(adapterCard(a)); });
+      data.adapters.forEach(function (a) { list.appendChild(adapterCard(a, false)); });
     }, function (err) { $("adapter-list").appendChild(el("p", { class: "problems", text: err.message })); });
   }
 

@@ -10,5 +10,5 @@ import scvBase from '@salesforce/scv-connector-base';
 export const {
     initializeConnector, publishEvent, publishLog, Constants, VendorConnector, InitResult, GenericResult,
     LogoutResult, AgentConfigResult, CapabilitiesResult, ActiveCallsResult, Phone, AgentStatusInfo,
-    AgentVendorStatusInfo
+    AgentVendorStatusInfo, CallResult, HangupResult, HoldToggleResult, PhoneCall
 } = scvBase;

@@ -60,8 +60,9 @@ export class ConnectorApi {
         return this.request('GET', this.agentPath(agentId, 'presence'));
     }
 
-    setPresence(agentId, stateId) {
-        return this.request('PUT', this.agentPath(agentId, 'presence'), { state: stateId, source: CHANGE_SOURCE });
+    /** source: `crm` for a change made in Salesforce (not echoed back), `pbx` for one the telephony system made. */
+    setPresence(agentId, stateId, source = CHANGE_SOURCE) {
+        return this.request('PUT', this.agentPath(agentId, 'presence'), { state: stateId, source });
     }
 
     logout(agentId) {

@@ -16,7 +16,7 @@ import {
 } from './base.js';
 import { ConnectorFailure, readConfig } from './config.js';
 import { CHANGE_SOURCE, ConnectorApi } from './connectorApi.js';
-import { StatusMap } from './statusMap.js';
+import { StatusMap, omniTarget } from './statusMap.js';
 
 const LOG_EVENT = 'PRESENCE_CONNECTOR';
 
@@ -49,6 +49,16 @@ export class PresenceVendorConnector extends VendorConnector {
         }
         this.statuses = new StatusMap(catalogue.states || []);
         this.statuses.learnFromUserPresenceStatuses(connectorConfig.userPresenceStatuses);
+        const missing = this.statuses.unresolved();
+        if (missing.length) {
+            // without the Id a change made elsewhere could never reach Omni-Channel: refuse now, naming it
+            const names = missing.map((state) => `'${omniTarget(state).developerName}' (state '${state.id}')`);
+            const offered = this.statuses.offered.length ? this.statuses.offered.map((n) => `'${n}'`).join(', ') : 'none';
+            throw new ConnectorFailure(Constants.ERROR_TYPE.INVALID_PARAMS,
+                `no Omni-Channel status of this user matches the mapping ${names.join(', ')}; ` +
+                `Salesforce offered ${offered} in userPresenceStatuses. Give the status to the user's profile or ` +
+                'permission set, set adapters.omni_channel.name to its name, or add its id to adapters.omni_channel');
+        }
         this.pending = null;
         this.abort = new AbortController();
         this.following = this.api.follow((event) => this.onConnectorEvent(event), {
@@ -164,9 +174,6 @@ export class PresenceVendorConnector extends VendorConnector {
         const status = this.statuses.statusFor(state);
         if (status) {
             await publishEvent({ eventType: Constants.EVENT_TYPE.SET_AGENT_STATUS, payload: new AgentStatusInfo(status) });
-        } else if (this.statuses.isMapped(state)) {
-            this.log(`state '${state.id}' maps to an Omni-Channel status whose Id is unknown; ` +
-                'add its id to adapters.omni_channel', true);
         }
     }
 

@@ -14,7 +14,9 @@ function config(extra = {}) {
         '/presenceConnector/connectorUrl': server.url,
         '/presenceConnector/connectorToken': 'tok-secret',
         userName: 'edred@acme.example',
-        userPresenceStatuses: JSON.stringify({ '0N5000000000001AAA': { statusName: 'Available', statusApiName: 'Available' } }),
+        // as documented: statusId, statusName, hasChannels, isOffline (no API name)
+        userPresenceStatuses: JSON.stringify({ '0N5000000000001AAA': { statusId: '0N5000000000001AAA',
+            statusName: 'Available', hasChannels: true, isOffline: false } }),
         ...extra
     };
 }

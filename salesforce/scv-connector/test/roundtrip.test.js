@@ -100,7 +100,8 @@ test('status changes travel both ways between the SCV connector and the running 
             '/presenceConnector/connectorUrl': baseUrl,
             '/presenceConnector/connectorToken': token,
             userName: 'edred@acme.example',
-            userPresenceStatuses: JSON.stringify({ [AVAILABLE_ID]: { statusName: 'Available', statusApiName: 'Available' } })
+            userPresenceStatuses: JSON.stringify({ [AVAILABLE_ID]: { statusId: AVAILABLE_ID, statusName: 'Available',
+                hasChannels: true, isOffline: false } })
         });
         assert.equal(ready.type, 'CONNECTOR_READY', JSON.stringify(ready));
 

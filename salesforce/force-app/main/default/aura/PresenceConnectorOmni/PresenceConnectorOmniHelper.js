@@ -6,6 +6,8 @@
         var channel = component.find("presenceChannel");
         component._bridge = window.PresenceConnectorBridge.create({
             toolkit: component.find("omniToolkit"),
+            // every timer, promise handler and stream read of the bridge runs inside Aura's context
+            wrap: $A.getCallback,
             fetchToken: function () {
                 return new Promise(function (resolve, reject) {
                     var action = component.get("c.streamToken");

@@ -1,0 +1,166 @@
+"""The supervisors' dashboard at contact-centre scale, measured in the browser.
+
+The real app on 127.0.0.1 (tests/web_server.py: werkzeug, threaded, a temporary SQLite store) with
+--agents agents on a floor (tests/floor.py: a third on calls, over half past their alert time); Debian's
+headless Chromium through Playwright at 1920x1080, signed in as a supervisor.
+
+- *First screen*: from the navigation's start to the first rows of the grid drawn from the stream's
+  snapshot (the ``pc-grid-first-rows`` mark of dashboard_grid.js); --loads page loads, median and worst.
+- *Changes*: --rate state changes a second for --seconds, made on the server (PresenceService.set_state,
+  the path a softphone click takes after HTTP) while a PerformanceObserver records every long task
+  (> 50 ms) of the page. Also counted: the agent events the page received, and the last change shown in
+  the grid once the run ends (searched for by id, as a supervisor would).
+
+    .venv/bin/python bench/dashboard_bench.py                     # 1,000 agents, 20 changes/s for 30 s
+    .venv/bin/python bench/dashboard_bench.py --agents 2000 --rate 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+#: counts the agent events the page's EventSource delivers (instrumentation of the bench, not of the page)
+COUNT_EVENTS = """
+(() => {
+  window.__agentEvents = 0;
+  const add = EventSource.prototype.addEventListener;
+  EventSource.prototype.addEventListener = function (name, fn, opts) {
+    if (name === "agent") {
+      const inner = fn;
+      fn = function (ev) { window.__agentEvents += 1; return inner.call(this, ev); };
+    }
+    return add.call(this, name, fn, opts);
+  };
+})();
+"""
+
+WATCH_LONG_TASKS = """
+() => {
+  window.__longTasks = [];
+  new PerformanceObserver(list => {
+    for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+  }).observe({type: "longtask", buffered: false});
+}
+"""
+
+
+def first_screen(page, base: str) -> float:
+    page.goto(base + "/dashboard")
+    page.wait_for_function("() => performance.getEntriesByName('pc-grid-first-rows').length > 0", timeout=30000)
+    return page.evaluate("performance.getEntriesByName('pc-grid-first-rows')[0].startTime")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="state changes a second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--loads", type=int, default=5, help="page loads for the first-screen figure")
+    args = parser.parse_args()
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    from tests.helpers.browser import chromium_browser
+    from tests.helpers.floor import WAITING, alert_config, seed_floor
+    from tests.helpers.signin import browser_sign_in as sign_in
+    from tests.helpers.web_server import live_server
+
+    with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp)) as srv:
+        srv.user("sue", "supervisor")
+        alert_config(srv.parts)
+        started = time.monotonic()
+        ids = seed_floor(
+            srv.parts,
+            agents=args.agents,
+            on_calls=args.agents // 3,
+            waiting=args.agents * 55 // 100,
+            teams=tuple(f"Team {n}" for n in range(1, 11)),
+        )
+        print(f"floor of {len(ids)} agents ready in {time.monotonic() - started:.1f} s", flush=True)
+        with chromium_browser() as browser:
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            context.add_init_script(COUNT_EVENTS)
+            page = context.new_page()
+            sign_in(page, srv.url, "sue")
+            loads = [first_screen(page, srv.url) for _ in range(args.loads)]
+            page.wait_for_selector("#connection.ok")
+            page.wait_for_timeout(2000)  # today's totals and the charts have loaded
+            page.evaluate(WATCH_LONG_TASKS)
+            before = page.evaluate("window.__agentEvents")
+
+            # the changes: agents who are logged in and not on a call, to a random waiting state or Ready
+            free = [a for a in ids[args.agents // 3 : -2]]
+            rng = random.Random(24)
+            total = int(args.rate * args.seconds)
+            last = {}
+            errors = []
+
+            def drive() -> None:
+                t0 = time.monotonic()
+                for n in range(total):
+                    agent = rng.choice(free)
+                    state = rng.choice((*WAITING, "ready", "dnd"))
+                    try:
+                        srv.parts.service.set_state(agent, state, source="supervisor")
+                        last["agent"], last["state"] = agent, state
+                    except Exception as exc:  # reported below, not hidden
+                        errors.append(repr(exc))
+                    delay = t0 + (n + 1) / args.rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+
+            driver = threading.Thread(target=drive)
+            t_start = time.monotonic()
+            driver.start()
+            while driver.is_alive():
+                page.wait_for_timeout(500)  # the page keeps running; Playwright must not block its loop
+            elapsed = time.monotonic() - t_start
+            page.wait_for_timeout(1500)
+            received = page.evaluate("window.__agentEvents") - before
+            long_tasks = page.evaluate("window.__longTasks")
+            label = next(s.label for s in srv.parts.configs.active().states if s.id == last["state"])
+            page.fill("#filter-search", last["agent"])
+            page.wait_for_function(
+                "([id, label]) => { const r = document.querySelector(`#agents tr[data-agent='${id}'] .state-cell`);"
+                " return r && r.textContent.indexOf(label) === 0; }",
+                arg=[last["agent"], label],
+                timeout=5000,
+            )
+            rows = page.locator("#agents tbody tr.agent-row").count()
+            context.close()
+
+    print()
+    print(
+        f"agents: {args.agents}; viewport 1920x1080; rows in the page: {rows} after search (the grid draws the screen only)"
+    )
+    print(
+        f"first screen (navigation start -> first rows drawn), {args.loads} loads: "
+        f"median {statistics.median(loads):.0f} ms, worst {max(loads):.0f} ms  ({', '.join(f'{v:.0f}' for v in loads)})"
+    )
+    print(
+        f"changes: {total} in {elapsed:.1f} s ({total / elapsed:.1f}/s), {len(errors)} errors; "
+        f"agent events received by the page: {received}"
+    )
+    over = [d for d in long_tasks if d > 50]
+    print(
+        f"long tasks during the changes: {len(long_tasks)} (> 50 ms: {len(over)}); "
+        f"longest {max(long_tasks, default=0):.0f} ms"
+    )
+    print(f"last change shown in the grid: {last['agent']} -> {label}")
+    if errors:
+        print("errors:", errors[:5])
+
+
+if __name__ == "__main__":
+    main()
