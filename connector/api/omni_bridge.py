@@ -18,10 +18,12 @@ from flask import Response, jsonify, request
 from connector.api import openapi
 from connector.api.auth import require, stream_tokens
 from connector.api.common import body, bp
+from connector.auth.accounts import agent_credentials_key
 from connector.auth.cors import origin_allowed
 from connector.clock import iso
 from connector.errors import Conflict, InvalidInput, NotFound
 from connector.parts import get_parts
+from connector.store import statements
 from connector.store.models import Agent
 
 OMNI_CHANNEL = "omni-channel"
@@ -42,7 +44,8 @@ def issue_stream_token():
             "salesforce_user_id must be a 15- or 18-character Salesforce User Id (005...)", field="salesforce_user_id"
         )
     agent_id = _agent_for_salesforce_user(user_id)
-    token, expires = stream_tokens().issue(agent_id)
+    generation = statements.current_generation(get_parts().store, agent_credentials_key(agent_id))
+    token, expires = stream_tokens().issue(agent_id, generation)
     root = request.url_root
     return jsonify(
         {
@@ -134,8 +137,10 @@ openapi.describe(
     "post",
     "A stream token for the Omni-Channel component (asked by its Apex controller through the Named Credential): "
     "short-lived (CONNECTOR_STREAM_TOKEN_SECONDS, default 900), signed, scoped to the one active agent whose "
-    "salesforce_user_id matches the first 15 characters. Use it as 'Authorization: Bearer pcs1...' wherever an "
-    "agent token works, or as '?stream_token=' on GET /api/v1/events only (EventSource sends no headers). "
+    "salesforce_user_id matches the first 15 characters. It opens that agent's event stream (as "
+    "'?stream_token=' on GET /api/v1/events, EventSource sends no headers, or 'Authorization: Bearer pcs1...') and "
+    "carries the component's reports to POST /api/v1/agents/{id}/omni-channel; everything else answers 403 "
+    "stream_token_scope. A PIN reset or disabling the agent ends it (and its open streams). "
     "Answers {token, agent_id, expires_at, expires_in, events_url, report_url}; 404 naming salesforce_user_id "
     "when no agent has it",
     "integration, admin",
