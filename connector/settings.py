@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connector.auth.cors import parse_origin_patterns
 from connector.auth.hashing import HASH_COSTS
 from connector.errors import InvalidInput
+from connector.integrations.targets import parse_allowed
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Settings:
     #: origins (exact, or ``https://*.lightning.force.com`` patterns) that may call the event stream and the
     #: Omni-Channel report endpoints from a browser (CONNECTOR_CORS_ORIGINS)
     cors_origins: tuple[str, ...] = ()
+    #: hosts, addresses and networks adapters saved on the admin page may reach although they are private,
+    #: loopback or link-local (``CONNECTOR_ALLOW_PRIVATE_TARGETS``; connector/integrations/targets.py)
+    allow_private_targets: tuple[str, ...] = ()
     #: at most this many PIN/password hash checks at once (``CONNECTOR_HASH_CONCURRENCY``)
     hash_concurrency: int = 2
     #: the whole environment the settings came from; subsystems read their own prefixed
@@ -84,6 +88,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> S
         password_hash_cost=cost,
         stream_token_seconds=_stream_token_seconds(env.get("CONNECTOR_STREAM_TOKEN_SECONDS")),
         cors_origins=parse_origin_patterns(env.get("CONNECTOR_CORS_ORIGINS", ""), "CONNECTOR_CORS_ORIGINS"),
+        allow_private_targets=parse_allowed(env.get("CONNECTOR_ALLOW_PRIVATE_TARGETS")),
         env=env,
     )
 
