@@ -194,7 +194,7 @@ APP = APPS + "/101"
 def skype(tmp) -> SkypeAdapter:
     creds = tmp / "skype.txt"
     creds.write_text("edred@example.com:Pa55-SECRET-word\n")
-    return SkypeAdapter({"domain": "example.com", "credentials_file": str(creds)})
+    return SkypeAdapter({"domain": "example.com", "credentials_file": str(creds), "credentials_dir": str(creds.parent)})
 
 
 def ucwa_sign_in() -> None:

@@ -121,6 +121,8 @@ def validate_change(cls: type[Adapter], settings, current: Saved, body: dict) ->
             if cls.settings[key].secret != secret:
                 where = "secrets" if cls.settings[key].secret else "values"
                 raise InvalidInput(f"{env} belongs in '{where}'", field=env)
+            if key.endswith("_dir"):  # a directory that bounds file access is the operator's, not the page's
+                raise InvalidInput(f"{env} can only be set in the environment", field=env)
             if raw is not None and not isinstance(raw, (str, int, float, bool)):
                 raise InvalidInput(f"{env} must be a single value", field=env)
             text = "" if raw is None else str(raw).strip()
