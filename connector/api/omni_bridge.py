@@ -19,7 +19,7 @@ from connector.api import openapi
 from connector.api.auth import require, stream_tokens
 from connector.api.common import body, bp
 from connector.auth.accounts import agent_credentials_key
-from connector.auth.cors import origin_allowed
+from connector.auth.cors import allowed_origin
 from connector.clock import iso
 from connector.errors import Conflict, InvalidInput, NotFound
 from connector.parts import get_parts
@@ -112,10 +112,9 @@ def _preflight():
         return None
     response = Response(status=204)
     response.headers["Vary"] = "Origin"
-    if origin_allowed(request.headers["Origin"], get_parts().settings.cors_origins) and request.headers.get(
-        "Access-Control-Request-Method"
-    ) in ("GET", "POST"):
-        response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
+    canonical = allowed_origin(request.headers["Origin"], get_parts().settings.cors_origins)
+    if canonical and request.headers.get("Access-Control-Request-Method") in ("GET", "POST"):
+        response.headers["Access-Control-Allow-Origin"] = canonical
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
@@ -127,8 +126,9 @@ def _allow_origin(response):
     origin = request.headers.get("Origin")
     if request.method != "OPTIONS" and origin and _cors_route():
         response.headers.add("Vary", "Origin")
-        if origin_allowed(origin, get_parts().settings.cors_origins):
-            response.headers["Access-Control-Allow-Origin"] = origin
+        canonical = allowed_origin(origin, get_parts().settings.cors_origins)
+        if canonical:
+            response.headers["Access-Control-Allow-Origin"] = canonical
     return response
 
 
