@@ -67,3 +67,15 @@ def test_anonymous_healthz_does_not_write_to_the_store_on_every_call(app, client
         assert client.get("/healthz").status_code == 200
     with get_parts(app).store.read() as s:
         assert s.get(HealthProbe, 1).written_at == first
+
+
+def test_report_ranges_answer_as_the_schema_documents(api):
+    headers = api.token("supervisor")
+    old = api.call("GET", "/api/v1/session-time?from=2000-01-01", headers)
+    assert old.status_code == 200  # a bare old 'from': a year from it
+    assert (old.get_json()["from"], old.get_json()["to"]) == ("2000-01-01", "2000-12-31")
+    assert api.call("GET", "/api/v1/session-time?to=", headers).status_code == 200
+    spec = api.client.get("/api/v1/openapi.json").get_json()
+    params = spec["paths"]["/api/v1/session-time"]["get"]["parameters"]
+    to = next(p for p in params if p["name"] == "to")
+    assert {"maxLength": 0} in to["schema"]["anyOf"]  # the empty value is documented as the default
