@@ -33,9 +33,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 
 from connector.errors import TooManyAttempts
 from connector.store import Store
@@ -292,8 +292,8 @@ class SignInGuard:
                 {
                     "account": r.key,
                     "failures": r.failures,
-                    "since": r.since.isoformat(),
-                    "alerted_at": r.alerted_at.isoformat(),
+                    "since": r.since.isoformat() if r.since else None,
+                    "alerted_at": r.alerted_at.isoformat() if r.alerted_at else None,
                     "locked": bool(r.locked),
                 }
                 for r in rows
@@ -310,7 +310,7 @@ class SignInGuard:
                     "key": r.key,
                     "failures": r.failures,
                     "refused": r.refused or 0,
-                    "blocked_until": r.blocked_until.isoformat(),
+                    "blocked_until": r.blocked_until.isoformat() if r.blocked_until else None,
                 }
                 for r in rows
             ]
@@ -335,7 +335,9 @@ class SignInGuard:
         """Lift an admin's lock and clear the account's alert and every throttle on it."""
         account = _clean(account, 180)
         with self.store.write() as s:
-            found = s.execute(delete(SignInThrottle).where(SignInThrottle.key == account)).rowcount
+            found = cast(
+                "CursorResult[Any]", s.execute(delete(SignInThrottle).where(SignInThrottle.key == account))
+            ).rowcount
             s.execute(
                 delete(SignInThrottle).where(
                     or_(

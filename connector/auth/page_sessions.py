@@ -12,9 +12,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from connector.auth.hashing import token_digest
@@ -90,10 +90,13 @@ def end(store: Store, sid: object, now: datetime, reason: str = "signed_out") ->
         return
     digest = token_digest(sid)
     with store.write() as s:
-        ended = s.execute(
-            update(WebSession)
-            .where(WebSession.id_hash == digest, WebSession.ended_at.is_(None))
-            .values(ended_at=now, ended_reason=reason)
+        ended = cast(
+            "CursorResult[Any]",
+            s.execute(
+                update(WebSession)
+                .where(WebSession.id_hash == digest, WebSession.ended_at.is_(None))
+                .values(ended_at=now, ended_reason=reason)
+            ),
         ).rowcount
         if ended:
             end_credentials(s, [f"session:{digest}"], reason, now)

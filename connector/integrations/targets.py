@@ -94,7 +94,7 @@ def _addresses(host: str) -> list[Address]:
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return []  # does not resolve now: reaches nothing
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
 
 
 def _allowed(host: str, address: Address, allowed: tuple[str, ...]) -> bool:
