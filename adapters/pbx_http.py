@@ -129,8 +129,9 @@ class PbxHttpAdapter(Adapter):
         )
         try:
             reply = requests.head(probe, timeout=self.config["timeout"])
-        except requests.RequestException as exc:
-            raise AdapterError(f"{probe} not reachable ({type(exc).__name__})") from None
+        except requests.RequestException:
+            # the same words for refused, filtered and timed out: a connection test is no port scanner
+            raise AdapterError(f"{probe} not reachable") from None
         return f"{probe} answered HTTP {reply.status_code}"
 
 

@@ -27,6 +27,7 @@ DND→DoNotDisturb, Busy→Busy, On a call→Busy, Offline/Logout→Offwork.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import uuid
@@ -79,7 +80,12 @@ class SkypeAdapter(Adapter):
     refresh_seconds = ACTIVITY_SECONDS
     settings = {
         "domain": Setting(str, required=True, help="SIP domain; autodiscover is https://lyncdiscover.<domain>"),
-        "credentials_file": Setting(str, required=True, help="file of 'upn:password' lines, one per agent"),
+        "credentials_file": Setting(
+            str, required=True, help="file of 'upn:password' lines, one per agent, in SKYPE_CREDENTIALS_DIR"
+        ),
+        "credentials_dir": Setting(
+            str, default="", help="the directory the credentials file must be in (environment only)"
+        ),
         "discover_url": Setting(str, default="", kind="url", help="override the autodiscover URL"),
         "user_agent": Setting(str, default="PresenceConnector/1.0"),
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
@@ -88,11 +94,16 @@ class SkypeAdapter(Adapter):
 
     def __init__(self, values=None):
         super().__init__(values)
-        path = Path(self.config["credentials_file"])
-        if not path.is_file():
-            raise AdapterConfigError(f"SKYPE_CREDENTIALS_FILE: no file at {path}", "SKYPE_CREDENTIALS_FILE")
+        path = _credentials_path(self.config["credentials_dir"], self.config["credentials_file"])
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeError):
+            raise AdapterConfigError(
+                "SKYPE_CREDENTIALS_FILE: no readable credentials file of that name in SKYPE_CREDENTIALS_DIR",
+                "SKYPE_CREDENTIALS_FILE",
+            ) from None
         self._passwords: dict[str, str] = {}
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        for number, line in enumerate(text.splitlines(), 1):
             if line.strip() and not line.lstrip().startswith("#"):
                 upn, sep, password = line.strip().partition(":")
                 if not sep or not upn or not password:
@@ -294,3 +305,20 @@ class SkypeAdapter(Adapter):
 
     def health(self) -> dict:
         return {"signed_in_agents": len(self._sessions)}
+
+
+def _credentials_path(directory: str, name: str) -> Path:
+    """The credentials file, which must lie in ``directory`` (SKYPE_CREDENTIALS_DIR). Nothing is read before
+    that is checked, and no message says whether a path outside it exists."""
+    if not directory:
+        raise AdapterConfigError(
+            "SKYPE_CREDENTIALS_DIR is not set: set it in the environment to the directory holding the credentials file",
+            "SKYPE_CREDENTIALS_DIR",
+        )
+    root = os.path.realpath(directory)
+    path = os.path.realpath(os.path.join(root, name))
+    if os.path.commonpath([root, path]) != root or path == root:
+        raise AdapterConfigError(
+            "SKYPE_CREDENTIALS_FILE must name a file in SKYPE_CREDENTIALS_DIR", "SKYPE_CREDENTIALS_FILE"
+        )
+    return Path(path)

@@ -114,7 +114,7 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
         streams_per_principal=settings.value("CONNECTOR_STREAMS_PER_PRINCIPAL"),
     )
     configs = ConfigRegistry(store, clock, mapping_checks=mapping_checks())
-    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.value))
+    sign_in = SignInGuard(store, clock, SignInPolicy.from_settings(settings.value, settings.is_set))
 
     adapters = AdapterSet(integrations.build_adapters(settings, store))
     for extra in extra_adapters:  # ready-built adapters from an embedding application or a test

@@ -32,6 +32,7 @@ from connector import validation as parse
 from connector.auth.cors import parse_origin_patterns
 from connector.auth.hashing import HASH_COSTS
 from connector.errors import InvalidInput
+from connector.integrations.targets import parse_allowed
 from connector.presence.engine import COUNTERS
 from connector.validation import Problem, SettingsInvalid
 from connector.web.proxies import parse_trusted
@@ -342,9 +343,19 @@ DECLARED: tuple[Declared, ...] = (
         range=(1, 86400),
     ),
     Declared(
+        "CONNECTOR_SIGNIN_DAILY_ALERT",
+        "security",
+        "failures on one account within a day that alert the admins (admin page, `/healthz`, one log line); "
+        "no number of anonymous tries locks an account",
+        type=int,
+        default=50,
+        range=(1, 99),
+    ),
+    Declared(
         "CONNECTOR_LOCKOUT_FAILURES",
         "security",
-        "failures in a row that lock an account",
+        "no longer used (setting it logs a warning): failures slow the guesser and alert the admins; "
+        "only an admin locks an account",
         type=int,
         default=10,
         range=(1, 1000),
@@ -352,11 +363,20 @@ DECLARED: tuple[Declared, ...] = (
     Declared(
         "CONNECTOR_LOCKOUT_SECONDS",
         "security",
-        "how long a lock lasts; `0` = until an admin unlocks it",
+        "no longer used (setting it logs a warning)",
         type=int,
         unit="seconds",
         default=1800,
         range=(0, 31 * 86400),
+    ),
+    Declared(
+        "CONNECTOR_ALLOW_PRIVATE_TARGETS",
+        "security",
+        "hosts, addresses or networks (space or comma separated) that adapter settings saved on the admin page may "
+        "reach although they are loopback, link-local or private (a PBX on the LAN: `pbx.local 10.1.2.0/24`)",
+        default=(),
+        shown_default="(none)",
+        reader=parse_allowed,
     ),
     Declared(
         "CONNECTOR_SESSION_IDLE_HOURS",
@@ -717,6 +737,9 @@ class Settings:
     #: origins (exact, or ``https://*.lightning.force.com`` patterns) that may call the event stream and the
     #: Omni-Channel report endpoints from a browser (CONNECTOR_CORS_ORIGINS)
     cors_origins: tuple = ()
+    #: hosts, addresses and networks adapters saved on the admin page may reach although they are private,
+    #: loopback or link-local (``CONNECTOR_ALLOW_PRIVATE_TARGETS``; connector/integrations/targets.py)
+    allow_private_targets: tuple[str, ...] = ()
     #: at most this many PIN/password hash checks at once (``CONNECTOR_HASH_CONCURRENCY``)
     hash_concurrency: int = 2
     #: the whole environment the settings came from; adapters read their own prefixed settings
@@ -768,6 +791,7 @@ def from_environment(instance_path: str, env: Mapping[str, str] | None = None) -
         password_hash_cost=values["CONNECTOR_PASSWORD_HASH_COST"],
         stream_token_seconds=values["CONNECTOR_STREAM_TOKEN_SECONDS"],
         cors_origins=values["CONNECTOR_CORS_ORIGINS"],
+        allow_private_targets=values["CONNECTOR_ALLOW_PRIVATE_TARGETS"],
         env=env,
         values=values,
     )

@@ -107,12 +107,12 @@ def test_valid_values_and_defaults_reach_the_parts_as_before(make_app):
             CONNECTOR_EVENTS_RETENTION="60",
             CONNECTOR_DISPATCH_BACKOFF="0.5",
             CONNECTOR_SESSION_IDLE_HOURS="1.5",
-            CONNECTOR_LOCKOUT_SECONDS="0",
+            CONNECTOR_SIGNIN_DAILY_ALERT="20",
             CONNECTOR_SCHEDULER="off",
         )
     )
     assert (tuned.bus.poll_interval, tuned.bus.retention_seconds, tuned.dispatcher.base_backoff) == (0.25, 60.0, 0.5)
-    assert tuned.session_lifetimes.idle == 5400 and tuned.sign_in.policy.lockout_seconds == 0
+    assert tuned.session_lifetimes.idle == 5400 and tuned.sign_in.policy.daily_alert == 20
     assert tuned.settings.run_scheduler is False
 
 

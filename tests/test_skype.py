@@ -18,7 +18,7 @@ from tests.helpers.polling import wait_until
 def skype(tmp_path) -> SkypeAdapter:
     creds = tmp_path / "skype.txt"
     creds.write_text("# agent sign-ins\nedred@example.com:Pa55word\n")
-    return SkypeAdapter({"domain": "example.com", "credentials_file": str(creds)})
+    return SkypeAdapter({"domain": "example.com", "credentials_file": str(creds), "credentials_dir": str(creds.parent)})
 
 
 def ucwa(presence_status: int = 204):
@@ -98,12 +98,13 @@ def test_a_refused_password_is_parked_without_the_password(make_app, tmp_path):
 
 
 def test_a_bad_credentials_file_is_named(tmp_path):
-    with pytest.raises(AdapterConfigError, match="SKYPE_CREDENTIALS_FILE: no file"):
-        SkypeAdapter({"domain": "example.com", "credentials_file": str(tmp_path / "missing")})
+    in_dir = {"domain": "example.com", "credentials_dir": str(tmp_path)}
+    with pytest.raises(AdapterConfigError, match="SKYPE_CREDENTIALS_FILE: no readable credentials file"):
+        SkypeAdapter({**in_dir, "credentials_file": "missing"})
     bad = tmp_path / "bad.txt"
     bad.write_text("edred@example.com\n")
     with pytest.raises(AdapterConfigError, match="line 1 is not 'upn:password'"):
-        SkypeAdapter({"domain": "example.com", "credentials_file": str(bad)})
+        SkypeAdapter({**in_dir, "credentials_file": "bad.txt"})
 
 
 # -- behaviour over time and pool topology, as UCWA documents it --------------------------------
@@ -215,7 +216,14 @@ class FakeUcwaActivity:
 
 @responses.activate
 def test_a_signed_in_agent_stays_online_through_activity_reports(make_app, tmp_path, clock):
-    adapter = SkypeAdapter({"domain": "example.com", "credentials_file": str(_creds(tmp_path)), "event_channel": "off"})
+    adapter = SkypeAdapter(
+        {
+            "domain": "example.com",
+            "credentials_file": str(_creds(tmp_path)),
+            "credentials_dir": str(tmp_path),
+            "event_channel": "off",
+        }
+    )
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="skype_for_business")
     parts, dispatcher = get_parts(app), get_parts(app).dispatcher
     accounts.add_agent(parts.store, {"id": "edred", "name": "Edred", "email": "edred@example.com"}, parts.clock())

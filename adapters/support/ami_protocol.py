@@ -76,11 +76,10 @@ class AmiClient:
         try:
             self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
             banner = self._readline()
-        except OSError as exc:
+        except OSError:
             self.close()
-            raise AdapterError(
-                f"Asterisk AMI at {self.host}:{self.port} not reachable ({type(exc).__name__})"
-            ) from None
+            # the same words for a closed port, a filtered one and a timeout: a connection test is no port scanner
+            raise AdapterError(f"Asterisk AMI at {self.host}:{self.port} not reachable") from None
         if not banner.startswith(BANNER):
             self.close()
             raise AdapterError(f"{self.host}:{self.port} is not an Asterisk Manager Interface", retryable=False)

@@ -26,8 +26,11 @@ from dataclasses import dataclass
 
 from flask import Response, request, stream_with_context
 
-from connector.api.auth import require, signed_in_principal
+from connector.api.auth import require, signed_in_principal, stream_ends, stream_until
 from connector.api.common import bp, grid_view
+from connector.auth.accounts import still_enabled
+from connector.errors import Unauthorized
+from connector.live.bus import CREDENTIAL_ENDED
 from connector.live.subscriptions import AsyncSubscription, Subscription, format_event
 from connector.parts import Parts, get_parts
 
@@ -55,11 +58,26 @@ class StreamStart:
     only: str | None
     #: the last event id the opening covers; live events up to it are not sent again
     last_id: int
+    #: the credential keys whose end (a ``credential_ended`` event) ends the stream
+    ends: frozenset[str] = frozenset()
+    #: when the credential expires (``time.monotonic()``); the stream ends then
+    deadline: float | None = None
+
+    def ended_by(self, item: dict) -> bool:
+        """Whether this live event says the stream's credential no longer holds."""
+        return item["event"] == CREDENTIAL_ENDED and not self.ends.isdisjoint(item["data"].get("ends") or ())
+
+    def wait(self, keepalive: float) -> float | None:
+        """How long to wait for the next event; None when the credential has expired."""
+        if self.deadline is None:
+            return keepalive
+        left = self.deadline - time.monotonic()
+        return None if left <= 0 else min(keepalive, left)
 
 
 def select_event(item: dict, only: str | None, last_id: int) -> bool:
-    """Whether a live event goes to this stream."""
-    if item["id"] <= last_id:
+    """Whether a live event goes to this stream (never an internal ``credential_ended``)."""
+    if item["id"] <= last_id or item["event"] == CREDENTIAL_ENDED:
         return False
     if only and item["event"] != "config" and item["agent"] != only:
         return False
@@ -133,6 +151,12 @@ def events():
     parts = get_parts()
     principal = signed_in_principal()
     only = principal.agent_id if principal.role == "agent" else None
+    if only is not None and not still_enabled(parts.store, only, with_pin=True):
+        raise Unauthorized("this agent is disabled", field="Authorization")
+    ends, until = stream_ends(), stream_until()
+    deadline = None
+    if until is not None:
+        deadline = time.monotonic() + (until - parts.clock()).total_seconds()
     loop = request.environ.get(LOOP_KEY)
     # before the opening, so nothing falls between the two; counts against the principal's cap
     subscription = parts.bus.subscribe(loop=loop, principal=principal.name, only=only)
@@ -141,7 +165,7 @@ def events():
     except BaseException:
         subscription.close()
         raise
-    start = StreamStart(opening.encode(), subscription, only, last_id)
+    start = StreamStart(opening.encode(), subscription, only, last_id, ends, deadline)
     if loop is not None:
         request.environ[STREAM_KEY] = start
         return Response(b"", mimetype="text/event-stream", headers=HEADERS)
@@ -157,12 +181,18 @@ def _thread_stream(start: StreamStart) -> Iterator[bytes]:
         del opening
         last_id = start.last_id
         while True:
-            item = subscription.get(timeout=KEEPALIVE_SECONDS)
+            wait = start.wait(KEEPALIVE_SECONDS)
+            if wait is None:
+                return  # the credential expired
+            item = subscription.get(timeout=wait)
+            if item is not None and start.ended_by(item):
+                return
             if subscription.overflowed:
                 subscription.overflowed = False
                 yield RESYNC_OVERFLOW.encode()
             if item is None:
-                yield b": keepalive\n\n"
+                if start.wait(KEEPALIVE_SECONDS) is not None:
+                    yield b": keepalive\n\n"
                 continue
             if select_event(item, start.only, last_id):
                 last_id = item["id"]

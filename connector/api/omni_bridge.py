@@ -19,10 +19,12 @@ from flask import Response, jsonify, request
 from connector.api import openapi
 from connector.api.auth import require, stream_tokens
 from connector.api.common import body, bp
-from connector.auth.cors import origin_allowed
+from connector.auth.accounts import agent_credentials_key
+from connector.auth.cors import allowed_origin
 from connector.clock import iso
 from connector.errors import Conflict, InvalidInput, NotFound
 from connector.parts import get_parts
+from connector.store import statements
 from connector.store.models import Agent
 
 OMNI_CHANNEL = "omni-channel"
@@ -43,7 +45,8 @@ def issue_stream_token():
             "salesforce_user_id must be a 15- or 18-character Salesforce User Id (005...)", field="salesforce_user_id"
         )
     agent_id = _agent_for_salesforce_user(user_id)
-    token, expires = stream_tokens().issue(agent_id)
+    generation = statements.current_generation(get_parts().store, agent_credentials_key(agent_id))
+    token, expires = stream_tokens().issue(agent_id, generation)
     root = request.url_root
     return jsonify(
         {
@@ -110,10 +113,9 @@ def _preflight():
         return None
     response = Response(status=204)
     response.headers["Vary"] = "Origin"
-    if origin_allowed(request.headers["Origin"], get_parts().settings.cors_origins) and request.headers.get(
-        "Access-Control-Request-Method"
-    ) in ("GET", "POST"):
-        response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
+    canonical = allowed_origin(request.headers["Origin"], get_parts().settings.cors_origins)
+    if canonical and request.headers.get("Access-Control-Request-Method") in ("GET", "POST"):
+        response.headers["Access-Control-Allow-Origin"] = canonical
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
@@ -125,8 +127,9 @@ def _allow_origin(response):
     origin = request.headers.get("Origin")
     if request.method != "OPTIONS" and origin and _cors_route():
         response.headers.add("Vary", "Origin")
-        if origin_allowed(origin, get_parts().settings.cors_origins):
-            response.headers["Access-Control-Allow-Origin"] = origin
+        canonical = allowed_origin(origin, get_parts().settings.cors_origins)
+        if canonical:
+            response.headers["Access-Control-Allow-Origin"] = canonical
     return response
 
 
@@ -135,8 +138,10 @@ openapi.describe(
     "post",
     "A stream token for the Omni-Channel component (asked by its Apex controller through the Named Credential): "
     "short-lived (CONNECTOR_STREAM_TOKEN_SECONDS, default 900), signed, scoped to the one active agent whose "
-    "salesforce_user_id matches the first 15 characters. Use it as 'Authorization: Bearer pcs1...' wherever an "
-    "agent token works, or as '?stream_token=' on GET /api/v1/events only (EventSource sends no headers). "
+    "salesforce_user_id matches the first 15 characters. It opens that agent's event stream (as "
+    "'?stream_token=' on GET /api/v1/events, EventSource sends no headers, or 'Authorization: Bearer pcs1...') and "
+    "carries the component's reports to POST /api/v1/agents/{id}/omni-channel; everything else answers 403 "
+    "stream_token_scope. A PIN reset or disabling the agent ends it (and its open streams). "
     "Answers {token, agent_id, expires_at, expires_in, events_url, report_url}; 404 naming salesforce_user_id "
     "when no agent has it",
     "integration, admin",

@@ -68,18 +68,20 @@ def _obj(props: dict, required: tuple[str, ...] = ()) -> dict:
 
 
 AGENT_ID = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}
-DAY = {"type": "string", "format": "date"}
+#: a day; an empty value (``?to=``) means the parameter's default, as if it were not sent
+DAY = {"type": "string", "anyOf": [{"format": "date"}, {"maxLength": 0}]}
 RANGE_NOTE = (
     " Dates are days from 1900-01-01 to 2999-12-31; a range ('from' to 'to', both included) spans at "
     "most 366 days, and 'to' may not be before 'from' (422 naming the field)."
 )
 RANGE = [
-    {"name": "from", "in": "query", "schema": DAY, "description": "first day (default: today)"},
+    {"name": "from", "in": "query", "schema": DAY, "description": "first day (default, or empty: today)"},
     {
         "name": "to",
         "in": "query",
         "schema": DAY,
-        "description": "last day (default: today); at most 366 days after 'from'",
+        "description": "last day (default, or empty: today, or 365 days after 'from' when that is earlier); "
+        "at most 366 days after 'from'",
     },
 ]
 DATE = {

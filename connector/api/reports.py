@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Response, jsonify, request, stream_with_context
 
 from connector.api.auth import require, require_agent_access, signed_in_principal
@@ -21,7 +23,10 @@ def _day():
 def _range():
     today = get_parts().reads.today()
     start = reports.parse_day(request.args.get("from"), "from", today)
-    end = reports.parse_day(request.args.get("to"), "to", max(start, today))
+    # without 'to': today, or a year from 'from' when today is further (a bare old 'from' is valid; session
+    # time reads the day before 'from' as well, so a year is what every report can take)
+    default_end = max(start, min(today, start + timedelta(days=reports.MAX_RANGE_DAYS - 1)))
+    end = reports.parse_day(request.args.get("to"), "to", default_end)
     return start, end
 
 

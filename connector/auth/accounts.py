@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from connector.auth.hashing import (
 )
 from connector.clock import utc_now
 from connector.errors import Conflict, InvalidInput, NotFound
+from connector.live.bus import end_credentials
 from connector.store import Store, statements
 from connector.store.models import Agent, AgentSessionRow, ApiToken, User
 from connector.validation import one_line
@@ -44,6 +46,8 @@ class Principal:
     name: str
     role: str
     agent_id: str | None = None
+    #: the credential it came with, for ending its event streams (``token:<id>``; None: a page session)
+    credential: str | None = field(default=None, compare=False)
 
     def may_act_for(self, agent_id: str) -> bool:
         if self.role in ("supervisor", "admin", "integration"):
@@ -279,13 +283,13 @@ def principal_for_token(store: Store, token: str) -> Principal | None:
         return hit[1]
     with store.reader.connect() as conn:
         row = conn.execute(
-            select(ApiToken.name, ApiToken.role, ApiToken.agent_id).where(
+            select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.agent_id).where(
                 ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
             )
         ).first()
     if row is None:
         return None
-    principal = Principal(f"token:{row.name}", row.role, row.agent_id)
+    principal = Principal(f"token:{row.name}", row.role, row.agent_id, credential=f"token:{row.id}")
     if len(cache) >= _MAX_CACHED_TOKENS:
         cache.clear()
     cache[digest] = (current, principal)
@@ -414,6 +418,8 @@ def set_agent_active(store: Store, agent_id: str, active: bool, now: datetime | 
         agent.active = bool(active)
         if not active:
             web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "disabled")
+            end_credentials(s, [f"agent:{agent_id}"], "disabled", now or utc_now())
+            statements.bump_generation(s.connection(), agent_credentials_key(agent_id))
 
 
 def reset_pin(store: Store, agent_id: str, pin: object, now: datetime | None = None) -> None:
@@ -422,6 +428,7 @@ def reset_pin(store: Store, agent_id: str, pin: object, now: datetime | None = N
     with store.write() as s:
         _existing_agent(s, agent_id).pin_hash = hash_secret(clean, store.pepper)
         web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "pin_reset")
+        statements.bump_generation(s.connection(), agent_credentials_key(agent_id))
 
 
 def list_tokens(store: Store) -> list[dict]:
@@ -448,6 +455,13 @@ def revoke_token(store: Store, token_id: int, now: datetime) -> None:
         if token.revoked_at is None:
             token.revoked_at = now
             statements.bump_generation(s.connection(), TOKENS)
+            end_credentials(s, [f"token:{token_id}"], "revoked", now)
+
+
+def agent_credentials_key(agent_id: str) -> str:
+    """The store generation of an agent's credentials: a PIN reset or a disable bumps it, and stream tokens
+    issued before no longer hold (connector/auth/stream_tokens.py). A digest keeps it within 64 characters."""
+    return "agent-credentials:" + hashlib.sha256(agent_id.encode()).hexdigest()[:40]
 
 
 def still_enabled(store: Store, name: str, with_pin: bool) -> bool:

@@ -74,12 +74,23 @@ def parse_origin_patterns(text: str, field: str) -> tuple[OriginPattern, ...]:
 
 def origin_allowed(origin: str | None, patterns: tuple[OriginPattern, ...]) -> bool:
     """Whether the browser's ``Origin`` header matches one of ``patterns``."""
+    return allowed_origin(origin, patterns) is not None
+
+
+def allowed_origin(origin: str | None, patterns: tuple[OriginPattern, ...]) -> str | None:
+    """The canonical form of ``origin`` (no trailing dot, no default port, lower case) when it matches one
+    of ``patterns``; None otherwise. The canonical form is what goes into Access-Control-Allow-Origin."""
     if not origin or not patterns:
-        return False
+        return None
     split = _split(origin)
     if split is None:
-        return False
+        return None
     scheme, host, port = split
+    canonical = f"{scheme}://{host}" + ("" if _DEFAULT_PORTS[scheme] == port else f":{port}")
+    return canonical if _matches(scheme, host, port, patterns) else None
+
+
+def _matches(scheme: str, host: str, port: int, patterns: tuple[OriginPattern, ...]) -> bool:
     for p in patterns:
         if p.scheme != scheme or p.port != port:
             continue

@@ -12,12 +12,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from connector.auth.hashing import token_digest
+from connector.live.bus import end_credentials
 from connector.store import Store
 from connector.store.models import WebSession
 
@@ -84,23 +85,49 @@ def check(store: Store, sid: object, now: datetime, lifetimes: SessionLifetimes)
 
 
 def end(store: Store, sid: object, now: datetime, reason: str = "signed_out") -> None:
+    """End one session; its open event streams end too."""
     if not isinstance(sid, str) or not sid:
         return
+    digest = token_digest(sid)
     with store.write() as s:
-        s.execute(
-            update(WebSession)
-            .where(WebSession.id_hash == token_digest(sid), WebSession.ended_at.is_(None))
-            .values(ended_at=now, ended_reason=reason)
-        )
+        ended = cast(
+            "CursorResult[Any]",
+            s.execute(
+                update(WebSession)
+                .where(WebSession.id_hash == digest, WebSession.ended_at.is_(None))
+                .values(ended_at=now, ended_reason=reason)
+            ),
+        ).rowcount
+        if ended:
+            end_credentials(s, [f"session:{digest}"], reason, now)
 
 
 def end_all_for(s: Session, name: str, with_pin: bool, now: datetime, reason: str) -> None:
-    """End every session of a user (``with_pin`` False) or of an agent signed in with its PIN (True)."""
+    """End every session of a user (``with_pin`` False) or of an agent signed in with its PIN (True), and
+    their open event streams (an agent's stream tokens too)."""
     s.execute(
         update(WebSession)
         .where(WebSession.name == name, WebSession.with_pin.is_(with_pin), WebSession.ended_at.is_(None))
         .values(ended_at=now, ended_reason=reason)
     )
+    end_credentials(s, [f"{'agent-pin' if with_pin else 'user'}:{name}"], reason, now)
+
+
+def stream_keys(sid: object, name: str, with_pin: bool) -> list[str]:
+    """What ends a page session's event streams (see :func:`connector.live.bus.end_credentials`)."""
+    keys = [f"{'agent-pin' if with_pin else 'user'}:{name}"]
+    if isinstance(sid, str) and sid:
+        keys.append(f"session:{token_digest(sid)}")
+    return keys
+
+
+def expires_at(store: Store, sid: object, lifetimes: SessionLifetimes) -> datetime | None:
+    """When the session ends whatever happens (``absolute`` after sign-in)."""
+    if not isinstance(sid, str) or not sid:
+        return None
+    with store.read() as s:
+        row = s.get(WebSession, token_digest(sid))
+        return row.created_at + timedelta(seconds=lifetimes.absolute) if row is not None else None
 
 
 def active_count(store: Store, name: str) -> int:

@@ -20,6 +20,7 @@ from adapters.base import Adapter, AdapterConfigError
 from connector.auth.hashing import seal, unseal
 from connector.clock import iso
 from connector.errors import InvalidInput
+from connector.integrations import targets
 from connector.store.models import AdapterSettingsChange, AdapterSettingsRow
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ def validate_change(cls: type[Adapter], settings, current: Saved, body: object) 
             if cls.settings[key].secret != secret:
                 where = "secrets" if cls.settings[key].secret else "values"
                 raise InvalidInput(f"{env} belongs in '{where}'", field=env)
+            if key.endswith("_dir"):  # a directory that bounds file access is the operator's, not the page's
+                raise InvalidInput(f"{env} can only be set in the environment", field=env)
             if raw is not None and not isinstance(raw, (str, int, float, bool)):
                 raise InvalidInput(f"{env} must be a single value", field=env)
             text = "" if raw is None else str(raw).strip()
@@ -139,7 +142,40 @@ def validate_change(cls: type[Adapter], settings, current: Saved, body: object) 
         if key in new.secrets and not (body.get("secrets") or {}).get(env):
             del new.secrets[key]
             summary.append(f"{env} cleared")
+    _bind_secrets(cls, settings, current, new, body, summary)
     return new, summary
+
+
+def _bind_secrets(cls: type[Adapter], settings, current: Saved, new: Saved, body: dict, summary: list[str]) -> None:
+    """A changed destination (connector/integrations/targets.py): checked against the private ranges, and
+    the secrets not given again in this save are cleared (or, from the environment, asked for)."""
+    before, after = getter(cls, settings, current), getter(cls, settings, new)
+    moved = [
+        k for k in cls.settings if targets.is_destination(cls, k) and before(cls.env_name(k)) != after(cls.env_name(k))
+    ]
+    if not moved:
+        return
+    allowed = getattr(settings, "allow_private_targets", ())
+    targets.check_destinations(cls, {k: new.values[k] for k in moved if k in new.values}, allowed)
+    given = {
+        k
+        for k in cls.settings
+        if cls.settings[k].secret and str((body.get("secrets") or {}).get(cls.env_name(k)) or "").strip()
+    }
+    where = ", ".join(cls.env_name(k) for k in moved)
+    for key, spec in cls.settings.items():
+        if not spec.secret or key in given:
+            continue
+        env = cls.env_name(key)
+        if key in new.secrets:
+            del new.secrets[key]
+            summary.append(f"{env} cleared ({where} changed)")
+        elif settings.get(env) not in (None, ""):
+            raise InvalidInput(
+                f"{env} is set in the environment and would be sent to the new {where}; give it again in "
+                "this save (or change both in the environment)",
+                field=env,
+            )
 
 
 def _parse(cls: type[Adapter], key: str, text: str) -> None:

@@ -48,6 +48,11 @@ from connector.store.models import EventRow
 
 log = logging.getLogger(__name__)
 
+#: an internal event: the credentials it names (``data["ends"]``) no longer hold; streams opened with one of
+#: them end (connector/api/events.py). It reaches every stream of every instance like ``config``, and is
+#: never sent to a client.
+CREDENTIAL_ENDED = "credential_ended"
+
 #: events read per poll; a longer backlog is read over several polls
 BATCH = 2000
 _NEW_EVENTS = text(
@@ -59,6 +64,18 @@ PRUNE_EVERY_SECONDS = 60.0
 MIN_POLL_GAP = 0.005
 #: a poller with no subscriber for this long stops (it starts again with the next subscriber)
 IDLE_STOP_SECONDS = 30.0
+
+
+def end_credentials(s: Session, keys: list[str], reason: str, at) -> None:
+    """In the caller's transaction: the open event streams of these credentials end once it commits.
+
+    Keys: ``token:<id>`` (an API token), ``session:<digest>`` (a page session), ``user:<name>`` (every
+    password session of a user), ``agent-pin:<id>`` (an agent's PIN sessions and stream tokens),
+    ``agent:<id>`` (every stream of an agent). Any instance's poller hands it to its streams."""
+    if s.get_bind().dialect.name != "sqlite" and not s.info.get("event_xid"):
+        s.execute(text("SELECT pg_current_xact_id()"))  # as EventBus.record: the id before the event's id
+        s.info["event_xid"] = True
+    s.add(EventRow(kind=CREDENTIAL_ENDED, agent_id=None, data={"ends": keys, "reason": reason}, created_at=at))
 
 
 class EventBus:

@@ -161,7 +161,7 @@ class SubscriberIndex:
         routed: dict[Subscriber, list[dict]] = {}
         everyone = self.by_agent.get(None, ())
         for event in events:
-            if event["event"] == "config":
+            if event["event"] in ("config", "credential_ended"):
                 targets: Iterable[Subscriber] = [sub for group in self.by_agent.values() for sub in group]
             else:
                 targets = itertools.chain(everyone, self.by_agent.get(event["agent"], ()))

@@ -78,11 +78,12 @@ MappingChecks = Mapping[str, Callable[[Any], list[str]]]
 
 
 def load_preset(name: str, *, mapping_checks: MappingChecks | None = None) -> PresenceConfig:
-    path = resources.files("presence_configs") / f"{name}.yaml"
-    if not path.is_file():
+    """A shipped preset by its name: only a name of :func:`preset_names`, never a path."""
+    if name not in preset_names():
         raise ConfigError(
-            [Problem("preset", f"unknown preset; known presets: {', '.join(preset_names())}", source=name)]
+            [Problem("preset", f"unknown preset; known presets: {', '.join(preset_names())}", source="preset")]
         )
+    path = resources.files("presence_configs") / f"{name}.yaml"
     return parse_config(path.read_text(encoding="utf-8"), source=f"{name}.yaml", mapping_checks=mapping_checks)
 
 

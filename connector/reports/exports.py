@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
 #: what a cell that ``_csv_safe`` quotes starts with
-FORMULA_STARTS = frozenset("=+-@")
+FORMULA_STARTS = frozenset("=+-@;\t\r")
 #: text in a written chunk that may come from such a cell (a superset: a hit only costs a rewrite)
-_MAY_BE_FORMULA = ("=", "+", "@", ",-", "\n-", '"-')
+_MAY_BE_FORMULA = ("=", "+", "@", ";", "\t", "\r", ",-", "\n-", '"-')
 
 
 def to_csv(rows: Iterable[dict], fields: list[str]) -> str:

@@ -26,6 +26,8 @@ LOGON_EVENT_FIELDS = ["at", "agent_id", "agent_name", "action", "logon_source", 
 #: the dates reports accept (a day's bounds in any time zone stay inside Python's calendar)
 EARLIEST_DAY = date(1900, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
+#: the longest range a report reads: 'to' at most this many days after 'from'
+MAX_RANGE_DAYS = 366
 
 
 _Default = TypeVar("_Default", date, None)
@@ -61,7 +63,7 @@ def parse_sources(value: str | list[str] | None, field: str) -> list[str]:
 def check_range(start: date, end: date) -> None:
     if end < start:
         raise InvalidInput("'to' is before 'from'", field="to")
-    if (end - start).days > 366:
+    if (end - start).days > MAX_RANGE_DAYS:
         raise InvalidInput("a range may span at most 366 days", field="to")
 
 

@@ -143,18 +143,27 @@ async def _stream(start: StreamStart, status: int, headers: list, receive, send)
         del opening  # the snapshot is not kept while the stream waits
         last_id = start.last_id
         while True:
-            item = await subscription.get(KEEPALIVE_SECONDS)
+            wait = start.wait(KEEPALIVE_SECONDS)
+            if wait is None:  # the credential expired: the client reconnects and is asked for a valid one
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            item = await subscription.get(wait)
             if item is subscription.CLOSED:
                 return
             chunks = []
             if subscription.overflowed:
                 subscription.overflowed = False
                 chunks.append(RESYNC_OVERFLOW)
-            if item is None:
+            if item is None and start.wait(KEEPALIVE_SECONDS) is not None:
                 chunks.append(": keepalive\n\n")
             # everything already queued goes out in one write
             while item is not None:
                 if item is subscription.CLOSED:
+                    return
+                if start.ended_by(item):  # the credential was revoked: end the response
+                    if chunks:
+                        await send({"type": "http.response.body", "body": "".join(chunks).encode(), "more_body": True})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                     return
                 if select_event(item, start.only, last_id):
                     last_id = item["id"]

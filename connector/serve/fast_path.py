@@ -60,13 +60,16 @@ class FastPresence:
         if found is None:
             return None
         token = None
-        json_body = False
+        json_body = seen_type = False
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if value[:7].lower() != b"bearer " or token is not None:
                     return None
                 token = value[7:].strip().decode("latin-1")
             elif name == b"content-type":
+                if seen_type:  # two Content-Type headers: Flask refuses them (415), so it answers
+                    return None
+                seen_type = True
                 json_body = value.split(b";", 1)[0].strip().lower() == b"application/json"
             elif name in (b"cookie", b"origin", b"transfer-encoding"):
                 return None

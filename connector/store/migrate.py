@@ -27,6 +27,9 @@ ADDED_COLUMNS = (
     ("calls", "end_cause"),
     ("outbox", "claimed_by"),
     ("outbox", "lease_until"),
+    ("sign_in_throttle", "refused"),
+    ("sign_in_throttle", "since"),
+    ("sign_in_throttle", "alerted_at"),
 )
 #: (table, index) added after the table first shipped
 ADDED_INDEXES = (("agents", "uq_agents_active_extension"),)

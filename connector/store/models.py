@@ -367,6 +367,11 @@ class SignInThrottle(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     #: None with ``locked``: until an admin unlocks the account
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: tries refused while blocked or locked (counted, not stored one row each)
+    refused: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
+    #: an account's row: when its day of counting failures began, and when the admins were alerted in it
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SignInFailure(Base):

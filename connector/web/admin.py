@@ -6,6 +6,8 @@ with the same rules as ``presence-connector config validate`` and applies a new 
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
 from connector.auth import accounts
@@ -198,7 +200,12 @@ def list_accounts():
             "users": accounts.list_users(store),
             "agents": accounts.list_agents(store),
             "tokens": accounts.list_tokens(store),
-            "sign_ins": {"locked": guard.locked_accounts(), "failures": guard.recent_failures()},
+            "sign_ins": {
+                "locked": guard.locked_accounts(),
+                "alerts": guard.alerts(),
+                "throttled": guard.throttled(),
+                "failures": guard.recent_failures(),
+            },
         }
     )
 
@@ -206,10 +213,21 @@ def list_accounts():
 @bp.post("/api/lockouts/unlock")
 @page_role("admin")
 def unlock_account():
-    """Unlock an account locked after failed sign-ins (``agent:<id>`` or ``user:<name>``)."""
+    """Unlock an account an admin locked, and clear its alert and throttles (``agent:<id>`` or ``user:<name>``)."""
     account = _json().get("account")
     if not isinstance(account, str) or not get_parts().sign_in.unlock(account):
-        raise InvalidInput("no locked account by that name", field="account")
+        raise InvalidInput("no locked, alerted or throttled account by that name", field="account")
+    return jsonify({"ok": True})
+
+
+@bp.post("/api/lockouts/lock")
+@page_role("admin")
+def lock_account():
+    """An admin's hard lock (``agent:<id>`` or ``user:<name>``): every secret is refused until unlocked."""
+    account = _json().get("account")
+    if not isinstance(account, str) or not re.fullmatch(r"(agent|user):[A-Za-z0-9._@-]{1,100}", account):
+        raise InvalidInput("account must be agent:<id> or user:<name>", field="account")
+    get_parts().sign_in.lock(account)
     return jsonify({"ok": True})
 
 

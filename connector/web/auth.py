@@ -54,7 +54,8 @@ def _remember_embedding() -> None:
 def _sign_in_page(mode: str, check, fields: tuple[str, str], home) -> object:
     """The sign-in form of ``mode``; ``check(store, name, secret)`` returns the principal or None.
 
-    Tries go through the guessing limits (connector/auth/limits.py): per account and per client address.
+    Tries go through the guessing limits (connector/auth/limits.py): per account at this address and per
+    client address; no number of failures locks the account (only an admin can).
     """
     _remember_embedding()
     error, status, headers = None, 200, {}
@@ -69,7 +70,7 @@ def _sign_in_page(mode: str, check, fields: tuple[str, str], home) -> object:
         except TooManyAttempts as exc:
             error, status = f"Too many failed sign-ins. Try again in {exc.retry_after} s.", 429
             if exc.code == "account_locked":
-                error = "This account is locked after too many failed sign-ins; ask an admin to unlock it."
+                error = "An admin has locked this account; ask an admin to unlock it."
             headers["Retry-After"] = str(exc.retry_after)
         else:
             if principal is not None:

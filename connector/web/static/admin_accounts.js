@@ -102,12 +102,23 @@
         return [t.name, t.role, t.agent_id || "—", new Date(t.created_at).toLocaleDateString(),
                 t.revoked_at ? "revoked" : "active", revoke];
       }), "No API tokens yet: create one for the PBX or CTI layer.");
-      var signIns = data.sign_ins || { locked: [], failures: [] };
+      var signIns = data.sign_ins || { locked: [], alerts: [], throttled: [], failures: [] };
+      fill("sign-in-alerts", (signIns.alerts || []).map(function (a) {
+        var action = a.locked ? el("span", { class: "muted", text: "locked" }) : el("button", { type: "button", class: "danger",
+          text: "Lock", "aria-label": "Lock " + a.account,
+          onclick: function () { call("POST", "/admin/api/lockouts/lock", { account: a.account }, a.account + " locked."); } });
+        var clear = el("button", { type: "button", text: "Clear", "aria-label": "Clear the alert of " + a.account,
+          onclick: function () { call("POST", "/admin/api/lockouts/unlock", { account: a.account }, a.account + " cleared."); } });
+        return [a.account, String(a.failures), new Date(a.since).toLocaleString(), el("div", { class: "actions" }, [action, clear])];
+      }), "No account has had many failed sign-ins today.");
       fill("locked", signIns.locked.map(function (l) {
-        return [l.account, String(l.failures), l.locked_until ? new Date(l.locked_until).toLocaleString() : "until unlocked",
+        return [l.account, String(l.refused || 0), l.locked_until ? new Date(l.locked_until).toLocaleString() : "until unlocked",
                 el("button", { type: "button", text: "Unlock", "aria-label": "Unlock " + l.account,
                   onclick: function () { call("POST", "/admin/api/lockouts/unlock", { account: l.account }, l.account + " unlocked."); } })];
       }), "No locked accounts.");
+      fill("sign-in-throttled", (signIns.throttled || []).map(function (t) {
+        return [t.key, String(t.failures), String(t.refused || 0), new Date(t.blocked_until).toLocaleString()];
+      }), "Nobody is slowed down now.");
       fill("sign-in-failures", signIns.failures.map(function (f) {
         return [new Date(f.at).toLocaleString(), f.account, f.address || "—", f.outcome];
       }), "No failed sign-ins.");
