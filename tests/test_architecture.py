@@ -152,3 +152,22 @@ def test_comments_point_to_the_architecture_doc_not_to_issue_numbers():
         ):
             if marker in text.lower():
                 pytest.fail(f"{name} says '{marker}...': say what the rule is, or point to docs/architecture.md")
+
+
+def test_our_modules_are_imported_at_the_top_not_inside_functions():
+    """A dependency is visible where a reader looks for it. The one exception: the package's lazy
+    ``connector.create_app``, so that importing a leaf module (connector.errors from an adapter) stays cheap."""
+    found = []
+    for name, path in _modules().items():
+        if name == "connector":
+            continue
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.ImportFrom) and (
+                        node.level or (node.module or "").split(".")[0] in PACKAGES
+                    ):
+                        found.append(f"{name}:{node.lineno} {fn.name}")
+                    elif isinstance(node, ast.Import) and any(a.name.split(".")[0] in PACKAGES for a in node.names):
+                        found.append(f"{name}:{node.lineno} {fn.name}")
+    assert not found, f"imports of our modules inside functions: {sorted(set(found))}"

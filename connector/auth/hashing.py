@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import secrets
 import threading
 
+from cryptography.fernet import Fernet
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from connector.errors import InvalidInput, Unavailable
@@ -125,10 +127,6 @@ def same(a: str, b: str) -> bool:
 
 
 def _fernet(secret_key: str):
-    import base64
-
-    from cryptography.fernet import Fernet
-
     key = hashlib.sha256(("presence-connector/seal/" + secret_key).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 

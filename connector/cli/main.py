@@ -9,15 +9,25 @@ import sys
 from pathlib import Path
 
 import click
+import uvicorn
+from sqlalchemy.engine import make_url
 
+from adapters.registry import mapping_checks
 from connector import settings as settings_mod
 from connector.app import create_app as _app
 from connector.auth import accounts
 from connector.cli.adapters import adapters as _adapters_group
+from connector.cli.demo import seed
 from connector.errors import ConfigError, ConnectorError, SettingsInvalid
+from connector.integrations.runtime import start as start_adapters
+from connector.jobs import scheduler
 from connector.parts import get_parts
+from connector.presence.config import load_config
 from connector.reports import exports
 from connector.reports import queries as reports
+from connector.salesforce.cli import register as _register_salesforce
+from connector.serve.asgi import ConnectorAsgi
+from connector.serve.memory import limit_arenas
 
 
 class ConnectorGroup(click.Group):
@@ -61,14 +71,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     """Serve the app (uvicorn: event streams on its event loop, the rest on threads) and run the scheduled jobs."""
     host = host if host is not None else settings_mod.read("HOST", os.environ)
     port = port if port is not None else settings_mod.read("PORT", os.environ)
-    from connector.serve.memory import limit_arenas
-
     limit_arenas(max(2, os.cpu_count() or 2))  # first, before any thread: memory a big report freed is not stranded
-    import uvicorn
-
-    from connector.jobs import scheduler
-    from connector.serve.asgi import ConnectorAsgi
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     app = _app()
@@ -76,8 +79,6 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     _single_instance_on_sqlite(parts.store)
     if parts.settings.run_scheduler:
         scheduler.start(app)
-    from connector.integrations.runtime import start as start_adapters
-
     start_adapters(app)  # the outbox dispatcher and the adapters' inbound listeners
     _raise_open_files_limit()  # one file descriptor per open page
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {parts.store.backend})")
@@ -163,15 +164,11 @@ def init_db(demo: bool) -> None:
     parts = get_parts(app)
     click.echo(f"store ready: {parts.store.backend} ({_safe_url(parts.settings.database_url)})")
     if demo:
-        from connector.cli.demo import seed
-
         for line in seed(app):
             click.echo(line)
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -288,9 +285,6 @@ def config() -> None:
 @click.argument("file")
 def config_validate(file: str) -> None:
     """Check a presence configuration file (or preset name); list every problem."""
-    from adapters.registry import mapping_checks
-    from connector.presence.config import load_config
-
     cfg = load_config(file, mapping_checks=mapping_checks())
     click.echo(f"{file}: OK ({cfg.name}: {len(cfg.states)} states)")
 
@@ -299,8 +293,6 @@ def config_validate(file: str) -> None:
 @click.argument("file")
 def config_apply(file: str) -> None:
     """Make a file (or preset) the active configuration; takes effect without a restart."""
-    from connector.presence.config import load_config
-
     app = _app()
     cfg = load_config(file, mapping_checks=get_parts(app).configs.mapping_checks)
     version = get_parts(app).configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
@@ -374,8 +366,6 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
     )
     _write(rows, reports.LOGON_EVENT_FIELDS, fmt, output)
 
-
-from connector.salesforce.cli import register as _register_salesforce  # noqa: E402
 
 _register_salesforce(main)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Any, cast
 
@@ -273,8 +274,6 @@ class EventBus:
             self._thread.start()
 
     def _run(self) -> None:
-        import time
-
         idle_since = time.monotonic()
         last_poll = 0.0
         while not self._stop.is_set():

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import click
 
+from connector.app import create_app
 from connector.errors import InvalidInput, SettingsInvalid
 from connector.parts import get_parts
 from connector.reports import queries as reports
+from connector.salesforce.agents import import_call_center_users
 from connector.salesforce.callcenter import callcenter_xml
 from connector.salesforce.connection import SalesforceProblem
 from connector.salesforce.status import NOT_CONFIGURED, status_text, sync_status
 
 
 def _sync():
-    from connector.app import create_app
-
     return get_parts(create_app()).salesforce
 
 
@@ -83,8 +83,6 @@ def sync_resync(ctx: click.Context, start: str, end: str) -> None:
 @click.pass_context
 def agents_sync_salesforce(ctx: click.Context, call_center: str | None) -> None:
     """Create or update agents from the users of a Salesforce call centre (Id, Name, Username, Extension)."""
-    from connector.salesforce.agents import import_call_center_users
-
     sync = _sync()
     try:
         sync.settings.check()

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
+import jwt  # PyJWT; cryptography signs RS256
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
@@ -121,8 +122,6 @@ class Connection:
         return data
 
     def _jwt_assertion(self) -> str:
-        import jwt  # PyJWT; cryptography signs RS256
-
         s = self.settings
         try:
             with open(s.private_key_file, "rb") as fh:

@@ -10,6 +10,7 @@ the usual size): every statement a change runs is read, and tuned, side by side.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -181,8 +182,6 @@ def _result_processor(type_, dialect):
 
 
 def NamedTupleType(names: list[str]):
-    from collections import namedtuple
-
     return namedtuple("Row", names, rename=True)
 
 

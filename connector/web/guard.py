@@ -16,6 +16,7 @@ from flask import Flask, abort, g, redirect, render_template, request, session, 
 from flask.sessions import SecureCookieSessionInterface
 
 from connector.api.auth import bearer_principal
+from connector.api.errors import error_response, wants_json
 from connector.auth import page_sessions as web_sessions
 from connector.auth.hashing import same
 from connector.errors import Unauthorized
@@ -48,8 +49,6 @@ def page_role(*roles: str):
             principal = signed_in()
             if principal is None:
                 if "/api/" in request.path:
-                    from connector.api.errors import error_response
-
                     return error_response(401, "unauthorized", "sign in first", field="session")
                 return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
             if roles and principal["role"] not in roles:
@@ -135,8 +134,6 @@ def _check_bearer(token: str):
     try:
         g.principal = bearer_principal(token)
     except Unauthorized as exc:
-        from connector.api.errors import error_response
-
         return error_response(401, "unauthorized", exc.message, field=exc.field)
     return None
 
@@ -152,8 +149,6 @@ def _check_csrf():
         return None
     message = "the form or request is missing its CSRF token (reload the page and try again)"
     if request.path.startswith(("/api/", "/admin/api/")) or request.accept_mimetypes.best == "application/json":
-        from connector.api.errors import error_response
-
         return error_response(403, "csrf", message, field="X-CSRF-Token")
     return render_template("error.html", status=403, message=message), 403
 
@@ -240,8 +235,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def _forbidden(exc):
-        from connector.api.errors import error_response, wants_json
-
         if wants_json():
             return error_response(403, "forbidden", "you may not open this")
         return render_template("error.html", status=403, message="Your role may not open this page."), 403
