@@ -115,9 +115,18 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
             done = stored["agent0"][-3:] == ["on-a-call", "wrap-up", "ready"] and pending == 0 and latest == last
             return stored if done else None
 
-        stored = wait_until(
-            all_delivered, 30, "the wrap-up ended and every agent's latest state delivered", interval=0.1
-        )
+        try:
+            stored = wait_until(
+                all_delivered, 30, "the wrap-up ended and every agent's latest state delivered", interval=0.1
+            )
+        except AssertionError:
+            stored, pending = stored_states()
+            latest = {p["agent"]: p["state"] for p in receiver.snapshot()}
+            logs = "\n".join(f"--- serve-{n} ---\n{cluster.log(n)[-3000:]}" for n in range(3))
+            raise AssertionError(
+                f"agent0 stored {stored['agent0'][-4:]}, pending {pending}, latest {latest}, expected {last}, "
+                f"accepted {dict(accepted)}, unknown {dict(unknown)}\n{logs}"
+            ) from None
         engine.dispose()
 
         for agent in agents:  # every accepted change is stored, in order; nothing else but the unknown ones
