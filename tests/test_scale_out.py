@@ -38,7 +38,13 @@ def test_three_instances_deliver_each_change_once_in_order_when_one_is_killed(po
         url,
         tmp_path,
         receiver.url,
-        {"CONNECTOR_PRESENCE_CONFIG": str(wrap_up_config(tmp_path)), "CONNECTOR_DISPATCH_LEASE": "2"},
+        {
+            "CONNECTOR_PRESENCE_CONFIG": str(wrap_up_config(tmp_path)),
+            # a short lease, so the killed instance's rows are taken over quickly; kept above the webhook's
+            # timeout as the setting requires (a push outliving its lease could overtake a newer one)
+            "CONNECTOR_DISPATCH_LEASE": "4",
+            "WEBHOOK_TIMEOUT": "2",
+        },
     )
     token = cluster.prepare(agents)
     try:

@@ -241,6 +241,15 @@ class Dispatcher:
         pin: str | None = None
         row_id, agent_id, payload, source, kind = claim.row_id, claim.agent_id, claim.payload, claim.source, claim.kind
         try:
+            if claim.lease_until is not None and self.clock() >= claim.lease_until:
+                # this thread started too late (a starved machine): the lease has lapsed and another instance
+                # may already be delivering the lane's newer row; pushing this one now could overtake it
+                log.warning(
+                    "outbox row %s for %s: lease lapsed before delivery began; left to the next claim",
+                    row_id,
+                    adapter.name,
+                )
+                return
             info = self.host.agent(agent_id)
             options = self.host.active_config().options
             error: AdapterError | None = None

@@ -32,6 +32,7 @@ class Claim(NamedTuple):
     kind: str
     payload: dict
     source: str
+    lease_until: datetime | None = None
 
 
 def _pending(adapters: Iterable[str]):
@@ -127,7 +128,9 @@ def claim_in(s: Session, head_ids: list[int], now: datetime, holder: str, lease:
         if row.next_attempt_at > now or _leased(row, now):
             continue
         row.claimed_by, row.lease_until = holder, now + lease
-        claims.append(Claim(row.id, row.adapter, row.agent_id, row.kind, dict(row.payload or {}), row.source))
+        claims.append(
+            Claim(row.id, row.adapter, row.agent_id, row.kind, dict(row.payload or {}), row.source, row.lease_until)
+        )
     return claims
 
 
