@@ -39,6 +39,9 @@ from connector.version import __version__
 
 log = logging.getLogger(__name__)
 
+#: the classic text format every Prometheus version reads (what ``generate_latest`` writes)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 #: the process's own metrics (one registry per process, whatever number of apps a test builds)
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)

@@ -6,7 +6,7 @@ import hmac
 import time
 
 from flask import Blueprint, Response, jsonify, render_template, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from connector.auth.accounts import principal_for_token
 from connector.auth.stream_tokens import is_stream_token
@@ -85,7 +85,7 @@ def prometheus_metrics():
         registry = found["registry"] = CollectorRegistry(auto_describe=False)
         registry.register(metrics.StoreCollector(parts, lambda: parts.bus.subscriber_count))
     return Response(
-        metrics.exposition(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
+        metrics.exposition(registry), 200, {"Content-Type": metrics.CONTENT_TYPE, "Cache-Control": "no-store"}
     )
 
 
