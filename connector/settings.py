@@ -567,6 +567,7 @@ DECLARED: tuple[Declared, ...] = (
         "admin API token works too",
         secret=True,
         reader=lambda raw: _long_token(raw, "CONNECTOR_METRICS_TOKEN"),
+        rule="32 characters or more, no spaces",
         shown_default="(none: admin API tokens only)",
     ),
     # Salesforce
