@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import os
 import resource
 import statistics
 import sys
@@ -142,9 +143,8 @@ def main() -> None:
         (work / "agents.csv").write_text("id,name\n" + "".join(f"{a},{a.upper()}\n" for a in agents))
         cluster.cli("agents", "import", str(work / "agents.csv"))
         # the tokens made on the store directly (a CLI call each would take minutes)
-        app = create_app(
-            {"INSTANCE_PATH": str(work), **{k: v for k, v in cluster.env.items() if k.startswith("CONNECTOR_")}}
-        )
+        os.environ.update(cluster.env)  # the adapters' own settings (WEBHOOK_URL) are read from the environment
+        app = create_app({"INSTANCE_PATH": str(work)})
         parts = get_parts(app)
         admin = accounts.create_token(parts.store, "admin", utc_now(), name="prometheus")
         tokens = [accounts.create_token(parts.store, "agent", utc_now(), agent_id=a, name=a) for a in agents]

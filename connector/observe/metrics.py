@@ -32,9 +32,18 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
-from connector.store.models import Base, BudgetSpend, JobLease, OutboxRow, SignInFailure, SignInThrottle
+from connector.store.models import (
+    Base,
+    BudgetSpend,
+    JobLease,
+    OutboxRow,
+    SignInFailure,
+    SignInThrottle,
+    UTCDateTime,
+)
+from connector.store.statements import Prepared
 from connector.version import __version__
 
 log = logging.getLogger(__name__)
@@ -106,6 +115,50 @@ def request_done(route: str, method: str, status: int, seconds: float | None) ->
         HTTP_LATENCY.labels(route=route, method=method).observe(seconds)
 
 
+_WAITING = OutboxRow.next_attempt_at.is_not(None)
+#: the store's gauges, each one statement compiled once (statements.Prepared: SQLAlchemy's per-execution work
+#: costs more than these indexed reads themselves)
+_OUTBOX = Prepared(
+    select(
+        OutboxRow.adapter,
+        func.count(case((_WAITING, 1))).label("waiting"),
+        func.count(case((OutboxRow.next_attempt_at.is_(None), 1))).label("parked"),
+        func.min(case((_WAITING, OutboxRow.created_at))).label("oldest"),
+    )
+    .where(OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False))
+    .group_by(OutboxRow.adapter)
+)
+_LEASES = Prepared(select(JobLease.name, JobLease.holder, JobLease.lease_until, JobLease.acquired_at))
+_FAILURES = Prepared(
+    select(SignInFailure.outcome, func.count().label("count"))
+    .where(SignInFailure.at > bindparam("since", type_=UTCDateTime))
+    .group_by(SignInFailure.outcome)
+)
+_LOCKED = Prepared(
+    select(func.count().label("count")).where(
+        SignInThrottle.locked.is_(True),
+        SignInThrottle.locked_until.is_(None) | (SignInThrottle.locked_until > bindparam("now", type_=UTCDateTime)),
+    )
+)
+_BUDGETS = Prepared(
+    select(BudgetSpend.budget, func.sum(BudgetSpend.calls).label("calls"))
+    .where(BudgetSpend.at > bindparam("since", type_=UTCDateTime))
+    .group_by(BudgetSpend.budget)
+)
+_SALESFORCE: list[Prepared] = []
+
+
+def _salesforce_statement() -> Prepared | None:
+    """The Salesforce sync's state row (connector/salesforce/state.py), found by its table's name so this module
+    stays below the Salesforce package; None when that table is not part of the store."""
+    if not _SALESFORCE:
+        table = Base.metadata.tables.get("salesforce_sync_state")
+        if table is None:
+            return None
+        _SALESFORCE.append(Prepared(select(table).where(table.c.id == 1)))
+    return _SALESFORCE[0]
+
+
 class StoreCollector(Collector):
     """Gauges read from the store when Prometheus scrapes (``parts`` of one app)."""
 
@@ -123,12 +176,15 @@ class StoreCollector(Collector):
             "connector_metrics_store_read_failed", "1 when the last scrape could not read the store"
         )
         try:
-            with store.read() as s:
-                yield from self._outbox(s, now)
-                yield from self._leases(s, now)
-                yield from self._sign_in(s, now)
-                yield from self._budgets(s, now)
-                yield from self._salesforce(s, now)
+            with store.quick_read() as conn:
+                found = [
+                    *self._outbox(conn, now),
+                    *self._leases(conn, now),
+                    *self._sign_in(conn, now),
+                    *self._budgets(conn, now),
+                    *self._salesforce(conn, now),
+                ]
+            yield from found
             failed.add_metric([], 0)
         except Exception as exc:  # a scrape must still answer, with what the process knows
             log.warning("metrics: reading the store failed: %s", type(exc).__name__)
@@ -141,18 +197,7 @@ class StoreCollector(Collector):
         took.add_metric([], time.perf_counter() - started)
         yield took
 
-    def _outbox(self, s, now) -> Iterator[Metric]:
-        waiting = OutboxRow.next_attempt_at.is_not(None)
-        rows = s.execute(
-            select(
-                OutboxRow.adapter,
-                func.count(case((waiting, 1))),
-                func.count(case((OutboxRow.next_attempt_at.is_(None), 1))),
-                func.min(case((waiting, OutboxRow.created_at))),
-            )
-            .where(OutboxRow.delivered_at.is_(None), OutboxRow.superseded.is_(False))
-            .group_by(OutboxRow.adapter)
-        ).all()
+    def _outbox(self, conn, now) -> Iterator[Metric]:
         pending = GaugeMetricFamily(
             "connector_outbox_pending", "Outbox rows waiting for delivery, by adapter", labels=["adapter"]
         )
@@ -166,20 +211,19 @@ class StoreCollector(Collector):
             "Age of the oldest row waiting for delivery, by adapter (0: none waiting)",
             labels=["adapter"],
         )
-        names = set(self.parts.dispatcher.adapters)
         seen = set()
-        for adapter, waiting_count, parked_count, first in rows:
+        for adapter, waiting_count, parked_count, first in _OUTBOX.run(conn, {}):
             seen.add(adapter)
             pending.add_metric([adapter], waiting_count)
             parked.add_metric([adapter], parked_count)
             oldest.add_metric([adapter], max(0.0, (now - first).total_seconds()) if first is not None else 0.0)
-        for adapter in sorted(names - seen):  # enabled and all delivered: zeros, so a panel shows the line
+        for adapter in sorted(set(self.parts.dispatcher.adapters) - seen):  # enabled, all delivered: zeros
             pending.add_metric([adapter], 0)
             parked.add_metric([adapter], 0)
             oldest.add_metric([adapter], 0.0)
         yield from (pending, parked, oldest)
 
-    def _leases(self, s, now) -> Iterator[Metric]:
+    def _leases(self, conn, now) -> Iterator[Metric]:
         held = GaugeMetricFamily(
             "connector_job_lease_held",
             "1 for the instance holding a job's lease now, 0 for the last holder of a lease that lapsed or was released",
@@ -190,9 +234,7 @@ class StoreCollector(Collector):
             "When the job's lease was last taken (Unix time), with the instance that took it",
             labels=["job", "holder"],
         )
-        for name, holder, until, at in s.execute(
-            select(JobLease.name, JobLease.holder, JobLease.lease_until, JobLease.acquired_at)
-        ):
+        for name, holder, until, at in _LEASES.run(conn, {}):
             if holder is None:
                 continue
             held.add_metric([name, holder], 1 if until is not None and until > now else 0)
@@ -200,49 +242,34 @@ class StoreCollector(Collector):
                 acquired.add_metric([name, holder], at.timestamp())
         yield from (held, acquired)
 
-    def _sign_in(self, s, now) -> Iterator[Metric]:
+    def _sign_in(self, conn, now) -> Iterator[Metric]:
         failures = GaugeMetricFamily(
             "connector_sign_in_failures_last_hour",
             "Failed or refused sign-ins in the last hour, by outcome",
             labels=["outcome"],
         )
-        for outcome, count in s.execute(
-            select(SignInFailure.outcome, func.count())
-            .where(SignInFailure.at > now - timedelta(hours=1))
-            .group_by(SignInFailure.outcome)
-        ):
+        for outcome, count in _FAILURES.run(conn, {"since": now - timedelta(hours=1)}):
             failures.add_metric([outcome], count)
         locked = GaugeMetricFamily("connector_locked_accounts", "Accounts an admin locked (until unlocked or expiry)")
-        locked.add_metric(
-            [],
-            s.scalar(
-                select(func.count()).where(
-                    SignInThrottle.locked.is_(True),
-                    (SignInThrottle.locked_until.is_(None)) | (SignInThrottle.locked_until > now),
-                )
-            )
-            or 0,
-        )
+        locked.add_metric([], _LOCKED.run(conn, {"now": now})[0][0] or 0)
         yield from (failures, locked)
 
-    def _budgets(self, s, now) -> Iterator[Metric]:
+    def _budgets(self, conn, now) -> Iterator[Metric]:
         used = GaugeMetricFamily(
             "connector_rate_budget_calls_last_30s",
             "Calls drawn from a rate budget shared by the instances in the last 30 s (Microsoft Graph: 1,500)",
             labels=["budget"],
         )
-        for budget, calls in s.execute(
-            select(BudgetSpend.budget, func.sum(BudgetSpend.calls))
-            .where(BudgetSpend.at > now - timedelta(seconds=30))
-            .group_by(BudgetSpend.budget)
-        ):
+        for budget, calls in _BUDGETS.run(conn, {"since": now - timedelta(seconds=30)}):
             used.add_metric([budget], calls or 0)
         yield used
 
-    def _salesforce(self, s, now) -> Iterator[Metric]:
-        state = salesforce_state(s)
-        if state is None:
+    def _salesforce(self, conn, now) -> Iterator[Metric]:
+        statement = _salesforce_statement()
+        rows = statement.run(conn, {}) if statement is not None else []
+        if not rows:
             return
+        state = rows[0]
         last = GaugeMetricFamily(
             "connector_salesforce_last_success_timestamp_seconds", "When a flush last succeeded (Unix time)"
         )
@@ -272,15 +299,6 @@ class StoreCollector(Collector):
             used.add_metric([], state.api_used)
             limit.add_metric([], state.api_limit)
         yield from (last, lag, records, calls, failures, paused, used, limit)
-
-
-def salesforce_state(s):
-    """The sync's state row (connector/salesforce/state.py, read by its table's name so this module stays below
-    the Salesforce package), or None: no flush ever ran."""
-    table = Base.metadata.tables.get("salesforce_sync_state")
-    if table is None:
-        return None
-    return s.execute(select(table).where(table.c.id == 1)).first()
 
 
 def exposition(app_registry: CollectorRegistry) -> bytes:
