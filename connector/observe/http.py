@@ -29,6 +29,8 @@ from connector.observe.logs import ACCESS, REQUEST_ID, accepted_id, safe_query
 _HEADER = b"x-request-id"
 #: the route label of a request no route matches (so a scanner cannot make one label per URL it tries)
 UNMATCHED = "(unmatched)"
+#: (method, path) -> route remembered at most (an agent's presence path is one entry per agent)
+ROUTE_CACHE = 20_000
 
 
 class Observed:
@@ -37,11 +39,21 @@ class Observed:
     def __init__(self, inner: Any, app: Flask, access_log: bool, stream_path: str):
         self.inner = inner
         self.routes = app.url_map.bind("localhost")
+        self._routes: dict[tuple[str, str], str] = {}
         self.access_log = access_log
         self.stream_path = stream_path
 
     def route(self, path: str, method: str) -> str:
-        """The route template a request matched (bounded label values)."""
+        """The route template a request matched (bounded label values); remembered per method and path."""
+        key = (method, path)
+        found = self._routes.get(key)
+        if found is None:
+            if len(self._routes) >= ROUTE_CACHE:
+                self._routes.clear()  # a scan of many paths: start again rather than grow
+            found = self._routes[key] = self._match(path, method)
+        return found
+
+    def _match(self, path: str, method: str) -> str:
         try:
             rule, _ = self.routes.match(path, method=method, return_rule=True)
         except RequestRedirect:
