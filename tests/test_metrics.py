@@ -85,9 +85,13 @@ def test_requests_on_the_fast_path_and_through_flask_are_counted_by_route(api):
             f"{base}/api/v1/agents/ada2/presence", json={"state": "dnd", "source": "pbx"}, headers=headers, timeout=5
         )
         flask = requests.get(f"{base}/api/v1/agents/ada2/presence", headers=headers, timeout=5)
+        refused = requests.put(
+            f"{base}/api/v1/agents/ada2/presence", json={"state": "no-such-state"}, headers=headers, timeout=5
+        )
         missing = requests.get(f"{base}/no/such/page/ada2", timeout=5)
-    assert taken == [True]  # the PUT was answered by the fast path
+    assert taken == [True, False]  # the PUT was answered by the fast path, the refused one handed to Flask
     assert fast.status_code == flask.status_code == 200 and missing.status_code == 404
+    assert refused.status_code == 422
     after = scrape(api)
 
     def grew(name, **labels):
@@ -96,8 +100,10 @@ def test_requests_on_the_fast_path_and_through_flask_are_counted_by_route(api):
     assert grew("connector_http_requests_total", route=PRESENCE_ROUTE, method="PUT", status="200") == 1
     assert grew("connector_http_requests_total", route=PRESENCE_ROUTE, method="GET", status="200") == 1
     assert grew("connector_http_requests_total", route="(unmatched)", method="GET", status="404") == 1
-    assert grew("connector_http_request_duration_seconds_count", route=PRESENCE_ROUTE, method="PUT") == 1
+    assert grew("connector_http_request_duration_seconds_count", route=PRESENCE_ROUTE, method="PUT") == 2
     assert grew("connector_presence_changes_total", source="pbx", outcome="changed") == 1
+    assert grew("connector_presence_changes_total", source="api", outcome="refused") == 1  # once, not per path
+    assert grew("connector_http_requests_total", route=PRESENCE_ROUTE, method="PUT", status="422") == 1
     # no label holds an agent id or a raw path
     assert not any("ada2" in v for (_, labels) in after for _, v in labels)
 

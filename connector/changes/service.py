@@ -262,11 +262,15 @@ class PresenceService:
         source: str = ChangeSource.SOFTPHONE,
         system: bool = False,
         force: bool = False,
+        count_refusal: bool = True,
     ) -> Outcome:
+        """``count_refusal`` False: a refusal is not counted in the metrics (serve's fast path, which hands a
+        refused change to the Flask route, where it is refused again and counted once)."""
         try:
             return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system, force))
         except ConnectorError:
-            metrics.refused(source)
+            if count_refusal:
+                metrics.refused(source)
             raise
 
     def cancel_next_state(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
