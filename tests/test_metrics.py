@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
 
 from connector.observe import metrics
 from connector.salesforce.state import note_api_usage
@@ -152,3 +153,15 @@ def test_lease_holders_sign_in_trouble_and_salesforce_usage_come_from_the_store(
     assert value(found, "connector_metrics_store_read_failed") == 0
     parts.leases.release("salesforce-flush")
     assert value(scrape(api), "connector_job_lease_held", job="salesforce-flush", holder=parts.leases.holder) == 0
+
+
+def test_a_store_fault_is_counted_by_its_code(api, monkeypatch):
+    before = value(scrape(api), "connector_store_errors_total", code="store_unavailable") or 0
+
+    def down():
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(api.parts.store, "ping", down)  # the database went away under the health check
+    assert api.client.get("/healthz").status_code == 503
+    monkeypatch.undo()
+    assert value(scrape(api), "connector_store_errors_total", code="store_unavailable") == before + 1
