@@ -163,3 +163,18 @@ def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path):
     done = subprocess.run(["systemd-analyze", "verify", str(checked)], capture_output=True, text=True, timeout=60)
     problems = [line for line in (done.stdout + done.stderr).splitlines() if "presence-connector.service" in line]
     assert done.returncode == 0 and not problems, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Prometheus) is not installed here")
+def test_promtool_accepts_the_alert_rules_and_the_exposition(make_app, tmp_path):
+    rules = subprocess.run(
+        ["promtool", "check", "rules", str(ROOT / "contrib/prometheus/alerts.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    app = make_app(CONNECTOR_METRICS_TOKEN="m" * 40)
+    text = app.test_client().get("/metrics", headers={"Authorization": "Bearer " + "m" * 40}).get_data(as_text=True)
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert lint.returncode == 0 and not lint.stdout.strip(), lint.stdout + lint.stderr
