@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 import requests
 
 from connector.errors import InvalidInput
+from connector.version import USER_AGENT
 
 if TYPE_CHECKING:  # the presence model is the adapters' vocabulary, imported for types only
     from connector.presence.model import Options, PresenceConfig
@@ -392,6 +393,7 @@ class Adapter:
         if session is None:
             session = requests.Session()
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            session.headers["User-Agent"] = USER_AGENT  # the release, so the remote's logs say who called
             self.__dict__["_http"] = session
         return session
 

@@ -35,6 +35,7 @@ import requests
 
 from adapters.base import Adapter, AdapterError, AgentInfo, Change, Setting
 from adapters.support.http_errors import check_reply, unreachable
+from connector.version import USER_AGENT
 
 #: setPresence pairs Graph accepts (presence-setpresence) and setUserPreferredPresence pairs
 #: (presence-setuserpreferredpresence); anything else is answered 400
@@ -160,6 +161,7 @@ class TeamsAdapter(Adapter):
                         "grant_type": "client_credentials",
                     },
                     timeout=self.config["timeout"],
+                    headers={"User-Agent": USER_AGENT},
                 )
             except requests.RequestException as exc:
                 raise unreachable("Microsoft login", exc) from None
@@ -183,7 +185,10 @@ class TeamsAdapter(Adapter):
         url = f"{self.config['graph_url']}/users/{quote(user, safe='@')}/presence/{action}"
         try:
             reply = requests.post(
-                url, json=body, timeout=self.config["timeout"], headers={"Authorization": f"Bearer {self.token()}"}
+                url,
+                json=body,
+                timeout=self.config["timeout"],
+                headers={"Authorization": f"Bearer {self.token()}", "User-Agent": USER_AGENT},
             )
         except requests.RequestException as exc:
             raise unreachable("Microsoft Graph", exc) from None

@@ -26,6 +26,7 @@ from connector.integrations.enabled import AdapterSet
 from connector.integrations.host import ConnectorHost, salesforce_query_of
 from connector.jobs.leases import Leases
 from connector.live.bus import EventBus
+from connector.observe import http as observe_http
 from connector.parts import Parts
 from connector.reports.reads import ReadContext
 from connector.settings import Settings
@@ -84,6 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     parts = build_parts(settings, test_config.get("CLOCK") or utc_now, app.config.get("ADAPTERS", ()))
     parts.attach(app)
 
+    observe_http.init_app(app)  # the request id (connector/observe/http.py)
     api.init_errors(app)
     app.register_blueprint(api.bp)
     guard.init_app(app)

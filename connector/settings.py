@@ -38,7 +38,7 @@ from connector.validation import Problem, SettingsInvalid
 from connector.web.proxies import parse_trusted
 
 #: README groups, in the order the reference table lists them
-GROUPS = ("general", "security", "event streams", "adapters", "Salesforce")
+GROUPS = ("general", "security", "event streams", "adapters", "Salesforce", "operations")
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,12 @@ def _counter_fields(raw: str) -> dict[str, str]:
             raise refuse(f"{name if name in mapping else api_name} is mapped twice")
         mapping[name] = api_name
     return mapping
+
+
+def _long_token(raw: str, name: str) -> str:
+    if len(raw) < 32 or any(c.isspace() for c in raw):
+        raise InvalidInput(f"{name} must be 32 characters or more without spaces", field=name)
+    return raw
 
 
 # -- the declarations -----------------------------------------------------------------------------------
@@ -529,6 +535,40 @@ DECLARED: tuple[Declared, ...] = (
         type=int,
         range=(1, 64),
         shown_default="the adapter's `max_concurrency` (2; `asterisk_ami` 1)",
+    ),
+    # operations: logs and metrics (README "Running in production")
+    Declared(
+        "CONNECTOR_LOG_FORMAT",
+        "operations",
+        "`json`: one JSON object a line (time, level, logger, instance, request_id, message and the fields of "
+        "the line) for a log shipper; `text`: one readable line",
+        default="text",
+        choices=("text", "json"),
+    ),
+    Declared(
+        "CONNECTOR_LOG_LEVEL",
+        "operations",
+        "the least severe lines written by `serve`",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    ),
+    Declared(
+        "CONNECTOR_ACCESS_LOG",
+        "operations",
+        "one line per request (logger `connector.access`: method, path, status, latency, request id; never a "
+        "token, PIN, cookie or query secret)",
+        type=bool,
+        default=True,
+    ),
+    Declared(
+        "CONNECTOR_METRICS_TOKEN",
+        "operations",
+        "a token (32 characters or more) Prometheus sends as `Authorization: Bearer ...` to read `/metrics`; an "
+        "admin API token works too",
+        secret=True,
+        reader=lambda raw: _long_token(raw, "CONNECTOR_METRICS_TOKEN"),
+        rule="32 characters or more, no spaces",
+        shown_default="(none: admin API tokens only)",
     ),
     # Salesforce
     Declared(

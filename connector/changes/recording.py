@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from connector.auth.hashing import seal
 from connector.changes.views import AgentColumns, presence_payload
 from connector.clock import iso
+from connector.observe.logs import REQUEST_ID
 from connector.presence.days import split_by_day
 from connector.presence.engine import (
     CallClosed,
@@ -131,6 +132,10 @@ class DecisionWriter:
                     )
             elif isinstance(effect, CallClosed):
                 statements.close_call(conn, agent.id, effect.call_id, effect.at, effect.cause)
+        request = REQUEST_ID.get()
+        if request is not None and outbox:  # the delivery's log lines carry the id of the request that asked
+            for row in outbox:
+                row["payload"] = {**row["payload"], "request_id": request}
         statements.add_outbox_rows(conn, outbox)
         due = engine.next_due(decision.session)
         statements.update_session(

@@ -25,9 +25,10 @@ from connector.changes.grid import agent_grid
 from connector.changes.recording import DecisionWriter
 from connector.changes.views import agent_view
 from connector.clock import Clock, utc_now
-from connector.errors import Conflict, Forbidden, InvalidInput, NotFound
+from connector.errors import Conflict, ConnectorError, Forbidden, InvalidInput, NotFound
 from connector.live.bus import EventBus
 from connector.live.subscriptions import Encoded
+from connector.observe import metrics
 from connector.presence.engine import (
     CALL_DIRECTIONS,
     AgentSession,
@@ -119,6 +120,8 @@ class PresenceService:
             else:
                 done = self._decide_in_transaction(agent_id, decide, pin, published)
         decision, view, outbox_rows = done
+        for effect in decision.state_changes:  # committed
+            metrics.changed(effect.source)
         if outbox_rows:
             self.outbox_written()
         if published:
@@ -259,8 +262,16 @@ class PresenceService:
         source: str = ChangeSource.SOFTPHONE,
         system: bool = False,
         force: bool = False,
+        count_refusal: bool = True,
     ) -> Outcome:
-        return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system, force))
+        """``count_refusal`` False: a refusal is not counted in the metrics (serve's fast path, which hands a
+        refused change to the Flask route, where it is refused again and counted once)."""
+        try:
+            return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system, force))
+        except ConnectorError:
+            if count_refusal:
+                metrics.refused(source)
+            raise
 
     def cancel_next_state(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.cancel_next_state(sess, now, source))

@@ -21,6 +21,7 @@ from connector.cli.demo import seed
 from connector.errors import ConfigError, ConnectorError, SettingsInvalid
 from connector.integrations.runtime import start as start_adapters
 from connector.jobs import scheduler
+from connector.observe import logs
 from connector.parts import get_parts
 from connector.presence.config import load_config
 from connector.reports import exports
@@ -28,6 +29,7 @@ from connector.reports import queries as reports
 from connector.salesforce.cli import register as _register_salesforce
 from connector.serve.asgi import ConnectorAsgi
 from connector.serve.memory import limit_arenas
+from connector.version import __version__
 
 
 class ConnectorGroup(click.Group):
@@ -51,6 +53,7 @@ class ConnectorGroup(click.Group):
 
 
 @click.group(cls=ConnectorGroup)
+@click.version_option(__version__, "--version", prog_name="presence-connector", message="%(prog)s %(version)s")
 def main() -> None:
     """Presence Connector: presence in step across softphone, Omni-Channel, Teams/Skype and the PBX."""
 
@@ -76,6 +79,12 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     app = _app()
     parts = get_parts(app)
+    # CONNECTOR_LOG_FORMAT / CONNECTOR_LOG_LEVEL from here on (connector/observe/logs.py)
+    logs.configure(
+        parts.settings.value("CONNECTOR_LOG_FORMAT"),
+        parts.settings.value("CONNECTOR_LOG_LEVEL"),
+        parts.leases.holder if parts.leases else "",
+    )
     _single_instance_on_sqlite(parts.store)
     if parts.settings.run_scheduler:
         scheduler.start(app)

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from adapters.base import Job
 from connector.jobs.leases import Leases
+from connector.observe.logs import REQUEST_ID, job_id, request_id
 from connector.reports.reads import ReadContext
 from connector.salesforce import counters as counters_mod
 from connector.salesforce import pending as pending_mod
@@ -171,7 +172,8 @@ class SalesforceSync:
             return None
         self._last_tick = now
         try:
-            return self._flush(force=False, progress=None)
+            with request_id(job_id("salesforce-flush")):  # the run's log lines share an id (connector/observe/logs.py)
+                return self._flush(force=False, progress=None)
         finally:
             self.leases.release(FLUSH_LEASE)
 
@@ -194,7 +196,8 @@ class SalesforceSync:
                 return FlushReport(skipped=f"a flush is running on {holder}; nothing sent, try again shortly")
             time.sleep(0.2)
         try:
-            return self._flush(force, progress)
+            with request_id(None if REQUEST_ID.get() else job_id("salesforce-flush")):  # `sync now`: its own id
+                return self._flush(force, progress)
         finally:
             self.leases.release(FLUSH_LEASE)
 

@@ -17,6 +17,7 @@ this module writes it from the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from flask import Flask
 
 from connector.api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, select_event
 from connector.live.subscriptions import AsyncSubscription
+from connector.observe.http import Observed
 from connector.parts import get_parts
 from connector.serve.fast_path import FastPresence
 from connector.serve.wsgi_bridge import WsgiBridge, wsgi_environ
@@ -45,11 +47,19 @@ class ConnectorAsgi:
         self.wsgi = WsgiBridge(app, threads)
         self.fast = FastPresence(app)
         self.openers = ThreadPoolExecutor(max_workers=OPENING_THREADS, thread_name_prefix="stream-open")
+        # every request: its id, its metrics and its access-log line (connector/observe/http.py)
+        self.observed = Observed(
+            self._route, app, get_parts(app).settings.value("CONNECTOR_ACCESS_LOG"), stream_path=EVENTS_PATH
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif scope["type"] == "http" and scope["path"] == EVENTS_PATH and scope["method"] == "GET":
+        else:
+            await self.observed(scope, receive, send)
+
+    async def _route(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == EVENTS_PATH and scope["method"] == "GET":
             await self._events(scope, receive, send)
         elif scope["type"] == "http" and (plain := FastPresence.candidate(scope)) is not None:
             await self._presence(scope, plain, receive, send)
@@ -62,7 +72,11 @@ class ConnectorAsgi:
         if body is None:
             return
         try:
-            answer = await asyncio.get_running_loop().run_in_executor(self.wsgi.pool, self.fast.answer, *plain, body)
+            # in the request's context (its request id: the outbox rows and log lines of the change carry it)
+            context = contextvars.copy_context()
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.wsgi.pool, context.run, self.fast.answer, *plain, body
+            )
         except RuntimeError:  # the pool is shut down: the server is stopping
             return
         if answer is None:

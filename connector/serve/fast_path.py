@@ -96,7 +96,7 @@ class FastPresence:
         except ConnectorError:
             return None
         try:
-            view = self.service.set_state(agent_id, state, source=source, force=force).view
+            view = self.service.set_state(agent_id, state, source=source, force=force, count_refusal=False).view
         except _REFUSED:
             return None
         text = view.json if isinstance(view, Encoded) else self.dumps(view, separators=(",", ":"))

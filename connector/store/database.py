@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -150,11 +151,11 @@ class Store:
                 assert driver is not None  # None only once the connection is invalidated or closed
                 for job in batch:
                     if len(batch) == 1:
-                        job.result = job.work(conn)  # an error rolls the transaction back (below)
+                        job.result = job.context.run(job.work, conn)  # an error rolls the transaction back (below)
                         continue
                     driver.execute("SAVEPOINT shared_work")
                     try:
-                        job.result = job.work(conn)
+                        job.result = job.context.run(job.work, conn)
                     except Exception as exc:
                         driver.execute("ROLLBACK TO shared_work")
                         job.error = exc
@@ -225,10 +226,13 @@ class DriverConnection:
 class _SharedWork:
     """One caller's piece of a shared write transaction, and what came of it."""
 
-    __slots__ = ("work", "done", "result", "error", "wake")
+    __slots__ = ("work", "context", "done", "result", "error", "wake")
 
     def __init__(self, work: Callable[[Connection], Any]):
         self.work = work
+        #: the caller's context variables (its request id, connector/observe/logs.py): the piece may run in
+        #: the leading thread, and what it writes and logs belongs to its own caller
+        self.context = contextvars.copy_context()
         #: held until its caller may go on: released once, when the piece is done or its caller leads
         self.wake = threading.Lock()
         self.wake.acquire()
