@@ -74,12 +74,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # a shift's worth of sign-ins may arrive at once (bench/signin_bench.py)
+
+
 class RogueProvider:
     """A provider that answers ``/authorize`` at once (no form) and issues ID tokens as ``mode`` says:
     ``good``, ``wrong_issuer``, ``wrong_audience``, ``expired``, ``wrong_nonce``, ``wrong_key``.
     ``pkce_checked`` counts token requests whose ``code_verifier`` matched the S256 challenge."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.mode = "good"
         #: the issuer its discovery document names (None: its own URL)
         self.advertised_issuer: str | None = None
@@ -101,7 +106,8 @@ class RogueProvider:
                     return self._json({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]})
                 if url.path == "/authorize":
                     query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                    provider.authorize_requests.append(query)
+                    if len(provider.authorize_requests) < 100:
+                        provider.authorize_requests.append(query)
                     code = secrets.token_urlsafe(16)
                     provider.codes[code] = query
                     target = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
@@ -145,8 +151,7 @@ class RogueProvider:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -171,6 +176,8 @@ class RogueProvider:
             "nonce": asked.get("nonce"),
             **self.claims,
         }
+        if asked.get("login_hint"):  # who signs in, when the caller says (bench/signin_bench.py)
+            claims["sub"] = claims["email"] = asked["login_hint"]
         if self.mode == "wrong_issuer":
             claims["iss"] = "https://attacker.example"
         elif self.mode == "wrong_audience":
@@ -185,3 +192,10 @@ class RogueProvider:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+if __name__ == "__main__":  # a quick provider in its own process: python -m tests.helpers.oidc <port>
+    import sys
+
+    RogueProvider(int(sys.argv[1]))
+    threading.Event().wait()
