@@ -275,3 +275,19 @@ def test_an_issuer_without_a_client_id_stops_start_up(make_app):
     with pytest.raises(SettingsInvalid) as refused:
         make_app(CONNECTOR_OIDC_ISSUER="https://login.example.com")
     assert refused.value.problems[0].field == "CONNECTOR_OIDC_CLIENT_ID"
+
+
+def test_the_softphone_in_the_console_keeps_its_sso_session_in_a_partitioned_third_party_cookie(sso_app, provider):
+    app = sso_app()
+    popup, frame = app.test_client(), app.test_client()
+    provider.user("edred-sub", email="edred@example.com")
+    html = browser_steps(popup, provider, "edred-sub", "/auth/oidc/start?as=agent&popup=1").get_data(as_text=True)
+    code = re.search(r'data-code="([^"]+)"', html).group(1)
+    https = {"base_url": "https://connector.example"}
+    console = "/auth/agent?next=/softphone%3FsfdcIframeOrigin%3Dhttps%3A%2F%2Facme.lightning.force.com"
+    page = frame.get(console, **https).get_data(as_text=True)
+    assert 'data-popup="1"' in page  # the sign-in page inside the console opens the popup
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    res = frame.post("/auth/oidc/redeem", json={"code": code}, headers={"X-CSRF-Token": token}, **https)
+    cookie = res.headers["Set-Cookie"]
+    assert res.status_code == 200 and "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
