@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from connector.auth import accounts, hashing
+from connector.errors import SettingsInvalid
 from connector.parts import get_parts
 from tests.helpers.oidc import RogueProvider, browser_steps, mock_provider
 from tests.helpers.signin import PASSWORD, csrf
@@ -270,8 +271,6 @@ def test_without_an_issuer_there_is_no_sso_button_and_start_says_so(client):
 
 
 def test_an_issuer_without_a_client_id_stops_start_up(make_app):
-    from connector.errors import SettingsInvalid
-
     with pytest.raises(SettingsInvalid) as refused:
         make_app(CONNECTOR_OIDC_ISSUER="https://login.example.com")
     assert refused.value.problems[0].field == "CONNECTOR_OIDC_CLIENT_ID"
