@@ -179,6 +179,24 @@ def test_agents_are_matched_by_their_salesforce_user_id(sso_app, provider):
     assert _signed_in_as(client)["name"] == "edred"
 
 
+def test_a_match_claim_only_the_userinfo_endpoint_sends_is_read_from_there(sso_app, rogue):
+    # Salesforce: the ID token has no user_id; its userinfo endpoint has it (for the same subject)
+    app = sso_app(issuer=rogue.url, CONNECTOR_OIDC_MATCH_CLAIM="user_id")
+    client, other = app.test_client(), app.test_client()
+    rogue.claims = {"sub": "https://login.salesforce.com/id/00D/005000000000001AAA"}
+    rogue.userinfo = {"sub": rogue.claims["sub"], "user_id": "005000000000001AAA"}
+    res = client.get("/auth/oidc/start?as=agent")
+    back = urlsplit(requests.get(res.headers["Location"], allow_redirects=False).headers["Location"])
+    assert client.get(f"{back.path}?{back.query}").status_code == 302
+    assert _signed_in_as(client)["name"] == "edred"
+
+    rogue.userinfo = {"sub": "someone-else", "user_id": "005000000000001AAA"}  # not this person's: ignored
+    res = other.get("/auth/oidc/start?as=agent")
+    back = urlsplit(requests.get(res.headers["Location"], allow_redirects=False).headers["Location"])
+    page = other.get(f"{back.path}?{back.query}")
+    assert page.status_code == 403 and "did not send the &#39;user_id&#39; claim" in page.get_data(as_text=True)
+
+
 def test_a_roles_claim_sets_the_users_role_and_one_without_a_role_is_refused(sso_app, provider):
     app = sso_app(CONNECTOR_OIDC_ROLES_CLAIM="roles")
     client = app.test_client()

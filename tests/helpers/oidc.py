@@ -88,6 +88,10 @@ class RogueProvider:
         self.mode = "good"
         #: the issuer its discovery document names (None: its own URL)
         self.advertised_issuer: str | None = None
+        #: what its userinfo endpoint answers (Salesforce's user_id is there, not in the ID token); None: no
+        #: userinfo endpoint
+        self.userinfo: dict | None = None
+        self.access_tokens: set[str] = set()
         self.claims: dict = {"sub": "someone", "email": "someone@example.com"}
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -104,6 +108,11 @@ class RogueProvider:
                 if url.path == "/jwks":
                     jwk = json.loads(RSAAlgorithm.to_jwk(provider.key.public_key()))
                     return self._json({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]})
+                if url.path == "/userinfo" and provider.userinfo is not None:
+                    token = self.headers.get("Authorization", "")[7:]
+                    if token not in provider.access_tokens:
+                        return self._json({"error": "invalid_token"}, 401)
+                    return self._json(provider.userinfo)
                 if url.path == "/authorize":
                     query = {k: v[0] for k, v in parse_qs(url.query).items()}
                     if len(provider.authorize_requests) < 100:
@@ -131,9 +140,11 @@ class RogueProvider:
                 if asked.get("code_challenge_method") != "S256" or challenge != asked.get("code_challenge"):
                     return self._json({"error": "invalid_grant", "error_description": "PKCE verifier"}, 400)
                 provider.pkce_checked += 1
+                access_token = secrets.token_urlsafe(16)
+                provider.access_tokens.add(access_token)
                 return self._json(
                     {
-                        "access_token": secrets.token_urlsafe(16),
+                        "access_token": access_token,
                         "token_type": "Bearer",
                         "expires_in": 300,
                         "id_token": provider.id_token(asked),
@@ -156,7 +167,9 @@ class RogueProvider:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def metadata(self) -> dict:
+        userinfo = {"userinfo_endpoint": f"{self.url}/userinfo"} if self.userinfo is not None else {}
         return {
+            **userinfo,
             "issuer": self.advertised_issuer or self.url,
             "authorization_endpoint": f"{self.url}/authorize",
             "token_endpoint": f"{self.url}/token",
