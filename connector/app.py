@@ -15,6 +15,7 @@ from connector import api, salesforce
 from connector import settings as settings_mod
 from connector.auth import hashing as security
 from connector.auth.limits import SignInGuard, SignInPolicy
+from connector.auth.oidc import OidcSettings, SingleSignOn
 from connector.auth.page_sessions import SessionLifetimes
 from connector.changes.configs import ConfigRegistry
 from connector.changes.service import PresenceService
@@ -172,4 +173,5 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
         leases=leases,
         sign_in=sign_in,
         session_lifetimes=SessionLifetimes.from_settings(settings.value),
+        sso=SingleSignOn(oidc) if (oidc := OidcSettings.from_settings(settings.value)) else None,
     )

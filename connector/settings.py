@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -38,7 +39,7 @@ from connector.validation import Problem, SettingsInvalid
 from connector.web.proxies import parse_trusted
 
 #: README groups, in the order the reference table lists them
-GROUPS = ("general", "security", "event streams", "adapters", "Salesforce", "operations")
+GROUPS = ("general", "security", "single sign-on", "event streams", "adapters", "Salesforce", "operations")
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,15 @@ def _field_or_dash(raw: str) -> str:
 
 def _login_url(raw: str) -> str:
     return parse.url(raw.rstrip("/"), schemes=("https",))
+
+
+def _issuer(raw: str) -> str:
+    """An OpenID Connect issuer: https, or http on a loopback address (a provider run locally for tests)."""
+    value = parse.url(raw.strip().rstrip("/"), schemes=("https", "http"))
+    host = urlsplit(value).hostname or ""
+    if value.startswith("http:") and host not in ("localhost", "127.0.0.1", "::1"):
+        raise parse.BadValue("type", raw)
+    return value
 
 
 def _api_version(raw: str) -> str:
@@ -442,6 +452,74 @@ DECLARED: tuple[Declared, ...] = (
         default=(),
         reader=_words,
         rule="origins separated by spaces",
+    ),
+    # single sign-on (README "Single sign-on"; connector/auth/oidc.py)
+    Declared(
+        "CONNECTOR_OIDC_ISSUER",
+        "single sign-on",
+        "the OpenID Connect provider's issuer URL; its `/.well-known/openid-configuration` is read at the first "
+        "sign-in (Salesforce: your My Domain URL; Entra ID: `https://login.microsoftonline.com/<tenant id>/v2.0`). "
+        "Unset: no single sign-on",
+        default="",
+        reader=_issuer,
+        rule="an https URL (http only on a loopback address)",
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_CLIENT_ID",
+        "single sign-on",
+        "the client id the provider gave this connector (Salesforce: the consumer key; Entra ID: the application "
+        "(client) id); every ID token must be issued for it",
+        default="",
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_CLIENT_SECRET",
+        "single sign-on",
+        "the client secret (Salesforce: the consumer secret); sent only to the provider's token endpoint",
+        default="",
+        secret=True,
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_MATCH_CLAIM",
+        "single sign-on",
+        "the claim that finds the account: `email` (an agent's email, a user's username), `preferred_username` "
+        "(an agent's id or email, a user's username), `user_id` (Salesforce: an agent's Salesforce user id) or "
+        "`sub` (an agent's id, a user's username)",
+        default="email",
+        choices=("email", "preferred_username", "user_id", "sub"),
+    ),
+    Declared(
+        "CONNECTOR_OIDC_ROLES_CLAIM",
+        "single sign-on",
+        "a claim listing roles (Entra ID app roles: `roles`; a groups claim): values `admin`, `supervisor` or "
+        "`agent` set a user's role at each sign-in; one without any of them is refused. Unset: roles stay as "
+        "the admin set them",
+        default="",
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_AUTO_CREATE",
+        "single sign-on",
+        "`on`: a person the provider vouches for but no account matches gets one (an agent, or a user with the "
+        "role from `CONNECTOR_OIDC_ROLES_CLAIM`); `off`: refused with a page saying an admin must add them",
+        type=bool,
+        default=False,
+    ),
+    Declared(
+        "CONNECTOR_OIDC_NAME",
+        "single sign-on",
+        "the provider's name on the sign-in button",
+        default="single sign-on",
+    ),
+    Declared(
+        "CONNECTOR_PIN_SIGNIN",
+        "single sign-on",
+        "`off`: the web sign-in with agent id and PIN is refused (agents use single sign-on); PINs keep working "
+        "for the PBX short codes and `POST /api/v1/pbx/login`",
+        type=bool,
+        default=True,
     ),
     # event streams (and the Omni-Channel component's access to them)
     Declared(
