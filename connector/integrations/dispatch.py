@@ -243,12 +243,21 @@ class Dispatcher:
         row_id, agent_id, payload, source, kind = claim.row_id, claim.agent_id, claim.payload, claim.source, claim.kind
         # the delivery's log lines carry the id of the request that made the change (connector/observe/logs.py)
         with request_id(payload.get("request_id") or None):
-            self._deliver_row(adapter, row_id, agent_id, payload, source, kind)
+            self._deliver_row(adapter, row_id, agent_id, payload, source, kind, claim.lease_until)
 
-    def _deliver_row(self, adapter: Adapter, row_id: int, agent_id: str, payload: dict, source: str, kind: str) -> None:
+    def _deliver_row(
+        self,
+        adapter: Adapter,
+        row_id: int,
+        agent_id: str,
+        payload: dict,
+        source: str,
+        kind: str,
+        lease_until: datetime | None,
+    ) -> None:
         pin: str | None = None
         try:
-            if claim.lease_until is not None and self.clock() >= claim.lease_until:
+            if lease_until is not None and self.clock() >= lease_until:
                 # this thread started too late (a starved machine): the lease has lapsed and another instance
                 # may already be delivering the lane's newer row; pushing this one now could overtake it
                 log.warning(
