@@ -6,7 +6,8 @@ intervals, daily totals, counters and calls move to the pseudonym (so team and d
 devices of its logon events are blanked; what holds its id in free text or is a credential goes (live
 events, undelivered outbox rows, console commands, API tokens, page sessions, sign-in failures and
 throttles, a user of the agent role made for it); audit rows about it name the pseudonym and lose their
-before/after values. The old id is not kept anywhere in the store. What the connector wrote to Salesforce
+before/after values. The old id is not kept anywhere in the store but in the one live event that ends its
+open streams, pruned with every live event after ``CONNECTOR_EVENTS_RETENTION``. What the connector wrote to Salesforce
 is not deleted from here: :func:`salesforce_steps` says what to delete there.
 """
 
