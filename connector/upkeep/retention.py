@@ -1,8 +1,10 @@
 """The retention job: rows older than each table's retention setting are deleted, a small batch at a time.
 
-Each batch is one short write transaction (``CONNECTOR_RETENTION_BATCH`` rows chosen by primary key, then
-deleted), and the job pauses between batches, so on SQLite the single writer's lock is held for a few
-milliseconds at a time and presence changes queued behind it go first (BENCHMARKS.md "Retention purge").
+Each batch is found on a read snapshot (``CONNECTOR_RETENTION_BATCH`` primary keys, no lock held), then deleted
+by key in a write shared with the presence changes being committed (``Store.write_shared``: on SQLite the delete
+rides on their group commit instead of adding a disk flush of its own under the write lock), and the job pauses
+between batches (at least twice as long as the batch took), so presence changes queued behind it go first
+(BENCHMARKS.md "Retention purge").
 On PostgreSQL a batch locks only the rows it deletes. The job runs under a lease (``job:retention``,
 connector/jobs/leases.py): one instance of a cluster runs it per interval. What is never purged: the open
 state interval, outbox rows not yet delivered (pending or parked), and anything while its setting is ``0``.
@@ -39,8 +41,10 @@ from connector.store.models import (
 
 log = logging.getLogger(__name__)
 
-#: between two batches: long enough for the writers queued behind one to take the lock first
+#: between two batches at least this long, and at least DUTY_RATIO times what the batch took: the purge takes
+#: at most a third of the time (and of the store's writer), whatever the machine
 PAUSE_SECONDS = 0.02
+DUTY_RATIO = 2.0
 
 
 @dataclass(frozen=True)
@@ -189,19 +193,22 @@ class Retention:
                 if budget_seconds is not None and time.monotonic() - started > budget_seconds:
                     log.info("retention: time budget spent; the next run goes on")
                     return Purged(counts, batches, False)
+                took = time.monotonic()
                 deleted = self._batch(rule, cutoff)
+                took = time.monotonic() - took
                 batches += 1 if deleted else 0
                 counts[rule.table] += deleted
                 if deleted < self.batch:
                     break
-                self.sleep(self.pause)  # let the writers waiting for the lock go first
+                self.sleep(max(self.pause, DUTY_RATIO * took) if self.pause else 0)  # the writers waiting go first
         if any(counts.values()):
             log.info("retention %s", Purged(counts, batches, True).summary())
         return Purged(counts, batches, True)
 
     def _batch(self, rule: Rule, cutoff: datetime) -> int:
-        """One batch: its keys found on a read snapshot (no lock held), then deleted in a short write
-        (the rule checked again there, so a row that changed meanwhile stays)."""
+        """One batch: its keys found on a read snapshot (no lock held), then deleted in a write shared with the
+        presence changes being committed (``Store.write_shared``: no commit of its own on SQLite, so no disk
+        flush of its own), the rule checked again there so a row that changed meanwhile stays."""
         table = rule.model.__table__
         key = list(table.primary_key.columns)
         with self.store.reader.connect() as conn:
@@ -212,6 +219,6 @@ class Retention:
             chosen = key[0].in_([row[0] for row in found])
         else:
             chosen = tuple_(*key).in_([tuple(row) for row in found])
-        with self.store.write_connection() as conn:
-            conn.execute(delete(table).where(chosen, rule.old(cutoff)))
+        statement = delete(table).where(chosen, rule.old(cutoff))
+        self.store.write_shared(lambda conn: conn.execute(statement))
         return len(found)
