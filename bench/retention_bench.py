@@ -3,7 +3,7 @@
 A store with 1,000 logged-in agents (today's shift, ``bench/history.py``) and 400 days of older history for each
 of them, lean (per agent and day: one closed interval, a login and a logout, a daily total, an ended call: 2
 million rows), is served by ``presence-connector serve`` with its scheduler on, every retention at 30 days and
-``CONNECTOR_RETENTION_INTERVAL=60``: the job's first run starts a minute after start-up, inside ``serve``, under
+``CONNECTOR_RETENTION_INTERVAL=75``: the job's first run starts 75 s after start-up, inside ``serve``, under
 its lease, as in production. Before it, PUTs are timed in ``--windows`` windows of ``--seconds`` (the anchor:
 the same server, the same load, no purge); once the purge has begun (rows older than 30 days are seen to go),
 the same windows again; at their end the purge must still be running (else the windows would have measured
@@ -11,7 +11,7 @@ nothing). The load is paced, as a contact centre's is (``--rate`` changes per se
 threads, random agent and state, the plain PUT ``serve`` answers on its fast path), not a saturating
 closed loop, which would measure the CPU the purge takes rather than the waits it causes.
 
-    .venv/bin/python bench/retention_bench.py [--rate 100 --clients 8 --seconds 8 --windows 3 --batch N --cache DIR]
+    .venv/bin/python bench/retention_bench.py [--rate 100 --clients 8 --seconds 15 --windows 3 --batch N --cache DIR]
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0, help="PUTs a second")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=8.0, help="one window")
+    parser.add_argument("--seconds", type=float, default=15.0, help="one window")
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--batch", type=int, default=None, help="CONNECTOR_RETENTION_BATCH (default: its default)")
     parser.add_argument("--cache", default=None, help="keep the generated store here and reuse it (the same day)")
@@ -197,7 +197,7 @@ def main() -> None:
             "CONNECTOR_TIMEZONE": "UTC",
             "CONNECTOR_ADAPTERS": "",
             "CONNECTOR_PASSWORD_HASH_COST": "test",
-            "CONNECTOR_RETENTION_INTERVAL": "60",
+            "CONNECTOR_RETENTION_INTERVAL": "75",
             **{f"CONNECTOR_RETAIN_{name}_DAYS": str(KEEP_DAYS) for name in RETAINED},
             **({"CONNECTOR_RETENTION_BATCH": str(args.batch)} if args.batch else {}),
         }

@@ -3,7 +3,7 @@
 Each batch is found on a read snapshot (``CONNECTOR_RETENTION_BATCH`` primary keys, no lock held), then deleted
 by key in a write shared with the presence changes being committed (``Store.write_shared``: on SQLite the delete
 rides on their group commit instead of adding a disk flush of its own under the write lock), and the job pauses
-between batches (at least twice as long as the batch took), so presence changes queued behind it go first
+between batches (at least four times as long as the batch took), so presence changes queued behind it go first
 (BENCHMARKS.md "Retention purge").
 On PostgreSQL a batch locks only the rows it deletes. The job runs under a lease (``job:retention``,
 connector/jobs/leases.py): one instance of a cluster runs it per interval. What is never purged: the open
@@ -42,9 +42,9 @@ from connector.store.models import (
 log = logging.getLogger(__name__)
 
 #: between two batches at least this long, and at least DUTY_RATIO times what the batch took: the purge takes
-#: at most a third of the time (and of the store's writer), whatever the machine
-PAUSE_SECONDS = 0.02
-DUTY_RATIO = 2.0
+#: at most a fifth of the time (and of the store's writer), whatever the machine
+PAUSE_SECONDS = 0.05
+DUTY_RATIO = 4.0
 
 
 @dataclass(frozen=True)
