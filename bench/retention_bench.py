@@ -164,7 +164,14 @@ def drive(port: int, token: str, seconds: float, rate: float, clients: int) -> d
     for t in threads:
         t.join()
     q = statistics.quantiles(latencies, n=100)
-    return {"requests": len(latencies), "errors": errors, "p50_ms": q[49], "p99_ms": q[98], "max_ms": max(latencies)}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": q[49],
+        "p99_ms": q[98],
+        "max_ms": max(latencies),
+        "latencies": latencies,
+    }
 
 
 def wait_up(port: int) -> None:

@@ -104,6 +104,7 @@ def _secrets_note(settings: settings_mod.Settings) -> str:
 def backup_cmd(file: str) -> None:
     """A consistent copy of the SQLite store into FILE, safe while `serve` runs (PostgreSQL: use pg_dump)."""
     settings = _settings()
+    backups.lower_priority()
     copied = backups.backup(Store(settings.database_url).sqlite_path(), file)
     click.echo(f"backup written to {copied.path}: {copied.bytes} bytes, {copied.agents} agents, integrity ok")
     click.echo(_secrets_note(settings), err=True)
