@@ -8,11 +8,14 @@ import io
 import json
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from connector.audit import trail as audit
 from connector.cli import main
+from connector.serve.asgi import ConnectorAsgi
 from tests.helpers.signin import signed_in_caller
+from tests.helpers.web_server import uvicorn_server
 
 
 @pytest.fixture
@@ -189,3 +192,25 @@ def test_cli_actions_and_audit_list(tmp_path, monkeypatch):
     assert "agent.add" in run("audit", "list", "--format", "csv").output.splitlines()[1]
     bad = run("audit", "list", "--action", "nope")
     assert bad.exit_code == 2 and "--action" in bad.output
+
+
+@pytest.fixture
+def served(app):
+    """The app behind `serve`'s ASGI app (with its fast path); yields the base URL."""
+    with uvicorn_server(ConnectorAsgi(app, threads=4)) as base:
+        yield base
+
+
+def test_a_supervisor_tokens_change_through_serve_is_recorded_and_an_integrations_is_not(people, app, api, served):
+    for agent in ("edred", "maria"):
+        people.service.login(agent, "Paired Device", "desk phone")
+    supervisor, integration = api.token("supervisor"), api.token("integration")
+    url = f"{served}/api/v1/agents/edred/presence"
+    assert requests.put(url, json={"state": "break"}, headers=supervisor, timeout=5).status_code == 200
+    assert requests.put(url, json={"state": "ready"}, headers=integration, timeout=5).status_code == 200
+    assert requests.put(url, json={"state": "lunch", "force": True}, headers=integration, timeout=5).status_code == 200
+    events = trail(signed_in_caller(app, "ada"), action="presence.force")
+    assert [(e["actor_role"], e["after"]["state"]) for e in events] == [
+        ("integration", "lunch"),
+        ("supervisor", "break"),
+    ]

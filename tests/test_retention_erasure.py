@@ -15,6 +15,7 @@ from connector.auth import accounts
 from connector.cli import main
 from connector.clock import utc_now
 from connector.errors import Conflict, SettingsInvalid
+from connector.jobs import scheduler
 from connector.jobs.leases import Leases
 from connector.live.bus import CREDENTIAL_ENDED
 from connector.store.models import (
@@ -283,3 +284,11 @@ def test_the_erase_command_says_what_to_delete_in_salesforce(edred, tmp_path, mo
     assert count(edred, AuditEvent, AuditEvent.action == "agent.erase") == 1
     unknown = CliRunner().invoke(main, ["agents", "erase", "nobody", "--yes"])
     assert unknown.exit_code == 2 and "no agent 'nobody'" in unknown.output
+
+
+def test_serve_schedules_the_purge_under_its_lease(app):
+    jobs = scheduler.start(app)
+    try:
+        assert jobs.get_job("retention").trigger.interval.total_seconds() == 3600
+    finally:
+        jobs.shutdown(wait=False)
