@@ -34,6 +34,15 @@ from connector.upkeep.retention import Retention
 from tests.helpers.signin import try_pin
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """Every test here on SQLite and on PostgreSQL (the purge's composite keys, the shared write, the erasure's
+    moves under foreign keys)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").new_database()
+    return f"sqlite:///{tmp_path / 'presence.db'}"
+
+
 def count(parts, model, *where) -> int:
     with parts.store.read() as s:
         return s.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
