@@ -32,7 +32,18 @@ from connector.parts import Parts
 from connector.reports.reads import ReadContext
 from connector.settings import Settings
 from connector.store import Store
-from connector.web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, proxies, softphone
+from connector.web import (
+    admin,
+    admin_audit,
+    admin_integrations,
+    admin_omni,
+    auth,
+    dashboard,
+    guard,
+    pages,
+    proxies,
+    softphone,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         dashboard.bp,
         admin.bp,
         admin_integrations.bp,
+        admin_audit.bp,
         admin_omni.bp,
         salesforce.bp,
     ):

@@ -39,7 +39,16 @@ from connector.validation import Problem, SettingsInvalid
 from connector.web.proxies import parse_trusted
 
 #: README groups, in the order the reference table lists them
-GROUPS = ("general", "security", "single sign-on", "event streams", "adapters", "Salesforce", "operations")
+GROUPS = (
+    "general",
+    "security",
+    "single sign-on",
+    "event streams",
+    "adapters",
+    "Salesforce",
+    "operations",
+    "data retention",
+)
 
 
 @dataclass(frozen=True)
@@ -790,6 +799,96 @@ DECLARED: tuple[Declared, ...] = (
         default=3600.0,
         range=(1, 86400),
         at_start=False,
+    ),
+    # data retention (connector/upkeep/retention.py)
+    Declared(
+        "CONNECTOR_RETAIN_LOGON_EVENTS_DAYS",
+        "data retention",
+        "days logon events (Acquired/Released, with device) are kept; `0` keeps them forever",
+        type=int,
+        default=400,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_INTERVALS_DAYS",
+        "data retention",
+        "days closed state intervals (each state an agent was in, from when to when) are kept; the open one always stays; `0` keeps them forever",
+        type=int,
+        default=400,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_CALLS_DAYS",
+        "data retention",
+        "days ended calls are kept; `0` keeps them forever",
+        type=int,
+        default=400,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_OUTBOX_DAYS",
+        "data retention",
+        "days delivered (or superseded) outbox rows are kept; rows not yet delivered are never purged; `0` keeps them forever",
+        type=int,
+        default=7,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_SIGN_IN_FAILURES_DAYS",
+        "data retention",
+        "days failed sign-ins (account, client address) are kept; `0` keeps them forever",
+        type=int,
+        default=90,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_WEB_SESSIONS_DAYS",
+        "data retention",
+        "days ended page sessions are kept; `0` keeps them forever",
+        type=int,
+        default=30,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_AUDIT_DAYS",
+        "data retention",
+        "days rows of the audit trail are kept; `0` keeps them forever",
+        type=int,
+        default=730,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_DAILY_TOTALS_DAYS",
+        "data retention",
+        "days per-day totals (seconds per state, daily counters) are kept; they are what reports and Salesforce read; `0` keeps them forever",
+        type=int,
+        default=1095,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETENTION_BATCH",
+        "data retention",
+        "rows deleted per transaction by the retention job (small batches keep the write lock short)",
+        type=int,
+        default=500,
+        range=(10, 10000),
+    ),
+    Declared(
+        "CONNECTOR_RETENTION_INTERVAL",
+        "data retention",
+        "seconds between runs of the retention job (one instance of a cluster runs it, under a lease)",
+        type=int,
+        default=3600,
+        range=(60, 86400),
+        unit="seconds",
     ),
 )
 

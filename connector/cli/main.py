@@ -15,9 +15,11 @@ from sqlalchemy.engine import make_url
 from adapters.registry import mapping_checks
 from connector import settings as settings_mod
 from connector.app import create_app as _app
+from connector.audit import subjects, trail
 from connector.auth import accounts
 from connector.cli.adapters import adapters as _adapters_group
 from connector.cli.demo import seed
+from connector.cli.operations import register as _register_operations
 from connector.errors import ConfigError, ConnectorError, SettingsInvalid
 from connector.integrations.runtime import start as start_adapters
 from connector.jobs import scheduler
@@ -177,6 +179,11 @@ def init_db(demo: bool) -> None:
             click.echo(line)
 
 
+def _audit(parts, action: str, target: str, **values) -> None:
+    """Record a command's action in the audit trail (actor ``cli:<OS user>``)."""
+    trail.record(parts.store, parts.clock(), trail.cli_actor(), action, target, **values)
+
+
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -211,7 +218,12 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
     }
     if pin:
         data["pin"] = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
-    accounts.add_agent(parts.store, {k: v for k, v in data.items() if v is not None}, parts.clock())
+    given = {k: v for k, v in data.items() if v is not None}
+    accounts.add_agent(parts.store, given, parts.clock())
+    after = {k: v for k, v in given.items() if k in accounts.EDITABLE_AGENT_FIELDS}
+    if pin:
+        after["pin"] = trail.SECRET_CHANGED
+    _audit(parts, "agent.add", agent_id, after=after)
     click.echo(f"agent {agent_id} added")
 
 
@@ -222,6 +234,7 @@ def agents_import(csv_file) -> None:
     app = _app()
     parts = get_parts(app)
     created, updated = accounts.import_agents(parts.store, csv_file.read(), parts.clock())
+    _audit(parts, "agent.import", getattr(csv_file, "name", ""), after={"created": created, "updated": updated})
     click.echo(f"{created} agents created, {updated} updated")
 
 
@@ -257,6 +270,7 @@ def users_add(username, role, agent_id, password) -> None:
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     accounts.add_user(parts.store, username, password, role, parts.clock(), agent_id=agent_id)
+    _audit(parts, "user.add", username, after={"role": role, "agent_id": agent_id, "password": trail.SECRET_CHANGED})
     click.echo(f"user {username} ({role}) added")
 
 
@@ -274,6 +288,8 @@ def tokens_create(role, agent_id, name) -> None:
     app = _app()
     parts = get_parts(app)
     token = accounts.create_token(parts.store, role, parts.clock(), agent_id=agent_id, name=name)
+    created = subjects.token_by_digest(parts.store, token)
+    _audit(parts, "token.create", f"token {created['id']}", after=created)
     click.echo(
         f"token for role {role}{' (agent ' + agent_id + ')' if agent_id else ''}; "
         "store it now, it cannot be shown again:",
@@ -304,7 +320,17 @@ def config_apply(file: str) -> None:
     """Make a file (or preset) the active configuration; takes effect without a restart."""
     app = _app()
     cfg = load_config(file, mapping_checks=get_parts(app).configs.mapping_checks)
-    version = get_parts(app).configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
+    parts = get_parts(app)
+    before = parts.configs.active().name
+    version = parts.configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
+    _audit(
+        parts,
+        "config.apply",
+        cfg.name,
+        before={"name": before},
+        after={"name": cfg.name, "version": version},
+        detail=f"from {file}",
+    )
     click.echo(f"configuration '{cfg.name}' active as version {version}")
 
 
@@ -377,6 +403,7 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
 
 
 _register_salesforce(main)
+_register_operations(main)
 
 main.add_command(_adapters_group)
 

@@ -405,3 +405,26 @@ class HealthProbe(Base):
     __tablename__ = "health_probe"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One admin or supervisor action: who (account or token, with its role), when, from where, what, on what,
+    and the values before and after where they apply (never a secret: "secret changed" stands for one)."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20), default="")
+    #: the client address (as CONNECTOR_TRUSTED_PROXIES resolve it); "cli" for the command line
+    address: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (
+        Index("ix_audit_events_at", "at", "id"),
+        Index("ix_audit_events_actor", "actor", "at"),
+        Index("ix_audit_events_action", "action", "at"),
+    )

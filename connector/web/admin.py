@@ -10,6 +10,8 @@ import re
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
+from connector.audit import subjects, trail
+from connector.audit.requests import record as audit
 from connector.auth import accounts
 from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
@@ -153,7 +155,17 @@ def validate_config():
 @page_role("admin")
 def save_config():
     config = _checked_config()
+    before = _active()
     version = get_parts().configs.apply(config, created_by=session["principal"]["name"], origin="admin")
+    changes = config_changes(before, config)
+    audit(
+        "config.apply",
+        config.name,
+        before={"name": before.name},
+        after={"name": config.name, "version": version},
+        detail=f"{len(changes)} change(s): "
+        + "; ".join(f"{c['item']} {c['field']} {c['what']}" for c in changes)[:2000],
+    )
     get_parts().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
     return jsonify({"version": version, "config": config.to_dict()})
 
@@ -217,6 +229,7 @@ def unlock_account():
     account = _json().get("account")
     if not isinstance(account, str) or not get_parts().sign_in.unlock(account):
         raise InvalidInput("no locked, alerted or throttled account by that name", field="account")
+    audit("account.unlock", account)
     return jsonify({"ok": True})
 
 
@@ -228,6 +241,7 @@ def lock_account():
     if not isinstance(account, str) or not re.fullmatch(r"(agent|user):[A-Za-z0-9._@-]{1,100}", account):
         raise InvalidInput("account must be agent:<id> or user:<name>", field="account")
     get_parts().sign_in.lock(account)
+    audit("account.lock", account)
     return jsonify({"ok": True})
 
 
@@ -236,6 +250,7 @@ def lock_account():
 def user_password(username: str):
     """Set a user's password; the user's page sessions end."""
     accounts.set_password(get_parts().store, username, _json().get("password"), get_parts().clock())
+    audit("user.password_reset", username, after={"password": trail.SECRET_CHANGED})
     return jsonify({"ok": True})
 
 
@@ -251,6 +266,11 @@ def add_user():
         get_parts().clock(),
         agent_id=data.get("agent_id") or None,
     )
+    audit(
+        "user.add",
+        str(data.get("username")),
+        after={"role": data.get("role"), "agent_id": data.get("agent_id") or None, "password": trail.SECRET_CHANGED},
+    )
     return jsonify({"ok": True}), 201
 
 
@@ -259,15 +279,27 @@ def add_user():
 def user_active(username: str):
     if username == session["principal"]["name"]:
         raise InvalidInput("you cannot disable your own account", field="username")
-    accounts.set_user_active(get_parts().store, username, bool(_json().get("active")), get_parts().clock())
+    active = bool(_json().get("active"))
+    accounts.set_user_active(get_parts().store, username, active, get_parts().clock())
+    audit("user.enable" if active else "user.disable", username, after={"active": active})
     return jsonify({"ok": True})
 
 
 @bp.post("/api/agents")
 @page_role("admin")
 def add_agent():
-    accounts.add_agent(get_parts().store, _json(), get_parts().clock())
+    data = _json()
+    agent = accounts.add_agent(get_parts().store, data, get_parts().clock())
+    audit("agent.add", agent.id, after=_agent_audit(data))
     return jsonify({"ok": True}), 201
+
+
+def _agent_audit(data: dict) -> dict:
+    """What an added agent's record says, the PIN only as set."""
+    out = {k: data[k] for k in accounts.EDITABLE_AGENT_FIELDS if k in data}
+    if data.get("pin"):
+        out["pin"] = trail.SECRET_CHANGED
+    return out
 
 
 @bp.post("/api/agents/import")
@@ -277,6 +309,7 @@ def import_agents():
     if not isinstance(text, str):
         raise InvalidInput("send the CSV text as 'csv'", field="csv")
     created, updated = accounts.import_agents(get_parts().store, text, get_parts().clock())
+    audit("agent.import", "", after={"created": created, "updated": updated})
     return jsonify({"created": created, "updated": updated})
 
 
@@ -284,14 +317,19 @@ def import_agents():
 @page_role("admin")
 def edit_agent(agent_id: str):
     """Change an agent's name, team, extension, email or Salesforce user id (recorded in the log)."""
+    before = subjects.agent_details(get_parts().store, agent_id) or {}
     agent = accounts.update_agent(get_parts().store, agent_id, _json(), by=session["principal"]["name"])
+    changed = [k for k in accounts.EDITABLE_AGENT_FIELDS if before.get(k) != agent.get(k)]
+    audit("agent.edit", agent_id, before={k: before.get(k) for k in changed}, after={k: agent[k] for k in changed})
     return jsonify({"ok": True, "agent": agent})
 
 
 @bp.post("/api/agents/<agent_id>/active")
 @page_role("admin")
 def agent_active(agent_id: str):
-    accounts.set_agent_active(get_parts().store, agent_id, bool(_json().get("active")), get_parts().clock())
+    active = bool(_json().get("active"))
+    accounts.set_agent_active(get_parts().store, agent_id, active, get_parts().clock())
+    audit("agent.enable" if active else "agent.disable", agent_id, after={"active": active})
     return jsonify({"ok": True})
 
 
@@ -299,6 +337,7 @@ def agent_active(agent_id: str):
 @page_role("admin")
 def agent_pin(agent_id: str):
     accounts.reset_pin(get_parts().store, agent_id, _json().get("pin"), get_parts().clock())
+    audit("agent.pin_reset", agent_id, after={"pin": trail.SECRET_CHANGED})
     return jsonify({"ok": True})
 
 
@@ -313,6 +352,8 @@ def create_token():
         agent_id=data.get("agent_id") or None,
         name=str(data.get("name") or ""),
     )
+    created = subjects.token_by_digest(get_parts().store, token)
+    audit("token.create", f"token {created['id']}", after=created)
     return jsonify({"token": token}), 201  # shown once: only its digest is stored
 
 
@@ -320,4 +361,5 @@ def create_token():
 @page_role("admin")
 def revoke_token(token_id: int):
     accounts.revoke_token(get_parts().store, token_id, get_parts().clock())
+    audit("token.revoke", f"token {token_id}")
     return jsonify({"ok": True})
