@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures.thread
 import json
 import logging
+import math
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -29,6 +33,7 @@ from connector.reports import queries as reports
 from connector.salesforce.cli import register as _register_salesforce
 from connector.serve.asgi import ConnectorAsgi
 from connector.serve.memory import limit_arenas
+from connector.serve.shutdown import GracefulServer, Shutdown
 from connector.store import Store, schema
 
 
@@ -79,15 +84,17 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     app = _app()
     parts = get_parts(app)
     _single_instance_on_sqlite(parts.store)
-    if parts.settings.run_scheduler:
-        scheduler.start(app)
+    jobs = scheduler.start(app) if parts.settings.run_scheduler else None
     start_adapters(app)  # the outbox dispatcher and the adapters' inbound listeners
     _raise_open_files_limit()  # one file descriptor per open page
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {parts.store.backend})")
+    grace = float(parts.settings.value("CONNECTOR_SHUTDOWN_GRACE"))
+    stopping = Shutdown(app, jobs, grace)
+    asgi = ConnectorAsgi(app, threads=threads)
     # backlog: a whole shift (or every page after a restart) connecting at once waits in the queue, not refused;
     # no concurrency limit: streams are cheap and the per-principal cap bounds each caller
-    uvicorn.run(
-        ConnectorAsgi(app, threads=threads),
+    config = uvicorn.Config(
+        asgi,
         host=host,
         port=port,
         http="httptools",
@@ -95,12 +102,45 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         lifespan="on",
         backlog=4096,
         timeout_keep_alive=30,
-        timeout_graceful_shutdown=3,
+        timeout_graceful_shutdown=math.ceil(grace),  # requests in flight at SIGTERM (docs: serve/shutdown.py)
         access_log=False,
         log_level="warning",
         server_header=False,
         proxy_headers=False,
     )  # who may set X-Forwarded-* is CONNECTOR_TRUSTED_PROXIES' business
+    server = GracefulServer(config, asgi, on_stop=stopping.begin)
+    server.run()
+    if server.stop_requested_at is None:
+        return  # uvicorn stopped by itself (the port was taken, ...): it said why
+    finished = stopping.finish(server.stop_requested_at)
+    _exit_within(server.stop_requested_at + grace, finished)
+
+
+def _exit_within(deadline: float, finished: bool) -> None:
+    """Return (the process ends normally, exit 0) once the worker threads have ended; at ``deadline``, or
+    when deliveries were left running (``finished`` False), end the process at once instead, still with 0:
+    what they held was handed back (``Shutdown.finish``). Python would otherwise wait for every pool thread
+    at exit (concurrent.futures joins its workers, daemon or not), e.g. for a push to a remote that hangs."""
+    if finished:
+        for thread in _exit_blockers():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [t.name for t in _exit_blockers() if t.is_alive()]
+    if busy:
+        logging.getLogger(__name__).info("ending with work still running: %s", ", ".join(sorted(set(busy))))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _exit_blockers() -> list[threading.Thread]:
+    """The threads Python waits for at exit: non-daemon ones, and every thread pool's workers."""
+    pool_workers = set(getattr(concurrent.futures.thread, "_threads_queues", {}))
+    return [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and (not t.daemon or t in pool_workers)
+    ]
 
 
 def _raise_open_files_limit() -> None:

@@ -32,6 +32,8 @@ from sqlalchemy.exc import DBAPIError
 from connector.store.models import Base
 
 log = logging.getLogger(__name__)
+# Alembic says which database it found at every start (INFO); this module's own line says what was applied
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
 #: the advisory lock key every instance takes on PostgreSQL while it migrates (any fixed 64-bit number)
