@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import concurrent.futures.thread
 import json
 import logging
 import math
 import os
 import sys
-import threading
-import time
 from pathlib import Path
 
 import click
@@ -112,35 +109,19 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     server.run()
     if server.stop_requested_at is None:
         return  # uvicorn stopped by itself (the port was taken, ...): it said why
-    finished = stopping.finish(server.stop_requested_at)
-    _exit_within(server.stop_requested_at + grace, finished)
+    _exit_now_if(stopping.finish(server.stop_requested_at))
 
 
-def _exit_within(deadline: float, finished: bool) -> None:
-    """Return (the process ends normally, exit 0) once the worker threads have ended; at ``deadline``, or
-    when deliveries were left running (``finished`` False), end the process at once instead, still with 0:
-    what they held was handed back (``Shutdown.finish``). Python would otherwise wait for every pool thread
-    at exit (concurrent.futures joins its workers, daemon or not), e.g. for a push to a remote that hangs."""
-    if finished:
-        for thread in _exit_blockers():
-            thread.join(max(0.0, deadline - time.monotonic()))
-    busy = [t.name for t in _exit_blockers() if t.is_alive()]
+def _exit_now_if(busy: list[str]) -> None:
+    """Threads still running after the stop (past the grace; what they held was handed back): end the process
+    at once, with 0. Python would otherwise wait for them at exit (it joins every pool's workers), e.g. for a
+    push to a remote that hangs."""
     if busy:
-        logging.getLogger(__name__).info("ending with work still running: %s", ", ".join(sorted(set(busy))))
+        logging.getLogger(__name__).info("ending with work still running: %s", ", ".join(busy))
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
-
-
-def _exit_blockers() -> list[threading.Thread]:
-    """The threads Python waits for at exit: non-daemon ones, and every thread pool's workers."""
-    pool_workers = set(getattr(concurrent.futures.thread, "_threads_queues", {}))
-    return [
-        t
-        for t in threading.enumerate()
-        if t is not threading.main_thread() and t.is_alive() and (not t.daemon or t in pool_workers)
-    ]
 
 
 def _raise_open_files_limit() -> None:

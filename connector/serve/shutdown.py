@@ -4,9 +4,11 @@
    another instance), every open event stream gets an SSE ``retry:`` and is closed (the page reconnects,
    to another instance), the scheduler stops starting jobs and the dispatcher claims no more outbox rows.
 2. Requests in flight finish (uvicorn waits for their connections, up to the grace), then deliveries
-   under way (up to what is left of it).
+   and scheduled jobs under way (up to what is left of it).
 3. What this instance still holds goes back to the others at once, not after its lease: the outbox rows
-   it claimed and not delivered, and its job leases. Then the adapters stop and the store is closed.
+   it claimed and not delivered, and its job leases. Then the adapters stop and the store is closed; work
+   still running past the grace is abandoned (the process ends; the rows it held go out again elsewhere,
+   with the same idempotency key).
 
 uvicorn re-raises a caught SIGTERM once it has stopped, so the process would end "killed by SIGTERM";
 :class:`GracefulServer` does not, and ``serve`` exits 0 after a clean stop. A second Ctrl-C stops at once.
@@ -14,8 +16,10 @@ uvicorn re-raises a caught SIGTERM once it has stopped, so the process would end
 
 from __future__ import annotations
 
+import concurrent.futures.thread
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -73,15 +77,18 @@ class Shutdown:
             self.scheduler.shutdown(wait=False)
         get_parts(self.app).dispatcher.stop_claiming()
 
-    def finish(self, stop_requested_at: float | None) -> bool:
-        """Wait for deliveries under way (within the grace), give back what this instance holds, close.
+    def finish(self, stop_requested_at: float | None) -> list[str]:
+        """Wait for deliveries and jobs under way (within the grace), give back what this instance holds, close.
 
-        Returns whether everything finished in time (False: deliveries were still running and their rows
-        were handed back to the other instances; the caller ends the process without waiting for them).
+        Returns the names of the threads still running past the grace (their work was handed back to the
+        other instances; the caller ends the process without waiting for them), [] after a clean stop.
         """
         parts = get_parts(self.app)
         deadline = (stop_requested_at or time.monotonic()) + self.grace
         running = parts.dispatcher.wait_idle(deadline - time.monotonic())
+        for thread in exit_blockers():  # scheduled jobs (their lease is released below, not under them)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = sorted({t.name for t in exit_blockers()})
         rows = outbox_claims.release(parts.store, parts.dispatcher.leases.holder)
         leases = parts.dispatcher.leases.release_all()
         for adapter in parts.dispatcher.adapters.values():
@@ -97,4 +104,14 @@ class Shutdown:
             leases,
             f"; {running} deliveries still running were left (the rows go out again)" if running else "",
         )
-        return running == 0
+        return busy
+
+
+def exit_blockers() -> list[threading.Thread]:
+    """The threads Python waits for at exit: non-daemon ones, and every thread pool's workers (daemon or not)."""
+    pool_workers = set(getattr(concurrent.futures.thread, "_threads_queues", {}))
+    return [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and (not t.daemon or t in pool_workers)
+    ]
