@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
@@ -53,12 +54,24 @@ def test_a_new_postgresql_store_is_at_the_newest_revision_and_its_schema_is_the_
     store.dispose()
 
 
+def _legacy_store(commit: str, backend: str, tmp_path: Path, request) -> str:
+    """A store as that commit's own code left it (tests/fixtures/legacy_stores/README.md); its URL."""
+    if backend == "sqlite":
+        path = tmp_path / "presence.db"
+        with sqlite3.connect(path) as conn:
+            conn.executescript((LEGACY / f"store_{commit}.sql").read_text())
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres").new_database()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute((LEGACY / f"store_{commit}.postgresql.sql").read_text())  # pg_dump --inserts
+    return url
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("commit", ["c949ec5", "84b7936"])
-def test_a_store_made_by_an_earlier_version_upgrades_keeping_every_row(commit, tmp_path):
-    path = tmp_path / "presence.db"
-    with sqlite3.connect(path) as conn:
-        conn.executescript((LEGACY / f"store_{commit}.sql").read_text())
-    old = Store(f"sqlite:///{path}")
+def test_a_store_made_by_an_earlier_version_upgrades_keeping_every_row(commit, backend, tmp_path, request):
+    url = _legacy_store(commit, backend, tmp_path, request)
+    old = Store(url)
     before = _all_rows(old)
     assert schema.current(old) is None and before["agents"] and before["state_intervals"]
     old.dispose()
@@ -67,7 +80,7 @@ def test_a_store_made_by_an_earlier_version_upgrades_keeping_every_row(commit, t
         {
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path / "instance"),
-            "CONNECTOR_DATABASE_URL": f"sqlite:///{path}",
+            "CONNECTOR_DATABASE_URL": url,
             "CONNECTOR_SECRET_KEY": "fixture-secret",
             "CONNECTOR_PEPPER": "fixture-pepper",
             "CONNECTOR_PASSWORD_HASH_COST": "test",
