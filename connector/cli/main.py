@@ -109,7 +109,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     server.run()
     if server.stop_requested_at is None:
         return  # uvicorn stopped by itself (the port was taken, ...): it said why
-    _exit_now_if(stopping.finish(server.stop_requested_at))
+    _exit_now_if(stopping.finish(server.stop_requested_at, wait=not server.force_exit))
 
 
 def _exit_now_if(busy: list[str]) -> None:

@@ -77,14 +77,15 @@ class Shutdown:
             self.scheduler.shutdown(wait=False)
         get_parts(self.app).dispatcher.stop_claiming()
 
-    def finish(self, stop_requested_at: float | None) -> list[str]:
+    def finish(self, stop_requested_at: float | None, wait: bool = True) -> list[str]:
         """Wait for deliveries and jobs under way (within the grace), give back what this instance holds, close.
 
         Returns the names of the threads still running past the grace (their work was handed back to the
         other instances; the caller ends the process without waiting for them), [] after a clean stop.
         """
         parts = get_parts(self.app)
-        deadline = (stop_requested_at or time.monotonic()) + self.grace
+        # wait False (a second Ctrl-C): hand back and go, waiting for nothing
+        deadline = (stop_requested_at or time.monotonic()) + (self.grace if wait else 0.0)
         running = parts.dispatcher.wait_idle(deadline - time.monotonic())
         for thread in exit_blockers():  # scheduled jobs (their lease is released below, not under them)
             thread.join(max(0.0, deadline - time.monotonic()))
