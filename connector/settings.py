@@ -309,6 +309,16 @@ DECLARED: tuple[Declared, ...] = (
         range=(0, 65535),
         at_start=False,
     ),
+    Declared(
+        "CONNECTOR_SHUTDOWN_GRACE",
+        "general",
+        "on SIGTERM, how long `serve` lets requests and deliveries in flight finish before it releases what it "
+        "still holds (outbox rows, job leases) to the other instances and exits",
+        type=float,
+        unit="seconds",
+        default=10.0,
+        range=(0, 600),
+    ),
     # security
     Declared(
         "CONNECTOR_SECRET_KEY",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
 
 import click
 import uvicorn
+from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
 
 from adapters.registry import mapping_checks
@@ -31,6 +33,8 @@ from connector.reports import queries as reports
 from connector.salesforce.cli import register as _register_salesforce
 from connector.serve.asgi import ConnectorAsgi
 from connector.serve.memory import limit_arenas
+from connector.serve.shutdown import GracefulServer, Shutdown
+from connector.store import Store, schema
 from connector.version import __version__
 
 
@@ -88,15 +92,17 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         parts.leases.holder if parts.leases else "",
     )
     _single_instance_on_sqlite(parts.store)
-    if parts.settings.run_scheduler:
-        scheduler.start(app)
+    jobs = scheduler.start(app) if parts.settings.run_scheduler else None
     start_adapters(app)  # the outbox dispatcher and the adapters' inbound listeners
     _raise_open_files_limit()  # one file descriptor per open page
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {parts.store.backend})")
+    grace = float(parts.settings.value("CONNECTOR_SHUTDOWN_GRACE"))
+    stopping = Shutdown(app, jobs, grace)
+    asgi = ConnectorAsgi(app, threads=threads)
     # backlog: a whole shift (or every page after a restart) connecting at once waits in the queue, not refused;
     # no concurrency limit: streams are cheap and the per-principal cap bounds each caller
-    uvicorn.run(
-        ConnectorAsgi(app, threads=threads),
+    config = uvicorn.Config(
+        asgi,
         host=host,
         port=port,
         http="httptools",
@@ -104,12 +110,29 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         lifespan="on",
         backlog=4096,
         timeout_keep_alive=30,
-        timeout_graceful_shutdown=3,
+        timeout_graceful_shutdown=math.ceil(grace),  # requests in flight at SIGTERM (docs: serve/shutdown.py)
         access_log=False,
         log_level="warning",
         server_header=False,
         proxy_headers=False,
     )  # who may set X-Forwarded-* is CONNECTOR_TRUSTED_PROXIES' business
+    server = GracefulServer(config, asgi, on_stop=stopping.begin)
+    server.run()
+    if server.stop_requested_at is None:
+        return  # uvicorn stopped by itself (the port was taken, ...): it said why
+    _exit_now_if(stopping.finish(server.stop_requested_at, wait=not server.force_exit))
+
+
+def _exit_now_if(busy: list[str]) -> None:
+    """Threads still running after the stop (past the grace; what they held was handed back): end the process
+    at once, with 0. Python would otherwise wait for them at exit (it joins every pool's workers), e.g. for a
+    push to a remote that hangs."""
+    if busy:
+        logging.getLogger(__name__).info("ending with work still running: %s", ", ".join(busy))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _raise_open_files_limit() -> None:
@@ -186,6 +209,58 @@ def _audit(parts, action: str, target: str, **values) -> None:
 
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+# -- the store's schema (Alembic; docs/migrations.md) ----------------------------------------------------
+
+
+@main.group("db")
+def db() -> None:
+    """The store's schema version (Alembic revisions in connector/store/migrations/)."""
+
+
+def _store_only() -> Store:
+    """The configured store, opened without starting the app (which would upgrade it first)."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    env = dict(os.environ)
+    instance = Path(os.path.abspath(settings_mod.read("CONNECTOR_INSTANCE_PATH", env)))
+    url = settings_mod.read("CONNECTOR_DATABASE_URL", env) or f"sqlite:///{instance / 'presence.db'}"
+    return Store(url)
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the store to REVISION (default: the newest); once across instances (a lock)."""
+    store = _store_only()
+    try:
+        applied = schema.upgrade(store, revision)
+        click.echo(f"store ({store.backend}) at revision {schema.current(store)}", nl=False)
+        click.echo(f"; applied: {', '.join(applied)}" if applied else "; nothing to do")
+    finally:
+        store.dispose()
+
+
+@db.command("current")
+def db_current() -> None:
+    """The store's revision, and whether it is the newest this version knows."""
+    store = _store_only()
+    try:
+        found = schema.current(store)
+    finally:
+        store.dispose()
+    head = schema.head()
+    if found is None:
+        click.echo(f"no revision (an empty store, or one made before revisions); `db upgrade` brings it to {head}")
+    else:
+        click.echo(f"{found}{' (head)' if found == head else f' (the newest is {head}: run `db upgrade`)'}")
+
+
+@db.command("history")
+def db_history() -> None:
+    """Every revision this version knows, newest first."""
+    for revision, down, message in schema.history():
+        click.echo(f"{down or '<base>'} -> {revision}: {message.splitlines()[0] if message else ''}")
 
 
 # -- agents, users, tokens -----------------------------------------------------------------------

@@ -205,6 +205,25 @@ class Dispatcher:
         self._wake.set()
         self._pool.shutdown(wait=wait_for_deliveries, cancel_futures=True)
 
+    def stop_claiming(self) -> None:
+        """Claim no more rows (``serve`` is stopping): the loop ends, finished deliveries claim no next row,
+        deliveries under way go on (:meth:`wait_idle`)."""
+        self._stop.set()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for the deliveries under way; returns how many are still running
+        (their rows stay claimed by this instance until :func:`outbox_claims.release` hands them back)."""
+        with self._lock:
+            running = [f for f in self._futures if not f.done()]
+        if running:
+            wait(running, timeout=max(0.0, timeout))
+        with self._lock:
+            self._futures = [f for f in self._futures if not f.done()]
+            left = len(self._futures)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return left
+
     # -- renewals ----------------------------------------------------------------------------
     def renew(self, now: datetime, adapters: dict[str, Adapter]) -> None:
         """Every 30 s, on one instance of the cluster (a lease), queue the renewals that are due."""
@@ -324,6 +343,8 @@ class Dispatcher:
                         for name, a in adapters.items()
                         if name in {b[0] for b in batch}
                     }
+                if self._stop.is_set():  # stopping: the rows stay for the other instances
+                    free = {}
                 claims = outbox_claims.claim_in(
                     s, outbox_claims.due_heads_in(s, free, now), now, self.leases.holder, self.lease
                 )

@@ -15,8 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.changes import jsontext
-from connector.store import migrate
-from connector.store.models import Base
+from connector.store import schema
 
 #: the JSON columns' text, as the change path's (connector/changes/jsontext.py)
 _JSON = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
@@ -69,17 +68,10 @@ class Store:
         path = self.url.split("///", 1)[-1] if "///" in self.url else ""
         return str(Path(path).expanduser().resolve()) if path and path != ":memory:" else None
 
-    def create_all(self) -> None:
-        """Create missing tables, then add the columns and indexes newer versions added (``migrate``)."""
-        Base.metadata.create_all(self.writer)
-        migrate.upgrade(self.writer)
-        # indexes added since a store was created (create_all only makes missing tables)
-        with self.writer.connect() as conn:
-            for table in Base.metadata.sorted_tables:
-                for index in table.indexes:
-                    if index.name not in migrate.ADDED_INDEX_NAMES:  # those may be refused by old rows: migrate
-                        index.create(conn, checkfirst=True)
-            conn.commit()
+    def create_all(self) -> list[str]:
+        """Bring the store's schema to the newest revision (connector/store/schema.py); returns the revisions
+        applied. Instances starting together migrate once: the others wait for the lock, then find it done."""
+        return schema.upgrade(self)
 
     @contextmanager
     def write(self) -> Iterator[Session]:

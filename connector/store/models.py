@@ -131,7 +131,7 @@ class StateInterval(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # the intervals started in a range with what the state mix sums, read from the index alone (it replaced
-    # ix_intervals_started, dropped by migrate)
+    # ix_intervals_started, dropped by the baseline revision)
     __table_args__ = (
         Index("ix_intervals_started_span", "started_at", "ended_at", "state_id", "agent_id"),
         # an agent's interval running at an instant (the state mix of a day)
@@ -176,7 +176,7 @@ class LogonEventRow(Base):
     device: Mapped[str] = mapped_column(String(100), default="")
     actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # the events of a range in (at, id) order with what session time reads, from the index alone
-    # (it replaced ix_logon_events_at, dropped by migrate)
+    # (it replaced ix_logon_events_at, dropped by the baseline revision)
     __table_args__ = (Index("ix_logon_events_span", "at", "id", "agent_id", "action", "device"),)
 
 
