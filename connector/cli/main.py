@@ -187,8 +187,13 @@ def agents() -> None:
 @click.option("--extension", default=None)
 @click.option("--email", default=None, help="e-mail / UPN (used to map the agent in Teams)")
 @click.option("--salesforce-user-id", default=None)
+@click.option(
+    "--timezone",
+    default=None,
+    help="IANA zone of the agent's days, e.g. America/New_York (default: CONNECTOR_TIMEZONE)",
+)
 @click.option("--pin", is_flag=True, help="ask for a PBX PIN (at least 4 digits)")
-def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) -> None:
+def agents_add(agent_id, name, team, extension, email, salesforce_user_id, timezone, pin) -> None:
     """Add an agent."""
     app = _app()
     parts = get_parts(app)
@@ -199,6 +204,7 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
         "extension": extension,
         "email": email,
         "salesforce_user_id": salesforce_user_id,
+        "timezone": timezone,
     }
     if pin:
         data["pin"] = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
@@ -209,7 +215,7 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
 @agents.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8"))
 def agents_import(csv_file) -> None:
-    """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,pin)."""
+    """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,timezone,pin)."""
     app = _app()
     parts = get_parts(app)
     created, updated = accounts.import_agents(parts.store, csv_file.read(), parts.clock())

@@ -30,6 +30,7 @@ ADDED_COLUMNS = (
     ("sign_in_throttle", "refused"),
     ("sign_in_throttle", "since"),
     ("sign_in_throttle", "alerted_at"),
+    ("agents", "timezone"),
 )
 #: (table, index) added after the table first shipped
 ADDED_INDEXES = (("agents", "uq_agents_active_extension"),)

@@ -57,6 +57,9 @@ class Agent(Base):
     extension: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     salesforce_user_id: Mapped[str] = mapped_column(String(18), default="")
+    #: the IANA zone whose midnights end this agent's days (totals, counters, Salesforce Date__c);
+    #: empty or None: CONNECTOR_TIMEZONE
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True, default="")
     pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

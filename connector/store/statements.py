@@ -55,6 +55,8 @@ class AgentRecord(NamedTuple):
     extension: str
     pin_hash: str | None
     active: bool
+    #: the agent's own IANA zone ("" or None: CONNECTOR_TIMEZONE)
+    timezone: str | None = ""
 
 
 _NOT_FIXED = object()  # a bind parameter the caller gives (not a literal of the statement)
@@ -204,6 +206,7 @@ _LOAD_SELECT = (
         _AGENTS.c.extension,
         _AGENTS.c.pin_hash,
         _AGENTS.c.active,
+        _AGENTS.c.timezone,
         *[c for c in _SESSIONS.c],
         select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery().label("config_version"),
     )
@@ -238,7 +241,7 @@ def load_agent_session(
             .on_conflict_do_nothing(index_elements=[_SESSIONS.c.agent_id])
         )
         row = conn.execute(_LOAD, {"agent_id": agent_id}).one()
-    agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active))
+    agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active), row.timezone)
     return agent, row, row.config_version
 
 

@@ -7,6 +7,7 @@ with the same rules as ``presence-connector config validate`` and applies a new 
 from __future__ import annotations
 
 import re
+from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
@@ -20,6 +21,8 @@ from connector.presence.model import PresenceConfig
 from connector.web.guard import page_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+#: the IANA zones an agent's days may follow (offered as the time zone field's suggestions)
+TIME_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "posix/", "right/")))
 EDITOR_SOURCE = "admin editor"
 
 
@@ -45,7 +48,9 @@ def _active() -> PresenceConfig:
 @bp.get("")
 @page_role("admin")
 def page():
-    return render_template("admin.html", roles=ROLES)
+    return render_template(
+        "admin.html", roles=ROLES, time_zones=TIME_ZONES, default_timezone=get_parts().settings.timezone
+    )
 
 
 # -- presence configuration ----------------------------------------------------------------------

@@ -131,7 +131,7 @@
     var team = $("agent-team-filter").value;
     return agents.filter(function (a) {
       if (team && a.team !== team) return false;
-      var text = [a.id, a.name, a.team, a.extension, a.email, a.salesforce_user_id].join(" ").toLowerCase();
+      var text = [a.id, a.name, a.team, a.extension, a.email, a.salesforce_user_id, a.timezone].join(" ").toLowerCase();
       return words.every(function (w) { return text.indexOf(w) >= 0; });
     });
   }
@@ -145,7 +145,7 @@
     var empty = agents.length ? "No agent matches the search or team." : "No agents yet: add one above or import a CSV file.";
     fill("agents", shown.map(function (a) {
       return [a.id, a.name, a.team || "—", a.extension || "—", a.email || "—", a.salesforce_user_id || "—",
-              a.has_pin ? "set" : "none", a.active ? "active" : "disabled", rowMenu(a)];
+              a.timezone || "default", a.has_pin ? "set" : "none", a.active ? "active" : "disabled", rowMenu(a)];
     }), empty);
     $("agents").querySelectorAll("tbody tr").forEach(function (row, i) { if (shown[i]) row.setAttribute("data-agent", shown[i].id); });
     $("agent-count").textContent = found.length ?
@@ -230,7 +230,7 @@
   });
 
   // -- editing an agent: errors next to their field ---------------------------------------------------
-  var EDITABLE = ["name", "team", "extension", "email", "salesforce_user_id"];
+  var EDITABLE = ["name", "team", "extension", "email", "salesforce_user_id", "timezone"];
 
   function editError(field, text) {
     var input = $("edit-" + field), box = $("edit-" + field + "-error");
