@@ -31,6 +31,9 @@ ADDED_COLUMNS = (
     ("sign_in_throttle", "since"),
     ("sign_in_throttle", "alerted_at"),
     ("agents", "timezone"),
+    ("salesforce_sync_state", "retention_at"),
+    ("salesforce_sync_state", "retention_deleted"),
+    ("salesforce_sync_state", "retention_note"),
 )
 #: (table, index) added after the table first shipped
 ADDED_INDEXES = (("agents", "uq_agents_active_extension"),)
