@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.auth import accounts
+from connector.auth import accounts, teams
 from connector.errors import InvalidInput
 from connector.parts import get_parts
 from connector.store.models import Agent
@@ -182,3 +182,50 @@ def test_session_time_and_logon_events_follow_each_agents_days(api, clock):
     # 2026-03-07 in New York holds nyc's sign-in (23:00 EST); in UTC nobody signed in that day
     events = api.call("GET", "/api/v1/logon-events?from=2026-03-07&to=2026-03-07", admin).get_json()["events"]
     assert [(e["agent_id"], e["action"]) for e in events] == [("nyc", "Acquired")]
+
+
+def test_a_teams_zone_ends_its_agents_days_and_an_agents_own_zone_wins(sf_app, org, clock):
+    parts = get_parts(sf_app)
+    api = Api(sf_app, sf_app.test_client())
+    api.agent("east1", team="East")
+    api.agent("east2", team="East", timezone="Europe/London")  # its own zone wins over the team's
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
+    call = signed_in_caller(sf_app)
+    res = call("PUT", "/admin/api/teams/East", json={"timezone": "America/New_York"})
+    assert res.status_code == 200
+    assert call("GET", "/admin/api/accounts").get_json()["teams"] == [
+        {"name": "East", "agents": 2, "timezone": "America/New_York"}
+    ]
+    admin = api.token("admin")
+    start, end = datetime(2026, 3, 8, 4, tzinfo=UTC), datetime(2026, 3, 9, 5, tzinfo=UTC)
+    _work(api, admin, "east1", clock, start, end)
+    _work(api, admin, "east2", clock, start, end)
+
+    assert _seconds_per_day(api, admin, "east1", "2026-03-07", "2026-03-09") == {
+        "2026-03-07": 1 * HOUR,
+        "2026-03-08": 23 * HOUR,
+        "2026-03-09": 1 * HOUR,
+    }
+    assert _seconds_per_day(api, admin, "east2", "2026-03-07", "2026-03-09") == {  # London: GMT in March
+        "2026-03-08": 20 * HOUR,
+        "2026-03-09": 5 * HOUR,
+    }
+    parts.salesforce.flush()
+    assert {r["Date__c"] for r in org.records.values() if r["Agent__c"] == "east1"} == {
+        "2026-03-07",
+        "2026-03-08",
+        "2026-03-09",
+    }
+
+
+def test_a_team_zone_is_refused_for_an_unknown_zone_or_team(app, api, parts):
+    api.agent("east1", team="East")
+    accounts.add_user(parts.store, "ada", PASSWORD, "admin", parts.clock())
+    call = signed_in_caller(app)
+
+    bad_zone = call("PUT", "/admin/api/teams/East", json={"timezone": "America/Gotham"})
+    no_team = call("PUT", "/admin/api/teams/Wset", json={"timezone": "America/New_York"})
+
+    assert (bad_zone.status_code, bad_zone.get_json()["error"]["field"]) == (422, "timezone")
+    assert (no_team.status_code, no_team.get_json()["error"]["field"]) == (404, "team")
+    assert teams.list_teams(parts.store) == [{"name": "East", "agents": 1, "timezone": ""}]

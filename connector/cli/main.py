@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from adapters.registry import mapping_checks
 from connector import settings as settings_mod
 from connector.app import create_app as _app
-from connector.auth import accounts
+from connector.auth import accounts, teams
 from connector.cli.adapters import adapters as _adapters_group
 from connector.cli.demo import seed
 from connector.errors import ConfigError, ConnectorError, SettingsInvalid
@@ -235,6 +235,17 @@ def agents_list(as_json: bool) -> None:
     for a in rows:
         state = a["state"]["display"] if a["state"] else "(logged out)"
         click.echo(f"{a['id']:<16} {a['name'][:24]:<24} {a['team'][:12]:<12} {state:<28} {a['state_since'] or ''}")
+
+
+@agents.command("team-timezone")
+@click.argument("team")
+@click.argument("timezone")
+def agents_team_timezone(team, timezone) -> None:
+    """Set the time zone of TEAM's days, e.g. America/New_York ('' for CONNECTOR_TIMEZONE); an agent's own wins."""
+    app = _app()
+    parts = get_parts(app)
+    teams.set_team_zone(parts.store, team, timezone, by="cli")
+    click.echo(f"team {team}: days in {timezone or parts.settings.timezone}")
 
 
 @main.group()

@@ -17,7 +17,7 @@ from connector.errors import InvalidInput
 from connector.presence.days import local_day_bounds, split_by_day, zone_or
 from connector.presence.engine import COUNTERS, LogonSource
 from connector.reports.reads import ReadContext
-from connector.store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval
+from connector.store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval, zone_name_of
 
 TIME_TRACKING_FIELDS = ["agent_id", "agent_name", "date", "state_id", "state_label", "status", "reason_code", "seconds"]
 LOGON_EVENT_FIELDS = ["at", "agent_id", "agent_name", "action", "logon_source", "device", "actor"]
@@ -95,7 +95,7 @@ def _time_tracking_rows(
         config = ctx.configs.active(conn)
         labels = {state.id: state.label for state in config.states}
         names, zones = {}, {}
-        for aid, agent_name, zone_name in conn.execute(select(Agent.id, Agent.name, Agent.timezone)):
+        for aid, agent_name, zone_name in conn.execute(select(Agent.id, Agent.name, zone_name_of())):
             names[aid], zones[aid] = agent_name, zone_or(zone_name, ctx.tz)  # each agent's days: its own zone
         t = DailyTotal
         # agent by agent, each one's totals of the range from the unique index (agent_id, day, state_id):
@@ -285,7 +285,7 @@ def _logon_rows(
         q = q.where(
             e.at >= min(lo for _, lo, _ in spans),
             e.at < max(hi for _, _, hi in spans),
-            or_(*(and_(func.coalesce(Agent.timezone, "") == name, e.at >= lo, e.at < hi) for name, lo, hi in spans)),
+            or_(*(and_(zone_name_of() == name, e.at >= lo, e.at < hi) for name, lo, hi in spans)),
         )
     if include:
         q = q.where(e.logon_source.in_(include))
@@ -325,7 +325,7 @@ def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None 
     now = ctx.clock().timestamp()
     with ctx.store.reader.connect() as conn:
         zone_names = ctx.zone_names(conn)
-        agent_zone = {aid: name or "" for aid, name in conn.execute(select(Agent.id, Agent.timezone))}
+        agent_zone = ctx.agent_zone_names(conn)
     # the days' edges in each zone in use (an agent's days end at its own zone's midnights)
     edges_by_zone = {name: _local_days(start - timedelta(days=1), end, tz)[0] for name, tz in zone_names.items()}
     days = _local_days(start - timedelta(days=1), end, ctx.tz)[1]

@@ -13,7 +13,7 @@ from connector.changes.configs import ConfigRegistry
 from connector.clock import Clock
 from connector.presence.days import zone_or
 from connector.store import Store
-from connector.store.models import Agent
+from connector.store.models import Agent, zone_name_of
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,19 @@ class ReadContext:
         return self.clock().astimezone(self.zone_of(agent_id) if agent_id else self.tz).date()
 
     def zone_of(self, agent_id: str) -> ZoneInfo:
-        """The zone whose midnights end ``agent_id``'s days (its own, else the connector's)."""
+        """The zone whose midnights end ``agent_id``'s days (its own, else its team's, else the connector's)."""
         with self.store.reader.connect() as conn:
-            return zone_or(conn.scalar(select(Agent.timezone).where(Agent.id == agent_id)), self.tz)
+            return zone_or(conn.scalar(select(zone_name_of()).where(Agent.id == agent_id)), self.tz)
 
     def zone_names(self, conn) -> dict[str, ZoneInfo]:
-        """Every agent time zone name in use ("" for the connector's default) with its zone."""
-        names = {name or "" for name in conn.scalars(select(Agent.timezone).distinct())} | {""}
+        """Every zone name that ends some agent's days ("" for the connector's default) with its zone
+        (names as ``models.zone_name_of`` gives them)."""
+        names = {name or "" for name in conn.scalars(select(zone_name_of()).distinct())} | {""}
         return {name: zone_or(name, self.tz) for name in sorted(names)}
+
+    def agent_zone_names(self, conn) -> dict[str, str]:
+        """Each agent's zone name ("" for the connector's default)."""
+        return {aid: name or "" for aid, name in conn.execute(select(Agent.id, zone_name_of()))}
 
     def team_zone(self, team: str | None) -> ZoneInfo:
         """The zone of a team's days: the one its agents share, else (no team, or agents in several zones)
@@ -54,5 +59,5 @@ class ReadContext:
         if not team:
             return self.tz
         with self.store.reader.connect() as conn:
-            names = {n or "" for n in conn.scalars(select(Agent.timezone).where(Agent.team == team).distinct())}
+            names = {n or "" for n in conn.scalars(select(zone_name_of()).where(Agent.team == team).distinct())}
         return zone_or(names.pop(), self.tz) if len(names) == 1 else self.tz

@@ -41,7 +41,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from connector.presence.days import local_day_bounds
 from connector.reports.reads import ReadContext
-from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval, UTCDateTime
+from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval, UTCDateTime, zone_name_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -186,7 +186,7 @@ def _open_shares(zones: dict[str, ZoneInfo], now: datetime, oldest_open: datetim
         # ix_intervals_started instead of the open ones' partial index
         .select_from(
             StateInterval.__table__.join(Agent.__table__, agents.id == i.agent_id).join(
-                days, and_(func.coalesce(agents.timezone, "") == days.c.zone, start_us < end_us)
+                days, and_(zone_name_of(Agent.__table__) == days.c.zone, start_us < end_us)
             )
         )
         .where(i.ended_at.is_(None))

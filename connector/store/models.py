@@ -20,6 +20,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -73,6 +75,23 @@ class Agent(Base):
             postgresql_where=text("active AND extension <> ''"),
         ),
     )
+
+
+class Team(Base):
+    """What a team carries besides its name (agents name their team in ``Agent.team``): the IANA zone whose
+    midnights end the days of its agents that have no zone of their own ("": CONNECTOR_TIMEZONE)."""
+
+    __tablename__ = "teams"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+
+
+def zone_name_of(agents: Table | None = None):
+    """SQL: the name of the zone that ends an agent's days: its own, else its team's, else "" (CONNECTOR_TIMEZONE)."""
+    a = agents if agents is not None else Agent.__table__
+    t = Team.__table__
+    team_zone = select(t.c.timezone).where(t.c.name == a.c.team, a.c.team != "").scalar_subquery()
+    return func.coalesce(func.nullif(a.c.timezone, ""), func.nullif(team_zone, ""), "")
 
 
 class User(Base):

@@ -33,6 +33,7 @@ from connector.store.models import (
     StateInterval,
     StoreGeneration,
     UTCDateTime,
+    zone_name_of,
 )
 from connector.store.rows import SESSION_FIELDS
 
@@ -206,7 +207,7 @@ _LOAD_SELECT = (
         _AGENTS.c.extension,
         _AGENTS.c.pin_hash,
         _AGENTS.c.active,
-        _AGENTS.c.timezone,
+        zone_name_of(_AGENTS).label("timezone"),  # the agent's, else its team's zone
         *[c for c in _SESSIONS.c],
         select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery().label("config_version"),
     )

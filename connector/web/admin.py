@@ -11,7 +11,7 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
-from connector.auth import accounts
+from connector.auth import accounts, teams
 from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
 from connector.parts import get_parts
@@ -204,6 +204,7 @@ def list_accounts():
         {
             "users": accounts.list_users(store),
             "agents": accounts.list_agents(store),
+            "teams": teams.list_teams(store),
             "tokens": accounts.list_tokens(store),
             "sign_ins": {
                 "locked": guard.locked_accounts(),
@@ -291,6 +292,22 @@ def edit_agent(agent_id: str):
     """Change an agent's name, team, extension, email or Salesforce user id (recorded in the log)."""
     agent = accounts.update_agent(get_parts().store, agent_id, _json(), by=session["principal"]["name"])
     return jsonify({"ok": True, "agent": agent})
+
+
+@bp.put("/api/teams/<path:team>")
+@page_role("admin")
+def team_zone(team: str):
+    """Set the time zone of a team's days (``{"timezone": "America/New_York"}``; "" for CONNECTOR_TIMEZONE)."""
+    data = _json()
+    wrong = next((k for k in data if k != "timezone"), None)
+    if wrong is not None:
+        raise InvalidInput(f"'{wrong}' cannot be set here; only timezone", field=wrong)
+    return jsonify(
+        {
+            "ok": True,
+            "team": teams.set_team_zone(get_parts().store, team, data.get("timezone"), by=session["principal"]["name"]),
+        }
+    )
 
 
 @bp.post("/api/agents/<agent_id>/active")

@@ -16,6 +16,7 @@
   var PAGE_SIZE = 25;
   var NEW_TEAM = "__new__";
   var agents = [];          // every agent, as /admin/api/accounts lists them
+  var teamZones = {};       // team -> its time zone ("" : the connector's)
   var agentPage = 0;
   var openMenu = null;      // the row menu open now (one at a time)
 
@@ -92,7 +93,11 @@
         return [u.username, u.role, u.agent_id || "—", u.active ? "active" : "disabled", toggle("users", u.username, u.active)];
       }), "No users yet: add one with the form above.");
       agents = data.agents;
+      teamZones = {};
+      (data.teams || []).forEach(function (t) { teamZones[t.name] = t.timezone; });
       fillTeamSelect($("agent-team-filter"), undefined, "All teams");
+      fillTeamSelect($("team-zone-form").elements.team, undefined, "Pick a team");
+      showTeamZone();
       fillTeamSelect($("agent-form").elements.team, undefined, "No team");
       renderAgents();
       fill("tokens", data.tokens.map(function (t) {
@@ -266,6 +271,21 @@
       if (!editError(err.field, err.message)) say(err.message);
       else $("edit-" + err.field).focus();
     });
+  });
+
+  // -- a team's time zone: the days of its agents without a zone of their own --------------------------
+  function showTeamZone() {
+    var form = $("team-zone-form"), team = form.elements.team.value;
+    form.elements.timezone.value = team ? teamZones[team] || "" : "";
+    form.elements.timezone.disabled = !team;
+  }
+  $("team-zone-form").elements.team.addEventListener("change", showTeamZone);
+  $("team-zone-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var form = ev.target, team = form.elements.team.value;
+    if (!team) { say("Pick a team first."); return; }
+    call("PUT", "/admin/api/teams/" + encodeURIComponent(team), { timezone: form.elements.timezone.value.trim() },
+         "Time zone of team " + team + " saved.").then(function () {}, function () { form.elements.timezone.focus(); });
   });
 
   $("user-form").addEventListener("submit", function (ev) {
