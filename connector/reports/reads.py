@@ -13,7 +13,7 @@ from connector.changes.configs import ConfigRegistry
 from connector.clock import Clock
 from connector.presence.days import zone_or
 from connector.store import Store
-from connector.store.models import Agent, zone_name_of
+from connector.store.models import Agent, Team, zone_name_of
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,15 @@ class ReadContext:
             return zone_or(conn.scalar(select(zone_name_of()).where(Agent.id == agent_id)), self.tz)
 
     def zone_names(self, conn) -> dict[str, ZoneInfo]:
-        """Every zone name that ends some agent's days ("" for the connector's default) with its zone
-        (names as ``models.zone_name_of`` gives them)."""
-        names = {name or "" for name in conn.scalars(select(zone_name_of()).distinct())} | {""}
+        """Every zone name that may end some agent's days, with its zone: "" (the connector's default) and
+        the zones set on agents or teams (names as ``models.zone_name_of`` gives them; two plain reads, no
+        per-agent work). Only "" when nobody set a zone."""
+        names = {""} | {
+            name
+            for column in (Agent.timezone, Team.timezone)
+            for name in conn.scalars(select(column).distinct())
+            if name
+        }
         return {name: zone_or(name, self.tz) for name in sorted(names)}
 
     def agent_zone_names(self, conn) -> dict[str, str]:

@@ -169,7 +169,6 @@ def _open_shares(zones: dict[str, ZoneInfo], now: datetime, oldest_open: datetim
             day += timedelta(days=1)
     days = (rows[0] if len(rows) == 1 else union_all(*rows)).cte("local_days")
     i = StateInterval.__table__.c
-    agents = Agent.__table__.c
     now_us = bindparam("now_us", _us(now), BigInteger)
     start_us = case((i.started_at > days.c.lo_at, _EpochMicroseconds(i.started_at)), else_=days.c.lo_us)
     end_us = case((days.c.hi_us < now_us, days.c.hi_us), else_=now_us)
@@ -184,14 +183,22 @@ def _open_shares(zones: dict[str, ZoneInfo], now: datetime, oldest_open: datetim
         )
         # the overlap in microseconds, not as started_at < ...: SQLite would then walk every interval by
         # ix_intervals_started instead of the open ones' partial index
-        .select_from(
-            StateInterval.__table__.join(Agent.__table__, agents.id == i.agent_id).join(
-                days, and_(zone_name_of(Agent.__table__) == days.c.zone, start_us < end_us)
-            )
-        )
+        .select_from(_with_days(StateInterval.__table__, days, start_us < end_us, len(zones) > 1))
         .where(i.ended_at.is_(None))
         .group_by(i.agent_id, days.c.day, i.state_id)
         .cte("open_shares")
+    )
+
+
+def _with_days(intervals, days, overlap, several_zones: bool):
+    """The open intervals joined to the local days they overlap: of their agent's zone when the agents' days
+    end in several zones (each agent's zone worked out once, in a CTE), else every day (one zone for all)."""
+    if not several_zones:
+        return intervals.join(days, overlap)
+    a = Agent.__table__
+    zones = select(a.c.id.label("agent_id"), zone_name_of(a).label("zone")).cte("agent_zones")
+    return intervals.join(zones, zones.c.agent_id == intervals.c.agent_id).join(
+        days, and_(zones.c.zone == days.c.zone, overlap)
     )
 
 
