@@ -229,3 +229,14 @@ def test_a_team_zone_is_refused_for_an_unknown_zone_or_team(app, api, parts):
     assert (bad_zone.status_code, bad_zone.get_json()["error"]["field"]) == (422, "timezone")
     assert (no_team.status_code, no_team.get_json()["error"]["field"]) == (404, "team")
     assert teams.list_teams(parts.store) == [{"name": "East", "agents": 1, "timezone": ""}]
+
+
+def test_counters_count_on_the_agents_own_day(api, clock):
+    api.agent("nyc", timezone="America/New_York")
+    admin = api.token("admin")
+    clock.now = datetime(2026, 3, 8, 3, tzinfo=UTC)  # 22:00 on the 7th in New York
+    api.call("POST", "/api/v1/agents/nyc/login", admin, json={})
+
+    on_7th = api.call("GET", "/api/v1/agents/nyc/stats?date=2026-03-07", admin).get_json()["counters"]
+    on_8th = api.call("GET", "/api/v1/agents/nyc/stats?date=2026-03-08", admin).get_json()["counters"]
+    assert (on_7th["logins"], on_8th["logins"]) == (1, 0)
