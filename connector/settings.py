@@ -781,6 +781,39 @@ DECLARED: tuple[Declared, ...] = (
         at_start=False,
     ),
     Declared(
+        "SF_COUNTER_OBJECT",
+        "Salesforce",
+        "the object the daily counters records go to (one per agent and day; its key, agent, user and date "
+        "fields are named as `SF_FIELD_*`)",
+        default="Presence_Counters__c",
+        reader=_api_name,
+        rule="an API name like Presence_Counters__c",
+        at_start=False,
+    ),
+    Declared(
+        "SF_RETENTION_DAYS",
+        "Salesforce",
+        "days of records kept in the org (today included); older ones are deleted in batches on the flush's "
+        'API budget (README "Salesforce"); 0: off, nothing is deleted',
+        type=int,
+        unit="days",
+        default=0,
+        range=(0, 36500),
+        at_start=False,
+    ),
+    Declared(
+        "SF_RETENTION_API_PERCENT",
+        "Salesforce",
+        "the retention makes no call once the org's API usage (its 24-hour limit, from `Sforce-Limit-Info`) is "
+        "at this share of the limit",
+        type=float,
+        unit="",
+        default=50.0,
+        range=(1, 100),
+        rule="a percentage from 1 to 100",
+        at_start=False,
+    ),
+    Declared(
         "SF_TIMEOUT_SECONDS",
         "Salesforce",
         "per request",

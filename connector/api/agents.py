@@ -243,7 +243,7 @@ def stats(agent_id: str):
     require_agent_access(agent_id)
     svc = service()
     svc.presence(agent_id)  # 404 for an unknown agent
-    today = get_parts().reads.today()
+    today = get_parts().reads.today(agent_id)  # the agent's today, in its own zone
     day = reports.parse_day(request.args.get("date"), "date", today)
     time_rows = reports.time_tracking(get_parts().reads, day, day, agent_id=agent_id)
     return jsonify(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -17,7 +18,7 @@ from connector.auth.hashing import seal
 from connector.changes.views import AgentColumns, presence_payload
 from connector.clock import iso
 from connector.observe.logs import REQUEST_ID
-from connector.presence.days import split_by_day
+from connector.presence.days import split_by_day, zone_or
 from connector.presence.engine import (
     CallClosed,
     ChangeSource,
@@ -58,7 +59,7 @@ class DecisionWriter:
         ``guard`` the session row's update is the claim (``statements.update_session``): it raises
         ``StaleSession`` when the row changed since the decision, after the other statements (roll back).
         """
-        tz = self.settings.tz
+        tz = zone_or(agent.timezone, self.settings.tz)  # the agent's days: its own zone or the connector's
         config = engine.config
         targets = self.outbox_targets(config)
         outbox: list[dict] = []
@@ -66,7 +67,7 @@ class DecisionWriter:
             if isinstance(effect, StateChanged):
                 if effect.previous is None:  # the PBX login code goes before the first state's code
                     self._pbx_code(outbox, agent, config, targets, "login", effect, pin)
-                self._close_interval(conn, agent.id, effect.at)
+                self._close_interval(conn, agent.id, effect.at, tz)
                 if effect.current is not None:
                     statements.open_interval(
                         conn,
@@ -170,10 +171,10 @@ class DecisionWriter:
             if adapter != effect.source:
                 outbox.append(outbox_values(agent.id, adapter, kind, dict(payload), effect.source, at))
 
-    def _close_interval(self, conn, agent_id: str, at: datetime) -> None:
-        """End the open interval at ``at`` and add its seconds to the daily totals, split at local midnight."""
+    def _close_interval(self, conn, agent_id: str, at: datetime, tz: ZoneInfo) -> None:
+        """End the open interval at ``at`` and add its seconds to the daily totals, split at the agent's midnight."""
         for closed in statements.close_open_interval(conn, agent_id, at):
-            for day, seconds in split_by_day(closed.started_at, closed.ended_at, self.settings.tz):
+            for day, seconds in split_by_day(closed.started_at, closed.ended_at, tz):
                 statements.add_to_daily_total(
                     conn, agent_id, day, closed.state_id, closed.status, closed.reason_code, seconds, at
                 )

@@ -41,7 +41,7 @@ from connector.presence.engine import (
 from connector.presence.model import PresenceConfig
 from connector.settings import Settings
 from connector.store import Store, statements
-from connector.store.models import Agent, AgentSessionRow, Call
+from connector.store.models import Agent, AgentSessionRow, Call, zone_name_of
 from connector.store.rows import logons_from_json, session_from_row
 from connector.store.statements import AgentRecord
 from connector.validation import one_line
@@ -395,10 +395,20 @@ class PresenceService:
         conn = s.connection()
         outbox_rows = 0
         for row in rows:
-            agent = s.get(Agent, row.agent_id)
-            assert agent is not None  # a session row's agent_id is a foreign key to the agent
             decision = old_engine.settle(session_from_row(row), now)
             if decision.effects:
+                orm_agent = s.get(Agent, row.agent_id)
+                assert orm_agent is not None  # a session row's agent_id is a foreign key to the agent
+                # with the zone that ends its days (its own, else its team's), as a change loads it
+                agent = AgentRecord(
+                    orm_agent.id,
+                    orm_agent.name,
+                    orm_agent.team,
+                    orm_agent.extension,
+                    orm_agent.pin_hash,
+                    bool(orm_agent.active),
+                    conn.scalar(select(zone_name_of()).where(Agent.id == orm_agent.id)),
+                )
                 # Core statements, same transaction
                 outbox_rows += self._writer.record(conn, agent, decision, old_engine, published)
                 if decision.state_changes:

@@ -18,7 +18,7 @@ from adapters.registry import mapping_checks
 from connector import settings as settings_mod
 from connector.app import create_app as _app
 from connector.audit import subjects, trail
-from connector.auth import accounts
+from connector.auth import accounts, teams
 from connector.cli.adapters import adapters as _adapters_group
 from connector.cli.demo import seed
 from connector.cli.operations import register as _register_operations
@@ -278,8 +278,13 @@ def agents() -> None:
 @click.option("--extension", default=None)
 @click.option("--email", default=None, help="e-mail / UPN (used to map the agent in Teams)")
 @click.option("--salesforce-user-id", default=None)
+@click.option(
+    "--timezone",
+    default=None,
+    help="IANA zone of the agent's days, e.g. America/New_York (default: CONNECTOR_TIMEZONE)",
+)
 @click.option("--pin", is_flag=True, help="ask for a PBX PIN (at least 4 digits)")
-def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) -> None:
+def agents_add(agent_id, name, team, extension, email, salesforce_user_id, timezone, pin) -> None:
     """Add an agent."""
     app = _app()
     parts = get_parts(app)
@@ -290,6 +295,7 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
         "extension": extension,
         "email": email,
         "salesforce_user_id": salesforce_user_id,
+        "timezone": timezone,
     }
     if pin:
         data["pin"] = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
@@ -305,7 +311,7 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
 @agents.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8"))
 def agents_import(csv_file) -> None:
-    """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,pin)."""
+    """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,timezone,pin)."""
     app = _app()
     parts = get_parts(app)
     created, updated = accounts.import_agents(parts.store, csv_file.read(), parts.clock())
@@ -326,6 +332,17 @@ def agents_list(as_json: bool) -> None:
     for a in rows:
         state = a["state"]["display"] if a["state"] else "(logged out)"
         click.echo(f"{a['id']:<16} {a['name'][:24]:<24} {a['team'][:12]:<12} {state:<28} {a['state_since'] or ''}")
+
+
+@agents.command("team-timezone")
+@click.argument("team")
+@click.argument("timezone")
+def agents_team_timezone(team, timezone) -> None:
+    """Set the time zone of TEAM's days, e.g. America/New_York ('' for CONNECTOR_TIMEZONE); an agent's own wins."""
+    app = _app()
+    parts = get_parts(app)
+    teams.set_team_zone(parts.store, team, timezone, by="cli")
+    click.echo(f"team {team}: days in {timezone or parts.settings.timezone}")
 
 
 @main.group()

@@ -1,4 +1,4 @@
-"""CLI: ``sync status|now|resync``, ``agents sync-salesforce``, ``callcenter-xml``."""
+"""CLI: ``sync status|now|prune|resync``, ``agents sync-salesforce``, ``callcenter-xml``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,18 @@ def sync_now(ctx: click.Context) -> None:
     click.echo(report.summary())
     for line in report.parked_reasons[:20]:
         click.echo(f"  parked {line}")
+    if report.error:
+        ctx.exit(1)
+
+
+@sync_group.command("prune")
+@click.pass_context
+def sync_prune(ctx: click.Context) -> None:
+    """Delete the org's records older than SF_RETENTION_DAYS now (batches on the flush's API budget)."""
+    report = _sync().prune()
+    click.echo(report.summary())
+    for line in getattr(report, "reasons", [])[:20]:
+        click.echo(f"  not deleted {line}")
     if report.error:
         ctx.exit(1)
 

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -57,6 +59,9 @@ class Agent(Base):
     extension: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     salesforce_user_id: Mapped[str] = mapped_column(String(18), default="")
+    #: the IANA zone whose midnights end this agent's days (totals, counters, Salesforce Date__c);
+    #: empty or None: CONNECTOR_TIMEZONE
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True, default="")
     pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -70,6 +75,23 @@ class Agent(Base):
             postgresql_where=text("active AND extension <> ''"),
         ),
     )
+
+
+class Team(Base):
+    """What a team carries besides its name (agents name their team in ``Agent.team``): the IANA zone whose
+    midnights end the days of its agents that have no zone of their own ("": CONNECTOR_TIMEZONE)."""
+
+    __tablename__ = "teams"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+
+
+def zone_name_of(agents: Table | None = None):
+    """SQL: the name of the zone that ends an agent's days: its own, else its team's, else "" (CONNECTOR_TIMEZONE)."""
+    a = agents if agents is not None else Agent.__table__
+    t = Team.__table__
+    team_zone = select(t.c.timezone).where(t.c.name == a.c.team, a.c.team != "").scalar_subquery()
+    return func.coalesce(func.nullif(a.c.timezone, ""), func.nullif(team_zone, ""), "")
 
 
 class User(Base):

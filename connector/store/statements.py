@@ -33,6 +33,7 @@ from connector.store.models import (
     StateInterval,
     StoreGeneration,
     UTCDateTime,
+    zone_name_of,
 )
 from connector.store.rows import SESSION_FIELDS
 
@@ -55,6 +56,8 @@ class AgentRecord(NamedTuple):
     extension: str
     pin_hash: str | None
     active: bool
+    #: the agent's own IANA zone ("" or None: CONNECTOR_TIMEZONE)
+    timezone: str | None = ""
 
 
 _NOT_FIXED = object()  # a bind parameter the caller gives (not a literal of the statement)
@@ -204,6 +207,7 @@ _LOAD_SELECT = (
         _AGENTS.c.extension,
         _AGENTS.c.pin_hash,
         _AGENTS.c.active,
+        zone_name_of(_AGENTS).label("timezone"),  # the agent's, else its team's zone
         *[c for c in _SESSIONS.c],
         select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery().label("config_version"),
     )
@@ -238,7 +242,7 @@ def load_agent_session(
             .on_conflict_do_nothing(index_elements=[_SESSIONS.c.agent_id])
         )
         row = conn.execute(_LOAD, {"agent_id": agent_id}).one()
-    agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active))
+    agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active), row.timezone)
     return agent, row, row.config_version
 
 

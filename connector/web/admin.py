@@ -7,12 +7,13 @@ with the same rules as ``presence-connector config validate`` and applies a new 
 from __future__ import annotations
 
 import re
+from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
 from connector.audit import subjects, trail
 from connector.audit.requests import record as audit
-from connector.auth import accounts
+from connector.auth import accounts, teams
 from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
 from connector.parts import get_parts
@@ -22,6 +23,8 @@ from connector.presence.model import PresenceConfig
 from connector.web.guard import page_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+#: the IANA zones an agent's days may follow (offered as the time zone field's suggestions)
+TIME_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "posix/", "right/")))
 EDITOR_SOURCE = "admin editor"
 
 
@@ -47,7 +50,9 @@ def _active() -> PresenceConfig:
 @bp.get("")
 @page_role("admin")
 def page():
-    return render_template("admin.html", roles=ROLES)
+    return render_template(
+        "admin.html", roles=ROLES, time_zones=TIME_ZONES, default_timezone=get_parts().settings.timezone
+    )
 
 
 # -- presence configuration ----------------------------------------------------------------------
@@ -211,6 +216,7 @@ def list_accounts():
         {
             "users": accounts.list_users(store),
             "agents": accounts.list_agents(store),
+            "teams": teams.list_teams(store),
             "tokens": accounts.list_tokens(store),
             "sign_ins": {
                 "locked": guard.locked_accounts(),
@@ -322,6 +328,22 @@ def edit_agent(agent_id: str):
     changed = [k for k in accounts.EDITABLE_AGENT_FIELDS if before.get(k) != agent.get(k)]
     audit("agent.edit", agent_id, before={k: before.get(k) for k in changed}, after={k: agent[k] for k in changed})
     return jsonify({"ok": True, "agent": agent})
+
+
+@bp.put("/api/teams/<path:team>")
+@page_role("admin")
+def team_zone(team: str):
+    """Set the time zone of a team's days (``{"timezone": "America/New_York"}``; "" for CONNECTOR_TIMEZONE)."""
+    data = _json()
+    wrong = next((k for k in data if k != "timezone"), None)
+    if wrong is not None:
+        raise InvalidInput(f"'{wrong}' cannot be set here; only timezone", field=wrong)
+    return jsonify(
+        {
+            "ok": True,
+            "team": teams.set_team_zone(get_parts().store, team, data.get("timezone"), by=session["principal"]["name"]),
+        }
+    )
 
 
 @bp.post("/api/agents/<agent_id>/active")
