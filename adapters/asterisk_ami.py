@@ -319,10 +319,14 @@ class AsteriskAmiAdapter(Adapter):
         if agent_id is None:
             return None
         state_id = self._state_for(paused == "1", reason)
-        if state_id is None:
+        rule = self.host.active_config().inbound_rule(PBX_SOURCE)
+        if state_id is None and not rule.map:
             return None
-        self.host.set_state(agent_id, state_id, source=PBX_SOURCE)
-        return state_id
+        # the configuration's inbound rule for pbx decides (by default: applies, as always); the remote
+        # presence is the pause reason, or "unpaused"
+        remote = (reason.strip() or "paused") if paused == "1" else "unpaused"
+        result = self.host.inbound(agent_id, PBX_SOURCE, remote, proposed=state_id)
+        return result["state"] if result["action"] != "refuse" else None
 
     def _agent_for(self, interface: str) -> str | None:
         before, _, after = self.config["interface"].partition("{extension}")

@@ -24,6 +24,8 @@ ADDED_COLUMNS = (
     ("agent_sessions", "next_state_id"),
     ("agent_sessions", "next_state_source"),
     ("state_intervals", "cause"),
+    ("agent_sessions", "state_source"),
+    ("agent_sessions", "inbound_hold"),
     ("calls", "end_cause"),
     ("outbox", "claimed_by"),
     ("outbox", "lease_until"),
