@@ -109,6 +109,8 @@ class AsteriskAmiAdapter(Adapter):
         self._seen: dict[str, tuple[str, str]] = {}  # interface -> (paused, reason) last seen from the PBX
         self._synced: set[str] = set()  # interfaces already reconciled by the running QueueStatus
         self.status_syncs = 0
+        self.status_refused = 0  # QueueStatus answered with an error (the listener kept reading events)
+        self.status_error: str | None = None
 
     def wants(self, options) -> bool:
         return pbx_wanted(options)
@@ -263,11 +265,28 @@ class AsteriskAmiAdapter(Adapter):
             attempt += 1
 
     def _read_pause_state(self, events: AmiClient) -> None:
-        """Ask for every queue member's pause state; the QueueMember events arrive on this connection."""
+        """Ask for every queue member's pause state; the QueueMember events arrive on this connection.
+
+        An optional step: when the PBX answers it with an error (an older or restricted manager account, an
+        Asterisk-compatible PBX) the refusal is logged and shown in health, and the listener keeps reading
+        events — a failing resync degrades the channel, it does not stop it."""
         with self._expected_lock:
             self._synced = set()
         fields = {"Queue": self.config["queue"]} if self.config["queue"] else {}
-        events.action("QueueStatus", **fields)
+        try:
+            events.action("QueueStatus", **fields)
+        except AdapterError as exc:
+            if not events.connected:
+                raise  # the connection itself failed: reconnect
+            self.status_refused += 1
+            self.status_error = f"QueueStatus refused: {exc}"
+            log.warning(
+                "AMI: the PBX refused QueueStatus (%s); pause events are still read, but a pause made while the "
+                "connection was down is not caught up (give the AMI user 'read = agent' in manager.conf)",
+                exc,
+            )
+        else:
+            self.status_error = None
 
     def _on_event_safely(self, event: dict) -> None:
         # one event the engine refuses (agent logged out, unknown state) must not end the listener
@@ -354,4 +373,7 @@ class AsteriskAmiAdapter(Adapter):
             "connections_made": self.client.connects,
             "events_listener": self.listener_state,
             "pause_state_reads": self.status_syncs,
+            # None, or why the PBX refused the pause-state read (events are still read)
+            "pause_state_read_error": self.status_error,
+            "pause_state_reads_refused": self.status_refused,
         }
