@@ -12,7 +12,10 @@ connection is re-made within a few seconds when it drops (1, 2, 4, then every 5 
 reconnect the ``QueueStatus`` action reads each queue member's pause state: a pause or unpause made on
 the phone while the connection was down (its event lost) is applied then. What counts as a change is
 the difference from the pause state last seen from the PBX (an event, or a QueuePause it accepted), so
-a connector change still waiting for delivery is not undone.
+a connector change still waiting for delivery is not undone. When the PBX answers ``QueueStatus`` with an
+error (an older or restricted manager account, an Asterisk-compatible PBX) the refusal is logged and shown in
+health (``pause_state_read_error``) and the listener keeps reading events: only the catch-up is lost.
+Inbound pauses go through the presence configuration's ``inbound.pbx`` rule (by default: applied as always).
 
 Recognising our own events (apps/app_queue.c): each QueuePause we send is remembered per interface,
 with the event it will cause, for ``ECHO_WINDOW`` seconds — several, since a late event of an earlier

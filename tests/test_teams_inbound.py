@@ -1,0 +1,197 @@
+"""Teams presence read back (issue 26): a fake Graph at the HTTP layer (``responses``: nothing leaves the
+machine) answering getPresencesByUserId as Microsoft documents it, the teams preset's meeting rule, the real
+app and dispatcher."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from adapters.teams import TeamsAdapter
+from connector.auth import accounts
+from connector.parts import get_parts
+from connector.store.models import EventRow, StateInterval
+
+TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+GRAPH = "https://graph.microsoft.com/v1.0"
+APP_ID = "11111111-2222-3333-4444-555555555555"
+EDRED = "fa8bf3dc-eca7-46b7-bad1-db199b62afc3"  # a user object id; the agent id with TEAMS_USER_KEY=agent_id
+
+
+class FakeGraph:
+    """Graph's presence endpoints as documented: getPresencesByUserId takes at most 650 ids a call and answers
+    each user's aggregated availability/activity; the app's setPresence/setUserPreferredPresence calls make
+    the user's presence show what the app set until the user's own presence (``user``) is something else."""
+
+    def __init__(self, rsps: responses.RequestsMock):
+        self.user: dict[str, tuple[str, str]] = {}  # what the user or Teams itself shows (a meeting ...)
+        self.app: dict[str, tuple[str, str]] = {}  # what the connector's session set
+        self.reads: list[list[str]] = []
+        rsps.post(TOKEN_URL, json={"token_type": "Bearer", "expires_in": 3599, "access_token": "tok-1"})
+        rsps.add_callback(responses.POST, f"{GRAPH}/communications/getPresencesByUserId", callback=self.read)
+        for action in ("setPresence", "setUserPreferredPresence", "clearUserPreferredPresence", "clearPresence"):
+            rsps.add_callback(
+                responses.POST, re.compile(rf"{GRAPH}/users/([^/]+)/presence/{action}$"), callback=self.setter(action)
+            )
+
+    def setter(self, action: str):
+        def callback(request):
+            user = request.url.split("/users/")[1].split("/")[0]
+            body = json.loads(request.body) if request.body else {}
+            if action in ("setPresence", "setUserPreferredPresence") and body.get("availability") != "Away":
+                self.app[user] = (body["availability"], body["activity"])
+            elif action == "clearPresence":
+                self.app.pop(user, None)
+            return (200, {}, "")
+
+        return callback
+
+    def read(self, request):
+        ids = json.loads(request.body)["ids"]
+        if len(ids) > 650:
+            return (400, {}, json.dumps({"error": {"code": "BadRequest", "message": "too many ids"}}))
+        self.reads.append(ids)
+        value = []
+        for user in ids:
+            availability, activity = self.user.get(user) or self.app.get(user) or ("Offline", "OffWork")
+            value.append({"id": user, "availability": availability, "activity": activity})
+        return (200, {}, json.dumps({"value": value}))
+
+
+@pytest.fixture
+def graph():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeGraph(rsps)
+
+
+def teams(**extra) -> TeamsAdapter:
+    return TeamsAdapter(
+        {"tenant_id": "tenant-1", "client_id": APP_ID, "client_secret": "very-secret", "user_key": "agent_id", **extra}
+    )
+
+
+@pytest.fixture
+def floor(make_app, graph):
+    adapter = teams()
+    app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
+    parts = get_parts(app)
+    accounts.add_agent(parts.store, {"id": EDRED, "name": "Edred", "email": "edred@example.com"}, parts.clock())
+    parts.service.login(EDRED, "Paired Device", "deskphone")  # no heartbeats: no connection loss
+    parts.dispatcher.drain()  # the connector's session: Available
+    return app, adapter, parts
+
+
+def state(parts) -> str:
+    return parts.service.presence(EDRED)["state"]["id"]
+
+
+def events(parts, kind: str) -> list[dict]:
+    with parts.store.read() as s:
+        return [
+            r.data for r in s.execute(select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id)).scalars()
+        ]
+
+
+def test_a_ready_agent_in_a_teams_meeting_becomes_meeting_and_returns_to_ready_when_it_ends(floor, graph, clock):
+    app, adapter, parts = floor
+    assert [(job.id, job.seconds) for job in adapter.jobs()] == [("teams-presence-read", 30)]  # TEAMS_POLL_SECONDS
+    adapter.poll()
+    assert state(parts) == "ready"  # Teams shows the connector's own Available: nothing to do
+
+    graph.user[EDRED] = ("Busy", "InAMeeting")
+    clock.advance(30)
+    adapter.poll()
+    view = parts.service.presence(EDRED)
+    assert (view["state"]["id"], view["state_from"]) == ("meeting", "Teams")  # the row: "Meeting (from Teams)"
+    grid = {row["id"]: row for row in parts.service.agent_grid()}
+    assert grid[EDRED]["state_from"] == "Teams"
+    with parts.store.read() as s:
+        interval = s.execute(select(StateInterval).where(StateInterval.state_id == "meeting")).scalar_one()
+    assert (interval.source, interval.cause) == ("teams", "inbound.teams.map: Teams InAMeeting -> Meeting")
+    [applied] = events(parts, "inbound")
+    assert (applied["action"], applied["rule"], applied["remote"]) == ("apply", "inbound.teams.map", "InAMeeting")
+
+    graph.user[EDRED] = ("Busy", "Presenting")  # still the meeting: nothing changes
+    clock.advance(30)
+    adapter.poll()
+    assert state(parts) == "meeting"
+
+    del graph.user[EDRED]  # the meeting ended: Teams shows the connector's session again
+    clock.advance(30)
+    adapter.poll()
+    view = parts.service.presence(EDRED)
+    assert (view["state"]["id"], view["state_from"]) == ("ready", "Teams")
+    assert events(parts, "inbound")[-1]["rule"] == "inbound.teams.on_end"
+
+
+def test_an_agent_on_a_call_or_in_wrap_up_is_not_touched_and_the_refusal_names_the_rule(floor, graph, clock):
+    app, adapter, parts = floor
+    parts.service.call_event(EDRED, "c1", "started", "inbound")
+    graph.user[EDRED] = ("Busy", "InAMeeting")
+    adapter.poll()
+    assert state(parts) == "on-a-call"
+    [refused] = events(parts, "inbound")
+    assert (refused["action"], refused["rule"]) == ("refuse", "inbound.teams.over_call")
+    adapter.poll()
+    assert len(events(parts, "inbound")) == 1  # nothing changed on either side: not reported again
+    clock.advance(60)
+    parts.service.call_event(EDRED, "c1", "ended", "inbound", 60)
+    assert state(parts) == "dnd"  # wrap-up
+    adapter.poll()
+    assert state(parts) == "dnd"
+    assert events(parts, "inbound")[-1]["rule"] == "inbound.teams.over_call"
+    clock.advance(31)  # wrap-up over: Ready, and the meeting still on
+    parts.service.heartbeat(EDRED)
+    adapter.poll()
+    assert state(parts) == "meeting"
+
+
+def test_the_connectors_own_session_never_triggers_a_change(floor, graph, clock):
+    app, adapter, parts = floor
+    for pick in ("dnd", "away", "busy", "ready"):
+        parts.service.set_state(EDRED, pick)
+        parts.dispatcher.drain()  # Teams now shows what the connector set (DoNotDisturb, Away, Busy/InACall ...)
+        clock.advance(30)
+        adapter.poll()
+        assert state(parts) == pick
+    assert events(parts, "inbound") == []
+    assert graph.reads  # it did read
+
+
+def test_two_instances_never_apply_the_same_change_twice(make_app, floor, graph, clock):
+    app, adapter, parts = floor
+    other_adapter = teams()
+    other = get_parts(make_app(ADAPTERS=[other_adapter], CONNECTOR_PRESENCE_CONFIG="teams"))
+    graph.user[EDRED] = ("Busy", "InAMeeting")
+    adapter.poll()
+    other_adapter.poll()  # the lease moved, or both read at once: the second finds Meeting already set
+    with parts.store.read() as s:
+        intervals = s.execute(select(StateInterval.state_id).order_by(StateInterval.id)).scalars().all()
+    assert intervals == ["ready", "meeting"]
+    assert [e["action"] for e in events(other, "inbound")] == ["apply"]
+
+
+@pytest.mark.slow
+def test_a_thousand_agents_are_read_in_two_calls_within_the_shared_budget(make_app, graph):
+    adapter = teams()
+    app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
+    parts = get_parts(app)
+    ids = [f"00000000-0000-0000-0000-{n:012d}" for n in range(1000)]
+    for n, agent_id in enumerate(ids):
+        accounts.add_agent(parts.store, {"id": agent_id, "name": f"Agent {n}"}, parts.clock())
+        parts.service.login(agent_id, "Softphone", f"browser-{n}")
+    adapter.poll()
+    assert [len(batch) for batch in graph.reads] == [650, 350]
+    assert adapter.health()["graph_presence_calls_last_30s"] == 2
+
+
+def test_without_an_inbound_teams_rule_nothing_is_read(make_app, graph):
+    adapter = teams()
+    app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="default")
+    adapter.poll()
+    assert graph.reads == []
+    assert get_parts(app).service  # the app runs as before
