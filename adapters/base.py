@@ -473,6 +473,13 @@ class Adapter:
         """
         raise InboundRejected(f"the {self.name} adapter receives no events", field="name")
 
+    def notify(self, query: Mapping[str, str], body: Any) -> tuple[int, Any]:
+        """A notification the remote system posts on its own (a webhook such as Graph's change notifications),
+        served without sign-in at ``POST /api/v1/adapters/<name>/notifications``: the adapter checks it came
+        from the remote (a shared secret such as Graph's clientState). Returns (HTTP status, answer: text is
+        sent as text/plain, anything else as JSON); raises :class:`InboundRejected` naming the field."""
+        raise InboundRejected(f"the {self.name} adapter takes no notifications", field="name")
+
     def health(self) -> dict[str, Any]:
         """Adapter-specific health details (connection, drift ...)."""
         return {}

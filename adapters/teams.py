@@ -19,6 +19,15 @@
 Per-state mapping: ``adapters: {teams: Busy}`` or ``{teams: {availability: Busy, activity: InACall}}``;
 pairs Graph refuses are caught by :meth:`TeamsAdapter.check_mapping` (``validate_mapping``) in ``config validate``
 and the admin editor.
+
+Inbound (two-way presence, README "Two-way presence"): while the presence configuration has an ``inbound.teams``
+rule, the presence of every logged-in agent's user is read back every ``TEAMS_POLL_SECONDS`` (getPresencesByUserId,
+650 users a call, from the same shared budget; :mod:`adapters.support.teams_inbound`) and, with
+``TEAMS_NOTIFICATION_URL`` and ``TEAMS_DELEGATED_REFRESH_TOKEN``, on Graph's change notifications
+(:mod:`adapters.support.teams_subscriptions`). What the connector's own session set is never reported back.
+
+The module is longer than most on purpose: both directions share one Graph app — its token, its presence
+budget and the record of what was sent to each user — and read best together.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import requests
 from adapters.base import Adapter, AdapterError, AgentInfo, Change, Job, Setting
 from adapters.support.http_errors import check_reply, unreachable
 from adapters.support.teams_inbound import Attempts, batches, is_ours, remote_of, should_report
+from adapters.support.teams_subscriptions import RENEW_EVERY, Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +146,21 @@ class TeamsAdapter(Adapter):
             help="how often Teams presence is read back (getPresencesByUserId, 650 users a call) while the "
             "presence configuration has an inbound.teams rule",
         ),
+        "notification_url": Setting(
+            str,
+            default="",
+            kind="url",
+            schemes=("https",),
+            help="public HTTPS address of POST /api/v1/adapters/teams/notifications: Graph change notifications "
+            "(a second instead of an interval); needs TEAMS_DELEGATED_REFRESH_TOKEN",
+        ),
+        "delegated_refresh_token": Setting(
+            str,
+            default="",
+            secret=True,
+            help="refresh token of a user who consented to Presence.Read.All (delegated): presence subscriptions "
+            "take no application permission",
+        ),
     }
 
     @classmethod
@@ -161,6 +186,7 @@ class TeamsAdapter(Adapter):
         self.poll_deferred = 0  # batches left for the next interval: the shared budget was in use
         self.poll_error: str | None = None
         self.inbound_reported = 0
+        self.subscriptions = Subscriptions(self)
 
     switched_by = "teams_sync"
 
@@ -349,7 +375,27 @@ class TeamsAdapter(Adapter):
 
     # -- inbound: Teams presence read back ------------------------------------------------------
     def jobs(self) -> list[Job]:
-        return [Job("teams-presence-read", self.poll, self.config["poll_seconds"])]
+        jobs = [Job("teams-presence-read", self.poll, self.config["poll_seconds"])]
+        if self.subscriptions.configured:
+            jobs.append(Job("teams-presence-subscriptions", self.maintain_subscriptions, RENEW_EVERY))
+        return jobs
+
+    def maintain_subscriptions(self) -> int:
+        """Keep a presence subscription for every active agent with a Teams user (650 a subscription)."""
+        if not self.reading():
+            return 0
+        users = []
+        for view in self.host.presences():
+            info = self.host.agent(view["id"])
+            user_id = self._user_id(info) if info is not None else None
+            if user_id:
+                users.append(user_id)
+        return len(self.subscriptions.maintain(users))
+
+    def notify(self, query, body) -> tuple[int, object]:
+        """Graph's posts to TEAMS_NOTIFICATION_URL: the validation handshake, change and lifecycle notifications
+        (basic ones carry no presence: the users named are read, then reported as a poll would)."""
+        return self.subscriptions.receive(query, body, lambda ids: self._read(set(ids)))
 
     def reading(self) -> bool:
         """Whether presence is read back: the active configuration has an ``inbound.teams`` rule that applies."""
@@ -363,14 +409,19 @@ class TeamsAdapter(Adapter):
         if not self.reading():
             return 0
         self.polls += 1
+        return self._read(None)
+
+    def _read(self, only: set[str] | None) -> int:
+        """Read the presence of the logged-in agents' users (``only`` these user ids, when given) and report it."""
         views = {v["id"]: v for v in self.host.presences() if v.get("logged_in")}
-        self._attempts.forget_others(set(views))
+        if only is None:
+            self._attempts.forget_others(set(views))
         users: dict[str, str] = {}
         infos: dict[str, AgentInfo] = {}
         for agent_id in views:
             info = self.host.agent(agent_id)
             user_id = self._user_id(info) if info is not None else None
-            if info is not None and user_id:
+            if info is not None and user_id and (only is None or user_id in only):
                 users[user_id], infos[agent_id] = agent_id, info
         reported = 0
         for batch in batches(sorted(users)):
@@ -494,6 +545,7 @@ class TeamsAdapter(Adapter):
             "presence_reads_deferred": self.poll_deferred,
             "presence_read_error": self.poll_error,
             "inbound_reported": self.inbound_reported,
+            **(self.subscriptions.health() if self.subscriptions.configured else {}),
         }
 
     def check(self) -> str:

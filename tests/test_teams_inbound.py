@@ -4,9 +4,6 @@ app and dispatcher."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 import responses
 from sqlalchemy import select
@@ -15,57 +12,16 @@ from adapters.teams import TeamsAdapter
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.store.models import EventRow, StateInterval
+from tests.helpers.fakes.graph import FakeGraph
 
-TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
-GRAPH = "https://graph.microsoft.com/v1.0"
 APP_ID = "11111111-2222-3333-4444-555555555555"
 EDRED = "fa8bf3dc-eca7-46b7-bad1-db199b62afc3"  # a user object id; the agent id with TEAMS_USER_KEY=agent_id
 
 
-class FakeGraph:
-    """Graph's presence endpoints as documented: getPresencesByUserId takes at most 650 ids a call and answers
-    each user's aggregated availability/activity; the app's setPresence/setUserPreferredPresence calls make
-    the user's presence show what the app set until the user's own presence (``user``) is something else."""
-
-    def __init__(self, rsps: responses.RequestsMock):
-        self.user: dict[str, tuple[str, str]] = {}  # what the user or Teams itself shows (a meeting ...)
-        self.app: dict[str, tuple[str, str]] = {}  # what the connector's session set
-        self.reads: list[list[str]] = []
-        rsps.post(TOKEN_URL, json={"token_type": "Bearer", "expires_in": 3599, "access_token": "tok-1"})
-        rsps.add_callback(responses.POST, f"{GRAPH}/communications/getPresencesByUserId", callback=self.read)
-        for action in ("setPresence", "setUserPreferredPresence", "clearUserPreferredPresence", "clearPresence"):
-            rsps.add_callback(
-                responses.POST, re.compile(rf"{GRAPH}/users/([^/]+)/presence/{action}$"), callback=self.setter(action)
-            )
-
-    def setter(self, action: str):
-        def callback(request):
-            user = request.url.split("/users/")[1].split("/")[0]
-            body = json.loads(request.body) if request.body else {}
-            if action in ("setPresence", "setUserPreferredPresence") and body.get("availability") != "Away":
-                self.app[user] = (body["availability"], body["activity"])
-            elif action == "clearPresence":
-                self.app.pop(user, None)
-            return (200, {}, "")
-
-        return callback
-
-    def read(self, request):
-        ids = json.loads(request.body)["ids"]
-        if len(ids) > 650:
-            return (400, {}, json.dumps({"error": {"code": "BadRequest", "message": "too many ids"}}))
-        self.reads.append(ids)
-        value = []
-        for user in ids:
-            availability, activity = self.user.get(user) or self.app.get(user) or ("Offline", "OffWork")
-            value.append({"id": user, "availability": availability, "activity": activity})
-        return (200, {}, json.dumps({"value": value}))
-
-
 @pytest.fixture
-def graph():
+def graph(clock):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeGraph(rsps)
+        yield FakeGraph(rsps, clock)
 
 
 def teams(**extra) -> TeamsAdapter:
