@@ -418,8 +418,10 @@ class TeamsAdapter(Adapter):
             self._attempts.forget_others(set(views))
         users: dict[str, str] = {}
         infos: dict[str, AgentInfo] = {}
+        by_id = self.config["user_key"] == "agent_id"
         for agent_id in views:
-            info = self.host.agent(agent_id)
+            # by agent id the user is the agent: no read of the agent's row (1,000 of them every interval)
+            info = AgentInfo(agent_id) if by_id else self.host.agent(agent_id)
             user_id = self._user_id(info) if info is not None else None
             if info is not None and user_id and (only is None or user_id in only):
                 users[user_id], infos[agent_id] = agent_id, info
@@ -463,12 +465,11 @@ class TeamsAdapter(Adapter):
     def report(self, view: dict, presence: dict, info: AgentInfo) -> bool:
         """Report one user's Teams presence to the inbound rule, unless it is the connector's own or unchanged."""
         rule = self.host.active_config().inbound_rule(SOURCE)
-        ours = self._ours(info, view)
-        remote: str | None = None
-        if not is_ours(presence, ours):
-            remote = remote_of(presence, rule.map)
-            if rule.map and remote not in rule.map:
-                remote = None  # nothing the rule maps: no condition of the user's own
+        remote: str | None = remote_of(presence, rule.map)
+        if rule.map and remote not in rule.map:
+            remote = None  # nothing the rule maps: no condition of the user's own
+        elif is_ours(presence, self._ours(info, view)):
+            remote = None  # what the connector's own session set (looked up only for a presence that maps)
         target = rule.map.get(remote) if remote is not None else None
         key = should_report(view, remote, target, self._attempts)
         if key is None:
