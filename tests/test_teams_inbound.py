@@ -5,23 +5,15 @@ app and dispatcher."""
 from __future__ import annotations
 
 import pytest
-import responses
 from sqlalchemy import select
 
 from adapters.teams import TeamsAdapter
 from connector.auth import accounts
 from connector.parts import get_parts
 from connector.store.models import EventRow, StateInterval
-from tests.helpers.fakes.graph import FakeGraph
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 EDRED = "fa8bf3dc-eca7-46b7-bad1-db199b62afc3"  # a user object id; the agent id with TEAMS_USER_KEY=agent_id
-
-
-@pytest.fixture
-def graph(clock):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeGraph(rsps, clock)
 
 
 def teams(**extra) -> TeamsAdapter:
@@ -30,8 +22,8 @@ def teams(**extra) -> TeamsAdapter:
     )
 
 
-@pytest.fixture
-def floor(make_app, graph):
+def teams_floor(make_app):
+    """The teams preset and adapter, Edred logged in on a desk phone and Available in Teams (the connector's session)."""
     adapter = teams()
     app = make_app(ADAPTERS=[adapter], CONNECTOR_PRESENCE_CONFIG="teams")
     parts = get_parts(app)
@@ -52,8 +44,8 @@ def events(parts, kind: str) -> list[dict]:
         ]
 
 
-def test_a_ready_agent_in_a_teams_meeting_becomes_meeting_and_returns_to_ready_when_it_ends(floor, graph, clock):
-    app, adapter, parts = floor
+def test_a_ready_agent_in_a_teams_meeting_becomes_meeting_and_returns_to_ready_when_it_ends(make_app, graph, clock):
+    app, adapter, parts = teams_floor(make_app)
     assert [(job.id, job.seconds) for job in adapter.jobs()] == [("teams-presence-read", 30)]  # TEAMS_POLL_SECONDS
     adapter.poll()
     assert state(parts) == "ready"  # Teams shows the connector's own Available: nothing to do
@@ -84,8 +76,8 @@ def test_a_ready_agent_in_a_teams_meeting_becomes_meeting_and_returns_to_ready_w
     assert events(parts, "inbound")[-1]["rule"] == "inbound.teams.on_end"
 
 
-def test_an_agent_on_a_call_or_in_wrap_up_is_not_touched_and_the_refusal_names_the_rule(floor, graph, clock):
-    app, adapter, parts = floor
+def test_an_agent_on_a_call_or_in_wrap_up_is_not_touched_and_the_refusal_names_the_rule(make_app, graph, clock):
+    app, adapter, parts = teams_floor(make_app)
     parts.service.call_event(EDRED, "c1", "started", "inbound")
     graph.user[EDRED] = ("Busy", "InAMeeting")
     adapter.poll()
@@ -106,8 +98,8 @@ def test_an_agent_on_a_call_or_in_wrap_up_is_not_touched_and_the_refusal_names_t
     assert state(parts) == "meeting"
 
 
-def test_the_connectors_own_session_never_triggers_a_change(floor, graph, clock):
-    app, adapter, parts = floor
+def test_the_connectors_own_session_never_triggers_a_change(make_app, graph, clock):
+    app, adapter, parts = teams_floor(make_app)
     for pick in ("dnd", "away", "busy", "ready"):
         parts.service.set_state(EDRED, pick)
         parts.dispatcher.drain()  # Teams now shows what the connector set (DoNotDisturb, Away, Busy/InACall ...)
@@ -118,8 +110,8 @@ def test_the_connectors_own_session_never_triggers_a_change(floor, graph, clock)
     assert graph.reads  # it did read
 
 
-def test_two_instances_never_apply_the_same_change_twice(make_app, floor, graph, clock):
-    app, adapter, parts = floor
+def test_two_instances_never_apply_the_same_change_twice(make_app, graph):
+    app, adapter, parts = teams_floor(make_app)
     other_adapter = teams()
     other = get_parts(make_app(ADAPTERS=[other_adapter], CONNECTOR_PRESENCE_CONFIG="teams"))
     graph.user[EDRED] = ("Busy", "InAMeeting")
