@@ -552,7 +552,12 @@ class TeamsAdapter(Adapter):
     def check(self) -> str:
         self._token = None
         self.token()
-        return f"client-credentials token issued for tenant {self.config['tenant_id']}"
+        done = f"client-credentials token issued for tenant {self.config['tenant_id']}"
+        if self.subscriptions.configured:  # change notifications: the delegated token must be issued too
+            self.subscriptions._token = None
+            self.subscriptions.token()
+            done += "; delegated token (Presence.Read.All) issued for change notifications"
+        return done
 
 
 def _route(state: Mapping[str, Any]) -> str:

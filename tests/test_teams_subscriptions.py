@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import responses
 
-from adapters.base import AdapterConfigError
+from adapters.base import AdapterConfigError, AdapterError
 from adapters.teams import TeamsAdapter
 from connector.auth import accounts
 from connector.parts import get_parts
@@ -124,3 +124,12 @@ def test_the_notification_url_must_be_https():
     with pytest.raises(AdapterConfigError) as refused:
         teams(notification_url="http://connector.example.com/api/v1/adapters/teams/notifications")
     assert "TEAMS_NOTIFICATION_URL" in str(refused.value)
+
+
+def test_the_connection_check_gets_the_delegated_token_and_a_refused_one_is_named_without_the_secret(floor):
+    graph, adapter, parts = floor
+    assert "delegated token (Presence.Read.All) issued" in adapter.check()
+    stale = teams(delegated_refresh_token="stale-token-value")
+    with pytest.raises(AdapterError) as refused:
+        stale.check()
+    assert "TEAMS_DELEGATED_REFRESH_TOKEN" in str(refused.value) and "stale-token-value" not in str(refused.value)

@@ -502,6 +502,8 @@ class Engine:
                 if d.session.connection_lost_at is not None:
                     d.session = d.session.changed(connection_lost_at=None, state_before_loss=None)
                 self._move(d, now, target, rule.adapter, verdict.cause, next_state_id=None, next_state_source=None)
+        elif verdict.target is not None and verdict.target == d.session.state_id:
+            self._touch(d, now, heartbeat=False)  # reported again: activity, as a pick of the same state is
         d.session = d.session.changed(inbound_hold=verdict.hold.as_list() if verdict.hold else None)
         d.effects.append(InboundDecided(now, rule.adapter, remote, verdict))
         return d
