@@ -251,3 +251,10 @@ def test_the_inbound_section_survives_a_round_trip():
     config = load_preset("teams")
     assert parse_config(config.to_yaml()).inbound == config.inbound
     assert config.inbound_rule("teams").map["Presenting"] == "meeting"
+
+
+def test_a_refusal_keeps_the_condition_another_adapter_has_in_force():
+    omni_hold = Hold("omni-channel", "Break", "ready", "break")
+    on_call = ready(state_id="on-a-call", status=6, on_call=True, hold=omni_hold)
+    assert decide(TEAMS, T0, on_call, "InAMeeting").hold == omni_hold
+    assert decide(TEAMS, T0, ready(state_id="dnd", status=4, hold=omni_hold), "InAMeeting").hold == omni_hold

@@ -166,7 +166,9 @@ def decide(
     ours = hold is not None and situation.state_id == hold.applied and situation.state_source == rule.adapter
     if (situation.on_call or situation.in_wrap_up) and rule.over_call == "never":
         where = "on a call" if situation.on_call else "in wrap-up"
-        return Verdict(REFUSE, f"{name}.over_call", f"{said}: never over a call or wrap-up ({where})", target, hold)
+        return Verdict(
+            REFUSE, f"{name}.over_call", f"{said}: never over a call or wrap-up ({where})", target, situation.hold
+        )
     if not ours:
         if not rule.over_supervisor and situation.state_source == SUPERVISOR:
             return Verdict(
