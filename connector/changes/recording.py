@@ -26,6 +26,7 @@ from connector.presence.engine import (
     Decision,
     DialRequested,
     Engine,
+    InboundDecided,
     LogonEvent,
     SessionEnded,
     StateChanged,
@@ -133,6 +134,9 @@ class DecisionWriter:
                     )
             elif isinstance(effect, CallClosed):
                 statements.close_call(conn, agent.id, effect.call_id, effect.at, effect.cause)
+            elif isinstance(effect, InboundDecided) and effect.verdict.action != "nothing":
+                # applied or refused, with the rule that decided (kept with the live events: the trail)
+                published.append(("inbound", inbound_event(agent.id, effect)))
         request = REQUEST_ID.get()
         if request is not None and outbox:  # the delivery's log lines carry the id of the request that asked
             for row in outbox:
@@ -178,3 +182,18 @@ class DecisionWriter:
                 statements.add_to_daily_total(
                     conn, agent_id, day, closed.state_id, closed.status, closed.reason_code, seconds, at
                 )
+
+
+def inbound_event(agent_id: str, effect: InboundDecided) -> dict:
+    """The live event of an inbound decision: what the adapter reported and which rule applied or refused it."""
+    verdict = effect.verdict
+    return {
+        "agent_id": agent_id,
+        "adapter": effect.adapter,
+        "remote": effect.remote,
+        "action": verdict.action,
+        "rule": verdict.rule,
+        "reason": verdict.reason,
+        "state": verdict.target,
+        "at": iso(effect.at),
+    }

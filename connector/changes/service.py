@@ -8,6 +8,7 @@ subscribers hear of it only after the commit.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from connector.presence.engine import (
     Decision,
     DialRequested,
     Engine,
+    InboundDecided,
     StateChanged,
 )
 from connector.presence.model import PresenceConfig
@@ -45,6 +47,8 @@ from connector.store.models import Agent, AgentSessionRow, Call, zone_name_of
 from connector.store.rows import logons_from_json, session_from_row
 from connector.store.statements import AgentRecord
 from connector.validation import one_line
+
+log = logging.getLogger(__name__)
 
 #: ``pin_guard(account, check)``: run ``check`` under the guessing limits; None when the PIN was wrong
 PinGuard = Callable[[str, Callable[[], "bool | None"]], "bool | None"]
@@ -272,6 +276,17 @@ class PresenceService:
             if count_refusal:
                 metrics.refused(source)
             raise
+
+    def inbound(self, agent_id: str, source: str, remote: str | None, proposed: str | None = None) -> Outcome:
+        """A change an adapter reports, decided by the configuration's inbound rule for ``source`` on the stored
+        session (under its version guard: the same report reaching two instances is applied once)."""
+        outcome = self._run(
+            agent_id, lambda e, sess, now, s: e.inbound(sess, now, e.config.inbound_rule(source), remote, proposed)
+        )
+        for v in (e.verdict for e in outcome.decision.effects if isinstance(e, InboundDecided)):
+            if v.action != "nothing":
+                log.info("inbound %s for %s: %s (%s)", v.action, agent_id, v.reason, v.rule)
+        return outcome
 
     def cancel_next_state(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.cancel_next_state(sess, now, source))

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from connector.clock import iso
 from connector.presence.engine import AgentSession, StateChanged
+from connector.presence.inbound_rules import source_name
 from connector.presence.model import PresenceConfig, PresenceState
 
 
@@ -51,7 +52,20 @@ def agent_view(agent: AgentColumns, session: AgentSession, config: PresenceConfi
         "next_state": _next_state(session, config),
         "connection_lost": session.connection_lost_at is not None,
         "logoff_pending": session.logoff_pending,
+        # the adapter whose inbound rule set the state ("Meeting (from Teams)"), else None
+        "state_from": state_from(session.state_source) if state is not None else None,
     }
+
+
+#: sources that are people or the connector itself, not another system
+OWN_SOURCES = frozenset({"softphone", "supervisor", "system", "api", "crm"})
+
+
+def state_from(source: str | None) -> str | None:
+    """How the dashboard names the system a state came from (``Teams``), or None for the connector's own."""
+    if not source or source in OWN_SOURCES:
+        return None
+    return source_name(source)
 
 
 def _next_state(session: AgentSession, config: PresenceConfig) -> dict | None:
@@ -73,6 +87,7 @@ def grid_view(view: dict) -> dict:
         "on_call": view["on_call"],
         # picked during a call for after it (by id, like the state)
         "next_state": view["next_state"]["id"] if view["next_state"] else None,
+        "state_from": view.get("state_from"),
     }
 
 

@@ -136,6 +136,9 @@ class AgentSessionRow(Base):
     connection_lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     state_before_loss: Mapped[str | None] = mapped_column(String(64), nullable=True)
     logoff_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: who set the current state; a remote condition in force (connector.presence.inbound_rules)
+    state_source: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    inbound_hold: Mapped[list | None] = mapped_column(JSON, nullable=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
 
