@@ -20,6 +20,10 @@ from connector.store import Store, schema
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_stores"
 
+#: tables a revision drops on purpose (0002: the counters' sync state; counters go to their own Salesforce
+#: object since 0.2.0 and are sent to it once again)
+RETIRED_TABLES = {"salesforce_counter_sync"}
+
 
 def _every_revision() -> list[str]:
     """What an empty store is brought through, oldest first."""
@@ -97,6 +101,9 @@ def test_a_store_made_by_an_earlier_version_upgrades_keeping_every_row(commit, b
         assert schema.differences(store) == []
         after = _all_rows(store)
         for table, rows in before.items():
+            if table in RETIRED_TABLES:
+                assert table not in after, table
+                continue
             # each old row is still there with its values (columns added since are new, and empty)
             old_columns = {name for name, _ in rows[0]} if rows else set()
             kept = sorted((tuple(p for p in row if p[0] in old_columns) for row in after[table]), key=repr)
