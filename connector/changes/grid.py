@@ -39,6 +39,7 @@ def agent_grid(
             r.c.call_id,
             r.c.next_state_id,
             r.c.state_source,
+            r.c.wrap_up_until,
         )
         .select_from(a.outerjoin(r, r.c.agent_id == a.c.id))
         .where(a.c.active.is_(True))
@@ -71,7 +72,11 @@ def agent_grid(
                     "connection_lost": row.connection_lost_at is not None,
                     "on_call": row.call_id is not None,
                     "next_state": next_id,
-                    "state_from": state_from(row.state_source) if row.logons else None,
+                    "state_from": (
+                        state_from(row.state_source, row.call_id is not None or row.wrap_up_until is not None)
+                        if row.logons
+                        else None
+                    ),
                 }
             )
     if due:

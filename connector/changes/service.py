@@ -4,6 +4,10 @@ The flow of one change (docs/architecture.md, "The change path"): lock the agent
 then — in the same transaction — close the open interval, open the new one, update the session,
 count, log logon events, write one outbox row per enabled adapter and the live events. Live
 subscribers hear of it only after the commit.
+
+It is a little over 500 lines on purpose: each operation an agent, a supervisor, the PBX or an inbound rule
+asks for (login, logout, set state, calls, dial, next state, inbound changes) is a short method around the same
+lock-decide-record step, and keeping them beside that step is what makes the change path readable in one place.
 """
 
 from __future__ import annotations

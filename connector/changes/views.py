@@ -53,7 +53,11 @@ def agent_view(agent: AgentColumns, session: AgentSession, config: PresenceConfi
         "connection_lost": session.connection_lost_at is not None,
         "logoff_pending": session.logoff_pending,
         # the adapter whose inbound rule set the state ("Meeting (from Teams)"), else None
-        "state_from": state_from(session.state_source) if state is not None else None,
+        "state_from": (
+            state_from(session.state_source, session.call_id is not None or session.wrap_up_until is not None)
+            if state is not None
+            else None
+        ),
     }
 
 
@@ -61,9 +65,10 @@ def agent_view(agent: AgentColumns, session: AgentSession, config: PresenceConfi
 OWN_SOURCES = frozenset({"softphone", "supervisor", "system", "api", "crm"})
 
 
-def state_from(source: str | None) -> str | None:
-    """How the dashboard names the system a state came from (``Teams``), or None for the connector's own."""
-    if not source or source in OWN_SOURCES:
+def state_from(source: str | None, in_call: bool = False) -> str | None:
+    """How the dashboard names the system a state came from (``Teams``), or None for the connector's own.
+    A call and its wrap-up (``in_call``) always come from the telephony: naming it on every such row is noise."""
+    if not source or source in OWN_SOURCES or in_call:
         return None
     return source_name(source)
 

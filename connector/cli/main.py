@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 import uvicorn
-from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
 
 from adapters.registry import mapping_checks
@@ -20,6 +19,7 @@ from connector.app import create_app as _app
 from connector.audit import subjects, trail
 from connector.auth import accounts, teams
 from connector.cli.adapters import adapters as _adapters_group
+from connector.cli.database import register as _register_database
 from connector.cli.demo import seed
 from connector.cli.operations import register as _register_operations
 from connector.errors import ConfigError, ConnectorError, SettingsInvalid
@@ -34,7 +34,6 @@ from connector.salesforce.cli import register as _register_salesforce
 from connector.serve.asgi import ConnectorAsgi
 from connector.serve.memory import limit_arenas
 from connector.serve.shutdown import GracefulServer, Shutdown
-from connector.store import Store, schema
 from connector.version import __version__
 
 
@@ -212,55 +211,6 @@ def _safe_url(url: str) -> str:
 
 
 # -- the store's schema (Alembic; docs/migrations.md) ----------------------------------------------------
-
-
-@main.group("db")
-def db() -> None:
-    """The store's schema version (Alembic revisions in connector/store/migrations/)."""
-
-
-def _store_only() -> Store:
-    """The configured store, opened without starting the app (which would upgrade it first)."""
-    load_dotenv(Path.cwd() / ".env", override=False)
-    env = dict(os.environ)
-    instance = Path(os.path.abspath(settings_mod.read("CONNECTOR_INSTANCE_PATH", env)))
-    url = settings_mod.read("CONNECTOR_DATABASE_URL", env) or f"sqlite:///{instance / 'presence.db'}"
-    return Store(url)
-
-
-@db.command("upgrade")
-@click.argument("revision", default="head")
-def db_upgrade(revision: str) -> None:
-    """Upgrade the store to REVISION (default: the newest); once across instances (a lock)."""
-    store = _store_only()
-    try:
-        applied = schema.upgrade(store, revision)
-        click.echo(f"store ({store.backend}) at revision {schema.current(store)}", nl=False)
-        click.echo(f"; applied: {', '.join(applied)}" if applied else "; nothing to do")
-    finally:
-        store.dispose()
-
-
-@db.command("current")
-def db_current() -> None:
-    """The store's revision, and whether it is the newest this version knows."""
-    store = _store_only()
-    try:
-        found = schema.current(store)
-    finally:
-        store.dispose()
-    head = schema.head()
-    if found is None:
-        click.echo(f"no revision (an empty store, or one made before revisions); `db upgrade` brings it to {head}")
-    else:
-        click.echo(f"{found}{' (head)' if found == head else f' (the newest is {head}: run `db upgrade`)'}")
-
-
-@db.command("history")
-def db_history() -> None:
-    """Every revision this version knows, newest first."""
-    for revision, down, message in schema.history():
-        click.echo(f"{down or '<base>'} -> {revision}: {message.splitlines()[0] if message else ''}")
 
 
 # -- agents, users, tokens -----------------------------------------------------------------------
@@ -496,6 +446,7 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
 
 _register_salesforce(main)
 _register_operations(main)
+_register_database(main)
 
 main.add_command(_adapters_group)
 
