@@ -163,9 +163,11 @@ class PresenceService:
             return done
 
         try:
-            return self.store.write_shared(write)
-        except statements.StaleSession:
-            return None  # another writer got there first: decided again
+            return self.store.write_shared(write, pipelined=True)
+        except Exception as exc:
+            if statements.must_retry(exc):
+                return None  # another writer got there first (or PostgreSQL broke a lock cycle): decided again
+            raise
 
     def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
         with self.store.write_connection() as conn:

@@ -95,7 +95,7 @@ class Store:
         with self._write_lock, self.writer.begin() as conn:
             yield conn
 
-    def write_shared(self, work: Callable[[Connection], T]) -> T:
+    def write_shared(self, work: Callable[[Connection], T], pipelined: bool = False) -> T:
         """Run ``work(conn)`` in a write transaction it may share with other threads' (group commit).
 
         On SQLite every commit waits for the disk (``synchronous=FULL``), and one writer at a time
@@ -106,10 +106,18 @@ class Store:
         next batch (a condition shared by all woke every waiter at every commit). A piece that raises is rolled back to its savepoint alone and
         its caller gets the exception; each caller returns after the commit that made its work
         durable (or with the commit's error). ``work`` must only use ``conn`` (no other store
-        access) and must not keep anything across calls. On PostgreSQL, which has row locks and
-        concurrent commits, each piece is a transaction of its own.
+        access) and must not keep anything across calls.
+
+        On PostgreSQL the same holds for a ``pipelined`` piece (the change path): one transaction, one
+        commit (one WAL flush) for the batch, each piece in its own savepoint, and each piece's
+        statements sent in psycopg's pipeline mode, so a piece waits for the server only where it reads
+        a result (``statements.Prepared.run``/``run_count``) and once at its end, not once per
+        statement. A pipelined piece must run its statements on the DBAPI cursor
+        (``statements.Prepared``), never read a result through ``conn.execute`` (which cannot see
+        results before the pipeline syncs). Other pieces (leases, Salesforce bookkeeping) are each a
+        transaction of their own on PostgreSQL, as before: they read through SQLAlchemy.
         """
-        if not self.is_sqlite:
+        if not self.is_sqlite and not pipelined:
             with self.writer.begin() as conn:
                 return work(conn)
         job = _SharedWork(work)
@@ -141,6 +149,7 @@ class Store:
 
     def _run_shared(self, batch: list[_SharedWork]) -> None:
         # one connection serves every shared transaction: they run one at a time, under the write lock
+        # (SQLite) or under the lead of write_shared (PostgreSQL: one batch at a time per process)
         conn = self._shared_conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self._shared_conn = self.writer.connect()
@@ -148,17 +157,32 @@ class Store:
             with conn.begin():
                 driver = conn.connection.driver_connection
                 assert driver is not None  # None only once the connection is invalidated or closed
+                pipeline = getattr(driver, "pipeline", None) if not self.is_sqlite else None
                 for job in batch:
                     if len(batch) == 1:
-                        job.result = job.work(conn)  # an error rolls the transaction back (below)
+                        with pipeline() if pipeline else nullcontext():
+                            job.result = job.work(conn)  # an error rolls the transaction back (below)
                         continue
-                    driver.execute("SAVEPOINT shared_work")
+                    if pipeline is None:
+                        driver.execute("SAVEPOINT shared_work")
+                        try:
+                            job.result = job.work(conn)
+                        except Exception as exc:
+                            driver.execute("ROLLBACK TO shared_work")
+                            job.error = exc
+                        driver.execute("RELEASE shared_work")
+                        continue
                     try:
-                        job.result = job.work(conn)
+                        # the savepoint, the piece's statements and the release go out together; leaving
+                        # the block waits for the server's answers (an error of any of them raises here)
+                        with pipeline():
+                            driver.execute("SAVEPOINT shared_work")
+                            job.result = job.work(conn)
+                            driver.execute("RELEASE shared_work")
                     except Exception as exc:
+                        job.result, job.error = None, exc
                         driver.execute("ROLLBACK TO shared_work")
-                        job.error = exc
-                    driver.execute("RELEASE shared_work")
+                        driver.execute("RELEASE shared_work")
         except BaseException as exc:  # the commit (or the only piece) failed: nothing of the batch is stored
             for job in batch:
                 job.result, job.error = None, job.error or exc
