@@ -138,6 +138,27 @@ class Prepared:
         finally:
             cursor.close()
 
+    def run_count_later(self, conn: Connection | DriverConnection, values: dict) -> Callable[[], int]:
+        """Send a DML statement; returns what tells how many rows it touched. In pipeline mode
+        (``Store.write_shared``) the statement goes out with the next ones and the count is known once
+        the server has answered a later read; asking earlier waits for the answers so far."""
+        sql, order, binds, _, _ = self._compiled(conn.dialect)
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
+        cursor.execute(sql, self._params(order, binds, values))
+
+        def count() -> int:
+            try:
+                if cursor.rowcount < 0 and _pipelined(driver):
+                    with driver.pipeline():  # leaving a nested pipeline block waits for the answers so far
+                        pass
+                return cursor.rowcount
+            finally:
+                cursor.close()
+
+        return count
+
     def run_many(self, conn: Connection | DriverConnection, rows: list[dict]) -> None:
         sql, order, binds, _, _ = self._compiled(conn.dialect)
         driver = conn.connection.driver_connection
@@ -500,6 +521,20 @@ def claim_session(conn: Connection, agent_id: str, version: int | None, config_v
     if config_version is None:
         return _CLAIM_ANY_CONFIG.run_count(conn, values) == 1
     return _CLAIM_SAME_CONFIG.run_count(conn, {**values, "key_config": config_version}) == 1
+
+
+def claim_session_later(
+    conn: Connection, agent_id: str, version: int | None, config_version: int | None
+) -> Callable[[], bool]:
+    """``claim_session`` (the row lock is taken as the statement runs), the answer asked for later: on
+    PostgreSQL in pipeline mode the claim then costs no wait of its own, it is answered with the close
+    of the interval that follows. Ask before the piece ends: False means roll back, as ``claim_session``."""
+    values = {"key_agent_id": agent_id, "key_version": version or 0}
+    if config_version is None:
+        count = _CLAIM_ANY_CONFIG.run_count_later(conn, values)
+    else:
+        count = _CLAIM_SAME_CONFIG.run_count_later(conn, {**values, "key_config": config_version})
+    return lambda: count() == 1
 
 
 _SESSION_COLUMNS = ("logons", *SESSION_FIELDS, "next_due_at")
