@@ -29,7 +29,7 @@ def database_url(postgres):
 
 @pytest.fixture()
 def store(database_url):
-    s = Store(database_url)
+    s = Store(database_url, commit_lanes=1)  # one lane: every writer queues behind the one batch
     s.create_all()
     with s.writer.begin() as conn:
         conn.execute(text("CREATE TABLE notes (id SERIAL PRIMARY KEY, body TEXT NOT NULL UNIQUE)"))

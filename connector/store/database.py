@@ -31,7 +31,7 @@ class Store:
     row (``SELECT ... FOR UPDATE``) in the service layer.
     """
 
-    def __init__(self, url: str, pepper: bytes | None = None):
+    def __init__(self, url: str, pepper: bytes | None = None, commit_lanes: int = 4):
         self.url = url
         #: the key mixed into PIN and password hashes; kept outside the database (connector/auth/hashing.py)
         self.pepper = pepper
@@ -48,10 +48,11 @@ class Store:
         self._local = threading.local()  # quick_read's per-thread SQLite connection
         # (not for an in-memory database: it lives in its one connection)
         self._quick_local = self.sqlite_path() is not None if self.is_sqlite else True
-        self._shared_conn: Connection | None = None  # write_shared's connection (SQLite)
-        self._queued = threading.Lock()  # guards the queue of write_shared and who leads its next batch
-        self._queue: list[_SharedWork] = []
-        self._leading = False
+        self._queued = threading.Lock()  # guards the lanes' queues of write_shared and who leads their batches
+        #: write_shared's lanes, each a queue, a leader and a connection: one on SQLite (one writer at a time
+        #: anyway); ``commit_lanes`` on PostgreSQL, so that one batch's round trips to the server do not hold
+        #: up the next (CONNECTOR_DATABASE_COMMIT_LANES)
+        self._lanes = [_Lane() for _ in range(1 if self.is_sqlite else max(1, commit_lanes))]
         self._write = sessionmaker(self.writer, expire_on_commit=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
         #: per-process caches, each checked against a store generation (see store/statements.py)
@@ -122,18 +123,22 @@ class Store:
                 return work(conn)
         job = _SharedWork(work)
         with self._queued:
-            self._queue.append(job)
-            lead = not self._leading
-            self._leading = True
+            # an idle lane if there is one (its batch starts at once), else the one with the fewest waiting
+            lane = next((one for one in self._lanes if not one.leading), None)
+            if lane is None:
+                lane = min(self._lanes, key=lambda one: len(one.queue))
+            lane.queue.append(job)
+            lead = not lane.leading
+            lane.leading = True
         if not lead:
             job.wake.acquire()  # released once: its batch has committed, or it leads the next batch
             if job.done:
                 return job.result_or_raise()
         with self._queued:  # this thread writes everything queued so far, its own piece included
-            batch, self._queue = self._queue, []
+            batch, lane.queue = lane.queue, []
         try:
             with self._write_lock:  # other writers (ORM transactions) wait, as for any write
-                self._run_shared(batch)
+                self._run_shared(lane, batch)
         finally:
             for other in batch:
                 if not other.done:  # interrupted before the batch ran: its callers learn it failed
@@ -141,18 +146,24 @@ class Store:
                 if other is not job:
                     other.wake.release()
             with self._queued:
-                if self._queue:
-                    self._queue[0].wake.release()  # the first one queued meanwhile leads the next batch
+                if lane.queue:
+                    lane.queue[0].wake.release()  # the first one queued meanwhile leads the next batch
                 else:
-                    self._leading = False
+                    lane.leading = False
         return job.result_or_raise()
 
-    def _run_shared(self, batch: list[_SharedWork]) -> None:
-        # one connection serves every shared transaction: they run one at a time, under the write lock
-        # (SQLite) or under the lead of write_shared (PostgreSQL: one batch at a time per process)
-        conn = self._shared_conn
+    @property
+    def _queue(self) -> list[_SharedWork]:
+        """Every piece waiting for a batch, all lanes together (what the tests wait for)."""
+        with self._queued:
+            return [job for lane in self._lanes for job in lane.queue]
+
+    def _run_shared(self, lane: _Lane, batch: list[_SharedWork]) -> None:
+        # one connection per lane serves its shared transactions: they run one at a time, under the write
+        # lock (SQLite) or under the lane's leader (PostgreSQL: one batch at a time per lane)
+        conn = lane.conn
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._shared_conn = self.writer.connect()
+            conn = lane.conn = self.writer.connect()
         try:
             with conn.begin():
                 driver = conn.connection.driver_connection
@@ -186,7 +197,7 @@ class Store:
         except BaseException as exc:  # the commit (or the only piece) failed: nothing of the batch is stored
             for job in batch:
                 job.result, job.error = None, job.error or exc
-            self._shared_conn = None
+            lane.conn = None
             conn.close()  # a fresh connection for the next batch, whatever state this one is in
             if not isinstance(exc, Exception):
                 raise  # (an interrupt: every caller of the batch was told it failed)
@@ -236,9 +247,10 @@ class Store:
 
     def dispose(self) -> None:
         with self._write_lock:
-            if self._shared_conn is not None:
-                self._shared_conn.close()
-                self._shared_conn = None
+            for lane in self._lanes:
+                if lane.conn is not None:
+                    lane.conn.close()
+                    lane.conn = None
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
@@ -258,6 +270,17 @@ class DriverConnection:
         self.driver_connection = driver_connection
         self.connection = self
         self._owner = owner  # the detached pool record that closes the connection when dropped
+
+
+class _Lane:
+    """A queue of write_shared pieces, whether a thread leads its batches, and the connection they run on."""
+
+    __slots__ = ("queue", "leading", "conn")
+
+    def __init__(self) -> None:
+        self.queue: list[_SharedWork] = []
+        self.leading = False
+        self.conn: Connection | None = None
 
 
 class _SharedWork:
