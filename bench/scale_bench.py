@@ -519,17 +519,20 @@ def wrk_over(bases: list[str], token: str, seconds: float, clients: int, tmp: st
     changes/s summed, p99 the highest of the instances' (wrk reports percentiles per process)."""
     from bench.api_bench import WRK_SCRIPT, parse_wrk
 
-    script = Path(tmp) / "cluster.lua"
-    script.write_text(
-        WRK_SCRIPT
-        % {
-            "method": "PUT",
-            "prefix": "/api/v1/agents/agent",
-            "suffix": "/presence",
-            "agents": AGENTS,
-            "headers": f'["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"',
-        }
-    )
+    text = WRK_SCRIPT % {
+        "method": "PUT",
+        "prefix": "/api/v1/agents/agent",
+        "suffix": "/presence",
+        "agents": AGENTS,
+        "headers": f'["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"',
+    }
+    scripts = []
+    for n in range(len(bases)):  # a seed of its own per wrk process (else all send the same agents and states)
+        script = Path(tmp) / f"cluster-{n}.lua"
+        script.write_text(
+            text.replace("math.randomseed(seed * 7919 + 17)", f"math.randomseed(seed * 7919 + {17 + n * 104729})")
+        )
+        scripts.append(script)
     shares = [clients // len(bases) + (1 if i < clients % len(bases) else 0) for i in range(len(bases))]
     procs = [
         subprocess.Popen(
@@ -537,7 +540,7 @@ def wrk_over(bases: list[str], token: str, seconds: float, clients: int, tmp: st
             stdout=subprocess.PIPE,
             text=True,
         )
-        for base, c in zip(bases, shares)
+        for base, c, script in zip(bases, shares, scripts)
     ]
     runs = [parse_wrk(proc.communicate()[0]) for proc in procs]
     return {
