@@ -119,7 +119,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
-    store = Store(settings.database_url, pepper=settings.pepper.encode())
+    store = Store(
+        settings.database_url,
+        pepper=settings.pepper.encode(),
+        commit_lanes=settings.value("CONNECTOR_DATABASE_COMMIT_LANES"),
+    )
     store.create_all()
     bus = EventBus(
         store,

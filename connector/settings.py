@@ -262,6 +262,15 @@ DECLARED: tuple[Declared, ...] = (
         secret=True,
     ),
     Declared(
+        "CONNECTOR_DATABASE_COMMIT_LANES",
+        "general",
+        "PostgreSQL: changes are written in batches that share one commit (group commit); this many batches "
+        "at once per instance, each on a connection of its own (docs/capacity.md; SQLite has one)",
+        type=int,
+        default=4,
+        range=(1, 32),
+    ),
+    Declared(
         "CONNECTOR_INSTANCE_PATH",
         "general",
         "where the SQLite file and the generated secrets live",

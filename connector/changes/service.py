@@ -163,20 +163,25 @@ class PresenceService:
         def write(conn) -> tuple:
             mine: list = []
             guard: tuple[int | None, int | None] | None = (row.version, config_version)
+            claimed = None
             if not self.store.is_sqlite:
-                # row locks: take the session row's first, so two writers of one agent queue there (no deadlock)
-                if not statements.claim_session(conn, agent_id, row.version, config_version):
-                    raise statements.StaleSession(agent_id)
+                # row locks: take the session row's first, so two writers of one agent queue there (no deadlock);
+                # its answer is read after the other statements went out (one wait less in pipeline mode)
+                claimed = statements.claim_session_later(conn, agent_id, row.version, config_version)
                 guard = None
             # on SQLite (one writer) the session row's guarded update is the claim; StaleSession rolls back
             done = self._write(conn, agent, decision, engine, mine, pin, now, guard=guard)
+            if claimed is not None and not claimed():
+                raise statements.StaleSession(agent_id)  # the statements above are rolled back with it
             published.extend(mine)  # only once its savepoint holds (store.write_shared)
             return done
 
         try:
-            return self.store.write_shared(write)
-        except statements.StaleSession:
-            return None  # another writer got there first: decided again
+            return self.store.write_shared(write, pipelined=True)
+        except Exception as exc:
+            if statements.must_retry(exc):
+                return None  # another writer got there first (or PostgreSQL broke a lock cycle): decided again
+            raise
 
     def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
         with self.store.write_connection() as conn:
