@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask
+from flask.wrappers import Response
 
 from adapters.registry import mapping_checks
 from connector import api, salesforce
@@ -43,6 +44,7 @@ from connector.web import (
     pages,
     proxies,
     softphone,
+    static_files,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,10 @@ class ConnectorFlask(Flask):
         if found is None:
             found = cache[func] = super().ensure_sync(func)
         return found
+
+    def send_static_file(self, filename: str) -> Response:
+        """The static view: gzip for the browsers that accept it (connector/web/static_files.py)."""
+        return static_files.send_static(self, filename, super().send_static_file)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
