@@ -23,6 +23,10 @@ _JSON = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
 T = TypeVar("T")
 
 
+#: PostgreSQL quick-read pool per instance: (size, overflow)
+QUICK_POOL = (8, 4)
+
+
 class Store:
     """Two ways in: ``write()`` serialises writers, ``read()`` never blocks behind them.
 
@@ -42,12 +46,27 @@ class Store:
             self.reader = _sqlite_engine(url, immediate=False)
         else:
             self.writer = self.reader = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **_JSON)
+        #: PostgreSQL's quick reads: a small pool of autocommit connections, checked out without a liveness
+        #: ping, so a read is one round trip (no ping, BEGIN or ROLLBACK) and the connections stay bounded
+        #: (QUICK_POOL; a connection per thread would grow with the threads past max_connections)
+        self._quick_engine = (
+            None
+            if self.is_sqlite
+            else create_engine(
+                url,
+                isolation_level="AUTOCOMMIT",
+                pool_pre_ping=False,
+                pool_size=QUICK_POOL[0],
+                max_overflow=QUICK_POOL[1],
+                **_JSON,
+            )
+        )
         # SQLite has one writer at a time; queueing writers on a lock in the process avoids
         # SQLite's sleep-and-retry busy handler, which turns contention into long tail latency
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._local = threading.local()  # quick_read's per-thread SQLite connection
         # (not for an in-memory database: it lives in its one connection)
-        self._quick_local = self.sqlite_path() is not None if self.is_sqlite else True
+        self._quick_local = self.is_sqlite and self.sqlite_path() is not None
         self._queued = threading.Lock()  # guards the lanes' queues of write_shared and who leads their batches
         #: write_shared's lanes, each a queue, a leader and a connection: one on SQLite (one writer at a time
         #: anyway); ``commit_lanes`` on PostgreSQL, so that one batch's round trips to the server do not hold
@@ -202,13 +221,17 @@ class Store:
     def quick_read(self) -> Iterator[Connection | DriverConnection]:
         """For one-statement reads on the hot path (``statements.Prepared``, not ``conn.execute``).
 
-        Each thread keeps a reader connection of its own outside the pool, in autocommit mode: one
-        statement is one consistent snapshot, with no pool checkout, BEGIN or ROLLBACK around it. On
-        PostgreSQL that is one round trip per read instead of four (the pool's liveness ping, BEGIN, the
-        statement, the ROLLBACK on return); a connection found broken (the server restarted) is replaced
-        on the thread's next read. An in-memory SQLite database gets a pooled connection, as
-        ``reader.connect()`` (it lives in its one connection).
+        On SQLite each thread keeps a reader connection of its own outside the pool, in autocommit
+        mode: one statement is one consistent snapshot, with no pool checkout, BEGIN or ROLLBACK around
+        it (an in-memory database gets a pooled connection: it lives in its one connection). On
+        PostgreSQL a connection of the small autocommit pool: one round trip per read instead of four (the
+        pool's liveness ping, BEGIN, the statement, the ROLLBACK on return), with the number of server
+        connections bounded; one the server dropped (a restart) fails its read and the pool replaces it.
         """
+        if self._quick_engine is not None:
+            with self._quick_engine.connect() as conn:
+                yield conn
+            return
         if not self._quick_local:
             with self.reader.connect() as conn:
                 yield conn
@@ -220,10 +243,6 @@ class Store:
             fairy = self.reader.raw_connection()  # connected (and its PRAGMAs set) by the engine's events
             driver = fairy.driver_connection
             fairy.detach()  # this thread's from now on; closed when the thread ends
-            if not self.is_sqlite:
-                assert driver is not None  # a connection just made
-                fairy.rollback()  # (a fresh connection: nothing to roll back, but autocommit needs no transaction)
-                driver.autocommit = True
             mine = self._local.reader = DriverConnection(self.reader.dialect, driver, fairy)
         yield mine
 
@@ -245,6 +264,8 @@ class Store:
                     lane.conn.close()
                     lane.conn = None
         self.writer.dispose()
+        if self._quick_engine is not None:
+            self._quick_engine.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
 
