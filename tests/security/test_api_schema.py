@@ -21,7 +21,10 @@ from connector.parts import get_parts
 from tests.helpers.web_server import asgi_server
 
 #: per operation and mode; the whole run stays around a minute on a busy machine (per transport)
-EXAMPLES = {"flask": 50, "serve": 25}
+EXAMPLES = {
+    "flask": 50,
+    "serve": 12,
+}  # serve: the same checks through uvicorn and the fast path, fewer cases (suite time)
 ROLES = ("admin", "supervisor", "integration", "agent")
 
 
