@@ -5,17 +5,35 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export CONNECTOR_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test lint format scv-test sf-checks sf-convert bench bench-deps clean system-deps
+.PHONY: install install-runtime constraints run test lint format scv-test sf-checks sf-convert bench bench-deps clean system-deps
 
-$(BIN)/.installed: pyproject.toml
+# Two installs into one venv: `make run` needs the runtime dependencies only (pyproject.toml [project]
+# dependencies: no Playwright, no test tools); `make install` (lint, test, bench) adds the [test] extra.
+# Both take the versions pinned in constraints.txt, so a fresh clone installs what was tested
+# (`make constraints` writes it again from an upgraded venv).
+$(BIN)/.installed-runtime: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $@
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@ $(BIN)/.installed-runtime
 
 install: $(BIN)/.installed
 
-run: install
+install-runtime: $(BIN)/.installed-runtime
+
+# Pins of every package the full install holds (runtime and test), from the current venv.
+constraints: install
+	$(BIN)/pip install --quiet --upgrade -e '.[test]'
+	{ echo '# Versions tested: `make run` and `make install` install these (pip -c). Written by `make constraints`.'; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^presence-connector'; } > constraints.txt
+
+run: install-runtime
 	$(BIN)/presence-connector init-db --demo
 	@echo ""
 	@echo "  Landing page : http://127.0.0.1:$(PORT)/"
@@ -70,8 +88,10 @@ sf-convert: system-deps
 		sf project convert source --root-dir force-app --output-dir $(SF_CONVERT_DIR)
 	@echo "converted files:" && cd $(SF_CONVERT_DIR) && find . -type f | sort
 
-# about 8 minutes on 2 cores: state changes next to the anchor (SQLite and PostgreSQL), reports on
-# 1,000 agents x 30 days of generated history, the 10,000-agent dashboard snapshot, the Salesforce flush
+# about 15 minutes on 2 cores (the scripts' default rounds add up to some 12 minutes of measuring, plus
+# building the stores; longer on a loaded machine): state changes next to the anchor (SQLite and PostgreSQL),
+# reports on 1,000 agents x 30 days of generated history, the 10,000-agent dashboard snapshot, the Salesforce
+# flush, delivery, scale-out, the dashboard in Chromium, the /metrics scrape with 2,000 open streams
 bench: install system-deps bench-deps
 	$(BIN)/python bench/api_bench.py --postgres
 	$(BIN)/python bench/reports_bench.py
@@ -79,6 +99,7 @@ bench: install system-deps bench-deps
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/scale_bench.py
 	$(BIN)/python bench/dashboard_bench.py
+	$(BIN)/python bench/metrics_bench.py
 
 # The benchmarks' load generator (bench/api_bench.py drives HTTP with wrk), installed only when missing.
 bench-deps:

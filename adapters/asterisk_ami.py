@@ -12,7 +12,10 @@ connection is re-made within a few seconds when it drops (1, 2, 4, then every 5 
 reconnect the ``QueueStatus`` action reads each queue member's pause state: a pause or unpause made on
 the phone while the connection was down (its event lost) is applied then. What counts as a change is
 the difference from the pause state last seen from the PBX (an event, or a QueuePause it accepted), so
-a connector change still waiting for delivery is not undone.
+a connector change still waiting for delivery is not undone. When the PBX answers ``QueueStatus`` with an
+error (an older or restricted manager account, an Asterisk-compatible PBX) the refusal is logged and shown in
+health (``pause_state_read_error``) and the listener keeps reading events: only the catch-up is lost.
+Inbound pauses go through the presence configuration's ``inbound.pbx`` rule (by default: applied as always).
 
 Recognising our own events (apps/app_queue.c): each QueuePause we send is remembered per interface,
 with the event it will cause, for ``ECHO_WINDOW`` seconds — several, since a late event of an earlier
@@ -109,6 +112,8 @@ class AsteriskAmiAdapter(Adapter):
         self._seen: dict[str, tuple[str, str]] = {}  # interface -> (paused, reason) last seen from the PBX
         self._synced: set[str] = set()  # interfaces already reconciled by the running QueueStatus
         self.status_syncs = 0
+        self.status_refused = 0  # QueueStatus answered with an error (the listener kept reading events)
+        self.status_error: str | None = None
 
     def wants(self, options) -> bool:
         return pbx_wanted(options)
@@ -263,11 +268,28 @@ class AsteriskAmiAdapter(Adapter):
             attempt += 1
 
     def _read_pause_state(self, events: AmiClient) -> None:
-        """Ask for every queue member's pause state; the QueueMember events arrive on this connection."""
+        """Ask for every queue member's pause state; the QueueMember events arrive on this connection.
+
+        An optional step: when the PBX answers it with an error (an older or restricted manager account, an
+        Asterisk-compatible PBX) the refusal is logged and shown in health, and the listener keeps reading
+        events — a failing resync degrades the channel, it does not stop it."""
         with self._expected_lock:
             self._synced = set()
         fields = {"Queue": self.config["queue"]} if self.config["queue"] else {}
-        events.action("QueueStatus", **fields)
+        try:
+            events.action("QueueStatus", **fields)
+        except AdapterError as exc:
+            if not events.connected:
+                raise  # the connection itself failed: reconnect
+            self.status_refused += 1
+            self.status_error = f"QueueStatus refused: {exc}"
+            log.warning(
+                "AMI: the PBX refused QueueStatus (%s); pause events are still read, but a pause made while the "
+                "connection was down is not caught up (give the AMI user 'read = agent' in manager.conf)",
+                exc,
+            )
+        else:
+            self.status_error = None
 
     def _on_event_safely(self, event: dict) -> None:
         # one event the engine refuses (agent logged out, unknown state) must not end the listener
@@ -319,10 +341,14 @@ class AsteriskAmiAdapter(Adapter):
         if agent_id is None:
             return None
         state_id = self._state_for(paused == "1", reason)
-        if state_id is None:
+        rule = self.host.active_config().inbound_rule(PBX_SOURCE)
+        if state_id is None and not rule.map:
             return None
-        self.host.set_state(agent_id, state_id, source=PBX_SOURCE)
-        return state_id
+        # the configuration's inbound rule for pbx decides (by default: applies, as always); the remote
+        # presence is the pause reason, or "unpaused"
+        remote = (reason.strip() or "paused") if paused == "1" else "unpaused"
+        result = self.host.inbound(agent_id, PBX_SOURCE, remote, proposed=state_id)
+        return result["state"] if result["action"] != "refuse" else None
 
     def _agent_for(self, interface: str) -> str | None:
         before, _, after = self.config["interface"].partition("{extension}")
@@ -350,4 +376,7 @@ class AsteriskAmiAdapter(Adapter):
             "connections_made": self.client.connects,
             "events_listener": self.listener_state,
             "pause_state_reads": self.status_syncs,
+            # None, or why the PBX refused the pause-state read (events are still read)
+            "pause_state_read_error": self.status_error,
+            "pause_state_reads_refused": self.status_refused,
         }

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 import requests
 
 from connector.errors import InvalidInput
+from connector.version import USER_AGENT
 
 if TYPE_CHECKING:  # the presence model is the adapters' vocabulary, imported for types only
     from connector.presence.model import Options, PresenceConfig
@@ -294,7 +295,16 @@ class Host(Protocol):
         """Every active agent as the API shows it."""
 
     def set_state(self, agent_id: str, state: str, source: str) -> dict[str, Any]:
-        """Change the agent's state (a state id or label); returns the agent as the API shows it."""
+        """Change the agent's state (a state id or label); returns the agent as the API shows it. The change
+        goes through the configuration's inbound rule for ``source`` (as :meth:`inbound` with ``remote`` =
+        ``proposed`` = ``state``), so admins can limit it like any other inbound change."""
+
+    def inbound(self, agent_id: str, source: str, remote: str | None, proposed: str | None = None) -> dict[str, Any]:
+        """Report what the remote side says of the agent (``remote``: its presence, e.g. ``InAMeeting``; None:
+        the condition ended). The configuration's inbound rule for ``source`` decides (``inbound:``): it maps
+        ``remote`` to a state (or takes ``proposed``, the adapter's own mapping), applies or refuses it and
+        returns ``{"agent": the agent as the API shows it, "action": "apply"|"refuse"|"nothing", "rule": the
+        rule that decided, "reason": why, "state": the state id}``. Reporting the same twice changes nothing."""
 
     def logout(self, agent_id: str, logon_source: str, source: str) -> dict[str, Any]:
         """End the agent's session; returns the agent as the API shows it."""
@@ -392,6 +402,7 @@ class Adapter:
         if session is None:
             session = requests.Session()
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            session.headers["User-Agent"] = USER_AGENT  # the release, so the remote's logs say who called
             self.__dict__["_http"] = session
         return session
 
@@ -463,6 +474,13 @@ class Adapter:
         Returns the agent as the API shows it; raises :class:`InboundRejected` naming the field.
         """
         raise InboundRejected(f"the {self.name} adapter receives no events", field="name")
+
+    def notify(self, query: Mapping[str, str], body: Any) -> tuple[int, Any]:
+        """A notification the remote system posts on its own (a webhook such as Graph's change notifications),
+        served without sign-in at ``POST /api/v1/adapters/<name>/notifications``: the adapter checks it came
+        from the remote (a shared secret such as Graph's clientState). Returns (HTTP status, answer: text is
+        sent as text/plain, anything else as JSON); raises :class:`InboundRejected` naming the field."""
+        raise InboundRejected(f"the {self.name} adapter takes no notifications", field="name")
 
     def health(self) -> dict[str, Any]:
         """Adapter-specific health details (connection, drift ...)."""

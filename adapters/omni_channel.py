@@ -195,14 +195,15 @@ class OmniChannelAdapter(Adapter):
             except AdapterError:
                 name = None  # no Salesforce connection: match the Id given in the mapping
         state_id = self.state_for(name, status_id)
-        if state_id is None:
+        if state_id is None and not self.host.active_config().inbound_rule(NAME).map:
             raise InboundRejected(
                 f"no presence state maps to Omni-Channel status '{name or status_id}'",
                 field="developer_name" if name else "service_presence_status_id",
             )
         if self.is_confirmation(agent_id, name):
             return self.host.presence(agent_id)  # Omni confirms what we sent: nothing changes
-        return self.host.set_state(agent_id, state_id, source=NAME)
+        # the configuration's inbound rule for omni-channel decides (by default: applies, as always)
+        return self.host.inbound(agent_id, NAME, name or status_id, proposed=state_id)["agent"]
 
     def _acknowledge(self, agent_id: str, event: Mapping[str, Any]) -> dict:
         command_id, ok = event.get("command_id"), event.get("ok")

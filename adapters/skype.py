@@ -40,6 +40,7 @@ import requests
 
 from adapters.base import Adapter, AdapterConfigError, AdapterError, AgentInfo, Change, Setting
 from adapters.support.http_errors import check_reply, unreachable
+from connector.version import USER_AGENT
 
 AVAILABILITIES = ("Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offwork")
 #: by a state's status (looked up with whatever the state holds: None when it has none)
@@ -87,7 +88,7 @@ class SkypeAdapter(Adapter):
             str, default="", help="the directory the credentials file must be in (environment only)"
         ),
         "discover_url": Setting(str, default="", kind="url", help="override the autodiscover URL"),
-        "user_agent": Setting(str, default="PresenceConnector/1.0"),
+        "user_agent": Setting(str, default=USER_AGENT),
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
         "event_channel": Setting(bool, default=True, help="hold each agent's UCWA event channel open"),
     }
@@ -124,7 +125,7 @@ class SkypeAdapter(Adapter):
     def _call(
         self, method: str, url: str, what: str, token: str | None = None, passthrough: tuple[int, ...] = (), **kw
     ) -> requests.Response:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
@@ -276,7 +277,11 @@ class SkypeAdapter(Adapter):
                     url,
                     params={"timeout": EVENT_CHANNEL_TIMEOUT},
                     timeout=EVENT_CHANNEL_TIMEOUT + 30,
-                    headers={"Accept": "application/json", "Authorization": f"Bearer {session['token']}"},
+                    headers={
+                        "Accept": "application/json",
+                        "Authorization": f"Bearer {session['token']}",
+                        "User-Agent": USER_AGENT,
+                    },
                 )
             except requests.RequestException:
                 closed.wait(5.0)  # the pool is away for a moment: hold the channel again shortly

@@ -19,10 +19,20 @@
 Per-state mapping: ``adapters: {teams: Busy}`` or ``{teams: {availability: Busy, activity: InACall}}``;
 pairs Graph refuses are caught by :meth:`TeamsAdapter.check_mapping` (``validate_mapping``) in ``config validate``
 and the admin editor.
+
+Inbound (two-way presence, README "Two-way presence"): while the presence configuration has an ``inbound.teams``
+rule, the presence of every logged-in agent's user is read back every ``TEAMS_POLL_SECONDS`` (getPresencesByUserId,
+650 users a call, from the same shared budget; :mod:`adapters.support.teams_inbound`) and, with
+``TEAMS_NOTIFICATION_URL`` and ``TEAMS_DELEGATED_REFRESH_TOKEN``, on Graph's change notifications
+(:mod:`adapters.support.teams_subscriptions`). What the connector's own session set is never reported back.
+
+The module is longer than most on purpose: both directions share one Graph app — its token, its presence
+budget and the record of what was sent to each user — and read best together.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -33,8 +43,13 @@ from urllib.parse import quote
 
 import requests
 
-from adapters.base import Adapter, AdapterError, AgentInfo, Change, Setting
+from adapters.base import Adapter, AdapterError, AgentInfo, Change, Job, Setting
 from adapters.support.http_errors import check_reply, unreachable
+from adapters.support.teams_inbound import Attempts, batches, is_ours, remote_of, should_report
+from adapters.support.teams_subscriptions import RENEW_EVERY, Subscriptions
+from connector.version import USER_AGENT
+
+log = logging.getLogger(__name__)
 
 #: setPresence pairs Graph accepts (presence-setpresence) and setUserPreferredPresence pairs
 #: (presence-setuserpreferredpresence); anything else is answered 400
@@ -59,6 +74,12 @@ BY_STATUS: dict[object, str] = {
 KEEP_ALIVE_SECONDS = 240.0
 #: Graph: 1,500 presence requests per 30 s per app and tenant; renewals may use this much of it
 BUDGET_WINDOW, BUDGET_LIMIT, RENEWAL_SHARE = 30.0, 1500, 1200
+#: reading presence back (getPresencesByUserId) may use this much of it: changes always keep room
+READ_SHARE = 1200
+#: how long a user's object id found by UPN is kept (users are rarely renamed)
+USER_ID_SECONDS = 86400.0
+#: the change source of what Teams reports (the configuration's ``inbound.teams`` rule)
+SOURCE = "teams"
 
 
 def _pair(value) -> tuple[str, str | None]:
@@ -119,6 +140,28 @@ class TeamsAdapter(Adapter):
         "graph_url": Setting(str, default="https://graph.microsoft.com/v1.0", kind="url"),
         "login_url": Setting(str, default="https://login.microsoftonline.com", kind="url"),
         "timeout": Setting(float, default=10.0, range=(0.5, 60)),
+        "poll_seconds": Setting(
+            int,
+            default=30,
+            range=(1, 3600),
+            help="how often Teams presence is read back (getPresencesByUserId, 650 users a call) while the "
+            "presence configuration has an inbound.teams rule",
+        ),
+        "notification_url": Setting(
+            str,
+            default="",
+            kind="url",
+            schemes=("https",),
+            help="public HTTPS address of POST /api/v1/adapters/teams/notifications: Graph change notifications "
+            "(a second instead of an interval); needs TEAMS_DELEGATED_REFRESH_TOKEN",
+        ),
+        "delegated_refresh_token": Setting(
+            str,
+            default="",
+            secret=True,
+            help="refresh token of a user who consented to Presence.Read.All (delegated): presence subscriptions "
+            "take no application permission",
+        ),
     }
 
     @classmethod
@@ -138,6 +181,13 @@ class TeamsAdapter(Adapter):
         self._budget_lock = threading.Lock()
         self.skipped_unchanged = 0  # calls not made: the mapped availability/activity had not changed
         self.deferred = 0  # calls put off because the shared Graph budget was in use
+        self._attempts = Attempts()  # what the poller last reported per agent
+        self.polls = 0
+        self.poll_reads = 0  # getPresencesByUserId calls made
+        self.poll_deferred = 0  # batches left for the next interval: the shared budget was in use
+        self.poll_error: str | None = None
+        self.inbound_reported = 0
+        self.subscriptions = Subscriptions(self)
 
     switched_by = "teams_sync"
 
@@ -160,6 +210,7 @@ class TeamsAdapter(Adapter):
                         "grant_type": "client_credentials",
                     },
                     timeout=self.config["timeout"],
+                    headers={"User-Agent": USER_AGENT},
                 )
             except requests.RequestException as exc:
                 raise unreachable("Microsoft login", exc) from None
@@ -183,7 +234,10 @@ class TeamsAdapter(Adapter):
         url = f"{self.config['graph_url']}/users/{quote(user, safe='@')}/presence/{action}"
         try:
             reply = requests.post(
-                url, json=body, timeout=self.config["timeout"], headers={"Authorization": f"Bearer {self.token()}"}
+                url,
+                json=body,
+                timeout=self.config["timeout"],
+                headers={"Authorization": f"Bearer {self.token()}", "User-Agent": USER_AGENT},
             )
         except requests.RequestException as exc:
             raise unreachable("Microsoft Graph", exc) from None
@@ -324,6 +378,163 @@ class TeamsAdapter(Adapter):
             retry_after=max(1.0, wait),
         )
 
+    # -- inbound: Teams presence read back ------------------------------------------------------
+    def jobs(self) -> list[Job]:
+        jobs = [Job("teams-presence-read", self.poll, self.config["poll_seconds"])]
+        if self.subscriptions.configured:
+            jobs.append(Job("teams-presence-subscriptions", self.maintain_subscriptions, RENEW_EVERY))
+        return jobs
+
+    def maintain_subscriptions(self) -> int:
+        """Keep a presence subscription for every active agent with a Teams user (650 a subscription)."""
+        if not self.reading():
+            return 0
+        users = []
+        for view in self.host.presences():
+            info = self.host.agent(view["id"])
+            user_id = self._user_id(info) if info is not None else None
+            if user_id:
+                users.append(user_id)
+        return len(self.subscriptions.maintain(users))
+
+    def notify(self, query, body) -> tuple[int, object]:
+        """Graph's posts to TEAMS_NOTIFICATION_URL: the validation handshake, change and lifecycle notifications
+        (basic ones carry no presence: the users named are read, then reported as a poll would)."""
+        return self.subscriptions.receive(query, body, lambda ids: self._read(set(ids)))
+
+    def reading(self) -> bool:
+        """Whether presence is read back: the active configuration has an ``inbound.teams`` rule that applies."""
+        config = self.host.active_config()
+        return any(rule.adapter == SOURCE and rule.apply for rule in config.inbound)
+
+    def poll(self) -> int:
+        """Read the Teams presence of every logged-in agent (``getPresencesByUserId``, 650 a call, each call
+        drawn from the shared presence budget) and report what changed to the inbound rule. Runs under the
+        job's lease: one instance of the cluster polls. Returns how many changes it reported."""
+        if not self.reading():
+            return 0
+        self.polls += 1
+        return self._read(None)
+
+    def _read(self, only: set[str] | None) -> int:
+        """Read the presence of the logged-in agents' users (``only`` these user ids, when given) and report it."""
+        views = {v["id"]: v for v in self.host.presences() if v.get("logged_in")}
+        if only is None:
+            self._attempts.forget_others(set(views))
+        users: dict[str, str] = {}
+        infos: dict[str, AgentInfo] = {}
+        by_id = self.config["user_key"] == "agent_id"
+        for agent_id in views:
+            # by agent id the user is the agent: no read of the agent's row (1,000 of them every interval)
+            info = AgentInfo(agent_id) if by_id else self.host.agent(agent_id)
+            user_id = self._user_id(info) if info is not None else None
+            if info is not None and user_id and (only is None or user_id in only):
+                users[user_id], infos[agent_id] = agent_id, info
+        reported = 0
+        for batch in batches(sorted(users)):
+            use = self.host.spend(self._budget(), 1, BUDGET_WINDOW, READ_SHARE)
+            if not use.granted:
+                self.poll_deferred += 1  # the rest waits for the next interval: changes keep their room
+                break
+            try:
+                presences = self.read_presences(batch)
+            except AdapterError as exc:
+                self.poll_error = str(exc)
+                log.warning("Teams presence read failed: %s", exc)
+                break
+            self.poll_error = None
+            for presence in presences:
+                agent_id = users.get(str(presence.get("id", "")).lower())
+                if agent_id is not None and self.report(views[agent_id], presence, infos[agent_id]):
+                    reported += 1
+        return reported
+
+    def read_presences(self, ids: list[str]) -> list[dict]:
+        """``POST /communications/getPresencesByUserId`` for at most 650 user object ids."""
+        self.poll_reads += 1
+        try:
+            reply = self.http.post(
+                f"{self.config['graph_url']}/communications/getPresencesByUserId",
+                json={"ids": ids},
+                timeout=self.config["timeout"],
+                headers={"Authorization": f"Bearer {self.token()}"},
+            )
+        except requests.RequestException as exc:
+            raise unreachable("Microsoft Graph", exc) from None
+        if reply.status_code == 401:
+            self._token = None
+        check_reply("Microsoft Graph", reply, "getPresencesByUserId")
+        value = reply.json().get("value")
+        return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else []
+
+    def report(self, view: dict, presence: dict, info: AgentInfo) -> bool:
+        """Report one user's Teams presence to the inbound rule, unless it is the connector's own or unchanged."""
+        rule = self.host.active_config().inbound_rule(SOURCE)
+        remote: str | None = remote_of(presence, rule.map)
+        if rule.map and remote not in rule.map:
+            remote = None  # nothing the rule maps: no condition of the user's own
+        elif is_ours(presence, self._ours(info, view)):
+            remote = None  # what the connector's own session set (looked up only for a presence that maps)
+        target = rule.map.get(remote) if remote is not None else None
+        key = should_report(view, remote, target, self._attempts)
+        if key is None:
+            return False
+        self._attempts.done(view["id"], key)
+        try:
+            self.host.inbound(view["id"], SOURCE, remote)
+        except Exception as exc:  # noqa: BLE001 - one agent (logged out meanwhile ...) must not stop the poll
+            log.info("Teams presence of %s not applied: %s", view["id"], exc)
+            return False
+        self.inbound_reported += 1
+        return True
+
+    def _ours(self, info: AgentInfo, view: dict) -> list[tuple[str, str]]:
+        """The (availability, activity) pairs the connector's own session shows for this agent: the last it set,
+        and what the agent's current state maps to (a renewal sends that)."""
+        pairs: list[tuple[str, str]] = []
+        try:
+            target = self._record(self.user_for(info)).get("target")
+        except AdapterError:
+            target = None
+        if isinstance(target, list) and len(target) == 3 and target[0] != "clear":
+            pairs.append((str(target[1]), str(target[2])))
+        try:
+            how, availability, activity = teams_target(view.get("state"))
+        except AdapterError:
+            how = "clear"
+        if how != "clear":
+            pairs.append((availability, activity))
+        return pairs
+
+    def _user_id(self, info: AgentInfo) -> str | None:
+        """The user's object id (what getPresencesByUserId takes): the agent id with TEAMS_USER_KEY=agent_id,
+        else found by UPN (``GET /users/{upn}?$select=id``, kept a day in the shared store)."""
+        if self.config["user_key"] == "agent_id":
+            return info.id.lower()
+        if not info.email:
+            return None
+        key = f"{self.name}:user-id:{info.email.lower()}"
+        known = self.host.recall(key)
+        if isinstance(known, str):
+            return known
+        try:
+            reply = self.http.get(
+                f"{self.config['graph_url']}/users/{quote(info.email, safe='@')}",
+                params={"$select": "id"},
+                timeout=self.config["timeout"],
+                headers={"Authorization": f"Bearer {self.token()}"},
+            )
+        except requests.RequestException as exc:
+            self.poll_error = str(unreachable("Microsoft Graph", exc))
+            return None
+        if reply.status_code >= 400:
+            self.poll_error = f"Microsoft Graph users/{{upn}}: HTTP {reply.status_code} (User.Read.All consented?)"
+            return None
+        user_id = str(reply.json().get("id") or "").lower()
+        if user_id:
+            self.host.remember(key, user_id, USER_ID_SECONDS)
+        return user_id or None
+
     def health(self) -> dict:
         host = getattr(self, "host", None)
         if host is not None:
@@ -336,12 +547,22 @@ class TeamsAdapter(Adapter):
             "graph_presence_limit_30s": BUDGET_LIMIT,
             "graph_calls_deferred": self.deferred,
             "graph_calls_skipped_unchanged": self.skipped_unchanged,
+            "presence_reads": self.poll_reads,
+            "presence_reads_deferred": self.poll_deferred,
+            "presence_read_error": self.poll_error,
+            "inbound_reported": self.inbound_reported,
+            **(self.subscriptions.health() if self.subscriptions.configured else {}),
         }
 
     def check(self) -> str:
         self._token = None
         self.token()
-        return f"client-credentials token issued for tenant {self.config['tenant_id']}"
+        done = f"client-credentials token issued for tenant {self.config['tenant_id']}"
+        if self.subscriptions.configured:  # change notifications: the delegated token must be issued too
+            self.subscriptions._token = None
+            self.subscriptions.token()
+            done += "; delegated token (Presence.Read.All) issued for change notifications"
+        return done
 
 
 def _route(state: Mapping[str, Any]) -> str:

@@ -15,6 +15,10 @@ own figures came from; written in C, so it takes little of the 2 cores the serve
 what the presence path costs beyond the minimal durable write and beyond HTTP itself. ``--driver python``
 drives them from Python client threads instead (the figures before the fast path).
 
+With ``--postgres`` the same rounds also drive the app's PUT on a throwaway PostgreSQL server (fsync on,
+``synchronous_commit=on``, both servers up side by side), and report its rate against SQLite's in each round,
+its p99, and the PostgreSQL server's CPU per change (every server process, from /proc/<pid>/stat).
+
     make bench    # or: .venv/bin/python bench/api_bench.py [--seconds 10 --rounds 3 --clients 16] [--postgres]
 """
 
@@ -193,53 +197,56 @@ def wait_up(port: int, path: str) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
-def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
-    env = {
-        "CONNECTOR_DATABASE_URL": database_url,
-        "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
-        "CONNECTOR_PRESENCE_CONFIG": "default",
-    }
-    print(f"[{backend}] preparing {args.agents} agents ...", flush=True)
-    app, token = prepare(env, args.agents)
-    from connector.serve.asgi import tune_gc
+class Backend:
+    """One store with `presence-connector serve` running on it (and, for SQLite, the anchor beside it)."""
 
-    tune_gc()  # the collector as `serve` sets it once started (the anchor's figure is taken in this process too)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    results: list[dict] = []
+    def __init__(self, args, backend: str, database_url: str, tmp: str, pg=None):
+        self.backend, self.pg = backend, pg
+        env = {
+            "CONNECTOR_DATABASE_URL": database_url,
+            "CONNECTOR_INSTANCE_PATH": f"{tmp}/instance",
+            "CONNECTOR_PRESENCE_CONFIG": "default",
+        }
+        print(f"[{backend}] preparing {args.agents} agents ...", flush=True)
+        app, token = prepare(env, args.agents)
+        from connector.serve.asgi import tune_gc
 
-    def app_put(client, rng, n):
-        r = client.put(
-            f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence",
-            json={"state": rng.choice(STATES)},
-            headers=headers,
-        )
-        assert r.status_code == 200, r.data
+        tune_gc()  # the collector as `serve` sets it once started (the anchor's figure is taken in this process too)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    cpu_app = cpu_per_request(app.test_client(), app_put, args.cpu_requests)
-    from connector.serve.fast_path import FastPresence
+        def app_put(client, rng, n):
+            r = client.put(
+                f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence",
+                json={"state": rng.choice(STATES)},
+                headers=self.headers,
+            )
+            assert r.status_code == 200, r.data
 
-    fast = FastPresence(app)  # what `serve` runs for this request (connector/serve/fast_path.py)
+        cpu_app = cpu_per_request(app.test_client(), app_put, args.cpu_requests)
+        from connector.serve.fast_path import FastPresence
 
-    def fast_put(fast_path, rng, n):
-        body = json.dumps({"state": rng.choice(STATES)}).encode()
-        assert fast_path.answer(f"agent{rng.randrange(args.agents):05d}", token, body) is not None
+        fast = FastPresence(app)  # what `serve` runs for this request (connector/serve/fast_path.py)
 
-    cpu_fast = cpu_per_request(fast, fast_put, args.cpu_requests)
-    from connector.parts import get_parts
+        def fast_put(fast_path, rng, n):
+            body = json.dumps({"state": rng.choice(STATES)}).encode()
+            assert fast_path.answer(f"agent{rng.randrange(args.agents):05d}", token, body) is not None
 
-    get_parts(app).store.dispose()
+        cpu_fast = cpu_per_request(fast, fast_put, args.cpu_requests)
+        from connector.parts import get_parts
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli.main", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    procs = [server]
-    anchor_port = None
-    try:
+        get_parts(app).store.dispose()
+        self.cpu = {"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast, "anchor_ms": None}
+        self.port = free_port()
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "connector.cli.main", "serve", "--port", str(self.port)],
+                env={**os.environ, **env, "PYTHONPATH": args.code or str(ROOT)},
+                cwd=args.code or ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+        ]
+        self.anchor_port = None
         if backend == "sqlite":
             from bench.anchor import create_anchor_app
             from bench.anchor import prepare as prepare_anchor
@@ -254,158 +261,179 @@ def run(args, backend: str, database_url: str, tmp: str) -> list[dict]:
                 )
                 assert r.status_code == 200
 
-            results.append(
-                {
-                    "name": "CPU per change in process",
-                    "app_ms": cpu_app,
-                    "fast_ms": cpu_fast,
-                    "anchor_ms": cpu_per_request(anchor, anchor_put, args.cpu_requests),
-                }
-            )
-            anchor_port = free_port()
-            procs.append(
+            self.cpu["anchor_ms"] = cpu_per_request(anchor, anchor_put, args.cpu_requests)
+            self.anchor_port = free_port()
+            self.procs.append(
                 subprocess.Popen(
-                    [sys.executable, str(ROOT / "bench" / "anchor.py"), "--db", anchor_db, "--port", str(anchor_port)],
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "anchor.py"),
+                        "--db",
+                        anchor_db,
+                        "--port",
+                        str(self.anchor_port),
+                    ],
                     cwd=ROOT,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.STDOUT,
                 )
             )
-            wait_up(anchor_port, "/")
-        else:
-            results.append(
-                {"name": "CPU per change in process", "app_ms": cpu_app, "fast_ms": cpu_fast, "anchor_ms": None}
-            )
-        wait_up(port, "/healthz")
+            wait_up(self.anchor_port, "/")
+        wait_up(self.port, "/healthz")
 
-        if args.driver == "wrk":
-            results.extend(measure_wrk(args, backend, port, anchor_port, headers, tmp))
-        else:
-            results.extend(measure_python(args, backend, port, anchor_port, headers))
-    finally:
-        for proc in procs:
+    def stop(self) -> None:
+        for proc in self.procs:
             proc.terminate()
             proc.wait(timeout=10)
-    return results
 
 
-def measure_python(args, backend: str, port: int, anchor_port: int | None, headers: dict) -> list[dict]:
+def plan_for(backends: list[Backend]) -> list[tuple]:
+    """(name, port, method, prefix, suffix, headers, PostgreSQL server or None) of each endpoint measured."""
+    first = backends[0]
+    plan = [("GET /healthz/live (trivial)", first.port, "GET", "/healthz/live", "", {}, None)]
+    for b in backends:
+        plan.append(
+            (
+                f"PUT presence (the app, {b.backend})",
+                b.port,
+                "PUT",
+                "/api/v1/agents/agent",
+                "/presence",
+                b.headers,
+                b.pg,
+            )
+        )
+        if b.anchor_port:
+            anchor_headers = {"Content-Type": "application/json"}
+            plan.append(
+                (
+                    "PUT anchor (minimal durable write)",
+                    b.anchor_port,
+                    "PUT",
+                    "/agents/agent",
+                    "/presence",
+                    anchor_headers,
+                    None,
+                )
+            )
+    return plan
+
+
+def measure_python(args, plan: list[tuple]) -> list[dict]:
     """The endpoints driven from Python client threads (``--driver python``), two alternating rounds."""
-    results: list[dict] = []
 
     def change_body(rng):
         return json.dumps({"state": rng.choice(STATES)})
 
-    def app_path(rng):
-        return f"/api/v1/agents/agent{rng.randrange(args.agents):05d}/presence"
+    def path_for(prefix: str, suffix: str):
+        if not suffix:
+            return lambda rng: prefix
+        return lambda rng: f"{prefix}{rng.randrange(args.agents):05d}{suffix}"
 
-    def anchor_path(rng):
-        return f"/agents/agent{rng.randrange(args.agents):05d}/presence"
-
-    healthz = ("GET /healthz/live (trivial)", port, "GET", lambda rng: "/healthz/live", lambda rng: None, {})
-    app_change = (f"PUT presence (the app, {backend})", port, "PUT", app_path, change_body, headers)
-    anchor_change = (
-        "PUT anchor (minimal durable write)",
-        anchor_port,
-        "PUT",
-        anchor_path,
-        change_body,
-        {"Content-Type": "application/json"},
-    )
-    plan = [healthz, app_change] + ([anchor_change] if anchor_port else [])
-    for _, p, m, path, body, h in plan:  # warm-up
+    steps = [
+        (name, p, m, path_for(prefix, suffix), change_body if m == "PUT" else (lambda rng: None), h)
+        for name, p, m, prefix, suffix, h, _ in plan
+    ]
+    for _, p, m, path, body, h in steps:  # warm-up
         drive(p, m, path, body, h, 200, args.clients)
     # two alternating rounds each, so a noisy neighbour on the machine hits both sides alike
     measured: dict[str, list] = {}
     for _ in range(2):
-        for name, p, m, path, body, h in plan:
+        for name, p, m, path, body, h in steps:
             lat, elapsed, errors = drive(p, m, path, body, h, args.requests // 2, args.clients)
             acc = measured.setdefault(name, [[], 0.0, 0])
             acc[0].extend(lat)
             acc[1] += elapsed
             acc[2] += errors
-    for name, _, _, _, _, _ in plan:
-        results.append(summary(name, *measured[name]))
-    return results
+    return [summary(name, *measured[name]) for name, *_ in steps]
 
 
-def measure_wrk(args, backend: str, port: int, anchor_port: int | None, headers: dict, tmp: str) -> list[dict]:
+def measure_wrk(args, plan: list[tuple], tmp: str) -> list[dict]:
     """The endpoints driven by wrk in ``--rounds`` alternating rounds of ``--seconds`` each, so a noisy
-    neighbour on the machine hits every side alike; each figure is the median over the rounds."""
-    plan = [
-        ("GET /healthz/live (trivial)", port, "GET", "/healthz/live", "", {}),
-        (f"PUT presence (the app, {backend})", port, "PUT", "/api/v1/agents/agent", "/presence", headers),
-    ]
-    if anchor_port:
-        plan.append(
-            (
-                "PUT anchor (minimal durable write)",
-                anchor_port,
-                "PUT",
-                "/agents/agent",
-                "/presence",
-                {"Content-Type": "application/json"},
-            )
-        )
-    for _, p, method, prefix, suffix, h in plan:  # warm-up
+    neighbour on the machine hits every side alike; each figure is the median over the rounds. For an
+    endpoint served on PostgreSQL, the server's CPU over the round (all its processes, /proc/<pid>/stat)
+    per request, and the machine's load average at the start of each round."""
+    for _, p, method, prefix, suffix, h, _ in plan:  # warm-up
         drive_wrk(p, method, prefix, suffix, h, 2, args.clients, args.agents, tmp)
     rounds: dict[str, list[dict]] = {name: [] for name, *_ in plan}
     for _ in range(args.rounds):
-        for name, p, method, prefix, suffix, h in plan:
-            rounds[name].append(drive_wrk(p, method, prefix, suffix, h, args.seconds, args.clients, args.agents, tmp))
+        for name, p, method, prefix, suffix, h, pg in plan:
+            load = os.getloadavg()[0]
+            cpu0 = pg.cpu_seconds() if pg else 0.0
+            run = drive_wrk(p, method, prefix, suffix, h, args.seconds, args.clients, args.agents, tmp)
+            if pg:
+                run["server_cpu_ms"] = (pg.cpu_seconds() - cpu0) / max(1, run["requests"]) * 1000
+            run["load"] = load
+            rounds[name].append(run)
     results = []
     for name, runs in rounds.items():
+        keys = ["per_second", "p50_ms", "p99_ms"] + (["server_cpu_ms"] if "server_cpu_ms" in runs[0] else [])
         results.append(
             {
                 "name": name,
                 "requests": sum(r["requests"] for r in runs),
                 "errors": sum(r["errors"] for r in runs),
-                **{key: statistics.median(r[key] for r in runs) for key in ("per_second", "p50_ms", "p99_ms")},
+                **{key: statistics.median(r[key] for r in runs) for key in keys},
                 "rounds": runs,
             }
         )
     return results
 
 
-def report(backend: str, results: list[dict], args) -> None:
+def report(title: str, cpus: list[tuple[str, dict]], results: list[dict], args) -> None:
     load = (
         f"wrk -t2 -c{args.clients}, {args.rounds} alternating rounds of {args.seconds:g} s per endpoint, medians"
         if args.driver == "wrk"
         else f"Python client threads, {args.requests} requests per endpoint, {args.clients} connections"
     )
     print(
-        f"\n{backend}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
+        f"\n{title}: {args.agents} agents, {load}; `presence-connector serve` (uvicorn, 32 worker threads), "
         f"{os.cpu_count()} cores (client and servers share them)\n"
     )
-    cpu = results[0]
-    line = (
-        f"CPU per change in process: app {cpu['app_ms']:.2f} ms through Flask (test client), "
-        f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/serve/fast_path.py)"
-    )
-    if cpu["anchor_ms"] is not None:
-        line += f", anchor {cpu['anchor_ms']:.2f} ms"
-    print(line + "\n")
-    print("| endpoint | requests/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|")
+    for backend, cpu in cpus:
+        line = (
+            f"CPU per change in process ({backend}): app {cpu['app_ms']:.2f} ms through Flask (test client), "
+            f"{cpu['fast_ms']:.2f} ms on serve's fast path (connector/serve/fast_path.py)"
+        )
+        if cpu["anchor_ms"] is not None:
+            line += f", anchor {cpu['anchor_ms']:.2f} ms"
+        print(line)
+    print("\n| endpoint | requests/s | p50 ms | p99 ms | errors | PostgreSQL server CPU ms per request |")
+    print("|---|---:|---:|---:|---:|---:|")
     by_name = {}
-    for r in results[1:]:
+    for r in results:
         by_name[r["name"]] = r
-        print(f"| {r['name']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
-    app_rate = next(r for n, r in by_name.items() if n.startswith("PUT presence"))["per_second"]
+        server = f"{r['server_cpu_ms']:.2f}" if "server_cpu_ms" in r else ""
+        print(
+            f"| {r['name']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {server} |"
+        )
+    puts = {n.split(", ", 1)[1].rstrip(")"): r for n, r in by_name.items() if n.startswith("PUT presence")}
+    first = next(iter(puts.values()))
     trivial = by_name["GET /healthz/live (trivial)"]["per_second"]
-    print(f"\nstate changes / trivial endpoint: {app_rate / trivial:.2f}x")
+    print(f"\nstate changes ({next(iter(puts))}) / trivial endpoint: {first['per_second'] / trivial:.2f}x")
+
+    def per_round(a: dict, b: dict) -> str:
+        if "rounds" not in a:
+            return ""
+        ratios = [x["per_second"] / y["per_second"] for x, y in zip(a["rounds"], b["rounds"])]
+        return "; per round: " + ", ".join(f"{r:.2f}x" for r in ratios) + f" (median {statistics.median(ratios):.2f}x)"
+
     if "PUT anchor (minimal durable write)" in by_name:
         anchor = by_name["PUT anchor (minimal durable write)"]
-        print(f"state changes / anchor (minimal durable write): {app_rate / anchor['per_second']:.2f}x")
-        app = next(r for n, r in by_name.items() if n.startswith("PUT presence"))
-        if "rounds" in app:  # each round's app run next to the anchor run right after it
-            ratios = [a["per_second"] / b["per_second"] for a, b in zip(app["rounds"], anchor["rounds"])]
+        print(
+            f"state changes (sqlite) / anchor (minimal durable write): "
+            f"{puts['sqlite']['per_second'] / anchor['per_second']:.2f}x" + per_round(puts["sqlite"], anchor)
+        )
+    if "sqlite" in puts and "postgresql" in puts:
+        pg, lite = puts["postgresql"], puts["sqlite"]
+        print(f"state changes PostgreSQL / SQLite: {pg['per_second'] / lite['per_second']:.2f}x" + per_round(pg, lite))
+    for backend, r in puts.items():
+        if "rounds" in r:
             print(
-                "per round: "
-                + ", ".join(f"{r:.2f}x" for r in ratios)
-                + f" (median {statistics.median(ratios):.2f}x); app p99 per round: "
-                + ", ".join(f"{r['p99_ms']:.1f}" for r in app["rounds"])
-                + " ms"
+                f"{backend} p99 per round: "
+                + ", ".join(f"{x['p99_ms']:.1f}" for x in r["rounds"])
+                + " ms; load average at each round's start: "
+                + ", ".join(f"{x['load']:.1f}" for x in r["rounds"])
             )
 
 
@@ -423,20 +451,39 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10, help="wrk: seconds per endpoint per round")
     parser.add_argument("--rounds", type=int, default=3, help="wrk: alternating rounds (figures are medians)")
-    parser.add_argument("--postgres", action="store_true", help="also run against a throwaway PostgreSQL server")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also run against a throwaway PostgreSQL server (fsync on), in the same alternating rounds",
+    )
+    parser.add_argument(
+        "--code", help="a tree whose connector and adapters packages `serve` runs (default: this checkout)"
+    )
+    parser.add_argument("--fsync-off", action="store_true", help="PostgreSQL with fsync=off (the tests' server)")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="pc-bench-")
-    report("SQLite (WAL, synchronous=FULL)", run(args, "sqlite", f"sqlite:///{tmp}/bench.db", tmp), args)
-    if args.postgres:
-        from tests.helpers.postgres import PostgresServer
+    pg = None
+    backends: list[Backend] = []
+    try:
+        backends.append(Backend(args, "sqlite", f"sqlite:///{tmp}/bench.db", tmp))
+        if args.postgres:
+            from tests.helpers.postgres import PostgresServer
 
-        pg = PostgresServer()
-        try:
+            pg = PostgresServer(fsync=not args.fsync_off)
             pg_tmp = tempfile.mkdtemp(prefix="pc-bench-pg-")
-            report("PostgreSQL (fsync=off throwaway server)", run(args, "postgresql", pg.new_database(), pg_tmp), args)
-        finally:
+            backends.append(Backend(args, "postgresql", pg.new_database(), pg_tmp, pg=pg))
+        plan = plan_for(backends)
+        results = measure_wrk(args, plan, tmp) if args.driver == "wrk" else measure_python(args, plan)
+    finally:
+        for b in backends:
+            b.stop()
+        if pg is not None:
             pg.stop()
+    title = "SQLite (WAL, synchronous=FULL)"
+    if args.postgres:
+        title += f" and PostgreSQL (throwaway server, fsync={'off' if args.fsync_off else 'on'}, synchronous_commit=on)"
+    report(title, [(b.backend, b.cpu) for b in backends], results, args)
 
 
 if __name__ == "__main__":

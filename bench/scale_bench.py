@@ -13,10 +13,16 @@ Three parts, each on a fresh server with 1,000 agents logged in (loopback only, 
    instances), change -> local adapter p50/p99 (the webhook adapter's POST reached a local receiver),
    RSS per instance, errors.
 
+4. The cluster (``--only cluster``): 1, 2 and 3 instances on one PostgreSQL with fsync on: the shift start
+   (every agent logs in within 60 s on 2 instances, 20 dashboards open), changes/s and p99 of a closed loop
+   on 1, 2 and 3 instances (alternating rounds) with the CPU per change on the instances and on the
+   PostgreSQL server, events and outbox rows per change; then the capacity model's check (docs/capacity.md):
+   3 instances, streams open, half the closed-loop rate offered, predicted against measured CPU.
+
 Stream readers run in a separate process from the PUT driver (both asyncio + aiohttp) so the PUT
 latency is not the readers' event loop; time.monotonic is shared by both processes (Linux).
 
-    make bench     # or: .venv/bin/python bench/scale_bench.py [--quick] [--only day] [--day-backend postgres]
+    make bench     # or: .venv/bin/python bench/scale_bench.py [--quick] [--only day|cluster] [--day-backend postgres]
 """
 
 from __future__ import annotations
@@ -45,8 +51,9 @@ STATES = ["ready", "dnd", "break", "lunch", "meeting", "training"]
 AGENTS = 1000
 
 
-def prepare(env: dict, agents: int, supervisors: int) -> dict:
-    """Agents logged in on desk phones, one agent token each, supervisor tokens (20 streams each)."""
+def prepare(env: dict, agents: int, supervisors: int, login: bool = True) -> dict:
+    """Agents logged in on desk phones (unless not ``login``), one agent token each, supervisor tokens (20
+    streams each)."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     from connector import create_app
@@ -60,7 +67,8 @@ def prepare(env: dict, agents: int, supervisors: int) -> dict:
     for i in range(agents):
         agent_id = f"agent{i:05d}"
         accounts.add_agent(parts.store, {"id": agent_id, "name": f"Agent {i}", "team": f"T{i % 10}"}, now)
-        parts.service.login(agent_id, "Paired Device", f"deskphone-{i}")
+        if login:
+            parts.service.login(agent_id, "Paired Device", f"deskphone-{i}")
         tokens["agents"][agent_id] = accounts.create_token(parts.store, "agent", now, agent_id=agent_id, name=agent_id)
     tokens["supervisors"] = [
         accounts.create_token(parts.store, "supervisor", now, name=f"wall{i}") for i in range(supervisors)
@@ -459,6 +467,244 @@ def day_run(args, backend: str) -> list[str]:
     ]
 
 
+# -- the cluster: 1, 2 and 3 instances on one PostgreSQL (fsync on) -----------------------------------------
+
+
+def proc_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (/proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def shift_start(bases: list[str], tokens: dict[str, str], seconds: float) -> dict:
+    """Every agent logs in once, arrivals spread evenly over ``seconds`` (each on its own agent token, the
+    instances round-robin): latencies, errors, and when the last answer came (from the first request)."""
+    latencies, errors = [], 0
+    agents = list(tokens.items())
+
+    async def one(session, base: str, agent: str, token: str) -> None:
+        nonlocal errors
+        t0 = time.monotonic()
+        try:
+            async with session.post(
+                f"{base}/api/v1/agents/{agent}/login",
+                json={"logon_source": "Paired Device", "device": f"desk-{agent}"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
+                await r.read()
+                errors += r.status != 200
+        except (TimeoutError, aiohttp.ClientError):
+            errors += 1
+        latencies.append(time.monotonic() - t0)
+
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+        tasks, start = [], time.monotonic()
+        for i, (agent, token) in enumerate(agents):
+            await asyncio.sleep(max(0.0, start + i * seconds / len(agents) - time.monotonic()))
+            tasks.append(asyncio.ensure_future(one(session, bases[i % len(bases)], agent, token)))
+        await asyncio.gather(*tasks)
+        return {"latencies": latencies, "errors": errors, "last_s": time.monotonic() - start, "n": len(agents)}
+
+
+def wrk_over(bases: list[str], token: str, seconds: float, clients: int, tmp: str) -> dict:
+    """Closed loop: one wrk per instance, ``clients`` connections shared out between them, all at once;
+    changes/s summed, p99 the highest of the instances' (wrk reports percentiles per process)."""
+    from bench.api_bench import WRK_SCRIPT, parse_wrk
+
+    text = WRK_SCRIPT % {
+        "method": "PUT",
+        "prefix": "/api/v1/agents/agent",
+        "suffix": "/presence",
+        "agents": AGENTS,
+        "headers": f'["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"',
+    }
+    scripts = []
+    for n in range(len(bases)):  # a seed of its own per wrk process (else all send the same agents and states)
+        script = Path(tmp) / f"cluster-{n}.lua"
+        script.write_text(
+            text.replace("math.randomseed(seed * 7919 + 17)", f"math.randomseed(seed * 7919 + {17 + n * 104729})")
+        )
+        scripts.append(script)
+    shares = [clients // len(bases) + (1 if i < clients % len(bases) else 0) for i in range(len(bases))]
+    procs = [
+        subprocess.Popen(
+            ["wrk", "-t1", f"-c{c}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), base],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for base, c, script in zip(bases, shares, scripts)
+    ]
+    runs = [parse_wrk(proc.communicate()[0]) for proc in procs]
+    return {
+        "per_second": sum(r["per_second"] for r in runs),
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+    }
+
+
+def table_counts(url: str) -> tuple[int, int]:
+    """(events, outbox rows) written so far."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        # the highest ids, not the row counts: the poller prunes old events, the dispatcher deletes delivered rows
+        events = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        outbox = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+    return events, outbox
+
+
+def part_cluster(args) -> list[str]:
+    """Instances sharing one PostgreSQL (fsync on, synchronous_commit on), the webhook adapter delivering every
+    change to a local receiver. (1) Shift start on 2 instances: every agent logs in within ``--shift-seconds``
+    while 20 dashboards watch. (2) Closed loop (wrk, 16 connections shared out) on 1, 2 and 3 of the instances
+    in alternating rounds: changes/s, p99, CPU per change on the instances and on the PostgreSQL server,
+    events and outbox rows per change. (3) The model check: 3 instances with agent streams and the 20
+    dashboards open, an offered rate of half the 3-instance closed-loop rate; the CPU the capacity model
+    (docs/capacity.md) predicts from (2)'s inputs against the CPU measured."""
+    from tests.helpers.cluster import Cluster, Receiver
+    from tests.helpers.postgres import PostgresServer
+
+    receiver, pg = Receiver(), PostgresServer(fsync=True)
+    tmp = tempfile.mkdtemp(prefix="pc-cluster-")
+    url = pg.new_database()
+    cluster = Cluster(url, Path(tmp), receiver.url)
+    lines = []
+    try:
+        print("[cluster] preparing agents ...", flush=True)
+        tokens = prepare(
+            {k: v for k, v in cluster.env.items() if k.startswith(("CONNECTOR_", "WEBHOOK_"))},
+            AGENTS,
+            supervisors=1,
+            login=False,
+        )
+        urls = cluster.start(3, threads=32)
+        pids = [proc.pid for proc in cluster.processes]
+
+        # (1) shift start on two instances, 20 dashboards watching
+        print("[cluster] shift start ...", flush=True)
+        dashboards = Readers([(urls[i % 2], tokens["supervisors"][0], True) for i in range(20)])
+        cpu0, pg0 = proc_cpu_seconds(pids), pg.cpu_seconds()
+        shift = asyncio.run(shift_start(urls[:2], tokens["agents"], args.shift_seconds))
+        cpu_shift, pg_shift = proc_cpu_seconds(pids) - cpu0, pg.cpu_seconds() - pg0
+        dashboards.stop()
+        lines += [
+            f"### Shift start: {shift['n']} agents log in over {args.shift_seconds:.0f} s on 2 instances, "
+            "20 dashboards open (one PostgreSQL, fsync on)",
+            "",
+            "| logged in | last answer after s | p50 ms | p99 ms | errors | instances CPU s | PostgreSQL CPU s |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {shift['n'] - shift['errors']} of {shift['n']} | {shift['last_s']:.1f} | {ms(shift['latencies'], 50)} | "
+            f"{ms(shift['latencies'], 99)} | {shift['errors']} | {cpu_shift:.1f} | {pg_shift:.1f} |",
+            "",
+        ]
+
+        # (2) closed loop on 1, 2 and 3 instances, alternating rounds
+        token = tokens["integration"]
+        wrk_over(urls, token, 2, 16, tmp)  # warm-up
+        time.sleep(3)  # the warm-up's deliveries
+        idle0, t0 = proc_cpu_seconds(pids) + pg.cpu_seconds(), time.monotonic()
+        time.sleep(5)
+        # what the 3 instances and the server use with no change and no stream (pollers, jobs): not a change's cost
+        idle_cores = (proc_cpu_seconds(pids) + pg.cpu_seconds() - idle0) / (time.monotonic() - t0)
+        rounds: dict[int, list[dict]] = {1: [], 2: [], 3: []}
+        for _ in range(args.cluster_rounds):
+            for n in (1, 2, 3):
+                load = os.getloadavg()[0]
+                counts0, cpu0, pg0 = table_counts(url), proc_cpu_seconds(pids), pg.cpu_seconds()
+                t0 = time.monotonic()
+                run = wrk_over(urls[:n], token, args.cluster_seconds, 16, tmp)
+                counts1, cpu1, pg1 = table_counts(url), proc_cpu_seconds(pids), pg.cpu_seconds()
+                changes = max(1, run["requests"])
+                # the idle share (measured above) taken off, split between instances and server as measured
+                idle_share = idle_cores * (time.monotonic() - t0)
+                busy = max(1e-9, (cpu1 - cpu0) + (pg1 - pg0))
+                run.update(
+                    load=load,
+                    instance_cpu_ms=max(0.0, (cpu1 - cpu0) - idle_share * (cpu1 - cpu0) / busy) / changes * 1000,
+                    pg_cpu_ms=max(0.0, (pg1 - pg0) - idle_share * (pg1 - pg0) / busy) / changes * 1000,
+                    events=(counts1[0] - counts0[0]) / changes,
+                    outbox=(counts1[1] - counts0[1]) / changes,
+                )
+                rounds[n].append(run)
+        med = {n: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for n, runs in rounds.items()}
+        lines += [
+            f"### Closed loop: wrk, 16 connections shared out over the instances, {args.cluster_rounds} alternating "
+            f"rounds of {args.cluster_seconds:g} s, medians",
+            "",
+            f"(CPU per change: what the round used beyond the idle {idle_cores:.2f} cores of 3 instances and the "
+            "server measured for 5 s before; events and outbox rows: ids taken per PUT answered, a PUT to the "
+            "state the agent is in changes nothing)",
+            "",
+            "| instances | changes/s | p50 ms | p99 ms | errors | instance CPU ms per change | PostgreSQL CPU ms per "
+            "change | events per change | outbox rows per change | load average |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for n, m in med.items():
+            errors = sum(r["errors"] for r in rounds[n])
+            lines.append(
+                f"| {n} | {m['per_second']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {errors} | "
+                f"{m['instance_cpu_ms']:.2f} | {m['pg_cpu_ms']:.2f} | {m['events']:.2f} | {m['outbox']:.2f} | "
+                f"{m['load']:.1f} |"
+            )
+        lines.append("")
+        lines.append(
+            "per round, changes/s: "
+            + "; ".join(f"{n}: " + ", ".join(f"{r['per_second']:.0f}" for r in runs) for n, runs in rounds.items())
+        )
+        lines.append("")
+
+        # (3) the model check: 3 instances, streams open, half the closed-loop rate offered
+        rate = max(5.0, med[3]["per_second"] / 2)
+        per_change = med[1]["instance_cpu_ms"] + med[1]["pg_cpu_ms"]
+        streams = [
+            (urls[i % 3], t, False) for i, t in enumerate(list(tokens["agents"].values())[: args.cluster_streams])
+        ]
+        streams += [(urls[i % 3], tokens["supervisors"][0], True) for i in range(20)]
+        rss0 = [cluster.rss_mb(n) for n in range(3)]
+        readers = Readers(streams)
+        rss1 = [cluster.rss_mb(n) for n in range(3)]
+        idle0, pidle0, t0 = proc_cpu_seconds(pids), pg.cpu_seconds(), time.monotonic()
+        time.sleep(5)  # the streams open and idle: the instances' own CPU without changes
+        idle = (proc_cpu_seconds(pids) - idle0 + pg.cpu_seconds() - pidle0) / (time.monotonic() - t0)
+        cpu0, pg0, t0 = proc_cpu_seconds(pids), pg.cpu_seconds(), time.monotonic()
+        run3 = asyncio.run(offered_puts(urls, token, rate, args.cluster_seconds * 2, AGENTS, seed=5))
+        elapsed = time.monotonic() - t0
+        cores = (proc_cpu_seconds(pids) - cpu0 + pg.cpu_seconds() - pg0) / elapsed
+        read = readers.stop()
+        predicted = idle + rate * per_change / 1000
+        per_stream_kb = (sum(rss1) - sum(rss0)) * 1024 / max(1, len(streams))
+        lines += [
+            f"### Model check: 3 instances, {len(streams)} streams open ({args.cluster_streams} agents' + 20 "
+            f"dashboards), {rate:.0f} changes/s offered for {args.cluster_seconds * 2:g} s",
+            "",
+            f"- inputs from the 1-instance closed loop above (idle taken off): {med[1]['instance_cpu_ms']:.2f} ms "
+            "instance CPU + "
+            f"{med[1]['pg_cpu_ms']:.2f} ms PostgreSQL CPU per change; idle CPU with the streams open "
+            f"{idle:.2f} cores (measured 5 s before the changes); memory per open stream {per_stream_kb:.0f} KB "
+            f"(RSS of the 3 instances before / after opening: {sum(rss0):.0f} / {sum(rss1):.0f} MB)",
+            f"- predicted CPU (instances + PostgreSQL): {predicted:.2f} cores; measured: {cores:.2f} cores "
+            f"({(cores - predicted) / predicted * 100:+.0f} %)",
+            f"- PUT p50 / p99: {ms(run3['latencies'], 50)} / {ms(run3['latencies'], 99)} ms, errors "
+            f"{run3['errors']}, events read by the streams {read['events']}",
+            "",
+        ]
+    finally:
+        cluster.stop()
+        receiver.stop()
+        pg.stop()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=40.0, help="PUTs per second offered in part 1")
@@ -467,7 +713,11 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--day-seconds", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="short phases (a smoke run, not figures)")
-    parser.add_argument("--only", choices=["streams", "burst", "day"])
+    parser.add_argument("--only", choices=["streams", "burst", "day", "cluster"])
+    parser.add_argument("--shift-seconds", type=float, default=60.0, help="cluster: the shift start's length")
+    parser.add_argument("--cluster-seconds", type=float, default=5.0, help="cluster: seconds per closed-loop round")
+    parser.add_argument("--cluster-rounds", type=int, default=3, help="cluster: alternating rounds")
+    parser.add_argument("--cluster-streams", type=int, default=300, help="cluster: agent streams in the model check")
     parser.add_argument(
         "--day-backend",
         choices=["sqlite", "postgres", "both"],
@@ -477,13 +727,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.day_seconds, args.rounds = 5.0, 10.0, 1
+        args.shift_seconds, args.cluster_seconds, args.cluster_rounds = 10.0, 2.0, 1
     lines = [
         f"{os.cpu_count()} cores; `presence-connector serve` (uvicorn, the API on 32 threads) on SQLite "
         "(WAL, synchronous=FULL) or PostgreSQL (throwaway server, tests/helpers/postgres.py); clients on the same "
         "machine",
         "",
     ]
-    for name, part in (("streams", part_streams), ("burst", part_burst), ("day", part_day)):
+    parts = (("streams", part_streams), ("burst", part_burst), ("day", part_day), ("cluster", part_cluster))
+    for name, part in parts:
         if args.only in (None, name):
             print(f"running part: {name} ...", flush=True)
             lines += part(args) + [""]

@@ -9,12 +9,14 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask
+from flask.wrappers import Response
 
 from adapters.registry import mapping_checks
 from connector import api, salesforce
 from connector import settings as settings_mod
 from connector.auth import hashing as security
 from connector.auth.limits import SignInGuard, SignInPolicy
+from connector.auth.oidc import OidcSettings, SingleSignOn
 from connector.auth.page_sessions import SessionLifetimes
 from connector.changes.configs import ConfigRegistry
 from connector.changes.service import PresenceService
@@ -26,11 +28,24 @@ from connector.integrations.enabled import AdapterSet
 from connector.integrations.host import ConnectorHost, salesforce_query_of
 from connector.jobs.leases import Leases
 from connector.live.bus import EventBus
+from connector.observe import http as observe_http
 from connector.parts import Parts
 from connector.reports.reads import ReadContext
 from connector.settings import Settings
 from connector.store import Store
-from connector.web import admin, admin_integrations, admin_omni, auth, dashboard, guard, pages, proxies, softphone
+from connector.web import (
+    admin,
+    admin_audit,
+    admin_integrations,
+    admin_omni,
+    auth,
+    dashboard,
+    guard,
+    pages,
+    proxies,
+    softphone,
+    static_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +60,10 @@ class ConnectorFlask(Flask):
         if found is None:
             found = cache[func] = super().ensure_sync(func)
         return found
+
+    def send_static_file(self, filename: str) -> Response:
+        """The static view: gzip for the browsers that accept it (connector/web/static_files.py)."""
+        return static_files.send_static(self, filename, super().send_static_file)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -84,6 +103,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     parts = build_parts(settings, test_config.get("CLOCK") or utc_now, app.config.get("ADAPTERS", ()))
     parts.attach(app)
 
+    observe_http.init_app(app)  # the request id (connector/observe/http.py)
     api.init_errors(app)
     app.register_blueprint(api.bp)
     guard.init_app(app)
@@ -95,6 +115,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         dashboard.bp,
         admin.bp,
         admin_integrations.bp,
+        admin_audit.bp,
         admin_omni.bp,
         salesforce.bp,
     ):
@@ -104,7 +125,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     """Store, configuration, service, Salesforce sync, adapters and dispatcher, each given what it uses."""
-    store = Store(settings.database_url, pepper=settings.pepper.encode())
+    store = Store(
+        settings.database_url,
+        pepper=settings.pepper.encode(),
+        commit_lanes=settings.value("CONNECTOR_DATABASE_COMMIT_LANES"),
+    )
     store.create_all()
     bus = EventBus(
         store,
@@ -170,4 +195,5 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
         leases=leases,
         sign_in=sign_in,
         session_lifetimes=SessionLifetimes.from_settings(settings.value),
+        sso=SingleSignOn(oidc) if (oidc := OidcSettings.from_settings(settings.value)) else None,
     )

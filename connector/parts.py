@@ -13,6 +13,7 @@ from flask import Flask, current_app
 
 from adapters.base import Job
 from connector.auth.limits import SignInGuard
+from connector.auth.oidc import SingleSignOn
 from connector.auth.page_sessions import SessionLifetimes
 from connector.changes.configs import ConfigRegistry
 from connector.changes.service import PresenceService
@@ -55,6 +56,8 @@ class Parts:
     leases: Leases | None = None
     #: how long page sessions live
     session_lifetimes: SessionLifetimes = field(default_factory=SessionLifetimes)
+    #: single sign-on with the configured OpenID Connect provider (None: not configured)
+    sso: SingleSignOn | None = None
 
     def attach(self, app: Flask) -> None:
         app.extensions[_KEY] = self

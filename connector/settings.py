@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -38,7 +39,16 @@ from connector.validation import Problem, SettingsInvalid
 from connector.web.proxies import parse_trusted
 
 #: README groups, in the order the reference table lists them
-GROUPS = ("general", "security", "event streams", "adapters", "Salesforce")
+GROUPS = (
+    "general",
+    "security",
+    "single sign-on",
+    "event streams",
+    "adapters",
+    "Salesforce",
+    "operations",
+    "data retention",
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,15 @@ def _login_url(raw: str) -> str:
     return parse.url(raw.rstrip("/"), schemes=("https",))
 
 
+def _issuer(raw: str) -> str:
+    """An OpenID Connect issuer: https, or http on a loopback address (a provider run locally for tests)."""
+    value = parse.url(raw.strip().rstrip("/"), schemes=("https", "http"))
+    host = urlsplit(value).hostname or ""
+    if value.startswith("http:") and host not in ("localhost", "127.0.0.1", "::1"):
+        raise parse.BadValue("type", raw)
+    return value
+
+
 def _api_version(raw: str) -> str:
     version = raw.lstrip("vV")
     if not re.fullmatch(r"[0-9]{2,3}\.0", version) or float(version) < 46:
@@ -212,6 +231,12 @@ def _counter_fields(raw: str) -> dict[str, str]:
     return mapping
 
 
+def _long_token(raw: str, name: str) -> str:
+    if len(raw) < 32 or any(c.isspace() for c in raw):
+        raise InvalidInput(f"{name} must be 32 characters or more without spaces", field=name)
+    return raw
+
+
 # -- the declarations -----------------------------------------------------------------------------------
 
 _SF_FIELDS = (
@@ -235,6 +260,15 @@ DECLARED: tuple[Declared, ...] = (
         rule="a SQLAlchemy database URL",
         shown_default="`sqlite:///instance/presence.db`",
         secret=True,
+    ),
+    Declared(
+        "CONNECTOR_DATABASE_COMMIT_LANES",
+        "general",
+        "PostgreSQL: changes are written in batches that share one commit (group commit); this many batches "
+        "at once per instance, each on a connection of its own (docs/capacity.md; SQLite has one)",
+        type=int,
+        default=4,
+        range=(1, 32),
     ),
     Declared(
         "CONNECTOR_INSTANCE_PATH",
@@ -283,6 +317,16 @@ DECLARED: tuple[Declared, ...] = (
         default=5000,
         range=(0, 65535),
         at_start=False,
+    ),
+    Declared(
+        "CONNECTOR_SHUTDOWN_GRACE",
+        "general",
+        "on SIGTERM, how long `serve` lets requests and deliveries in flight finish before it releases what it "
+        "still holds (outbox rows, job leases) to the other instances and exits",
+        type=float,
+        unit="seconds",
+        default=10.0,
+        range=(0, 600),
     ),
     # security
     Declared(
@@ -437,6 +481,74 @@ DECLARED: tuple[Declared, ...] = (
         reader=_words,
         rule="origins separated by spaces",
     ),
+    # single sign-on (README "Single sign-on"; connector/auth/oidc.py)
+    Declared(
+        "CONNECTOR_OIDC_ISSUER",
+        "single sign-on",
+        "the OpenID Connect provider's issuer URL; its `/.well-known/openid-configuration` is read at the first "
+        "sign-in (Salesforce: your My Domain URL; Entra ID: `https://login.microsoftonline.com/<tenant id>/v2.0`). "
+        "Unset: no single sign-on",
+        default="",
+        reader=_issuer,
+        rule="an https URL (http only on a loopback address)",
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_CLIENT_ID",
+        "single sign-on",
+        "the client id the provider gave this connector (Salesforce: the consumer key; Entra ID: the application "
+        "(client) id); every ID token must be issued for it",
+        default="",
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_CLIENT_SECRET",
+        "single sign-on",
+        "the client secret (Salesforce: the consumer secret); sent only to the provider's token endpoint",
+        default="",
+        secret=True,
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_MATCH_CLAIM",
+        "single sign-on",
+        "the claim that finds the account: `email` (an agent's email, a user's username), `preferred_username` "
+        "(an agent's id or email, a user's username), `user_id` (Salesforce: an agent's Salesforce user id) or "
+        "`sub` (an agent's id, a user's username)",
+        default="email",
+        choices=("email", "preferred_username", "user_id", "sub"),
+    ),
+    Declared(
+        "CONNECTOR_OIDC_ROLES_CLAIM",
+        "single sign-on",
+        "a claim listing roles (Entra ID app roles: `roles`; a groups claim): values `admin`, `supervisor` or "
+        "`agent` set a user's role at each sign-in; one without any of them is refused. Unset: roles stay as "
+        "the admin set them",
+        default="",
+        shown_default="(none)",
+    ),
+    Declared(
+        "CONNECTOR_OIDC_AUTO_CREATE",
+        "single sign-on",
+        "`on`: a person the provider vouches for but no account matches gets one (an agent, or a user with the "
+        "role from `CONNECTOR_OIDC_ROLES_CLAIM`); `off`: refused with a page saying an admin must add them",
+        type=bool,
+        default=False,
+    ),
+    Declared(
+        "CONNECTOR_OIDC_NAME",
+        "single sign-on",
+        "the provider's name on the sign-in button",
+        default="single sign-on",
+    ),
+    Declared(
+        "CONNECTOR_PIN_SIGNIN",
+        "single sign-on",
+        "`off`: the web sign-in with agent id and PIN is refused (agents use single sign-on); PINs keep working "
+        "for the PBX short codes and `POST /api/v1/pbx/login`",
+        type=bool,
+        default=True,
+    ),
     # event streams (and the Omni-Channel component's access to them)
     Declared(
         "CONNECTOR_STREAMS_PER_PRINCIPAL",
@@ -529,6 +641,40 @@ DECLARED: tuple[Declared, ...] = (
         type=int,
         range=(1, 64),
         shown_default="the adapter's `max_concurrency` (2; `asterisk_ami` 1)",
+    ),
+    # operations: logs and metrics (README "Running in production")
+    Declared(
+        "CONNECTOR_LOG_FORMAT",
+        "operations",
+        "`json`: one JSON object a line (time, level, logger, instance, request_id, message and the fields of "
+        "the line) for a log shipper; `text`: one readable line",
+        default="text",
+        choices=("text", "json"),
+    ),
+    Declared(
+        "CONNECTOR_LOG_LEVEL",
+        "operations",
+        "the least severe lines written by `serve`",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    ),
+    Declared(
+        "CONNECTOR_ACCESS_LOG",
+        "operations",
+        "one line per request (logger `connector.access`: method, path, status, latency, request id; never a "
+        "token, PIN, cookie or query secret)",
+        type=bool,
+        default=True,
+    ),
+    Declared(
+        "CONNECTOR_METRICS_TOKEN",
+        "operations",
+        "a token (32 characters or more) Prometheus sends as `Authorization: Bearer ...` to read `/metrics`; an "
+        "admin API token works too",
+        secret=True,
+        reader=lambda raw: _long_token(raw, "CONNECTOR_METRICS_TOKEN"),
+        rule="32 characters or more, no spaces",
+        shown_default="(none: admin API tokens only)",
     ),
     # Salesforce
     Declared(
@@ -644,6 +790,39 @@ DECLARED: tuple[Declared, ...] = (
         at_start=False,
     ),
     Declared(
+        "SF_COUNTER_OBJECT",
+        "Salesforce",
+        "the object the daily counters records go to (one per agent and day; its key, agent, user and date "
+        "fields are named as `SF_FIELD_*`)",
+        default="Presence_Counters__c",
+        reader=_api_name,
+        rule="an API name like Presence_Counters__c",
+        at_start=False,
+    ),
+    Declared(
+        "SF_RETENTION_DAYS",
+        "Salesforce",
+        "days of records kept in the org (today included); older ones are deleted in batches on the flush's "
+        'API budget (README "Salesforce"); 0: off, nothing is deleted',
+        type=int,
+        unit="days",
+        default=0,
+        range=(0, 36500),
+        at_start=False,
+    ),
+    Declared(
+        "SF_RETENTION_API_PERCENT",
+        "Salesforce",
+        "the retention makes no call once the org's API usage (its 24-hour limit, from `Sforce-Limit-Info`) is "
+        "at this share of the limit",
+        type=float,
+        unit="",
+        default=50.0,
+        range=(1, 100),
+        rule="a percentage from 1 to 100",
+        at_start=False,
+    ),
+    Declared(
         "SF_TIMEOUT_SECONDS",
         "Salesforce",
         "per request",
@@ -672,6 +851,96 @@ DECLARED: tuple[Declared, ...] = (
         default=3600.0,
         range=(1, 86400),
         at_start=False,
+    ),
+    # data retention (connector/upkeep/retention.py)
+    Declared(
+        "CONNECTOR_RETAIN_LOGON_EVENTS_DAYS",
+        "data retention",
+        "days logon events (Acquired/Released, with device) are kept; `0` keeps them forever",
+        type=int,
+        default=400,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_INTERVALS_DAYS",
+        "data retention",
+        "days closed state intervals (each state an agent was in, from when to when) are kept; the open one always stays; `0` keeps them forever",
+        type=int,
+        default=400,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_CALLS_DAYS",
+        "data retention",
+        "days ended calls are kept; `0` keeps them forever",
+        type=int,
+        default=400,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_OUTBOX_DAYS",
+        "data retention",
+        "days delivered (or superseded) outbox rows are kept; rows not yet delivered are never purged; `0` keeps them forever",
+        type=int,
+        default=7,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_SIGN_IN_FAILURES_DAYS",
+        "data retention",
+        "days failed sign-ins (account, client address) are kept; `0` keeps them forever",
+        type=int,
+        default=90,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_WEB_SESSIONS_DAYS",
+        "data retention",
+        "days ended page sessions are kept; `0` keeps them forever",
+        type=int,
+        default=30,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_AUDIT_DAYS",
+        "data retention",
+        "days rows of the audit trail are kept; `0` keeps them forever",
+        type=int,
+        default=730,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETAIN_DAILY_TOTALS_DAYS",
+        "data retention",
+        "days per-day totals (seconds per state, daily counters) are kept; they are what reports and Salesforce read; `0` keeps them forever",
+        type=int,
+        default=1095,
+        range=(0, 36500),
+        unit="days",
+    ),
+    Declared(
+        "CONNECTOR_RETENTION_BATCH",
+        "data retention",
+        "rows deleted per transaction by the retention job (small batches keep the write lock short)",
+        type=int,
+        default=500,
+        range=(10, 10000),
+    ),
+    Declared(
+        "CONNECTOR_RETENTION_INTERVAL",
+        "data retention",
+        "seconds between runs of the retention job (one instance of a cluster runs it, under a lease)",
+        type=int,
+        default=3600,
+        range=(60, 86400),
+        unit="seconds",
     ),
 )
 

@@ -17,6 +17,7 @@ from connector.auth import accounts
 from connector.parts import get_parts
 from tests.helpers.api import Api
 from tests.helpers.browser import ConsoleErrors, chromium_browser, have_chromium
+from tests.helpers.fakes.graph import FakeGraph
 from tests.helpers.fakes.salesforce import FakeOrg
 from tests.helpers.signin import PASSWORD
 
@@ -80,6 +81,13 @@ def make_app(tmp_path, clock, database_url):
     for app in apps:
         get_parts(app).bus.stop()
         get_parts(app).store.dispose()
+
+
+@pytest.fixture
+def graph(clock):
+    """Microsoft Graph's presence endpoints faked at the HTTP layer (tests/helpers/fakes/graph.py)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeGraph(rsps, clock)
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("connector", "adapters")
 #: what an adapter may import of the connector: the Host port and the adapter base live in adapters/
-PLUGIN_CONTRACT = {"connector.errors", "connector.validation", "connector.clock", "connector.presence.model"}
+PLUGIN_CONTRACT = {
+    "connector.errors",
+    "connector.validation",
+    "connector.clock",
+    "connector.presence.model",
+    "connector.version",
+}
 
 
 def _modules(root: Path = ROOT) -> dict[str, Path]:

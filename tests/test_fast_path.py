@@ -11,7 +11,12 @@ from connector.serve.asgi import ConnectorAsgi
 from tests.helpers.api import Api
 from tests.helpers.web_server import uvicorn_server
 
-IGNORED = ("date", "server", "content-length")  # uvicorn's own, and the length of a different agent's name
+IGNORED = (
+    "date",
+    "server",
+    "content-length",
+    "x-request-id",
+)  # uvicorn's own, a different agent's name, each request's id
 
 
 @pytest.fixture

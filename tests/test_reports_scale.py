@@ -70,6 +70,7 @@ def test_the_grid_view_sends_the_state_by_id_and_settles_due_timers(api, supervi
         "connection_lost": False,
         "on_call": False,
         "next_state": None,
+        "state_from": None,  # set by the API: the connector's own, not an inbound rule's
     }
     assert grid["maria"]["logged_in"] is False and grid["maria"]["state"] is None
     full = {a["id"]: a for a in api.call("GET", "/api/v1/agents", supervisor_token).get_json()["agents"]}

@@ -1,4 +1,5 @@
-"""Daily counters into Presence_Time__c (SF_COUNTER_FIELDS): one absolute record per agent and day."""
+"""Daily counters into their own object, Presence_Counters__c (SF_COUNTER_FIELDS, SF_COUNTER_OBJECT): one
+absolute record per agent and day, kept apart from the time per state in Presence_Time__c."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from connector.parts import get_parts
 from connector.salesforce.counters import SalesforceCounterSync
 from connector.salesforce.status import status_text, sync_status
 from connector.store.models import DailyCounter
-from tests.helpers.fakes.salesforce import SF_ENV, TOKEN_URL, UPSERT_URL, add_totals
+from tests.helpers.fakes.salesforce import COUNTERS_UPSERT_URL, SF_ENV, TOKEN_URL, UPSERT_URL, add_totals
 
 DAY = date(2026, 3, 6)
 MAPPING = "calls_inbound_answered=Calls_Inbound_Answered__c, calls_ring_only=Calls_Ring_Only__c,logins=Logins__c"
@@ -36,18 +37,17 @@ def bodies(org) -> list[dict]:
 
 def counter_record(agent_id: str, inbound: int, ring_only: int, logins: int) -> dict:
     return {
-        "attributes": {"type": "Presence_Time__c"},
-        "Key__c": f"{agent_id}|2026-03-06|_counters",
+        "attributes": {"type": "Presence_Counters__c"},
+        "Key__c": f"{agent_id}|2026-03-06",
         "Agent__c": agent_id,
         "Date__c": "2026-03-06",
-        "Presence_State__c": "Daily counters",
         "Calls_Inbound_Answered__c": inbound,
         "Calls_Ring_Only__c": ring_only,
         "Logins__c": logins,
     }
 
 
-def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the_totals(make_app, org):
+def test_configured_counters_go_as_one_absolute_record_into_their_own_object_after_the_totals(make_app, org):
     app = make_app(**COUNTER_ENV)
     parts = get_parts(app)
     keys = add_totals(parts, agents=1)
@@ -55,12 +55,13 @@ def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the
 
     report = get_parts(app).salesforce.flush()
 
-    assert [c.request.url for c in org.rsps.calls] == [TOKEN_URL, UPSERT_URL]
-    records = bodies(org)[0]["records"]
-    assert sorted(r["Key__c"] for r in records[:-1]) == sorted(keys)
-    assert records[-1]["Key__c"] == "agent00000|2026-03-06|_counters"
+    assert [c.request.url for c in org.rsps.calls] == [TOKEN_URL, UPSERT_URL, COUNTERS_UPSERT_URL]
+    totals, counters = (b["records"] for b in bodies(org))
+    assert sorted(r["Key__c"] for r in totals) == sorted(keys) == sorted(org.records)
+    assert all(r["attributes"]["type"] == "Presence_Time__c" for r in totals)
     # unmapped wrap_ups_completed is not sent; mapped logins with no count is sent as 0
-    assert records[-1] == counter_record("agent00000", inbound=3, ring_only=1, logins=0)
+    assert counters == [counter_record("agent00000", inbound=3, ring_only=1, logins=0)]
+    assert list(org.counters) == ["agent00000|2026-03-06"]
     assert (report.written, report.pending) == (6, 6)
     status = sync_status(get_parts(app).salesforce)
     assert status["rows_pending"] == 0
@@ -69,19 +70,23 @@ def test_configured_counters_go_as_one_absolute_record_in_the_same_upsert_as_the
     )
 
 
-def test_counter_records_count_toward_the_200_records_per_call(make_app, org):
+def test_counter_records_go_in_calls_of_their_own_of_at_most_200(make_app, org):
     app = make_app(**COUNTER_ENV)
     parts = get_parts(app)
-    add_totals(parts, agents=40)  # 200 totals
-    for i in range(40):
+    add_totals(parts, agents=201, states=("ready",))  # 201 totals
+    for i in range(201):
         set_counters(parts, f"agent{i:05d}", logins=1)
 
     report = get_parts(app).salesforce.flush()
 
-    assert [len(b["records"]) for b in bodies(org)] == [200, 40]
-    assert all(r["Key__c"].endswith("|_counters") for r in bodies(org)[1]["records"])
-    assert (report.calls, report.written) == (2, 240)
-    assert org.records["agent00039|2026-03-06|_counters"]["Logins__c"] == 1
+    assert [(c.request.url, len(b["records"])) for c, b in zip(org.upsert_calls(), bodies(org))] == [
+        (UPSERT_URL, 200),
+        (UPSERT_URL, 1),
+        (COUNTERS_UPSERT_URL, 200),
+        (COUNTERS_UPSERT_URL, 1),
+    ]
+    assert (report.calls, report.written) == (4, 402)
+    assert org.counters["agent00200|2026-03-06"]["Logins__c"] == 1
 
 
 def test_unchanged_counters_make_no_call_and_a_change_resends_only_that_record(make_app, org, clock):
@@ -107,7 +112,7 @@ def test_unchanged_counters_make_no_call_and_a_change_resends_only_that_record(m
         "records": [counter_record("agent00000", inbound=4, ring_only=2, logins=0)],
     }
     assert report.written == 1
-    assert org.accepted["agent00000|2026-03-06|_counters"] == 2 and org.accepted["agent00001|2026-03-06|_counters"] == 1
+    assert org.accepted["agent00000|2026-03-06"] == 2 and org.accepted["agent00001|2026-03-06"] == 1
 
 
 def test_the_counters_of_a_real_login_reach_salesforce_and_survive_a_restart(make_app, org, clock):
@@ -117,7 +122,7 @@ def test_the_counters_of_a_real_login_reach_salesforce_and_survive_a_restart(mak
     parts.service.login("edred", "Softphone", "softphone")
     clock.advance(30)
     get_parts(app).salesforce.flush()
-    assert org.records["edred|2026-03-06|_counters"]["Logins__c"] == 1
+    assert org.counters["edred|2026-03-06"]["Logins__c"] == 1
 
     restarted = make_app(**COUNTER_ENV)  # what Salesforce holds is remembered in the store
     clock.advance(60)
@@ -125,7 +130,7 @@ def test_the_counters_of_a_real_login_reach_salesforce_and_survive_a_restart(mak
     parts.service.heartbeat("edred")
     report = get_parts(restarted).salesforce.flush()
     assert [r["Key__c"] for r in bodies(org)[-1]["records"]] == ["edred|2026-03-06|ready"]  # only the time grew
-    assert report.written == 1 and org.accepted["edred|2026-03-06|_counters"] == 1
+    assert report.written == 1 and org.accepted["edred|2026-03-06"] == 1
 
 
 def test_a_failed_flush_then_a_restart_still_sends_the_counters_once(make_app, org, clock):
@@ -140,8 +145,8 @@ def test_a_failed_flush_then_a_restart_still_sends_the_counters_once(make_app, o
     assert sync_status(get_parts(restarted).salesforce)["rows_pending"] == 2
     clock.advance(60)
     assert get_parts(restarted).salesforce.flush().written == 2
-    assert org.records["agent00000|2026-03-06|_counters"]["Calls_Ring_Only__c"] == 7
-    assert org.accepted["agent00000|2026-03-06|_counters"] == 1
+    assert org.counters["agent00000|2026-03-06"]["Calls_Ring_Only__c"] == 7
+    assert org.accepted["agent00000|2026-03-06"] == 1
 
 
 def test_without_sf_counter_fields_no_counter_record_is_sent(make_app, org):
@@ -184,8 +189,8 @@ def test_a_counter_record_rejected_for_invalid_field_is_parked_and_the_totals_ar
     parts = get_parts(app)
     keys = add_totals(parts, agents=1)
     set_counters(parts, "agent00000", logins=2)
-    bad = "agent00000|2026-03-06|_counters"
-    org.reject[bad] = ("INVALID_FIELD", "No such column 'Logins__c' on entity 'Presence_Time__c'")
+    bad = "agent00000|2026-03-06"
+    org.reject[bad] = ("INVALID_FIELD", "No such column 'Logins__c' on entity 'Presence_Counters__c'")
     sync = get_parts(app).salesforce
 
     report = sync.flush()
@@ -198,9 +203,9 @@ def test_a_counter_record_rejected_for_invalid_field_is_parked_and_the_totals_ar
 
     set_counters(parts, "agent00000", logins=3)  # parked: a change is not retried by the flush
     clock.advance(60)
-    assert sync.flush().pending == 0 and len(org.upsert_calls()) == 1
+    assert sync.flush().pending == 0 and len(org.upsert_calls()) == 2
 
     del org.reject[bad]  # the admin deployed the field; resync sends the day again
     report = sync.resync(DAY, DAY)
-    assert report.written == 6 and org.records[bad]["Logins__c"] == 3
+    assert report.written == 6 and org.counters[bad]["Logins__c"] == 3
     assert sync_status(sync)["rows_parked"] == 0

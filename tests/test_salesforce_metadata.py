@@ -11,10 +11,13 @@ import pytest
 
 from connector.presence.engine import COUNTERS
 from connector.salesforce.settings import FIELDS, counter_fields
+from connector.settings import declared
 
 ROOT = Path(__file__).resolve().parent.parent / "salesforce"
 DEFAULT = ROOT / "force-app" / "main" / "default"
 OBJECT = DEFAULT / "objects" / "Presence_Time__c"
+#: the daily counters' own object (SF_COUNTER_OBJECT): kept apart from the time per state
+COUNTERS_OBJECT = DEFAULT / "objects" / "Presence_Counters__c"
 NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
 EXPECTED = {
     "User__c": "Lookup",
@@ -28,6 +31,8 @@ EXPECTED = {
 }
 #: formula fields: computed in the org, read-only, never written by the flush
 FORMULAS = {"Hours__c": "Number"}
+#: what a counters record carries besides the counters (named as SF_FIELD_KEY, _AGENT, _USER, _DATE)
+COUNTERS_EXPECTED = {"Key__c": "Text", "Agent__c": "Text", "User__c": "Lookup", "Date__c": "Date"}
 README = ROOT.parent / "README.md"
 
 
@@ -103,6 +108,11 @@ def test_the_package_ships_the_tab_layout_list_views_report_type_and_weekly_repo
         "reportTypes/Presence_Times.reportType-meta.xml",
         "reports/Presence_Connector_Reports.reportFolder-meta.xml",
         "reports/Presence_Connector_Reports/Time_per_State_by_Agent_This_Week.report-meta.xml",
+        "tabs/Presence_Counters__c.tab-meta.xml",
+        "layouts/Presence_Counters__c-Presence Counters Layout.layout-meta.xml",
+        "objects/Presence_Counters__c/listViews/All.listView-meta.xml",
+        "reportTypes/Presence_Counters.reportType-meta.xml",
+        "reports/Presence_Connector_Reports/Daily_Counters_by_Agent_This_Week.report-meta.xml",
     } <= names
     report = ET.parse(
         DEFAULT / "reports/Presence_Connector_Reports/Time_per_State_by_Agent_This_Week.report-meta.xml"
@@ -116,7 +126,7 @@ def test_the_package_ships_the_tab_layout_list_views_report_type_and_weekly_repo
     ]
     frame = report.find("md:timeFrameFilter", NS)
     assert (_text(frame, "dateColumn"), _text(frame, "interval")) == ("Presence_Time__c$Date__c", "INTERVAL_THISWEEK")
-    # the daily counters records carry no seconds: they are not a state
+    # the daily counters have their own object; rows an earlier version wrote here carry no seconds: left out
     [item] = report.find("md:filter", NS).findall("md:criteriaItems", NS)
     assert (_text(item, "column"), _text(item, "operator"), _text(item, "value")) == (
         "Presence_Time__c$Seconds__c",
@@ -200,13 +210,18 @@ def test_the_project_deploys_force_app():
     assert (ROOT / project["packageDirectories"][0]["path"]).is_dir()
 
 
-def test_the_object_has_the_designed_fields_and_the_flush_writes_exactly_those():
+def _fields_of(obj: Path) -> dict:
     fields = {}
-    for path in (OBJECT / "fields").glob("*.field-meta.xml"):
+    for path in (obj / "fields").glob("*.field-meta.xml"):
         root = ET.parse(path).getroot()
         assert _text(root, "fullName") == path.name.split(".")[0]
         fields[_text(root, "fullName")] = root
-    assert {name: _text(root, "type") for name, root in fields.items()} == EXPECTED | _counter_fields() | FORMULAS
+    return fields
+
+
+def test_the_object_has_the_designed_fields_and_the_flush_writes_exactly_those():
+    fields = _fields_of(OBJECT)
+    assert {name: _text(root, "type") for name, root in fields.items()} == EXPECTED | FORMULAS
     assert all(_text(fields[name], "formula") for name in FORMULAS)
     assert set(EXPECTED) == {default for _, default in FIELDS.values()}
     key = fields["Key__c"]
@@ -218,19 +233,39 @@ def test_the_object_has_the_designed_fields_and_the_flush_writes_exactly_those()
     assert _text(obj, "deploymentStatus") == "Deployed" and _text(obj, "label") == "Presence Time"
 
 
-def test_the_integration_permission_set_grants_upsert_on_every_field():
+def test_the_counters_have_their_own_object_with_the_key_agent_user_date_and_every_counter():
+    fields = _fields_of(COUNTERS_OBJECT)
+    assert {name: _text(root, "type") for name, root in fields.items()} == COUNTERS_EXPECTED | _counter_fields()
+    key = fields["Key__c"]
+    assert (_text(key, "externalId"), _text(key, "unique"), _text(key, "caseSensitive")) == ("true", "true", "true")
+    assert int(_text(key, "length")) >= 64 + 1 + 10  # agent id|YYYY-MM-DD
+    assert _text(fields["User__c"], "referenceTo") == "User"
+    # two lookups to User from different objects need different relationship names
+    assert _text(fields["User__c"], "relationshipName") != _text(
+        ET.parse(OBJECT / "fields" / "User__c.field-meta.xml").getroot(), "relationshipName"
+    )
+    obj = ET.parse(COUNTERS_OBJECT / "Presence_Counters__c.object-meta.xml").getroot()
+    assert _text(obj, "deploymentStatus") == "Deployed" and _text(obj, "label") == "Presence Counters"
+    assert declared("SF_COUNTER_OBJECT").default == "Presence_Counters__c"
+
+
+def test_the_integration_permission_set_grants_upsert_on_every_field_and_delete_for_the_retention():
     path = DEFAULT / "permissionsets" / "Presence_Connector_Integration.permissionset-meta.xml"
     root = ET.parse(path).getroot()
-    obj = root.find("md:objectPermissions", NS)
-    assert _text(obj, "object") == "Presence_Time__c"
-    assert (_text(obj, "allowCreate"), _text(obj, "allowEdit"), _text(obj, "allowRead")) == ("true",) * 3
-    assert _text(obj, "allowDelete") == "false"
+    objects = {_text(o, "object"): o for o in root.findall("md:objectPermissions", NS)}
+    for name in ("Presence_Time__c", "Presence_Counters__c"):
+        obj = objects[name]
+        assert (_text(obj, "allowCreate"), _text(obj, "allowEdit"), _text(obj, "allowRead")) == ("true",) * 3
+        # SF_RETENTION_DAYS deletes the records older than the days kept (its own records: no Modify All)
+        assert (_text(obj, "allowDelete"), _text(obj, "modifyAllRecords")) == ("true", "false")
     granted = {
         _text(f, "field"): (_text(f, "readable"), _text(f, "editable")) for f in root.findall("md:fieldPermissions", NS)
     }
-    assert granted == {f"Presence_Time__c.{name}": ("true", "true") for name in EXPECTED | _counter_fields()} | {
-        f"Presence_Time__c.{name}": ("true", "false") for name in FORMULAS
-    }
+    assert granted == (
+        {f"Presence_Time__c.{name}": ("true", "true") for name in EXPECTED}
+        | {f"Presence_Time__c.{name}": ("true", "false") for name in FORMULAS}
+        | {f"Presence_Counters__c.{name}": ("true", "true") for name in COUNTERS_EXPECTED | _counter_fields()}
+    )
     assert "ApiEnabled" in [_text(p, "name") for p in root.findall("md:userPermissions", NS)]
 
 
@@ -238,5 +273,5 @@ def test_the_readme_counter_mapping_covers_every_counter_with_a_whole_number_fie
     mapping = _readme_counter_mapping()
     assert set(mapping) == set(COUNTERS)
     for name in mapping.values():
-        root = ET.parse(OBJECT / "fields" / f"{name}.field-meta.xml").getroot()
+        root = ET.parse(COUNTERS_OBJECT / "fields" / f"{name}.field-meta.xml").getroot()
         assert (_text(root, "type"), _text(root, "scale"), _text(root, "required")) == ("Number", "0", "false")

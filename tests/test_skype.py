@@ -11,6 +11,7 @@ from adapters.base import AdapterConfigError
 from adapters.skype import SkypeAdapter
 from connector.auth import accounts
 from connector.parts import get_parts
+from connector.version import USER_AGENT
 from tests.helpers.fakes.ucwa import APP, APPS, DISCOVER, TICKET, USER, serve_sign_in
 from tests.helpers.polling import wait_until
 
@@ -56,7 +57,7 @@ def test_states_become_ucwa_availability_after_one_sign_in(make_app, tmp_path):
     ticket = responses.calls[2].request.body
     assert "grant_type=password" in ticket and "username=edred%40example.com" in ticket
     created = json.loads(responses.calls[4].request.body)
-    assert created["UserAgent"] == "PresenceConnector/1.0" and created["Culture"] == "en-US" and created["EndpointId"]
+    assert created["UserAgent"] == USER_AGENT and created["Culture"] == "en-US" and created["EndpointId"]
     assert json.loads(responses.calls[5].request.body) == {"SupportedModalities": ["Messaging"]}
     presence = [json.loads(c.request.body) for c in responses.calls if c.request.url == APP + "/me/presence"]
     assert presence == [{"availability": "Online"}, {"availability": "DoNotDisturb"}, {"availability": "Offwork"}]

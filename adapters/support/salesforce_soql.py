@@ -13,6 +13,7 @@ import requests
 
 from adapters.base import AdapterError
 from adapters.support.http_errors import check_reply, unreachable
+from connector.version import USER_AGENT
 
 Query = Callable[[str], list[dict]]
 
@@ -26,7 +27,10 @@ def rest_query(instance_url: str, access_token: str, api_version: str = "61.0", 
         while url:
             try:
                 reply = requests.get(
-                    url, params=params, timeout=timeout, headers={"Authorization": f"Bearer {access_token}"}
+                    url,
+                    params=params,
+                    timeout=timeout,
+                    headers={"Authorization": f"Bearer {access_token}", "User-Agent": USER_AGENT},
                 )
             except requests.RequestException as exc:
                 raise unreachable("Salesforce", exc) from None

@@ -7,7 +7,7 @@ Adapters define no routes of their own: an adapter declares ``inbound_fields`` a
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
 from connector.api import openapi
 from connector.api.auth import require, require_agent_access, signed_in_principal
@@ -36,6 +36,20 @@ def adapter_event(name: str, agent_id: str):
 def omni_channel_event(agent_id: str):
     """The softphone reports an Omni-Channel change the agent made in the console."""
     return jsonify(_receive(OMNI_CHANNEL, agent_id))
+
+
+@bp.post("/adapters/<name>/notifications")
+def adapter_notification(name: str):
+    """A remote system's own notification (Graph change notifications for teams): no sign-in, the adapter
+    checks the sender (clientState). Unknown or disabled adapters are 404."""
+    adapter = get_parts().dispatcher.adapters.get(name)
+    if adapter is None:
+        raise NotFound(f"the {name} adapter is not enabled (CONNECTOR_ADAPTERS)", field="name")
+    payload = request.get_json(silent=True) if request.data else None
+    status, answer = adapter.notify(dict(request.args.items()), payload)
+    if isinstance(answer, str):
+        return Response(answer, status=status, mimetype="text/plain")
+    return jsonify(answer), status
 
 
 def _receive(name: str, agent_id: str) -> dict:
@@ -98,3 +112,27 @@ openapi.describe(
     body={"type": "object"},
     params=[{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}, openapi.AGENT_ID],
 )
+openapi.describe(
+    "/api/v1/adapters/{name}/notifications",
+    "post",
+    "A remote system's own notifications, no sign-in (teams: Microsoft Graph change notifications for presence; "
+    "the validationToken handshake is answered with the token as text/plain, notifications whose clientState "
+    "is not a subscription's are ignored; answers 202)",
+    "none (the adapter checks the sender)",
+    body={"type": "object"},
+    params=[
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "validationToken", "in": "query", "required": False, "schema": {"type": "string"}},
+    ],
+)
+_notifications = openapi.EXTRA_PATHS["/api/v1/adapters/{name}/notifications"]["post"]
+_notifications["security"] = []
+_notifications["requestBody"]["required"] = False
+_notifications["responses"]["200"] = {
+    "description": "the validation handshake: the validationToken, as text/plain",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
+_notifications["responses"]["202"] = {
+    "description": "notifications accepted",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}

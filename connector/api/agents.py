@@ -8,7 +8,8 @@ from flask import jsonify, request
 
 from connector.api.auth import require, require_agent_access, signed_in_principal
 from connector.api.common import body, bp, change_source_of, grid_view, logon_source_of, service, view_answer
-from connector.api.inputs import PRESENCE_CHANGE_FIELDS, presence_change
+from connector.api.inputs import AUDITED_ROLES, PRESENCE_CHANGE_FIELDS, audited_change, presence_change
+from connector.audit.requests import record as audit
 from connector.auth import accounts
 from connector.errors import Forbidden, InvalidInput
 from connector.parts import get_parts
@@ -44,6 +45,8 @@ def login(agent_id: str):
     outcome = service().login(
         agent_id, logon_source, data.get("device") or logon_source, source=change_source_of(data), pin=data.get("pin")
     )
+    if principal.role in AUDITED_ROLES:
+        audit("agent.login", agent_id, detail=f"logon source {logon_source}")
     return view_answer(outcome.view)
 
 
@@ -91,6 +94,8 @@ def logout(agent_id: str):
             raise InvalidInput(f"an agent cannot log out as '{logon_source}'", field="logon_source")
         actor = principal.name if principal.role != "agent" else None
     outcome = service().logout(agent_id, logon_source, source=change_source_of(data), actor=actor)
+    if principal.role in AUDITED_ROLES:
+        audit("agent.logout", agent_id, detail=f"logon source {logon_source}")
     return view_answer(outcome.view)
 
 
@@ -117,7 +122,18 @@ def put_presence(agent_id: str):
     principal = require_agent_access(agent_id)
     data = body(PRESENCE_CHANGE_FIELDS)
     state, source, force = presence_change(principal, data)
-    return view_answer(service().set_state(agent_id, state, source=source, force=force).view)
+    if not audited_change(principal.role, force):
+        return view_answer(service().set_state(agent_id, state, source=source, force=force).view)
+    before = service().presence(agent_id).get("state")
+    view = service().set_state(agent_id, state, source=source, force=force).view
+    after = service().presence(agent_id).get("state")
+    audit(
+        "presence.force",
+        agent_id,
+        before={"state": (before or {}).get("id")},
+        after={"state": (after or {}).get("id"), "asked": str(state)[:100], "force": force},
+    )
+    return view_answer(view)
 
 
 @bp.delete("/agents/<agent_id>/next-state")
@@ -135,7 +151,9 @@ def end_call(agent_id: str):
     """Close a call whose "ended" event never came (the agent is stuck on a call)."""
     require_agent_access(agent_id)
     body(())
-    return view_answer(service().end_call(agent_id, actor=signed_in_principal().name).view)
+    view = service().end_call(agent_id, actor=signed_in_principal().name).view
+    audit("call.end", agent_id)
+    return view_answer(view)
 
 
 @bp.post("/agents/<agent_id>/calls")
@@ -225,7 +243,7 @@ def stats(agent_id: str):
     require_agent_access(agent_id)
     svc = service()
     svc.presence(agent_id)  # 404 for an unknown agent
-    today = get_parts().reads.today()
+    today = get_parts().reads.today(agent_id)  # the agent's today, in its own zone
     day = reports.parse_day(request.args.get("date"), "date", today)
     time_rows = reports.time_tracking(get_parts().reads, day, day, agent_id=agent_id)
     return jsonify(

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from connector.errors import ConnectorError
+from connector.observe import metrics
 from connector.store.faults import DRIVER_OPERATIONAL, store_fault
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def init_app(app: Flask) -> None:
         if fault is None:
             return _unexpected(exc)
         log.error("store fault on %s %s: %s (%s)", request.method, request.path, fault.code, type(exc).__name__)
+        metrics.store_error(fault.code)
         headers = {"Retry-After": str(fault.retry_after)}
         if not wants_json():
             return f"{fault.message}.", 503, headers

@@ -35,6 +35,16 @@ def change_source(principal: Principal, data: dict) -> str:
     return source
 
 
+#: the roles whose changes to an agent's session are recorded in the audit trail
+AUDITED_ROLES = ("supervisor", "admin")
+
+
+def audited_change(role: str, force: bool) -> bool:
+    """Whether a presence change is a supervisor's or admin's action (recorded), not an agent's or a system's.
+    The fast path (connector/serve/fast_path.py) hands these to this route."""
+    return role in AUDITED_ROLES or force
+
+
 PRESENCE_CHANGE_FIELDS = ("state", "source", "force")
 
 

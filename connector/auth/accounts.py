@@ -28,6 +28,7 @@ from connector.auth.hashing import (
 from connector.clock import utc_now
 from connector.errors import Conflict, InvalidInput, NotFound
 from connector.live.bus import end_credentials
+from connector.presence.days import check_zone
 from connector.store import Store, statements
 from connector.store.models import Agent, AgentSessionRow, ApiToken, User
 from connector.validation import one_line
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 TOKENS = "tokens"  #: the store generation that invalidates cached token -> principal lookups
 _MAX_CACHED_TOKENS = 10_000
-AGENT_FIELDS = ("id", "name", "team", "extension", "email", "salesforce_user_id", "pin")
+AGENT_FIELDS = ("id", "name", "team", "extension", "email", "salesforce_user_id", "timezone", "pin")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def _clean_agent(data: dict, partial: bool = False) -> dict:
             out[key] = value.strip()
     if "extension" in out and out["extension"] and not re.fullmatch(r"[0-9*#+]{1,32}", out["extension"]):
         raise InvalidInput("extension must contain only dial characters", field="extension")
+    if "timezone" in data and data["timezone"] is not None:
+        out["timezone"] = check_zone(data["timezone"], "timezone")
     if data.get("pin") not in (None, ""):
         out["pin"] = check_pin(data["pin"])
     return out
@@ -128,13 +131,14 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
                 extension="",
                 email="",
                 salesforce_user_id="",
+                timezone="",
                 created_at=now,
                 active=True,
             )
             s.add(agent)
             s.add(AgentSessionRow(agent_id=agent.id, logons=[], version=0, logoff_pending=False))
         _check_extension_free(s, clean.get("extension", agent.extension), agent.id)
-        for key in ("name", "team", "extension", "email", "salesforce_user_id"):
+        for key in ("name", "team", "extension", "email", "salesforce_user_id", "timezone"):
             if key in clean:
                 setattr(agent, key, clean[key])
         if "pin" in clean:
@@ -144,7 +148,7 @@ def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> 
 
 
 def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
-    """Create or update agents from CSV (header: id,name,team,extension,email,salesforce_user_id,pin).
+    """Create or update agents from CSV (header: id,name,team,extension,email,salesforce_user_id,timezone,pin).
 
     The whole file is checked first; a bad row refuses the import and names its line.
     """
@@ -347,6 +351,7 @@ def list_agents(store: Store) -> list[dict]:
                 "extension": a.extension,
                 "email": a.email,
                 "salesforce_user_id": a.salesforce_user_id,
+                "timezone": a.timezone or "",
                 "active": a.active,
                 "has_pin": bool(a.pin_hash),
             }
@@ -362,7 +367,7 @@ def _existing_agent(s, agent_id: str) -> Agent:
 
 
 #: what an admin may change on an existing agent (the id is its key; the PIN has its own reset)
-EDITABLE_AGENT_FIELDS = ("name", "team", "extension", "email", "salesforce_user_id")
+EDITABLE_AGENT_FIELDS = ("name", "team", "extension", "email", "salesforce_user_id", "timezone")
 SALESFORCE_USER_ID_RE = re.compile(r"^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
 
@@ -392,7 +397,7 @@ def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
         agent = _existing_agent(s, agent_id)
         if agent.active and "extension" in clean:
             _check_extension_free(s, clean["extension"], agent_id)
-        changed = [k for k in EDITABLE_AGENT_FIELDS if k in clean and getattr(agent, k) != clean[k]]
+        changed = [k for k in EDITABLE_AGENT_FIELDS if k in clean and (getattr(agent, k) or "") != clean[k]]
         for key in changed:
             setattr(agent, key, clean[key])
         result = {
@@ -402,6 +407,7 @@ def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
             "extension": agent.extension,
             "email": agent.email,
             "salesforce_user_id": agent.salesforce_user_id,
+            "timezone": agent.timezone or "",
             "active": agent.active,
             "has_pin": bool(agent.pin_hash),
         }

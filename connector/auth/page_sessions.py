@@ -84,10 +84,10 @@ def check(store: Store, sid: object, now: datetime, lifetimes: SessionLifetimes)
     return True
 
 
-def end(store: Store, sid: object, now: datetime, reason: str = "signed_out") -> None:
-    """End one session; its open event streams end too."""
+def end(store: Store, sid: object, now: datetime, reason: str = "signed_out") -> bool:
+    """End one session; its open event streams end too. Whether it was still open."""
     if not isinstance(sid, str) or not sid:
-        return
+        return False
     digest = token_digest(sid)
     with store.write() as s:
         ended = cast(
@@ -100,6 +100,7 @@ def end(store: Store, sid: object, now: datetime, reason: str = "signed_out") ->
         ).rowcount
         if ended:
             end_credentials(s, [f"session:{digest}"], reason, now)
+    return bool(ended)
 
 
 def end_all_for(s: Session, name: str, with_pin: bool, now: datetime, reason: str) -> None:

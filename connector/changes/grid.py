@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from connector.changes.configs import ConfigRegistry
-from connector.changes.views import grid_view
+from connector.changes.views import grid_view, state_from
 from connector.store import Store
 from connector.store.models import Agent, AgentSessionRow
 
@@ -38,6 +38,8 @@ def agent_grid(
             r.c.next_due_at,
             r.c.call_id,
             r.c.next_state_id,
+            r.c.state_source,
+            r.c.wrap_up_until,
         )
         .select_from(a.outerjoin(r, r.c.agent_id == a.c.id))
         .where(a.c.active.is_(True))
@@ -70,6 +72,11 @@ def agent_grid(
                     "connection_lost": row.connection_lost_at is not None,
                     "on_call": row.call_id is not None,
                     "next_state": next_id,
+                    "state_from": (
+                        state_from(row.state_source, row.call_id is not None or row.wrap_up_until is not None)
+                        if row.logons
+                        else None
+                    ),
                 }
             )
     if due:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from connector.auth.hashing import seal
 from connector.changes.views import AgentColumns, presence_payload
 from connector.clock import iso
-from connector.presence.days import split_by_day
+from connector.observe.logs import REQUEST_ID
+from connector.presence.days import split_by_day, zone_or
 from connector.presence.engine import (
     CallClosed,
     ChangeSource,
@@ -24,6 +26,7 @@ from connector.presence.engine import (
     Decision,
     DialRequested,
     Engine,
+    InboundDecided,
     LogonEvent,
     SessionEnded,
     StateChanged,
@@ -57,7 +60,7 @@ class DecisionWriter:
         ``guard`` the session row's update is the claim (``statements.update_session``): it raises
         ``StaleSession`` when the row changed since the decision, after the other statements (roll back).
         """
-        tz = self.settings.tz
+        tz = zone_or(agent.timezone, self.settings.tz)  # the agent's days: its own zone or the connector's
         config = engine.config
         targets = self.outbox_targets(config)
         outbox: list[dict] = []
@@ -65,7 +68,7 @@ class DecisionWriter:
             if isinstance(effect, StateChanged):
                 if effect.previous is None:  # the PBX login code goes before the first state's code
                     self._pbx_code(outbox, agent, config, targets, "login", effect, pin)
-                self._close_interval(conn, agent.id, effect.at)
+                self._close_interval(conn, agent.id, effect.at, tz)
                 if effect.current is not None:
                     statements.open_interval(
                         conn,
@@ -131,6 +134,13 @@ class DecisionWriter:
                     )
             elif isinstance(effect, CallClosed):
                 statements.close_call(conn, agent.id, effect.call_id, effect.at, effect.cause)
+            elif isinstance(effect, InboundDecided) and effect.verdict.action != "nothing":
+                # applied or refused, with the rule that decided (kept with the live events: the trail)
+                published.append(("inbound", inbound_event(agent.id, effect)))
+        request = REQUEST_ID.get()
+        if request is not None and outbox:  # the delivery's log lines carry the id of the request that asked
+            for row in outbox:
+                row["payload"] = {**row["payload"], "request_id": request}
         statements.add_outbox_rows(conn, outbox)
         due = engine.next_due(decision.session)
         statements.update_session(
@@ -165,10 +175,25 @@ class DecisionWriter:
             if adapter != effect.source:
                 outbox.append(outbox_values(agent.id, adapter, kind, dict(payload), effect.source, at))
 
-    def _close_interval(self, conn, agent_id: str, at: datetime) -> None:
-        """End the open interval at ``at`` and add its seconds to the daily totals, split at local midnight."""
+    def _close_interval(self, conn, agent_id: str, at: datetime, tz: ZoneInfo) -> None:
+        """End the open interval at ``at`` and add its seconds to the daily totals, split at the agent's midnight."""
         for closed in statements.close_open_interval(conn, agent_id, at):
-            for day, seconds in split_by_day(closed.started_at, closed.ended_at, self.settings.tz):
+            for day, seconds in split_by_day(closed.started_at, closed.ended_at, tz):
                 statements.add_to_daily_total(
                     conn, agent_id, day, closed.state_id, closed.status, closed.reason_code, seconds, at
                 )
+
+
+def inbound_event(agent_id: str, effect: InboundDecided) -> dict:
+    """The live event of an inbound decision: what the adapter reported and which rule applied or refused it."""
+    verdict = effect.verdict
+    return {
+        "agent_id": agent_id,
+        "adapter": effect.adapter,
+        "remote": effect.remote,
+        "action": verdict.action,
+        "rule": verdict.rule,
+        "reason": verdict.reason,
+        "state": verdict.target,
+        "at": iso(effect.at),
+    }

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from connector.changes.service import PresenceService
 from connector.errors import NotFound
+from connector.observe import metrics
 from connector.store import statements
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def settle_due(service: PresenceService, batch: int = BATCH) -> int:
 def _settle_batch(service: PresenceService, now: datetime, batch: int, skip: set[str]) -> tuple[int, int]:
     """Claim up to ``batch`` due sessions and settle them in one transaction: (claimed, settled)."""
     published: list[tuple[str, dict]] = []
+    changes: list[str] = []
     outbox_rows = settled = 0
     with service.store.write_connection() as conn:
         claimed = statements.claim_due_sessions(conn, now, batch, skip)
@@ -90,9 +92,12 @@ def _settle_batch(service: PresenceService, now: datetime, batch: int, skip: set
             settled += 1
             outbox_rows += rows
             published.extend(mine)  # its savepoint holds
+            changes.extend(e.source for e in decision.state_changes)
         # the batch's live events go in last: on PostgreSQL the pollers wait at an event id not yet
         # committed (connector/live/bus.py), so they wait only for this statement and the commit
         service.bus.record_all(conn, published)
+    for source in changes:  # committed
+        metrics.changed(source)
     if outbox_rows:
         service.outbox_written()
     if published:

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from connector.clock import iso
 from connector.presence.engine import AgentSession, StateChanged
+from connector.presence.inbound_rules import source_name
 from connector.presence.model import PresenceConfig, PresenceState
 
 
@@ -21,6 +22,8 @@ class AgentColumns(Protocol):
     def team(self) -> str: ...
     @property
     def extension(self) -> str: ...
+    @property
+    def timezone(self) -> str | None: ...
 
 
 def agent_view(agent: AgentColumns, session: AgentSession, config: PresenceConfig, now: datetime) -> dict:
@@ -49,7 +52,25 @@ def agent_view(agent: AgentColumns, session: AgentSession, config: PresenceConfi
         "next_state": _next_state(session, config),
         "connection_lost": session.connection_lost_at is not None,
         "logoff_pending": session.logoff_pending,
+        # the adapter whose inbound rule set the state ("Meeting (from Teams)"), else None
+        "state_from": (
+            state_from(session.state_source, session.call_id is not None or session.wrap_up_until is not None)
+            if state is not None
+            else None
+        ),
     }
+
+
+#: sources that are people or the connector itself, not another system
+OWN_SOURCES = frozenset({"softphone", "supervisor", "system", "api", "crm"})
+
+
+def state_from(source: str | None, in_call: bool = False) -> str | None:
+    """How the dashboard names the system a state came from (``Teams``), or None for the connector's own.
+    A call and its wrap-up (``in_call``) always come from the telephony: naming it on every such row is noise."""
+    if not source or source in OWN_SOURCES or in_call:
+        return None
+    return source_name(source)
 
 
 def _next_state(session: AgentSession, config: PresenceConfig) -> dict | None:
@@ -71,6 +92,7 @@ def grid_view(view: dict) -> dict:
         "on_call": view["on_call"],
         # picked during a call for after it (by id, like the state)
         "next_state": view["next_state"]["id"] if view["next_state"] else None,
+        "state_from": view.get("state_from"),
     }
 
 

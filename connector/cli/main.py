@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -15,12 +16,16 @@ from sqlalchemy.engine import make_url
 from adapters.registry import mapping_checks
 from connector import settings as settings_mod
 from connector.app import create_app as _app
-from connector.auth import accounts
+from connector.audit import subjects, trail
+from connector.auth import accounts, teams
 from connector.cli.adapters import adapters as _adapters_group
+from connector.cli.database import register as _register_database
 from connector.cli.demo import seed
+from connector.cli.operations import register as _register_operations
 from connector.errors import ConfigError, ConnectorError, SettingsInvalid
 from connector.integrations.runtime import start as start_adapters
 from connector.jobs import scheduler
+from connector.observe import logs
 from connector.parts import get_parts
 from connector.presence.config import load_config
 from connector.reports import exports
@@ -28,6 +33,8 @@ from connector.reports import queries as reports
 from connector.salesforce.cli import register as _register_salesforce
 from connector.serve.asgi import ConnectorAsgi
 from connector.serve.memory import limit_arenas
+from connector.serve.shutdown import GracefulServer, Shutdown
+from connector.version import __version__
 
 
 class ConnectorGroup(click.Group):
@@ -51,6 +58,7 @@ class ConnectorGroup(click.Group):
 
 
 @click.group(cls=ConnectorGroup)
+@click.version_option(__version__, "--version", prog_name="presence-connector", message="%(prog)s %(version)s")
 def main() -> None:
     """Presence Connector: presence in step across softphone, Omni-Channel, Teams/Skype and the PBX."""
 
@@ -76,16 +84,24 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     app = _app()
     parts = get_parts(app)
+    # CONNECTOR_LOG_FORMAT / CONNECTOR_LOG_LEVEL from here on (connector/observe/logs.py)
+    logs.configure(
+        parts.settings.value("CONNECTOR_LOG_FORMAT"),
+        parts.settings.value("CONNECTOR_LOG_LEVEL"),
+        parts.leases.holder if parts.leases else "",
+    )
     _single_instance_on_sqlite(parts.store)
-    if parts.settings.run_scheduler:
-        scheduler.start(app)
+    jobs = scheduler.start(app) if parts.settings.run_scheduler else None
     start_adapters(app)  # the outbox dispatcher and the adapters' inbound listeners
     _raise_open_files_limit()  # one file descriptor per open page
     click.echo(f"Presence Connector on http://{host}:{port}/  (store: {parts.store.backend})")
+    grace = float(parts.settings.value("CONNECTOR_SHUTDOWN_GRACE"))
+    stopping = Shutdown(app, jobs, grace)
+    asgi = ConnectorAsgi(app, threads=threads)
     # backlog: a whole shift (or every page after a restart) connecting at once waits in the queue, not refused;
     # no concurrency limit: streams are cheap and the per-principal cap bounds each caller
-    uvicorn.run(
-        ConnectorAsgi(app, threads=threads),
+    config = uvicorn.Config(
+        asgi,
         host=host,
         port=port,
         http="httptools",
@@ -93,12 +109,29 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         lifespan="on",
         backlog=4096,
         timeout_keep_alive=30,
-        timeout_graceful_shutdown=3,
+        timeout_graceful_shutdown=math.ceil(grace),  # requests in flight at SIGTERM (docs: serve/shutdown.py)
         access_log=False,
         log_level="warning",
         server_header=False,
         proxy_headers=False,
     )  # who may set X-Forwarded-* is CONNECTOR_TRUSTED_PROXIES' business
+    server = GracefulServer(config, asgi, on_stop=stopping.begin)
+    server.run()
+    if server.stop_requested_at is None:
+        return  # uvicorn stopped by itself (the port was taken, ...): it said why
+    _exit_now_if(stopping.finish(server.stop_requested_at, wait=not server.force_exit))
+
+
+def _exit_now_if(busy: list[str]) -> None:
+    """Threads still running after the stop (past the grace; what they held was handed back): end the process
+    at once, with 0. Python would otherwise wait for them at exit (it joins every pool's workers), e.g. for a
+    push to a remote that hangs."""
+    if busy:
+        logging.getLogger(__name__).info("ending with work still running: %s", ", ".join(busy))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _raise_open_files_limit() -> None:
@@ -168,8 +201,16 @@ def init_db(demo: bool) -> None:
             click.echo(line)
 
 
+def _audit(parts, action: str, target: str, **values) -> None:
+    """Record a command's action in the audit trail (actor ``cli:<OS user>``)."""
+    trail.record(parts.store, parts.clock(), trail.cli_actor(), action, target, **values)
+
+
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+# -- the store's schema (Alembic; docs/migrations.md) ----------------------------------------------------
 
 
 # -- agents, users, tokens -----------------------------------------------------------------------
@@ -187,8 +228,13 @@ def agents() -> None:
 @click.option("--extension", default=None)
 @click.option("--email", default=None, help="e-mail / UPN (used to map the agent in Teams)")
 @click.option("--salesforce-user-id", default=None)
+@click.option(
+    "--timezone",
+    default=None,
+    help="IANA zone of the agent's days, e.g. America/New_York (default: CONNECTOR_TIMEZONE)",
+)
 @click.option("--pin", is_flag=True, help="ask for a PBX PIN (at least 4 digits)")
-def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) -> None:
+def agents_add(agent_id, name, team, extension, email, salesforce_user_id, timezone, pin) -> None:
     """Add an agent."""
     app = _app()
     parts = get_parts(app)
@@ -199,20 +245,27 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, pin) 
         "extension": extension,
         "email": email,
         "salesforce_user_id": salesforce_user_id,
+        "timezone": timezone,
     }
     if pin:
         data["pin"] = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
-    accounts.add_agent(parts.store, {k: v for k, v in data.items() if v is not None}, parts.clock())
+    given = {k: v for k, v in data.items() if v is not None}
+    accounts.add_agent(parts.store, given, parts.clock())
+    after = {k: v for k, v in given.items() if k in accounts.EDITABLE_AGENT_FIELDS}
+    if pin:
+        after["pin"] = trail.SECRET_CHANGED
+    _audit(parts, "agent.add", agent_id, after=after)
     click.echo(f"agent {agent_id} added")
 
 
 @agents.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8"))
 def agents_import(csv_file) -> None:
-    """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,pin)."""
+    """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,timezone,pin)."""
     app = _app()
     parts = get_parts(app)
     created, updated = accounts.import_agents(parts.store, csv_file.read(), parts.clock())
+    _audit(parts, "agent.import", getattr(csv_file, "name", ""), after={"created": created, "updated": updated})
     click.echo(f"{created} agents created, {updated} updated")
 
 
@@ -229,6 +282,17 @@ def agents_list(as_json: bool) -> None:
     for a in rows:
         state = a["state"]["display"] if a["state"] else "(logged out)"
         click.echo(f"{a['id']:<16} {a['name'][:24]:<24} {a['team'][:12]:<12} {state:<28} {a['state_since'] or ''}")
+
+
+@agents.command("team-timezone")
+@click.argument("team")
+@click.argument("timezone")
+def agents_team_timezone(team, timezone) -> None:
+    """Set the time zone of TEAM's days, e.g. America/New_York ('' for CONNECTOR_TIMEZONE); an agent's own wins."""
+    app = _app()
+    parts = get_parts(app)
+    teams.set_team_zone(parts.store, team, timezone, by="cli")
+    click.echo(f"team {team}: days in {timezone or parts.settings.timezone}")
 
 
 @main.group()
@@ -248,6 +312,7 @@ def users_add(username, role, agent_id, password) -> None:
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     accounts.add_user(parts.store, username, password, role, parts.clock(), agent_id=agent_id)
+    _audit(parts, "user.add", username, after={"role": role, "agent_id": agent_id, "password": trail.SECRET_CHANGED})
     click.echo(f"user {username} ({role}) added")
 
 
@@ -265,6 +330,8 @@ def tokens_create(role, agent_id, name) -> None:
     app = _app()
     parts = get_parts(app)
     token = accounts.create_token(parts.store, role, parts.clock(), agent_id=agent_id, name=name)
+    created = subjects.token_by_digest(parts.store, token)
+    _audit(parts, "token.create", f"token {created['id']}", after=created)
     click.echo(
         f"token for role {role}{' (agent ' + agent_id + ')' if agent_id else ''}; "
         "store it now, it cannot be shown again:",
@@ -295,7 +362,17 @@ def config_apply(file: str) -> None:
     """Make a file (or preset) the active configuration; takes effect without a restart."""
     app = _app()
     cfg = load_config(file, mapping_checks=get_parts(app).configs.mapping_checks)
-    version = get_parts(app).configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
+    parts = get_parts(app)
+    before = parts.configs.active().name
+    version = parts.configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
+    _audit(
+        parts,
+        "config.apply",
+        cfg.name,
+        before={"name": before},
+        after={"name": cfg.name, "version": version},
+        detail=f"from {file}",
+    )
     click.echo(f"configuration '{cfg.name}' active as version {version}")
 
 
@@ -368,6 +445,8 @@ def export_logon_events(start, end, include, exclude, agent, fmt, output) -> Non
 
 
 _register_salesforce(main)
+_register_operations(main)
+_register_database(main)
 
 main.add_command(_adapters_group)
 

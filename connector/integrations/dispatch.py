@@ -36,6 +36,8 @@ from connector.clock import Clock, iso, parse_iso
 from connector.integrations import outbox_claims
 from connector.integrations.enabled import AdapterSet
 from connector.jobs.leases import Leases
+from connector.observe import metrics
+from connector.observe.logs import request_id
 from connector.store import Store
 from connector.store.models import OutboxRow
 from connector.store.rows import outbox_row
@@ -203,6 +205,25 @@ class Dispatcher:
         self._wake.set()
         self._pool.shutdown(wait=wait_for_deliveries, cancel_futures=True)
 
+    def stop_claiming(self) -> None:
+        """Claim no more rows (``serve`` is stopping): the loop ends, finished deliveries claim no next row,
+        deliveries under way go on (:meth:`wait_idle`)."""
+        self._stop.set()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for the deliveries under way; returns how many are still running
+        (their rows stay claimed by this instance until :func:`outbox_claims.release` hands them back)."""
+        with self._lock:
+            running = [f for f in self._futures if not f.done()]
+        if running:
+            wait(running, timeout=max(0.0, timeout))
+        with self._lock:
+            self._futures = [f for f in self._futures if not f.done()]
+            left = len(self._futures)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return left
+
     # -- renewals ----------------------------------------------------------------------------
     def renew(self, now: datetime, adapters: dict[str, Adapter]) -> None:
         """Every 30 s, on one instance of the cluster (a lease), queue the renewals that are due."""
@@ -238,10 +259,24 @@ class Dispatcher:
 
     # -- delivering one row ------------------------------------------------------------------
     def _deliver(self, adapter: Adapter, claim: outbox_claims.Claim) -> None:
-        pin: str | None = None
         row_id, agent_id, payload, source, kind = claim.row_id, claim.agent_id, claim.payload, claim.source, claim.kind
+        # the delivery's log lines carry the id of the request that made the change (connector/observe/logs.py)
+        with request_id(payload.get("request_id") or None):
+            self._deliver_row(adapter, row_id, agent_id, payload, source, kind, claim.lease_until)
+
+    def _deliver_row(
+        self,
+        adapter: Adapter,
+        row_id: int,
+        agent_id: str,
+        payload: dict,
+        source: str,
+        kind: str,
+        lease_until: datetime | None,
+    ) -> None:
+        pin: str | None = None
         try:
-            if claim.lease_until is not None and self.clock() >= claim.lease_until:
+            if lease_until is not None and self.clock() >= lease_until:
                 # this thread started too late (a starved machine): the lease has lapsed and another instance
                 # may already be delivering the lane's newer row; pushing this one now could overtake it
                 log.warning(
@@ -308,6 +343,8 @@ class Dispatcher:
                         for name, a in adapters.items()
                         if name in {b[0] for b in batch}
                     }
+                if self._stop.is_set():  # stopping: the rows stay for the other instances
+                    free = {}
                 claims = outbox_claims.claim_in(
                     s, outbox_claims.due_heads_in(s, free, now), now, self.leases.holder, self.lease
                 )
@@ -331,12 +368,20 @@ class Dispatcher:
         attempts, payload = conn.execute(
             select(_OUTBOX.c.attempts, _OUTBOX.c.payload).where(_OUTBOX.c.id == row_id)
         ).one()
+        with request_id((payload or {}).get("request_id") or None):  # outcomes of a batch: each row's own id
+            self._apply_outcome(conn, stats, name, row_id, attempts, payload, error, pin, now)
+
+    def _apply_outcome(
+        self, conn, stats: AdapterStats, name: str, row_id: int, attempts, payload, error, pin, now: datetime
+    ) -> None:
         attempts = (attempts or 0) + 1
         values: dict = {"attempts": attempts, "claimed_by": None, "lease_until": None}
         if (error is None or not error.retryable) and "pin_sealed" in (payload or {}):
             values["payload"] = {k: v for k, v in payload.items() if k != "pin_sealed"}
         if error is None:
             values.update(delivered_at=now, last_error=None)
+            metrics.delivered(name, "delivered")
+            log.debug("adapter %s delivered row %s", name, row_id)
             stats.last_success_at, stats.delivered = now, stats.delivered + 1
         else:
             message = scrub(str(error), pin)[:500]
@@ -344,12 +389,14 @@ class Dispatcher:
             stats.last_error, stats.last_error_at, stats.failed = message, now, stats.failed + 1
             if not error.retryable:
                 values["next_attempt_at"] = None  # parked: visible in health, the lane moves on
+                metrics.delivered(name, "parked")
                 log.warning("adapter %s refused row %s for good: %s", name, row_id, message)
             else:
                 delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
                 if error.retry_after is not None:  # the remote said when; honour it (within an hour)
                     delay = min(max(error.retry_after, 0.0), 3600.0)
                 values["next_attempt_at"] = now + timedelta(seconds=delay)
+                metrics.delivered(name, "retry")
                 log.info(
                     "adapter %s failed row %s (attempt %s, next in %.0f s): %s", name, row_id, attempts, delay, message
                 )

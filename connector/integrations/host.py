@@ -13,6 +13,7 @@ from connector.clock import Clock
 from connector.errors import InvalidInput, NotFound
 from connector.integrations.shared_state import SharedState
 from connector.live.bus import EventBus
+from connector.presence.engine import InboundDecided
 from connector.presence.model import PresenceConfig
 from connector.salesforce.connection import Connection, LimitExceeded, SalesforceProblem, Unavailable
 from connector.store import Store, statements
@@ -87,7 +88,20 @@ class ConnectorHost:
         return self._service.agents()
 
     def set_state(self, agent_id: str, state: str, source: str) -> dict[str, Any]:
-        return self._service.set_state(agent_id, state, source=source).view
+        # an adapter's change is an inbound one: the configuration's rule for its source decides
+        return self._service.inbound(agent_id, source, state, proposed=state).view
+
+    def inbound(self, agent_id: str, source: str, remote: str | None, proposed: str | None = None) -> dict[str, Any]:
+        outcome = self._service.inbound(agent_id, source, remote, proposed)
+        verdicts = [e.verdict for e in outcome.decision.effects if isinstance(e, InboundDecided)]
+        verdict = verdicts[-1]
+        return {
+            "agent": outcome.view,
+            "action": verdict.action,
+            "rule": verdict.rule,
+            "reason": verdict.reason,
+            "state": verdict.target,
+        }
 
     def logout(self, agent_id: str, logon_source: str, source: str) -> dict[str, Any]:
         return self._service.logout(agent_id, logon_source, source=source).view

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.store import Store
@@ -153,3 +153,17 @@ def _coalesce(lane: list[OutboxRow]) -> OutboxRow:
         assert latest_due is not None and older_due is not None  # pending rows (_pending): none is parked
         latest.next_attempt_at = max(latest_due, older_due)
     return latest
+
+
+def release(store: Store, holder: str) -> int:
+    """Hand back every undelivered row ``holder`` has claimed (``serve`` stopping), so another instance
+    claims it at its next scan instead of after the lease; returns how many. A push still under way
+    may then be made twice, with the same idempotency key, as after a lapsed lease."""
+    t = OutboxRow.__table__
+    with store.write_connection() as conn:
+        done = conn.execute(
+            update(t)
+            .where(t.c.claimed_by == holder, t.c.delivered_at.is_(None), t.c.lease_until.is_not(None))
+            .values(claimed_by=None, lease_until=None)
+        )
+    return int(done.rowcount or 0)

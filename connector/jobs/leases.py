@@ -79,6 +79,15 @@ class Leases:
             )
         )
 
+    def release_all(self) -> int:
+        """Let other instances take every lease this one holds (``serve`` stopping); returns how many."""
+        t = JobLease.__table__
+        with self.store.write_connection() as conn:
+            done = conn.execute(
+                update(t).where(t.c.holder == self.holder, t.c.lease_until.is_not(None)).values(lease_until=None)
+            )
+        return int(done.rowcount or 0)
+
     def holder_of(self, name: str) -> str | None:
         """The instance holding a live lease ``name``, or None."""
         with self.store.read() as s:

@@ -19,6 +19,7 @@ import logging
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from connector.parts import get_parts
+from connector.upkeep.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ def _guarded(name: str, fn):
     return run
 
 
+#: the longest one run of the retention job may take; what is left waits for the next run
+RETENTION_BUDGET = 600.0
 #: jobs that take their own lease (the flush: ``sync now`` must take the same one)
 SELF_LEASED = {"salesforce-flush"}
 
@@ -58,6 +61,16 @@ def start(app) -> BackgroundScheduler:
         "interval",
         seconds=30,
         id="scheduled-log-off",
+    )
+    # the purge of rows past their retention (connector/upkeep/retention.py): small batches, at most
+    # RETENTION_BUDGET seconds a run, one instance of the cluster per interval
+    retention = Retention(parts.store, parts.settings, parts.clock)
+    every = int(parts.settings.value("CONNECTOR_RETENTION_INTERVAL"))
+    scheduler.add_job(
+        _guarded("retention", _leased(leases, "retention", lambda: retention.run(RETENTION_BUDGET), every)),
+        "interval",
+        seconds=every,
+        id="retention",
     )
     for job_id, fn, seconds in parts.jobs:
         run = fn if job_id in SELF_LEASED else _leased(leases, job_id, fn, seconds)

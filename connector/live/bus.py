@@ -128,7 +128,10 @@ class EventBus:
         if not events:
             return
         if not self.store.is_sqlite:
-            conn.execute(text("SELECT pg_current_xact_id()"))  # the id before the events' ids (see record)
+            # the id before the events' ids (see record); on the driver, so it can go out in a pipeline
+            driver = conn.connection.driver_connection
+            assert driver is not None  # a connection in a transaction has its driver's
+            driver.execute("SELECT pg_current_xact_id()")
         statements.add_events(
             conn,
             [

@@ -21,6 +21,7 @@ import yaml
 from connector import validation as parse
 from connector.errors import ConfigError
 from connector.presence.contrast import AA_TEXT, DARK, contrast, readable, text_colour
+from connector.presence.inbound_rules import LEADS, ON_END, OVER_CALL, InboundRule
 from connector.presence.model import (
     DUPLICATE_LOGIN_POLICIES,
     PBX_MODES,
@@ -140,7 +141,18 @@ def build_config(
 
 
 class _Validator:
-    TOP_KEYS = {"name", "description", "options", "states"}
+    TOP_KEYS = {"name", "description", "options", "states", "inbound"}
+    INBOUND_KEYS = {
+        "apply",
+        "map",
+        "from_statuses",
+        "over_call",
+        "after_own_pick_seconds",
+        "over_supervisor",
+        "on_end",
+        "leads",
+        "conflict_seconds",
+    }
     STATE_KEYS = {
         "id",
         "label",
@@ -293,6 +305,7 @@ class _Validator:
             self.problem("description", "must be at most 4000 characters")
         states = self.states(data.get("states"))
         options = self.options(data.get("options") or {}, states)
+        inbound = self.inbound(data.get("inbound"), states)
         if self.problems:
             return None
         return PresenceConfig(
@@ -301,7 +314,70 @@ class _Validator:
             options=options,
             source=self.source,
             description=self.text(data.get("description"), "description"),
+            inbound=inbound,
         )
+
+    def inbound(self, raw: Any, states: list[PresenceState]) -> tuple[InboundRule, ...]:
+        """``inbound:``: per adapter source (teams, omni-channel, pbx ...) the rules for changes it reports."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, dict) or len(raw) > 32:
+            self.problem("inbound", "must be a mapping of at most 32 adapter names (teams, omni-channel, pbx ...)")
+            return ()
+        ids = {s.id: s for s in states}
+        rules: list[InboundRule] = []
+        for adapter, body in raw.items():
+            where = f"inbound.{adapter}"
+            if not isinstance(adapter, str) or not ADAPTER_KEY_RE.match(adapter):
+                self.problem("inbound", f"{str(adapter)[:40]!r} is not an adapter name")
+                continue
+            if not isinstance(body, dict):
+                self.problem(where, "must be a mapping (apply, map, from_statuses, over_call, on_end, leads ...)")
+                continue
+            self.unknown_keys(body, self.INBOUND_KEYS, f"{where}.")
+            mapping: dict[str, str] = {}
+            raw_map = body.get("map") or {}
+            if not isinstance(raw_map, dict) or len(raw_map) > 64:
+                self.problem(f"{where}.map", "must be a mapping of at most 64 remote presences to state ids")
+            else:
+                for remote, state_id in raw_map.items():
+                    if not isinstance(remote, str) or not remote.strip() or len(remote) > MAX_MAPPING_TEXT:
+                        self.problem(f"{where}.map", f"{str(remote)[:40]!r} is not a remote presence name")
+                    elif state_id not in ids:
+                        self.problem(f"{where}.map.{remote}", f"no state with id {str(state_id)[:64]!r}")
+                    elif not ids[state_id].selectable:
+                        self.problem(
+                            f"{where}.map.{remote}", f"state '{state_id}' is set by the system, not selectable"
+                        )
+                    else:
+                        mapping[remote] = state_id
+            statuses: list[int] = []
+            raw_statuses = body.get("from_statuses") or []
+            if not isinstance(raw_statuses, list):
+                self.problem(f"{where}.from_statuses", "must be a list of status codes (e.g. [1, 3])")
+            else:
+                for value in raw_statuses:
+                    if isinstance(value, bool) or value not in {int(st) for st in Status}:
+                        self.problem(f"{where}.from_statuses", f"unknown status {value!r}; use 1 to 7")
+                    else:
+                        statuses.append(int(value))
+            rules.append(
+                InboundRule(
+                    adapter=adapter,
+                    apply=self.boolean(body.get("apply"), f"{where}.apply", True),
+                    map=mapping,
+                    from_statuses=tuple(statuses),
+                    over_call=self.one_of(body.get("over_call", "next"), f"{where}.over_call", OVER_CALL, "next"),
+                    after_own_pick_seconds=self.int_in(
+                        body.get("after_own_pick_seconds"), f"{where}.after_own_pick_seconds", 0, 86400, 0
+                    ),
+                    over_supervisor=self.boolean(body.get("over_supervisor"), f"{where}.over_supervisor", True),
+                    on_end=self.one_of(body.get("on_end", "stay"), f"{where}.on_end", ON_END, "stay"),
+                    leads=self.one_of(body.get("leads", "remote"), f"{where}.leads", LEADS, "remote"),
+                    conflict_seconds=self.int_in(body.get("conflict_seconds"), f"{where}.conflict_seconds", 0, 3600, 5),
+                )
+            )
+        return tuple(rules)
 
     def states(self, raw: Any) -> list[PresenceState]:
         if not isinstance(raw, list) or not raw:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 
 from connector.errors import Conflict, InvalidInput
+from connector.presence.inbound_rules import APPLY, Hold, InboundRule, Situation, Verdict, decide
 from connector.presence.model import ChangeSource as ChangeSource  # the sources are the adapters' vocabulary
 from connector.presence.model import LogonSource as LogonSource  # too: re-exported here (``X as X`` says so)
 from connector.presence.model import PresenceConfig, PresenceState, Status
@@ -69,6 +70,10 @@ class AgentSession:
     connection_lost_at: datetime | None = None
     state_before_loss: str | None = None
     logoff_pending: bool = False
+    #: who set the current state (softphone, supervisor, teams ...): the inbound rules ask
+    state_source: str | None = None
+    #: a remote condition in force (inbound_rules.Hold as a list): where to return when it ends
+    inbound_hold: list[object] | None = None
 
     @property
     def logged_in(self) -> bool:
@@ -141,6 +146,16 @@ class DialRequested:
 
 
 @dataclass(frozen=True)
+class InboundDecided:
+    """An adapter reported a change; the inbound rules applied or refused it (``verdict`` names the rule)."""
+
+    at: datetime
+    adapter: str
+    remote: str | None
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
 class CallClosed:
     """A call closed without its "ended" event (the maximum call duration, a supervisor), and why."""
 
@@ -149,7 +164,7 @@ class CallClosed:
     cause: str
 
 
-Effect = StateChanged | LogonEvent | Counted | SessionEnded | DialRequested | CallClosed
+Effect = StateChanged | LogonEvent | Counted | SessionEnded | DialRequested | CallClosed | InboundDecided
 
 
 @dataclass
@@ -206,7 +221,7 @@ class Engine:
         if current is not None and current.id == target.id and d.session.state_id == target.id:
             d.session = d.session.changed(**changes)
             return
-        d.session = d.session.changed(state_id=target.id, state_since=at, **changes)
+        d.session = d.session.changed(state_id=target.id, state_since=at, state_source=source, **changes)
         d.effects.append(StateChanged(at, current, target, source, cause))
 
     @staticmethod
@@ -449,6 +464,48 @@ class Engine:
         if d.session.connection_lost_at is not None:
             d.session = d.session.changed(connection_lost_at=None, state_before_loss=None)
         self._move(d, now, target, source, "forced" if force else "", next_state_id=None, next_state_source=None)
+        return d
+
+    def inbound(
+        self, session: AgentSession, now: datetime, rule: InboundRule, remote: str | None, proposed: str | None = None
+    ) -> Decision:
+        """A change another system reports (``remote``; None: its condition ended), under the adapter's
+        inbound ``rule`` (connector.presence.inbound_rules). Applied like a pick from that source, with the
+        rule that decided it as the cause; refused changes are recorded too (an :class:`InboundDecided`)."""
+        d = self.settle(session, now)
+        self._require_login(d.session)
+        current = self.state_of(d.session)
+        situation = Situation(
+            state_id=d.session.state_id,
+            status=int(current.status) if current is not None else None,
+            state_source=d.session.state_source,
+            state_since=d.session.state_since,
+            on_call=d.session.call_id is not None,
+            in_wrap_up=self._in_wrap_up(d.session),
+            hold=Hold.from_list(d.session.inbound_hold),
+        )
+        labels = {s.id: s.label for s in self.config.states}
+        verdict = decide(rule, now, situation, remote, proposed, labels)
+        if verdict.action == APPLY:
+            assert verdict.target is not None  # an applied verdict always names its state
+            target = self.resolve(verdict.target)
+            if not target.selectable and not verdict.rule.endswith(".on_end"):
+                raise InvalidInput(
+                    f"'{target.display}' is set by the system and cannot be picked",
+                    field="state",
+                    code="state_not_selectable",
+                )
+            self._touch(d, now, heartbeat=False)
+            if d.session.call_id is not None:
+                d.session = d.session.changed(next_state_id=target.id, next_state_source=rule.adapter)
+            else:
+                if d.session.connection_lost_at is not None:
+                    d.session = d.session.changed(connection_lost_at=None, state_before_loss=None)
+                self._move(d, now, target, rule.adapter, verdict.cause, next_state_id=None, next_state_source=None)
+        elif verdict.target is not None and verdict.target == d.session.state_id:
+            self._touch(d, now, heartbeat=False)  # reported again: activity, as a pick of the same state is
+        d.session = d.session.changed(inbound_hold=verdict.hold.as_list() if verdict.hold else None)
+        d.effects.append(InboundDecided(now, rule.adapter, remote, verdict))
         return d
 
     def cancel_next_state(self, session: AgentSession, now: datetime, source: str = ChangeSource.SOFTPHONE) -> Decision:

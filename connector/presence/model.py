@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from connector.presence.contrast import text_colour
+from connector.presence.inbound_rules import InboundRule, default_rule
 
 
 class Status(IntEnum):
@@ -122,6 +123,8 @@ class PresenceConfig:
     options: Options
     source: str = "<memory>"
     description: str = ""
+    #: per adapter source: the inbound rules (``inbound:``); an adapter not listed gets the default rule
+    inbound: tuple[InboundRule, ...] = ()
     #: when this configuration became the active one (set by the registry; not part of the file)
     effective_from: datetime | None = field(default=None, compare=False)
 
@@ -142,6 +145,10 @@ class PresenceConfig:
             if s.label.lower() == low or s.display.lower() == low:
                 return s
         return None
+
+    def inbound_rule(self, adapter: str) -> InboundRule:
+        """The inbound rule for changes ``adapter`` (a change source: teams, omni-channel, pbx ...) reports."""
+        return next((r for r in self.inbound if r.adapter == adapter), None) or default_rule(adapter)
 
     def _role(self, explicit: str | None, status: Status) -> PresenceState | None:
         if explicit:
@@ -201,6 +208,8 @@ class PresenceConfig:
             body["description"] = self.description
         body["options"] = opts
         body["states"] = states
+        if self.inbound:
+            body["inbound"] = {r.adapter: r.as_dict() for r in self.inbound}
         return body
 
     def to_yaml(self) -> str:

@@ -14,10 +14,10 @@ from sqlalchemy.ext.compiler import compiles
 
 from connector.clock import iso, parse_iso
 from connector.errors import InvalidInput
-from connector.presence.days import local_day_bounds, split_by_day
+from connector.presence.days import local_day_bounds, split_by_day, zone_or
 from connector.presence.engine import COUNTERS, LogonSource
 from connector.reports.reads import ReadContext
-from connector.store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval
+from connector.store.models import Agent, DailyCounter, DailyTotal, LogonEventRow, StateInterval, zone_name_of
 
 TIME_TRACKING_FIELDS = ["agent_id", "agent_name", "date", "state_id", "state_label", "status", "reason_code", "seconds"]
 LOGON_EVENT_FIELDS = ["at", "agent_id", "agent_name", "action", "logon_source", "device", "actor"]
@@ -90,12 +90,13 @@ def iter_time_tracking(
 def _time_tracking_rows(
     ctx: ReadContext, start: date, end: date, agent_id: str | None, agent_ids: list[str] | None
 ) -> Iterator[dict]:
-    tz = ctx.tz
     now = ctx.clock()
     with ctx.store.reader.connect() as conn:
         config = ctx.configs.active(conn)
         labels = {state.id: state.label for state in config.states}
-        names = dict(conn.execute(select(Agent.id, Agent.name)).all())
+        names, zones = {}, {}
+        for aid, agent_name, zone_name in conn.execute(select(Agent.id, Agent.name, zone_name_of())):
+            names[aid], zones[aid] = agent_name, zone_or(zone_name, ctx.tz)  # each agent's days: its own zone
         t = DailyTotal
         # agent by agent, each one's totals of the range from the unique index (agent_id, day, state_id):
         # in that order already, whatever the range (the day index would need a sort of the whole range)
@@ -120,7 +121,7 @@ def _time_tracking_rows(
         q = q.order_by(*_binary_order(conn, Agent.id, t.day, t.state_id))
         extra: dict[tuple[str, str, str], list] = {}  # open intervals' seconds: at most a few per agent
         for aid, state_id, status, reason_code, started_at in conn.execute(iq):
-            for day, seconds in split_by_day(started_at, max(now, started_at), tz):
+            for day, seconds in split_by_day(started_at, max(now, started_at), zones.get(aid, ctx.tz)):
                 if start <= day <= end:
                     extra.setdefault((aid, day.isoformat(), state_id), [status, reason_code, 0.0])[2] += seconds
         ordered = sorted(extra)  # merged in key order: ISO dates sort as the days do
@@ -267,15 +268,25 @@ def _public(row: dict) -> dict:
 def _logon_rows(
     ctx: ReadContext, start: date, end: date, include, exclude, agent_id, position, limit, newest_first: bool
 ) -> Iterator[dict]:
-    tz = ctx.tz
-    lo, _ = local_day_bounds(start, tz)
-    _, hi = local_day_bounds(end, tz)
     e = LogonEventRow
-    q = (
-        select(e.id, e.at, e.agent_id, Agent.name, e.action, e.logon_source, e.device, e.actor)
-        .join(Agent, Agent.id == e.agent_id)
-        .where(e.at >= lo, e.at < hi)
+    q = select(e.id, e.at, e.agent_id, Agent.name, e.action, e.logon_source, e.device, e.actor).join(
+        Agent, Agent.id == e.agent_id
     )
+    with ctx.store.reader.connect() as conn:
+        zones = ctx.zone_names(conn)
+    spans = []
+    for name, tz in zones.items():  # the range's days in each agent's own zone
+        lo, _ = local_day_bounds(start, tz)
+        _, hi = local_day_bounds(end, tz)
+        spans.append((name, lo, hi))
+    if len(spans) == 1:
+        q = q.where(e.at >= spans[0][1], e.at < spans[0][2])
+    else:
+        q = q.where(
+            e.at >= min(lo for _, lo, _ in spans),
+            e.at < max(hi for _, _, hi in spans),
+            or_(*(and_(zone_name_of() == name, e.at >= lo, e.at < hi) for name, lo, hi in spans)),
+        )
     if include:
         q = q.where(e.logon_source.in_(include))
     if exclude:
@@ -311,9 +322,15 @@ def _logon_rows(
 def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None = None) -> list[dict]:
     """Time logged in per agent per day, derived from the Acquired/Released events."""
     check_range(start - timedelta(days=1), end)
-    tz = ctx.tz
     now = ctx.clock().timestamp()
-    edges, days = _local_days(start - timedelta(days=1), end, tz)
+    with ctx.store.reader.connect() as conn:
+        zone_names = ctx.zone_names(conn)
+        agent_zone = ctx.agent_zone_names(conn)
+    # the days' edges in each zone in use (an agent's days end at its own zone's midnights)
+    edges_by_zone = {name: _local_days(start - timedelta(days=1), end, tz)[0] for name, tz in zone_names.items()}
+    days = _local_days(start - timedelta(days=1), end, ctx.tz)[1]
+    first_edge = min(z[0] for z in edges_by_zone.values())
+    last_edge = max(z[-1] for z in edges_by_zone.values())
     e = LogonEventRow
     open_since: dict[str, float] = {}
     active: dict[str, set] = defaultdict(set)
@@ -321,6 +338,7 @@ def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None 
     seconds: dict[tuple[str, int], float] = defaultdict(float)  # (agent, index of the day): sorts fast
 
     def add(aid: str, a: float, b: float) -> None:
+        edges = edges_by_zone[agent_zone.get(aid, "")]
         index = max(0, bisect_right(edges, a) - 1)
         while a < b and index < len(days):
             boundary = min(b, edges[index + 1])
@@ -332,7 +350,7 @@ def session_time(ctx: ReadContext, start: date, end: date, agent_id: str | None 
         # read from the covering index ix_logon_events_span alone, in (at, id) order
         q = (
             select(_epoch(conn, e.at), e.agent_id, e.action, e.device)
-            .where(e.at >= datetime.fromtimestamp(edges[0], UTC), e.at < datetime.fromtimestamp(edges[-1], UTC))
+            .where(e.at >= datetime.fromtimestamp(first_edge, UTC), e.at < datetime.fromtimestamp(last_edge, UTC))
             .order_by(e.at, e.id)
         )
         if agent_id:
@@ -383,7 +401,7 @@ def state_mix(ctx: ReadContext, day: date, team: str | None = None) -> list[dict
     The open interval counts up to now; a DST day has 23 or 25 hours. The store sums the intervals
     (``_state_mix_groups``); here each group's seconds are spread over the hours it covers.
     """
-    tz = ctx.tz
+    tz = ctx.team_zone(team)
     lo, hi = local_day_bounds(day, tz)
     end = min(hi, ctx.clock())
     hours = [

@@ -1,4 +1,4 @@
-"""CLI: ``sync status|now|resync``, ``agents sync-salesforce``, ``callcenter-xml``."""
+"""CLI: ``sync status|now|prune|resync``, ``agents sync-salesforce``, ``callcenter-xml``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from connector.app import create_app
+from connector.audit import trail
 from connector.errors import InvalidInput, SettingsInvalid
 from connector.parts import get_parts
 from connector.reports import queries as reports
@@ -38,10 +39,26 @@ def sync_status_cmd(as_json: bool) -> None:
 @click.pass_context
 def sync_now(ctx: click.Context) -> None:
     """Send the pending totals now (ignores a backoff, not an API-limit pause)."""
-    report = _sync().flush(force=True)
+    parts = get_parts(create_app())
+    report = parts.salesforce.flush(force=True)
+    trail.record(
+        parts.store, parts.clock(), trail.cli_actor(), "salesforce.sync_now", "salesforce", detail=report.summary()
+    )
     click.echo(report.summary())
     for line in report.parked_reasons[:20]:
         click.echo(f"  parked {line}")
+    if report.error:
+        ctx.exit(1)
+
+
+@sync_group.command("prune")
+@click.pass_context
+def sync_prune(ctx: click.Context) -> None:
+    """Delete the org's records older than SF_RETENTION_DAYS now (batches on the flush's API budget)."""
+    report = _sync().prune()
+    click.echo(report.summary())
+    for line in getattr(report, "reasons", [])[:20]:
+        click.echo(f"  not deleted {line}")
     if report.error:
         ctx.exit(1)
 

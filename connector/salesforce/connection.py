@@ -21,6 +21,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from connector.salesforce.settings import SalesforceSettings
+from connector.version import USER_AGENT
 
 #: errors Salesforce gives for a moment's trouble: try again later, nothing is wrong with the data
 RETRYABLE_CODES = frozenset(
@@ -147,7 +148,10 @@ class Connection:
         url = f"{s.login_url}/services/oauth2/token"
         try:
             response = requests.post(
-                url, data=self._token_request(), headers={"Accept": "application/json"}, timeout=s.timeout_seconds
+                url,
+                data=self._token_request(),
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                timeout=s.timeout_seconds,
             )
         except requests.RequestException as exc:
             raise Unavailable(f"token request to {urlparse(url).hostname} failed: {type(exc).__name__}") from None
@@ -167,6 +171,7 @@ class Connection:
         if not token or not instance_url or urlparse(instance_url).scheme != "https":
             raise AuthenticationFailed("the token response has no access_token or no https instance_url")
         session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
         session.hooks["response"].append(self._note_usage)
         self.logins += 1
         return Salesforce(instance_url=instance_url, session_id=token, version=s.api_version, session=session)

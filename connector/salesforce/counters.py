@@ -1,11 +1,16 @@
-"""Counters per agent and day for Salesforce: one extra ``Presence_Time__c`` record when configured.
+"""Counters per agent and day for Salesforce: one record in their own object when configured.
 
 With ``SF_COUNTER_FIELDS`` set, each agent and day that has counters gets the record
-``agent id|YYYY-MM-DD|_counters`` (state "Daily counters", no seconds) carrying the configured
-counters as absolute numbers. What Salesforce holds is remembered per agent, day and counter in
-``salesforce_counter_sync`` (created by ``create_all`` like the sync state table), so the same
-rules as for the totals apply: only changed records are sent, a record is marked written only
+``agent id|YYYY-MM-DD`` in the counters object (``SF_COUNTER_OBJECT``, default ``Presence_Counters__c``:
+kept apart from the time per state, so no report of ``Presence_Time__c`` meets a counters row) carrying
+the configured counters as absolute numbers. What Salesforce holds is remembered per agent, day and
+counter in ``salesforce_counters_sync`` (created by ``create_all`` like the sync state table), so the
+same rules as for the totals apply: only changed records are sent, a record is marked written only
 after Salesforce accepted it, a data error parks it with the reason, a restart resends.
+
+Earlier versions wrote these records into ``Presence_Time__c`` (key ``...|_counters``) and kept what they
+sent in ``salesforce_counter_sync``; the new table starts empty, so every agent-day's counters go once to
+the new object after the upgrade (README "Salesforce").
 """
 
 from __future__ import annotations
@@ -34,25 +39,22 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.reports.reads import ReadContext
-from connector.salesforce.pending import external_key
 from connector.store.models import AgentSessionRow, Base, DailyCounter
 
-COUNTERS_STATE_ID = "_counters"  # the last part of the record's Key__c
-COUNTERS_LABEL = "Daily counters"  # its Presence_State__c
 DAYS_PER_READ = 400
 
 
 class SalesforceCounterSync(Base):
     """One counter of one agent and day as Salesforce last accepted it (or why it was parked)."""
 
-    __tablename__ = "salesforce_counter_sync"
+    __tablename__ = "salesforce_counters_sync"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agent_id: Mapped[str] = mapped_column(String(64))
     day: Mapped[date] = mapped_column(Date)
     counter: Mapped[str] = mapped_column(String(40))
     synced_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     parked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    __table_args__ = (UniqueConstraint("agent_id", "day", "counter", name="uq_salesforce_counter_sync"),)
+    __table_args__ = (UniqueConstraint("agent_id", "day", "counter", name="uq_salesforce_counters_sync"),)
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,20 @@ class PendingCounters:
 
     @property
     def key(self) -> str:
-        return external_key(self.agent_id, self.day, COUNTERS_STATE_ID)
+        return counters_key(self.agent_id, self.day)
 
     def field_values(self, counter_fields: dict[str, str]) -> tuple[dict, dict]:
-        """A counters record has no status, reason code or seconds (summing Seconds__c over a day stays
-        the time in states), and one number field per configured counter."""
-        return {"state": COUNTERS_LABEL}, {counter_fields[name]: count for name, count in self.values.items()}
+        """A counters record has the key, agent, user and date, and one number field per configured counter."""
+        return {}, {counter_fields[name]: count for name, count in self.values.items()}
 
     @staticmethod
     def mark_results(conn: Connection, now: datetime, outcome: list[tuple[PendingCounters, str | None]]) -> None:
         mark_on(conn, outcome)
+
+
+def counters_key(agent_id: str, day: date) -> str:
+    """The external id of an agent-day's counters record: ``agent id|YYYY-MM-DD``."""
+    return f"{agent_id}|{day.isoformat()}"
 
 
 def pending_counters(ctx: ReadContext, names: list[str]) -> list[PendingCounters]:
@@ -223,10 +229,10 @@ def parked_records(ctx: ReadContext, limit: int) -> tuple[int, list[dict]]:
         ).all()
     return total or 0, [
         {
-            "key": external_key(aid, day, COUNTERS_STATE_ID),
+            "key": counters_key(aid, day),
             "agent_id": aid,
             "date": day.isoformat(),
-            "state_id": COUNTERS_STATE_ID,
+            "state_id": None,
             "seconds": None,
             "reason": reason,
         }

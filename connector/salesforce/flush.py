@@ -5,7 +5,9 @@ total is marked written only after Salesforce accepted it, so a crash or restart
 never skips. Whole-call failures (5xx, timeouts, no connection, locked rows) are retried on the
 next runs with capped exponential backoff; REQUEST_LIMIT_EXCEEDED pauses every call until the
 next window; a record Salesforce rejects for its data is parked with the reason. With
-``SF_COUNTER_FIELDS`` set, the counters records (see ``counters``) go in the same calls.
+``SF_COUNTER_FIELDS`` set, the counters records (see ``counters``) go to their own object
+(``SF_COUNTER_OBJECT``) in calls after the totals'. With ``SF_RETENTION_DAYS`` set, a flush that went
+well is followed (at most hourly) by the deletion of older records (``retention``), on the same lease.
 
 The flush runs inside ``serve``, beside the changes it must not slow down (BENCHMARKS.md, Salesforce
 sync): the pending totals are worked out in one SQL statement (``pending``), which SQLite runs without
@@ -29,9 +31,11 @@ from sqlalchemy import select
 
 from adapters.base import Job
 from connector.jobs.leases import Leases
+from connector.observe.logs import REQUEST_ID, job_id, request_id
 from connector.reports.reads import ReadContext
 from connector.salesforce import counters as counters_mod
 from connector.salesforce import pending as pending_mod
+from connector.salesforce import retention
 from connector.salesforce.connection import (
     LIMIT_CODE,
     RETRYABLE_CODES,
@@ -42,6 +46,7 @@ from connector.salesforce.connection import (
 )
 from connector.salesforce.counters import PendingCounters
 from connector.salesforce.pending import PendingTotal
+from connector.salesforce.retention import RETENTION_EVERY, RETENTION_LEASE, RetentionReport
 from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.state import note_api_usage, record_attempt, sync_state
 from connector.store.models import Agent
@@ -171,7 +176,48 @@ class SalesforceSync:
             return None
         self._last_tick = now
         try:
-            return self._flush(force=False, progress=None)
+            with request_id(job_id("salesforce-flush")):  # the run's log lines share an id (connector/observe/logs.py)
+                report = self._flush(force=False, progress=None)
+                if report.configured and not report.error and not report.skipped:
+                    self._retention(every=RETENTION_EVERY)  # on the same lease: never beside a flush
+            return report
+        finally:
+            self.leases.release(FLUSH_LEASE)
+
+    # -- the retention (SF_RETENTION_DAYS) ---------------------------------------------------------
+    def _retention(self, every: float) -> RetentionReport | None:
+        """Delete the org's records older than SF_RETENTION_DAYS (``retention``), at most once per ``every``
+        seconds across the cluster (its job lease); the caller holds the flush lease."""
+        if not self.settings.retention_days or self.connection is None:
+            return None
+        now = self.reads.clock()
+        with self.reads.store.read() as s:
+            paused_until = sync_state(s).paused_until
+        if paused_until and now < paused_until:  # REQUEST_LIMIT_EXCEEDED: the flush's pause holds it too
+            return None
+        if not self.leases.acquire(RETENTION_LEASE, FLUSH_HOLD_SECONDS, every=every):
+            return None
+        try:
+            with self._lock:
+                return retention.prune(self.connection, self.settings, self.reads.store, self.reads.today(), now)
+        finally:
+            self.leases.release(RETENTION_LEASE)
+
+    def prune(self, wait_seconds: float = 30.0) -> RetentionReport | FlushReport:
+        """Run the retention now (``sync prune``), under the flush lease; a FlushReport says why it did not."""
+        self.refresh()
+        if not self.settings.configured or self.connection is None:
+            return FlushReport(configured=False)
+        if not self.settings.retention_days:
+            return RetentionReport()
+        deadline = time.monotonic() + wait_seconds
+        while not self.leases.acquire(FLUSH_LEASE, FLUSH_HOLD_SECONDS):
+            if time.monotonic() >= deadline:
+                holder = self.leases.holder_of(FLUSH_LEASE) or "another instance"
+                return FlushReport(skipped=f"a flush is running on {holder}; nothing deleted, try again shortly")
+            time.sleep(0.2)
+        try:
+            return self._retention(every=0.0) or FlushReport(skipped="the API-limit pause holds: nothing deleted")
         finally:
             self.leases.release(FLUSH_LEASE)
 
@@ -194,7 +240,8 @@ class SalesforceSync:
                 return FlushReport(skipped=f"a flush is running on {holder}; nothing sent, try again shortly")
             time.sleep(0.2)
         try:
-            return self._flush(force, progress)
+            with request_id(None if REQUEST_ID.get() else job_id("salesforce-flush")):  # `sync now`: its own id
+                return self._flush(force, progress)
         finally:
             self.leases.release(FLUSH_LEASE)
 
@@ -238,13 +285,19 @@ class SalesforceSync:
     ) -> None:
         problem: SalesforceProblem | None = None
         retry_codes: set[str] = set()
-        for start in range(0, len(items), BATCH_SIZE):
-            batch = items[start : start + BATCH_SIZE]
+        # a call upserts one object: the totals' batches, then the counters' (their own object)
+        batches = [
+            group[i : i + BATCH_SIZE]
+            for kind in (PendingTotal, PendingCounters)
+            for group in [[p for p in items if isinstance(p, kind)]]
+            for i in range(0, len(group), BATCH_SIZE)
+        ]
+        for n, batch in enumerate(batches):
             try:
                 results = self._upsert(batch, self._salesforce_users({p.agent_id for p in batch}))
             except SalesforceProblem as exc:
                 problem = exc
-                report.retry_later += len(items) - start
+                report.retry_later += sum(len(b) for b in batches[n:])
                 self._store_outcome([])  # the API usage the failed call reported
                 break
             report.calls += 1
@@ -306,9 +359,13 @@ class SalesforceSync:
             log.warning("Salesforce rejected %s: %s (parked)", p.key, reason)
         return outcome
 
+    def object_of(self, p: Pending) -> str:
+        """The org object a record goes to: the time object, or the counters object (SF_COUNTER_OBJECT)."""
+        return self.settings.counter_object if isinstance(p, PendingCounters) else self.settings.object_name
+
     def _upsert(self, batch: list[Pending], users: dict[str, str]) -> list[dict]:
         s = self.settings
-        path = f"composite/sobjects/{s.object_name}/{s.fields['key']}"
+        path = f"composite/sobjects/{self.object_of(batch[0])}/{s.fields['key']}"
         body = {"allOrNone": False, "records": [self.record(p, users.get(p.agent_id, "")) for p in batch]}
         assert self.connection is not None  # _flush returned before sending anything without one
         results = self.connection.call("PATCH", path, json=body)
@@ -317,13 +374,14 @@ class SalesforceSync:
         return results
 
     def record(self, p: Pending, salesforce_user_id: str = "") -> dict:
-        """One Presence_Time__c record (a state's total or a counters record), with the configured field names."""
+        """One record: a state's total (Presence_Time__c) or an agent-day's counters (Presence_Counters__c),
+        with the configured field names."""
         f = self.settings.fields
         own, named = p.field_values(self.settings.counter_fields)
         values: dict = {"key": p.key, "agent": p.agent_id, "date": p.day.isoformat(), **own}
         if salesforce_user_id:
             values["user"] = salesforce_user_id
-        record = {"attributes": {"type": self.settings.object_name}}
+        record = {"attributes": {"type": self.object_of(p)}}
         record.update({f[name]: value for name, value in values.items() if name in f})
         record.update(named)
         return record

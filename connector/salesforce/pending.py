@@ -22,6 +22,7 @@ from sqlalchemy import (
     Date,
     Float,
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -40,7 +41,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from connector.presence.days import local_day_bounds
 from connector.reports.reads import ReadContext
-from connector.store.models import AgentSessionRow, DailyTotal, StateInterval, UTCDateTime
+from connector.store.models import Agent, AgentSessionRow, DailyTotal, StateInterval, UTCDateTime, zone_name_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -91,7 +92,7 @@ def pending_totals(ctx: ReadContext) -> list[PendingTotal]:
         # grouped, so SQLite reads the open intervals' partial index instead of walking every interval in
         # started_at order (its MIN() shortcut) until it meets an open one
         oldest_open = conn.scalar(select(func.min(i.started_at)).where(i.ended_at.is_(None)).group_by(i.ended_at))
-        rows = conn.execute(_pending_query(ctx.tz, now, oldest_open)).all()
+        rows = conn.execute(_pending_query(ctx.zone_names(conn), now, oldest_open)).all()
     pending: list[PendingTotal] = []
     add = pending.append
     for aid, day, sid, status, reason, total, synced in rows:
@@ -101,7 +102,7 @@ def pending_totals(ctx: ReadContext) -> list[PendingTotal]:
     return pending
 
 
-def _pending_query(tz: ZoneInfo, now: datetime, oldest_open: datetime | None):
+def _pending_query(zones: dict[str, ZoneInfo], now: datetime, oldest_open: datetime | None):
     """(agent, day, state, status, reason code, current seconds, synced seconds) of every total that may be
     pending: not parked, and its current value at least 0.5 s from what Salesforce holds (0 if never written)."""
     t = DailyTotal.__table__.c
@@ -112,7 +113,7 @@ def _pending_query(tz: ZoneInfo, now: datetime, oldest_open: datetime | None):
     if oldest_open is None:  # nobody in a state: only the closed totals
         candidates = closed.where(changed).subquery()
     else:
-        shares = _open_shares(tz, now, oldest_open)
+        shares = _open_shares(zones, now, oldest_open)
         s = shares.c
         # every open share, with its total's closed seconds when the row exists (found by its unique key) ...
         same_key = and_(t.agent_id == s.agent_id, t.day == s.day, t.state_id == s.state_id)
@@ -142,27 +143,30 @@ def _pending_query(tz: ZoneInfo, now: datetime, oldest_open: datetime | None):
     )
 
 
-def _open_shares(tz: ZoneInfo, now: datetime, oldest_open: datetime):
+def _open_shares(zones: dict[str, ZoneInfo], now: datetime, oldest_open: datetime):
     """The open intervals' seconds per agent, local day and state up to ``now`` (a CTE).
 
-    As ``tracking.split_by_day`` counts them: each local day from the oldest open interval's to today,
-    with its bounds in UTC, clips [started_at, now); the seconds are microseconds / 10**6, as
+    As ``tracking.split_by_day`` counts them: each local day (in the agent's own zone: ``zones`` by the
+    name in ``agents.timezone``, "" for the default) from the oldest open interval's to today, with its
+    bounds in UTC, clips [started_at, now); the seconds are microseconds / 10**6, as
     ``timedelta.total_seconds`` gives them, so the sums match ``reports.time_tracking`` to the bit.
     """
-    day, today = min(oldest_open, now).astimezone(tz).date(), now.astimezone(tz).date()
-    rows: list[Select[date, datetime, int, int]] = []
-    while day <= today:  # one row per local day, of bound parameters (a VALUES list would not be cached)
-        lo, hi = local_day_bounds(day, tz)
-        n = len(rows)
-        rows.append(
-            select(
-                bindparam(f"day_{n}", day, Date).label("day"),
-                bindparam(f"lo_at_{n}", lo, UTCDateTime).label("lo_at"),
-                bindparam(f"lo_us_{n}", _us(lo), BigInteger).label("lo_us"),
-                bindparam(f"hi_us_{n}", _us(hi), BigInteger).label("hi_us"),
+    rows: list[Select[str, date, datetime, int, int]] = []
+    for name, tz in zones.items():
+        day, today = min(oldest_open, now).astimezone(tz).date(), now.astimezone(tz).date()
+        while day <= today:  # one row per zone and local day, of bound parameters (a VALUES list is not cached)
+            lo, hi = local_day_bounds(day, tz)
+            n = len(rows)
+            rows.append(
+                select(
+                    bindparam(f"zone_{n}", name, String).label("zone"),
+                    bindparam(f"day_{n}", day, Date).label("day"),
+                    bindparam(f"lo_at_{n}", lo, UTCDateTime).label("lo_at"),
+                    bindparam(f"lo_us_{n}", _us(lo), BigInteger).label("lo_us"),
+                    bindparam(f"hi_us_{n}", _us(hi), BigInteger).label("hi_us"),
+                )
             )
-        )
-        day += timedelta(days=1)
+            day += timedelta(days=1)
     days = (rows[0] if len(rows) == 1 else union_all(*rows)).cte("local_days")
     i = StateInterval.__table__.c
     now_us = bindparam("now_us", _us(now), BigInteger)
@@ -179,10 +183,22 @@ def _open_shares(tz: ZoneInfo, now: datetime, oldest_open: datetime):
         )
         # the overlap in microseconds, not as started_at < ...: SQLite would then walk every interval by
         # ix_intervals_started instead of the open ones' partial index
-        .select_from(StateInterval.__table__.join(days, start_us < end_us))
+        .select_from(_with_days(StateInterval.__table__, days, start_us < end_us, len(zones) > 1))
         .where(i.ended_at.is_(None))
         .group_by(i.agent_id, days.c.day, i.state_id)
         .cte("open_shares")
+    )
+
+
+def _with_days(intervals, days, overlap, several_zones: bool):
+    """The open intervals joined to the local days they overlap: of their agent's zone when the agents' days
+    end in several zones (each agent's zone worked out once, in a CTE), else every day (one zone for all)."""
+    if not several_zones:
+        return intervals.join(days, overlap)
+    a = Agent.__table__
+    zones = select(a.c.id.label("agent_id"), zone_name_of(a).label("zone")).cte("agent_zones")
+    return intervals.join(zones, zones.c.agent_id == intervals.c.agent_id).join(
+        days, and_(zones.c.zone == days.c.zone, overlap)
     )
 
 

@@ -15,7 +15,9 @@ older ``name--dev.my.salesforce.com`` My Domain hosts) and https://login.salesfo
 
 Object and field names are configurable for orgs that already have their own object; a field
 set to ``-`` is not sent at all. ``SF_COUNTER_FIELDS`` (``counter=Field__c,...``) turns on one
-extra record per agent and day with the configured counters as number fields; unset means none.
+record per agent and day in the counters object (``SF_COUNTER_OBJECT``, kept apart from the time per
+state) with the configured counters as number fields; unset means none. ``SF_RETENTION_DAYS`` bounds
+the records kept in the org (``retention``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class SalesforceSettings:
     fields: dict[str, str] = field(default_factory=dict)
     #: our counter name -> Salesforce number field (SF_COUNTER_FIELDS); empty: no counter records
     counter_fields: dict[str, str] = field(default_factory=dict)
+    #: the object the counters records go to (SF_COUNTER_OBJECT)
+    counter_object: str = "Presence_Counters__c"
+    #: SF_RETENTION_DAYS: days of records kept in the org; 0: nothing deleted
+    retention_days: int = 0
+    retention_api_percent: float = 50.0
     timeout_seconds: float = 30.0
     backoff_max_seconds: int = 900
     limit_pause_seconds: int = 3600
@@ -91,6 +98,8 @@ class SalesforceSettings:
             "object": self.object_name,
             "external_id_field": self.fields.get("key"),
             "counter_fields": dict(self.counter_fields),
+            "counter_object": self.counter_object,
+            "retention_days": self.retention_days or None,
             "client_secret_set": bool(self.client_secret),
             "password_set": bool(self.password),
             "private_key_file": self.private_key_file or None,
@@ -168,6 +177,12 @@ def load(settings: Settings) -> SalesforceSettings:
     counters = dict(take("SF_COUNTER_FIELDS"))
     if set(counters.values()) & set(fields.values()):
         refuse("SF_COUNTER_FIELDS", "SF_COUNTER_FIELDS: a counter field is also one of the SF_FIELD_* fields")
+    counter_object = take("SF_COUNTER_OBJECT")
+    if counter_object == object_name:
+        refuse("SF_COUNTER_OBJECT", "SF_COUNTER_OBJECT: the counters need their own object, not SF_OBJECT_NAME")
+    retention_days = int(take("SF_RETENTION_DAYS"))
+    if retention_days and "date" not in fields:
+        refuse("SF_RETENTION_DAYS", "SF_RETENTION_DAYS: the retention deletes by the date field; SF_FIELD_DATE is '-'")
     timeout = take("SF_TIMEOUT_SECONDS")
     backoff = take("SF_BACKOFF_MAX_SECONDS")
     pause = take("SF_LIMIT_PAUSE_SECONDS")
@@ -186,6 +201,9 @@ def load(settings: Settings) -> SalesforceSettings:
         object_name=object_name,
         fields=fields,
         counter_fields=counters,
+        counter_object=counter_object,
+        retention_days=retention_days,
+        retention_api_percent=float(take("SF_RETENTION_API_PERCENT")),
         timeout_seconds=timeout,
         backoff_max_seconds=int(backoff),
         limit_pause_seconds=int(pause),

@@ -32,6 +32,10 @@ class SalesforceSyncState(Base):
     api_usage_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     calls_made: Mapped[int] = mapped_column(Integer, default=0)
     records_written: Mapped[int] = mapped_column(Integer, default=0)
+    #: SF_RETENTION_DAYS: when the retention last ran, the records it deleted in all, why its last run stopped
+    retention_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retention_deleted: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retention_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 def sync_state(s: Session, for_update: bool = False) -> SalesforceSyncState:

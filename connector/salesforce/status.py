@@ -85,6 +85,16 @@ def sync_status(sync: SalesforceSync, parked_limit: int = 50) -> dict:
         ),
         "api_calls_made": st.calls_made or 0,
         "records_written": st.records_written or 0,
+        "retention": (
+            {
+                "days": settings.retention_days,
+                "last_run_at": iso(st.retention_at),
+                "records_deleted": st.retention_deleted or 0,
+                "note": st.retention_note,
+            }
+            if settings.retention_days
+            else None
+        ),
         "notice": PASSWORD_FLOW_NOTICE if settings.auth_mode == "password" else None,
     }
 
@@ -123,13 +133,24 @@ def status_text(status: dict) -> str:
         + (
             ", ".join(f"{k} -> {v}" for k, v in conn["counter_fields"].items())
             or "not sent (SF_COUNTER_FIELDS not set)"
-        ),
+        )
+        + (f" into {conn['counter_object']}" if conn["counter_fields"] else ""),
         f"  last success     : {status['last_success_at'] or 'never'}",
         f"  next attempt     : {status['next_attempt_at'] or 'on the next interval'}",
         f"  rows pending     : {status['rows_pending']}",
         f"  rows parked      : {status['rows_parked']}",
         "  API usage (org)  : " + (f"{usage['used']}/{usage['limit']} at {usage['at']}" if usage else "not known yet"),
     ]
+    retention = status.get("retention")
+    lines.append(
+        "  retention        : "
+        + (
+            f"{retention['days']} days kept; last run {retention['last_run_at'] or 'not yet'}, "
+            f"{retention['records_deleted']} records deleted" + (f" ({retention['note']})" if retention["note"] else "")
+            if retention
+            else "off (SF_RETENTION_DAYS not set): every record stays in the org"
+        )
+    )
     if status.get("notice"):
         lines.append(f"  notice           : {status['notice']}")
     if status["last_error"]:

@@ -17,8 +17,10 @@ this module writes it from the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
+import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +28,7 @@ from flask import Flask
 
 from connector.api.events import KEEPALIVE_SECONDS, LOOP_KEY, RESYNC_OVERFLOW, STREAM_KEY, StreamStart, select_event
 from connector.live.subscriptions import AsyncSubscription
+from connector.observe.http import Observed
 from connector.parts import get_parts
 from connector.serve.fast_path import FastPresence
 from connector.serve.wsgi_bridge import WsgiBridge, wsgi_environ
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/api/v1/events"
 #: threads that open streams (authenticate, snapshot); separate from the API's
 OPENING_THREADS = 4
+#: when ``serve`` stops, each open stream is told to reconnect after a delay drawn from this range
+#: (milliseconds; an SSE ``retry:``), so a shift's pages do not all reach the other instances at once
+SHUTDOWN_RETRY_MS = (500, 3000)
 
 
 class ConnectorAsgi:
@@ -45,11 +51,30 @@ class ConnectorAsgi:
         self.wsgi = WsgiBridge(app, threads)
         self.fast = FastPresence(app)
         self.openers = ThreadPoolExecutor(max_workers=OPENING_THREADS, thread_name_prefix="stream-open")
+        # every request: its id, its metrics and its access-log line (connector/observe/http.py)
+        self.observed = Observed(
+            self._route, app, get_parts(app).settings.value("CONNECTOR_ACCESS_LOG"), stream_path=EVENTS_PATH
+        )
+        #: the open event streams (in the loop's thread only)
+        self.streams: set[AsyncSubscription] = set()
+        self.stopping = False
+
+    def stop_streams(self) -> int:
+        """``serve`` is stopping (in the loop's thread): every open stream is told to reconnect (an SSE
+        ``retry:``) and closed, and a stream opened from now on is closed the same way; returns how many."""
+        self.stopping = True
+        for subscription in list(self.streams):
+            subscription.end()
+        return len(self.streams)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif scope["type"] == "http" and scope["path"] == EVENTS_PATH and scope["method"] == "GET":
+        else:
+            await self.observed(scope, receive, send)
+
+    async def _route(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == EVENTS_PATH and scope["method"] == "GET":
             await self._events(scope, receive, send)
         elif scope["type"] == "http" and (plain := FastPresence.candidate(scope)) is not None:
             await self._presence(scope, plain, receive, send)
@@ -62,7 +87,11 @@ class ConnectorAsgi:
         if body is None:
             return
         try:
-            answer = await asyncio.get_running_loop().run_in_executor(self.wsgi.pool, self.fast.answer, *plain, body)
+            # in the request's context (its request id: the outbox rows and log lines of the change carry it)
+            context = contextvars.copy_context()
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.wsgi.pool, context.run, self.fast.answer, *plain, body
+            )
         except RuntimeError:  # the pool is shut down: the server is stopping
             return
         if answer is None:
@@ -113,7 +142,8 @@ class ConnectorAsgi:
             await send({"type": "http.response.start", "status": answer["status"], "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        await _stream(start, answer["status"], [h for h in headers if h[0] != b"content-length"], receive, send)
+        headers = [h for h in headers if h[0] != b"content-length"]
+        await _stream(start, answer["status"], headers, receive, send, self)
 
 
 def tune_gc() -> None:
@@ -126,9 +156,17 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-async def _stream(start: StreamStart, status: int, headers: list, receive, send) -> None:
+def reconnect_later() -> bytes:
+    """What a stream gets when ``serve`` stops: reconnect (to another instance) after a short random delay."""
+    return f": the server is stopping\nretry: {random.randint(*SHUTDOWN_RETRY_MS)}\n\n".encode()
+
+
+async def _stream(start: StreamStart, status: int, headers: list, receive, send, server: ConnectorAsgi) -> None:
     subscription = start.subscription
     assert isinstance(subscription, AsyncSubscription)  # subscribed with the loop (LOOP_KEY) by the events view
+    server.streams.add(subscription)
+    if server.stopping:  # opened while the server stops: told to reconnect at once
+        subscription.end()
 
     async def watch_disconnect() -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -149,6 +187,9 @@ async def _stream(start: StreamStart, status: int, headers: list, receive, send)
                 return
             item = await subscription.get(wait)
             if item is subscription.CLOSED:
+                if server.stopping:
+                    await send({"type": "http.response.body", "body": reconnect_later(), "more_body": True})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
             chunks = []
             if subscription.overflowed:
@@ -159,6 +200,10 @@ async def _stream(start: StreamStart, status: int, headers: list, receive, send)
             # everything already queued goes out in one write
             while item is not None:
                 if item is subscription.CLOSED:
+                    if server.stopping:  # what was queued first, then the reconnect
+                        body = "".join(chunks).encode() + reconnect_later()
+                        await send({"type": "http.response.body", "body": body, "more_body": True})
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
                     return
                 if start.ended_by(item):  # the credential was revoked: end the response
                     if chunks:
@@ -176,5 +221,6 @@ async def _stream(start: StreamStart, status: int, headers: list, receive, send)
     except asyncio.CancelledError:  # the server is stopping: the page reconnects to the next one
         return
     finally:
+        server.streams.discard(subscription)
         watcher.cancel()
         subscription.close()

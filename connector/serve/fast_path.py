@@ -7,7 +7,8 @@ environ, a request context, a session and a response object, which cost more tha
 (BENCHMARKS.md, "Fast path").
 
 Only the plain case is taken: a ``PUT`` with an ``Authorization: Bearer`` API token, a small JSON
-body of known fields, no cookie, no ``Origin``, no query. Anything else, and any request this path
+body of known fields, no cookie, no ``Origin``, no query, from an agent or an integration without
+``force`` (a supervisor's or admin's change goes to the route, which records it in the audit trail). Anything else, and any request this path
 would have to refuse (unknown or revoked token, another agent's presence, a bad field, an unknown
 agent or state, a store fault), is handed to the Flask app unchanged, which answers it as before. So
 the rules, the validation messages and the error answers live in one place: this path either answers
@@ -21,7 +22,7 @@ import re
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.api.inputs import presence_change
+from connector.api.inputs import audited_change, presence_change
 from connector.auth.accounts import principal_for_token
 from connector.auth.stream_tokens import is_stream_token
 from connector.changes import jsontext
@@ -95,8 +96,10 @@ class FastPresence:
             state, source, force = presence_change(principal, data)
         except ConnectorError:
             return None
+        if audited_change(principal.role, force):  # a supervisor's or admin's change: the route records it
+            return None
         try:
-            view = self.service.set_state(agent_id, state, source=source, force=force).view
+            view = self.service.set_state(agent_id, state, source=source, force=force, count_refusal=False).view
         except _REFUSED:
             return None
         text = view.json if isinstance(view, Encoded) else self.dumps(view, separators=(",", ":"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -14,13 +15,16 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.changes import jsontext
-from connector.store import migrate
-from connector.store.models import Base
+from connector.store import schema
 
 #: the JSON columns' text, as the change path's (connector/changes/jsontext.py)
 _JSON = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
 
 T = TypeVar("T")
+
+
+#: PostgreSQL quick-read pool per instance: (size, overflow)
+QUICK_POOL = (8, 4)
 
 
 class Store:
@@ -31,7 +35,7 @@ class Store:
     row (``SELECT ... FOR UPDATE``) in the service layer.
     """
 
-    def __init__(self, url: str, pepper: bytes | None = None):
+    def __init__(self, url: str, pepper: bytes | None = None, commit_lanes: int = 4):
         self.url = url
         #: the key mixed into PIN and password hashes; kept outside the database (connector/auth/hashing.py)
         self.pepper = pepper
@@ -42,16 +46,32 @@ class Store:
             self.reader = _sqlite_engine(url, immediate=False)
         else:
             self.writer = self.reader = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **_JSON)
+        #: PostgreSQL's quick reads: a small pool of autocommit connections, checked out without a liveness
+        #: ping, so a read is one round trip (no ping, BEGIN or ROLLBACK) and the connections stay bounded
+        #: (QUICK_POOL; a connection per thread would grow with the threads past max_connections)
+        self._quick_engine = (
+            None
+            if self.is_sqlite
+            else create_engine(
+                url,
+                isolation_level="AUTOCOMMIT",
+                pool_pre_ping=False,
+                pool_size=QUICK_POOL[0],
+                max_overflow=QUICK_POOL[1],
+                **_JSON,
+            )
+        )
         # SQLite has one writer at a time; queueing writers on a lock in the process avoids
         # SQLite's sleep-and-retry busy handler, which turns contention into long tail latency
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         self._local = threading.local()  # quick_read's per-thread SQLite connection
         # (not for an in-memory database: it lives in its one connection)
         self._quick_local = self.is_sqlite and self.sqlite_path() is not None
-        self._shared_conn: Connection | None = None  # write_shared's connection (SQLite)
-        self._queued = threading.Lock()  # guards the queue of write_shared and who leads its next batch
-        self._queue: list[_SharedWork] = []
-        self._leading = False
+        self._queued = threading.Lock()  # guards the lanes' queues of write_shared and who leads their batches
+        #: write_shared's lanes, each a queue, a leader and a connection: one on SQLite (one writer at a time
+        #: anyway); ``commit_lanes`` on PostgreSQL, so that one batch's round trips to the server do not hold
+        #: up the next (CONNECTOR_DATABASE_COMMIT_LANES)
+        self._lanes = [_Lane() for _ in range(1 if self.is_sqlite else max(1, commit_lanes))]
         self._write = sessionmaker(self.writer, expire_on_commit=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
         #: per-process caches, each checked against a store generation (see store/statements.py)
@@ -68,17 +88,10 @@ class Store:
         path = self.url.split("///", 1)[-1] if "///" in self.url else ""
         return str(Path(path).expanduser().resolve()) if path and path != ":memory:" else None
 
-    def create_all(self) -> None:
-        """Create missing tables, then add the columns and indexes newer versions added (``migrate``)."""
-        Base.metadata.create_all(self.writer)
-        migrate.upgrade(self.writer)
-        # indexes added since a store was created (create_all only makes missing tables)
-        with self.writer.connect() as conn:
-            for table in Base.metadata.sorted_tables:
-                for index in table.indexes:
-                    if index.name not in migrate.ADDED_INDEX_NAMES:  # those may be refused by old rows: migrate
-                        index.create(conn, checkfirst=True)
-            conn.commit()
+    def create_all(self) -> list[str]:
+        """Bring the store's schema to the newest revision (connector/store/schema.py); returns the revisions
+        applied. Instances starting together migrate once: the others wait for the lock, then find it done."""
+        return schema.upgrade(self)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -95,7 +108,7 @@ class Store:
         with self._write_lock, self.writer.begin() as conn:
             yield conn
 
-    def write_shared(self, work: Callable[[Connection], T]) -> T:
+    def write_shared(self, work: Callable[[Connection], T], pipelined: bool = False) -> T:
         """Run ``work(conn)`` in a write transaction it may share with other threads' (group commit).
 
         On SQLite every commit waits for the disk (``synchronous=FULL``), and one writer at a time
@@ -106,26 +119,38 @@ class Store:
         next batch (a condition shared by all woke every waiter at every commit). A piece that raises is rolled back to its savepoint alone and
         its caller gets the exception; each caller returns after the commit that made its work
         durable (or with the commit's error). ``work`` must only use ``conn`` (no other store
-        access) and must not keep anything across calls. On PostgreSQL, which has row locks and
-        concurrent commits, each piece is a transaction of its own.
+        access) and must not keep anything across calls.
+
+        On PostgreSQL the same holds for a ``pipelined`` piece (the change path): one transaction, one
+        commit (one WAL flush) for the batch, each piece in its own savepoint, and each piece's
+        statements sent in psycopg's pipeline mode, so a piece waits for the server only where it reads
+        a result (``statements.Prepared.run``/``run_count``) and once at its end, not once per
+        statement. A pipelined piece must run its statements on the DBAPI cursor
+        (``statements.Prepared``), never read a result through ``conn.execute`` (which cannot see
+        results before the pipeline syncs). Other pieces (leases, Salesforce bookkeeping) are each a
+        transaction of their own on PostgreSQL, as before: they read through SQLAlchemy.
         """
-        if not self.is_sqlite:
+        if not self.is_sqlite and not pipelined:
             with self.writer.begin() as conn:
                 return work(conn)
         job = _SharedWork(work)
         with self._queued:
-            self._queue.append(job)
-            lead = not self._leading
-            self._leading = True
+            # an idle lane if there is one (its batch starts at once), else the one with the fewest waiting
+            lane = next((one for one in self._lanes if not one.leading), None)
+            if lane is None:
+                lane = min(self._lanes, key=lambda one: len(one.queue))
+            lane.queue.append(job)
+            lead = not lane.leading
+            lane.leading = True
         if not lead:
             job.wake.acquire()  # released once: its batch has committed, or it leads the next batch
             if job.done:
                 return job.result_or_raise()
         with self._queued:  # this thread writes everything queued so far, its own piece included
-            batch, self._queue = self._queue, []
+            batch, lane.queue = lane.queue, []
         try:
             with self._write_lock:  # other writers (ORM transactions) wait, as for any write
-                self._run_shared(batch)
+                self._run_shared(lane, batch)
         finally:
             for other in batch:
                 if not other.done:  # interrupted before the batch ran: its callers learn it failed
@@ -133,36 +158,58 @@ class Store:
                 if other is not job:
                     other.wake.release()
             with self._queued:
-                if self._queue:
-                    self._queue[0].wake.release()  # the first one queued meanwhile leads the next batch
+                if lane.queue:
+                    lane.queue[0].wake.release()  # the first one queued meanwhile leads the next batch
                 else:
-                    self._leading = False
+                    lane.leading = False
         return job.result_or_raise()
 
-    def _run_shared(self, batch: list[_SharedWork]) -> None:
-        # one connection serves every shared transaction: they run one at a time, under the write lock
-        conn = self._shared_conn
+    @property
+    def _queue(self) -> list[_SharedWork]:
+        """Every piece waiting for a batch, all lanes together (what the tests wait for)."""
+        with self._queued:
+            return [job for lane in self._lanes for job in lane.queue]
+
+    def _run_shared(self, lane: _Lane, batch: list[_SharedWork]) -> None:
+        # one connection per lane serves its shared transactions: they run one at a time, under the write
+        # lock (SQLite) or under the lane's leader (PostgreSQL: one batch at a time per lane)
+        conn = lane.conn
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._shared_conn = self.writer.connect()
+            conn = lane.conn = self.writer.connect()
         try:
             with conn.begin():
                 driver = conn.connection.driver_connection
                 assert driver is not None  # None only once the connection is invalidated or closed
+                pipeline = getattr(driver, "pipeline", None) if not self.is_sqlite else None
                 for job in batch:
                     if len(batch) == 1:
-                        job.result = job.work(conn)  # an error rolls the transaction back (below)
+                        with pipeline() if pipeline else nullcontext():
+                            job.result = job.context.run(job.work, conn)  # an error rolls the transaction back (below)
                         continue
-                    driver.execute("SAVEPOINT shared_work")
+                    if pipeline is None:
+                        driver.execute("SAVEPOINT shared_work")
+                        try:
+                            job.result = job.context.run(job.work, conn)
+                        except Exception as exc:
+                            driver.execute("ROLLBACK TO shared_work")
+                            job.error = exc
+                        driver.execute("RELEASE shared_work")
+                        continue
                     try:
-                        job.result = job.work(conn)
+                        # the savepoint, the piece's statements and the release go out together; leaving
+                        # the block waits for the server's answers (an error of any of them raises here)
+                        with pipeline():
+                            driver.execute("SAVEPOINT shared_work")
+                            job.result = job.context.run(job.work, conn)
+                            driver.execute("RELEASE shared_work")
                     except Exception as exc:
+                        job.result, job.error = None, exc
                         driver.execute("ROLLBACK TO shared_work")
-                        job.error = exc
-                    driver.execute("RELEASE shared_work")
+                        driver.execute("RELEASE shared_work")
         except BaseException as exc:  # the commit (or the only piece) failed: nothing of the batch is stored
             for job in batch:
                 job.result, job.error = None, job.error or exc
-            self._shared_conn = None
+            lane.conn = None
             conn.close()  # a fresh connection for the next batch, whatever state this one is in
             if not isinstance(exc, Exception):
                 raise  # (an interrupt: every caller of the batch was told it failed)
@@ -175,14 +222,23 @@ class Store:
         """For one-statement reads on the hot path (``statements.Prepared``, not ``conn.execute``).
 
         On SQLite each thread keeps a reader connection of its own outside the pool, in autocommit
-        mode: one statement is one consistent snapshot, with no pool checkout, BEGIN or ROLLBACK
-        around it. Elsewhere a pooled connection, as ``reader.connect()``.
+        mode: one statement is one consistent snapshot, with no pool checkout, BEGIN or ROLLBACK around
+        it (an in-memory database gets a pooled connection: it lives in its one connection). On
+        PostgreSQL a connection of the small autocommit pool: one round trip per read instead of four (the
+        pool's liveness ping, BEGIN, the statement, the ROLLBACK on return), with the number of server
+        connections bounded; one the server dropped (a restart) fails its read and the pool replaces it.
         """
+        if self._quick_engine is not None:
+            with self._quick_engine.connect() as conn:
+                yield conn
+            return
         if not self._quick_local:
             with self.reader.connect() as conn:
                 yield conn
             return
         mine = getattr(self._local, "reader", None)
+        if mine is not None and (getattr(mine.driver_connection, "broken", False) or _closed(mine.driver_connection)):
+            mine = None
         if mine is None:
             fairy = self.reader.raw_connection()  # connected (and its PRAGMAs set) by the engine's events
             driver = fairy.driver_connection
@@ -203,12 +259,20 @@ class Store:
 
     def dispose(self) -> None:
         with self._write_lock:
-            if self._shared_conn is not None:
-                self._shared_conn.close()
-                self._shared_conn = None
+            for lane in self._lanes:
+                if lane.conn is not None:
+                    lane.conn.close()
+                    lane.conn = None
         self.writer.dispose()
+        if self._quick_engine is not None:
+            self._quick_engine.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+def _closed(driver) -> bool:
+    closed = getattr(driver, "closed", False)
+    return bool(closed) if not callable(closed) else False
 
 
 class DriverConnection:
@@ -222,13 +286,27 @@ class DriverConnection:
         self._owner = owner  # the detached pool record that closes the connection when dropped
 
 
+class _Lane:
+    """A queue of write_shared pieces, whether a thread leads its batches, and the connection they run on."""
+
+    __slots__ = ("queue", "leading", "conn")
+
+    def __init__(self) -> None:
+        self.queue: list[_SharedWork] = []
+        self.leading = False
+        self.conn: Connection | None = None
+
+
 class _SharedWork:
     """One caller's piece of a shared write transaction, and what came of it."""
 
-    __slots__ = ("work", "done", "result", "error", "wake")
+    __slots__ = ("work", "context", "done", "result", "error", "wake")
 
     def __init__(self, work: Callable[[Connection], Any]):
         self.work = work
+        #: the caller's context variables (its request id, connector/observe/logs.py): the piece may run in
+        #: the leading thread, and what it writes and logs belongs to its own caller
+        self.context = contextvars.copy_context()
         #: held until its caller may go on: released once, when the piece is done or its caller leads
         self.wake = threading.Lock()
         self.wake.acquire()

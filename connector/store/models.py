@@ -20,6 +20,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -57,6 +59,9 @@ class Agent(Base):
     extension: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     salesforce_user_id: Mapped[str] = mapped_column(String(18), default="")
+    #: the IANA zone whose midnights end this agent's days (totals, counters, Salesforce Date__c);
+    #: empty or None: CONNECTOR_TIMEZONE
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True, default="")
     pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -70,6 +75,23 @@ class Agent(Base):
             postgresql_where=text("active AND extension <> ''"),
         ),
     )
+
+
+class Team(Base):
+    """What a team carries besides its name (agents name their team in ``Agent.team``): the IANA zone whose
+    midnights end the days of its agents that have no zone of their own ("": CONNECTOR_TIMEZONE)."""
+
+    __tablename__ = "teams"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+
+
+def zone_name_of(agents: Table | None = None):
+    """SQL: the name of the zone that ends an agent's days: its own, else its team's, else "" (CONNECTOR_TIMEZONE)."""
+    a = agents if agents is not None else Agent.__table__
+    t = Team.__table__
+    team_zone = select(t.c.timezone).where(t.c.name == a.c.team, a.c.team != "").scalar_subquery()
+    return func.coalesce(func.nullif(a.c.timezone, ""), func.nullif(team_zone, ""), "")
 
 
 class User(Base):
@@ -114,6 +136,9 @@ class AgentSessionRow(Base):
     connection_lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     state_before_loss: Mapped[str | None] = mapped_column(String(64), nullable=True)
     logoff_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: who set the current state; a remote condition in force (connector.presence.inbound_rules)
+    state_source: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    inbound_hold: Mapped[list | None] = mapped_column(JSON, nullable=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -131,7 +156,7 @@ class StateInterval(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # the intervals started in a range with what the state mix sums, read from the index alone (it replaced
-    # ix_intervals_started, dropped by migrate)
+    # ix_intervals_started, dropped by the baseline revision)
     __table_args__ = (
         Index("ix_intervals_started_span", "started_at", "ended_at", "state_id", "agent_id"),
         # an agent's interval running at an instant (the state mix of a day)
@@ -176,7 +201,7 @@ class LogonEventRow(Base):
     device: Mapped[str] = mapped_column(String(100), default="")
     actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # the events of a range in (at, id) order with what session time reads, from the index alone
-    # (it replaced ix_logon_events_at, dropped by migrate)
+    # (it replaced ix_logon_events_at, dropped by the baseline revision)
     __table_args__ = (Index("ix_logon_events_span", "at", "id", "agent_id", "action", "device"),)
 
 
@@ -405,3 +430,26 @@ class HealthProbe(Base):
     __tablename__ = "health_probe"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One admin or supervisor action: who (account or token, with its role), when, from where, what, on what,
+    and the values before and after where they apply (never a secret: "secret changed" stands for one)."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20), default="")
+    #: the client address (as CONNECTOR_TRUSTED_PROXIES resolve it); "cli" for the command line
+    address: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (
+        Index("ix_audit_events_at", "at", "id"),
+        Index("ix_audit_events_actor", "actor", "at"),
+        Index("ix_audit_events_action", "action", "at"),
+    )

@@ -22,6 +22,8 @@ SESSION_FIELDS = (
     "connection_lost_at",
     "state_before_loss",
     "logoff_pending",
+    "state_source",
+    "inbound_hold",
 )
 
 
@@ -46,6 +48,8 @@ def session_from_row(row: AgentSessionRow) -> AgentSession:
         connection_lost_at=row.connection_lost_at,
         state_before_loss=row.state_before_loss,
         logoff_pending=bool(row.logoff_pending),
+        state_source=row.state_source,
+        inbound_hold=row.inbound_hold,
     )
 
 

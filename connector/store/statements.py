@@ -33,6 +33,7 @@ from connector.store.models import (
     StateInterval,
     StoreGeneration,
     UTCDateTime,
+    zone_name_of,
 )
 from connector.store.rows import SESSION_FIELDS
 
@@ -55,6 +56,8 @@ class AgentRecord(NamedTuple):
     extension: str
     pin_hash: str | None
     active: bool
+    #: the agent's own IANA zone ("" or None: CONNECTOR_TIMEZONE)
+    timezone: str | None = ""
 
 
 _NOT_FIXED = object()  # a bind parameter the caller gives (not a literal of the statement)
@@ -131,9 +134,33 @@ class Prepared:
         cursor = driver.cursor()
         try:
             cursor.execute(sql, self._params(order, binds, values))
+            if cursor.rowcount < 0 and _pipelined(driver):
+                with driver.pipeline():  # leaving a nested pipeline block waits for the answers so far
+                    pass
             return cursor.rowcount
         finally:
             cursor.close()
+
+    def run_count_later(self, conn: Connection | DriverConnection, values: dict) -> Callable[[], int]:
+        """Send a DML statement; returns what tells how many rows it touched. In pipeline mode
+        (``Store.write_shared``) the statement goes out with the next ones and the count is known once
+        the server has answered a later read; asking earlier waits for the answers so far."""
+        sql, order, binds, _, _ = self._compiled(conn.dialect)
+        driver = conn.connection.driver_connection
+        assert driver is not None  # None only on a connection invalidated or closed, never handed to a statement
+        cursor = driver.cursor()
+        cursor.execute(sql, self._params(order, binds, values))
+
+        def count() -> int:
+            try:
+                if cursor.rowcount < 0 and _pipelined(driver):
+                    with driver.pipeline():  # leaving a nested pipeline block waits for the answers so far
+                        pass
+                return cursor.rowcount
+            finally:
+                cursor.close()
+
+        return count
 
     def run_many(self, conn: Connection | DriverConnection, rows: list[dict]) -> None:
         sql, order, binds, _, _ = self._compiled(conn.dialect)
@@ -144,6 +171,22 @@ class Prepared:
             cursor.executemany(sql, [self._params(order, binds, values) for values in rows])
         finally:
             cursor.close()
+
+
+def _pipelined(driver) -> bool:
+    """Whether a psycopg connection is in pipeline mode (``Store.write_shared``): a statement's row count
+    is known only once the server has answered."""
+    info = getattr(driver, "info", None)
+    return bool(info is not None and getattr(info, "pipeline_status", 0))
+
+
+#: SQLSTATEs of a transaction PostgreSQL gave up on to break a lock cycle (deadlock, serialization failure):
+#: a change that gets one is rolled back and decided again, as on a ``StaleSession``
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def must_retry(exc: BaseException) -> bool:
+    return isinstance(exc, StaleSession) or getattr(exc, "sqlstate", None) in RETRY_SQLSTATES
 
 
 @lru_cache(maxsize=1024)
@@ -204,6 +247,7 @@ _LOAD_SELECT = (
         _AGENTS.c.extension,
         _AGENTS.c.pin_hash,
         _AGENTS.c.active,
+        zone_name_of(_AGENTS).label("timezone"),  # the agent's, else its team's zone
         *[c for c in _SESSIONS.c],
         select(func.max(ConfigVersion.__table__.c.id)).scalar_subquery().label("config_version"),
     )
@@ -238,7 +282,7 @@ def load_agent_session(
             .on_conflict_do_nothing(index_elements=[_SESSIONS.c.agent_id])
         )
         row = conn.execute(_LOAD, {"agent_id": agent_id}).one()
-    agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active))
+    agent = AgentRecord(row.id, row.name, row.team, row.extension, row.pin_hash, bool(row.active), row.timezone)
     return agent, row, row.config_version
 
 
@@ -299,25 +343,44 @@ def open_interval(
     )
 
 
+_CALLS = Call.__table__
+_OPEN_CALL = Prepared(
+    select(_CALLS.c.started_at).where(
+        _CALLS.c.agent_id == bindparam("agent_id"),
+        _CALLS.c.call_id == bindparam("call_id"),
+        _CALLS.c.ended_at.is_(None),
+    )
+)
+_END_CALL = Prepared(
+    update(_CALLS)
+    .where(
+        _CALLS.c.agent_id == bindparam("key_agent_id"),
+        _CALLS.c.call_id == bindparam("key_call_id"),
+        _CALLS.c.ended_at.is_(None),
+    )
+    .values(_values(_CALLS, ("ended_at", "end_cause", "duration_seconds")))
+)
+
+
 def close_call(conn: Connection, agent_id: str, call_id: str, at: datetime, cause: str) -> None:
     """Close a call whose end was never reported (or that a supervisor ended); a later "ended" is a repeat."""
-    calls = Call.__table__
-    open_call = conn.execute(
-        select(calls.c.started_at).where(
-            calls.c.agent_id == agent_id, calls.c.call_id == call_id, calls.c.ended_at.is_(None)
-        )
-    ).first()
-    if open_call is None:
+    open_call = _OPEN_CALL.run(conn, {"agent_id": agent_id, "call_id": call_id})
+    if not open_call:
         return
-    started = open_call.started_at
-    conn.execute(
-        update(calls)
-        .where(calls.c.agent_id == agent_id, calls.c.call_id == call_id, calls.c.ended_at.is_(None))
-        .values(
-            ended_at=at,
-            end_cause=cause,
-            duration_seconds=int((at - started).total_seconds()) if started is not None else None,
-        )
+    started = open_call[0].started_at
+    _END_CALL.run(
+        conn,
+        {
+            "key_agent_id": agent_id,
+            "key_call_id": call_id,
+            **_p(
+                {
+                    "ended_at": at,
+                    "end_cause": cause,
+                    "duration_seconds": int((at - started).total_seconds()) if started is not None else None,
+                }
+            ),
+        },
     )
 
 
@@ -462,6 +525,20 @@ def claim_session(conn: Connection, agent_id: str, version: int | None, config_v
     if config_version is None:
         return _CLAIM_ANY_CONFIG.run_count(conn, values) == 1
     return _CLAIM_SAME_CONFIG.run_count(conn, {**values, "key_config": config_version}) == 1
+
+
+def claim_session_later(
+    conn: Connection, agent_id: str, version: int | None, config_version: int | None
+) -> Callable[[], bool]:
+    """``claim_session`` (the row lock is taken as the statement runs), the answer asked for later: on
+    PostgreSQL in pipeline mode the claim then costs no wait of its own, it is answered with the close
+    of the interval that follows. Ask before the piece ends: False means roll back, as ``claim_session``."""
+    values = {"key_agent_id": agent_id, "key_version": version or 0}
+    if config_version is None:
+        count = _CLAIM_ANY_CONFIG.run_count_later(conn, values)
+    else:
+        count = _CLAIM_SAME_CONFIG.run_count_later(conn, {**values, "key_config": config_version})
+    return lambda: count() == 1
 
 
 _SESSION_COLUMNS = ("logons", *SESSION_FIELDS, "next_due_at")

@@ -7,10 +7,13 @@ with the same rules as ``presence-connector config validate`` and applies a new 
 from __future__ import annotations
 
 import re
+from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
-from connector.auth import accounts
+from connector.audit import subjects, trail
+from connector.audit.requests import record as audit
+from connector.auth import accounts, teams
 from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
 from connector.parts import get_parts
@@ -20,6 +23,8 @@ from connector.presence.model import PresenceConfig
 from connector.web.guard import page_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+#: the IANA zones an agent's days may follow (offered as the time zone field's suggestions)
+TIME_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "posix/", "right/")))
 EDITOR_SOURCE = "admin editor"
 
 
@@ -45,7 +50,9 @@ def _active() -> PresenceConfig:
 @bp.get("")
 @page_role("admin")
 def page():
-    return render_template("admin.html", roles=ROLES)
+    return render_template(
+        "admin.html", roles=ROLES, time_zones=TIME_ZONES, default_timezone=get_parts().settings.timezone
+    )
 
 
 # -- presence configuration ----------------------------------------------------------------------
@@ -153,7 +160,17 @@ def validate_config():
 @page_role("admin")
 def save_config():
     config = _checked_config()
+    before = _active()
     version = get_parts().configs.apply(config, created_by=session["principal"]["name"], origin="admin")
+    changes = config_changes(before, config)
+    audit(
+        "config.apply",
+        config.name,
+        before={"name": before.name},
+        after={"name": config.name, "version": version},
+        detail=f"{len(changes)} change(s): "
+        + "; ".join(f"{c['item']} {c['field']} {c['what']}" for c in changes)[:2000],
+    )
     get_parts().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
     return jsonify({"version": version, "config": config.to_dict()})
 
@@ -199,6 +216,7 @@ def list_accounts():
         {
             "users": accounts.list_users(store),
             "agents": accounts.list_agents(store),
+            "teams": teams.list_teams(store),
             "tokens": accounts.list_tokens(store),
             "sign_ins": {
                 "locked": guard.locked_accounts(),
@@ -217,6 +235,7 @@ def unlock_account():
     account = _json().get("account")
     if not isinstance(account, str) or not get_parts().sign_in.unlock(account):
         raise InvalidInput("no locked, alerted or throttled account by that name", field="account")
+    audit("account.unlock", account)
     return jsonify({"ok": True})
 
 
@@ -228,6 +247,7 @@ def lock_account():
     if not isinstance(account, str) or not re.fullmatch(r"(agent|user):[A-Za-z0-9._@-]{1,100}", account):
         raise InvalidInput("account must be agent:<id> or user:<name>", field="account")
     get_parts().sign_in.lock(account)
+    audit("account.lock", account)
     return jsonify({"ok": True})
 
 
@@ -236,6 +256,7 @@ def lock_account():
 def user_password(username: str):
     """Set a user's password; the user's page sessions end."""
     accounts.set_password(get_parts().store, username, _json().get("password"), get_parts().clock())
+    audit("user.password_reset", username, after={"password": trail.SECRET_CHANGED})
     return jsonify({"ok": True})
 
 
@@ -251,6 +272,11 @@ def add_user():
         get_parts().clock(),
         agent_id=data.get("agent_id") or None,
     )
+    audit(
+        "user.add",
+        str(data.get("username")),
+        after={"role": data.get("role"), "agent_id": data.get("agent_id") or None, "password": trail.SECRET_CHANGED},
+    )
     return jsonify({"ok": True}), 201
 
 
@@ -259,15 +285,27 @@ def add_user():
 def user_active(username: str):
     if username == session["principal"]["name"]:
         raise InvalidInput("you cannot disable your own account", field="username")
-    accounts.set_user_active(get_parts().store, username, bool(_json().get("active")), get_parts().clock())
+    active = bool(_json().get("active"))
+    accounts.set_user_active(get_parts().store, username, active, get_parts().clock())
+    audit("user.enable" if active else "user.disable", username, after={"active": active})
     return jsonify({"ok": True})
 
 
 @bp.post("/api/agents")
 @page_role("admin")
 def add_agent():
-    accounts.add_agent(get_parts().store, _json(), get_parts().clock())
+    data = _json()
+    agent = accounts.add_agent(get_parts().store, data, get_parts().clock())
+    audit("agent.add", agent.id, after=_agent_audit(data))
     return jsonify({"ok": True}), 201
+
+
+def _agent_audit(data: dict) -> dict:
+    """What an added agent's record says, the PIN only as set."""
+    out = {k: data[k] for k in accounts.EDITABLE_AGENT_FIELDS if k in data}
+    if data.get("pin"):
+        out["pin"] = trail.SECRET_CHANGED
+    return out
 
 
 @bp.post("/api/agents/import")
@@ -277,6 +315,7 @@ def import_agents():
     if not isinstance(text, str):
         raise InvalidInput("send the CSV text as 'csv'", field="csv")
     created, updated = accounts.import_agents(get_parts().store, text, get_parts().clock())
+    audit("agent.import", "", after={"created": created, "updated": updated})
     return jsonify({"created": created, "updated": updated})
 
 
@@ -284,14 +323,35 @@ def import_agents():
 @page_role("admin")
 def edit_agent(agent_id: str):
     """Change an agent's name, team, extension, email or Salesforce user id (recorded in the log)."""
+    before = subjects.agent_details(get_parts().store, agent_id) or {}
     agent = accounts.update_agent(get_parts().store, agent_id, _json(), by=session["principal"]["name"])
+    changed = [k for k in accounts.EDITABLE_AGENT_FIELDS if before.get(k) != agent.get(k)]
+    audit("agent.edit", agent_id, before={k: before.get(k) for k in changed}, after={k: agent[k] for k in changed})
     return jsonify({"ok": True, "agent": agent})
+
+
+@bp.put("/api/teams/<path:team>")
+@page_role("admin")
+def team_zone(team: str):
+    """Set the time zone of a team's days (``{"timezone": "America/New_York"}``; "" for CONNECTOR_TIMEZONE)."""
+    data = _json()
+    wrong = next((k for k in data if k != "timezone"), None)
+    if wrong is not None:
+        raise InvalidInput(f"'{wrong}' cannot be set here; only timezone", field=wrong)
+    return jsonify(
+        {
+            "ok": True,
+            "team": teams.set_team_zone(get_parts().store, team, data.get("timezone"), by=session["principal"]["name"]),
+        }
+    )
 
 
 @bp.post("/api/agents/<agent_id>/active")
 @page_role("admin")
 def agent_active(agent_id: str):
-    accounts.set_agent_active(get_parts().store, agent_id, bool(_json().get("active")), get_parts().clock())
+    active = bool(_json().get("active"))
+    accounts.set_agent_active(get_parts().store, agent_id, active, get_parts().clock())
+    audit("agent.enable" if active else "agent.disable", agent_id, after={"active": active})
     return jsonify({"ok": True})
 
 
@@ -299,6 +359,7 @@ def agent_active(agent_id: str):
 @page_role("admin")
 def agent_pin(agent_id: str):
     accounts.reset_pin(get_parts().store, agent_id, _json().get("pin"), get_parts().clock())
+    audit("agent.pin_reset", agent_id, after={"pin": trail.SECRET_CHANGED})
     return jsonify({"ok": True})
 
 
@@ -313,6 +374,8 @@ def create_token():
         agent_id=data.get("agent_id") or None,
         name=str(data.get("name") or ""),
     )
+    created = subjects.token_by_digest(get_parts().store, token)
+    audit("token.create", f"token {created['id']}", after=created)
     return jsonify({"token": token}), 201  # shown once: only its digest is stored
 
 
@@ -320,4 +383,5 @@ def create_token():
 @page_role("admin")
 def revoke_token(token_id: int):
     accounts.revoke_token(get_parts().store, token_id, get_parts().clock())
+    audit("token.revoke", f"token {token_id}")
     return jsonify({"ok": True})

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from adapters.base import Adapter
 from adapters.registry import available
+from connector.audit.requests import record as audit
 from connector.errors import Conflict, InvalidInput, NotFound
 from connector.integrations import saved_settings as adapter_settings
 from connector.integrations.runtime import adapters_health, apply_saved, check_connection
@@ -79,6 +80,7 @@ def salesforce_connection():
     user = signed_in()
     assert user is not None  # page_role let only a signed-in admin through
     sf_saved.save(parts.store, new, summary, user["name"], parts.clock(), parts.settings.secret_key)
+    audit("salesforce.connection", "salesforce", detail="; ".join(summary) or "saved without changes")
     applied = parts.salesforce.use(settings)
     note = "" if applied else "a flush is running: its next run uses the new connection"
     return jsonify({"ok": True, "note": note, "status": _salesforce_status()})
@@ -90,6 +92,7 @@ def salesforce_sync_now():
     """The same flush as ``presence-connector sync now`` (ignores a backoff, not an API-limit pause)."""
     sync = get_parts().salesforce
     report = sync.flush(force=True)
+    audit("salesforce.sync_now", "salesforce", detail=report.summary())
     return jsonify(
         {
             "ok": report.configured and not report.error and not report.skipped,
@@ -227,6 +230,7 @@ def adapter_save(name: str):
     adapter_settings.store_change(
         parts.store, name, new, summary, user["name"], parts.clock(), parts.settings.secret_key
     )
+    audit("adapter.settings", name, after={"enabled": enabled}, detail="; ".join(summary) or "saved without changes")
     notes = apply_saved(current_app, name, adapter)
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
     return jsonify({"ok": True, "notes": notes, "adapter": _adapter_row(name, cls, _saved(), health)})

@@ -112,7 +112,7 @@ def allowed_salesforce_origin(origin: str | None) -> str | None:
 def _check_session():
     """A page session lives while the store says so (connector/auth/page_sessions.py): signed out, disabled,
     PIN reset, password changed, idle or too old ends it at the next request."""
-    if request.endpoint == "static":
+    if request.endpoint in ("static", "pages.prometheus_metrics"):  # /metrics checks its own token (pages.py)
         return None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):

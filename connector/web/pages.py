@@ -1,14 +1,21 @@
-"""The landing page and /healthz."""
+"""The landing page, /healthz and /metrics."""
 
 from __future__ import annotations
 
+import hmac
 import time
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template, request
+from prometheus_client import CollectorRegistry
 
+from connector.auth.accounts import principal_for_token
+from connector.auth.stream_tokens import is_stream_token
+from connector.errors import Unauthorized
+from connector.observe import metrics
 from connector.parts import get_parts
 from connector.store.faults import store_fault
 from connector.store.models import HealthProbe
+from connector.version import __version__
 from connector.web.guard import signed_in
 
 bp = Blueprint("pages", __name__)
@@ -36,6 +43,7 @@ def healthz():
         # accounts with many failed sign-ins today (a count only: the names are on the admin page)
         body = {
             "status": "ok",
+            "version": __version__,
             "store": store,
             "presence_config": config.name,
             "sign_in_alerts": len(parts.sign_in.alerts()),
@@ -44,10 +52,12 @@ def healthz():
     except Exception as exc:  # the store is down or refuses writes: a 503 a load balancer understands
         parts.store.caches.get("health_probe", {}).pop("written", None)
         fault = store_fault(exc)
+        metrics.store_error(fault.code if fault else type(exc).__name__)
         return (
             jsonify(
                 {
                     "status": "unavailable",
+                    "version": __version__,
                     "store": {
                         "ok": False,
                         "backend": parts.store.backend,
@@ -58,6 +68,38 @@ def healthz():
             503,
             {"Retry-After": str(fault.retry_after if fault else 10)},
         )
+
+
+@bp.get("/metrics")
+def prometheus_metrics():
+    """This instance's metrics in the Prometheus text format, for a bearer token: CONNECTOR_METRICS_TOKEN or an
+    admin API token (README "Metrics"). What the process counted, then the gauges read from the store now."""
+    parts = get_parts()
+    if not _may_scrape(parts, request.headers.get("Authorization", "")):
+        raise Unauthorized(
+            "send CONNECTOR_METRICS_TOKEN or an admin API token as 'Authorization: Bearer ...'", field="Authorization"
+        )
+    found = parts.store.caches.setdefault("metrics", {})
+    registry = found.get("registry")
+    if registry is None:  # one per app: its store, its bus
+        registry = found["registry"] = CollectorRegistry(auto_describe=False)
+        registry.register(metrics.StoreCollector(parts, lambda: parts.bus.subscriber_count))
+    return Response(
+        metrics.exposition(registry), 200, {"Content-Type": metrics.CONTENT_TYPE, "Cache-Control": "no-store"}
+    )
+
+
+def _may_scrape(parts, authorization: str) -> bool:
+    if authorization[:7].lower() != "bearer ":
+        return False
+    token = authorization[7:].strip()
+    expected = parts.settings.value("CONNECTOR_METRICS_TOKEN")
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return True
+    if not token or is_stream_token(token):
+        return False
+    principal = principal_for_token(parts.store, token)
+    return principal is not None and principal.role == "admin"
 
 
 @bp.get("/healthz/live")

@@ -13,7 +13,7 @@
 * ``postgres`` — a throwaway PostgreSQL server.
 * ``adapter_doubles`` — adapters with the real interface that record what they are sent.
 * ``fakes`` — fake remote servers: Salesforce (``fakes.salesforce``), Skype for Business UCWA
-  (``fakes.ucwa``), an Asterisk AMI peer (``fakes.ami``).
+  (``fakes.ucwa``), an Asterisk AMI peer (``fakes.ami``), Microsoft Graph presence (``fakes.graph``).
 
 The fixtures built on them (``org``, ``people``, ``browser``, ``contexts``, ...) are in tests/conftest.py.
 """

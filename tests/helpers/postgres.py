@@ -30,7 +30,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """``fsync=False`` (the tests): commits do not wait for the disk. Benches of the real thing pass
+    ``fsync=True`` (PostgreSQL's default, with ``synchronous_commit=on``): each commit waits for its WAL flush."""
+
+    def __init__(self, fsync: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix="pc-pg-")
         os.chmod(self.dir, 0o777)
         self.port = free_port()
@@ -52,7 +55,8 @@ class PostgresServer:
                     "-l",
                     os.path.join(self.dir, "log"),
                     "-o",
-                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
+                    " -c max_connections=200",
                     "start",
                 ]
             ),
@@ -61,6 +65,36 @@ class PostgresServer:
         )
         self.data = data
         self._n = 0
+
+    def pids(self) -> list[int]:
+        """The server's processes: the postmaster and every backend and helper it started."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            main = int(f.readline())
+        found = [main]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # ended meanwhile
+                if int(fields[1]) == main:  # the parent's pid
+                    found.append(int(entry))
+        return found
+
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) used so far by the server's processes still running, from /proc/<pid>/stat
+        (backends that ended are missed: the benches keep their connections open while measuring)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / ticks
 
     def new_database(self) -> str:
         import psycopg

@@ -16,6 +16,7 @@
   var PAGE_SIZE = 25;
   var NEW_TEAM = "__new__";
   var agents = [];          // every agent, as /admin/api/accounts lists them
+  var teamZones = {};       // team -> its time zone ("" : the connector's)
   var agentPage = 0;
   var openMenu = null;      // the row menu open now (one at a time)
 
@@ -92,7 +93,11 @@
         return [u.username, u.role, u.agent_id || "—", u.active ? "active" : "disabled", toggle("users", u.username, u.active)];
       }), "No users yet: add one with the form above.");
       agents = data.agents;
+      teamZones = {};
+      (data.teams || []).forEach(function (t) { teamZones[t.name] = t.timezone; });
       fillTeamSelect($("agent-team-filter"), undefined, "All teams");
+      fillTeamSelect($("team-zone-form").elements.team, undefined, "Pick a team");
+      showTeamZone();
       fillTeamSelect($("agent-form").elements.team, undefined, "No team");
       renderAgents();
       fill("tokens", data.tokens.map(function (t) {
@@ -131,7 +136,7 @@
     var team = $("agent-team-filter").value;
     return agents.filter(function (a) {
       if (team && a.team !== team) return false;
-      var text = [a.id, a.name, a.team, a.extension, a.email, a.salesforce_user_id].join(" ").toLowerCase();
+      var text = [a.id, a.name, a.team, a.extension, a.email, a.salesforce_user_id, a.timezone].join(" ").toLowerCase();
       return words.every(function (w) { return text.indexOf(w) >= 0; });
     });
   }
@@ -145,7 +150,7 @@
     var empty = agents.length ? "No agent matches the search or team." : "No agents yet: add one above or import a CSV file.";
     fill("agents", shown.map(function (a) {
       return [a.id, a.name, a.team || "—", a.extension || "—", a.email || "—", a.salesforce_user_id || "—",
-              a.has_pin ? "set" : "none", a.active ? "active" : "disabled", rowMenu(a)];
+              a.timezone || "default", a.has_pin ? "set" : "none", a.active ? "active" : "disabled", rowMenu(a)];
     }), empty);
     $("agents").querySelectorAll("tbody tr").forEach(function (row, i) { if (shown[i]) row.setAttribute("data-agent", shown[i].id); });
     $("agent-count").textContent = found.length ?
@@ -230,7 +235,7 @@
   });
 
   // -- editing an agent: errors next to their field ---------------------------------------------------
-  var EDITABLE = ["name", "team", "extension", "email", "salesforce_user_id"];
+  var EDITABLE = ["name", "team", "extension", "email", "salesforce_user_id", "timezone"];
 
   function editError(field, text) {
     var input = $("edit-" + field), box = $("edit-" + field + "-error");
@@ -266,6 +271,21 @@
       if (!editError(err.field, err.message)) say(err.message);
       else $("edit-" + err.field).focus();
     });
+  });
+
+  // -- a team's time zone: the days of its agents without a zone of their own --------------------------
+  function showTeamZone() {
+    var form = $("team-zone-form"), team = form.elements.team.value;
+    form.elements.timezone.value = team ? teamZones[team] || "" : "";
+    form.elements.timezone.disabled = !team;
+  }
+  $("team-zone-form").elements.team.addEventListener("change", showTeamZone);
+  $("team-zone-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var form = ev.target, team = form.elements.team.value;
+    if (!team) { say("Pick a team first."); return; }
+    call("PUT", "/admin/api/teams/" + encodeURIComponent(team), { timezone: form.elements.timezone.value.trim() },
+         "Time zone of team " + team + " saved.").then(function () {}, function () { form.elements.timezone.focus(); });
   });
 
   $("user-form").addEventListener("submit", function (ev) {

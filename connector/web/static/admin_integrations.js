@@ -129,7 +129,10 @@
       ["API usage (org)", usage ? usage.used + " / " + usage.limit + " at " + when(usage.at) : "not known yet"],
       ["Next attempt", when(st.next_attempt_at) || "on the next interval (every " + st.tracking_interval_seconds + " s)"],
       ["Paused until", when(st.paused_until) || "not paused"],
-      ["Last error", st.last_error ? st.last_error + " (" + when(st.last_error_at) + ")" : "none"]]);
+      ["Last error", st.last_error ? st.last_error + " (" + when(st.last_error_at) + ")" : "none"],
+      ["Retention", st.retention ? st.retention.days + " days kept; " + st.retention.records_deleted + " records deleted" +
+        (st.retention.last_run_at ? ", last run " + when(st.retention.last_run_at) : ", not run yet") +
+        (st.retention.note ? " (" + st.retention.note + ")" : "") : "off: every record stays in the org (SF_RETENTION_DAYS)"]]);
     fillParked(st.parked);
   }
 
@@ -138,8 +141,10 @@
     body.textContent = "";
     if (!rows.length) body.appendChild(el("tr", {}, [el("td", { colspan: 5, class: "muted", text: "No parked rows." })]));
     rows.forEach(function (r) {
-      body.appendChild(el("tr", {}, [el("td", { text: r.agent_id }), el("td", { text: r.date }), el("td", { text: r.state_id }),
-                                     el("td", { class: "num", text: String(r.seconds) }), el("td", { text: r.reason })]));
+      body.appendChild(el("tr", {}, [el("td", { text: r.agent_id }), el("td", { text: r.date }),
+                                     el("td", { text: r.state_id || "daily counters" }),
+                                     el("td", { class: "num", text: r.seconds == null ? "—" : String(r.seconds) }),
+                                     el("td", { text: r.reason })]));
     });
   }
 

@@ -193,14 +193,16 @@
 
   function stateCell(a) {
     if (!a.logged_in || !a.state) return [el("span", { class: "badge" }, [PC.swatch(GREY), "Logged out"])];
-    var out = [el("span", { class: "badge state-badge" }, [PC.swatch(a.state.colour), a.state.display])];
+    // a state an adapter's inbound rule set names that system: "Meeting (from Teams)"
+    var shown = a.state_from ? a.state.label + " (from " + a.state_from + ")" : a.state.display;
+    var out = [el("span", { class: "badge state-badge" }, [PC.swatch(a.state.colour), shown])];
     if (a.next_state) out.push(el("span", { class: "next", title: "Applies when the call and its wrap-up end", text: "Next: " + a.next_state.label }));
     if (a.connection_lost) out.push(el("span", { class: "lost-note", text: "connection lost" }));
     return out;
   }
 
   function signature(a, t) {
-    return [a.name, a.team, a.logged_in, a.state && a.state.id, a.next_state && a.next_state.id, a.connection_lost,
+    return [a.name, a.team, a.logged_in, a.state && a.state.id, a.next_state && a.next_state.id, a.connection_lost, a.state_from,
             onCall(a), model.calls[a.id] || 0, todayVersion, Math.floor((t - model.todayFetchedAt) / 15000)].join("|");
   }
 
