@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -135,8 +137,6 @@ def _exit_now_if(busy: list[str]) -> None:
 
 
 def _raise_open_files_limit() -> None:
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = hard if hard != resource.RLIM_INFINITY else 65536
     if soft < wanted:
@@ -155,8 +155,6 @@ def _single_instance_on_sqlite(store) -> None:
     An exclusive lock on ``<db>.serve.lock`` is held for the life of the process (the OS drops it
     when the process dies, also on SIGKILL). Several instances need PostgreSQL (README "Scaling out").
     """
-    import fcntl
-
     path = store.sqlite_path()
     if path is None:
         return
