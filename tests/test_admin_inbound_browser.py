@@ -63,6 +63,7 @@ def test_the_teams_meeting_rule_set_on_the_page_decides_the_next_inbound_meeting
     with chromium_browser() as chromium:
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
         watcher = ConsoleErrors(context)
+        watcher.expect_refusals(422)  # the inline validation of a draft with a problem (an empty row, a bad value)
         page = context.new_page()
         sign_in(page, srv.url, "ada")
         page.wait_for_url("**/admin")
@@ -77,6 +78,16 @@ def test_the_teams_meeting_rule_set_on_the_page_decides_the_next_inbound_meeting
             rule.get_by_role("button", name="Add a Teams mapping row").click()
             rule.get_by_label(f"Teams presence, row {n}", exact=True).fill(remote)
             rule.get_by_label(f"State for Teams presence, row {n}").select_option("meeting")
+        # a remote presence listed twice: the page says so and offers no review until one goes
+        rule.get_by_role("button", name="Add a Teams mapping row").click()
+        rule.get_by_label("Teams presence, row 4", exact=True).fill("InAMeeting")
+        problems = page.locator("#problems")
+        expect(problems).to_contain_text("inbound.teams.map.InAMeeting: 'InAMeeting' is listed twice")
+        page.click("#save")
+        expect(page.locator("#editor-status")).to_have_text("Not saved: fix the problems shown.")
+        expect(page.locator("#review")).to_be_hidden()
+        rule.get_by_role("button", name="Remove Teams mapping row 4").click()
+        expect(problems).to_be_hidden()
         rule.get_by_label("1 Online").check()
         rule.get_by_label("3 Away").check()
         rule.get_by_label("During a call or wrap-up").select_option("never")
@@ -86,10 +97,8 @@ def test_the_teams_meeting_rule_set_on_the_page_decides_the_next_inbound_meeting
 
         # a bad value: refused by the server naming the field, nothing applied
         before = parts.configs.history(1)[0]["version"]
-        watcher.expect_refusals(422)
         conflict.fill("99:00")  # 5,940 s; at most 3,600
         page.click("#save")
-        problems = page.locator("#problems")
         expect(problems).to_contain_text("inbound.teams.conflict_seconds: 5940 is out of range 0-3600")
         expect(conflict).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#review")).to_be_hidden()

@@ -446,8 +446,22 @@
     return true;
   }
 
+  /** What the page itself refuses: a remote presence listed twice in one inbound rule (the draft's map keeps one). */
+  function localProblems() {
+    var found = [];
+    Object.keys(inboundRows).forEach(function (source) {
+      var seen = {};
+      (inboundRows[source] || []).forEach(function (row) {
+        if (row[0] && seen[row[0]]) found.push({ state: null, field: "inbound." + source + ".map." + row[0],
+          why: "'" + row[0] + "' is listed twice; each remote presence maps to one state", local: true });
+        seen[row[0]] = true;
+      });
+    });
+    return found;
+  }
+
   function showProblems(problems) {
-    lastProblems = problems || [];
+    lastProblems = (problems || []).filter(function (p) { return !p.local; }).concat(localProblems());
     clearMarks();
     var box = $("problems");
     box.textContent = "";
@@ -532,6 +546,7 @@
     if (validateTimer) { clearTimeout(validateTimer); validateTimer = null; }
     PC.api("POST", "/admin/api/config/validate", { config: payload() }).then(function (res) {
       showProblems([]);
+      if (lastProblems.length) { setStatus("Not saved: fix the problems shown.", "dirty"); return; }
       showReview(res.changes);
     }, function (err) {
       showProblems(problemsOf(err));
