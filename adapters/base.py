@@ -330,6 +330,10 @@ class Host(Protocol):
     def recall_secret(self, key: str) -> str | None:
         """What :meth:`remember_secret` kept under ``key``, or None (none, or sealed with another secret key)."""
 
+    def credential_refused(self, adapter: str, credential: str) -> None:
+        """Count a credential the remote refused for good (``credential``: the setting's name, never its value)
+        in the connector's metrics (``connector_adapter_credentials_refused_total``)."""
+
     def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
         """Draw ``calls`` from a rate budget of ``limit`` per sliding ``window`` seconds shared by every
         instance; nothing is drawn when that would go over. ``calls`` 0 only reads the use."""

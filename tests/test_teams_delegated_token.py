@@ -18,6 +18,7 @@ from adapters.base import AdapterError
 from adapters.teams import TeamsAdapter
 from connector.auth import accounts
 from connector.integrations.runtime import adapters_health
+from connector.observe.metrics import REGISTRY
 from connector.parts import get_parts
 from connector.store.models import SharedValue
 from tests.helpers.signin import PASSWORD, signed_in_caller
@@ -139,6 +140,13 @@ def test_an_invalid_grant_is_parked_in_health_and_the_log_and_the_token_is_never
     adapter.subscriptions.token()
     endpoint.valid.clear()  # consent revoked, the user's password changed: every refresh token refused
     adapter.subscriptions._token = None
+    before = (
+        REGISTRY.get_sample_value(
+            "connector_adapter_credentials_refused_total",
+            {"adapter": "teams", "credential": "TEAMS_DELEGATED_REFRESH_TOKEN"},
+        )
+        or 0
+    )
     caplog.set_level(logging.INFO)
     adapter.maintain_subscriptions()
     health = teams_health(app)
@@ -147,6 +155,11 @@ def test_an_invalid_grant_is_parked_in_health_and_the_log_and_the_token_is_never
     assert "invalid_grant, AADSTS50173" in health["subscription_error"]
     assert "TEAMS_DELEGATED_REFRESH_TOKEN" in health["subscription_error"]  # what to do about it
     assert [r.levelname for r in caplog.records if "parked" in r.getMessage()] == ["WARNING"]
+    refused = REGISTRY.get_sample_value(
+        "connector_adapter_credentials_refused_total",
+        {"adapter": "teams", "credential": "TEAMS_DELEGATED_REFRESH_TOKEN"},
+    )
+    assert refused == before + 1
 
     calls = len(endpoint.sent)
     adapter.subscriptions._token = None

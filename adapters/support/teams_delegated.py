@@ -110,6 +110,9 @@ class DelegatedToken:
                 if kept.get("refused") != reason:
                     log.warning("Teams change notifications parked: %s", reason)
                 self.refusals += 1
+                count = getattr(self._host(), "credential_refused", None)
+                if count is not None:
+                    count(self.adapter.name, "TEAMS_DELEGATED_REFRESH_TOKEN")
                 self._keep({**kept, "refused": reason, "refused_at": self._now()})
                 raise AdapterError(reason, retryable=False)
             raise AdapterError(

@@ -16,6 +16,7 @@ from connector.clock import Clock
 from connector.errors import InvalidInput, NotFound
 from connector.integrations.shared_state import SharedState
 from connector.live.bus import EventBus
+from connector.observe import metrics
 from connector.presence.engine import InboundDecided
 from connector.presence.model import PresenceConfig
 from connector.salesforce.connection import Connection, LimitExceeded, SalesforceProblem, Unavailable
@@ -139,6 +140,9 @@ class ConnectorHost:
 
     def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
         return self._shared.spend(budget, calls, window, limit)
+
+    def credential_refused(self, adapter: str, credential: str) -> None:
+        metrics.credential_refused(adapter, credential)
 
     def send_command(self, agent_id: str, command_id: str, kind: str, data: dict[str, Any]) -> None:
         now = self._clock()
