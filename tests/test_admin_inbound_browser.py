@@ -5,6 +5,7 @@ applied as the new rule says — and a bad value refused naming its field, chang
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import responses
@@ -24,6 +25,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 pytestmark = pytest.mark.browser  # skipped without Debian's chromium (tests/conftest.py)
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 EDRED = "fa8bf3dc-eca7-46b7-bad1-db199b62afc3"  # a Teams user object id, the agent id with TEAMS_USER_KEY=agent_id
 
 
@@ -107,14 +109,18 @@ def test_the_teams_meeting_rule_set_on_the_page_decides_the_next_inbound_meeting
 
         conflict.fill("0:05")
         expect(problems).to_be_hidden()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        rule.screenshot(path=str(ARTIFACTS / "admin-inbound-rule.png"))
         page.click("#save")
         dialog = page.locator("#review")
         expect(dialog).to_be_visible()
         expect(dialog.locator("tr", has_text="map.InAMeeting")).to_contain_text("meeting")
+        expect(dialog.locator("tr", has_text="inbound from Teams").first.locator("td").nth(4)).to_have_text("added")
         on_end = dialog.locator("tr", has_text="on_end")
         expect(on_end.locator("td").nth(1)).to_have_text("inbound from Teams")
         expect(on_end.locator("td").nth(4)).to_have_text("return")
         assert_accessible(page, "admin inbound rule and its review")
+        page.screenshot(path=str(ARTIFACTS / "admin-inbound-review-1280x900.png"))
         page.click("#review-apply")
         expect(page.locator("#editor-status")).to_contain_text("Saved and applied")
         context.close()

@@ -168,10 +168,10 @@ def _inbound_changes(before: dict, after: dict) -> list[dict]:
     for source in sorted(set(before) | set(after)):
         item = f"inbound from {source_name(source)}"
         if source not in after:
-            lines.append({"what": "inbound", "item": item, "field": "rule", "before": "rule", "after": None})
+            lines.append({"what": "inbound", "item": item, "field": "rule", "before": "in force", "after": "removed"})
             continue
         if source not in before:
-            lines.append({"what": "inbound", "item": item, "field": "rule", "before": None, "after": "rule"})
+            lines.append({"what": "inbound", "item": item, "field": "rule", "before": None, "after": "added"})
         was, now = _flat(before.get(source, {})), _flat(after[source])
         for key in sorted(set(was) | set(now)):
             if was.get(key) != now.get(key):
