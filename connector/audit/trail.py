@@ -5,6 +5,11 @@ succeeded (a refused request changes nothing and records nothing): who (a signed
 ``token:<name>``, or ``cli:<OS user>``), the role, the client address, the action (one of :data:`ACTIONS`),
 the target (an agent id, a username, a token id ...), and before/after values where they apply. Secrets
 never go in: a PIN, password or secret setting appears as ``"secret changed"``.
+
+Inbound changes an adapter reports (Teams, Omni-Channel, the PBX ...) that its inbound rule applied or refused
+are rows too (:func:`inbound_values`, written with the change in its transaction by connector/changes/recording.py):
+actor ``adapter:<source>``, the agent as target, the state before and after, the rule and the remote presence.
+A report that decides nothing (an unchanged remote presence, the agent already in that state) writes none.
 """
 
 from __future__ import annotations
@@ -46,7 +51,13 @@ ACTIONS: dict[str, str] = {
     "agent.logout": "agent logged out by a supervisor or admin",
     "call.end": "stuck call ended",
     "store.restore": "store restored from a backup",
+    "inbound.applied": "inbound change applied by an adapter's rule (Teams, Omni-Channel, the PBX ...)",
+    "inbound.refused": "inbound change refused by an adapter's rule",
 }
+#: an inbound verdict's action -> its audit action (a verdict of "nothing" is no decision: not recorded)
+INBOUND_ACTIONS = {"apply": "inbound.applied", "refuse": "inbound.refused"}
+#: the actor role of an adapter's inbound change (actor ``adapter:<source>``)
+ADAPTER_ROLE = "adapter"
 #: what stands for a secret's value
 SECRET_CHANGED = "secret changed"
 #: the columns of an export, in order
@@ -94,6 +105,32 @@ def record(
     }
     with store.write_connection() as conn:
         conn.execute(insert(AuditEvent.__table__).values(**values))
+
+
+def inbound_values(
+    at: datetime,
+    agent_id: str,
+    source: str,
+    action: str,
+    rule: str,
+    reason: str,
+    remote: str | None,
+    before: str | None,
+    after: str | None,
+    proposed: str | None,
+) -> dict:
+    """The row of an inbound verdict (``action``: apply or refuse) for ``audit_events``."""
+    return {
+        "at": at,
+        "actor": f"adapter:{source}"[:200],
+        "actor_role": ADAPTER_ROLE,
+        "address": "",
+        "action": INBOUND_ACTIONS[action],
+        "target": agent_id[:200],
+        "before": {"state": before},
+        "after": {"state": after, "proposed": proposed, "rule": rule, "remote": remote},
+        "detail": reason,
+    }
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from connector.audit.trail import inbound_values
 from connector.auth.hashing import seal
 from connector.changes.views import AgentColumns, presence_payload
 from connector.clock import iso
@@ -135,8 +136,24 @@ class DecisionWriter:
             elif isinstance(effect, CallClosed):
                 statements.close_call(conn, agent.id, effect.call_id, effect.at, effect.cause)
             elif isinstance(effect, InboundDecided) and effect.verdict.action != "nothing":
-                # applied or refused, with the rule that decided (kept with the live events: the trail)
+                # applied or refused, with the rule that decided: a live event, and a row of the audit trail
                 published.append(("inbound", inbound_event(agent.id, effect)))
+                verdict = effect.verdict
+                statements.add_audit_event(
+                    conn,
+                    inbound_values(
+                        effect.at,
+                        agent.id,
+                        effect.adapter,
+                        verdict.action,
+                        verdict.rule,
+                        verdict.reason,
+                        effect.remote,
+                        effect.before,
+                        effect.after,
+                        verdict.target,
+                    ),
+                )
         request = REQUEST_ID.get()
         if request is not None and outbox:  # the delivery's log lines carry the id of the request that asked
             for row in outbox:

@@ -23,6 +23,7 @@ from connector.store.database import DriverConnection
 from connector.store.models import (
     Agent,
     AgentSessionRow,
+    AuditEvent,
     Call,
     ConfigVersion,
     DailyCounter,
@@ -451,6 +452,19 @@ _ADD_LOGON = Prepared(
 
 def add_logon_event(conn: Connection, values: dict) -> None:
     _ADD_LOGON.run(conn, _p(values))
+
+
+_AUDIT = AuditEvent.__table__
+_ADD_AUDIT = Prepared(
+    insert(_AUDIT).values(
+        _values(_AUDIT, ("at", "actor", "actor_role", "address", "action", "target", "before", "after", "detail"))
+    )
+)
+
+
+def add_audit_event(conn: Connection, values: dict) -> None:
+    """A row of the audit trail in the caller's transaction (an inbound change's, with the change itself)."""
+    _ADD_AUDIT.run(conn, _p(values))
 
 
 _OUTBOX_COLUMNS = (

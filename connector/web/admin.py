@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
+from adapters.registry import available
 from connector.audit import subjects, trail
 from connector.audit.requests import record as audit
 from connector.auth import accounts, teams
@@ -19,7 +20,8 @@ from connector.errors import ConfigError, InvalidInput, MalformedRequest
 from connector.parts import get_parts
 from connector.presence import system_states
 from connector.presence.config import build_config, load_preset, parse_config, preset_names
-from connector.presence.model import PresenceConfig
+from connector.presence.inbound_rules import source_name
+from connector.presence.model import ChangeSource, PresenceConfig
 from connector.web.guard import page_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -71,8 +73,18 @@ def get_config():
             "active_preset": _active_preset(),
             # status -> ids of the states the editor keeps (connector.presence.system_states)
             "system_states": system_states.system_ids(_active()),
+            "inbound_sources": inbound_sources(_active()),
         }
     )
+
+
+def inbound_sources(config: PresenceConfig) -> list[dict]:
+    """The change sources an ``inbound:`` rule may be written for on the page: Teams, Omni-Channel and the PBX,
+    each installed adapter's source (a third-party adapter's too) and any the configuration already names."""
+    names = {ChangeSource.TEAMS, ChangeSource.OMNI_CHANNEL, ChangeSource.PBX}
+    names.update(cls.echo_source or name for name, cls in available().items())
+    names.update(rule.adapter for rule in config.inbound)
+    return [{"source": n, "name": source_name(n)} for n in sorted(names)]
 
 
 def _active_preset() -> str | None:
@@ -145,6 +157,27 @@ def config_changes(old: PresenceConfig, new: PresenceConfig) -> list[dict]:
             lines.append(
                 {"what": "option", "item": "options", "field": key, "before": was.get(key), "after": now.get(key)}
             )
+    lines.extend(_inbound_changes(before.get("inbound") or {}, after.get("inbound") or {}))
+    return lines
+
+
+def _inbound_changes(before: dict, after: dict) -> list[dict]:
+    """The ``inbound:`` rules' lines of the review: a rule added or removed, else each field that changed
+    (a mapping row as ``map.<remote presence>``)."""
+    lines: list[dict] = []
+    for source in sorted(set(before) | set(after)):
+        item = f"inbound from {source_name(source)}"
+        if source not in after:
+            lines.append({"what": "inbound", "item": item, "field": "rule", "before": "in force", "after": "removed"})
+            continue
+        if source not in before:
+            lines.append({"what": "inbound", "item": item, "field": "rule", "before": None, "after": "added"})
+        was, now = _flat(before.get(source, {})), _flat(after[source])
+        for key in sorted(set(was) | set(now)):
+            if was.get(key) != now.get(key):
+                lines.append(
+                    {"what": "inbound", "item": item, "field": key, "before": was.get(key), "after": now.get(key)}
+                )
     return lines
 
 

@@ -17,6 +17,7 @@
   var lastProblems = [];
   var omniStatuses = null;  // the org's ServicePresenceStatus rows, when Salesforce is configured
   var systemIds = {};       // status code -> ids of the active configuration's states of a system status
+  var inboundSources = [];  // [{source, name}]: the sources an inbound rule may be written for
 
   // -- tabs --------------------------------------------------------------------------------------
   document.querySelectorAll('[role="tab"]').forEach(function (tab) {
@@ -238,6 +239,7 @@
     body.textContent = "";
     draft.states.forEach(function (st, i) { body.appendChild(stateRow(st, i)); });
     applyLocks();
+    renderInbound();
     showProblems(lastProblems);
   }
 
@@ -270,11 +272,153 @@
     draft.options = draft.options || {};
     draft.options.session = draft.options.session || {};
     autoIds = {};
+    inboundRows = {};
     lastProblems = [];
     renderOptions();
     renderStates();
     if (note) setStatus(note, "dirty");
   }
+
+  // -- inbound rules: per source (teams, omni-channel, pbx ...) the `inbound:` section, the fields the rules
+  //    engine reads (connector/presence/inbound_rules.py); the server validates them like the rest ---------------
+  var INBOUND_DEFAULTS = { apply: true, over_call: "next", after_own_pick_seconds: 0, over_supervisor: true,
+                           on_end: "stay", leads: "remote", conflict_seconds: 5 };
+  var inboundRows = {};  // source -> [[remote presence, state id], ...]: the map as rows, in the order shown
+
+  function sourceName(source) {
+    var known = inboundSources.filter(function (s) { return s.source === source; })[0];
+    return known ? known.name : source;
+  }
+
+  function renderInbound() {
+    var box = $("inbound-rules");
+    if (!box || !draft) return;
+    var rules = draft.inbound || {};
+    box.textContent = "";
+    Object.keys(rules).forEach(function (source) { box.appendChild(inboundRule(source, rules[source])); });
+    if (!Object.keys(rules).length) box.appendChild(el("p", { class: "muted", text: "No inbound rules: every source keeps the default." }));
+    var select = $("inbound-source");
+    select.textContent = "";
+    inboundSources.forEach(function (s) {
+      if (!rules[s.source]) select.appendChild(el("option", { value: s.source, text: s.name + " (" + s.source + ")" }));
+    });
+    $("add-inbound").disabled = !select.options.length;
+  }
+
+  function inboundRule(source, rule) {
+    var who = sourceName(source), base = "inbound." + source + ".";
+    var field = function (key, node) { node.setAttribute("data-field", base + key); return node; };
+    var set = function (key, value) {
+      if (value === undefined || value === "") delete rule[key]; else rule[key] = value;
+      changed();
+    };
+    var check = function (key, text) {
+      var input = field(key, el("input", { type: "checkbox" }));
+      input.checked = rule[key] !== undefined ? !!rule[key] : INBOUND_DEFAULTS[key];
+      input.addEventListener("change", function () { set(key, input.checked); });
+      return el("label", { class: "inline" }, [input, text]);
+    };
+    var choose = function (key, text, options) {
+      var select = field(key, el("select"));
+      options.forEach(function (o) { select.appendChild(el("option", { value: o[0], text: o[1] })); });
+      select.value = rule[key] || INBOUND_DEFAULTS[key];
+      select.addEventListener("change", function () { set(key, select.value); });
+      return el("label", {}, [text + " ", select]);
+    };
+    var seconds = function (key, text) {
+      var input = field(key, el("input", { type: "text", inputmode: "numeric", class: "duration", size: 6,
+                                           value: showDuration(rule[key] !== undefined ? rule[key] : INBOUND_DEFAULTS[key]) }));
+      input.addEventListener("input", function () { set(key, readDuration(input.value)); });
+      return el("label", {}, [text + " ", input]);
+    };
+
+    // the remote presence -> state rows
+    var rows = inboundRows[source];
+    if (!rows) {
+      rows = inboundRows[source] = Object.keys(rule.map || {}).map(function (k) { return [k, rule.map[k]]; });
+    }
+    var writeMap = function () {
+      var map = {};
+      rows.forEach(function (r) { if (!(r[0] in map)) map[r[0]] = r[1]; });
+      if (rows.length) rule.map = map; else delete rule.map;
+      changed();
+    };
+    var table = el("table", { class: "inbound-map" }, [
+      el("caption", { text: "Remote presence → state (empty: the states' own " + who + " mappings decide)" }),
+      el("thead", {}, [el("tr", {}, [el("th", { text: "Remote presence" }), el("th", { text: "State" }), el("th", {}, [el("span", { class: "sr-only", text: "Actions" })])])])
+    ]);
+    var tbody = el("tbody");
+    rows.forEach(function (row, i) {
+      var remote = el("input", { type: "text", value: row[0], "aria-label": who + " presence, row " + (i + 1), size: 16 });
+      if (source === "teams") remote.setAttribute("list", "teams-presences");
+      var state = el("select", { "aria-label": "State for " + who + " presence, row " + (i + 1),
+                                 "data-field": base + "map." + row[0] });
+      var known = false;
+      draft.states.forEach(function (st) {
+        if (st.selectable === false || !st.id) return;
+        state.appendChild(el("option", { value: st.id, text: (st.label || st.id) + " (" + st.id + ")" }));
+        if (st.id === row[1]) known = true;
+      });
+      if (row[1] && !known) state.appendChild(el("option", { value: row[1], text: row[1] + " (no such selectable state)" }));
+      state.value = row[1] || (state.options[0] ? state.options[0].value : "");
+      row[1] = state.value;
+      remote.addEventListener("input", function () {
+        row[0] = remote.value; state.setAttribute("data-field", base + "map." + remote.value); writeMap();
+      });
+      state.addEventListener("change", function () { row[1] = state.value; writeMap(); });
+      var drop = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove " + who + " mapping row " + (i + 1),
+        onclick: function () { rows.splice(i, 1); writeMap(); renderInbound(); } });
+      tbody.appendChild(el("tr", {}, [el("td", {}, [remote]), el("td", {}, [state]), el("td", {}, [drop])]));
+    });
+    table.appendChild(tbody);
+    var addRow = el("button", { type: "button", text: "Add mapping", "aria-label": "Add a " + who + " mapping row",
+      onclick: function () {
+        rows.push(["", ""]); writeMap(); renderInbound();
+        var inputs = $("inbound-rules").querySelectorAll('[data-source="' + CSS.escape(source) + '"] .inbound-map tbody input');
+        if (inputs.length) inputs[inputs.length - 1].focus();
+      } });
+    var mapBox = field("map", el("div", { class: "inbound-map-box" }, [table, addRow]));
+
+    var statuses = field("from_statuses", el("fieldset", { class: "inbound-statuses" }, [
+      el("legend", { text: "Only from statuses (none checked: from any)" })]));
+    var allowed = rule.from_statuses || [];
+    STATUSES.forEach(function (s) {
+      var box = el("input", { type: "checkbox", value: s[0] });
+      box.checked = allowed.indexOf(s[0]) >= 0;
+      box.addEventListener("change", function () {
+        var list = [];
+        statuses.querySelectorAll("input").forEach(function (c) { if (c.checked) list.push(Number(c.value)); });
+        set("from_statuses", list.length ? list : undefined);
+      });
+      statuses.appendChild(el("label", { class: "inline" }, [box, s[0] + " " + s[1]]));
+    });
+
+    var remove = el("button", { type: "button", class: "danger", text: "Remove rule", "aria-label": "Remove the inbound rule for " + who,
+      onclick: function () { delete draft.inbound[source]; delete inboundRows[source]; renderInbound(); changed(); } });
+    return el("fieldset", { class: "inbound-rule", "data-source": source }, [
+      el("legend", { text: "From " + who + " (" + source + ")" }),
+      el("div", { class: "options-grid" }, [
+        check("apply", "Apply changes from " + who),
+        choose("over_call", "During a call or wrap-up", [["next", "as the next state (after the call)"], ["never", "never: refused"]]),
+        seconds("after_own_pick_seconds", "Not within (min or m:ss) of the agent's own pick, 0 = off"),
+        check("over_supervisor", "May replace a supervisor's state"),
+        choose("on_end", "When the remote condition ends", [["return", "return to the state before it"], ["stay", "the agent stays"]]),
+        choose("leads", "When both change at once", [["remote", "the " + who + " change applies"], ["connector", "the connector's change stands"]]),
+        seconds("conflict_seconds", "\"At once\" means within (min or m:ss)")
+      ]),
+      mapBox, statuses, remove]);
+  }
+
+  $("add-inbound").addEventListener("click", function () {
+    var source = $("inbound-source").value;
+    if (!source) return;
+    draft.inbound = draft.inbound || {};
+    draft.inbound[source] = JSON.parse(JSON.stringify(INBOUND_DEFAULTS));
+    inboundRows[source] = [];
+    renderInbound(); changed();
+    var added = $("inbound-rules").querySelector('[data-source="' + CSS.escape(source) + '"] input');
+    if (added) added.focus();
+  });
 
   // -- validation ------------------------------------------------------------------------------------
   function clearMarks() {
@@ -302,8 +446,22 @@
     return true;
   }
 
+  /** What the page itself refuses: a remote presence listed twice in one inbound rule (the draft's map keeps one). */
+  function localProblems() {
+    var found = [];
+    Object.keys(inboundRows).forEach(function (source) {
+      var seen = {};
+      (inboundRows[source] || []).forEach(function (row) {
+        if (row[0] && seen[row[0]]) found.push({ state: null, field: "inbound." + source + ".map." + row[0],
+          why: "'" + row[0] + "' is listed twice; each remote presence maps to one state", local: true });
+        seen[row[0]] = true;
+      });
+    });
+    return found;
+  }
+
   function showProblems(problems) {
-    lastProblems = problems || [];
+    lastProblems = (problems || []).filter(function (p) { return !p.local; }).concat(localProblems());
     clearMarks();
     var box = $("problems");
     box.textContent = "";
@@ -316,7 +474,7 @@
       list.appendChild(el("li", { text: where + p.field + ": " + p.why }));
       var row = p.state ? rowFor(p.state) : null;
       if (row) mark(row.querySelector('[data-key="' + p.field + '"]'), p.why);
-      else if (!p.state) mark(document.querySelector('#panel-states [data-field="' + p.field + '"]'), p.why);
+      else if (!p.state) mark(document.querySelector('#panel-states [data-field="' + CSS.escape(p.field) + '"]'), p.why);
     });
     box.appendChild(list);
   }
@@ -358,7 +516,7 @@
 
   // -- review, then apply ------------------------------------------------------------------------------
   var WHAT = { added: "State added", removed: "State removed", changed: "State changed", moved: "States reordered",
-               option: "Option changed", name: "Name changed" };
+               option: "Option changed", name: "Name changed", inbound: "Inbound rule" };
 
   function shown(field, value) {
     if (value === null || value === undefined) return "—";
@@ -388,6 +546,7 @@
     if (validateTimer) { clearTimeout(validateTimer); validateTimer = null; }
     PC.api("POST", "/admin/api/config/validate", { config: payload() }).then(function (res) {
       showProblems([]);
+      if (lastProblems.length) { setStatus("Not saved: fix the problems shown.", "dirty"); return; }
       showReview(res.changes);
     }, function (err) {
       showProblems(problemsOf(err));
@@ -436,6 +595,8 @@
     var promise = data ? Promise.resolve(data) : PC.api("GET", "/admin/api/config");
     return promise.then(function (res) {
       systemIds = res.system_states || {};
+      inboundSources = res.inbound_sources || [];
+      if (draft) renderInbound();
       if (draft) applyLocks();
       $("config-version").textContent = res.version ? "Active: version " + res.version + " (" + res.history[0].created_by + ")" : "";
       var body = $("history").querySelector("tbody");
