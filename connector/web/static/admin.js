@@ -8,6 +8,22 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var el = PC.el;
+  // the Lightning Design System classes the admin scripts put on what they build (the page loads SLDS);
+  // notice, problems, primary and danger stay as the names the scripts and tests look for
+  var SLDS = window.PCAdmin = {
+    button: "slds-button slds-button_neutral", brand: "slds-button slds-button_brand primary",
+    danger: "slds-button slds-button_text-destructive danger", input: "slds-input", select: "slds-select",
+    notice: "slds-notify slds-notify_alert slds-theme_success pc-message notice",
+    problems: "slds-notify slds-notify_alert slds-theme_error pc-message problems",
+    table: "slds-table slds-table_bordered slds-table_cell-buffer",
+    /** A select in SLDS's container, which draws its arrow. */
+    selectBox: function (select) { return el("span", { class: "slds-select_container" }, [select]); },
+    /** An SLDS checkbox: the box drawn by slds-checkbox_faux, the text in a form-element label. */
+    checkbox: function (input, text, cls) {
+      return el("label", { class: "slds-checkbox pc-check" + (cls ? " " + cls : "") },
+                [input, el("span", { class: "slds-checkbox_faux" }), el("span", { class: "slds-form-element__label", text: text })]);
+    }
+  };
   var STATUSES = [[1, "Online"], [2, "Offline"], [3, "Away"], [4, "DND"], [5, "Busy"], [6, "On a call"], [7, "Logout"]];
   var MAPPINGS = [["omni_channel", "Omni-Channel DeveloperName"], ["skype", "Skype availability"], ["teams", "Teams availability"]];
 
@@ -25,6 +41,7 @@
       document.querySelectorAll('[role="tab"]').forEach(function (t) {
         var on = t === tab;
         t.setAttribute("aria-selected", on ? "true" : "false");
+        t.parentNode.classList.toggle("slds-is-active", on);
         $(t.getAttribute("aria-controls")).classList.toggle("hidden", !on);
       });
     });
@@ -37,7 +54,7 @@
   function setStatus(text, kind) {
     var box = $("editor-status");
     box.textContent = text || "";
-    box.className = kind === "ok" ? "notice" : kind === "dirty" ? "muted" : "";
+    box.className = kind === "ok" ? SLDS.notice : kind === "dirty" ? "muted" : "";
   }
 
   // -- reading and writing the draft -------------------------------------------------------------
@@ -121,19 +138,19 @@
       if (value === undefined || value === "") delete state[key]; else state[key] = value;
       changed();
     };
-    var label = el("input", { type: "text", "data-key": "label", value: state.label || "", "aria-label": "Label", required: true });
-    var id = el("input", { type: "text", "data-key": "id", value: state.id || "", "aria-label": "Id", class: "code" });
+    var label = el("input", { type: "text", "data-key": "label", value: state.label || "", "aria-label": "Label", required: true, class: SLDS.input });
+    var id = el("input", { type: "text", "data-key": "id", value: state.id || "", "aria-label": "Id", class: SLDS.input + " code" });
     label.addEventListener("input", function () {
       state.label = label.value;
       if (autoIds[i]) { state.id = slug(label.value); id.value = state.id; }
       changed();
     });
     id.addEventListener("input", function () { autoIds[i] = false; state.id = id.value; changed(); });
-    var status = el("select", { "data-key": "status", "aria-label": "Status" });
+    var status = el("select", { "data-key": "status", "aria-label": "Status", class: SLDS.select });
     STATUSES.forEach(function (s) { status.appendChild(el("option", { value: s[0], text: s[0] + " " + s[1] })); });
     status.value = String(state.status || 1);
     status.addEventListener("change", function () { state.status = Number(status.value); applyLocks(); changed(); });
-    var code = el("input", { type: "text", "data-key": "reason_code", class: "code", value: state.reason_code || "",
+    var code = el("input", { type: "text", "data-key": "reason_code", class: SLDS.input + " code", value: state.reason_code || "",
                              "aria-label": "Reason code", placeholder: "e.g. *61" });
     code.addEventListener("input", function () { update("reason_code", code.value); });
     var colour = el("input", { type: "color", "data-key": "colour", value: state.colour || "#546e7a", "aria-label": "Colour" });
@@ -141,7 +158,7 @@
     // time in this state after which supervisors see the row amber, then red (empty: no alert)
     var limits = (state.alert_after_seconds || []).slice();
     var alertInput = function (i, word) {
-      var input = el("input", { type: "text", inputmode: "numeric", class: "alert-after duration", value: showDuration(limits[i]),
+      var input = el("input", { type: "text", inputmode: "numeric", class: SLDS.input + " alert-after duration", value: showDuration(limits[i]),
                                 "aria-label": word + " alert after (minutes or m:ss) for " + (state.label || "this state"),
                                 placeholder: word, size: 5 });
       input.addEventListener("input", function () {
@@ -162,10 +179,10 @@
     MAPPINGS.forEach(function (m) {
       var value = typeof adapters[m[0]] === "string" ? adapters[m[0]] : "";
       if (m[0] === "omni_channel" && omniStatuses && omniStatuses.length && typeof (adapters[m[0]] || "") === "string") {
-        maps.appendChild(omniSelect(adapters, value, m[1]));
+        maps.appendChild(SLDS.selectBox(omniSelect(adapters, value, m[1])));
         return;
       }
-      var input = el("input", { type: "text", value: value, placeholder: m[0].replace("_", "-"), "aria-label": m[1], size: 10 });
+      var input = el("input", { type: "text", value: value, placeholder: m[0].replace("_", "-"), "aria-label": m[1], size: 10, class: SLDS.input });
       if (adapters[m[0]] !== undefined && typeof adapters[m[0]] !== "string") input.disabled = true;  // kept as imported
       input.addEventListener("input", function () {
         if (input.value) adapters[m[0]] = input.value; else delete adapters[m[0]];
@@ -173,7 +190,7 @@
       });
       maps.appendChild(input);
     });
-    var paused = el("select", { "aria-label": "Asterisk queue pause" });
+    var paused = el("select", { "aria-label": "Asterisk queue pause", class: SLDS.select });
     [["", "Asterisk: —"], ["true", "paused"], ["false", "not paused"]].forEach(function (o) {
       paused.appendChild(el("option", { value: o[0], text: o[1] }));
     });
@@ -182,7 +199,7 @@
       if (paused.value === "") delete adapters.asterisk; else adapters.asterisk = { paused: paused.value === "true" };
       changed();
     });
-    maps.appendChild(paused);
+    maps.appendChild(SLDS.selectBox(paused));
     var count = Object.keys(adapters).length;
     var mappings = el("details", { class: "mappings" }, [
       el("summary", { text: count ? count + " mapping" + (count > 1 ? "s" : "") + ": " + Object.keys(adapters).join(", ") : "None" }),
@@ -198,27 +215,27 @@
       if (again) again.querySelector(delta < 0 ? ".up" : ".down").focus();
     };
     var order = el("div", { class: "actions" }, [
-      el("button", { type: "button", class: "up", text: "↑", "aria-label": "Move " + (state.label || "state") + " up", onclick: function () { move(-1); } }),
-      el("button", { type: "button", class: "down", text: "↓", "aria-label": "Move " + (state.label || "state") + " down", onclick: function () { move(1); } })
+      el("button", { type: "button", class: "slds-button slds-button_icon slds-button_icon-border-filled up", text: "↑", "aria-label": "Move " + (state.label || "state") + " up", onclick: function () { move(-1); } }),
+      el("button", { type: "button", class: "slds-button slds-button_icon slds-button_icon-border-filled down", text: "↓", "aria-label": "Move " + (state.label || "state") + " down", onclick: function () { move(1); } })
     ]);
-    var remove = el("button", { type: "button", class: "danger remove-state", text: "Remove", "aria-label": "Remove " + (state.label || "state"),
+    var remove = el("button", { type: "button", class: SLDS.danger + " remove-state", text: "Remove", "aria-label": "Remove " + (state.label || "state"),
       onclick: function () {
         draft.states.splice(i, 1);
         var next = {}; Object.keys(autoIds).forEach(function (k) { k = Number(k); if (k < i) next[k] = autoIds[k]; else if (k > i) next[k - 1] = autoIds[k]; });
         autoIds = next;
         renderStates(); changed();
       } });
-    var tag = el("span", { class: "system-tag hidden", title: "The connector moves agents into this state or records it: " +
+    var tag = el("span", { class: "slds-badge slds-badge_lightest system-tag hidden", title: "The connector moves agents into this state or records it: " +
                            "it cannot be removed and its id and status cannot change", text: "System state" });
     var cell = function (node) { return el("td", {}, [node]); };
     return el("tr", { "data-index": i, "data-state": state.id || "" },
-              [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour), cell(pick), cell(alerts),
+              [cell(order), cell(label), cell(id), cell(SLDS.selectBox(status)), cell(code), cell(colour), cell(pick), cell(alerts),
                cell(mappings), el("td", {}, [remove, tag])]);
   }
 
   // the org's Omni-Channel statuses to pick from (a value the org lacks stays, marked, so nothing is lost)
   function omniSelect(adapters, value, label) {
-    var select = el("select", { "aria-label": label, "data-mapping": "omni_channel" });
+    var select = el("select", { "aria-label": label, "data-mapping": "omni_channel", class: SLDS.select });
     select.appendChild(el("option", { value: "", text: "Omni-Channel: —" }));
     omniStatuses.forEach(function (st) {
       select.appendChild(el("option", { value: st.developer_name, text: st.label + " (" + st.developer_name + ")" }));
@@ -263,7 +280,7 @@
         setPath("options.session.logout_allowed_statuses", list);
         changed();
       });
-      box.appendChild(el("label", { class: "inline" }, [check, s[0] + " " + s[1]]));
+      box.appendChild(SLDS.checkbox(check, s[0] + " " + s[1]));
     });
   }
 
@@ -316,20 +333,20 @@
       var input = field(key, el("input", { type: "checkbox" }));
       input.checked = rule[key] !== undefined ? !!rule[key] : INBOUND_DEFAULTS[key];
       input.addEventListener("change", function () { set(key, input.checked); });
-      return el("label", { class: "inline" }, [input, text]);
+      return SLDS.checkbox(input, text);
     };
     var choose = function (key, text, options) {
-      var select = field(key, el("select"));
+      var select = field(key, el("select", { class: SLDS.select }));
       options.forEach(function (o) { select.appendChild(el("option", { value: o[0], text: o[1] })); });
       select.value = rule[key] || INBOUND_DEFAULTS[key];
       select.addEventListener("change", function () { set(key, select.value); });
-      return el("label", {}, [text + " ", select]);
+      return el("label", { class: "slds-form-element" }, [el("span", { class: "slds-form-element__label", text: text + " " }), SLDS.selectBox(select)]);
     };
     var seconds = function (key, text) {
-      var input = field(key, el("input", { type: "text", inputmode: "numeric", class: "duration", size: 6,
+      var input = field(key, el("input", { type: "text", inputmode: "numeric", class: SLDS.input + " duration", size: 6,
                                            value: showDuration(rule[key] !== undefined ? rule[key] : INBOUND_DEFAULTS[key]) }));
       input.addEventListener("input", function () { set(key, readDuration(input.value)); });
-      return el("label", {}, [text + " ", input]);
+      return el("label", { class: "slds-form-element" }, [el("span", { class: "slds-form-element__label", text: text + " " }), input]);
     };
 
     // the remote presence -> state rows
@@ -343,15 +360,15 @@
       if (rows.length) rule.map = map; else delete rule.map;
       changed();
     };
-    var table = el("table", { class: "inbound-map" }, [
+    var table = el("table", { class: SLDS.table + " inbound-map" }, [
       el("caption", { text: "Remote presence → state (empty: the states' own " + who + " mappings decide)" }),
       el("thead", {}, [el("tr", {}, [el("th", { text: "Remote presence" }), el("th", { text: "State" }), el("th", {}, [el("span", { class: "sr-only", text: "Actions" })])])])
     ]);
     var tbody = el("tbody");
     rows.forEach(function (row, i) {
-      var remote = el("input", { type: "text", value: row[0], "aria-label": who + " presence, row " + (i + 1), size: 16 });
+      var remote = el("input", { type: "text", class: SLDS.input, value: row[0], "aria-label": who + " presence, row " + (i + 1), size: 16 });
       if (source === "teams") remote.setAttribute("list", "teams-presences");
-      var state = el("select", { "aria-label": "State for " + who + " presence, row " + (i + 1),
+      var state = el("select", { class: SLDS.select, "aria-label": "State for " + who + " presence, row " + (i + 1),
                                  "data-field": base + "map." + row[0] });
       var known = false;
       draft.states.forEach(function (st) {
@@ -366,12 +383,12 @@
         row[0] = remote.value; state.setAttribute("data-field", base + "map." + remote.value); writeMap();
       });
       state.addEventListener("change", function () { row[1] = state.value; writeMap(); });
-      var drop = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove " + who + " mapping row " + (i + 1),
+      var drop = el("button", { type: "button", class: SLDS.danger, text: "Remove", "aria-label": "Remove " + who + " mapping row " + (i + 1),
         onclick: function () { rows.splice(i, 1); writeMap(); renderInbound(); } });
-      tbody.appendChild(el("tr", {}, [el("td", {}, [remote]), el("td", {}, [state]), el("td", {}, [drop])]));
+      tbody.appendChild(el("tr", {}, [el("td", {}, [remote]), el("td", {}, [SLDS.selectBox(state)]), el("td", {}, [drop])]));
     });
     table.appendChild(tbody);
-    var addRow = el("button", { type: "button", text: "Add mapping", "aria-label": "Add a " + who + " mapping row",
+    var addRow = el("button", { type: "button", class: SLDS.button, text: "Add mapping", "aria-label": "Add a " + who + " mapping row",
       onclick: function () {
         rows.push(["", ""]); writeMap(); renderInbound();
         var inputs = $("inbound-rules").querySelectorAll('[data-source="' + CSS.escape(source) + '"] .inbound-map tbody input');
@@ -390,10 +407,10 @@
         statuses.querySelectorAll("input").forEach(function (c) { if (c.checked) list.push(Number(c.value)); });
         set("from_statuses", list.length ? list : undefined);
       });
-      statuses.appendChild(el("label", { class: "inline" }, [box, s[0] + " " + s[1]]));
+      statuses.appendChild(SLDS.checkbox(box, s[0] + " " + s[1]));
     });
 
-    var remove = el("button", { type: "button", class: "danger", text: "Remove rule", "aria-label": "Remove the inbound rule for " + who,
+    var remove = el("button", { type: "button", class: SLDS.danger, text: "Remove rule", "aria-label": "Remove the inbound rule for " + who,
       onclick: function () { delete draft.inbound[source]; delete inboundRows[source]; renderInbound(); changed(); } });
     return el("fieldset", { class: "inbound-rule", "data-source": source }, [
       el("legend", { text: "From " + who + " (" + source + ")" }),
