@@ -362,7 +362,7 @@
     };
     var table = el("table", { class: SLDS.table + " inbound-map" }, [
       el("caption", { text: "Remote presence → state (empty: the states' own " + who + " mappings decide)" }),
-      el("thead", {}, [el("tr", {}, [el("th", { text: "Remote presence" }), el("th", { text: "State" }), el("th", {}, [el("span", { class: "sr-only", text: "Actions" })])])])
+      el("thead", {}, [el("tr", {}, [el("th", { text: "Remote presence" }), el("th", { text: "State" }), el("th", {}, [el("span", { class: "slds-assistive-text", text: "Actions" })])])])
     ]);
     var tbody = el("tbody");
     rows.forEach(function (row, i) {
