@@ -293,7 +293,8 @@ _CLOSE = Prepared(
         ended_at=case(
             (_INTERVALS.c.started_at > bindparam("at", type_=UTCDateTime), _INTERVALS.c.started_at),
             else_=bindparam("at", type_=UTCDateTime),
-        )
+        ),
+        closed_by=bindparam("closed_by", type_=_INTERVALS.c.closed_by.type),
     )
     .returning(
         _INTERVALS.c.state_id,
@@ -305,14 +306,17 @@ _CLOSE = Prepared(
 )
 
 
-def close_open_interval(conn: Connection, agent_id: str, at: datetime) -> list[Any]:
-    """End the agent's open interval at ``at`` (never before it started); returns the closed rows."""
-    return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at})
+def close_open_interval(conn: Connection, agent_id: str, at: datetime, request_id: str | None = None) -> list[Any]:
+    """End the agent's open interval at ``at`` (never before it started), by the change of ``request_id``;
+    returns the closed rows."""
+    return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at, "closed_by": request_id})
 
 
 _OPEN = Prepared(
     insert(_INTERVALS).values(
-        _values(_INTERVALS, ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at"))
+        _values(
+            _INTERVALS, ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at", "opened_by")
+        )
     )
 )
 
@@ -326,6 +330,7 @@ def open_interval(
     source: str,
     at: datetime,
     cause: str | None = None,
+    request_id: str | None = None,
 ) -> None:
     _OPEN.run(
         conn,
@@ -338,6 +343,7 @@ def open_interval(
                 "source": source,
                 "cause": cause or None,
                 "started_at": at,
+                "opened_by": request_id,
             }
         ),
     )
