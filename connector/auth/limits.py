@@ -37,6 +37,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select, update
 
+from connector.audit import trail
 from connector.errors import TooManyAttempts
 from connector.store import Store
 from connector.store.models import SignInFailure, SignInThrottle
@@ -315,11 +316,13 @@ class SignInGuard:
                 for r in rows
             ]
 
-    def lock(self, account: str) -> None:
-        """An admin's hard lock: the account refuses every secret until an admin unlocks it."""
+    def lock(self, account: str, audit: trail.Entry | None = None) -> None:
+        """An admin's hard lock: the account refuses every secret until an admin unlocks it (the audit row in
+        the same transaction)."""
         account = _clean(account, 180)
         now = self.clock()
         with self.store.write() as s:
+            trail.write_if(s, audit)
             row = s.get(SignInThrottle, account)
             if row is None:
                 s.add(
@@ -331,10 +334,14 @@ class SignInGuard:
                 row.locked, row.locked_until = True, None
         log.warning("account %s locked by an admin", account)
 
-    def unlock(self, account: str) -> bool:
-        """Lift an admin's lock and clear the account's alert and every throttle on it."""
+    def unlock(self, account: str, audit: trail.Entry | None = None) -> bool:
+        """Lift an admin's lock and clear the account's alert and every throttle on it. The audit row, in the
+        same transaction, says what was lifted (``before``: locked, the day's failures, refused tries, keys
+        throttled); nothing found: nothing is written and False is returned."""
         account = _clean(account, 180)
+        self._pending_refused()  # the refused tries counted in memory, so the audit row has them
         with self.store.write() as s:
+            before = self._standing(s, account) if audit is not None else None
             found = cast(
                 "CursorResult[Any]", s.execute(delete(SignInThrottle).where(SignInThrottle.key == account))
             ).rowcount
@@ -346,4 +353,29 @@ class SignInGuard:
                     )
                 )
             )
+            if found and audit is not None:
+                trail.write(s, audit.but(before=before))
         return bool(found)
+
+    def _standing(self, s, account: str) -> dict:
+        """What holds an account now (for the audit trail): admin lock, the day's failures, refused tries and
+        the keys slowed down (its address pairs and the API's)."""
+        rows = s.execute(
+            select(SignInThrottle).where(
+                or_(
+                    SignInThrottle.key == account,
+                    SignInThrottle.key.startswith(f"pair:{account}@", autoescape=True),
+                    SignInThrottle.key == f"api:{account}",
+                )
+            )
+        ).scalars()
+        now = self.clock()
+        out = {"locked": False, "failures": 0, "refused": 0, "throttled": 0}
+        for r in rows:
+            out["refused"] += r.refused or 0
+            if r.key == account:
+                out["locked"] = bool(r.locked)
+                out["failures"] = r.failures or 0
+            elif r.blocked_until is not None and r.blocked_until > now:
+                out["throttled"] += 1
+        return out

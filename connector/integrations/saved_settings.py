@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.base import Adapter, AdapterConfigError
+from connector.audit import trail
 from connector.auth.hashing import seal, unseal
 from connector.clock import iso
 from connector.errors import InvalidInput
@@ -196,8 +197,17 @@ def build_checked(cls: type[Adapter], settings, saved: Saved) -> Adapter:
         raise InvalidInput(message, field=exc.field) from None
 
 
-def store_change(store, name: str, saved: Saved, summary: list[str], who: str, now: datetime, secret_key: str) -> None:
-    """Write the saved settings (secrets sealed) and the audit line, in one transaction."""
+def store_change(
+    store,
+    name: str,
+    saved: Saved,
+    summary: list[str],
+    who: str,
+    now: datetime,
+    secret_key: str,
+    audit: trail.Entry | None = None,
+) -> None:
+    """Write the saved settings (secrets sealed), the change line and the audit trail's row, in one transaction."""
     with store.write() as s:
         row = s.get(AdapterSettingsRow, name) or AdapterSettingsRow(name=name)
         old_sealed = dict(row.sealed or {})
@@ -215,6 +225,7 @@ def store_change(store, name: str, saved: Saved, summary: list[str], who: str, n
                 adapter=name, changed_by=who, changed_at=now, summary="; ".join(summary) or "saved without changes"
             )
         )
+        trail.write_if(s, audit)
     log.info("adapter %s settings changed by %s: %s", name, who, "; ".join(summary) or "no changes")
 
 

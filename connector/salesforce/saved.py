@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from connector.audit import trail
 from connector.auth.hashing import unseal
 from connector.errors import InvalidInput
 from connector.integrations.saved_settings import Saved, store_change
@@ -164,6 +165,9 @@ def validate_change(settings: Any, current: Saved, body: object) -> tuple[Saved,
     return new, summary, result
 
 
-def save(store, saved: Saved, summary: list[str], who: str, now, secret_key: str) -> None:
-    """Write the saved connection (secrets sealed) and its audit line, in one transaction."""
-    store_change(store, SAVED_NAME, saved, summary, who, now, secret_key)
+def save(
+    store, saved: Saved, summary: list[str], who: str, now, secret_key: str, audit: trail.Entry | None = None
+) -> None:
+    """Write the saved connection (secrets sealed), its change line and the audit trail's row, in one
+    transaction."""
+    store_change(store, SAVED_NAME, saved, summary, who, now, secret_key, audit)
