@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -266,7 +267,9 @@ class SalesforceSync:
             report = FlushReport(pending=len(items))
             if items:
                 pause()
-                self._send(items, report, progress, pause, _Window(since, now))
+                with self.reads.store.reader.connect() as conn:
+                    zones = self.reads.zone_names(conn)
+                self._send(items, report, progress, pause, _Window(since, now, zones))
             return report
 
     def pending(self) -> list[Pending]:
@@ -324,7 +327,7 @@ class SalesforceSync:
         if not totals:
             return {}
         with self.reads.store.reader.connect() as conn:
-            return request_ids.of_totals(conn, totals, window.since, window.read_at, self.reads.zone_names(conn))
+            return request_ids.of_totals(conn, totals, window.since, window.read_at, window.zones)
 
     def _store_outcome(self, outcome: list[tuple[Pending, str | None]]) -> None:
         """One call's results (written or parked) and the org's API usage, in writes of MARK_ROWS records that
@@ -470,6 +473,8 @@ class _Window:
 
     since: datetime | None
     read_at: datetime
+    #: the zones that end the agents' days (``ReadContext.zone_names``)
+    zones: dict[str, ZoneInfo]
 
 
 def _pacer() -> Callable[[], None]:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, union_all
+from sqlalchemy import String, bindparam, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from connector.presence.days import local_day_bounds
-from connector.salesforce.pending import PendingTotal
-from connector.store.models import Agent, StateInterval, zone_name_of
+from connector.salesforce.pending import PendingTotal, external_key
+from connector.store.models import Agent, StateInterval, UTCDateTime, zone_name_of
 
 #: ids named per record (its own log line, a parked record's warning)
 PER_RECORD = 5
@@ -30,6 +30,30 @@ PER_RECORD = 5
 PER_LINE = 20
 #: a closed interval that started this long before the last flush's read is not looked at
 MAX_SPAN = timedelta(days=2)
+
+
+_I = StateInterval.__table__.c
+_COLUMNS = (_I.id, _I.agent_id, _I.state_id, _I.started_at, _I.ended_at, _I.opened_by, _I.closed_by)
+_AGENTS = bindparam("agents", expanding=True, type_=String)
+_STATES = bindparam("states", expanding=True, type_=String)
+# the open intervals (their partial index) and the ones closed since the last read, found by agent and start
+# (an index range of a few days an agent, never its whole history: a closed interval that started more than
+# MAX_SPAN before that read is not named); built once, the lists bound as expanding parameters
+_BOTH = union_all(
+    select(*_COLUMNS).where(
+        _I.ended_at.is_(None), _I.agent_id.in_(_AGENTS), _I.state_id.in_(_STATES), _I.opened_by.is_not(None)
+    ),
+    select(*_COLUMNS).where(
+        _I.agent_id.in_(_AGENTS),
+        _I.started_at >= bindparam("floor", type_=UTCDateTime),
+        _I.started_at < bindparam("hi", type_=UTCDateTime),
+        _I.ended_at >= bindparam("ended_after", type_=UTCDateTime),
+        _I.state_id.in_(_STATES),
+        or_(_I.opened_by.is_not(None), _I.closed_by.is_not(None)),
+    ),
+).subquery()
+_QUERY = select(*[_BOTH.c[c.name] for c in _COLUMNS[1:]]).order_by(_BOTH.c.started_at, _BOTH.c.id)
+_ZONES = select(Agent.id, zone_name_of()).where(Agent.id.in_(_AGENTS))
 
 
 def of_totals(
@@ -40,55 +64,39 @@ def of_totals(
     zones: dict[str, ZoneInfo],
 ) -> dict[str, list[str]]:
     """The request ids of the changes behind each total, by its key (oldest first, each once; totals without
-    any are left out). ``zones``: ``ReadContext.zone_names``."""
+    any are left out). ``zones``: ``ReadContext.zone_names`` (one entry: every agent's days end alike)."""
     if not totals:
         return {}
     default = zones.get("") or next(iter(zones.values()))
     agents = sorted({p.agent_id for p in totals})
-    zone_of = {
-        aid: zones.get(name or "", default)
-        for aid, name in conn.execute(select(Agent.id, zone_name_of()).where(Agent.id.in_(agents)))
-    }
+    zone_of: dict[str, ZoneInfo] = {}
+    if len(zones) > 1:
+        zone_of = {aid: zones.get(name or "", default) for aid, name in conn.execute(_ZONES, {"agents": agents})}
     wanted = {(p.agent_id, p.day, p.state_id) for p in totals}
     first_day, last_day = min(p.day for p in totals), max(p.day for p in totals)
     # the earliest instant any of the days starts, in any zone (zones are at most 26 hours apart)
     lo = local_day_bounds(first_day - timedelta(days=2), default)[0]
     hi = local_day_bounds(last_day + timedelta(days=2), default)[1]
     ended_after = max(since, lo) if since is not None else lo
-    i = StateInterval.__table__.c
-    columns = (i.id, i.agent_id, i.state_id, i.started_at, i.ended_at, i.opened_by, i.closed_by)
-    states = sorted({p.state_id for p in totals})
-    # the open intervals (their partial index) and the ones closed since, found by agent and start (an index
-    # range of a few days an agent, never its whole history: a closed interval longer than MAX_SPAN is not named)
-    open_ = select(*columns).where(i.ended_at.is_(None), i.agent_id.in_(agents), i.state_id.in_(states))
-    closed = select(*columns).where(
-        i.agent_id.in_(agents),
-        i.started_at >= ended_after - MAX_SPAN,
-        i.started_at < hi,
-        i.ended_at >= ended_after,
-        i.state_id.in_(states),
-        or_(i.opened_by.is_not(None), i.closed_by.is_not(None)),
-    )
-    both = union_all(open_, closed).subquery()
-    rows = conn.execute(select(*[both.c[c.name] for c in columns[1:]]).order_by(both.c.started_at, both.c.id)).all()
+    params = {
+        "agents": agents,
+        "states": sorted({p.state_id for p in totals}),
+        "floor": ended_after - MAX_SPAN,
+        "hi": hi,
+        "ended_after": ended_after,
+    }
     found: dict[str, list[str]] = {}
-    for aid, sid, started, ended, opened_by, closed_by in rows:
+    for aid, sid, started, ended, opened_by, closed_by in conn.execute(_QUERY, params):
         tz = zone_of.get(aid, default)
-        for day in _days(started, ended or now, tz):
-            if (aid, day, sid) not in wanted:
-                continue
-            ids = found.setdefault(PendingTotal(aid, day, sid, "", 0, "", 0).key, [])
-            for rid in (opened_by, closed_by):
-                if rid and rid not in ids:
-                    ids.append(rid)
+        day, last = started.astimezone(tz).date(), max(started, ended or now).astimezone(tz).date()
+        while day <= last:  # the local days the interval overlaps (usually one)
+            if (aid, day, sid) in wanted:
+                ids = found.setdefault(external_key(aid, day, sid), [])
+                for rid in (opened_by, closed_by):
+                    if rid and rid not in ids:
+                        ids.append(rid)
+            day += timedelta(days=1)
     return found
-
-
-def _days(start: datetime, end: datetime, tz: ZoneInfo) -> Iterable[date]:
-    day, last = start.astimezone(tz).date(), max(start, end).astimezone(tz).date()
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
 
 
 def bounded(ids: Iterable[str], limit: int) -> tuple[list[str], int]:
