@@ -49,6 +49,8 @@ ACTIONS: dict[str, str] = {
     "agent.erase": "agent's personal data erased",
     "account.unlock": "account unlocked",
     "account.lock": "account locked",
+    "account.throttle": "sign-ins slowed after repeated failures (the system)",
+    "account.alert": "failed sign-ins reached the daily alert (the system)",
     "config.apply": "presence configuration applied",
     "adapter.settings": "adapter settings saved",
     "salesforce.connection": "Salesforce connection saved",
@@ -73,6 +75,14 @@ class Actor:
     name: str
     role: str = ""
     address: str = ""
+
+
+#: the connector itself (a sign-in throttle or alert); its address is the client whose tries caused it
+SYSTEM = "system"
+
+
+def system_actor(address: str = "") -> Actor:
+    return Actor(SYSTEM, SYSTEM, address)
 
 
 def cli_actor() -> Actor:
@@ -147,6 +157,13 @@ def write_if(on: Connection | Session, entry: Entry | None) -> None:
     """:func:`write` when there is an entry (an action called without one records nothing itself)."""
     if entry is not None:
         write(on, entry)
+
+
+def recorded_since(on: Connection | Session, action: str, target: str, since: datetime) -> bool:
+    """Whether the trail has an ``action`` row on ``target`` at or after ``since`` (in the caller's transaction)."""
+    t = _TABLE.c
+    query = select(t.id).where(t.action == action, t.at >= since, t.target == target[:200]).limit(1)
+    return on.execute(query).first() is not None
 
 
 def record(
