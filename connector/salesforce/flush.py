@@ -23,9 +23,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -288,7 +289,7 @@ class SalesforceSync:
         window: _Window,
     ) -> None:
         problem: SalesforceProblem | None = None
-        failed: dict[str, list[str]] = {}
+        failed: Mapping[str, list[str]] = {}
         retry_codes: set[str] = set()
         # a call upserts one object: the totals' batches, then the counters' (their own object)
         batches = [
@@ -298,7 +299,7 @@ class SalesforceSync:
             for i in range(0, len(group), BATCH_SIZE)
         ]
         for n, batch in enumerate(batches):
-            changes = self._changes_of(batch, window)
+            changes = request_ids.Lazy(partial(self._changes_of, batch, window))
             try:
                 results = self._upsert(batch, self._salesforce_users({p.agent_id for p in batch}))
             except SalesforceProblem as exc:
@@ -358,7 +359,7 @@ class SalesforceSync:
         results: list[dict],
         report: FlushReport,
         retry_codes: set[str],
-        changes: dict[str, list[str]],
+        changes: Mapping[str, list[str]],
     ) -> list[tuple[Pending, str | None]]:
         """Each record's result: written (no reason), parked (the reason), or left out: pending for a retry."""
         outcome: list[tuple[Pending, str | None]] = []
@@ -429,7 +430,7 @@ class SalesforceSync:
         report: FlushReport,
         problem: SalesforceProblem | None,
         read_at: datetime | None = None,
-        failed: dict[str, list[str]] | None = None,
+        failed: Mapping[str, list[str]] | None = None,
     ) -> None:
         now = self.reads.clock()
         limit_pause = backoff = None

@@ -12,7 +12,7 @@ Counters records (``Presence_Counters__c``) are counted per day, not per interva
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -99,6 +99,29 @@ def of_totals(
     return found
 
 
+class Lazy(Mapping[str, list[str]]):
+    """The ids by record key, looked up on first use: a flush whose lines are not written (a log level above
+    INFO, no parked record, no failure) makes no query for them."""
+
+    def __init__(self, load: Callable[[], dict[str, list[str]]]):
+        self._load = load
+        self._found: dict[str, list[str]] | None = None
+
+    def _all(self) -> dict[str, list[str]]:
+        if self._found is None:
+            self._found = self._load()
+        return self._found
+
+    def __getitem__(self, key: str) -> list[str]:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def bounded(ids: Iterable[str], limit: int) -> tuple[list[str], int]:
     """At most ``limit`` distinct ids (first seen first), and how many more there were."""
     kept: list[str] = []
@@ -120,10 +143,12 @@ def named(ids: Iterable[str], limit: int) -> tuple[str, dict]:
 
 
 def log_call(
-    log: logging.Logger, batch: Sequence[Any], changes: dict[str, list[str]], object_name: str, counts: list[int]
+    log: logging.Logger, batch: Sequence[Any], changes: Mapping[str, list[str]], object_name: str, counts: list[int]
 ) -> None:
     """The lines of one upsert call: one naming the changes behind its records (at most PER_LINE ids) with
     ``counts`` (written, parked, to retry), and at DEBUG one a record (at most PER_RECORD ids)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
     if log.isEnabledFor(logging.DEBUG):
         for p in batch:
             text, extra = named(changes.get(p.key, ()), PER_RECORD)
