@@ -136,8 +136,12 @@ def write(on: Connection | Session, entry: Entry) -> None:
         "after": entry.after,
         "detail": entry.detail,
     }
+    # in a pipelined presence change (PostgreSQL) the change's own statements are answered first, so an error
+    # of theirs stays theirs, and this insert's before returning, so its own error is reported as the trail's
+    statements.wait_for_answers(conn)
     try:
         _INSERT.run(conn, {f"p_{k}": v for k, v in values.items()})
+        statements.wait_for_answers(conn)
     except Exception as exc:
         # a change decided again (another writer first), or a pipeline's earlier error: the caller's to handle
         if statements.must_retry(exc) or type(exc).__name__ == "PipelineAborted":

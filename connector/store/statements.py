@@ -180,6 +180,15 @@ def _pipelined(driver) -> bool:
     return bool(info is not None and getattr(info, "pipeline_status", 0))
 
 
+def wait_for_answers(conn: Connection | DriverConnection) -> None:
+    """In pipeline mode (``Store.write_shared`` on PostgreSQL), wait until the server answered every statement
+    sent so far, so an error of theirs is raised here; elsewhere nothing to do."""
+    driver = conn.connection.driver_connection
+    if driver is not None and _pipelined(driver):
+        with driver.pipeline():  # leaving a nested pipeline block waits for the answers so far
+            pass
+
+
 #: SQLSTATEs of a transaction PostgreSQL gave up on to break a lock cycle (deadlock, serialization failure):
 #: a change that gets one is rolled back and decided again, as on a ``StaleSession``
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})
