@@ -65,11 +65,13 @@ class DecisionWriter:
         config = engine.config
         targets = self.outbox_targets(config)
         outbox: list[dict] = []
+        request = REQUEST_ID.get()  # kept with the intervals and the outbox rows: the flush and deliveries name it
+        request = request[:64] if request else None
         for effect in decision.effects:
             if isinstance(effect, StateChanged):
                 if effect.previous is None:  # the PBX login code goes before the first state's code
                     self._pbx_code(outbox, agent, config, targets, "login", effect, pin)
-                self._close_interval(conn, agent.id, effect.at, tz)
+                self._close_interval(conn, agent.id, effect.at, tz, request)
                 if effect.current is not None:
                     statements.open_interval(
                         conn,
@@ -80,6 +82,7 @@ class DecisionWriter:
                         effect.source,
                         effect.at,
                         effect.cause,
+                        request,
                     )
                 payload = presence_payload(effect)
                 for adapter in targets:
@@ -154,7 +157,6 @@ class DecisionWriter:
                         verdict.target,
                     ),
                 )
-        request = REQUEST_ID.get()
         if request is not None and outbox:  # the delivery's log lines carry the id of the request that asked
             for row in outbox:
                 row["payload"] = {**row["payload"], "request_id": request}
@@ -192,9 +194,9 @@ class DecisionWriter:
             if adapter != effect.source:
                 outbox.append(outbox_values(agent.id, adapter, kind, dict(payload), effect.source, at))
 
-    def _close_interval(self, conn, agent_id: str, at: datetime, tz: ZoneInfo) -> None:
+    def _close_interval(self, conn, agent_id: str, at: datetime, tz: ZoneInfo, request: str | None) -> None:
         """End the open interval at ``at`` and add its seconds to the daily totals, split at the agent's midnight."""
-        for closed in statements.close_open_interval(conn, agent_id, at):
+        for closed in statements.close_open_interval(conn, agent_id, at, request):
             for day, seconds in split_by_day(closed.started_at, closed.ended_at, tz):
                 statements.add_to_daily_total(
                     conn, agent_id, day, closed.state_id, closed.status, closed.reason_code, seconds, at

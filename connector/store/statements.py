@@ -181,6 +181,15 @@ def _pipelined(driver) -> bool:
     return bool(info is not None and getattr(info, "pipeline_status", 0))
 
 
+def wait_for_answers(conn: Connection | DriverConnection) -> None:
+    """In pipeline mode (``Store.write_shared`` on PostgreSQL), wait until the server answered every statement
+    sent so far, so an error of theirs is raised here; elsewhere nothing to do."""
+    driver = conn.connection.driver_connection
+    if driver is not None and _pipelined(driver):
+        with driver.pipeline():  # leaving a nested pipeline block waits for the answers so far
+            pass
+
+
 #: SQLSTATEs of a transaction PostgreSQL gave up on to break a lock cycle (deadlock, serialization failure):
 #: a change that gets one is rolled back and decided again, as on a ``StaleSession``
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})
@@ -294,7 +303,8 @@ _CLOSE = Prepared(
         ended_at=case(
             (_INTERVALS.c.started_at > bindparam("at", type_=UTCDateTime), _INTERVALS.c.started_at),
             else_=bindparam("at", type_=UTCDateTime),
-        )
+        ),
+        closed_by=bindparam("closed_by", type_=_INTERVALS.c.closed_by.type),
     )
     .returning(
         _INTERVALS.c.state_id,
@@ -306,14 +316,17 @@ _CLOSE = Prepared(
 )
 
 
-def close_open_interval(conn: Connection, agent_id: str, at: datetime) -> list[Any]:
-    """End the agent's open interval at ``at`` (never before it started); returns the closed rows."""
-    return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at})
+def close_open_interval(conn: Connection, agent_id: str, at: datetime, request_id: str | None = None) -> list[Any]:
+    """End the agent's open interval at ``at`` (never before it started), by the change of ``request_id``;
+    returns the closed rows."""
+    return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at, "closed_by": request_id})
 
 
 _OPEN = Prepared(
     insert(_INTERVALS).values(
-        _values(_INTERVALS, ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at"))
+        _values(
+            _INTERVALS, ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at", "opened_by")
+        )
     )
 )
 
@@ -327,6 +340,7 @@ def open_interval(
     source: str,
     at: datetime,
     cause: str | None = None,
+    request_id: str | None = None,
 ) -> None:
     _OPEN.run(
         conn,
@@ -339,6 +353,7 @@ def open_interval(
                 "source": source,
                 "cause": cause or None,
                 "started_at": at,
+                "opened_by": request_id,
             }
         ),
     )
