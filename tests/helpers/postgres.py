@@ -31,7 +31,8 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 class PostgresServer:
     """``fsync=False`` (the tests): commits do not wait for the disk. Benches of the real thing pass
-    ``fsync=True`` (PostgreSQL's default, with ``synchronous_commit=on``): each commit waits for its WAL flush."""
+    ``fsync=True`` (PostgreSQL's default, with ``synchronous_commit=on``): each commit waits for its WAL flush.
+    ``options``: more ``-c name=value`` server settings (bench/pg_profile.py loads pg_stat_statements)."""
 
     def __init__(self, fsync: bool = False, options: str = "") -> None:
         self.dir = tempfile.mkdtemp(prefix="pc-pg-")
