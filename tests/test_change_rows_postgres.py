@@ -4,7 +4,7 @@ the same changes write the same rows as SQLite's separate statements do, row for
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +12,6 @@ from sqlalchemy import text
 from connector import create_app
 from connector.auth import accounts
 from connector.parts import get_parts
-from tests.conftest import FakeClock
 from tests.helpers.adapter_doubles import Recorder
 
 pytestmark = pytest.mark.postgres
@@ -28,6 +27,20 @@ TABLES = {
     "agent_sessions": "agent_id, CAST(logons AS TEXT), state_id, state_since, next_state_id, logoff_pending, version",
     "calls": "agent_id, call_id, direction, started_at, ended_at, duration_seconds",
 }
+
+
+class _Clock:
+    """Each store's own clock, moved by hand through the same day."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 0, **kw) -> datetime:
+        self.now += timedelta(seconds=seconds, **kw)
+        return self.now
 
 
 def _value(v):
@@ -57,7 +70,7 @@ def _rows(app) -> dict[str, list]:
 
 def _day_of_changes(database_url: str, tmp_path, name: str) -> dict[str, list]:
     """Logins, state changes across local midnight (two days' totals from one close), a call, a logout."""
-    clock = FakeClock(datetime(2026, 10, 24, 21, 30, tzinfo=UTC))  # 23:30 in Berlin
+    clock = _Clock(datetime(2026, 10, 24, 21, 30, tzinfo=UTC))  # 23:30 in Berlin
     app = create_app(
         {
             "TESTING": True,
