@@ -167,16 +167,15 @@ class PresenceService:
 
         def write(conn) -> tuple:
             mine: list = []
-            guard: tuple[int | None, int | None] | None = (row.version, config_version)
-            claimed = None
-            if not self.store.is_sqlite:
-                # row locks: take the session row's first, so two writers of one agent queue there (no deadlock);
-                # its answer is read after the other statements went out (one wait less in pipeline mode)
-                claimed = statements.claim_session_later(conn, agent_id, row.version, config_version)
-                guard = None
-            # on SQLite (one writer) the session row's guarded update is the claim; StaleSession rolls back
-            done = self._write(conn, agent, decision, engine, mine, pin, now, guard=guard, audit=audit)
-            if claimed is not None and not claimed():
+            guard: tuple[int | None, int | None] = (row.version, config_version)
+            # the session row's guarded update is the claim; StaleSession rolls the change back. On SQLite (one
+            # writer) it is the last statement. On PostgreSQL it is the first, so the session row's lock is the
+            # change's first and two writers of one agent queue there (no deadlock); its answer is read after the
+            # other statements went out (no wait of its own in pipeline mode), and the change's inserts and
+            # upserts go out as one statement (statements.PendingWrites)
+            pending = None if self.store.is_sqlite else statements.PendingWrites()
+            done = self._write(conn, agent, decision, engine, mine, pin, now, guard=guard, audit=audit, pending=pending)
+            if pending is not None and not pending.claimed():
                 raise statements.StaleSession(agent_id)  # the statements above are rolled back with it
             published.extend(mine)  # only once its savepoint holds (store.write_shared)
             return done
@@ -230,20 +229,24 @@ class PresenceService:
         guard: tuple | None = None,
         record_events: bool = True,
         audit: trail.Entry | None = None,
+        pending: statements.PendingWrites | None = None,
     ) -> tuple[Decision, dict, int]:
         """The decision's rows and its live events, in the caller's transaction (they commit together).
 
         Returns the decision, the agent's view and how many outbox rows were written. Without
-        ``record_events`` the events are only collected in ``published``: the caller stores them.
+        ``record_events`` the events are only collected in ``published``: the caller stores them. With
+        ``pending`` (PostgreSQL's change path) the inserts and upserts go out together at the end.
         """
-        outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin, guard)
+        outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin, guard, pending)
         view = agent_view(agent, decision.session, engine.config, now)
         if any(isinstance(e, StateChanged) for e in decision.effects):
             view = Encoded(view)  # its JSON text serves the live event and the API answer
             published.append(("agent", view))
         if record_events:
-            self.bus.record_all(conn, published)
-        if audit is not None:
+            self.bus.record_all(conn, published, pending)
+        if pending is not None:
+            pending.flush(conn)
+        if audit is not None:  # after the change's own statements: an error of theirs stays theirs
             trail.write(conn, _with_states(audit, decision) if audit.states else audit)
         return decision, view, outbox_rows
 
