@@ -18,6 +18,7 @@ headless Chromium through Playwright at 1920x1080, signed in as a supervisor.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
@@ -54,6 +55,71 @@ WATCH_LONG_TASKS = """
 """
 
 
+#: what a task of the page's main thread spent its time on, by trace event name (Chrome's timeline names)
+TIMELINE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute", "toplevel"]
+
+
+def long_task_breakdown(trace: bytes, over_ms: float = 50.0, top: int = 12) -> list[str]:
+    """The renderer's main-thread tasks longer than over_ms in a Chrome trace, and where their time went:
+    self time per timeline event (Layout, UpdateLayoutTree = style, Paint, FunctionCall...), and per
+    script function for the script part."""
+    data = json.loads(trace)
+    events = data["traceEvents"] if isinstance(data, dict) else data
+    mains = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M" and e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    spans = [e for e in events if e.get("ph") == "X" and (e.get("pid"), e.get("tid")) in mains and "dur" in e]
+    spans.sort(key=lambda e: (e["pid"], e["tid"], e["ts"], -e["dur"]))
+    by_name: dict[str, float] = {}
+    by_function: dict[str, float] = {}
+    tasks: list[float] = []
+    i = 0
+    while i < len(spans):
+        task = spans[i]
+        if task["name"] != "RunTask" or task["dur"] < over_ms * 1000:
+            i += 1
+            continue
+        tasks.append(task["dur"] / 1000)
+        end = task["ts"] + task["dur"]
+        stack: list[dict] = []
+        j = i + 1
+        inner = []
+        while j < len(spans) and spans[j]["ts"] < end and spans[j]["tid"] == task["tid"]:
+            inner.append(spans[j])
+            j += 1
+        # self time: each event's duration less its direct children's
+        self_ms = {id(e): e["dur"] / 1000 for e in inner}
+        for e in inner:
+            while stack and stack[-1]["ts"] + stack[-1]["dur"] <= e["ts"]:
+                stack.pop()
+            if stack:
+                self_ms[id(stack[-1])] -= e["dur"] / 1000
+            stack.append(e)
+        covered = sum(e["dur"] for e in inner if not any(
+            o is not e and o["ts"] <= e["ts"] and o["ts"] + o["dur"] >= e["ts"] + e["dur"] for o in inner
+        )) / 1000 if len(inner) < 400 else 0.0
+        by_name["(task, not in a child event)"] = by_name.get("(task, not in a child event)", 0.0) + max(
+            0.0, task["dur"] / 1000 - covered
+        )
+        for e in inner:
+            by_name[e["name"]] = by_name.get(e["name"], 0.0) + self_ms[id(e)]
+            if e["name"] in ("FunctionCall", "TimerFire", "FireAnimationFrame", "EventDispatch", "EvaluateScript"):
+                d = e.get("args", {}).get("data", {})
+                where = f"{d.get('functionName') or e['name']} {str(d.get('url', '')).rsplit('/', 1)[-1]}:{d.get('lineNumber', '')}"
+                by_function[where] = by_function.get(where, 0.0) + e["dur"] / 1000
+        i = j
+    lines = [f"trace: {len(tasks)} main-thread tasks over {over_ms:.0f} ms ({', '.join(f'{t:.0f}' for t in tasks)} ms)"]
+    total = sum(tasks) or 1.0
+    for name, ms in sorted(by_name.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {name:<40} {ms:8.1f} ms self  {100 * ms / total:5.1f} %")
+    lines.append("  script entry points in those tasks (inclusive):")
+    for name, ms in sorted(by_function.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    {name:<60} {ms:8.1f} ms")
+    return lines
+
+
 def first_screen(page, base: str) -> float:
     page.goto(base + "/dashboard")
     page.wait_for_function("() => performance.getEntriesByName('pc-grid-first-rows').length > 0", timeout=30000)
@@ -66,6 +132,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="state changes a second")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--loads", type=int, default=5, help="page loads for the first-screen figure")
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="record a Chrome trace of the page during the changes into FILE and say where its long tasks went",
+    )
     args = parser.parse_args()
 
     import logging
@@ -97,6 +168,8 @@ def main() -> None:
             page.wait_for_selector("#connection.ok")
             page.wait_for_timeout(2000)  # today's totals and the charts have loaded
             page.evaluate(WATCH_LONG_TASKS)
+            if args.trace:
+                browser.start_tracing(page=page, categories=TIMELINE_CATEGORIES)
             before = page.evaluate("window.__agentEvents")
 
             # the changes: agents who are logged in and not on a call, to a random waiting state or Ready
@@ -127,6 +200,11 @@ def main() -> None:
                 page.wait_for_timeout(500)  # the page keeps running; Playwright must not block its loop
             elapsed = time.monotonic() - t_start
             page.wait_for_timeout(1500)
+            breakdown: list[str] = []
+            if args.trace:
+                trace = browser.stop_tracing()
+                Path(args.trace).write_bytes(trace)
+                breakdown = long_task_breakdown(trace)
             received = page.evaluate("window.__agentEvents") - before
             long_tasks = page.evaluate("window.__longTasks")
             label = next(s.label for s in srv.parts.configs.active().states if s.id == last["state"])
@@ -158,6 +236,8 @@ def main() -> None:
         f"longest {max(long_tasks, default=0):.0f} ms"
     )
     print(f"last change shown in the grid: {last['agent']} -> {label}")
+    for line in breakdown:
+        print(line)
     if errors:
         print("errors:", errors[:5])
 
