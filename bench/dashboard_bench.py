@@ -97,9 +97,18 @@ def long_task_breakdown(trace: bytes, over_ms: float = 50.0, top: int = 12) -> l
             if stack:
                 self_ms[id(stack[-1])] -= e["dur"] / 1000
             stack.append(e)
-        covered = sum(e["dur"] for e in inner if not any(
-            o is not e and o["ts"] <= e["ts"] and o["ts"] + o["dur"] >= e["ts"] + e["dur"] for o in inner
-        )) / 1000 if len(inner) < 400 else 0.0
+        covered = (
+            sum(
+                e["dur"]
+                for e in inner
+                if not any(
+                    o is not e and o["ts"] <= e["ts"] and o["ts"] + o["dur"] >= e["ts"] + e["dur"] for o in inner
+                )
+            )
+            / 1000
+            if len(inner) < 400
+            else 0.0
+        )
         by_name["(task, not in a child event)"] = by_name.get("(task, not in a child event)", 0.0) + max(
             0.0, task["dur"] / 1000 - covered
         )
