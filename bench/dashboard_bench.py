@@ -13,6 +13,7 @@ headless Chromium through Playwright at 1920x1080, signed in as a supervisor.
 
     .venv/bin/python bench/dashboard_bench.py                     # 1,000 agents, 20 changes/s for 30 s
     .venv/bin/python bench/dashboard_bench.py --agents 2000 --rate 40
+    .venv/bin/python bench/dashboard_bench.py --seconds 20 --repeats 3 --baseline main   # A/B in one run
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -141,6 +143,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="state changes a second")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--loads", type=int, default=5, help="page loads for the first-screen figure")
+    parser.add_argument("--repeats", type=int, default=1, help="change runs on the same floor (median reported)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run the changes with the dashboard's scripts and styles of git revision REV (e.g. main), "
+        "alternating with today's in the same run: the anchor on a machine whose load moves",
+    )
     parser.add_argument(
         "--trace",
         metavar="FILE",
@@ -171,59 +180,30 @@ def main() -> None:
         with chromium_browser() as browser:
             context = browser.new_context(viewport={"width": 1920, "height": 1080})
             context.add_init_script(COUNT_EVENTS)
+            serving = {"baseline": False}
+            if args.baseline:
+                old = baseline_files(args.baseline)
+
+                def route(r) -> None:
+                    name = r.request.url.split("?", 1)[0].rsplit("/static/", 1)[-1]
+                    if serving["baseline"] and name in old:
+                        kind = "text/css" if name.endswith(".css") else "text/javascript"
+                        r.fulfill(status=200, body=old[name], headers={"Content-Type": f"{kind}; charset=utf-8"})
+                    else:
+                        r.continue_()
+
+                context.route("**/static/**", route)
             page = context.new_page()
             sign_in(page, srv.url, "sue")
             loads = [first_screen(page, srv.url) for _ in range(args.loads)]
-            page.wait_for_selector("#connection.ok")
-            page.wait_for_timeout(2000)  # today's totals and the charts have loaded
-            page.evaluate(WATCH_LONG_TASKS)
-            if args.trace:
-                browser.start_tracing(page=page, categories=TIMELINE_CATEGORIES)
-            before = page.evaluate("window.__agentEvents")
-
-            # the changes: agents who are logged in and not on a call, to a random waiting state or Ready
-            free = [a for a in ids[args.agents // 3 : -2]]
+            free = [a for a in ids[args.agents // 3 : -2]]  # logged in and not on a call
             rng = random.Random(24)
-            total = int(args.rate * args.seconds)
-            last = {}
-            errors = []
-
-            def drive() -> None:
-                t0 = time.monotonic()
-                for n in range(total):
-                    agent = rng.choice(free)
-                    state = rng.choice((*WAITING, "ready", "dnd"))
-                    try:
-                        srv.parts.service.set_state(agent, state, source="supervisor")
-                        last["agent"], last["state"] = agent, state
-                    except Exception as exc:  # reported below, not hidden
-                        errors.append(repr(exc))
-                    delay = t0 + (n + 1) / args.rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-
-            driver = threading.Thread(target=drive)
-            t_start = time.monotonic()
-            driver.start()
-            while driver.is_alive():
-                page.wait_for_timeout(500)  # the page keeps running; Playwright must not block its loop
-            elapsed = time.monotonic() - t_start
-            page.wait_for_timeout(1500)
-            breakdown: list[str] = []
-            if args.trace:
-                trace = browser.stop_tracing()
-                Path(args.trace).write_bytes(trace)
-                breakdown = long_task_breakdown(trace)
-            received = page.evaluate("window.__agentEvents") - before
-            long_tasks = page.evaluate("window.__longTasks")
-            label = next(s.label for s in srv.parts.configs.active().states if s.id == last["state"])
-            page.fill("#filter-search", last["agent"])
-            page.wait_for_function(
-                "([id, label]) => { const r = document.querySelector(`#agents tr[data-agent='${id}'] .state-cell`);"
-                " return r && r.textContent.indexOf(label) === 0; }",
-                arg=[last["agent"], label],
-                timeout=5000,
-            )
+            results: list[dict] = []
+            for phase in range(args.repeats * (2 if args.baseline else 1)):
+                serving["baseline"] = bool(args.baseline) and phase % 2 == 1
+                if phase:
+                    first_screen(page, srv.url)
+                results.append(change_phase(args, browser, page, srv, free, rng, WAITING, serving["baseline"]))
             rows = page.locator("#agents tbody tr.agent-row").count()
             context.close()
 
@@ -235,20 +215,107 @@ def main() -> None:
         f"first screen (navigation start -> first rows drawn), {args.loads} loads: "
         f"median {statistics.median(loads):.0f} ms, worst {max(loads):.0f} ms  ({', '.join(f'{v:.0f}' for v in loads)})"
     )
-    print(
-        f"changes: {total} in {elapsed:.1f} s ({total / elapsed:.1f}/s), {len(errors)} errors; "
-        f"agent events received by the page: {received}"
+    for name in ("current", "baseline"):
+        runs = [r for r in results if r["variant"] == name]
+        if not runs:
+            continue
+        for r in runs:
+            print(
+                f"{name}: changes: {r['total']} in {r['elapsed']:.1f} s ({r['total'] / r['elapsed']:.1f}/s), "
+                f"{len(r['errors'])} errors; agent events received by the page: {r['received']}; "
+                f"long tasks > 50 ms: {r['over']}, longest {r['longest']:.0f} ms; "
+                f"last change shown in the grid: {r['shown']}"
+            )
+            if r["errors"]:
+                print("  errors:", r["errors"][:5])
+        print(
+            f"{name}: long tasks > 50 ms in {args.seconds:.0f} s, median of {len(runs)}: "
+            f"{statistics.median(r['over'] for r in runs):g}  ({', '.join(str(r['over']) for r in runs)})"
+        )
+    for r in results:
+        for line in r["breakdown"]:
+            print(f"[{r['variant']}] {line}")
+
+
+def baseline_files(rev: str) -> dict[str, bytes]:
+    """The dashboard's scripts and styles as they were at git revision rev (served in place of today's)."""
+    out = {}
+    for name in (
+        "dashboard.js",
+        "dashboard_grid.js",
+        "dashboard_actions.js",
+        "charts.js",
+        "common.js",
+        "dashboard.css",
+    ):
+        try:
+            out[name] = subprocess.run(
+                ["git", "show", f"{rev}:connector/web/static/{name}"], cwd=ROOT, check=True, capture_output=True
+            ).stdout
+        except subprocess.CalledProcessError:
+            pass  # not there at that revision: today's file is served
+    return out
+
+
+def change_phase(args, browser, page, srv, free, rng, waiting, baseline: bool) -> dict:
+    """--rate changes a second for --seconds on the server while the page's long tasks are recorded."""
+    page.wait_for_selector("#connection.ok")
+    page.wait_for_timeout(2000)  # today's totals and the charts have loaded
+    page.evaluate(WATCH_LONG_TASKS)
+    if args.trace:
+        browser.start_tracing(page=page, categories=TIMELINE_CATEGORIES)
+    before = page.evaluate("window.__agentEvents")
+    total = int(args.rate * args.seconds)
+    last: dict = {}
+    errors: list[str] = []
+
+    def drive() -> None:
+        t0 = time.monotonic()
+        for n in range(total):
+            agent = rng.choice(free)
+            state = rng.choice((*waiting, "ready", "dnd"))
+            try:
+                srv.parts.service.set_state(agent, state, source="supervisor")
+                last["agent"], last["state"] = agent, state
+            except Exception as exc:  # reported below, not hidden
+                errors.append(repr(exc))
+            delay = t0 + (n + 1) / args.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    driver = threading.Thread(target=drive)
+    t_start = time.monotonic()
+    driver.start()
+    while driver.is_alive():
+        page.wait_for_timeout(500)  # the page keeps running; Playwright must not block its loop
+    elapsed = time.monotonic() - t_start
+    page.wait_for_timeout(1500)
+    breakdown: list[str] = []
+    if args.trace:
+        trace = browser.stop_tracing()
+        Path(args.trace).write_bytes(trace)
+        breakdown = long_task_breakdown(trace)
+    received = page.evaluate("window.__agentEvents") - before
+    long_tasks = page.evaluate("window.__longTasks")
+    label = next(s.label for s in srv.parts.configs.active().states if s.id == last["state"])
+    page.fill("#filter-search", last["agent"])
+    page.wait_for_function(
+        "([id, label]) => { const r = document.querySelector(`#agents tr[data-agent='${id}'] .state-cell`);"
+        " return r && r.textContent.indexOf(label) === 0; }",
+        arg=[last["agent"], label],
+        timeout=5000,
     )
-    over = [d for d in long_tasks if d > 50]
-    print(
-        f"long tasks during the changes: {len(long_tasks)} (> 50 ms: {len(over)}); "
-        f"longest {max(long_tasks, default=0):.0f} ms"
-    )
-    print(f"last change shown in the grid: {last['agent']} -> {label}")
-    for line in breakdown:
-        print(line)
-    if errors:
-        print("errors:", errors[:5])
+    return {
+        "variant": "baseline" if baseline else "current",
+        "total": total,
+        "elapsed": elapsed,
+        "errors": errors,
+        "received": received,
+        "over": len([d for d in long_tasks if d > 50]),
+        "longest": max(long_tasks, default=0),
+        "shown": f"{last['agent']} -> {label}",
+        "breakdown": breakdown,
+    }
 
 
 if __name__ == "__main__":
