@@ -227,10 +227,10 @@
   }
 
   function stateCell(a) {
-    if (!a.logged_in || !a.state) return [el("span", { class: "badge" }, [PC.swatch(GREY), "Logged out"])];
+    if (!a.logged_in || !a.state) return [el("span", { class: "badge slds-badge" }, [PC.swatch(GREY), "Logged out"])];
     // a state an adapter's inbound rule set names that system: "Meeting (from Teams)"
     var shown = a.state_from ? a.state.label + " (from " + a.state_from + ")" : a.state.display;
-    var out = [el("span", { class: "badge state-badge" }, [PC.swatch(a.state.colour), shown])];
+    var out = [el("span", { class: "badge slds-badge state-badge" }, [PC.swatch(a.state.colour), shown])];
     if (a.next_state) out.push(el("span", { class: "next", title: "Applies when the call and its wrap-up end", text: "Next: " + a.next_state.label }));
     if (a.connection_lost) out.push(el("span", { class: "lost-note", text: "connection lost" }));
     return out;
@@ -273,7 +273,7 @@
     if (old.menu !== sig.menu) {
       if (a.logged_in) {
         if (!c.menu.firstChild) {
-          c.menu.appendChild(el("button", { type: "button", class: "row-menu-button", "data-control": "menu",
+          c.menu.appendChild(el("button", { type: "button", class: "row-menu-button slds-button slds-button_icon-border-filled", "data-control": "menu",
                                             "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
                                             "aria-label": "Actions for " + name, title: "Actions" }, ["⋯"]));
         }
