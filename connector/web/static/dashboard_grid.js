@@ -34,8 +34,9 @@
   var filters = { search: "", team: "", state: "", over: false };
   var sort = { key: "severity", dir: -1 };
   var list = [];                 // the agents shown, sorted
+  var counts = { over: 0, shown: 0, loggedIn: 0, all: 0 };
   var order = [];                // every agent id, in the order of the last sort (the next sort starts from it)
-  var TODAY_PER_FRAME = 12;      // today's bars rebuilt in one frame at most; the rest in the next frames
+  var TODAY_PER_FRAME = 8;       // today's bars rebuilt in one frame at most; the rest in the next frames
   var listDirty = true, frame = 0;
   var rows = {};                 // agent id -> {tr, sig, cells} for the rows in the page
   var shownIds = "";
@@ -189,16 +190,22 @@
       shown.push(a);
     }
     list = shown;
+    counts = { over: over, shown: shown.length, loggedIn: loggedIn, all: all.length };
+  }
+
+  /** The pill and the summary: written in the frame that draws the rows, so that they always agree. */
+  function showCounts() {
+    var over = counts.over;
     var pill = $("over-count"), text = over + " over threshold";
     if (pill.textContent !== text) {
       pill.textContent = text;
       pill.setAttribute("data-count", String(over));
       pill.classList.toggle("some", over > 0);
     }
-    var summary = shown.length + " shown · " + loggedIn + " of " + all.length + " logged in";
+    var summary = counts.shown + " shown · " + counts.loggedIn + " of " + counts.all + " logged in";
     if ($("summary").textContent !== summary) {
       $("summary").textContent = summary;
-      $("agents").setAttribute("aria-rowcount", String(shown.length + 1));
+      $("agents").setAttribute("aria-rowcount", String(counts.shown + 1));
     }
   }
 
@@ -353,6 +360,7 @@
     var top = tbody.getBoundingClientRect().top;  // the list's top, relative to the viewport
     var t = now();
     if (listDirty) { computeList(t); listDirty = false; }
+    showCounts();
     var n = list.length;
     var first = Math.max(0, Math.floor(-top / ROW_H) - BUFFER);
     var last = Math.min(n, Math.ceil((window.innerHeight - top) / ROW_H) + BUFFER);
@@ -393,14 +401,18 @@
   }
 
   function schedule() { if (!frame) frame = requestAnimationFrame(draw); }
-  // a busy floor sends many changes a second: they are drawn together, at most every DRAW_EVERY ms
-  var DRAW_EVERY = 250, lastChange = 0, later = 0;
+  // a busy floor sends many changes a second: they are drawn together, at most every DRAW_EVERY ms (two
+  // frames a second at most, with the clock's tick: a supervisor sees a change within half a second)
+  var DRAW_EVERY = 500, lastChange = 0, later = 0;
   function changed() {
     listDirty = true;
     var wait = lastChange + DRAW_EVERY - Date.now();
     if (wait <= 0) { lastChange = Date.now(); schedule(); return; }
     if (!later) later = setTimeout(function () { later = 0; lastChange = Date.now(); schedule(); }, wait);
   }
+
+  /** The supervisor asked for it (a filter, a sort): drawn in the next frame, not with the stream's batch. */
+  function now_() { listDirty = true; schedule(); }
 
   function setStale(at) {
     model.staleAt = at;
@@ -418,10 +430,13 @@
     remember: remember, replaceAll: replaceAll, setStates: setStates, setToday: setToday, setStale: setStale,
     stateById: stateById, onCall: onCall, alertOf: alertOf, overText: overText,
     agent: function (id) { return model.agents[id]; },
-    setFilter: function (name, value) { filters[name] = value; changed(); },
-    setSort: function (key, dir) { sort.key = key; sort.dir = dir; changed(); },
+    setFilter: function (name, value) { filters[name] = value; now_(); },
+    setSort: function (key, dir) { sort.key = key; sort.dir = dir; now_(); },
     /** The agents the grid shows now (its filters applied), in its order. */
-    shown: function () { if (listDirty) { computeList(now()); listDirty = false; } return list.slice(); },
+    shown: function () {
+      if (listDirty) { computeList(now()); listDirty = false; schedule(); }  // the rows and counts follow in the next frame
+      return list.slice();
+    },
     teams: function () {
       var teams = {};
       Object.keys(model.agents).forEach(function (id) { if (model.agents[id].team) teams[model.agents[id].team] = true; });
