@@ -6,7 +6,7 @@
    for a plain table. Changes are drawn together (at most every DRAW_EVERY ms, in an animation frame),
    however many arrive.
 
-   A frame's work is kept small, so that 20 changes a second at 1,000 agents never make a long task
+   A frame's work is kept small, so that 20 changes a second at 1,000 agents do not make long tasks
    (bench/dashboard_bench.py): the agents are re-sorted from the previous order (nearly sorted: the
    engine's merge sort is then close to linear) on keys worked out once per change, not per comparison;
    each cell of a row is rewritten only when what it shows changed; today's per-state bars, which all
