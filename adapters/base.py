@@ -322,6 +322,18 @@ class Host(Protocol):
     def recall(self, key: str) -> object | None:
         """What :meth:`remember` kept under ``key`` (on any instance), or None when none or expired."""
 
+    def remember_secret(self, key: str, value: str | None) -> None:
+        """Keep a secret (e.g. a rotated OAuth refresh token) in the store, sealed with the connector's secret key
+        (``CONNECTOR_SECRET_KEY``) like saved secret settings, seen by every instance and across restarts;
+        None forgets it. Prefix keys with the adapter's name. Never logged or shown."""
+
+    def recall_secret(self, key: str) -> str | None:
+        """What :meth:`remember_secret` kept under ``key``, or None (none, or sealed with another secret key)."""
+
+    def credential_refused(self, adapter: str, credential: str) -> None:
+        """Count a credential the remote refused for good (``credential``: the setting's name, never its value)
+        in the connector's metrics (``connector_adapter_credentials_refused_total``)."""
+
     def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
         """Draw ``calls`` from a rate budget of ``limit`` per sliding ``window`` seconds shared by every
         instance; nothing is drawn when that would go over. ``calls`` 0 only reads the use."""

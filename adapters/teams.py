@@ -560,7 +560,7 @@ class TeamsAdapter(Adapter):
         done = f"client-credentials token issued for tenant {self.config['tenant_id']}"
         if self.subscriptions.configured:  # change notifications: the delegated token must be issued too
             self.subscriptions._token = None
-            self.subscriptions.token()
+            self.subscriptions.token(retry_parked=True)  # the admin asked: a parked token is tried again
             done += "; delegated token (Presence.Read.All) issued for change notifications"
         return done
 

@@ -23,15 +23,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.helpers.cluster import Cluster  # noqa: E402  (the repository root on the path first)
+from tests.helpers.cluster import Cluster, Receiver  # noqa: E402  (the repository root on the path first)
 from tests.helpers.postgres import PostgresServer  # noqa: E402
-from tests.test_shutdown import HoldingReceiver  # noqa: E402
 
 LEASE = 120.0
 
 
 def one_run(server: PostgresServer) -> tuple[float, float]:
-    receiver = HoldingReceiver()
+    receiver = Receiver(hold_first=True)
     cluster = Cluster(
         server.new_database(),
         Path(tempfile.mkdtemp(prefix="pc-shutdown-")),
@@ -50,11 +49,11 @@ def one_run(server: PostgresServer) -> tuple[float, float]:
         if not receiver.held.wait(20):
             raise RuntimeError("the first push never reached the receiver")
         cluster.start(1)
-        signalled = time.monotonic()
+        signalled = time.time()
         cluster.processes[0].send_signal(signal.SIGTERM)
         code = cluster.processes[0].wait(15)
-        exited = time.monotonic()
-        while len(receiver.snapshot()) < 2 and time.monotonic() - exited < 10:
+        exited = time.time()
+        while len(receiver.snapshot()) < 2 and time.time() - exited < 10:
             time.sleep(0.01)
         posts = receiver.snapshot()
         taken = posts[1]["at"] - exited if len(posts) > 1 else float("nan")

@@ -162,7 +162,9 @@ def build_parts(settings: Settings, clock: Clock, extra_adapters=()) -> Parts:
     reads = ReadContext(store, configs, clock, settings.tz, sweeper.settle_due)
     leases = Leases(store, clock)
     sync = salesforce.build_sync(reads, settings, leases)
-    host = ConnectorHost(service, store, configs, bus, clock, salesforce_query_of(sync.connection))
+    host = ConnectorHost(
+        service, store, configs, bus, clock, salesforce_query_of(sync.connection), secret_key=settings.secret_key
+    )
     dispatcher = Dispatcher(
         store,
         adapters,

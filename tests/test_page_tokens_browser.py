@@ -1,5 +1,6 @@
-"""The pages on app.css (sign-in, admin, dashboard, wallboard) share SLDS's tokens with the softphone: a
-keyboard user sees a 2 px focus ring in SLDS's brand blue on every control, not a faint glow."""
+"""The pages on SLDS with pages.css (sign-in, admin, wallboard) and on app.css (dashboard) share SLDS's tokens
+with the softphone: a keyboard user sees a 2 px focus ring in SLDS's brand blue on every control, not a faint
+glow."""
 
 from __future__ import annotations
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,50 +23,8 @@ from connector.integrations import outbox_claims
 from connector.jobs.leases import Leases
 from connector.store import Store
 from connector.store.rows import outbox_row
-from tests.helpers.cluster import Cluster
+from tests.helpers.cluster import Cluster, Receiver
 from tests.helpers.polling import wait_until
-
-
-class HoldingReceiver:
-    """A webhook endpoint that holds the first push open (until ``let_go``) and answers the others at once."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        self.lock = threading.Lock()
-        self.held = threading.Event()
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):  # noqa: N802 (the http.server name)
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                with receiver.lock:
-                    first = not receiver.posts
-                    receiver.posts.append({"state": body.get("state"), "at": time.monotonic()})
-                if first:
-                    receiver.held.set()
-                    receiver.release.wait(60)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/presence"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self) -> list[dict]:
-        with self.lock:
-            return list(self.posts)
-
-    def stop(self) -> None:
-        self.release.set()
-        self.server.shutdown()
 
 
 def _open_stream(base: str, token: str) -> tuple[socket.socket, bytes]:
@@ -90,7 +46,7 @@ def _read_to_end(sock: socket.socket) -> bytes:
 
 @pytest.mark.cluster
 def test_sigterm_hands_everything_over_and_exits_cleanly(postgres, tmp_path):
-    receiver = HoldingReceiver()
+    receiver = Receiver(hold_first=True)
     cluster = Cluster(
         postgres.new_database(),
         tmp_path,
@@ -141,12 +97,13 @@ def test_sigterm_hands_everything_over_and_exits_cleanly(postgres, tmp_path):
         # the instance gives up its held push at the end of the grace and exits 0
         assert cluster.processes[0].wait(15) == 0
         exited = time.monotonic()
+        exited_at = time.time()  # the receiver stamps posts with the wall clock
         assert exited - signalled < 3 + 2  # the grace, and the exit
 
         # the survivor takes the released row at once (not after the 120 s lease): the lane's latest state
         wait_until(lambda: len(receiver.snapshot()) >= 2, 5, "the survivor to deliver agent0's lane")
         taken = receiver.snapshot()[1]
-        assert taken["at"] - exited < 1.0, f"taken {taken['at'] - exited:.2f} s after the exit"
+        assert taken["at"] - exited_at < 1.0, f"taken {taken['at'] - exited_at:.2f} s after the exit"
         assert taken["state"] == "lunch"
         assert requests.get(f"{survivor}/healthz", timeout=5).status_code == 200
 

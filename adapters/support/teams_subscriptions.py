@@ -28,12 +28,12 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from adapters.base import Adapter, AdapterError, InboundRejected
 from adapters.support.http_errors import check_reply, unreachable
+from adapters.support.teams_delegated import DelegatedToken
 from adapters.support.teams_inbound import batches
 
 #: Graph: a presence subscription lives at most an hour; asked for a little less
@@ -60,6 +60,7 @@ class Subscriptions:
         self.adapter = adapter
         self._token: tuple[str, float] | None = None
         self._token_lock = threading.Lock()
+        self.delegated = DelegatedToken(adapter)
         self.created = self.renewed = self.notifications = self.refused = 0
         self.lifecycle: dict[str, int] = {}
         self.error: str | None = None
@@ -73,35 +74,13 @@ class Subscriptions:
     def _url(self, path: str) -> str:
         return f"{self.adapter.config['graph_url']}{path}"
 
-    # -- the delegated token (refresh_token grant of the consenting user) ------------------------
-    def token(self) -> str:
+    # -- the delegated token (refresh_token grant of the consenting user, rotation kept) --------------
+    def token(self, retry_parked: bool = False) -> str:
         with self._token_lock:
-            if self._token and self._token[1] > time.monotonic():
+            if self._token and self._token[1] > time.monotonic() and not retry_parked:
                 return self._token[0]
-            c = self.adapter.config
-            try:
-                reply = requests.post(
-                    f"{c['login_url']}/{quote(c['tenant_id'], safe='')}/oauth2/v2.0/token",
-                    data={
-                        "client_id": c["client_id"],
-                        "client_secret": c["client_secret"],
-                        "grant_type": "refresh_token",
-                        "refresh_token": c["delegated_refresh_token"],
-                        "scope": "https://graph.microsoft.com/Presence.Read.All offline_access",
-                    },
-                    timeout=c["timeout"],
-                )
-            except requests.RequestException as exc:
-                raise unreachable("Microsoft login", exc) from None
-            if reply.status_code in (400, 401):
-                raise AdapterError(
-                    f"Microsoft login refused TEAMS_DELEGATED_REFRESH_TOKEN (HTTP {reply.status_code}); a user must "
-                    "sign in again and consent to Presence.Read.All (delegated)",
-                    retryable=False,
-                )
-            check_reply("Microsoft login", reply, "delegated token")
-            body = reply.json()
-            self._token = (body["access_token"], time.monotonic() + max(60, int(body.get("expires_in", 3600)) - 60))
+            access, lifetime = self.delegated.redeem(retry_parked)
+            self._token = (access, time.monotonic() + max(60, lifetime - 60))
             return self._token[0]
 
     def _call(self, method: str, path: str, json: dict | None = None) -> requests.Response:
@@ -275,6 +254,7 @@ class Subscriptions:
             "notifications_refused": self.refused,
             "lifecycle_notifications": dict(self.lifecycle),
             "subscription_error": self.error,
+            **self.delegated.health(),
         }
 
 

@@ -9,7 +9,7 @@ from flask import jsonify, request
 from connector.api.auth import require, require_agent_access, signed_in_principal
 from connector.api.common import body, bp, change_source_of, grid_view, logon_source_of, service, view_answer
 from connector.api.inputs import AUDITED_ROLES, PRESENCE_CHANGE_FIELDS, audited_change, presence_change
-from connector.audit.requests import record as audit
+from connector.audit.requests import entry as audit
 from connector.auth import accounts
 from connector.errors import Forbidden, InvalidInput
 from connector.parts import get_parts
@@ -42,11 +42,15 @@ def login(agent_id: str):
         raise InvalidInput(
             f"'{logon_source}' is recorded by the system or a supervisor, not by an agent", field="logon_source"
         )
+    entry = audit("agent.login", agent_id, detail=f"logon source {logon_source}")
     outcome = service().login(
-        agent_id, logon_source, data.get("device") or logon_source, source=change_source_of(data), pin=data.get("pin")
+        agent_id,
+        logon_source,
+        data.get("device") or logon_source,
+        source=change_source_of(data),
+        pin=data.get("pin"),
+        audit=entry if principal.role in AUDITED_ROLES else None,
     )
-    if principal.role in AUDITED_ROLES:
-        audit("agent.login", agent_id, detail=f"logon source {logon_source}")
     return view_answer(outcome.view)
 
 
@@ -93,9 +97,14 @@ def logout(agent_id: str):
         if principal.role == "agent" and logon_source in LogonSource.FORCED:
             raise InvalidInput(f"an agent cannot log out as '{logon_source}'", field="logon_source")
         actor = principal.name if principal.role != "agent" else None
-    outcome = service().logout(agent_id, logon_source, source=change_source_of(data), actor=actor)
-    if principal.role in AUDITED_ROLES:
-        audit("agent.logout", agent_id, detail=f"logon source {logon_source}")
+    entry = audit("agent.logout", agent_id, detail=f"logon source {logon_source}")
+    outcome = service().logout(
+        agent_id,
+        logon_source,
+        source=change_source_of(data),
+        actor=actor,
+        audit=entry if principal.role in AUDITED_ROLES else None,
+    )
     return view_answer(outcome.view)
 
 
@@ -124,16 +133,9 @@ def put_presence(agent_id: str):
     state, source, force = presence_change(principal, data)
     if not audited_change(principal.role, force):
         return view_answer(service().set_state(agent_id, state, source=source, force=force).view)
-    before = service().presence(agent_id).get("state")
-    view = service().set_state(agent_id, state, source=source, force=force).view
-    after = service().presence(agent_id).get("state")
-    audit(
-        "presence.force",
-        agent_id,
-        before={"state": (before or {}).get("id")},
-        after={"state": (after or {}).get("id"), "asked": str(state)[:100], "force": force},
-    )
-    return view_answer(view)
+    # the row says the state before and after, as the change's transaction finds them (PresenceService)
+    entry = audit("presence.force", agent_id, after={"asked": str(state)[:100], "force": force}, states=True)
+    return view_answer(service().set_state(agent_id, state, source=source, force=force, audit=entry).view)
 
 
 @bp.delete("/agents/<agent_id>/next-state")
@@ -151,8 +153,7 @@ def end_call(agent_id: str):
     """Close a call whose "ended" event never came (the agent is stuck on a call)."""
     require_agent_access(agent_id)
     body(())
-    view = service().end_call(agent_id, actor=signed_in_principal().name).view
-    audit("call.end", agent_id)
+    view = service().end_call(agent_id, actor=signed_in_principal().name, audit=audit("call.end", agent_id)).view
     return view_answer(view)
 
 

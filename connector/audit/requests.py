@@ -18,9 +18,21 @@ def actor() -> trail.Actor:
     return trail.Actor(principal.name, principal.role, address)
 
 
+def entry(
+    action: str,
+    target: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    detail: str = "",
+    states: bool = False,
+) -> trail.Entry:
+    """The row of an action of this request's caller, for the action to write in its own transaction."""
+    return trail.Entry(get_parts().clock(), actor(), action, str(target), before, after, detail, states)
+
+
 def record(
     action: str, target: str = "", before: dict | None = None, after: dict | None = None, detail: str = ""
 ) -> None:
-    """Record an action of this request's caller (after it succeeded)."""
+    """Record an action of this request's caller that is not a store write of its own, after it succeeded."""
     parts = get_parts()
     trail.record(parts.store, parts.clock(), actor(), action, target, before, after, detail)

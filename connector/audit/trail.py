@@ -1,24 +1,41 @@
 """The audit trail in the store: one row per admin or supervisor action, read back with filters and pages.
 
-Every route and command that changes what an admin or supervisor controls records a row after the change
-succeeded (a refused request changes nothing and records nothing): who (a signed-in user's name, or
+Every route and command that changes what an admin or supervisor controls records a row in the transaction
+that makes the change (an :class:`Entry` handed to the action, written by :func:`write` before its commit):
+the action and its row commit together or not at all, so a failed audit write leaves the action undone
+and a refused request changes nothing and records nothing. Actions that are not one store write (``sync
+now``: remote work; ``store.restore``: the store itself replaced) record after they succeeded
+(:func:`record`). A row says who (a signed-in user's name, or
 ``token:<name>``, or ``cli:<OS user>``), the role, the client address, the action (one of :data:`ACTIONS`),
 the target (an agent id, a username, a token id ...), and before/after values where they apply. Secrets
 never go in: a PIN, password or secret setting appears as ``"secret changed"``.
+
+Inbound changes an adapter reports (Teams, Omni-Channel, the PBX ...) that its inbound rule applied or refused
+are rows too (:func:`inbound_values`, written with the change in its transaction by connector/changes/recording.py):
+actor ``adapter:<source>``, the agent as target, the state before and after, the rule and the remote presence.
+A report that decides nothing (an unchanged remote presence, the agent already in that state) writes none.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
-from connector.errors import InvalidInput
-from connector.store import Store
+from connector.errors import InvalidInput, Unavailable
+from connector.store import Store, statements
+from connector.store.faults import store_fault
 from connector.store.models import AuditEvent
+from connector.store.statements import Prepared
+
+log = logging.getLogger(__name__)
 
 #: every action the trail records, with what it means (the admin page's action filter lists them)
 ACTIONS: dict[str, str] = {
@@ -37,6 +54,8 @@ ACTIONS: dict[str, str] = {
     "agent.erase": "agent's personal data erased",
     "account.unlock": "account unlocked",
     "account.lock": "account locked",
+    "account.throttle": "sign-ins slowed after repeated failures (the system)",
+    "account.alert": "failed sign-ins reached the daily alert (the system)",
     "config.apply": "presence configuration applied",
     "adapter.settings": "adapter settings saved",
     "salesforce.connection": "Salesforce connection saved",
@@ -46,7 +65,13 @@ ACTIONS: dict[str, str] = {
     "agent.logout": "agent logged out by a supervisor or admin",
     "call.end": "stuck call ended",
     "store.restore": "store restored from a backup",
+    "inbound.applied": "inbound change applied by an adapter's rule (Teams, Omni-Channel, the PBX ...)",
+    "inbound.refused": "inbound change refused by an adapter's rule",
 }
+#: an inbound verdict's action -> its audit action (a verdict of "nothing" is no decision: not recorded)
+INBOUND_ACTIONS = {"apply": "inbound.applied", "refuse": "inbound.refused"}
+#: the actor role of an adapter's inbound change (actor ``adapter:<source>``)
+ADAPTER_ROLE = "adapter"
 #: what stands for a secret's value
 SECRET_CHANGED = "secret changed"
 #: the columns of an export, in order
@@ -63,9 +88,97 @@ class Actor:
     address: str = ""
 
 
+#: the connector itself (a sign-in throttle or alert); its address is the client whose tries caused it
+SYSTEM = "system"
+
+
+def system_actor(address: str = "") -> Actor:
+    return Actor(SYSTEM, SYSTEM, address)
+
+
 def cli_actor() -> Actor:
     """The command line's actor: the operating-system user who ran it."""
     return Actor(f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}", "admin", "cli")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the trail, made before the action and written in its transaction (:func:`write`). An action
+    that learns more while it runs (a new token's id, the fields an edit changed) writes ``replace(entry, ...)``
+    (:meth:`but`)."""
+
+    at: datetime
+    actor: Actor
+    action: str
+    target: str = ""
+    before: dict | None = None
+    after: dict | None = None
+    detail: str = ""
+    #: the presence service fills ``before``/``after`` with the agent's state id before and after the change
+    states: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown audit action {self.action!r}")
+
+    def but(self, **changes: Any) -> Entry:
+        return replace(self, **changes)
+
+
+_COLUMNS = ("at", "actor", "actor_role", "address", "action", "target", "before", "after", "detail")
+_TABLE = AuditEvent.__table__
+# a plain statement on the connection's cursor: it also runs inside a presence change's pipelined piece on
+# PostgreSQL (Store.write_shared), where nothing may read a result through SQLAlchemy
+_INSERT = Prepared(insert(_TABLE).values({c: bindparam(f"p_{c}", type_=_TABLE.c[c].type) for c in _COLUMNS}))
+
+
+def write(on: Connection | Session, entry: Entry) -> None:
+    """Write ``entry`` in the caller's transaction (``on``: its connection or ORM session): it commits with
+    the action or not at all. An error here is the action's error (its transaction rolls back)."""
+    conn = on.connection() if isinstance(on, Session) else on
+    values = {
+        "at": entry.at,
+        "actor": entry.actor.name[:200],
+        "actor_role": entry.actor.role[:20],
+        "address": entry.actor.address[:64],
+        "action": entry.action,
+        "target": str(entry.target)[:200],
+        "before": entry.before,
+        "after": entry.after,
+        "detail": entry.detail,
+    }
+    # in a pipelined presence change (PostgreSQL) the change's own statements are answered first, so an error
+    # of theirs stays theirs, and this insert's before returning, so its own error is reported as the trail's
+    statements.wait_for_answers(conn)
+    try:
+        _INSERT.run(conn, {f"p_{k}": v for k, v in values.items()})
+        statements.wait_for_answers(conn)
+    except Exception as exc:
+        # a change decided again (another writer first), or a pipeline's earlier error: the caller's to handle
+        if statements.must_retry(exc) or type(exc).__name__ == "PipelineAborted":
+            raise
+        log.error(
+            "the audit trail could not be written (%s: %s); %s not applied", type(exc).__name__, exc, entry.action
+        )
+        raise store_fault(exc) or Unavailable(
+            f"the audit trail could not be written, so the action ({ACTIONS[entry.action]}) was not applied; "
+            "nothing was changed. Try again shortly",
+            code="audit_unavailable",
+            retry_after=10,
+        ) from exc
+
+
+def write_if(on: Connection | Session, entry: Entry | None) -> None:
+    """:func:`write` when there is an entry (an action called without one records nothing itself)."""
+    if entry is not None:
+        write(on, entry)
+
+
+def recorded_since(on: Connection | Session, action: str, target: str, since: datetime) -> bool:
+    """Whether the trail has an ``action`` row on ``target`` at or after ``since`` (in the caller's transaction)."""
+    t = _TABLE.c
+    query = select(t.id).where(t.action == action, t.at >= since, t.target == target[:200]).limit(1)
+    return on.execute(query).first() is not None
 
 
 def record(
@@ -78,22 +191,37 @@ def record(
     after: dict | None = None,
     detail: str = "",
 ) -> None:
-    """Write one row of the trail in a short transaction of its own."""
-    if action not in ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}")
-    values = {
-        "at": now,
-        "actor": actor.name[:200],
-        "actor_role": actor.role[:20],
-        "address": actor.address[:64],
-        "action": action,
-        "target": str(target)[:200],
-        "before": before,
-        "after": after,
-        "detail": detail,
-    }
+    """Write one row of the trail in a short transaction of its own: for an action that is not a store write
+    of its own (``sync now``, ``store.restore``), after it succeeded."""
+    entry = Entry(now, actor, action, target, before, after, detail)
     with store.write_connection() as conn:
-        conn.execute(insert(AuditEvent.__table__).values(**values))
+        write(conn, entry)
+
+
+def inbound_values(
+    at: datetime,
+    agent_id: str,
+    source: str,
+    action: str,
+    rule: str,
+    reason: str,
+    remote: str | None,
+    before: str | None,
+    after: str | None,
+    proposed: str | None,
+) -> dict:
+    """The row of an inbound verdict (``action``: apply or refuse) for ``audit_events``."""
+    return {
+        "at": at,
+        "actor": f"adapter:{source}"[:200],
+        "actor_role": ADAPTER_ROLE,
+        "address": "",
+        "action": INBOUND_ACTIONS[action],
+        "target": agent_id[:200],
+        "before": {"state": before},
+        "after": {"state": after, "proposed": proposed, "rule": rule, "remote": remote},
+        "detail": reason,
+    }
 
 
 @dataclass(frozen=True)

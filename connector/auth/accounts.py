@@ -1,4 +1,10 @@
-"""Agents, users and API tokens: creating them, importing agents, finding who a token belongs to."""
+"""Agents, users and API tokens: creating them, importing agents, finding who a token belongs to.
+
+An administrative action takes the audit trail's row (``audit``, a ``trail.Entry``) and writes it in its own
+transaction, so the change and its row commit together or not at all (connector/audit/trail.py). One module
+on purpose (past the usual size): agents, users and tokens share their checks, their hashing and the
+credential generations that end sessions and streams, and every administrative write is read side by side.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from connector.audit import trail
 from connector.auth import page_sessions as web_sessions
 from connector.auth.hashing import (
     check_pin,
@@ -117,40 +124,52 @@ def _unique_extension_guard(extension: str) -> Iterator[None]:
         ) from None
 
 
-def add_agent(store: Store, data: dict, now: datetime, update: bool = False) -> Agent:
+def add_agent(store: Store, data: dict, now: datetime, update: bool = False, audit: trail.Entry | None = None) -> Agent:
     clean = _clean_agent(data)
+    pin_hash = hash_secret(clean["pin"], store.pepper) if "pin" in clean else None
     with _unique_extension_guard(clean.get("extension", "")), store.write() as s:
-        agent = s.get(Agent, clean["id"])
-        if agent is not None and not update:
-            raise Conflict(f"agent '{clean['id']}' already exists", field="id", code="exists")
-        if agent is None:
-            agent = Agent(
-                id=clean["id"],
-                name=clean.get("name") or clean["id"],
-                team="",
-                extension="",
-                email="",
-                salesforce_user_id="",
-                timezone="",
-                created_at=now,
-                active=True,
-            )
-            s.add(agent)
-            s.add(AgentSessionRow(agent_id=agent.id, logons=[], version=0, logoff_pending=False))
-        _check_extension_free(s, clean.get("extension", agent.extension), agent.id)
-        for key in ("name", "team", "extension", "email", "salesforce_user_id", "timezone"):
-            if key in clean:
-                setattr(agent, key, clean[key])
-        if "pin" in clean:
-            agent.pin_hash = hash_secret(clean["pin"], store.pepper)
-        agent.active = True
+        agent = _put_agent(s, clean, pin_hash, now, update)
+        if audit is not None:
+            trail.write(s, audit.but(target=agent.id))
         return agent
 
 
-def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
+def _put_agent(s, clean: dict, pin_hash: str | None, now: datetime, update: bool) -> Agent:
+    """Create (or with ``update``, change) an agent from checked fields and its PIN's hash (made before the
+    transaction: a slow hash must not hold the write lock), in the caller's transaction."""
+    agent = s.get(Agent, clean["id"])
+    if agent is not None and not update:
+        raise Conflict(f"agent '{clean['id']}' already exists", field="id", code="exists")
+    if agent is None:
+        agent = Agent(
+            id=clean["id"],
+            name=clean.get("name") or clean["id"],
+            team="",
+            extension="",
+            email="",
+            salesforce_user_id="",
+            timezone="",
+            created_at=now,
+            active=True,
+        )
+        s.add(agent)
+        s.add(AgentSessionRow(agent_id=agent.id, logons=[], version=0, logoff_pending=False))
+    _check_extension_free(s, clean.get("extension", agent.extension), agent.id)
+    for key in ("name", "team", "extension", "email", "salesforce_user_id", "timezone"):
+        if key in clean:
+            setattr(agent, key, clean[key])
+    if pin_hash is not None:
+        agent.pin_hash = pin_hash
+    agent.active = True
+    s.flush()  # the next row of an import sees this one (its extension)
+    return agent
+
+
+def import_agents(store: Store, text: str, now: datetime, audit: trail.Entry | None = None) -> tuple[int, int]:
     """Create or update agents from CSV (header: id,name,team,extension,email,salesforce_user_id,timezone,pin).
 
-    The whole file is checked first; a bad row refuses the import and names its line.
+    The whole file is checked first; a bad row refuses the import and names its line. The rows are written
+    in one transaction, with the audit row (``after``: how many were created and updated).
     """
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "id" not in reader.fieldnames:
@@ -187,18 +206,29 @@ def import_agents(store: Store, text: str, now: datetime) -> tuple[int, int]:
                     field="extension",
                     code="extension_taken",
                 )
-    for row in rows:
-        add_agent(store, row, now, update=True)
-        if row["id"] in existing:
-            updated += 1
-        else:
-            created += 1
-            existing.add(row["id"])
+    pin_hashes = [hash_secret(row["pin"], store.pepper) if "pin" in row else None for row in rows]
+    with store.write() as s:
+        for row, pin_hash in zip(rows, pin_hashes):
+            with _unique_extension_guard(row.get("extension", "")):
+                _put_agent(s, row, pin_hash, now, update=True)
+            if row["id"] in existing:
+                updated += 1
+            else:
+                created += 1
+                existing.add(row["id"])
+        if audit is not None:
+            trail.write(s, audit.but(after={"created": created, "updated": updated}))
     return created, updated
 
 
 def add_user(
-    store: Store, username: str, password: object, role: object, now: datetime, agent_id: str | None = None
+    store: Store,
+    username: str,
+    password: object,
+    role: object,
+    now: datetime,
+    agent_id: str | None = None,
+    audit: trail.Entry | None = None,
 ) -> User:
     role = check_role(role)
     if not re.fullmatch(r"[A-Za-z0-9._@-]{2,100}", username or ""):
@@ -219,6 +249,7 @@ def add_user(
             created_at=now,
         )
         s.add(user)
+        trail.write_if(s, audit)
         return user
 
 
@@ -259,8 +290,16 @@ def upgrade_pin_hash(store: Store, agent_id: str, stored: str | None, pin: str) 
                 row.pin_hash = hash_secret(pin, store.pepper)
 
 
-def create_token(store: Store, role: object, now: datetime, agent_id: str | None = None, name: str = "") -> str:
-    """A new API token; only its digest is stored, so this is the one time it can be shown."""
+def create_token(
+    store: Store,
+    role: object,
+    now: datetime,
+    agent_id: str | None = None,
+    name: str = "",
+    audit: trail.Entry | None = None,
+) -> str:
+    """A new API token; only its digest is stored, so this is the one time it can be shown. The audit row
+    gets the token's record (id, name, role, agent; never the token)."""
     role = check_role(role)
     if role == "agent" and not agent_id:
         raise InvalidInput("an agent token needs --agent", field="agent")
@@ -268,7 +307,12 @@ def create_token(store: Store, role: object, now: datetime, agent_id: str | None
     with store.write() as s:
         if agent_id and s.get(Agent, agent_id) is None:
             raise NotFound(f"no agent '{agent_id}'", field="agent")
-        s.add(ApiToken(name=name or role, token_hash=token_digest(token), role=role, agent_id=agent_id, created_at=now))
+        row = ApiToken(name=name or role, token_hash=token_digest(token), role=role, agent_id=agent_id, created_at=now)
+        s.add(row)
+        if audit is not None:
+            s.flush()  # its id
+            record = {"id": row.id, "name": row.name, "role": row.role, "agent_id": row.agent_id}
+            trail.write(s, audit.but(target=f"token {row.id}", after=record))
     return token
 
 
@@ -317,7 +361,9 @@ def list_users(store: Store) -> list[dict]:
         ]
 
 
-def set_user_active(store: Store, username: str, active: bool, now: datetime | None = None) -> None:
+def set_user_active(
+    store: Store, username: str, active: bool, now: datetime | None = None, audit: trail.Entry | None = None
+) -> None:
     """Enable or disable a user; disabling ends the user's page sessions."""
     with store.write() as s:
         user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
@@ -326,9 +372,12 @@ def set_user_active(store: Store, username: str, active: bool, now: datetime | N
         user.active = bool(active)
         if not active:
             web_sessions.end_all_for(s, username, False, now or utc_now(), "disabled")
+        trail.write_if(s, audit)
 
 
-def set_password(store: Store, username: str, password: object, now: datetime | None = None) -> None:
+def set_password(
+    store: Store, username: str, password: object, now: datetime | None = None, audit: trail.Entry | None = None
+) -> None:
     """A new password; the user's page sessions end (whoever knew the old one is signed out)."""
     if not isinstance(password, str) or len(password) < 8:
         raise InvalidInput("password must have at least 8 characters", field="password")
@@ -338,6 +387,7 @@ def set_password(store: Store, username: str, password: object, now: datetime | 
             raise NotFound(f"no user '{username}'", field="username")
         user.password_hash = hash_secret(password, store.pepper)
         web_sessions.end_all_for(s, username, False, now or utc_now(), "password_changed")
+        trail.write_if(s, audit)
 
 
 def list_agents(store: Store) -> list[dict]:
@@ -371,10 +421,11 @@ EDITABLE_AGENT_FIELDS = ("name", "team", "extension", "email", "salesforce_user_
 SALESFORCE_USER_ID_RE = re.compile(r"^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
 
-def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
+def update_agent(store: Store, agent_id: str, data: dict, by: str, audit: trail.Entry | None = None) -> dict:
     """Edit an agent's details; unknown or bad fields are refused by name and nothing changes.
 
-    The change is written to the log with who made it and which fields changed (no PINs here).
+    The change is written to the log with who made it and which fields changed (no PINs here), and to the
+    audit row (``before``/``after``: the fields that changed).
     """
     wrong = next((k for k in data if k not in EDITABLE_AGENT_FIELDS), None)
     if wrong is not None:
@@ -398,6 +449,7 @@ def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
         if agent.active and "extension" in clean:
             _check_extension_free(s, clean["extension"], agent_id)
         changed = [k for k in EDITABLE_AGENT_FIELDS if k in clean and (getattr(agent, k) or "") != clean[k]]
+        before = {k: getattr(agent, k) for k in changed}
         for key in changed:
             setattr(agent, key, clean[key])
         result = {
@@ -411,11 +463,15 @@ def update_agent(store: Store, agent_id: str, data: dict, by: str) -> dict:
             "active": agent.active,
             "has_pin": bool(agent.pin_hash),
         }
+        if audit is not None:
+            trail.write(s, audit.but(before=before, after={k: result[k] for k in changed}))
     log.info("agent %s edited by %s: %s", agent_id, by, ", ".join(changed) or "no changes")
     return result
 
 
-def set_agent_active(store: Store, agent_id: str, active: bool, now: datetime | None = None) -> None:
+def set_agent_active(
+    store: Store, agent_id: str, active: bool, now: datetime | None = None, audit: trail.Entry | None = None
+) -> None:
     """Enable or disable an agent; enabling checks its extension is free, disabling ends its PIN page sessions."""
     with store.write() as s:
         agent = _existing_agent(s, agent_id)
@@ -426,15 +482,19 @@ def set_agent_active(store: Store, agent_id: str, active: bool, now: datetime | 
             web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "disabled")
             end_credentials(s, [f"agent:{agent_id}"], "disabled", now or utc_now())
             statements.bump_generation(s.connection(), agent_credentials_key(agent_id))
+        trail.write_if(s, audit)
 
 
-def reset_pin(store: Store, agent_id: str, pin: object, now: datetime | None = None) -> None:
+def reset_pin(
+    store: Store, agent_id: str, pin: object, now: datetime | None = None, audit: trail.Entry | None = None
+) -> None:
     """A new PIN; the agent's PIN page sessions end."""
     clean = check_pin(pin)
     with store.write() as s:
         _existing_agent(s, agent_id).pin_hash = hash_secret(clean, store.pepper)
         web_sessions.end_all_for(s, agent_id, True, now or utc_now(), "pin_reset")
         statements.bump_generation(s.connection(), agent_credentials_key(agent_id))
+        trail.write_if(s, audit)
 
 
 def list_tokens(store: Store) -> list[dict]:
@@ -453,7 +513,7 @@ def list_tokens(store: Store) -> list[dict]:
         ]
 
 
-def revoke_token(store: Store, token_id: int, now: datetime) -> None:
+def revoke_token(store: Store, token_id: int, now: datetime, audit: trail.Entry | None = None) -> None:
     with store.write() as s:
         token = s.get(ApiToken, token_id)
         if token is None:
@@ -462,6 +522,7 @@ def revoke_token(store: Store, token_id: int, now: datetime) -> None:
             token.revoked_at = now
             statements.bump_generation(s.connection(), TOKENS)
             end_credentials(s, [f"token:{token_id}"], "revoked", now)
+        trail.write_if(s, audit)
 
 
 def agent_credentials_key(agent_id: str) -> str:

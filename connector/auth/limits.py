@@ -15,7 +15,10 @@ OWASP ASVS 2.2.1): no number of anonymous tries locks an account.
 * State ends when it expires: a key whose last failure is more than ``window`` seconds old starts from
   zero (and its row is deleted); the per-account day starts again 24 hours after it began.
 * Wrong secrets are listed for the admins (account, address; never the secret), at most ``keep_failures``
-  rows. Tries refused while blocked are not stored one row each: they are counted on the key's row and
+  rows. The audit trail gets summaries, by the system, in the failure's transaction: ``account.throttle``
+  when an account's tries from an address (or the API's) start to be slowed down — at most one row per
+  account per ``window`` — and ``account.alert`` when the account reaches ``daily_alert`` (once a day); an
+  admin's lock and unlock are rows of their own (the unlock says what it lifted). Never a row per try. Tries refused while blocked are not stored one row each: they are counted on the key's row and
   logged once per key.
 
 Flask-Limiter was considered: its storages (memory, Redis, Memcached, MongoDB) cannot use the SQLAlchemy
@@ -37,6 +40,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select, update
 
+from connector.audit import trail
 from connector.errors import TooManyAttempts
 from connector.store import Store
 from connector.store.models import SignInFailure, SignInThrottle
@@ -153,6 +157,7 @@ class SignInGuard:
     def _failed(self, account: str, keys: list[str], address: str | None, now: datetime) -> None:
         p = self.policy
         alert = False
+        slowed: tuple[str, int] | None = None  # (key, failures) of a key this failure starts to slow down
         with self.store.write() as s:
             for key in keys:
                 row = s.get(SignInThrottle, key)
@@ -168,6 +173,8 @@ class SignInGuard:
                     row.blocked_until = now + timedelta(
                         seconds=min(2 ** min(row.failures - free - 1, 30), p.max_backoff)
                     )
+                    if row.failures == free + 1 and not key.startswith("addr:"):
+                        slowed = (key, row.failures)
             day = s.get(SignInThrottle, account)
             if day is None:
                 day = SignInThrottle(key=account, failures=0, last_failure_at=now, locked=False, refused=0, since=now)
@@ -179,6 +186,10 @@ class SignInGuard:
             if day.failures >= p.daily_alert and day.alerted_at is None:
                 day.alerted_at, alert = now, True
             s.add(SignInFailure(at=now, account=account, address=_clean(address or "api", 60), outcome="wrong"))
+            if slowed is not None:
+                self._audit_slowed(s, account, address, slowed[1], now)
+            if alert:
+                self._audit_alert(s, account, address, day, now)
             newest = s.execute(select(func.max(SignInFailure.id))).scalar() or 0
             if newest % 100 == 0:  # keep the list bounded (now and then: a delete per failure costs)
                 s.execute(delete(SignInFailure).where(SignInFailure.id <= newest - p.keep_failures))
@@ -191,6 +202,47 @@ class SignInGuard:
                 account,
             )
         self._cleanup(now)
+
+    def _audit_slowed(self, s, account: str, address: str | None, failures: int, now: datetime) -> None:
+        """The trail's summary of the failures that made the connector slow an account's tries down (at most one
+        row per account per ``window``: a guesser at many addresses does not fill the trail)."""
+        p = self.policy
+        if trail.recorded_since(s, "account.throttle", account, now - timedelta(seconds=p.window)):
+            return
+        where = f"from {_clean(address, 60)} (sign-in form)" if address is not None else "through the API (PIN check)"
+        trail.write(
+            s,
+            trail.Entry(
+                now,
+                trail.system_actor(_clean(address or "", 60)),
+                "account.throttle",
+                account,
+                after={"failures": failures, "address": _clean(address or "api", 60), "first_wait_seconds": 1},
+                detail=f"{failures} failed sign-ins {where} within {p.window // 60} minutes; each further failure "
+                f"doubles the wait (at most {p.max_backoff} s); the account stays open",
+            ),
+        )
+
+    def _audit_alert(self, s, account: str, address: str | None, day: SignInThrottle, now: datetime) -> None:
+        """The trail's summary of an account's day of failures when it reaches ``daily_alert`` (once a day)."""
+        since = day.since or now
+        addresses = s.execute(
+            select(func.count(func.distinct(SignInFailure.address))).where(
+                SignInFailure.account == account, SignInFailure.at >= since
+            )
+        ).scalar_one()
+        trail.write(
+            s,
+            trail.Entry(
+                now,
+                trail.system_actor(_clean(address or "", 60)),
+                "account.alert",
+                account,
+                after={"failures": day.failures, "since": since.isoformat(), "addresses": addresses},
+                detail=f"{day.failures} failed sign-ins since {since.isoformat(timespec='seconds')} from {addresses} "
+                "address(es) (CONNECTOR_SIGNIN_DAILY_ALERT); the account stays open, an admin can lock it",
+            ),
+        )
 
     def _refuse(self, key: str, account: str, address: str | None, outcome: str, marker: object) -> None:
         """Count a refused try on ``key``'s row (in batches); log one line per block (``marker``) only."""
@@ -315,11 +367,13 @@ class SignInGuard:
                 for r in rows
             ]
 
-    def lock(self, account: str) -> None:
-        """An admin's hard lock: the account refuses every secret until an admin unlocks it."""
+    def lock(self, account: str, audit: trail.Entry | None = None) -> None:
+        """An admin's hard lock: the account refuses every secret until an admin unlocks it (the audit row in
+        the same transaction)."""
         account = _clean(account, 180)
         now = self.clock()
         with self.store.write() as s:
+            trail.write_if(s, audit)
             row = s.get(SignInThrottle, account)
             if row is None:
                 s.add(
@@ -331,10 +385,14 @@ class SignInGuard:
                 row.locked, row.locked_until = True, None
         log.warning("account %s locked by an admin", account)
 
-    def unlock(self, account: str) -> bool:
-        """Lift an admin's lock and clear the account's alert and every throttle on it."""
+    def unlock(self, account: str, audit: trail.Entry | None = None) -> bool:
+        """Lift an admin's lock and clear the account's alert and every throttle on it. The audit row, in the
+        same transaction, says what was lifted (``before``: locked, the day's failures, refused tries, keys
+        throttled); nothing found: nothing is written and False is returned."""
         account = _clean(account, 180)
+        self._pending_refused()  # the refused tries counted in memory, so the audit row has them
         with self.store.write() as s:
+            before = self._standing(s, account) if audit is not None else None
             found = cast(
                 "CursorResult[Any]", s.execute(delete(SignInThrottle).where(SignInThrottle.key == account))
             ).rowcount
@@ -346,4 +404,29 @@ class SignInGuard:
                     )
                 )
             )
+            if found and audit is not None:
+                trail.write(s, audit.but(before=before))
         return bool(found)
+
+    def _standing(self, s, account: str) -> dict:
+        """What holds an account now (for the audit trail): admin lock, the day's failures, refused tries and
+        the keys slowed down (its address pairs and the API's)."""
+        rows = s.execute(
+            select(SignInThrottle).where(
+                or_(
+                    SignInThrottle.key == account,
+                    SignInThrottle.key.startswith(f"pair:{account}@", autoescape=True),
+                    SignInThrottle.key == f"api:{account}",
+                )
+            )
+        ).scalars()
+        now = self.clock()
+        out = {"locked": False, "failures": 0, "refused": 0, "throttled": 0}
+        for r in rows:
+            out["refused"] += r.refused or 0
+            if r.key == account:
+                out["locked"] = bool(r.locked)
+                out["failures"] = r.failures or 0
+            elif r.blocked_until is not None and r.blocked_until > now:
+                out["throttled"] += 1
+        return out

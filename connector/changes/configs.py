@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from connector.audit import trail
 from connector.presence.config import MappingChecks, load_config, parse_config
 from connector.presence.model import PresenceConfig
 from connector.store import Store, statements
@@ -70,11 +71,12 @@ class ConfigRegistry:
             self._cached = (version_id, config)
         return config
 
-    def apply(self, config: PresenceConfig, created_by: str, origin: str) -> int:
+    def apply(self, config: PresenceConfig, created_by: str, origin: str, audit: trail.Entry | None = None) -> int:
         """Make ``config`` the active one; returns the new version number.
 
         In the same transaction the open sessions are re-timed (``when_applied``): a timed rule switched
-        on, off or changed holds for agents already logged in.
+        on, off or changed holds for agents already logged in; and the audit row is written (``after`` gets
+        the new version).
         """
         after_commit = None
         with self.store.write() as s:
@@ -93,6 +95,8 @@ class ConfigRegistry:
             if previous is not None and self._on_change is not None:
                 after_commit = self._on_change(s, previous, replace(config, effective_from=now), now)
             version = row.id
+            if audit is not None:
+                trail.write(s, audit.but(after={**(audit.after or {}), "version": version}))
         if after_commit is not None:
             after_commit()
         return version

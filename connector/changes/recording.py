@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from connector.audit.trail import inbound_values
 from connector.auth.hashing import seal
 from connector.changes.views import AgentColumns, presence_payload
 from connector.clock import iso
@@ -53,23 +54,48 @@ class DecisionWriter:
         published: list,
         pin: str | None = None,
         guard: tuple[int | None, int] | None = None,
+        pending: statements.PendingWrites | None = None,
     ) -> int:
         """Write what the decision says, in the caller's transaction (Core statements, see store/statements.py).
 
         Returns how many outbox rows it wrote (the dispatcher is woken only when there are some). With
         ``guard`` the session row's update is the claim (``statements.update_session``): it raises
         ``StaleSession`` when the row changed since the decision, after the other statements (roll back).
+
+        With ``pending`` (PostgreSQL's change path, with ``guard``) the session row's guarded update goes
+        first (its row lock is the change's first; ``pending.claimed`` says whether it held), the inserts
+        and upserts are collected in ``pending`` and the caller sends them (``PendingWrites.flush``).
         """
         tz = zone_or(agent.timezone, self.settings.tz)  # the agent's days: its own zone or the connector's
         config = engine.config
         targets = self.outbox_targets(config)
         outbox: list[dict] = []
+        request = REQUEST_ID.get()  # kept with the intervals and the outbox rows: the flush and deliveries name it
+        request = request[:64] if request else None
+        if pending is not None:
+            assert guard is not None  # the claim is the guarded update
+            pending.claimed = statements.update_session_later(
+                conn, agent.id, self._session_columns(decision, engine), *guard
+            )
         for effect in decision.effects:
             if isinstance(effect, StateChanged):
                 if effect.previous is None:  # the PBX login code goes before the first state's code
                     self._pbx_code(outbox, agent, config, targets, "login", effect, pin)
-                self._close_interval(conn, agent.id, effect.at, tz)
-                if effect.current is not None:
+                self._close_interval(conn, agent.id, effect.at, tz, request, pending)
+                if effect.current is not None and pending is not None:
+                    pending.open_interval(
+                        {
+                            "agent_id": agent.id,
+                            "state_id": effect.current.id,
+                            "status": int(effect.current.status),
+                            "reason_code": effect.current.reason_code,
+                            "source": effect.source,
+                            "cause": effect.cause or None,
+                            "started_at": effect.at,
+                            "opened_by": request,
+                        }
+                    )
+                elif effect.current is not None:
                     statements.open_interval(
                         conn,
                         agent.id,
@@ -79,6 +105,7 @@ class DecisionWriter:
                         effect.source,
                         effect.at,
                         effect.cause,
+                        request,
                     )
                 payload = presence_payload(effect)
                 for adapter in targets:
@@ -88,17 +115,18 @@ class DecisionWriter:
                 if effect.current is None:
                     self._pbx_code(outbox, agent, config, targets, "logout", effect, None)
             elif isinstance(effect, LogonEvent):
-                statements.add_logon_event(
-                    conn,
-                    {
-                        "at": effect.at,
-                        "agent_id": agent.id,
-                        "action": effect.action,
-                        "logon_source": effect.logon_source,
-                        "device": effect.device,
-                        "actor": effect.actor,
-                    },
-                )
+                logon = {
+                    "at": effect.at,
+                    "agent_id": agent.id,
+                    "action": effect.action,
+                    "logon_source": effect.logon_source,
+                    "device": effect.device,
+                    "actor": effect.actor,
+                }
+                if pending is not None:
+                    pending.add_logon(logon)
+                else:
+                    statements.add_logon_event(conn, logon)
                 published.append(
                     (
                         "logon",
@@ -112,7 +140,11 @@ class DecisionWriter:
                     )
                 )
             elif isinstance(effect, Counted):
-                statements.count(conn, agent.id, effect.at.astimezone(tz).date(), effect.counter)
+                day = effect.at.astimezone(tz).date()
+                if pending is not None:
+                    pending.count(conn, {"agent_id": agent.id, "day": day, "counter": effect.counter, "count": 1})
+                else:
+                    statements.count(conn, agent.id, day, effect.counter)
             elif isinstance(effect, SessionEnded):
                 published.append(
                     (
@@ -133,20 +165,43 @@ class DecisionWriter:
                         )
                     )
             elif isinstance(effect, CallClosed):
+                if pending is not None:
+                    pending.flush(conn)  # the statements in the order the effects came
                 statements.close_call(conn, agent.id, effect.call_id, effect.at, effect.cause)
             elif isinstance(effect, InboundDecided) and effect.verdict.action != "nothing":
-                # applied or refused, with the rule that decided (kept with the live events: the trail)
+                # applied or refused, with the rule that decided: a live event, and a row of the audit trail
                 published.append(("inbound", inbound_event(agent.id, effect)))
-        request = REQUEST_ID.get()
+                verdict = effect.verdict
+                statements.add_audit_event(
+                    conn,
+                    inbound_values(
+                        effect.at,
+                        agent.id,
+                        effect.adapter,
+                        verdict.action,
+                        verdict.rule,
+                        verdict.reason,
+                        effect.remote,
+                        effect.before,
+                        effect.after,
+                        verdict.target,
+                    ),
+                )
         if request is not None and outbox:  # the delivery's log lines carry the id of the request that asked
             for row in outbox:
                 row["payload"] = {**row["payload"], "request_id": request}
+        if pending is not None:
+            pending.add_outbox(outbox)
+            return len(outbox)
         statements.add_outbox_rows(conn, outbox)
-        due = engine.next_due(decision.session)
-        statements.update_session(
-            conn, agent.id, {**session_values(decision.session), "next_due_at": due[0] if due else None}, guard
-        )
+        statements.update_session(conn, agent.id, self._session_columns(decision, engine), guard)
         return len(outbox)
+
+    @staticmethod
+    def _session_columns(decision: Decision, engine: Engine) -> dict:
+        """The session row's columns after the decision (``statements.update_session``)."""
+        due = engine.next_due(decision.session)
+        return {**session_values(decision.session), "next_due_at": due[0] if due else None}
 
     def _pbx_code(
         self,
@@ -175,13 +230,38 @@ class DecisionWriter:
             if adapter != effect.source:
                 outbox.append(outbox_values(agent.id, adapter, kind, dict(payload), effect.source, at))
 
-    def _close_interval(self, conn, agent_id: str, at: datetime, tz: ZoneInfo) -> None:
-        """End the open interval at ``at`` and add its seconds to the daily totals, split at the agent's midnight."""
-        for closed in statements.close_open_interval(conn, agent_id, at):
+    def _close_interval(
+        self,
+        conn,
+        agent_id: str,
+        at: datetime,
+        tz: ZoneInfo,
+        request: str | None,
+        pending: statements.PendingWrites | None,
+    ) -> None:
+        """End the open interval at ``at`` (by the change of ``request``) and add its seconds to the daily totals,
+        split at the agent's midnight."""
+        if pending is not None:
+            pending.flush(conn)  # an interval this change opened before is closed too
+        for closed in statements.close_open_interval(conn, agent_id, at, request):
             for day, seconds in split_by_day(closed.started_at, closed.ended_at, tz):
-                statements.add_to_daily_total(
-                    conn, agent_id, day, closed.state_id, closed.status, closed.reason_code, seconds, at
-                )
+                if pending is not None:
+                    pending.add_total(
+                        conn,
+                        {
+                            "agent_id": agent_id,
+                            "day": day,
+                            "state_id": closed.state_id,
+                            "status": closed.status,
+                            "reason_code": closed.reason_code,
+                            "seconds": seconds,
+                            "updated_at": at,
+                        },
+                    )
+                else:
+                    statements.add_to_daily_total(
+                        conn, agent_id, day, closed.state_id, closed.status, closed.reason_code, seconds, at
+                    )
 
 
 def inbound_event(agent_id: str, effect: InboundDecided) -> dict:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.audit import trail
 from connector.auth.accounts import upgrade_pin_hash
 from connector.auth.hashing import check_pin, verify_secret
 from connector.changes.configs import ConfigRegistry
@@ -109,8 +110,10 @@ class PresenceService:
         agent_id: str,
         decide: Callable[[Engine, AgentSession, datetime, Session], Decision],
         pin: str | None = None,
+        audit: trail.Entry | None = None,
     ) -> Outcome:
-        """Decide on the agent's stored session and write the decision in one transaction.
+        """Decide on the agent's stored session and write the decision in one transaction (with ``audit``, the
+        audit trail's row of a supervisor's or admin's change: it commits with the change or not at all).
 
         Decided first on a read snapshot, then written under the store's write lock with a guard
         (the session row's version, the configuration's version, the agent still active), so the
@@ -121,12 +124,12 @@ class PresenceService:
         published: list[tuple[str, dict]] = []
         with self._lock(agent_id):
             for _ in range(3):
-                done = self._decide_then_write(agent_id, decide, pin, published)
+                done = self._decide_then_write(agent_id, decide, pin, published, audit)
                 if done is not None:
                     break
                 published.clear()
             else:
-                done = self._decide_in_transaction(agent_id, decide, pin, published)
+                done = self._decide_in_transaction(agent_id, decide, pin, published, audit)
         decision, view, outbox_rows = done
         for effect in decision.state_changes:  # committed
             metrics.changed(effect.source)
@@ -143,35 +146,36 @@ class PresenceService:
         agent, row, config_version = loaded
         return agent, row, config_version, self.configs.at_version(config_version, conn)
 
-    def _decide_then_write(self, agent_id: str, decide, pin: str | None, published: list) -> tuple | None:
+    def _decide_then_write(
+        self, agent_id: str, decide, pin: str | None, published: list, audit: trail.Entry | None
+    ) -> tuple | None:
         """None when the decision needs the transaction, or another writer changed the session first."""
         with self.store.quick_read() as conn:
             loaded = statements.load_agent_session(conn, agent_id, lock=False)
         if loaded is None:  # unknown, or without a session row yet
-            return self._decide_in_transaction(agent_id, decide, pin, published)
+            return self._decide_in_transaction(agent_id, decide, pin, published, audit)
         config = self.configs.at_version(loaded[2])
         if not loaded[0].active:  # disabled
-            return self._decide_in_transaction(agent_id, decide, pin, published)
+            return self._decide_in_transaction(agent_id, decide, pin, published, audit)
         agent, row, config_version = loaded
         now = self.clock()
         engine = Engine(config)
         try:
             decision = decide(engine, session_from_row(row), now, _NoSession())
         except _NeedsTransaction:
-            return self._decide_in_transaction(agent_id, decide, pin, published)
+            return self._decide_in_transaction(agent_id, decide, pin, published, audit)
 
         def write(conn) -> tuple:
             mine: list = []
-            guard: tuple[int | None, int | None] | None = (row.version, config_version)
-            claimed = None
-            if not self.store.is_sqlite:
-                # row locks: take the session row's first, so two writers of one agent queue there (no deadlock);
-                # its answer is read after the other statements went out (one wait less in pipeline mode)
-                claimed = statements.claim_session_later(conn, agent_id, row.version, config_version)
-                guard = None
-            # on SQLite (one writer) the session row's guarded update is the claim; StaleSession rolls back
-            done = self._write(conn, agent, decision, engine, mine, pin, now, guard=guard)
-            if claimed is not None and not claimed():
+            guard: tuple[int | None, int | None] = (row.version, config_version)
+            # the session row's guarded update is the claim; StaleSession rolls the change back. On SQLite (one
+            # writer) it is the last statement. On PostgreSQL it is the first, so the session row's lock is the
+            # change's first and two writers of one agent queue there (no deadlock); its answer is read after the
+            # other statements went out (no wait of its own in pipeline mode), and the change's inserts and
+            # upserts go out as one statement (statements.PendingWrites)
+            pending = None if self.store.is_sqlite else statements.PendingWrites()
+            done = self._write(conn, agent, decision, engine, mine, pin, now, guard=guard, audit=audit, pending=pending)
+            if pending is not None and not pending.claimed():
                 raise statements.StaleSession(agent_id)  # the statements above are rolled back with it
             published.extend(mine)  # only once its savepoint holds (store.write_shared)
             return done
@@ -183,12 +187,21 @@ class PresenceService:
                 return None  # another writer got there first (or PostgreSQL broke a lock cycle): decided again
             raise
 
-    def _decide_in_transaction(self, agent_id: str, decide, pin: str | None, published: list) -> tuple:
+    def _decide_in_transaction(
+        self, agent_id: str, decide, pin: str | None, published: list, audit: trail.Entry | None
+    ) -> tuple:
         with self.store.write_connection() as conn:
-            return self.decide_on(conn, agent_id, decide, pin, published)
+            return self.decide_on(conn, agent_id, decide, pin, published, audit=audit)
 
     def decide_on(
-        self, conn, agent_id: str, decide, pin: str | None, published: list, record_events: bool = True
+        self,
+        conn,
+        agent_id: str,
+        decide,
+        pin: str | None,
+        published: list,
+        record_events: bool = True,
+        audit: trail.Entry | None = None,
     ) -> tuple[Decision, dict, int]:
         """Decide on the session row locked in the caller's write transaction and write the decision there
         (also the timed-rule sweep's path, connector/changes/sweep.py); returns what ``_write`` returns."""
@@ -202,7 +215,7 @@ class PresenceService:
         finally:
             s.close()
         statements.claim_session(conn, agent_id, row.version, None)
-        return self._write(conn, agent, decision, engine, published, pin, now, record_events=record_events)
+        return self._write(conn, agent, decision, engine, published, pin, now, record_events=record_events, audit=audit)
 
     def _write(
         self,
@@ -215,19 +228,26 @@ class PresenceService:
         now: datetime,
         guard: tuple | None = None,
         record_events: bool = True,
+        audit: trail.Entry | None = None,
+        pending: statements.PendingWrites | None = None,
     ) -> tuple[Decision, dict, int]:
         """The decision's rows and its live events, in the caller's transaction (they commit together).
 
         Returns the decision, the agent's view and how many outbox rows were written. Without
-        ``record_events`` the events are only collected in ``published``: the caller stores them.
+        ``record_events`` the events are only collected in ``published``: the caller stores them. With
+        ``pending`` (PostgreSQL's change path) the inserts and upserts go out together at the end.
         """
-        outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin, guard)
+        outbox_rows = self._writer.record(conn, agent, decision, engine, published, pin, guard, pending)
         view = agent_view(agent, decision.session, engine.config, now)
         if any(isinstance(e, StateChanged) for e in decision.effects):
             view = Encoded(view)  # its JSON text serves the live event and the API answer
             published.append(("agent", view))
         if record_events:
-            self.bus.record_all(conn, published)
+            self.bus.record_all(conn, published, pending)
+        if pending is not None:
+            pending.flush(conn)
+        if audit is not None:  # after the change's own statements: an error of theirs stays theirs
+            trail.write(conn, _with_states(audit, decision) if audit.states else audit)
         return decision, view, outbox_rows
 
     # -- operations --------------------------------------------------------------------------
@@ -238,6 +258,7 @@ class PresenceService:
         device: str,
         source: str = ChangeSource.SOFTPHONE,
         pin: str | None = None,
+        audit: trail.Entry | None = None,
     ) -> Outcome:
         """Log in on a device. With a PIN (PBX short-code login) the PIN is checked against its hash."""
         device = one_line(device or logon_source, "device", 100)
@@ -261,12 +282,19 @@ class PresenceService:
                 raise InvalidInput("the PBX login code needs the agent's PIN: send 'pin'", field="pin")
             return engine.login(sess, now, logon_source, device, source)
 
-        return self._run(agent_id, decide, pin=pin)
+        return self._run(agent_id, decide, pin=pin, audit=audit)
 
     def logout(
-        self, agent_id: str, logon_source: str, source: str = ChangeSource.SOFTPHONE, actor: str | None = None
+        self,
+        agent_id: str,
+        logon_source: str,
+        source: str = ChangeSource.SOFTPHONE,
+        actor: str | None = None,
+        audit: trail.Entry | None = None,
     ) -> Outcome:
-        return self._run(agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor))
+        return self._run(
+            agent_id, lambda e, sess, now, s: e.logout(sess, now, logon_source, source, actor), audit=audit
+        )
 
     def set_state(
         self,
@@ -276,11 +304,14 @@ class PresenceService:
         system: bool = False,
         force: bool = False,
         count_refusal: bool = True,
+        audit: trail.Entry | None = None,
     ) -> Outcome:
         """``count_refusal`` False: a refusal is not counted in the metrics (serve's fast path, which hands a
         refused change to the Flask route, where it is refused again and counted once)."""
         try:
-            return self._run(agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system, force))
+            return self._run(
+                agent_id, lambda e, sess, now, s: e.set_state(sess, now, ref, source, system, force), audit=audit
+            )
         except ConnectorError:
             if count_refusal:
                 metrics.refused(source)
@@ -300,8 +331,8 @@ class PresenceService:
     def cancel_next_state(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.cancel_next_state(sess, now, source))
 
-    def end_call(self, agent_id: str, actor: str) -> Outcome:
-        return self._run(agent_id, lambda e, sess, now, s: e.end_call(sess, now, actor))
+    def end_call(self, agent_id: str, actor: str, audit: trail.Entry | None = None) -> Outcome:
+        return self._run(agent_id, lambda e, sess, now, s: e.end_call(sess, now, actor), audit=audit)
 
     def heartbeat(self, agent_id: str, source: str = ChangeSource.SOFTPHONE) -> Outcome:
         return self._run(agent_id, lambda e, sess, now, s: e.heartbeat(sess, now, source))
@@ -525,3 +556,12 @@ class _NoSession:
 
     def __getattr__(self, name: str):
         raise _NeedsTransaction(name)
+
+
+def _with_states(audit: trail.Entry, decision: Decision) -> trail.Entry:
+    """The audit row with the agent's state before the change and after it (``trail.Entry.states``)."""
+    changes = decision.state_changes
+    after = decision.session.state_id
+    first = changes[0].previous if changes else None
+    before = first.id if first is not None else (after if not changes else None)
+    return audit.but(before={**(audit.before or {}), "state": before}, after={**(audit.after or {}), "state": after})

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from adapters.registry import mapping_checks
 from connector import settings as settings_mod
 from connector.app import create_app as _app
-from connector.audit import subjects, trail
+from connector.audit import trail
 from connector.auth import accounts, teams
 from connector.cli.adapters import adapters as _adapters_group
 from connector.cli.database import register as _register_database
@@ -199,9 +199,9 @@ def init_db(demo: bool) -> None:
             click.echo(line)
 
 
-def _audit(parts, action: str, target: str, **values) -> None:
-    """Record a command's action in the audit trail (actor ``cli:<OS user>``)."""
-    trail.record(parts.store, parts.clock(), trail.cli_actor(), action, target, **values)
+def _audit(parts, action: str, target: str = "", **values) -> trail.Entry:
+    """A command's row of the audit trail (actor ``cli:<OS user>``), for the action to write in its transaction."""
+    return trail.Entry(parts.clock(), trail.cli_actor(), action, target, **values)
 
 
 def _safe_url(url: str) -> str:
@@ -248,11 +248,10 @@ def agents_add(agent_id, name, team, extension, email, salesforce_user_id, timez
     if pin:
         data["pin"] = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
     given = {k: v for k, v in data.items() if v is not None}
-    accounts.add_agent(parts.store, given, parts.clock())
     after = {k: v for k, v in given.items() if k in accounts.EDITABLE_AGENT_FIELDS}
     if pin:
         after["pin"] = trail.SECRET_CHANGED
-    _audit(parts, "agent.add", agent_id, after=after)
+    accounts.add_agent(parts.store, given, parts.clock(), audit=_audit(parts, "agent.add", agent_id, after=after))
     click.echo(f"agent {agent_id} added")
 
 
@@ -262,8 +261,9 @@ def agents_import(csv_file) -> None:
     """Create or update agents from a CSV file (id,name,team,extension,email,salesforce_user_id,timezone,pin)."""
     app = _app()
     parts = get_parts(app)
-    created, updated = accounts.import_agents(parts.store, csv_file.read(), parts.clock())
-    _audit(parts, "agent.import", getattr(csv_file, "name", ""), after={"created": created, "updated": updated})
+    created, updated = accounts.import_agents(
+        parts.store, csv_file.read(), parts.clock(), audit=_audit(parts, "agent.import", getattr(csv_file, "name", ""))
+    )
     click.echo(f"{created} agents created, {updated} updated")
 
 
@@ -309,8 +309,9 @@ def users_add(username, role, agent_id, password) -> None:
     parts = get_parts(app)
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    accounts.add_user(parts.store, username, password, role, parts.clock(), agent_id=agent_id)
-    _audit(parts, "user.add", username, after={"role": role, "agent_id": agent_id, "password": trail.SECRET_CHANGED})
+    after = {"role": role, "agent_id": agent_id, "password": trail.SECRET_CHANGED}
+    entry = _audit(parts, "user.add", username, after=after)
+    accounts.add_user(parts.store, username, password, role, parts.clock(), agent_id=agent_id, audit=entry)
     click.echo(f"user {username} ({role}) added")
 
 
@@ -327,9 +328,8 @@ def tokens_create(role, agent_id, name) -> None:
     """Create an API token; it is printed once, alone on the last line."""
     app = _app()
     parts = get_parts(app)
-    token = accounts.create_token(parts.store, role, parts.clock(), agent_id=agent_id, name=name)
-    created = subjects.token_by_digest(parts.store, token)
-    _audit(parts, "token.create", f"token {created['id']}", after=created)
+    entry = _audit(parts, "token.create")  # the target and record are the new token's (accounts.create_token)
+    token = accounts.create_token(parts.store, role, parts.clock(), agent_id=agent_id, name=name, audit=entry)
     click.echo(
         f"token for role {role}{' (agent ' + agent_id + ')' if agent_id else ''}; "
         "store it now, it cannot be shown again:",
@@ -362,15 +362,10 @@ def config_apply(file: str) -> None:
     cfg = load_config(file, mapping_checks=get_parts(app).configs.mapping_checks)
     parts = get_parts(app)
     before = parts.configs.active().name
-    version = parts.configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}")
-    _audit(
-        parts,
-        "config.apply",
-        cfg.name,
-        before={"name": before},
-        after={"name": cfg.name, "version": version},
-        detail=f"from {file}",
+    entry = _audit(
+        parts, "config.apply", cfg.name, before={"name": before}, after={"name": cfg.name}, detail=f"from {file}"
     )
+    version = parts.configs.apply(cfg, created_by=os.environ.get("USER", "cli"), origin=f"cli:{file}", audit=entry)
     click.echo(f"configuration '{cfg.name}' active as version {version}")
 
 

@@ -121,6 +121,7 @@ def restore_cmd(file: str, yes: bool) -> None:
         click.confirm(f"replace the store at {target} with {file}?", abort=True)
     copied = backups.restore(file, target)
     parts = get_parts(create_app())  # brings the restored store's schema up to this version
+    # the store itself was replaced (not a write in it): recorded in the restored store, after
     trail.record(parts.store, parts.clock(), trail.cli_actor(), "store.restore", os.path.basename(file))
     click.echo(f"store {copied.path} restored from {file}: {copied.agents} agents, integrity ok")
     click.echo(
@@ -157,10 +158,8 @@ def agents_erase(agent_id: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"erase agent {agent_id}'s personal data? This cannot be undone", abort=True)
     parts = get_parts(create_app())
-    erased = erase_agent(parts.store, agent_id, parts.clock())
-    trail.record(
-        parts.store, parts.clock(), trail.cli_actor(), "agent.erase", erased.pseudonym, detail="personal data erased"
-    )
+    entry = trail.Entry(parts.clock(), trail.cli_actor(), "agent.erase", detail="personal data erased")
+    erased = erase_agent(parts.store, agent_id, parts.clock(), audit=entry)
     moved = ", ".join(f"{table} {n}" for table, n in sorted(erased.counts.items()))
     click.echo(f"agent erased: its anonymous history is kept as {erased.pseudonym} ({moved or 'no rows'})")
     for line in salesforce_steps(erased, parts.settings):

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from cryptography.fernet import InvalidToken
+
 from adapters.base import AdapterError, AgentInfo, BudgetUse, InboundRejected, SalesforceQuery
 from connector.auth import accounts
+from connector.auth.hashing import seal, unseal
 from connector.changes.configs import ConfigRegistry
 from connector.changes.service import PresenceService
 from connector.clock import Clock
 from connector.errors import InvalidInput, NotFound
 from connector.integrations.shared_state import SharedState
 from connector.live.bus import EventBus
+from connector.observe import metrics
 from connector.presence.engine import InboundDecided
 from connector.presence.model import PresenceConfig
 from connector.salesforce.connection import Connection, LimitExceeded, SalesforceProblem, Unavailable
@@ -56,8 +60,10 @@ class ConnectorHost:
         bus: EventBus,
         clock: Clock,
         salesforce_query: SalesforceQuery | None = None,
+        secret_key: str = "",
     ):
         self._shared = SharedState(store, clock)
+        self._secret_key = secret_key
         self._service = service
         self._store = store
         self._configs = configs
@@ -118,8 +124,25 @@ class ConnectorHost:
     def recall(self, key: str) -> object | None:
         return self._shared.recall(key)
 
+    def remember_secret(self, key: str, value: str | None) -> None:
+        if not self._secret_key:
+            raise RuntimeError("the host has no secret key to seal with")
+        self._shared.remember(f"sealed:{key}", None if value is None else {"sealed": seal(value, self._secret_key)})
+
+    def recall_secret(self, key: str) -> str | None:
+        kept = self._shared.recall(f"sealed:{key}")
+        if not isinstance(kept, dict) or not isinstance(kept.get("sealed"), str) or not self._secret_key:
+            return None
+        try:
+            return unseal(kept["sealed"], self._secret_key)
+        except InvalidToken:  # sealed with another CONNECTOR_SECRET_KEY: as if nothing were kept
+            return None
+
     def spend(self, budget: str, calls: int, window: float, limit: int) -> BudgetUse:
         return self._shared.spend(budget, calls, window, limit)
+
+    def credential_refused(self, adapter: str, credential: str) -> None:
+        metrics.credential_refused(adapter, credential)
 
     def send_command(self, agent_id: str, command_id: str, kind: str, data: dict[str, Any]) -> None:
         now = self._clock()

@@ -4,6 +4,10 @@ Precedence (README "Adapters"): for each setting, a value saved on the page wins
 variable, which wins over the adapter's default. Whether an adapter runs: the page's enabled flag when
 one was saved, otherwise ``CONNECTOR_ADAPTERS``. Secret values are stored sealed with
 ``CONNECTOR_SECRET_KEY`` and are never returned: the page only learns whether one is set.
+
+The Salesforce connection saved on the page (``connector.salesforce.saved``) is kept the same way, through
+the shared parts here: a row read back (:func:`saved_from_row`), a page's change applied to the saved values
+(:class:`Form`, :func:`apply_body`) and written with its change line and audit row (:func:`store_change`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.base import Adapter, AdapterConfigError
+from connector.audit import trail
 from connector.auth.hashing import seal, unseal
 from connector.clock import iso
 from connector.errors import InvalidInput
@@ -42,23 +47,33 @@ def env_names(settings) -> list[str]:
     return list(settings.value("CONNECTOR_ADAPTERS"))
 
 
+def saved_from_row(row: AdapterSettingsRow, secret_key: str, unreadable: Callable[[str], None]) -> Saved:
+    """A row of ``adapter_settings`` as :class:`Saved`, its secrets unsealed; ``unreadable(key)`` is told of a
+    secret that cannot be unsealed (it is dropped: the environment applies)."""
+    secrets = {}
+    for key, sealed in (row.sealed or {}).items():
+        try:
+            secrets[key] = unseal(sealed, secret_key)
+        except Exception:
+            unreadable(key)
+    return Saved(row.enabled, dict(row.values or {}), secrets, row.updated_by, row.updated_at)
+
+
 def load(store, secret_key: str) -> dict[str, Saved]:
     """Every adapter's saved settings. A secret that cannot be unsealed is dropped with a warning."""
     out: dict[str, Saved] = {}
     with store.read() as s:
         for row in s.execute(select(AdapterSettingsRow)).scalars():
-            secrets = {}
-            for key, sealed in (row.sealed or {}).items():
-                try:
-                    secrets[key] = unseal(sealed, secret_key)
-                except Exception:
-                    log.warning(
-                        "adapter %s: the saved secret %s cannot be read (was CONNECTOR_SECRET_KEY "
-                        "changed?); the environment applies",
-                        row.name,
-                        key,
-                    )
-            out[row.name] = Saved(row.enabled, dict(row.values or {}), secrets, row.updated_by, row.updated_at)
+
+            def unreadable(key: str, name: str = row.name) -> None:
+                log.warning(
+                    "adapter %s: the saved secret %s cannot be read (was CONNECTOR_SECRET_KEY "
+                    "changed?); the environment applies",
+                    name,
+                    key,
+                )
+
+            out[row.name] = saved_from_row(row, secret_key, unreadable)
     return out
 
 
@@ -99,7 +114,6 @@ def validate_change(cls: type[Adapter], settings, current: Saved, body: object) 
     """
     if not isinstance(body, dict):
         raise InvalidInput("send a JSON object", field="body")
-    by_env = {cls.env_name(k): k for k in cls.settings}
     new = Saved(current.enabled, dict(current.values), dict(current.secrets))
     summary: list[str] = []
     enabled = body.get("enabled", current.enabled)
@@ -108,42 +122,90 @@ def validate_change(cls: type[Adapter], settings, current: Saved, body: object) 
     if enabled != current.enabled:
         summary.append("enabled" if enabled else "disabled")
     new.enabled = enabled
-    for part in ("values", "secrets"):
-        if not isinstance(body.get(part, {}), dict):
-            raise InvalidInput(f"{part} must be an object of settings", field=part)
-    if not isinstance(body.get("clear", []), list):
-        raise InvalidInput("clear must be a list of settings", field="clear")
-    for part, secret in (("values", False), ("secrets", True)):
-        for env, raw in body.get(part, {}).items():
-            key = by_env.get(env)
-            if key is None:
-                raise InvalidInput(f"{cls.name} has no setting {env}; known: {', '.join(sorted(by_env))}", field=env)
-            if cls.settings[key].secret != secret:
-                where = "secrets" if cls.settings[key].secret else "values"
-                raise InvalidInput(f"{env} belongs in '{where}'", field=env)
-            if key.endswith("_dir"):  # a directory that bounds file access is the operator's, not the page's
-                raise InvalidInput(f"{env} can only be set in the environment", field=env)
-            if raw is not None and not isinstance(raw, (str, int, float, bool)):
-                raise InvalidInput(f"{env} must be a single value", field=env)
-            text = "" if raw is None else str(raw).strip()
-            store = new.secrets if secret else new.values
-            if text:
-                _parse(cls, key, text)
-                if store.get(key) != text:
-                    summary.append(f"{env} replaced" if secret else f"{env} = {text[:80]}")
-                store[key] = text
-            elif not secret and key in store:
-                del store[key]
-                summary.append(f"{env} removed (environment or default applies)")
-    for env in body.get("clear", []):
-        key = by_env.get(env)
-        if key is None or not cls.settings[key].secret:
-            raise InvalidInput(f"only a secret setting of {cls.name} can be cleared", field=str(env))
-        if key in new.secrets and not (body.get("secrets") or {}).get(env):
-            del new.secrets[key]
-            summary.append(f"{env} cleared")
+    summary += apply_body(_form_of(cls), new, body)
     _bind_secrets(cls, settings, current, new, body, summary)
     return new, summary
+
+
+@dataclass(frozen=True)
+class Form:
+    """What a page's save may set, in its own words: the names it takes (environment variables) and the keys
+    they are kept under, which are secret, and the checks and messages of the adapter or the connection."""
+
+    #: name sent -> key kept
+    keys: dict[str, str]
+    secret: Callable[[str], bool]
+    #: the message for a name it does not know
+    unknown: Callable[[str], str]
+    #: ``(name, key, raw)`` -> the value's text ("" for none); refuses a value of the wrong kind
+    accept: Callable[[str, str, object], str]
+    #: ``(name, key, text)``: refuses a value the setting does not take
+    check: Callable[[str, str, str], None]
+    #: what "values"/"secrets" and "clear" are made of, in the messages
+    kinds: str = "settings"
+    clear_kinds: str = "settings"
+    not_clearable: str = "only a secret setting can be cleared"
+    #: what the summary says applies once a value is removed
+    removed: str = "(environment or default applies)"
+
+
+def apply_body(form: Form, new: Saved, body: dict) -> list[str]:
+    """Apply a save's ``values`` (empty: back to the environment), ``secrets`` (empty: keep) and ``clear`` to
+    ``new`` in place, checked by ``form``; returns the summary of what changed (no secret values).
+
+    Raises :class:`InvalidInput` naming the setting on the first refused one (``new`` is then a scratch copy
+    the caller drops: nothing is stored)."""
+    summary: list[str] = []
+    for part in ("values", "secrets"):
+        if not isinstance(body.get(part, {}), dict):
+            raise InvalidInput(f"{part} must be an object of {form.kinds}", field=part)
+    if not isinstance(body.get("clear", []), list):
+        raise InvalidInput(f"clear must be a list of {form.clear_kinds}", field="clear")
+    for part, secret in (("values", False), ("secrets", True)):
+        for name, raw in body.get(part, {}).items():
+            key = form.keys.get(name)
+            if key is None:
+                raise InvalidInput(form.unknown(name), field=str(name))
+            if form.secret(key) != secret:
+                raise InvalidInput(f"{name} belongs in '{'secrets' if form.secret(key) else 'values'}'", field=name)
+            text = form.accept(name, key, raw)
+            kept = new.secrets if secret else new.values
+            if text:
+                form.check(name, key, text)
+                if kept.get(key) != text:
+                    summary.append(f"{name} replaced" if secret else f"{name} = {text[:80]}")
+                kept[key] = text
+            elif not secret and key in kept:
+                del kept[key]
+                summary.append(f"{name} removed {form.removed}")
+    for name in body.get("clear", []):
+        key = form.keys.get(name)
+        if key is None or not form.secret(key):
+            raise InvalidInput(form.not_clearable, field=str(name))
+        if key in new.secrets and not (body.get("secrets") or {}).get(name):
+            del new.secrets[key]
+            summary.append(f"{name} cleared")
+    return summary
+
+
+def _form_of(cls: type[Adapter]) -> Form:
+    by_env = {cls.env_name(k): k for k in cls.settings}
+
+    def accept(env: str, key: str, raw: object) -> str:
+        if key.endswith("_dir"):  # a directory that bounds file access is the operator's, not the page's
+            raise InvalidInput(f"{env} can only be set in the environment", field=env)
+        if raw is not None and not isinstance(raw, (str, int, float, bool)):
+            raise InvalidInput(f"{env} must be a single value", field=env)
+        return "" if raw is None else str(raw).strip()
+
+    return Form(
+        keys=by_env,
+        secret=lambda key: cls.settings[key].secret,
+        unknown=lambda env: f"{cls.name} has no setting {env}; known: {', '.join(sorted(by_env))}",
+        accept=accept,
+        check=lambda env, key, text: _parse(cls, key, text),
+        not_clearable=f"only a secret setting of {cls.name} can be cleared",
+    )
 
 
 def _bind_secrets(cls: type[Adapter], settings, current: Saved, new: Saved, body: dict, summary: list[str]) -> None:
@@ -196,8 +258,17 @@ def build_checked(cls: type[Adapter], settings, saved: Saved) -> Adapter:
         raise InvalidInput(message, field=exc.field) from None
 
 
-def store_change(store, name: str, saved: Saved, summary: list[str], who: str, now: datetime, secret_key: str) -> None:
-    """Write the saved settings (secrets sealed) and the audit line, in one transaction."""
+def store_change(
+    store,
+    name: str,
+    saved: Saved,
+    summary: list[str],
+    who: str,
+    now: datetime,
+    secret_key: str,
+    audit: trail.Entry | None = None,
+) -> None:
+    """Write the saved settings (secrets sealed), the change line and the audit trail's row, in one transaction."""
     with store.write() as s:
         row = s.get(AdapterSettingsRow, name) or AdapterSettingsRow(name=name)
         old_sealed = dict(row.sealed or {})
@@ -215,6 +286,7 @@ def store_change(store, name: str, saved: Saved, summary: list[str], who: str, n
                 adapter=name, changed_by=who, changed_at=now, summary="; ".join(summary) or "saved without changes"
             )
         )
+        trail.write_if(s, audit)
     log.info("adapter %s settings changed by %s: %s", name, who, "; ".join(summary) or "no changes")
 
 

@@ -121,11 +121,27 @@ class EventBus:
         agent_id = None if kind == "config" else data.get("agent_id", data.get("id"))
         s.add(EventRow(kind=kind, agent_id=agent_id, data=data, created_at=self.clock()))
 
-    def record_all(self, conn: Connection, events: list[tuple[str, dict[str, Any]]]) -> None:
+    def record_all(
+        self,
+        conn: Connection,
+        events: list[tuple[str, dict[str, Any]]],
+        pending: statements.PendingWrites | None = None,
+    ) -> None:
         """Store a change's events in its transaction on a plain connection (the change path's Core statements).
 
-        Data that is an :class:`Encoded` dict goes in as the JSON text it carries (encoded once)."""
+        Data that is an :class:`Encoded` dict goes in as the JSON text it carries (encoded once). With
+        ``pending`` (PostgreSQL's change path) they go with the change's other inserts: its session row's
+        update went first, so the transaction has its id before the events get theirs (see record)."""
         if not events:
+            return
+        if pending is not None:
+            pending.add_events(
+                [
+                    (kind, None if kind == "config" else data.get("agent_id", data.get("id")), encoded(data))
+                    for kind, data in events
+                ],
+                self.clock(),
+            )
             return
         if not self.store.is_sqlite:
             # the id before the events' ids (see record); on the driver, so it can go out in a pipeline

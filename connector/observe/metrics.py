@@ -85,6 +85,13 @@ DELIVERIES = Counter(
     ["adapter", "outcome"],
     registry=REGISTRY,
 )
+CREDENTIALS_REFUSED = Counter(
+    "connector_adapter_credentials_refused",
+    "Credentials a remote refused for good (e.g. Teams' delegated refresh token: invalid_grant), by adapter and "
+    "credential (the setting's name); the adapter parks what needs it until a new one is saved",
+    ["adapter", "credential"],
+    registry=REGISTRY,
+)
 STORE_ERRORS = Counter(
     "connector_store_errors",
     "Requests answered 503 because the store failed, by fault code (busy, unavailable, ...)",
@@ -103,6 +110,10 @@ def refused(source: str) -> None:
 
 def delivered(adapter: str, outcome: str) -> None:
     DELIVERIES.labels(adapter=adapter, outcome=outcome).inc()
+
+
+def credential_refused(adapter: str, credential: str) -> None:
+    CREDENTIALS_REFUSED.labels(adapter=adapter, credential=credential).inc()
 
 
 def store_error(code: str) -> None:

@@ -153,6 +153,9 @@ class InboundDecided:
     adapter: str
     remote: str | None
     verdict: Verdict
+    #: the agent's state before and after the decision (the audit trail's before/after)
+    before: str | None = None
+    after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -485,6 +488,7 @@ class Engine:
             hold=Hold.from_list(d.session.inbound_hold),
         )
         labels = {s.id: s.label for s in self.config.states}
+        before = d.session.state_id
         verdict = decide(rule, now, situation, remote, proposed, labels)
         if verdict.action == APPLY:
             assert verdict.target is not None  # an applied verdict always names its state
@@ -505,7 +509,7 @@ class Engine:
         elif verdict.target is not None and verdict.target == d.session.state_id:
             self._touch(d, now, heartbeat=False)  # reported again: activity, as a pick of the same state is
         d.session = d.session.changed(inbound_hold=verdict.hold.as_list() if verdict.hold else None)
-        d.effects.append(InboundDecided(now, rule.adapter, remote, verdict))
+        d.effects.append(InboundDecided(now, rule.adapter, remote, verdict, before, d.session.state_id))
         return d
 
     def cancel_next_state(self, session: AgentSession, now: datetime, source: str = ChangeSource.SOFTPHONE) -> Decision:

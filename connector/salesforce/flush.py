@@ -23,9 +23,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -35,7 +37,7 @@ from connector.observe.logs import REQUEST_ID, job_id, request_id
 from connector.reports.reads import ReadContext
 from connector.salesforce import counters as counters_mod
 from connector.salesforce import pending as pending_mod
-from connector.salesforce import retention
+from connector.salesforce import request_ids, retention
 from connector.salesforce.connection import (
     LIMIT_CODE,
     RETRYABLE_CODES,
@@ -256,7 +258,7 @@ class SalesforceSync:
             now = self.reads.clock()
             with self.reads.store.read() as s:
                 st = sync_state(s)
-                paused_until, next_attempt = st.paused_until, st.next_attempt_at
+                paused_until, next_attempt, since = st.paused_until, st.next_attempt_at, st.last_read_at
             if paused_until and now < paused_until:
                 return FlushReport(skipped=f"paused after {LIMIT_CODE} until {paused_until.isoformat()}: no API calls")
             if not force and next_attempt and now < next_attempt:
@@ -266,7 +268,9 @@ class SalesforceSync:
             report = FlushReport(pending=len(items))
             if items:
                 pause()
-                self._send(items, report, progress, pause)
+                with self.reads.store.reader.connect() as conn:
+                    zones = self.reads.zone_names(conn)
+                self._send(items, report, progress, pause, _Window(since, now, zones))
             return report
 
     def pending(self) -> list[Pending]:
@@ -282,8 +286,10 @@ class SalesforceSync:
         report: FlushReport,
         progress: Callable[[int, int], None] | None,
         pause: Callable[[], None],
+        window: _Window,
     ) -> None:
         problem: SalesforceProblem | None = None
+        failed: Mapping[str, list[str]] = {}
         retry_codes: set[str] = set()
         # a call upserts one object: the totals' batches, then the counters' (their own object)
         batches = [
@@ -293,15 +299,19 @@ class SalesforceSync:
             for i in range(0, len(group), BATCH_SIZE)
         ]
         for n, batch in enumerate(batches):
+            changes = request_ids.Lazy(partial(self._changes_of, batch, window))
             try:
                 results = self._upsert(batch, self._salesforce_users({p.agent_id for p in batch}))
             except SalesforceProblem as exc:
-                problem = exc
+                problem, failed = exc, changes
                 report.retry_later += sum(len(b) for b in batches[n:])
                 self._store_outcome([])  # the API usage the failed call reported
                 break
             report.calls += 1
-            self._store_outcome(self._outcome(batch, results, report, retry_codes))
+            before = (report.written, report.parked, report.retry_later)
+            self._store_outcome(self._outcome(batch, results, report, retry_codes, changes))
+            after = (report.written, report.parked, report.retry_later)
+            request_ids.log_call(log, batch, changes, self.object_of(batch[0]), [b - a for a, b in zip(before, after)])
             if progress:
                 progress(len(batch), len(items))
             pause()  # after the last call too: a next flush may start right away
@@ -310,7 +320,15 @@ class SalesforceSync:
             problem = (LimitExceeded if code == LIMIT_CODE else Unavailable)(
                 f"{report.retry_later} records to retry: {code}"
             )
-        self._record(report, problem)
+        self._record(report, problem, window.read_at, failed)
+
+    def _changes_of(self, batch: list[Pending], window: _Window) -> dict[str, list[str]]:
+        """The request ids of the changes behind each total of a call (``request_ids``; counters: none)."""
+        totals = [p for p in batch if isinstance(p, PendingTotal)]
+        if not totals:
+            return {}
+        with self.reads.store.reader.connect() as conn:
+            return request_ids.of_totals(conn, totals, window.since, window.read_at, window.zones)
 
     def _store_outcome(self, outcome: list[tuple[Pending, str | None]]) -> None:
         """One call's results (written or parked) and the org's API usage, in writes of MARK_ROWS records that
@@ -337,7 +355,11 @@ class SalesforceSync:
 
     @staticmethod
     def _outcome(
-        batch: list[Pending], results: list[dict], report: FlushReport, retry_codes: set[str]
+        batch: list[Pending],
+        results: list[dict],
+        report: FlushReport,
+        retry_codes: set[str],
+        changes: Mapping[str, list[str]],
     ) -> list[tuple[Pending, str | None]]:
         """Each record's result: written (no reason), parked (the reason), or left out: pending for a retry."""
         outcome: list[tuple[Pending, str | None]] = []
@@ -356,7 +378,14 @@ class SalesforceSync:
             outcome.append((p, reason))
             report.parked += 1
             report.parked_reasons.append(f"{p.key}: {reason}")
-            log.warning("Salesforce rejected %s: %s (parked)", p.key, reason)
+            named, extra = request_ids.named(changes.get(p.key, ()), request_ids.PER_RECORD)
+            log.warning(
+                "Salesforce rejected %s: %s (parked); changes: %s",
+                p.key,
+                reason,
+                named,
+                extra={"record": p.key, **extra},
+            )
         return outcome
 
     def object_of(self, p: Pending) -> str:
@@ -396,7 +425,13 @@ class SalesforceSync:
                 if uid
             }
 
-    def _record(self, report: FlushReport, problem: SalesforceProblem | None) -> None:
+    def _record(
+        self,
+        report: FlushReport,
+        problem: SalesforceProblem | None,
+        read_at: datetime | None = None,
+        failed: Mapping[str, list[str]] | None = None,
+    ) -> None:
         now = self.reads.clock()
         limit_pause = backoff = None
         if isinstance(problem, LimitExceeded):
@@ -406,11 +441,22 @@ class SalesforceSync:
         error = problem.message if problem is not None else None
         # shares its commit with the changes written meanwhile, as the results do (``_store_outcome``)
         self.reads.store.write_shared(
-            lambda conn: record_attempt(conn, now, report.calls, report.written, error, limit_pause, backoff)
+            lambda conn: record_attempt(
+                conn, now, report.calls, report.written, error, limit_pause, backoff, read_at if report.calls else None
+            )
         )
         if problem is not None:
             report.error = problem.message
-            log.warning("Salesforce sync failed (%s): %s", problem.kind, problem.message)
+            named, extra = request_ids.named(
+                (rid for ids in (failed or {}).values() for rid in ids), request_ids.PER_LINE
+            )
+            log.warning(
+                "Salesforce sync failed (%s): %s; changes of the call not sent: %s",
+                problem.kind,
+                problem.message,
+                named,
+                extra=extra,
+            )
 
     # -- history -----------------------------------------------------------------------------------
     def resync(self, start: date, end: date, progress: Callable[[int, int], None] | None = None) -> FlushReport:
@@ -420,6 +466,16 @@ class SalesforceSync:
         pending_mod.forget_synced(self.reads, start, end)
         counters_mod.forget_synced(self.reads, start, end)
         return self.flush(force=True, progress=progress)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The changes a flush names: since the last flush without an error read its totals, up to this read."""
+
+    since: datetime | None
+    read_at: datetime
+    #: the zones that end the agents' days (``ReadContext.zone_names``)
+    zones: dict[str, ZoneInfo]
 
 
 def _pacer() -> Callable[[], None]:

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connector.auth.hashing import unseal
+from connector.audit import trail
 from connector.errors import InvalidInput
-from connector.integrations.saved_settings import Saved, store_change
+from connector.integrations.saved_settings import Form, Saved, apply_body, saved_from_row, store_change
 from connector.salesforce import settings as sf_settings
 from connector.salesforce.settings import SalesforceSettings
 from connector.settings import Settings
@@ -56,19 +56,42 @@ SECRETS = frozenset(name for name, (_, secret, _) in FIELDS.items() if secret)
 DEFAULTS = {"SF_API_VERSION": sf_settings.DEFAULT_API_VERSION, "SF_OBJECT_NAME": "Presence_Time__c"}
 
 
+def _accept(name: str, key: str, raw: object) -> str:
+    if raw is not None and not isinstance(raw, str):
+        raise InvalidInput(f"{name} must be text", field=name)
+    return (raw or "").strip()
+
+
+def _check(name: str, key: str, text: str) -> None:
+    if len(text) > 2000 or any(ord(c) < 32 for c in text):
+        raise InvalidInput(f"{name} must be one line of at most 2000 characters", field=name)
+
+
+#: what the page's save may set (``saved_settings.apply_body``): the SF_* variables, kept by their own names
+FORM = Form(
+    keys={name: name for name in FIELDS},
+    secret=lambda name: name in SECRETS,
+    unknown=lambda name: f"no Salesforce setting {name}; known: {', '.join(FIELDS)}",
+    accept=_accept,
+    check=_check,
+    kinds="SF_* settings",
+    clear_kinds="SF_* secret settings",
+    not_clearable="only a secret Salesforce setting can be cleared",
+    removed="(the environment or default applies)",
+)
+
+
 def load(store, secret_key: str) -> Saved:
     """The saved connection (empty when none was saved). A secret that cannot be unsealed is dropped."""
     with store.read() as s:
         row = s.execute(select(AdapterSettingsRow).where(AdapterSettingsRow.name == SAVED_NAME)).scalar_one_or_none()
         if row is None:
             return Saved()
-        secrets = {}
-        for name, sealed in (row.sealed or {}).items():
-            try:
-                secrets[name] = unseal(sealed, secret_key)
-            except Exception:
-                log.warning("the saved Salesforce %s cannot be read (was CONNECTOR_SECRET_KEY changed?)", name)
-        return Saved(None, dict(row.values or {}), secrets, row.updated_by, row.updated_at)
+
+        def unreadable(name: str) -> None:
+            log.warning("the saved Salesforce %s cannot be read (was CONNECTOR_SECRET_KEY changed?)", name)
+
+        return replace(saved_from_row(row, secret_key, unreadable), enabled=None)
 
 
 def overlaid(settings: Settings, saved: Saved) -> Settings:
@@ -126,37 +149,8 @@ def validate_change(settings: Any, current: Saved, body: object) -> tuple[Saved,
     if body.get("reset") is True:
         new, summary = Saved(), ["saved connection removed (the environment applies)"]
     else:
-        new, summary = Saved(None, dict(current.values), dict(current.secrets)), []
-        for part in ("values", "secrets"):
-            if not isinstance(body.get(part, {}), dict):
-                raise InvalidInput(f"{part} must be an object of SF_* settings", field=part)
-        if not isinstance(body.get("clear", []), list):
-            raise InvalidInput("clear must be a list of SF_* secret settings", field="clear")
-        for part, secret in (("values", False), ("secrets", True)):
-            for name, raw in body.get(part, {}).items():
-                if name not in FIELDS:
-                    raise InvalidInput(f"no Salesforce setting {name}; known: {', '.join(FIELDS)}", field=str(name))
-                if (name in SECRETS) != secret:
-                    raise InvalidInput(f"{name} belongs in '{'secrets' if name in SECRETS else 'values'}'", field=name)
-                if raw is not None and not isinstance(raw, str):
-                    raise InvalidInput(f"{name} must be text", field=name)
-                text = (raw or "").strip()
-                kept = new.secrets if secret else new.values
-                if text:
-                    if len(text) > 2000 or any(ord(c) < 32 for c in text):
-                        raise InvalidInput(f"{name} must be one line of at most 2000 characters", field=name)
-                    if kept.get(name) != text:
-                        summary.append(f"{name} replaced" if secret else f"{name} = {text[:80]}")
-                    kept[name] = text
-                elif not secret and name in kept:
-                    del kept[name]
-                    summary.append(f"{name} removed (the environment or default applies)")
-        for name in body.get("clear", []):
-            if name not in SECRETS:
-                raise InvalidInput("only a secret Salesforce setting can be cleared", field=str(name))
-            if name in new.secrets and not (body.get("secrets") or {}).get(name):
-                del new.secrets[name]
-                summary.append(f"{name} cleared")
+        new = Saved(None, dict(current.values), dict(current.secrets))
+        summary = apply_body(FORM, new, body)
     result = effective(settings, new)
     if result.problems and (new.values or new.secrets):
         first = result.problems[0]
@@ -164,6 +158,9 @@ def validate_change(settings: Any, current: Saved, body: object) -> tuple[Saved,
     return new, summary, result
 
 
-def save(store, saved: Saved, summary: list[str], who: str, now, secret_key: str) -> None:
-    """Write the saved connection (secrets sealed) and its audit line, in one transaction."""
-    store_change(store, SAVED_NAME, saved, summary, who, now, secret_key)
+def save(
+    store, saved: Saved, summary: list[str], who: str, now, secret_key: str, audit: trail.Entry | None = None
+) -> None:
+    """Write the saved connection (secrets sealed), its change line and the audit trail's row, in one
+    transaction."""
+    store_change(store, SAVED_NAME, saved, summary, who, now, secret_key, audit)

@@ -36,6 +36,8 @@ class SalesforceSyncState(Base):
     retention_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retention_deleted: Mapped[int | None] = mapped_column(Integer, nullable=True)
     retention_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: when the last flush without an error read its pending totals: the changes since are the next one's
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 def sync_state(s: Session, for_update: bool = False) -> SalesforceSyncState:
@@ -68,9 +70,10 @@ def record_attempt(
     error: str | None = None,
     pause: timedelta | None = None,
     backoff: tuple[float, float] | None = None,
+    read_at: datetime | None = None,
 ) -> None:
     """One flush's outcome on the state row, with plain statements on ``conn``: the counts and the last
-    success; after a failure (``error``) the error and either the API-limit ``pause`` or the next attempt
+    success, and when a flush without an error read its totals (``read_at``); after a failure (``error``) the error and either the API-limit ``pause`` or the next attempt
     after a delay that doubles with each consecutive failure (``backoff``: the first delay, the cap); a
     success clears both."""
     st = SalesforceSyncState.__table__
@@ -87,6 +90,8 @@ def record_attempt(
         values["last_success_at"] = now
     if error is None:
         values.update(failures=0, next_attempt_at=None, paused_until=None)
+        if read_at is not None:
+            values["last_read_at"] = read_at
     else:
         values.update(failures=failures + 1, last_error=error, last_error_at=now)
         if pause is not None:

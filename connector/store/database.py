@@ -229,8 +229,17 @@ class Store:
         connections bounded; one the server dropped (a restart) fails its read and the pool replaces it.
         """
         if self._quick_engine is not None:
-            with self._quick_engine.connect() as conn:
-                yield conn
+            # the pooled DBAPI connection itself: a SQLAlchemy Connection around it (its construction, events and
+            # return) cost more instance CPU than the one-row read (bench/pg_profile.py)
+            fairy = self._quick_engine.raw_connection()
+            driver = fairy.driver_connection
+            try:
+                yield DriverConnection(self._quick_engine.dialect, driver, fairy)
+            finally:
+                if _closed(driver) or getattr(driver, "broken", False):
+                    fairy.invalidate()  # the server dropped it (a restart): the pool opens a new one
+                else:
+                    fairy.close()  # back to the pool
             return
         if not self._quick_local:
             with self.reader.connect() as conn:

@@ -155,6 +155,10 @@ class StateInterval(Base):
     cause: Mapped[str | None] = mapped_column(String(200), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the request ids of the changes that opened and closed the interval (None: no request, e.g. a timed rule
+    #: outside one); the Salesforce flush names them beside the totals they made (salesforce/flush.py)
+    opened_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # the intervals started in a range with what the state mix sums, read from the index alone (it replaced
     # ix_intervals_started, dropped by the baseline revision)
     __table_args__ = (

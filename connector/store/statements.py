@@ -23,6 +23,7 @@ from connector.store.database import DriverConnection
 from connector.store.models import (
     Agent,
     AgentSessionRow,
+    AuditEvent,
     Call,
     ConfigVersion,
     DailyCounter,
@@ -180,6 +181,15 @@ def _pipelined(driver) -> bool:
     return bool(info is not None and getattr(info, "pipeline_status", 0))
 
 
+def wait_for_answers(conn: Connection | DriverConnection) -> None:
+    """In pipeline mode (``Store.write_shared`` on PostgreSQL), wait until the server answered every statement
+    sent so far, so an error of theirs is raised here; elsewhere nothing to do."""
+    driver = conn.connection.driver_connection
+    if driver is not None and _pipelined(driver):
+        with driver.pipeline():  # leaving a nested pipeline block waits for the answers so far
+            pass
+
+
 #: SQLSTATEs of a transaction PostgreSQL gave up on to break a lock cycle (deadlock, serialization failure):
 #: a change that gets one is rolled back and decided again, as on a ``StaleSession``
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})
@@ -293,7 +303,8 @@ _CLOSE = Prepared(
         ended_at=case(
             (_INTERVALS.c.started_at > bindparam("at", type_=UTCDateTime), _INTERVALS.c.started_at),
             else_=bindparam("at", type_=UTCDateTime),
-        )
+        ),
+        closed_by=bindparam("closed_by", type_=_INTERVALS.c.closed_by.type),
     )
     .returning(
         _INTERVALS.c.state_id,
@@ -305,14 +316,17 @@ _CLOSE = Prepared(
 )
 
 
-def close_open_interval(conn: Connection, agent_id: str, at: datetime) -> list[Any]:
-    """End the agent's open interval at ``at`` (never before it started); returns the closed rows."""
-    return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at})
+def close_open_interval(conn: Connection, agent_id: str, at: datetime, request_id: str | None = None) -> list[Any]:
+    """End the agent's open interval at ``at`` (never before it started), by the change of ``request_id``;
+    returns the closed rows."""
+    return _CLOSE.run(conn, {"key_agent_id": agent_id, "at": at, "closed_by": request_id})
 
 
 _OPEN = Prepared(
     insert(_INTERVALS).values(
-        _values(_INTERVALS, ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at"))
+        _values(
+            _INTERVALS, ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at", "opened_by")
+        )
     )
 )
 
@@ -326,6 +340,7 @@ def open_interval(
     source: str,
     at: datetime,
     cause: str | None = None,
+    request_id: str | None = None,
 ) -> None:
     _OPEN.run(
         conn,
@@ -338,6 +353,7 @@ def open_interval(
                 "source": source,
                 "cause": cause or None,
                 "started_at": at,
+                "opened_by": request_id,
             }
         ),
     )
@@ -453,6 +469,19 @@ def add_logon_event(conn: Connection, values: dict) -> None:
     _ADD_LOGON.run(conn, _p(values))
 
 
+_AUDIT = AuditEvent.__table__
+_ADD_AUDIT = Prepared(
+    insert(_AUDIT).values(
+        _values(_AUDIT, ("at", "actor", "actor_role", "address", "action", "target", "before", "after", "detail"))
+    )
+)
+
+
+def add_audit_event(conn: Connection, values: dict) -> None:
+    """A row of the audit trail in the caller's transaction (an inbound change's, with the change itself)."""
+    _ADD_AUDIT.run(conn, _p(values))
+
+
 _OUTBOX_COLUMNS = (
     "agent_id",
     "adapter",
@@ -525,20 +554,6 @@ def claim_session(conn: Connection, agent_id: str, version: int | None, config_v
     if config_version is None:
         return _CLAIM_ANY_CONFIG.run_count(conn, values) == 1
     return _CLAIM_SAME_CONFIG.run_count(conn, {**values, "key_config": config_version}) == 1
-
-
-def claim_session_later(
-    conn: Connection, agent_id: str, version: int | None, config_version: int | None
-) -> Callable[[], bool]:
-    """``claim_session`` (the row lock is taken as the statement runs), the answer asked for later: on
-    PostgreSQL in pipeline mode the claim then costs no wait of its own, it is answered with the close
-    of the interval that follows. Ask before the piece ends: False means roll back, as ``claim_session``."""
-    values = {"key_agent_id": agent_id, "key_version": version or 0}
-    if config_version is None:
-        count = _CLAIM_ANY_CONFIG.run_count_later(conn, values)
-    else:
-        count = _CLAIM_SAME_CONFIG.run_count_later(conn, {**values, "key_config": config_version})
-    return lambda: count() == 1
 
 
 _SESSION_COLUMNS = ("logons", *SESSION_FIELDS, "next_due_at")
@@ -642,3 +657,178 @@ def bump_generation(conn: Connection, name: str) -> None:
 
 def _insert(conn: Connection, table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+# -- PostgreSQL: a change's inserts and upserts in one statement ------------------------------------
+
+_OPEN_COLUMNS = ("agent_id", "state_id", "status", "reason_code", "source", "cause", "started_at", "opened_by")
+_TOTAL_COLUMNS = ("agent_id", "day", "state_id", "status", "reason_code", "seconds", "updated_at")
+_LOGON_COLUMNS = ("at", "agent_id", "action", "logon_source", "device", "actor")
+_COUNTER_COLUMNS = ("agent_id", "day", "counter", "count")
+_EVENT_COLUMNS = ("kind", "agent_id", "data", "created_at")
+
+
+def _rows_of(table, columns: tuple[str, ...], prefix: str, n: int, types: dict | None = None) -> list[dict]:
+    """``n`` rows of bind parameters ``<prefix><k>_<column>`` for a multi-row VALUES."""
+    types = types or {}
+    return [
+        {name: bindparam(f"{prefix}{k}_{name}", type_=types.get(name, table.c[name].type)) for name in columns}
+        for k in range(n)
+    ]
+
+
+def _combined(shape: tuple[int, int, int, int, int, int]) -> Prepared:
+    """One statement for a change's writes of this shape (rows of: intervals opened, daily totals, logon
+    events, counters, outbox rows, live events): each table's multi-row INSERT (the totals' and counters'
+    with their ``ON CONFLICT`` update, as ``add_to_daily_total`` and ``count``), the first the statement,
+    the others its data-modifying CTEs. They touch different tables, so it writes what the separate
+    statements wrote, in one round of parse-free execution (a prepared statement per shape)."""
+    intervals, totals, logons, counters, outbox, events = shape
+    parts: list = []
+    if intervals:
+        parts.append(insert(_INTERVALS).values(_rows_of(_INTERVALS, _OPEN_COLUMNS, "i", intervals)))
+    if totals:
+        stmt = postgresql.insert(_TOTALS).values(_rows_of(_TOTALS, _TOTAL_COLUMNS, "t", totals))
+        parts.append(
+            stmt.on_conflict_do_update(
+                index_elements=[_TOTALS.c.agent_id, _TOTALS.c.day, _TOTALS.c.state_id],
+                set_={
+                    "seconds": func.coalesce(_TOTALS.c.seconds, 0.0) + stmt.excluded.seconds,
+                    "status": stmt.excluded.status,
+                    "reason_code": stmt.excluded.reason_code,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            )
+        )
+    if logons:
+        parts.append(insert(_LOGONS).values(_rows_of(_LOGONS, _LOGON_COLUMNS, "l", logons)))
+    if counters:
+        stmt = postgresql.insert(_COUNTERS).values(_rows_of(_COUNTERS, _COUNTER_COLUMNS, "c", counters))
+        parts.append(
+            stmt.on_conflict_do_update(
+                index_elements=[_COUNTERS.c.agent_id, _COUNTERS.c.day, _COUNTERS.c.counter],
+                set_={"count": _COUNTERS.c.count + 1},
+            )
+        )
+    if outbox:
+        parts.append(insert(_OUTBOX).values(_rows_of(_OUTBOX, _OUTBOX_COLUMNS, "o", outbox)))
+    if events:
+        rows = [
+            {
+                "kind": bindparam(f"e{k}_kind", type_=_EVENTS.c.kind.type),
+                "agent_id": bindparam(f"e{k}_agent_id", type_=_EVENTS.c.agent_id.type),
+                # the JSON text it already is (as add_events)
+                "data": cast(bindparam(f"e{k}_data", type_=Text), _EVENTS.c.data.type),
+                "created_at": bindparam("e_created_at", type_=UTCDateTime),
+            }
+            for k in range(events)
+        ]
+        parts.append(insert(_EVENTS).values(rows))
+    main, *rest = parts
+    return Prepared(main.add_cte(*[part.cte(f"w{n}") for n, part in enumerate(rest)]) if rest else main)
+
+
+_COMBINED: dict[tuple, Prepared] = {}
+
+
+class PendingWrites:
+    """PostgreSQL's change path: a change's inserts and upserts collected, then sent as one statement.
+
+    Each statement of a change costs the instance psycopg's per-execute work and the server a bind and an
+    executor start, whatever it writes; the intervals opened, daily totals, logon events, counters, outbox
+    rows and live events of a change go out together (``_combined``), in the change's transaction (and
+    savepoint), after the session row's guarded update and the interval's close. What a later statement
+    of the change reads is flushed before it (``flush``), and a key written twice (a total or a counter)
+    goes in two statements, so every row ends as the separate statements left it.
+    """
+
+    __slots__ = ("intervals", "totals", "logons", "counters", "outbox", "events", "events_at", "claimed")
+
+    def __init__(self) -> None:
+        self.intervals: list[dict] = []
+        self.totals: dict[tuple, dict] = {}
+        self.logons: list[dict] = []
+        self.counters: dict[tuple, dict] = {}
+        self.outbox: list[dict] = []
+        self.events: list[tuple[str, str | None, str]] = []
+        self.events_at: datetime | None = None
+        #: whether the session row's guarded update (sent first) found the row as the change was decided on
+        self.claimed: Callable[[], bool] = lambda: True
+
+    def open_interval(self, values: dict) -> None:
+        self.intervals.append(values)
+
+    def add_logon(self, values: dict) -> None:
+        self.logons.append(values)
+
+    def add_outbox(self, rows: list[dict]) -> None:
+        self.outbox.extend(rows)
+
+    def add_total(self, conn: Connection, values: dict) -> None:
+        key = (values["agent_id"], values["day"], values["state_id"])
+        if key in self.totals:
+            self.flush(conn)  # the second add to a key sees the first (one row cannot be upserted twice at once)
+        self.totals[key] = values
+
+    def count(self, conn: Connection, values: dict) -> None:
+        key = (values["agent_id"], values["day"], values["counter"])
+        if key in self.counters:
+            self.flush(conn)
+        self.counters[key] = values
+
+    def add_events(self, rows: list[tuple[str, str | None, str]], at: datetime) -> None:
+        if self.events and at != self.events_at:
+            raise ValueError("one change's live events share one moment")
+        self.events.extend(rows)
+        self.events_at = at
+
+    def flush(self, conn: Connection) -> None:
+        """Send what is collected (in pipeline mode without waiting: its errors come with the next answer)."""
+        shape = (
+            len(self.intervals),
+            len(self.totals),
+            len(self.logons),
+            len(self.counters),
+            len(self.outbox),
+            len(self.events),
+        )
+        if not any(shape):
+            return
+        prepared = _COMBINED.get(shape)
+        if prepared is None:
+            prepared = _COMBINED[shape] = _combined(shape)
+        params: dict[str, Any] = {}
+        for prefix, rows, columns in (
+            ("i", self.intervals, _OPEN_COLUMNS),
+            ("t", list(self.totals.values()), _TOTAL_COLUMNS),
+            ("l", self.logons, _LOGON_COLUMNS),
+            ("c", list(self.counters.values()), _COUNTER_COLUMNS),
+            ("o", self.outbox, _OUTBOX_COLUMNS),
+        ):
+            for k, row in enumerate(rows):
+                for name in columns:
+                    params[f"{prefix}{k}_{name}"] = row[name]
+        for k, (kind, agent, data) in enumerate(self.events):
+            params[f"e{k}_kind"], params[f"e{k}_agent_id"], params[f"e{k}_data"] = kind, agent, data
+        if self.events:
+            params["e_created_at"] = self.events_at
+        prepared.run(conn, params)
+        self.intervals, self.totals, self.logons, self.counters, self.outbox, self.events = [], {}, [], {}, [], []
+
+
+_UPDATE_SESSION_GUARDED_ANY_CONFIG = Prepared(_CLAIM.values(_SESSION_VALUES))
+
+
+def update_session_later(
+    conn: Connection, agent_id: str, values: dict, version: int | None, config_version: int | None
+) -> Callable[[], bool]:
+    """PostgreSQL's change path: the session's columns and the claim (``claim_session``) in one statement, sent
+    first so the session row's lock is the change's first (two writers of one agent queue there); the answer
+    asked for later (``Prepared.run_count_later``: no wait of its own in pipeline mode): False means roll back (``StaleSession``)."""
+    params = {"key_agent_id": agent_id, "key_version": version or 0}
+    params.update({f"v_{name}": values[name] for name in _SESSION_COLUMNS})
+    if config_version is None:
+        count = _UPDATE_SESSION_GUARDED_ANY_CONFIG.run_count_later(conn, params)
+    else:
+        count = _UPDATE_SESSION_GUARDED.run_count_later(conn, {**params, "key_config": config_version})
+    return lambda: count() == 1

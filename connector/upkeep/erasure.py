@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, or_, select, update
 
+from connector.audit import trail
 from connector.auth.accounts import TOKENS, agent_credentials_key
 from connector.errors import Conflict, NotFound, SettingsInvalid
 from connector.live.bus import end_credentials
@@ -55,8 +56,9 @@ class Erased:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def erase_agent(store: Store, agent_id: str, now: datetime) -> Erased:
-    """Erase the agent's personal data; Conflict while it is logged in (log it out first)."""
+def erase_agent(store: Store, agent_id: str, now: datetime, audit: trail.Entry | None = None) -> Erased:
+    """Erase the agent's personal data; Conflict while it is logged in (log it out first). The audit row (its
+    target: the pseudonym) is written in the same transaction, after the agent's rows were renamed."""
     pseudonym = f"erased-{secrets.token_hex(8)}"
     counts: dict[str, int] = {}
     with store.write() as s:
@@ -121,6 +123,8 @@ def erase_agent(store: Store, agent_id: str, now: datetime) -> Erased:
         end_credentials(s, [f"agent:{agent_id}", *(f"token:{t}" for t in tokens)], "erased", now)
         statements.bump_generation(conn, TOKENS)
         statements.bump_generation(conn, agent_credentials_key(agent_id))
+        if audit is not None:
+            trail.write(conn, audit.but(target=pseudonym))
     erased.counts = {k: v for k, v in counts.items() if v}
     return erased
 

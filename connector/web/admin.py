@@ -11,15 +11,17 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
 
-from connector.audit import subjects, trail
-from connector.audit.requests import record as audit
+from adapters.registry import available
+from connector.audit import trail
+from connector.audit.requests import entry as audit
 from connector.auth import accounts, teams
 from connector.auth.hashing import ROLES
 from connector.errors import ConfigError, InvalidInput, MalformedRequest
 from connector.parts import get_parts
 from connector.presence import system_states
 from connector.presence.config import build_config, load_preset, parse_config, preset_names
-from connector.presence.model import PresenceConfig
+from connector.presence.inbound_rules import source_name
+from connector.presence.model import ChangeSource, PresenceConfig
 from connector.web.guard import page_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -71,8 +73,18 @@ def get_config():
             "active_preset": _active_preset(),
             # status -> ids of the states the editor keeps (connector.presence.system_states)
             "system_states": system_states.system_ids(_active()),
+            "inbound_sources": inbound_sources(_active()),
         }
     )
+
+
+def inbound_sources(config: PresenceConfig) -> list[dict]:
+    """The change sources an ``inbound:`` rule may be written for on the page: Teams, Omni-Channel and the PBX,
+    each installed adapter's source (a third-party adapter's too) and any the configuration already names."""
+    names = {ChangeSource.TEAMS, ChangeSource.OMNI_CHANNEL, ChangeSource.PBX}
+    names.update(cls.echo_source or name for name, cls in available().items())
+    names.update(rule.adapter for rule in config.inbound)
+    return [{"source": n, "name": source_name(n)} for n in sorted(names)]
 
 
 def _active_preset() -> str | None:
@@ -145,6 +157,27 @@ def config_changes(old: PresenceConfig, new: PresenceConfig) -> list[dict]:
             lines.append(
                 {"what": "option", "item": "options", "field": key, "before": was.get(key), "after": now.get(key)}
             )
+    lines.extend(_inbound_changes(before.get("inbound") or {}, after.get("inbound") or {}))
+    return lines
+
+
+def _inbound_changes(before: dict, after: dict) -> list[dict]:
+    """The ``inbound:`` rules' lines of the review: a rule added or removed, else each field that changed
+    (a mapping row as ``map.<remote presence>``)."""
+    lines: list[dict] = []
+    for source in sorted(set(before) | set(after)):
+        item = f"inbound from {source_name(source)}"
+        if source not in after:
+            lines.append({"what": "inbound", "item": item, "field": "rule", "before": "in force", "after": "removed"})
+            continue
+        if source not in before:
+            lines.append({"what": "inbound", "item": item, "field": "rule", "before": None, "after": "added"})
+        was, now = _flat(before.get(source, {})), _flat(after[source])
+        for key in sorted(set(was) | set(now)):
+            if was.get(key) != now.get(key):
+                lines.append(
+                    {"what": "inbound", "item": item, "field": key, "before": was.get(key), "after": now.get(key)}
+                )
     return lines
 
 
@@ -161,16 +194,16 @@ def validate_config():
 def save_config():
     config = _checked_config()
     before = _active()
-    version = get_parts().configs.apply(config, created_by=session["principal"]["name"], origin="admin")
     changes = config_changes(before, config)
-    audit(
+    entry = audit(
         "config.apply",
         config.name,
         before={"name": before.name},
-        after={"name": config.name, "version": version},
+        after={"name": config.name},
         detail=f"{len(changes)} change(s): "
         + "; ".join(f"{c['item']} {c['field']} {c['what']}" for c in changes)[:2000],
     )
+    version = get_parts().configs.apply(config, created_by=session["principal"]["name"], origin="admin", audit=entry)
     get_parts().bus.publish("config", {"version": version, "name": config.name})  # open pages reload their states
     return jsonify({"version": version, "config": config.to_dict()})
 
@@ -233,9 +266,8 @@ def list_accounts():
 def unlock_account():
     """Unlock an account an admin locked, and clear its alert and throttles (``agent:<id>`` or ``user:<name>``)."""
     account = _json().get("account")
-    if not isinstance(account, str) or not get_parts().sign_in.unlock(account):
+    if not isinstance(account, str) or not get_parts().sign_in.unlock(account, audit=audit("account.unlock", account)):
         raise InvalidInput("no locked, alerted or throttled account by that name", field="account")
-    audit("account.unlock", account)
     return jsonify({"ok": True})
 
 
@@ -246,8 +278,7 @@ def lock_account():
     account = _json().get("account")
     if not isinstance(account, str) or not re.fullmatch(r"(agent|user):[A-Za-z0-9._@-]{1,100}", account):
         raise InvalidInput("account must be agent:<id> or user:<name>", field="account")
-    get_parts().sign_in.lock(account)
-    audit("account.lock", account)
+    get_parts().sign_in.lock(account, audit=audit("account.lock", account))
     return jsonify({"ok": True})
 
 
@@ -255,8 +286,13 @@ def lock_account():
 @page_role("admin")
 def user_password(username: str):
     """Set a user's password; the user's page sessions end."""
-    accounts.set_password(get_parts().store, username, _json().get("password"), get_parts().clock())
-    audit("user.password_reset", username, after={"password": trail.SECRET_CHANGED})
+    accounts.set_password(
+        get_parts().store,
+        username,
+        _json().get("password"),
+        get_parts().clock(),
+        audit=audit("user.password_reset", username, after={"password": trail.SECRET_CHANGED}),
+    )
     return jsonify({"ok": True})
 
 
@@ -271,11 +307,15 @@ def add_user():
         data.get("role"),
         get_parts().clock(),
         agent_id=data.get("agent_id") or None,
-    )
-    audit(
-        "user.add",
-        str(data.get("username")),
-        after={"role": data.get("role"), "agent_id": data.get("agent_id") or None, "password": trail.SECRET_CHANGED},
+        audit=audit(
+            "user.add",
+            str(data.get("username")),
+            after={
+                "role": data.get("role"),
+                "agent_id": data.get("agent_id") or None,
+                "password": trail.SECRET_CHANGED,
+            },
+        ),
     )
     return jsonify({"ok": True}), 201
 
@@ -286,8 +326,8 @@ def user_active(username: str):
     if username == session["principal"]["name"]:
         raise InvalidInput("you cannot disable your own account", field="username")
     active = bool(_json().get("active"))
-    accounts.set_user_active(get_parts().store, username, active, get_parts().clock())
-    audit("user.enable" if active else "user.disable", username, after={"active": active})
+    entry = audit("user.enable" if active else "user.disable", username, after={"active": active})
+    accounts.set_user_active(get_parts().store, username, active, get_parts().clock(), audit=entry)
     return jsonify({"ok": True})
 
 
@@ -295,8 +335,8 @@ def user_active(username: str):
 @page_role("admin")
 def add_agent():
     data = _json()
-    agent = accounts.add_agent(get_parts().store, data, get_parts().clock())
-    audit("agent.add", agent.id, after=_agent_audit(data))
+    entry = audit("agent.add", str(data.get("id") or ""), after=_agent_audit(data))
+    accounts.add_agent(get_parts().store, data, get_parts().clock(), audit=entry)
     return jsonify({"ok": True}), 201
 
 
@@ -314,8 +354,7 @@ def import_agents():
     text = _json().get("csv")
     if not isinstance(text, str):
         raise InvalidInput("send the CSV text as 'csv'", field="csv")
-    created, updated = accounts.import_agents(get_parts().store, text, get_parts().clock())
-    audit("agent.import", "", after={"created": created, "updated": updated})
+    created, updated = accounts.import_agents(get_parts().store, text, get_parts().clock(), audit=audit("agent.import"))
     return jsonify({"created": created, "updated": updated})
 
 
@@ -323,10 +362,9 @@ def import_agents():
 @page_role("admin")
 def edit_agent(agent_id: str):
     """Change an agent's name, team, extension, email or Salesforce user id (recorded in the log)."""
-    before = subjects.agent_details(get_parts().store, agent_id) or {}
-    agent = accounts.update_agent(get_parts().store, agent_id, _json(), by=session["principal"]["name"])
-    changed = [k for k in accounts.EDITABLE_AGENT_FIELDS if before.get(k) != agent.get(k)]
-    audit("agent.edit", agent_id, before={k: before.get(k) for k in changed}, after={k: agent[k] for k in changed})
+    agent = accounts.update_agent(
+        get_parts().store, agent_id, _json(), by=session["principal"]["name"], audit=audit("agent.edit", agent_id)
+    )
     return jsonify({"ok": True, "agent": agent})
 
 
@@ -350,16 +388,16 @@ def team_zone(team: str):
 @page_role("admin")
 def agent_active(agent_id: str):
     active = bool(_json().get("active"))
-    accounts.set_agent_active(get_parts().store, agent_id, active, get_parts().clock())
-    audit("agent.enable" if active else "agent.disable", agent_id, after={"active": active})
+    entry = audit("agent.enable" if active else "agent.disable", agent_id, after={"active": active})
+    accounts.set_agent_active(get_parts().store, agent_id, active, get_parts().clock(), audit=entry)
     return jsonify({"ok": True})
 
 
 @bp.post("/api/agents/<agent_id>/pin")
 @page_role("admin")
 def agent_pin(agent_id: str):
-    accounts.reset_pin(get_parts().store, agent_id, _json().get("pin"), get_parts().clock())
-    audit("agent.pin_reset", agent_id, after={"pin": trail.SECRET_CHANGED})
+    entry = audit("agent.pin_reset", agent_id, after={"pin": trail.SECRET_CHANGED})
+    accounts.reset_pin(get_parts().store, agent_id, _json().get("pin"), get_parts().clock(), audit=entry)
     return jsonify({"ok": True})
 
 
@@ -373,15 +411,15 @@ def create_token():
         get_parts().clock(),
         agent_id=data.get("agent_id") or None,
         name=str(data.get("name") or ""),
+        audit=audit("token.create"),  # the target and record are the new token's (accounts.create_token)
     )
-    created = subjects.token_by_digest(get_parts().store, token)
-    audit("token.create", f"token {created['id']}", after=created)
     return jsonify({"token": token}), 201  # shown once: only its digest is stored
 
 
 @bp.post("/api/tokens/<int:token_id>/revoke")
 @page_role("admin")
 def revoke_token(token_id: int):
-    accounts.revoke_token(get_parts().store, token_id, get_parts().clock())
-    audit("token.revoke", f"token {token_id}")
+    accounts.revoke_token(
+        get_parts().store, token_id, get_parts().clock(), audit=audit("token.revoke", f"token {token_id}")
+    )
     return jsonify({"ok": True})

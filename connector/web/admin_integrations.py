@@ -13,7 +13,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from adapters.base import Adapter
 from adapters.registry import available
-from connector.audit.requests import record as audit
+from connector.audit.requests import entry as audit
+from connector.audit.requests import record
 from connector.errors import Conflict, InvalidInput, NotFound
 from connector.integrations import saved_settings as adapter_settings
 from connector.integrations.runtime import adapters_health, apply_saved, check_connection
@@ -79,8 +80,8 @@ def salesforce_connection():
     new, summary, settings = sf_saved.validate_change(parts.settings, current, json_body())
     user = signed_in()
     assert user is not None  # page_role let only a signed-in admin through
-    sf_saved.save(parts.store, new, summary, user["name"], parts.clock(), parts.settings.secret_key)
-    audit("salesforce.connection", "salesforce", detail="; ".join(summary) or "saved without changes")
+    entry = audit("salesforce.connection", "salesforce", detail="; ".join(summary) or "saved without changes")
+    sf_saved.save(parts.store, new, summary, user["name"], parts.clock(), parts.settings.secret_key, audit=entry)
     applied = parts.salesforce.use(settings)
     note = "" if applied else "a flush is running: its next run uses the new connection"
     return jsonify({"ok": True, "note": note, "status": _salesforce_status()})
@@ -92,7 +93,9 @@ def salesforce_sync_now():
     """The same flush as ``presence-connector sync now`` (ignores a backoff, not an API-limit pause)."""
     sync = get_parts().salesforce
     report = sync.flush(force=True)
-    audit("salesforce.sync_now", "salesforce", detail=report.summary())
+    # not one store write of its own (remote calls; the flush's bookkeeping shares commits with the changes):
+    # recorded after it ran, with what it did
+    record("salesforce.sync_now", "salesforce", detail=report.summary())
     return jsonify(
         {
             "ok": report.configured and not report.error and not report.skipped,
@@ -227,10 +230,12 @@ def adapter_save(name: str):
     adapter = adapter_settings.build_checked(cls, parts.settings, new) if enabled else None
     user = signed_in()
     assert user is not None  # page_role let only a signed-in admin through
-    adapter_settings.store_change(
-        parts.store, name, new, summary, user["name"], parts.clock(), parts.settings.secret_key
+    entry = audit(
+        "adapter.settings", name, after={"enabled": enabled}, detail="; ".join(summary) or "saved without changes"
     )
-    audit("adapter.settings", name, after={"enabled": enabled}, detail="; ".join(summary) or "saved without changes")
+    adapter_settings.store_change(
+        parts.store, name, new, summary, user["name"], parts.clock(), parts.settings.secret_key, audit=entry
+    )
     notes = apply_saved(current_app, name, adapter)
     health = {item["name"]: item for item in adapters_health(current_app)["adapters"]}
     return jsonify({"ok": True, "notes": notes, "adapter": _adapter_row(name, cls, _saved(), health)})

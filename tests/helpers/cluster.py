@@ -28,11 +28,17 @@ CLI = str(Path(sys.executable).parent / "presence-connector")
 
 
 class Receiver:
-    """A local HTTP endpoint the webhook adapter posts to; ``posts`` in arrival order."""
+    """A local HTTP endpoint the webhook adapter posts to; ``posts`` in arrival order (``at``: ``time.time()``).
 
-    def __init__(self) -> None:
+    With ``hold_first`` it holds the first push open until ``release`` is set (``held`` says it arrived), so
+    the instance that sent it keeps a claimed outbox row it cannot finish; the others are answered at once.
+    """
+
+    def __init__(self, hold_first: bool = False) -> None:
         self.posts: list[dict] = []
         self.lock = threading.Lock()
+        self.held = threading.Event()
+        self.release = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,6 +47,7 @@ class Receiver:
             def do_POST(self):  # noqa: N802 (the http.server name)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with receiver.lock:
+                    first = not receiver.posts
                     receiver.posts.append(
                         {
                             "key": self.headers.get("Idempotency-Key"),
@@ -50,6 +57,9 @@ class Receiver:
                             "connection": self.client_address,
                         }
                     )
+                if first and hold_first:
+                    receiver.held.set()
+                    receiver.release.wait(60)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -67,6 +77,7 @@ class Receiver:
             return list(self.posts)
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
 
 

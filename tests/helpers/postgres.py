@@ -31,9 +31,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 class PostgresServer:
     """``fsync=False`` (the tests): commits do not wait for the disk. Benches of the real thing pass
-    ``fsync=True`` (PostgreSQL's default, with ``synchronous_commit=on``): each commit waits for its WAL flush."""
+    ``fsync=True`` (PostgreSQL's default, with ``synchronous_commit=on``): each commit waits for its WAL flush.
+    ``options``: more ``-c name=value`` server settings (bench/pg_profile.py loads pg_stat_statements)."""
 
-    def __init__(self, fsync: bool = False) -> None:
+    def __init__(self, fsync: bool = False, options: str = "") -> None:
         self.dir = tempfile.mkdtemp(prefix="pc-pg-")
         os.chmod(self.dir, 0o777)
         self.port = free_port()
@@ -56,7 +57,7 @@ class PostgresServer:
                     os.path.join(self.dir, "log"),
                     "-o",
                     f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
-                    " -c max_connections=200",
+                    f" -c max_connections=200 {options}".rstrip(),
                     "start",
                 ]
             ),

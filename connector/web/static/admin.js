@@ -8,6 +8,22 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var el = PC.el;
+  // the Lightning Design System classes the admin scripts put on what they build (the page loads SLDS);
+  // notice, problems, primary and danger stay as the names the scripts and tests look for
+  var SLDS = window.PCAdmin = {
+    button: "slds-button slds-button_neutral", brand: "slds-button slds-button_brand primary",
+    danger: "slds-button slds-button_text-destructive danger", input: "slds-input", select: "slds-select",
+    notice: "slds-notify slds-notify_alert slds-theme_success pc-message notice",
+    problems: "slds-notify slds-notify_alert slds-theme_error pc-message problems",
+    table: "slds-table slds-table_bordered slds-table_cell-buffer",
+    /** A select in SLDS's container, which draws its arrow. */
+    selectBox: function (select) { return el("span", { class: "slds-select_container" }, [select]); },
+    /** An SLDS checkbox: the box drawn by slds-checkbox_faux, the text in a form-element label. */
+    checkbox: function (input, text, cls) {
+      return el("label", { class: "slds-checkbox pc-check" + (cls ? " " + cls : "") },
+                [input, el("span", { class: "slds-checkbox_faux" }), el("span", { class: "slds-form-element__label", text: text })]);
+    }
+  };
   var STATUSES = [[1, "Online"], [2, "Offline"], [3, "Away"], [4, "DND"], [5, "Busy"], [6, "On a call"], [7, "Logout"]];
   var MAPPINGS = [["omni_channel", "Omni-Channel DeveloperName"], ["skype", "Skype availability"], ["teams", "Teams availability"]];
 
@@ -17,6 +33,7 @@
   var lastProblems = [];
   var omniStatuses = null;  // the org's ServicePresenceStatus rows, when Salesforce is configured
   var systemIds = {};       // status code -> ids of the active configuration's states of a system status
+  var inboundSources = [];  // [{source, name}]: the sources an inbound rule may be written for
 
   // -- tabs --------------------------------------------------------------------------------------
   document.querySelectorAll('[role="tab"]').forEach(function (tab) {
@@ -24,6 +41,7 @@
       document.querySelectorAll('[role="tab"]').forEach(function (t) {
         var on = t === tab;
         t.setAttribute("aria-selected", on ? "true" : "false");
+        t.parentNode.classList.toggle("slds-is-active", on);
         $(t.getAttribute("aria-controls")).classList.toggle("hidden", !on);
       });
     });
@@ -36,7 +54,7 @@
   function setStatus(text, kind) {
     var box = $("editor-status");
     box.textContent = text || "";
-    box.className = kind === "ok" ? "notice" : kind === "dirty" ? "muted" : "";
+    box.className = kind === "ok" ? SLDS.notice : kind === "dirty" ? "muted" : "";
   }
 
   // -- reading and writing the draft -------------------------------------------------------------
@@ -120,19 +138,19 @@
       if (value === undefined || value === "") delete state[key]; else state[key] = value;
       changed();
     };
-    var label = el("input", { type: "text", "data-key": "label", value: state.label || "", "aria-label": "Label", required: true });
-    var id = el("input", { type: "text", "data-key": "id", value: state.id || "", "aria-label": "Id", class: "code" });
+    var label = el("input", { type: "text", "data-key": "label", value: state.label || "", "aria-label": "Label", required: true, class: SLDS.input });
+    var id = el("input", { type: "text", "data-key": "id", value: state.id || "", "aria-label": "Id", class: SLDS.input + " code" });
     label.addEventListener("input", function () {
       state.label = label.value;
       if (autoIds[i]) { state.id = slug(label.value); id.value = state.id; }
       changed();
     });
     id.addEventListener("input", function () { autoIds[i] = false; state.id = id.value; changed(); });
-    var status = el("select", { "data-key": "status", "aria-label": "Status" });
+    var status = el("select", { "data-key": "status", "aria-label": "Status", class: SLDS.select });
     STATUSES.forEach(function (s) { status.appendChild(el("option", { value: s[0], text: s[0] + " " + s[1] })); });
     status.value = String(state.status || 1);
     status.addEventListener("change", function () { state.status = Number(status.value); applyLocks(); changed(); });
-    var code = el("input", { type: "text", "data-key": "reason_code", class: "code", value: state.reason_code || "",
+    var code = el("input", { type: "text", "data-key": "reason_code", class: SLDS.input + " code", value: state.reason_code || "",
                              "aria-label": "Reason code", placeholder: "e.g. *61" });
     code.addEventListener("input", function () { update("reason_code", code.value); });
     var colour = el("input", { type: "color", "data-key": "colour", value: state.colour || "#546e7a", "aria-label": "Colour" });
@@ -140,7 +158,7 @@
     // time in this state after which supervisors see the row amber, then red (empty: no alert)
     var limits = (state.alert_after_seconds || []).slice();
     var alertInput = function (i, word) {
-      var input = el("input", { type: "text", inputmode: "numeric", class: "alert-after duration", value: showDuration(limits[i]),
+      var input = el("input", { type: "text", inputmode: "numeric", class: SLDS.input + " alert-after duration", value: showDuration(limits[i]),
                                 "aria-label": word + " alert after (minutes or m:ss) for " + (state.label || "this state"),
                                 placeholder: word, size: 5 });
       input.addEventListener("input", function () {
@@ -161,10 +179,10 @@
     MAPPINGS.forEach(function (m) {
       var value = typeof adapters[m[0]] === "string" ? adapters[m[0]] : "";
       if (m[0] === "omni_channel" && omniStatuses && omniStatuses.length && typeof (adapters[m[0]] || "") === "string") {
-        maps.appendChild(omniSelect(adapters, value, m[1]));
+        maps.appendChild(SLDS.selectBox(omniSelect(adapters, value, m[1])));
         return;
       }
-      var input = el("input", { type: "text", value: value, placeholder: m[0].replace("_", "-"), "aria-label": m[1], size: 10 });
+      var input = el("input", { type: "text", value: value, placeholder: m[0].replace("_", "-"), "aria-label": m[1], size: 10, class: SLDS.input });
       if (adapters[m[0]] !== undefined && typeof adapters[m[0]] !== "string") input.disabled = true;  // kept as imported
       input.addEventListener("input", function () {
         if (input.value) adapters[m[0]] = input.value; else delete adapters[m[0]];
@@ -172,7 +190,7 @@
       });
       maps.appendChild(input);
     });
-    var paused = el("select", { "aria-label": "Asterisk queue pause" });
+    var paused = el("select", { "aria-label": "Asterisk queue pause", class: SLDS.select });
     [["", "Asterisk: —"], ["true", "paused"], ["false", "not paused"]].forEach(function (o) {
       paused.appendChild(el("option", { value: o[0], text: o[1] }));
     });
@@ -181,7 +199,7 @@
       if (paused.value === "") delete adapters.asterisk; else adapters.asterisk = { paused: paused.value === "true" };
       changed();
     });
-    maps.appendChild(paused);
+    maps.appendChild(SLDS.selectBox(paused));
     var count = Object.keys(adapters).length;
     var mappings = el("details", { class: "mappings" }, [
       el("summary", { text: count ? count + " mapping" + (count > 1 ? "s" : "") + ": " + Object.keys(adapters).join(", ") : "None" }),
@@ -197,27 +215,27 @@
       if (again) again.querySelector(delta < 0 ? ".up" : ".down").focus();
     };
     var order = el("div", { class: "actions" }, [
-      el("button", { type: "button", class: "up", text: "↑", "aria-label": "Move " + (state.label || "state") + " up", onclick: function () { move(-1); } }),
-      el("button", { type: "button", class: "down", text: "↓", "aria-label": "Move " + (state.label || "state") + " down", onclick: function () { move(1); } })
+      el("button", { type: "button", class: "slds-button slds-button_icon slds-button_icon-border-filled up", text: "↑", "aria-label": "Move " + (state.label || "state") + " up", onclick: function () { move(-1); } }),
+      el("button", { type: "button", class: "slds-button slds-button_icon slds-button_icon-border-filled down", text: "↓", "aria-label": "Move " + (state.label || "state") + " down", onclick: function () { move(1); } })
     ]);
-    var remove = el("button", { type: "button", class: "danger remove-state", text: "Remove", "aria-label": "Remove " + (state.label || "state"),
+    var remove = el("button", { type: "button", class: SLDS.danger + " remove-state", text: "Remove", "aria-label": "Remove " + (state.label || "state"),
       onclick: function () {
         draft.states.splice(i, 1);
         var next = {}; Object.keys(autoIds).forEach(function (k) { k = Number(k); if (k < i) next[k] = autoIds[k]; else if (k > i) next[k - 1] = autoIds[k]; });
         autoIds = next;
         renderStates(); changed();
       } });
-    var tag = el("span", { class: "system-tag hidden", title: "The connector moves agents into this state or records it: " +
+    var tag = el("span", { class: "slds-badge slds-badge_lightest system-tag hidden", title: "The connector moves agents into this state or records it: " +
                            "it cannot be removed and its id and status cannot change", text: "System state" });
     var cell = function (node) { return el("td", {}, [node]); };
     return el("tr", { "data-index": i, "data-state": state.id || "" },
-              [cell(order), cell(label), cell(id), cell(status), cell(code), cell(colour), cell(pick), cell(alerts),
+              [cell(order), cell(label), cell(id), cell(SLDS.selectBox(status)), cell(code), cell(colour), cell(pick), cell(alerts),
                cell(mappings), el("td", {}, [remove, tag])]);
   }
 
   // the org's Omni-Channel statuses to pick from (a value the org lacks stays, marked, so nothing is lost)
   function omniSelect(adapters, value, label) {
-    var select = el("select", { "aria-label": label, "data-mapping": "omni_channel" });
+    var select = el("select", { "aria-label": label, "data-mapping": "omni_channel", class: SLDS.select });
     select.appendChild(el("option", { value: "", text: "Omni-Channel: —" }));
     omniStatuses.forEach(function (st) {
       select.appendChild(el("option", { value: st.developer_name, text: st.label + " (" + st.developer_name + ")" }));
@@ -238,6 +256,7 @@
     body.textContent = "";
     draft.states.forEach(function (st, i) { body.appendChild(stateRow(st, i)); });
     applyLocks();
+    renderInbound();
     showProblems(lastProblems);
   }
 
@@ -261,7 +280,7 @@
         setPath("options.session.logout_allowed_statuses", list);
         changed();
       });
-      box.appendChild(el("label", { class: "inline" }, [check, s[0] + " " + s[1]]));
+      box.appendChild(SLDS.checkbox(check, s[0] + " " + s[1]));
     });
   }
 
@@ -270,11 +289,153 @@
     draft.options = draft.options || {};
     draft.options.session = draft.options.session || {};
     autoIds = {};
+    inboundRows = {};
     lastProblems = [];
     renderOptions();
     renderStates();
     if (note) setStatus(note, "dirty");
   }
+
+  // -- inbound rules: per source (teams, omni-channel, pbx ...) the `inbound:` section, the fields the rules
+  //    engine reads (connector/presence/inbound_rules.py); the server validates them like the rest ---------------
+  var INBOUND_DEFAULTS = { apply: true, over_call: "next", after_own_pick_seconds: 0, over_supervisor: true,
+                           on_end: "stay", leads: "remote", conflict_seconds: 5 };
+  var inboundRows = {};  // source -> [[remote presence, state id], ...]: the map as rows, in the order shown
+
+  function sourceName(source) {
+    var known = inboundSources.filter(function (s) { return s.source === source; })[0];
+    return known ? known.name : source;
+  }
+
+  function renderInbound() {
+    var box = $("inbound-rules");
+    if (!box || !draft) return;
+    var rules = draft.inbound || {};
+    box.textContent = "";
+    Object.keys(rules).forEach(function (source) { box.appendChild(inboundRule(source, rules[source])); });
+    if (!Object.keys(rules).length) box.appendChild(el("p", { class: "muted", text: "No inbound rules: every source keeps the default." }));
+    var select = $("inbound-source");
+    select.textContent = "";
+    inboundSources.forEach(function (s) {
+      if (!rules[s.source]) select.appendChild(el("option", { value: s.source, text: s.name + " (" + s.source + ")" }));
+    });
+    $("add-inbound").disabled = !select.options.length;
+  }
+
+  function inboundRule(source, rule) {
+    var who = sourceName(source), base = "inbound." + source + ".";
+    var field = function (key, node) { node.setAttribute("data-field", base + key); return node; };
+    var set = function (key, value) {
+      if (value === undefined || value === "") delete rule[key]; else rule[key] = value;
+      changed();
+    };
+    var check = function (key, text) {
+      var input = field(key, el("input", { type: "checkbox" }));
+      input.checked = rule[key] !== undefined ? !!rule[key] : INBOUND_DEFAULTS[key];
+      input.addEventListener("change", function () { set(key, input.checked); });
+      return SLDS.checkbox(input, text);
+    };
+    var choose = function (key, text, options) {
+      var select = field(key, el("select", { class: SLDS.select }));
+      options.forEach(function (o) { select.appendChild(el("option", { value: o[0], text: o[1] })); });
+      select.value = rule[key] || INBOUND_DEFAULTS[key];
+      select.addEventListener("change", function () { set(key, select.value); });
+      return el("label", { class: "slds-form-element" }, [el("span", { class: "slds-form-element__label", text: text + " " }), SLDS.selectBox(select)]);
+    };
+    var seconds = function (key, text) {
+      var input = field(key, el("input", { type: "text", inputmode: "numeric", class: SLDS.input + " duration", size: 6,
+                                           value: showDuration(rule[key] !== undefined ? rule[key] : INBOUND_DEFAULTS[key]) }));
+      input.addEventListener("input", function () { set(key, readDuration(input.value)); });
+      return el("label", { class: "slds-form-element" }, [el("span", { class: "slds-form-element__label", text: text + " " }), input]);
+    };
+
+    // the remote presence -> state rows
+    var rows = inboundRows[source];
+    if (!rows) {
+      rows = inboundRows[source] = Object.keys(rule.map || {}).map(function (k) { return [k, rule.map[k]]; });
+    }
+    var writeMap = function () {
+      var map = {};
+      rows.forEach(function (r) { if (!(r[0] in map)) map[r[0]] = r[1]; });
+      if (rows.length) rule.map = map; else delete rule.map;
+      changed();
+    };
+    var table = el("table", { class: SLDS.table + " inbound-map" }, [
+      el("caption", { text: "Remote presence → state (empty: the states' own " + who + " mappings decide)" }),
+      el("thead", {}, [el("tr", {}, [el("th", { text: "Remote presence" }), el("th", { text: "State" }), el("th", {}, [el("span", { class: "slds-assistive-text", text: "Actions" })])])])
+    ]);
+    var tbody = el("tbody");
+    rows.forEach(function (row, i) {
+      var remote = el("input", { type: "text", class: SLDS.input, value: row[0], "aria-label": who + " presence, row " + (i + 1), size: 16 });
+      if (source === "teams") remote.setAttribute("list", "teams-presences");
+      var state = el("select", { class: SLDS.select, "aria-label": "State for " + who + " presence, row " + (i + 1),
+                                 "data-field": base + "map." + row[0] });
+      var known = false;
+      draft.states.forEach(function (st) {
+        if (st.selectable === false || !st.id) return;
+        state.appendChild(el("option", { value: st.id, text: (st.label || st.id) + " (" + st.id + ")" }));
+        if (st.id === row[1]) known = true;
+      });
+      if (row[1] && !known) state.appendChild(el("option", { value: row[1], text: row[1] + " (no such selectable state)" }));
+      state.value = row[1] || (state.options[0] ? state.options[0].value : "");
+      row[1] = state.value;
+      remote.addEventListener("input", function () {
+        row[0] = remote.value; state.setAttribute("data-field", base + "map." + remote.value); writeMap();
+      });
+      state.addEventListener("change", function () { row[1] = state.value; writeMap(); });
+      var drop = el("button", { type: "button", class: SLDS.danger, text: "Remove", "aria-label": "Remove " + who + " mapping row " + (i + 1),
+        onclick: function () { rows.splice(i, 1); writeMap(); renderInbound(); } });
+      tbody.appendChild(el("tr", {}, [el("td", {}, [remote]), el("td", {}, [SLDS.selectBox(state)]), el("td", {}, [drop])]));
+    });
+    table.appendChild(tbody);
+    var addRow = el("button", { type: "button", class: SLDS.button, text: "Add mapping", "aria-label": "Add a " + who + " mapping row",
+      onclick: function () {
+        rows.push(["", ""]); writeMap(); renderInbound();
+        var inputs = $("inbound-rules").querySelectorAll('[data-source="' + CSS.escape(source) + '"] .inbound-map tbody input');
+        if (inputs.length) inputs[inputs.length - 1].focus();
+      } });
+    var mapBox = field("map", el("div", { class: "inbound-map-box" }, [table, addRow]));
+
+    var statuses = field("from_statuses", el("fieldset", { class: "inbound-statuses" }, [
+      el("legend", { text: "Only from statuses (none checked: from any)" })]));
+    var allowed = rule.from_statuses || [];
+    STATUSES.forEach(function (s) {
+      var box = el("input", { type: "checkbox", value: s[0] });
+      box.checked = allowed.indexOf(s[0]) >= 0;
+      box.addEventListener("change", function () {
+        var list = [];
+        statuses.querySelectorAll("input").forEach(function (c) { if (c.checked) list.push(Number(c.value)); });
+        set("from_statuses", list.length ? list : undefined);
+      });
+      statuses.appendChild(SLDS.checkbox(box, s[0] + " " + s[1]));
+    });
+
+    var remove = el("button", { type: "button", class: SLDS.danger, text: "Remove rule", "aria-label": "Remove the inbound rule for " + who,
+      onclick: function () { delete draft.inbound[source]; delete inboundRows[source]; renderInbound(); changed(); } });
+    return el("fieldset", { class: "inbound-rule", "data-source": source }, [
+      el("legend", { text: "From " + who + " (" + source + ")" }),
+      el("div", { class: "options-grid" }, [
+        check("apply", "Apply changes from " + who),
+        choose("over_call", "During a call or wrap-up", [["next", "as the next state (after the call)"], ["never", "never: refused"]]),
+        seconds("after_own_pick_seconds", "Not within (min or m:ss) of the agent's own pick, 0 = off"),
+        check("over_supervisor", "May replace a supervisor's state"),
+        choose("on_end", "When the remote condition ends", [["return", "return to the state before it"], ["stay", "the agent stays"]]),
+        choose("leads", "When both change at once", [["remote", "the " + who + " change applies"], ["connector", "the connector's change stands"]]),
+        seconds("conflict_seconds", "\"At once\" means within (min or m:ss)")
+      ]),
+      mapBox, statuses, remove]);
+  }
+
+  $("add-inbound").addEventListener("click", function () {
+    var source = $("inbound-source").value;
+    if (!source) return;
+    draft.inbound = draft.inbound || {};
+    draft.inbound[source] = JSON.parse(JSON.stringify(INBOUND_DEFAULTS));
+    inboundRows[source] = [];
+    renderInbound(); changed();
+    var added = $("inbound-rules").querySelector('[data-source="' + CSS.escape(source) + '"] input');
+    if (added) added.focus();
+  });
 
   // -- validation ------------------------------------------------------------------------------------
   function clearMarks() {
@@ -302,8 +463,22 @@
     return true;
   }
 
+  /** What the page itself refuses: a remote presence listed twice in one inbound rule (the draft's map keeps one). */
+  function localProblems() {
+    var found = [];
+    Object.keys(inboundRows).forEach(function (source) {
+      var seen = {};
+      (inboundRows[source] || []).forEach(function (row) {
+        if (row[0] && seen[row[0]]) found.push({ state: null, field: "inbound." + source + ".map." + row[0],
+          why: "'" + row[0] + "' is listed twice; each remote presence maps to one state", local: true });
+        seen[row[0]] = true;
+      });
+    });
+    return found;
+  }
+
   function showProblems(problems) {
-    lastProblems = problems || [];
+    lastProblems = (problems || []).filter(function (p) { return !p.local; }).concat(localProblems());
     clearMarks();
     var box = $("problems");
     box.textContent = "";
@@ -316,7 +491,7 @@
       list.appendChild(el("li", { text: where + p.field + ": " + p.why }));
       var row = p.state ? rowFor(p.state) : null;
       if (row) mark(row.querySelector('[data-key="' + p.field + '"]'), p.why);
-      else if (!p.state) mark(document.querySelector('#panel-states [data-field="' + p.field + '"]'), p.why);
+      else if (!p.state) mark(document.querySelector('#panel-states [data-field="' + CSS.escape(p.field) + '"]'), p.why);
     });
     box.appendChild(list);
   }
@@ -358,7 +533,7 @@
 
   // -- review, then apply ------------------------------------------------------------------------------
   var WHAT = { added: "State added", removed: "State removed", changed: "State changed", moved: "States reordered",
-               option: "Option changed", name: "Name changed" };
+               option: "Option changed", name: "Name changed", inbound: "Inbound rule" };
 
   function shown(field, value) {
     if (value === null || value === undefined) return "—";
@@ -388,6 +563,7 @@
     if (validateTimer) { clearTimeout(validateTimer); validateTimer = null; }
     PC.api("POST", "/admin/api/config/validate", { config: payload() }).then(function (res) {
       showProblems([]);
+      if (lastProblems.length) { setStatus("Not saved: fix the problems shown.", "dirty"); return; }
       showReview(res.changes);
     }, function (err) {
       showProblems(problemsOf(err));
@@ -436,6 +612,8 @@
     var promise = data ? Promise.resolve(data) : PC.api("GET", "/admin/api/config");
     return promise.then(function (res) {
       systemIds = res.system_states || {};
+      inboundSources = res.inbound_sources || [];
+      if (draft) renderInbound();
       if (draft) applyLocks();
       $("config-version").textContent = res.version ? "Active: version " + res.version + " (" + res.history[0].created_by + ")" : "";
       var body = $("history").querySelector("tbody");

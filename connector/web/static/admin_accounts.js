@@ -6,11 +6,12 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var el = PC.el;
+  var SLDS = window.PCAdmin;  // admin.js: the SLDS classes
 
   function say(text, ok) {
     var box = $("accounts-message");
     box.textContent = text || "";
-    box.className = text ? (ok ? "notice" : "problems") : "";
+    box.className = text ? (ok ? SLDS.notice : SLDS.problems) : "";
   }
 
   var PAGE_SIZE = 25;
@@ -70,7 +71,7 @@
 
   function toggle(kind, id, active) {
     var label = active ? "Disable" : "Enable";
-    return el("button", { type: "button", class: active ? "danger" : "", text: label, "aria-label": label + " " + id,
+    return el("button", { type: "button", class: active ? SLDS.danger : SLDS.button, text: label, "aria-label": label + " " + id,
       onclick: function () { call("POST", "/admin/api/" + kind + "/" + encodeURIComponent(id) + "/active", { active: !active },
                                   (active ? "Disabled " : "Enabled ") + id + "."); } });
   }
@@ -101,7 +102,7 @@
       fillTeamSelect($("agent-form").elements.team, undefined, "No team");
       renderAgents();
       fill("tokens", data.tokens.map(function (t) {
-        var revoke = t.revoked_at ? el("span", { class: "muted", text: "—" }) : el("button", { type: "button", class: "danger",
+        var revoke = t.revoked_at ? el("span", { class: "muted", text: "—" }) : el("button", { type: "button", class: SLDS.danger,
           text: "Revoke", "aria-label": "Revoke token " + t.name,
           onclick: function () { call("POST", "/admin/api/tokens/" + t.id + "/revoke", {}, "Token " + t.name + " revoked."); } });
         return [t.name, t.role, t.agent_id || "—", new Date(t.created_at).toLocaleDateString(),
@@ -109,16 +110,16 @@
       }), "No API tokens yet: create one for the PBX or CTI layer.");
       var signIns = data.sign_ins || { locked: [], alerts: [], throttled: [], failures: [] };
       fill("sign-in-alerts", (signIns.alerts || []).map(function (a) {
-        var action = a.locked ? el("span", { class: "muted", text: "locked" }) : el("button", { type: "button", class: "danger",
+        var action = a.locked ? el("span", { class: "muted", text: "locked" }) : el("button", { type: "button", class: SLDS.danger,
           text: "Lock", "aria-label": "Lock " + a.account,
           onclick: function () { call("POST", "/admin/api/lockouts/lock", { account: a.account }, a.account + " locked."); } });
-        var clear = el("button", { type: "button", text: "Clear", "aria-label": "Clear the alert of " + a.account,
+        var clear = el("button", { type: "button", class: SLDS.button, text: "Clear", "aria-label": "Clear the alert of " + a.account,
           onclick: function () { call("POST", "/admin/api/lockouts/unlock", { account: a.account }, a.account + " cleared."); } });
         return [a.account, String(a.failures), new Date(a.since).toLocaleString(), el("div", { class: "actions" }, [action, clear])];
       }), "No account has had many failed sign-ins today.");
       fill("locked", signIns.locked.map(function (l) {
         return [l.account, String(l.refused || 0), l.locked_until ? new Date(l.locked_until).toLocaleString() : "until unlocked",
-                el("button", { type: "button", text: "Unlock", "aria-label": "Unlock " + l.account,
+                el("button", { type: "button", class: SLDS.button, text: "Unlock", "aria-label": "Unlock " + l.account,
                   onclick: function () { call("POST", "/admin/api/lockouts/unlock", { account: l.account }, l.account + " unlocked."); } })];
       }), "No locked accounts.");
       fill("sign-in-throttled", (signIns.throttled || []).map(function (t) {
@@ -164,6 +165,7 @@
   function closeMenu(focusButton) {
     if (!openMenu) return;
     openMenu.list.classList.add("hidden");
+    openMenu.button.parentNode.classList.remove("slds-is-open");
     openMenu.button.setAttribute("aria-expanded", "false");
     if (focusButton) openMenu.button.focus();
     openMenu = null;
@@ -177,11 +179,11 @@
         call("POST", "/admin/api/agents/" + encodeURIComponent(a.id) + "/active", { active: !a.active },
              (a.active ? "Disabled " : "Enabled ") + a.id + ".");
       }]];
-    var list = el("ul", { class: "row-menu-list hidden", role: "menu", "aria-label": "Actions for " + a.id });
-    var button = el("button", { type: "button", class: "row-menu-button", text: "Actions ▾", "aria-haspopup": "menu",
+    var list = el("ul", { class: "slds-dropdown slds-dropdown_right slds-dropdown_actions row-menu-list hidden", role: "menu", "aria-label": "Actions for " + a.id });
+    var button = el("button", { type: "button", class: SLDS.button + " row-menu-button", text: "Actions ▾", "aria-haspopup": "menu",
                                 "aria-expanded": "false", "aria-label": "Actions for " + a.id });
     items.forEach(function (item) {
-      list.appendChild(el("li", { role: "none" }, [el("button", { type: "button", role: "menuitem", class: item[1], text: item[0],
+      list.appendChild(el("li", { role: "none", class: "slds-dropdown__item" }, [el("button", { type: "button", role: "menuitem", class: item[1], text: item[0],
         "aria-label": item[0] + " " + a.id, tabindex: "-1",
         onclick: function () { closeMenu(); item[2](); } })]));
     });
@@ -192,6 +194,7 @@
       closeMenu();
       if (wasOpen) return;
       list.classList.remove("hidden");
+      button.parentNode.classList.add("slds-is-open");
       button.setAttribute("aria-expanded", "true");
       openMenu = { button: button, list: list };
       entries()[0].focus();
@@ -205,7 +208,7 @@
       else if (ev.key === "End") { ev.preventDefault(); all[all.length - 1].focus(); }
       else if (ev.key === "Tab") closeMenu();
     });
-    return el("div", { class: "row-menu" }, [button, list]);
+    return el("div", { class: "slds-dropdown-trigger slds-dropdown-trigger_click row-menu" }, [button, list]);
   }
 
   document.addEventListener("click", function (ev) {

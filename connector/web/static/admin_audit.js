@@ -52,7 +52,7 @@
       $("audit-next").disabled = offset + data.events.length >= data.total;
     }, function (err) {
       $("audit-message").textContent = err.message + (err.field ? " (" + err.field + ")" : "");
-      $("audit-message").className = "problems";
+      $("audit-message").className = window.PCAdmin.problems;
     });
   }
 

@@ -5,6 +5,8 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var el = PC.el;
+  var SLDS = window.PCAdmin;  // admin.js: the SLDS classes
+  var BADGE_THEME = { ok: " slds-theme_success", bad: " slds-theme_error", warn: " slds-theme_warning", off: "" };
 
   function when(iso) { return iso ? new Date(iso).toLocaleString() : null; }
 
@@ -19,13 +21,13 @@
 
   function badge(node, text, kind) {
     node.textContent = text;
-    node.className = "badge " + kind;
+    node.className = "slds-badge badge " + kind + (BADGE_THEME[kind] || "");
   }
 
   function message(box, text, ok) {
     box.textContent = text || "";
-    box.classList.remove("notice", "problems");
-    if (text) box.classList.add(ok ? "notice" : "problems");
+    (SLDS.notice + " " + SLDS.problems).split(" ").forEach(function (c) { box.classList.remove(c); });
+    if (text) (ok ? SLDS.notice : SLDS.problems).split(" ").forEach(function (c) { box.classList.add(c); });
   }
 
   // -- Salesforce ------------------------------------------------------------------------------------
@@ -43,17 +45,17 @@
         (s.value ? s.value + " (" + SF_SOURCE[s.source] + ")" : "not set");
       var input = s.secret ?
         el("input", { type: "password", id: id, name: s.env, autocomplete: "new-password", "data-secret": "1",
-                      placeholder: s.set ? "leave empty to keep" : "not set", "aria-describedby": id + "-about" }) :
+                      placeholder: s.set ? "leave empty to keep" : "not set", "aria-describedby": id + "-about", class: SLDS.input }) :
         el("input", { type: "text", id: id, name: s.env, value: s.saved || "", placeholder: s.source === "page" ? "" : s.value || "not set",
-                      "aria-describedby": id + "-about" });
-      var label = el("label", { for: id }, [s.label + " ", el("code", { class: "env-hint", text: s.env })]);
+                      "aria-describedby": id + "-about", class: SLDS.input });
+      var label = el("label", { for: id, class: "slds-form-element__label" }, [s.label + " ", el("code", { class: "env-hint", text: s.env })]);
       var parts = [label, input,
         el("span", { class: "setting-now", id: id + "-about", text: "Now: " + now + ". " + s.help.charAt(0).toUpperCase() + s.help.slice(1) + "." })];
       if (s.secret && s.source === "page") {
-        parts.push(el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "clear", value: s.env }), "clear the saved " + s.label.toLowerCase()]));
+        parts.push(SLDS.checkbox(el("input", { type: "checkbox", name: "clear", value: s.env }), "clear the saved " + s.label.toLowerCase()));
       }
       parts.push(el("span", { class: "field-error hidden", "data-error-for": s.env }));
-      box.appendChild(el("div", { class: "sf-field" }, parts));
+      box.appendChild(el("div", { class: "slds-form-element sf-field" }, parts));
     });
     var last = st.changes && st.changes[0];
     $("sf-last-change").textContent = last ? "Last change by " + last.by + " at " + when(last.at) + ": " + last.summary : "";
@@ -190,16 +192,16 @@
     var id = "setting-" + a.name + "-" + s.env;
     if (s.secret) {
       return el("input", { type: "password", id: id, name: s.env, autocomplete: "new-password", "data-secret": "1",
-                           placeholder: s.set ? "leave empty to keep" : "not set" });
+                           placeholder: s.set ? "leave empty to keep" : "not set", class: SLDS.input });
     }
     var shown = s.value === null || s.value === undefined ? "" : String(s.value);
     if (s.choices) {
       var options = [el("option", { value: "", text: "(" + (s.source === "page" ? "environment or default" : SOURCE[s.source]) + ": " + (shown || "none") + ")" })];
       s.choices.forEach(function (c) { options.push(el("option", { value: c, text: c, selected: s.saved === c })); });
-      return el("select", { id: id, name: s.env }, options);
+      return SLDS.selectBox(el("select", { id: id, name: s.env, class: SLDS.select }, options));
     }
     return el("input", { type: "text", id: id, name: s.env, value: s.saved === null || s.saved === undefined ? "" : s.saved,
-                         placeholder: s.source === "page" ? "" : shown || "not set" });
+                         placeholder: s.source === "page" ? "" : shown || "not set", class: SLDS.input });
   }
 
   function nowText(s) {
@@ -212,7 +214,7 @@
     var rows = a.settings.map(function (s) {
       var cell = [valueInput(a, s)];
       if (s.secret && s.source === "page") {
-        cell.push(el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "clear", value: s.env }), "clear " + s.label]));
+        cell.push(SLDS.checkbox(el("input", { type: "checkbox", name: "clear", value: s.env }), "clear " + s.label));
       }
       cell.push(el("span", { class: "field-error hidden", "data-error-for": s.env }));
       // a plain label for the input, the environment variable as a hint
@@ -226,9 +228,9 @@
                            el("td", { class: "muted", text: (s.secret ? "secret, never shown. " : "") + (s.help || "") })]);
     });
     if (!rows.length) rows = [el("tr", {}, [el("td", { colspan: 4, class: "muted", text: "No settings." })])];
-    return el("table", { class: "adapter-settings" }, [
-      el("thead", {}, [el("tr", {}, [el("th", { text: "Setting" }), el("th", { text: "Now" }), el("th", { text: "Value saved here" }),
-                                     el("th", { text: "About" })])]),
+    return el("table", { class: SLDS.table + " adapter-settings" }, [
+      el("thead", {}, [el("tr", {}, [el("th", { scope: "col", text: "Setting" }), el("th", { scope: "col", text: "Now" }),
+                                     el("th", { scope: "col", text: "Value saved here" }), el("th", { scope: "col", text: "About" })])]),
       el("tbody", {}, rows)]);
   }
 
@@ -282,14 +284,14 @@
       el("span", { class: "adapter-name", text: a.name }), enabled, health,
       el("span", { class: "summary-fact", text: "Last success: " + last }),
       a.health && a.health.queue_depth ? el("span", { class: "summary-fact", text: "Queued: " + a.health.queue_depth }) : null]);
-    var card = el("details", { class: "adapter-card", id: "adapter-card-" + a.name, "data-adapter": a.name }, [summary, adapterForm(a)]);
+    var card = el("details", { class: "slds-card adapter-card", id: "adapter-card-" + a.name, "data-adapter": a.name }, [summary, adapterForm(a)]);
     card.open = !!open;
     return card;
   }
 
   function adapterForm(a) {
     var result = el("div", { class: "test-result", role: "status", "aria-live": "polite" });
-    var test = el("button", { type: "button", text: "Test connection", "aria-label": "Test connection of " + a.name,
+    var test = el("button", { type: "button", class: SLDS.button, text: "Test connection", "aria-label": "Test connection of " + a.name,
                               disabled: !a.enabled, title: a.enabled ? null : "enable it first" });
     test.addEventListener("click", function () {
       test.disabled = true;
@@ -300,9 +302,8 @@
     });
     var state = el("span", {});
     badge(state, a.enabled ? "Enabled" : "Not enabled", a.enabled ? "ok" : "off");
-    var toggle = el("label", { class: "inline" }, [el("input", { type: "checkbox", name: "enabled", checked: a.enabled,
-                                                                  disabled: !a.editable }), "Enabled"]);
-    var save = el("button", { type: "submit", class: "primary", text: "Save", disabled: !a.editable,
+    var toggle = SLDS.checkbox(el("input", { type: "checkbox", name: "enabled", checked: a.enabled, disabled: !a.editable }), "Enabled");
+    var save = el("button", { type: "submit", class: SLDS.brand, text: "Save", disabled: !a.editable,
                               "aria-label": "Save " + a.name });
     var h = a.health;
     var health = el("dl", { class: "facts" });
@@ -314,8 +315,8 @@
       });
     }
     var last = a.changes && a.changes[0];
-    var form = el("form", { class: "card adapter", id: "adapter-" + a.name, "data-adapter": a.name, novalidate: true }, [
-      el("div", { class: "toolbar" }, [el("h2", { text: a.name }), state, el("span", { class: "spacer" }), toggle, save, test]),
+    var form = el("form", { class: "adapter", id: "adapter-" + a.name, "data-adapter": a.name, novalidate: true }, [
+      el("div", { class: "toolbar center" }, [el("h2", { class: "slds-text-heading_small", text: a.name }), state, el("span", { class: "spacer" }), toggle, save, test]),
       h ? health : el("p", { class: "muted", text: "Not enabled: tick Enabled and save (or add it to CONNECTOR_ADAPTERS)." }),
       !a.enabled && h && h.queue_depth ? el("p", { class: "muted", text: "Rows queued while it is disabled wait here and go out once it is enabled again." }) : null,
       last ? el("p", { class: "muted last-change", text: "Last change by " + last.by + " at " + when(last.at) + ": " + last.summary }) : null,
@@ -343,7 +344,7 @@
       list.textContent = "";
       data.adapters.sort(function (x, y) { return (y.enabled - x.enabled) || (x.name < y.name ? -1 : 1); });
       data.adapters.forEach(function (a) { list.appendChild(adapterCard(a, false)); });
-    }, function (err) { $("adapter-list").appendChild(el("p", { class: "problems", text: err.message })); });
+    }, function (err) { $("adapter-list").appendChild(el("p", { class: SLDS.problems, text: err.message })); });
   }
 
   $("tab-salesforce").addEventListener("click", loadSalesforce);

@@ -3,7 +3,16 @@
    Hundreds of agents: the list is filtered and sorted in memory and only the rows in (and near) the
    viewport exist as <tr> elements, between two spacer rows that keep the page as tall as the whole
    list (36 px a row), so the scroll bar, the sticky header and the page's own scrolling behave as
-   for a plain table. Changes are drawn at most once an animation frame, however many arrive. */
+   for a plain table. Changes are drawn together (at most every DRAW_EVERY ms, in an animation frame),
+   however many arrive.
+
+   A frame's work is kept small, so that 20 changes a second at 1,000 agents do not make long tasks
+   (bench/dashboard_bench.py): the agents are re-sorted from the previous order (nearly sorted: the
+   engine's merge sort is then close to linear) on keys worked out once per change, not per comparison;
+   each cell of a row is rewritten only when what it shows changed; today's per-state bars, which all
+   move every 15 s, are redrawn a few rows a frame; the viewport is measured before anything is
+   written (no forced layout); rows are their own layers and the borders separate (dashboard.css), so
+   a row that changes or moves repaints only itself. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -25,6 +34,9 @@
   var filters = { search: "", team: "", state: "", over: false };
   var sort = { key: "severity", dir: -1 };
   var list = [];                 // the agents shown, sorted
+  var counts = { over: 0, shown: 0, loggedIn: 0, all: 0 };
+  var order = [];                // every agent id, in the order of the last sort (the next sort starts from it)
+  var TODAY_PER_FRAME = 8;       // today's bars rebuilt in one frame at most; the rest in the next frames
   var listDirty = true, frame = 0;
   var rows = {};                 // agent id -> {tr, sig, cells} for the rows in the page
   var shownIds = "";
@@ -50,21 +62,31 @@
     return stateById(id) || (typeof state === "string" ? unknownState(state) : state);
   }
 
+  /** An agent as the grid keeps it: its states resolved, when it entered its state, its sort keys. */
+  function prepare(a) {
+    a.state = resolve(a.state);
+    a.next_state = resolve(a.next_state);  // shown when the grid data carries it
+    a._since = Date.now() - (a.seconds_in_state || 0) * 1000;
+    keys(a);
+    return a;
+  }
+
+  function keys(a) {
+    a._name = (a.name || a.id).toLowerCase();
+    a._team = (a.team || "").toLowerCase();
+    a._state = a.logged_in && a.state ? (a.state.display || a.state.label || a.state.id).toLowerCase() : "~";
+  }
+
   function remember(agent) {
-    agent.state = resolve(agent.state);
-    agent.next_state = resolve(agent.next_state);  // shown when the grid data carries it
-    agent._since = Date.now() - (agent.seconds_in_state || 0) * 1000;
-    model.agents[agent.id] = agent;
+    if (!model.agents[agent.id]) order.push(agent.id);
+    model.agents[agent.id] = prepare(agent);
     changed();
   }
 
   function replaceAll(agents) {
     model.agents = {};
-    agents.forEach(function (a) {
-      a.state = resolve(a.state); a.next_state = resolve(a.next_state);
-      a._since = Date.now() - (a.seconds_in_state || 0) * 1000;
-      model.agents[a.id] = a;
-    });
+    order = [];
+    agents.forEach(function (a) { model.agents[a.id] = prepare(a); order.push(a.id); });
     changed();
   }
 
@@ -75,6 +97,7 @@
     Object.keys(model.agents).forEach(function (id) {  // new labels, colours and alert times apply at once
       var a = model.agents[id];
       a.state = resolve(a.state); a.next_state = resolve(a.next_state);
+      keys(a);
     });
     rows = {}; shownIds = "";
     changed();
@@ -128,7 +151,7 @@
     return true;
   }
 
-  function compare(a, b, t) {
+  function compare(a, b) {
     var d = 0;
     switch (sort.key) {
       case "severity":  // the most over first; then the longest in state; logged-out agents last
@@ -136,35 +159,54 @@
             ((a.logged_in ? 1 : 0) - (b.logged_in ? 1 : 0)) ||
             (a.logged_in ? (b._since - a._since) : 0);
         break;
-      case "team": d = cmp((a.team || "").toLowerCase(), (b.team || "").toLowerCase()); break;
-      case "state": d = cmp(a.logged_in && a.state ? a.state.display.toLowerCase() : "~", b.logged_in && b.state ? b.state.display.toLowerCase() : "~"); break;
+      case "team": d = cmp(a._team, b._team); break;
+      case "state": d = cmp(a._state, b._state); break;
       case "calls": d = (model.calls[a.id] || 0) - (model.calls[b.id] || 0); break;
-      default: d = cmp((a.name || a.id).toLowerCase(), (b.name || b.id).toLowerCase());
+      default: d = cmp(a._name, b._name);
     }
-    return d * sort.dir || cmp((a.name || a.id).toLowerCase(), (b.name || b.id).toLowerCase()) || cmp(a.id, b.id);
+    return d * sort.dir || cmp(a._name, b._name) || cmp(a.id, b.id);
   }
   function cmp(x, y) { return x < y ? -1 : x > y ? 1 : 0; }
 
   function computeList(t) {
-    var all = Object.keys(model.agents), over = 0, shown = [], loggedIn = 0;
-    for (var i = 0; i < all.length; i++) {
-      var a = model.agents[all[i]];
+    // every agent, from the last sort's order: the sort below then has little to move
+    var all = [], over = 0, loggedIn = 0;
+    for (var i = 0; i < order.length; i++) {
+      var a = model.agents[order[i]];
+      if (!a) continue;
+      a._alert = alertOf(a, t);
+      all.push(a);
+    }
+    all.sort(compare);
+    order = new Array(all.length);
+    var shown = [];
+    for (i = 0; i < all.length; i++) {
+      a = all[i];
+      order[i] = a.id;
       if (a.logged_in) loggedIn += 1;
       if (!matches(a)) continue;
-      a._alert = alertOf(a, t);
       if (a._alert.level) over += 1;
       if (filters.over && !a._alert.level) continue;
       shown.push(a);
     }
-    shown.sort(function (a, b) { return compare(a, b, t); });
     list = shown;
+    counts = { over: over, shown: shown.length, loggedIn: loggedIn, all: all.length };
+  }
+
+  /** The pill and the summary: written in the frame that draws the rows, so that they always agree. */
+  function showCounts() {
+    var over = counts.over;
     var pill = $("over-count"), text = over + " over threshold";
-    if (pill.textContent !== text) pill.textContent = text;
-    pill.setAttribute("data-count", String(over));
-    pill.classList.toggle("some", over > 0);
-    var summary = shown.length + " shown · " + loggedIn + " of " + all.length + " logged in";
-    if ($("summary").textContent !== summary) $("summary").textContent = summary;
-    $("agents").setAttribute("aria-rowcount", String(shown.length + 1));
+    if (pill.textContent !== text) {
+      pill.textContent = text;
+      pill.setAttribute("data-count", String(over));
+      pill.classList.toggle("some", over > 0);
+    }
+    var summary = counts.shown + " shown · " + counts.loggedIn + " of " + counts.all + " logged in";
+    if ($("summary").textContent !== summary) {
+      $("summary").textContent = summary;
+      $("agents").setAttribute("aria-rowcount", String(counts.shown + 1));
+    }
   }
 
   // -- the rows ------------------------------------------------------------------------------------------
@@ -192,39 +234,62 @@
   }
 
   function stateCell(a) {
-    if (!a.logged_in || !a.state) return [el("span", { class: "badge" }, [PC.swatch(GREY), "Logged out"])];
+    if (!a.logged_in || !a.state) return [el("span", { class: "badge slds-badge" }, [PC.swatch(GREY), "Logged out"])];
     // a state an adapter's inbound rule set names that system: "Meeting (from Teams)"
     var shown = a.state_from ? a.state.label + " (from " + a.state_from + ")" : a.state.display;
-    var out = [el("span", { class: "badge state-badge" }, [PC.swatch(a.state.colour), shown])];
+    var out = [el("span", { class: "badge slds-badge state-badge" }, [PC.swatch(a.state.colour), shown])];
     if (a.next_state) out.push(el("span", { class: "next", title: "Applies when the call and its wrap-up end", text: "Next: " + a.next_state.label }));
     if (a.connection_lost) out.push(el("span", { class: "lost-note", text: "connection lost" }));
     return out;
   }
 
+  /** What a row's cells show, one string a cell: a cell is rewritten only when its string changed. */
   function signature(a, t) {
-    return [a.name, a.team, a.logged_in, a.state && a.state.id, a.next_state && a.next_state.id, a.connection_lost, a.state_from,
-            onCall(a), model.calls[a.id] || 0, todayVersion, Math.floor((t - model.todayFetchedAt) / 15000)].join("|");
+    var current = a.logged_in && a.state ? a.state.id : "";
+    return {
+      name: a.name + "|" + a.id,
+      team: a.team || "",
+      state: [a.logged_in, a.state && a.state.id, a.state && a.state.display, a.state && a.state.colour, a.next_state && a.next_state.id,
+              a.connection_lost, a.state_from].join("|"),
+      today: current + "|" + todayVersion + "|" + Math.floor((t - model.todayFetchedAt) / 15000),
+      calls: String(model.calls[a.id] || 0),
+      menu: a.logged_in + "|" + a.name
+    };
   }
 
-  function fill(row, a, t) {
-    var c = row.cells, name = a.name || a.id;
-    c.name.replaceChildren(el("span", { class: "agent-name", text: name }), el("span", { class: "agent-id", text: a.id }));
-    c.name.title = name + " (" + a.id + ")";
-    c.team.textContent = a.team || "—";
-    c.team.title = a.team || "";
-    c.state.replaceChildren.apply(c.state, stateCell(a));
-    c.today.replaceChildren.apply(c.today, timeBar(a, t));
-    c.calls.textContent = String(model.calls[a.id] || 0);
-    if (a.logged_in) {
-      if (!c.menu.firstChild) {
-        c.menu.appendChild(el("button", { type: "button", class: "row-menu-button", "data-control": "menu",
-                                          "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
-                                          "aria-label": "Actions for " + name, title: "Actions" }, ["⋯"]));
-      }
-      c.menu.firstChild.setAttribute("aria-label", "Actions for " + name);
-    } else {
-      c.menu.textContent = "";
+  /** Rewrites the cells whose content changed; today's bar only while the frame's budget lasts. */
+  function fill(row, a, t, budget) {
+    var c = row.cells, name = a.name || a.id, sig = signature(a, t), old = row.sig || {};
+    if (old.name !== sig.name) {
+      c.name.replaceChildren(el("span", { class: "agent-name", text: name }), el("span", { class: "agent-id", text: a.id }));
+      c.name.title = name + " (" + a.id + ")";
     }
+    if (old.team !== sig.team) { c.team.textContent = a.team || "—"; c.team.title = a.team || ""; }
+    if (old.state !== sig.state) c.state.replaceChildren.apply(c.state, stateCell(a));
+    if (old.today !== sig.today) {
+      // a new row gets its bar at once; a bar that only moved on waits for a frame with room
+      if (old.today === undefined || budget.today > 0) {
+        budget.today -= 1;
+        c.today.replaceChildren.apply(c.today, timeBar(a, t));
+      } else {
+        budget.more = true;
+        sig.today = old.today;
+      }
+    }
+    if (old.calls !== sig.calls) c.calls.textContent = sig.calls;
+    if (old.menu !== sig.menu) {
+      if (a.logged_in) {
+        if (!c.menu.firstChild) {
+          c.menu.appendChild(el("button", { type: "button", class: "row-menu-button slds-button slds-button_icon-border-filled", "data-control": "menu",
+                                            "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
+                                            "aria-label": "Actions for " + name, title: "Actions" }, ["⋯"]));
+        }
+        c.menu.firstChild.setAttribute("aria-label", "Actions for " + name);
+      } else {
+        c.menu.textContent = "";
+      }
+    }
+    row.sig = sig;
   }
 
   function makeRow(a) {
@@ -236,30 +301,40 @@
     };
     var tr = el("tr", { class: "agent-row", "data-agent": a.id },
                 [cells.name, cells.team, cells.state, cells.time, cells.today, cells.calls, cells.menu]);
-    return { tr: tr, cells: cells, sig: null, time: null, cls: null };
+    // the ticking time: text nodes rewritten in place, in a box of its own size (a layout boundary), so
+    // that a second going by lays out and paints that box only, not the table
+    var clock = { box: el("span", { class: "clock" }), text: document.createTextNode(""),
+                  over: el("span", { class: "over" }), overText: document.createTextNode("") };
+    clock.box.appendChild(clock.text);
+    clock.over.appendChild(clock.overText);
+    cells.time.appendChild(clock.box);
+    return { tr: tr, cells: cells, clock: clock, sig: null, time: null, cls: null, index: -1 };
   }
 
-  function update(row, a, t, index) {
-    var sig = signature(a, t);
-    if (row.sig !== sig) { fill(row, a, t); row.sig = sig; }
+  function update(row, a, t, index, budget) {
+    fill(row, a, t, budget);
     var alert = a._alert || alertOf(a, t);
     var time = a.logged_in ? PC.duration((t - a._since) / 1000) : "—";
     var over = alert.level ? overText(alert.over) : "";
     if (row.time !== time + over) {
       row.time = time + over;
-      row.cells.time.textContent = time;
+      var clock = row.clock;
+      clock.text.data = time;
       if (over) {
-        row.cells.time.appendChild(el("span", { class: "over " + (alert.level === 2 ? "red" : "amber"), text: " " + over }));
-        row.cells.time.title = a.state.label + " for " + time + ": " + (alert.level === 2 ? "red" : "amber") +
-          " after " + PC.shortDuration(alert.limit);
+        var colour = alert.level === 2 ? "red" : "amber";
+        clock.overText.data = " " + over;
+        if (clock.over.className !== "over " + colour) clock.over.className = "over " + colour;
+        if (!clock.over.parentNode) clock.box.appendChild(clock.over);
+        row.cells.time.title = a.state.label + " for " + time + ": " + colour + " after " + PC.shortDuration(alert.limit);
       } else {
+        if (clock.over.parentNode) clock.box.removeChild(clock.over);
         row.cells.time.removeAttribute("title");
       }
     }
     var cls = "agent-row" + (alert.level === 2 ? " alert-red" : alert.level === 1 ? " alert-amber" : "") +
       (a.connection_lost ? " lost" : "") + (a.logged_in ? "" : " out");
     if (row.cls !== cls) { row.tr.className = cls; row.cls = cls; }
-    row.tr.setAttribute("aria-rowindex", String(index + 2));
+    if (row.index !== index) { row.tr.setAttribute("aria-rowindex", String(index + 2)); row.index = index; }
   }
 
   /** Put the rows in order moving as few as possible: a change moves one row, not the screen's 40. */
@@ -281,18 +356,20 @@
   function draw() {
     frame = 0;
     if (!model.states.length) return;  // drawn once the states are known (setStates draws)
+    // measured before anything is written in this frame: reading layout after a write would force it
+    var top = tbody.getBoundingClientRect().top;  // the list's top, relative to the viewport
     var t = now();
     if (listDirty) { computeList(t); listDirty = false; }
+    showCounts();
     var n = list.length;
-    var top = tbody.getBoundingClientRect().top;  // the list's top, relative to the viewport
     var first = Math.max(0, Math.floor(-top / ROW_H) - BUFFER);
     var last = Math.min(n, Math.ceil((window.innerHeight - top) / ROW_H) + BUFFER);
     if (first > n) first = n;
     if (last < first) last = first;
-    var kept = {}, trs = [], ids = [];
+    var kept = {}, trs = [], ids = [], budget = { today: TODAY_PER_FRAME, more: false };
     for (var i = first; i < last; i++) {
       var a = list[i], row = rows[a.id] || makeRow(a);
-      update(row, a, t, i);
+      update(row, a, t, i, budget);
       kept[a.id] = row;
       trs.push(row.tr); ids.push(a.id);
     }
@@ -316,6 +393,7 @@
         if (again) again.focus({ preventScroll: true });
       }
     }
+    if (budget.more) schedule();  // the bars left for the next frame
     if (trs.length && !firstRowsMarked) {
       firstRowsMarked = true;
       performance.mark("pc-grid-first-rows");  // read by bench/dashboard_bench.py
@@ -323,14 +401,18 @@
   }
 
   function schedule() { if (!frame) frame = requestAnimationFrame(draw); }
-  // a busy floor sends many changes a second: they are drawn together, at most every DRAW_EVERY ms
-  var DRAW_EVERY = 250, lastChange = 0, later = 0;
+  // a busy floor sends many changes a second: they are drawn together, at most every DRAW_EVERY ms (two
+  // frames a second at most, with the clock's tick: a supervisor sees a change within half a second)
+  var DRAW_EVERY = 500, lastChange = 0, later = 0;
   function changed() {
     listDirty = true;
     var wait = lastChange + DRAW_EVERY - Date.now();
     if (wait <= 0) { lastChange = Date.now(); schedule(); return; }
     if (!later) later = setTimeout(function () { later = 0; lastChange = Date.now(); schedule(); }, wait);
   }
+
+  /** The supervisor asked for it (a filter, a sort): drawn in the next frame, not with the stream's batch. */
+  function now_() { listDirty = true; schedule(); }
 
   function setStale(at) {
     model.staleAt = at;
@@ -348,10 +430,13 @@
     remember: remember, replaceAll: replaceAll, setStates: setStates, setToday: setToday, setStale: setStale,
     stateById: stateById, onCall: onCall, alertOf: alertOf, overText: overText,
     agent: function (id) { return model.agents[id]; },
-    setFilter: function (name, value) { filters[name] = value; changed(); },
-    setSort: function (key, dir) { sort.key = key; sort.dir = dir; changed(); },
+    setFilter: function (name, value) { filters[name] = value; now_(); },
+    setSort: function (key, dir) { sort.key = key; sort.dir = dir; now_(); },
     /** The agents the grid shows now (its filters applied), in its order. */
-    shown: function () { if (listDirty) { computeList(now()); listDirty = false; } return list.slice(); },
+    shown: function () {
+      if (listDirty) { computeList(now()); listDirty = false; schedule(); }  // the rows and counts follow in the next frame
+      return list.slice();
+    },
     teams: function () {
       var teams = {};
       Object.keys(model.agents).forEach(function (id) { if (model.agents[id].team) teams[model.agents[id].team] = true; });

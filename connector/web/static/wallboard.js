@@ -63,7 +63,7 @@
       reason || time ? el("span", { class: "detail" }, [
         reason ? el("span", { class: "reason", text: reason }) : null,
         level ? icon(level) : null,
-        level ? el("span", { class: "sr-only", text: (level === "red" ? "red" : "amber") + " alert, over the time allowed by" }) : null,
+        level ? el("span", { class: "slds-assistive-text", text: (level === "red" ? "red" : "amber") + " alert, over the time allowed by" }) : null,
         time ? el("span", { class: "since", text: time }) : null
       ]) : null
     ]);
