@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 export CONNECTOR_INSTANCE_PATH ?= $(CURDIR)/instance
+# Keep the package's bytecode (__pycache__, git-ignored) even where the shell says not to write it: each
+# `presence-connector` process (a CLI command, every `serve` the tests start) would compile our modules again
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install install-runtime constraints run test lint format scv-test sf-checks sf-convert bench bench-deps clean system-deps
 

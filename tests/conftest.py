@@ -7,6 +7,8 @@ from another: a fixture more than one module needs is here.
 
 from __future__ import annotations
 
+import io
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +16,7 @@ import responses
 
 from connector import create_app
 from connector.auth import accounts
+from connector.observe import logs
 from connector.parts import get_parts
 from tests.helpers.api import Api
 from tests.helpers.browser import ConsoleErrors, chromium_browser, have_chromium
@@ -212,3 +215,18 @@ def contexts(browser):
     for context, _ in made:
         context.close()
     assert errors == [], "console errors on the pages"
+
+
+@pytest.fixture
+def captured():
+    """The root logger as `serve` sets it up with CONNECTOR_LOG_FORMAT=json, into a buffer; restored after."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    buffer = io.StringIO()
+    logs.configure("json", "DEBUG", "test-instance", stream=buffer)
+    yield buffer
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])

@@ -5,31 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 
 import pytest
 
-from connector.observe import logs
 from connector.salesforce import request_ids
 from tests.helpers.api import Api
 from tests.helpers.fakes.salesforce import SF_ENV
 
 FLUSH_LOGGER = "connector.salesforce.flush"
-
-
-@pytest.fixture
-def captured():
-    """The root logger as `serve` sets it up with CONNECTOR_LOG_FORMAT=json and level DEBUG; restored after."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    buffer = io.StringIO()
-    logs.configure("json", "DEBUG", "test-instance", stream=buffer)
-    yield buffer
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved[0]:
-        root.addHandler(handler)
-    root.setLevel(saved[1])
 
 
 def flush_lines(buffer: io.StringIO, level: str) -> list[dict]:

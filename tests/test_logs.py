@@ -19,21 +19,6 @@ from tests.helpers.polling import wait_until
 from tests.helpers.web_server import uvicorn_server
 
 
-@pytest.fixture
-def captured():
-    """The root logger as `serve` sets it up with CONNECTOR_LOG_FORMAT=json, into a buffer; restored after."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    buffer = io.StringIO()
-    logs.configure("json", "DEBUG", "test-instance", stream=buffer)
-    yield buffer
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved[0]:
-        root.addHandler(handler)
-    root.setLevel(saved[1])
-
-
 def lines(buffer: io.StringIO) -> list[dict]:
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
 

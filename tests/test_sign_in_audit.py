@@ -6,25 +6,15 @@ from __future__ import annotations
 from connector.audit import trail
 from connector.store.models import SignInFailure
 from tests.helpers.api import Api
-from tests.helpers.signin import signed_in_caller, try_pin
+from tests.helpers.signin import guess_pins, signed_in_caller, try_pin
 
 
 def rows(parts, action: str) -> list[dict]:
     return trail.every(parts.store, trail.Filters(action=action))
 
 
-def guess(client, agent_id: str, times: int, clock, address: str) -> None:
-    """``times`` wrong PINs from ``address``, each after waiting out the Retry-After of the one before."""
-    for _ in range(times):
-        res = try_pin(client, agent_id, "0000", REMOTE_ADDR=address)
-        if res.status_code == 429:
-            clock.advance(int(res.headers["Retry-After"]))
-            res = try_pin(client, agent_id, "0000", REMOTE_ADDR=address)
-        assert res.status_code == 401
-
-
 def test_repeated_wrong_pins_are_one_throttle_row_by_the_system_not_a_row_per_try(client, people, clock):
-    guess(client, "edred", 12, clock, "203.0.113.9")
+    guess_pins(client, "edred", 12, clock, "203.0.113.9")
 
     [row] = rows(people, "account.throttle")
     assert (row["actor"], row["actor_role"], row["address"]) == ("system", "system", "203.0.113.9")
@@ -38,10 +28,10 @@ def test_repeated_wrong_pins_are_one_throttle_row_by_the_system_not_a_row_per_tr
 
 def test_a_guesser_at_many_addresses_makes_one_throttle_row_per_account_per_window(client, people, clock):
     for n in range(5):
-        guess(client, "edred", 4, clock, f"198.51.100.{n}")
+        guess_pins(client, "edred", 4, clock, f"198.51.100.{n}")
     assert len(rows(people, "account.throttle")) == 1
     clock.advance(3601)  # a new window: the next slowing down is a row again
-    guess(client, "edred", 4, clock, "198.51.100.77")
+    guess_pins(client, "edred", 4, clock, "198.51.100.77")
     assert [r["after"]["address"] for r in rows(people, "account.throttle")] == ["198.51.100.0", "198.51.100.77"]
 
 
@@ -49,8 +39,8 @@ def test_the_daily_alert_is_one_row_with_the_days_failures_and_addresses(make_ap
     app = make_app(CONNECTOR_SIGNIN_DAILY_ALERT="6")
     api = Api(app, app.test_client())
     api.agent("edred", pin="1234")
-    guess(app.test_client(), "edred", 3, clock, "10.0.0.1")
-    guess(app.test_client(), "edred", 5, clock, "10.0.0.2")
+    guess_pins(app.test_client(), "edred", 3, clock, "10.0.0.1")
+    guess_pins(app.test_client(), "edred", 5, clock, "10.0.0.2")
 
     [row] = rows(api.parts, "account.alert")
     assert row["actor"] == "system" and row["target"] == "agent:edred"
@@ -59,7 +49,7 @@ def test_the_daily_alert_is_one_row_with_the_days_failures_and_addresses(make_ap
 
 
 def test_an_admins_unlock_records_what_it_lifted(people, app, client, clock):
-    guess(client, "edred", 4, clock, "203.0.113.9")
+    guess_pins(client, "edred", 4, clock, "203.0.113.9")
     ada = signed_in_caller(app, "ada")
     assert ada("POST", "/admin/api/lockouts/lock", {"account": "agent:edred"}).status_code == 200
     assert try_pin(client, "edred", "1234", REMOTE_ADDR="203.0.113.9").status_code == 429  # refused: counted

@@ -12,16 +12,17 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import jwt  # PyJWT; cryptography signs RS256
 import requests
-from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from connector.salesforce.settings import SalesforceSettings
 from connector.version import USER_AGENT
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 #: errors Salesforce gives for a moment's trouble: try again later, nothing is wrong with the data
 RETRYABLE_CODES = frozenset(
@@ -174,6 +175,10 @@ class Connection:
         session.headers["User-Agent"] = USER_AGENT
         session.hooks["response"].append(self._note_usage)
         self.logins += 1
+        # imported here: simple-salesforce loads zeep and lxml (about half a second), which every process that
+        # never talks to Salesforce (each CLI command, an instance without SF_* settings) would pay at start
+        from simple_salesforce import Salesforce
+
         return Salesforce(instance_url=instance_url, session_id=token, version=s.api_version, session=session)
 
     def _note_usage(self, response: requests.Response, *args, **kwargs) -> None:
@@ -183,6 +188,8 @@ class Connection:
 
     # -- calls ---------------------------------------------------------------------------------
     def _run(self, operation: Callable[[Salesforce], Any]) -> Any:
+        from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession  # see login()
+
         with self._lock:
             if self._client is None:
                 self._client = self.login()

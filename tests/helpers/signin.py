@@ -29,6 +29,16 @@ def try_pin(client, agent_id: str, pin: str, **environ):
     )
 
 
+def guess_pins(client, agent_id: str, times: int, clock, address: str = "10.0.0.9") -> None:
+    """``times`` wrong PINs from ``address``, each after waiting out the Retry-After of the one before."""
+    for _ in range(times):
+        res = try_pin(client, agent_id, "0000", REMOTE_ADDR=address)
+        if res.status_code == 429:
+            clock.advance(int(res.headers["Retry-After"]))
+            res = try_pin(client, agent_id, "0000", REMOTE_ADDR=address)
+        assert res.status_code == 401
+
+
 def try_password(client, username: str, password: str, **environ):
     """Post the user sign-in form (with its CSRF token); the answer, whatever it is."""
     token = csrf(client)

@@ -13,7 +13,7 @@ from connector.auth.limits import SignInGuard, SignInPolicy
 from connector.parts import get_parts
 from connector.store.models import SignInFailure
 from tests.helpers.api import Api
-from tests.helpers.signin import PASSWORD, sign_in, try_pin
+from tests.helpers.signin import PASSWORD, guess_pins, sign_in, try_pin
 
 
 def test_wrong_pins_back_off_with_429_and_retry_after(client, people, clock):
@@ -29,21 +29,11 @@ def test_wrong_pins_back_off_with_429_and_retry_after(client, people, clock):
     assert try_pin(client, "edred", "1234").status_code == 302
 
 
-def _guess(client, agent_id: str, times: int, clock, address: str = "10.0.0.9") -> None:
-    """``times`` wrong PINs from ``address``, each after waiting out the Retry-After of the one before."""
-    for _ in range(times):
-        res = try_pin(client, agent_id, "0000", REMOTE_ADDR=address)
-        if res.status_code == 429:
-            clock.advance(int(res.headers["Retry-After"]))
-            res = try_pin(client, agent_id, "0000", REMOTE_ADDR=address)
-        assert res.status_code == 401
-
-
 def test_wrong_pins_from_elsewhere_never_lock_the_owner_out(make_app, clock):
     app = make_app()
     api = Api(app, app.test_client())
     api.agent("edred", pin="1234", extension="201")
-    _guess(app.test_client(), "edred", 20, clock)  # the old policy locked the account after 10
+    guess_pins(app.test_client(), "edred", 20, clock)  # the old policy locked the account after 10
     assert try_pin(app.test_client(), "edred", "1234", REMOTE_ADDR="10.0.0.20").status_code == 302
     res = api.call("POST", "/api/v1/pbx/login", api.token("integration"), {"extension": "201", "pin": "1234"})
     assert res.status_code == 200  # the desk phone's short code is not blocked by web tries
@@ -54,7 +44,7 @@ def test_many_failures_in_a_day_alert_the_admins_once_and_lock_nothing(make_app,
     Api(app, app.test_client()).agent("edred", pin="1234")
     accounts.add_user(get_parts(app).store, "ada", PASSWORD, "admin", clock())
     with caplog.at_level("WARNING", logger="connector.auth.limits"):
-        _guess(app.test_client(), "edred", 8, clock)
+        guess_pins(app.test_client(), "edred", 8, clock)
     assert sum("possible attack" in r.getMessage() for r in caplog.records) == 1
     admin = app.test_client()
     sign_in(admin, "ada")
@@ -97,7 +87,7 @@ def test_throttle_state_is_cleared_when_it_expires(make_app, clock):
     app = make_app()
     client = app.test_client()
     Api(app, app.test_client()).agent("edred", pin="1234")
-    _guess(client, "edred", 12, clock)
+    guess_pins(client, "edred", 12, clock)
     clock.advance(3601)  # an hour after the last failure the count starts again
     assert try_pin(client, "edred", "0000", REMOTE_ADDR="10.0.0.9").status_code == 401
     assert try_pin(client, "edred", "1234", REMOTE_ADDR="10.0.0.9").status_code == 302
